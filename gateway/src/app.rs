@@ -1,0 +1,103 @@
+//! The running gateway's shared state: one validated config snapshot, the store,
+//! the signing keys and the provider adapters built from the config.
+//!
+//! Built once at start; handlers get an `Arc<App>`. Nothing here is mutable per
+//! request: state that changes lives in the store.
+
+use crate::config::model::{ProviderFamily, StoreSettings};
+use crate::config::Config;
+use crate::keys::SigningKeys;
+use crate::store::memory::MemoryStore;
+use crate::store::Store;
+use crate::txn::TxnRepo;
+use crate::web::cookies::CookieJar;
+use munjigi_providers::barocert::{BarocertAdapter, BarocertSecret};
+use munjigi_providers::cms::TrustAnchors;
+use munjigi_providers::Provider;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct App {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn Store>,
+    pub txns: TxnRepo,
+    pub keys: SigningKeys,
+    pub providers: HashMap<String, Arc<dyn Provider>>,
+    pub cookies: CookieJar,
+    /// Precomputed `/.well-known/openid-configuration`.
+    pub discovery: bytes::Bytes,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Keys(#[from] crate::keys::KeyError),
+    #[error("provider `{id}`: {reason}")]
+    Provider { id: String, reason: String },
+}
+
+impl App {
+    /// Builds everything the config describes. Must run inside a Tokio runtime
+    /// (the memory store starts its sweeper).
+    pub fn build(config: Config) -> Result<Arc<App>, StartError> {
+        let config = Arc::new(config);
+        let store: Arc<dyn Store> = match &config.store {
+            StoreSettings::Memory { max_entries } => {
+                let s = MemoryStore::new(*max_entries);
+                s.spawn_sweeper(Duration::from_secs(10));
+                s
+            }
+        };
+        let keys = SigningKeys::load(&config.keys)?;
+        let mut providers: HashMap<String, Arc<dyn Provider>> = HashMap::new();
+        for p in &config.providers {
+            let fail = |reason: String| StartError::Provider {
+                id: p.id.to_string(),
+                reason,
+            };
+            let adapter: Arc<dyn Provider> = match &p.family {
+                ProviderFamily::Barocert {
+                    product,
+                    settings,
+                    secret,
+                    roots_pem,
+                    tls_ca_pem,
+                } => {
+                    let secret = std::str::from_utf8(secret.expose())
+                        .map_err(|_| fail("secret_key is not base64 text".into()))
+                        .and_then(|s| {
+                            BarocertSecret::from_base64(s).map_err(|e| fail(e.to_string()))
+                        })?;
+                    let anchors =
+                        TrustAnchors::from_pem(roots_pem).map_err(|e| fail(e.to_string()))?;
+                    Arc::new(
+                        BarocertAdapter::new(
+                            p.id.clone(),
+                            *product,
+                            p.level,
+                            settings.clone(),
+                            secret,
+                            anchors,
+                            tls_ca_pem.clone(),
+                        )
+                        .map_err(|e| fail(e.to_string()))?,
+                    )
+                }
+            };
+            providers.insert(p.id.to_string(), adapter);
+        }
+        let discovery = crate::oidc::discovery::document(&config);
+        Ok(Arc::new(App {
+            txns: TxnRepo::new(store.clone()),
+            cookies: CookieJar {
+                secure: config.secure_cookies(),
+            },
+            config,
+            store,
+            keys,
+            providers,
+            discovery,
+        }))
+    }
+}

@@ -1,0 +1,589 @@
+//! Validation of the whole config, reporting every error with `file:line:column`.
+//!
+//! `munjigi check FILE` prints these; `serve` refuses to start with any. Each error
+//! names what is wrong and, where we can tell, how to fix it.
+
+use super::model::*;
+use super::raw::*;
+use munjigi_policy::SitePolicy;
+use munjigi_providers::{Level, ProviderId};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use toml::Spanned;
+
+/// One problem in the config file.
+#[derive(Debug, Clone)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file.display(),
+            self.line,
+            self.column,
+            self.message
+        )
+    }
+}
+
+/// Every problem found, in file order.
+#[derive(Debug, Clone)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl std::fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for e in &self.0 {
+            writeln!(f, "{e}")?;
+        }
+        write!(f, "{} error(s)", self.0.len())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+struct Report<'a> {
+    file: &'a Path,
+    text: &'a str,
+    errors: Vec<(usize, ConfigError)>,
+}
+
+impl<'a> Report<'a> {
+    fn at(&mut self, span: Range<usize>, message: impl Into<String>) {
+        let offset = span.start.min(self.text.len());
+        let before = self.text.get(..offset).unwrap_or_default();
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        self.errors.push((
+            offset,
+            ConfigError {
+                file: self.file.to_path_buf(),
+                line,
+                column,
+                message: message.into(),
+            },
+        ));
+    }
+    fn finish(mut self) -> ConfigErrors {
+        self.errors.sort_by_key(|(o, _)| *o);
+        ConfigErrors(self.errors.into_iter().map(|(_, e)| e).collect())
+    }
+}
+
+/// Reads, parses and validates a config file.
+pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            file: path.to_path_buf(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read the config file: {e}"),
+        }])
+    })?;
+    parse(path, &text)
+}
+
+/// Parses and validates config text (`path` is used for messages and relative paths).
+pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
+    let mut r = Report {
+        file: path,
+        text,
+        errors: Vec::new(),
+    };
+    let raw: RawConfig = match toml::from_str(text) {
+        Ok(raw) => raw,
+        Err(e) => {
+            r.at(e.span().unwrap_or(0..0), e.message().trim().to_owned());
+            return Err(r.finish());
+        }
+    };
+    let base = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let built = build(&mut r, &base, raw);
+    match built {
+        Some(c) if r.errors.is_empty() => Ok(c),
+        _ => Err(r.finish()),
+    }
+}
+
+fn level(r: &mut Report<'_>, span: Range<usize>, v: &str) -> Option<Level> {
+    let l = Level::from_acr(v);
+    if l.is_none() {
+        r.at(
+            span,
+            format!("unknown assurance level `{v}`; use `low`, `substantial` or `high`"),
+        );
+    }
+    l
+}
+
+fn read_file(
+    r: &mut Report<'_>,
+    base: &Path,
+    span: Range<usize>,
+    rel: &str,
+    what: &str,
+) -> Option<Vec<u8>> {
+    let p = base.join(rel);
+    match std::fs::read(&p) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            r.at(span, format!("cannot read {what} `{}`: {e}", p.display()));
+            None
+        }
+    }
+}
+
+/// `http://` is accepted only for loopback hosts (development, tests).
+fn check_url(v: &str, allow_fragment: bool) -> Result<(), String> {
+    let rest = if let Some(rest) = v.strip_prefix("https://") {
+        rest
+    } else if let Some(rest) = v.strip_prefix("http://") {
+        let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let host_only = if host.starts_with('[') {
+            host.split(']')
+                .next()
+                .map(|h| format!("{h}]"))
+                .unwrap_or_default()
+        } else {
+            host.split(':').next().unwrap_or_default().to_owned()
+        };
+        if !["127.0.0.1", "localhost", "[::1]"].contains(&host_only.as_str()) {
+            return Err(format!(
+                "`{v}` uses http:// on a non-loopback host; use https://"
+            ));
+        }
+        rest
+    } else {
+        return Err(format!("`{v}` must be an absolute https:// URL"));
+    };
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(format!("`{v}` has no host"));
+    }
+    if !allow_fragment && v.contains('#') {
+        return Err(format!("`{v}` must not contain a fragment (#)"));
+    }
+    if v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("`{v}` contains whitespace"));
+    }
+    Ok(())
+}
+
+fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
+    let server_span = raw.server.span();
+    let server = raw.server.into_inner();
+
+    let public_url = server.public_url.get_ref().trim_end_matches('/').to_owned();
+    if let Err(e) = check_url(&public_url, false) {
+        r.at(server.public_url.span(), format!("server.public_url: {e}"));
+    }
+    if public_url.contains('?') {
+        r.at(
+            server.public_url.span(),
+            "server.public_url must not have a query",
+        );
+    }
+    let listen = match server.listen.get_ref().parse() {
+        Ok(a) => Some(a),
+        Err(_) => {
+            r.at(
+                server.listen.span(),
+                format!(
+                    "server.listen `{}` is not an address such as 127.0.0.1:8080",
+                    server.listen.get_ref()
+                ),
+            );
+            None
+        }
+    };
+    let tls = server.tls.as_ref().map(|t| {
+        for (s, what) in [
+            (&t.cert_chain, "certificate chain"),
+            (&t.key, "private key"),
+        ] {
+            if !base.join(s.get_ref()).is_file() {
+                r.at(
+                    s.span(),
+                    format!("TLS {what} file `{}` not found", s.get_ref()),
+                );
+            }
+        }
+        TlsFiles {
+            cert_chain: base.join(t.cert_chain.get_ref()),
+            key: base.join(t.key.get_ref()),
+        }
+    });
+    if tls.is_some() && !public_url.starts_with("https://") {
+        r.at(
+            server.public_url.span(),
+            "server.public_url should be https:// when server.tls is set",
+        );
+    }
+    let secs = |r: &mut Report<'_>,
+                v: &Option<Spanned<u64>>,
+                default: u64,
+                lo: u64,
+                hi: u64,
+                name: &str| {
+        match v {
+            None => Duration::from_secs(default),
+            Some(s) => {
+                let n = *s.get_ref();
+                if !(lo..=hi).contains(&n) {
+                    r.at(
+                        s.span(),
+                        format!("{name} must be between {lo} and {hi} seconds"),
+                    );
+                }
+                Duration::from_secs(n.clamp(lo, hi))
+            }
+        }
+    };
+    let login_ttl = secs(
+        r,
+        &server.login_ttl_secs,
+        600,
+        60,
+        3600,
+        "server.login_ttl_secs",
+    );
+    let session_ttl = secs(
+        r,
+        &server.session_ttl_secs,
+        3600,
+        60,
+        86_400,
+        "server.session_ttl_secs",
+    );
+    let _ = server_span;
+
+    let store = match raw.store.map(Spanned::into_inner) {
+        None => StoreSettings::Memory {
+            max_entries: 1_000_000,
+        },
+        Some(RawStore::Memory(m)) => StoreSettings::Memory {
+            max_entries: m.max_entries.unwrap_or(1_000_000),
+        },
+    };
+
+    let secrets_span = raw.secrets.span();
+    let pairwise_key = match raw.secrets.get_ref().pairwise_key.resolve(base) {
+        Ok(s) if s.expose().len() >= 32 => Some(s),
+        Ok(_) => {
+            r.at(
+                secrets_span.clone(),
+                "secrets.pairwise_key must be at least 32 bytes (e.g. `openssl rand -base64 48`)",
+            );
+            None
+        }
+        Err(e) => {
+            r.at(secrets_span, format!("secrets.pairwise_key: {e}"));
+            None
+        }
+    };
+
+    let keys = match raw.keys {
+        Some(k) => {
+            let k = k.into_inner();
+            KeySettings {
+                dir: base.join(k.dir.get_ref()),
+                generate_missing: k.generate_missing,
+            }
+        }
+        None => KeySettings {
+            dir: base.join("keys"),
+            generate_missing: false,
+        },
+    };
+
+    // Providers.
+    let mut providers = Vec::new();
+    for (id, p) in raw.providers {
+        let span = p.span();
+        if !valid_id(&id) {
+            r.at(
+                span.clone(),
+                format!("provider id `{id}` must be lower-case letters, digits, `-` or `_`"),
+            );
+        }
+        match p.into_inner() {
+            RawProvider::Barocert(b) => {
+                let product = match b.product.as_str() {
+                    "kakao" => Some(munjigi_providers::barocert::BarocertProduct::Kakao),
+                    other => {
+                        r.at(span.clone(), format!("providers.{id}: barocert product `{other}` is not supported yet; use `kakao`"));
+                        None
+                    }
+                };
+                let lvl = level(r, span.clone(), &b.level);
+                for (u, what) in [
+                    (&b.endpoint, "endpoint"),
+                    (&b.auth_endpoint, "auth_endpoint"),
+                ] {
+                    if let Err(e) = check_url(u, false) {
+                        r.at(span.clone(), format!("providers.{id}.{what}: {e}"));
+                    }
+                }
+                let secret = match b.secret_key.resolve(base) {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        r.at(span.clone(), format!("providers.{id}.secret_key: {e}"));
+                        None
+                    }
+                };
+                let roots_pem = read_file(
+                    r,
+                    base,
+                    span.clone(),
+                    &b.roots,
+                    &format!("providers.{id}.roots"),
+                );
+                if let Some(pem) = &roots_pem {
+                    if let Err(e) = munjigi_providers::cms::TrustAnchors::from_pem(pem) {
+                        r.at(
+                            span.clone(),
+                            format!("providers.{id}.roots `{}`: {e}", b.roots),
+                        );
+                    }
+                }
+                let tls_ca_pem = match &b.tls_ca {
+                    Some(f) => {
+                        read_file(r, base, span.clone(), f, &format!("providers.{id}.tls_ca"))
+                    }
+                    None => None,
+                };
+                if let (Some(product), Some(level), Some(secret), Some(roots_pem)) =
+                    (product, lvl, secret, roots_pem)
+                {
+                    providers.push(ProviderConfig {
+                        id: ProviderId::new(id.clone()),
+                        name_ko: b.name_ko,
+                        name_en: b.name_en,
+                        level,
+                        family: ProviderFamily::Barocert {
+                            product,
+                            settings: munjigi_providers::barocert::BarocertConfig {
+                                endpoint: b.endpoint,
+                                auth_endpoint: b.auth_endpoint,
+                                link_id: b.link_id,
+                                client_code: b.client_code,
+                                ttl_secs: b.ttl_secs,
+                                timeout_ms: b.timeout_ms,
+                                allow_plain_http: false,
+                            },
+                            secret,
+                            roots_pem,
+                            tls_ca_pem,
+                        },
+                    });
+                }
+            }
+        }
+    }
+    let provider_ids: HashSet<String> =
+        providers.iter().map(|p| p.id.as_str().to_owned()).collect();
+
+    // Policies.
+    let mut policies: HashMap<String, SitePolicy> = HashMap::new();
+    for (id, p) in raw.policies {
+        let p = p.into_inner();
+        let mut allowed = Vec::new();
+        for pid in p.providers.unwrap_or_default() {
+            if !provider_ids.contains(pid.get_ref()) {
+                r.at(
+                    pid.span(),
+                    format!(
+                        "policies.{id}: no provider `{}` is configured",
+                        pid.get_ref()
+                    ),
+                );
+            }
+            allowed.push(ProviderId::new(pid.into_inner()));
+        }
+        let min_level = match &p.min_level {
+            Some(l) => level(r, l.span(), l.get_ref()).unwrap_or(Level::Substantial),
+            None => Level::Substantial,
+        };
+        policies.insert(
+            id,
+            SitePolicy {
+                allowed_providers: allowed,
+                min_level,
+                ci_entitled: p.ci,
+            },
+        );
+    }
+
+    // Sites.
+    let mut sites = BTreeMap::new();
+    let mut clients = HashMap::new();
+    for (id, s) in raw.sites {
+        let span = s.span();
+        let s = s.into_inner();
+        if !valid_id(&id) {
+            r.at(
+                span.clone(),
+                format!("site id `{id}` must be lower-case letters, digits, `-` or `_`"),
+            );
+        }
+        let policy = match policies.get(s.policy.get_ref()) {
+            Some(p) => p.clone(),
+            None => {
+                r.at(
+                    s.policy.span(),
+                    format!(
+                        "sites.{id}: no policy `{}` is defined under [policies]",
+                        s.policy.get_ref()
+                    ),
+                );
+                continue;
+            }
+        };
+        let oidc = match s.oidc {
+            None => None,
+            Some(o) => {
+                if clients
+                    .insert(o.client_id.get_ref().clone(), id.clone())
+                    .is_some()
+                {
+                    r.at(
+                        o.client_id.span(),
+                        format!("client_id `{}` is used by two sites", o.client_id.get_ref()),
+                    );
+                }
+                let secret = match &o.client_secret {
+                    None => None,
+                    Some(sr) => match sr.get_ref().resolve(base) {
+                        Ok(s) if s.expose().len() >= 16 => Some(s),
+                        Ok(_) => {
+                            r.at(
+                                sr.span(),
+                                format!("sites.{id}.oidc.client_secret must be at least 16 bytes"),
+                            );
+                            None
+                        }
+                        Err(e) => {
+                            r.at(sr.span(), format!("sites.{id}.oidc.client_secret: {e}"));
+                            None
+                        }
+                    },
+                };
+                if o.redirect_uris.get_ref().is_empty() {
+                    r.at(
+                        o.redirect_uris.span(),
+                        format!("sites.{id}.oidc.redirect_uris needs at least one URI"),
+                    );
+                }
+                for u in o
+                    .redirect_uris
+                    .get_ref()
+                    .iter()
+                    .chain(&o.post_logout_redirect_uris)
+                {
+                    if let Err(e) = check_url(u.get_ref(), false) {
+                        r.at(u.span(), format!("sites.{id}.oidc: {e}"));
+                    }
+                }
+                let alg = match o
+                    .id_token_alg
+                    .as_ref()
+                    .map(|a| (a.span(), a.get_ref().as_str()))
+                {
+                    None | Some((_, "ES256")) => IdTokenAlg::Es256,
+                    Some((_, "RS256")) => IdTokenAlg::Rs256,
+                    Some((span, other)) => {
+                        r.at(
+                            span,
+                            format!(
+                                "id_token_alg `{other}` is not supported; use `ES256` or `RS256`"
+                            ),
+                        );
+                        IdTokenAlg::Es256
+                    }
+                };
+                Some(OidcClient {
+                    client_id: o.client_id.into_inner(),
+                    secret,
+                    redirect_uris: o
+                        .redirect_uris
+                        .into_inner()
+                        .into_iter()
+                        .map(Spanned::into_inner)
+                        .collect(),
+                    post_logout_redirect_uris: o
+                        .post_logout_redirect_uris
+                        .into_iter()
+                        .map(Spanned::into_inner)
+                        .collect(),
+                    id_token_alg: alg,
+                })
+            }
+        };
+        sites.insert(
+            id.clone(),
+            Site {
+                id: id.clone(),
+                name_en: s.name_en.unwrap_or_else(|| s.name.clone()),
+                name: s.name,
+                policy,
+                oidc,
+            },
+        );
+    }
+
+    let demo = raw.demo.map(|d| {
+        let d = d.into_inner();
+        let ok = sites
+            .get(d.site.get_ref())
+            .is_some_and(|s| s.oidc.as_ref().is_some_and(|o| o.secret.is_some()));
+        if !ok {
+            r.at(
+                d.site.span(),
+                format!(
+                    "demo.site `{}` must name a site with an OIDC client that has a client_secret",
+                    d.site.get_ref()
+                ),
+            );
+        }
+        DemoSettings {
+            site: d.site.into_inner(),
+        }
+    });
+
+    Some(Config {
+        source: r.file.to_path_buf(),
+        public_url,
+        listen: listen?,
+        tls,
+        login_ttl,
+        session_ttl,
+        store,
+        pairwise_key: pairwise_key?,
+        keys,
+        providers,
+        sites,
+        clients,
+        demo,
+    })
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+#[cfg(test)]
+mod tests;

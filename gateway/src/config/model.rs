@@ -1,0 +1,126 @@
+//! The validated configuration snapshot the server runs on.
+//!
+//! Built only by [`super::check::load`]; immutable once built. Handlers receive an
+//! `Arc<Config>`; a login keeps the policy snapshot it started with.
+
+use super::secret::Secret;
+use munjigi_policy::SitePolicy;
+use munjigi_providers::{Level, ProviderId};
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug)]
+pub struct Config {
+    pub source: PathBuf,
+    /// Public base URL without a trailing slash; the OIDC issuer.
+    pub public_url: String,
+    pub listen: SocketAddr,
+    pub tls: Option<TlsFiles>,
+    pub login_ttl: Duration,
+    pub session_ttl: Duration,
+    pub store: StoreSettings,
+    pub pairwise_key: Secret,
+    pub keys: KeySettings,
+    /// In config order: the chooser shows them in this order.
+    pub providers: Vec<ProviderConfig>,
+    pub sites: BTreeMap<String, Site>,
+    /// OIDC client id → site id.
+    pub clients: HashMap<String, String>,
+    pub demo: Option<DemoSettings>,
+}
+
+impl Config {
+    /// Cookies get `Secure` and the `__Host-` prefix when the public URL is https.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+    pub fn issuer(&self) -> &str {
+        &self.public_url
+    }
+    pub fn client(&self, client_id: &str) -> Option<(&Site, &OidcClient)> {
+        let site = self.sites.get(self.clients.get(client_id)?)?;
+        Some((site, site.oidc.as_ref()?))
+    }
+    pub fn provider(&self, id: &str) -> Option<&ProviderConfig> {
+        self.providers.iter().find(|p| p.id.as_str() == id)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert_chain: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub enum StoreSettings {
+    Memory { max_entries: usize },
+}
+
+#[derive(Debug, Clone)]
+pub struct KeySettings {
+    pub dir: PathBuf,
+    pub generate_missing: bool,
+}
+
+#[derive(Debug)]
+pub struct ProviderConfig {
+    pub id: ProviderId,
+    pub name_ko: String,
+    pub name_en: String,
+    pub level: Level,
+    pub family: ProviderFamily,
+}
+
+#[derive(Debug)]
+pub enum ProviderFamily {
+    Barocert {
+        product: munjigi_providers::barocert::BarocertProduct,
+        settings: munjigi_providers::barocert::BarocertConfig,
+        secret: Secret,
+        roots_pem: Vec<u8>,
+        tls_ca_pem: Option<Vec<u8>>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub id: String,
+    pub name: String,
+    pub name_en: String,
+    pub policy: SitePolicy,
+    pub oidc: Option<OidcClient>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdTokenAlg {
+    Es256,
+    Rs256,
+}
+
+#[derive(Debug, Clone)]
+pub struct OidcClient {
+    pub client_id: String,
+    /// None: a public client (PKCE required).
+    pub secret: Option<Secret>,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub id_token_alg: IdTokenAlg,
+}
+
+impl OidcClient {
+    /// Exact, case-sensitive string match: no prefix, no normalisation.
+    pub fn has_redirect_uri(&self, uri: &str) -> bool {
+        self.redirect_uris.iter().any(|r| r == uri)
+    }
+    pub fn has_post_logout_uri(&self, uri: &str) -> bool {
+        self.post_logout_redirect_uris.iter().any(|r| r == uri)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DemoSettings {
+    pub site: String,
+}

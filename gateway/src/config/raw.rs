@@ -1,0 +1,147 @@
+//! The config file as written: serde structs, unknown keys refused everywhere.
+//!
+//! Nothing here is validated beyond types; [`super::check`] turns this into the
+//! [`super::model::Config`] the server runs on.
+
+use super::secret::SecretRef;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub server: Spanned<RawServer>,
+    #[serde(default)]
+    pub store: Option<Spanned<RawStore>>,
+    pub secrets: Spanned<RawSecrets>,
+    #[serde(default)]
+    pub keys: Option<Spanned<RawKeys>>,
+    #[serde(default)]
+    pub providers: BTreeMap<String, Spanned<RawProvider>>,
+    #[serde(default)]
+    pub policies: BTreeMap<String, Spanned<RawPolicy>>,
+    #[serde(default)]
+    pub sites: BTreeMap<String, Spanned<RawSite>>,
+    #[serde(default)]
+    pub demo: Option<Spanned<RawDemo>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    /// The public base URL; also the OIDC issuer.
+    pub public_url: Spanned<String>,
+    pub listen: Spanned<String>,
+    pub tls: Option<RawTls>,
+    /// How long a citizen has to finish a login, seconds (default 600).
+    pub login_ttl_secs: Option<Spanned<u64>>,
+    /// How long the gateway's own single-sign-on session lasts, seconds (default 3600).
+    pub session_ttl_secs: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    pub cert_chain: Spanned<String>,
+    pub key: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum RawStore {
+    Memory(RawMemoryStore),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMemoryStore {
+    /// Upper bound on entries, to keep a flood from exhausting memory (default 1,000,000).
+    pub max_entries: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSecrets {
+    /// Key of the pairwise subject derivation; changing it changes every `sub`.
+    pub pairwise_key: SecretRef,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKeys {
+    /// Folder with `es256.pem` (and `rs256.pem`), PKCS#8 PEM private keys.
+    pub dir: Spanned<String>,
+    /// Create missing key files on start (demo); off in production.
+    #[serde(default)]
+    pub generate_missing: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum RawProvider {
+    Barocert(RawBarocert),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBarocert {
+    /// `kakao` (Naver, PASS, Toss follow).
+    pub product: String,
+    pub name_ko: String,
+    pub name_en: String,
+    /// `low`, `substantial` or `high`.
+    pub level: String,
+    pub endpoint: String,
+    pub auth_endpoint: String,
+    pub link_id: String,
+    pub client_code: String,
+    pub secret_key: SecretRef,
+    /// PEM file with this provider's own root(s) for its signed results.
+    pub roots: String,
+    /// PEM file with the CA for the provider's TLS server (https endpoints).
+    pub tls_ca: Option<String>,
+    pub ttl_secs: Option<u32>,
+    pub timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicy {
+    /// Provider ids offered to citizens; absent = every configured provider.
+    pub providers: Option<Vec<Spanned<String>>>,
+    /// Minimum assurance level: `low`, `substantial` or `high`.
+    pub min_level: Option<Spanned<String>>,
+    /// Whether sites under this policy may receive the CI (with the `ci` scope).
+    #[serde(default)]
+    pub ci: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSite {
+    pub name: String,
+    pub name_en: Option<String>,
+    pub policy: Spanned<String>,
+    pub oidc: Option<RawOidcClient>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOidcClient {
+    pub client_id: Spanned<String>,
+    /// Absent = a public client, which must use PKCE.
+    pub client_secret: Option<Spanned<SecretRef>>,
+    pub redirect_uris: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<Spanned<String>>,
+    /// `ES256` (default) or `RS256`.
+    pub id_token_alg: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDemo {
+    /// The site (and its OIDC client) the demo site at `/demo` logs in as.
+    pub site: Spanned<String>,
+}

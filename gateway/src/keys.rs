@@ -1,0 +1,238 @@
+//! The gateway's token signing keys, loaded once and kept loaded.
+//!
+//! Signing must never re-import a key per token (that would cost more than the
+//! signature), so each key is parsed at start into a ready signer. The public
+//! halves are published at `/jwks`, with RFC 7638 thumbprints as `kid`.
+//! Key rotation (a next key published ahead of use) is a later step.
+
+use crate::config::model::{IdTokenAlg, KeySettings};
+use base64::Engine as _;
+use bytes::Bytes;
+use josekit::jwk::Jwk;
+use josekit::jws::{JwsHeader, JwsSigner, ES256, RS256};
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("signing key file `{path}`: {reason}")]
+    File { path: String, reason: String },
+    #[error("signing failed: {0}")]
+    Sign(String),
+}
+
+struct KeyEntry {
+    kid: String,
+    signer: Box<dyn JwsSigner>,
+    public: Jwk,
+}
+
+pub struct SigningKeys {
+    es256: KeyEntry,
+    rs256: KeyEntry,
+    jwks: Bytes,
+}
+
+impl std::fmt::Debug for SigningKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKeys")
+            .field("es256", &self.es256.kid)
+            .field("rs256", &self.rs256.kid)
+            .finish()
+    }
+}
+
+fn file_err(path: &Path, reason: impl ToString) -> KeyError {
+    KeyError::File {
+        path: path.display().to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Reads a PEM key, or creates one when allowed (demo, tests).
+fn read_or_generate(
+    path: &Path,
+    generate: bool,
+    make: impl FnOnce() -> Result<Vec<u8>, String>,
+) -> Result<Vec<u8>, KeyError> {
+    match std::fs::read(path) {
+        Ok(pem) => Ok(pem),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && generate => {
+            let pem = make().map_err(|r| file_err(path, r))?;
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| file_err(path, e))?;
+            }
+            write_private(path, &pem).map_err(|e| file_err(path, e))?;
+            tracing::warn!(path = %path.display(), "generated a new signing key");
+            Ok(pem)
+        }
+        Err(e) => Err(file_err(
+            path,
+            format!("{e} (set keys.generate_missing = true to create it)"),
+        )),
+    }
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(data)
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, data)
+}
+
+/// RFC 7638 JWK thumbprint over the required members, in lexicographic order.
+fn thumbprint(jwk: &Jwk, members: &[&str]) -> String {
+    let mut canon = serde_json::Map::new();
+    for m in members {
+        if let Some(v) = jwk.parameter(m) {
+            canon.insert((*m).to_owned(), v.clone());
+        }
+    }
+    let json = serde_json::Value::Object(canon).to_string();
+    let digest = openssl::sha::sha256(json.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
+}
+
+impl SigningKeys {
+    pub fn load(settings: &KeySettings) -> Result<Self, KeyError> {
+        let es_path = settings.dir.join("es256.pem");
+        let es_pem = read_or_generate(&es_path, settings.generate_missing, || {
+            ES256
+                .generate_key_pair()
+                .map(|k| k.to_pem_private_key())
+                .map_err(|e| e.to_string())
+        })?;
+        let rs_path = settings.dir.join("rs256.pem");
+        let rs_pem = read_or_generate(&rs_path, settings.generate_missing, || {
+            RS256
+                .generate_key_pair(2048)
+                .map(|k| k.to_pem_private_key())
+                .map_err(|e| e.to_string())
+        })?;
+        Self::from_pem(&es_pem, &rs_pem).map_err(|e| file_err(&settings.dir, e))
+    }
+
+    pub fn from_pem(es_pem: &[u8], rs_pem: &[u8]) -> Result<Self, String> {
+        let es_pair = ES256
+            .key_pair_from_pem(es_pem)
+            .map_err(|e| format!("es256.pem is not a P-256 private key: {e}"))?;
+        let mut es_public = es_pair.to_jwk_public_key();
+        let es_kid = thumbprint(&es_public, &["crv", "kty", "x", "y"]);
+        es_public.set_key_id(&es_kid);
+        es_public.set_key_use("sig");
+        es_public.set_algorithm("ES256");
+        let mut es_signer = ES256.signer_from_pem(es_pem).map_err(|e| e.to_string())?;
+        es_signer.set_key_id(&es_kid);
+
+        let rs_pair = RS256
+            .key_pair_from_pem(rs_pem)
+            .map_err(|e| format!("rs256.pem is not an RSA private key: {e}"))?;
+        let mut rs_public = rs_pair.to_jwk_public_key();
+        let rs_kid = thumbprint(&rs_public, &["e", "kty", "n"]);
+        rs_public.set_key_id(&rs_kid);
+        rs_public.set_key_use("sig");
+        rs_public.set_algorithm("RS256");
+        let mut rs_signer = RS256.signer_from_pem(rs_pem).map_err(|e| e.to_string())?;
+        rs_signer.set_key_id(&rs_kid);
+
+        let jwks = serde_json::json!({ "keys": [es_public.as_ref(), rs_public.as_ref()] });
+        Ok(Self {
+            es256: KeyEntry {
+                kid: es_kid,
+                signer: Box::new(es_signer),
+                public: es_public,
+            },
+            rs256: KeyEntry {
+                kid: rs_kid,
+                signer: Box::new(rs_signer),
+                public: rs_public,
+            },
+            jwks: Bytes::from(jwks.to_string()),
+        })
+    }
+
+    /// The JWK Set document served at `/jwks`.
+    pub fn jwks(&self) -> Bytes {
+        self.jwks.clone()
+    }
+
+    pub fn public_jwk(&self, alg: IdTokenAlg) -> &Jwk {
+        &self.entry(alg).public
+    }
+
+    fn entry(&self, alg: IdTokenAlg) -> &KeyEntry {
+        match alg {
+            IdTokenAlg::Es256 => &self.es256,
+            IdTokenAlg::Rs256 => &self.rs256,
+        }
+    }
+
+    /// A compact JWS over `claims` (serialised as is), `typ` in the header.
+    pub fn sign<T: serde::Serialize>(
+        &self,
+        alg: IdTokenAlg,
+        typ: &str,
+        claims: &T,
+    ) -> Result<String, KeyError> {
+        let entry = self.entry(alg);
+        let payload = serde_json::to_vec(claims).map_err(|e| KeyError::Sign(e.to_string()))?;
+        let mut header = JwsHeader::new();
+        header.set_token_type(typ);
+        header.set_key_id(&entry.kid);
+        josekit::jws::serialize_compact(&payload, &header, entry.signer.as_ref())
+            .map_err(|e| KeyError::Sign(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_keys_sign_and_verify_against_jwks() {
+        let dir = std::env::temp_dir().join(format!("munjigi-keys-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let settings = KeySettings {
+            dir: dir.clone(),
+            generate_missing: true,
+        };
+        let keys = SigningKeys::load(&settings).unwrap();
+        // Loading again reads the same files: same kids.
+        let again = SigningKeys::load(&settings).unwrap();
+        assert_eq!(keys.jwks(), again.jwks());
+        for alg in [IdTokenAlg::Es256, IdTokenAlg::Rs256] {
+            let token = keys
+                .sign(alg, "JWT", &serde_json::json!({"sub": "x"}))
+                .unwrap();
+            let jwk = keys.public_jwk(alg);
+            let (payload, header) = match alg {
+                IdTokenAlg::Es256 => josekit::jwt::decode_with_verifier(
+                    &token,
+                    &ES256.verifier_from_jwk(jwk).unwrap(),
+                ),
+                IdTokenAlg::Rs256 => josekit::jwt::decode_with_verifier(
+                    &token,
+                    &RS256.verifier_from_jwk(jwk).unwrap(),
+                ),
+            }
+            .unwrap();
+            assert_eq!(payload.subject(), Some("x"));
+            assert_eq!(header.key_id(), jwk.key_id());
+        }
+        let refused = SigningKeys::load(&KeySettings {
+            dir: dir.join("absent"),
+            generate_missing: false,
+        });
+        assert!(refused.is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,26 @@
+//! Munjigi (문지기): the federated simple-authentication gateway.
+//!
+//! Public websites integrate one OpenID Connect endpoint; citizens log in with the
+//! private certificate provider they already use. This crate is the server: the
+//! OIDC provider ([`oidc`]), the citizen's pages ([`login`], [`pages`]), the login
+//! transaction ([`txn`]) in a shared [`store`], configuration ([`config`]) and the
+//! demo ([`demo`]). Provider APIs live in `munjigi-providers`, site rules in
+//! `munjigi-policy`; nothing depends on this crate.
+//!
+//! Not yet here: SAML, the reverse proxy, Redis (later issues). Logs carry ids,
+//! codes and durations, never personal data, tokens or keys.
+
+pub mod app;
+pub mod config;
+pub mod demo;
+pub mod keys;
+pub mod login;
+pub mod oidc;
+pub mod pages;
+pub mod pairwise;
+pub mod random;
+pub mod rescue;
+pub mod server;
+pub mod store;
+pub mod txn;
+pub mod web;

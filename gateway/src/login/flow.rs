@@ -1,0 +1,234 @@
+//! The steps of a login that talk to a provider: start, refresh, finish.
+//!
+//! HTTP-agnostic, so OIDC, SAML and the proxy share them. Provider calls are
+//! made at most once per step across every browser and replica: status polls are
+//! coalesced by a short claim in the store, and the one-shot result fetch by a
+//! claim per attempt, so the provider never sees a second verify from us.
+
+use crate::app::App;
+use crate::random;
+use crate::rescue::GatewayError;
+use crate::txn::{Attempt, Event, LoginTxn, Outcome, State, StoredCitizen, TxnError};
+use munjigi_providers::{Challenge, Citizen, ProviderError, ProviderId, Status};
+use std::time::Duration;
+
+/// At most one upstream status poll per login per interval, however many ask.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(1000);
+/// Tries per login before the citizen must start over at the site.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+fn provider<'a>(
+    app: &'a App,
+    id: &ProviderId,
+) -> Result<&'a std::sync::Arc<dyn munjigi_providers::Provider>, GatewayError> {
+    app.providers.get(id.as_str()).ok_or_else(|| {
+        GatewayError::Internal(format!("provider `{id}` is not configured any more"))
+    })
+}
+
+/// Asks the provider to push a request to the citizen's app.
+pub async fn start(
+    app: &App,
+    txn: &LoginTxn,
+    provider_id: &ProviderId,
+    citizen: Citizen,
+) -> Result<LoginTxn, GatewayError> {
+    if txn.attempts >= MAX_ATTEMPTS {
+        return Err(GatewayError::TooManyAttempts);
+    }
+    let adapter = provider(app, provider_id)?;
+    let site_name = app
+        .config
+        .sites
+        .get(&txn.request.site_id)
+        .map_or("", |s| s.name.as_str());
+    let remaining = txn.expires_at.saturating_sub(random::now());
+    let challenge = Challenge {
+        // 24 random bytes: 32 characters, within every provider's nonce limit.
+        nonce: random::token(24)?,
+        title: format!("{site_name} 로그인").chars().take(40).collect(),
+        ttl_secs: u32::try_from(remaining.min(300)).unwrap_or(300),
+    };
+    let started = std::time::Instant::now();
+    let pending = adapter.start(&citizen, &challenge).await;
+    let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let pending = match pending {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::info!(txn = %txn.id, provider = %provider_id, reason = e.code(), elapsed_ms, "provider refused to start");
+            return Err(GatewayError::Provider(e));
+        }
+    };
+    tracing::info!(txn = %txn.id, provider = %provider_id, elapsed_ms, "request pushed to the citizen's app");
+    let attempt = Attempt {
+        provider: provider_id.clone(),
+        citizen: StoredCitizen::from_citizen(&citizen),
+        challenge,
+        pending,
+        viewed: false,
+    };
+    let needs_restart = txn.state != State::Choosing;
+    if needs_restart {
+        app.txns.transition(&txn.id, Event::Restart, |_| {}).await?;
+    }
+    Ok(app
+        .txns
+        .transition(&txn.id, Event::Started, move |t| {
+            t.attempt = Some(attempt.clone());
+            t.attempts += 1;
+            t.failure = None;
+        })
+        .await?)
+}
+
+/// Brings a pending login up to date with the provider (coalesced).
+pub async fn refresh(app: &App, txn: LoginTxn) -> Result<LoginTxn, GatewayError> {
+    if txn.state != State::Pending {
+        return Ok(txn);
+    }
+    let Some(attempt) = txn.attempt.clone() else {
+        return Ok(txn);
+    };
+    let now = random::now();
+    if now >= attempt.pending.expires_at {
+        return apply(app, &txn, Event::ProviderExpired, Some("expired")).await;
+    }
+    let claim = format!("poll:{}", txn.id);
+    if !app.store.put_new(&claim, Vec::new(), POLL_INTERVAL).await? {
+        return Ok(txn);
+    }
+    let adapter = provider(app, &attempt.provider)?;
+    match adapter.status(&attempt.pending).await {
+        Ok(Status::Pending { viewed }) => {
+            if viewed && !attempt.viewed {
+                return mark_viewed(app, &txn).await;
+            }
+            Ok(txn)
+        }
+        Ok(Status::Completed) => apply(app, &txn, Event::ProviderCompleted, None).await,
+        Ok(Status::Expired) => apply(app, &txn, Event::ProviderExpired, Some("expired")).await,
+        Ok(Status::Rejected) => apply(app, &txn, Event::ProviderRejected, Some("rejected")).await,
+        Ok(Status::Failed) => apply(app, &txn, Event::ProviderFailed, Some("protocol")).await,
+        Err(e) if transient(&e) => {
+            tracing::warn!(txn = %txn.id, provider = %attempt.provider, reason = e.code(), "status poll failed; will retry");
+            Ok(txn)
+        }
+        Err(e) => {
+            tracing::warn!(txn = %txn.id, provider = %attempt.provider, reason = e.code(), "status poll failed");
+            apply(app, &txn, Event::ProviderFailed, Some(e.code())).await
+        }
+    }
+}
+
+/// Marks the attempt as opened in the app: a flag on the attempt, not a state.
+async fn mark_viewed(app: &App, txn: &LoginTxn) -> Result<LoginTxn, GatewayError> {
+    let (mut fresh, raw) = app.txns.load(&txn.id).await?;
+    if fresh.state != State::Pending {
+        return Ok(fresh);
+    }
+    if let Some(a) = fresh.attempt.as_mut() {
+        a.viewed = true;
+    }
+    match app.txns.save(&raw, &mut fresh).await {
+        Ok(_) => Ok(fresh),
+        Err(TxnError::Conflict) => Ok(app.txns.load(&txn.id).await?.0),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn transient(e: &ProviderError) -> bool {
+    matches!(
+        e,
+        ProviderError::Transport(_)
+            | ProviderError::Unavailable {
+                retryable: true,
+                ..
+            }
+    )
+}
+
+async fn apply(
+    app: &App,
+    txn: &LoginTxn,
+    event: Event,
+    reason: Option<&str>,
+) -> Result<LoginTxn, GatewayError> {
+    let reason = reason.map(str::to_owned);
+    match app
+        .txns
+        .transition(&txn.id, event, move |t| {
+            if reason.is_some() {
+                t.failure = reason.clone();
+            }
+        })
+        .await
+    {
+        Ok(t) => {
+            tracing::info!(txn = %t.id, state = t.state.as_str(), reason = t.failure.as_deref().unwrap_or("-"), "login state changed");
+            Ok(t)
+        }
+        // Someone else moved it first: report what they wrote.
+        Err(TxnError::Illegal(_)) => Ok(app.txns.load(&txn.id).await?.0),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Fetches and verifies the provider's result, exactly once per attempt.
+///
+/// Returns the verified login, or the login in its failed state. `Ok(None)`
+/// means another request is verifying this login right now.
+pub async fn finish(app: &App, txn: LoginTxn) -> Result<Option<LoginTxn>, GatewayError> {
+    if txn.state == State::Verified {
+        return Ok(Some(txn));
+    }
+    if txn.state != State::Completed {
+        return Ok(Some(txn));
+    }
+    let Some(attempt) = txn.attempt.clone() else {
+        return Err(GatewayError::Internal(
+            "completed login without an attempt".into(),
+        ));
+    };
+    let claim = format!("verify:{}:{}", txn.id, txn.attempts);
+    let ttl = Duration::from_secs(txn.expires_at.saturating_sub(random::now()).max(1));
+    if !app.store.put_new(&claim, Vec::new(), ttl).await? {
+        return Ok(None);
+    }
+    let adapter = provider(app, &attempt.provider)?;
+    let started = std::time::Instant::now();
+    let result = adapter
+        .verify(
+            &attempt.citizen.citizen(),
+            &attempt.challenge,
+            &attempt.pending,
+        )
+        .await;
+    let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    match result {
+        Ok(v) => {
+            let outcome = Outcome {
+                provider: attempt.provider.clone(),
+                person: crate::txn::StoredPerson::from_person(&v.person),
+                level: adapter.level(),
+                amr: v.amr,
+                auth_time: random::now(),
+                evidence: v.evidence,
+            };
+            let t = app
+                .txns
+                .transition(&txn.id, Event::Verified, move |t| {
+                    t.outcome = Some(outcome.clone())
+                })
+                .await?;
+            tracing::info!(txn = %t.id, provider = %attempt.provider, outcome = "verified", elapsed_ms, "login verified");
+            Ok(Some(t))
+        }
+        Err(e) => {
+            let rescue = crate::rescue::provider_rescue(&e);
+            tracing::warn!(txn = %txn.id, provider = %attempt.provider, code = rescue.code, reason = e.code(), detail = %e, elapsed_ms, "provider result refused");
+            Ok(Some(
+                apply(app, &txn, Event::VerifyFailed, Some(e.code())).await?,
+            ))
+        }
+    }
+}

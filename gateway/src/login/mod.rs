@@ -1,0 +1,454 @@
+//! The citizen's pages of a login: chooser, identity form, waiting page, outcome.
+//!
+//! Every step loads the login from the store, checks it belongs to this browser,
+//! and checks the CSRF token on every POST. Provider work is in [`flow`]; how
+//! failures look is in [`crate::rescue`].
+
+pub mod flow;
+
+use crate::app::App;
+use crate::oidc::{authorize, grant, session};
+use crate::pages::{self, ChooserView, Field, IdentifyView, ProviderChoice, WaitingView};
+use crate::random;
+use crate::rescue::{self, Ctx, GatewayError, Ways};
+use crate::txn::{LoginTxn, State};
+use crate::web::{self, respond, Params, Response};
+use http::{Method, StatusCode};
+use hyper::body::Incoming;
+use munjigi_providers::{BirthDate, Citizen, Name, Phone, ProviderError, ProviderId};
+use subtle::ConstantTimeEq;
+
+/// Longest a status request is held open when nothing changes.
+const LONG_POLL_MAX: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Routes `/login/{txn}` and `/login/{txn}/{step}`.
+pub async fn route(
+    app: &App,
+    req: http::Request<Incoming>,
+    rest: &str,
+    ctx: &mut Ctx,
+) -> Result<Response, GatewayError> {
+    let (id, step) = rest.split_once('/').unwrap_or((rest, ""));
+    if id.is_empty()
+        || id.len() > 64
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(GatewayError::NotFound);
+    }
+    ctx.txn = Some(id.to_owned());
+    let (txn, _) = app.txns.load(id).await?;
+    if !authorize::same_browser(app, req.headers(), &txn) {
+        return Err(GatewayError::WrongBrowser);
+    }
+    match (req.method().clone(), step) {
+        (Method::GET, "") => chooser(app, &txn, ctx),
+        (Method::GET, "identify") => {
+            let q = Params::from_query(req.uri())?;
+            let provider = q.required("provider")?.to_owned();
+            identify_page(
+                app,
+                &txn,
+                ctx,
+                &provider,
+                &Form::prefill(&txn),
+                &[],
+                StatusCode::OK,
+            )
+        }
+        (Method::POST, "start") => start(app, txn, req, ctx).await,
+        (Method::GET, "wait") => wait(app, txn, ctx).await,
+        (Method::GET, "status") => status(app, txn, req).await,
+        (Method::GET, "continue") => continue_login(app, txn, req.headers(), ctx).await,
+        (Method::POST, "cancel") => cancel(app, txn, req).await,
+        (Method::GET, "abort") => abort(app, txn).await,
+        (_, "" | "identify" | "start" | "wait" | "status" | "continue" | "cancel" | "abort") => {
+            Err(GatewayError::MethodNotAllowed)
+        }
+        _ => Err(GatewayError::NotFound),
+    }
+}
+
+fn base(txn: &LoginTxn) -> String {
+    format!("/login/{}", txn.id)
+}
+
+fn site_names<'a>(app: &'a App, txn: &LoginTxn) -> (&'a str, &'a str) {
+    app.config
+        .sites
+        .get(&txn.request.site_id)
+        .map_or(("", ""), |s| (s.name.as_str(), s.name_en.as_str()))
+}
+
+fn site_name<'a>(app: &'a App, txn: &LoginTxn, ctx: &Ctx) -> &'a str {
+    let (ko, en) = site_names(app, txn);
+    match ctx.lang {
+        pages::Lang::Ko => ko,
+        pages::Lang::En => en,
+    }
+}
+
+fn lang_hrefs(path: &str) -> (String, String) {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    (format!("{path}{sep}lang=ko"), format!("{path}{sep}lang=en"))
+}
+
+fn render(r: Result<String, pages::PageError>) -> Result<String, GatewayError> {
+    r.map_err(|e| GatewayError::Internal(format!("page rendering failed: {e}")))
+}
+
+fn chooser(app: &App, txn: &LoginTxn, ctx: &Ctx) -> Result<Response, GatewayError> {
+    let base = base(txn);
+    let fitting: Vec<_> = app
+        .config
+        .providers
+        .iter()
+        .filter(|p| grant::provider_fits(app, &txn.policy, txn.request.required_level, &p.id))
+        .map(|p| (p, format!("{base}/identify?provider={}", p.id)))
+        .collect();
+    let choices: Vec<ProviderChoice<'_>> = fitting
+        .iter()
+        .map(|(p, href)| ProviderChoice {
+            id: p.id.as_str(),
+            name_ko: &p.name_ko,
+            name_en: &p.name_en,
+            href,
+        })
+        .collect();
+    let (ko, en) = lang_hrefs(&base);
+    let cancel = format!("{base}/abort");
+    let body = render(pages::chooser(&ChooserView {
+        lang: ctx.lang,
+        site_name: site_name(app, txn, ctx),
+        providers: &choices,
+        cancel_href: &cancel,
+        lang_ko_href: &ko,
+        lang_en_href: &en,
+    }))?;
+    Ok(respond::html(StatusCode::OK, body))
+}
+
+/// The identity form's values, kept across a failed submission.
+#[derive(Default)]
+struct Form {
+    name: String,
+    birthdate: String,
+    phone: String,
+}
+
+impl Form {
+    fn prefill(txn: &LoginTxn) -> Self {
+        Form {
+            phone: txn.request.login_hint.clone().unwrap_or_default(),
+            ..Form::default()
+        }
+    }
+}
+
+fn identify_page(
+    app: &App,
+    txn: &LoginTxn,
+    ctx: &Ctx,
+    provider: &str,
+    form: &Form,
+    errors: &[Field],
+    status: StatusCode,
+) -> Result<Response, GatewayError> {
+    let p = app
+        .config
+        .provider(provider)
+        .filter(|p| grant::provider_fits(app, &txn.policy, txn.request.required_level, &p.id))
+        .ok_or_else(|| GatewayError::BadRequest("provider not offered for this login".into()))?;
+    let base = base(txn);
+    let (ko, en) = lang_hrefs(&format!("{base}/identify?provider={provider}"));
+    let action = format!("{base}/start");
+    let body = render(pages::identify(&IdentifyView {
+        lang: ctx.lang,
+        site_name: site_name(app, txn, ctx),
+        provider_id: p.id.as_str(),
+        provider_name_ko: &p.name_ko,
+        provider_name_en: &p.name_en,
+        action: &action,
+        csrf: &txn.csrf,
+        name: &form.name,
+        birthdate: &form.birthdate,
+        phone: &form.phone,
+        errors,
+        back_href: &base,
+        lang_ko_href: &ko,
+        lang_en_href: &en,
+    }))?;
+    Ok(respond::html(status, body))
+}
+
+fn check_csrf(txn: &LoginTxn, form: &Params) -> Result<(), GatewayError> {
+    let given = form.get("csrf").unwrap_or_default();
+    if given.len() == txn.csrf.len() && bool::from(given.as_bytes().ct_eq(txn.csrf.as_bytes())) {
+        Ok(())
+    } else {
+        Err(GatewayError::Csrf)
+    }
+}
+
+async fn read_form(req: http::Request<Incoming>) -> Result<Params, GatewayError> {
+    Ok(Params::parse(
+        &web::read_body(req.into_body(), web::params::MAX_PARAMS_LEN).await?,
+    )?)
+}
+
+async fn start(
+    app: &App,
+    txn: LoginTxn,
+    req: http::Request<Incoming>,
+    ctx: &Ctx,
+) -> Result<Response, GatewayError> {
+    let form = read_form(req).await?;
+    check_csrf(&txn, &form)?;
+    let provider = form.required("provider")?.to_owned();
+    let values = Form {
+        name: form.get("name").unwrap_or_default().to_owned(),
+        birthdate: form.get("birthdate").unwrap_or_default().to_owned(),
+        phone: form.get("phone").unwrap_or_default().to_owned(),
+    };
+    let name = Name::parse(&values.name);
+    let birthdate = BirthDate::parse(&values.birthdate);
+    let phone = Phone::parse(&values.phone);
+    let mut errors = Vec::new();
+    if name.is_err() {
+        errors.push(Field::Name);
+    }
+    if birthdate.is_err() {
+        errors.push(Field::BirthDate);
+    }
+    if phone.is_err() {
+        errors.push(Field::Phone);
+    }
+    if form.get("consent") != Some("yes") {
+        errors.push(Field::Consent);
+    }
+    let (Ok(name), Ok(birthdate), Ok(phone), true) = (name, birthdate, phone, errors.is_empty())
+    else {
+        return identify_page(
+            app,
+            &txn,
+            ctx,
+            &provider,
+            &values,
+            &errors,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+    };
+    let provider_id = ProviderId::new(provider.clone());
+    if !grant::provider_fits(app, &txn.policy, txn.request.required_level, &provider_id) {
+        return Err(GatewayError::BadRequest(
+            "provider not offered for this login".into(),
+        ));
+    }
+    let citizen = Citizen {
+        name,
+        birthdate,
+        phone,
+    };
+    match flow::start(app, &txn, &provider_id, citizen).await {
+        Ok(t) => Ok(respond::redirect(&format!("{}/wait", base(&t)))),
+        // The provider does not know these details: let the citizen correct them.
+        Err(GatewayError::Provider(
+            ProviderError::UnknownPerson | ProviderError::PersonMismatch,
+        )) => {
+            let errors = [Field::Name, Field::BirthDate, Field::Phone];
+            identify_page(
+                app,
+                &txn,
+                ctx,
+                &provider,
+                &values,
+                &errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+        }
+        Err(e @ GatewayError::Provider(_)) => {
+            let base = base(&txn);
+            let ways = Ways {
+                retry: Some(format!("{base}/identify?provider={provider}")),
+                other_provider: Some(base.clone()),
+                back_to_site: Some(format!("{base}/abort")),
+            };
+            Ok(rescue::respond(&e, ctx, &ways))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn failure_page(txn: &LoginTxn, ctx: &Ctx) -> Response {
+    let reason = match txn.state {
+        State::Expired => "expired",
+        State::Rejected => "rejected",
+        _ => txn.failure.as_deref().unwrap_or("protocol"),
+    };
+    let r = rescue::reason_rescue(reason);
+    let base = base(txn);
+    let provider = txn
+        .attempt
+        .as_ref()
+        .map(|a| a.provider.to_string())
+        .unwrap_or_default();
+    let ways = Ways {
+        retry: Some(format!("{base}/identify?provider={provider}")),
+        other_provider: Some(base.clone()),
+        back_to_site: Some(format!("{base}/abort")),
+    };
+    rescue::page(&r, ctx, &ways)
+}
+
+async fn wait(app: &App, txn: LoginTxn, ctx: &Ctx) -> Result<Response, GatewayError> {
+    let txn = flow::refresh(app, txn).await?;
+    let base = base(&txn);
+    match txn.state {
+        State::Choosing => Ok(respond::redirect(&base)),
+        State::Completed | State::Verified => Ok(respond::redirect(&format!("{base}/continue"))),
+        State::Expired | State::Rejected | State::Failed => Ok(failure_page(&txn, ctx)),
+        State::Pending => {
+            let Some(attempt) = &txn.attempt else {
+                return Ok(respond::redirect(&base));
+            };
+            let p = app.config.provider(attempt.provider.as_str());
+            let (name_ko, name_en) =
+                p.map_or(("", ""), |p| (p.name_ko.as_str(), p.name_en.as_str()));
+            let refresh = format!("{base}/wait");
+            let (ko, en) = lang_hrefs(&refresh);
+            let body = render(pages::waiting(&WaitingView {
+                lang: ctx.lang,
+                site_name: site_name(app, &txn, ctx),
+                provider_name_ko: name_ko,
+                provider_name_en: name_en,
+                status_url: &format!("{base}/status"),
+                refresh_url: &refresh,
+                continue_url: &format!("{base}/continue"),
+                cancel_action: &format!("{base}/cancel"),
+                csrf: &txn.csrf,
+                other_provider_href: &base,
+                expires_in_secs: attempt.pending.expires_at.saturating_sub(random::now()),
+                lang_ko_href: &ko,
+                lang_en_href: &en,
+            }))?;
+            Ok(respond::html(StatusCode::OK, body))
+        }
+    }
+}
+
+/// JSON status for the waiting page's script, held open until something changes.
+async fn status(
+    app: &App,
+    txn: LoginTxn,
+    req: http::Request<Incoming>,
+) -> Result<Response, GatewayError> {
+    let q = Params::from_query(req.uri())?;
+    let hold = q
+        .get("wait")
+        .and_then(|w| w.parse::<u64>().ok())
+        .map_or(LONG_POLL_MAX, |w| {
+            std::time::Duration::from_secs(w).min(LONG_POLL_MAX)
+        });
+    let deadline = tokio::time::Instant::now() + hold;
+    let initial_viewed = txn.attempt.as_ref().is_some_and(|a| a.viewed);
+    let mut txn = flow::refresh(app, txn).await?;
+    loop {
+        let viewed = txn.attempt.as_ref().is_some_and(|a| a.viewed);
+        let changed = txn.state != State::Pending || viewed != initial_viewed;
+        if changed || tokio::time::Instant::now() + flow::POLL_INTERVAL > deadline {
+            break;
+        }
+        tokio::time::sleep(flow::POLL_INTERVAL).await;
+        let (fresh, _) = app.txns.load(&txn.id).await?;
+        txn = flow::refresh(app, fresh).await?;
+    }
+    let base = base(&txn);
+    let viewed = txn.attempt.as_ref().is_some_and(|a| a.viewed);
+    let (state, next) = match txn.state {
+        State::Pending if viewed => ("viewed", None),
+        State::Pending => ("pending", None),
+        State::Completed | State::Verified => ("completed", Some(format!("{base}/continue"))),
+        State::Expired => ("expired", Some(format!("{base}/wait"))),
+        State::Rejected => ("rejected", Some(format!("{base}/wait"))),
+        State::Failed => ("failed", Some(format!("{base}/wait"))),
+        State::Choosing => ("failed", Some(base.clone())),
+    };
+    let expires_in = txn
+        .attempt
+        .as_ref()
+        .map_or(0, |a| a.pending.expires_at.saturating_sub(random::now()));
+    Ok(respond::json(
+        StatusCode::OK,
+        &serde_json::json!({ "state": state, "expires_in": expires_in, "next": next }),
+    ))
+}
+
+async fn continue_login(
+    app: &App,
+    txn: LoginTxn,
+    _headers: &http::HeaderMap,
+    ctx: &Ctx,
+) -> Result<Response, GatewayError> {
+    let txn = flow::refresh(app, txn).await?;
+    let base = base(&txn);
+    let txn = match txn.state {
+        State::Completed | State::Verified => match flow::finish(app, txn).await? {
+            Some(t) => t,
+            // Another request of this browser is verifying right now.
+            None => return Ok(respond::redirect(&format!("{base}/wait"))),
+        },
+        State::Pending => return Ok(respond::redirect(&format!("{base}/wait"))),
+        State::Choosing => return Ok(respond::redirect(&base)),
+        State::Expired | State::Rejected | State::Failed => return Ok(failure_page(&txn, ctx)),
+    };
+    if txn.state != State::Verified {
+        return Ok(failure_page(&txn, ctx));
+    }
+    let Some(outcome) = txn.outcome.clone() else {
+        return Err(GatewayError::Internal(
+            "verified login without an outcome".into(),
+        ));
+    };
+    // One login, one code: the transaction is gone once the code exists.
+    app.txns.delete(&txn.id).await?;
+    let (ticket, sess) = session::create(app, outcome.clone()).await?;
+    let url =
+        grant::issue_code(app, &txn.id, &txn.request, &txn.policy, &outcome, &sess.sid).await?;
+    let cookie = app.cookies.set(
+        session::COOKIE,
+        &ticket,
+        Some(session::cookie_max_age(app).as_secs()),
+    );
+    Ok(respond::with_cookie(respond::redirect(&url), &cookie))
+}
+
+async fn cancel(
+    app: &App,
+    txn: LoginTxn,
+    req: http::Request<Incoming>,
+) -> Result<Response, GatewayError> {
+    let form = read_form(req).await?;
+    check_csrf(&txn, &form)?;
+    if txn.state != State::Choosing && txn.state != State::Verified {
+        app.txns
+            .transition(&txn.id, crate::txn::Event::Restart, |t| t.attempt = None)
+            .await?;
+    }
+    tracing::info!(txn = %txn.id, "citizen cancelled the provider request");
+    Ok(respond::redirect(&base(&txn)))
+}
+
+/// Back to the site without logging in (RFC 6749 `access_denied`).
+async fn abort(app: &App, txn: LoginTxn) -> Result<Response, GatewayError> {
+    app.txns.delete(&txn.id).await?;
+    tracing::info!(txn = %txn.id, client = %txn.request.client_id, "citizen returned to the site without logging in");
+    let url = grant::error_redirect(
+        app,
+        &txn.request.redirect_uri,
+        "access_denied",
+        "the citizen cancelled the login",
+        txn.request.state.as_deref(),
+    );
+    Ok(respond::redirect(&url))
+}

@@ -1,0 +1,131 @@
+//! The `munjigi` command: the demo, the server, the config checker, the simulator.
+
+use clap::{Parser, Subcommand};
+use munjigi::{app::App, config, demo, server};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "munjigi",
+    version,
+    about = "문지기 — federated simple-authentication gateway"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the demo: simulator + gateway + demo site on 127.0.0.1:8080 (the default).
+    Demo {
+        #[arg(long, default_value = "deploy/demo/gateway.toml")]
+        config: PathBuf,
+        #[arg(long, default_value = "deploy/demo/simulator.toml")]
+        simulator: PathBuf,
+    },
+    /// Run the gateway with a config file.
+    Serve {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Validate a config file; prints every error as file:line:column and exits non-zero.
+    Check { file: PathBuf },
+    /// Run the provider simulator alone.
+    Simulate {
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MUNJIGI_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))
+}
+
+async fn serve(path: PathBuf) -> Result<(), String> {
+    let cfg = config::load(&path).map_err(|e| e.to_string())?;
+    let app = App::build(cfg).map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind(app.config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", app.config.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let scheme = if app.config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    println!(
+        "munjigi listening on {scheme}://{addr} as {}",
+        app.config.public_url
+    );
+    server::serve(app, listener).await
+}
+
+async fn simulate(path: PathBuf) -> Result<(), String> {
+    let file = demo::load_simulator(&path)?;
+    let addr = demo::start_simulator(file).await?;
+    println!("provider simulator listening on http://{addr}");
+    std::future::pending::<()>().await;
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Check { file }) = &cli.command {
+        return match config::load(file) {
+            Ok(c) => {
+                println!(
+                    "{}: ok ({} provider(s), {} site(s))",
+                    file.display(),
+                    c.providers.len(),
+                    c.sites.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    init_logging();
+    let result = runtime().and_then(|rt| {
+        rt.block_on(async {
+            tokio::select! {
+                r = async {
+                    match cli.command {
+                        None => demo::run("deploy/demo/gateway.toml".as_ref(), "deploy/demo/simulator.toml".as_ref()).await,
+                        Some(Command::Demo { config, simulator }) => demo::run(&config, &simulator).await,
+                        Some(Command::Serve { config }) => serve(config).await,
+                        Some(Command::Simulate { config }) => simulate(config).await,
+                        Some(Command::Check { .. }) => Ok(()),
+                    }
+                } => r,
+                _ = tokio::signal::ctrl_c() => {
+                    eprintln!("stopping");
+                    Ok(())
+                }
+            }
+        })
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("munjigi: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! `/authorize`: where a site sends the citizen's browser.
+//!
+//! Order matters (RFC 6749 §4.1.2.1): until the client and its exact redirect URI
+//! are known, errors are shown as a page, never redirected, so the gateway cannot
+//! be turned into an open redirector. After that, errors go back to the site.
+
+use super::{grant, session};
+use crate::app::App;
+use crate::rescue::{Ctx, GatewayError};
+use crate::txn::{AuthRequest, LoginTxn, PolicySnapshot, State};
+use crate::web::{respond, Params, Response};
+use crate::{random, web};
+use base64::Engine as _;
+use http::Method;
+use hyper::body::Incoming;
+
+/// The browser-binding cookie: a login can only be driven by the browser that began it.
+pub const BROWSER_COOKIE: &str = "mj_b";
+
+pub async fn handle(
+    app: &App,
+    req: http::Request<Incoming>,
+    ctx: &mut Ctx,
+) -> Result<Response, GatewayError> {
+    let (parts, body) = req.into_parts();
+    let params = match parts.method {
+        Method::GET => Params::from_query(&parts.uri)?,
+        Method::POST => Params::parse(&web::read_body(body, web::params::MAX_PARAMS_LEN).await?)?,
+        _ => return Err(GatewayError::MethodNotAllowed),
+    };
+
+    // 1. Client and redirect URI: failures here are pages.
+    let client_id = params.get("client_id").ok_or(GatewayError::UnknownClient)?;
+    let (site, client) = app
+        .config
+        .client(client_id)
+        .ok_or(GatewayError::UnknownClient)?;
+    let redirect_uri = params
+        .get("redirect_uri")
+        .ok_or(GatewayError::InvalidRedirect)?;
+    if !client.has_redirect_uri(redirect_uri) {
+        return Err(GatewayError::InvalidRedirect);
+    }
+    let state = params.get("state");
+    let fail = |error: &str, description: &str| {
+        tracing::info!(client = client_id, error, description, req = %ctx.request_id, "authorization request refused");
+        Ok(respond::redirect(&grant::error_redirect(
+            app,
+            redirect_uri,
+            error,
+            description,
+            state,
+        )))
+    };
+
+    // 2. Everything else: errors go back to the site.
+    if state.is_some_and(|s| s.len() > 1024) {
+        return fail("invalid_request", "state is too long");
+    }
+    if params.get("request").is_some() {
+        return fail("request_not_supported", "request objects are not supported");
+    }
+    if params.get("request_uri").is_some() {
+        return fail("request_uri_not_supported", "request_uri is not supported");
+    }
+    match params.get("response_type") {
+        Some("code") => {}
+        None => return fail("invalid_request", "response_type is required"),
+        Some(_) => {
+            return fail(
+                "unsupported_response_type",
+                "only response_type=code is supported",
+            )
+        }
+    }
+    if params.get("response_mode").is_some_and(|m| m != "query") {
+        return fail("invalid_request", "only response_mode=query is supported");
+    }
+    let scopes = match params.get("scope").map(munjigi_policy::Scopes::parse) {
+        Some(Ok(s)) => s,
+        _ => return fail("invalid_scope", "scope must include openid"),
+    };
+    let nonce = params.get("nonce");
+    if nonce.is_some_and(|n| n.len() > 512) {
+        return fail("invalid_request", "nonce is too long");
+    }
+    let code_challenge = params.get("code_challenge");
+    match (code_challenge, params.get("code_challenge_method")) {
+        (None, None) => {
+            if client.secret.is_none() {
+                return fail(
+                    "invalid_request",
+                    "PKCE (code_challenge with S256) is required for public clients",
+                );
+            }
+        }
+        (Some(c), Some("S256")) => {
+            let ok = c.len() == 43
+                && base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(c)
+                    .is_ok();
+            if !ok {
+                return fail(
+                    "invalid_request",
+                    "code_challenge must be a base64url SHA-256 (43 characters)",
+                );
+            }
+        }
+        (Some(_), None) | (Some(_), Some(_)) => {
+            return fail("invalid_request", "code_challenge_method must be S256")
+        }
+        (None, Some(_)) => {
+            return fail(
+                "invalid_request",
+                "code_challenge_method without code_challenge",
+            )
+        }
+    }
+    let prompts: Vec<&str> = params
+        .get("prompt")
+        .map(|p| p.split(' ').collect())
+        .unwrap_or_default();
+    if prompts.contains(&"none") && prompts.len() > 1 {
+        return fail(
+            "invalid_request",
+            "prompt=none cannot be combined with other values",
+        );
+    }
+    if prompts
+        .iter()
+        .any(|p| !["none", "login", "consent", "select_account"].contains(p))
+    {
+        return fail("invalid_request", "unknown prompt value");
+    }
+    let max_age = match params.get("max_age").map(str::parse::<u64>) {
+        None => None,
+        Some(Ok(v)) => Some(v),
+        Some(Err(_)) => return fail("invalid_request", "max_age must be a non-negative integer"),
+    };
+    let required_level = munjigi_policy::required_level(&site.policy, params.get("acr_values"));
+    let policy = PolicySnapshot::from_policy(&site.policy);
+    let any_provider = app
+        .config
+        .providers
+        .iter()
+        .any(|p| grant::provider_fits(app, &policy, required_level, &p.id));
+    if !any_provider {
+        return fail(
+            "unmet_authentication_requirements",
+            "no provider offers the requested assurance level",
+        );
+    }
+    let login_hint = params
+        .get("login_hint")
+        .and_then(|h| munjigi_providers::Phone::parse(h).ok())
+        .map(|p| p.national());
+
+    let request = AuthRequest {
+        client_id: client_id.to_owned(),
+        site_id: site.id.clone(),
+        redirect_uri: redirect_uri.to_owned(),
+        state: state.map(str::to_owned),
+        nonce: nonce.map(str::to_owned),
+        code_challenge: code_challenge.map(str::to_owned),
+        scope: scopes.as_str(),
+        required_level,
+        max_age,
+        login_hint,
+    };
+
+    // 3. Single sign-on: reuse a fresh enough session of this browser.
+    let force = prompts.contains(&"login");
+    if !force {
+        if let Some(ticket) = app.cookies.get(&parts.headers, session::COOKIE) {
+            if let Some(s) = session::load(app, ticket).await? {
+                let age = random::now().saturating_sub(s.outcome.auth_time);
+                let fresh = max_age.is_none_or(|m| age <= m);
+                if fresh
+                    && s.outcome.level >= required_level
+                    && grant::provider_fits(app, &policy, required_level, &s.outcome.provider)
+                {
+                    let txn_id = random::token(16)?;
+                    let url =
+                        grant::issue_code(app, &txn_id, &request, &policy, &s.outcome, &s.sid)
+                            .await?;
+                    tracing::info!(txn = %txn_id, client = client_id, "login answered from the gateway session");
+                    return Ok(respond::redirect(&url));
+                }
+            }
+        }
+    }
+    if prompts.contains(&"none") {
+        return fail("login_required", "the citizen must log in");
+    }
+
+    // 4. A new login transaction, bound to this browser.
+    let (browser_secret, new_cookie) = match app.cookies.get(&parts.headers, BROWSER_COOKIE) {
+        Some(v) if v.len() == 43 => (v.to_owned(), false),
+        _ => (random::token(32)?, true),
+    };
+    let now = random::now();
+    let txn = LoginTxn {
+        id: random::token(16)?,
+        rev: 0,
+        created_at: now,
+        expires_at: now + app.config.login_ttl.as_secs(),
+        browser: random::digest(&browser_secret),
+        csrf: random::token(24)?,
+        request,
+        policy,
+        state: State::Choosing,
+        attempt: None,
+        attempts: 0,
+        failure: None,
+        outcome: None,
+    };
+    app.txns.create(&txn).await?;
+    ctx.txn = Some(txn.id.clone());
+    tracing::info!(txn = %txn.id, client = client_id, acr = required_level.short(), "login started");
+    let mut resp = respond::redirect(&format!("/login/{}", txn.id));
+    if new_cookie {
+        resp = respond::with_cookie(
+            resp,
+            &app.cookies.set(BROWSER_COOKIE, &browser_secret, None),
+        );
+    }
+    Ok(resp)
+}
+
+/// Whether this request comes from the browser that began `txn`.
+pub fn same_browser(app: &App, headers: &http::HeaderMap, txn: &LoginTxn) -> bool {
+    let Some(v) = app.cookies.get(headers, BROWSER_COOKIE) else {
+        return false;
+    };
+    let given = random::digest(v);
+    given.len() == txn.browser.len()
+        && bool::from(subtle::ConstantTimeEq::ct_eq(
+            given.as_bytes(),
+            txn.browser.as_bytes(),
+        ))
+}

@@ -1,0 +1,20 @@
+//! The OpenID Connect provider sites integrate with.
+//!
+//! Authorization code flow only (no implicit, no hybrid): PKCE S256, exact
+//! redirect URI matching, one-time codes of 60 seconds, `iss` in the authorization
+//! response (RFC 9207), `client_secret_basic` and `client_secret_post`, userinfo
+//! and RP-initiated logout. What a login proves comes from [`crate::txn`]; this
+//! module only speaks the protocol.
+
+pub mod authorize;
+pub mod discovery;
+pub mod grant;
+pub mod logout;
+pub mod session;
+pub mod token;
+pub mod userinfo;
+
+/// Authorization codes live this long (RFC 6749 recommends at most 10 minutes).
+pub const CODE_TTL_SECS: u64 = 60;
+/// Access tokens (for userinfo) and ID tokens live this long.
+pub const TOKEN_TTL_SECS: u64 = 600;

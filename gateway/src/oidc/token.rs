@@ -1,0 +1,372 @@
+//! `/token`: a site redeems a code for an ID token and an access token.
+//!
+//! Client authentication compares secrets in constant time. A code is taken from
+//! the store in one step, so it works once; a second presentation is logged as a
+//! replay and revokes the access token the first one produced.
+
+use super::grant::{self, AccessRecord, CodeRecord, UsedCode};
+use crate::app::App;
+use crate::config::model::OidcClient;
+use crate::random;
+use crate::web::{self, respond, Params, Response};
+use base64::Engine as _;
+use http::{header, HeaderValue, StatusCode};
+use hyper::body::Incoming;
+use serde::Serialize;
+use std::time::Duration;
+use subtle::ConstantTimeEq;
+
+/// An RFC 6749 §5.2 error response.
+#[derive(Debug)]
+pub struct TokenError {
+    status: StatusCode,
+    error: &'static str,
+    description: &'static str,
+    basic_challenge: bool,
+}
+
+const fn err(status: StatusCode, error: &'static str, description: &'static str) -> TokenError {
+    TokenError {
+        status,
+        error,
+        description,
+        basic_challenge: false,
+    }
+}
+
+impl TokenError {
+    pub fn response(&self) -> Response {
+        let mut r = respond::json(
+            self.status,
+            &serde_json::json!({"error": self.error, "error_description": self.description}),
+        );
+        if self.basic_challenge {
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"munjigi\""),
+            );
+        }
+        r
+    }
+}
+
+#[derive(Serialize)]
+struct IdTokenClaims<'a> {
+    iss: &'a str,
+    aud: &'a str,
+    azp: &'a str,
+    exp: u64,
+    iat: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nonce: Option<&'a str>,
+    sid: &'a str,
+    #[serde(flatten)]
+    claims: &'a munjigi_policy::Claims,
+}
+
+pub async fn handle(app: &App, req: http::Request<Incoming>, request_id: &str) -> Response {
+    match redeem(app, req, request_id).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::info!(
+                error = e.error,
+                description = e.description,
+                req = request_id,
+                "token request refused"
+            );
+            e.response()
+        }
+    }
+}
+
+/// Which client is calling, by `client_secret_basic`, `client_secret_post` or (public) `none`.
+fn authenticate<'a>(
+    app: &'a App,
+    headers: &http::HeaderMap,
+    form: &Params,
+) -> Result<&'a OidcClient, TokenError> {
+    let invalid = TokenError {
+        basic_challenge: headers.contains_key(header::AUTHORIZATION),
+        ..err(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "client authentication failed",
+        )
+    };
+    let basic = match headers.get(header::AUTHORIZATION) {
+        None => None,
+        Some(v) => {
+            let v = v.to_str().map_err(|_| {
+                err(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "malformed Authorization header",
+                )
+            })?;
+            let b64 = v.strip_prefix("Basic ").ok_or(err(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "only Basic client authentication is supported",
+            ))?;
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or(err(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "malformed Basic credentials",
+                ))?;
+            let (id, secret) = raw.split_once(':').ok_or(err(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "malformed Basic credentials",
+            ))?;
+            // RFC 6749 §2.3.1: both parts are form-urlencoded before base64.
+            let dec = |s: &str| {
+                form_urlencoded::parse(format!("x={s}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+            };
+            Some((dec(id).unwrap_or_default(), dec(secret).unwrap_or_default()))
+        }
+    };
+    let post_secret = form.get("client_secret");
+    let (client_id, secret) = match (&basic, post_secret) {
+        (Some(_), Some(_)) => {
+            return Err(err(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "use one client authentication method",
+            ))
+        }
+        (Some((id, s)), None) => {
+            if form.get("client_id").is_some_and(|f| f != id) {
+                return Err(err(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "client_id differs from the authenticated client",
+                ));
+            }
+            (id.clone(), Some(s.clone()))
+        }
+        (None, s) => (
+            form.get("client_id")
+                .ok_or(err(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "client_id is required",
+                ))?
+                .to_owned(),
+            s.map(str::to_owned),
+        ),
+    };
+    let Some((_, client)) = app.config.client(&client_id) else {
+        return Err(invalid);
+    };
+    match (&client.secret, secret) {
+        (Some(expected), Some(given)) if expected.matches(given.as_bytes()) => Ok(client),
+        (None, None) => Ok(client),
+        _ => {
+            tracing::warn!(client = %client_id, "client authentication failed");
+            Err(invalid)
+        }
+    }
+}
+
+async fn redeem(
+    app: &App,
+    req: http::Request<Incoming>,
+    request_id: &str,
+) -> Result<Response, TokenError> {
+    if req.method() != http::Method::POST {
+        return Err(err(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "invalid_request",
+            "use POST",
+        ));
+    }
+    let form_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !form_type {
+        return Err(err(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "body must be application/x-www-form-urlencoded",
+        ));
+    }
+    let (parts, body) = req.into_parts();
+    let raw = web::read_body(body, web::params::MAX_PARAMS_LEN)
+        .await
+        .map_err(|_| {
+            err(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request",
+                "body too large",
+            )
+        })?;
+    let form = Params::parse(&raw).map_err(|_| {
+        err(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "malformed or repeated parameters",
+        )
+    })?;
+    let client = authenticate(app, &parts.headers, &form)?;
+    match form.get("grant_type") {
+        Some("authorization_code") => {}
+        None => {
+            return Err(err(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "grant_type is required",
+            ))
+        }
+        Some(_) => {
+            return Err(err(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "only authorization_code is supported",
+            ))
+        }
+    }
+    let code = form.get("code").ok_or(err(
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        "code is required",
+    ))?;
+    let unavailable = || {
+        err(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "try again shortly",
+        )
+    };
+    let invalid_grant = err(
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        "the code is invalid, expired or already used",
+    );
+
+    let Some(raw) = app
+        .store
+        .take(&grant::code_key(code))
+        .await
+        .map_err(|_| unavailable())?
+    else {
+        // Unknown, expired, or replayed: a replay revokes what the first use got.
+        if let Ok(Some(used)) = app.store.get(&grant::used_code_key(code)).await {
+            if let Ok(used) = serde_json::from_slice::<UsedCode>(&used) {
+                let _ = app.store.delete(&used.access_token_key).await;
+                tracing::warn!(code = "MJ-O01", client = %client.client_id, first_client = %used.client_id, req = request_id, "authorization code replayed; its access token was revoked");
+            }
+        }
+        return Err(invalid_grant);
+    };
+    let record: CodeRecord = serde_json::from_slice(&raw).map_err(|_| unavailable())?;
+    if record.client_id != client.client_id {
+        tracing::warn!(code = "MJ-O02", client = %client.client_id, req = request_id, "code presented by another client");
+        return Err(invalid_grant);
+    }
+    if form.get("redirect_uri") != Some(record.redirect_uri.as_str()) {
+        return Err(err(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "redirect_uri does not match the authorization request",
+        ));
+    }
+    match (&record.code_challenge, form.get("code_verifier")) {
+        (None, None) => {}
+        (Some(challenge), Some(verifier)) => {
+            let well_formed = (43..=128).contains(&verifier.len())
+                && verifier
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+            let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(openssl::sha::sha256(verifier.as_bytes()));
+            let matches = computed.len() == challenge.len()
+                && bool::from(computed.as_bytes().ct_eq(challenge.as_bytes()));
+            if !(well_formed && matches) {
+                tracing::warn!(code = "MJ-O03", client = %client.client_id, req = request_id, "PKCE verifier does not match");
+                return Err(err(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "code_verifier does not match the code_challenge",
+                ));
+            }
+        }
+        (Some(_), None) => {
+            return Err(err(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                "code_verifier is required",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(err(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                "no code_challenge was sent for this code",
+            ))
+        }
+    }
+
+    let now = random::now();
+    let access_token = random::token(32).map_err(|_| unavailable())?;
+    let access = AccessRecord {
+        client_id: client.client_id.clone(),
+        scope: record.scope.clone(),
+        claims: record.claims.clone(),
+    };
+    let ttl = Duration::from_secs(super::TOKEN_TTL_SECS);
+    let access_bytes = serde_json::to_vec(&access).map_err(|_| unavailable())?;
+    let at_key = grant::access_key(&access_token);
+    app.store
+        .put(&at_key, access_bytes, ttl)
+        .await
+        .map_err(|_| unavailable())?;
+    let used = serde_json::to_vec(&UsedCode {
+        client_id: client.client_id.clone(),
+        access_token_key: at_key,
+    })
+    .map_err(|_| unavailable())?;
+    app.store
+        .put(&grant::used_code_key(code), used, Duration::from_secs(600))
+        .await
+        .map_err(|_| unavailable())?;
+
+    let id_claims = IdTokenClaims {
+        iss: app.config.issuer(),
+        aud: &client.client_id,
+        azp: &client.client_id,
+        exp: now + super::TOKEN_TTL_SECS,
+        iat: now,
+        nonce: record.nonce.as_deref(),
+        sid: &record.sid,
+        claims: &record.claims,
+    };
+    let id_token = app
+        .keys
+        .sign(client.id_token_alg, "JWT", &id_claims)
+        .map_err(|e| {
+            tracing::error!(code = "MJ-K01", error = %e, "ID token signing failed");
+            unavailable()
+        })?;
+    tracing::info!(client = %client.client_id, req = request_id, "tokens issued");
+    let mut r = respond::json(
+        StatusCode::OK,
+        &serde_json::json!({
+            "access_token": access_token,
+            "token_type": "Bearer",
+            "expires_in": super::TOKEN_TTL_SECS,
+            "id_token": id_token,
+            "scope": record.scope,
+        }),
+    );
+    r.headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    Ok(r)
+}

@@ -1,0 +1,40 @@
+//! The provider chooser: the first page of a login, "{site} 로그인".
+//!
+//! Lists the providers the gateway already filtered by the site's policy, each as a
+//! big link to its identity form, and a way back to the site. Not here: the
+//! filtering itself (policy crate), provider health, or remembering the last choice.
+
+use super::{Frame, Lang, PageError};
+use askama::Template;
+
+/// One provider button.
+pub struct ProviderChoice<'a> {
+    pub id: &'a str,
+    pub name_ko: &'a str,
+    pub name_en: &'a str,
+    /// Where the button leads: the identity form for this provider.
+    pub href: &'a str,
+}
+
+pub struct ChooserView<'a> {
+    pub lang: Lang,
+    pub site_name: &'a str,
+    pub providers: &'a [ProviderChoice<'a>],
+    /// Back to the site (an OIDC error redirect, or its home page).
+    pub cancel_href: &'a str,
+    pub lang_ko_href: &'a str,
+    pub lang_en_href: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "chooser.html")]
+struct ChooserPage<'a> {
+    frame: Frame<'a>,
+    v: &'a ChooserView<'a>,
+}
+
+pub fn chooser(v: &ChooserView<'_>) -> Result<String, PageError> {
+    let title = (Frame::texts(v.lang).chooser_title)(v.site_name);
+    let frame = Frame::new(v.lang, title, v.lang_ko_href, v.lang_en_href);
+    Ok(ChooserPage { frame, v }.render()?)
+}

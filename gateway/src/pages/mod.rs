@@ -1,0 +1,100 @@
+//! The pages a citizen sees: provider chooser, identity form, waiting page, error
+//! and logged-out pages, and the demo site's two pages.
+//!
+//! Each page is a view struct of borrowed values (what the handler already has)
+//! and a function that renders it through an askama template in
+//! `gateway/templates/`. Korean is the default language, English the other; every
+//! text comes from the typed catalog in [`text`], so a missing translation does not
+//! compile. Pages work without JavaScript, by keyboard alone and on a phone, and
+//! load nothing from elsewhere: one stylesheet ([`CSS`]) and one script ([`JS`],
+//! waiting page only), both served by the gateway under `/static/`, so the CSP can
+//! be `default-src 'self'` with no inline script, style or event handler.
+//!
+//! Not here: routing, cookies, CSRF token minting, deciding which page or error a
+//! situation deserves (the gateway's error mapping does that), and any personal data
+//! beyond what the citizen typed into the identity form, echoed back to them.
+
+mod chooser;
+mod demo;
+mod identify;
+mod lang;
+mod logged_out;
+mod problem;
+mod text;
+mod waiting;
+
+#[cfg(test)]
+mod tests;
+
+pub use chooser::{chooser, ChooserView, ProviderChoice};
+pub use demo::{demo_home, demo_result, DemoClaim, DemoHomeView, DemoResultView};
+pub use identify::{identify, Field, IdentifyView};
+pub use lang::Lang;
+pub use logged_out::{logged_out, LoggedOutView};
+pub use problem::{error, error_fallback, ErrorView, Problem};
+pub use waiting::{waiting, WaitingView};
+
+use text::Text;
+
+/// The stylesheet every page links to, served at [`CSS_PATH`].
+pub const CSS: &str = include_str!("../../static/munjigi.css");
+pub const CSS_PATH: &str = "/static/munjigi.css";
+
+/// The waiting page's status poller, served at [`JS_PATH`]. Pages work without it.
+pub const JS: &str = include_str!("../../static/munjigi.js");
+pub const JS_PATH: &str = "/static/munjigi.js";
+
+/// A page could not be rendered. Holds askama's error for the operator's log; the
+/// citizen gets [`error_fallback`] instead.
+#[derive(Debug, thiserror::Error)]
+#[error("page could not be rendered")]
+pub struct PageError(#[from] askama::Error);
+
+/// A way out of an error page: a link with a label in each language. The error
+/// page builds its own from [`ErrorView`]'s hrefs; others may use it for custom
+/// actions.
+pub struct Action<'a> {
+    pub label_ko: &'a str,
+    pub label_en: &'a str,
+    pub href: &'a str,
+}
+
+/// What every page's frame (`base.html`) needs: language, texts, title, switch links.
+struct Frame<'a> {
+    lang: Lang,
+    t: &'static Text,
+    /// The page's own title, without the site suffix.
+    title: String,
+    lang_ko_href: &'a str,
+    lang_en_href: &'a str,
+    /// Demo-site pages wear the sample site's header, not the gateway's.
+    demo: bool,
+    /// Whether the page loads [`JS`].
+    script: bool,
+    css_path: &'static str,
+    js_path: &'static str,
+}
+
+impl<'a> Frame<'a> {
+    fn new(lang: Lang, title: String, lang_ko_href: &'a str, lang_en_href: &'a str) -> Self {
+        Frame {
+            lang,
+            t: Text::of(lang),
+            title,
+            lang_ko_href,
+            lang_en_href,
+            demo: false,
+            script: false,
+            css_path: CSS_PATH,
+            js_path: JS_PATH,
+        }
+    }
+
+    fn texts(lang: Lang) -> &'static Text {
+        Text::of(lang)
+    }
+
+    fn is_ko(&self) -> bool {
+        self.lang == Lang::Ko
+    }
+}

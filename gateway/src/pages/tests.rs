@@ -1,0 +1,637 @@
+//! Page tests: every page in both languages, escaping, labels, error wiring, and
+//! the CSP rules (no inline script, style or handler). Plain string checks on the
+//! rendered HTML, so no HTML parser is needed.
+
+use super::*;
+
+const HOSTILE: &str = "<script>alert(1)</script>\"'&";
+const HOSTILE_ESCAPED: &str = "&#60;script&#62;alert(1)&#60;/script&#62;&#34;&#39;&#38;";
+
+const ALL_PROBLEMS: [Problem; 12] = [
+    Problem::Rejected,
+    Problem::Expired,
+    Problem::ProviderUnavailable,
+    Problem::VerificationFailed,
+    Problem::WrongPerson,
+    Problem::PersonUnknown,
+    Problem::SessionExpired,
+    Problem::BadRequest,
+    Problem::UnknownClient,
+    Problem::InvalidRedirect,
+    Problem::TooManyAttempts,
+    Problem::Internal,
+];
+
+fn langs() -> [Lang; 2] {
+    [Lang::Ko, Lang::En]
+}
+
+/// Every start tag `<name ...>` in the page.
+fn tags<'a>(html: &'a str, name: &str) -> Vec<&'a str> {
+    let open = format!("<{name}");
+    let mut out = Vec::new();
+    let mut rest = html;
+    while let Some(i) = rest.find(&open) {
+        let tail = &rest[i..];
+        let after = tail.as_bytes().get(open.len()).copied();
+        let end = tail.find('>').map_or(tail.len(), |e| e + 1);
+        if matches!(after, Some(b' ' | b'>' | b'\n')) {
+            out.push(&tail[..end]);
+        }
+        rest = &tail[end..];
+    }
+    out
+}
+
+fn attr<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
+    let key = format!(" {name}=\"");
+    let start = tag.find(&key)? + key.len();
+    let len = tag[start..].find('"')?;
+    Some(&tag[start..start + len])
+}
+
+/// What every page must have: lang, both switch links, the stylesheet, a main
+/// landmark, and nothing the CSP would block.
+fn assert_common(html: &str, lang: Lang) {
+    assert!(html.starts_with("<!DOCTYPE html>"), "doctype");
+    assert!(html.contains(&format!("<html lang=\"{}\">", lang.code())));
+    assert!(html.contains(&format!("href=\"{CSS_PATH}\"")));
+    assert!(html.contains("<main class=\"mj-main\" id=\"main\""));
+    assert!(html.contains("href=\"#main\""), "skip link");
+    let switch = match lang {
+        Lang::Ko => "href=\"/x?lang=en\" lang=\"en\" hreflang=\"en\">English</a>",
+        Lang::En => "href=\"/x?lang=ko\" lang=\"ko\" hreflang=\"ko\">한국어</a>",
+    };
+    assert!(html.contains(switch), "language switch link in {lang:?}");
+    assert_csp_clean(html);
+}
+
+fn assert_csp_clean(html: &str) {
+    for tag in tags(html, "script") {
+        assert!(attr(tag, "src").is_some(), "inline script: {tag}");
+    }
+    assert!(!html.contains("<style"), "inline <style>");
+    assert!(!html.contains(" style="), "inline style attribute");
+    assert!(!html.contains("javascript:"));
+    let lower = html.to_ascii_lowercase();
+    for handler in [
+        " onclick=",
+        " onload=",
+        " onsubmit=",
+        " onchange=",
+        " oninput=",
+        " onerror=",
+    ] {
+        assert!(!lower.contains(handler), "inline handler {handler}");
+    }
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "external resource"
+    );
+}
+
+/// Every visible input has an id, and a `<label for>` naming it.
+fn assert_labelled(html: &str) {
+    let labels: Vec<&str> = tags(html, "label")
+        .into_iter()
+        .filter_map(|l| attr(l, "for"))
+        .collect();
+    for input in tags(html, "input") {
+        if attr(input, "type") == Some("hidden") {
+            continue;
+        }
+        let id = attr(input, "id").unwrap_or_else(|| panic!("input without id: {input}"));
+        assert!(labels.contains(&id), "no label for {id}");
+    }
+}
+
+fn input_tag<'a>(html: &'a str, id: &str) -> &'a str {
+    tags(html, "input")
+        .into_iter()
+        .find(|t| attr(t, "id") == Some(id))
+        .unwrap_or_else(|| panic!("no input {id}"))
+}
+
+// ---- chooser ----
+
+fn choices() -> [ProviderChoice<'static>; 3] {
+    [
+        ProviderChoice {
+            id: "kakao",
+            name_ko: "카카오",
+            name_en: "Kakao",
+            href: "/login/t1/kakao",
+        },
+        ProviderChoice {
+            id: "naver",
+            name_ko: "네이버",
+            name_en: "Naver",
+            href: "/login/t1/naver",
+        },
+        ProviderChoice {
+            id: "pass",
+            name_ko: "PASS",
+            name_en: "PASS",
+            href: "/login/t1/pass",
+        },
+    ]
+}
+
+fn chooser_view<'a>(
+    lang: Lang,
+    site: &'a str,
+    providers: &'a [ProviderChoice<'a>],
+) -> ChooserView<'a> {
+    ChooserView {
+        lang,
+        site_name: site,
+        providers,
+        cancel_href: "https-not/cancel",
+        lang_ko_href: "/x?lang=ko",
+        lang_en_href: "/x?lang=en",
+    }
+}
+
+#[test]
+fn chooser_in_both_languages() {
+    let providers = choices();
+    let ko = chooser(&chooser_view(Lang::Ko, "정부24", &providers)).unwrap();
+    assert_common(&ko, Lang::Ko);
+    assert!(ko.contains("<h1 class=\"mj-title\">정부24 로그인</h1>"));
+    assert!(ko.contains("<title>정부24 로그인 | 문지기</title>"));
+    for p in &providers {
+        assert!(ko.contains(&format!("href=\"{}\"", p.href)));
+        assert!(ko.contains(p.name_ko));
+    }
+    assert!(ko.contains("href=\"https-not/cancel\""));
+
+    let en = chooser(&chooser_view(Lang::En, "Gov24", &providers)).unwrap();
+    assert_common(&en, Lang::En);
+    assert!(en.contains("Log in to Gov24"));
+    // English names, with the Korean name marked as Korean; no repeat when equal.
+    assert!(en.contains("Kakao <span class=\"mj-provider__alt\" lang=\"ko\">카카오</span>"));
+    assert!(en.contains("PASS</span>"));
+    assert!(!en.contains("lang=\"ko\">PASS"));
+}
+
+#[test]
+fn chooser_escapes_hostile_site_name() {
+    let providers = choices();
+    for lang in langs() {
+        let html = chooser(&chooser_view(lang, HOSTILE, &providers)).unwrap();
+        assert!(!html.contains("<script>alert"), "{lang:?}");
+        assert!(html.contains(HOSTILE_ESCAPED), "{lang:?}");
+        assert_csp_clean(&html);
+    }
+}
+
+#[test]
+fn chooser_without_providers_says_so() {
+    for lang in langs() {
+        let html = chooser(&chooser_view(lang, "s", &[])).unwrap();
+        assert!(html.contains("mj-inset"));
+        assert!(!html.contains("mj-providers"));
+        assert!(html.contains("href=\"https-not/cancel\""));
+    }
+}
+
+// ---- identify ----
+
+fn identify_view<'a>(lang: Lang, site: &'a str, errors: &'a [Field]) -> IdentifyView<'a> {
+    IdentifyView {
+        lang,
+        site_name: site,
+        provider_id: "kakao",
+        provider_name_ko: "카카오",
+        provider_name_en: "Kakao",
+        action: "/login/t1/kakao",
+        csrf: "csrf-token-1",
+        name: "홍길동",
+        birthdate: "19900131",
+        phone: "010-1234-5678",
+        errors,
+        back_href: "/login/t1",
+        lang_ko_href: "/x?lang=ko",
+        lang_en_href: "/x?lang=en",
+    }
+}
+
+#[test]
+fn identify_in_both_languages() {
+    for lang in langs() {
+        let html = identify(&identify_view(lang, "정부24", &[])).unwrap();
+        assert_common(&html, lang);
+        assert_labelled(&html);
+        assert!(html.contains("<form class=\"mj-form\" method=\"post\" action=\"/login/t1/kakao\""));
+        assert!(html.contains("<input type=\"hidden\" name=\"csrf\" value=\"csrf-token-1\">"));
+        assert!(html.contains("<input type=\"hidden\" name=\"provider\" value=\"kakao\">"));
+        assert!(html.contains("정부24"), "site name visible");
+        assert!(html.contains("href=\"/login/t1\""), "back to chooser");
+        assert!(!html.contains("mj-error-summary"));
+        assert!(!html.contains("aria-invalid"));
+        let provider = if lang == Lang::Ko {
+            "카카오"
+        } else {
+            "Kakao"
+        };
+        assert!(html.contains(provider));
+    }
+}
+
+#[test]
+fn identify_inputs_have_names_types_and_autocomplete() {
+    let html = identify(&identify_view(Lang::Ko, "s", &[])).unwrap();
+    let expect = [
+        ("name", "text", "name", "text"),
+        ("birthdate", "text", "bday", "numeric"),
+        ("phone", "tel", "tel", "tel"),
+    ];
+    for (id, kind, autocomplete, inputmode) in expect {
+        let tag = input_tag(&html, id);
+        assert_eq!(attr(tag, "name"), Some(id));
+        assert_eq!(attr(tag, "type"), Some(kind), "{id}");
+        assert_eq!(attr(tag, "autocomplete"), Some(autocomplete), "{id}");
+        assert_eq!(attr(tag, "inputmode"), Some(inputmode), "{id}");
+        assert_eq!(
+            attr(tag, "aria-describedby"),
+            Some(format!("{id}-hint").as_str())
+        );
+    }
+    let consent = input_tag(&html, "consent");
+    assert_eq!(attr(consent, "type"), Some("checkbox"));
+    assert_eq!(attr(consent, "name"), Some("consent"));
+    assert_eq!(attr(consent, "value"), Some("yes"));
+    assert!(!consent.contains("checked"), "consent is never pre-ticked");
+    // Values typed before an error are kept.
+    assert_eq!(attr(input_tag(&html, "name"), "value"), Some("홍길동"));
+    assert_eq!(
+        attr(input_tag(&html, "birthdate"), "value"),
+        Some("19900131")
+    );
+    assert_eq!(
+        attr(input_tag(&html, "phone"), "value"),
+        Some("010-1234-5678")
+    );
+}
+
+#[test]
+fn identify_errors_are_tied_to_fields_and_summarised() {
+    for lang in langs() {
+        let errors = [Field::Consent, Field::BirthDate];
+        let html = identify(&identify_view(lang, "s", &errors)).unwrap();
+        assert_labelled(&html);
+        let prefix = if lang == Lang::Ko {
+            "<title>오류: "
+        } else {
+            "<title>Error: "
+        };
+        assert!(html.contains(prefix), "title says error");
+        // Summary first, linking to the fields in form order.
+        let summary = html.find("mj-error-summary").unwrap();
+        assert!(summary < html.find("<h1").unwrap());
+        let birth_link = html.find("href=\"#birthdate\"").unwrap();
+        let consent_link = html.find("href=\"#consent\"").unwrap();
+        assert!(birth_link < consent_link);
+        assert!(!html.contains("href=\"#name\""));
+        // Each field in error is described by its message and marked invalid.
+        for id in ["birthdate", "consent"] {
+            let tag = input_tag(&html, id);
+            assert_eq!(
+                attr(tag, "aria-describedby"),
+                Some(format!("{id}-hint {id}-error").as_str())
+            );
+            assert_eq!(attr(tag, "aria-invalid"), Some("true"));
+            assert!(html.contains(&format!("id=\"{id}-error\"")));
+        }
+        for id in ["name", "phone"] {
+            let tag = input_tag(&html, id);
+            assert_eq!(attr(tag, "aria-invalid"), None);
+            assert!(!html.contains(&format!("id=\"{id}-error\"")));
+        }
+    }
+}
+
+#[test]
+fn identify_all_errors_once_each() {
+    let errors = [
+        Field::Phone,
+        Field::Name,
+        Field::Phone,
+        Field::BirthDate,
+        Field::Consent,
+    ];
+    let html = identify(&identify_view(Lang::En, "s", &errors)).unwrap();
+    for id in ["name", "birthdate", "phone", "consent"] {
+        assert_eq!(html.matches(&format!("href=\"#{id}\"")).count(), 1, "{id}");
+        assert_eq!(
+            html.matches(&format!("id=\"{id}-error\"")).count(),
+            1,
+            "{id}"
+        );
+    }
+}
+
+#[test]
+fn identify_escapes_hostile_values() {
+    let mut v = identify_view(Lang::Ko, HOSTILE, &[]);
+    v.name = HOSTILE;
+    v.phone = "\"><script>x</script>";
+    v.provider_name_ko = HOSTILE;
+    let html = identify(&v).unwrap();
+    assert!(!html.contains("<script>"));
+    assert!(html.contains(HOSTILE_ESCAPED));
+    assert!(attr(input_tag(&html, "phone"), "value")
+        .unwrap()
+        .starts_with("&#34;&#62;"));
+}
+
+// ---- waiting ----
+
+fn waiting_view(lang: Lang, site: &str) -> WaitingView<'_> {
+    WaitingView {
+        lang,
+        site_name: site,
+        provider_name_ko: "카카오",
+        provider_name_en: "Kakao",
+        status_url: "/login/t1/status",
+        refresh_url: "/login/t1/wait?a=1&b=2",
+        continue_url: "/login/t1/continue",
+        cancel_action: "/login/t1/cancel",
+        csrf: "csrf-token-2",
+        other_provider_href: "/login/t1",
+        expires_in_secs: 299,
+        lang_ko_href: "/x?lang=ko",
+        lang_en_href: "/x?lang=en",
+    }
+}
+
+#[test]
+fn waiting_in_both_languages() {
+    for lang in langs() {
+        let html = waiting(&waiting_view(lang, "정부24")).unwrap();
+        assert_common(&html, lang);
+        assert_labelled(&html);
+        assert!(html.contains(&format!("<script src=\"{JS_PATH}\" defer></script>")));
+        assert!(html.contains(
+            "<noscript><meta http-equiv=\"refresh\" content=\"3;url=/login/t1/wait?a=1&#38;b=2\"></noscript>"
+        ));
+        assert!(html.contains("data-status-url=\"/login/t1/status\""));
+        assert!(html.contains("data-continue-url=\"/login/t1/continue\""));
+        assert!(html.contains("data-expires-in=\"299\""));
+        assert!(html.contains("aria-live=\"polite\""));
+        assert!(html.contains(">04:59</span>"), "countdown");
+        assert!(
+            html.contains("href=\"/login/t1/continue\""),
+            "continue link without JS"
+        );
+        assert!(html.contains("href=\"/login/t1\""), "other provider");
+        assert!(html.contains(
+            "<form class=\"mj-inline-form\" method=\"post\" action=\"/login/t1/cancel\">"
+        ));
+        assert!(html.contains("<input type=\"hidden\" name=\"csrf\" value=\"csrf-token-2\">"));
+        for key in [
+            "pending", "viewed", "done", "ended", "retrying", "expired", "minute",
+        ] {
+            let a = format!("data-text-{key}=\"");
+            let at = html.find(&a).unwrap_or_else(|| panic!("{a}"));
+            assert!(!html[at + a.len()..].starts_with('"'), "{key} text empty");
+        }
+        assert!(html.contains("정부24"), "site name visible");
+        let provider = if lang == Lang::Ko {
+            "카카오 앱"
+        } else {
+            "Kakao app"
+        };
+        assert!(html.contains(provider));
+    }
+}
+
+#[test]
+fn waiting_escapes_hostile_site_name() {
+    let html = waiting(&waiting_view(Lang::En, HOSTILE)).unwrap();
+    assert!(html.contains(HOSTILE_ESCAPED));
+    assert!(!html.contains("<script>alert"));
+}
+
+#[test]
+fn script_reads_the_attributes_the_page_sets() {
+    let html = waiting(&waiting_view(Lang::Ko, "s")).unwrap();
+    for id in ["mj-waiting", "mj-status", "mj-countdown"] {
+        assert!(html.contains(&format!("id=\"{id}\"")), "{id}");
+        assert!(JS.contains(&format!("'{id}'")), "{id} in JS");
+    }
+    for a in [
+        "data-status-url",
+        "data-refresh-url",
+        "data-continue-url",
+        "data-expires-in",
+    ] {
+        assert!(JS.contains(a), "{a} in JS");
+    }
+    for key in [
+        "pending", "viewed", "done", "ended", "retrying", "expired", "minute",
+    ] {
+        assert!(JS.contains(&format!("'{key}'")), "{key} in JS");
+    }
+}
+
+// ---- error ----
+
+fn error_view(lang: Lang, problem: Problem) -> ErrorView<'static> {
+    ErrorView {
+        lang,
+        problem,
+        code: "MJ-P03",
+        txn: Some("txn-abc"),
+        retry_href: Some("/retry"),
+        other_provider_href: Some("/login/t1"),
+        back_to_site_href: Some("/site-back"),
+        lang_ko_href: "/x?lang=ko",
+        lang_en_href: "/x?lang=en",
+    }
+}
+
+#[test]
+fn every_problem_renders_in_both_languages() {
+    for lang in langs() {
+        let mut titles = Vec::new();
+        for problem in ALL_PROBLEMS {
+            let html = error(&error_view(lang, problem)).unwrap();
+            assert_common(&html, lang);
+            assert!(html.contains("<code>MJ-P03</code>"));
+            assert!(html.contains("<code>txn-abc</code>"));
+            assert!(
+                html.contains("class=\"mj-button\" href=\"/retry\""),
+                "retry is primary"
+            );
+            assert!(html.contains("href=\"/login/t1\""));
+            assert!(html.contains("href=\"/site-back\""));
+            let title = &html[html.find("<h1").unwrap()..html.find("</h1>").unwrap()];
+            titles.push(title.to_owned());
+        }
+        titles.sort();
+        titles.dedup();
+        assert_eq!(
+            titles.len(),
+            ALL_PROBLEMS.len(),
+            "a distinct title per problem"
+        );
+    }
+}
+
+#[test]
+fn problem_texts_differ_between_languages() {
+    for problem in ALL_PROBLEMS {
+        let ko = problem.text(Text::of(Lang::Ko));
+        let en = problem.text(Text::of(Lang::En));
+        for (k, e) in [(ko.title, en.title), (ko.what, en.what), (ko.next, en.next)] {
+            assert!(!k.is_empty() && !e.is_empty(), "{problem:?}");
+            assert_ne!(k, e, "{problem:?} untranslated");
+        }
+    }
+}
+
+#[test]
+fn error_shows_only_the_actions_given() {
+    let v = ErrorView {
+        txn: None,
+        retry_href: None,
+        other_provider_href: None,
+        back_to_site_href: Some("/site-back"),
+        ..error_view(Lang::Ko, Problem::SessionExpired)
+    };
+    let html = error(&v).unwrap();
+    assert!(
+        html.contains("class=\"mj-button\" href=\"/site-back\""),
+        "first given is primary"
+    );
+    assert!(!html.contains("/retry") && !html.contains("/login/t1"));
+    assert!(!html.contains("거래 번호"));
+    let none = ErrorView {
+        back_to_site_href: None,
+        ..v
+    };
+    let html = error(&none).unwrap();
+    assert!(!html.contains("mj-actions"));
+}
+
+#[test]
+fn error_escapes_code_and_txn() {
+    let v = ErrorView {
+        code: HOSTILE,
+        txn: Some(HOSTILE),
+        ..error_view(Lang::En, Problem::Internal)
+    };
+    let html = error(&v).unwrap();
+    assert!(!html.contains("<script>"));
+    assert_eq!(html.matches(HOSTILE_ESCAPED).count(), 2);
+}
+
+#[test]
+fn fallback_cannot_fail_and_escapes() {
+    for lang in langs() {
+        for problem in ALL_PROBLEMS {
+            let html = error_fallback(problem, lang, HOSTILE);
+            assert!(html.contains(&format!("<html lang=\"{}\">", lang.code())));
+            assert!(html.contains(problem.text(Text::of(lang)).title));
+            assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp;"));
+            assert!(!html.contains("<script>"));
+            assert_csp_clean(&html);
+        }
+    }
+}
+
+// ---- logged out ----
+
+#[test]
+fn logged_out_in_both_languages() {
+    for lang in langs() {
+        let v = LoggedOutView {
+            lang,
+            back_href: Some("/site"),
+            lang_ko_href: "/x?lang=ko",
+            lang_en_href: "/x?lang=en",
+        };
+        let html = logged_out(&v).unwrap();
+        assert_common(&html, lang);
+        assert!(html.contains("href=\"/site\""));
+        let html = logged_out(&LoggedOutView {
+            back_href: None,
+            ..v
+        })
+        .unwrap();
+        assert!(!html.contains("href=\"/site\""));
+    }
+}
+
+// ---- demo ----
+
+#[test]
+fn demo_home_in_both_languages() {
+    for lang in langs() {
+        let v = DemoHomeView {
+            lang,
+            login_href: "/demo/login",
+            lang_ko_href: "/x?lang=ko",
+            lang_en_href: "/x?lang=en",
+        };
+        let html = demo_home(&v).unwrap();
+        assert_common(&html, lang);
+        assert!(html.contains("href=\"/demo/login\""));
+        assert!(html.contains("간편인증"));
+        assert!(
+            html.contains("mj-header--demo"),
+            "dressed as the sample site"
+        );
+        assert!(html.contains("mj-demo-banner"));
+    }
+}
+
+#[test]
+fn demo_result_in_both_languages() {
+    let claims = [
+        DemoClaim {
+            name: "sub",
+            value: "abc",
+        },
+        DemoClaim {
+            name: "name",
+            value: HOSTILE,
+        },
+    ];
+    for lang in langs() {
+        let v = DemoResultView {
+            lang,
+            id_token_claims: &claims,
+            userinfo: &[],
+            raw_id_token: "eyJ.<b>.sig",
+            logout_href: "/demo/logout",
+            home_href: "/demo",
+            lang_ko_href: "/x?lang=ko",
+            lang_en_href: "/x?lang=en",
+        };
+        let html = demo_result(&v).unwrap();
+        assert_common(&html, lang);
+        assert!(html.contains("<th scope=\"row\"><code>sub</code></th><td><code>abc</code></td>"));
+        assert!(html.contains(HOSTILE_ESCAPED));
+        assert!(html.contains("eyJ.&#60;b&#62;.sig"));
+        assert!(html.contains("href=\"/demo/logout\""));
+        assert!(html.contains("href=\"/demo\""));
+        let none = if lang == Lang::Ko {
+            "<p>없음</p>"
+        } else {
+            "<p>None</p>"
+        };
+        assert!(html.contains(none), "empty userinfo");
+    }
+}
+
+// ---- static files ----
+
+#[test]
+fn static_files_are_self_contained() {
+    assert!(CSS.contains(":focus"));
+    assert!(!CSS.contains("@import") && !CSS.contains("url("));
+    assert!(!JS.contains("eval(") && !JS.contains("innerHTML"));
+    assert!(CSS_PATH.starts_with("/static/") && JS_PATH.starts_with("/static/"));
+}

@@ -1,0 +1,428 @@
+//! Every text the pages show, in Korean and English.
+//!
+//! One struct, one `const` instance per language: adding a field without writing it
+//! in both languages does not compile. Texts that embed a name (site, provider) are
+//! functions, so each language puts the name where its grammar wants it; the result
+//! is still HTML-escaped by the template. Not here: markup, or any text that comes
+//! from configuration (site and provider names are passed in by the gateway).
+
+use super::Lang;
+
+/// What to say about one kind of problem.
+pub(super) struct ProblemText {
+    pub title: &'static str,
+    /// What happened, in one sentence.
+    pub what: &'static str,
+    /// What the citizen can do now.
+    pub next: &'static str,
+}
+
+pub(super) struct Text {
+    // Frame.
+    pub brand: &'static str,
+    pub brand_sub: &'static str,
+    pub skip_link: &'static str,
+    pub lang_nav_label: &'static str,
+    pub footer: &'static str,
+    pub error_prefix: &'static str,
+
+    // Chooser.
+    pub chooser_title: fn(&str) -> String,
+    pub chooser_lead: &'static str,
+    pub chooser_list_label: &'static str,
+    pub chooser_none: &'static str,
+    pub chooser_help_summary: &'static str,
+    pub chooser_help_body: &'static str,
+    pub cancel_to_site: &'static str,
+
+    // Identity form.
+    pub logging_in_to: fn(&str) -> String,
+    pub identify_title: fn(&str) -> String,
+    pub identify_lead: &'static str,
+    pub name_label: &'static str,
+    pub name_hint: &'static str,
+    pub birthdate_label: &'static str,
+    pub birthdate_hint: &'static str,
+    pub phone_label: &'static str,
+    pub phone_hint: &'static str,
+    pub consent_label: fn(&str) -> String,
+    pub consent_hint: &'static str,
+    pub submit: &'static str,
+    pub other_provider: &'static str,
+    pub error_summary_title: &'static str,
+    pub error_name: &'static str,
+    pub error_birthdate: &'static str,
+    pub error_phone: &'static str,
+    pub error_consent: &'static str,
+
+    // Waiting page.
+    pub waiting_title: fn(&str) -> String,
+    pub waiting_step_open: fn(&str) -> String,
+    pub waiting_step_approve: &'static str,
+    pub waiting_step_auto: &'static str,
+    pub status_pending: &'static str,
+    pub status_viewed: &'static str,
+    pub status_done: &'static str,
+    pub status_ended: &'static str,
+    pub status_retrying: &'static str,
+    pub status_expired: &'static str,
+    pub status_one_minute: &'static str,
+    pub time_left: &'static str,
+    pub continue_link: &'static str,
+    pub continue_hint: &'static str,
+    pub cancel_login: &'static str,
+    pub no_push_summary: &'static str,
+    pub no_push_body: &'static str,
+
+    // Error page.
+    pub code_label: &'static str,
+    pub txn_label: &'static str,
+    pub quote_hint: &'static str,
+    pub retry: &'static str,
+    pub back_to_site: &'static str,
+    pub rejected: ProblemText,
+    pub expired: ProblemText,
+    pub provider_unavailable: ProblemText,
+    pub verification_failed: ProblemText,
+    pub wrong_person: ProblemText,
+    pub person_unknown: ProblemText,
+    pub session_expired: ProblemText,
+    pub bad_request: ProblemText,
+    pub unknown_client: ProblemText,
+    pub invalid_redirect: ProblemText,
+    pub too_many_attempts: ProblemText,
+    pub internal: ProblemText,
+
+    // Logged out.
+    pub logged_out_title: &'static str,
+    pub logged_out_body: &'static str,
+
+    // Demo site.
+    pub demo_brand: &'static str,
+    pub demo_tag: &'static str,
+    pub demo_banner: &'static str,
+    pub demo_home_title: &'static str,
+    pub demo_home_lead: &'static str,
+    pub demo_services: [&'static str; 3],
+    pub demo_login: &'static str,
+    pub demo_login_hint: &'static str,
+    pub demo_result_title: &'static str,
+    pub demo_result_lead: &'static str,
+    pub demo_id_token: &'static str,
+    pub demo_userinfo: &'static str,
+    pub demo_raw_token: &'static str,
+    pub demo_claim: &'static str,
+    pub demo_value: &'static str,
+    pub demo_none: &'static str,
+    pub demo_logout: &'static str,
+    pub demo_home: &'static str,
+}
+
+impl Text {
+    pub(super) fn of(lang: Lang) -> &'static Text {
+        match lang {
+            Lang::Ko => &KO,
+            Lang::En => &EN,
+        }
+    }
+}
+
+const KO: Text = Text {
+    brand: "문지기",
+    brand_sub: "공공 서비스 간편인증",
+    skip_link: "본문 바로가기",
+    lang_nav_label: "언어 선택",
+    footer: "문지기는 공공 웹사이트와 민간 인증서를 이어 주는 통합 인증 관문입니다. \
+             비밀번호나 인증서 비밀번호(PIN)는 묻지 않습니다. 인증은 휴대폰의 인증서 앱에서만 합니다.",
+    error_prefix: "오류: ",
+
+    chooser_title: |site| format!("{site} 로그인"),
+    chooser_lead: "사용하시는 인증서를 선택하세요. 선택한 인증서 앱으로 본인 확인 요청을 보내 드립니다.",
+    chooser_list_label: "인증서 목록",
+    chooser_none: "지금 이 사이트에서 쓸 수 있는 인증서가 없습니다. 잠시 후 다시 시도하거나 사이트로 돌아가세요.",
+    chooser_help_summary: "간편인증이 무엇인가요?",
+    chooser_help_body: "카카오, 네이버, PASS, 토스처럼 휴대폰 앱에 발급받은 민간 인증서로 본인임을 확인하는 방법입니다. \
+                        인증서가 없다면 사용하시는 앱에서 먼저 발급받으세요.",
+    cancel_to_site: "취소하고 사이트로 돌아가기",
+
+    logging_in_to: |site| format!("{site} 로그인"),
+    identify_title: |provider| format!("{provider} 인증서로 로그인"),
+    identify_lead: "인증서에 등록된 본인 정보를 입력하세요. 입력한 휴대폰 번호의 인증서 앱으로 확인 요청이 갑니다.",
+    name_label: "이름",
+    name_hint: "인증서에 등록된 실명",
+    birthdate_label: "생년월일",
+    birthdate_hint: "8자리 숫자. 예: 19900131",
+    phone_label: "휴대폰 번호",
+    phone_hint: "예: 010-1234-5678",
+    consent_label: |provider| {
+        format!("본인 확인을 위해 입력한 이름, 생년월일, 휴대폰 번호를 {provider}에 전달하는 데 동의합니다.")
+    },
+    consent_hint: "동의해야 인증 요청을 보낼 수 있습니다. 전달한 정보는 본인 확인에만 쓰입니다.",
+    submit: "인증 요청 보내기",
+    other_provider: "다른 인증서 선택",
+    error_summary_title: "입력한 내용을 확인해 주세요",
+    error_name: "이름을 50자 이내로 입력해 주세요.",
+    error_birthdate: "생년월일을 8자리 숫자로 입력해 주세요. 예: 19900131",
+    error_phone: "휴대폰 번호를 010-1234-5678 형식으로 입력해 주세요.",
+    error_consent: "정보 전달에 동의해야 인증을 진행할 수 있습니다.",
+
+    waiting_title: |provider| format!("{provider} 앱에서 인증을 승인해 주세요"),
+    waiting_step_open: |provider| format!("휴대폰에서 {provider} 알림을 누르거나 앱을 여세요."),
+    waiting_step_approve: "요청 내용을 확인하고 인증을 승인하세요.",
+    waiting_step_auto: "승인하면 이 화면이 자동으로 다음 단계로 넘어갑니다.",
+    status_pending: "승인을 기다리고 있습니다.",
+    status_viewed: "앱에서 요청을 열었습니다. 앱에서 승인을 마쳐 주세요.",
+    status_done: "승인되었습니다. 다음 단계로 이동합니다.",
+    status_ended: "인증 요청이 끝났습니다. 결과 화면으로 이동합니다.",
+    status_retrying: "연결이 원활하지 않아 다시 확인하고 있습니다.",
+    status_expired: "인증 시간이 지났습니다.",
+    status_one_minute: "1분 남았습니다.",
+    time_left: "남은 시간",
+    continue_link: "앱에서 승인했어요. 계속하기",
+    continue_hint: "화면이 자동으로 넘어가지 않으면 눌러 주세요.",
+    cancel_login: "인증 취소",
+    no_push_summary: "알림이 오지 않나요?",
+    no_push_body: "인증서 앱을 직접 열어 인증 요청 목록을 확인하세요. \
+                   입력한 휴대폰 번호가 맞는지, 앱 알림이 켜져 있는지도 확인해 주세요.",
+
+    code_label: "오류 코드",
+    txn_label: "거래 번호",
+    quote_hint: "사이트에 문의하실 때 이 번호를 알려 주세요.",
+    retry: "다시 시도",
+    back_to_site: "사이트로 돌아가기",
+    rejected: ProblemText {
+        title: "인증을 취소했습니다",
+        what: "인증서 앱에서 요청이 거절되어 로그인하지 않았습니다.",
+        next: "로그인하려면 다시 시도하거나 다른 인증서를 선택하세요.",
+    },
+    expired: ProblemText {
+        title: "인증 시간이 지났습니다",
+        what: "정해진 시간 안에 인증서 앱에서 승인하지 않아 요청이 만료되었습니다.",
+        next: "다시 시도하면 새 요청을 보내 드립니다. 앱 알림이 오면 바로 승인해 주세요.",
+    },
+    provider_unavailable: ProblemText {
+        title: "인증서 서비스에 연결할 수 없습니다",
+        what: "선택한 인증서 기관이 지금 응답하지 않습니다.",
+        next: "다른 인증서를 선택하거나 잠시 후 다시 시도하세요.",
+    },
+    verification_failed: ProblemText {
+        title: "인증 결과를 확인하지 못했습니다",
+        what: "인증서 기관이 보낸 결과가 올바르지 않아 안전을 위해 로그인을 중단했습니다.",
+        next: "다시 시도하거나 다른 인증서를 선택하세요. 계속 실패하면 사이트에 문의하세요.",
+    },
+    wrong_person: ProblemText {
+        title: "입력한 정보와 인증한 사람이 다릅니다",
+        what: "인증서 앱에서 승인한 사람의 정보가 입력한 이름, 생년월일, 휴대폰 번호와 일치하지 않습니다.",
+        next: "본인의 정보를 인증서에 등록된 그대로 입력해 다시 시도하세요.",
+    },
+    person_unknown: ProblemText {
+        title: "인증서를 찾을 수 없습니다",
+        what: "입력한 정보로 발급된 인증서가 이 기관에 없습니다.",
+        next: "입력한 정보가 맞는지 확인하거나, 사용하시는 다른 인증서를 선택하세요.",
+    },
+    session_expired: ProblemText {
+        title: "로그인 시간이 지났습니다",
+        what: "로그인을 시작한 지 오래되었거나 다른 창에서 이미 마쳐 이 로그인은 더 진행할 수 없습니다.",
+        next: "사이트로 돌아가 로그인을 처음부터 다시 시작하세요.",
+    },
+    bad_request: ProblemText {
+        title: "잘못된 로그인 요청입니다",
+        what: "사이트에서 보낸 로그인 요청에 필요한 정보가 없거나 올바르지 않습니다.",
+        next: "사이트로 돌아가 다시 시도하세요. 계속되면 사이트에 문의하세요.",
+    },
+    unknown_client: ProblemText {
+        title: "등록되지 않은 사이트입니다",
+        what: "로그인을 요청한 사이트가 문지기에 등록되어 있지 않습니다.",
+        next: "주소를 직접 입력하지 말고 이용하려는 사이트의 로그인 버튼으로 다시 시작하세요.",
+    },
+    invalid_redirect: ProblemText {
+        title: "돌아갈 주소가 올바르지 않습니다",
+        what: "로그인 후 돌아갈 주소가 사이트에 등록된 주소와 달라 안전을 위해 중단했습니다.",
+        next: "이용하려는 사이트에서 로그인을 다시 시작하세요. 계속되면 사이트에 문의하세요.",
+    },
+    too_many_attempts: ProblemText {
+        title: "시도 횟수가 너무 많습니다",
+        what: "짧은 시간에 인증 요청이 많아 잠시 제한되었습니다.",
+        next: "몇 분 뒤에 다시 시도하세요.",
+    },
+    internal: ProblemText {
+        title: "일시적인 오류가 발생했습니다",
+        what: "문지기에서 요청을 처리하지 못했습니다. 입력하신 정보는 다른 곳에 전달되지 않았습니다.",
+        next: "잠시 후 다시 시도하세요. 계속되면 아래 번호와 함께 사이트에 문의하세요.",
+    },
+
+    logged_out_title: "로그아웃되었습니다",
+    logged_out_body: "문지기 로그인이 끝났습니다. 공용 컴퓨터를 쓰셨다면 브라우저 창을 모두 닫아 주세요.",
+
+    demo_brand: "예시 민원포털",
+    demo_tag: "데모",
+    demo_banner: "문지기 연동을 보여 주는 예시 공공 서비스입니다. 인증서 앱 대신 시뮬레이터가 승인하므로 실제 개인정보를 입력하지 마세요.",
+    demo_home_title: "예시 민원포털에 오신 것을 환영합니다",
+    demo_home_lead: "민원을 신청하고 처리 현황을 보려면 로그인하세요.",
+    demo_services: ["주민등록등본 발급", "전입신고", "민원 처리 현황 조회"],
+    demo_login: "인증서로 로그인 (간편인증)",
+    demo_login_hint: "카카오, 네이버, PASS, 토스 등 사용하시는 인증서를 고를 수 있습니다.",
+    demo_result_title: "로그인되었습니다",
+    demo_result_lead: "이 사이트가 OpenID Connect로 문지기에서 받은 정보입니다.",
+    demo_id_token: "ID 토큰 클레임",
+    demo_userinfo: "UserInfo 응답",
+    demo_raw_token: "ID 토큰 원문 (JWT)",
+    demo_claim: "클레임",
+    demo_value: "값",
+    demo_none: "없음",
+    demo_logout: "로그아웃",
+    demo_home: "처음으로",
+};
+
+const EN: Text = Text {
+    brand: "Munjigi",
+    brand_sub: "Certificate login for public services",
+    skip_link: "Skip to main content",
+    lang_nav_label: "Language",
+    footer: "Munjigi connects public websites to the certificate you already use. \
+             It never asks for your password or certificate PIN: you approve in your certificate app only.",
+    error_prefix: "Error: ",
+
+    chooser_title: |site| format!("Log in to {site}"),
+    chooser_lead: "Choose the certificate you use. We will send an identity check to that provider's app on your phone.",
+    chooser_list_label: "Certificate providers",
+    chooser_none: "No certificate provider is available for this site right now. Try again later or go back to the site.",
+    chooser_help_summary: "What is certificate login (간편인증)?",
+    chooser_help_body: "You prove who you are with a private certificate kept in an app on your phone, \
+                        such as Kakao, Naver, PASS or Toss. If you do not have one, get it in that app first.",
+    cancel_to_site: "Cancel and go back to the site",
+
+    logging_in_to: |site| format!("Log in to {site}"),
+    identify_title: |provider| format!("Log in with {provider}"),
+    identify_lead: "Enter your details exactly as they are registered with your certificate. \
+                    We will send a request to the certificate app on this phone number.",
+    name_label: "Full name",
+    name_hint: "Your legal name as registered with the certificate",
+    birthdate_label: "Date of birth",
+    birthdate_hint: "8 digits, year month day. For example, 19900131",
+    phone_label: "Mobile phone number",
+    phone_hint: "For example, 010-1234-5678",
+    consent_label: |provider| {
+        format!("I agree that my name, date of birth and phone number are passed to {provider} to verify my identity.")
+    },
+    consent_hint: "We cannot send the request without your agreement. The details are used only to verify who you are.",
+    submit: "Send request to my app",
+    other_provider: "Choose another provider",
+    error_summary_title: "There is a problem",
+    error_name: "Enter your name, up to 50 characters.",
+    error_birthdate: "Enter your date of birth as 8 digits, for example 19900131.",
+    error_phone: "Enter a Korean mobile number, for example 010-1234-5678.",
+    error_consent: "Tick the box to agree, so we can ask the provider to verify you.",
+
+    waiting_title: |provider| format!("Approve the request in the {provider} app"),
+    waiting_step_open: |provider| format!("On your phone, tap the {provider} notification or open the app."),
+    waiting_step_approve: "Check the request and approve it.",
+    waiting_step_auto: "Once you approve, this page moves on by itself.",
+    status_pending: "Waiting for your approval.",
+    status_viewed: "Opened in the app. Finish approving it there.",
+    status_done: "Approved. Taking you to the next step.",
+    status_ended: "The request has ended. Taking you to the result.",
+    status_retrying: "Connection problem. Checking again.",
+    status_expired: "Time is up.",
+    status_one_minute: "1 minute left.",
+    time_left: "Time left",
+    continue_link: "I have approved it. Continue",
+    continue_hint: "Use this if the page does not move on by itself.",
+    cancel_login: "Cancel login",
+    no_push_summary: "No notification?",
+    no_push_body: "Open the certificate app yourself and look at its list of requests. \
+                   Check that the phone number is right and that the app's notifications are on.",
+
+    code_label: "Error code",
+    txn_label: "Reference",
+    quote_hint: "Quote these when you contact the site.",
+    retry: "Try again",
+    back_to_site: "Go back to the site",
+    rejected: ProblemText {
+        title: "You cancelled the request",
+        what: "The request was declined in the certificate app, so you have not been logged in.",
+        next: "To log in, try again or choose another provider.",
+    },
+    expired: ProblemText {
+        title: "The request timed out",
+        what: "The request was not approved in the certificate app in time, so it expired.",
+        next: "Try again to get a new request, and approve it as soon as the notification arrives.",
+    },
+    provider_unavailable: ProblemText {
+        title: "The certificate provider cannot be reached",
+        what: "The provider you chose is not answering right now.",
+        next: "Choose another provider, or try again in a few minutes.",
+    },
+    verification_failed: ProblemText {
+        title: "We could not check the result",
+        what: "The result sent by the certificate provider was not valid, so we stopped the login to keep you safe.",
+        next: "Try again or choose another provider. If it keeps failing, contact the site.",
+    },
+    wrong_person: ProblemText {
+        title: "The details do not match",
+        what: "The person who approved in the app does not match the name, date of birth and phone number entered.",
+        next: "Enter your own details exactly as registered with your certificate, and try again.",
+    },
+    person_unknown: ProblemText {
+        title: "No certificate was found",
+        what: "This provider has no certificate issued for the details you entered.",
+        next: "Check your details, or choose another provider you have a certificate with.",
+    },
+    session_expired: ProblemText {
+        title: "This login has expired",
+        what: "The login was started too long ago, or was already finished in another window, so it cannot continue.",
+        next: "Go back to the site and start logging in again.",
+    },
+    bad_request: ProblemText {
+        title: "The login request is not valid",
+        what: "The site's login request is missing information or has an error.",
+        next: "Go back to the site and try again. If it keeps happening, contact the site.",
+    },
+    unknown_client: ProblemText {
+        title: "This site is not registered",
+        what: "The site that asked you to log in is not registered with Munjigi.",
+        next: "Start again from the log in button of the site you want to use, rather than a saved or typed address.",
+    },
+    invalid_redirect: ProblemText {
+        title: "The return address is not valid",
+        what: "The address to return to after login is not one the site registered, so we stopped to keep you safe.",
+        next: "Start logging in again from the site you want to use. If it keeps happening, contact the site.",
+    },
+    too_many_attempts: ProblemText {
+        title: "Too many attempts",
+        what: "There were too many requests in a short time, so requests are paused for a while.",
+        next: "Wait a few minutes, then try again.",
+    },
+    internal: ProblemText {
+        title: "Something went wrong",
+        what: "Munjigi could not handle the request. Your details were not passed anywhere else.",
+        next: "Try again in a few minutes. If it keeps happening, contact the site and quote the reference below.",
+    },
+
+    logged_out_title: "You have logged out",
+    logged_out_body: "Your Munjigi login has ended. If you used a shared computer, close all browser windows.",
+
+    demo_brand: "Sample Public Service",
+    demo_tag: "Demo",
+    demo_banner: "A sample public service that shows the Munjigi integration. \
+                  A simulator approves instead of a real certificate app: do not enter real personal data.",
+    demo_home_title: "Welcome to the sample public service",
+    demo_home_lead: "Log in to apply for certificates and to follow your applications.",
+    demo_services: [
+        "Resident registration certificate",
+        "Report a change of address",
+        "Track your applications",
+    ],
+    demo_login: "Log in with a certificate (간편인증)",
+    demo_login_hint: "You can use Kakao, Naver, PASS, Toss or another certificate you have.",
+    demo_result_title: "You are logged in",
+    demo_result_lead: "This is what this site received from Munjigi over OpenID Connect.",
+    demo_id_token: "ID token claims",
+    demo_userinfo: "UserInfo response",
+    demo_raw_token: "Raw ID token (JWT)",
+    demo_claim: "Claim",
+    demo_value: "Value",
+    demo_none: "None",
+    demo_logout: "Log out",
+    demo_home: "Home",
+};

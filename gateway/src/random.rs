@@ -1,0 +1,45 @@
+//! Unguessable identifiers: transaction ids, codes, tokens, CSRF tokens, nonces.
+//!
+//! All come from the OS CSPRNG via openssl, 128 bits or more, base64url.
+
+use base64::Engine as _;
+
+#[derive(Debug, thiserror::Error)]
+#[error("the system random generator failed")]
+pub struct RandomError;
+
+/// `bytes` random bytes as unpadded base64url.
+pub fn token(bytes: usize) -> Result<String, RandomError> {
+    let mut buf = vec![0u8; bytes];
+    openssl::rand::rand_bytes(&mut buf).map_err(|_| RandomError)?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf))
+}
+
+/// SHA-256 of a secret as base64url: what the store keeps instead of the secret.
+pub fn digest(secret: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(openssl::sha::sha256(secret.as_bytes()))
+}
+
+/// Unix time in seconds.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Unix time in milliseconds.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tokens_are_distinct_and_sized() {
+        let a = super::token(16).unwrap();
+        assert_eq!(a.len(), 22);
+        assert_ne!(a, super::token(16).unwrap());
+    }
+}

@@ -1,0 +1,253 @@
+//! Errors become responses here, and only here.
+//!
+//! One `match` fixes, for every failure, the HTTP status, the page the citizen
+//! sees, the log level and a stable code operators can grep (`MJ-…`). The operator
+//! line is logged here once, with the transaction id; the citizen sees the code
+//! and the transaction id, never the source error.
+
+use crate::pages::{self, ErrorView, Lang, Problem};
+use crate::store::StoreError;
+use crate::txn::TxnError;
+use crate::web::{respond, Response};
+use http::StatusCode;
+use munjigi_providers::ProviderError;
+
+/// Everything that can go wrong while serving a citizen's browser.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error("malformed request: {0}")]
+    BadRequest(String),
+    #[error("request too large")]
+    TooLarge,
+    #[error("no such page")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("unknown client_id")]
+    UnknownClient,
+    #[error("redirect_uri missing or not registered for this client")]
+    InvalidRedirect,
+    #[error("login transaction gone or expired")]
+    LoginGone,
+    #[error("login transaction belongs to another browser")]
+    WrongBrowser,
+    #[error("CSRF token missing or wrong")]
+    Csrf,
+    #[error("too many attempts in one login")]
+    TooManyAttempts,
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<TxnError> for GatewayError {
+    fn from(e: TxnError) -> Self {
+        match e {
+            TxnError::Store(s) => GatewayError::Store(s),
+            TxnError::Gone => GatewayError::LoginGone,
+            TxnError::Conflict => GatewayError::Internal("login changed concurrently".into()),
+            TxnError::Illegal(i) => GatewayError::Internal(i.to_string()),
+            TxnError::Corrupt(c) => GatewayError::Internal(c),
+        }
+    }
+}
+
+impl From<crate::web::params::ParamError> for GatewayError {
+    fn from(e: crate::web::params::ParamError) -> Self {
+        GatewayError::BadRequest(e.to_string())
+    }
+}
+
+impl From<crate::web::BodyError> for GatewayError {
+    fn from(e: crate::web::BodyError) -> Self {
+        match e {
+            crate::web::BodyError::TooLarge(_) => GatewayError::TooLarge,
+            crate::web::BodyError::Read => GatewayError::BadRequest(e.to_string()),
+        }
+    }
+}
+
+impl From<crate::random::RandomError> for GatewayError {
+    fn from(e: crate::random::RandomError) -> Self {
+        GatewayError::Internal(e.to_string())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    Info,
+    Warn,
+    Error,
+}
+
+/// How one failure looks to everyone.
+#[derive(Debug, Clone, Copy)]
+pub struct Rescue {
+    pub status: StatusCode,
+    pub problem: Problem,
+    pub level: LogLevel,
+    pub code: &'static str,
+}
+
+const fn r(status: StatusCode, problem: Problem, level: LogLevel, code: &'static str) -> Rescue {
+    Rescue {
+        status,
+        problem,
+        level,
+        code,
+    }
+}
+
+/// The provider part of the table, also used for outcome pages of a login.
+pub fn provider_rescue(e: &ProviderError) -> Rescue {
+    use LogLevel::*;
+    use ProviderError as P;
+    use StatusCode as S;
+    match e {
+        P::Rejected => r(S::OK, Problem::Rejected, Info, "MJ-P01"),
+        P::Expired => r(S::OK, Problem::Expired, Info, "MJ-P02"),
+        P::UnknownPerson => r(S::OK, Problem::PersonUnknown, Info, "MJ-P03"),
+        P::PersonMismatch => r(S::OK, Problem::PersonUnknown, Info, "MJ-P04"),
+        P::AccountUnusable => r(S::OK, Problem::PersonUnknown, Info, "MJ-P05"),
+        P::WrongSigner => r(S::OK, Problem::WrongPerson, Warn, "MJ-P06"),
+        P::BadSignature(_) => r(S::OK, Problem::VerificationFailed, Error, "MJ-P07"),
+        P::AlreadyUsed | P::TooLate | P::NotReady => {
+            r(S::OK, Problem::VerificationFailed, Warn, "MJ-P08")
+        }
+        P::Unavailable { .. } | P::Transport(_) => r(
+            S::SERVICE_UNAVAILABLE,
+            Problem::ProviderUnavailable,
+            Warn,
+            "MJ-P09",
+        ),
+        P::Unauthorized { .. } | P::BadRequest { .. } | P::Config(_) => r(
+            S::SERVICE_UNAVAILABLE,
+            Problem::ProviderUnavailable,
+            Error,
+            "MJ-P10",
+        ),
+        P::Protocol(_) => r(
+            S::BAD_GATEWAY,
+            Problem::ProviderUnavailable,
+            Error,
+            "MJ-P11",
+        ),
+    }
+}
+
+/// Stable code for a failure reason stored with a login (`ProviderError::code`).
+pub fn reason_rescue(reason: &str) -> Rescue {
+    use LogLevel::*;
+    use StatusCode as S;
+    match reason {
+        "rejected" => r(S::OK, Problem::Rejected, Info, "MJ-P01"),
+        "expired" => r(S::OK, Problem::Expired, Info, "MJ-P02"),
+        "unknown_person" => r(S::OK, Problem::PersonUnknown, Info, "MJ-P03"),
+        "person_mismatch" => r(S::OK, Problem::PersonUnknown, Info, "MJ-P04"),
+        "account_unusable" => r(S::OK, Problem::PersonUnknown, Info, "MJ-P05"),
+        "wrong_signer" => r(S::OK, Problem::WrongPerson, Warn, "MJ-P06"),
+        "bad_signature" => r(S::OK, Problem::VerificationFailed, Error, "MJ-P07"),
+        "already_used" | "too_late" | "not_ready" => {
+            r(S::OK, Problem::VerificationFailed, Warn, "MJ-P08")
+        }
+        "unavailable" | "transport" => r(S::OK, Problem::ProviderUnavailable, Warn, "MJ-P09"),
+        _ => r(S::OK, Problem::ProviderUnavailable, Error, "MJ-P10"),
+    }
+}
+
+pub fn rescue_of(e: &GatewayError) -> Rescue {
+    use GatewayError as G;
+    use LogLevel::*;
+    use StatusCode as S;
+    match e {
+        G::BadRequest(_) => r(S::BAD_REQUEST, Problem::BadRequest, Info, "MJ-R01"),
+        G::TooLarge => r(S::PAYLOAD_TOO_LARGE, Problem::BadRequest, Info, "MJ-R02"),
+        G::NotFound => r(S::NOT_FOUND, Problem::BadRequest, Info, "MJ-R03"),
+        G::MethodNotAllowed => r(S::METHOD_NOT_ALLOWED, Problem::BadRequest, Info, "MJ-R04"),
+        G::UnknownClient => r(S::BAD_REQUEST, Problem::UnknownClient, Warn, "MJ-R05"),
+        G::InvalidRedirect => r(S::BAD_REQUEST, Problem::InvalidRedirect, Warn, "MJ-R06"),
+        G::LoginGone => r(S::NOT_FOUND, Problem::SessionExpired, Info, "MJ-T01"),
+        G::WrongBrowser => r(S::FORBIDDEN, Problem::SessionExpired, Warn, "MJ-T02"),
+        G::Csrf => r(S::FORBIDDEN, Problem::SessionExpired, Warn, "MJ-T03"),
+        G::TooManyAttempts => r(
+            S::TOO_MANY_REQUESTS,
+            Problem::TooManyAttempts,
+            Warn,
+            "MJ-T04",
+        ),
+        G::Provider(p) => provider_rescue(p),
+        G::Store(_) => r(S::SERVICE_UNAVAILABLE, Problem::Internal, Error, "MJ-S01"),
+        G::Internal(_) => r(S::INTERNAL_SERVER_ERROR, Problem::Internal, Error, "MJ-I01"),
+    }
+}
+
+/// Where the citizen can go from an error page.
+#[derive(Debug, Default, Clone)]
+pub struct Ways {
+    pub retry: Option<String>,
+    pub other_provider: Option<String>,
+    pub back_to_site: Option<String>,
+}
+
+/// Request facts the error page and the log line need.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub request_id: String,
+    pub lang: Lang,
+    pub path: String,
+    pub txn: Option<String>,
+}
+
+impl Ctx {
+    pub fn lang_hrefs(&self) -> (String, String) {
+        (
+            format!("{}?lang=ko", self.path),
+            format!("{}?lang=en", self.path),
+        )
+    }
+}
+
+/// Logs the failure once and renders the citizen's page.
+pub fn respond(e: &GatewayError, ctx: &Ctx, ways: &Ways) -> Response {
+    let rescue = rescue_of(e);
+    log(&rescue, ctx, &e.to_string());
+    page(&rescue, ctx, ways)
+}
+
+pub fn log(rescue: &Rescue, ctx: &Ctx, detail: &str) {
+    let txn = ctx.txn.as_deref().unwrap_or("-");
+    match rescue.level {
+        LogLevel::Info => {
+            tracing::info!(code = rescue.code, txn, req = %ctx.request_id, path = %ctx.path, status = rescue.status.as_u16(), detail, "request refused")
+        }
+        LogLevel::Warn => {
+            tracing::warn!(code = rescue.code, txn, req = %ctx.request_id, path = %ctx.path, status = rescue.status.as_u16(), detail, "request refused")
+        }
+        LogLevel::Error => {
+            tracing::error!(code = rescue.code, txn, req = %ctx.request_id, path = %ctx.path, status = rescue.status.as_u16(), detail, "request failed")
+        }
+    }
+}
+
+pub fn page(rescue: &Rescue, ctx: &Ctx, ways: &Ways) -> Response {
+    let (ko, en) = ctx.lang_hrefs();
+    let view = ErrorView {
+        lang: ctx.lang,
+        problem: rescue.problem,
+        code: rescue.code,
+        txn: ctx.txn.as_deref(),
+        retry_href: ways.retry.as_deref(),
+        other_provider_href: ways.other_provider.as_deref(),
+        back_to_site_href: ways.back_to_site.as_deref(),
+        lang_ko_href: &ko,
+        lang_en_href: &en,
+    };
+    let body = pages::error(&view).unwrap_or_else(|err| {
+        tracing::error!(code = "MJ-I02", error = %err, "error page failed to render");
+        pages::error_fallback(rescue.problem, ctx.lang, rescue.code)
+    });
+    respond::html(rescue.status, body)
+}

@@ -1,0 +1,236 @@
+//! The in-process store: the default, for the demo and single-node sites.
+//!
+//! Sharded mutexes over hash maps, expiry checked on read and swept by one
+//! background task for the whole store (never a task per entry). Bounded in
+//! entries so a flood of abandoned logins cannot exhaust memory.
+
+use super::{Store, StoreError};
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+const SHARDS: usize = 64;
+
+struct Entry {
+    value: Vec<u8>,
+    expires: Instant,
+}
+
+type Shard = Mutex<HashMap<String, Entry>>;
+
+pub struct MemoryStore {
+    shards: Vec<Shard>,
+    hasher: RandomState,
+    len: AtomicUsize,
+    max_entries: usize,
+}
+
+impl MemoryStore {
+    pub fn new(max_entries: usize) -> Arc<Self> {
+        Arc::new(Self {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            hasher: RandomState::new(),
+            len: AtomicUsize::new(0),
+            max_entries,
+        })
+    }
+
+    /// Starts the sweeper; it stops when the store is dropped.
+    pub fn spawn_sweeper(self: &Arc<Self>, every: Duration) {
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                match weak.upgrade() {
+                    Some(store) => store.sweep(),
+                    None => return,
+                }
+            }
+        });
+    }
+
+    pub fn sweep(&self) {
+        let now = Instant::now();
+        for shard in &self.shards {
+            let mut map = lock(shard);
+            let before = map.len();
+            map.retain(|_, e| e.expires > now);
+            self.len.fetch_sub(before - map.len(), Ordering::Relaxed);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len.load(Ordering::Relaxed)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn shard(&self, key: &str) -> MutexGuard<'_, HashMap<String, Entry>> {
+        let i = (self.hasher.hash_one(key) as usize) % SHARDS;
+        #[allow(clippy::indexing_slicing)] // i < SHARDS == shards.len(), fixed at construction
+        lock(&self.shards[i])
+    }
+
+    fn insert(
+        &self,
+        map: &mut HashMap<String, Entry>,
+        key: &str,
+        value: Vec<u8>,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let entry = Entry {
+            value,
+            expires: Instant::now() + ttl,
+        };
+        if map.insert(key.to_owned(), entry).is_none()
+            && self.len.fetch_add(1, Ordering::Relaxed) >= self.max_entries
+        {
+            map.remove(key);
+            self.len.fetch_sub(1, Ordering::Relaxed);
+            return Err(StoreError::Full);
+        }
+        Ok(())
+    }
+
+    fn live<'m>(
+        map: &'m mut HashMap<String, Entry>,
+        key: &str,
+        len: &AtomicUsize,
+    ) -> Option<&'m mut Entry> {
+        let now = Instant::now();
+        if map.get(key).is_some_and(|e| e.expires <= now) {
+            map.remove(key);
+            len.fetch_sub(1, Ordering::Relaxed);
+        }
+        map.get_mut(key)
+    }
+}
+
+/// A poisoned shard only means another request panicked mid-update of plain data;
+/// the map itself is still consistent, so keep serving.
+fn lock(m: &Shard) -> MutexGuard<'_, HashMap<String, Entry>> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[async_trait::async_trait]
+impl Store for MemoryStore {
+    async fn put(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), StoreError> {
+        let mut map = self.shard(key);
+        Self::live(&mut map, key, &self.len);
+        self.insert(&mut map, key, value, ttl)
+    }
+
+    async fn put_new(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<bool, StoreError> {
+        let mut map = self.shard(key);
+        if Self::live(&mut map, key, &self.len).is_some() {
+            return Ok(false);
+        }
+        self.insert(&mut map, key, value, ttl).map(|()| true)
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut map = self.shard(key);
+        Ok(Self::live(&mut map, key, &self.len).map(|e| e.value.clone()))
+    }
+
+    async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut map = self.shard(key);
+        if Self::live(&mut map, key, &self.len).is_none() {
+            return Ok(None);
+        }
+        let e = map.remove(key);
+        if e.is_some() {
+            self.len.fetch_sub(1, Ordering::Relaxed);
+        }
+        Ok(e.map(|e| e.value))
+    }
+
+    async fn swap(
+        &self,
+        key: &str,
+        expected: &[u8],
+        value: Vec<u8>,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let mut map = self.shard(key);
+        match Self::live(&mut map, key, &self.len) {
+            Some(e) if e.value == expected => {
+                e.value = value;
+                e.expires = Instant::now() + ttl;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let mut map = self.shard(key);
+        if map.remove(key).is_some() {
+            self.len.fetch_sub(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn take_is_once() {
+        let s = MemoryStore::new(10);
+        s.put("k", b"v".to_vec(), Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(s.take("k").await.unwrap().as_deref(), Some(&b"v"[..]));
+        assert_eq!(s.take("k").await.unwrap(), None);
+        assert!(s.is_empty());
+    }
+
+    #[tokio::test]
+    async fn put_new_and_swap_are_conditional() {
+        let s = MemoryStore::new(10);
+        let t = Duration::from_secs(5);
+        assert!(s.put_new("k", b"a".to_vec(), t).await.unwrap());
+        assert!(!s.put_new("k", b"b".to_vec(), t).await.unwrap());
+        assert!(!s.swap("k", b"x", b"c".to_vec(), t).await.unwrap());
+        assert!(s.swap("k", b"a", b"c".to_vec(), t).await.unwrap());
+        assert_eq!(s.get("k").await.unwrap().as_deref(), Some(&b"c"[..]));
+    }
+
+    #[tokio::test]
+    async fn entries_expire() {
+        let s = MemoryStore::new(10);
+        s.put("k", b"v".to_vec(), Duration::from_millis(1))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert_eq!(s.get("k").await.unwrap(), None);
+        assert!(s
+            .put_new("k", b"w".to_vec(), Duration::from_secs(1))
+            .await
+            .unwrap());
+        s.put("j", b"v".to_vec(), Duration::from_millis(1))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        s.sweep();
+        assert_eq!(s.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn bounded() {
+        let s = MemoryStore::new(2);
+        let t = Duration::from_secs(5);
+        s.put("a", vec![], t).await.unwrap();
+        s.put("b", vec![], t).await.unwrap();
+        assert!(matches!(s.put("c", vec![], t).await, Err(StoreError::Full)));
+        s.put("a", vec![1], t).await.unwrap();
+        assert_eq!(s.len(), 2);
+    }
+}

@@ -1,0 +1,374 @@
+//! Login transactions: the only code that changes a login's state.
+//!
+//! OIDC (and later SAML and the proxy) share it, so a fix lands once. A login is a
+//! record in the [`Store`], changed only by compare-and-swap through [`TxnRepo`],
+//! so two browsers or two replicas acting on the same login cannot both win; and
+//! only through [`advance`], which owns every legal transition. Knows no HTTP.
+
+use crate::random;
+use crate::store::{Store, StoreError};
+use munjigi_providers::person::serde_exposed;
+use munjigi_providers::{
+    BirthDate, Challenge, Ci, Citizen, Evidence, Gender, Level, Name, Pending, Person, Phone,
+    ProviderId,
+};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The normalised state machine of PROVIDERS.md, plus `Choosing` before a provider
+/// was picked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    Choosing,
+    Pending,
+    Completed,
+    Verified,
+    Expired,
+    Rejected,
+    Failed,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Choosing => "choosing",
+            State::Pending => "pending",
+            State::Completed => "completed",
+            State::Verified => "verified",
+            State::Expired => "expired",
+            State::Rejected => "rejected",
+            State::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// The provider accepted our request and pushed it to the citizen.
+    Started,
+    /// The provider reports the citizen signed.
+    ProviderCompleted,
+    ProviderExpired,
+    ProviderRejected,
+    ProviderFailed,
+    /// The result was fetched and passed every check.
+    Verified,
+    /// The result was fetched and failed a check.
+    VerifyFailed,
+    /// The citizen goes back to the chooser (cancel, try another provider, retry).
+    Restart,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("no transition from {from:?} on {event:?}")]
+pub struct IllegalTransition {
+    pub from: State,
+    pub event: Event,
+}
+
+/// Every legal transition, in one place.
+pub fn advance(from: State, event: Event) -> Result<State, IllegalTransition> {
+    use Event as E;
+    use State as S;
+    let to = match (from, event) {
+        (S::Choosing, E::Started) => S::Pending,
+        (S::Pending, E::ProviderCompleted) => S::Completed,
+        (S::Pending, E::ProviderExpired) | (S::Completed, E::ProviderExpired) => S::Expired,
+        (S::Pending, E::ProviderRejected) => S::Rejected,
+        (S::Pending, E::ProviderFailed) | (S::Completed, E::ProviderFailed) => S::Failed,
+        (S::Completed, E::Verified) => S::Verified,
+        (S::Completed, E::VerifyFailed) => S::Failed,
+        (
+            S::Choosing | S::Pending | S::Completed | S::Expired | S::Rejected | S::Failed,
+            E::Restart,
+        ) => S::Choosing,
+        _ => return Err(IllegalTransition { from, event }),
+    };
+    Ok(to)
+}
+
+/// What the site asked for, fixed when the login began.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuthRequest {
+    pub client_id: String,
+    pub site_id: String,
+    pub redirect_uri: String,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub scope: String,
+    pub required_level: Level,
+    pub max_age: Option<u64>,
+    /// Phone number hint, pre-filled on the form.
+    pub login_hint: Option<String>,
+}
+
+/// The site's policy as it was when the login began (a reload mid-login does not
+/// change the rules of a login already under way).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PolicySnapshot {
+    pub allowed_providers: Vec<ProviderId>,
+    pub min_level: Level,
+    pub ci_entitled: bool,
+}
+
+impl PolicySnapshot {
+    pub fn from_policy(p: &munjigi_policy::SitePolicy) -> Self {
+        Self {
+            allowed_providers: p.allowed_providers.clone(),
+            min_level: p.min_level,
+            ci_entitled: p.ci_entitled,
+        }
+    }
+    pub fn to_policy(&self) -> munjigi_policy::SitePolicy {
+        munjigi_policy::SitePolicy {
+            allowed_providers: self.allowed_providers.clone(),
+            min_level: self.min_level,
+            ci_entitled: self.ci_entitled,
+        }
+    }
+}
+
+/// The citizen as typed, kept for verification (who was asked).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredCitizen {
+    #[serde(serialize_with = "serde_exposed::serialize")]
+    pub name: Name,
+    #[serde(serialize_with = "serde_exposed::serialize")]
+    pub birthdate: BirthDate,
+    #[serde(serialize_with = "serde_exposed::serialize")]
+    pub phone: Phone,
+}
+
+impl StoredCitizen {
+    pub fn from_citizen(c: &Citizen) -> Self {
+        Self {
+            name: c.name.clone(),
+            birthdate: c.birthdate,
+            phone: c.phone.clone(),
+        }
+    }
+    pub fn citizen(&self) -> Citizen {
+        Citizen {
+            name: self.name.clone(),
+            birthdate: self.birthdate,
+            phone: self.phone.clone(),
+        }
+    }
+}
+
+/// A verified person, as stored with the outcome.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredPerson {
+    #[serde(serialize_with = "serde_exposed::serialize")]
+    pub name: Name,
+    #[serde(serialize_with = "serde_exposed::serialize")]
+    pub birthdate: BirthDate,
+    #[serde(serialize_with = "serde_exposed::serialize")]
+    pub phone: Phone,
+    #[serde(serialize_with = "serde_exposed::option", default)]
+    pub gender: Option<Gender>,
+    #[serde(serialize_with = "serde_exposed::serialize")]
+    pub ci: Ci,
+}
+
+impl StoredPerson {
+    pub fn from_person(p: &Person) -> Self {
+        Self {
+            name: p.name.clone(),
+            birthdate: p.birthdate,
+            phone: p.phone.clone(),
+            gender: p.gender,
+            ci: p.ci.clone(),
+        }
+    }
+    pub fn person(&self) -> Person {
+        Person {
+            name: self.name.clone(),
+            birthdate: self.birthdate,
+            phone: self.phone.clone(),
+            gender: self.gender,
+            ci: self.ci.clone(),
+        }
+    }
+}
+
+/// One try with one provider.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Attempt {
+    pub provider: ProviderId,
+    pub citizen: StoredCitizen,
+    pub challenge: Challenge,
+    pub pending: Pending,
+    #[serde(default)]
+    pub viewed: bool,
+}
+
+/// What a finished login proved.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Outcome {
+    pub provider: ProviderId,
+    pub person: StoredPerson,
+    pub level: Level,
+    pub amr: Vec<String>,
+    pub auth_time: u64,
+    pub evidence: Evidence,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoginTxn {
+    pub id: String,
+    /// Bumped on every write; part of the compare-and-swap.
+    pub rev: u64,
+    pub created_at: u64,
+    pub expires_at: u64,
+    /// Digest of the browser-binding cookie: only that browser may drive this login.
+    pub browser: String,
+    pub csrf: String,
+    pub request: AuthRequest,
+    pub policy: PolicySnapshot,
+    pub state: State,
+    pub attempt: Option<Attempt>,
+    #[serde(default)]
+    pub attempts: u32,
+    /// Normalised reason of the last failure (a `ProviderError::code`).
+    pub failure: Option<String>,
+    pub outcome: Option<Outcome>,
+}
+
+impl LoginTxn {
+    pub fn is_live(&self, now: u64) -> bool {
+        now < self.expires_at
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TxnError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the login transaction does not exist or has expired")]
+    Gone,
+    #[error("another request changed the login first")]
+    Conflict,
+    #[error(transparent)]
+    Illegal(#[from] IllegalTransition),
+    #[error("stored login transaction is unreadable: {0}")]
+    Corrupt(String),
+}
+
+/// Reads and writes login transactions in the store.
+#[derive(Clone)]
+pub struct TxnRepo {
+    store: Arc<dyn Store>,
+}
+
+fn key(id: &str) -> String {
+    format!("txn:{id}")
+}
+
+impl TxnRepo {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store }
+    }
+
+    pub async fn create(&self, txn: &LoginTxn) -> Result<(), TxnError> {
+        let bytes = serde_json::to_vec(txn).map_err(|e| TxnError::Corrupt(e.to_string()))?;
+        let ttl = ttl_for(txn);
+        if self.store.put_new(&key(&txn.id), bytes, ttl).await? {
+            Ok(())
+        } else {
+            Err(TxnError::Conflict)
+        }
+    }
+
+    /// Loads the transaction and the exact bytes it was stored as (for the swap).
+    pub async fn load(&self, id: &str) -> Result<(LoginTxn, Vec<u8>), TxnError> {
+        if id.is_empty() || id.len() > 64 {
+            return Err(TxnError::Gone);
+        }
+        let raw = self.store.get(&key(id)).await?.ok_or(TxnError::Gone)?;
+        let txn: LoginTxn =
+            serde_json::from_slice(&raw).map_err(|e| TxnError::Corrupt(e.to_string()))?;
+        if !txn.is_live(random::now()) {
+            return Err(TxnError::Gone);
+        }
+        Ok((txn, raw))
+    }
+
+    /// Writes `txn` if nobody changed it since `before` was read.
+    pub async fn save(&self, before: &[u8], txn: &mut LoginTxn) -> Result<Vec<u8>, TxnError> {
+        txn.rev += 1;
+        let bytes = serde_json::to_vec(&*txn).map_err(|e| TxnError::Corrupt(e.to_string()))?;
+        if self
+            .store
+            .swap(&key(&txn.id), before, bytes.clone(), ttl_for(txn))
+            .await?
+        {
+            Ok(bytes)
+        } else {
+            Err(TxnError::Conflict)
+        }
+    }
+
+    /// Applies `event` and `change` to the freshest copy, retrying on conflicts a
+    /// few times; `change` sees the state after the transition.
+    pub async fn transition(
+        &self,
+        id: &str,
+        event: Event,
+        change: impl Fn(&mut LoginTxn),
+    ) -> Result<LoginTxn, TxnError> {
+        for _ in 0..5 {
+            let (mut txn, raw) = self.load(id).await?;
+            txn.state = advance(txn.state, event)?;
+            change(&mut txn);
+            match self.save(&raw, &mut txn).await {
+                Ok(_) => return Ok(txn),
+                Err(TxnError::Conflict) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(TxnError::Conflict)
+    }
+
+    pub async fn delete(&self, id: &str) -> Result<(), TxnError> {
+        Ok(self.store.delete(&key(id)).await?)
+    }
+}
+
+fn ttl_for(txn: &LoginTxn) -> Duration {
+    Duration::from_secs(txn.expires_at.saturating_sub(random::now()).max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use State as S;
+
+    #[test]
+    fn happy_path() {
+        let mut s = S::Choosing;
+        for e in [Event::Started, Event::ProviderCompleted, Event::Verified] {
+            s = advance(s, e).unwrap();
+        }
+        assert_eq!(s, S::Verified);
+    }
+
+    #[test]
+    fn verified_is_terminal_and_no_skipping() {
+        for e in [
+            Event::Started,
+            Event::Restart,
+            Event::Verified,
+            Event::ProviderFailed,
+        ] {
+            assert!(advance(S::Verified, e).is_err(), "{e:?}");
+        }
+        assert!(advance(S::Pending, Event::Verified).is_err());
+        assert!(advance(S::Choosing, Event::ProviderCompleted).is_err());
+        assert!(advance(S::Rejected, Event::ProviderCompleted).is_err());
+        assert_eq!(advance(S::Rejected, Event::Restart).unwrap(), S::Choosing);
+    }
+}

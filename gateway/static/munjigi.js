@@ -1,0 +1,173 @@
+/* Munjigi waiting page: follows a login's status while the citizen approves in
+   their certificate app. Everything it needs is in data- attributes of
+   #mj-waiting (URLs and texts), so the page has no inline script and one CSP.
+   The page works without this file: it then refreshes itself (noscript) and has a
+   visible "continue" link.
+
+   Status endpoint: GET data-status-url answers
+     {"state": "pending"|"viewed"|"completed"|"expired"|"rejected"|"failed",
+      "expires_in": seconds, "next": url or null}
+   and holds the request up to ~20 s while nothing changes (long poll). */
+(function () {
+  'use strict';
+
+  var root = document.getElementById('mj-waiting');
+  var statusEl = document.getElementById('mj-status');
+  var clockEl = document.getElementById('mj-countdown');
+  if (!root || !statusEl || !window.XMLHttpRequest) { return; }
+
+  var statusUrl = root.getAttribute('data-status-url');
+  var refreshUrl = root.getAttribute('data-refresh-url');
+  var continueUrl = root.getAttribute('data-continue-url');
+  var deadline = Date.now() + seconds(root.getAttribute('data-expires-in')) * 1000;
+
+  var MIN_GAP_MS = 1500;       /* at least this between two polls that answered at once */
+  var MAX_BACKOFF_MS = 30000;  /* longest wait after repeated network errors */
+  var REQUEST_TIMEOUT_MS = 35000;
+
+  var failures = 0;
+  var timer = null;
+  var inFlight = false;
+  var finished = false;
+  var shownKey = 'pending';    /* the server-rendered text */
+  var warned = false;
+
+  function seconds(v) {
+    var n = parseInt(v, 10);
+    return isNaN(n) || n < 0 ? 0 : n;
+  }
+
+  function text(key) {
+    return root.getAttribute('data-text-' + key) || '';
+  }
+
+  /* Changes the live region only when the message changes, so a screen reader
+     hears each status once. */
+  function say(key) {
+    if (key === shownKey) { return; }
+    var t = text(key);
+    if (!t) { return; }
+    shownKey = key;
+    statusEl.textContent = t;
+  }
+
+  function pad(n) { return n < 10 ? '0' + n : String(n); }
+
+  function tick() {
+    var left = Math.max(0, Math.round((deadline - Date.now()) / 1000));
+    if (clockEl) { clockEl.textContent = pad(Math.floor(left / 60)) + ':' + pad(left % 60); }
+    if (finished) { return; }
+    if (left === 0) {
+      say('expired');
+    } else if (left <= 60 && !warned) {
+      warned = true;
+      say('minute');
+    }
+  }
+
+  /* Only http(s) URLs are followed; anything else falls back to the given URL. */
+  function safe(url, fallback) {
+    if (typeof url !== 'string' || url === '') { return fallback; }
+    var a = document.createElement('a');
+    a.href = url;
+    return (a.protocol === 'https:' || a.protocol === 'http:') ? a.href : fallback;
+  }
+
+  function go(url) {
+    finished = true;
+    if (timer !== null) { clearTimeout(timer); timer = null; }
+    window.location.assign(url);
+  }
+
+  function schedule(ms) {
+    if (finished) { return; }
+    if (timer !== null) { clearTimeout(timer); }
+    timer = setTimeout(function () { timer = null; poll(); }, ms);
+  }
+
+  function failed() {
+    failures += 1;
+    if (failures >= 2) { say('retrying'); }
+    var base = Math.min(MAX_BACKOFF_MS, 1000 * Math.pow(2, failures - 1));
+    schedule(base / 2 + Math.random() * base / 2);
+  }
+
+  function handle(body, tookMs) {
+    if (typeof body.expires_in === 'number' && body.expires_in >= 0) {
+      deadline = Date.now() + body.expires_in * 1000;
+      tick();
+    }
+    switch (body.state) {
+      case 'pending':
+      case 'viewed':
+        failures = 0;
+        if (body.state === 'viewed') {
+          say('viewed');
+        } else if (shownKey === 'retrying') {
+          say('pending');
+        }
+        /* A long poll that came back at once (nothing held) must not become a busy loop. */
+        schedule(tookMs < MIN_GAP_MS ? MIN_GAP_MS : 0);
+        return;
+      case 'completed':
+        say('done');
+        go(safe(body.next, continueUrl));
+        return;
+      case 'expired':
+      case 'rejected':
+      case 'failed':
+        say('ended');
+        go(safe(body.next, refreshUrl));
+        return;
+      default:
+        failed();
+    }
+  }
+
+  function poll() {
+    if (finished || inFlight) { return; }
+    inFlight = true;
+    var started = Date.now();
+    var xhr = new XMLHttpRequest();
+    xhr.open('GET', statusUrl, true);
+    xhr.setRequestHeader('Accept', 'application/json');
+    xhr.timeout = REQUEST_TIMEOUT_MS;
+    xhr.onload = function () {
+      inFlight = false;
+      if (xhr.status === 200) {
+        var body = null;
+        try { body = JSON.parse(xhr.responseText); } catch (e) { body = null; }
+        if (body && typeof body.state === 'string') {
+          handle(body, Date.now() - started);
+          return;
+        }
+        failed();
+      } else if (xhr.status >= 400 && xhr.status < 500 && xhr.status !== 408 && xhr.status !== 429) {
+        /* The login is gone or refused: let the server show the right page. */
+        go(refreshUrl);
+      } else {
+        failed();
+      }
+    };
+    xhr.onerror = function () { inFlight = false; failed(); };
+    xhr.ontimeout = function () { inFlight = false; failed(); };
+    xhr.onabort = function () { inFlight = false; };
+    xhr.send();
+  }
+
+  /* The citizen often switches to the certificate app on the same phone; when
+     they come back, check at once instead of waiting out a backoff. */
+  document.addEventListener('visibilitychange', function () {
+    if (document.hidden) { return; }
+    tick();
+    if (timer !== null) {
+      clearTimeout(timer);
+      timer = null;
+      poll();
+    }
+  });
+
+  tick();
+  setInterval(tick, 1000);
+  poll();
+}());

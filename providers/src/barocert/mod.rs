@@ -1,0 +1,269 @@
+//! Family A: Kakao, Naver, PASS and Toss behind Linkhub's barocert broker.
+//!
+//! One broker API, four products with their own rules. [`BarocertProduct`] holds
+//! those rules (path segment, max ttl, what the app signs, how the CMS is encoded,
+//! how long the result can be fetched) so a product becomes a small addition;
+//! [`BarocertAdapter`] speaks the API for the products marked ready (Kakao today)
+//! and checks every result completely before anything is believed.
+//!
+//! Wire details (see the barocert SDKs): a session token from the Linkhub token
+//! service, `x-bc-date` / `x-bc-auth` HMAC on every POST, personal fields
+//! AES-256-GCM encrypted with the RP's secret key ([`crypto`]); refusals are
+//! `{"code", "message"}` mapped through one table ([`codes`]). The
+//! [`crate::simulator`] speaks the same API from the same modules.
+//!
+//! Not here: signing documents, multi-sign or CMS (출금동의) — separate traits
+//! later; the gateway's state machine; trust configuration (passed in).
+
+pub mod codes;
+pub(crate) mod crypto;
+pub(crate) mod wire;
+
+mod adapter;
+
+pub use adapter::BarocertAdapter;
+pub use codes::BrokerCode;
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+
+use crate::cms::Encoding;
+use crate::error::ProviderError;
+
+/// One of the products the broker fronts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BarocertProduct {
+    Kakao,
+    Naver,
+    Pass,
+    Toss,
+}
+
+/// What a product lets the RP put in front of the citizen to sign at login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NonceRule {
+    /// A token is required and signed as is, up to `max_chars` characters.
+    Required { max_chars: usize },
+    /// The product's identity request carries no token (Naver).
+    Absent,
+}
+
+impl BarocertProduct {
+    pub const ALL: [BarocertProduct; 4] = [Self::Kakao, Self::Naver, Self::Pass, Self::Toss];
+
+    /// The API path segment: `/KAKAO/Identity/…`.
+    pub fn path_segment(self) -> &'static str {
+        match self {
+            Self::Kakao => "KAKAO",
+            Self::Naver => "NAVER",
+            Self::Pass => "PASS",
+            Self::Toss => "TOSS",
+        }
+    }
+
+    /// Lower-case name, as in config and the simulator's PKI directory.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Kakao => "kakao",
+            Self::Naver => "naver",
+            Self::Pass => "pass",
+            Self::Toss => "toss",
+        }
+    }
+
+    /// The provider's name as it appears in its certificates.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Self::Kakao => "Kakao",
+            Self::Naver => "Naver",
+            Self::Pass => "PASS",
+            Self::Toss => "Toss",
+        }
+    }
+
+    pub fn from_path_segment(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.path_segment() == s)
+    }
+
+    /// Upper bound of `expireIn`, seconds.
+    pub fn max_ttl_secs(self) -> u32 {
+        match self {
+            Self::Toss => 1800,
+            Self::Kakao | Self::Naver | Self::Pass => 1000,
+        }
+    }
+
+    pub fn nonce_rule(self) -> NonceRule {
+        match self {
+            Self::Kakao | Self::Pass => NonceRule::Required { max_chars: 40 },
+            Self::Toss => NonceRule::Required { max_chars: 50 },
+            Self::Naver => NonceRule::Absent,
+        }
+    }
+
+    /// Longest `reqTitle`, characters.
+    pub fn max_title_chars(self) -> usize {
+        40
+    }
+
+    /// How the product encodes the identity result's CMS.
+    pub fn identity_encoding(self) -> Encoding {
+        match self {
+            Self::Naver => Encoding::BerIndefiniteAttached,
+            Self::Kakao | Self::Pass | Self::Toss => Encoding::DerAttached,
+        }
+    }
+
+    /// How long after completion the result may still be fetched, if the product
+    /// limits it that way (Kakao: 10 minutes).
+    pub fn verify_window_secs(self) -> Option<u64> {
+        match self {
+            Self::Kakao => Some(600),
+            Self::Naver | Self::Pass | Self::Toss => None,
+        }
+    }
+
+    /// Token-service scopes the SDKs request for this product.
+    pub fn scopes(self) -> &'static [&'static str] {
+        match self {
+            Self::Kakao => &["partner", "401", "402", "403", "404", "405"],
+            Self::Naver => &["partner", "421", "422", "423", "424"],
+            Self::Pass => &["partner", "441", "442", "443", "444"],
+            // Toss's scope numbers are not in the public SDKs we read; assumed.
+            Self::Toss => &["partner", "461", "462", "463", "464"],
+        }
+    }
+
+    /// The scope that grants this product's identity API.
+    pub fn identity_scope(self) -> &'static str {
+        match self {
+            Self::Kakao => "401",
+            Self::Naver => "421",
+            Self::Pass => "441",
+            Self::Toss => "461",
+        }
+    }
+
+    /// Whether the status `state` value exists for this product.
+    pub fn knows_state(self, state: i64) -> bool {
+        match self {
+            Self::Pass => (0..=5).contains(&state),
+            Self::Kakao | Self::Naver | Self::Toss => (0..=4).contains(&state),
+        }
+    }
+
+    /// OIDC `amr` for a login with this product's certificate.
+    pub fn amr(self) -> &'static [&'static str] {
+        match self {
+            Self::Kakao | Self::Naver | Self::Pass | Self::Toss => &["pin"],
+        }
+    }
+
+    /// Whether [`BarocertAdapter`] implements this product yet.
+    pub fn adapter_ready(self) -> bool {
+        matches!(self, Self::Kakao)
+    }
+}
+
+/// An RP's barocert settings, from the gateway's TOML.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BarocertConfig {
+    /// Base URL of the barocert API, scheme and host only (`https://barocert.linkhub.co.kr`).
+    pub endpoint: String,
+    /// Base URL of the Linkhub token service (`https://auth.linkhub.co.kr`).
+    pub auth_endpoint: String,
+    pub link_id: String,
+    /// 이용기관코드, 12 digits.
+    pub client_code: String,
+    /// Cap on the request lifetime, seconds (further capped by the product's max).
+    #[serde(default)]
+    pub ttl_secs: Option<u32>,
+    /// Per-request HTTP deadline, milliseconds (default 15,000 as the SDKs).
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// Allow `http://` endpoints that are not loopback. Loopback `http://` (a
+    /// simulator on the same host) is always allowed.
+    #[serde(default)]
+    pub allow_plain_http: bool,
+}
+
+/// The RP's SecretKey: the HMAC key and the AES-256 key. No `Display`,
+/// `Serialize` or `PartialEq`; `Debug` is redacted.
+#[derive(Clone)]
+pub struct BarocertSecret([u8; 32]);
+
+impl std::fmt::Debug for BarocertSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BarocertSecret(..)")
+    }
+}
+
+impl BarocertSecret {
+    /// From the base64 SecretKey Linkhub issued (32 bytes once decoded).
+    pub fn from_base64(b64: &str) -> Result<Self, ProviderError> {
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .map_err(|_| ProviderError::Config("barocert secret key is not base64".into()))?;
+        let key: [u8; 32] = raw.try_into().map_err(|_| {
+            ProviderError::Config("barocert secret key must be 32 bytes once decoded".into())
+        })?;
+        Ok(Self(key))
+    }
+
+    pub(crate) fn key(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn product_rules() {
+        for p in BarocertProduct::ALL {
+            assert_eq!(
+                BarocertProduct::from_path_segment(p.path_segment()),
+                Some(p)
+            );
+            assert!(p.scopes().contains(&p.identity_scope()));
+            assert!(p.knows_state(0) && p.knows_state(4) && !p.knows_state(6));
+        }
+        assert_eq!(BarocertProduct::Kakao.max_ttl_secs(), 1000);
+        assert_eq!(BarocertProduct::Toss.max_ttl_secs(), 1800);
+        assert_eq!(
+            BarocertProduct::Kakao.nonce_rule(),
+            NonceRule::Required { max_chars: 40 }
+        );
+        assert!(BarocertProduct::Pass.knows_state(5) && !BarocertProduct::Kakao.knows_state(5));
+        assert_eq!(BarocertProduct::Kakao.verify_window_secs(), Some(600));
+        assert_eq!(BarocertProduct::from_path_segment("kakao"), None);
+    }
+
+    #[test]
+    fn secret_is_32_bytes_and_redacted() {
+        let s = BarocertSecret::from_base64(
+            &base64::engine::general_purpose::STANDARD.encode([1u8; 32]),
+        )
+        .unwrap();
+        assert_eq!(format!("{s:?}"), "BarocertSecret(..)");
+        assert!(BarocertSecret::from_base64("AAAA").is_err());
+        assert!(BarocertSecret::from_base64("***").is_err());
+    }
+
+    #[test]
+    fn config_rejects_unknown_keys() {
+        let ok = serde_json::json!({
+            "endpoint": "https://b", "auth_endpoint": "https://a",
+            "link_id": "L", "client_code": "023040000001"
+        });
+        assert!(serde_json::from_value::<BarocertConfig>(ok.clone()).is_ok());
+        let mut bad = ok;
+        if let Some(o) = bad.as_object_mut() {
+            o.insert("secret".into(), "x".into());
+        }
+        assert!(serde_json::from_value::<BarocertConfig>(bad).is_err());
+    }
+}

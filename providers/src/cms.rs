@@ -1,0 +1,1117 @@
+//! CMS SignedData (RFC 5652): signing for the simulator, complete checking for the
+//! adapters.
+//!
+//! A provider's signed result is the only thing that proves the citizen approved
+//! this login, so [`verify`] checks all of it before anything is believed: decoding
+//! (DER or BER indefinite length), exactly one signer, the signature and
+//! messageDigest, the signer certificate's chain to *this* provider's roots as of
+//! the signingTime, its KeyUsage, the content (or, detached, the supplied content)
+//! against exactly what the gateway asked to be signed, and the signingTime against
+//! the request window.
+//!
+//! OpenSSL owns the cryptography and the chain; the RustCrypto `cms` crate reads the
+//! fields OpenSSL's safe API does not expose (signed attributes, signer identifier,
+//! certificate set) from OpenSSL's DER re-encoding of the same input. No ASN.1 is
+//! parsed by hand here, and no unsafe FFI is used.
+//!
+//! Not here: revocation (CRL / OCSP) and matching the signer to the person who was
+//! asked; the adapter does both with the [`VerifiedCms`] this returns. Errors say
+//! which check failed, never what the certificate or content held.
+
+use der::asn1::ObjectIdentifier;
+use der::oid::AssociatedOid as _;
+use der::{Decode as _, Encode as _};
+use openssl::cms::{CMSOptions, CmsContentInfo};
+use openssl::nid::Nid;
+use openssl::stack::Stack;
+use openssl::x509::store::X509StoreBuilder;
+use openssl::x509::verify::X509VerifyParam;
+use openssl::x509::{X509StoreContext, X509};
+use subtle::ConstantTimeEq as _;
+use x509_cert::attr::{AttributeValue, Attributes};
+use x509_cert::Certificate;
+
+use cms::cert::CertificateChoices;
+use cms::content_info::ContentInfo;
+use cms::signed_data::{SignedData, SignerIdentifier};
+
+use crate::testpki::Subscriber;
+
+const ID_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.1");
+const ID_SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
+const ID_CONTENT_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3");
+const ID_SIGNING_TIME: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.5");
+/// SHA-256, SHA-384, SHA-512: the digests a signer may use.
+const ACCEPTED_DIGESTS: [ObjectIdentifier; 3] = [
+    ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1"),
+    ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2"),
+    ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.3"),
+];
+/// `X509_V_ERR_CERT_NOT_YET_VALID` and `X509_V_ERR_CERT_HAS_EXPIRED` (x509_vfy.h).
+const X509_V_ERR_CERT_NOT_YET_VALID: i32 = 9;
+const X509_V_ERR_CERT_HAS_EXPIRED: i32 = 10;
+/// OpenSSL security level 2: RSA and DH keys of at least 2048 bits, no SHA-1
+/// signatures in the chain.
+const AUTH_LEVEL: i32 = 2;
+
+/// Which check a signed result failed. Stable [`CmsError::code`]s; no personal
+/// data, key material or signed content in any variant.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CmsError {
+    #[error("not a decodable CMS structure (DER or BER)")]
+    Decode,
+    #[error("the CMS content is not SignedData")]
+    NotSignedData,
+    #[error("the signed content is not of type id-data")]
+    UnexpectedContentType,
+    #[error("the signed content is {}, expected {}", if *.detached { "detached" } else { "attached" }, if *.detached { "attached" } else { "detached" })]
+    Encapsulation {
+        /// Whether the SignedData as received is detached.
+        detached: bool,
+    },
+    #[error("expected exactly one signer, found {0}")]
+    SignerCount(usize),
+    #[error("the signer used a digest algorithm weaker than SHA-256 or unknown")]
+    UnsupportedAlgorithm,
+    #[error("the signer has no signed attributes")]
+    MissingSignedAttributes,
+    #[error("the signed attributes are malformed: {0}")]
+    BadSignedAttributes(&'static str),
+    #[error("the signed attributes carry no signingTime")]
+    MissingSigningTime,
+    #[error("the signer certificate is missing from the SignedData or not unique")]
+    SignerCertificate,
+    #[error("the signature or the messageDigest does not verify")]
+    Signature,
+    #[error("the signer certificate does not chain to the provider's roots: {0}")]
+    Chain(String),
+    #[error("the signer certificate was not valid at the signingTime")]
+    CertNotValidAtSigningTime,
+    #[error(
+        "the signer certificate's KeyUsage allows neither digitalSignature nor nonRepudiation"
+    )]
+    KeyUsage,
+    #[error("the signer certificate has no single common name")]
+    MissingSignerName,
+    #[error("the signed content is not what the gateway asked to be signed")]
+    ContentMismatch,
+    #[error("the signingTime is outside the request window")]
+    SigningTimeOutsideWindow,
+    #[error("no trust anchor certificate found in the PEM bundle")]
+    NoTrustAnchors,
+    #[error("internal openssl failure: {0}")]
+    Openssl(String),
+    #[error("internal encoding failure: {0}")]
+    Internal(&'static str),
+}
+
+impl CmsError {
+    /// A stable, greppable reason code for logs and error pages.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Decode => "decode",
+            Self::NotSignedData => "not_signed_data",
+            Self::UnexpectedContentType => "unexpected_content_type",
+            Self::Encapsulation { .. } => "encapsulation",
+            Self::SignerCount(_) => "signer_count",
+            Self::UnsupportedAlgorithm => "unsupported_algorithm",
+            Self::MissingSignedAttributes => "missing_signed_attributes",
+            Self::BadSignedAttributes(_) => "bad_signed_attributes",
+            Self::MissingSigningTime => "missing_signing_time",
+            Self::SignerCertificate => "signer_certificate",
+            Self::Signature => "signature",
+            Self::Chain(_) => "chain",
+            Self::CertNotValidAtSigningTime => "cert_not_valid_at_signing_time",
+            Self::KeyUsage => "key_usage",
+            Self::MissingSignerName => "missing_signer_name",
+            Self::ContentMismatch => "content_mismatch",
+            Self::SigningTimeOutsideWindow => "signing_time_outside_window",
+            Self::NoTrustAnchors => "no_trust_anchors",
+            Self::Openssl(_) => "openssl",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+fn ossl(e: openssl::error::ErrorStack) -> CmsError {
+    CmsError::Openssl(e.to_string())
+}
+
+/// How [`sign`] encodes its output, to exercise every form providers send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// DER, content inside.
+    DerAttached,
+    /// BER with indefinite lengths on the outer layers and the content as a
+    /// constructed OCTET STRING in chunks, as streaming signers produce it.
+    BerIndefiniteAttached,
+    /// DER without the content: the verifier supplies it.
+    DerDetached,
+}
+
+/// Signs `content` with SHA-256 and the signed attributes contentType, signingTime
+/// (now) and messageDigest; the SignedData carries the signer certificate and the
+/// `chain` certificates.
+pub fn sign(
+    content: &[u8],
+    signer: &Subscriber,
+    chain: &[X509],
+    encoding: Encoding,
+) -> Result<Vec<u8>, CmsError> {
+    let mut certs = Stack::new().map_err(ossl)?;
+    for c in chain {
+        certs.push(c.clone()).map_err(ossl)?;
+    }
+    let mut flags = CMSOptions::BINARY | CMSOptions::NOSMIMECAP;
+    if encoding == Encoding::DerDetached {
+        flags |= CMSOptions::DETACHED;
+    }
+    let signed = CmsContentInfo::sign(
+        Some(&signer.cert),
+        Some(&signer.key),
+        Some(&certs),
+        Some(content),
+        flags,
+    )
+    .map_err(ossl)?;
+    let der = signed.to_der().map_err(ossl)?;
+    match encoding {
+        Encoding::DerAttached | Encoding::DerDetached => Ok(der),
+        Encoding::BerIndefiniteAttached => ber::indefinite(&der),
+    }
+}
+
+/// The roots one provider is trusted under: built once at startup and shared.
+/// Each provider has its own; a result chaining to another provider's root fails.
+#[derive(Clone)]
+pub struct TrustAnchors {
+    roots: Vec<X509>,
+}
+
+impl std::fmt::Debug for TrustAnchors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrustAnchors")
+            .field("roots", &self.roots.len())
+            .finish()
+    }
+}
+
+impl TrustAnchors {
+    /// One or more root certificates in one PEM bundle; an empty bundle is an error.
+    pub fn from_pem(pem: &[u8]) -> Result<Self, CmsError> {
+        let roots = X509::stack_from_pem(pem).map_err(ossl)?;
+        if roots.is_empty() {
+            return Err(CmsError::NoTrustAnchors);
+        }
+        Ok(Self { roots })
+    }
+
+    /// How many roots the bundle held.
+    pub fn len(&self) -> usize {
+        self.roots.len()
+    }
+
+    /// Always false for a constructed value; here for clippy's `len_without_is_empty`.
+    pub fn is_empty(&self) -> bool {
+        self.roots.is_empty()
+    }
+}
+
+/// What the gateway expects of a signed result.
+#[derive(Debug, Clone, Copy)]
+pub struct Expect<'a> {
+    /// What the gateway asked to be signed; the signed content (or, detached, the
+    /// content the signature is checked against) must equal it exactly.
+    pub content: &'a [u8],
+    /// The content is not inside the CMS; verify against `content`.
+    pub detached: bool,
+    /// The request window, Unix seconds: signingTime must lie in
+    /// `[not_before - skew_secs, not_after + skew_secs]`.
+    pub not_before: u64,
+    pub not_after: u64,
+    pub skew_secs: u64,
+}
+
+/// What a verified result says about its signer.
+#[derive(Clone)]
+pub struct VerifiedCms {
+    /// signingTime from the signed attributes, Unix seconds.
+    pub signing_time: u64,
+    /// The signer certificate's issuer, RFC 4514 string.
+    pub signer_issuer: String,
+    /// The signer certificate's serial, upper-case hex.
+    pub signer_serial: String,
+    /// The signer certificate's subject common name: the person's name (personal data).
+    pub signer_common_name: String,
+}
+
+impl std::fmt::Debug for VerifiedCms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifiedCms")
+            .field("signing_time", &self.signing_time)
+            .field("signer_issuer", &self.signer_issuer)
+            .field("signer_serial", &self.signer_serial)
+            .field("signer_common_name", &"..")
+            .finish()
+    }
+}
+
+/// Checks a provider's signed result completely (see the module docs) and returns
+/// what it says about the signer.
+pub fn verify(
+    signed_data: &[u8],
+    expect: &Expect<'_>,
+    anchors: &TrustAnchors,
+) -> Result<VerifiedCms, CmsError> {
+    // OpenSSL decodes DER and BER; its re-encoding is DER, which `cms` can read.
+    let mut parsed = CmsContentInfo::from_der(signed_data).map_err(|_| CmsError::Decode)?;
+    let der = parsed.to_der().map_err(|_| CmsError::Decode)?;
+    let info = ContentInfo::from_der(&der).map_err(|_| CmsError::Decode)?;
+    if info.content_type != ID_SIGNED_DATA {
+        return Err(CmsError::NotSignedData);
+    }
+    let sd: SignedData = info.content.decode_as().map_err(|_| CmsError::Decode)?;
+
+    let si = match sd.signer_infos.0.as_slice() {
+        [si] => si,
+        more => return Err(CmsError::SignerCount(more.len())),
+    };
+    if !ACCEPTED_DIGESTS.contains(&si.digest_alg.oid) {
+        return Err(CmsError::UnsupportedAlgorithm);
+    }
+    if sd.encap_content_info.econtent_type != ID_DATA {
+        return Err(CmsError::UnexpectedContentType);
+    }
+    let detached = sd.encap_content_info.econtent.is_none();
+    if detached != expect.detached {
+        return Err(CmsError::Encapsulation { detached });
+    }
+
+    let attrs = si
+        .signed_attrs
+        .as_ref()
+        .ok_or(CmsError::MissingSignedAttributes)?;
+    let content_type = single_attr(attrs, ID_CONTENT_TYPE)?
+        .ok_or(CmsError::BadSignedAttributes("no contentType"))?
+        .decode_as::<ObjectIdentifier>()
+        .map_err(|_| CmsError::BadSignedAttributes("contentType is not an OID"))?;
+    if content_type != sd.encap_content_info.econtent_type {
+        return Err(CmsError::BadSignedAttributes(
+            "contentType differs from the content",
+        ));
+    }
+    let signing_time = single_attr(attrs, ID_SIGNING_TIME)?
+        .ok_or(CmsError::MissingSigningTime)?
+        .to_der()
+        .ok()
+        .and_then(|t| x509_cert::time::Time::from_der(&t).ok())
+        .ok_or(CmsError::BadSignedAttributes("signingTime is not a Time"))?
+        .to_unix_duration()
+        .as_secs();
+
+    // The signer certificate, found by the SignerInfo's sid, is the only one OpenSSL
+    // may use for the signature (NOINTERN), so the certificate chain-checked below
+    // is the one whose key verified the signature.
+    let certs: Vec<&Certificate> = sd
+        .certificates
+        .iter()
+        .flat_map(|set| set.0.iter())
+        .filter_map(|c| match c {
+            CertificateChoices::Certificate(c) => Some(c),
+            CertificateChoices::Other(_) => None,
+        })
+        .collect();
+    let signer = {
+        let mut matching = certs.iter().copied().filter(|c| sid_matches(&si.sid, c));
+        match (matching.next(), matching.next()) {
+            (Some(c), None) => c,
+            _ => return Err(CmsError::SignerCertificate),
+        }
+    };
+    let signer_der = signer
+        .to_der()
+        .map_err(|_| CmsError::Internal("re-encoding the signer certificate"))?;
+    let signer_x509 = X509::from_der(&signer_der).map_err(|_| CmsError::Decode)?;
+
+    let mut only_signer = Stack::new().map_err(ossl)?;
+    only_signer.push(signer_x509.clone()).map_err(ossl)?;
+    let mut content = Vec::new();
+    parsed
+        .verify(
+            Some(&only_signer),
+            None,
+            expect.detached.then_some(expect.content),
+            Some(&mut content),
+            CMSOptions::NO_SIGNER_CERT_VERIFY | CMSOptions::NOINTERN | CMSOptions::BINARY,
+        )
+        .map_err(|_| CmsError::Signature)?;
+
+    let intermediates = certs
+        .iter()
+        .filter(|c| !std::ptr::eq(**c, signer))
+        .map(|c| {
+            c.to_der()
+                .map_err(|_| CmsError::Internal("re-encoding a certificate"))
+                .and_then(|d| X509::from_der(&d).map_err(|_| CmsError::Decode))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    check_chain(anchors, &signer_x509, &intermediates, signing_time)?;
+    check_key_usage(signer)?;
+
+    if content.len() != expect.content.len() || !bool::from(content.ct_eq(expect.content)) {
+        return Err(CmsError::ContentMismatch);
+    }
+    let lo = expect.not_before.saturating_sub(expect.skew_secs);
+    let hi = expect.not_after.saturating_add(expect.skew_secs);
+    if !(lo..=hi).contains(&signing_time) {
+        return Err(CmsError::SigningTimeOutsideWindow);
+    }
+
+    let signer_common_name = {
+        let mut cns = signer_x509.subject_name().entries_by_nid(Nid::COMMONNAME);
+        match (cns.next(), cns.next()) {
+            (Some(cn), None) => cn
+                .data()
+                .to_string()
+                .map_err(|_| CmsError::MissingSignerName)?,
+            _ => return Err(CmsError::MissingSignerName),
+        }
+    };
+    let signer_serial = signer_x509
+        .serial_number()
+        .to_bn()
+        .and_then(|bn| bn.to_hex_str().map(|s| s.to_ascii_uppercase()))
+        .map_err(ossl)?;
+    Ok(VerifiedCms {
+        signing_time,
+        signer_issuer: signer.tbs_certificate.issuer.to_string(),
+        signer_serial,
+        signer_common_name,
+    })
+}
+
+/// The single value of the single attribute `oid`, if present; two attributes or
+/// two values are malformed.
+fn single_attr(
+    attrs: &Attributes,
+    oid: ObjectIdentifier,
+) -> Result<Option<&AttributeValue>, CmsError> {
+    let mut found = attrs.iter().filter(|a| a.oid == oid);
+    let attr = match (found.next(), found.next()) {
+        (None, _) => return Ok(None),
+        (Some(a), None) => a,
+        (Some(_), Some(_)) => return Err(CmsError::BadSignedAttributes("attribute repeated")),
+    };
+    let mut values = attr.values.iter();
+    match (values.next(), values.next()) {
+        (Some(v), None) => Ok(Some(v)),
+        _ => Err(CmsError::BadSignedAttributes(
+            "attribute without exactly one value",
+        )),
+    }
+}
+
+fn sid_matches(sid: &SignerIdentifier, cert: &Certificate) -> bool {
+    let tbs = &cert.tbs_certificate;
+    match sid {
+        SignerIdentifier::IssuerAndSerialNumber(ias) => {
+            ias.issuer == tbs.issuer && ias.serial_number == tbs.serial_number
+        }
+        SignerIdentifier::SubjectKeyIdentifier(ski) => tbs
+            .extensions
+            .iter()
+            .flatten()
+            .filter(|e| e.extn_id == x509_cert::ext::pkix::SubjectKeyIdentifier::OID)
+            .filter_map(|e| {
+                x509_cert::ext::pkix::SubjectKeyIdentifier::from_der(e.extn_value.as_bytes()).ok()
+            })
+            .any(|own| own == *ski),
+    }
+}
+
+/// The certificate must allow signatures: KeyUsage present with digitalSignature
+/// or nonRepudiation.
+fn check_key_usage(cert: &Certificate) -> Result<(), CmsError> {
+    use x509_cert::ext::pkix::KeyUsage;
+    let mut kus = cert
+        .tbs_certificate
+        .extensions
+        .iter()
+        .flatten()
+        .filter(|e| e.extn_id == KeyUsage::OID);
+    let ext = match (kus.next(), kus.next()) {
+        (Some(e), None) => e,
+        _ => return Err(CmsError::KeyUsage),
+    };
+    let ku = KeyUsage::from_der(ext.extn_value.as_bytes()).map_err(|_| CmsError::KeyUsage)?;
+    if ku.digital_signature() || ku.non_repudiation() {
+        Ok(())
+    } else {
+        Err(CmsError::KeyUsage)
+    }
+}
+
+/// Chains `leaf` (with `intermediates` as untrusted helpers) to one of `anchors`,
+/// with every validity period checked at `at` rather than now.
+fn check_chain(
+    anchors: &TrustAnchors,
+    leaf: &X509,
+    intermediates: &[X509],
+    at: u64,
+) -> Result<(), CmsError> {
+    let mut param = X509VerifyParam::new().map_err(ossl)?;
+    param.set_time(
+        at.try_into()
+            .map_err(|_| CmsError::CertNotValidAtSigningTime)?,
+    );
+    param.set_auth_level(AUTH_LEVEL);
+    let mut store = X509StoreBuilder::new().map_err(ossl)?;
+    for root in &anchors.roots {
+        store.add_cert(root.clone()).map_err(ossl)?;
+    }
+    store.set_param(&param).map_err(ossl)?;
+    let store = store.build();
+    let mut chain = Stack::new().map_err(ossl)?;
+    for c in intermediates {
+        chain.push(c.clone()).map_err(ossl)?;
+    }
+    let mut ctx = X509StoreContext::new().map_err(ossl)?;
+    let (ok, err, depth) = ctx
+        .init(&store, leaf, &chain, |c| {
+            let ok = c.verify_cert()?;
+            Ok((ok, c.error(), c.error_depth()))
+        })
+        .map_err(ossl)?;
+    if ok {
+        return Ok(());
+    }
+    let time_error = matches!(
+        err.as_raw(),
+        X509_V_ERR_CERT_NOT_YET_VALID | X509_V_ERR_CERT_HAS_EXPIRED
+    );
+    if time_error && depth == 0 {
+        Err(CmsError::CertNotValidAtSigningTime)
+    } else {
+        Err(CmsError::Chain(err.error_string().to_owned()))
+    }
+}
+
+/// DER → BER with indefinite lengths, the way streaming signers write SignedData:
+/// ContentInfo, SignedData, EncapsulatedContentInfo and the `[0]` wrappers get
+/// indefinite lengths, the content becomes a constructed OCTET STRING of small
+/// chunks. Certificates and SignerInfos stay DER (their signatures cover DER).
+/// The `der` crate splits the input; only the indefinite headers are written here.
+mod ber {
+    use super::CmsError;
+    use der::{Decode as _, Header, Reader as _, SliceReader};
+
+    const CHUNK: usize = 32;
+    const EOC: [u8; 2] = [0x00, 0x00];
+    const SEQUENCE: u8 = 0x30;
+    const EXPLICIT_0: u8 = 0xA0;
+    const OCTET_STRING: u8 = 0x04;
+    const CONSTRUCTED_OCTET_STRING: u8 = 0x24;
+    const INDEFINITE: u8 = 0x80;
+
+    fn shape(_: der::Error) -> CmsError {
+        CmsError::Internal("unexpected SignedData shape")
+    }
+
+    /// The value bytes of one DER element.
+    fn value(tlv: &[u8]) -> Result<&[u8], CmsError> {
+        let mut r = SliceReader::new(tlv).map_err(shape)?;
+        let header = Header::decode(&mut r).map_err(shape)?;
+        let v = r.read_slice(header.length).map_err(shape)?;
+        r.finish(v).map_err(shape)
+    }
+
+    /// The elements inside one constructed DER element.
+    fn children(tlv: &[u8]) -> Result<Vec<&[u8]>, CmsError> {
+        let mut r = SliceReader::new(value(tlv)?).map_err(shape)?;
+        let mut out = Vec::new();
+        while !r.is_finished() {
+            out.push(r.tlv_bytes().map_err(shape)?);
+        }
+        Ok(out)
+    }
+
+    fn open(out: &mut Vec<u8>, tag: u8) {
+        out.extend_from_slice(&[tag, INDEFINITE]);
+    }
+
+    pub(super) fn indefinite(der: &[u8]) -> Result<Vec<u8>, CmsError> {
+        let bad = || CmsError::Internal("unexpected SignedData shape");
+        // ContentInfo ::= SEQUENCE { contentType, [0] EXPLICIT SignedData }
+        let ci = children(der)?;
+        let [content_type, explicit] = ci.as_slice() else {
+            return Err(bad());
+        };
+        let inner = children(explicit)?;
+        let [signed_data] = inner.as_slice() else {
+            return Err(bad());
+        };
+        // SignedData ::= SEQUENCE { version, digestAlgorithms, encapContentInfo, ... }
+        let sd = children(signed_data)?;
+        let [version, digest_algs, encap, rest @ ..] = sd.as_slice() else {
+            return Err(bad());
+        };
+        // EncapsulatedContentInfo ::= SEQUENCE { eContentType, [0] EXPLICIT OCTET STRING }
+        let ec = children(encap)?;
+        let [econtent_type, econtent] = ec.as_slice() else {
+            return Err(bad());
+        };
+        let octets = children(econtent)?;
+        let [octets] = octets.as_slice() else {
+            return Err(bad());
+        };
+        let content = value(octets)?;
+
+        let mut out = Vec::with_capacity(der.len() + 64 + content.len() / CHUNK * 2);
+        open(&mut out, SEQUENCE);
+        out.extend_from_slice(content_type);
+        open(&mut out, EXPLICIT_0);
+        open(&mut out, SEQUENCE);
+        out.extend_from_slice(version);
+        out.extend_from_slice(digest_algs);
+        open(&mut out, SEQUENCE);
+        out.extend_from_slice(econtent_type);
+        open(&mut out, EXPLICIT_0);
+        open(&mut out, CONSTRUCTED_OCTET_STRING);
+        for chunk in content.chunks(CHUNK) {
+            // CHUNK < 128, so the length fits the one-byte short form.
+            let len = u8::try_from(chunk.len()).map_err(|_| bad())?;
+            out.extend_from_slice(&[OCTET_STRING, len]);
+            out.extend_from_slice(chunk);
+        }
+        out.extend_from_slice(&EOC); // constructed OCTET STRING
+        out.extend_from_slice(&EOC); // [0] eContent
+        out.extend_from_slice(&EOC); // EncapsulatedContentInfo
+        for element in rest {
+            out.extend_from_slice(element);
+        }
+        out.extend_from_slice(&EOC); // SignedData
+        out.extend_from_slice(&EOC); // [0] content
+        out.extend_from_slice(&EOC); // ContentInfo
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testpki::ProviderPki;
+    use std::sync::OnceLock;
+
+    const NONCE: &[u8] = b"mj-login-7Hq2xVb9Zt0cN4wLp8sRkE3uYa6fDg1jM5oTiW";
+
+    struct Fixture {
+        pki: ProviderPki,
+        other: ProviderPki,
+        alice: Subscriber,
+        expired: Subscriber,
+        anchors: TrustAnchors,
+    }
+
+    fn fx() -> &'static Fixture {
+        static F: OnceLock<Fixture> = OnceLock::new();
+        F.get_or_init(|| {
+            let pki = ProviderPki::generate("Alpha").unwrap();
+            let other = ProviderPki::generate("Other").unwrap();
+            let alice = pki.issue_subscriber("홍길동", "ALPHA-UID-1", None).unwrap();
+            let now = now() as i64;
+            let year = 365 * 24 * 3600;
+            let expired = pki
+                .issue_subscriber("홍길동", "ALPHA-UID-2", Some((now - 4 * year, now - year)))
+                .unwrap();
+            let anchors = TrustAnchors::from_pem(&pki.root_pem().unwrap()).unwrap();
+            Fixture {
+                pki,
+                other,
+                alice,
+                expired,
+                anchors,
+            }
+        })
+    }
+
+    fn now() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    }
+
+    fn expect(content: &[u8], detached: bool) -> Expect<'_> {
+        let n = now();
+        Expect {
+            content,
+            detached,
+            not_before: n - 60,
+            not_after: n + 60,
+            skew_secs: 5,
+        }
+    }
+
+    fn signed(encoding: Encoding) -> Vec<u8> {
+        let f = fx();
+        sign(NONCE, &f.alice, &[f.pki.ca().clone()], encoding).unwrap()
+    }
+
+    /// Decodes (DER), lets `edit` change the SignedData, re-encodes.
+    fn rewrite(cms: &[u8], edit: impl FnOnce(&mut SignedData)) -> Vec<u8> {
+        let mut info = ContentInfo::from_der(cms).unwrap();
+        let mut sd: SignedData = info.content.decode_as().unwrap();
+        edit(&mut sd);
+        info.content = der::Any::encode_from(&sd).unwrap();
+        info.to_der().unwrap()
+    }
+
+    fn parse_sd(cms: &[u8]) -> SignedData {
+        ContentInfo::from_der(cms)
+            .unwrap()
+            .content
+            .decode_as()
+            .unwrap()
+    }
+
+    #[test]
+    fn der_attached_verifies() {
+        let f = fx();
+        let cms = signed(Encoding::DerAttached);
+        assert_ne!(cms[1], 0x80, "DER must use definite lengths");
+        let v = verify(&cms, &expect(NONCE, false), &f.anchors).unwrap();
+        assert_eq!(v.signer_common_name, "홍길동");
+        let serial = f
+            .alice
+            .cert
+            .serial_number()
+            .to_bn()
+            .unwrap()
+            .to_hex_str()
+            .unwrap();
+        assert_eq!(v.signer_serial, serial.to_string());
+        assert_eq!(v.signer_serial, v.signer_serial.to_ascii_uppercase());
+        assert!(
+            v.signer_issuer.contains("CN=Alpha Test CA"),
+            "{}",
+            v.signer_issuer
+        );
+        assert!(v.signing_time.abs_diff(now()) < 30);
+        assert!(!format!("{v:?}").contains("홍길동"));
+
+        // What the signer produced is what PROVIDERS.md describes.
+        let sd = parse_sd(&cms);
+        let si = &sd.signer_infos.0.as_slice()[0];
+        assert_eq!(si.digest_alg.oid, ACCEPTED_DIGESTS[0], "SHA-256");
+        let oids: Vec<String> = si
+            .signed_attrs
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|a| a.oid.to_string())
+            .collect();
+        for want in [
+            "1.2.840.113549.1.9.3",
+            "1.2.840.113549.1.9.5",
+            "1.2.840.113549.1.9.4",
+        ] {
+            assert!(oids.iter().any(|o| o == want), "missing {want} in {oids:?}");
+        }
+        assert!(
+            !oids.iter().any(|o| o == "1.2.840.113549.1.9.15"),
+            "no SMIMECapabilities"
+        );
+        assert_eq!(sd.certificates.unwrap().0.len(), 2, "signer + CA");
+    }
+
+    #[test]
+    fn ber_indefinite_verifies() {
+        let f = fx();
+        let cms = signed(Encoding::BerIndefiniteAttached);
+        assert_eq!(
+            &cms[..2],
+            &[0x30, 0x80],
+            "outer SEQUENCE has indefinite length"
+        );
+        assert!(cms.windows(2).any(|w| w == [0x24, 0x80]), "chunked content");
+        assert!(cms.ends_with(&[0, 0, 0, 0, 0, 0]));
+        // Not DER: the strict decoder refuses it, OpenSSL's decoder takes it.
+        assert!(ContentInfo::from_der(&cms).is_err());
+        let v = verify(&cms, &expect(NONCE, false), &f.anchors).unwrap();
+        assert_eq!(v.signer_common_name, "홍길동");
+        // Chunking really split the content; a BER result with other content fails.
+        assert!(NONCE.len() > 32);
+        assert_eq!(
+            verify(&cms, &expect(b"something else", false), &f.anchors).unwrap_err(),
+            CmsError::ContentMismatch
+        );
+    }
+
+    #[test]
+    fn detached_verifies_against_supplied_content() {
+        let f = fx();
+        let cms = signed(Encoding::DerDetached);
+        assert!(parse_sd(&cms).encap_content_info.econtent.is_none());
+        verify(&cms, &expect(NONCE, true), &f.anchors).unwrap();
+        // Other content: the messageDigest no longer matches.
+        assert_eq!(
+            verify(&cms, &expect(b"another nonce", true), &f.anchors).unwrap_err(),
+            CmsError::Signature
+        );
+        // The caller must know which form it gets.
+        assert_eq!(
+            verify(&cms, &expect(NONCE, false), &f.anchors).unwrap_err(),
+            CmsError::Encapsulation { detached: true }
+        );
+        let attached = signed(Encoding::DerAttached);
+        assert_eq!(
+            verify(&attached, &expect(NONCE, true), &f.anchors).unwrap_err(),
+            CmsError::Encapsulation { detached: false }
+        );
+    }
+
+    #[test]
+    fn other_content_is_a_content_mismatch() {
+        let f = fx();
+        let cms = sign(
+            b"a nonce from another login",
+            &f.alice,
+            &[f.pki.ca().clone()],
+            Encoding::DerAttached,
+        )
+        .unwrap();
+        assert_eq!(
+            verify(&cms, &expect(NONCE, false), &f.anchors).unwrap_err(),
+            CmsError::ContentMismatch
+        );
+        // Same length, one byte different.
+        let mut almost = NONCE.to_vec();
+        *almost.last_mut().unwrap() ^= 1;
+        let cms = signed(Encoding::DerAttached);
+        assert_eq!(
+            verify(&cms, &expect(&almost, false), &f.anchors).unwrap_err(),
+            CmsError::ContentMismatch
+        );
+    }
+
+    #[test]
+    fn flipped_signature_byte_is_a_bad_signature() {
+        let f = fx();
+        let cms = signed(Encoding::DerAttached);
+        let sig = parse_sd(&cms).signer_infos.0.as_slice()[0]
+            .signature
+            .as_bytes()
+            .to_vec();
+        let at = cms.windows(sig.len()).position(|w| w == sig).unwrap() + sig.len() / 2;
+        let mut bad = cms.clone();
+        bad[at] ^= 0x01;
+        assert_eq!(
+            verify(&bad, &expect(NONCE, false), &f.anchors).unwrap_err(),
+            CmsError::Signature
+        );
+    }
+
+    #[test]
+    fn tampered_content_is_a_bad_digest() {
+        let f = fx();
+        let cms = signed(Encoding::DerAttached);
+        let at = cms.windows(NONCE.len()).position(|w| w == NONCE).unwrap();
+        let mut bad = cms.clone();
+        bad[at] ^= 0x01;
+        let mut tampered = NONCE.to_vec();
+        tampered[0] ^= 0x01;
+        // Even when the gateway "expects" the tampered content, messageDigest fails.
+        assert_eq!(
+            verify(&bad, &expect(&tampered, false), &f.anchors).unwrap_err(),
+            CmsError::Signature
+        );
+    }
+
+    #[test]
+    fn another_providers_root_is_a_chain_error() {
+        let f = fx();
+        let cms = signed(Encoding::DerAttached);
+        let theirs = TrustAnchors::from_pem(&f.other.root_pem().unwrap()).unwrap();
+        match verify(&cms, &expect(NONCE, false), &theirs).unwrap_err() {
+            CmsError::Chain(reason) => assert!(reason.contains("issuer"), "{reason}"),
+            e => panic!("expected Chain, got {e:?}"),
+        }
+        // A bundle holding both roots accepts it.
+        let mut both = f.other.root_pem().unwrap();
+        both.extend(f.pki.root_pem().unwrap());
+        let both = TrustAnchors::from_pem(&both).unwrap();
+        assert_eq!(both.len(), 2);
+        verify(&cms, &expect(NONCE, false), &both).unwrap();
+    }
+
+    #[test]
+    fn missing_intermediate_is_a_chain_error() {
+        let f = fx();
+        let cms = sign(NONCE, &f.alice, &[], Encoding::DerAttached).unwrap();
+        assert!(matches!(
+            verify(&cms, &expect(NONCE, false), &f.anchors).unwrap_err(),
+            CmsError::Chain(_)
+        ));
+    }
+
+    /// The subscriber certificate expired a year before the signingTime: OpenSSL's
+    /// chain check at signingTime reports it at depth 0, which is
+    /// `CertNotValidAtSigningTime` (not `Chain`).
+    #[test]
+    fn expired_signer_is_not_valid_at_signing_time() {
+        let f = fx();
+        let cms = sign(
+            NONCE,
+            &f.expired,
+            &[f.pki.ca().clone()],
+            Encoding::DerAttached,
+        )
+        .unwrap();
+        assert_eq!(
+            verify(&cms, &expect(NONCE, false), &f.anchors).unwrap_err(),
+            CmsError::CertNotValidAtSigningTime
+        );
+    }
+
+    /// The chain is checked at the given time, not at the wall clock.
+    #[test]
+    fn chain_check_uses_the_signing_time() {
+        let f = fx();
+        let ca = [f.pki.ca().clone()];
+        check_chain(&f.anchors, &f.alice.cert, &ca, now()).unwrap();
+        let year = 365 * 24 * 3600;
+        // After the subscriber's three years, inside the CA's ten: the leaf is at fault.
+        assert_eq!(
+            check_chain(&f.anchors, &f.alice.cert, &ca, now() + 5 * year).unwrap_err(),
+            CmsError::CertNotValidAtSigningTime
+        );
+        // After the CA and root expired too: a chain error naming the reason.
+        assert_eq!(
+            check_chain(&f.anchors, &f.alice.cert, &ca, now() + 50 * year).unwrap_err(),
+            CmsError::Chain("certificate has expired".into())
+        );
+        // Before the whole PKI existed: OpenSSL checks from the root down, so the
+        // root's not-yet-valid is reported, as a chain error.
+        assert_eq!(
+            check_chain(&f.anchors, &f.alice.cert, &ca, now() - 7 * 24 * 3600).unwrap_err(),
+            CmsError::Chain("certificate is not yet valid".into())
+        );
+    }
+
+    #[test]
+    fn signing_time_outside_window() {
+        let f = fx();
+        let cms = signed(Encoding::DerAttached);
+        let n = now();
+        let past = Expect {
+            not_before: n - 3600,
+            not_after: n - 600,
+            ..expect(NONCE, false)
+        };
+        assert_eq!(
+            verify(&cms, &past, &f.anchors).unwrap_err(),
+            CmsError::SigningTimeOutsideWindow
+        );
+        let future = Expect {
+            not_before: n + 600,
+            not_after: n + 3600,
+            ..expect(NONCE, false)
+        };
+        assert_eq!(
+            verify(&cms, &future, &f.anchors).unwrap_err(),
+            CmsError::SigningTimeOutsideWindow
+        );
+        // Skew widens the window on both sides.
+        let skewed = Expect {
+            skew_secs: 700,
+            ..future
+        };
+        verify(&cms, &skewed, &f.anchors).unwrap();
+    }
+
+    #[test]
+    fn garbage_is_a_decode_error() {
+        let f = fx();
+        let e = expect(NONCE, false);
+        for bad in [
+            &b""[..],
+            b"\x30\x03\x02\x01",
+            b"not a cms at all",
+            &[0x30, 0x80, 0x00],
+        ] {
+            assert_eq!(verify(bad, &e, &f.anchors).unwrap_err(), CmsError::Decode);
+        }
+        let cms = signed(Encoding::DerAttached);
+        assert_eq!(
+            verify(&cms[..cms.len() / 2], &e, &f.anchors).unwrap_err(),
+            CmsError::Decode
+        );
+    }
+
+    #[test]
+    fn data_content_info_is_not_signed_data() {
+        let f = fx();
+        let info = ContentInfo {
+            content_type: ID_DATA,
+            content: der::Any::encode_from(&der::asn1::OctetString::new(NONCE).unwrap()).unwrap(),
+        };
+        assert_eq!(
+            verify(&info.to_der().unwrap(), &expect(NONCE, false), &f.anchors).unwrap_err(),
+            CmsError::NotSignedData
+        );
+    }
+
+    #[test]
+    fn exactly_one_signer() {
+        let f = fx();
+        let cms = signed(Encoding::DerAttached);
+        let two = rewrite(&cms, |sd| {
+            let mut si = sd.signer_infos.0.as_slice()[0].clone();
+            let mut sig = si.signature.as_bytes().to_vec();
+            sig[0] ^= 1;
+            si.signature = der::asn1::OctetString::new(sig).unwrap();
+            sd.signer_infos.0.insert(si).unwrap();
+        });
+        assert_eq!(
+            verify(&two, &expect(NONCE, false), &f.anchors).unwrap_err(),
+            CmsError::SignerCount(2)
+        );
+        let none = rewrite(&cms, |sd| {
+            sd.signer_infos.0 = der::asn1::SetOfVec::new();
+        });
+        assert_eq!(
+            verify(&none, &expect(NONCE, false), &f.anchors).unwrap_err(),
+            CmsError::SignerCount(0)
+        );
+    }
+
+    #[test]
+    fn signing_time_is_required() {
+        let f = fx();
+        let cms = signed(Encoding::DerAttached);
+        let without = rewrite(&cms, |sd| {
+            let mut si = sd.signer_infos.0.as_slice()[0].clone();
+            let attrs: Vec<_> = si
+                .signed_attrs
+                .unwrap()
+                .into_vec()
+                .into_iter()
+                .filter(|a| a.oid != ID_SIGNING_TIME)
+                .collect();
+            si.signed_attrs = Some(attrs.try_into().unwrap());
+            sd.signer_infos.0 = vec![si].try_into().unwrap();
+        });
+        assert_eq!(
+            verify(&without, &expect(NONCE, false), &f.anchors).unwrap_err(),
+            CmsError::MissingSigningTime
+        );
+    }
+
+    #[test]
+    fn signer_certificate_must_be_present() {
+        let f = fx();
+        let cms = signed(Encoding::DerAttached);
+        let signer_der = f.alice.cert.to_der().unwrap();
+        let without = rewrite(&cms, |sd| {
+            let certs = sd.certificates.take().unwrap();
+            let kept: Vec<_> = certs
+                .0
+                .into_vec()
+                .into_iter()
+                .filter(|c| c.to_der().unwrap() != signer_der)
+                .collect();
+            sd.certificates = Some(cms::signed_data::CertificateSet(kept.try_into().unwrap()));
+        });
+        assert_eq!(
+            verify(&without, &expect(NONCE, false), &f.anchors).unwrap_err(),
+            CmsError::SignerCertificate
+        );
+    }
+
+    /// Two certificates answering to the signer's issuer and serial: refuse rather
+    /// than guess which one OpenSSL would pick.
+    #[test]
+    fn ambiguous_signer_certificate_is_refused() {
+        let f = fx();
+        let cms = signed(Encoding::DerAttached);
+        let signer_der = f.alice.cert.to_der().unwrap();
+        let doubled = rewrite(&cms, |sd| {
+            let certs = sd.certificates.as_mut().unwrap();
+            let mut twin = Certificate::from_der(&signer_der).unwrap();
+            let mut sig = twin.signature.raw_bytes().to_vec();
+            sig[0] ^= 1;
+            twin.signature = der::asn1::BitString::from_bytes(&sig).unwrap();
+            certs
+                .0
+                .insert(CertificateChoices::Certificate(twin))
+                .unwrap();
+        });
+        assert_eq!(parse_sd(&doubled).certificates.unwrap().0.len(), 3);
+        assert_eq!(
+            verify(&doubled, &expect(NONCE, false), &f.anchors).unwrap_err(),
+            CmsError::SignerCertificate
+        );
+    }
+
+    #[test]
+    fn trust_anchors_need_a_root() {
+        for bad in [&b""[..], b"no pem here"] {
+            assert_eq!(
+                TrustAnchors::from_pem(bad).unwrap_err(),
+                CmsError::NoTrustAnchors
+            );
+        }
+    }
+
+    #[test]
+    fn key_usage_must_allow_signatures() {
+        let f = fx();
+        let parse = |c: &X509| Certificate::from_der(&c.to_der().unwrap()).unwrap();
+        check_key_usage(&parse(&f.alice.cert)).unwrap();
+        // The CA may sign certificates and CRLs, not content.
+        assert_eq!(
+            check_key_usage(&parse(f.pki.ca())).unwrap_err(),
+            CmsError::KeyUsage
+        );
+        // No KeyUsage at all is refused too.
+        let mut cert = parse(&f.alice.cert);
+        cert.tbs_certificate
+            .extensions
+            .as_mut()
+            .unwrap()
+            .retain(|e| e.extn_id != x509_cert::ext::pkix::KeyUsage::OID);
+        assert_eq!(check_key_usage(&cert).unwrap_err(), CmsError::KeyUsage);
+    }
+
+    #[test]
+    fn codes_are_stable_snake_case_and_unique() {
+        let all = [
+            CmsError::Decode,
+            CmsError::NotSignedData,
+            CmsError::UnexpectedContentType,
+            CmsError::Encapsulation { detached: true },
+            CmsError::SignerCount(2),
+            CmsError::UnsupportedAlgorithm,
+            CmsError::MissingSignedAttributes,
+            CmsError::BadSignedAttributes("x"),
+            CmsError::MissingSigningTime,
+            CmsError::SignerCertificate,
+            CmsError::Signature,
+            CmsError::Chain("x".into()),
+            CmsError::CertNotValidAtSigningTime,
+            CmsError::KeyUsage,
+            CmsError::MissingSignerName,
+            CmsError::ContentMismatch,
+            CmsError::SigningTimeOutsideWindow,
+            CmsError::NoTrustAnchors,
+            CmsError::Openssl("x".into()),
+            CmsError::Internal("x"),
+        ];
+        let codes: std::collections::BTreeSet<_> = all.iter().map(CmsError::code).collect();
+        assert_eq!(codes.len(), all.len());
+        assert!(codes
+            .iter()
+            .all(|c| c.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_')));
+        assert_eq!(CmsError::Signature.code(), "signature");
+    }
+}

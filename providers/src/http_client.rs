@@ -1,0 +1,378 @@
+//! The one outbound HTTP client every provider adapter uses.
+//!
+//! Providers are reached over HTTPS whose roots come only from a PEM bundle the
+//! operator configured (no platform or bundled roots: each provider's TLS chain is
+//! a deliberate trust decision). Plain `http://` is refused unless the client was
+//! built with [`HttpClient::allow_plain_http`], which is meant for simulators on
+//! loopback. Every request has a deadline covering connect, headers and body, and
+//! a response body larger than the configured cap is refused while it is being
+//! read, so a misbehaving provider cannot make the gateway buffer without bound.
+//!
+//! Not here: retries, provider auth schemes, or any knowledge of what is being
+//! sent. Adapters own that. Errors become [`ProviderError::Transport`] (network,
+//! timeout, size) or [`ProviderError::Config`] (bad URL, bad CA bundle); JSON
+//! that does not parse is a [`ProviderError::Protocol`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
+use serde::de::DeserializeOwned;
+
+use crate::error::ProviderError;
+
+/// A response read in full (up to the size cap).
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl HttpResponse {
+    /// Parses the body as JSON; a body that does not parse is a protocol error.
+    /// The error names the Rust type, never the body (it may hold personal data).
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ProviderError> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            ProviderError::Protocol(format!(
+                "HTTP {} body is not the expected JSON ({}; line {} column {})",
+                self.status.as_u16(),
+                json_error_kind(&e),
+                e.line(),
+                e.column()
+            ))
+        })
+    }
+}
+
+fn json_error_kind(e: &serde_json::Error) -> &'static str {
+    match e.classify() {
+        serde_json::error::Category::Io => "io",
+        serde_json::error::Category::Syntax => "syntax",
+        serde_json::error::Category::Data => "unexpected shape",
+        serde_json::error::Category::Eof => "truncated",
+    }
+}
+
+/// The outbound HTTP client: HTTP/1.1 over rustls (ring), pooled connections.
+#[derive(Clone)]
+pub struct HttpClient {
+    inner: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    timeout: Duration,
+    max_response_bytes: usize,
+    allow_plain_http: bool,
+    has_roots: bool,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("timeout", &self.timeout)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("allow_plain_http", &self.allow_plain_http)
+            .field("has_roots", &self.has_roots)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpClient {
+    /// Default cap on a response body: 1 MiB (a CMS result is a few KiB).
+    pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
+    /// A client trusting only the certificates in `ca_pem` for HTTPS, with a
+    /// deadline of `timeout` per request. `None` means no HTTPS peer is trusted
+    /// (such a client is only useful with [`HttpClient::allow_plain_http`]).
+    pub fn new(ca_pem: Option<&[u8]>, timeout: Duration) -> Result<Self, ProviderError> {
+        if timeout.is_zero() {
+            return Err(ProviderError::Config(
+                "HTTP timeout must be above zero".into(),
+            ));
+        }
+        let mut roots = rustls::RootCertStore::empty();
+        let mut has_roots = false;
+        if let Some(pem) = ca_pem {
+            for cert in CertificateDer::pem_slice_iter(pem) {
+                let cert = cert.map_err(|e| {
+                    ProviderError::Config(format!("TLS CA bundle is not valid PEM: {e}"))
+                })?;
+                roots.add(cert).map_err(|e| {
+                    ProviderError::Config(format!(
+                        "TLS CA bundle holds an unusable certificate: {e}"
+                    ))
+                })?;
+                has_roots = true;
+            }
+            if !has_roots {
+                return Err(ProviderError::Config(
+                    "TLS CA bundle holds no CERTIFICATE block".into(),
+                ));
+            }
+        }
+
+        // Explicit provider: never depend on a process-wide default being installed.
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| ProviderError::Config(format!("TLS setup failed: {e}")))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+
+        let mut tcp = HttpConnector::new();
+        tcp.enforce_http(false);
+        tcp.set_nodelay(true);
+        tcp.set_connect_timeout(Some(timeout));
+
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            // The scheme is checked per request in `send`, with a clear error.
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(tcp);
+
+        let inner = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build(connector);
+
+        Ok(Self {
+            inner,
+            timeout,
+            max_response_bytes: Self::DEFAULT_MAX_RESPONSE_BYTES,
+            allow_plain_http: false,
+            has_roots,
+        })
+    }
+
+    /// Allows `http://` URLs. Only for simulators and tests on a trusted network.
+    pub fn allow_plain_http(mut self, allow: bool) -> Self {
+        self.allow_plain_http = allow;
+        self
+    }
+
+    /// Changes the response body cap (default [`Self::DEFAULT_MAX_RESPONSE_BYTES`]).
+    pub fn with_max_response_bytes(mut self, max: usize) -> Self {
+        self.max_response_bytes = max;
+        self
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// `GET url` with `headers`.
+    pub async fn get(&self, url: &str, headers: HeaderMap) -> Result<HttpResponse, ProviderError> {
+        self.send(Method::GET, url, headers, Bytes::new()).await
+    }
+
+    /// `POST url` with `headers` and `body` as given (the caller sets Content-Type).
+    pub async fn post(
+        &self,
+        url: &str,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<HttpResponse, ProviderError> {
+        self.send(Method::POST, url, headers, body).await
+    }
+
+    /// `POST url` with `value` serialised as the JSON body.
+    pub async fn post_json<T: serde::Serialize + ?Sized>(
+        &self,
+        url: &str,
+        mut headers: HeaderMap,
+        value: &T,
+    ) -> Result<HttpResponse, ProviderError> {
+        let body = serde_json::to_vec(value)
+            .map_err(|e| ProviderError::Config(format!("request is not serialisable: {e}")))?;
+        headers
+            .entry(http::header::CONTENT_TYPE)
+            .or_insert(HeaderValue::from_static("application/json; charset=utf-8"));
+        self.post(url, headers, Bytes::from(body)).await
+    }
+
+    /// Sends one request and reads the whole response within the deadline.
+    pub async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<HttpResponse, ProviderError> {
+        let uri: Uri = url
+            .parse()
+            .map_err(|e| ProviderError::Config(format!("invalid provider URL: {e}")))?;
+        match uri.scheme_str() {
+            Some("https") if self.has_roots => {}
+            Some("https") => {
+                return Err(ProviderError::Config(
+                    "https URL but no TLS CA bundle is configured for this provider".into(),
+                ))
+            }
+            Some("http") if self.allow_plain_http => {}
+            Some("http") => {
+                return Err(ProviderError::Config(
+                    "plain http is not allowed for this provider".into(),
+                ))
+            }
+            _ => {
+                return Err(ProviderError::Config(
+                    "provider URL must be absolute http(s)".into(),
+                ))
+            }
+        }
+
+        let mut req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(Full::new(body))
+            .map_err(|e| ProviderError::Config(format!("invalid request: {e}")))?;
+        *req.headers_mut() = headers;
+
+        let max = self.max_response_bytes;
+        let exchange = async {
+            let resp = self.inner.request(req).await.map_err(transport)?;
+            let (parts, body) = resp.into_parts();
+            let declared = parts
+                .headers
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            if declared.is_some_and(|n| n > max as u64) {
+                return Err(ProviderError::Transport(format!(
+                    "response body larger than {max} bytes"
+                )));
+            }
+            let body = Limited::new(body, max)
+                .collect()
+                .await
+                .map_err(|e| {
+                    if e.downcast_ref::<http_body_util::LengthLimitError>()
+                        .is_some()
+                    {
+                        ProviderError::Transport(format!("response body larger than {max} bytes"))
+                    } else {
+                        ProviderError::Transport(format!("reading response failed: {e}"))
+                    }
+                })?
+                .to_bytes();
+            Ok(HttpResponse {
+                status: parts.status,
+                headers: parts.headers,
+                body,
+            })
+        };
+        match tokio::time::timeout(self.timeout, exchange).await {
+            Ok(r) => r,
+            Err(_) => Err(ProviderError::Transport(format!(
+                "no complete response within {} ms",
+                self.timeout.as_millis()
+            ))),
+        }
+    }
+}
+
+/// Flattens the error chain (hyper-util's outer error says little on its own).
+fn transport(e: hyper_util::client::legacy::Error) -> ProviderError {
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(&e);
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    ProviderError::Transport(msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_bad_bundles_and_zero_timeout() {
+        assert!(matches!(
+            HttpClient::new(Some(b"not pem"), Duration::from_secs(1)),
+            Err(ProviderError::Config(_))
+        ));
+        assert!(matches!(
+            HttpClient::new(None, Duration::ZERO),
+            Err(ProviderError::Config(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn plain_http_needs_opt_in_and_https_needs_roots() {
+        let c = HttpClient::new(None, Duration::from_secs(1)).unwrap();
+        let e = c
+            .get("http://127.0.0.1:9/x", HeaderMap::new())
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ProviderError::Config(_)), "{e:?}");
+        let e = c
+            .get("https://127.0.0.1:9/x", HeaderMap::new())
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ProviderError::Config(_)), "{e:?}");
+        let e = c.get("ftp://x/", HeaderMap::new()).await.unwrap_err();
+        assert!(matches!(e, ProviderError::Config(_)), "{e:?}");
+    }
+
+    #[tokio::test]
+    async fn enforces_size_cap_while_reading() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf).await;
+            // Chunked, no Content-Length: the cap must bite while streaming.
+            let mut out = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
+            for _ in 0..8 {
+                out.extend_from_slice(b"400\r\n");
+                out.extend_from_slice(&[b'a'; 0x400]);
+                out.extend_from_slice(b"\r\n");
+            }
+            out.extend_from_slice(b"0\r\n\r\n");
+            let _ = s.write_all(&out).await;
+        });
+        let c = HttpClient::new(None, Duration::from_secs(5))
+            .unwrap()
+            .allow_plain_http(true)
+            .with_max_response_bytes(4096);
+        let e = c
+            .get(&format!("http://{addr}/"), HeaderMap::new())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, ProviderError::Transport(ref m) if m.contains("larger")),
+            "{e:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn times_out_on_a_hung_server() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let hold = tokio::spawn(async move {
+            let (s, _) = listener.accept().await.unwrap();
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            drop(s);
+        });
+        let c = HttpClient::new(None, Duration::from_millis(200))
+            .unwrap()
+            .allow_plain_http(true);
+        let e = c
+            .get(&format!("http://{addr}/"), HeaderMap::new())
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ProviderError::Transport(_)), "{e:?}");
+        hold.abort();
+    }
+}

@@ -1,0 +1,28 @@
+//! Everything Munjigi knows about certificate providers, and nothing about sites.
+//!
+//! A provider adapter turns one provider's relying-party API (push a request to the
+//! citizen's app, poll, fetch the signed result once) into the small [`adapter::Provider`]
+//! contract, and checks the provider's signed result ([`cms`]) before anything is
+//! believed. The gateway builds the normalised [`assertion::Assertion`] from the
+//! adapter's [`adapter::Verified`] result, so sites never see provider differences.
+//!
+//! Not here: OIDC, SAML, proxy or any server type of the gateway. This crate only
+//! uses an HTTP client (and, for the [`simulator`], an HTTP server of its own).
+//!
+//! Logs from this crate carry ids, codes and durations; never personal data
+//! ([`person`] types have no `Display`), keys, tokens or signed data.
+
+pub mod adapter;
+pub mod assertion;
+pub mod barocert;
+pub mod cms;
+pub mod error;
+pub mod http_client;
+pub mod person;
+pub mod simulator;
+pub mod testpki;
+
+pub use adapter::{Challenge, Pending, Provider, Status, Verified};
+pub use assertion::{Assertion, Evidence, Level, ProviderId};
+pub use error::ProviderError;
+pub use person::{BirthDate, Ci, Citizen, Gender, Name, Person, Phone};

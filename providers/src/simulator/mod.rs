@@ -1,0 +1,383 @@
+//! A stand-in for the barocert broker: a real HTTP server with real cryptography,
+//! as strict as the broker and able to misbehave on demand.
+//!
+//! `munjigi simulate` runs it, the demo runs it in-process, and the tests run it
+//! on an ephemeral port. It serves the Linkhub token service (`POST
+//! /BAROCERT/Token`) and the identity API (`/KAKAO/Identity/…`) on one listener,
+//! and checks what the broker checks: the token request's signature and clock,
+//! the session token and its scope, `x-bc-auth` and `x-bc-date` on every POST,
+//! the client code, field encryption and limits, receipt ids, one-shot results,
+//! Kakao's 10-minute verify window. A receipt's state is computed from
+//! timestamps when asked (no task per request). Results are CMS SignedData made
+//! with [`crate::cms::sign`] by a subscriber certificate issued for the person
+//! under that provider's own test PKI ([`crate::testpki`]), and a deterministic
+//! CI per person. Each person's [`Scenario`] (chosen by phone number) says how
+//! the "citizen" and the "provider" behave, including the misbehaviour
+//! `PROVIDERS.md` lists; refusals use the [`crate::barocert::codes`] table.
+//!
+//! Not here: Naver, PASS and Toss routes (refused as unknown until their adapters
+//! exist), document signing, persistence (state lives in memory), or anything
+//! production should trust: the PKI keys sit on disk in `pki_dir`.
+
+mod people;
+mod routes;
+mod state;
+
+use std::convert::Infallible;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use serde::Deserialize;
+use tokio::task::JoinSet;
+use tracing::{debug, info, warn};
+
+use crate::barocert::crypto;
+use crate::barocert::BarocertProduct;
+use crate::person::{BirthDate, Gender, Name, Phone};
+use crate::testpki::{PkiError, ProviderPki};
+
+/// The simulator's settings (from `munjigi simulate`'s TOML, or built in code).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimConfig {
+    /// Where each provider's test PKI lives (`<pki_dir>/kakao/…`); generated on
+    /// first use and reused after, so the gateway's trust config stays valid.
+    pub pki_dir: PathBuf,
+    /// How long after a request the simulated citizen acts (approves, rejects).
+    #[serde(default = "default_approve_after_ms")]
+    pub approve_after_ms: u64,
+    /// The RPs (gateways) allowed to call.
+    pub relying_parties: Vec<SimRp>,
+    /// People with a scenario other than the default, by phone number.
+    #[serde(default)]
+    pub people: Vec<SimPerson>,
+    /// What happens to a person not in `people`.
+    #[serde(default)]
+    pub unknown_people: UnknownPeople,
+    /// Allowed difference between the caller's `x-bc-date` / `x-lh-date` and ours.
+    #[serde(default = "default_max_clock_skew_secs")]
+    pub max_clock_skew_secs: u64,
+    /// Lifetime of a session token from the token service.
+    #[serde(default = "default_token_ttl_secs")]
+    pub token_ttl_secs: u64,
+}
+
+fn default_approve_after_ms() -> u64 {
+    2000
+}
+fn default_max_clock_skew_secs() -> u64 {
+    300
+}
+fn default_token_ttl_secs() -> u64 {
+    3600
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            pki_dir: PathBuf::from("sim-pki"),
+            approve_after_ms: default_approve_after_ms(),
+            relying_parties: Vec::new(),
+            people: Vec::new(),
+            unknown_people: UnknownPeople::default(),
+            max_clock_skew_secs: default_max_clock_skew_secs(),
+            token_ttl_secs: default_token_ttl_secs(),
+        }
+    }
+}
+
+/// One RP's credentials at the broker: what Linkhub would have issued.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimRp {
+    pub link_id: String,
+    /// Base64 of 32 bytes.
+    pub secret_key: String,
+    /// 12 digits.
+    pub client_code: String,
+}
+
+impl std::fmt::Debug for SimRp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimRp")
+            .field("link_id", &self.link_id)
+            .field("client_code", &self.client_code)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A person the simulator knows, found by phone number.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimPerson {
+    pub phone: Phone,
+    /// If set, a request with another name is refused as a mismatch.
+    #[serde(default)]
+    pub name: Option<Name>,
+    /// If set, a request with another birth date is refused as a mismatch.
+    #[serde(default)]
+    pub birthdate: Option<BirthDate>,
+    #[serde(default)]
+    pub gender: Option<Gender>,
+    #[serde(default)]
+    pub scenario: Scenario,
+}
+
+/// How the citizen and the provider behave for one person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scenario {
+    /// Opens the request, approves; a correct result.
+    #[default]
+    Approve,
+    /// Opens the request, declines.
+    Reject,
+    /// Never opens it: expires at `expireIn`.
+    Never,
+    /// Opens it, never finishes: expires at `expireIn`.
+    Viewed,
+    /// Approves, but the CMS is over a different nonce.
+    TamperContent,
+    /// Approves, but the result (and its certificate) name another person.
+    WrongPerson,
+    /// Approves, but one byte of the CMS signature is flipped.
+    BadSignature,
+    /// Approves, but signs with a certificate from another, untrusted PKI.
+    WrongChain,
+    /// The provider has no account: the request is refused.
+    Unknown,
+    /// The account is dormant: the request is refused.
+    Dormant,
+}
+
+/// What to do with a person not listed in [`SimConfig::people`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownPeople {
+    /// Anyone typed in is a registered user who approves (the demo).
+    #[default]
+    Approve,
+    /// Anyone not listed is unknown to the provider.
+    Refuse,
+}
+
+/// Why the simulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("simulator config: {0}")]
+    Config(String),
+    #[error("simulator PKI for {product}: {source}")]
+    Pki {
+        product: &'static str,
+        #[source]
+        source: PkiError,
+    },
+    #[error("simulator I/O: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// An RP with its key decoded.
+#[derive(Clone)]
+pub(crate) struct Rp {
+    pub link_id: String,
+    pub key: [u8; 32],
+    pub client_code: String,
+}
+
+pub(crate) struct ProductPki {
+    pub product: BarocertProduct,
+    pub pki: ProviderPki,
+    pub root_pem: Vec<u8>,
+}
+
+/// The simulated broker. Share it as `Arc<Simulator>`.
+pub struct Simulator {
+    pub(crate) approve_after_ms: u64,
+    pub(crate) max_clock_skew_secs: u64,
+    pub(crate) token_ttl_secs: u64,
+    pub(crate) rps: Vec<Rp>,
+    pub(crate) people: Vec<SimPerson>,
+    pub(crate) unknown_people: UnknownPeople,
+    pub(crate) pkis: Vec<ProductPki>,
+    /// A PKI no gateway trusts, for [`Scenario::WrongChain`].
+    pub(crate) rogue: ProviderPki,
+    pub(crate) state: Mutex<state::State>,
+    pub(crate) subscribers: Mutex<people::SubscriberCache>,
+}
+
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulator")
+            .field("approve_after_ms", &self.approve_after_ms)
+            .field("rps", &self.rps.len())
+            .field("people", &self.people.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Simulator {
+    /// Validates the config and loads (or generates) each provider's PKI under
+    /// `pki_dir/<product>/`.
+    pub fn new(cfg: SimConfig) -> Result<Self, SimError> {
+        if cfg.relying_parties.is_empty() {
+            return Err(SimError::Config(
+                "at least one relying party is needed".into(),
+            ));
+        }
+        if cfg.token_ttl_secs == 0 {
+            return Err(SimError::Config("token_ttl_secs must be above zero".into()));
+        }
+        let mut rps: Vec<Rp> = Vec::new();
+        for rp in &cfg.relying_parties {
+            if rp.link_id.trim().is_empty() || rp.link_id.contains(char::is_whitespace) {
+                return Err(SimError::Config(
+                    "relying party link_id must be non-empty without spaces".into(),
+                ));
+            }
+            if !crypto::is_digits(&rp.client_code, 12) {
+                return Err(SimError::Config(format!(
+                    "relying party {}: client_code must be 12 digits",
+                    rp.link_id
+                )));
+            }
+            let key = crate::barocert::BarocertSecret::from_base64(&rp.secret_key)
+                .map_err(|_| {
+                    SimError::Config(format!(
+                        "relying party {}: secret_key must be base64 of 32 bytes",
+                        rp.link_id
+                    ))
+                })?
+                .key()
+                .to_owned();
+            if rps
+                .iter()
+                .any(|o| o.link_id == rp.link_id || o.client_code == rp.client_code)
+            {
+                return Err(SimError::Config(format!(
+                    "relying party {}: link_id or client_code listed twice",
+                    rp.link_id
+                )));
+            }
+            rps.push(Rp {
+                link_id: rp.link_id.clone(),
+                key,
+                client_code: rp.client_code.clone(),
+            });
+        }
+        for (i, p) in cfg.people.iter().enumerate() {
+            if cfg
+                .people
+                .iter()
+                .skip(i + 1)
+                .any(|o| o.phone.same_as(&p.phone))
+            {
+                return Err(SimError::Config(format!(
+                    "people[{i}]: phone number listed twice"
+                )));
+            }
+        }
+
+        let mut pkis = Vec::new();
+        for product in BarocertProduct::ALL {
+            let pki = ProviderPki::load_or_generate(
+                &cfg.pki_dir.join(product.name()),
+                product.display_name(),
+            )
+            .map_err(|source| SimError::Pki {
+                product: product.name(),
+                source,
+            })?;
+            let root_pem = pki.root_pem().map_err(|source| SimError::Pki {
+                product: product.name(),
+                source,
+            })?;
+            pkis.push(ProductPki {
+                product,
+                pki,
+                root_pem,
+            });
+        }
+        let rogue = ProviderPki::load_or_generate(&cfg.pki_dir.join("untrusted"), "Untrusted")
+            .map_err(|source| SimError::Pki {
+                product: "untrusted",
+                source,
+            })?;
+
+        Ok(Self {
+            approve_after_ms: cfg.approve_after_ms,
+            max_clock_skew_secs: cfg.max_clock_skew_secs,
+            token_ttl_secs: cfg.token_ttl_secs,
+            rps,
+            people: cfg.people,
+            unknown_people: cfg.unknown_people,
+            pkis,
+            rogue,
+            state: Mutex::new(state::State::default()),
+            subscribers: Mutex::new(people::SubscriberCache::default()),
+        })
+    }
+
+    /// The provider's root certificate (PEM): what the gateway trusts for it.
+    pub fn root_pem(&self, product: BarocertProduct) -> Vec<u8> {
+        self.pkis
+            .iter()
+            .find(|p| p.product == product)
+            .map(|p| p.root_pem.clone())
+            .unwrap_or_default()
+    }
+
+    /// Misbehaviour on demand: forgets every session token it issued, as the
+    /// broker does when tokens expire or it restarts. Callers must fetch new ones.
+    pub fn expire_session_tokens(&self) {
+        if let Ok(mut st) = self.state.lock() {
+            st.tokens.clear();
+        }
+    }
+
+    pub(crate) fn pki(&self, product: BarocertProduct) -> Option<&ProviderPki> {
+        self.pkis
+            .iter()
+            .find(|p| p.product == product)
+            .map(|p| &p.pki)
+    }
+
+    /// Serves HTTP/1.1 and HTTP/2 on `listener` until this future is dropped or
+    /// its task aborted (which also closes the open connections).
+    pub async fn serve(self: Arc<Self>, listener: tokio::net::TcpListener) -> Result<(), SimError> {
+        let local = listener.local_addr()?;
+        info!(addr = %local, "provider simulator listening");
+        let mut conns = JoinSet::new();
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let (stream, peer) = match accepted {
+                        Ok(x) => x,
+                        Err(e) => {
+                            // Out of descriptors and the like: back off, keep serving.
+                            warn!(error = %e, "simulator accept failed");
+                            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    };
+                    let _ = stream.set_nodelay(true);
+                    let sim = Arc::clone(&self);
+                    conns.spawn(async move {
+                        let svc = hyper::service::service_fn(move |req| {
+                            let sim = Arc::clone(&sim);
+                            async move { Ok::<_, Infallible>(sim.handle(req).await) }
+                        });
+                        let served = hyper_util::server::conn::auto::Builder::new(
+                            hyper_util::rt::TokioExecutor::new(),
+                        )
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                        .await;
+                        if let Err(e) = served {
+                            debug!(peer = %peer, error = %e, "simulator connection ended");
+                        }
+                    });
+                }
+                Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            }
+        }
+    }
+}

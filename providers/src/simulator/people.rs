@@ -1,0 +1,236 @@
+//! Who the simulated citizens are: resolving a request to a person and a
+//! scenario, their deterministic CI, their subscriber certificates, and the CMS
+//! result their app would produce (honest or tampered, per scenario).
+//!
+//! Not here: HTTP, receipt state, the broker's access rules.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use base64::Engine as _;
+
+use super::state::Signed;
+use super::{Scenario, Simulator, UnknownPeople};
+use crate::barocert::codes::BrokerCode;
+use crate::barocert::{crypto, BarocertProduct};
+use crate::cms;
+use crate::person::{BirthDate, Gender, Name, Phone};
+use crate::testpki::{ProviderPki, Subscriber};
+
+/// The simulator's fixed CI key: the same person gets the same CI in every run.
+const CI_KEY: &[u8] = b"munjigi-simulator-ci-key-v1";
+/// The key deriving provider UIDs from phone numbers.
+const UID_KEY: &[u8] = b"munjigi-simulator-uid-key-v1";
+
+/// A person as the simulated provider knows them.
+#[derive(Debug, Clone)]
+pub(crate) struct Subject {
+    pub name: Name,
+    pub birthdate: BirthDate,
+    pub phone: Phone,
+    pub gender: Gender,
+}
+
+impl Subject {
+    /// 88-character base64 CI: HMAC-SHA512 over name|birthdate|phone.
+    pub fn ci(&self) -> Result<String, BrokerCode> {
+        let mac = crypto::hmac_sha512(CI_KEY, self.fingerprint().as_bytes())
+            .map_err(|_| BrokerCode::Internal)?;
+        Ok(base64::engine::general_purpose::STANDARD.encode(mac))
+    }
+
+    /// A provider UID for the certificate subject (not the CI).
+    fn uid(&self) -> Result<String, BrokerCode> {
+        let mac = crypto::hmac_sha256(UID_KEY, self.phone.national().as_bytes())
+            .map_err(|_| BrokerCode::Internal)?;
+        let hexed = hex::encode_upper(mac);
+        Ok(format!("SIM{}", hexed.get(..20).unwrap_or(&hexed)))
+    }
+
+    fn fingerprint(&self) -> String {
+        let name: String = self
+            .name
+            .expose()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        format!(
+            "{name}|{}|{}",
+            self.birthdate.yyyymmdd(),
+            self.phone.national()
+        )
+    }
+}
+
+/// Subscriber certificates per (PKI, person), issued on first use.
+#[derive(Default)]
+pub(crate) struct SubscriberCache {
+    by_key: HashMap<(String, String), Arc<Subscriber>>,
+}
+
+/// The names used for [`Scenario::WrongPerson`].
+const OTHER_NAMES: [&str; 3] = ["김민준", "이서연", "박지호"];
+
+fn derived_gender(phone: &Phone) -> Gender {
+    let last = phone.national().bytes().last().unwrap_or(b'0');
+    if last & 1 == 0 {
+        Gender::Female
+    } else {
+        Gender::Male
+    }
+}
+
+/// Everything needed to make one result outside the state lock.
+pub(crate) struct SignJob {
+    pub product: BarocertProduct,
+    pub scenario: Scenario,
+    pub subject: Subject,
+    pub token: String,
+}
+
+impl Simulator {
+    /// The person a request names, and their scenario; or the refusal.
+    pub(crate) fn resolve(
+        &self,
+        phone: &Phone,
+        name: &Name,
+        birthdate: &BirthDate,
+    ) -> Result<(Subject, Scenario), BrokerCode> {
+        match self.people.iter().find(|p| p.phone.same_as(phone)) {
+            Some(p) => {
+                match p.scenario {
+                    Scenario::Unknown => return Err(BrokerCode::UnknownPerson),
+                    Scenario::Dormant => return Err(BrokerCode::AccountDormant),
+                    _ => {}
+                }
+                let name_ok = p.name.as_ref().is_none_or(|n| n.same_as(name));
+                let birth_ok = p.birthdate.as_ref().is_none_or(|b| b.same_as(birthdate));
+                if !(name_ok && birth_ok) {
+                    return Err(BrokerCode::PersonMismatch);
+                }
+                Ok((
+                    Subject {
+                        name: p.name.clone().unwrap_or_else(|| name.clone()),
+                        birthdate: p.birthdate.unwrap_or(*birthdate),
+                        phone: phone.clone(),
+                        gender: p.gender.unwrap_or_else(|| derived_gender(phone)),
+                    },
+                    p.scenario,
+                ))
+            }
+            None => match self.unknown_people {
+                UnknownPeople::Approve => Ok((
+                    Subject {
+                        name: name.clone(),
+                        birthdate: *birthdate,
+                        phone: phone.clone(),
+                        gender: derived_gender(phone),
+                    },
+                    Scenario::Approve,
+                )),
+                UnknownPeople::Refuse => Err(BrokerCode::UnknownPerson),
+            },
+        }
+    }
+
+    /// Who the result names: the asked person, or someone else for `WrongPerson`.
+    pub(crate) fn result_subject(&self, asked: &Subject, scenario: Scenario) -> Subject {
+        if scenario != Scenario::WrongPerson {
+            return asked.clone();
+        }
+        let other = OTHER_NAMES
+            .iter()
+            .filter_map(|n| Name::parse(n).ok())
+            .find(|n| !n.same_as(&asked.name))
+            .unwrap_or_else(|| asked.name.clone());
+        Subject {
+            name: other,
+            ..asked.clone()
+        }
+    }
+
+    fn subscriber(&self, pki: &ProviderPki, who: &Subject) -> Result<Arc<Subscriber>, BrokerCode> {
+        let key = (pki.label().to_owned(), who.fingerprint());
+        if let Some(s) = self
+            .subscribers
+            .lock()
+            .map_err(|_| BrokerCode::Internal)?
+            .by_key
+            .get(&key)
+        {
+            return Ok(Arc::clone(s));
+        }
+        // Key generation takes a moment: not under the lock. A race issues two
+        // certificates for one person; the first stored wins.
+        let issued = pki
+            .issue_subscriber(who.name.expose(), &who.uid()?, None)
+            .map_err(|e| {
+                tracing::error!(error = %e, "simulator could not issue a subscriber certificate");
+                BrokerCode::Internal
+            })?;
+        let mut cache = self.subscribers.lock().map_err(|_| BrokerCode::Internal)?;
+        Ok(Arc::clone(
+            cache.by_key.entry(key).or_insert_with(|| Arc::new(issued)),
+        ))
+    }
+
+    /// The CMS SignedData the citizen's app returns, per scenario.
+    pub(crate) fn sign_result(&self, job: &SignJob) -> Result<Signed, BrokerCode> {
+        let pki = if job.scenario == Scenario::WrongChain {
+            &self.rogue
+        } else {
+            self.pki(job.product).ok_or(BrokerCode::Internal)?
+        };
+        let signer = self.subscriber(pki, &job.subject)?;
+        let content = if job.scenario == Scenario::TamperContent {
+            let r: [u8; 8] = crypto::random_bytes().map_err(|_| BrokerCode::Internal)?;
+            format!("tampered-{}", hex::encode(r))
+        } else {
+            job.token.clone()
+        };
+        let mut signed_data = cms::sign(
+            content.as_bytes(),
+            &signer,
+            &[pki.ca().to_owned()],
+            job.product.identity_encoding(),
+        )
+        .map_err(|e| {
+            tracing::error!(error = %e, "simulator could not sign a result");
+            BrokerCode::Internal
+        })?;
+        if job.scenario == Scenario::BadSignature {
+            // The signature value is the last field of the last SignerInfo (no
+            // unsigned attributes, DER): flipping the last byte breaks it and
+            // nothing else.
+            if let Some(b) = signed_data.last_mut() {
+                *b ^= 0x01;
+            }
+        }
+        Ok(Signed { signed_data })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subject(name: &str) -> Subject {
+        Subject {
+            name: Name::parse(name).unwrap(),
+            birthdate: BirthDate::parse("19900131").unwrap(),
+            phone: Phone::parse("010-1234-5678").unwrap(),
+            gender: Gender::Male,
+        }
+    }
+
+    #[test]
+    fn ci_is_deterministic_88_chars_and_per_person() {
+        let a = subject("홍길동").ci().unwrap();
+        assert_eq!(a.len(), 88);
+        assert!(crate::person::Ci::parse(&a).is_ok());
+        assert_eq!(a, subject("홍 길동").ci().unwrap());
+        assert_ne!(a, subject("홍길순").ci().unwrap());
+        let uid = subject("홍길동").uid().unwrap();
+        assert!(uid.starts_with("SIM") && uid.len() == 23);
+    }
+}

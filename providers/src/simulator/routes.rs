@@ -1,0 +1,526 @@
+//! The simulated broker's HTTP surface: routing, the broker's access checks in
+//! the order it applies them, and the four endpoints (token, request, status,
+//! verify) plus `GET /health`.
+//!
+//! Every refusal is a [`BrokerCode`] answered as `{"code", "message"}` with the
+//! code's HTTP status. Logs carry receipt ids, scenarios and codes; never names,
+//! phone numbers, tokens or keys.
+//!
+//! Not here: state rules ([`super::state`]), people and signing ([`super::people`]).
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http::{HeaderMap, Method, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use tracing::{debug, info};
+
+use super::people::SignJob;
+use super::state::{Phase, Receipt, TokenInfo};
+use super::{Rp, Simulator};
+use crate::barocert::codes::BrokerCode;
+use crate::barocert::wire::{
+    ErrorBody, IdentityReceipt, IdentityRequest, IdentityResult, IdentityStatus, TokenRequest,
+    TokenResponse,
+};
+use crate::barocert::{crypto, BarocertProduct, NonceRule};
+use crate::person::{BirthDate, Gender, Name, Phone};
+
+/// Largest request body the simulator reads.
+const MAX_BODY: usize = 64 * 1024;
+
+type Reply = Response<Full<Bytes>>;
+
+fn json_reply<T: serde::Serialize>(status: StatusCode, v: &T) -> Reply {
+    let body = serde_json::to_vec(v).unwrap_or_default();
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json; charset=utf8"),
+    );
+    r
+}
+
+fn refuse(code: BrokerCode) -> Reply {
+    json_reply(
+        StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
+        &ErrorBody {
+            code: code.code(),
+            message: code.message().to_owned(),
+        },
+    )
+}
+
+fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+}
+
+/// The simulator only serves products whose adapter exists.
+fn served(product: BarocertProduct) -> bool {
+    product == BarocertProduct::Kakao
+}
+
+impl Simulator {
+    pub(crate) async fn handle(&self, req: http::Request<Incoming>) -> Reply {
+        let (parts, body) = req.into_parts();
+        let body = match Limited::new(body, MAX_BODY).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(_) => return refuse(BrokerCode::BadBody),
+        };
+        let path = parts.uri.path().to_owned();
+        let signed_uri = parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| path.clone(), |pq| pq.as_str().to_owned());
+        let result = self.route(&parts.method, &path, &signed_uri, &parts.headers, &body);
+        match result {
+            Ok(r) => r,
+            Err(code) => {
+                debug!(method = %parts.method, path = %path, code = code.code(), "simulator refused");
+                refuse(code)
+            }
+        }
+    }
+
+    fn route(
+        &self,
+        method: &Method,
+        path: &str,
+        signed_uri: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Reply, BrokerCode> {
+        if path == "/health" && *method == Method::GET {
+            return Ok(json_reply(
+                StatusCode::OK,
+                &serde_json::json!({"status": "ok"}),
+            ));
+        }
+        if path == format!("/{}/Token", crypto::SERVICE_ID) && *method == Method::POST {
+            return self.issue_token(headers, body);
+        }
+        let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let (product, client_code, receipt) = match segs.as_slice() {
+            [p, "Identity", cc] => (*p, *cc, None),
+            [p, "Identity", cc, rid] => (*p, *cc, Some(*rid)),
+            _ => return Err(BrokerCode::NoSuchRoute),
+        };
+        let product = BarocertProduct::from_path_segment(product)
+            .filter(|p| served(*p))
+            .ok_or(BrokerCode::NoSuchRoute)?;
+        match (method.clone(), receipt) {
+            (Method::POST, None) => {
+                let rp = self.authorize(method, headers, signed_uri, body, product, client_code)?;
+                self.create(&rp, product, body)
+            }
+            (Method::GET, Some(rid)) => {
+                let rp = self.authorize(method, headers, signed_uri, body, product, client_code)?;
+                self.status(&rp, product, rid)
+            }
+            (Method::POST, Some(rid)) => {
+                let rp = self.authorize(method, headers, signed_uri, body, product, client_code)?;
+                self.verify(&rp, product, rid, body)
+            }
+            _ => Err(BrokerCode::NoSuchRoute),
+        }
+    }
+
+    fn clock_ok(&self, date: &str) -> bool {
+        let Some(t) = crypto::parse_rfc3339(date) else {
+            return false;
+        };
+        crypto::now_secs().abs_diff(t) <= self.max_clock_skew_secs
+    }
+
+    fn rp_by_link(&self, link_id: &str) -> Option<&Rp> {
+        self.rps.iter().find(|r| r.link_id == link_id)
+    }
+
+    /// `POST /BAROCERT/Token`: Linkhub's token service.
+    fn issue_token(&self, headers: &HeaderMap, body: &[u8]) -> Result<Reply, BrokerCode> {
+        let auth = header(headers, "authorization").ok_or(BrokerCode::TokenRequest)?;
+        let mut parts = auth.split(' ').filter(|s| !s.is_empty());
+        let (Some("LINKHUB"), Some(link_id), Some(sig), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(BrokerCode::TokenRequest);
+        };
+        let rp = self.rp_by_link(link_id).ok_or(BrokerCode::UnknownLinkId)?;
+        let version = header(headers, "x-lh-version").ok_or(BrokerCode::TokenRequest)?;
+        if version != crypto::AUTH_VERSION {
+            return Err(BrokerCode::TokenRequest);
+        }
+        let date = header(headers, "x-lh-date").ok_or(BrokerCode::TokenClock)?;
+        if !self.clock_ok(date) {
+            return Err(BrokerCode::TokenClock);
+        }
+        let forwarded = header(headers, "x-lh-forwarded");
+        let uri = format!("/{}/Token", crypto::SERVICE_ID);
+        let target = crypto::token_sign_target(body, date, forwarded, version, &uri)
+            .map_err(|_| BrokerCode::Internal)?;
+        if !crypto::hmac_sha256_matches(&rp.key, target.as_bytes(), sig) {
+            return Err(BrokerCode::TokenSignature);
+        }
+        let req: TokenRequest =
+            serde_json::from_slice(body).map_err(|_| BrokerCode::TokenRequest)?;
+        if !req.scope.iter().any(|s| s == "partner") {
+            return Err(BrokerCode::TokenRequest);
+        }
+        let raw: [u8; 32] = crypto::random_bytes().map_err(|_| BrokerCode::Internal)?;
+        let token = hex::encode(raw);
+        let now_ms = crypto::now_ms();
+        let expires_secs = crypto::now_secs().saturating_add(self.token_ttl_secs);
+        {
+            let mut st = self.state.lock().map_err(|_| BrokerCode::Internal)?;
+            st.prune(now_ms);
+            st.tokens.insert(
+                token.clone(),
+                TokenInfo {
+                    link_id: rp.link_id.clone(),
+                    scopes: req.scope.clone(),
+                    expires_at_ms: expires_secs.saturating_mul(1000),
+                },
+            );
+        }
+        info!(link_id = %rp.link_id, ttl_secs = self.token_ttl_secs, "simulator issued a session token");
+        Ok(json_reply(
+            StatusCode::OK,
+            &TokenResponse {
+                session_token: token,
+                service_id: crypto::SERVICE_ID.into(),
+                link_id: rp.link_id.clone(),
+                usercode: String::new(),
+                ipaddress: String::new(),
+                expiration: crypto::rfc3339_millis(expires_secs),
+                scope: req.scope,
+            },
+        ))
+    }
+
+    /// The broker's access checks for an API call, in its order.
+    fn authorize(
+        &self,
+        method: &Method,
+        headers: &HeaderMap,
+        signed_uri: &str,
+        body: &[u8],
+        product: BarocertProduct,
+        client_code: &str,
+    ) -> Result<Rp, BrokerCode> {
+        let bearer = header(headers, "authorization")
+            .and_then(|a| a.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(BrokerCode::SessionMissing)?;
+        let (link_id, scope_ok) = {
+            let st = self.state.lock().map_err(|_| BrokerCode::Internal)?;
+            let info = st
+                .tokens
+                .get(bearer)
+                .filter(|t| t.expires_at_ms > crypto::now_ms())
+                .ok_or(BrokerCode::SessionInvalid)?;
+            (
+                info.link_id.clone(),
+                info.scopes.iter().any(|s| s == product.identity_scope()),
+            )
+        };
+        if !scope_ok {
+            return Err(BrokerCode::ScopeDenied);
+        }
+        let rp = self
+            .rp_by_link(&link_id)
+            .ok_or(BrokerCode::SessionInvalid)?
+            .clone();
+        if header(headers, "x-bc-version") != Some(crypto::API_VERSION) {
+            return Err(BrokerCode::BadVersion);
+        }
+        if *method == Method::POST {
+            if header(headers, "x-bc-encryptionmode") != Some(crypto::ENCRYPTION_MODE) {
+                return Err(BrokerCode::BadVersion);
+            }
+            let date = header(headers, "x-bc-date").ok_or(BrokerCode::ClockSkew)?;
+            if !self.clock_ok(date) {
+                return Err(BrokerCode::ClockSkew);
+            }
+            let given = header(headers, "x-bc-auth").ok_or(BrokerCode::BadHmac)?;
+            let target = crypto::api_sign_target(body, date, signed_uri)
+                .map_err(|_| BrokerCode::Internal)?;
+            if !crypto::hmac_sha256_matches(&rp.key, target.as_bytes(), given) {
+                return Err(BrokerCode::BadHmac);
+            }
+        }
+        if !crypto::is_digits(client_code, 12) {
+            return Err(BrokerCode::MalformedClient);
+        }
+        if rp.client_code != client_code {
+            return Err(BrokerCode::UnknownClient);
+        }
+        Ok(rp)
+    }
+
+    /// `POST /{P}/Identity/{clientCode}`: 본인인증 요청.
+    fn create(&self, rp: &Rp, product: BarocertProduct, body: &[u8]) -> Result<Reply, BrokerCode> {
+        let req: IdentityRequest = serde_json::from_slice(body).map_err(|_| BrokerCode::BadBody)?;
+        let dec =
+            |f: &str| crypto::decrypt_field(&rp.key, f).map_err(|_| BrokerCode::Undecryptable);
+
+        let hp = dec(&req.receiver_hp)?;
+        if !(crypto::is_digits(&hp, 10) || crypto::is_digits(&hp, 11)) {
+            return Err(BrokerCode::BadPhone);
+        }
+        let phone = Phone::parse(&hp).map_err(|_| BrokerCode::BadPhone)?;
+        let name = Name::parse(&dec(&req.receiver_name)?).map_err(|_| BrokerCode::BadName)?;
+        let bd = dec(&req.receiver_birthday)?;
+        if !crypto::is_digits(&bd, 8) {
+            return Err(BrokerCode::BadBirthday);
+        }
+        let birthdate = BirthDate::parse(&bd).map_err(|_| BrokerCode::BadBirthday)?;
+        let title_len = req.req_title.trim().chars().count();
+        if title_len == 0 || title_len > product.max_title_chars() {
+            return Err(BrokerCode::BadTitle);
+        }
+        if req.expire_in == 0 || req.expire_in > product.max_ttl_secs() {
+            return Err(BrokerCode::BadExpireIn);
+        }
+        let token = dec(&req.token)?;
+        match product.nonce_rule() {
+            NonceRule::Required { max_chars } => {
+                let n = token.chars().count();
+                if n == 0 || n > max_chars {
+                    return Err(BrokerCode::BadToken);
+                }
+            }
+            NonceRule::Absent => {
+                if !token.is_empty() {
+                    return Err(BrokerCode::BadToken);
+                }
+            }
+        }
+
+        let (asked, scenario) = self.resolve(&phone, &name, &birthdate)?;
+        let result_subject = self.result_subject(&asked, scenario);
+
+        let now_ms = crypto::now_ms();
+        let mut st = self.state.lock().map_err(|_| BrokerCode::Internal)?;
+        st.prune(now_ms);
+        let receipt_id = loop {
+            let id = new_receipt_id(now_ms)?;
+            if !st.receipts.contains_key(&id) {
+                break id;
+            }
+        };
+        let scheme = req
+            .app_use_yn
+            .then(|| format!("kakaotalk://kakaopay/cert/sign?tx_id={receipt_id}"));
+        st.receipts.insert(
+            receipt_id.clone(),
+            Receipt {
+                product,
+                client_code: rp.client_code.clone(),
+                scenario,
+                result_subject,
+                token,
+                title: req.req_title.trim().to_owned(),
+                expire_in: req.expire_in,
+                requested_at_ms: now_ms,
+                return_url: req.return_url,
+                app_use: req.app_use_yn,
+                scheme: scheme.clone(),
+                signed: None,
+                verified_at_ms: None,
+            },
+        );
+        drop(st);
+        info!(
+            receipt = %receipt_id,
+            product = product.name(),
+            scenario = ?scenario,
+            expire_in = req.expire_in,
+            "simulator accepted an identity request"
+        );
+        Ok(json_reply(
+            StatusCode::OK,
+            &IdentityReceipt { receipt_id, scheme },
+        ))
+    }
+
+    /// Signs the result if the citizen has approved by `now_ms` and it is not
+    /// signed yet (outside the state lock: signing may issue a certificate).
+    fn ensure_signed(&self, rid: &str, now_ms: u64) -> Result<(), BrokerCode> {
+        let job = {
+            let st = self.state.lock().map_err(|_| BrokerCode::Internal)?;
+            let Some(r) = st.receipts.get(rid) else {
+                return Ok(());
+            };
+            if r.signed.is_some()
+                || !matches!(
+                    r.phase(now_ms, self.approve_after_ms),
+                    Phase::Completed { .. }
+                )
+            {
+                return Ok(());
+            }
+            SignJob {
+                product: r.product,
+                scenario: r.scenario,
+                subject: r.result_subject.clone(),
+                token: r.token.clone(),
+            }
+        };
+        let signed = self.sign_result(&job)?;
+        let mut st = self.state.lock().map_err(|_| BrokerCode::Internal)?;
+        if let Some(r) = st.receipts.get_mut(rid) {
+            if r.signed.is_none() {
+                r.signed = Some(signed);
+            }
+        }
+        Ok(())
+    }
+
+    /// `GET /{P}/Identity/{clientCode}/{receiptID}`: 상태확인.
+    fn status(&self, rp: &Rp, product: BarocertProduct, rid: &str) -> Result<Reply, BrokerCode> {
+        if !crypto::is_digits(rid, 32) {
+            return Err(BrokerCode::MalformedReceipt);
+        }
+        let now_ms = crypto::now_ms();
+        self.ensure_signed(rid, now_ms)?;
+        let st = self.state.lock().map_err(|_| BrokerCode::Internal)?;
+        let r = st
+            .receipts
+            .get(rid)
+            .filter(|r| r.client_code == rp.client_code && r.product == product)
+            .ok_or(BrokerCode::UnknownReceipt)?;
+        let phase = r.phase(now_ms, self.approve_after_ms);
+        let dt = |ms: u64| crypto::kst_compact(ms / 1000);
+        let complete_dt = match phase {
+            Phase::Completed { at_ms, .. } | Phase::Rejected { at_ms, .. } => Some(dt(at_ms)),
+            _ => None,
+        };
+        let reply = IdentityStatus {
+            receipt_id: rid.to_owned(),
+            client_code: r.client_code.clone(),
+            state: phase.state_code(),
+            expire_in: r.expire_in,
+            call_center_name: Some("문지기 시뮬레이터".into()),
+            call_center_num: Some("1600-0000".into()),
+            req_title: Some(r.title.clone()),
+            auth_category: Some("M".into()),
+            return_url: r.return_url.clone(),
+            request_dt: Some(dt(r.requested_at_ms)),
+            view_dt: phase.viewed_at_ms().map(dt),
+            complete_dt,
+            expire_dt: Some(dt(r.expires_at_ms())),
+            verify_dt: r.verified_at_ms.map(dt),
+            scheme: r.scheme.clone(),
+            app_use_yn: r.app_use,
+        };
+        drop(st);
+        Ok(json_reply(StatusCode::OK, &reply))
+    }
+
+    /// `POST /{P}/Identity/{clientCode}/{receiptID}`: 검증 (once).
+    fn verify(
+        &self,
+        rp: &Rp,
+        product: BarocertProduct,
+        rid: &str,
+        body: &[u8],
+    ) -> Result<Reply, BrokerCode> {
+        if !crypto::is_digits(rid, 32) {
+            return Err(BrokerCode::MalformedReceipt);
+        }
+        // Kakao's identity verify carries no body.
+        if !body.is_empty() {
+            return Err(BrokerCode::BadBody);
+        }
+        let now_ms = crypto::now_ms();
+        self.ensure_signed(rid, now_ms)?;
+        let mut st = self.state.lock().map_err(|_| BrokerCode::Internal)?;
+        let r = st
+            .receipts
+            .get_mut(rid)
+            .filter(|r| r.client_code == rp.client_code && r.product == product)
+            .ok_or(BrokerCode::UnknownReceipt)?;
+        let completed_at = match r.phase(now_ms, self.approve_after_ms) {
+            Phase::Waiting { .. } => return Err(BrokerCode::NotCompleted),
+            Phase::Expired { .. } => return Err(BrokerCode::ReceiptExpired),
+            Phase::Rejected { .. } => return Err(BrokerCode::ReceiptRejected),
+            Phase::Completed { at_ms, .. } => at_ms,
+        };
+        if r.verified_at_ms.is_some() {
+            return Err(BrokerCode::AlreadyVerified);
+        }
+        if let Some(w) = product.verify_window_secs() {
+            if now_ms >= completed_at.saturating_add(w.saturating_mul(1000)) {
+                return Err(BrokerCode::VerifyTooLate);
+            }
+        }
+        let signed = r.signed.clone().ok_or(BrokerCode::Internal)?;
+        r.verified_at_ms = Some(now_ms);
+        let subject = r.result_subject.clone();
+        let scenario = r.scenario;
+        drop(st);
+
+        let ci = subject.ci()?;
+        let birth = subject.birthdate;
+        info!(
+            receipt = %rid,
+            product = product.name(),
+            scenario = ?scenario,
+            "simulator delivered an identity result"
+        );
+        Ok(json_reply(
+            StatusCode::OK,
+            &IdentityResult {
+                receipt_id: rid.to_owned(),
+                state: 1,
+                receiver_name: Some(subject.name.expose().to_owned()),
+                receiver_year: Some(format!("{:04}", birth.year())),
+                receiver_day: Some(birth.mmdd()),
+                receiver_hp: Some(subject.phone.national()),
+                receiver_gender: Some(
+                    match subject.gender {
+                        Gender::Male => "MALE",
+                        Gender::Female => "FEMALE",
+                    }
+                    .into(),
+                ),
+                receiver_foreign: Some("N".into()),
+                receiver_telco_type: Some("SKT".into()),
+                signed_data: base64::engine::general_purpose::STANDARD.encode(&signed.signed_data),
+                ci,
+            },
+        ))
+    }
+}
+
+/// A 32-digit receipt id: `yyMMdd` (KST) + 26 random digits.
+fn new_receipt_id(now_ms: u64) -> Result<String, BrokerCode> {
+    let date = crypto::kst_compact(now_ms / 1000);
+    let mut id: String = date.get(2..8).unwrap_or("000000").to_owned();
+    while id.len() < 32 {
+        let bytes: [u8; 32] = crypto::random_bytes().map_err(|_| BrokerCode::Internal)?;
+        for b in bytes {
+            // Rejection sampling keeps the digits uniform.
+            if b < 250 && id.len() < 32 {
+                id.push(char::from(b'0' + b % 10));
+            }
+        }
+    }
+    Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn receipt_ids_are_32_digits() {
+        let a = new_receipt_id(1_706_677_567_000).unwrap();
+        let b = new_receipt_id(1_706_677_567_000).unwrap();
+        assert!(crypto::is_digits(&a, 32), "{a}");
+        assert!(a.starts_with("240131"));
+        assert_ne!(a, b);
+    }
+}
