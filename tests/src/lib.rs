@@ -1,1 +1,538 @@
-//! placeholder
+//! End-to-end test harness: the real `munjigi` binary, the provider simulator and
+//! a real OIDC client library (Authlib, in Python) as processes on loopback, and a
+//! small cookie-keeping browser the tests drive as the citizen.
+//!
+//! Processes are killed when their handle drops; every wait polls with a deadline.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub const SIM_SECRET: &str = "bXVuamlnaS1kZW1vLXNlY3JldC1rZXktMzJieXRlcyE=";
+pub const CLIENT_SECRET: &str = "e2e-client-secret-0123456789";
+
+/// The built `munjigi` binary (next to this test's `deps/` folder, or `MUNJIGI_BIN`).
+pub fn munjigi_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("MUNJIGI_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    let bin = dir.join("munjigi");
+    assert!(bin.exists(), "{} not built: run `cargo build -p munjigi` first", bin.display());
+    bin
+}
+
+pub fn python() -> PathBuf {
+    if let Ok(p) = std::env::var("MUNJIGI_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let venv = repo_root().join("deploy/.venv/bin/python");
+    assert!(venv.exists(), "python test peers missing: run ./deploy/test (it creates deploy/.venv)");
+    venv
+}
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A temporary folder removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> Self {
+        let n: u64 = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+        let p = std::env::temp_dir().join(format!("munjigi-e2e-{tag}-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&p).unwrap();
+        Self(p)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A child process killed on drop; its output lines are collected.
+pub struct Proc {
+    child: Child,
+    pub lines: mpsc::Receiver<String>,
+    pub name: &'static str,
+}
+
+impl Proc {
+    /// Starts `cmd` and waits for a stdout line containing `ready` (returns it).
+    pub fn start(name: &'static str, mut cmd: Command, ready: &str) -> (Self, String) {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        let (tx, rx) = mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        let err = child.stderr.take().unwrap();
+        let tx2 = tx.clone();
+        std::thread::spawn(move || {
+            for l in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(l);
+            }
+        });
+        std::thread::spawn(move || {
+            for l in BufReader::new(err).lines().map_while(Result::ok) {
+                let _ = tx2.send(l);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(l) if l.contains(ready) => return (Self { child, lines: rx, name }, l),
+                Ok(l) => seen.push(l),
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("{name} did not become ready; output:\n{}", seen.join("\n"));
+                }
+            }
+        }
+    }
+
+    /// Everything printed since the last call.
+    pub fn drain(&self) -> Vec<String> {
+        self.lines.try_iter().collect()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// How the simulated person behaves (the simulator's scenario names).
+pub struct Person {
+    pub phone: &'static str,
+    pub scenario: &'static str,
+}
+
+pub struct SimOpts {
+    pub approve_after_ms: u64,
+    pub people: Vec<Person>,
+}
+
+impl Default for SimOpts {
+    fn default() -> Self {
+        Self {
+            approve_after_ms: 300,
+            people: vec![
+                Person { phone: "010-0000-0001", scenario: "reject" },
+                Person { phone: "010-0000-0002", scenario: "never" },
+                Person { phone: "010-0000-0003", scenario: "tamper_content" },
+                Person { phone: "010-0000-0004", scenario: "wrong_person" },
+                Person { phone: "010-0000-0005", scenario: "wrong_chain" },
+                Person { phone: "010-0000-0006", scenario: "unknown" },
+            ],
+        }
+    }
+}
+
+/// The simulator as a process, with its PKI in `dir/pki`.
+pub fn start_simulator(dir: &Path, opts: &SimOpts) -> (Proc, String) {
+    let port = free_port();
+    let mut toml = format!(
+        "listen = \"127.0.0.1:{port}\"\n[simulator]\npki_dir = \"pki\"\napprove_after_ms = {}\nunknown_people = \"approve\"\n\
+         [[simulator.relying_parties]]\nlink_id = \"MUNJIGI_E2E\"\nsecret_key = \"{SIM_SECRET}\"\nclient_code = \"023040000001\"\n",
+        opts.approve_after_ms
+    );
+    for p in &opts.people {
+        toml.push_str(&format!("[[simulator.people]]\nphone = \"{}\"\nscenario = \"{}\"\n", p.phone, p.scenario));
+    }
+    let file = dir.join("simulator.toml");
+    std::fs::write(&file, toml).unwrap();
+    let mut cmd = Command::new(munjigi_bin());
+    cmd.arg("simulate").arg("--config").arg(&file).env("MUNJIGI_LOG", "info");
+    let (proc, _) = Proc::start("simulator", cmd, "provider simulator listening on");
+    (proc, format!("http://127.0.0.1:{port}"))
+}
+
+pub struct GatewayOpts {
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Extra TOML appended (more sites, policies).
+    pub extra: String,
+    pub site_redirect: String,
+    pub site_alg: &'static str,
+    pub public_client: bool,
+    pub login_ttl_secs: u64,
+    /// The provider request lifetime (`ttl_secs`), for expiry tests.
+    pub provider_ttl_secs: Option<u32>,
+}
+
+impl Default for GatewayOpts {
+    fn default() -> Self {
+        Self {
+            tls: None,
+            extra: String::new(),
+            site_redirect: String::new(),
+            site_alg: "ES256",
+            public_client: false,
+            login_ttl_secs: 600,
+            provider_ttl_secs: None,
+        }
+    }
+}
+
+pub struct Gateway {
+    pub proc: Proc,
+    pub url: String,
+    pub config: PathBuf,
+}
+
+/// The gateway as a process, configured for the simulator at `sim_url`.
+pub fn start_gateway(dir: &Path, sim_url: &str, opts: &GatewayOpts) -> Gateway {
+    let port = free_port();
+    let scheme = if opts.tls.is_some() { "https" } else { "http" };
+    let url = format!("{scheme}://127.0.0.1:{port}");
+    let tls = match &opts.tls {
+        Some((c, k)) => format!("[server.tls]\ncert_chain = \"{}\"\nkey = \"{}\"\n", c.display(), k.display()),
+        None => String::new(),
+    };
+    let secret = if opts.public_client {
+        String::new()
+    } else {
+        format!("client_secret = {{ value = \"{CLIENT_SECRET}\" }}\n")
+    };
+    let toml = format!(
+        r#"[server]
+public_url = "{url}"
+listen = "127.0.0.1:{port}"
+login_ttl_secs = {ttl}
+{tls}
+[secrets]
+pairwise_key = {{ value = "e2e-pairwise-key-0123456789abcdef0123" }}
+
+[keys]
+dir = "keys"
+generate_missing = true
+
+[providers.kakao]
+type = "barocert"
+product = "kakao"
+name_ko = "카카오"
+name_en = "Kakao"
+level = "substantial"
+endpoint = "{sim_url}"
+auth_endpoint = "{sim_url}"
+link_id = "MUNJIGI_E2E"
+client_code = "023040000001"
+secret_key = {{ value = "{SIM_SECRET}" }}
+roots = "pki/kakao/root.pem"
+{provider_ttl}
+[policies.standard]
+min_level = "substantial"
+
+[sites.town]
+name = "구청 민원"
+name_en = "Town hall"
+policy = "standard"
+
+[sites.town.oidc]
+client_id = "town"
+{secret}redirect_uris = ["{redirect}"]
+post_logout_redirect_uris = ["{redirect}/bye"]
+id_token_alg = "{alg}"
+{extra}"#,
+        ttl = opts.login_ttl_secs,
+        redirect = opts.site_redirect,
+        alg = opts.site_alg,
+        provider_ttl = opts.provider_ttl_secs.map(|t| format!("ttl_secs = {t}")).unwrap_or_default(),
+        extra = opts.extra,
+    );
+    let file = dir.join("gateway.toml");
+    std::fs::write(&file, toml).unwrap();
+    let mut cmd = Command::new(munjigi_bin());
+    cmd.arg("serve").arg("--config").arg(&file).env("MUNJIGI_LOG", "info");
+    let (proc, _) = Proc::start("gateway", cmd, "munjigi listening on");
+    Gateway { proc, url, config: file }
+}
+
+/// The Python site (Authlib) on its own port.
+pub struct Site {
+    pub proc: Proc,
+    pub url: String,
+    pub redirect_uri: String,
+}
+
+pub fn site_port_and_redirect() -> (u16, String) {
+    let port = free_port();
+    (port, format!("http://127.0.0.1:{port}/callback"))
+}
+
+pub fn start_site(port: u16, issuer: &str, auth_method: &str, ca: Option<&Path>) -> Site {
+    let mut cmd = Command::new(python());
+    cmd.arg(repo_root().join("tests/site/oidc_site.py"))
+        .args(["--issuer", issuer, "--client-id", "town", "--auth-method", auth_method])
+        .args(["--port", &port.to_string()]);
+    if auth_method != "none" {
+        cmd.args(["--client-secret", CLIENT_SECRET]);
+    }
+    if let Some(ca) = ca {
+        cmd.arg("--ca").arg(ca);
+    }
+    let (proc, _) = Proc::start("site", cmd, "site listening on");
+    Site {
+        proc,
+        url: format!("http://127.0.0.1:{port}"),
+        redirect_uri: format!("http://127.0.0.1:{port}/callback"),
+    }
+}
+
+/// One HTTP response as the browser saw it.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub status: u16,
+    pub location: Option<String>,
+    pub headers: http::HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+    /// The value of `<input name="NAME" ... value="V">`.
+    pub fn input_value(&self, name: &str) -> Option<String> {
+        let marker = format!("name=\"{name}\"");
+        let at = self.body.find(&marker)?;
+        let start = self.body[..at].rfind('<')?;
+        let end = at + self.body[at..].find('>')?;
+        let tag = &self.body[start..end];
+        let v = tag.split("value=\"").nth(1)?;
+        Some(html_unescape(&v[..v.find('"')?]))
+    }
+}
+
+fn html_unescape(s: &str) -> String {
+    s.replace("&amp;", "&").replace("&quot;", "\"").replace("&#x27;", "'").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">")
+}
+
+/// A cookie-keeping HTTP client that does not follow redirects by itself.
+pub struct Browser {
+    client: Client<hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>, Full<Bytes>>,
+    cookies: HashMap<String, String>,
+    pub accept_language: &'static str,
+}
+
+impl Browser {
+    pub fn new(ca_pem: Option<&[u8]>) -> Self {
+        let mut roots = rustls::RootCertStore::empty();
+        if let Some(pem) = ca_pem {
+            use rustls_pki_types::pem::PemObject as _;
+            for c in rustls_pki_types::CertificateDer::pem_slice_iter(pem) {
+                roots.add(c.unwrap()).unwrap();
+            }
+        }
+        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let conn = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .build();
+        Self { client: Client::builder(TokioExecutor::new()).build(conn), cookies: HashMap::new(), accept_language: "ko-KR" }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    pub fn cookie(&self, name: &str) -> Option<&String> {
+        self.cookies.get(name)
+    }
+
+    pub fn forget_cookies(&mut self) {
+        self.cookies.clear();
+    }
+
+    pub async fn request(&mut self, method: http::Method, url: &str, form: Option<&[(&str, &str)]>) -> Page {
+        let mut b = http::Request::builder().method(method).uri(url).header("accept-language", self.accept_language);
+        if !self.cookies.is_empty() {
+            b = b.header("cookie", self.cookie_header());
+        }
+        let body = match form {
+            Some(pairs) => {
+                b = b.header("content-type", "application/x-www-form-urlencoded");
+                let mut s = form_urlencoded::Serializer::new(String::new());
+                for (k, v) in pairs {
+                    s.append_pair(k, v);
+                }
+                Bytes::from(s.finish())
+            }
+            None => Bytes::new(),
+        };
+        let resp = tokio::time::timeout(Duration::from_secs(40), self.client.request(b.body(Full::new(body)).unwrap()))
+            .await
+            .unwrap_or_else(|_| panic!("timeout: {url}"))
+            .unwrap_or_else(|e| panic!("request to {url} failed: {e:?}"));
+        for c in resp.headers().get_all("set-cookie") {
+            let c = c.to_str().unwrap();
+            let pair = c.split(';').next().unwrap();
+            let (k, v) = pair.split_once('=').unwrap();
+            if v.is_empty() || c.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_owned(), v.to_owned());
+            }
+        }
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let location = headers.get("location").map(|l| absolute(url, l.to_str().unwrap()));
+        let body = String::from_utf8_lossy(&resp.into_body().collect().await.unwrap().to_bytes()).into_owned();
+        Page { status, location, headers, body }
+    }
+
+    pub async fn get(&mut self, url: &str) -> Page {
+        self.request(http::Method::GET, url, None).await
+    }
+
+    pub async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> Page {
+        self.request(http::Method::POST, url, Some(form)).await
+    }
+
+    /// GETs `url` and follows redirects (303/302) until a non-redirect page.
+    pub async fn follow(&mut self, url: &str) -> (Page, String) {
+        let mut url = url.to_owned();
+        for _ in 0..10 {
+            let p = self.get(&url).await;
+            match &p.location {
+                Some(l) if (300..400).contains(&p.status) => url = l.clone(),
+                _ => return (p, url),
+            }
+        }
+        panic!("too many redirects from {url}");
+    }
+}
+
+/// Resolves a Location against the request URL.
+pub fn absolute(base: &str, loc: &str) -> String {
+    if loc.starts_with("http://") || loc.starts_with("https://") {
+        return loc.to_owned();
+    }
+    let scheme_end = base.find("://").unwrap() + 3;
+    let host_end = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
+    format!("{}{loc}", &base[..host_end])
+}
+
+/// The citizen's side of a login, from the chooser to the provider push.
+pub struct Citizen<'a> {
+    pub name: &'a str,
+    pub birthdate: &'a str,
+    pub phone: &'a str,
+}
+
+pub const HONG: Citizen<'static> = Citizen { name: "홍길동", birthdate: "1990-01-31", phone: "010-1234-5678" };
+
+/// From the chooser page URL: picks Kakao, fills the form, returns the waiting page URL.
+pub async fn pick_and_submit(b: &mut Browser, chooser_url: &str, who: &Citizen<'_>) -> String {
+    let base = chooser_url.split('?').next().unwrap().to_owned();
+    let form = b.get(&format!("{base}/identify?provider=kakao")).await;
+    assert_eq!(form.status, 200, "identify page: {}", form.body);
+    let csrf = form.input_value("csrf").expect("csrf input");
+    let r = b
+        .post(&format!("{base}/start"), &[("csrf", &csrf), ("provider", "kakao"), ("name", who.name), ("birthdate", who.birthdate), ("phone", who.phone), ("consent", "yes")])
+        .await;
+    assert_eq!(r.status, 303, "start: {}", r.body);
+    r.location.unwrap()
+}
+
+/// Polls the status endpoint until the login leaves pending; returns the JSON.
+pub async fn wait_done(b: &mut Browser, login_base: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let s = b.get(&format!("{login_base}/status?wait=5")).await;
+        assert_eq!(s.status, 200, "status: {}", s.body);
+        let j = s.json();
+        let st = j["state"].as_str().unwrap().to_owned();
+        if st != "pending" && st != "viewed" {
+            return j;
+        }
+        assert!(Instant::now() < deadline, "login still pending at the deadline");
+    }
+}
+
+/// A test CA and a server certificate for 127.0.0.1 (for the HTTPS test).
+pub fn tls_files(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    use openssl::asn1::Asn1Time;
+    use openssl::bn::BigNum;
+    use openssl::hash::MessageDigest;
+    use openssl::pkey::PKey;
+    use openssl::rsa::Rsa;
+    use openssl::x509::extension::{AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName, SubjectKeyIdentifier};
+    use openssl::x509::{X509NameBuilder, X509};
+    let name = |cn: &str| {
+        let mut n = X509NameBuilder::new().unwrap();
+        n.append_entry_by_text("CN", cn).unwrap();
+        n.build()
+    };
+    let ca_key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+    let mut ca = X509::builder().unwrap();
+    ca.set_version(2).unwrap();
+    ca.set_serial_number(&BigNum::from_u32(1).unwrap().to_asn1_integer().unwrap()).unwrap();
+    ca.set_subject_name(&name("munjigi e2e test CA")).unwrap();
+    ca.set_issuer_name(&name("munjigi e2e test CA")).unwrap();
+    ca.set_pubkey(&ca_key).unwrap();
+    ca.set_not_before(&Asn1Time::days_from_now(0).unwrap()).unwrap();
+    ca.set_not_after(&Asn1Time::days_from_now(2).unwrap()).unwrap();
+    ca.append_extension(BasicConstraints::new().critical().ca().build().unwrap()).unwrap();
+    ca.append_extension(KeyUsage::new().critical().key_cert_sign().crl_sign().build().unwrap()).unwrap();
+    let ski = SubjectKeyIdentifier::new().build(&ca.x509v3_context(None, None)).unwrap();
+    ca.append_extension(ski).unwrap();
+    ca.sign(&ca_key, MessageDigest::sha256()).unwrap();
+    let ca = ca.build();
+    let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+    let mut leaf = X509::builder().unwrap();
+    leaf.set_version(2).unwrap();
+    leaf.set_serial_number(&BigNum::from_u32(2).unwrap().to_asn1_integer().unwrap()).unwrap();
+    leaf.set_subject_name(&name("127.0.0.1")).unwrap();
+    leaf.set_issuer_name(ca.subject_name()).unwrap();
+    leaf.set_pubkey(&key).unwrap();
+    leaf.set_not_before(&Asn1Time::days_from_now(0).unwrap()).unwrap();
+    leaf.set_not_after(&Asn1Time::days_from_now(2).unwrap()).unwrap();
+    let san = SubjectAlternativeName::new().ip("127.0.0.1").build(&leaf.x509v3_context(Some(&ca), None)).unwrap();
+    leaf.append_extension(san).unwrap();
+    let aki = AuthorityKeyIdentifier::new().keyid(true).build(&leaf.x509v3_context(Some(&ca), None)).unwrap();
+    leaf.append_extension(aki).unwrap();
+    let ski = SubjectKeyIdentifier::new().build(&leaf.x509v3_context(Some(&ca), None)).unwrap();
+    leaf.append_extension(ski).unwrap();
+    leaf.append_extension(KeyUsage::new().critical().digital_signature().key_encipherment().build().unwrap()).unwrap();
+    leaf.append_extension(ExtendedKeyUsage::new().server_auth().build().unwrap()).unwrap();
+    leaf.append_extension(BasicConstraints::new().build().unwrap()).unwrap();
+    leaf.sign(&ca_key, MessageDigest::sha256()).unwrap();
+    let leaf = leaf.build();
+    let chain = dir.join("chain.pem");
+    let mut pem = leaf.to_pem().unwrap();
+    pem.extend(ca.to_pem().unwrap());
+    std::fs::write(&chain, pem).unwrap();
+    let keyf = dir.join("key.pem");
+    std::fs::write(&keyf, key.private_key_to_pem_pkcs8().unwrap()).unwrap();
+    let caf = dir.join("ca.pem");
+    std::fs::write(&caf, ca.to_pem().unwrap()).unwrap();
+    (chain, keyf, caf)
+}

@@ -1,0 +1,53 @@
+# Prerequisites, installed only when missing (idempotent, quiet when all present).
+# Sourced by deploy/run and deploy/test. Debian 12 as root; sudo is used otherwise.
+
+# Debian packages the build needs (openssl-sys: pkg-config + libssl-dev; a C compiler).
+MUNJIGI_BUILD_PACKAGES=(pkg-config libssl-dev gcc)
+# Debian packages the tests need beyond the build.
+MUNJIGI_TEST_PACKAGES=(python3-venv)
+
+_munjigi_sudo() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# apt_ensure PKG... : installs the packages that are not installed yet.
+apt_ensure() {
+    local missing=()
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "installing: ${missing[*]}" >&2
+    _munjigi_sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    _munjigi_sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+ensure_build_prereqs() {
+    if ! command -v cargo >/dev/null 2>&1; then
+        echo "cargo not found: install the Rust toolchain (https://rustup.rs) first" >&2
+        exit 1
+    fi
+    apt_ensure "${MUNJIGI_BUILD_PACKAGES[@]}"
+}
+
+# The Python peers of the tests (a real OIDC client library as a site) in a venv.
+ensure_test_prereqs() {
+    ensure_build_prereqs
+    # python3-venv is only needed when python3 lacks a working venv module.
+    if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+        apt_ensure "${MUNJIGI_TEST_PACKAGES[@]}"
+    fi
+    local venv="$MUNJIGI_ROOT/deploy/.venv"
+    if [ ! -x "$venv/bin/python" ]; then
+        python3 -m venv "$venv"
+    fi
+    if ! "$venv/bin/python" -c 'import authlib, requests' >/dev/null 2>&1; then
+        echo "installing python test peers (authlib, requests)" >&2
+        "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$MUNJIGI_ROOT/tests/site/requirements.txt"
+    fi
+    export MUNJIGI_PYTHON="$venv/bin/python"
+    if ! cargo nextest --version >/dev/null 2>&1; then
+        echo "installing cargo-nextest" >&2
+        cargo install --locked -q cargo-nextest
+    fi
+}
