@@ -4,7 +4,12 @@
 //!
 //! Processes are killed when their handle drops; every wait polls with a deadline.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -28,7 +33,11 @@ pub fn munjigi_bin() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap();
     let bin = dir.join("munjigi");
-    assert!(bin.exists(), "{} not built: run `cargo build -p munjigi` first", bin.display());
+    assert!(
+        bin.exists(),
+        "{} not built: run `cargo build -p munjigi` first",
+        bin.display()
+    );
     bin
 }
 
@@ -37,16 +46,26 @@ pub fn python() -> PathBuf {
         return PathBuf::from(p);
     }
     let venv = repo_root().join("deploy/.venv/bin/python");
-    assert!(venv.exists(), "python test peers missing: run ./deploy/test (it creates deploy/.venv)");
+    assert!(
+        venv.exists(),
+        "python test peers missing: run ./deploy/test (it creates deploy/.venv)"
+    );
     venv
 }
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A temporary folder removed on drop.
@@ -54,7 +73,10 @@ pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     pub fn new(tag: &str) -> Self {
-        let n: u64 = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+        let n: u64 = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64;
         let p = std::env::temp_dir().join(format!("munjigi-e2e-{tag}-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&p).unwrap();
         Self(p)
@@ -81,7 +103,9 @@ impl Proc {
     /// Starts `cmd` and waits for a stdout line containing `ready` (returns it).
     pub fn start(name: &'static str, mut cmd: Command, ready: &str) -> (Self, String) {
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
         let (tx, rx) = mpsc::channel();
         let out = child.stdout.take().unwrap();
         let err = child.stderr.take().unwrap();
@@ -101,7 +125,16 @@ impl Proc {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
-                Ok(l) if l.contains(ready) => return (Self { child, lines: rx, name }, l),
+                Ok(l) if l.contains(ready) => {
+                    return (
+                        Self {
+                            child,
+                            lines: rx,
+                            name,
+                        },
+                        l,
+                    )
+                }
                 Ok(l) => seen.push(l),
                 Err(_) => {
                     let _ = child.kill();
@@ -140,12 +173,30 @@ impl Default for SimOpts {
         Self {
             approve_after_ms: 300,
             people: vec![
-                Person { phone: "010-0000-0001", scenario: "reject" },
-                Person { phone: "010-0000-0002", scenario: "never" },
-                Person { phone: "010-0000-0003", scenario: "tamper_content" },
-                Person { phone: "010-0000-0004", scenario: "wrong_person" },
-                Person { phone: "010-0000-0005", scenario: "wrong_chain" },
-                Person { phone: "010-0000-0006", scenario: "unknown" },
+                Person {
+                    phone: "010-0000-0001",
+                    scenario: "reject",
+                },
+                Person {
+                    phone: "010-0000-0002",
+                    scenario: "never",
+                },
+                Person {
+                    phone: "010-0000-0003",
+                    scenario: "tamper_content",
+                },
+                Person {
+                    phone: "010-0000-0004",
+                    scenario: "wrong_person",
+                },
+                Person {
+                    phone: "010-0000-0005",
+                    scenario: "wrong_chain",
+                },
+                Person {
+                    phone: "010-0000-0006",
+                    scenario: "unknown",
+                },
             ],
         }
     }
@@ -160,12 +211,18 @@ pub fn start_simulator(dir: &Path, opts: &SimOpts) -> (Proc, String) {
         opts.approve_after_ms
     );
     for p in &opts.people {
-        toml.push_str(&format!("[[simulator.people]]\nphone = \"{}\"\nscenario = \"{}\"\n", p.phone, p.scenario));
+        toml.push_str(&format!(
+            "[[simulator.people]]\nphone = \"{}\"\nscenario = \"{}\"\n",
+            p.phone, p.scenario
+        ));
     }
     let file = dir.join("simulator.toml");
     std::fs::write(&file, toml).unwrap();
     let mut cmd = Command::new(munjigi_bin());
-    cmd.arg("simulate").arg("--config").arg(&file).env("MUNJIGI_LOG", "info");
+    cmd.arg("simulate")
+        .arg("--config")
+        .arg(&file)
+        .env("MUNJIGI_LOG", "info");
     let (proc, _) = Proc::start("simulator", cmd, "provider simulator listening on");
     (proc, format!("http://127.0.0.1:{port}"))
 }
@@ -208,7 +265,11 @@ pub fn start_gateway(dir: &Path, sim_url: &str, opts: &GatewayOpts) -> Gateway {
     let scheme = if opts.tls.is_some() { "https" } else { "http" };
     let url = format!("{scheme}://127.0.0.1:{port}");
     let tls = match &opts.tls {
-        Some((c, k)) => format!("[server.tls]\ncert_chain = \"{}\"\nkey = \"{}\"\n", c.display(), k.display()),
+        Some((c, k)) => format!(
+            "[server.tls]\ncert_chain = \"{}\"\nkey = \"{}\"\n",
+            c.display(),
+            k.display()
+        ),
         None => String::new(),
     };
     let secret = if opts.public_client {
@@ -259,15 +320,25 @@ id_token_alg = "{alg}"
         ttl = opts.login_ttl_secs,
         redirect = opts.site_redirect,
         alg = opts.site_alg,
-        provider_ttl = opts.provider_ttl_secs.map(|t| format!("ttl_secs = {t}")).unwrap_or_default(),
+        provider_ttl = opts
+            .provider_ttl_secs
+            .map(|t| format!("ttl_secs = {t}"))
+            .unwrap_or_default(),
         extra = opts.extra,
     );
     let file = dir.join("gateway.toml");
     std::fs::write(&file, toml).unwrap();
     let mut cmd = Command::new(munjigi_bin());
-    cmd.arg("serve").arg("--config").arg(&file).env("MUNJIGI_LOG", "info");
+    cmd.arg("serve")
+        .arg("--config")
+        .arg(&file)
+        .env("MUNJIGI_LOG", "info");
     let (proc, _) = Proc::start("gateway", cmd, "munjigi listening on");
-    Gateway { proc, url, config: file }
+    Gateway {
+        proc,
+        url,
+        config: file,
+    }
 }
 
 /// The Python site (Authlib) on its own port.
@@ -285,7 +356,14 @@ pub fn site_port_and_redirect() -> (u16, String) {
 pub fn start_site(port: u16, issuer: &str, auth_method: &str, ca: Option<&Path>) -> Site {
     let mut cmd = Command::new(python());
     cmd.arg(repo_root().join("tests/site/oidc_site.py"))
-        .args(["--issuer", issuer, "--client-id", "town", "--auth-method", auth_method])
+        .args([
+            "--issuer",
+            issuer,
+            "--client-id",
+            "town",
+            "--auth-method",
+            auth_method,
+        ])
         .args(["--port", &port.to_string()]);
     if auth_method != "none" {
         cmd.args(["--client-secret", CLIENT_SECRET]);
@@ -327,12 +405,20 @@ impl Page {
 }
 
 fn html_unescape(s: &str) -> String {
-    s.replace("&amp;", "&").replace("&quot;", "\"").replace("&#x27;", "'").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">")
+    s.replace("&amp;", "&")
+        .replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
 }
 
 /// A cookie-keeping HTTP client that does not follow redirects by itself.
 pub struct Browser {
-    client: Client<hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>, Full<Bytes>>,
+    client: Client<
+        hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+        Full<Bytes>,
+    >,
     cookies: HashMap<String, String>,
     pub accept_language: &'static str,
 }
@@ -346,21 +432,31 @@ impl Browser {
                 roots.add(c.unwrap()).unwrap();
             }
         }
-        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
         let conn = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
             .build();
-        Self { client: Client::builder(TokioExecutor::new()).build(conn), cookies: HashMap::new(), accept_language: "ko-KR" }
+        Self {
+            client: Client::builder(TokioExecutor::new()).build(conn),
+            cookies: HashMap::new(),
+            accept_language: "ko-KR",
+        }
     }
 
     fn cookie_header(&self) -> String {
-        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     pub fn cookie(&self, name: &str) -> Option<&String> {
@@ -371,8 +467,16 @@ impl Browser {
         self.cookies.clear();
     }
 
-    pub async fn request(&mut self, method: http::Method, url: &str, form: Option<&[(&str, &str)]>) -> Page {
-        let mut b = http::Request::builder().method(method).uri(url).header("accept-language", self.accept_language);
+    pub async fn request(
+        &mut self,
+        method: http::Method,
+        url: &str,
+        form: Option<&[(&str, &str)]>,
+    ) -> Page {
+        let mut b = http::Request::builder()
+            .method(method)
+            .uri(url)
+            .header("accept-language", self.accept_language);
         if !self.cookies.is_empty() {
             b = b.header("cookie", self.cookie_header());
         }
@@ -387,10 +491,13 @@ impl Browser {
             }
             None => Bytes::new(),
         };
-        let resp = tokio::time::timeout(Duration::from_secs(40), self.client.request(b.body(Full::new(body)).unwrap()))
-            .await
-            .unwrap_or_else(|_| panic!("timeout: {url}"))
-            .unwrap_or_else(|e| panic!("request to {url} failed: {e:?}"));
+        let resp = tokio::time::timeout(
+            Duration::from_secs(40),
+            self.client.request(b.body(Full::new(body)).unwrap()),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("timeout: {url}"))
+        .unwrap_or_else(|e| panic!("request to {url} failed: {e:?}"));
         for c in resp.headers().get_all("set-cookie") {
             let c = c.to_str().unwrap();
             let pair = c.split(';').next().unwrap();
@@ -403,9 +510,17 @@ impl Browser {
         }
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let location = headers.get("location").map(|l| absolute(url, l.to_str().unwrap()));
-        let body = String::from_utf8_lossy(&resp.into_body().collect().await.unwrap().to_bytes()).into_owned();
-        Page { status, location, headers, body }
+        let location = headers
+            .get("location")
+            .map(|l| absolute(url, l.to_str().unwrap()));
+        let body = String::from_utf8_lossy(&resp.into_body().collect().await.unwrap().to_bytes())
+            .into_owned();
+        Page {
+            status,
+            location,
+            headers,
+            body,
+        }
     }
 
     pub async fn get(&mut self, url: &str) -> Page {
@@ -436,7 +551,9 @@ pub fn absolute(base: &str, loc: &str) -> String {
         return loc.to_owned();
     }
     let scheme_end = base.find("://").unwrap() + 3;
-    let host_end = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
+    let host_end = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
     format!("{}{loc}", &base[..host_end])
 }
 
@@ -447,7 +564,11 @@ pub struct Citizen<'a> {
     pub phone: &'a str,
 }
 
-pub const HONG: Citizen<'static> = Citizen { name: "홍길동", birthdate: "1990-01-31", phone: "010-1234-5678" };
+pub const HONG: Citizen<'static> = Citizen {
+    name: "홍길동",
+    birthdate: "1990-01-31",
+    phone: "010-1234-5678",
+};
 
 /// From the chooser page URL: picks Kakao, fills the form, returns the waiting page URL.
 pub async fn pick_and_submit(b: &mut Browser, chooser_url: &str, who: &Citizen<'_>) -> String {
@@ -456,7 +577,17 @@ pub async fn pick_and_submit(b: &mut Browser, chooser_url: &str, who: &Citizen<'
     assert_eq!(form.status, 200, "identify page: {}", form.body);
     let csrf = form.input_value("csrf").expect("csrf input");
     let r = b
-        .post(&format!("{base}/start"), &[("csrf", &csrf), ("provider", "kakao"), ("name", who.name), ("birthdate", who.birthdate), ("phone", who.phone), ("consent", "yes")])
+        .post(
+            &format!("{base}/start"),
+            &[
+                ("csrf", &csrf),
+                ("provider", "kakao"),
+                ("name", who.name),
+                ("birthdate", who.birthdate),
+                ("phone", who.phone),
+                ("consent", "yes"),
+            ],
+        )
         .await;
     assert_eq!(r.status, 303, "start: {}", r.body);
     r.location.unwrap()
@@ -473,7 +604,10 @@ pub async fn wait_done(b: &mut Browser, login_base: &str) -> serde_json::Value {
         if st != "pending" && st != "viewed" {
             return j;
         }
-        assert!(Instant::now() < deadline, "login still pending at the deadline");
+        assert!(
+            Instant::now() < deadline,
+            "login still pending at the deadline"
+        );
     }
 }
 
@@ -484,7 +618,10 @@ pub fn tls_files(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     use openssl::hash::MessageDigest;
     use openssl::pkey::PKey;
     use openssl::rsa::Rsa;
-    use openssl::x509::extension::{AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName, SubjectKeyIdentifier};
+    use openssl::x509::extension::{
+        AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage,
+        SubjectAlternativeName, SubjectKeyIdentifier,
+    };
     use openssl::x509::{X509NameBuilder, X509};
     let name = |cn: &str| {
         let mut n = X509NameBuilder::new().unwrap();
@@ -494,36 +631,71 @@ pub fn tls_files(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let ca_key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
     let mut ca = X509::builder().unwrap();
     ca.set_version(2).unwrap();
-    ca.set_serial_number(&BigNum::from_u32(1).unwrap().to_asn1_integer().unwrap()).unwrap();
+    ca.set_serial_number(&BigNum::from_u32(1).unwrap().to_asn1_integer().unwrap())
+        .unwrap();
     ca.set_subject_name(&name("munjigi e2e test CA")).unwrap();
     ca.set_issuer_name(&name("munjigi e2e test CA")).unwrap();
     ca.set_pubkey(&ca_key).unwrap();
-    ca.set_not_before(&Asn1Time::days_from_now(0).unwrap()).unwrap();
-    ca.set_not_after(&Asn1Time::days_from_now(2).unwrap()).unwrap();
-    ca.append_extension(BasicConstraints::new().critical().ca().build().unwrap()).unwrap();
-    ca.append_extension(KeyUsage::new().critical().key_cert_sign().crl_sign().build().unwrap()).unwrap();
-    let ski = SubjectKeyIdentifier::new().build(&ca.x509v3_context(None, None)).unwrap();
+    ca.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    ca.set_not_after(&Asn1Time::days_from_now(2).unwrap())
+        .unwrap();
+    ca.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
+        .unwrap();
+    ca.append_extension(
+        KeyUsage::new()
+            .critical()
+            .key_cert_sign()
+            .crl_sign()
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let ski = SubjectKeyIdentifier::new()
+        .build(&ca.x509v3_context(None, None))
+        .unwrap();
     ca.append_extension(ski).unwrap();
     ca.sign(&ca_key, MessageDigest::sha256()).unwrap();
     let ca = ca.build();
     let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
     let mut leaf = X509::builder().unwrap();
     leaf.set_version(2).unwrap();
-    leaf.set_serial_number(&BigNum::from_u32(2).unwrap().to_asn1_integer().unwrap()).unwrap();
+    leaf.set_serial_number(&BigNum::from_u32(2).unwrap().to_asn1_integer().unwrap())
+        .unwrap();
     leaf.set_subject_name(&name("127.0.0.1")).unwrap();
     leaf.set_issuer_name(ca.subject_name()).unwrap();
     leaf.set_pubkey(&key).unwrap();
-    leaf.set_not_before(&Asn1Time::days_from_now(0).unwrap()).unwrap();
-    leaf.set_not_after(&Asn1Time::days_from_now(2).unwrap()).unwrap();
-    let san = SubjectAlternativeName::new().ip("127.0.0.1").build(&leaf.x509v3_context(Some(&ca), None)).unwrap();
+    leaf.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    leaf.set_not_after(&Asn1Time::days_from_now(2).unwrap())
+        .unwrap();
+    let san = SubjectAlternativeName::new()
+        .ip("127.0.0.1")
+        .build(&leaf.x509v3_context(Some(&ca), None))
+        .unwrap();
     leaf.append_extension(san).unwrap();
-    let aki = AuthorityKeyIdentifier::new().keyid(true).build(&leaf.x509v3_context(Some(&ca), None)).unwrap();
+    let aki = AuthorityKeyIdentifier::new()
+        .keyid(true)
+        .build(&leaf.x509v3_context(Some(&ca), None))
+        .unwrap();
     leaf.append_extension(aki).unwrap();
-    let ski = SubjectKeyIdentifier::new().build(&leaf.x509v3_context(Some(&ca), None)).unwrap();
+    let ski = SubjectKeyIdentifier::new()
+        .build(&leaf.x509v3_context(Some(&ca), None))
+        .unwrap();
     leaf.append_extension(ski).unwrap();
-    leaf.append_extension(KeyUsage::new().critical().digital_signature().key_encipherment().build().unwrap()).unwrap();
-    leaf.append_extension(ExtendedKeyUsage::new().server_auth().build().unwrap()).unwrap();
-    leaf.append_extension(BasicConstraints::new().build().unwrap()).unwrap();
+    leaf.append_extension(
+        KeyUsage::new()
+            .critical()
+            .digital_signature()
+            .key_encipherment()
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    leaf.append_extension(ExtendedKeyUsage::new().server_auth().build().unwrap())
+        .unwrap();
+    leaf.append_extension(BasicConstraints::new().build().unwrap())
+        .unwrap();
     leaf.sign(&ca_key, MessageDigest::sha256()).unwrap();
     let leaf = leaf.build();
     let chain = dir.join("chain.pem");

@@ -274,11 +274,15 @@ async fn callback(
         return Err(bad(&format!("token endpoint answered {}", token.status)));
     }
     let token: serde_json::Value = token.json().map_err(|e| bad(&e.to_string()))?;
-    let id_token = token["id_token"]
+    let id_token = token
+        .get("id_token")
+        .unwrap_or(&serde_json::Value::Null)
         .as_str()
         .ok_or_else(|| bad("no id_token"))?
         .to_owned();
-    let access_token = token["access_token"]
+    let access_token = token
+        .get("access_token")
+        .unwrap_or(&serde_json::Value::Null)
         .as_str()
         .ok_or_else(|| bad("no access_token"))?
         .to_owned();
@@ -322,10 +326,24 @@ async fn callback(
     .map_err(|e| bad(&format!("id_token signature: {e}")))?;
     let claims = serde_json::Value::Object(payload.claims_set().clone());
     let now = random::now();
-    let valid = claims["iss"].as_str() == Some(app.config.issuer())
-        && claims["aud"].as_str() == Some(c.client_id.as_str())
-        && claims["exp"].as_u64().is_some_and(|e| e > now)
-        && claims["nonce"]
+    let valid = claims
+        .get("iss")
+        .unwrap_or(&serde_json::Value::Null)
+        .as_str()
+        == Some(app.config.issuer())
+        && claims
+            .get("aud")
+            .unwrap_or(&serde_json::Value::Null)
+            .as_str()
+            == Some(c.client_id.as_str())
+        && claims
+            .get("exp")
+            .unwrap_or(&serde_json::Value::Null)
+            .as_u64()
+            .is_some_and(|e| e > now)
+        && claims
+            .get("nonce")
+            .unwrap_or(&serde_json::Value::Null)
             .as_str()
             .is_some_and(|n| eq(n, &session.nonce));
     if !valid {

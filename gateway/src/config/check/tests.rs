@@ -63,7 +63,7 @@ fn errors_carry_file_line_column_and_all_are_reported() {
         "{e:?}"
     );
     assert!(
-        e[1].contains(":15:10: sites.town: no policy `nope`"),
+        e[1].contains(":14:10: sites.town: no policy `nope`"),
         "{e:?}"
     );
 }
