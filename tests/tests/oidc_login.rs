@@ -439,3 +439,50 @@ async fn a_login_is_bound_to_its_browser_and_forms_need_the_csrf_token() {
     assert_eq!(p.input_value("name").as_deref(), Some("홍길동"));
     assert!(p.body.contains("aria-invalid"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rp_initiated_logout_ends_the_gateway_session_and_returns_only_to_registered_uris() {
+    let w = world(
+        GatewayOpts::default(),
+        "client_secret_basic",
+        SimOpts::default(),
+    )
+    .await;
+    let mut b = Browser::new(None);
+    login(&mut b, &w, &HONG, "").await;
+    assert!(b.cookie("mj_sid").is_some());
+    // max_age=0 asks for a fresh authentication: the chooser, not the session.
+    let (_, url) = b.follow(&format!("{}/login?max_age=0", w.site.url)).await;
+    assert!(url.contains("/login/"), "{url}");
+    let gw = &w.gw.url;
+    let bye = format!("{}/bye", w.site.redirect_uri);
+    let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    // Not registered: refused with a page, the session stays.
+    let p = b
+        .get(&format!(
+            "{gw}/logout?client_id=town&post_logout_redirect_uri={}",
+            enc("https://evil.example/")
+        ))
+        .await;
+    assert_eq!(p.status, 400);
+    assert!(b.cookie("mj_sid").is_some());
+    let p = b
+        .get(&format!(
+            "{gw}/logout?client_id=town&state=st&post_logout_redirect_uri={}",
+            enc(&bye)
+        ))
+        .await;
+    assert_eq!(p.status, 303);
+    assert_eq!(
+        p.location.as_deref(),
+        Some(format!("{bye}?state=st").as_str())
+    );
+    assert!(b.cookie("mj_sid").is_none(), "session cookie cleared");
+    // The next login needs the phone again.
+    let (_, url) = b.follow(&format!("{}/login", w.site.url)).await;
+    assert!(url.contains("/login/"), "{url}");
+    // Without a redirect: a page in the citizen's language.
+    let p = b.get(&format!("{gw}/logout")).await;
+    assert_eq!(p.status, 200);
+    assert!(p.body.contains("lang=\"ko\""));
+}

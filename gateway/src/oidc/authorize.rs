@@ -174,7 +174,8 @@ pub async fn handle(
         if let Some(ticket) = app.cookies.get(&parts.headers, session::COOKIE) {
             if let Some(s) = session::load(app, ticket).await? {
                 let age = random::now().saturating_sub(s.outcome.auth_time);
-                let fresh = max_age.is_none_or(|m| age <= m);
+                // max_age=0 means "authenticate now", like prompt=login.
+                let fresh = max_age.is_none_or(|m| m > 0 && age <= m);
                 if fresh
                     && s.outcome.level >= required_level
                     && grant::provider_fits(app, &policy, required_level, &s.outcome.provider)
