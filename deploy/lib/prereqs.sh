@@ -5,6 +5,8 @@
 MUNJIGI_BUILD_PACKAGES=(pkg-config libssl-dev gcc)
 # Debian packages the tests need beyond the build.
 MUNJIGI_TEST_PACKAGES=(python3-venv)
+# A real browser for the demo test (driven by playwright-core from npm).
+MUNJIGI_BROWSER_PACKAGES=(chromium)
 
 _munjigi_sudo() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -46,6 +48,14 @@ ensure_test_prereqs() {
         "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$MUNJIGI_ROOT/tests/site/requirements.txt"
     fi
     export MUNJIGI_PYTHON="$venv/bin/python"
+    apt_ensure "${MUNJIGI_BROWSER_PACKAGES[@]}"
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        apt_ensure nodejs npm
+    fi
+    if [ ! -d "$MUNJIGI_ROOT/tests/browser/node_modules/playwright-core" ]; then
+        echo "installing browser test driver (playwright-core)" >&2
+        (cd "$MUNJIGI_ROOT/tests/browser" && npm ci --silent --no-audit --no-fund)
+    fi
     if ! cargo nextest --version >/dev/null 2>&1; then
         echo "installing cargo-nextest" >&2
         cargo install --locked -q cargo-nextest

@@ -42,7 +42,9 @@ pub struct Pending {
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Waiting for the citizen; `viewed` once they opened it in the app.
-    Pending { viewed: bool },
+    Pending {
+        viewed: bool,
+    },
     /// Signed in the app; the result is ready to be fetched (once).
     Completed,
     Expired,

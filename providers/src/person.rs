@@ -78,7 +78,11 @@ redacted_debug!(BirthDate);
 impl BirthDate {
     /// Accepts `YYYY-MM-DD`, `YYYYMMDD` and `YYYY.MM.DD`.
     pub fn parse(raw: &str) -> Result<Self, PersonFieldError> {
-        let digits: String = raw.trim().chars().filter(|c| *c != '-' && *c != '.').collect();
+        let digits: String = raw
+            .trim()
+            .chars()
+            .filter(|c| *c != '-' && *c != '.')
+            .collect();
         if digits.len() != 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(PersonFieldError::BirthDate);
         }
@@ -160,7 +164,10 @@ impl Phone {
         if !ok_prefix || !(10..=11).contains(&national.len()) {
             return Err(PersonFieldError::Phone);
         }
-        Ok(Self(format!("+82{}", national.get(1..).unwrap_or_default())))
+        Ok(Self(format!(
+            "+82{}",
+            national.get(1..).unwrap_or_default()
+        )))
     }
     /// E.164: the form released to sites as `phone_number`.
     pub fn e164(&self) -> &str {
@@ -323,11 +330,27 @@ mod tests {
 
     #[test]
     fn phone_forms_normalise_to_e164() {
-        for raw in ["010-1234-5678", "01012345678", "+82 10 1234 5678", "+821012345678"] {
+        for raw in [
+            "010-1234-5678",
+            "01012345678",
+            "+82 10 1234 5678",
+            "+821012345678",
+        ] {
             assert_eq!(Phone::parse(raw).unwrap().e164(), "+821012345678", "{raw}");
         }
-        assert_eq!(Phone::parse("010-1234-5678").unwrap().national(), "01012345678");
-        for bad in ["", "12345", "+1 415 555 0100", "010-1234-5678-9", "02-123-4567", "+8201012345678", "010+1234"] {
+        assert_eq!(
+            Phone::parse("010-1234-5678").unwrap().national(),
+            "01012345678"
+        );
+        for bad in [
+            "",
+            "12345",
+            "+1 415 555 0100",
+            "010-1234-5678-9",
+            "02-123-4567",
+            "+8201012345678",
+            "010+1234",
+        ] {
             assert!(Phone::parse(bad).is_err(), "{bad}");
         }
     }
@@ -336,7 +359,14 @@ mod tests {
     fn birthdate_validates_calendar() {
         assert_eq!(BirthDate::parse("1990-02-28").unwrap().iso(), "1990-02-28");
         assert_eq!(BirthDate::parse("19900228").unwrap().yyyymmdd(), "19900228");
-        for bad in ["1990-02-30", "1990-13-01", "2990-01-01", "1890-01-01", "abc", "1990-1-1"] {
+        for bad in [
+            "1990-02-30",
+            "1990-13-01",
+            "2990-01-01",
+            "1890-01-01",
+            "abc",
+            "1990-1-1",
+        ] {
             assert!(BirthDate::parse(bad).is_err(), "{bad}");
         }
     }
@@ -351,8 +381,12 @@ mod tests {
 
     #[test]
     fn names_compare_ignoring_spaces() {
-        assert!(Name::parse("홍 길동").unwrap().same_as(&Name::parse("홍길동").unwrap()));
-        assert!(!Name::parse("홍길동").unwrap().same_as(&Name::parse("홍길순").unwrap()));
+        assert!(Name::parse("홍 길동")
+            .unwrap()
+            .same_as(&Name::parse("홍길동").unwrap()));
+        assert!(!Name::parse("홍길동")
+            .unwrap()
+            .same_as(&Name::parse("홍길순").unwrap()));
         assert!(Name::parse("").is_err());
         assert!(Name::parse("a\u{0}b").is_err());
     }

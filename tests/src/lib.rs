@@ -237,6 +237,8 @@ pub struct GatewayOpts {
     pub login_ttl_secs: u64,
     /// The provider request lifetime (`ttl_secs`), for expiry tests.
     pub provider_ttl_secs: Option<u32>,
+    /// Serve the `/demo` sample site (logging in as the `town` client).
+    pub demo: bool,
 }
 
 impl Default for GatewayOpts {
@@ -249,6 +251,7 @@ impl Default for GatewayOpts {
             public_client: false,
             login_ttl_secs: 600,
             provider_ttl_secs: None,
+            demo: false,
         }
     }
 }
@@ -313,19 +316,34 @@ policy = "standard"
 
 [sites.town.oidc]
 client_id = "town"
-{secret}redirect_uris = ["{redirect}"]
-post_logout_redirect_uris = ["{redirect}/bye"]
+{secret}redirect_uris = ["{redirect}"{demo_redirect}]
+post_logout_redirect_uris = ["{redirect}/bye"{demo_logout}]
 id_token_alg = "{alg}"
 {extra}"#,
         ttl = opts.login_ttl_secs,
         redirect = opts.site_redirect,
         alg = opts.site_alg,
+        demo_redirect = if opts.demo {
+            format!(", \"{url}/demo/callback\"")
+        } else {
+            String::new()
+        },
+        demo_logout = if opts.demo {
+            format!(", \"{url}/demo\"")
+        } else {
+            String::new()
+        },
         provider_ttl = opts
             .provider_ttl_secs
             .map(|t| format!("ttl_secs = {t}"))
             .unwrap_or_default(),
         extra = opts.extra,
     );
+    let toml = if opts.demo {
+        format!("{toml}\n[demo]\nsite = \"town\"\n")
+    } else {
+        toml
+    };
     let file = dir.join("gateway.toml");
     std::fs::write(&file, toml).unwrap();
     let mut cmd = Command::new(munjigi_bin());

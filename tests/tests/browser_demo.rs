@@ -1,0 +1,60 @@
+//! The demo login in a real browser: Debian's chromium driven by playwright-core
+//! (installed by ./deploy/test), keyboard on the form, the waiting page's own
+//! script polling, ending on the demo site with the validated claims. Korean and
+//! English. Screenshots land in target/browser-shots/ for a person to look at.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use munjigi_e2e::*;
+use std::process::Command;
+
+#[test]
+fn a_citizen_logs_in_on_the_demo_site_in_a_real_browser() {
+    let dir = TempDir::new("browser");
+    let (_sim, sim_url) = start_simulator(
+        dir.path(),
+        &SimOpts {
+            approve_after_ms: 1500,
+            ..SimOpts::default()
+        },
+    );
+    let gw = start_gateway(
+        dir.path(),
+        &sim_url,
+        &GatewayOpts {
+            demo: true,
+            site_redirect: "http://127.0.0.1:9/cb".into(),
+            ..GatewayOpts::default()
+        },
+    );
+    let script = repo_root().join("tests/browser/demo_login.mjs");
+    assert!(
+        repo_root()
+            .join("tests/browser/node_modules/playwright-core")
+            .exists(),
+        "playwright-core missing: ./deploy/test installs it (npm ci in tests/browser)"
+    );
+    let shots = repo_root().join("target/browser-shots");
+    std::fs::create_dir_all(&shots).unwrap();
+    for lang in ["ko", "en"] {
+        let out = Command::new("node")
+            .arg(&script)
+            .arg(&gw.url)
+            .arg(&shots)
+            .arg(lang)
+            .output()
+            .expect("node");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && stdout.contains("OK:"),
+            "browser login ({lang}) failed:\n{stdout}\n{stderr}\ngateway:\n{}",
+            gw.proc.drain().join("\n")
+        );
+    }
+}
