@@ -372,3 +372,72 @@ mod tests {
         assert_eq!(advance(S::Rejected, Event::Restart).unwrap(), S::Choosing);
     }
 }
+
+#[cfg(test)]
+mod size {
+    use super::*;
+
+    /// ARCHITECTURE.md: a pending login costs at most 2 KB in the store.
+    #[test]
+    fn a_pending_login_fits_in_two_kilobytes() {
+        let citizen = Citizen {
+            name: Name::parse("남궁홍길동").unwrap(),
+            birthdate: BirthDate::parse("1990-01-31").unwrap(),
+            phone: Phone::parse("010-1234-5678").unwrap(),
+        };
+        let long = "x".repeat(43);
+        let txn = LoginTxn {
+            id: long[..22].to_owned(),
+            rev: 3,
+            created_at: 1_800_000_000,
+            expires_at: 1_800_000_600,
+            browser: long.clone(),
+            csrf: long[..32].to_owned(),
+            request: AuthRequest {
+                client_id: "hometax-portal".into(),
+                site_id: "hometax".into(),
+                redirect_uri: "https://www.hometax.go.kr/oidc/callback/login".into(),
+                state: Some(long.clone()),
+                nonce: Some(long.clone()),
+                code_challenge: Some(long.clone()),
+                scope: "openid profile phone".into(),
+                required_level: Level::Substantial,
+                max_age: Some(3600),
+                login_hint: None,
+            },
+            policy: PolicySnapshot {
+                allowed_providers: ["kakao", "naver", "pass", "toss", "kb", "shinhan"]
+                    .into_iter()
+                    .map(ProviderId::new)
+                    .collect(),
+                min_level: Level::Substantial,
+                ci_entitled: false,
+            },
+            state: State::Pending,
+            attempt: Some(Attempt {
+                provider: ProviderId::new("kakao"),
+                citizen: StoredCitizen::from_citizen(&citizen),
+                challenge: Challenge {
+                    nonce: long[..32].to_owned(),
+                    title: "홈택스 로그인".into(),
+                    ttl_secs: 300,
+                },
+                pending: Pending {
+                    handle: "0".repeat(32),
+                    started_at: 1_800_000_010,
+                    expires_at: 1_800_000_310,
+                    app_scheme: None,
+                },
+                viewed: true,
+            }),
+            attempts: 1,
+            failure: None,
+            outcome: None,
+        };
+        let bytes = serde_json::to_vec(&txn).unwrap();
+        assert!(bytes.len() < 2048, "{} bytes", bytes.len());
+        let back: LoginTxn = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(back.attempt.unwrap().citizen.phone.e164(), "+821012345678");
+        eprintln!("pending login record: {} bytes", bytes.len());
+    }
+}
