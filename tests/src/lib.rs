@@ -144,6 +144,11 @@ impl Proc {
         }
     }
 
+    /// The process id (for reading its CPU time from `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Everything printed since the last call.
     pub fn drain(&self) -> Vec<String> {
         self.lines.try_iter().collect()
