@@ -204,6 +204,9 @@ pub struct Attempt {
     pub pending: Pending,
     #[serde(default)]
     pub viewed: bool,
+    /// When status polls began failing transiently (None while they succeed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<u64>,
 }
 
 /// What a finished login proved.
@@ -429,6 +432,7 @@ mod size {
                     app_scheme: None,
                 },
                 viewed: true,
+                failing_since: None,
             }),
             attempts: 1,
             failure: None,

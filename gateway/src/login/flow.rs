@@ -14,6 +14,11 @@ use std::time::Duration;
 
 /// At most one upstream status poll per login per interval, however many ask.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(1000);
+/// The longest one upstream status poll may take; the in-flight claim lasts this
+/// long, so a hung poll never lets a second one start behind it.
+pub const POLL_DEADLINE: Duration = Duration::from_secs(70);
+/// A provider whose status polls keep failing transiently this long fails the login.
+pub const UNAVAILABLE_AFTER_SECS: u64 = 60;
 /// Tries per login before the citizen must start over at the site.
 pub const MAX_ATTEMPTS: u32 = 5;
 
@@ -66,6 +71,7 @@ pub async fn start(
         challenge,
         pending,
         viewed: false,
+        failing_since: None,
     };
     let needs_restart = txn.state != State::Choosing;
     if needs_restart {
@@ -93,15 +99,25 @@ pub async fn refresh(app: &App, txn: LoginTxn) -> Result<LoginTxn, GatewayError>
     if now >= attempt.pending.expires_at {
         return apply(app, &txn, Event::ProviderExpired, Some("expired")).await;
     }
+    // One poll in flight per login, and at most one per interval, across every
+    // browser and replica: the claim covers the poll, then the interval after it.
     let claim = format!("poll:{}", txn.id);
-    if !app.store.put_new(&claim, Vec::new(), POLL_INTERVAL).await? {
+    if !app.store.put_new(&claim, Vec::new(), POLL_DEADLINE).await? {
         return Ok(txn);
     }
     let adapter = provider(app, &attempt.provider)?;
-    match adapter.status(&attempt.pending).await {
+    let polled = match tokio::time::timeout(POLL_DEADLINE, adapter.status(&attempt.pending)).await {
+        Ok(r) => r,
+        Err(_) => Err(ProviderError::Transport("status poll timed out".into())),
+    };
+    app.store.put(&claim, Vec::new(), POLL_INTERVAL).await?;
+    if polled.is_ok() && attempt.failing_since.is_some() {
+        update_attempt(app, &txn, |a| a.failing_since = None).await?;
+    }
+    match polled {
         Ok(Status::Pending { viewed }) => {
             if viewed && !attempt.viewed {
-                return mark_viewed(app, &txn).await;
+                return update_attempt(app, &txn, |a| a.viewed = true).await;
             }
             Ok(txn)
         }
@@ -110,7 +126,15 @@ pub async fn refresh(app: &App, txn: LoginTxn) -> Result<LoginTxn, GatewayError>
         Ok(Status::Rejected) => apply(app, &txn, Event::ProviderRejected, Some("rejected")).await,
         Ok(Status::Failed) => apply(app, &txn, Event::ProviderFailed, Some("protocol")).await,
         Err(e) if transient(&e) => {
+            let since = attempt.failing_since.unwrap_or(now);
+            if now.saturating_sub(since) >= UNAVAILABLE_AFTER_SECS {
+                tracing::warn!(txn = %txn.id, provider = %attempt.provider, reason = e.code(), failing_secs = now - since, "provider unreachable too long; login failed");
+                return apply(app, &txn, Event::ProviderFailed, Some("unavailable")).await;
+            }
             tracing::warn!(txn = %txn.id, provider = %attempt.provider, reason = e.code(), "status poll failed; will retry");
+            if attempt.failing_since.is_none() {
+                return update_attempt(app, &txn, move |a| a.failing_since = Some(now)).await;
+            }
             Ok(txn)
         }
         Err(e) => {
@@ -120,20 +144,28 @@ pub async fn refresh(app: &App, txn: LoginTxn) -> Result<LoginTxn, GatewayError>
     }
 }
 
-/// Marks the attempt as opened in the app: a flag on the attempt, not a state.
-async fn mark_viewed(app: &App, txn: &LoginTxn) -> Result<LoginTxn, GatewayError> {
-    let (mut fresh, raw) = app.txns.load(&txn.id).await?;
-    if fresh.state != State::Pending {
-        return Ok(fresh);
+/// Changes the current attempt's flags (viewed, failing since), not its state.
+async fn update_attempt(
+    app: &App,
+    txn: &LoginTxn,
+    change: impl Fn(&mut Attempt),
+) -> Result<LoginTxn, GatewayError> {
+    for _ in 0..5 {
+        let (mut fresh, raw) = app.txns.load(&txn.id).await?;
+        if fresh.state != State::Pending {
+            return Ok(fresh);
+        }
+        match fresh.attempt.as_mut() {
+            Some(a) => change(a),
+            None => return Ok(fresh),
+        }
+        match app.txns.save(&raw, &mut fresh).await {
+            Ok(_) => return Ok(fresh),
+            Err(TxnError::Conflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
     }
-    if let Some(a) = fresh.attempt.as_mut() {
-        a.viewed = true;
-    }
-    match app.txns.save(&raw, &mut fresh).await {
-        Ok(_) => Ok(fresh),
-        Err(TxnError::Conflict) => Ok(app.txns.load(&txn.id).await?.0),
-        Err(e) => Err(e.into()),
-    }
+    Ok(app.txns.load(&txn.id).await?.0)
 }
 
 fn transient(e: &ProviderError) -> bool {
@@ -225,7 +257,11 @@ pub async fn finish(app: &App, txn: LoginTxn) -> Result<Option<LoginTxn>, Gatewa
         }
         Err(e) => {
             let rescue = crate::rescue::provider_rescue(&e);
-            tracing::warn!(txn = %txn.id, provider = %attempt.provider, code = rescue.code, reason = e.code(), detail = %e, elapsed_ms, "provider result refused");
+            let check = match &e {
+                ProviderError::BadSignature(c) => c.code(),
+                _ => "-",
+            };
+            tracing::warn!(txn = %txn.id, provider = %attempt.provider, code = rescue.code, reason = e.code(), check, detail = %e, elapsed_ms, "provider result refused");
             Ok(Some(
                 apply(app, &txn, Event::VerifyFailed, Some(e.code())).await?,
             ))
