@@ -5,6 +5,8 @@
 MUNJIGI_BUILD_PACKAGES=(pkg-config libssl-dev gcc)
 # Debian packages the tests need beyond the build.
 MUNJIGI_TEST_PACKAGES=(python3-venv)
+# A real Redis for the store and replica tests.
+MUNJIGI_REDIS_PACKAGES=(redis-server)
 # A real browser for the demo test (driven by playwright-core from npm).
 MUNJIGI_BROWSER_PACKAGES=(chromium)
 
@@ -48,7 +50,7 @@ ensure_test_prereqs() {
         "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$MUNJIGI_ROOT/tests/site/requirements.txt"
     fi
     export MUNJIGI_PYTHON="$venv/bin/python"
-    apt_ensure "${MUNJIGI_BROWSER_PACKAGES[@]}"
+    apt_ensure "${MUNJIGI_REDIS_PACKAGES[@]}" "${MUNJIGI_BROWSER_PACKAGES[@]}"
     if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
         apt_ensure nodejs npm
     fi

@@ -13,6 +13,7 @@ use crate::txn::TxnRepo;
 use crate::web::cookies::CookieJar;
 use munjigi_providers::barocert::{BarocertAdapter, BarocertSecret};
 use munjigi_providers::cms::TrustAnchors;
+use munjigi_providers::kakao_direct::{KakaoDirectAdapter, KakaoDirectApiKey};
 use munjigi_providers::Provider;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,12 +28,16 @@ pub struct App {
     pub cookies: CookieJar,
     /// Precomputed `/.well-known/openid-configuration`.
     pub discovery: bytes::Bytes,
+    /// Set when the replica stops accepting: `/readyz` turns false.
+    pub draining: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
     Keys(#[from] crate::keys::KeyError),
+    #[error("store: {0}")]
+    Store(String),
     #[error("provider `{id}`: {reason}")]
     Provider { id: String, reason: String },
 }
@@ -40,13 +45,22 @@ pub enum StartError {
 impl App {
     /// Builds everything the config describes. Must run inside a Tokio runtime
     /// (the memory store starts its sweeper).
-    pub fn build(config: Config) -> Result<Arc<App>, StartError> {
+    pub async fn build(config: Config) -> Result<Arc<App>, StartError> {
         let config = Arc::new(config);
         let store: Arc<dyn Store> = match &config.store {
             StoreSettings::Memory { max_entries } => {
                 let s = MemoryStore::new(*max_entries);
                 s.spawn_sweeper(Duration::from_secs(10));
                 s
+            }
+            StoreSettings::Redis { url, timeout } => {
+                let url = std::str::from_utf8(url.expose())
+                    .map_err(|_| StartError::Store("store.url is not UTF-8".into()))?;
+                Arc::new(
+                    crate::store::redis::RedisStore::connect(url, *timeout)
+                        .await
+                        .map_err(|e| StartError::Store(e.to_string()))?,
+                )
             }
         };
         let keys = SigningKeys::load(&config.keys)?;
@@ -84,6 +98,29 @@ impl App {
                         .map_err(|e| fail(e.to_string()))?,
                     )
                 }
+                ProviderFamily::KakaoDirect {
+                    settings,
+                    api_key,
+                    roots_pem,
+                    tls_ca_pem,
+                } => {
+                    let key = std::str::from_utf8(api_key.expose())
+                        .map_err(|_| fail("api_key is not text".into()))
+                        .and_then(|k| KakaoDirectApiKey::new(k).map_err(|e| fail(e.to_string())))?;
+                    let anchors =
+                        TrustAnchors::from_pem(roots_pem).map_err(|e| fail(e.to_string()))?;
+                    Arc::new(
+                        KakaoDirectAdapter::new(
+                            p.id.clone(),
+                            p.level,
+                            settings.clone(),
+                            key,
+                            anchors,
+                            tls_ca_pem.clone(),
+                        )
+                        .map_err(|e| fail(e.to_string()))?,
+                    )
+                }
             };
             providers.insert(p.id.to_string(), adapter);
         }
@@ -98,6 +135,7 @@ impl App {
             keys,
             providers,
             discovery,
+            draining: std::sync::atomic::AtomicBool::new(false),
         }))
     }
 }

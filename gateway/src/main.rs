@@ -60,7 +60,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 
 async fn serve(path: PathBuf) -> Result<(), String> {
     let cfg = config::load(&path).map_err(|e| e.to_string())?;
-    let app = App::build(cfg).map_err(|e| e.to_string())?;
+    let app = App::build(cfg).await.map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(app.config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", app.config.listen))?;
@@ -74,7 +74,7 @@ async fn serve(path: PathBuf) -> Result<(), String> {
         "munjigi listening on {scheme}://{addr} as {}",
         app.config.public_url
     );
-    server::serve(app, listener).await
+    server::serve(app, listener, server::stop_signal()).await
 }
 
 async fn simulate(path: PathBuf) -> Result<(), String> {
@@ -105,6 +105,7 @@ fn main() -> ExitCode {
         };
     }
     init_logging();
+    let serving = matches!(cli.command, Some(Command::Serve { .. }));
     let result = runtime().and_then(|rt| {
         rt.block_on(async {
             tokio::select! {
@@ -117,7 +118,8 @@ fn main() -> ExitCode {
                         Some(Command::Check { .. }) => Ok(()),
                     }
                 } => r,
-                _ = tokio::signal::ctrl_c() => {
+                // serve drains by itself; the demo and the simulator just stop.
+                () = server::stop_signal(), if !serving => {
                     eprintln!("stopping");
                     Ok(())
                 }

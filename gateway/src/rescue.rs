@@ -179,7 +179,7 @@ pub fn rescue_of(e: &GatewayError) -> Rescue {
             "MJ-T04",
         ),
         G::Provider(p) => provider_rescue(p),
-        G::Store(_) => r(S::SERVICE_UNAVAILABLE, Problem::Internal, Error, "MJ-S01"),
+        G::Store(_) => r(S::SERVICE_UNAVAILABLE, Problem::TryLater, Error, "MJ-S01"),
         G::Internal(_) => r(S::INTERNAL_SERVER_ERROR, Problem::Internal, Error, "MJ-I01"),
     }
 }

@@ -56,13 +56,27 @@ pub async fn handle(app: Arc<App>, req: http::Request<Incoming>) -> Response {
         txn: None,
     };
     let method = req.method().clone();
+    let retry_target = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
     let span =
         tracing::info_span!("request", req = %request_id, method = %method, path = %ctx.path);
     let resp = async {
         let result = route(&app, req, &mut ctx).await;
         match result {
             Ok(r) => r,
-            Err(e) => rescue::respond(&e, &ctx, &Ways::default()),
+            Err(e) => {
+                // A brief store outage: the same request will work again; say so.
+                let ways = match (&e, &method) {
+                    (GatewayError::Store(_), &Method::GET) => Ways {
+                        retry: Some(retry_target.clone()),
+                        ..Ways::default()
+                    },
+                    _ => Ways::default(),
+                };
+                rescue::respond(&e, &ctx, &ways)
+            }
         }
     }
     .instrument(span)
@@ -81,7 +95,10 @@ async fn route(
     let path = req.uri().path().to_owned();
     let method = req.method().clone();
     match (method, path.as_str()) {
-        (Method::GET, "/health") => Ok(respond::text(StatusCode::OK, "ok\n")),
+        // Liveness: the process answers.
+        (Method::GET, "/health" | "/healthz") => Ok(respond::text(StatusCode::OK, "ok\n")),
+        // Readiness: take traffic only while not draining and the store answers.
+        (Method::GET, "/readyz") => Ok(readiness(app).await),
         (Method::GET, "/.well-known/openid-configuration") => {
             Ok(respond::json_bytes(StatusCode::OK, app.discovery.clone()))
         }
@@ -140,8 +157,27 @@ pub fn tls_config(
     Ok(cfg)
 }
 
-/// Accepts connections until the process ends.
-pub async fn serve(app: Arc<App>, listener: TcpListener) -> Result<(), String> {
+/// How long a stopping replica waits for in-flight requests (longer than a long poll).
+pub const DRAIN_DEADLINE: Duration = Duration::from_secs(25);
+
+async fn readiness(app: &App) -> Response {
+    if app.draining.load(std::sync::atomic::Ordering::Relaxed) {
+        return respond::text(StatusCode::SERVICE_UNAVAILABLE, "draining\n");
+    }
+    let probe = tokio::time::timeout(Duration::from_secs(2), app.store.get("mj:readyz")).await;
+    match probe {
+        Ok(Ok(_)) => respond::text(StatusCode::OK, "ready\n"),
+        _ => respond::text(StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n"),
+    }
+}
+
+/// Accepts connections until `shutdown` resolves, then stops accepting, lets
+/// in-flight requests finish (up to [`DRAIN_DEADLINE`]) and returns.
+pub async fn serve(
+    app: Arc<App>,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), String> {
     let tls = match &app.config.tls {
         Some(t) => Some(tokio_rustls::TlsAcceptor::from(Arc::new(tls_config(
             &t.cert_chain,
@@ -149,26 +185,32 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) -> Result<(), String> {
         )?))),
         None => None,
     };
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
     loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(c) => c,
-            Err(e) => {
-                // Out of file descriptors and the like: back off instead of spinning.
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(c) => c,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
         };
         let app = app.clone();
         let tls = tls.clone();
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
             match tls {
-                None => serve_connection(app, TokioIo::new(stream), peer).await,
+                None => serve_connection(app, TokioIo::new(stream), peer, watcher).await,
                 Some(acceptor) => {
                     match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
                         .await
                     {
-                        Ok(Ok(s)) => serve_connection(app, TokioIo::new(s), peer).await,
+                        Ok(Ok(s)) => serve_connection(app, TokioIo::new(s), peer, watcher).await,
                         Ok(Err(e)) => {
                             tracing::debug!(peer = %peer, error = %e, "TLS handshake failed")
                         }
@@ -178,10 +220,49 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) -> Result<(), String> {
             }
         });
     }
+    app.draining
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    drop(listener);
+    tracing::info!(
+        connections = graceful.count(),
+        "stopped accepting; draining"
+    );
+    tokio::select! {
+        () = graceful.shutdown() => tracing::info!("all requests finished"),
+        () = tokio::time::sleep(DRAIN_DEADLINE) => tracing::warn!("drain deadline reached; closing"),
+    }
+    Ok(())
 }
 
-async fn serve_connection<I>(app: Arc<App>, io: I, peer: SocketAddr)
-where
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+        match term {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn serve_connection<I>(
+    app: Arc<App>,
+    io: I,
+    peer: SocketAddr,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let svc = hyper::service::service_fn(move |req| {
@@ -205,7 +286,8 @@ where
         .header_read_timeout(Duration::from_secs(10))
         .max_buf_size(64 * 1024);
     builder.http2().max_concurrent_streams(128);
-    if let Err(e) = builder.serve_connection(io, svc).await {
+    let conn = builder.serve_connection(io, svc);
+    if let Err(e) = watcher.watch(conn).await {
         tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
     }
 }

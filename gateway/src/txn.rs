@@ -267,8 +267,14 @@ pub struct TxnRepo {
     store: Arc<dyn Store>,
 }
 
+/// `mj:{id}:txn`: every key of one login carries the id as its hash tag, so a
+/// Redis Cluster keeps them in one slot.
+pub fn key_of(id: &str, what: &str) -> String {
+    format!("mj:{{{id}}}:{what}")
+}
+
 fn key(id: &str) -> String {
-    format!("txn:{id}")
+    key_of(id, "txn")
 }
 
 impl TxnRepo {

@@ -181,6 +181,17 @@ pub fn sign(
     }
 }
 
+/// Re-encodes attached DER SignedData (from [`sign`]) as `encoding`, for callers
+/// that alter the DER first (the simulator's tampering) and still need the
+/// provider's encoding. Detaching is not a re-encoding and is refused.
+pub fn reencode_attached(der: &[u8], encoding: Encoding) -> Result<Vec<u8>, CmsError> {
+    match encoding {
+        Encoding::DerAttached => Ok(der.to_vec()),
+        Encoding::BerIndefiniteAttached => ber::indefinite(der),
+        Encoding::DerDetached => Err(CmsError::Internal("cannot detach by re-encoding")),
+    }
+}
+
 /// The roots one provider is trusted under: built once at startup and shared.
 /// Each provider has its own; a result chaining to another provider's root fails.
 #[derive(Clone)]

@@ -1,5 +1,8 @@
-//! The Kakao adapter against the simulated broker over real HTTP on loopback:
-//! the happy path and each misbehaviour the adapter must catch.
+//! The barocert adapter against the simulated broker over real HTTP on loopback:
+//! the happy path and each misbehaviour the adapter must catch, for Kakao in
+//! depth and for every product (Kakao, Naver, PASS, Toss) scenario by scenario,
+//! plus each product's own rules (Naver's BER and verify-after-expiry, PASS's
+//! day boundary and verify body, Toss's limits).
 
 // Test helpers outside `#[test]` functions: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
@@ -94,21 +97,38 @@ async fn start_sim(approve_after_ms: u64) -> Sim {
     Sim { sim, base, task }
 }
 
-fn adapter_with(sim: &Sim, secret: &str) -> BarocertAdapter {
-    let cfg = BarocertConfig {
+fn config(sim: &Sim) -> BarocertConfig {
+    BarocertConfig {
         endpoint: sim.base.clone(),
         auth_endpoint: sim.base.clone(),
         link_id: LINK_ID.into(),
         client_code: CLIENT_CODE.into(),
         ttl_secs: None,
+        call_center_num: Some("1600-0000".into()),
         timeout_ms: Some(5_000),
         allow_plain_http: false,
-    };
+    }
+}
+
+fn product_adapter(sim: &Sim, product: BarocertProduct) -> BarocertAdapter {
+    BarocertAdapter::new(
+        ProviderId::new(product.name()),
+        product,
+        Level::Substantial,
+        config(sim),
+        BarocertSecret::from_base64(&secret_b64()).unwrap(),
+        TrustAnchors::from_pem(&sim.sim.root_pem(product)).unwrap(),
+        None,
+    )
+    .unwrap()
+}
+
+fn adapter_with(sim: &Sim, secret: &str) -> BarocertAdapter {
     BarocertAdapter::new(
         ProviderId::new("kakao"),
         BarocertProduct::Kakao,
         Level::Substantial,
-        cfg,
+        config(sim),
         BarocertSecret::from_base64(secret).unwrap(),
         TrustAnchors::from_pem(&sim.sim.root_pem(BarocertProduct::Kakao)).unwrap(),
         None,
@@ -448,7 +468,38 @@ async fn broker_is_strict_on_the_wire() {
         .unwrap();
     assert_eq!((r.status.as_u16(), code(&r)), (401, -10_000_036));
 
-    // Unknown routes and products not simulated.
+    // Routes that do not exist: no GET on the request path, no verify on the
+    // other product's path form, no unknown product.
+    for (method, path) in [
+        (http::Method::GET, format!("/NAVER/Identity/{CLIENT_CODE}")),
+        (
+            http::Method::POST,
+            format!("/TOSS/Identity/{CLIENT_CODE}/{}", "1".repeat(32)),
+        ),
+        (
+            http::Method::POST,
+            format!("/KAKAO/Identity/Verify/{CLIENT_CODE}/{}", "1".repeat(32)),
+        ),
+        (
+            http::Method::GET,
+            format!("/SAMSUNG/Identity/{CLIENT_CODE}"),
+        ),
+    ] {
+        let r = if method == http::Method::GET {
+            http.get(&format!("{}{path}", sim.base), HeaderMap::new())
+                .await
+                .unwrap()
+        } else {
+            http.post(
+                &format!("{}{path}", sim.base),
+                HeaderMap::new(),
+                bytes::Bytes::new(),
+            )
+            .await
+            .unwrap()
+        };
+        assert_eq!((r.status.as_u16(), code(&r)), (404, -11_000_009), "{path}");
+    }
     let r = http
         .get(
             &format!("{}/NAVER/Identity/{CLIENT_CODE}", sim.base),
@@ -457,4 +508,230 @@ async fn broker_is_strict_on_the_wire() {
         .await
         .unwrap();
     assert_eq!((r.status.as_u16(), code(&r)), (404, -11_000_009));
+}
+
+/// Every scenario, through every product: the same outcome the Kakao tests
+/// above check in depth.
+#[tokio::test]
+async fn every_scenario_works_for_every_product() {
+    let sim = start_sim(100).await;
+    for product in BarocertProduct::ALL {
+        let a = product_adapter(&sim, product);
+        let name = product.name();
+
+        // Approve: verified, CI the person's own whatever the product.
+        let who = citizen("010-1111-0001");
+        let ask = challenge(30);
+        let p = a.start(&who, &ask).await.unwrap();
+        assert!(matches!(
+            a.verify(&who, &ask, &p).await,
+            Err(ProviderError::NotReady)
+        ));
+        poll_until(&a, &p, Duration::from_secs(10), |s| s == Status::Completed).await;
+        let v = a.verify(&who, &ask, &p).await.unwrap();
+        assert!(v.person.is(&who), "{name}");
+        assert_eq!(
+            v.person.ci.expose(),
+            expected_ci("홍길동", "19900131", "01011110001"),
+            "{name}: the CI does not depend on the product"
+        );
+        assert!(
+            v.evidence.signer_issuer.contains(product.display_name()),
+            "{name}: its own PKI"
+        );
+        // Naver sends BER indefinite-length CMS (0x30 0x80), the others DER.
+        let indefinite = v.evidence.signed_data.get(..2) == Some(&[0x30, 0x80][..]);
+        assert_eq!(indefinite, product == BarocertProduct::Naver, "{name}");
+        match a.verify(&who, &ask, &p).await {
+            Err(ProviderError::AlreadyUsed) if product.verify_once() => {}
+            // PASS hands the result out again until the end of the day.
+            Ok(again) if !product.verify_once() => assert!(again.person.is(&who)),
+            other => panic!("{name}: second verify: {other:?}"),
+        }
+
+        // Reject.
+        let who = citizen("010-1111-0002");
+        let p = a.start(&who, &ask).await.unwrap();
+        let s = poll_until(&a, &p, Duration::from_secs(10), |s| {
+            !matches!(s, Status::Pending { .. })
+        })
+        .await;
+        assert_eq!(s, Status::Rejected, "{name}");
+        assert!(matches!(
+            a.verify(&who, &ask, &p).await,
+            Err(ProviderError::Rejected)
+        ));
+
+        // Never and viewed: pending (viewed or not), then expired at ttl.
+        let short = challenge(1);
+        let viewed = a.start(&citizen("010-1111-0010"), &short).await.unwrap();
+        let never_who = citizen("010-1111-0003");
+        let never = a.start(&never_who, &short).await.unwrap();
+        assert_eq!(
+            a.status(&never).await.unwrap(),
+            Status::Pending { viewed: false },
+            "{name}"
+        );
+        let s = poll_until(&a, &viewed, Duration::from_secs(5), |s| {
+            s != Status::Pending { viewed: false }
+        })
+        .await;
+        assert_eq!(s, Status::Pending { viewed: true }, "{name}");
+        for p in [&never, &viewed] {
+            let s = poll_until(&a, p, Duration::from_secs(5), |s| {
+                !matches!(s, Status::Pending { .. })
+            })
+            .await;
+            assert_eq!(s, Status::Expired, "{name}");
+        }
+        assert!(matches!(
+            a.verify(&never_who, &short, &never).await,
+            Err(ProviderError::Expired)
+        ));
+
+        // Misbehaving results.
+        match completed_then_verify(&a, "010-1111-0004").await {
+            Err(ProviderError::BadSignature(CmsError::ContentMismatch)) => {}
+            other => panic!("{name} tampered content: {other:?}"),
+        }
+        match completed_then_verify(&a, "010-1111-0005").await {
+            Err(ProviderError::WrongSigner) => {}
+            other => panic!("{name} wrong person: {other:?}"),
+        }
+        match completed_then_verify(&a, "010-1111-0006").await {
+            Err(ProviderError::BadSignature(CmsError::Signature)) => {}
+            other => panic!("{name} bad signature: {other:?}"),
+        }
+        match completed_then_verify(&a, "010-1111-0007").await {
+            Err(ProviderError::BadSignature(CmsError::Chain(_))) => {}
+            other => panic!("{name} wrong chain: {other:?}"),
+        }
+
+        // Refused at request time.
+        assert!(matches!(
+            a.start(&citizen("010-1111-0008"), &ask).await,
+            Err(ProviderError::UnknownPerson)
+        ));
+        assert!(matches!(
+            a.start(&citizen("010-1111-0009"), &ask).await,
+            Err(ProviderError::AccountUnusable)
+        ));
+    }
+}
+
+#[tokio::test]
+async fn product_limits() {
+    let sim = start_sim(100).await;
+    // Toss signs up to 50 characters, Kakao and PASS 40; Naver takes no token,
+    // so any nonce is fine (it is not sent).
+    let who = citizen("010-1111-0001");
+    let nonce = |n: usize| Challenge {
+        nonce: "x".repeat(n),
+        ..challenge(30)
+    };
+    let toss = product_adapter(&sim, BarocertProduct::Toss);
+    toss.start(&who, &nonce(50)).await.unwrap();
+    assert!(matches!(
+        toss.start(&who, &nonce(51)).await,
+        Err(ProviderError::BadRequest { .. })
+    ));
+    let pass = product_adapter(&sim, BarocertProduct::Pass);
+    assert!(matches!(
+        pass.start(&who, &nonce(41)).await,
+        Err(ProviderError::BadRequest { .. })
+    ));
+    let naver = product_adapter(&sim, BarocertProduct::Naver);
+    naver.start(&who, &nonce(60)).await.unwrap();
+
+    // ttl caps: Toss 1,800 s, the others 1,000 s.
+    assert_eq!(toss.effective_ttl(5000), 1800);
+    assert_eq!(naver.effective_ttl(5000), 1000);
+    assert_eq!(pass.effective_ttl(5000), 1000);
+
+    // Naver and PASS show the RP's call-center number: required by config.
+    for product in [BarocertProduct::Naver, BarocertProduct::Pass] {
+        let cfg = BarocertConfig {
+            call_center_num: None,
+            ..config(&sim)
+        };
+        let r = BarocertAdapter::new(
+            ProviderId::new(product.name()),
+            product,
+            Level::Substantial,
+            cfg,
+            BarocertSecret::from_base64(&secret_b64()).unwrap(),
+            TrustAnchors::from_pem(&sim.sim.root_pem(product)).unwrap(),
+            None,
+        );
+        assert!(matches!(r, Err(ProviderError::Config(_))), "{product:?}");
+    }
+
+    // A product's result does not verify under another product's root.
+    let kakao_root = TrustAnchors::from_pem(&sim.sim.root_pem(BarocertProduct::Kakao)).unwrap();
+    let toss_with_kakao_root = BarocertAdapter::new(
+        ProviderId::new("toss"),
+        BarocertProduct::Toss,
+        Level::Substantial,
+        config(&sim),
+        BarocertSecret::from_base64(&secret_b64()).unwrap(),
+        kakao_root,
+        None,
+    )
+    .unwrap();
+    match completed_then_verify(&toss_with_kakao_root, "010-1111-0001").await {
+        Err(ProviderError::BadSignature(CmsError::Chain(_))) => {}
+        other => panic!("toss under kakao's root: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn naver_verify_after_expiry_is_too_late() {
+    let sim = start_sim(100).await;
+    let a = product_adapter(&sim, BarocertProduct::Naver);
+    let who = citizen("010-1111-0001");
+    let ask = challenge(30);
+    let p = a.start(&who, &ask).await.unwrap();
+    poll_until(&a, &p, Duration::from_secs(10), |s| s == Status::Completed).await;
+    // Completed, not fetched, and the request's 30 s run out.
+    sim.sim.age_receipts(Duration::from_secs(31));
+    assert_eq!(a.status(&p).await.unwrap(), Status::Completed);
+    match a.verify(&who, &ask, &p).await {
+        Err(ProviderError::TooLate) => {}
+        other => panic!("expected TooLate, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn pass_verify_ends_at_the_kst_day_boundary_and_repeats_the_person() {
+    let sim = start_sim(100).await;
+    let a = product_adapter(&sim, BarocertProduct::Pass);
+    let who = citizen("010-1111-0001");
+    let ask = challenge(30);
+
+    // Unopened PASS requests are state 5 (unprocessed): pending for the gateway.
+    let never = a.start(&citizen("010-1111-0003"), &ask).await.unwrap();
+    assert_eq!(
+        a.status(&never).await.unwrap(),
+        Status::Pending { viewed: false }
+    );
+
+    // The verify body must name the person asked.
+    let p = a.start(&who, &ask).await.unwrap();
+    poll_until(&a, &p, Duration::from_secs(10), |s| s == Status::Completed).await;
+    let mut other = who.clone();
+    other.name = Name::parse("홍길순").unwrap();
+    assert!(matches!(
+        a.verify(&other, &ask, &p).await,
+        Err(ProviderError::PersonMismatch)
+    ));
+    a.verify(&who, &ask, &p).await.unwrap();
+
+    // A request made yesterday (KST) cannot be verified today.
+    let p = a.start(&who, &ask).await.unwrap();
+    poll_until(&a, &p, Duration::from_secs(10), |s| s == Status::Completed).await;
+    sim.sim.age_receipts(Duration::from_secs(24 * 3600));
+    match a.verify(&who, &ask, &p).await {
+        Err(ProviderError::TooLate) => {}
+        other => panic!("expected TooLate, got {other:?}"),
+    }
 }

@@ -24,6 +24,8 @@ use std::time::{Duration, Instant};
 
 pub const SIM_SECRET: &str = "bXVuamlnaS1kZW1vLXNlY3JldC1rZXktMzJieXRlcyE=";
 pub const CLIENT_SECRET: &str = "e2e-client-secret-0123456789";
+/// The REST API key the simulated Kakao-direct API accepts from the gateway.
+pub const KAKAO_DIRECT_KEY: &str = "e2e-kakao-rest-api-key-0123";
 
 /// The built `munjigi` binary (next to this test's `deps/` folder, or `MUNJIGI_BIN`).
 pub fn munjigi_bin() -> PathBuf {
@@ -149,6 +151,30 @@ impl Proc {
         self.child.id()
     }
 
+    /// Sends SIGTERM (a rolling restart's stop).
+    pub fn terminate(&self) {
+        let status = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -TERM {}", self.pid());
+    }
+
+    /// Waits for the process to exit, up to `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return Some(s);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Everything printed since the last call.
     pub fn drain(&self) -> Vec<String> {
         self.lines.try_iter().collect()
@@ -211,7 +237,7 @@ impl Default for SimOpts {
 pub fn start_simulator(dir: &Path, opts: &SimOpts) -> (Proc, String) {
     let port = free_port();
     let mut toml = format!(
-        "listen = \"127.0.0.1:{port}\"\n[simulator]\npki_dir = \"pki\"\napprove_after_ms = {}\nunknown_people = \"approve\"\n\
+        "listen = \"127.0.0.1:{port}\"\n[simulator]\npki_dir = \"pki\"\napprove_after_ms = {}\nunknown_people = \"approve\"\nkakao_direct_keys = [\"{KAKAO_DIRECT_KEY}\"]\n\
          [[simulator.relying_parties]]\nlink_id = \"MUNJIGI_E2E\"\nsecret_key = \"{SIM_SECRET}\"\nclient_code = \"023040000001\"\n",
         opts.approve_after_ms
     );
@@ -310,6 +336,60 @@ link_id = "MUNJIGI_E2E"
 client_code = "023040000001"
 secret_key = {{ value = "{SIM_SECRET}" }}
 roots = "pki/kakao/root.pem"
+{provider_ttl}
+
+[providers.naver]
+type = "barocert"
+product = "naver"
+name_ko = "네이버"
+name_en = "Naver"
+level = "substantial"
+endpoint = "{sim_url}"
+auth_endpoint = "{sim_url}"
+link_id = "MUNJIGI_E2E"
+client_code = "023040000001"
+secret_key = {{ value = "{SIM_SECRET}" }}
+roots = "pki/naver/root.pem"
+call_center_num = "1600-0000"
+{provider_ttl}
+
+[providers.pass]
+type = "barocert"
+product = "pass"
+name_ko = "PASS"
+name_en = "PASS"
+level = "substantial"
+endpoint = "{sim_url}"
+auth_endpoint = "{sim_url}"
+link_id = "MUNJIGI_E2E"
+client_code = "023040000001"
+secret_key = {{ value = "{SIM_SECRET}" }}
+roots = "pki/pass/root.pem"
+call_center_num = "1600-0000"
+{provider_ttl}
+
+[providers.toss]
+type = "barocert"
+product = "toss"
+name_ko = "토스"
+name_en = "Toss"
+level = "substantial"
+endpoint = "{sim_url}"
+auth_endpoint = "{sim_url}"
+link_id = "MUNJIGI_E2E"
+client_code = "023040000001"
+secret_key = {{ value = "{SIM_SECRET}" }}
+roots = "pki/toss/root.pem"
+{provider_ttl}
+
+[providers.kakao-direct]
+type = "kakao_direct"
+name_ko = "카카오 (직접 연동)"
+name_en = "Kakao (direct)"
+level = "substantial"
+endpoint = "{sim_url}/kakao-direct"
+api_key = {{ value = "{KAKAO_DIRECT_KEY}" }}
+roots = "pki/kakao-direct/root.pem"
 {provider_ttl}
 [policies.standard]
 min_level = "substantial"
@@ -486,6 +566,10 @@ impl Browser {
         self.cookies.get(name)
     }
 
+    pub fn set_cookie(&mut self, name: &str, value: &str) {
+        self.cookies.insert(name.to_owned(), value.to_owned());
+    }
+
     pub fn forget_cookies(&mut self) {
         self.cookies.clear();
     }
@@ -595,8 +679,19 @@ pub const HONG: Citizen<'static> = Citizen {
 
 /// From the chooser page URL: picks Kakao, fills the form, returns the waiting page URL.
 pub async fn pick_and_submit(b: &mut Browser, chooser_url: &str, who: &Citizen<'_>) -> String {
+    pick_provider_and_submit(b, chooser_url, "kakao", who).await
+}
+
+/// From the chooser page URL: picks `provider`, fills the form, returns the
+/// waiting page URL.
+pub async fn pick_provider_and_submit(
+    b: &mut Browser,
+    chooser_url: &str,
+    provider: &str,
+    who: &Citizen<'_>,
+) -> String {
     let base = chooser_url.split('?').next().unwrap().to_owned();
-    let form = b.get(&format!("{base}/identify?provider=kakao")).await;
+    let form = b.get(&format!("{base}/identify?provider={provider}")).await;
     assert_eq!(form.status, 200, "identify page: {}", form.body);
     let csrf = form.input_value("csrf").expect("csrf input");
     let r = b
@@ -604,7 +699,7 @@ pub async fn pick_and_submit(b: &mut Browser, chooser_url: &str, who: &Citizen<'
             &format!("{base}/start"),
             &[
                 ("csrf", &csrf),
-                ("provider", "kakao"),
+                ("provider", provider),
                 ("name", who.name),
                 ("birthdate", who.birthdate),
                 ("phone", who.phone),

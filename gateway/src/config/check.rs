@@ -267,13 +267,40 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
     );
     let _ = server_span;
 
-    let store = match raw.store.map(Spanned::into_inner) {
-        None => StoreSettings::Memory {
-            max_entries: 1_000_000,
-        },
-        Some(RawStore::Memory(m)) => StoreSettings::Memory {
-            max_entries: m.max_entries.unwrap_or(1_000_000),
-        },
+    let memory = StoreSettings::Memory {
+        max_entries: 1_000_000,
+    };
+    let store = match raw.store {
+        None => memory,
+        Some(st) => {
+            let span = st.span();
+            match st.into_inner() {
+                RawStore::Memory(m) => StoreSettings::Memory {
+                    max_entries: m.max_entries.unwrap_or(1_000_000),
+                },
+                RawStore::Redis(rs) => match rs.url.resolve(base) {
+                    Ok(url)
+                        if url.expose().starts_with(b"redis://")
+                            || url.expose().starts_with(b"rediss://") =>
+                    {
+                        StoreSettings::Redis {
+                            url,
+                            timeout: Duration::from_millis(
+                                rs.timeout_ms.unwrap_or(2000).clamp(50, 30_000),
+                            ),
+                        }
+                    }
+                    Ok(_) => {
+                        r.at(span, "store.url must start with redis:// or rediss://");
+                        memory
+                    }
+                    Err(e) => {
+                        r.at(span, format!("store.url: {e}"));
+                        memory
+                    }
+                },
+            }
+        }
     };
 
     let secrets_span = raw.secrets.span();
@@ -320,11 +347,24 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
             RawProvider::Barocert(b) => {
                 let product = match b.product.as_str() {
                     "kakao" => Some(munjigi_providers::barocert::BarocertProduct::Kakao),
+                    "naver" => Some(munjigi_providers::barocert::BarocertProduct::Naver),
+                    "pass" => Some(munjigi_providers::barocert::BarocertProduct::Pass),
+                    "toss" => Some(munjigi_providers::barocert::BarocertProduct::Toss),
                     other => {
-                        r.at(span.clone(), format!("providers.{id}: barocert product `{other}` is not supported yet; use `kakao`"));
+                        r.at(span.clone(), format!("providers.{id}: barocert product `{other}` is unknown; use `kakao`, `naver`, `pass` or `toss`"));
                         None
                     }
                 };
+                if product.is_some_and(|p| p.requires_call_center())
+                    && b.call_center_num
+                        .as_deref()
+                        .is_none_or(|n| n.trim().is_empty())
+                {
+                    r.at(
+                        span.clone(),
+                        format!("providers.{id}: product `{}` requires call_center_num (your customer-service number, shown in the app)", b.product),
+                    );
+                }
                 let lvl = level(r, span.clone(), &b.level);
                 for (u, what) in [
                     (&b.endpoint, "endpoint"),
@@ -378,6 +418,7 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
                                 link_id: b.link_id,
                                 client_code: b.client_code,
                                 ttl_secs: b.ttl_secs,
+                                call_center_num: b.call_center_num,
                                 timeout_ms: b.timeout_ms,
                                 allow_plain_http: false,
                             },
@@ -386,6 +427,11 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
                             tls_ca_pem,
                         },
                     });
+                }
+            }
+            RawProvider::KakaoDirect(k) => {
+                if let Some(p) = kakao_direct::build(r, base, &id, span.clone(), k) {
+                    providers.push(p);
                 }
             }
         }
@@ -584,6 +630,8 @@ fn valid_id(id: &str) -> bool {
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
+
+mod kakao_direct;
 
 #[cfg(test)]
 mod tests;

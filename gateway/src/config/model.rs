@@ -57,6 +57,7 @@ pub struct TlsFiles {
 #[derive(Debug, Clone)]
 pub enum StoreSettings {
     Memory { max_entries: usize },
+    Redis { url: Secret, timeout: Duration },
 }
 
 #[derive(Debug, Clone)]
@@ -80,6 +81,12 @@ pub enum ProviderFamily {
         product: munjigi_providers::barocert::BarocertProduct,
         settings: munjigi_providers::barocert::BarocertConfig,
         secret: Secret,
+        roots_pem: Vec<u8>,
+        tls_ca_pem: Option<Vec<u8>>,
+    },
+    KakaoDirect {
+        settings: munjigi_providers::kakao_direct::KakaoDirectConfig,
+        api_key: Secret,
         roots_pem: Vec<u8>,
         tls_ca_pem: Option<Vec<u8>>,
     },

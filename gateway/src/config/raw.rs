@@ -51,6 +51,16 @@ pub struct RawTls {
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum RawStore {
     Memory(RawMemoryStore),
+    Redis(RawRedisStore),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRedisStore {
+    /// `redis://[:password@]host:port/db` (a secret: it may carry a password).
+    pub url: SecretRef,
+    /// How long to wait for Redis before failing a request (default 2,000 ms).
+    pub timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -81,12 +91,34 @@ pub struct RawKeys {
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub enum RawProvider {
     Barocert(RawBarocert),
+    #[serde(rename = "kakao_direct")]
+    KakaoDirect(RawKakaoDirect),
+}
+
+/// Kakao's own certification API (cert-sign.kakao.com), REST API key auth.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKakaoDirect {
+    pub name_ko: String,
+    pub name_en: String,
+    /// `low`, `substantial` or `high`.
+    pub level: String,
+    /// Base URL (`https://cert-sign.kakao.com`); may carry a path prefix.
+    pub endpoint: String,
+    /// The RP app's REST API key.
+    pub api_key: SecretRef,
+    /// PEM file with Kakao's own root(s) for its signed results.
+    pub roots: String,
+    /// PEM file with the CA for the provider's TLS server (https endpoints).
+    pub tls_ca: Option<String>,
+    pub ttl_secs: Option<u32>,
+    pub timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawBarocert {
-    /// `kakao` (Naver, PASS, Toss follow).
+    /// `kakao`, `naver`, `pass` or `toss`.
     pub product: String,
     pub name_ko: String,
     pub name_en: String,
@@ -103,6 +135,8 @@ pub struct RawBarocert {
     pub tls_ca: Option<String>,
     pub ttl_secs: Option<u32>,
     pub timeout_ms: Option<u64>,
+    /// The RP's customer-service number shown in the app (Naver and PASS require it).
+    pub call_center_num: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -63,7 +63,7 @@ pub async fn run(gateway: &Path, simulator: &Path) -> Result<(), String> {
             gateway.display()
         ));
     }
-    let app = App::build(cfg).map_err(|e| e.to_string())?;
+    let app = App::build(cfg).await.map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(app.config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", app.config.listen))?;
@@ -72,5 +72,5 @@ pub async fn run(gateway: &Path, simulator: &Path) -> Result<(), String> {
         "open {}/demo in a browser to try a login",
         app.config.public_url
     );
-    server::serve(app, listener).await
+    server::serve(app, listener, server::stop_signal()).await
 }

@@ -101,7 +101,7 @@ pub async fn refresh(app: &App, txn: LoginTxn) -> Result<LoginTxn, GatewayError>
     }
     // One poll in flight per login, and at most one per interval, across every
     // browser and replica: the claim covers the poll, then the interval after it.
-    let claim = format!("poll:{}", txn.id);
+    let claim = crate::txn::key_of(&txn.id, "poll");
     if !app.store.put_new(&claim, Vec::new(), POLL_DEADLINE).await? {
         return Ok(txn);
     }
@@ -221,7 +221,7 @@ pub async fn finish(app: &App, txn: LoginTxn) -> Result<Option<LoginTxn>, Gatewa
             "completed login without an attempt".into(),
         ));
     };
-    let claim = format!("verify:{}:{}", txn.id, txn.attempts);
+    let claim = crate::txn::key_of(&txn.id, &format!("verify:{}", txn.attempts));
     let ttl = Duration::from_secs(txn.expires_at.saturating_sub(random::now()).max(1));
     if !app.store.put_new(&claim, Vec::new(), ttl).await? {
         return Ok(None);

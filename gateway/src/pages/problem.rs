@@ -31,6 +31,8 @@ pub enum Problem {
     UnknownClient,
     InvalidRedirect,
     TooManyAttempts,
+    /// The gateway's shared state is briefly unreachable: retrying will work.
+    TryLater,
     Internal,
 }
 
@@ -48,6 +50,7 @@ impl Problem {
             Problem::UnknownClient => &t.unknown_client,
             Problem::InvalidRedirect => &t.invalid_redirect,
             Problem::TooManyAttempts => &t.too_many_attempts,
+            Problem::TryLater => &t.try_later,
             Problem::Internal => &t.internal,
         }
     }

@@ -7,7 +7,7 @@ use super::*;
 const HOSTILE: &str = "<script>alert(1)</script>\"'&";
 const HOSTILE_ESCAPED: &str = "&#60;script&#62;alert(1)&#60;/script&#62;&#34;&#39;&#38;";
 
-const ALL_PROBLEMS: [Problem; 12] = [
+const ALL_PROBLEMS: [Problem; 13] = [
     Problem::Rejected,
     Problem::Expired,
     Problem::ProviderUnavailable,
@@ -19,6 +19,7 @@ const ALL_PROBLEMS: [Problem; 12] = [
     Problem::UnknownClient,
     Problem::InvalidRedirect,
     Problem::TooManyAttempts,
+    Problem::TryLater,
     Problem::Internal,
 ];
 

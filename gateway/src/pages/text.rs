@@ -91,6 +91,7 @@ pub(super) struct Text {
     pub unknown_client: ProblemText,
     pub invalid_redirect: ProblemText,
     pub too_many_attempts: ProblemText,
+    pub try_later: ProblemText,
     pub internal: ProblemText,
 
     // Logged out.
@@ -245,6 +246,11 @@ const KO: Text = Text {
         what: "짧은 시간에 인증 요청이 많아 잠시 제한되었습니다.",
         next: "몇 분 뒤에 다시 시도하세요.",
     },
+    try_later: ProblemText {
+        title: "잠시 후 다시 시도해 주세요",
+        what: "문지기가 잠시 요청을 처리할 수 없습니다. 진행 중이던 로그인은 그대로 남아 있습니다.",
+        next: "잠시 기다린 뒤 이 페이지를 새로 고치거나 다시 시도하세요.",
+    },
     internal: ProblemText {
         title: "일시적인 오류가 발생했습니다",
         what: "문지기에서 요청을 처리하지 못했습니다. 입력하신 정보는 다른 곳에 전달되지 않았습니다.",
@@ -392,6 +398,11 @@ const EN: Text = Text {
         title: "Too many attempts",
         what: "There were too many requests in a short time, so requests are paused for a while.",
         next: "Wait a few minutes, then try again.",
+    },
+    try_later: ProblemText {
+        title: "Please try again in a moment",
+        what: "Munjigi cannot handle requests for a moment. Your login in progress is kept.",
+        next: "Wait a little, then reload this page or try again.",
     },
     internal: ProblemText {
         title: "Something went wrong",

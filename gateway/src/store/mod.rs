@@ -6,7 +6,10 @@
 //! compare-and-swap script), so flows never depend on which store runs.
 //! Values are opaque bytes; callers own their encoding.
 
+#[cfg(test)]
+mod contract;
 pub mod memory;
+pub mod redis;
 
 use std::time::Duration;
 

@@ -1,15 +1,19 @@
 //! The barocert adapter: the gateway's side of the broker's identity API.
 //!
-//! `start` encrypts who and what, `status` maps the broker's state codes,
-//! `verify` fetches the one-shot result and believes it only after the CMS
-//! verifies against this provider's roots over exactly the nonce that was sent,
-//! inside the request window, and the person it names is the citizen who was
-//! asked. The session token is cached (one fetch at a time) until shortly before
-//! it expires and fetched again once if the broker refuses it.
+//! `start` encrypts who and what (the fields each product takes), `status` maps
+//! the broker's state codes (PASS's 5 "unprocessed" is pending), `verify`
+//! fetches the result (PASS: repeating the receiver, encrypted) and believes it
+//! only after the CMS (DER, or Naver's BER) verifies against this provider's
+//! roots over exactly the content this login expects — the nonce that was sent,
+//! or for Naver the `receiptID` (the weaker binding the module docs of
+//! [`super`] explain) — inside the request window, and the person it names is
+//! the citizen who was asked. The broker's own deadlines (Kakao 10 minutes,
+//! Naver expiry, PASS end of day) come back as [`ProviderError::TooLate`]. The
+//! session token is cached (one fetch at a time) until shortly before it
+//! expires and fetched again once if the broker refuses it.
 //!
 //! Not here: per-login state (all of it is in [`Pending`]), retries beyond the one
-//! token refresh (the gateway decides), or any product other than those marked
-//! [`BarocertProduct::adapter_ready`].
+//! token refresh (the gateway decides).
 
 use std::time::{Duration, Instant};
 
@@ -20,7 +24,10 @@ use tracing::{debug, info, warn};
 
 use super::codes::{map_refusal, BrokerCode};
 use super::crypto::{self, now_secs};
-use super::wire::{ErrorBody, IdentityReceipt, IdentityRequest, IdentityResult, IdentityStatus};
+use super::wire::{
+    ErrorBody, IdentityReceipt, IdentityRequest, IdentityResult, IdentityStatus,
+    IdentityVerifyRequest,
+};
 use super::wire::{TokenRequest, TokenResponse};
 use super::{BarocertConfig, BarocertProduct, BarocertSecret, NonceRule};
 use crate::adapter::{Challenge, Pending, Provider, Status, Verified};
@@ -53,6 +60,7 @@ pub struct BarocertAdapter {
     auth_base: String,
     link_id: String,
     client_code: String,
+    call_center_num: Option<String>,
     ttl_cap: u32,
     secret: BarocertSecret,
     anchors: TrustAnchors,
@@ -167,8 +175,9 @@ fn encrypt(key: &[u8; 32], plain: &str) -> Result<String, ProviderError> {
 }
 
 impl BarocertAdapter {
-    /// Builds the adapter. Fails on a product not implemented yet, a malformed
-    /// client code, a bad URL or an unusable TLS bundle.
+    /// Builds the adapter. Fails on a malformed client code, a missing or
+    /// malformed call-center number where the product requires one, a bad URL or
+    /// an unusable TLS bundle.
     pub fn new(
         id: ProviderId,
         product: BarocertProduct,
@@ -178,12 +187,6 @@ impl BarocertAdapter {
         anchors: TrustAnchors,
         tls_ca_pem: Option<Vec<u8>>,
     ) -> Result<Self, ProviderError> {
-        if !product.adapter_ready() {
-            return Err(ProviderError::Config(format!(
-                "barocert product {} is not implemented by the adapter yet",
-                product.name()
-            )));
-        }
         if !crypto::is_digits(&cfg.client_code, 12) {
             return Err(ProviderError::Config(
                 "barocert client_code must be 12 digits".into(),
@@ -198,6 +201,24 @@ impl BarocertAdapter {
             return Err(ProviderError::Config(
                 "barocert link_id must be non-empty without spaces".into(),
             ));
+        }
+        let call_center_num = cfg
+            .call_center_num
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned);
+        if let Some(n) = &call_center_num {
+            if n.len() > 20 || !n.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+                return Err(ProviderError::Config(
+                    "barocert call_center_num must be digits and `-` (e.g. 1600-0000)".into(),
+                ));
+            }
+        } else if product.requires_call_center() {
+            return Err(ProviderError::Config(format!(
+                "barocert product {} requires call_center_num (the number shown in the app)",
+                product.name()
+            )));
         }
         let (api_base, api_plain) = base_url(&cfg.endpoint, "endpoint", cfg.allow_plain_http)?;
         let (auth_base, auth_plain) =
@@ -217,6 +238,7 @@ impl BarocertAdapter {
             auth_base,
             link_id: cfg.link_id,
             client_code: cfg.client_code,
+            call_center_num,
             ttl_cap,
             secret,
             anchors,
@@ -442,7 +464,19 @@ impl BarocertAdapter {
         }
     }
 
-    fn person_from(&self, r: &IdentityResult) -> Result<Person, ProviderError> {
+    /// What the CMS content must equal: the nonce the app was asked to sign, or
+    /// for a product that takes none (Naver) the `receiptID` of this request.
+    fn expected_content<'a>(&self, ask: &'a Challenge, pending: &'a Pending) -> &'a [u8] {
+        match self.product.nonce_rule() {
+            NonceRule::Required { .. } => ask.nonce.as_bytes(),
+            NonceRule::Absent => pending.handle.as_bytes(),
+        }
+    }
+
+    /// The person the result names. A product whose result omits the phone
+    /// (PASS) had the broker check the phone the verify body repeated: the
+    /// asked phone is taken.
+    fn person_from(&self, r: &IdentityResult, who: &Citizen) -> Result<Person, ProviderError> {
         let field = |v: &Option<String>, what: &str| -> Result<String, ProviderError> {
             v.as_deref()
                 .map(str::trim)
@@ -460,8 +494,11 @@ impl BarocertAdapter {
         }
         let birthdate = BirthDate::parse(&format!("{year}{day}"))
             .map_err(|_| bad("receiverYear/receiverDay"))?;
-        let phone =
-            Phone::parse(&field(&r.receiver_hp, "receiverHP")?).map_err(|_| bad("receiverHP"))?;
+        let phone = if self.product.result_has_phone() {
+            Phone::parse(&field(&r.receiver_hp, "receiverHP")?).map_err(|_| bad("receiverHP"))?
+        } else {
+            who.phone.clone()
+        };
         let ci = Ci::parse(&r.ci).map_err(|_| bad("ci"))?;
         let gender = r
             .receiver_gender
@@ -513,13 +550,28 @@ impl Provider for BarocertAdapter {
         }
         let ttl = self.effective_ttl(ask.ttl_secs);
         let key = self.secret.key();
+        let p = self.product;
+        let token = match p.nonce_rule() {
+            NonceRule::Required { .. } => Some(encrypt(key, &ask.nonce)?),
+            NonceRule::Absent => None,
+        };
+        let pass = p == BarocertProduct::Pass;
         let req = IdentityRequest {
             receiver_hp: encrypt(key, &who.phone.national())?,
             receiver_name: encrypt(key, who.name.expose())?,
             receiver_birthday: encrypt(key, &who.birthdate.yyyymmdd())?,
-            req_title: title,
+            req_title: p.takes_title().then_some(title),
+            call_center_num: if p.requires_call_center() {
+                self.call_center_num.clone()
+            } else {
+                None
+            },
             expire_in: ttl,
-            token: encrypt(key, &ask.nonce)?,
+            token,
+            // PASS: as the SDK examples; receiverInfoYN makes the result carry
+            // the personal data the adapter checks.
+            user_agreement_yn: pass.then_some(true),
+            receiver_info_yn: pass.then_some(true),
             return_url: None,
             app_use_yn: false,
         };
@@ -590,13 +642,18 @@ impl Provider for BarocertAdapter {
         pending: &Pending,
     ) -> Result<Verified, ProviderError> {
         self.check_handle(&pending.handle)?;
-        let path = format!(
-            "/{}/Identity/{}/{}",
-            self.product.path_segment(),
-            self.client_code,
-            pending.handle
-        );
-        let resp = self.call("verify", Method::POST, &path, &[]).await?;
+        let path = self.product.verify_path(&self.client_code, &pending.handle);
+        let body = if self.product.verify_repeats_person() {
+            let key = self.secret.key();
+            serde_json::to_vec(&IdentityVerifyRequest {
+                receiver_hp: encrypt(key, &who.phone.national())?,
+                receiver_name: encrypt(key, who.name.expose())?,
+            })
+            .map_err(|e| ProviderError::Config(format!("verify request: {e}")))?
+        } else {
+            Vec::new()
+        };
+        let resp = self.call("verify", Method::POST, &path, &body).await?;
         let r: IdentityResult = resp.json()?;
         if r.receipt_id != pending.handle {
             return Err(ProviderError::Protocol(
@@ -616,7 +673,7 @@ impl Provider for BarocertAdapter {
         let checked = cms::verify(
             &signed_data,
             &cms::Expect {
-                content: ask.nonce.as_bytes(),
+                content: self.expected_content(ask, pending),
                 detached: false,
                 not_before: pending.started_at,
                 not_after: pending.expires_at,
@@ -629,7 +686,7 @@ impl Provider for BarocertAdapter {
             ProviderError::BadSignature(e)
         })?;
 
-        let person = self.person_from(&r)?;
+        let person = self.person_from(&r, who)?;
         if !person.is(who) || !cn_names(&checked.signer_common_name, &person.name) {
             warn!(provider = %self.id, receipt = %pending.handle, "barocert result names another person");
             return Err(ProviderError::WrongSigner);

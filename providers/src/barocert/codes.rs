@@ -59,6 +59,8 @@ pub enum BrokerCode {
     BadTitle,
     BadExpireIn,
     BadToken,
+    /// `callCenterNum` missing where the product requires it.
+    BadCallCenter,
     /// An encrypted field does not decrypt (wrong key or tampered).
     Undecryptable,
     /// receiptID is not 32 digits.
@@ -82,7 +84,7 @@ pub enum BrokerCode {
 }
 
 impl BrokerCode {
-    pub const ALL: [BrokerCode; 34] = [
+    pub const ALL: [BrokerCode; 35] = [
         Self::UnknownLinkId,
         Self::TokenSignature,
         Self::TokenClock,
@@ -104,6 +106,7 @@ impl BrokerCode {
         Self::BadTitle,
         Self::BadExpireIn,
         Self::BadToken,
+        Self::BadCallCenter,
         Self::Undecryptable,
         Self::MalformedReceipt,
         Self::MalformedClient,
@@ -146,6 +149,7 @@ impl BrokerCode {
             Self::Undecryptable => -12_000_007,
             Self::MalformedReceipt => -12_000_008,
             Self::MalformedClient => -12_000_009,
+            Self::BadCallCenter => -12_000_010,
             Self::UnknownPerson => -13_000_001,
             Self::PersonMismatch => -13_000_002,
             Self::AccountDormant => -13_000_003,
@@ -205,6 +209,7 @@ impl BrokerCode {
             Self::BadTitle => "인증요청 메시지 제목이 올바르지 않습니다.",
             Self::BadExpireIn => "만료시간이 허용 범위를 벗어났습니다.",
             Self::BadToken => "토큰 원문이 올바르지 않습니다.",
+            Self::BadCallCenter => "고객센터 연락처가 입력되지 않았습니다.",
             Self::Undecryptable => "암호화된 항목을 복호화할 수 없습니다.",
             Self::MalformedReceipt => "접수아이디는 32자리 숫자입니다.",
             Self::MalformedClient => "이용기관코드는 12자리 숫자입니다.",
@@ -257,6 +262,7 @@ impl BrokerCode {
             | Self::BadTitle
             | Self::BadExpireIn
             | Self::BadToken
+            | Self::BadCallCenter
             | Self::Undecryptable
             | Self::MalformedReceipt
             | Self::MalformedClient

@@ -1,16 +1,28 @@
 //! Family A: Kakao, Naver, PASS and Toss behind Linkhub's barocert broker.
 //!
 //! One broker API, four products with their own rules. [`BarocertProduct`] holds
-//! those rules (path segment, max ttl, what the app signs, how the CMS is encoded,
-//! how long the result can be fetched) so a product becomes a small addition;
-//! [`BarocertAdapter`] speaks the API for the products marked ready (Kakao today)
-//! and checks every result completely before anything is believed.
+//! those rules (path segments, max ttl, which request fields the product takes,
+//! what the app signs, how the CMS is encoded, how long and how often the result
+//! can be fetched) so the adapter and the simulator read one table;
+//! [`BarocertAdapter`] speaks the API for all four and checks every result
+//! completely before anything is believed.
 //!
 //! Wire details (see the barocert SDKs): a session token from the Linkhub token
 //! service, `x-bc-date` / `x-bc-auth` HMAC on every POST, personal fields
 //! AES-256-GCM encrypted with the RP's secret key ([`crypto`]); refusals are
 //! `{"code", "message"}` mapped through one table ([`codes`]). The
 //! [`crate::simulator`] speaks the same API from the same modules.
+//!
+//! **Naver binds less.** Naver's identity request carries no token (the SDKs
+//! send none): the app signs content Naver defines, so the gateway's nonce is
+//! not in the signature. Munjigi models that content as the request's
+//! `receiptID` (the real format is not public; this is the one rule to change
+//! when it is seen) and binds a Naver result to its request by: the CMS content
+//! equals the `receiptID` the broker gave this login, the result was fetched once
+//! over the authenticated API channel for that `receiptID`, before the request
+//! expired, and signingTime lies inside the request window. A signature made for
+//! another login of the same person is refused (other `receiptID`); what is lost
+//! is the gateway-chosen freshness the nonce gives the other products.
 //!
 //! Not here: signing documents, multi-sign or CMS (출금동의) — separate traits
 //! later; the gateway's state machine; trust configuration (passed in).
@@ -45,8 +57,48 @@ pub enum BarocertProduct {
 pub enum NonceRule {
     /// A token is required and signed as is, up to `max_chars` characters.
     Required { max_chars: usize },
-    /// The product's identity request carries no token (Naver).
+    /// The product's identity request carries no token (Naver): the app signs
+    /// provider-defined content, modelled as the `receiptID` (see the module docs).
     Absent,
+}
+
+/// Until when a completed result can still be fetched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifyDeadline {
+    /// Until this long after completion (Kakao: 10 minutes).
+    AfterCompletion { secs: u64 },
+    /// Until the request's `expireIn` runs out (Naver).
+    AtExpiry,
+    /// Until 23:59:59 KST of the day the request was made (PASS).
+    EndOfRequestDayKst,
+    /// No limit the public record shows (Toss); the broker keeps it a while.
+    None,
+}
+
+const KST_OFFSET_MS: u64 = 9 * 3600 * 1000;
+const DAY_MS: u64 = 24 * 3600 * 1000;
+
+impl VerifyDeadline {
+    /// The first instant (Unix ms) at which fetching is refused, if any.
+    pub fn refused_from_ms(
+        self,
+        requested_ms: u64,
+        expires_ms: u64,
+        completed_ms: u64,
+    ) -> Option<u64> {
+        match self {
+            Self::AfterCompletion { secs } => {
+                Some(completed_ms.saturating_add(secs.saturating_mul(1000)))
+            }
+            Self::AtExpiry => Some(expires_ms),
+            Self::EndOfRequestDayKst => {
+                let local = requested_ms.saturating_add(KST_OFFSET_MS);
+                let next_midnight_local = (local / DAY_MS).saturating_add(1).saturating_mul(DAY_MS);
+                Some(next_midnight_local.saturating_sub(KST_OFFSET_MS))
+            }
+            Self::None => None,
+        }
+    }
 }
 
 impl BarocertProduct {
@@ -115,13 +167,58 @@ impl BarocertProduct {
         }
     }
 
-    /// How long after completion the result may still be fetched, if the product
-    /// limits it that way (Kakao: 10 minutes).
-    pub fn verify_window_secs(self) -> Option<u64> {
+    /// Until when a completed result may be fetched.
+    pub fn verify_deadline(self) -> VerifyDeadline {
         match self {
-            Self::Kakao => Some(600),
-            Self::Naver | Self::Pass | Self::Toss => None,
+            Self::Kakao => VerifyDeadline::AfterCompletion { secs: 600 },
+            Self::Naver => VerifyDeadline::AtExpiry,
+            Self::Pass => VerifyDeadline::EndOfRequestDayKst,
+            Self::Toss => VerifyDeadline::None,
         }
+    }
+
+    /// Whether the result is delivered once only (PASS: repeatable until its
+    /// deadline; the gateway still uses it once).
+    pub fn verify_once(self) -> bool {
+        !matches!(self, Self::Pass)
+    }
+
+    /// Whether the verify call's body repeats the receiver's phone and name,
+    /// encrypted like the request (PASS).
+    pub fn verify_repeats_person(self) -> bool {
+        matches!(self, Self::Pass)
+    }
+
+    /// The verify call's path. Toss's SDK shows only the `/Verify/` form; the
+    /// others' SDKs (the versions we follow) post to the receipt itself.
+    pub fn verify_path(self, client_code: &str, receipt_id: &str) -> String {
+        match self {
+            Self::Toss => format!(
+                "/{}/Identity/Verify/{client_code}/{receipt_id}",
+                self.path_segment()
+            ),
+            Self::Kakao | Self::Naver | Self::Pass => format!(
+                "/{}/Identity/{client_code}/{receipt_id}",
+                self.path_segment()
+            ),
+        }
+    }
+
+    /// Whether the identity request carries `reqTitle` (Kakao, PASS; Naver and
+    /// Toss show their own title).
+    pub fn takes_title(self) -> bool {
+        matches!(self, Self::Kakao | Self::Pass)
+    }
+
+    /// Whether the identity request must carry the RP's `callCenterNum`.
+    pub fn requires_call_center(self) -> bool {
+        matches!(self, Self::Naver | Self::Pass)
+    }
+
+    /// Whether the result carries `receiverHP` (PASS's identity result does
+    /// not: the broker checked the phone the verify body repeated).
+    pub fn result_has_phone(self) -> bool {
+        !matches!(self, Self::Pass)
     }
 
     /// Token-service scopes the SDKs request for this product.
@@ -130,8 +227,8 @@ impl BarocertProduct {
             Self::Kakao => &["partner", "401", "402", "403", "404", "405"],
             Self::Naver => &["partner", "421", "422", "423", "424"],
             Self::Pass => &["partner", "441", "442", "443", "444"],
-            // Toss's scope numbers are not in the public SDKs we read; assumed.
-            Self::Toss => &["partner", "461", "462", "463", "464"],
+            // From the PHP SDK's TosscertService.
+            Self::Toss => &["partner", "461", "462", "463", "464", "465"],
         }
     }
 
@@ -159,11 +256,6 @@ impl BarocertProduct {
             Self::Kakao | Self::Naver | Self::Pass | Self::Toss => &["pin"],
         }
     }
-
-    /// Whether [`BarocertAdapter`] implements this product yet.
-    pub fn adapter_ready(self) -> bool {
-        matches!(self, Self::Kakao)
-    }
 }
 
 /// An RP's barocert settings, from the gateway's TOML.
@@ -180,6 +272,10 @@ pub struct BarocertConfig {
     /// Cap on the request lifetime, seconds (further capped by the product's max).
     #[serde(default)]
     pub ttl_secs: Option<u32>,
+    /// The RP's customer-service number shown in the app (`callCenterNum`);
+    /// Naver and PASS require it.
+    #[serde(default)]
+    pub call_center_num: Option<String>,
     /// Per-request HTTP deadline, milliseconds (default 15,000 as the SDKs).
     #[serde(default)]
     pub timeout_ms: Option<u64>,
@@ -238,8 +334,39 @@ mod tests {
             NonceRule::Required { max_chars: 40 }
         );
         assert!(BarocertProduct::Pass.knows_state(5) && !BarocertProduct::Kakao.knows_state(5));
-        assert_eq!(BarocertProduct::Kakao.verify_window_secs(), Some(600));
+        assert_eq!(
+            BarocertProduct::Kakao.verify_deadline(),
+            VerifyDeadline::AfterCompletion { secs: 600 }
+        );
+        assert!(!BarocertProduct::Pass.verify_once() && BarocertProduct::Toss.verify_once());
+        assert_eq!(BarocertProduct::Naver.nonce_rule(), NonceRule::Absent);
+        assert_eq!(
+            BarocertProduct::Toss.verify_path("023040000001", "1"),
+            "/TOSS/Identity/Verify/023040000001/1"
+        );
         assert_eq!(BarocertProduct::from_path_segment("kakao"), None);
+    }
+
+    #[test]
+    fn pass_deadline_is_the_end_of_the_kst_day() {
+        // 2024-01-31T05:06:07Z = 14:06:07 KST; the day ends 2024-01-31T15:00:00Z.
+        let req = 1_706_677_567_000;
+        let end = VerifyDeadline::EndOfRequestDayKst.refused_from_ms(req, req + 1, req + 2);
+        assert_eq!(end, Some(1_706_713_200_000));
+        // 23:30 KST (14:30Z) still ends at 15:00Z the same day.
+        let late = 1_706_711_400_000;
+        assert_eq!(
+            VerifyDeadline::EndOfRequestDayKst.refused_from_ms(late, 0, 0),
+            Some(1_706_713_200_000)
+        );
+        // 00:00 KST exactly (15:00Z) belongs to the next day.
+        let midnight = 1_706_713_200_000;
+        assert_eq!(
+            VerifyDeadline::EndOfRequestDayKst.refused_from_ms(midnight, 0, 0),
+            Some(midnight + 86_400_000)
+        );
+        assert_eq!(VerifyDeadline::AtExpiry.refused_from_ms(1, 7, 3), Some(7));
+        assert_eq!(VerifyDeadline::None.refused_from_ms(1, 7, 3), None);
     }
 
     #[test]

@@ -36,7 +36,9 @@ pub(crate) struct TokenResponse {
     pub scope: Vec<String>,
 }
 
-/// `POST /{PRODUCT}/Identity/{clientCode}` body (본인인증 요청).
+/// `POST /{PRODUCT}/Identity/{clientCode}` body (본인인증 요청). One shape for
+/// the four products: a field a product does not take is absent (never sent as
+/// `null`), and the simulator refuses it ([`super::BarocertProduct`] says which).
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct IdentityRequest {
@@ -49,18 +51,52 @@ pub(crate) struct IdentityRequest {
     /// Encrypted, `19900131`.
     #[serde(rename = "receiverBirthday")]
     pub receiver_birthday: String,
-    /// Plain; shown in the app.
-    #[serde(rename = "reqTitle")]
-    pub req_title: String,
+    /// Plain; shown in the app (Kakao, PASS).
+    #[serde(rename = "reqTitle", default, skip_serializing_if = "Option::is_none")]
+    pub req_title: Option<String>,
+    /// Plain; the RP's customer-service number (Naver, PASS).
+    #[serde(
+        rename = "callCenterNum",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub call_center_num: Option<String>,
     /// Seconds.
     #[serde(rename = "expireIn")]
     pub expire_in: u32,
-    /// Encrypted; the text the app signs.
-    pub token: String,
+    /// Encrypted; the text the app signs (Kakao, PASS, Toss; Naver takes none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// PASS: show the terms-of-use consent in the app.
+    #[serde(
+        rename = "userAgreementYN",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub user_agreement_yn: Option<bool>,
+    /// PASS: return the receiver's personal data with the result.
+    #[serde(
+        rename = "receiverInfoYN",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub receiver_info_yn: Option<bool>,
     #[serde(rename = "returnURL", default, skip_serializing_if = "Option::is_none")]
     pub return_url: Option<String>,
     #[serde(rename = "appUseYN", default)]
     pub app_use_yn: bool,
+}
+
+/// PASS's verify body: the receiver again, encrypted like the request.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct IdentityVerifyRequest {
+    /// Encrypted.
+    #[serde(rename = "receiverHP")]
+    pub receiver_hp: String,
+    /// Encrypted.
+    #[serde(rename = "receiverName")]
+    pub receiver_name: String,
 }
 
 /// Answer to the identity request.
@@ -108,7 +144,7 @@ pub(crate) struct IdentityStatus {
     pub app_use_yn: bool,
 }
 
-/// `POST /{PRODUCT}/Identity/{clientCode}/{receiptID}` answer (본인인증 검증).
+/// The verify answer (본인인증 검증; path per [`super::BarocertProduct::verify_path`]).
 #[derive(Serialize, Deserialize)]
 pub(crate) struct IdentityResult {
     #[serde(rename = "receiptID")]
@@ -122,8 +158,12 @@ pub(crate) struct IdentityResult {
     /// `0131`.
     #[serde(rename = "receiverDay", default)]
     pub receiver_day: Option<String>,
-    /// `01012345678`.
-    #[serde(rename = "receiverHP", default)]
+    /// `01012345678` (not in PASS's identity result).
+    #[serde(
+        rename = "receiverHP",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub receiver_hp: Option<String>,
     /// `MALE` / `FEMALE`.
     #[serde(rename = "receiverGender", default)]
@@ -131,9 +171,20 @@ pub(crate) struct IdentityResult {
     /// `Y` / `N`.
     #[serde(rename = "receiverForeign", default)]
     pub receiver_foreign: Option<String>,
-    /// `SKT`, `KT`, `LGU`, `SKM`, `KTM`, `LGM`.
-    #[serde(rename = "receiverTelcoType", default)]
+    /// `SKT`, `KT`, `LGU`, `SKM`, `KTM`, `LGM` (Kakao, PASS).
+    #[serde(
+        rename = "receiverTelcoType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub receiver_telco_type: Option<String>,
+    /// The Naver account's e-mail (Naver; Toss may add it).
+    #[serde(
+        rename = "receiverEmail",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub receiver_email: Option<String>,
     /// CMS SignedData, base64.
     #[serde(rename = "signedData")]
     pub signed_data: String,

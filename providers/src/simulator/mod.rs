@@ -3,11 +3,13 @@
 //!
 //! `munjigi simulate` runs it, the demo runs it in-process, and the tests run it
 //! on an ephemeral port. It serves the Linkhub token service (`POST
-//! /BAROCERT/Token`) and the identity API (`/KAKAO/Identity/…`) on one listener,
+//! /BAROCERT/Token`) and the identity API of Kakao, Naver, PASS and Toss
+//! (`/KAKAO/Identity/…`, `/NAVER/…`, `/PASS/…`, `/TOSS/…`) on one listener,
 //! and checks what the broker checks: the token request's signature and clock,
 //! the session token and its scope, `x-bc-auth` and `x-bc-date` on every POST,
-//! the client code, field encryption and limits, receipt ids, one-shot results,
-//! Kakao's 10-minute verify window. A receipt's state is computed from
+//! the client code, field encryption and each product's fields and limits,
+//! receipt ids, one-shot results, each product's verify deadline (Kakao 10
+//! minutes, Naver expiry, PASS the end of the KST day) and PASS's verify body. A receipt's state is computed from
 //! timestamps when asked (no task per request). Results are CMS SignedData made
 //! with [`crate::cms::sign`] by a subscriber certificate issued for the person
 //! under that provider's own test PKI ([`crate::testpki`]), and a deterministic
@@ -15,10 +17,15 @@
 //! the "citizen" and the "provider" behave, including the misbehaviour
 //! `PROVIDERS.md` lists; refusals use the [`crate::barocert::codes`] table.
 //!
-//! Not here: Naver, PASS and Toss routes (refused as unknown until their adapters
-//! exist), document signing, persistence (state lives in memory), or anything
+//! The same listener also serves Kakao's own certification API (family C)
+//! under `/kakao-direct/…` (`kakao_direct.rs`: REST API key auth, E-codes, its
+//! own root under `pki_dir/kakao-direct/`), with the same people, scenarios and
+//! CI derivation, so one person has one CI whichever way the gateway asks.
+//!
+//! Not here: document signing, persistence (state lives in memory), or anything
 //! production should trust: the PKI keys sit on disk in `pki_dir`.
 
+mod kakao_direct;
 mod people;
 mod routes;
 mod state;
@@ -35,6 +42,8 @@ use crate::barocert::crypto;
 use crate::barocert::BarocertProduct;
 use crate::person::{BirthDate, Gender, Name, Phone};
 use crate::testpki::{PkiError, ProviderPki};
+
+pub use kakao_direct::SimApiKey;
 
 /// The simulator's settings (from `munjigi simulate`'s TOML, or built in code).
 #[derive(Debug, Clone, Deserialize)]
@@ -60,6 +69,10 @@ pub struct SimConfig {
     /// Lifetime of a session token from the token service.
     #[serde(default = "default_token_ttl_secs")]
     pub token_ttl_secs: u64,
+    /// REST API keys accepted by the Kakao-direct API under `/kakao-direct/…`
+    /// (none: every Kakao-direct call is refused with E1004).
+    #[serde(default)]
+    pub kakao_direct_keys: Vec<SimApiKey>,
 }
 
 fn default_approve_after_ms() -> u64 {
@@ -82,6 +95,7 @@ impl Default for SimConfig {
             unknown_people: UnknownPeople::default(),
             max_clock_skew_secs: default_max_clock_skew_secs(),
             token_ttl_secs: default_token_ttl_secs(),
+            kakao_direct_keys: Vec::new(),
         }
     }
 }
@@ -148,6 +162,10 @@ pub enum Scenario {
     Unknown,
     /// The account is dormant: the request is refused.
     Dormant,
+    /// Approves; the provider answers the first status call and the first
+    /// verify call with a retryable internal error (Kakao direct: E0001 on HTTP
+    /// 400). The barocert routes treat it as `Approve`.
+    Flaky,
 }
 
 /// What to do with a person not listed in [`SimConfig::people`].
@@ -203,6 +221,8 @@ pub struct Simulator {
     pub(crate) rogue: ProviderPki,
     pub(crate) state: Mutex<state::State>,
     pub(crate) subscribers: Mutex<people::SubscriberCache>,
+    /// The Kakao-direct API's keys, PKI and transactions.
+    pub(crate) kakao_direct: kakao_direct::KakaoDirectSim,
 }
 
 impl std::fmt::Debug for Simulator {
@@ -303,6 +323,8 @@ impl Simulator {
                 source,
             })?;
 
+        let kakao_direct = kakao_direct::KakaoDirectSim::new(&cfg.pki_dir, cfg.kakao_direct_keys)?;
+
         Ok(Self {
             approve_after_ms: cfg.approve_after_ms,
             max_clock_skew_secs: cfg.max_clock_skew_secs,
@@ -314,6 +336,7 @@ impl Simulator {
             rogue,
             state: Mutex::new(state::State::default()),
             subscribers: Mutex::new(people::SubscriberCache::default()),
+            kakao_direct,
         })
     }
 
@@ -324,6 +347,24 @@ impl Simulator {
             .find(|p| p.product == product)
             .map(|p| p.root_pem.clone())
             .unwrap_or_default()
+    }
+
+    /// The Kakao-direct API's root certificate (PEM): what the gateway trusts
+    /// for a `kakao_direct` provider.
+    pub fn kakao_direct_root_pem(&self) -> Vec<u8> {
+        self.kakao_direct.root_pem.clone()
+    }
+
+    /// Time passes on demand: moves every receipt `by` into the past, as if it
+    /// had been requested that much earlier (verify deadlines, expiry, PASS's
+    /// day boundary). The broker's own clock and tokens are untouched.
+    pub fn age_receipts(&self, by: std::time::Duration) {
+        let by_ms = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
+        if let Ok(mut st) = self.state.lock() {
+            for r in st.receipts.values_mut() {
+                r.age(by_ms);
+            }
+        }
     }
 
     /// Misbehaviour on demand: forgets every session token it issued, as the

@@ -32,11 +32,20 @@ pub(crate) struct Subject {
 }
 
 impl Subject {
-    /// 88-character base64 CI: HMAC-SHA512 over name|birthdate|phone.
+    /// 88-character base64 CI: HMAC-SHA512 over name|birthdate|phone. The person
+    /// alone decides it, never the product: the same CI through every provider.
     pub fn ci(&self) -> Result<String, BrokerCode> {
         let mac = crypto::hmac_sha512(CI_KEY, self.fingerprint().as_bytes())
             .map_err(|_| BrokerCode::Internal)?;
         Ok(base64::engine::general_purpose::STANDARD.encode(mac))
+    }
+
+    /// The Naver account's e-mail, derived from the UID (a reserved domain).
+    pub fn email(&self) -> Result<String, BrokerCode> {
+        Ok(format!(
+            "{}@naver.sim.invalid",
+            self.uid()?.to_ascii_lowercase()
+        ))
     }
 
     /// A provider UID for the certificate subject (not the CI).
@@ -149,7 +158,11 @@ impl Simulator {
         }
     }
 
-    fn subscriber(&self, pki: &ProviderPki, who: &Subject) -> Result<Arc<Subscriber>, BrokerCode> {
+    pub(crate) fn subscriber(
+        &self,
+        pki: &ProviderPki,
+        who: &Subject,
+    ) -> Result<Arc<Subscriber>, BrokerCode> {
         let key = (pki.label().to_owned(), who.fingerprint());
         if let Some(s) = self
             .subscribers
@@ -188,24 +201,27 @@ impl Simulator {
         } else {
             job.token.clone()
         };
-        let mut signed_data = cms::sign(
+        let failed = |e: cms::CmsError| {
+            tracing::error!(error = %e, "simulator could not sign a result");
+            BrokerCode::Internal
+        };
+        let mut der = cms::sign(
             content.as_bytes(),
             &signer,
             &[pki.ca().to_owned()],
-            job.product.identity_encoding(),
+            cms::Encoding::DerAttached,
         )
-        .map_err(|e| {
-            tracing::error!(error = %e, "simulator could not sign a result");
-            BrokerCode::Internal
-        })?;
+        .map_err(failed)?;
         if job.scenario == Scenario::BadSignature {
             // The signature value is the last field of the last SignerInfo (no
             // unsigned attributes, DER): flipping the last byte breaks it and
-            // nothing else.
-            if let Some(b) = signed_data.last_mut() {
+            // nothing else. Done on the DER, before the product's encoding.
+            if let Some(b) = der.last_mut() {
                 *b ^= 0x01;
             }
         }
+        let signed_data =
+            cms::reencode_attached(&der, job.product.identity_encoding()).map_err(failed)?;
         Ok(Signed { signed_data })
     }
 }
@@ -232,5 +248,9 @@ mod tests {
         assert_ne!(a, subject("홍길순").ci().unwrap());
         let uid = subject("홍길동").uid().unwrap();
         assert!(uid.starts_with("SIM") && uid.len() == 23);
+        assert!(subject("홍길동")
+            .email()
+            .unwrap()
+            .ends_with("@naver.sim.invalid"));
     }
 }

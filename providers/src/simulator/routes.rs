@@ -1,6 +1,9 @@
 //! The simulated broker's HTTP surface: routing, the broker's access checks in
 //! the order it applies them, and the four endpoints (token, request, status,
-//! verify) plus `GET /health`.
+//! verify) for Kakao, Naver, PASS and Toss plus `GET /health`. Each product's
+//! own rules come from [`BarocertProduct`]: which request fields it takes, what
+//! its app signs, its state codes, its verify path, body, deadline and whether
+//! the result is one-shot, and what its result carries.
 //!
 //! Every refusal is a [`BrokerCode`] answered as `{"code", "message"}` with the
 //! code's HTTP status. Logs carry receipt ids, scenarios and codes; never names,
@@ -20,8 +23,8 @@ use super::state::{Phase, Receipt, TokenInfo};
 use super::{Rp, Simulator};
 use crate::barocert::codes::BrokerCode;
 use crate::barocert::wire::{
-    ErrorBody, IdentityReceipt, IdentityRequest, IdentityResult, IdentityStatus, TokenRequest,
-    TokenResponse,
+    ErrorBody, IdentityReceipt, IdentityRequest, IdentityResult, IdentityStatus,
+    IdentityVerifyRequest, TokenRequest, TokenResponse,
 };
 use crate::barocert::{crypto, BarocertProduct, NonceRule};
 use crate::person::{BirthDate, Gender, Name, Phone};
@@ -56,13 +59,22 @@ fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
 }
 
-/// The simulator only serves products whose adapter exists.
-fn served(product: BarocertProduct) -> bool {
-    product == BarocertProduct::Kakao
+/// The app-to-app URL a product returns when `appUseYN` is set.
+fn app_scheme(product: BarocertProduct, receipt_id: &str) -> String {
+    match product {
+        BarocertProduct::Kakao => format!("kakaotalk://kakaopay/cert/sign?tx_id={receipt_id}"),
+        BarocertProduct::Naver => format!("naversearchapp://cert/identity?receiptID={receipt_id}"),
+        BarocertProduct::Pass => format!("passcert://identity?receiptID={receipt_id}"),
+        BarocertProduct::Toss => format!("supertoss://cert/identity?receiptID={receipt_id}"),
+    }
 }
 
 impl Simulator {
     pub(crate) async fn handle(&self, req: http::Request<Incoming>) -> Reply {
+        // Kakao direct (family C) has its own surface under its own prefix.
+        if req.uri().path().starts_with(super::kakao_direct::PREFIX) {
+            return self.kakao_direct_handle(req).await;
+        }
         let (parts, body) = req.into_parts();
         let body = match Limited::new(body, MAX_BODY).collect().await {
             Ok(b) => b.to_bytes(),
@@ -101,24 +113,24 @@ impl Simulator {
             return self.issue_token(headers, body);
         }
         let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-        let (product, client_code, receipt) = match segs.as_slice() {
-            [p, "Identity", cc] => (*p, *cc, None),
-            [p, "Identity", cc, rid] => (*p, *cc, Some(*rid)),
+        let (product, client_code, receipt, verify_form) = match segs.as_slice() {
+            [p, "Identity", cc] => (*p, *cc, None, false),
+            [p, "Identity", cc, rid] => (*p, *cc, Some(*rid), false),
+            [p, "Identity", "Verify", cc, rid] => (*p, *cc, Some(*rid), true),
             _ => return Err(BrokerCode::NoSuchRoute),
         };
-        let product = BarocertProduct::from_path_segment(product)
-            .filter(|p| served(*p))
-            .ok_or(BrokerCode::NoSuchRoute)?;
+        let product = BarocertProduct::from_path_segment(product).ok_or(BrokerCode::NoSuchRoute)?;
         match (method.clone(), receipt) {
             (Method::POST, None) => {
                 let rp = self.authorize(method, headers, signed_uri, body, product, client_code)?;
                 self.create(&rp, product, body)
             }
-            (Method::GET, Some(rid)) => {
+            (Method::GET, Some(rid)) if !verify_form => {
                 let rp = self.authorize(method, headers, signed_uri, body, product, client_code)?;
                 self.status(&rp, product, rid)
             }
-            (Method::POST, Some(rid)) => {
+            // Each product verifies on its own path form only.
+            (Method::POST, Some(rid)) if product.verify_path(client_code, rid) == path => {
                 let rp = self.authorize(method, headers, signed_uri, body, product, client_code)?;
                 self.verify(&rp, product, rid, body)
             }
@@ -276,30 +288,52 @@ impl Simulator {
             return Err(BrokerCode::BadBirthday);
         }
         let birthdate = BirthDate::parse(&bd).map_err(|_| BrokerCode::BadBirthday)?;
-        let title_len = req.req_title.trim().chars().count();
-        if title_len == 0 || title_len > product.max_title_chars() {
-            return Err(BrokerCode::BadTitle);
+        // Fields the product does not take are refused as a malformed body.
+        let pass = product == BarocertProduct::Pass;
+        if (!product.takes_title() && req.req_title.is_some())
+            || (!product.requires_call_center() && req.call_center_num.is_some())
+            || (!pass && (req.user_agreement_yn.is_some() || req.receiver_info_yn.is_some()))
+        {
+            return Err(BrokerCode::BadBody);
+        }
+        let title = match &req.req_title {
+            Some(t) => t.trim().to_owned(),
+            None => String::new(),
+        };
+        if product.takes_title() {
+            let title_len = title.chars().count();
+            if title_len == 0 || title_len > product.max_title_chars() {
+                return Err(BrokerCode::BadTitle);
+            }
+        }
+        if product.requires_call_center()
+            && req
+                .call_center_num
+                .as_deref()
+                .is_none_or(|n| n.trim().is_empty())
+        {
+            return Err(BrokerCode::BadCallCenter);
         }
         if req.expire_in == 0 || req.expire_in > product.max_ttl_secs() {
             return Err(BrokerCode::BadExpireIn);
         }
-        let token = dec(&req.token)?;
-        match product.nonce_rule() {
-            NonceRule::Required { max_chars } => {
+        let token = match (product.nonce_rule(), &req.token) {
+            (NonceRule::Required { max_chars }, Some(t)) => {
+                let token = dec(t)?;
                 let n = token.chars().count();
                 if n == 0 || n > max_chars {
                     return Err(BrokerCode::BadToken);
                 }
+                Some(token)
             }
-            NonceRule::Absent => {
-                if !token.is_empty() {
-                    return Err(BrokerCode::BadToken);
-                }
-            }
-        }
+            (NonceRule::Required { .. }, None) => return Err(BrokerCode::BadToken),
+            (NonceRule::Absent, None) => None,
+            (NonceRule::Absent, Some(_)) => return Err(BrokerCode::BadToken),
+        };
 
         let (asked, scenario) = self.resolve(&phone, &name, &birthdate)?;
         let result_subject = self.result_subject(&asked, scenario);
+        let receiver_info = !pass || req.receiver_info_yn == Some(true);
 
         let now_ms = crypto::now_ms();
         let mut st = self.state.lock().map_err(|_| BrokerCode::Internal)?;
@@ -310,18 +344,19 @@ impl Simulator {
                 break id;
             }
         };
-        let scheme = req
-            .app_use_yn
-            .then(|| format!("kakaotalk://kakaopay/cert/sign?tx_id={receipt_id}"));
+        let scheme = req.app_use_yn.then(|| app_scheme(product, &receipt_id));
         st.receipts.insert(
             receipt_id.clone(),
             Receipt {
                 product,
                 client_code: rp.client_code.clone(),
                 scenario,
+                asked,
                 result_subject,
-                token,
-                title: req.req_title.trim().to_owned(),
+                // Naver's app signs content Naver defines: modelled as the receiptID.
+                token: token.unwrap_or_else(|| receipt_id.clone()),
+                receiver_info,
+                title,
                 expire_in: req.expire_in,
                 requested_at_ms: now_ms,
                 return_url: req.return_url,
@@ -400,11 +435,11 @@ impl Simulator {
         let reply = IdentityStatus {
             receipt_id: rid.to_owned(),
             client_code: r.client_code.clone(),
-            state: phase.state_code(),
+            state: phase.state_code(product),
             expire_in: r.expire_in,
             call_center_name: Some("문지기 시뮬레이터".into()),
             call_center_num: Some("1600-0000".into()),
-            req_title: Some(r.title.clone()),
+            req_title: Some(r.title.clone()).filter(|t| !t.is_empty()),
             auth_category: Some("M".into()),
             return_url: r.return_url.clone(),
             request_dt: Some(dt(r.requested_at_ms)),
@@ -419,7 +454,8 @@ impl Simulator {
         Ok(json_reply(StatusCode::OK, &reply))
     }
 
-    /// `POST /{P}/Identity/{clientCode}/{receiptID}`: 검증 (once).
+    /// The verify call (검증), on the product's path: once (but PASS), before the
+    /// product's deadline, with PASS's body repeating the receiver.
     fn verify(
         &self,
         rp: &Rp,
@@ -430,10 +466,20 @@ impl Simulator {
         if !crypto::is_digits(rid, 32) {
             return Err(BrokerCode::MalformedReceipt);
         }
-        // Kakao's identity verify carries no body.
-        if !body.is_empty() {
+        // Only PASS's verify carries a body: the receiver, encrypted.
+        let repeated = if product.verify_repeats_person() {
+            let v: IdentityVerifyRequest =
+                serde_json::from_slice(body).map_err(|_| BrokerCode::BadBody)?;
+            let dec =
+                |f: &str| crypto::decrypt_field(&rp.key, f).map_err(|_| BrokerCode::Undecryptable);
+            let phone = Phone::parse(&dec(&v.receiver_hp)?).map_err(|_| BrokerCode::BadPhone)?;
+            let name = Name::parse(&dec(&v.receiver_name)?).map_err(|_| BrokerCode::BadName)?;
+            Some((phone, name))
+        } else if body.is_empty() {
+            None
+        } else {
             return Err(BrokerCode::BadBody);
-        }
+        };
         let now_ms = crypto::now_ms();
         self.ensure_signed(rid, now_ms)?;
         let mut st = self.state.lock().map_err(|_| BrokerCode::Internal)?;
@@ -442,28 +488,39 @@ impl Simulator {
             .get_mut(rid)
             .filter(|r| r.client_code == rp.client_code && r.product == product)
             .ok_or(BrokerCode::UnknownReceipt)?;
+        if let Some((phone, name)) = &repeated {
+            if !(phone.same_as(&r.asked.phone) && name.same_as(&r.asked.name)) {
+                return Err(BrokerCode::PersonMismatch);
+            }
+        }
         let completed_at = match r.phase(now_ms, self.approve_after_ms) {
             Phase::Waiting { .. } => return Err(BrokerCode::NotCompleted),
             Phase::Expired { .. } => return Err(BrokerCode::ReceiptExpired),
             Phase::Rejected { .. } => return Err(BrokerCode::ReceiptRejected),
             Phase::Completed { at_ms, .. } => at_ms,
         };
-        if r.verified_at_ms.is_some() {
+        if product.verify_once() && r.verified_at_ms.is_some() {
             return Err(BrokerCode::AlreadyVerified);
         }
-        if let Some(w) = product.verify_window_secs() {
-            if now_ms >= completed_at.saturating_add(w.saturating_mul(1000)) {
-                return Err(BrokerCode::VerifyTooLate);
-            }
+        let refused_from = product.verify_deadline().refused_from_ms(
+            r.requested_at_ms,
+            r.expires_at_ms(),
+            completed_at,
+        );
+        if refused_from.is_some_and(|t| now_ms >= t) {
+            return Err(BrokerCode::VerifyTooLate);
         }
         let signed = r.signed.clone().ok_or(BrokerCode::Internal)?;
         r.verified_at_ms = Some(now_ms);
         let subject = r.result_subject.clone();
         let scenario = r.scenario;
+        let info = r.receiver_info;
         drop(st);
 
         let ci = subject.ci()?;
+        let email = subject.email()?;
         let birth = subject.birthdate;
+        let telco = matches!(product, BarocertProduct::Kakao | BarocertProduct::Pass);
         info!(
             receipt = %rid,
             product = product.name(),
@@ -475,19 +532,20 @@ impl Simulator {
             &IdentityResult {
                 receipt_id: rid.to_owned(),
                 state: 1,
-                receiver_name: Some(subject.name.expose().to_owned()),
-                receiver_year: Some(format!("{:04}", birth.year())),
-                receiver_day: Some(birth.mmdd()),
-                receiver_hp: Some(subject.phone.national()),
-                receiver_gender: Some(
+                receiver_name: info.then(|| subject.name.expose().to_owned()),
+                receiver_year: info.then(|| format!("{:04}", birth.year())),
+                receiver_day: info.then(|| birth.mmdd()),
+                receiver_hp: product.result_has_phone().then(|| subject.phone.national()),
+                receiver_gender: info.then(|| {
                     match subject.gender {
                         Gender::Male => "MALE",
                         Gender::Female => "FEMALE",
                     }
-                    .into(),
-                ),
-                receiver_foreign: Some("N".into()),
-                receiver_telco_type: Some("SKT".into()),
+                    .into()
+                }),
+                receiver_foreign: info.then(|| "N".into()),
+                receiver_telco_type: telco.then(|| "SKT".into()),
+                receiver_email: (product == BarocertProduct::Naver).then_some(email),
                 signed_data: base64::engine::general_purpose::STANDARD.encode(&signed.signed_data),
                 ci,
             },

@@ -3,7 +3,8 @@
 //!
 //! Nothing runs in the background: a receipt's phase is a pure function of when it
 //! was requested, its scenario, `approve_after_ms` and now. Old entries are pruned
-//! when new ones are added.
+//! when new ones are added, once past both their expiry (plus an hour) and the
+//! product's verify deadline.
 //!
 //! Not here: HTTP, cryptography, or who the people are.
 
@@ -39,10 +40,16 @@ pub(crate) struct Receipt {
     pub product: BarocertProduct,
     pub client_code: String,
     pub scenario: Scenario,
+    /// Who was asked (PASS's verify body must repeat their phone and name).
+    pub asked: Subject,
     /// Who the result will name (differs from the asked person for `WrongPerson`).
     pub result_subject: Subject,
-    /// The decrypted token the app signs.
+    /// What the app signs: the decrypted token, or for a product that takes
+    /// none (Naver) the receiptID.
     pub token: String,
+    /// Whether the result carries the receiver's personal data (PASS's
+    /// `receiverInfoYN`; always for the others).
+    pub receiver_info: bool,
     pub title: String,
     pub expire_in: u32,
     pub requested_at_ms: u64,
@@ -74,9 +81,11 @@ pub(crate) enum Phase {
 }
 
 impl Phase {
-    /// barocert's `state`: 0 waiting, 1 completed, 2 expired, 3 rejected.
-    pub fn state_code(self) -> i64 {
+    /// barocert's `state`: 0 waiting, 1 completed, 2 expired, 3 rejected; PASS
+    /// reports a request nobody has opened yet as 5 (unprocessed).
+    pub fn state_code(self, product: BarocertProduct) -> i64 {
         match self {
+            Phase::Waiting { viewed_at_ms: None } if product == BarocertProduct::Pass => 5,
             Phase::Waiting { .. } => 0,
             Phase::Completed { .. } => 1,
             Phase::Expired { .. } => 2,
@@ -100,48 +109,86 @@ impl Receipt {
             .saturating_add(u64::from(self.expire_in).saturating_mul(1000))
     }
 
+    /// Until when the receipt is kept: an hour past expiry, or longer if the
+    /// product lets its result be fetched later (PASS: the end of the day).
+    pub fn keep_until_ms(&self) -> u64 {
+        let expires = self.expires_at_ms();
+        let deadline = self
+            .product
+            .verify_deadline()
+            .refused_from_ms(self.requested_at_ms, expires, expires)
+            .unwrap_or(0);
+        expires.saturating_add(KEEP_AFTER_EXPIRY_MS).max(deadline)
+    }
+
+    /// Moves the receipt `by_ms` into the past (the simulator's time hook).
+    pub fn age(&mut self, by_ms: u64) {
+        self.requested_at_ms = self.requested_at_ms.saturating_sub(by_ms);
+        if let Some(v) = self.verified_at_ms.as_mut() {
+            *v = v.saturating_sub(by_ms);
+        }
+    }
+
     /// The state at `now_ms`. Expiry is exactly at `expireIn`; the citizen acts
     /// `approve_after_ms` after the request (opening it halfway there), unless
     /// that is at or after expiry.
     pub fn phase(&self, now_ms: u64, approve_after_ms: u64) -> Phase {
-        let expire_at = self.expires_at_ms();
-        let act_at = self.requested_at_ms.saturating_add(approve_after_ms);
-        let view_at = self.requested_at_ms.saturating_add(approve_after_ms / 2);
-        let opens = !matches!(self.scenario, Scenario::Never);
-        let viewed = (opens && now_ms >= view_at && view_at < expire_at).then_some(view_at);
-        let acts = act_at < expire_at && now_ms >= act_at;
-        match self.scenario {
-            Scenario::Never | Scenario::Viewed | Scenario::Unknown | Scenario::Dormant => {}
-            Scenario::Reject if acts => {
-                return Phase::Rejected {
-                    viewed_at_ms: view_at,
-                    at_ms: act_at,
-                }
+        phase_at(
+            self.scenario,
+            self.requested_at_ms,
+            self.expires_at_ms(),
+            now_ms,
+            approve_after_ms,
+        )
+    }
+}
+
+/// The state at `now_ms` of a request made at `requested_at_ms` that expires at
+/// `expire_at` (the rule of [`Receipt::phase`], shared by every simulated family).
+pub(crate) fn phase_at(
+    scenario: Scenario,
+    requested_at_ms: u64,
+    expire_at: u64,
+    now_ms: u64,
+    approve_after_ms: u64,
+) -> Phase {
+    let act_at = requested_at_ms.saturating_add(approve_after_ms);
+    let view_at = requested_at_ms.saturating_add(approve_after_ms / 2);
+    let opens = !matches!(scenario, Scenario::Never);
+    let viewed = (opens && now_ms >= view_at && view_at < expire_at).then_some(view_at);
+    let acts = act_at < expire_at && now_ms >= act_at;
+    match scenario {
+        Scenario::Never | Scenario::Viewed | Scenario::Unknown | Scenario::Dormant => {}
+        Scenario::Reject if acts => {
+            return Phase::Rejected {
+                viewed_at_ms: view_at,
+                at_ms: act_at,
             }
-            Scenario::Reject => {}
-            Scenario::Approve
-            | Scenario::TamperContent
-            | Scenario::WrongPerson
-            | Scenario::BadSignature
-            | Scenario::WrongChain
-                if acts =>
-            {
-                return Phase::Completed {
-                    viewed_at_ms: view_at,
-                    at_ms: act_at,
-                }
-            }
-            _ => {}
         }
-        if now_ms >= expire_at {
-            Phase::Expired {
-                viewed_at_ms: viewed,
-                at_ms: expire_at,
+        Scenario::Reject => {}
+        Scenario::Approve
+        | Scenario::TamperContent
+        | Scenario::WrongPerson
+        | Scenario::BadSignature
+        | Scenario::WrongChain
+        | Scenario::Flaky
+            if acts =>
+        {
+            return Phase::Completed {
+                viewed_at_ms: view_at,
+                at_ms: act_at,
             }
-        } else {
-            Phase::Waiting {
-                viewed_at_ms: viewed,
-            }
+        }
+        _ => {}
+    }
+    if now_ms >= expire_at {
+        Phase::Expired {
+            viewed_at_ms: viewed,
+            at_ms: expire_at,
+        }
+    } else {
+        Phase::Waiting {
+            viewed_at_ms: viewed,
         }
     }
 }
@@ -150,8 +197,7 @@ impl State {
     /// Drops expired tokens and receipts long past their expiry.
     pub fn prune(&mut self, now_ms: u64) {
         self.tokens.retain(|_, t| t.expires_at_ms > now_ms);
-        self.receipts
-            .retain(|_, r| r.expires_at_ms().saturating_add(KEEP_AFTER_EXPIRY_MS) > now_ms);
+        self.receipts.retain(|_, r| r.keep_until_ms() > now_ms);
     }
 }
 
@@ -161,17 +207,20 @@ mod tests {
     use crate::person::{BirthDate, Gender, Name, Phone};
 
     fn receipt(scenario: Scenario) -> Receipt {
+        let who = Subject {
+            name: Name::parse("홍길동").unwrap(),
+            birthdate: BirthDate::parse("19900131").unwrap(),
+            phone: Phone::parse("01012345678").unwrap(),
+            gender: Gender::Male,
+        };
         Receipt {
             product: BarocertProduct::Kakao,
             client_code: "023040000001".into(),
             scenario,
-            result_subject: Subject {
-                name: Name::parse("홍길동").unwrap(),
-                birthdate: BirthDate::parse("19900131").unwrap(),
-                phone: Phone::parse("01012345678").unwrap(),
-                gender: Gender::Male,
-            },
+            asked: who.clone(),
+            result_subject: who,
             token: "n".into(),
+            receiver_info: true,
             title: "t".into(),
             expire_in: 10,
             requested_at_ms: 1_000_000,
@@ -194,17 +243,34 @@ mod tests {
                 viewed_at_ms: Some(t0 + 1000)
             }
         );
-        assert_eq!(r.phase(t0 + 2000, 2000).state_code(), 1);
-        assert_eq!(r.phase(t0 + 99_000, 2000).state_code(), 1);
+        assert_eq!(
+            r.phase(t0 + 2000, 2000).state_code(BarocertProduct::Kakao),
+            1
+        );
+        assert_eq!(
+            r.phase(t0 + 99_000, 2000)
+                .state_code(BarocertProduct::Kakao),
+            1
+        );
 
         let r = receipt(Scenario::Reject);
-        assert_eq!(r.phase(t0 + 2000, 2000).state_code(), 3);
+        assert_eq!(
+            r.phase(t0 + 2000, 2000).state_code(BarocertProduct::Kakao),
+            3
+        );
 
         // Expiry exactly at expireIn.
         for s in [Scenario::Never, Scenario::Viewed] {
             let r = receipt(s);
-            assert_eq!(r.phase(t0 + 9_999, 2000).state_code(), 0);
-            assert_eq!(r.phase(t0 + 10_000, 2000).state_code(), 2);
+            assert_eq!(
+                r.phase(t0 + 9_999, 2000).state_code(BarocertProduct::Kakao),
+                0
+            );
+            assert_eq!(
+                r.phase(t0 + 10_000, 2000)
+                    .state_code(BarocertProduct::Kakao),
+                2
+            );
         }
         assert_eq!(
             receipt(Scenario::Never)
@@ -221,6 +287,29 @@ mod tests {
 
         // Approval scheduled at or after expiry never happens.
         let r = receipt(Scenario::Approve);
-        assert_eq!(r.phase(t0 + 10_000, 10_000).state_code(), 2);
+        assert_eq!(
+            r.phase(t0 + 10_000, 10_000)
+                .state_code(BarocertProduct::Kakao),
+            2
+        );
+
+        // PASS: unopened is 5 (unprocessed), opened but unfinished is 0.
+        let r = receipt(Scenario::Viewed);
+        assert_eq!(r.phase(t0, 2000).state_code(BarocertProduct::Pass), 5);
+        assert_eq!(
+            r.phase(t0 + 1000, 2000).state_code(BarocertProduct::Pass),
+            0
+        );
+    }
+
+    #[test]
+    fn pass_receipts_are_kept_until_the_end_of_their_day() {
+        let mut r = receipt(Scenario::Approve);
+        r.requested_at_ms = 1_706_677_567_000; // 14:06:07 KST
+        assert_eq!(r.keep_until_ms(), 1_706_677_577_000 + KEEP_AFTER_EXPIRY_MS);
+        r.product = BarocertProduct::Pass;
+        assert_eq!(r.keep_until_ms(), 1_706_713_200_000);
+        r.age(1000);
+        assert_eq!(r.requested_at_ms, 1_706_677_566_000);
     }
 }

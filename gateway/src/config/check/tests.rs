@@ -90,3 +90,36 @@ fn syntax_errors_have_positions() {
     assert_eq!(e.len(), 1);
     assert!(e[0].starts_with("/tmp/munjigi-test.toml:1:"), "{e:?}");
 }
+
+#[test]
+fn barocert_products_and_their_required_fields() {
+    let dir = std::env::temp_dir().join(format!("munjigi-check-barocert-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pki = munjigi_providers::testpki::ProviderPki::generate("Test").unwrap();
+    let root = dir.join("root.pem");
+    std::fs::write(&root, pki.root_pem().unwrap()).unwrap();
+    let provider = |product: &str, extra: &str| {
+        format!(
+            "{GOOD}\n[providers.p]\ntype = \"barocert\"\nproduct = \"{product}\"\nname_ko = \"p\"\nname_en = \"p\"\n\
+             level = \"substantial\"\nendpoint = \"https://b.example\"\nauth_endpoint = \"https://a.example\"\n\
+             link_id = \"L\"\nclient_code = \"023040000001\"\nsecret_key = {{ value = \"c2VjcmV0\" }}\n\
+             roots = \"{}\"\n{extra}",
+            root.display()
+        )
+    };
+    for product in ["kakao", "toss"] {
+        assert!(errs(&provider(product, "")).is_empty(), "{product}");
+    }
+    for product in ["naver", "pass"] {
+        let e = errs(&provider(product, ""));
+        assert_eq!(e.len(), 1, "{product}: {e:?}");
+        assert!(e[0].contains("requires call_center_num"), "{e:?}");
+        assert!(errs(&provider(product, "call_center_num = \"1600-0000\"")).is_empty());
+    }
+    let e = errs(&provider("samsung", ""));
+    assert!(
+        e[0].contains("use `kakao`, `naver`, `pass` or `toss`"),
+        "{e:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

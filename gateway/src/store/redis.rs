@@ -1,0 +1,237 @@
+//! The Redis store: shared state for many gateway replicas.
+//!
+//! Each trait operation is one atomic Redis command or script, so two replicas
+//! can never both take one code or both win one compare-and-swap: `SET PX`,
+//! `SET NX PX`, `GET`, `GETDEL`, a Lua compare-and-set, `DEL`. The connection
+//! manager reconnects by itself; while Redis is down every call fails fast with
+//! `StoreError::Unavailable`, which the gateway shows as "try again shortly".
+//! Keys of one login share a hash tag (`mj:{id}:…`), ready for Redis Cluster.
+
+use super::{Store, StoreError};
+use redis::aio::ConnectionManager;
+use std::time::Duration;
+
+/// `SET` only if the stored value is still `ARGV[1]`.
+const SWAP: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0
+";
+
+pub struct RedisStore {
+    conn: ConnectionManager,
+    swap: redis::Script,
+}
+
+fn unavailable(e: redis::RedisError) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+fn millis(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+impl RedisStore {
+    /// Connects (and checks the server answers) within `timeout`.
+    pub async fn connect(url: &str, timeout: Duration) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url).map_err(unavailable)?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout))
+            .set_number_of_retries(2);
+        let conn =
+            tokio::time::timeout(timeout, ConnectionManager::new_with_config(client, config))
+                .await
+                .map_err(|_| {
+                    StoreError::Unavailable(format!("no answer from Redis within {timeout:?}"))
+                })?
+                .map_err(unavailable)?;
+        Ok(Self {
+            conn,
+            swap: redis::Script::new(SWAP),
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for RedisStore {
+    async fn put(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        redis::cmd("SET")
+            .arg(key)
+            .arg(value)
+            .arg("PX")
+            .arg(millis(ttl))
+            .query_async::<()>(&mut c)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn put_new(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<bool, StoreError> {
+        let mut c = self.conn.clone();
+        let r: Option<String> = redis::cmd("SET")
+            .arg(key)
+            .arg(value)
+            .arg("NX")
+            .arg("PX")
+            .arg(millis(ttl))
+            .query_async(&mut c)
+            .await
+            .map_err(unavailable)?;
+        Ok(r.is_some())
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut c = self.conn.clone();
+        redis::cmd("GET")
+            .arg(key)
+            .query_async(&mut c)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut c = self.conn.clone();
+        redis::cmd("GETDEL")
+            .arg(key)
+            .query_async(&mut c)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn swap(
+        &self,
+        key: &str,
+        expected: &[u8],
+        value: Vec<u8>,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let mut c = self.conn.clone();
+        let n: i64 = self
+            .swap
+            .key(key)
+            .arg(expected)
+            .arg(value)
+            .arg(millis(ttl))
+            .invoke_async(&mut c)
+            .await
+            .map_err(unavailable)?;
+        Ok(n == 1)
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        redis::cmd("DEL")
+            .arg(key)
+            .query_async::<()>(&mut c)
+            .await
+            .map_err(unavailable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A real redis-server on a free loopback port, killed on drop.
+    struct Server(std::process::Child, u16);
+
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    fn start() -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server (./deploy/test installs it)");
+        Server(child, port)
+    }
+
+    async fn connect(port: u16) -> RedisStore {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match RedisStore::connect(
+                &format!("redis://127.0.0.1:{port}"),
+                Duration::from_millis(500),
+            )
+            .await
+            {
+                Ok(s) => return s,
+                Err(e) if std::time::Instant::now() > deadline => {
+                    panic!("redis did not start: {e}")
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn redis_store_keeps_the_store_contract() {
+        let server = start();
+        let store = connect(server.1).await;
+        super::super::contract::exercise(&store).await;
+    }
+
+    #[tokio::test]
+    async fn an_outage_is_an_error_and_recovery_needs_no_restart() {
+        let server = start();
+        let port = server.1;
+        let store = connect(port).await;
+        store
+            .put("k", b"v".to_vec(), Duration::from_secs(5))
+            .await
+            .unwrap();
+        drop(server);
+        let err = store.get("k").await;
+        assert!(matches!(err, Err(StoreError::Unavailable(_))), "{err:?}");
+        let _again = Server(
+            std::process::Command::new("redis-server")
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+            port,
+        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match store.put("k2", b"v".to_vec(), Duration::from_secs(5)).await {
+                Ok(()) => break,
+                Err(e) => {
+                    assert!(std::time::Instant::now() < deadline, "no recovery: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+        assert_eq!(store.get("k2").await.unwrap().as_deref(), Some(&b"v"[..]));
+    }
+}

@@ -1,0 +1,30 @@
+//! Writes a seed corpus for the CMS fuzz target: real SignedData from the
+//! simulator's signing path (DER attached, BER indefinite-length, detached), over
+//! the content the fuzz target expects, signed under a test PKI whose root the
+//! target trusts. Usage: `cargo run -p munjigi-providers --example cms_seeds -- DIR`
+//! (writes DIR/pki/… and DIR/corpus/…).
+
+use munjigi_providers::cms::{self, Encoding};
+use munjigi_providers::testpki::ProviderPki;
+use std::path::PathBuf;
+
+/// What the fuzz target asks to have been signed.
+pub const CONTENT: &[u8] = b"munjigi-fuzz-nonce-0123456789abcdef";
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = PathBuf::from(std::env::args().nth(1).ok_or("usage: cms_seeds DIR")?);
+    let pki = ProviderPki::load_or_generate(&dir.join("pki"), "Fuzz")?;
+    let corpus = dir.join("corpus");
+    std::fs::create_dir_all(&corpus)?;
+    let person = pki.issue_subscriber("홍길동", "FUZZ-0001", None)?;
+    for (name, enc) in [
+        ("der-attached", Encoding::DerAttached),
+        ("ber-indefinite", Encoding::BerIndefiniteAttached),
+        ("der-detached", Encoding::DerDetached),
+    ] {
+        let signed = cms::sign(CONTENT, &person, std::slice::from_ref(pki.ca()), enc)?;
+        std::fs::write(corpus.join(name), signed)?;
+    }
+    println!("seeds in {}", corpus.display());
+    Ok(())
+}

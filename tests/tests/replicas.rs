@@ -1,0 +1,492 @@
+//! Many replicas on one real Redis: consecutive requests of one login go to
+//! different gateway processes, and the login completes exactly once.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use munjigi_e2e::*;
+use std::process::{Command, Stdio};
+
+struct Redis(std::process::Child);
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_redis() -> (Redis, u16) {
+    let port = free_port();
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server (./deploy/test installs it)");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "redis-server did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    (Redis(child), port)
+}
+
+/// Another replica with the same config (same issuer, keys, Redis), its own port.
+fn replica(config: &std::path::Path, name: &str, public: &str) -> (Proc, String) {
+    let port = free_port();
+    let text = std::fs::read_to_string(config).unwrap();
+    let listen_line = text
+        .lines()
+        .find(|l| l.starts_with("listen = "))
+        .unwrap()
+        .to_owned();
+    let text = text.replace(&listen_line, &format!("listen = \"127.0.0.1:{port}\""));
+    assert!(text.contains(&format!("public_url = \"{public}\"")));
+    let file = config.with_file_name(format!("gateway-{name}.toml"));
+    std::fs::write(&file, text).unwrap();
+    let mut cmd = Command::new(munjigi_bin());
+    cmd.arg("serve").arg("--config").arg(&file);
+    let (p, _) = Proc::start("replica", cmd, "munjigi listening on");
+    (p, format!("http://127.0.0.1:{port}"))
+}
+
+fn on(url: &str, host: &str) -> String {
+    let path_at = url
+        .find("/login/")
+        .or_else(|| url.find("/authorize"))
+        .unwrap();
+    format!("{host}{}", &url[path_at..])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_login_hops_across_three_replicas_sharing_redis() {
+    let dir = TempDir::new("replicas");
+    let (_redis, redis_port) = start_redis();
+    let (_sim, sim_url) = start_simulator(dir.path(), &SimOpts::default());
+    let (site_port, redirect) = site_port_and_redirect();
+    let store = format!(
+        "\n[store]\nkind = \"redis\"\nurl = {{ value = \"redis://127.0.0.1:{redis_port}\" }}\n"
+    );
+    let a = start_gateway(
+        dir.path(),
+        &sim_url,
+        &GatewayOpts {
+            site_redirect: redirect,
+            extra: store,
+            ..GatewayOpts::default()
+        },
+    );
+    let (_b, b_url) = replica(&a.config, "b", &a.url);
+    let (_c, c_url) = replica(&a.config, "c", &a.url);
+    let site = start_site(site_port, &a.url, "client_secret_basic", None);
+
+    let mut br = Browser::new(None);
+    // The site sends the browser to A (the public URL): A creates the login in Redis.
+    let p = br.get(&format!("{}/login", site.url)).await;
+    let authorize = p.location.unwrap();
+    let p = br.get(&authorize).await;
+    assert_eq!(p.status, 303);
+    let login = p.location.unwrap();
+    let base_path = &login[login.find("/login/").unwrap()..];
+    // Chooser on B, form on C, push started on B.
+    let chooser = br.get(&on(&login, &b_url)).await;
+    assert_eq!(chooser.status, 200, "B serves A's login");
+    let form = br
+        .get(&format!("{c_url}{base_path}/identify?provider=kakao"))
+        .await;
+    assert_eq!(form.status, 200, "C serves it too");
+    let csrf = form.input_value("csrf").unwrap();
+    let r = br
+        .post(
+            &format!("{b_url}{base_path}/start"),
+            &[
+                ("csrf", &csrf),
+                ("provider", "kakao"),
+                ("name", HONG.name),
+                ("birthdate", HONG.birthdate),
+                ("phone", HONG.phone),
+                ("consent", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    // Status on C, then on A.
+    let done = wait_done(&mut br, &format!("{c_url}{base_path}")).await;
+    assert_eq!(done["state"], "completed");
+    // Continue on A and B at once: exactly one code is issued.
+    let on_a = format!("{}{base_path}/continue", a.url);
+    let on_b = format!("{b_url}{base_path}/continue");
+    let mut b2 = Browser::new(None);
+    b2.set_cookie("mj_b", &br.cookie("mj_b").unwrap().clone());
+    let (ra, rb) = tokio::join!(br.get(&on_a), b2.get(&on_b));
+    let codes = [&ra, &rb]
+        .iter()
+        .filter(|p| p.location.as_deref().is_some_and(|l| l.contains("code=")))
+        .count();
+    assert_eq!(
+        codes, 1,
+        "one login, one code: A {} {:?} / B {} {:?}",
+        ra.status, ra.location, rb.status, rb.location
+    );
+    let winner = if ra.location.as_deref().is_some_and(|l| l.contains("code=")) {
+        ra
+    } else {
+        rb
+    };
+    // The site redeems the code at A (token) and reads userinfo.
+    let (page, _) = br.follow(&winner.location.unwrap()).await;
+    let j = page.json();
+    assert_eq!(j["id_token_claims"]["name"], "홍길동", "{j}");
+    // Replay of the code via the site fails on every replica (the code is gone from Redis).
+    let replay = br.get(&format!("{}/replay", site.url)).await.json();
+    assert_eq!(replay["body"]["error"], "invalid_grant");
+}
+
+/// One login driven by hand (the test is both browser and site), spread over replicas.
+struct Login {
+    browser: Browser,
+    path: String,
+    verifier: String,
+}
+
+fn pkce() -> (String, String) {
+    use base64::Engine as _;
+    let mut raw = [0u8; 32];
+    openssl::rand::rand_bytes(&mut raw).unwrap();
+    let verifier = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(openssl::sha::sha256(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+/// Sends to the first replica that is up (what a load balancer does).
+async fn get_any(b: &mut Browser, replicas: &[String], path: &str) -> Page {
+    for r in replicas {
+        if std::net::TcpStream::connect(r.trim_start_matches("http://")).is_ok() {
+            return b.get(&format!("{r}{path}")).await;
+        }
+    }
+    panic!("no replica up");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_restart_during_200_pending_logins_loses_none_and_doubles_none() {
+    const LOGINS: usize = 200;
+    let dir = TempDir::new("restart");
+    let (_redis, redis_port) = start_redis();
+    let (_sim, sim_url) = start_simulator(
+        dir.path(),
+        &SimOpts {
+            approve_after_ms: 4000,
+            people: vec![],
+        },
+    );
+    let redirect = "http://127.0.0.1:9/cb".to_owned();
+    let store = format!(
+        "\n[store]\nkind = \"redis\"\nurl = {{ value = \"redis://127.0.0.1:{redis_port}\" }}\n"
+    );
+    let a = start_gateway(
+        dir.path(),
+        &sim_url,
+        &GatewayOpts {
+            site_redirect: redirect.clone(),
+            extra: store,
+            ..GatewayOpts::default()
+        },
+    );
+    let (mut b_proc, b_url) = replica(&a.config, "b", &a.url);
+    let (_c, c_url) = replica(&a.config, "c", &a.url);
+    let replicas = [a.url.clone(), b_url.clone(), c_url.clone()];
+    let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+
+    // Start 200 logins, each step on the next replica round-robin, until pending.
+    let mut logins = Vec::new();
+    for i in 0..LOGINS {
+        let mut b = Browser::new(None);
+        let at = |k: usize| replicas[(i + k) % 3].clone();
+        let (verifier, challenge) = pkce();
+        let p = b
+            .get(&format!("{}/authorize?response_type=code&client_id=town&scope=openid&state=s{i}&nonce=n{i}&code_challenge={challenge}&code_challenge_method=S256&redirect_uri={}", at(0), enc(&redirect)))
+            .await;
+        let loc = p
+            .location
+            .unwrap_or_else(|| panic!("authorize: {} {}", p.status, p.body));
+        let path = loc[loc.find("/login/").unwrap()..].to_owned();
+        let form = b
+            .get(&format!("{}{path}/identify?provider=kakao", at(1)))
+            .await;
+        let csrf = form.input_value("csrf").unwrap();
+        let phone = format!("010-{:04}-{:04}", 2000 + i / 10000, i % 10000);
+        let r = b
+            .post(
+                &format!("{}{path}/start", at(2)),
+                &[
+                    ("csrf", &csrf),
+                    ("provider", "kakao"),
+                    ("name", "홍길동"),
+                    ("birthdate", "1990-01-31"),
+                    ("phone", &phone),
+                    ("consent", "yes"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 303, "start {i}: {}", r.body);
+        logins.push(Login {
+            browser: b,
+            path,
+            verifier,
+        });
+    }
+    let started = logins.len();
+
+    // Long polls in flight on B when it is told to stop: they must still be answered.
+    let mut in_flight = Vec::new();
+    for l in logins.iter().take(5) {
+        let mut b = Browser::new(None);
+        b.set_cookie("mj_b", l.browser.cookie("mj_b").unwrap());
+        let url = format!("{b_url}{}/status?wait=15", l.path);
+        in_flight.push(tokio::spawn(async move { b.get(&url).await.status }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    b_proc.terminate();
+    let exit = tokio::task::spawn_blocking(move || {
+        let s = b_proc.wait_exit(std::time::Duration::from_secs(40));
+        (s, b_proc)
+    })
+    .await
+    .unwrap();
+    assert!(
+        exit.0.is_some_and(|s| s.success()),
+        "replica B exits 0 after draining: {:?}",
+        exit.0
+    );
+    for h in in_flight {
+        assert_eq!(
+            h.await.unwrap(),
+            200,
+            "in-flight long poll on B answered during the drain"
+        );
+    }
+
+    // Finish every login through whatever replica is up, 20 at a time.
+    let replicas = std::sync::Arc::new(replicas);
+    let redirect = std::sync::Arc::new(redirect);
+    let mut outcomes = Vec::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, l) in logins.into_iter().enumerate() {
+        if tasks.len() >= 20 {
+            outcomes.push(tasks.join_next().await.unwrap().unwrap());
+        }
+        tasks.spawn(finish(i, l, replicas.clone(), redirect.clone()));
+    }
+    while let Some(o) = tasks.join_next().await {
+        outcomes.push(o.unwrap());
+    }
+    let completed = outcomes
+        .iter()
+        .filter(|o| **o == Outcome::Completed)
+        .count();
+    let doubled = outcomes.iter().filter(|o| **o == Outcome::Doubled).count();
+    let lost = outcomes.iter().filter(|o| **o == Outcome::Lost).count();
+    eprintln!(
+        "rolling restart: started {started}, completed {completed}, lost {lost}, doubled {doubled}"
+    );
+    assert_eq!((completed, lost, doubled), (LOGINS, 0, 0));
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    Completed,
+    Doubled,
+    Lost,
+}
+
+async fn finish(
+    i: usize,
+    mut l: Login,
+    replicas: std::sync::Arc<[String; 3]>,
+    redirect: std::sync::Arc<String>,
+) -> Outcome {
+    let order: Vec<String> = (0..3).map(|k| replicas[(i + k) % 3].clone()).collect();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let state = loop {
+        let s = get_any(&mut l.browser, &order, &format!("{}/status?wait=5", l.path))
+            .await
+            .json();
+        let st = s["state"].as_str().unwrap().to_owned();
+        if st != "pending" && st != "viewed" || std::time::Instant::now() > deadline {
+            break st;
+        }
+    };
+    if state != "completed" {
+        return Outcome::Lost;
+    }
+    let first = get_any(&mut l.browser, &order, &format!("{}/continue", l.path)).await;
+    let second = get_any(&mut l.browser, &order, &format!("{}/continue", l.path)).await;
+    let code_of = |p: &Page| {
+        p.location
+            .as_deref()
+            .filter(|u| u.contains("code="))
+            .map(|u| {
+                u.split("code=")
+                    .nth(1)
+                    .unwrap()
+                    .split('&')
+                    .next()
+                    .unwrap()
+                    .to_owned()
+            })
+    };
+    let codes: Vec<String> = [code_of(&first), code_of(&second)]
+        .into_iter()
+        .flatten()
+        .collect();
+    if codes.len() > 1 {
+        return Outcome::Doubled;
+    }
+    let Some(code) = codes.first() else {
+        return Outcome::Lost;
+    };
+    let t = l
+        .browser
+        .post(
+            &format!("{}/token", replicas[0]),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", &redirect),
+                ("code_verifier", &l.verifier),
+                ("client_id", "town"),
+                ("client_secret", CLIENT_SECRET),
+            ],
+        )
+        .await;
+    if t.status == 200 {
+        Outcome::Completed
+    } else {
+        Outcome::Lost
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_outage_is_a_retry_page_and_logins_resume_without_a_restart() {
+    let dir = TempDir::new("outage");
+    let port = free_port();
+    let data = dir.path().join("redis-data");
+    std::fs::create_dir_all(&data).unwrap();
+    let redis = |data: &std::path::Path| {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+            ])
+            .arg("--dir")
+            .arg(data)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Redis(child)
+    };
+    let first = redis(&data);
+    let (_sim, sim_url) = start_simulator(dir.path(), &SimOpts::default());
+    let (site_port, redirect) = site_port_and_redirect();
+    let store = format!("\n[store]\nkind = \"redis\"\nurl = {{ value = \"redis://127.0.0.1:{port}\" }}\ntimeout_ms = 500\n");
+    let gw = start_gateway(
+        dir.path(),
+        &sim_url,
+        &GatewayOpts {
+            site_redirect: redirect,
+            extra: store,
+            ..GatewayOpts::default()
+        },
+    );
+    let site = start_site(site_port, &gw.url, "client_secret_basic", None);
+    let mut b = Browser::new(None);
+    let (chooser, chooser_url) = b.follow(&format!("{}/login", site.url)).await;
+    assert_eq!(chooser.status, 200);
+    assert_eq!(b.get(&format!("{}/readyz", gw.url)).await.status, 200);
+
+    drop(first); // Redis goes away mid-login.
+    let p = b.get(&chooser_url).await;
+    assert_eq!(p.status, 503, "{}", p.body);
+    assert!(p.body.contains("MJ-S01"));
+    assert!(
+        p.body.contains(&format!(
+            "href=\"{}\"",
+            chooser_url.trim_start_matches(&gw.url)
+        )),
+        "the page offers to retry the same step: {}",
+        p.body
+    );
+    assert_eq!(b.get(&format!("{}/readyz", gw.url)).await.status, 503);
+    let mut api = Browser::new(None);
+    let t = api
+        .post(
+            &format!("{}/token", gw.url),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", "x"),
+                ("redirect_uri", &site.redirect_uri),
+                ("client_id", "town"),
+                ("client_secret", CLIENT_SECRET),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (t.status, t.json()["error"].as_str()),
+        (503, Some("temporarily_unavailable")),
+        "sites get a typed error"
+    );
+
+    let _second = redis(&data); // Back, with its append-only file: the login is still there.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while b.get(&format!("{}/readyz", gw.url)).await.status != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "gateway did not recover"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let wait_url = pick_and_submit(&mut b, &chooser_url, &HONG).await;
+    let base = wait_url.trim_end_matches("/wait").to_owned();
+    let done = wait_done(&mut b, &base).await;
+    assert_eq!(done["state"], "completed");
+    let (page, _) = b
+        .follow(&absolute(&base, done["next"].as_str().unwrap()))
+        .await;
+    assert_eq!(page.json()["id_token_claims"]["name"], "홍길동");
+    let logs = gw.proc.drain().join("\n");
+    assert!(!logs.contains("panicked"), "no panic during the outage");
+}
