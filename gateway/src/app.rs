@@ -28,8 +28,6 @@ pub struct App {
     pub cookies: CookieJar,
     /// Precomputed `/.well-known/openid-configuration`.
     pub discovery: bytes::Bytes,
-    /// Set when the replica stops accepting: `/readyz` turns false.
-    pub draining: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +61,12 @@ impl App {
                 )
             }
         };
+        Self::assemble(config, store)
+    }
+
+    /// Builds an `App` for `config` on an existing store: a reload keeps the
+    /// store (and so every login under way) and swaps everything else.
+    pub fn assemble(config: Arc<Config>, store: Arc<dyn Store>) -> Result<Arc<App>, StartError> {
         let keys = SigningKeys::load(&config.keys)?;
         let mut providers: HashMap<String, Arc<dyn Provider>> = HashMap::new();
         for p in &config.providers {
@@ -135,7 +139,6 @@ impl App {
             keys,
             providers,
             discovery,
-            draining: std::sync::atomic::AtomicBool::new(false),
         }))
     }
 }

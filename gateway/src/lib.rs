@@ -19,6 +19,7 @@ pub mod oidc;
 pub mod pages;
 pub mod pairwise;
 pub mod random;
+pub mod reload;
 pub mod rescue;
 pub mod server;
 pub mod store;

@@ -74,7 +74,9 @@ async fn serve(path: PathBuf) -> Result<(), String> {
         "munjigi listening on {scheme}://{addr} as {}",
         app.config.public_url
     );
-    server::serve(app, listener, server::stop_signal()).await
+    let live = munjigi::reload::Live::new(app);
+    munjigi::reload::spawn_watchers(live.clone(), path, std::time::Duration::from_secs(2));
+    server::serve(live, listener, server::stop_signal()).await
 }
 
 async fn simulate(path: PathBuf) -> Result<(), String> {

@@ -154,6 +154,7 @@ pub fn reason_rescue(reason: &str) -> Rescue {
             r(S::OK, Problem::VerificationFailed, Warn, "MJ-P08")
         }
         "unavailable" | "transport" => r(S::OK, Problem::ProviderUnavailable, Warn, "MJ-P09"),
+        "provider_removed" => r(S::OK, Problem::ProviderUnavailable, Warn, "MJ-P12"),
         _ => r(S::OK, Problem::ProviderUnavailable, Error, "MJ-P10"),
     }
 }

@@ -6,6 +6,7 @@
 
 use crate::app::App;
 use crate::pages::{self, Lang};
+use crate::reload::Live;
 use crate::rescue::{self, Ctx, GatewayError, Ways};
 use crate::web::{cookies, respond, Response};
 use crate::{login, oidc};
@@ -46,7 +47,8 @@ fn lang_of(req: &http::Request<Incoming>) -> (Lang, Option<&'static str>) {
 }
 
 /// Handles one request; never fails (errors become pages or protocol errors).
-pub async fn handle(app: Arc<App>, req: http::Request<Incoming>) -> Response {
+pub async fn handle(live: Arc<Live>, req: http::Request<Incoming>) -> Response {
+    let app = live.app();
     let request_id = crate::random::token(9).unwrap_or_else(|_| "-".into());
     let (lang, set_lang) = lang_of(&req);
     let mut ctx = Ctx {
@@ -63,7 +65,11 @@ pub async fn handle(app: Arc<App>, req: http::Request<Incoming>) -> Response {
     let span =
         tracing::info_span!("request", req = %request_id, method = %method, path = %ctx.path);
     let resp = async {
-        let result = route(&app, req, &mut ctx).await;
+        let result = if method == Method::GET && ctx.path == "/readyz" {
+            Ok(readiness(&live, &app).await)
+        } else {
+            route(&app, req, &mut ctx).await
+        };
         match result {
             Ok(r) => r,
             Err(e) => {
@@ -98,7 +104,6 @@ async fn route(
         // Liveness: the process answers.
         (Method::GET, "/health" | "/healthz") => Ok(respond::text(StatusCode::OK, "ok\n")),
         // Readiness: take traffic only while not draining and the store answers.
-        (Method::GET, "/readyz") => Ok(readiness(app).await),
         (Method::GET, "/.well-known/openid-configuration") => {
             Ok(respond::json_bytes(StatusCode::OK, app.discovery.clone()))
         }
@@ -160,8 +165,8 @@ pub fn tls_config(
 /// How long a stopping replica waits for in-flight requests (longer than a long poll).
 pub const DRAIN_DEADLINE: Duration = Duration::from_secs(25);
 
-async fn readiness(app: &App) -> Response {
-    if app.draining.load(std::sync::atomic::Ordering::Relaxed) {
+async fn readiness(live: &Live, app: &App) -> Response {
+    if live.draining.load(std::sync::atomic::Ordering::Relaxed) {
         return respond::text(StatusCode::SERVICE_UNAVAILABLE, "draining\n");
     }
     let probe = tokio::time::timeout(Duration::from_secs(2), app.store.get("mj:readyz")).await;
@@ -174,10 +179,11 @@ async fn readiness(app: &App) -> Response {
 /// Accepts connections until `shutdown` resolves, then stops accepting, lets
 /// in-flight requests finish (up to [`DRAIN_DEADLINE`]) and returns.
 pub async fn serve(
-    app: Arc<App>,
+    live: Arc<Live>,
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), String> {
+    let app = live.app();
     let tls = match &app.config.tls {
         Some(t) => Some(tokio_rustls::TlsAcceptor::from(Arc::new(tls_config(
             &t.cert_chain,
@@ -200,17 +206,17 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let app = app.clone();
+        let live = live.clone();
         let tls = tls.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
             match tls {
-                None => serve_connection(app, TokioIo::new(stream), peer, watcher).await,
+                None => serve_connection(live, TokioIo::new(stream), peer, watcher).await,
                 Some(acceptor) => {
                     match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
                         .await
                     {
-                        Ok(Ok(s)) => serve_connection(app, TokioIo::new(s), peer, watcher).await,
+                        Ok(Ok(s)) => serve_connection(live, TokioIo::new(s), peer, watcher).await,
                         Ok(Err(e)) => {
                             tracing::debug!(peer = %peer, error = %e, "TLS handshake failed")
                         }
@@ -220,7 +226,7 @@ pub async fn serve(
             }
         });
     }
-    app.draining
+    live.draining
         .store(true, std::sync::atomic::Ordering::Relaxed);
     drop(listener);
     tracing::info!(
@@ -258,7 +264,7 @@ pub async fn stop_signal() {
 }
 
 async fn serve_connection<I>(
-    app: Arc<App>,
+    live: Arc<Live>,
     io: I,
     peer: SocketAddr,
     watcher: hyper_util::server::graceful::Watcher,
@@ -266,11 +272,11 @@ async fn serve_connection<I>(
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let svc = hyper::service::service_fn(move |req| {
-        let app = app.clone();
+        let live = live.clone();
         async move {
             // A request that takes longer than any legitimate one (the long poll is
             // 20 s) is cut, so a stuck upstream cannot pin connections forever.
-            let resp = tokio::time::timeout(REQUEST_TIMEOUT, handle(app, req))
+            let resp = tokio::time::timeout(REQUEST_TIMEOUT, handle(live, req))
                 .await
                 .unwrap_or_else(|_| {
                     respond::text(StatusCode::SERVICE_UNAVAILABLE, "request timed out\n")

@@ -72,5 +72,10 @@ pub async fn run(gateway: &Path, simulator: &Path) -> Result<(), String> {
         "open {}/demo in a browser to try a login",
         app.config.public_url
     );
-    server::serve(app, listener, server::stop_signal()).await
+    server::serve(
+        crate::reload::Live::new(app),
+        listener,
+        server::stop_signal(),
+    )
+    .await
 }

@@ -105,7 +105,11 @@ pub async fn refresh(app: &App, txn: LoginTxn) -> Result<LoginTxn, GatewayError>
     if !app.store.put_new(&claim, Vec::new(), POLL_DEADLINE).await? {
         return Ok(txn);
     }
-    let adapter = provider(app, &attempt.provider)?;
+    let Ok(adapter) = provider(app, &attempt.provider) else {
+        // Removed from the config by a reload: this login cannot finish with it.
+        tracing::warn!(txn = %txn.id, provider = %attempt.provider, "provider removed from the configuration");
+        return apply(app, &txn, Event::ProviderFailed, Some("provider_removed")).await;
+    };
     let polled = match tokio::time::timeout(POLL_DEADLINE, adapter.status(&attempt.pending)).await {
         Ok(r) => r,
         Err(_) => Err(ProviderError::Transport("status poll timed out".into())),
@@ -226,7 +230,12 @@ pub async fn finish(app: &App, txn: LoginTxn) -> Result<Option<LoginTxn>, Gatewa
     if !app.store.put_new(&claim, Vec::new(), ttl).await? {
         return Ok(None);
     }
-    let adapter = provider(app, &attempt.provider)?;
+    let Ok(adapter) = provider(app, &attempt.provider) else {
+        tracing::warn!(txn = %txn.id, provider = %attempt.provider, "provider removed from the configuration");
+        return Ok(Some(
+            apply(app, &txn, Event::VerifyFailed, Some("provider_removed")).await?,
+        ));
+    };
     let started = std::time::Instant::now();
     let result = adapter
         .verify(
