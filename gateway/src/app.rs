@@ -51,14 +51,20 @@ impl App {
                 s.spawn_sweeper(Duration::from_secs(10));
                 s
             }
-            StoreSettings::Redis { url, timeout } => {
+            StoreSettings::Redis {
+                url,
+                timeout,
+                cluster,
+            } => {
+                use crate::store::redis::RedisStore;
                 let url = std::str::from_utf8(url.expose())
                     .map_err(|_| StartError::Store("store.url is not UTF-8".into()))?;
-                Arc::new(
-                    crate::store::redis::RedisStore::connect(url, *timeout)
-                        .await
-                        .map_err(|e| StartError::Store(e.to_string()))?,
-                )
+                let store = if *cluster {
+                    RedisStore::connect_cluster(url, *timeout).await
+                } else {
+                    RedisStore::connect(url, *timeout).await
+                };
+                Arc::new(store.map_err(|e| StartError::Store(e.to_string()))?)
             }
         };
         Self::assemble(config, store)

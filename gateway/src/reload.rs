@@ -48,8 +48,11 @@ fn store_kind(c: &config::Config) -> String {
     match &c.store {
         config::model::StoreSettings::Memory { .. } => "memory".into(),
         // The URL is a secret: compare its digest, never log it.
-        config::model::StoreSettings::Redis { url, .. } => {
-            format!("redis:{}", hex::encode(openssl::sha::sha256(url.expose())))
+        config::model::StoreSettings::Redis { url, cluster, .. } => {
+            format!(
+                "redis:{cluster}:{}",
+                hex::encode(openssl::sha::sha256(url.expose()))
+            )
         }
     }
 }

@@ -76,13 +76,107 @@ fn on(url: &str, host: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_login_hops_across_three_replicas_sharing_redis() {
-    let dir = TempDir::new("replicas");
     let (_redis, redis_port) = start_redis();
+    hop_across_replicas(&format!(
+        "\n[store]\nkind = \"redis\"\nurl = {{ value = \"redis://127.0.0.1:{redis_port}\" }}\n"
+    ))
+    .await;
+}
+
+/// A real 3-master Redis Cluster (`redis-cli --cluster create`), killed on drop.
+struct Cluster {
+    _nodes: Vec<Redis>,
+    _dir: TempDir,
+}
+
+fn start_cluster() -> (Cluster, u16) {
+    let dir = TempDir::new("cluster");
+    let mut nodes = Vec::new();
+    let mut addrs = Vec::new();
+    for i in 0..3 {
+        let port = free_port();
+        let node_dir = dir.path().join(format!("n{i}"));
+        std::fs::create_dir_all(&node_dir).unwrap();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--cluster-enabled",
+                "yes",
+            ])
+            .arg("--cluster-config-file")
+            .arg(node_dir.join("nodes.conf"))
+            .arg("--dir")
+            .arg(&node_dir)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        nodes.push(Redis(child));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline);
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        addrs.push(format!("127.0.0.1:{port}"));
+    }
+    let out = Command::new("redis-cli")
+        .arg("--cluster")
+        .arg("create")
+        .args(&addrs)
+        .args(["--cluster-replicas", "0", "--cluster-yes"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    for a in &addrs {
+        let (h, p) = a.split_once(':').unwrap();
+        while !String::from_utf8_lossy(
+            &Command::new("redis-cli")
+                .args(["-h", h, "-p", p, "cluster", "info"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .contains("cluster_state:ok")
+        {
+            assert!(std::time::Instant::now() < deadline, "cluster not ok");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+    let first: u16 = addrs[0].split(':').nth(1).unwrap().parse().unwrap();
+    (
+        Cluster {
+            _nodes: nodes,
+            _dir: dir,
+        },
+        first,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_login_hops_across_three_replicas_on_a_redis_cluster() {
+    let (_cluster, port) = start_cluster();
+    hop_across_replicas(&format!(
+        "\n[store]\nkind = \"redis\"\ncluster = true\nurl = {{ value = \"redis://127.0.0.1:{port}\" }}\n"
+    ))
+    .await;
+}
+
+async fn hop_across_replicas(store: &str) {
+    let dir = TempDir::new("replicas");
     let (_sim, sim_url) = start_simulator(dir.path(), &SimOpts::default());
     let (site_port, redirect) = site_port_and_redirect();
-    let store = format!(
-        "\n[store]\nkind = \"redis\"\nurl = {{ value = \"redis://127.0.0.1:{redis_port}\" }}\n"
-    );
+    let store = store.to_owned();
     let a = start_gateway(
         dir.path(),
         &sim_url,

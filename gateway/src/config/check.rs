@@ -288,6 +288,7 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
                             timeout: Duration::from_millis(
                                 rs.timeout_ms.unwrap_or(2000).clamp(50, 30_000),
                             ),
+                            cluster: rs.cluster,
                         }
                     }
                     Ok(_) => {

@@ -56,8 +56,14 @@ pub struct TlsFiles {
 
 #[derive(Debug, Clone)]
 pub enum StoreSettings {
-    Memory { max_entries: usize },
-    Redis { url: Secret, timeout: Duration },
+    Memory {
+        max_entries: usize,
+    },
+    Redis {
+        url: Secret,
+        timeout: Duration,
+        cluster: bool,
+    },
 }
 
 #[derive(Debug, Clone)]

@@ -61,6 +61,9 @@ pub struct RawRedisStore {
     pub url: SecretRef,
     /// How long to wait for Redis before failing a request (default 2,000 ms).
     pub timeout_ms: Option<u64>,
+    /// `url` is one node of a Redis Cluster (slots are discovered from it).
+    #[serde(default)]
+    pub cluster: bool,
 }
 
 #[derive(Debug, Deserialize)]

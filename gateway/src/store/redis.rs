@@ -20,8 +20,46 @@ end
 return 0
 ";
 
+/// One Redis (reconnecting manager) or a Redis Cluster (slot-aware connection).
+#[derive(Clone)]
+enum Conn {
+    Single(ConnectionManager),
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
+impl redis::aio::ConnectionLike for Conn {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        match self {
+            Conn::Single(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        match self {
+            Conn::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Single(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: Conn,
     swap: redis::Script,
 }
 
@@ -49,7 +87,29 @@ impl RedisStore {
                 })?
                 .map_err(unavailable)?;
         Ok(Self {
-            conn,
+            conn: Conn::Single(conn),
+            swap: redis::Script::new(SWAP),
+        })
+    }
+
+    /// Connects to a Redis Cluster through any of its nodes.
+    pub async fn connect_cluster(url: &str, timeout: Duration) -> Result<Self, StoreError> {
+        let client = redis::cluster::ClusterClient::builder(vec![url])
+            .connection_timeout(timeout)
+            .response_timeout(timeout)
+            .retries(2)
+            .build()
+            .map_err(unavailable)?;
+        let conn = tokio::time::timeout(timeout * 3, client.get_async_connection())
+            .await
+            .map_err(|_| {
+                StoreError::Unavailable(format!(
+                    "no answer from the Redis Cluster within {timeout:?}"
+                ))
+            })?
+            .map_err(unavailable)?;
+        Ok(Self {
+            conn: Conn::Cluster(conn),
             swap: redis::Script::new(SWAP),
         })
     }
@@ -191,6 +251,135 @@ mod tests {
         let server = start();
         let store = connect(server.1).await;
         super::super::contract::exercise(&store).await;
+    }
+
+    /// A real 3-master Redis Cluster on loopback, built with `redis-cli --cluster create`.
+    struct Cluster {
+        nodes: Vec<Server>,
+        _dir: tempdir::Dir,
+    }
+
+    mod tempdir {
+        pub struct Dir(pub std::path::PathBuf);
+        impl Drop for Dir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+    }
+
+    fn start_cluster() -> Cluster {
+        let dir = std::env::temp_dir().join(format!(
+            "munjigi-cluster-{}-{}",
+            std::process::id(),
+            crate::random::now_ms()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut nodes = Vec::new();
+        for i in 0..3 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let node_dir = dir.join(format!("n{i}"));
+            std::fs::create_dir_all(&node_dir).unwrap();
+            let child = std::process::Command::new("redis-server")
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--cluster-enabled",
+                    "yes",
+                ])
+                .arg("--cluster-config-file")
+                .arg(node_dir.join("nodes.conf"))
+                .arg("--dir")
+                .arg(&node_dir)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            nodes.push(Server(child, port));
+        }
+        for n in &nodes {
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while std::net::TcpStream::connect(("127.0.0.1", n.1)).is_err() {
+                assert!(std::time::Instant::now() < deadline);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        let addrs: Vec<String> = nodes.iter().map(|n| format!("127.0.0.1:{}", n.1)).collect();
+        let out = std::process::Command::new("redis-cli")
+            .arg("--cluster")
+            .arg("create")
+            .args(&addrs)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "cluster create: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        // Wait until every node reports the cluster ok.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        for a in &addrs {
+            let (host, port) = a.split_once(':').unwrap();
+            loop {
+                let info = std::process::Command::new("redis-cli")
+                    .args(["-h", host, "-p", port, "cluster", "info"])
+                    .output()
+                    .unwrap();
+                if String::from_utf8_lossy(&info.stdout).contains("cluster_state:ok") {
+                    break;
+                }
+                assert!(std::time::Instant::now() < deadline, "cluster not ok");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        Cluster {
+            nodes,
+            _dir: tempdir::Dir(dir),
+        }
+    }
+
+    #[tokio::test]
+    async fn redis_cluster_store_keeps_the_store_contract_and_login_keys_share_a_slot() {
+        let cluster = start_cluster();
+        let url = format!("redis://127.0.0.1:{}", cluster.nodes[0].1);
+        let store = RedisStore::connect_cluster(&url, Duration::from_secs(2))
+            .await
+            .unwrap();
+        super::super::contract::exercise(&store).await;
+        // Every key of one login carries its id as the hash tag: one slot.
+        let mut c = store.conn.clone();
+        let mut slots = std::collections::HashSet::new();
+        for what in ["txn", "poll", "verify:1"] {
+            let key = crate::txn::key_of("AbC-123_x", what);
+            let slot: i64 = redis::cmd("CLUSTER")
+                .arg("KEYSLOT")
+                .arg(&key)
+                .query_async(&mut c)
+                .await
+                .unwrap();
+            slots.insert(slot);
+        }
+        assert_eq!(slots.len(), 1, "{slots:?}");
+        // A compare-and-swap on a login key works across the cluster.
+        let key = crate::txn::key_of("AbC-123_x", "txn");
+        store
+            .put(&key, b"a".to_vec(), Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert!(store
+            .swap(&key, b"a", b"b".to_vec(), Duration::from_secs(5))
+            .await
+            .unwrap());
     }
 
     #[tokio::test]
