@@ -77,9 +77,12 @@ fn on(url: &str, host: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_login_hops_across_three_replicas_sharing_redis() {
     let (_redis, redis_port) = start_redis();
-    hop_across_replicas(&format!(
-        "\n[store]\nkind = \"redis\"\nurl = {{ value = \"redis://127.0.0.1:{redis_port}\" }}\n"
-    ))
+    hop_across_replicas(
+        &format!(
+            "\n[store]\nkind = \"redis\"\nurl = {{ value = \"redis://127.0.0.1:{redis_port}\" }}\n"
+        ),
+        Some(redis_port),
+    )
     .await;
 }
 
@@ -168,11 +171,12 @@ async fn one_login_hops_across_three_replicas_on_a_redis_cluster() {
     let (_cluster, port) = start_cluster();
     hop_across_replicas(&format!(
         "\n[store]\nkind = \"redis\"\ncluster = true\nurl = {{ value = \"redis://127.0.0.1:{port}\" }}\n"
-    ))
+    ), None)
     .await;
 }
 
-async fn hop_across_replicas(store: &str) {
+/// `measure`: the port of a single Redis, to report bytes per pending login.
+async fn hop_across_replicas(store: &str, measure: Option<u16>) {
     let dir = TempDir::new("replicas");
     let (_sim, sim_url) = start_simulator(dir.path(), &SimOpts::default());
     let (site_port, redirect) = site_port_and_redirect();
@@ -220,6 +224,23 @@ async fn hop_across_replicas(store: &str) {
         )
         .await;
     assert_eq!(r.status, 303, "{}", r.body);
+    if let Some(port) = measure {
+        // What a pending login costs in Redis (budget: 2 KB).
+        let id = base_path.trim_start_matches("/login/");
+        let out = Command::new("redis-cli")
+            .args([
+                "-p",
+                &port.to_string(),
+                "MEMORY",
+                "USAGE",
+                &format!("mj:{{{id}}}:txn"),
+            ])
+            .output()
+            .unwrap();
+        let bytes: usize = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        eprintln!("pending login in Redis: {bytes} bytes (MEMORY USAGE)");
+        assert!(bytes < 2048, "{bytes} bytes");
+    }
     // Status on C, then on A.
     let done = wait_done(&mut br, &format!("{c_url}{base_path}")).await;
     assert_eq!(done["state"], "completed");
