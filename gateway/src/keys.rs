@@ -102,6 +102,35 @@ fn thumbprint(jwk: &Jwk, members: &[&str]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
 }
 
+/// The public JWK (with its thumbprint `kid`) of a private key file.
+fn public_jwk(pem: &[u8], alg: IdTokenAlg) -> Result<Jwk, String> {
+    let (mut jwk, kid) = match alg {
+        IdTokenAlg::Es256 => {
+            let jwk = ES256
+                .key_pair_from_pem(pem)
+                .map_err(|e| format!("not a P-256 private key: {e}"))?
+                .to_jwk_public_key();
+            let kid = thumbprint(&jwk, &["crv", "kty", "x", "y"]);
+            (jwk, kid)
+        }
+        IdTokenAlg::Rs256 => {
+            let jwk = RS256
+                .key_pair_from_pem(pem)
+                .map_err(|e| format!("not an RSA private key: {e}"))?
+                .to_jwk_public_key();
+            let kid = thumbprint(&jwk, &["e", "kty", "n"]);
+            (jwk, kid)
+        }
+    };
+    jwk.set_key_id(&kid);
+    jwk.set_key_use("sig");
+    jwk.set_algorithm(match alg {
+        IdTokenAlg::Es256 => "ES256",
+        IdTokenAlg::Rs256 => "RS256",
+    });
+    Ok(jwk)
+}
+
 impl SigningKeys {
     pub fn load(settings: &KeySettings) -> Result<Self, KeyError> {
         let es_path = settings.dir.join("es256.pem");
@@ -118,7 +147,32 @@ impl SigningKeys {
                 .map(|k| k.to_pem_private_key())
                 .map_err(|e| e.to_string())
         })?;
-        Self::from_pem(&es_pem, &rs_pem).map_err(|e| file_err(&settings.dir, e))
+        let mut keys = Self::from_pem(&es_pem, &rs_pem).map_err(|e| file_err(&settings.dir, e))?;
+        // Rotation: a next key is published ahead of use, so every site's JWKS
+        // cache knows it before the first token it signs.
+        let mut next = Vec::new();
+        for (file, alg) in [
+            ("es256.next.pem", IdTokenAlg::Es256),
+            ("rs256.next.pem", IdTokenAlg::Rs256),
+        ] {
+            let path = settings.dir.join(file);
+            match std::fs::read(&path) {
+                Ok(pem) => next.push(public_jwk(&pem, alg).map_err(|e| file_err(&path, e))?),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(file_err(&path, e)),
+            }
+        }
+        if !next.is_empty() {
+            keys.publish_also(&next);
+        }
+        Ok(keys)
+    }
+
+    fn publish_also(&mut self, extra: &[Jwk]) {
+        let mut all: Vec<&serde_json::Map<String, serde_json::Value>> =
+            vec![self.es256.public.as_ref(), self.rs256.public.as_ref()];
+        all.extend(extra.iter().map(AsRef::as_ref));
+        self.jwks = Bytes::from(serde_json::json!({ "keys": all }).to_string());
     }
 
     pub fn from_pem(es_pem: &[u8], rs_pem: &[u8]) -> Result<Self, String> {
@@ -233,6 +287,47 @@ mod tests {
             generate_missing: false,
         });
         assert!(refused.is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn next_keys_are_published_but_not_used() {
+        let dir = std::env::temp_dir().join(format!("munjigi-next-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let settings = KeySettings {
+            dir: dir.clone(),
+            generate_missing: true,
+        };
+        let before = SigningKeys::load(&settings).unwrap();
+        let next = ES256.generate_key_pair().unwrap().to_pem_private_key();
+        std::fs::write(dir.join("es256.next.pem"), &next).unwrap();
+        let keys = SigningKeys::load(&settings).unwrap();
+        let jwks: serde_json::Value = serde_json::from_slice(&keys.jwks()).unwrap();
+        assert_eq!(jwks["keys"].as_array().unwrap().len(), 3);
+        let next_kid = public_jwk(&next, IdTokenAlg::Es256)
+            .unwrap()
+            .key_id()
+            .unwrap()
+            .to_owned();
+        assert!(jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["kid"] == next_kid.as_str()));
+        // Tokens are still signed with the current key.
+        let token = keys
+            .sign(IdTokenAlg::Es256, "JWT", &serde_json::json!({"sub": "x"}))
+            .unwrap();
+        let header = josekit::jwt::decode_header(&token).unwrap();
+        assert_eq!(
+            header.claim("kid").and_then(|v| v.as_str()),
+            before.public_jwk(IdTokenAlg::Es256).key_id()
+        );
+        std::fs::write(dir.join("rs256.next.pem"), b"not a key").unwrap();
+        assert!(
+            SigningKeys::load(&settings).is_err(),
+            "a broken next key is an error"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
