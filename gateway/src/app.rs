@@ -12,8 +12,10 @@ use crate::store::Store;
 use crate::txn::TxnRepo;
 use crate::web::cookies::CookieJar;
 use munjigi_providers::barocert::{BarocertAdapter, BarocertSecret};
-use munjigi_providers::cms::TrustAnchors;
+use munjigi_providers::cms::{CrlPolicy, TrustAnchors};
+use munjigi_providers::declarative::{DeclarativeAdapter, DeclarativeSecrets};
 use munjigi_providers::kakao_direct::{KakaoDirectAdapter, KakaoDirectApiKey};
+use munjigi_providers::toss_direct::{TossDirectAdapter, TossDirectClientSecret};
 use munjigi_providers::Provider;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -87,14 +89,19 @@ impl App {
                     secret,
                     roots_pem,
                     tls_ca_pem,
+                    crl,
                 } => {
                     let secret = std::str::from_utf8(secret.expose())
                         .map_err(|_| fail("secret_key is not base64 text".into()))
                         .and_then(|s| {
                             BarocertSecret::from_base64(s).map_err(|e| fail(e.to_string()))
                         })?;
-                    let anchors =
+                    let mut anchors =
                         TrustAnchors::from_pem(roots_pem).map_err(|e| fail(e.to_string()))?;
+                    // Revocation: the provider's CRL file, re-read when it changes.
+                    if let Some(c) = crl {
+                        anchors = anchors.with_crl(CrlPolicy::from_file(&c.path, c.required));
+                    }
                     Arc::new(
                         BarocertAdapter::new(
                             p.id.clone(),
@@ -125,6 +132,57 @@ impl App {
                             p.level,
                             settings.clone(),
                             key,
+                            anchors,
+                            tls_ca_pem.clone(),
+                        )
+                        .map_err(|e| fail(e.to_string()))?,
+                    )
+                }
+                ProviderFamily::TossDirect {
+                    settings,
+                    client_secret,
+                    session_public_key_pem,
+                    roots_pem,
+                    tls_ca_pem,
+                } => {
+                    let secret = std::str::from_utf8(client_secret.expose())
+                        .map_err(|_| fail("client_secret is not text".into()))
+                        .and_then(|s| {
+                            TossDirectClientSecret::new(s).map_err(|e| fail(e.to_string()))
+                        })?;
+                    let anchors =
+                        TrustAnchors::from_pem(roots_pem).map_err(|e| fail(e.to_string()))?;
+                    Arc::new(
+                        TossDirectAdapter::new(
+                            p.id.clone(),
+                            p.level,
+                            settings.clone(),
+                            secret,
+                            session_public_key_pem,
+                            anchors,
+                            tls_ca_pem.clone(),
+                        )
+                        .map_err(|e| fail(e.to_string()))?,
+                    )
+                }
+                ProviderFamily::Declarative {
+                    description,
+                    secrets,
+                    roots_pem,
+                    tls_ca_pem,
+                } => {
+                    let mut named = DeclarativeSecrets::new();
+                    for (name, s) in secrets {
+                        named.insert(name.clone(), s.expose().to_vec());
+                    }
+                    let anchors =
+                        TrustAnchors::from_pem(roots_pem).map_err(|e| fail(e.to_string()))?;
+                    Arc::new(
+                        DeclarativeAdapter::new(
+                            p.id.clone(),
+                            p.level,
+                            (**description).clone(),
+                            &named,
                             anchors,
                             tls_ca_pem.clone(),
                         )

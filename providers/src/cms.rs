@@ -5,7 +5,8 @@
 //! this login, so [`verify`] checks all of it before anything is believed: decoding
 //! (DER or BER indefinite length), exactly one signer, the signature and
 //! messageDigest, the signer certificate's chain to *this* provider's roots as of
-//! the signingTime, its KeyUsage, the content (or, detached, the supplied content)
+//! the signingTime, whether the provider's CRL revokes it (when the anchors carry
+//! a [`CrlPolicy`], see `revocation.rs`), its KeyUsage, the content (or, detached, the supplied content)
 //! against exactly what the gateway asked to be signed, and the signingTime against
 //! the request window.
 //!
@@ -14,9 +15,15 @@
 //! certificate set) from OpenSSL's DER re-encoding of the same input. No ASN.1 is
 //! parsed by hand here, and no unsafe FFI is used.
 //!
-//! Not here: revocation (CRL / OCSP) and matching the signer to the person who was
-//! asked; the adapter does both with the [`VerifiedCms`] this returns. Errors say
+//! Not here: OCSP, and matching the signer to the person who was asked; the
+//! adapter does that with the [`VerifiedCms`] this returns. Errors say
 //! which check failed, never what the certificate or content held.
+
+mod revocation;
+
+pub use revocation::{parse_crls, CrlPolicy};
+
+use std::sync::Arc;
 
 use der::asn1::ObjectIdentifier;
 use der::oid::AssociatedOid as _;
@@ -99,6 +106,12 @@ pub enum CmsError {
     SigningTimeOutsideWindow,
     #[error("no trust anchor certificate found in the PEM bundle")]
     NoTrustAnchors,
+    #[error("the signer certificate is revoked by the provider's CRL")]
+    Revoked,
+    #[error("no current CRL from the signer's issuer, and the provider requires one")]
+    CrlUnavailable,
+    #[error("not a decodable CRL (PEM or DER)")]
+    BadCrl,
     #[error("internal openssl failure: {0}")]
     Openssl(String),
     #[error("internal encoding failure: {0}")]
@@ -127,6 +140,9 @@ impl CmsError {
             Self::ContentMismatch => "content_mismatch",
             Self::SigningTimeOutsideWindow => "signing_time_outside_window",
             Self::NoTrustAnchors => "no_trust_anchors",
+            Self::Revoked => "revoked",
+            Self::CrlUnavailable => "crl_unavailable",
+            Self::BadCrl => "bad_crl",
             Self::Openssl(_) => "openssl",
             Self::Internal(_) => "internal",
         }
@@ -197,12 +213,16 @@ pub fn reencode_attached(der: &[u8], encoding: Encoding) -> Result<Vec<u8>, CmsE
 #[derive(Clone)]
 pub struct TrustAnchors {
     roots: Vec<X509>,
+    /// The provider's CRLs and what a missing one means; `None`: no revocation
+    /// check.
+    crl: Option<Arc<CrlPolicy>>,
 }
 
 impl std::fmt::Debug for TrustAnchors {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TrustAnchors")
             .field("roots", &self.roots.len())
+            .field("crl", &self.crl)
             .finish()
     }
 }
@@ -214,7 +234,13 @@ impl TrustAnchors {
         if roots.is_empty() {
             return Err(CmsError::NoTrustAnchors);
         }
-        Ok(Self { roots })
+        Ok(Self { roots, crl: None })
+    }
+
+    /// The same roots, with the signer certificate checked against `policy`'s CRLs.
+    pub fn with_crl(mut self, policy: CrlPolicy) -> Self {
+        self.crl = Some(Arc::new(policy));
+        self
     }
 
     /// How many roots the bundle held.
@@ -367,6 +393,10 @@ pub fn verify(
         })
         .collect::<Result<Vec<_>, _>>()?;
     check_chain(anchors, &signer_x509, &intermediates, signing_time)?;
+    if let Some(policy) = &anchors.crl {
+        let issuer = issuer_of(&signer_x509, &intermediates, &anchors.roots)?;
+        policy.check(&signer_x509, issuer, unix_now())?;
+    }
     check_key_usage(signer)?;
 
     if content.len() != expect.content.len() || !bool::from(content.ct_eq(expect.content)) {
@@ -399,6 +429,34 @@ pub fn verify(
         signer_serial,
         signer_common_name,
     })
+}
+
+/// The certificate (among the chain helpers and roots) that issued `cert`: its
+/// subject is `cert`'s issuer and its key verifies `cert`. The chain check has
+/// already found one, so none here is an internal inconsistency.
+fn issuer_of<'a>(
+    cert: &X509,
+    intermediates: &'a [X509],
+    roots: &'a [X509],
+) -> Result<&'a X509, CmsError> {
+    let want = cert.issuer_name().to_der().map_err(ossl)?;
+    intermediates
+        .iter()
+        .chain(roots)
+        .find(|c| {
+            c.subject_name().to_der().is_ok_and(|n| n == want)
+                && c.public_key()
+                    .and_then(|k| cert.verify(&k))
+                    .unwrap_or(false)
+        })
+        .ok_or_else(|| CmsError::Chain("the signer's issuer is not in the chain".into()))
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
 
 /// The single value of the single attribute `oid`, if present; two attributes or
@@ -1115,6 +1173,9 @@ mod tests {
             CmsError::ContentMismatch,
             CmsError::SigningTimeOutsideWindow,
             CmsError::NoTrustAnchors,
+            CmsError::Revoked,
+            CmsError::CrlUnavailable,
+            CmsError::BadCrl,
             CmsError::Openssl("x".into()),
             CmsError::Internal("x"),
         ];

@@ -16,12 +16,14 @@ pub mod adapter;
 pub mod assertion;
 pub mod barocert;
 pub mod cms;
+pub mod declarative;
 pub mod error;
 pub mod http_client;
 pub mod kakao_direct;
 pub mod person;
 pub mod simulator;
 pub mod testpki;
+pub mod toss_direct;
 
 pub use adapter::{Challenge, Pending, Provider, Status, Verified};
 pub use assertion::{Assertion, Evidence, Level, ProviderId};

@@ -6,12 +6,21 @@
 //! KeyUsage digitalSignature + nonRepudiation, a certificate policy, CRL and OCSP
 //! pointers, and a subject with the person's name and a provider UID (never the CI).
 //!
-//! Not here: anything a production deployment trusts. The CRL and OCSP URLs point at
-//! placeholders nobody serves, the CA key sits in a file, and nothing is revoked.
+//! Each CA can revoke and issue a signed CRL over what it revoked (`crl.rs`); the
+//! simulator publishes it as a file next to the root.
+//!
+//! Not here: anything a production deployment trusts. The CRL and OCSP URLs in the
+//! certificates point at placeholders nobody serves, the CA key sits in a file,
+//! and the revocation list lives in memory only.
 //! Verification lives in [`crate::cms`]; this module only makes material for it.
+
+mod crl;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+pub use crl::CRL_VALIDITY_SECS;
 
 use der::asn1::{Ia5String, ObjectIdentifier};
 use der::Encode as _;
@@ -97,6 +106,8 @@ pub struct ProviderPki {
     root: X509,
     ca: X509,
     ca_key: PKey<Private>,
+    /// Serials this CA has revoked (see `crl.rs`).
+    revoked: Mutex<Vec<crl::Revoked>>,
 }
 
 impl std::fmt::Debug for ProviderPki {
@@ -152,6 +163,7 @@ impl ProviderPki {
             root,
             ca,
             ca_key,
+            revoked: Mutex::default(),
         })
     }
 
@@ -333,6 +345,7 @@ impl ProviderPki {
             root,
             ca,
             ca_key,
+            revoked: Mutex::default(),
         }))
     }
 

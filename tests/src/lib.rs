@@ -26,6 +26,16 @@ pub const SIM_SECRET: &str = "bXVuamlnaS1kZW1vLXNlY3JldC1rZXktMzJieXRlcyE=";
 pub const CLIENT_SECRET: &str = "e2e-client-secret-0123456789";
 /// The REST API key the simulated Kakao-direct API accepts from the gateway.
 pub const KAKAO_DIRECT_KEY: &str = "e2e-kakao-rest-api-key-0123";
+/// The gateway's OAuth2 client at the simulated Toss-direct API.
+/// The simulator's control API token (`/_control/…`).
+pub const SIM_CONTROL_TOKEN: &str = "e2e-sim-control-token-0123";
+pub const TOSS_DIRECT_CLIENT_ID: &str = "e2e-toss-client";
+pub const TOSS_DIRECT_SECRET: &str = "e2e-toss-client-secret-0123";
+/// The simulated bank "kb"'s HMAC key and field key (base64), and the bank
+/// "shinhan"'s OAuth2 client secret (family D, declarative providers).
+pub const KB_HMAC_KEY: &str = "bXVuamlnaS1lMmUta2ItaG1hYy1rZXk=";
+pub const KB_FIELD_KEY: &str = "bXVuamlnaS1lMmUta2ItZmllbGQta2V5LTMyYnl0ZXM=";
+pub const SHINHAN_SECRET: &str = "e2e-shinhan-client-secret-0123";
 
 /// The built `munjigi` binary (next to this test's `deps/` folder, or `MUNJIGI_BIN`).
 pub fn munjigi_bin() -> PathBuf {
@@ -237,7 +247,8 @@ impl Default for SimOpts {
 pub fn start_simulator(dir: &Path, opts: &SimOpts) -> (Proc, String) {
     let port = free_port();
     let mut toml = format!(
-        "listen = \"127.0.0.1:{port}\"\n[simulator]\npki_dir = \"pki\"\napprove_after_ms = {}\nunknown_people = \"approve\"\nkakao_direct_keys = [\"{KAKAO_DIRECT_KEY}\"]\n\
+        "listen = \"127.0.0.1:{port}\"\n[simulator]\npki_dir = \"pki\"\napprove_after_ms = {}\nunknown_people = \"approve\"\nkakao_direct_keys = [\"{KAKAO_DIRECT_KEY}\"]\ncontrol_token = \"{SIM_CONTROL_TOKEN}\"\n\
+         toss_direct_clients = [{{ client_id = \"{TOSS_DIRECT_CLIENT_ID}\", client_secret = \"{TOSS_DIRECT_SECRET}\" }}]\n\
          [[simulator.relying_parties]]\nlink_id = \"MUNJIGI_E2E\"\nsecret_key = \"{SIM_SECRET}\"\nclient_code = \"023040000001\"\n",
         opts.approve_after_ms
     );
@@ -247,6 +258,7 @@ pub fn start_simulator(dir: &Path, opts: &SimOpts) -> (Proc, String) {
             p.phone, p.scenario
         ));
     }
+    toml.push_str(&sim_banks_toml());
     let file = dir.join("simulator.toml");
     std::fs::write(&file, toml).unwrap();
     let mut cmd = Command::new(munjigi_bin());
@@ -256,6 +268,39 @@ pub fn start_simulator(dir: &Path, opts: &SimOpts) -> (Proc, String) {
         .env("MUNJIGI_LOG", "info");
     let (proc, _) = Proc::start("simulator", cmd, "provider simulator listening on");
     (proc, format!("http://127.0.0.1:{port}"))
+}
+
+/// Calls the simulator's control API (`POST /_control/{what}` with a JSON body)
+/// and returns the HTTP status. Plain HTTP/1.1 on loopback, no client needed.
+pub fn sim_control(sim_url: &str, what: &str, body: &str) -> u16 {
+    use std::io::{Read as _, Write as _};
+    let host = sim_url.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "POST /_control/{what} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {SIM_CONTROL_TOKEN}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut reply = String::new();
+    let _ = s.read_to_string(&mut reply);
+    reply
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Sets a simulated person's scenario at run time through the control API.
+pub fn sim_set_scenario(sim_url: &str, phone: &str, scenario: &str) {
+    let status = sim_control(
+        sim_url,
+        "people",
+        &format!("{{\"phone\":\"{phone}\",\"scenario\":\"{scenario}\"}}"),
+    );
+    assert_eq!(status, 200, "control: set {phone} to {scenario}");
 }
 
 pub struct GatewayOpts {
@@ -336,6 +381,8 @@ link_id = "MUNJIGI_E2E"
 client_code = "023040000001"
 secret_key = {{ value = "{SIM_SECRET}" }}
 roots = "pki/kakao/root.pem"
+crl = "pki/kakao/crl.pem"
+crl_required = true
 {provider_ttl}
 
 [providers.naver]
@@ -391,6 +438,20 @@ endpoint = "{sim_url}/kakao-direct"
 api_key = {{ value = "{KAKAO_DIRECT_KEY}" }}
 roots = "pki/kakao-direct/root.pem"
 {provider_ttl}
+
+[providers.toss-direct]
+type = "toss_direct"
+name_ko = "토스 (직접 연동)"
+name_en = "Toss (direct)"
+level = "substantial"
+endpoint = "{sim_url}/toss-direct"
+token_endpoint = "{sim_url}/toss-direct/token"
+client_id = "{TOSS_DIRECT_CLIENT_ID}"
+client_secret = {{ value = "{TOSS_DIRECT_SECRET}" }}
+session_public_key = "pki/toss-direct/session-public.pem"
+roots = "pki/toss-direct/root.pem"
+{provider_ttl}
+{banks}
 [policies.standard]
 min_level = "substantial"
 
@@ -423,6 +484,7 @@ id_token_alg = "{alg}"
             .map(|t| format!("ttl_secs = {t}"))
             .unwrap_or_default(),
         extra = opts.extra,
+        banks = gateway_banks_toml(sim_url),
     );
     let toml = if opts.demo {
         format!("{toml}\n[demo]\nsite = \"town\"\n")
@@ -825,4 +887,124 @@ pub fn tls_files(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let caf = dir.join("ca.pem");
     std::fs::write(&caf, ca.to_pem().unwrap()).unwrap();
     (chain, keyf, caf)
+}
+
+/// The simulator's two banks (family D): "kb" (HMAC, encrypted fields) and
+/// "shinhan" (bearer token, `data` envelope).
+pub fn sim_banks_toml() -> String {
+    format!(
+        "[[simulator.banks]]\nname = \"kb\"\nlabel = \"KB국민은행\"\ndialect = \"flat_encrypted\"\n\
+         auth = {{ scheme = \"hmac\", header = \"x-kb-signature\", date_header = \"x-kb-date\", key = \"{KB_HMAC_KEY}\" }}\n\
+         field_key = \"{KB_FIELD_KEY}\"\n\
+         [[simulator.banks]]\nname = \"shinhan\"\nlabel = \"신한은행\"\ndialect = \"enveloped\"\n\
+         auth = {{ scheme = \"bearer\", client_id = \"munjigi\", client_secret = \"{SHINHAN_SECRET}\" }}\n"
+    )
+}
+
+/// `[providers.kb]` and `[providers.shinhan]`: declarative descriptions only,
+/// as in `deploy/demo/gateway.toml`.
+pub fn gateway_banks_toml(sim_url: &str) -> String {
+    const KB: &str = r##"[providers.kb]
+type = "declarative"
+name_ko = "KB국민인증서"
+name_en = "KB Kookmin Bank"
+level = "substantial"
+roots = "pki/bank-kb/root.pem"
+secrets = { hmac_key = { value = "{KB_HMAC_KEY}" }, field_key = { value = "{KB_FIELD_KEY}" } }
+
+[providers.kb.api]
+base_url = "{SIM}/bank/kb"
+max_ttl_secs = 300
+auth = { scheme = "hmac", header = "x-kb-signature", date_header = "x-kb-date", key = "hmac_key", signed = ["method", "path", "date", "body_sha256"] }
+encryption = { key = "field_key" }
+
+[providers.kb.api.start]
+method = "POST"
+path = "/v1/auth/requests"
+request = [
+  { from = "name", to = "userNm", encrypted = true },
+  { from = "birthdate", to = "birthDt", encrypted = true },
+  { from = "phone", to = "telNo", encrypted = true },
+  { from = "nonce", to = "signTarget" },
+  { from = "ttl_secs", to = "expiresIn" },
+  { from = "title", to = "title" },
+]
+handle = "txId"
+app_scheme = "appLink"
+
+[providers.kb.api.status]
+method = "GET"
+path = "/v1/auth/requests/{handle}"
+state = "stateCd"
+states = { "0" = "pending", "1" = "viewed", "2" = "completed", "3" = "rejected", "4" = "expired" }
+
+[providers.kb.api.result]
+method = "POST"
+path = "/v1/auth/requests/{handle}/result"
+signed_data = "signedData"
+ci = "ci"
+name = "userNm"
+birthdate = "birthDt"
+phone = "telNo"
+gender = "genderCd"
+encrypted = ["ci", "name", "birthdate", "phone"]
+
+[providers.kb.api.errors]
+code = "errCd"
+message = "errMsg"
+codes = { K0401 = "unauthorized", K1001 = "unknown_person", K1002 = "person_mismatch", K1003 = "account_unusable", K2002 = "not_ready", K2003 = "already_used", K9999 = "unavailable" }
+"##;
+    const SHINHAN: &str = r##"[providers.shinhan]
+type = "declarative"
+name_ko = "신한인증서"
+name_en = "Shinhan Bank"
+level = "substantial"
+roots = "pki/bank-shinhan/root.pem"
+secrets = { client_secret = { value = "{SHINHAN_SECRET}" } }
+
+[providers.shinhan.api]
+base_url = "{SIM}/bank/shinhan"
+max_ttl_secs = 300
+auth = { scheme = "bearer", token_path = "/oauth/token", client_id = "munjigi", client_secret = "client_secret", token = "access_token", expires_in = "expires_in" }
+
+[providers.shinhan.api.start]
+method = "POST"
+path = "/api/v2/identity"
+request = [
+  { from = "name", to = "name" },
+  { from = "birthdate_iso", to = "birthday" },
+  { from = "phone_e164", to = "mobileNo" },
+  { from = "nonce", to = "challenge" },
+  { from = "ttl_secs", to = "expiresInSec" },
+  { from = "title", to = "displayTitle" },
+]
+handle = "data.transactionId"
+app_scheme = "data.deeplink"
+
+[providers.shinhan.api.status]
+method = "GET"
+path = "/api/v2/identity/{handle}"
+state = "data.status"
+states = { REQUESTED = "pending", OPENED = "viewed", SIGNED = "completed", DECLINED = "rejected", TIMEOUT = "expired" }
+
+[providers.shinhan.api.result]
+method = "POST"
+path = "/api/v2/identity/{handle}/result"
+signed_data = "data.signature"
+ci = "data.person.ci"
+name = "data.person.name"
+birthdate = "data.person.birthday"
+phone = "data.person.mobileNo"
+gender = "data.person.gender"
+
+[providers.shinhan.api.errors]
+code = "error.code"
+message = "error.message"
+codes = { UNAUTHORIZED = "unauthorized", USER_NOT_FOUND = "unknown_person", USER_MISMATCH = "person_mismatch", USER_SUSPENDED = "account_unusable", TX_NOT_SIGNED = "not_ready", TX_ALREADY_READ = "already_used", INTERNAL_ERROR = "unavailable" }
+"##;
+    format!("{KB}\n{SHINHAN}")
+        .replace("{SIM}", sim_url)
+        .replace("{KB_HMAC_KEY}", KB_HMAC_KEY)
+        .replace("{KB_FIELD_KEY}", KB_FIELD_KEY)
+        .replace("{SHINHAN_SECRET}", SHINHAN_SECRET)
 }

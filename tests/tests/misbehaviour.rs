@@ -14,6 +14,9 @@ use munjigi_e2e::*;
 struct Row {
     scenario: &'static str,
     phone: &'static str,
+    /// A scenario set through the simulator's control API just before the
+    /// login, replacing the configured `scenario`.
+    then: Option<&'static str>,
     /// State reported by the status endpoint (None: refused before any push).
     state: Option<&'static str>,
     /// HTTP status of the page the citizen ends on.
@@ -28,6 +31,7 @@ const ROWS: &[Row] = &[
     Row {
         scenario: "reject",
         phone: "010-0000-0011",
+        then: None,
         state: Some("rejected"),
         status: 200,
         code: "MJ-P01",
@@ -36,6 +40,7 @@ const ROWS: &[Row] = &[
     Row {
         scenario: "never",
         phone: "010-0000-0012",
+        then: None,
         state: Some("expired"),
         status: 200,
         code: "MJ-P02",
@@ -44,6 +49,7 @@ const ROWS: &[Row] = &[
     Row {
         scenario: "viewed",
         phone: "010-0000-0013",
+        then: None,
         state: Some("expired"),
         status: 200,
         code: "MJ-P02",
@@ -52,6 +58,7 @@ const ROWS: &[Row] = &[
     Row {
         scenario: "tamper_content",
         phone: "010-0000-0014",
+        then: None,
         state: Some("completed"),
         status: 200,
         code: "MJ-P07",
@@ -60,6 +67,7 @@ const ROWS: &[Row] = &[
     Row {
         scenario: "bad_signature",
         phone: "010-0000-0015",
+        then: None,
         state: Some("completed"),
         status: 200,
         code: "MJ-P07",
@@ -68,6 +76,7 @@ const ROWS: &[Row] = &[
     Row {
         scenario: "wrong_chain",
         phone: "010-0000-0016",
+        then: None,
         state: Some("completed"),
         status: 200,
         code: "MJ-P07",
@@ -76,6 +85,7 @@ const ROWS: &[Row] = &[
     Row {
         scenario: "wrong_person",
         phone: "010-0000-0017",
+        then: None,
         state: Some("completed"),
         status: 200,
         code: "MJ-P06",
@@ -84,6 +94,7 @@ const ROWS: &[Row] = &[
     Row {
         scenario: "unknown",
         phone: "010-0000-0018",
+        then: None,
         state: None,
         status: 422,
         code: "",
@@ -92,10 +103,73 @@ const ROWS: &[Row] = &[
     Row {
         scenario: "dormant",
         phone: "010-0000-0019",
+        then: None,
         state: None,
         status: 200,
         code: "MJ-P05",
         log: "reason=\"account_unusable\"",
+    },
+    // The signer certificate is revoked in the provider's CRL (which the
+    // gateway reads from the simulator's crl.pem, crl_required = true).
+    Row {
+        scenario: "revoked",
+        phone: "010-0000-0020",
+        then: None,
+        state: Some("completed"),
+        status: 200,
+        code: "MJ-P07",
+        log: "check=\"revoked\"",
+    },
+    Row {
+        scenario: "expired_cert",
+        phone: "010-0000-0021",
+        then: None,
+        state: Some("completed"),
+        status: 200,
+        code: "MJ-P07",
+        log: "check=\"cert_not_valid_at_signing_time\"",
+    },
+    Row {
+        scenario: "signing_time_outside",
+        phone: "010-0000-0022",
+        then: None,
+        state: Some("completed"),
+        status: 200,
+        code: "MJ-P07",
+        log: "check=\"signing_time_outside_window\"",
+    },
+    // Maintenance (503) and HTTP 500 on every status poll: transient, so the
+    // gateway keeps polling (each failure logged) until, with this test's 4 s
+    // provider ttl, the request expires; after 60 s of failures it would fail
+    // the login as unavailable (MJ-P09) instead.
+    Row {
+        scenario: "maintenance",
+        phone: "010-0000-0023",
+        then: None,
+        state: Some("expired"),
+        status: 200,
+        code: "MJ-P02",
+        log: "status poll failed; will retry",
+    },
+    Row {
+        scenario: "server_error",
+        phone: "010-0000-0024",
+        then: None,
+        state: Some("expired"),
+        status: 200,
+        code: "MJ-P02",
+        log: "status poll failed; will retry",
+    },
+    // Configured to reject; the control API makes the same person's signer
+    // certificate revoked before the login.
+    Row {
+        scenario: "reject",
+        phone: "010-0000-0025",
+        then: Some("revoked"),
+        state: Some("completed"),
+        status: 200,
+        code: "MJ-P07",
+        log: "check=\"revoked\"",
     },
 ];
 
@@ -129,6 +203,9 @@ async fn every_misbehaviour_ends_in_the_right_state_page_status_and_log() {
     let site = start_site(port, &gw.url, "client_secret_basic", None);
     let mut failures = Vec::new();
     for row in ROWS {
+        if let Some(then) = row.then {
+            sim_set_scenario(&sim_url, row.phone, then);
+        }
         let mut b = Browser::new(None);
         let (_, chooser_url) = b.follow(&format!("{}/login", site.url)).await;
         let base = chooser_url.split('?').next().unwrap().to_owned();
@@ -158,8 +235,8 @@ async fn every_misbehaviour_ends_in_the_right_state_page_status_and_log() {
                 let done = wait_done(&mut b, &base).await;
                 if done["state"] != want {
                     failures.push(format!(
-                        "{}: state {} (want {want})",
-                        row.scenario, done["state"]
+                        "{} ({}): state {} (want {want})",
+                        row.scenario, row.phone, done["state"]
                     ));
                     continue;
                 }

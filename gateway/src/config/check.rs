@@ -403,8 +403,9 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
                     }
                     None => None,
                 };
-                if let (Some(product), Some(level), Some(secret), Some(roots_pem)) =
-                    (product, lvl, secret, roots_pem)
+                let crl = crl::build(r, base, &id, span.clone(), b.crl.as_deref(), b.crl_required);
+                if let (Some(product), Some(level), Some(secret), Some(roots_pem), Some(crl)) =
+                    (product, lvl, secret, roots_pem, crl)
                 {
                     providers.push(ProviderConfig {
                         id: ProviderId::new(id.clone()),
@@ -426,12 +427,23 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
                             secret,
                             roots_pem,
                             tls_ca_pem,
+                            crl,
                         },
                     });
                 }
             }
             RawProvider::KakaoDirect(k) => {
                 if let Some(p) = kakao_direct::build(r, base, &id, span.clone(), k) {
+                    providers.push(p);
+                }
+            }
+            RawProvider::TossDirect(t) => {
+                if let Some(p) = toss_direct::build(r, base, &id, span.clone(), t) {
+                    providers.push(p);
+                }
+            }
+            RawProvider::Declarative(d) => {
+                if let Some(p) = declarative::build(r, base, &id, span.clone(), d) {
                     providers.push(p);
                 }
             }
@@ -632,7 +644,10 @@ fn valid_id(id: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
+mod crl;
+mod declarative;
 mod kakao_direct;
+mod toss_direct;
 
 #[cfg(test)]
 mod tests;

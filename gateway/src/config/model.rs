@@ -89,6 +89,8 @@ pub enum ProviderFamily {
         secret: Secret,
         roots_pem: Vec<u8>,
         tls_ca_pem: Option<Vec<u8>>,
+        /// The provider's CRL file, if configured.
+        crl: Option<CrlSettings>,
     },
     KakaoDirect {
         settings: munjigi_providers::kakao_direct::KakaoDirectConfig,
@@ -96,6 +98,30 @@ pub enum ProviderFamily {
         roots_pem: Vec<u8>,
         tls_ca_pem: Option<Vec<u8>>,
     },
+    TossDirect {
+        settings: munjigi_providers::toss_direct::TossDirectConfig,
+        client_secret: Secret,
+        /// Toss's RSA public key (PEM) for session keys.
+        session_public_key_pem: Vec<u8>,
+        roots_pem: Vec<u8>,
+        tls_ca_pem: Option<Vec<u8>>,
+    },
+    /// A provider described in config (family D).
+    Declarative {
+        description: Box<munjigi_providers::declarative::Description>,
+        /// The secrets the description names, by name.
+        secrets: Vec<(String, Secret)>,
+        roots_pem: Vec<u8>,
+        tls_ca_pem: Option<Vec<u8>>,
+    },
+}
+
+/// A provider's CRL: the file (resolved against the config's directory; re-read
+/// when it changes) and whether a result is refused without a current CRL.
+#[derive(Debug, Clone)]
+pub struct CrlSettings {
+    pub path: PathBuf,
+    pub required: bool,
 }
 
 #[derive(Debug, Clone)]

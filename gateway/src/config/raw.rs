@@ -96,6 +96,54 @@ pub enum RawProvider {
     Barocert(RawBarocert),
     #[serde(rename = "kakao_direct")]
     KakaoDirect(RawKakaoDirect),
+    #[serde(rename = "toss_direct")]
+    TossDirect(RawTossDirect),
+    #[serde(rename = "declarative")]
+    Declarative(Box<RawDeclarative>),
+}
+
+/// A provider described entirely in config (family D: KB, Shinhan …): its API
+/// in `[providers.<id>.api]`, the secrets that description names beside it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDeclarative {
+    pub name_ko: String,
+    pub name_en: String,
+    /// `low`, `substantial` or `high`.
+    pub level: String,
+    /// PEM file with this provider's own root(s) for its signed results.
+    pub roots: String,
+    /// PEM file with the CA for the provider's TLS server (https base URLs).
+    pub tls_ca: Option<String>,
+    /// The secrets the description names (`hmac_key = { env = "…" }`).
+    #[serde(default)]
+    pub secrets: std::collections::BTreeMap<String, SecretRef>,
+    /// The provider's API, described.
+    pub api: munjigi_providers::declarative::Description,
+}
+
+/// Toss's own certificate API (cert.toss.im), OAuth2 client credentials.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTossDirect {
+    pub name_ko: String,
+    pub name_en: String,
+    /// `low`, `substantial` or `high`.
+    pub level: String,
+    /// Base URL of the API (`https://cert.toss.im`); may carry a path prefix.
+    pub endpoint: String,
+    /// The OAuth2 token endpoint (`https://oauth2.cert.toss.im/token`).
+    pub token_endpoint: String,
+    pub client_id: String,
+    pub client_secret: SecretRef,
+    /// PEM file with Toss's RSA public key that session keys are wrapped with.
+    pub session_public_key: String,
+    /// PEM file with Toss's own root(s) for its signed results.
+    pub roots: String,
+    /// PEM file with the CA for the provider's TLS server (https endpoints).
+    pub tls_ca: Option<String>,
+    pub ttl_secs: Option<u32>,
+    pub timeout_ms: Option<u64>,
 }
 
 /// Kakao's own certification API (cert-sign.kakao.com), REST API key auth.
@@ -140,6 +188,10 @@ pub struct RawBarocert {
     pub timeout_ms: Option<u64>,
     /// The RP's customer-service number shown in the app (Naver and PASS require it).
     pub call_center_num: Option<String>,
+    /// File with the provider's CRL (PEM or DER), re-read when it changes.
+    pub crl: Option<String>,
+    /// Refuse results when the CRL is missing or past its nextUpdate (default false).
+    pub crl_required: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -21,14 +21,39 @@
 //! under `/kakao-direct/…` (`kakao_direct.rs`: REST API key auth, E-codes, its
 //! own root under `pki_dir/kakao-direct/`), with the same people, scenarios and
 //! CI derivation, so one person has one CI whichever way the gateway asks.
+//! Toss's own certificate API (family B) is served under `/toss-direct/…`
+//! (`toss_direct.rs`: OAuth2 client credentials, RSA-OAEP session keys and
+//! AES-GCM fields, its own root and RSA key pair under `pki_dir/toss-direct/`).
+//!
+//! Each product's CA publishes its CRL at `pki_dir/<product>/crl.pem` (written at
+//! startup, rewritten whenever it revokes), which the gateway's `crl` setting
+//! points at. Provider-side misbehaviour (revoked or expired signer
+//! certificates, a signingTime outside the request window, maintenance, HTTP
+//! 500, slow and hung status calls) lives in `misbehave.rs`.
+//!
+//! ## Control API
+//!
+//! Enabled only when `control_token` is set (otherwise every `/_control/…` path
+//! answers 404); each call carries `Authorization: Bearer <control_token>`
+//! (401 if wrong):
+//!
+//! - `POST /_control/people` with `{"phone": "010-…", "scenario": "revoked"}`:
+//!   sets (or changes) that person's [`Scenario`] for requests made from now on,
+//!   whether or not they are in `people`. 200 `{"status":"ok"}`; 400 on a bad body.
+//! - `POST /_control/expire-tokens`: forgets every session token issued
+//!   ([`Simulator::expire_session_tokens`]).
+//! - `GET /_control/health`: 200 `{"status":"ok","receipts":n,"overrides":n}`.
 //!
 //! Not here: document signing, persistence (state lives in memory), or anything
 //! production should trust: the PKI keys sit on disk in `pki_dir`.
 
+mod bank;
 mod kakao_direct;
+mod misbehave;
 mod people;
 mod routes;
 mod state;
+mod toss_direct;
 
 use std::convert::Infallible;
 use std::path::PathBuf;
@@ -43,7 +68,9 @@ use crate::barocert::BarocertProduct;
 use crate::person::{BirthDate, Gender, Name, Phone};
 use crate::testpki::{PkiError, ProviderPki};
 
+pub use bank::{BankDialect, SimBank, SimBankApiKey, SimBankAuth, SimBankBearer, SimBankHmac};
 pub use kakao_direct::SimApiKey;
+pub use toss_direct::SimTossClient;
 
 /// The simulator's settings (from `munjigi simulate`'s TOML, or built in code).
 #[derive(Debug, Clone, Deserialize)]
@@ -73,8 +100,25 @@ pub struct SimConfig {
     /// (none: every Kakao-direct call is refused with E1004).
     #[serde(default)]
     pub kakao_direct_keys: Vec<SimApiKey>,
+    /// Banks served under `/bank/{name}/…` (family D, each in its own dialect;
+    /// `bank.rs`), each with its own root under `pki_dir/bank-<name>/`.
+    #[serde(default)]
+    pub banks: Vec<SimBank>,
+    /// OAuth2 clients accepted by the Toss-direct API under `/toss-direct/…`
+    /// (none: every token request is refused with `invalid_client`).
+    #[serde(default)]
+    pub toss_direct_clients: Vec<SimTossClient>,
+    /// How long a [`Scenario::Slow`] person's status calls take.
+    #[serde(default = "default_slow_ms")]
+    pub slow_ms: u64,
+    /// The bearer token of the control API (`/_control/…`); unset: disabled.
+    #[serde(default)]
+    pub control_token: Option<String>,
 }
 
+fn default_slow_ms() -> u64 {
+    3000
+}
 fn default_approve_after_ms() -> u64 {
     2000
 }
@@ -96,6 +140,10 @@ impl Default for SimConfig {
             max_clock_skew_secs: default_max_clock_skew_secs(),
             token_ttl_secs: default_token_ttl_secs(),
             kakao_direct_keys: Vec::new(),
+            banks: Vec::new(),
+            toss_direct_clients: Vec::new(),
+            slow_ms: default_slow_ms(),
+            control_token: None,
         }
     }
 }
@@ -166,6 +214,26 @@ pub enum Scenario {
     /// verify call with a retryable internal error (Kakao direct: E0001 on HTTP
     /// 400). The barocert routes treat it as `Approve`.
     Flaky,
+    /// Approves, but the signer certificate is revoked in the provider's CRL
+    /// (barocert routes; the direct APIs treat it as `Approve`).
+    Revoked,
+    /// Approves, but the signer certificate expired a year before signing
+    /// (barocert routes; the direct APIs treat it as `Approve`).
+    ExpiredCert,
+    /// Approves, but the signingTime is two hours before the request (barocert
+    /// routes; the direct APIs treat it as `Approve`).
+    SigningTimeOutside,
+    /// Approves, but status and verify answer the broker's maintenance error
+    /// (HTTP 503) for this person's receipts (barocert routes).
+    Maintenance,
+    /// Approves, but status and verify answer HTTP 500 with a non-JSON body
+    /// (barocert routes).
+    ServerError,
+    /// Approves; each status call answers after `slow_ms` (barocert routes).
+    Slow,
+    /// Approves; status calls never answer (held for ten minutes; barocert
+    /// routes).
+    Hung,
 }
 
 /// What to do with a person not listed in [`SimConfig::people`].
@@ -223,6 +291,12 @@ pub struct Simulator {
     pub(crate) subscribers: Mutex<people::SubscriberCache>,
     /// The Kakao-direct API's keys, PKI and transactions.
     pub(crate) kakao_direct: kakao_direct::KakaoDirectSim,
+    /// The simulated banks (family D).
+    pub(crate) banks: bank::BankSims,
+    /// The Toss-direct API's clients, keys, tokens and transactions.
+    pub(crate) toss_direct: toss_direct::TossDirectSim,
+    /// Scenario overrides, CRL location, control token, slow delay.
+    pub(crate) control: misbehave::Control,
 }
 
 impl std::fmt::Debug for Simulator {
@@ -324,8 +398,15 @@ impl Simulator {
             })?;
 
         let kakao_direct = kakao_direct::KakaoDirectSim::new(&cfg.pki_dir, cfg.kakao_direct_keys)?;
+        let banks = bank::BankSims::new(&cfg.pki_dir, cfg.banks)?;
+        let toss_direct = toss_direct::TossDirectSim::new(
+            &cfg.pki_dir,
+            cfg.toss_direct_clients,
+            cfg.token_ttl_secs,
+        )?;
 
-        Ok(Self {
+        let control = misbehave::Control::new(cfg.pki_dir.clone(), cfg.slow_ms, cfg.control_token);
+        let sim = Self {
             approve_after_ms: cfg.approve_after_ms,
             max_clock_skew_secs: cfg.max_clock_skew_secs,
             token_ttl_secs: cfg.token_ttl_secs,
@@ -337,7 +418,16 @@ impl Simulator {
             state: Mutex::new(state::State::default()),
             subscribers: Mutex::new(people::SubscriberCache::default()),
             kakao_direct,
-        })
+            banks,
+            toss_direct,
+            control,
+        };
+        // Each product's CRL next to its root, empty until something is revoked.
+        sim.publish_crls().map_err(|source| SimError::Pki {
+            product: "crl",
+            source,
+        })?;
+        Ok(sim)
     }
 
     /// The provider's root certificate (PEM): what the gateway trusts for it.
@@ -353,6 +443,12 @@ impl Simulator {
     /// for a `kakao_direct` provider.
     pub fn kakao_direct_root_pem(&self) -> Vec<u8> {
         self.kakao_direct.root_pem.clone()
+    }
+
+    /// The root certificate (PEM) of the simulated bank `name`, if configured:
+    /// what the gateway trusts for that declarative provider.
+    pub fn bank_root_pem(&self, name: &str) -> Option<Vec<u8>> {
+        self.banks.root_pem(name)
     }
 
     /// Time passes on demand: moves every receipt `by` into the past, as if it

@@ -49,7 +49,7 @@ impl Subject {
     }
 
     /// A provider UID for the certificate subject (not the CI).
-    fn uid(&self) -> Result<String, BrokerCode> {
+    pub(crate) fn uid(&self) -> Result<String, BrokerCode> {
         let mac = crypto::hmac_sha256(UID_KEY, self.phone.national().as_bytes())
             .map_err(|_| BrokerCode::Internal)?;
         let hexed = hex::encode_upper(mac);
@@ -95,6 +95,8 @@ pub(crate) struct SignJob {
     pub scenario: Scenario,
     pub subject: Subject,
     pub token: String,
+    /// When the request was made (a `signing_time_outside` result predates it).
+    pub requested_at_secs: u64,
 }
 
 impl Simulator {
@@ -105,9 +107,12 @@ impl Simulator {
         name: &Name,
         birthdate: &BirthDate,
     ) -> Result<(Subject, Scenario), BrokerCode> {
+        // A scenario set through the control API wins over the configured one.
+        let overridden = self.control.scenario_for(phone);
         match self.people.iter().find(|p| p.phone.same_as(phone)) {
             Some(p) => {
-                match p.scenario {
+                let scenario = overridden.unwrap_or(p.scenario);
+                match scenario {
                     Scenario::Unknown => return Err(BrokerCode::UnknownPerson),
                     Scenario::Dormant => return Err(BrokerCode::AccountDormant),
                     _ => {}
@@ -124,11 +129,22 @@ impl Simulator {
                         phone: phone.clone(),
                         gender: p.gender.unwrap_or_else(|| derived_gender(phone)),
                     },
-                    p.scenario,
+                    scenario,
                 ))
             }
-            None => match self.unknown_people {
-                UnknownPeople::Approve => Ok((
+            None => match (overridden, self.unknown_people) {
+                (Some(Scenario::Unknown), _) => Err(BrokerCode::UnknownPerson),
+                (Some(Scenario::Dormant), _) => Err(BrokerCode::AccountDormant),
+                (Some(scenario), _) => Ok((
+                    Subject {
+                        name: name.clone(),
+                        birthdate: *birthdate,
+                        phone: phone.clone(),
+                        gender: derived_gender(phone),
+                    },
+                    scenario,
+                )),
+                (None, UnknownPeople::Approve) => Ok((
                     Subject {
                         name: name.clone(),
                         birthdate: *birthdate,
@@ -137,7 +153,7 @@ impl Simulator {
                     },
                     Scenario::Approve,
                 )),
-                UnknownPeople::Refuse => Err(BrokerCode::UnknownPerson),
+                (None, UnknownPeople::Refuse) => Err(BrokerCode::UnknownPerson),
             },
         }
     }
@@ -194,7 +210,7 @@ impl Simulator {
         } else {
             self.pki(job.product).ok_or(BrokerCode::Internal)?
         };
-        let signer = self.subscriber(pki, &job.subject)?;
+        let signer = self.signer_for(pki, job.product, job.scenario, &job.subject)?;
         let content = if job.scenario == Scenario::TamperContent {
             let r: [u8; 8] = crypto::random_bytes().map_err(|_| BrokerCode::Internal)?;
             format!("tampered-{}", hex::encode(r))
@@ -219,6 +235,9 @@ impl Simulator {
             if let Some(b) = der.last_mut() {
                 *b ^= 0x01;
             }
+        }
+        if job.scenario == Scenario::SigningTimeOutside {
+            der = super::misbehave::with_signing_time_before(&der, &signer, job.requested_at_secs)?;
         }
         let signed_data =
             cms::reencode_attached(&der, job.product.identity_encoding()).map_err(failed)?;

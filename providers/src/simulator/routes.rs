@@ -45,7 +45,7 @@ fn json_reply<T: serde::Serialize>(status: StatusCode, v: &T) -> Reply {
     r
 }
 
-fn refuse(code: BrokerCode) -> Reply {
+pub(crate) fn refuse(code: BrokerCode) -> Reply {
     json_reply(
         StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
         &ErrorBody {
@@ -75,12 +75,28 @@ impl Simulator {
         if req.uri().path().starts_with(super::kakao_direct::PREFIX) {
             return self.kakao_direct_handle(req).await;
         }
+        // Banks described by config (family D), under `/bank/{name}/`.
+        if req.uri().path().starts_with(super::bank::PREFIX) {
+            return self.bank_handle(req).await;
+        }
+        // Toss direct (family B) likewise, under its own prefix.
+        if req.uri().path().starts_with(super::toss_direct::PREFIX) {
+            return self.toss_direct_handle(req).await;
+        }
         let (parts, body) = req.into_parts();
         let body = match Limited::new(body, MAX_BODY).collect().await {
             Ok(b) => b.to_bytes(),
             Err(_) => return refuse(BrokerCode::BadBody),
         };
         let path = parts.uri.path().to_owned();
+        // The control API (`misbehave.rs`), and the provider's own misbehaviour
+        // on status and verify calls (maintenance, 5xx, slow, hung).
+        if path.starts_with(super::misbehave::CONTROL_PREFIX) {
+            return self.control(&parts.method, &path, &parts.headers, &body);
+        }
+        if let Some(r) = self.service_misbehaviour(&parts.method, &path).await {
+            return r;
+        }
         let signed_uri = parts
             .uri
             .path_and_query()
@@ -401,6 +417,7 @@ impl Simulator {
                 scenario: r.scenario,
                 subject: r.result_subject.clone(),
                 token: r.token.clone(),
+                requested_at_secs: r.requested_at_ms / 1000,
             }
         };
         let signed = self.sign_result(&job)?;

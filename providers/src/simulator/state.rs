@@ -172,6 +172,13 @@ pub(crate) fn phase_at(
         | Scenario::BadSignature
         | Scenario::WrongChain
         | Scenario::Flaky
+        | Scenario::Revoked
+        | Scenario::ExpiredCert
+        | Scenario::SigningTimeOutside
+        | Scenario::Maintenance
+        | Scenario::ServerError
+        | Scenario::Slow
+        | Scenario::Hung
             if acts =>
         {
             return Phase::Completed {

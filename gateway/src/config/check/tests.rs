@@ -123,3 +123,56 @@ fn barocert_products_and_their_required_fields() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn barocert_crl_keys() {
+    let dir = std::env::temp_dir().join(format!("munjigi-check-crl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pki = munjigi_providers::testpki::ProviderPki::generate("Test").unwrap();
+    let root = dir.join("root.pem");
+    std::fs::write(&root, pki.root_pem().unwrap()).unwrap();
+    let crl = dir.join("crl.pem");
+    std::fs::write(&crl, pki.crl_pem().unwrap()).unwrap();
+    let garbage = dir.join("garbage.pem");
+    std::fs::write(&garbage, "not a crl").unwrap();
+    let provider = |extra: &str| {
+        format!(
+            "{GOOD}\n[providers.p]\ntype = \"barocert\"\nproduct = \"kakao\"\nname_ko = \"p\"\nname_en = \"p\"\n\
+             level = \"substantial\"\nendpoint = \"https://b.example\"\nauth_endpoint = \"https://a.example\"\n\
+             link_id = \"L\"\nclient_code = \"023040000001\"\nsecret_key = {{ value = \"c2VjcmV0\" }}\n\
+             roots = \"{}\"\n{extra}",
+            root.display()
+        )
+    };
+    let crl_of = |text: &str| {
+        let c = parse(Path::new("/tmp/x.toml"), text).unwrap();
+        match &c.providers[0].family {
+            ProviderFamily::Barocert { crl, .. } => crl.clone(),
+            _ => panic!("not barocert"),
+        }
+    };
+    assert!(crl_of(&provider("")).is_none());
+    let set = crl_of(&provider(&format!(
+        "crl = \"{}\"\ncrl_required = true",
+        crl.display()
+    )))
+    .unwrap();
+    assert!(set.required);
+    assert_eq!(set.path, crl);
+    // Not written yet: fine at check time (the adapter decides per result).
+    let later = crl_of(&provider(&format!(
+        "crl = \"{}\"",
+        dir.join("later.pem").display()
+    )))
+    .unwrap();
+    assert!(!later.required);
+
+    let e = errs(&provider("crl_required = true"));
+    assert!(e.len() == 1 && e[0].contains("needs crl"), "{e:?}");
+    let e = errs(&provider(&format!("crl = \"{}\"", garbage.display())));
+    assert!(
+        e.len() == 1 && e[0].contains("not a decodable CRL"),
+        "{e:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,705 @@
+//! The declarative adapter: a [`Provider`] whose calls, fields, states and
+//! errors come from a validated [`Description`].
+//!
+//! `start` sends the mapped citizen fields and the nonce (encrypting the fields
+//! marked so) and reads the handle; `status` maps the provider's state value
+//! through the description's table; `verify` fetches the result once, believes
+//! it only after the CMS verifies against this provider's roots over exactly the
+//! nonce sent, inside the request window, then reads the person (decrypting
+//! where marked) and checks it is the citizen who was asked and that the
+//! certificate's CN names them.
+//!
+//! Auth per the description: an HMAC header over the listed parts, a bearer
+//! token from a client-credentials token endpoint (cached; fetched again once
+//! when a call is refused with HTTP 401), or a static key header. Refusals map
+//! through the description's code table, else by HTTP status.
+//!
+//! Not here: retries beyond the one token refresh (the gateway decides), or any
+//! provider-specific knowledge.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use serde_json::{Map, Value};
+use tracing::{debug, info, warn};
+
+use super::description::{
+    Auth, CmsEncoding, Description, HttpMethod, NormalState, Reason, RequestField, ResultField,
+    Source,
+};
+use super::{json, DeclarativeSecrets};
+use crate::adapter::{Challenge, Pending, Provider, Status, Verified};
+use crate::assertion::{Evidence, Level, ProviderId};
+use crate::barocert::crypto;
+use crate::cms::{self, TrustAnchors};
+use crate::error::ProviderError;
+use crate::http_client::{HttpClient, HttpResponse};
+use crate::person::{BirthDate, Ci, Citizen, Gender, Name, Person, Phone};
+
+const DEFAULT_TIMEOUT_MS: u64 = 15_000;
+const DEFAULT_MAX_TTL_SECS: u32 = 300;
+/// Allowed difference between the signer's clock and ours for signingTime.
+const SIGNING_SKEW_SECS: u64 = 60;
+/// A cached token is dropped this long before the provider says it expires.
+const TOKEN_MARGIN: Duration = Duration::from_secs(30);
+/// Longest handle accepted from a provider.
+const MAX_HANDLE_CHARS: usize = 128;
+
+/// The description's secrets, decoded for use.
+enum AuthKey {
+    Hmac(Vec<u8>),
+    Bearer { basic: String },
+    ApiKey(HeaderValue),
+}
+
+struct CachedToken {
+    value: String,
+    until: Instant,
+}
+
+/// A provider described in config, as a [`Provider`].
+pub struct DeclarativeAdapter {
+    id: ProviderId,
+    level: Level,
+    d: Description,
+    /// Scheme, authority and path prefix, without a trailing `/`.
+    base: String,
+    auth: AuthKey,
+    field_key: Option<[u8; 32]>,
+    token: Mutex<Option<CachedToken>>,
+    anchors: TrustAnchors,
+    http: HttpClient,
+    ttl_cap: u32,
+}
+
+impl std::fmt::Debug for DeclarativeAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeclarativeAdapter")
+            .field("id", &self.id)
+            .field("level", &self.level)
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+fn config(msg: impl Into<String>) -> ProviderError {
+    ProviderError::Config(msg.into())
+}
+
+fn b64_key(secrets: &DeclarativeSecrets, name: &str) -> Result<Vec<u8>, ProviderError> {
+    let raw = secrets
+        .get(name)
+        .ok_or_else(|| config(format!("secret `{name}` is not given")))?;
+    let text =
+        std::str::from_utf8(raw).map_err(|_| config(format!("secret `{name}` is not base64")))?;
+    B64.decode(text.trim())
+        .map_err(|_| config(format!("secret `{name}` is not base64")))
+}
+
+/// Whether `raw` may be used as a handle in a path: 1 to 128 ASCII letters,
+/// digits, `-` or `_`.
+fn valid_handle(raw: &str) -> bool {
+    (1..=MAX_HANDLE_CHARS).contains(&raw.len())
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn local_bad_request(message: &str) -> ProviderError {
+    ProviderError::BadRequest {
+        code: "local".into(),
+        message: message.into(),
+    }
+}
+
+/// Provider text kept short and printable in errors.
+fn clip(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(120).collect()
+}
+
+/// The signer's certificate CN names the person: it begins with their name.
+fn cn_names(cn: &str, name: &Name) -> bool {
+    let strip = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+    let (cn, name) = (strip(cn), strip(name.expose()));
+    !name.is_empty() && cn.starts_with(&name)
+}
+
+fn header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), ProviderError> {
+    let n = HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| config(format!("`{name}` is not a header name")))?;
+    let v = HeaderValue::from_str(value)
+        .map_err(|_| config(format!("value for {name} is not a valid header")))?;
+    Ok((n, v))
+}
+
+impl Reason {
+    fn to_error(self, code: String, message: String) -> ProviderError {
+        match self {
+            Reason::UnknownPerson => ProviderError::UnknownPerson,
+            Reason::PersonMismatch => ProviderError::PersonMismatch,
+            Reason::AccountUnusable => ProviderError::AccountUnusable,
+            Reason::Unauthorized => ProviderError::Unauthorized { code },
+            Reason::Unavailable => ProviderError::Unavailable {
+                code,
+                retryable: true,
+            },
+            Reason::UnavailableFinal => ProviderError::Unavailable {
+                code,
+                retryable: false,
+            },
+            Reason::BadRequest => ProviderError::BadRequest { code, message },
+            Reason::NotReady => ProviderError::NotReady,
+            Reason::AlreadyUsed => ProviderError::AlreadyUsed,
+            Reason::TooLate => ProviderError::TooLate,
+            Reason::Rejected => ProviderError::Rejected,
+            Reason::Expired => ProviderError::Expired,
+        }
+    }
+}
+
+impl DeclarativeAdapter {
+    /// Builds the adapter: validates the description (every mistake, naming the
+    /// field), decodes the secrets it names, and the URL and TLS bundle.
+    pub fn new(
+        id: ProviderId,
+        level: Level,
+        d: Description,
+        secrets: &DeclarativeSecrets,
+        anchors: TrustAnchors,
+        tls_ca_pem: Option<Vec<u8>>,
+    ) -> Result<Self, ProviderError> {
+        let errors = d.validate(&|n| secrets.contains(n));
+        if !errors.is_empty() {
+            let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            return Err(config(format!(
+                "declarative provider {id}: {}",
+                all.join("; ")
+            )));
+        }
+        let uri: Uri = d
+            .base_url
+            .trim()
+            .parse()
+            .map_err(|_| config("base_url: not a URL"))?;
+        let authority = uri
+            .authority()
+            .ok_or_else(|| config("base_url: no host"))?
+            .clone();
+        let plain = uri.scheme_str() == Some("http");
+        if plain && !d.allow_plain_http {
+            let host = authority
+                .host()
+                .trim_start_matches('[')
+                .trim_end_matches(']');
+            let loopback = host.eq_ignore_ascii_case("localhost")
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            if !loopback {
+                return Err(config(
+                    "base_url: plain http to a non-loopback host; set allow_plain_http to permit it",
+                ));
+            }
+        }
+        let scheme = if plain { "http" } else { "https" };
+        let base = format!("{scheme}://{authority}{}", uri.path().trim_end_matches('/'));
+
+        let auth = match &d.auth {
+            Auth::Hmac(h) => {
+                let k = b64_key(secrets, &h.key)?;
+                if k.is_empty() {
+                    return Err(config("auth.key: the HMAC key is empty"));
+                }
+                AuthKey::Hmac(k)
+            }
+            Auth::Bearer(b) => {
+                let s = secrets
+                    .get(&b.client_secret)
+                    .ok_or_else(|| config("auth.client_secret: not given"))?;
+                let s =
+                    std::str::from_utf8(s).map_err(|_| config("auth.client_secret: not text"))?;
+                AuthKey::Bearer {
+                    basic: B64.encode(format!("{}:{}", b.client_id, s.trim())),
+                }
+            }
+            Auth::ApiKey(a) => {
+                let k = secrets
+                    .get(&a.key)
+                    .ok_or_else(|| config("auth.key: not given"))?;
+                let k = std::str::from_utf8(k).map_err(|_| config("auth.key: not text"))?;
+                let v = format!("{}{}", a.prefix.as_deref().unwrap_or_default(), k.trim());
+                let mut hv = HeaderValue::from_str(&v)
+                    .map_err(|_| config("auth.key: not usable in a header"))?;
+                hv.set_sensitive(true);
+                AuthKey::ApiKey(hv)
+            }
+        };
+        let field_key =
+            match &d.encryption {
+                Some(e) => {
+                    let k = b64_key(secrets, &e.key)?;
+                    Some(<[u8; 32]>::try_from(k.as_slice()).map_err(|_| {
+                        config("encryption.key: must be base64 of 32 bytes (AES-256)")
+                    })?)
+                }
+                None => None,
+            };
+        let timeout = Duration::from_millis(d.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS));
+        let http = HttpClient::new(tls_ca_pem.as_deref(), timeout)?.allow_plain_http(plain);
+        let ttl_cap = d.max_ttl_secs.unwrap_or(DEFAULT_MAX_TTL_SECS).max(1);
+        Ok(Self {
+            id,
+            level,
+            d,
+            base,
+            auth,
+            field_key,
+            token: Mutex::new(None),
+            anchors,
+            http,
+            ttl_cap,
+        })
+    }
+
+    /// The request lifetime the adapter asks for, given the gateway's wish.
+    pub fn effective_ttl(&self, asked: u32) -> u32 {
+        asked.clamp(1, self.ttl_cap)
+    }
+
+    fn encrypt(&self, plain: &str) -> Result<String, ProviderError> {
+        let key = self
+            .field_key
+            .as_ref()
+            .ok_or_else(|| config("no encryption key"))?;
+        crypto::encrypt_field(key, plain).map_err(|_| config("field encryption failed"))
+    }
+
+    /// The JSON body of a call (`None` when it has no request fields and is a GET).
+    fn body(
+        &self,
+        method: HttpMethod,
+        fields: &[RequestField],
+        who: Option<&Citizen>,
+        ask: Option<(&Challenge, u32)>,
+        handle: Option<&str>,
+    ) -> Result<Option<Vec<u8>>, ProviderError> {
+        if method == HttpMethod::Get {
+            return Ok(None);
+        }
+        let mut m = Map::new();
+        for f in fields {
+            let missing = || config("a request field has no value at this step");
+            let v: Value = match f.from {
+                Source::Name => Value::from(who.ok_or_else(missing)?.name.expose()),
+                Source::Birthdate => Value::from(who.ok_or_else(missing)?.birthdate.yyyymmdd()),
+                Source::BirthdateIso => Value::from(who.ok_or_else(missing)?.birthdate.iso()),
+                Source::Phone => Value::from(who.ok_or_else(missing)?.phone.national()),
+                Source::PhoneE164 => Value::from(who.ok_or_else(missing)?.phone.e164()),
+                Source::Nonce => Value::from(ask.ok_or_else(missing)?.0.nonce.as_str()),
+                Source::TtlSecs => Value::from(ask.ok_or_else(missing)?.1),
+                Source::Title => Value::from(ask.ok_or_else(missing)?.0.title.as_str()),
+                Source::Handle => Value::from(handle.ok_or_else(missing)?),
+            };
+            let v = match (f.encrypted, v) {
+                (true, Value::String(s)) => Value::from(self.encrypt(&s)?),
+                (_, v) => v,
+            };
+            json::set(&mut m, &f.to, v)
+                .map_err(|()| config(format!("request field `{}` overlaps another", f.to)))?;
+        }
+        serde_json::to_vec(&Value::Object(m))
+            .map(Some)
+            .map_err(|e| config(format!("request body: {e}")))
+    }
+
+    /// A fresh or cached bearer token.
+    async fn bearer(&self, basic: &str) -> Result<String, ProviderError> {
+        if let Ok(t) = self.token.lock() {
+            if let Some(c) = t.as_ref().filter(|c| c.until > Instant::now()) {
+                return Ok(c.value.clone());
+            }
+        }
+        let Auth::Bearer(b) = &self.d.auth else {
+            return Err(config("not a bearer provider"));
+        };
+        let mut h = HeaderMap::new();
+        let (k, mut v) = header("authorization", &format!("Basic {basic}"))?;
+        v.set_sensitive(true);
+        h.insert(k, v);
+        let (k, v) = header("content-type", "application/x-www-form-urlencoded")?;
+        h.insert(k, v);
+        let url = format!("{}{}", self.base, b.token_path);
+        let resp = self
+            .http
+            .send(
+                Method::POST,
+                &url,
+                h,
+                Bytes::from_static(b"grant_type=client_credentials"),
+            )
+            .await?;
+        if !resp.status.is_success() {
+            let e = self.refusal("token", &resp);
+            return Err(match e {
+                ProviderError::BadRequest { code, .. } => ProviderError::Unauthorized { code },
+                e => e,
+            });
+        }
+        let v: Value = resp.json()?;
+        let token = json::get_text(&v, &b.token)
+            .filter(|t| !t.is_empty() && HeaderValue::from_str(t).is_ok())
+            .ok_or_else(|| ProviderError::Protocol("token response has no usable token".into()))?;
+        let secs = json::get(&v, &b.expires_in)
+            .and_then(|e| e.as_u64().or_else(|| e.as_str()?.parse().ok()))
+            .ok_or_else(|| ProviderError::Protocol("token response has no expires_in".into()))?;
+        let until = Instant::now() + Duration::from_secs(secs).saturating_sub(TOKEN_MARGIN);
+        if let Ok(mut t) = self.token.lock() {
+            *t = Some(CachedToken {
+                value: token.clone(),
+                until,
+            });
+        }
+        debug!(provider = %self.id, ttl_secs = secs, "declarative provider issued a token");
+        Ok(token)
+    }
+
+    fn forget_token(&self) {
+        if let Ok(mut t) = self.token.lock() {
+            *t = None;
+        }
+    }
+
+    /// The headers that authenticate one call.
+    async fn auth_headers(
+        &self,
+        method: &Method,
+        url: &str,
+        body: &[u8],
+    ) -> Result<HeaderMap, ProviderError> {
+        let mut h = HeaderMap::new();
+        match (&self.auth, &self.d.auth) {
+            (AuthKey::Hmac(key), Auth::Hmac(spec)) => {
+                let date = crypto::rfc3339(crypto::now_secs());
+                let uri: Uri = url.parse().map_err(|_| config("bad URL"))?;
+                let path = uri.path_and_query().map_or("/", |pq| pq.as_str());
+                let mut target = String::new();
+                for part in &spec.signed {
+                    match part {
+                        super::SignedPart::Method => target.push_str(method.as_str()),
+                        super::SignedPart::Path => target.push_str(path),
+                        super::SignedPart::Date => target.push_str(&date),
+                        super::SignedPart::BodySha256 => target.push_str(
+                            &crypto::sha256_b64(body).map_err(|_| config("hashing failed"))?,
+                        ),
+                    }
+                    target.push('\n');
+                }
+                let sig = crypto::hmac_sha256_b64(key, target.as_bytes())
+                    .map_err(|_| config("HMAC failed"))?;
+                let (k, v) = header(&spec.date_header, &date)?;
+                h.insert(k, v);
+                let (k, v) = header(
+                    &spec.header,
+                    &format!("{}{sig}", spec.prefix.as_deref().unwrap_or_default()),
+                )?;
+                h.insert(k, v);
+            }
+            (AuthKey::Bearer { basic }, Auth::Bearer(_)) => {
+                let t = self.bearer(basic).await?;
+                let (k, mut v) = header("authorization", &format!("Bearer {t}"))?;
+                v.set_sensitive(true);
+                h.insert(k, v);
+            }
+            (AuthKey::ApiKey(v), Auth::ApiKey(spec)) => {
+                let (k, _) = header(&spec.header, "x")?;
+                h.insert(k, v.clone());
+            }
+            _ => return Err(config("auth scheme and keys disagree")),
+        }
+        Ok(h)
+    }
+
+    /// One call; a non-2xx answer is mapped to a [`ProviderError`]. A bearer
+    /// token refused with 401 is fetched again once.
+    async fn call(
+        &self,
+        op: &'static str,
+        method: HttpMethod,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<Value, ProviderError> {
+        let method = match method {
+            HttpMethod::Get => Method::GET,
+            HttpMethod::Post => Method::POST,
+        };
+        let url = format!("{}{path}", self.base);
+        let body = body.unwrap_or_default();
+        let started = Instant::now();
+        let mut attempt = 1;
+        loop {
+            let mut h = self.auth_headers(&method, &url, &body).await?;
+            if !body.is_empty() {
+                let (k, v) = header("content-type", "application/json; charset=utf-8")?;
+                h.insert(k, v);
+            }
+            let resp = self
+                .http
+                .send(method.clone(), &url, h, Bytes::from(body.clone()))
+                .await?;
+            if resp.status.is_success() {
+                return resp.json();
+            }
+            if resp.status == StatusCode::UNAUTHORIZED
+                && matches!(self.auth, AuthKey::Bearer { .. })
+                && attempt == 1
+            {
+                debug!(provider = %self.id, op, "declarative provider refused the token; fetching a new one");
+                self.forget_token();
+                attempt += 1;
+                continue;
+            }
+            let e = self.refusal(op, &resp);
+            info!(
+                provider = %self.id,
+                op,
+                status = resp.status.as_u16(),
+                reason = e.code(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "declarative provider refused"
+            );
+            return Err(e);
+        }
+    }
+
+    /// A refusal through the description's code table, else by HTTP status.
+    fn refusal(&self, _op: &str, resp: &HttpResponse) -> ProviderError {
+        let status = resp.status.as_u16();
+        let body: Option<Value> = serde_json::from_slice(&resp.body).ok();
+        let errs = self.d.errors.as_ref();
+        let code = match (errs.and_then(|e| e.code.as_deref()), &body) {
+            (Some(p), Some(b)) => json::get_text(b, p),
+            _ => None,
+        };
+        let message = match (errs.and_then(|e| e.message.as_deref()), &body) {
+            (Some(p), Some(b)) => json::get_text(b, p).map(|m| clip(&m)),
+            _ => None,
+        }
+        .unwrap_or_default();
+        if let Some(c) = &code {
+            if let Some(r) = errs.and_then(|e| e.codes.get(c)) {
+                return r.to_error(clip(c), message);
+            }
+        }
+        let code = code.map_or_else(|| format!("http-{status}"), |c| clip(&c));
+        match status {
+            401 | 403 => ProviderError::Unauthorized { code },
+            429 | 500..=599 => ProviderError::Unavailable {
+                code,
+                retryable: status != 501,
+            },
+            400..=499 => ProviderError::BadRequest { code, message },
+            _ => ProviderError::Protocol(format!("HTTP {status} with code {code}")),
+        }
+    }
+
+    fn path_for(template: &str, handle: &str) -> String {
+        template.replace("{handle}", handle)
+    }
+
+    fn person_from(&self, v: &Value) -> Result<Person, ProviderError> {
+        let r = &self.d.result;
+        let field = |which: ResultField, path: &str| -> Result<String, ProviderError> {
+            let raw = json::get_text(v, path)
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| ProviderError::Protocol(format!("result has no {which:?}")))?;
+            if r.encrypted.contains(&which) {
+                let key = self
+                    .field_key
+                    .as_ref()
+                    .ok_or_else(|| config("no encryption key"))?;
+                crypto::decrypt_field(key, &raw).map_err(|_| {
+                    ProviderError::Protocol(format!("result {which:?} does not decrypt"))
+                })
+            } else {
+                Ok(raw)
+            }
+        };
+        let bad = |what: &str| ProviderError::Protocol(format!("result {what} is malformed"));
+        let name = Name::parse(&field(ResultField::Name, &r.name)?).map_err(|_| bad("name"))?;
+        let birthdate = BirthDate::parse(&field(ResultField::Birthdate, &r.birthdate)?)
+            .map_err(|_| bad("birthdate"))?;
+        let phone =
+            Phone::parse(&field(ResultField::Phone, &r.phone)?).map_err(|_| bad("phone"))?;
+        let ci = Ci::parse(&field(ResultField::Ci, &r.ci)?).map_err(|_| bad("ci"))?;
+        let gender = match &r.gender {
+            Some(p) => field(ResultField::Gender, p)
+                .ok()
+                .and_then(|g| Gender::parse(&g).ok()),
+            None => None,
+        };
+        Ok(Person {
+            name,
+            birthdate,
+            phone,
+            gender,
+            ci,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Provider for DeclarativeAdapter {
+    fn id(&self) -> &ProviderId {
+        &self.id
+    }
+
+    fn level(&self) -> Level {
+        self.level
+    }
+
+    async fn start(&self, who: &Citizen, ask: &Challenge) -> Result<Pending, ProviderError> {
+        let started_at = crypto::now_secs();
+        if ask.nonce.is_empty() || ask.nonce.chars().any(char::is_control) {
+            return Err(local_bad_request("the nonce must be non-empty text"));
+        }
+        let ttl = self.effective_ttl(ask.ttl_secs);
+        let s = &self.d.start;
+        let body = self.body(s.method, &s.request, Some(who), Some((ask, ttl)), None)?;
+        let v = self.call("start", s.method, &s.path, body).await?;
+        let handle = json::get_text(&v, &s.handle)
+            .filter(|h| valid_handle(h))
+            .ok_or_else(|| ProviderError::Protocol("start answer has no usable handle".into()))?;
+        let app_scheme = s
+            .app_scheme
+            .as_deref()
+            .and_then(|p| json::get_text(&v, p))
+            .filter(|u| !u.is_empty() && !u.chars().any(char::is_control));
+        info!(provider = %self.id, tx = %handle, ttl_secs = ttl, "declarative provider request started");
+        Ok(Pending {
+            handle,
+            started_at,
+            expires_at: started_at + u64::from(ttl),
+            app_scheme,
+        })
+    }
+
+    async fn status(&self, pending: &Pending) -> Result<Status, ProviderError> {
+        if !valid_handle(&pending.handle) {
+            return Err(local_bad_request("handle is malformed"));
+        }
+        let s = &self.d.status;
+        let body = self.body(s.method, &s.request, None, None, Some(&pending.handle))?;
+        let v = self
+            .call(
+                "status",
+                s.method,
+                &Self::path_for(&s.path, &pending.handle),
+                body,
+            )
+            .await?;
+        let raw = json::get_text(&v, &s.state)
+            .ok_or_else(|| ProviderError::Protocol("status answer has no state".into()))?;
+        let state = s.states.get(raw.trim()).ok_or_else(|| {
+            ProviderError::Protocol(format!(
+                "state `{}` is not in the description's states table",
+                clip(&raw)
+            ))
+        })?;
+        debug!(provider = %self.id, tx = %pending.handle, state = ?state, "declarative provider status");
+        Ok(match state {
+            NormalState::Pending => Status::Pending { viewed: false },
+            NormalState::Viewed => Status::Pending { viewed: true },
+            NormalState::Completed => Status::Completed,
+            NormalState::Expired => Status::Expired,
+            NormalState::Rejected => Status::Rejected,
+            NormalState::Failed => Status::Failed,
+        })
+    }
+
+    async fn verify(
+        &self,
+        who: &Citizen,
+        ask: &Challenge,
+        pending: &Pending,
+    ) -> Result<Verified, ProviderError> {
+        if !valid_handle(&pending.handle) {
+            return Err(local_bad_request("handle is malformed"));
+        }
+        let r = &self.d.result;
+        let body = self.body(r.method, &r.request, None, None, Some(&pending.handle))?;
+        let v = self
+            .call(
+                "result",
+                r.method,
+                &Self::path_for(&r.path, &pending.handle),
+                body,
+            )
+            .await?;
+        let signed_b64 = json::get_text(&v, &r.signed_data)
+            .ok_or_else(|| ProviderError::Protocol("result has no signed data".into()))?;
+        let signed_data = B64
+            .decode(signed_b64.trim())
+            .map_err(|_| ProviderError::Protocol("signed data is not base64".into()))?;
+        let checked = cms::verify(
+            &signed_data,
+            &cms::Expect {
+                content: ask.nonce.as_bytes(),
+                detached: r.cms_encoding == CmsEncoding::Detached,
+                not_before: pending.started_at,
+                not_after: pending.expires_at,
+                skew_secs: SIGNING_SKEW_SECS,
+            },
+            &self.anchors,
+        )
+        .map_err(|e| {
+            warn!(provider = %self.id, tx = %pending.handle, error = %e, "declarative provider result failed CMS verification");
+            ProviderError::BadSignature(e)
+        })?;
+        let person = self.person_from(&v)?;
+        if !person.is(who) || !cn_names(&checked.signer_common_name, &person.name) {
+            warn!(provider = %self.id, tx = %pending.handle, "declarative provider result names another person");
+            return Err(ProviderError::WrongSigner);
+        }
+        info!(
+            provider = %self.id,
+            tx = %pending.handle,
+            signer_serial = %checked.signer_serial,
+            "declarative identity verified"
+        );
+        Ok(Verified {
+            person,
+            evidence: Evidence {
+                signed_data,
+                signing_time: checked.signing_time,
+                signer_issuer: checked.signer_issuer,
+                signer_serial: checked.signer_serial,
+            },
+            amr: vec!["pin".to_owned()],
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles_are_path_safe() {
+        assert!(valid_handle("ab-12_X"));
+        assert!(!valid_handle(""));
+        assert!(!valid_handle("a/b"));
+        assert!(!valid_handle(&"a".repeat(129)));
+    }
+
+    #[test]
+    fn cn_must_begin_with_the_name() {
+        let n = Name::parse("홍길동").unwrap();
+        assert!(cn_names("홍 길동", &n));
+        assert!(!cn_names("김철수", &n));
+    }
+}

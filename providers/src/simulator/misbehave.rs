@@ -1,0 +1,317 @@
+//! The provider's own misbehaviour on demand, and the simulator's control API.
+//!
+//! Signer misbehaviour (per person's [`Scenario`]): `revoked` signs with a fresh
+//! certificate that the provider's CA then revokes (and republishes
+//! `pki_dir/<product>/crl.pem`), `expired_cert` with one that expired a year
+//! before signing, `signing_time_outside` re-signs the signed attributes with a
+//! signingTime two hours before the request. Service misbehaviour on a
+//! receipt's status and verify calls: `maintenance` (the broker's maintenance
+//! error, HTTP 503), `server_error` (HTTP 500 with a non-JSON body, as a failing
+//! front end answers), `slow` (status after `slow_ms`), `hung` (status never
+//! answers: the connection is held for ten minutes).
+//!
+//! The control API (`/_control/…`, see the module docs of [`super`]) changes a
+//! person's scenario at run time, forgets session tokens and reports health. It
+//! is disabled (404) unless `control_token` is set, and every call must carry
+//! `Authorization: Bearer <control_token>`.
+//!
+//! Not here: the citizen's behaviour (`state.rs`) or tampering with content,
+//! signature or chain (`people.rs`).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use der::{Decode as _, Encode as _};
+use http::{HeaderMap, Method, Response, StatusCode};
+use http_body_util::Full;
+use openssl::hash::MessageDigest;
+use openssl::sign::Signer;
+use serde::Deserialize;
+use tracing::{info, warn};
+
+use super::people::Subject;
+use super::{Scenario, Simulator};
+use crate::barocert::codes::BrokerCode;
+use crate::barocert::{crypto, BarocertProduct};
+use crate::person::Phone;
+use crate::testpki::{PkiError, ProviderPki, Subscriber};
+
+/// How long a `hung` status call is held before the simulator gives up on it.
+const HUNG_FOR: Duration = Duration::from_secs(600);
+/// How far before the request a `signing_time_outside` result claims to be signed.
+const SIGNING_TIME_OFFSET_SECS: u64 = 2 * 3600;
+const YEAR: i64 = 365 * 24 * 3600;
+/// The control API's path prefix.
+pub(crate) const CONTROL_PREFIX: &str = "/_control/";
+const ID_SIGNING_TIME: der::asn1::ObjectIdentifier =
+    der::asn1::ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.5");
+
+type Reply = Response<Full<Bytes>>;
+
+/// Run-time state of the misbehaviour: scenario overrides, where CRLs go, the
+/// control token and the slow delay.
+pub(crate) struct Control {
+    pub pki_dir: PathBuf,
+    pub slow_ms: u64,
+    token: Option<String>,
+    /// Scenario overrides set through the control API, by national phone number.
+    overrides: Mutex<HashMap<String, Scenario>>,
+}
+
+impl Control {
+    pub fn new(pki_dir: PathBuf, slow_ms: u64, token: Option<String>) -> Self {
+        Self {
+            pki_dir,
+            slow_ms,
+            token: token.filter(|t| !t.is_empty()),
+            overrides: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The scenario set for `phone` through the control API, if any.
+    pub fn scenario_for(&self, phone: &Phone) -> Option<Scenario> {
+        self.overrides
+            .lock()
+            .ok()
+            .and_then(|o| o.get(&phone.national()).copied())
+    }
+}
+
+/// The CRL file of one product's PKI.
+pub(crate) fn crl_path(pki_dir: &std::path::Path, product: BarocertProduct) -> PathBuf {
+    pki_dir.join(product.name()).join("crl.pem")
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetScenario {
+    phone: Phone,
+    scenario: Scenario,
+}
+
+fn reply(status: StatusCode, body: serde_json::Value) -> Reply {
+    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+impl Simulator {
+    /// The signer certificate a scenario calls for: the person's usual one, or a
+    /// fresh one that is revoked or expired.
+    pub(crate) fn signer_for(
+        &self,
+        pki: &ProviderPki,
+        product: BarocertProduct,
+        scenario: Scenario,
+        who: &Subject,
+    ) -> Result<Arc<Subscriber>, BrokerCode> {
+        let internal = |e: PkiError| {
+            tracing::error!(error = %e, "simulator could not make a misbehaving signer");
+            BrokerCode::Internal
+        };
+        match scenario {
+            Scenario::Revoked => {
+                let s = pki
+                    .issue_subscriber(who.name.expose(), &who.uid()?, None)
+                    .map_err(internal)?;
+                pki.revoke(s.cert.serial_number()).map_err(internal)?;
+                pki.write_crl(&crl_path(&self.control.pki_dir, product))
+                    .map_err(internal)?;
+                info!(
+                    product = product.name(),
+                    revoked = pki.revoked_count(),
+                    "simulator revoked a signer certificate"
+                );
+                Ok(Arc::new(s))
+            }
+            Scenario::ExpiredCert => {
+                let now = i64::try_from(crypto::now_secs()).unwrap_or(i64::MAX);
+                let s = pki
+                    .issue_subscriber(
+                        who.name.expose(),
+                        &who.uid()?,
+                        Some((now - 4 * YEAR, now - YEAR)),
+                    )
+                    .map_err(internal)?;
+                Ok(Arc::new(s))
+            }
+            _ => self.subscriber(pki, who),
+        }
+    }
+
+    /// Writes every product's current CRL next to its root (at startup).
+    pub(crate) fn publish_crls(&self) -> Result<(), PkiError> {
+        for p in &self.pkis {
+            p.pki
+                .write_crl(&crl_path(&self.control.pki_dir, p.product))?;
+        }
+        Ok(())
+    }
+
+    /// The receipt's scenario, for a status (`GET …/{P}/Identity/{cc}/{rid}`) or
+    /// verify call; `None` for any other path or an unknown receipt.
+    fn receipt_scenario(&self, method: &Method, path: &str) -> Option<(Scenario, bool)> {
+        let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        // Status is `GET /{P}/Identity/{cc}/{rid}`; verify is a POST to the same
+        // path (Kakao, Naver, PASS) or to `/{P}/Identity/Verify/{cc}/{rid}` (Toss).
+        let (rid, is_status) = match segs.as_slice() {
+            [_, "Identity", "Verify", _, rid] if *method == Method::POST => (*rid, false),
+            [_, "Identity", _, rid] if *method == Method::GET => (*rid, true),
+            [_, "Identity", _, rid] if *method == Method::POST => (*rid, false),
+            _ => return None,
+        };
+        let st = self.state.lock().ok()?;
+        st.receipts.get(rid).map(|r| (r.scenario, is_status))
+    }
+
+    /// Service misbehaviour for a status or verify call, applied before the
+    /// broker's own handling: an error reply to send instead, after any delay.
+    pub(crate) async fn service_misbehaviour(&self, method: &Method, path: &str) -> Option<Reply> {
+        let (scenario, is_status) = self.receipt_scenario(method, path)?;
+        match scenario {
+            Scenario::Maintenance => Some(super::routes::refuse(BrokerCode::Maintenance)),
+            Scenario::ServerError => {
+                let mut r = Response::new(Full::new(Bytes::from_static(
+                    b"<html><body><h1>500 Internal Server Error</h1></body></html>",
+                )));
+                *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                r.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static("text/html"),
+                );
+                Some(r)
+            }
+            Scenario::Slow if is_status => {
+                tokio::time::sleep(Duration::from_millis(self.control.slow_ms)).await;
+                None
+            }
+            Scenario::Hung if is_status => {
+                tokio::time::sleep(HUNG_FOR).await;
+                Some(super::routes::refuse(BrokerCode::Internal))
+            }
+            _ => None,
+        }
+    }
+
+    /// The control API, for a path under [`CONTROL_PREFIX`].
+    pub(crate) fn control(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Reply {
+        let not_found = || {
+            reply(
+                StatusCode::NOT_FOUND,
+                serde_json::json!({"error": "not_found"}),
+            )
+        };
+        let Some(token) = &self.control.token else {
+            return not_found();
+        };
+        let given = headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .unwrap_or_default();
+        let matches = given.len() == token.len()
+            && bool::from(subtle::ConstantTimeEq::ct_eq(
+                given.as_bytes(),
+                token.as_bytes(),
+            ));
+        if !matches {
+            warn!(path = %path, "simulator control call with a wrong token");
+            return reply(
+                StatusCode::UNAUTHORIZED,
+                serde_json::json!({"error": "unauthorized"}),
+            );
+        }
+        let sub = path.strip_prefix(CONTROL_PREFIX).unwrap_or_default();
+        match (method, sub) {
+            (&Method::GET, "health") => reply(
+                StatusCode::OK,
+                serde_json::json!({
+                    "status": "ok",
+                    "receipts": self.state.lock().map(|s| s.receipts.len()).unwrap_or(0),
+                    "overrides": self.control.overrides.lock().map(|o| o.len()).unwrap_or(0),
+                }),
+            ),
+            (&Method::POST, "expire-tokens") => {
+                self.expire_session_tokens();
+                info!("simulator control: session tokens expired");
+                reply(StatusCode::OK, serde_json::json!({"status": "ok"}))
+            }
+            (&Method::POST, "people") => {
+                let set: SetScenario = match serde_json::from_slice(body) {
+                    Ok(s) => s,
+                    Err(_) => {
+                        return reply(
+                            StatusCode::BAD_REQUEST,
+                            serde_json::json!({"error": "expected {\"phone\", \"scenario\"}"}),
+                        )
+                    }
+                };
+                if let Ok(mut o) = self.control.overrides.lock() {
+                    o.insert(set.phone.national(), set.scenario);
+                }
+                info!(scenario = ?set.scenario, "simulator control: a person's scenario changed");
+                reply(StatusCode::OK, serde_json::json!({"status": "ok"}))
+            }
+            _ => not_found(),
+        }
+    }
+}
+
+/// Re-signs attached DER SignedData with its signingTime moved
+/// [`SIGNING_TIME_OFFSET_SECS`] before `request_secs`: the signed attributes are
+/// changed and signed again with the signer's key, so everything but the time
+/// still verifies.
+pub(crate) fn with_signing_time_before(
+    der: &[u8],
+    signer: &Subscriber,
+    request_secs: u64,
+) -> Result<Vec<u8>, BrokerCode> {
+    use cms::content_info::ContentInfo;
+    use cms::signed_data::SignedData;
+    let bad = |_| BrokerCode::Internal;
+    let mut info = ContentInfo::from_der(der).map_err(bad)?;
+    let mut sd: SignedData = info.content.decode_as().map_err(bad)?;
+    let mut infos = sd.signer_infos.0.into_vec();
+    let si = infos.first_mut().ok_or(BrokerCode::Internal)?;
+    let when = x509_cert::time::Time::UtcTime(
+        der::asn1::UtcTime::from_unix_duration(Duration::from_secs(
+            request_secs.saturating_sub(SIGNING_TIME_OFFSET_SECS),
+        ))
+        .map_err(bad)?,
+    );
+    let value = der::Any::encode_from(&when).map_err(bad)?;
+    let attrs = si.signed_attrs.take().ok_or(BrokerCode::Internal)?;
+    let mut changed = Vec::new();
+    for mut a in attrs.into_vec() {
+        if a.oid == ID_SIGNING_TIME {
+            a.values = vec![value.clone()].try_into().map_err(bad)?;
+        }
+        changed.push(a);
+    }
+    let attrs: x509_cert::attr::Attributes = changed.try_into().map_err(bad)?;
+    // The signature covers the DER of the attributes as a SET OF.
+    let to_sign = attrs.to_der().map_err(bad)?;
+    let mut s =
+        Signer::new(MessageDigest::sha256(), &signer.key).map_err(|_| BrokerCode::Internal)?;
+    s.update(&to_sign).map_err(|_| BrokerCode::Internal)?;
+    let sig = s.sign_to_vec().map_err(|_| BrokerCode::Internal)?;
+    si.signature = der::asn1::OctetString::new(sig).map_err(bad)?;
+    si.signed_attrs = Some(attrs);
+    sd.signer_infos = cms::signed_data::SignerInfos(infos.try_into().map_err(bad)?);
+    info.content = der::Any::encode_from(&sd).map_err(bad)?;
+    info.to_der().map_err(bad)
+}
