@@ -30,6 +30,8 @@ pub struct App {
     pub cookies: CookieJar,
     /// Precomputed `/.well-known/openid-configuration`.
     pub discovery: bytes::Bytes,
+    /// In-process L1 for session reads (see `oidc::session::L1_TTL`).
+    pub sessions: moka::sync::Cache<String, Arc<crate::oidc::session::Session>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -203,6 +205,7 @@ impl App {
             keys,
             providers,
             discovery,
+            sessions: crate::oidc::session::l1_cache(),
         }))
     }
 }

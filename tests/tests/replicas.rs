@@ -605,3 +605,63 @@ async fn a_redis_outage_is_a_retry_page_and_logins_resume_without_a_restart() {
     let logs = gw.proc.drain().join("\n");
     assert!(!logs.contains("panicked"), "no panic during the outage");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_on_one_replica_is_effective_on_every_replica_within_a_second() {
+    let dir = TempDir::new("logout-replicas");
+    let (_redis, redis_port) = start_redis();
+    let (_sim, sim_url) = start_simulator(dir.path(), &SimOpts::default());
+    let (site_port, redirect) = site_port_and_redirect();
+    let store = format!(
+        "\n[store]\nkind = \"redis\"\nurl = {{ value = \"redis://127.0.0.1:{redis_port}\" }}\n"
+    );
+    let a = start_gateway(
+        dir.path(),
+        &sim_url,
+        &GatewayOpts {
+            site_redirect: redirect,
+            extra: store,
+            ..GatewayOpts::default()
+        },
+    );
+    let (_b, b_url) = replica(&a.config, "b", &a.url);
+    let site = start_site(site_port, &a.url, "client_secret_basic", None);
+    let mut br = Browser::new(None);
+    // Log in through A.
+    let (_, chooser_url) = br.follow(&format!("{}/login", site.url)).await;
+    let wait_url = pick_and_submit(&mut br, &chooser_url, &HONG).await;
+    let base = wait_url.trim_end_matches("/wait").to_owned();
+    let done = wait_done(&mut br, &base).await;
+    let (page, _) = br
+        .follow(&absolute(&base, done["next"].as_str().unwrap()))
+        .await;
+    assert_eq!(page.status, 200);
+    // B answers the next login from the shared session (and caches it for ≤ 1 s).
+    let authorize_on_b = |loc: String| on(&loc, &b_url);
+    let loc = br
+        .get(&format!("{}/login", site.url))
+        .await
+        .location
+        .unwrap();
+    let p = br.get(&authorize_on_b(loc)).await;
+    assert!(
+        p.location.as_deref().is_some_and(|l| l.contains("code=")),
+        "single sign-on through B: {:?}",
+        p.location
+    );
+    // Log out on A; after the L1 bound, B must not find the session any more.
+    let out = br.get(&format!("{}/logout", a.url)).await;
+    assert_eq!(out.status, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let loc = br
+        .get(&format!("{}/login", site.url))
+        .await
+        .location
+        .unwrap();
+    let p = br.get(&authorize_on_b(loc)).await;
+    let l = p.location.unwrap();
+    assert!(
+        l.contains("/login/") && !l.contains("code="),
+        "after logout B asks for a new login: {l}"
+    );
+}

@@ -43,20 +43,42 @@ pub async fn create(
     Ok((ticket, session))
 }
 
+/// How long a replica may answer from its in-process copy of a session: a
+/// logout on another replica is effective everywhere within this time.
+pub const L1_TTL: Duration = Duration::from_secs(1);
+
+/// The in-process L1 in front of the store for session reads (moka, bounded).
+pub fn l1_cache() -> moka::sync::Cache<String, std::sync::Arc<Session>> {
+    moka::sync::Cache::builder()
+        .max_capacity(100_000)
+        .time_to_live(L1_TTL)
+        .build()
+}
+
 pub async fn load(app: &App, ticket: &str) -> Result<Option<Session>, StoreError> {
     if ticket.len() != 43 {
         return Ok(None);
     }
-    let Some(raw) = app.store.get(&key(ticket)).await? else {
+    let k = key(ticket);
+    if let Some(s) = app.sessions.get(&k) {
+        return Ok(Some((*s).clone()).filter(|s| s.expires_at > random::now()));
+    }
+    let Some(raw) = app.store.get(&k).await? else {
         return Ok(None);
     };
-    Ok(serde_json::from_slice::<Session>(&raw)
+    let session = serde_json::from_slice::<Session>(&raw)
         .ok()
-        .filter(|s| s.expires_at > random::now()))
+        .filter(|s| s.expires_at > random::now());
+    if let Some(s) = &session {
+        app.sessions.insert(k, std::sync::Arc::new(s.clone()));
+    }
+    Ok(session)
 }
 
 pub async fn end(app: &App, ticket: &str) -> Result<(), StoreError> {
-    app.store.delete(&key(ticket)).await
+    let k = key(ticket);
+    app.sessions.invalidate(&k);
+    app.store.delete(&k).await
 }
 
 pub fn cookie_max_age(app: &App) -> Duration {

@@ -324,17 +324,17 @@ async fn redeem(
     let ttl = Duration::from_secs(super::TOKEN_TTL_SECS);
     let access_bytes = serde_json::to_vec(&access).map_err(|_| unavailable())?;
     let at_key = grant::access_key(&access_token);
-    app.store
-        .put(&at_key, access_bytes, ttl)
-        .await
-        .map_err(|_| unavailable())?;
     let used = serde_json::to_vec(&UsedCode {
         client_id: client.client_id.clone(),
-        access_token_key: at_key,
+        access_token_key: at_key.clone(),
     })
     .map_err(|_| unavailable())?;
+    // The access token and the code's replay marker in one round trip.
     app.store
-        .put(&grant::used_code_key(code), used, Duration::from_secs(600))
+        .put_many(vec![
+            (at_key, access_bytes, ttl),
+            (grant::used_code_key(code), used, Duration::from_secs(600)),
+        ])
         .await
         .map_err(|_| unavailable())?;
 

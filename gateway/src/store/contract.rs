@@ -31,6 +31,15 @@ pub async fn exercise(s: &dyn Store) {
     tokio::time::sleep(Duration::from_millis(60)).await;
     assert_eq!(s.get("c:e").await.unwrap(), None);
     assert!(s.put_new("c:e", b"w".to_vec(), t).await.unwrap());
+    // Several writes at once.
+    s.put_many(vec![
+        ("c:m1".into(), b"1".to_vec(), t),
+        ("c:m2".into(), b"2".to_vec(), t),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(s.get("c:m1").await.unwrap().as_deref(), Some(&b"1"[..]));
+    assert_eq!(s.get("c:m2").await.unwrap().as_deref(), Some(&b"2"[..]));
     // Concurrent takes of one key: exactly one wins.
     s.put("c:race", b"v".to_vec(), t).await.unwrap();
     let (a, b) = tokio::join!(s.take("c:race"), s.take("c:race"));

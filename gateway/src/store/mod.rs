@@ -39,4 +39,13 @@ pub trait Store: Send + Sync {
         ttl: Duration,
     ) -> Result<bool, StoreError>;
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Writes several values (each with its TTL); one round trip where the store
+    /// can (a Redis pipeline), not atomic as a whole.
+    async fn put_many(&self, items: Vec<(String, Vec<u8>, Duration)>) -> Result<(), StoreError> {
+        for (k, v, ttl) in items {
+            self.put(&k, v, ttl).await?;
+        }
+        Ok(())
+    }
 }

@@ -181,6 +181,27 @@ impl Store for RedisStore {
         Ok(n == 1)
     }
 
+    async fn put_many(&self, items: Vec<(String, Vec<u8>, Duration)>) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        if matches!(c, Conn::Cluster(_)) {
+            // Keys may live in different slots: one command each.
+            for (k, v, ttl) in items {
+                self.put(&k, v, ttl).await?;
+            }
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for (k, v, ttl) in items {
+            pipe.cmd("SET")
+                .arg(k)
+                .arg(v)
+                .arg("PX")
+                .arg(millis(ttl))
+                .ignore();
+        }
+        pipe.query_async::<()>(&mut c).await.map_err(unavailable)
+    }
+
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         let mut c = self.conn.clone();
         redis::cmd("DEL")
