@@ -548,6 +548,17 @@ async fn a_redis_outage_is_a_retry_page_and_logins_resume_without_a_restart() {
         },
     );
     let site = start_site(site_port, &gw.url, "client_secret_basic", None);
+    // One citizen completes a login before the outage (their session must survive it).
+    let mut done_before = Browser::new(None);
+    let (_, url) = done_before.follow(&format!("{}/login", site.url)).await;
+    let w = pick_and_submit(&mut done_before, &url, &HONG).await;
+    let wbase = w.trim_end_matches("/wait").to_owned();
+    let d = wait_done(&mut done_before, &wbase).await;
+    let (p, _) = done_before
+        .follow(&absolute(&wbase, d["next"].as_str().unwrap()))
+        .await;
+    assert_eq!(p.status, 200);
+    // Another is in the middle of one.
     let mut b = Browser::new(None);
     let (chooser, chooser_url) = b.follow(&format!("{}/login", site.url)).await;
     assert_eq!(chooser.status, 200);
@@ -602,6 +613,14 @@ async fn a_redis_outage_is_a_retry_page_and_logins_resume_without_a_restart() {
         .follow(&absolute(&base, done["next"].as_str().unwrap()))
         .await;
     assert_eq!(page.json()["id_token_claims"]["name"], "홍길동");
+    // The session completed before the outage survived it (append-only file):
+    // the next login is answered without a new push.
+    let (p, url) = done_before.follow(&format!("{}/login", site.url)).await;
+    assert!(
+        !url.contains("/login/"),
+        "answered from the surviving session, not the chooser: {url}"
+    );
+    assert_eq!(p.json()["id_token_claims"]["name"], "홍길동");
     let logs = gw.proc.drain().join("\n");
     assert!(!logs.contains("panicked"), "no panic during the outage");
 }
