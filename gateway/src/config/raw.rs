@@ -4,6 +4,7 @@
 //! [`super::model::Config`] the server runs on.
 
 use super::secret::SecretRef;
+use indexmap::IndexMap;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use toml::Spanned;
@@ -18,7 +19,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub keys: Option<Spanned<RawKeys>>,
     #[serde(default)]
-    pub providers: BTreeMap<String, Spanned<RawProvider>>,
+    /// In file order: the chooser offers providers in the order they are written.
+    pub providers: IndexMap<String, Spanned<RawProvider>>,
     #[serde(default)]
     pub policies: BTreeMap<String, Spanned<RawPolicy>>,
     #[serde(default)]

@@ -176,3 +176,27 @@ fn barocert_crl_keys() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn providers_keep_file_order() {
+    // Roots are read at check time, so point both at a real PEM root.
+    let dir = std::env::temp_dir().join(format!("munjigi-order-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pki = munjigi_providers::testpki::ProviderPki::generate("Order").unwrap();
+    std::fs::write(dir.join("root.pem"), pki.root_pem().unwrap()).unwrap();
+    let provider = |id: &str| {
+        format!(
+            "[providers.{id}]\ntype = \"barocert\"\nproduct = \"kakao\"\nname_ko = \"{id}\"\nname_en = \"{id}\"\nlevel = \"substantial\"\nendpoint = \"http://127.0.0.1:9\"\nauth_endpoint = \"http://127.0.0.1:9\"\nlink_id = \"L\"\nclient_code = \"023040000001\"\nsecret_key = {{ value = \"bXVuamlnaS1kZW1vLXNlY3JldC1rZXktMzJieXRlcyE=\" }}\nroots = \"root.pem\"\n"
+        )
+    };
+    let text = format!(
+        "{GOOD}\n{}\n{}\n{}",
+        provider("zeta"),
+        provider("alpha"),
+        provider("mid")
+    );
+    let c = parse(&dir.join("x.toml"), &text).unwrap();
+    let ids: Vec<&str> = c.providers.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["zeta", "alpha", "mid"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
