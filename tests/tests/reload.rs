@@ -38,6 +38,23 @@ async fn until_logged(p: &Proc, what: &str) -> String {
     seen
 }
 
+/// Waits until a new login's chooser does (or does not) offer `provider`: the
+/// reload is asynchronous, and log lines of earlier reloads may still be queued.
+async fn until_offered(site: &Site, provider: &str, offered: bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (p, _) = chooser(&mut Browser::new(None), site).await;
+        if p.body.contains(&format!("data-provider=\"{provider}\"")) == offered {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{provider} offered != {offered} after the reload"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn chooser(b: &mut Browser, site: &Site) -> (Page, String) {
     b.forget_cookies();
     b.follow(&format!("{}/login", site.url)).await
@@ -95,6 +112,23 @@ async fn sighup_and_file_changes_reload_the_config_and_a_bad_file_is_refused() {
     );
     let wait_url = pick_provider_and_submit(&mut b, &chooser_url, "naver", &HONG).await;
     let base = wait_url.trim_end_matches("/wait").to_owned();
+
+    // A login that began under the wider policy keeps it after a narrower one is
+    // loaded; a login begun afterwards gets the new one.
+    let mut early = Browser::new(None);
+    let (_, early_chooser) = early.follow(&format!("{}/login", site.url)).await;
+    std::fs::write(&file, &only_kakao).unwrap();
+    hup(&gw);
+    until_logged(&gw, "configuration reloaded").await;
+    until_offered(&site, "naver", false).await; // new logins get the new policy
+    let p = early.get(&early_chooser).await;
+    assert!(
+        p.body.contains("data-provider=\"naver\""),
+        "the login keeps its policy snapshot"
+    );
+    std::fs::write(&file, &original).unwrap();
+    hup(&gw);
+    until_offered(&site, "naver", true).await;
 
     // A bad file is refused with its position; the old config keeps serving.
     std::fs::write(
