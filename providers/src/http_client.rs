@@ -11,7 +11,10 @@
 //! Not here: retries, provider auth schemes, or any knowledge of what is being
 //! sent. Adapters own that. Errors become [`ProviderError::Transport`] (network,
 //! timeout, size) or [`ProviderError::Config`] (bad URL, bad CA bundle); JSON
-//! that does not parse is a [`ProviderError::Protocol`].
+//! that does not parse is a [`ProviderError::Protocol`], and so is a response
+//! with any Content-Encoding other than `identity` (we never ask for one, and
+//! the body is never decoded: compressed bytes would pass the size cap and then
+//! fail as JSON further along).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -239,13 +242,16 @@ impl HttpClient {
         let exchange = async {
             let resp = self.inner.request(req).await.map_err(transport)?;
             let (parts, body) = resp.into_parts();
+            check_content_encoding(&parts.headers)?;
             let declared = parts
                 .headers
                 .get(http::header::CONTENT_LENGTH)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse::<u64>().ok());
+            // An oversized answer is the provider breaking its API, not a network
+            // hiccup: a protocol error, so the login fails at once with a reason.
             if declared.is_some_and(|n| n > max as u64) {
-                return Err(ProviderError::Transport(format!(
+                return Err(ProviderError::Protocol(format!(
                     "response body larger than {max} bytes"
                 )));
             }
@@ -256,7 +262,7 @@ impl HttpClient {
                     if e.downcast_ref::<http_body_util::LengthLimitError>()
                         .is_some()
                     {
-                        ProviderError::Transport(format!("response body larger than {max} bytes"))
+                        ProviderError::Protocol(format!("response body larger than {max} bytes"))
                     } else {
                         ProviderError::Transport(format!("reading response failed: {e}"))
                     }
@@ -276,6 +282,28 @@ impl HttpClient {
             ))),
         }
     }
+}
+
+/// Refuses a response body with a content coding: only `identity` (or no
+/// Content-Encoding at all) is accepted, since no request asks for another.
+fn check_content_encoding(headers: &HeaderMap) -> Result<(), ProviderError> {
+    for v in headers.get_all(http::header::CONTENT_ENCODING) {
+        let Ok(v) = v.to_str() else {
+            return Err(ProviderError::Protocol(
+                "response Content-Encoding is not ASCII".into(),
+            ));
+        };
+        for coding in v.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+            if !coding.eq_ignore_ascii_case("identity") {
+                // Only a short, known-ASCII coding name goes into the message.
+                let shown: String = coding.chars().take(32).collect();
+                return Err(ProviderError::Protocol(format!(
+                    "response has Content-Encoding {shown:?}, which was not asked for"
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Flattens the error chain (hyper-util's outer error says little on its own).
@@ -351,9 +379,30 @@ mod tests {
             .await
             .unwrap_err();
         assert!(
-            matches!(e, ProviderError::Transport(ref m) if m.contains("larger")),
+            matches!(e, ProviderError::Protocol(ref m) if m.contains("larger")),
             "{e:?}"
         );
+    }
+
+    #[test]
+    fn only_identity_content_encoding_is_accepted() {
+        let with = |v: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(http::header::CONTENT_ENCODING, HeaderValue::from_static(v));
+            h
+        };
+        assert!(check_content_encoding(&HeaderMap::new()).is_ok());
+        assert!(check_content_encoding(&with("identity")).is_ok());
+        assert!(check_content_encoding(&with("Identity")).is_ok());
+        for bad in ["gzip", "br", "deflate", "identity, gzip", "x-gzip"] {
+            assert!(
+                matches!(
+                    check_content_encoding(&with(bad)),
+                    Err(ProviderError::Protocol(_))
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[tokio::test]

@@ -1,6 +1,7 @@
 //! The provider's own misbehaviour (revoked and expired signer certificates, a
-//! signingTime outside the window, maintenance, HTTP 500, slow and hung status)
-//! and the simulator's control API, against the barocert adapter over real HTTP.
+//! signingTime outside the window, maintenance, HTTP 500, slow and hung status,
+//! bad input: garbage, gzip, truncated, huge and wrongly typed bodies) and the
+//! simulator's control API, against the barocert adapter over real HTTP.
 
 // Test helpers outside `#[test]` functions: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
@@ -74,6 +75,11 @@ async fn start_sim(tag: &str, control_token: Option<&str>) -> Sim {
             person("010-2222-0005", Scenario::ServerError),
             person("010-2222-0006", Scenario::Slow),
             person("010-2222-0007", Scenario::Hung),
+            person("010-2222-0008", Scenario::Garbage),
+            person("010-2222-0009", Scenario::Gzip),
+            person("010-2222-0010", Scenario::Truncated),
+            person("010-2222-0011", Scenario::Huge),
+            person("010-2222-0012", Scenario::WrongTypes),
         ],
         unknown_people: UnknownPeople::Approve,
         slow_ms: 700,
@@ -234,6 +240,57 @@ async fn service_misbehaviour_on_status() {
         other => panic!("hung: {other:?}"),
     }
     assert!(t.elapsed() < Duration::from_secs(5));
+}
+
+/// The status call's error for a person whose receipts misbehave.
+async fn status_error(tag: &str, phone: &str) -> ProviderError {
+    let sim = start_sim(tag, None).await;
+    let a = adapter(&sim, 5_000);
+    let p = a.start(&citizen(phone), &challenge()).await.unwrap();
+    match a.status(&p).await {
+        Err(e) => e,
+        Ok(s) => panic!("{tag}: status answered {s:?}"),
+    }
+}
+
+#[tokio::test]
+async fn garbage_status_is_a_protocol_error() {
+    match status_error("garbage", "010-2222-0008").await {
+        ProviderError::Protocol(m) => assert!(m.contains("syntax"), "{m}"),
+        other => panic!("garbage: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn gzip_status_is_refused_as_a_protocol_error() {
+    match status_error("gzip", "010-2222-0009").await {
+        ProviderError::Protocol(m) => assert!(m.contains("Content-Encoding"), "{m}"),
+        other => panic!("gzip: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn truncated_status_is_a_protocol_error() {
+    match status_error("truncated", "010-2222-0010").await {
+        ProviderError::Protocol(m) => assert!(m.contains("truncated"), "{m}"),
+        other => panic!("truncated: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn huge_status_hits_the_size_cap() {
+    match status_error("huge", "010-2222-0011").await {
+        ProviderError::Protocol(m) => assert!(m.contains("larger than"), "{m}"),
+        other => panic!("huge: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn wrongly_typed_status_is_a_protocol_error() {
+    match status_error("wrong-types", "010-2222-0012").await {
+        ProviderError::Protocol(m) => assert!(m.contains("unexpected shape"), "{m}"),
+        other => panic!("wrong types: {other:?}"),
+    }
 }
 
 #[tokio::test]

@@ -160,6 +160,55 @@ const ROWS: &[Row] = &[
         code: "MJ-P02",
         log: "status poll failed; will retry",
     },
+    // Bad input on every status poll, each with HTTP 200: a body that is not
+    // JSON, gzip never asked for, JSON cut in half, JSON of the wrong types.
+    // A protocol error is not transient: the login fails at once (MJ-P10).
+    Row {
+        scenario: "garbage",
+        phone: "010-0000-0026",
+        then: None,
+        state: Some("failed"),
+        status: 200,
+        code: "MJ-P10",
+        log: "provider=kakao reason=\"protocol\"",
+    },
+    Row {
+        scenario: "gzip",
+        phone: "010-0000-0027",
+        then: None,
+        state: Some("failed"),
+        status: 200,
+        code: "MJ-P10",
+        log: "provider=kakao reason=\"protocol\"",
+    },
+    Row {
+        scenario: "truncated",
+        phone: "010-0000-0028",
+        then: None,
+        state: Some("failed"),
+        status: 200,
+        code: "MJ-P10",
+        log: "provider=kakao reason=\"protocol\"",
+    },
+    Row {
+        scenario: "wrong_types",
+        phone: "010-0000-0029",
+        then: None,
+        state: Some("failed"),
+        status: 200,
+        code: "MJ-P10",
+        log: "provider=kakao reason=\"protocol\"",
+    },
+    // An oversized answer is a protocol error: the login fails at once.
+    Row {
+        scenario: "huge",
+        phone: "010-0000-0030",
+        then: None,
+        state: Some("failed"),
+        status: 200,
+        code: "MJ-P10",
+        log: "provider=kakao reason=\"protocol\"",
+    },
     // Configured to reject; the control API makes the same person's signer
     // certificate revoked before the login.
     Row {

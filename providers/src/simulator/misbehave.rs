@@ -8,7 +8,11 @@
 //! receipt's status and verify calls: `maintenance` (the broker's maintenance
 //! error, HTTP 503), `server_error` (HTTP 500 with a non-JSON body, as a failing
 //! front end answers), `slow` (status after `slow_ms`), `hung` (status never
-//! answers: the connection is held for ten minutes).
+//! answers: the connection is held for ten minutes). Bad input on the same
+//! calls, each with HTTP 200: `garbage` (a body that is not JSON), `gzip`
+//! (`Content-Encoding: gzip` and gzip bytes, never asked for), `truncated` (a
+//! JSON body cut in half, Content-Length matching the cut), `huge` (a 2 MiB
+//! body) and `wrong_types` (JSON whose fields have the wrong types).
 //!
 //! The control API (`/_control/…`, see the module docs of [`super`]) changes a
 //! person's scenario at run time, forgets session tokens and reports health. It
@@ -44,6 +48,21 @@ const HUNG_FOR: Duration = Duration::from_secs(600);
 /// How far before the request a `signing_time_outside` result claims to be signed.
 const SIGNING_TIME_OFFSET_SECS: u64 = 2 * 3600;
 const YEAR: i64 = 365 * 24 * 3600;
+/// How large a `huge` reply body is: above any sane response cap.
+const HUGE_BYTES: usize = 2 * 1024 * 1024;
+/// A status answer, well formed, for the bad-input scenarios to spoil.
+const STATUS_JSON: &[u8] = br#"{"receiptID":"00000000000000000000000000000000","clientCode":"023040000001","state":1,"expireIn":300}"#;
+/// [`STATUS_JSON`] gzip-compressed (fixed bytes: no compressor needed).
+const STATUS_GZIP: &[u8] = &[
+    0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x03, 0xab, 0x56, 0x2a, 0x4a, 0x4d, 0x4e,
+    0xcd, 0x2c, 0x28, 0xf1, 0x74, 0x51, 0xb2, 0x52, 0x32, 0x20, 0x00, 0x94, 0x74, 0x94, 0x92, 0x73,
+    0x32, 0x53, 0xf3, 0x4a, 0x9c, 0xf3, 0x53, 0x52, 0x41, 0xea, 0x8d, 0x8c, 0x0d, 0x4c, 0x20, 0x52,
+    0x86, 0x40, 0xb9, 0xe2, 0x92, 0xc4, 0x12, 0xa0, 0xb0, 0xa1, 0x8e, 0x52, 0x6a, 0x45, 0x41, 0x66,
+    0x51, 0xaa, 0x67, 0x9e, 0x92, 0x95, 0xb1, 0x81, 0x41, 0x2d, 0x00, 0x8c, 0x3d, 0x13, 0xc8, 0x65,
+    0x00, 0x00, 0x00,
+];
+/// JSON with the right field names and the wrong types.
+const WRONG_TYPES_JSON: &[u8] = br#"{"receiptID":12345678901234567890,"clientCode":23040000001,"state":"1","expireIn":"300","signedData":7,"ci":false}"#;
 /// The control API's path prefix.
 pub(crate) const CONTROL_PREFIX: &str = "/_control/";
 const ID_SIGNING_TIME: der::asn1::ObjectIdentifier =
@@ -90,6 +109,33 @@ pub(crate) fn crl_path(pki_dir: &std::path::Path, product: BarocertProduct) -> P
 struct SetScenario {
     phone: Phone,
     scenario: Scenario,
+}
+
+/// An HTTP 200 with `body` as given and `content_type`, plus `encoding` as
+/// the Content-Encoding if any (hyper sets Content-Length from the body).
+fn ok_raw(body: Bytes, content_type: &'static str, encoding: Option<&'static str>) -> Reply {
+    let mut r = Response::new(Full::new(body));
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static(content_type),
+    );
+    if let Some(e) = encoding {
+        r.headers_mut().insert(
+            http::header::CONTENT_ENCODING,
+            http::HeaderValue::from_static(e),
+        );
+    }
+    r
+}
+
+/// A JSON object of [`HUGE_BYTES`]: valid, but far too large.
+fn huge_body() -> Bytes {
+    let head = br#"{"receiptID":"00000000000000000000000000000000","state":1,"pad":""#;
+    let mut b = Vec::with_capacity(HUGE_BYTES);
+    b.extend_from_slice(head);
+    b.resize(HUGE_BYTES.saturating_sub(2), b'a');
+    b.extend_from_slice(b"\"}");
+    Bytes::from(b)
 }
 
 fn reply(status: StatusCode, body: serde_json::Value) -> Reply {
@@ -188,6 +234,27 @@ impl Simulator {
                 );
                 Some(r)
             }
+            Scenario::Garbage => Some(ok_raw(
+                Bytes::from_static(b"OK\r\nstate=1; receipt accepted <br>"),
+                "application/json",
+                None,
+            )),
+            Scenario::Gzip => Some(ok_raw(
+                Bytes::from_static(STATUS_GZIP),
+                "application/json",
+                Some("gzip"),
+            )),
+            Scenario::Truncated => Some(ok_raw(
+                Bytes::from_static(STATUS_JSON.get(..STATUS_JSON.len() / 2).unwrap_or_default()),
+                "application/json",
+                None,
+            )),
+            Scenario::Huge => Some(ok_raw(huge_body(), "application/json", None)),
+            Scenario::WrongTypes => Some(ok_raw(
+                Bytes::from_static(WRONG_TYPES_JSON),
+                "application/json",
+                None,
+            )),
             Scenario::Slow if is_status => {
                 tokio::time::sleep(Duration::from_millis(self.control.slow_ms)).await;
                 None

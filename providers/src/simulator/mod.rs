@@ -234,6 +234,22 @@ pub enum Scenario {
     /// Approves; status calls never answer (held for ten minutes; barocert
     /// routes).
     Hung,
+    /// Approves, but status and verify answer HTTP 200 with a body that is
+    /// not JSON (barocert routes).
+    Garbage,
+    /// Approves, but status and verify answer HTTP 200 with `Content-Encoding:
+    /// gzip` and gzip bytes, which the gateway never asked for (barocert routes).
+    Gzip,
+    /// Approves, but status and verify answer HTTP 200 with a JSON body cut in
+    /// half (its Content-Length matches the cut body; barocert routes).
+    Truncated,
+    /// Approves, but status and verify answer HTTP 200 with a 2 MiB body, above
+    /// the gateway's response cap (barocert routes).
+    Huge,
+    /// Approves, but status and verify answer HTTP 200 with JSON whose fields
+    /// have the wrong types (`state` a string, `receiptID` a number; barocert
+    /// routes).
+    WrongTypes,
 }
 
 /// What to do with a person not listed in [`SimConfig::people`].

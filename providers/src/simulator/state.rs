@@ -179,6 +179,11 @@ pub(crate) fn phase_at(
         | Scenario::ServerError
         | Scenario::Slow
         | Scenario::Hung
+        | Scenario::Garbage
+        | Scenario::Gzip
+        | Scenario::Truncated
+        | Scenario::Huge
+        | Scenario::WrongTypes
             if acts =>
         {
             return Phase::Completed {
