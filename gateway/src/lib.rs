@@ -3,11 +3,12 @@
 //! Public websites integrate one OpenID Connect endpoint; citizens log in with the
 //! private certificate provider they already use. This crate is the server: the
 //! OIDC provider ([`oidc`]), the citizen's pages ([`login`], [`pages`]), the login
-//! transaction ([`txn`]) in a shared [`store`], configuration ([`config`]) and the
+//! transaction ([`txn`]) in a shared [`store`] (memory, Redis or a Redis Cluster),
+//! configuration ([`config`], reloaded live by [`reload`]) and the
 //! demo ([`demo`]). Provider APIs live in `munjigi-providers`, site rules in
 //! `munjigi-policy`; nothing depends on this crate.
 //!
-//! Not yet here: SAML, the reverse proxy, Redis (later issues). Logs carry ids,
+//! Not yet here: SAML and the reverse proxy (later issues). Logs carry ids,
 //! codes and durations, never personal data, tokens or keys.
 
 pub mod app;
