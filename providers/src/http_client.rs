@@ -32,6 +32,63 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ProviderError;
 
+/// Validates a provider endpoint once, at start: http(s) only, no query, plain
+/// http only to loopback unless `allow_plain` (simulators, tests). With
+/// `allow_path` false the URL must be scheme and host only (APIs that sign
+/// absolute paths). Returns the base without a trailing `/`, and whether it is
+/// plain http. `what` names the setting in the error.
+pub fn endpoint(
+    raw: &str,
+    what: &str,
+    allow_plain: bool,
+    allow_path: bool,
+) -> Result<(String, bool), ProviderError> {
+    let bad = |m: &str| ProviderError::Config(format!("{what} {m}"));
+    let uri: Uri = raw.trim().parse().map_err(|_| bad("is not a URL"))?;
+    let authority = uri.authority().ok_or_else(|| bad("has no host"))?;
+    if uri.query().is_some() {
+        return Err(bad("must not have a query"));
+    }
+    if !allow_path && !matches!(uri.path(), "" | "/") {
+        return Err(bad(
+            "must be scheme and host only (the API signs absolute paths)",
+        ));
+    }
+    let plain = match uri.scheme_str() {
+        Some("https") => false,
+        Some("http") => {
+            let host = authority
+                .host()
+                .trim_start_matches('[')
+                .trim_end_matches(']');
+            let loopback = host.eq_ignore_ascii_case("localhost")
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            if !loopback && !allow_plain {
+                return Err(bad(
+                    "uses plain http to a non-loopback host; set allow_plain_http to permit it",
+                ));
+            }
+            true
+        }
+        _ => return Err(bad("must be http(s)")),
+    };
+    let scheme = if plain { "http" } else { "https" };
+    let path = uri.path().trim_end_matches('/');
+    Ok((format!("{scheme}://{authority}{path}"), plain))
+}
+
+/// A fixed header name with a value that must be a valid header value.
+pub fn header(
+    name: &'static str,
+    value: &str,
+) -> Result<(http::HeaderName, HeaderValue), ProviderError> {
+    let v = HeaderValue::from_str(value)
+        .map_err(|_| ProviderError::Config(format!("value for {name} is not a valid header")))?;
+    Ok((http::HeaderName::from_static(name), v))
+}
+
 /// A response read in full (up to the size cap).
 #[derive(Debug, Clone)]
 pub struct HttpResponse {

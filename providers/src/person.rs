@@ -58,6 +58,14 @@ impl Name {
     pub fn expose(&self) -> &str {
         &self.0
     }
+    /// Whether a signer certificate's CN names this person: it begins with the
+    /// name, whitespace ignored (providers append their own suffixes).
+    pub fn named_by(&self, cn: &str) -> bool {
+        let strip = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+        let (cn, name) = (strip(cn), strip(&self.0));
+        !name.is_empty() && cn.starts_with(&name)
+    }
+
     /// Equal after trimming and ignoring inner spaces (providers differ there).
     pub fn same_as(&self, other: &Name) -> bool {
         let a: String = self.0.chars().filter(|c| !c.is_whitespace()).collect();

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
+use http::{HeaderMap, Method};
 use tracing::{debug, info, warn};
 
 use super::codes::{map_refusal, BrokerCode};
@@ -34,7 +34,7 @@ use crate::adapter::{Challenge, Pending, Provider, Status, Verified};
 use crate::assertion::{Evidence, Level, ProviderId};
 use crate::cms::{self, TrustAnchors};
 use crate::error::ProviderError;
-use crate::http_client::{HttpClient, HttpResponse};
+use crate::http_client::{header, HttpClient, HttpResponse};
 use crate::person::{BirthDate, Ci, Citizen, Gender, Name, Person, Phone};
 
 /// Allowed difference between the signer's clock and ours when checking
@@ -121,52 +121,10 @@ fn local_bad_request(message: &str) -> ProviderError {
     }
 }
 
-/// Validates a base URL (scheme and authority only) and says whether it is plain http.
+/// Validates a base URL (scheme and authority only: the API signs absolute
+/// paths) and says whether it is plain http.
 fn base_url(raw: &str, what: &str, allow_plain: bool) -> Result<(String, bool), ProviderError> {
-    let uri: Uri = raw
-        .trim()
-        .parse()
-        .map_err(|_| ProviderError::Config(format!("barocert {what} is not a URL")))?;
-    let authority = uri
-        .authority()
-        .ok_or_else(|| ProviderError::Config(format!("barocert {what} has no host")))?;
-    if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
-        return Err(ProviderError::Config(format!(
-            "barocert {what} must be scheme and host only (the API signs absolute paths)"
-        )));
-    }
-    let plain = match uri.scheme_str() {
-        Some("https") => false,
-        Some("http") => {
-            let host = authority
-                .host()
-                .trim_start_matches('[')
-                .trim_end_matches(']');
-            let loopback = host.eq_ignore_ascii_case("localhost")
-                || host
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback());
-            if !loopback && !allow_plain {
-                return Err(ProviderError::Config(format!(
-                    "barocert {what} uses plain http to a non-loopback host; set allow_plain_http to permit it"
-                )));
-            }
-            true
-        }
-        _ => {
-            return Err(ProviderError::Config(format!(
-                "barocert {what} must be http(s)"
-            )))
-        }
-    };
-    let scheme = if plain { "http" } else { "https" };
-    Ok((format!("{scheme}://{authority}"), plain))
-}
-
-fn header(name: &'static str, value: &str) -> Result<(HeaderName, HeaderValue), ProviderError> {
-    let v = HeaderValue::from_str(value)
-        .map_err(|_| ProviderError::Config(format!("value for {name} is not a valid header")))?;
-    Ok((HeaderName::from_static(name), v))
+    crate::http_client::endpoint(raw, &format!("barocert {what}"), allow_plain, false)
 }
 
 fn encrypt(key: &[u8; 32], plain: &str) -> Result<String, ProviderError> {
@@ -514,18 +472,6 @@ impl BarocertAdapter {
     }
 }
 
-/// The signer's certificate CN names the person: it begins with their name
-/// (providers append their own suffixes).
-fn cn_names(cn: &str, name: &Name) -> bool {
-    let cn: String = cn.chars().filter(|c| !c.is_whitespace()).collect();
-    let name: String = name
-        .expose()
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    !name.is_empty() && cn.starts_with(&name)
-}
-
 #[async_trait::async_trait]
 impl Provider for BarocertAdapter {
     fn id(&self) -> &ProviderId {
@@ -687,7 +633,7 @@ impl Provider for BarocertAdapter {
         })?;
 
         let person = self.person_from(&r, who)?;
-        if !person.is(who) || !cn_names(&checked.signer_common_name, &person.name) {
+        if !person.is(who) || !person.name.named_by(&checked.signer_common_name) {
             warn!(provider = %self.id, receipt = %pending.handle, "barocert result names another person");
             return Err(ProviderError::WrongSigner);
         }
@@ -737,9 +683,9 @@ mod tests {
     #[test]
     fn cn_must_begin_with_the_name() {
         let n = Name::parse("홍길동").unwrap();
-        assert!(cn_names("홍길동", &n));
-        assert!(cn_names("홍 길동()0012", &n));
-        assert!(!cn_names("김철수", &n));
-        assert!(!cn_names("", &n));
+        assert!(n.named_by("홍길동"));
+        assert!(n.named_by("홍 길동()0012"));
+        assert!(!n.named_by("김철수"));
+        assert!(!n.named_by(""));
     }
 }

@@ -121,13 +121,6 @@ fn clip(s: &str) -> String {
     s.chars().filter(|c| !c.is_control()).take(120).collect()
 }
 
-/// The signer's certificate CN names the person: it begins with their name.
-fn cn_names(cn: &str, name: &Name) -> bool {
-    let strip = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
-    let (cn, name) = (strip(cn), strip(name.expose()));
-    !name.is_empty() && cn.starts_with(&name)
-}
-
 fn header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), ProviderError> {
     let n = HeaderName::from_bytes(name.as_bytes())
         .map_err(|_| config(format!("`{name}` is not a header name")))?;
@@ -180,33 +173,8 @@ impl DeclarativeAdapter {
                 all.join("; ")
             )));
         }
-        let uri: Uri = d
-            .base_url
-            .trim()
-            .parse()
-            .map_err(|_| config("base_url: not a URL"))?;
-        let authority = uri
-            .authority()
-            .ok_or_else(|| config("base_url: no host"))?
-            .clone();
-        let plain = uri.scheme_str() == Some("http");
-        if plain && !d.allow_plain_http {
-            let host = authority
-                .host()
-                .trim_start_matches('[')
-                .trim_end_matches(']');
-            let loopback = host.eq_ignore_ascii_case("localhost")
-                || host
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback());
-            if !loopback {
-                return Err(config(
-                    "base_url: plain http to a non-loopback host; set allow_plain_http to permit it",
-                ));
-            }
-        }
-        let scheme = if plain { "http" } else { "https" };
-        let base = format!("{scheme}://{authority}{}", uri.path().trim_end_matches('/'));
+        let (base, plain) =
+            crate::http_client::endpoint(&d.base_url, "base_url:", d.allow_plain_http, true)?;
 
         let auth = match &d.auth {
             Auth::Hmac(h) => {
@@ -661,7 +629,7 @@ impl Provider for DeclarativeAdapter {
             ProviderError::BadSignature(e)
         })?;
         let person = self.person_from(&v)?;
-        if !person.is(who) || !cn_names(&checked.signer_common_name, &person.name) {
+        if !person.is(who) || !person.name.named_by(&checked.signer_common_name) {
             warn!(provider = %self.id, tx = %pending.handle, "declarative provider result names another person");
             return Err(ProviderError::WrongSigner);
         }
@@ -699,7 +667,7 @@ mod tests {
     #[test]
     fn cn_must_begin_with_the_name() {
         let n = Name::parse("홍길동").unwrap();
-        assert!(cn_names("홍 길동", &n));
-        assert!(!cn_names("김철수", &n));
+        assert!(n.named_by("홍 길동"));
+        assert!(!n.named_by("김철수"));
     }
 }

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
+use http::{HeaderMap, Method};
 use tracing::{debug, info, warn};
 
 use super::codes::{map_refusal, KakaoCode};
@@ -35,7 +35,7 @@ use crate::adapter::{Challenge, Pending, Provider, Status, Verified};
 use crate::assertion::{Evidence, Level, ProviderId};
 use crate::cms::{self, TrustAnchors};
 use crate::error::ProviderError;
-use crate::http_client::{HttpClient, HttpResponse};
+use crate::http_client::{header, HttpClient, HttpResponse};
 use crate::person::{BirthDate, Ci, Citizen, Gender, Name, Person, Phone};
 
 /// Attempts in all for a call refused with E0001.
@@ -109,66 +109,11 @@ fn local_bad_request(message: &str) -> ProviderError {
 /// Validates the base URL (scheme, host, optional path prefix; no query) and
 /// says whether it is plain http.
 fn base_url(raw: &str, allow_plain: bool) -> Result<(String, bool), ProviderError> {
-    let uri: Uri = raw
-        .trim()
-        .parse()
-        .map_err(|_| ProviderError::Config("kakao_direct endpoint is not a URL".into()))?;
-    let authority = uri
-        .authority()
-        .ok_or_else(|| ProviderError::Config("kakao_direct endpoint has no host".into()))?;
-    if uri.query().is_some() {
-        return Err(ProviderError::Config(
-            "kakao_direct endpoint must not have a query".into(),
-        ));
-    }
-    let plain = match uri.scheme_str() {
-        Some("https") => false,
-        Some("http") => {
-            let host = authority
-                .host()
-                .trim_start_matches('[')
-                .trim_end_matches(']');
-            let loopback = host.eq_ignore_ascii_case("localhost")
-                || host
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback());
-            if !loopback && !allow_plain {
-                return Err(ProviderError::Config(
-                    "kakao_direct endpoint uses plain http to a non-loopback host; set allow_plain_http to permit it".into(),
-                ));
-            }
-            true
-        }
-        _ => {
-            return Err(ProviderError::Config(
-                "kakao_direct endpoint must be http(s)".into(),
-            ))
-        }
-    };
-    let scheme = if plain { "http" } else { "https" };
-    let prefix = uri.path().trim_end_matches('/');
-    Ok((format!("{scheme}://{authority}{prefix}"), plain))
-}
-
-fn header(name: &'static str, value: &str) -> Result<(HeaderName, HeaderValue), ProviderError> {
-    let v = HeaderValue::from_str(value)
-        .map_err(|_| ProviderError::Config(format!("value for {name} is not a valid header")))?;
-    Ok((HeaderName::from_static(name), v))
+    crate::http_client::endpoint(raw, "kakao_direct endpoint", allow_plain, true)
 }
 
 fn to_json<T: serde::Serialize>(v: &T, what: &str) -> Result<Vec<u8>, ProviderError> {
     serde_json::to_vec(v).map_err(|e| ProviderError::Config(format!("{what}: {e}")))
-}
-
-/// The signer's certificate CN names the person: it begins with their name.
-fn cn_names(cn: &str, name: &Name) -> bool {
-    let cn: String = cn.chars().filter(|c| !c.is_whitespace()).collect();
-    let name: String = name
-        .expose()
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    !name.is_empty() && cn.starts_with(&name)
 }
 
 impl KakaoDirectAdapter {
@@ -487,7 +432,7 @@ impl Provider for KakaoDirectAdapter {
             ));
         }
         let person = self.person_from(&info)?;
-        if !person.is(who) || !cn_names(&checked.signer_common_name, &person.name) {
+        if !person.is(who) || !person.name.named_by(&checked.signer_common_name) {
             warn!(provider = %self.id, tx = %pending.handle, "kakao_direct result names another person");
             return Err(ProviderError::WrongSigner);
         }
@@ -534,7 +479,7 @@ mod tests {
     #[test]
     fn cn_must_begin_with_the_name() {
         let n = Name::parse("홍길동").unwrap();
-        assert!(cn_names("홍 길동", &n));
-        assert!(!cn_names("김철수", &n));
+        assert!(n.named_by("홍 길동"));
+        assert!(!n.named_by("김철수"));
     }
 }

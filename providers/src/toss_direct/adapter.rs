@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use http::{HeaderMap, Method, StatusCode};
 use serde::de::DeserializeOwned;
 use tracing::{debug, info, warn};
 
@@ -36,7 +36,7 @@ use crate::adapter::{Challenge, Pending, Provider, Status, Verified};
 use crate::assertion::{Evidence, Level, ProviderId};
 use crate::cms::{self, TrustAnchors};
 use crate::error::ProviderError;
-use crate::http_client::{HttpClient, HttpResponse};
+use crate::http_client::{header, HttpClient, HttpResponse};
 use crate::person::{BirthDate, Ci, Citizen, Gender, Name, Person, Phone};
 
 /// Allowed difference between the signer's clock and ours for signingTime.
@@ -113,56 +113,11 @@ fn local_bad_request(message: &str) -> ProviderError {
 /// Validates an endpoint URL (scheme, host, optional path; no query) and says
 /// whether it is plain http.
 fn endpoint_url(raw: &str, what: &str, allow_plain: bool) -> Result<(String, bool), ProviderError> {
-    let bad = |m: &str| ProviderError::Config(format!("toss_direct {what} {m}"));
-    let uri: Uri = raw.trim().parse().map_err(|_| bad("is not a URL"))?;
-    let authority = uri.authority().ok_or_else(|| bad("has no host"))?;
-    if uri.query().is_some() {
-        return Err(bad("must not have a query"));
-    }
-    let plain = match uri.scheme_str() {
-        Some("https") => false,
-        Some("http") => {
-            let host = authority
-                .host()
-                .trim_start_matches('[')
-                .trim_end_matches(']');
-            let loopback = host.eq_ignore_ascii_case("localhost")
-                || host
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback());
-            if !loopback && !allow_plain {
-                return Err(bad(
-                    "uses plain http to a non-loopback host; set allow_plain_http to permit it",
-                ));
-            }
-            true
-        }
-        _ => return Err(bad("must be http(s)")),
-    };
-    let scheme = if plain { "http" } else { "https" };
-    let path = uri.path().trim_end_matches('/');
-    Ok((format!("{scheme}://{authority}{path}"), plain))
-}
-
-fn header(name: &'static str, value: &str) -> Result<(HeaderName, HeaderValue), ProviderError> {
-    let v = HeaderValue::from_str(value)
-        .map_err(|_| ProviderError::Config(format!("value for {name} is not a valid header")))?;
-    Ok((HeaderName::from_static(name), v))
+    crate::http_client::endpoint(raw, &format!("toss_direct {what}"), allow_plain, true)
 }
 
 fn to_json<T: serde::Serialize>(v: &T, what: &str) -> Result<Vec<u8>, ProviderError> {
     serde_json::to_vec(v).map_err(|e| ProviderError::Config(format!("{what}: {e}")))
-}
-
-/// The signer's certificate CN names the person: it begins with their name.
-fn cn_names(cn: &str, name: &Name) -> bool {
-    let cn: String = cn.chars().filter(|c| !c.is_whitespace()).collect();
-    let name: String = name
-        .expose()
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    !name.is_empty() && cn.starts_with(&name)
 }
 
 impl TossDirectAdapter {
@@ -557,7 +512,7 @@ impl Provider for TossDirectAdapter {
             ProviderError::BadSignature(e)
         })?;
         let person = self.person_from(&s, &r.personal_data)?;
-        if !person.is(who) || !cn_names(&checked.signer_common_name, &person.name) {
+        if !person.is(who) || !person.name.named_by(&checked.signer_common_name) {
             warn!(provider = %self.id, tx = %pending.handle, "toss_direct result names another person");
             return Err(ProviderError::WrongSigner);
         }
@@ -602,7 +557,7 @@ mod tests {
     #[test]
     fn cn_must_begin_with_the_name() {
         let n = Name::parse("홍길동").unwrap();
-        assert!(cn_names("홍길동 SIM123", &n));
-        assert!(!cn_names("김철수", &n));
+        assert!(n.named_by("홍길동 SIM123"));
+        assert!(!n.named_by("김철수"));
     }
 }
