@@ -1008,3 +1008,70 @@ codes = { UNAUTHORIZED = "unauthorized", USER_NOT_FOUND = "unknown_person", USER
         .replace("{KB_FIELD_KEY}", KB_FIELD_KEY)
         .replace("{SHINHAN_SECRET}", SHINHAN_SECRET)
 }
+
+/// A simulator, a gateway offering every provider, and the Authlib site, for one test.
+pub struct World {
+    _dir: TempDir,
+    _sim: Proc,
+    pub gw: Gateway,
+    pub site: Site,
+}
+
+/// Starts a [`World`]; `tag` names its temporary folder.
+pub fn world(tag: &str) -> World {
+    let dir = TempDir::new(tag);
+    let (sim, sim_url) = start_simulator(dir.path(), &SimOpts::default());
+    let (port, redirect) = site_port_and_redirect();
+    let gw = start_gateway(
+        dir.path(),
+        &sim_url,
+        &GatewayOpts {
+            site_redirect: redirect,
+            ..GatewayOpts::default()
+        },
+    );
+    let site = start_site(port, &gw.url, "client_secret_basic", None);
+    World {
+        _dir: dir,
+        _sim: sim,
+        gw,
+        site,
+    }
+}
+
+/// A fresh browser goes from the site through `provider` up to the provider's
+/// outcome; the chooser must show every display name in `listed`. Returns the
+/// browser, the login's base URL and the final status JSON.
+pub async fn until_outcome_via(
+    w: &World,
+    provider: &str,
+    listed: &[&str],
+    who: &Citizen<'_>,
+) -> (Browser, String, serde_json::Value) {
+    let mut b = Browser::new(None);
+    let (chooser, chooser_url) = b.follow(&format!("{}/login", w.site.url)).await;
+    assert_eq!(chooser.status, 200, "chooser: {}", chooser.body);
+    for name in listed {
+        assert!(chooser.body.contains(name), "chooser lists {name}");
+    }
+    let wait_url = pick_provider_and_submit(&mut b, &chooser_url, provider, who).await;
+    let base = wait_url.trim_end_matches("/wait").to_owned();
+    let done = wait_done(&mut b, &base).await;
+    (b, base, done)
+}
+
+/// A whole login through `provider` (see [`until_outcome_via`]); returns the site's JSON.
+pub async fn login_via(
+    w: &World,
+    provider: &str,
+    listed: &[&str],
+    who: &Citizen<'_>,
+) -> serde_json::Value {
+    let (mut b, base, done) = until_outcome_via(w, provider, listed, who).await;
+    assert_eq!(done["state"], "completed", "{provider}: {done}");
+    let (page, _) = b
+        .follow(&absolute(&base, done["next"].as_str().unwrap()))
+        .await;
+    assert_eq!(page.status, 200, "{provider} site callback: {}", page.body);
+    page.json()
+}

@@ -14,63 +14,22 @@
 
 use munjigi_e2e::*;
 
-struct World {
-    _dir: TempDir,
-    _sim: Proc,
-    gw: Gateway,
-    site: Site,
-}
+const LISTED: &[&str] = &["토스 (직접 연동)"];
 
 fn world() -> World {
-    let dir = TempDir::new("toss-direct");
-    let (sim, sim_url) = start_simulator(dir.path(), &SimOpts::default());
-    let (port, redirect) = site_port_and_redirect();
-    let gw = start_gateway(
-        dir.path(),
-        &sim_url,
-        &GatewayOpts {
-            site_redirect: redirect,
-            ..GatewayOpts::default()
-        },
-    );
-    let site = start_site(port, &gw.url, "client_secret_basic", None);
-    World {
-        _dir: dir,
-        _sim: sim,
-        gw,
-        site,
-    }
+    munjigi_e2e::world("toss-direct")
 }
 
-/// A fresh browser logs in through `provider` up to the provider's outcome;
-/// returns the browser, the login's base URL and the final status JSON.
 async fn until_outcome(
     w: &World,
     provider: &str,
     who: &Citizen<'_>,
 ) -> (Browser, String, serde_json::Value) {
-    let mut b = Browser::new(None);
-    let (chooser, chooser_url) = b.follow(&format!("{}/login", w.site.url)).await;
-    assert_eq!(chooser.status, 200, "chooser: {}", chooser.body);
-    assert!(
-        chooser.body.contains("토스 (직접 연동)"),
-        "chooser lists Toss direct"
-    );
-    let wait_url = pick_provider_and_submit(&mut b, &chooser_url, provider, who).await;
-    let base = wait_url.trim_end_matches("/wait").to_owned();
-    let done = wait_done(&mut b, &base).await;
-    (b, base, done)
+    until_outcome_via(w, provider, LISTED, who).await
 }
 
-/// A whole login through `provider`; returns the site's JSON.
 async fn login(w: &World, provider: &str, who: &Citizen<'_>) -> serde_json::Value {
-    let (mut b, base, done) = until_outcome(w, provider, who).await;
-    assert_eq!(done["state"], "completed", "{provider}: {done}");
-    let (page, _) = b
-        .follow(&absolute(&base, done["next"].as_str().unwrap()))
-        .await;
-    assert_eq!(page.status, 200, "{provider} site callback: {}", page.body);
-    page.json()
+    login_via(w, provider, LISTED, who).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
