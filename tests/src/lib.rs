@@ -1075,3 +1075,107 @@ pub async fn login_via(
     assert_eq!(page.status, 200, "{provider} site callback: {}", page.body);
     page.json()
 }
+
+/// A real `redis-server` on loopback, killed on drop.
+pub struct Redis {
+    child: Child,
+    pub port: u16,
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `redis-server` on `port` with `extra` arguments (persistence, cluster
+/// mode, a data folder) and waits until it accepts connections.
+pub fn start_redis_on(port: u16, extra: &[&std::ffi::OsStr]) -> Redis {
+    let child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(extra)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server (./deploy/test installs it)");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "redis-server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Redis { child, port }
+}
+
+/// Arguments for a throw-away Redis: nothing written to disk.
+pub fn no_persistence() -> Vec<&'static std::ffi::OsStr> {
+    ["--save", "", "--appendonly", "no"]
+        .map(std::ffi::OsStr::new)
+        .to_vec()
+}
+
+/// A throw-away Redis on a free port.
+pub fn start_redis() -> Redis {
+    start_redis_on(free_port(), &no_persistence())
+}
+
+/// A real 3-master Redis Cluster (`redis-cli --cluster create`), killed on drop.
+pub struct RedisCluster {
+    _nodes: Vec<Redis>,
+    _dir: TempDir,
+    /// One node's port: clients discover the rest from it.
+    pub seed: u16,
+}
+
+pub fn start_cluster() -> RedisCluster {
+    let dir = TempDir::new("cluster");
+    let mut nodes = Vec::new();
+    for i in 0..3 {
+        let node_dir = dir.path().join(format!("n{i}"));
+        std::fs::create_dir_all(&node_dir).unwrap();
+        let conf = node_dir.join("nodes.conf");
+        let mut args = no_persistence();
+        args.extend(
+            ["--cluster-enabled", "yes", "--cluster-config-file"].map(std::ffi::OsStr::new),
+        );
+        args.push(conf.as_os_str());
+        args.push(std::ffi::OsStr::new("--dir"));
+        args.push(node_dir.as_os_str());
+        nodes.push(start_redis_on(free_port(), &args));
+    }
+    let addrs: Vec<String> = nodes
+        .iter()
+        .map(|n| format!("127.0.0.1:{}", n.port))
+        .collect();
+    let out = Command::new("redis-cli")
+        .arg("--cluster")
+        .arg("create")
+        .args(&addrs)
+        .args(["--cluster-replicas", "0", "--cluster-yes"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cluster create: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for n in &nodes {
+        let ok = || {
+            let info = Command::new("redis-cli")
+                .args(["-p", &n.port.to_string(), "cluster", "info"])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&info.stdout).contains("cluster_state:ok")
+        };
+        while !ok() {
+            assert!(Instant::now() < deadline, "cluster not ok");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let seed = nodes[0].port;
+    RedisCluster {
+        _nodes: nodes,
+        _dir: dir,
+        seed,
+    }
+}

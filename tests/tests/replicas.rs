@@ -9,43 +9,7 @@
 )]
 
 use munjigi_e2e::*;
-use std::process::{Command, Stdio};
-
-struct Redis(std::process::Child);
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_redis() -> (Redis, u16) {
-    let port = free_port();
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server (./deploy/test installs it)");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "redis-server did not start"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    (Redis(child), port)
-}
+use std::process::Command;
 
 /// Another replica with the same config (same issuer, keys, Redis), its own port.
 fn replica(config: &std::path::Path, name: &str, public: &str) -> (Proc, String) {
@@ -76,7 +40,8 @@ fn on(url: &str, host: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_login_hops_across_three_replicas_sharing_redis() {
-    let (_redis, redis_port) = start_redis();
+    let redis = start_redis();
+    let redis_port = redis.port;
     hop_across_replicas(
         &format!(
             "\n[store]\nkind = \"redis\"\nurl = {{ value = \"redis://127.0.0.1:{redis_port}\" }}\n"
@@ -86,89 +51,10 @@ async fn one_login_hops_across_three_replicas_sharing_redis() {
     .await;
 }
 
-/// A real 3-master Redis Cluster (`redis-cli --cluster create`), killed on drop.
-struct Cluster {
-    _nodes: Vec<Redis>,
-    _dir: TempDir,
-}
-
-fn start_cluster() -> (Cluster, u16) {
-    let dir = TempDir::new("cluster");
-    let mut nodes = Vec::new();
-    let mut addrs = Vec::new();
-    for i in 0..3 {
-        let port = free_port();
-        let node_dir = dir.path().join(format!("n{i}"));
-        std::fs::create_dir_all(&node_dir).unwrap();
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--cluster-enabled",
-                "yes",
-            ])
-            .arg("--cluster-config-file")
-            .arg(node_dir.join("nodes.conf"))
-            .arg("--dir")
-            .arg(&node_dir)
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        nodes.push(Redis(child));
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(std::time::Instant::now() < deadline);
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        addrs.push(format!("127.0.0.1:{port}"));
-    }
-    let out = Command::new("redis-cli")
-        .arg("--cluster")
-        .arg("create")
-        .args(&addrs)
-        .args(["--cluster-replicas", "0", "--cluster-yes"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    for a in &addrs {
-        let (h, p) = a.split_once(':').unwrap();
-        while !String::from_utf8_lossy(
-            &Command::new("redis-cli")
-                .args(["-h", h, "-p", p, "cluster", "info"])
-                .output()
-                .unwrap()
-                .stdout,
-        )
-        .contains("cluster_state:ok")
-        {
-            assert!(std::time::Instant::now() < deadline, "cluster not ok");
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-    }
-    let first: u16 = addrs[0].split(':').nth(1).unwrap().parse().unwrap();
-    (
-        Cluster {
-            _nodes: nodes,
-            _dir: dir,
-        },
-        first,
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_login_hops_across_three_replicas_on_a_redis_cluster() {
-    let (_cluster, port) = start_cluster();
+    let cluster = start_cluster();
+    let port = cluster.seed;
     hop_across_replicas(&format!(
         "\n[store]\nkind = \"redis\"\ncluster = true\nurl = {{ value = \"redis://127.0.0.1:{port}\" }}\n"
     ), None)
@@ -304,7 +190,8 @@ async fn get_any(b: &mut Browser, replicas: &[String], path: &str) -> Page {
 async fn a_rolling_restart_during_200_pending_logins_loses_none_and_doubles_none() {
     const LOGINS: usize = 200;
     let dir = TempDir::new("restart");
-    let (_redis, redis_port) = start_redis();
+    let redis = start_redis();
+    let redis_port = redis.port;
     let (_sim, sim_url) = start_simulator(
         dir.path(),
         &SimOpts {
@@ -506,33 +393,18 @@ async fn a_redis_outage_is_a_retry_page_and_logins_resume_without_a_restart() {
     let data = dir.path().join("redis-data");
     std::fs::create_dir_all(&data).unwrap();
     let redis = |data: &std::path::Path| {
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-            ])
-            .arg("--dir")
-            .arg(data)
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "redis-server did not start"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        Redis(child)
+        let args = [
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--dir",
+        ];
+        let mut args: Vec<&std::ffi::OsStr> = args.map(std::ffi::OsStr::new).to_vec();
+        args.push(data.as_os_str());
+        start_redis_on(port, &args)
     };
     let first = redis(&data);
     let (_sim, sim_url) = start_simulator(dir.path(), &SimOpts::default());
@@ -628,7 +500,8 @@ async fn a_redis_outage_is_a_retry_page_and_logins_resume_without_a_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_logout_on_one_replica_is_effective_on_every_replica_within_a_second() {
     let dir = TempDir::new("logout-replicas");
-    let (_redis, redis_port) = start_redis();
+    let redis = start_redis();
+    let redis_port = redis.port;
     let (_sim, sim_url) = start_simulator(dir.path(), &SimOpts::default());
     let (site_port, redirect) = site_port_and_redirect();
     let store = format!(

@@ -216,38 +216,7 @@ impl Store for RedisStore {
 mod tests {
     use super::*;
 
-    /// A real redis-server on a free loopback port, killed on drop.
-    struct Server(std::process::Child, u16);
-
-    impl Drop for Server {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-
-    fn start() -> Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server (./deploy/test installs it)");
-        Server(child, port)
-    }
+    use munjigi_e2e::{no_persistence, start_cluster, start_redis, start_redis_on};
 
     async fn connect(port: u16) -> RedisStore {
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -269,110 +238,15 @@ mod tests {
 
     #[tokio::test]
     async fn redis_store_keeps_the_store_contract() {
-        let server = start();
-        let store = connect(server.1).await;
+        let server = start_redis();
+        let store = connect(server.port).await;
         super::super::contract::exercise(&store).await;
-    }
-
-    /// A real 3-master Redis Cluster on loopback, built with `redis-cli --cluster create`.
-    struct Cluster {
-        nodes: Vec<Server>,
-        _dir: tempdir::Dir,
-    }
-
-    mod tempdir {
-        pub struct Dir(pub std::path::PathBuf);
-        impl Drop for Dir {
-            fn drop(&mut self) {
-                let _ = std::fs::remove_dir_all(&self.0);
-            }
-        }
-    }
-
-    fn start_cluster() -> Cluster {
-        let dir = std::env::temp_dir().join(format!(
-            "munjigi-cluster-{}-{}",
-            std::process::id(),
-            crate::random::now_ms()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut nodes = Vec::new();
-        for i in 0..3 {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let node_dir = dir.join(format!("n{i}"));
-            std::fs::create_dir_all(&node_dir).unwrap();
-            let child = std::process::Command::new("redis-server")
-                .args([
-                    "--port",
-                    &port.to_string(),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--cluster-enabled",
-                    "yes",
-                ])
-                .arg("--cluster-config-file")
-                .arg(node_dir.join("nodes.conf"))
-                .arg("--dir")
-                .arg(&node_dir)
-                .stdout(std::process::Stdio::null())
-                .spawn()
-                .unwrap();
-            nodes.push(Server(child, port));
-        }
-        for n in &nodes {
-            let deadline = std::time::Instant::now() + Duration::from_secs(10);
-            while std::net::TcpStream::connect(("127.0.0.1", n.1)).is_err() {
-                assert!(std::time::Instant::now() < deadline);
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        let addrs: Vec<String> = nodes.iter().map(|n| format!("127.0.0.1:{}", n.1)).collect();
-        let out = std::process::Command::new("redis-cli")
-            .arg("--cluster")
-            .arg("create")
-            .args(&addrs)
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "cluster create: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        // Wait until every node reports the cluster ok.
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        for a in &addrs {
-            let (host, port) = a.split_once(':').unwrap();
-            loop {
-                let info = std::process::Command::new("redis-cli")
-                    .args(["-h", host, "-p", port, "cluster", "info"])
-                    .output()
-                    .unwrap();
-                if String::from_utf8_lossy(&info.stdout).contains("cluster_state:ok") {
-                    break;
-                }
-                assert!(std::time::Instant::now() < deadline, "cluster not ok");
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-        Cluster {
-            nodes,
-            _dir: tempdir::Dir(dir),
-        }
     }
 
     #[tokio::test]
     async fn redis_cluster_store_keeps_the_store_contract_and_login_keys_share_a_slot() {
         let cluster = start_cluster();
-        let url = format!("redis://127.0.0.1:{}", cluster.nodes[0].1);
+        let url = format!("redis://127.0.0.1:{}", cluster.seed);
         let store = RedisStore::connect_cluster(&url, Duration::from_secs(2))
             .await
             .unwrap();
@@ -405,8 +279,8 @@ mod tests {
 
     #[tokio::test]
     async fn an_outage_is_an_error_and_recovery_needs_no_restart() {
-        let server = start();
-        let port = server.1;
+        let server = start_redis();
+        let port = server.port;
         let store = connect(port).await;
         store
             .put("k", b"v".to_vec(), Duration::from_secs(5))
@@ -415,23 +289,7 @@ mod tests {
         drop(server);
         let err = store.get("k").await;
         assert!(matches!(err, Err(StoreError::Unavailable(_))), "{err:?}");
-        let _again = Server(
-            std::process::Command::new("redis-server")
-                .args([
-                    "--port",
-                    &port.to_string(),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ])
-                .stdout(std::process::Stdio::null())
-                .spawn()
-                .unwrap(),
-            port,
-        );
+        let _again = start_redis_on(port, &no_persistence());
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         loop {
             match store.put("k2", b"v".to_vec(), Duration::from_secs(5)).await {
