@@ -9,6 +9,10 @@ MUNJIGI_TEST_PACKAGES=(python3-venv)
 MUNJIGI_REDIS_PACKAGES=(redis-server)
 # A real browser for the demo test (driven by playwright-core from npm).
 MUNJIGI_BROWSER_PACKAGES=(chromium)
+# A real nginx in front of the gateway for the forward-auth test (its own
+# process and config per test; nginx-light has the auth_request module), and
+# wrk for the proxy load measurement.
+MUNJIGI_PROXY_PACKAGES=(nginx-light wrk)
 
 _munjigi_sudo() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -22,8 +26,21 @@ apt_ensure() {
     done
     [ ${#missing[@]} -eq 0 ] && return 0
     echo "installing: ${missing[*]}" >&2
-    _munjigi_sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-    _munjigi_sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # No package may start a system service (nginx on port 80, redis on 6379):
+    # the tests run their own. A policy-rc.d answering 101 ("action forbidden")
+    # stops invoke-rc.d; one already there (containers) is left as it is.
+    local policy=/usr/sbin/policy-rc.d own_policy=0
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' | _munjigi_sudo tee "$policy" >/dev/null
+        _munjigi_sudo chmod 755 "$policy"
+        own_policy=1
+    fi
+    local rc=0
+    _munjigi_sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null &&
+        _munjigi_sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+        rc=$?
+    if [ "$own_policy" -eq 1 ]; then _munjigi_sudo rm -f "$policy"; fi
+    return "$rc"
 }
 
 ensure_build_prereqs() {
@@ -50,7 +67,7 @@ ensure_test_prereqs() {
         "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$MUNJIGI_ROOT/tests/site/requirements.txt"
     fi
     export MUNJIGI_PYTHON="$venv/bin/python"
-    apt_ensure "${MUNJIGI_REDIS_PACKAGES[@]}" "${MUNJIGI_BROWSER_PACKAGES[@]}"
+    apt_ensure "${MUNJIGI_REDIS_PACKAGES[@]}" "${MUNJIGI_BROWSER_PACKAGES[@]}" "${MUNJIGI_PROXY_PACKAGES[@]}"
     if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
         apt_ensure nodejs npm
     fi

@@ -32,6 +32,8 @@ pub struct App {
     pub discovery: bytes::Bytes,
     /// In-process L1 for session reads (see `oidc::session::L1_TTL`).
     pub sessions: moka::sync::Cache<String, Arc<crate::oidc::session::Session>>,
+    /// Proxy sessions, identities and upstream clients.
+    pub proxy: crate::proxy::Runtime,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +44,8 @@ pub enum StartError {
     Store(String),
     #[error("provider `{id}`: {reason}")]
     Provider { id: String, reason: String },
+    #[error("{0}")]
+    Proxy(String),
 }
 
 impl App {
@@ -195,6 +199,7 @@ impl App {
             providers.insert(p.id.to_string(), adapter);
         }
         let discovery = crate::oidc::discovery::document(&config);
+        let proxy = crate::proxy::Runtime::build(&config).map_err(StartError::Proxy)?;
         Ok(Arc::new(App {
             txns: TxnRepo::new(store.clone()),
             cookies: CookieJar {
@@ -206,6 +211,7 @@ impl App {
             providers,
             discovery,
             sessions: crate::oidc::session::l1_cache(),
+            proxy,
         }))
     }
 }

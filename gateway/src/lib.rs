@@ -8,7 +8,8 @@
 //! demo ([`demo`]). Provider APIs live in `munjigi-providers`, site rules in
 //! `munjigi-policy`; nothing depends on this crate.
 //!
-//! Not yet here: SAML and the reverse proxy (later issues). Logs carry ids,
+//! Sites with no SSO code sit behind the identity-aware [`proxy`] (or ask it
+//! from their own nginx). Not yet here: SAML (a later issue). Logs carry ids,
 //! codes and durations, never personal data, tokens or keys.
 
 pub mod app;
@@ -19,6 +20,7 @@ pub mod login;
 pub mod oidc;
 pub mod pages;
 pub mod pairwise;
+pub mod proxy;
 pub mod random;
 pub mod reload;
 pub mod rescue;

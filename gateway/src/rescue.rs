@@ -41,6 +41,14 @@ pub enum GatewayError {
     Store(#[from] StoreError),
     #[error("internal error: {0}")]
     Internal(String),
+    #[error("upstream of route `{route}`: {detail}")]
+    Upstream {
+        route: String,
+        timed_out: bool,
+        detail: String,
+    },
+    #[error("proxy login hand-over refused: {0}")]
+    ProxyLink(&'static str),
 }
 
 impl From<TxnError> for GatewayError {
@@ -182,6 +190,13 @@ pub fn rescue_of(e: &GatewayError) -> Rescue {
         G::Provider(p) => provider_rescue(p),
         G::Store(_) => r(S::SERVICE_UNAVAILABLE, Problem::TryLater, Error, "MJ-S01"),
         G::Internal(_) => r(S::INTERNAL_SERVER_ERROR, Problem::Internal, Error, "MJ-I01"),
+        G::Upstream {
+            timed_out: false, ..
+        } => r(S::BAD_GATEWAY, Problem::TryLater, Error, "MJ-X01"),
+        G::Upstream {
+            timed_out: true, ..
+        } => r(S::GATEWAY_TIMEOUT, Problem::TryLater, Error, "MJ-X02"),
+        G::ProxyLink(_) => r(S::BAD_REQUEST, Problem::SessionExpired, Warn, "MJ-X03"),
     }
 }
 

@@ -9,7 +9,8 @@ use crate::pages::{self, Lang};
 use crate::reload::Live;
 use crate::rescue::{self, Ctx, GatewayError, Ways};
 use crate::web::{cookies, respond, Response};
-use crate::{login, oidc};
+use crate::web::{AnyBody, AnyResponse};
+use crate::{login, oidc, proxy};
 use http::{Method, StatusCode};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -46,8 +47,35 @@ fn lang_of(req: &http::Request<Incoming>) -> (Lang, Option<&'static str>) {
     (lang, set)
 }
 
+/// Paths the gateway itself answers on its own host; a host-less proxy route
+/// gets every other path.
+fn is_gateway_path(path: &str, demo: bool) -> bool {
+    const EXACT: [&str; 10] = [
+        "/health",
+        "/healthz",
+        "/readyz",
+        "/.well-known/openid-configuration",
+        "/jwks",
+        "/authorize",
+        "/token",
+        "/userinfo",
+        "/logout",
+        "/favicon.ico",
+    ];
+    EXACT.contains(&path)
+        || path == pages::CSS_PATH
+        || path == pages::JS_PATH
+        || path.starts_with("/login/")
+        || path.starts_with("/proxy/")
+        || (demo && (path == "/" || path == "/demo" || path.starts_with("/demo/")))
+}
+
 /// Handles one request; never fails (errors become pages or protocol errors).
-pub async fn handle(live: Arc<Live>, req: http::Request<Incoming>) -> Response {
+pub async fn handle(
+    live: Arc<Live>,
+    req: http::Request<Incoming>,
+    peer: SocketAddr,
+) -> AnyResponse {
     let app = live.app();
     let request_id = crate::random::token(9).unwrap_or_else(|_| "-".into());
     let (lang, set_lang) = lang_of(&req);
@@ -64,11 +92,29 @@ pub async fn handle(live: Arc<Live>, req: http::Request<Incoming>) -> Response {
         .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
     let span =
         tracing::info_span!("request", req = %request_id, method = %method, path = %ctx.path);
+    let origin = proxy::Origin::of(&app, &req, peer);
+    let proxied = proxy::owns(
+        &app,
+        &origin,
+        &ctx.path,
+        is_gateway_path(&ctx.path, app.config.demo.is_some()),
+    );
     let resp = async {
-        let result = if method == Method::GET && ctx.path == "/readyz" {
-            Ok(readiness(&live, &app).await)
+        let result = if proxied {
+            // The route's own read timeout applies, not the page deadline.
+            proxy::handle(&app, req, origin, &mut ctx).await
+        } else if method == Method::GET && ctx.path == "/readyz" {
+            Ok(readiness(&live, &app).await.map(AnyBody::Left))
         } else {
-            route(&app, req, &mut ctx).await
+            // A request that takes longer than any legitimate one (the long
+            // poll is 20 s) is cut, so a stuck upstream cannot pin connections.
+            match tokio::time::timeout(REQUEST_TIMEOUT, route(&app, req, &mut ctx)).await {
+                Ok(r) => r.map(|r| r.map(AnyBody::Left)),
+                Err(_) => Ok(
+                    respond::text(StatusCode::SERVICE_UNAVAILABLE, "request timed out\n")
+                        .map(AnyBody::Left),
+                ),
+            }
         };
         match result {
             Ok(r) => r,
@@ -81,13 +127,14 @@ pub async fn handle(live: Arc<Live>, req: http::Request<Incoming>) -> Response {
                     },
                     _ => Ways::default(),
                 };
-                rescue::respond(&e, &ctx, &ways)
+                rescue::respond(&e, &ctx, &ways).map(AnyBody::Left)
             }
         }
     }
     .instrument(span)
     .await;
-    match set_lang {
+    // A proxied site's own `?lang=` is the site's business.
+    match set_lang.filter(|_| !proxied) {
         Some(l) => respond::with_cookie(resp, &app.cookies.set(LANG_COOKIE, l, Some(365 * 86_400))),
         None => resp,
     }
@@ -124,6 +171,8 @@ async fn route(
                 Err(GatewayError::NotFound)
             }
         }
+        (Method::GET, "/proxy/start") => proxy::entry::start(app, req, ctx).await,
+        (Method::GET, "/proxy/logged-out") => proxy::entry::logged_out(app, req, ctx).await,
         (_, p) if p.starts_with("/login/") => {
             let rest = p.trim_start_matches("/login/").to_owned();
             login::route(app, req, &rest, ctx).await
@@ -273,16 +322,7 @@ async fn serve_connection<I>(
 {
     let svc = hyper::service::service_fn(move |req| {
         let live = live.clone();
-        async move {
-            // A request that takes longer than any legitimate one (the long poll is
-            // 20 s) is cut, so a stuck upstream cannot pin connections forever.
-            let resp = tokio::time::timeout(REQUEST_TIMEOUT, handle(live, req))
-                .await
-                .unwrap_or_else(|_| {
-                    respond::text(StatusCode::SERVICE_UNAVAILABLE, "request timed out\n")
-                });
-            Ok::<_, std::convert::Infallible>(resp)
-        }
+        async move { Ok::<_, std::convert::Infallible>(handle(live, req, peer).await) }
     });
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     builder
@@ -292,7 +332,8 @@ async fn serve_connection<I>(
         .header_read_timeout(Duration::from_secs(10))
         .max_buf_size(64 * 1024);
     builder.http2().max_concurrent_streams(128);
-    let conn = builder.serve_connection(io, svc);
+    // Upgrades (WebSocket) pass through proxy routes.
+    let conn = builder.serve_connection_with_upgrades(io, svc);
     if let Err(e) = watcher.watch(conn).await {
         tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
     }

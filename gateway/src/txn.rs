@@ -103,6 +103,18 @@ pub struct AuthRequest {
     pub max_age: Option<u64>,
     /// Phone number hint, pre-filled on the form.
     pub login_hint: Option<String>,
+    /// Set when the login is for a proxy route: where the session goes after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<ProxyReturn>,
+}
+
+/// The proxy end of a login: the route, the path to return to, and the digest
+/// of the state cookie the route's host set for this browser.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProxyReturn {
+    pub route: String,
+    pub rd: String,
+    pub state: String,
 }
 
 /// The site's policy as it was when the login began (a reload mid-login does not
@@ -413,6 +425,7 @@ mod size {
                 required_level: Level::Substantial,
                 max_age: Some(3600),
                 login_hint: None,
+                proxy: None,
             },
             policy: PolicySnapshot {
                 allowed_providers: ["kakao", "naver", "pass", "toss", "kb", "shinhan"]

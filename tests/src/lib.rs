@@ -11,6 +11,10 @@
     clippy::indexing_slicing
 )]
 
+pub mod nginx;
+pub mod upstream;
+pub mod wire;
+
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -307,6 +311,10 @@ pub struct GatewayOpts {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Extra TOML appended (more sites, policies).
     pub extra: String,
+    /// Extra keys inside `[server]` (e.g. `trusted_proxies = [...]`).
+    pub server_extra: String,
+    /// The port to listen on (default: a free one), for configs that name it.
+    pub port: Option<u16>,
     pub site_redirect: String,
     pub site_alg: &'static str,
     pub public_client: bool,
@@ -322,6 +330,8 @@ impl Default for GatewayOpts {
         Self {
             tls: None,
             extra: String::new(),
+            server_extra: String::new(),
+            port: None,
             site_redirect: String::new(),
             site_alg: "ES256",
             public_client: false,
@@ -340,7 +350,7 @@ pub struct Gateway {
 
 /// The gateway as a process, configured for the simulator at `sim_url`.
 pub fn start_gateway(dir: &Path, sim_url: &str, opts: &GatewayOpts) -> Gateway {
-    let port = free_port();
+    let port = opts.port.unwrap_or_else(free_port);
     let scheme = if opts.tls.is_some() { "https" } else { "http" };
     let url = format!("{scheme}://127.0.0.1:{port}");
     let tls = match &opts.tls {
@@ -361,6 +371,7 @@ pub fn start_gateway(dir: &Path, sim_url: &str, opts: &GatewayOpts) -> Gateway {
 public_url = "{url}"
 listen = "127.0.0.1:{port}"
 login_ttl_secs = {ttl}
+{server_extra}
 {tls}
 [secrets]
 pairwise_key = {{ value = "e2e-pairwise-key-0123456789abcdef0123" }}
@@ -484,6 +495,7 @@ id_token_alg = "{alg}"
             .map(|t| format!("ttl_secs = {t}"))
             .unwrap_or_default(),
         extra = opts.extra,
+        server_extra = opts.server_extra,
         banks = gateway_banks_toml(sim_url),
     );
     let toml = if opts.demo {
@@ -586,6 +598,9 @@ pub struct Browser {
     >,
     cookies: HashMap<String, String>,
     pub accept_language: &'static str,
+    /// The `Accept` header sent with every request (none by default); see
+    /// [`Browser::navigating`].
+    pub accept: Option<&'static str>,
 }
 
 impl Browser {
@@ -613,6 +628,7 @@ impl Browser {
             client: Client::builder(TokioExecutor::new()).build(conn),
             cookies: HashMap::new(),
             accept_language: "ko-KR",
+            accept: None,
         }
     }
 
@@ -632,8 +648,23 @@ impl Browser {
         self.cookies.insert(name.to_owned(), value.to_owned());
     }
 
+    pub fn remove_cookie(&mut self, name: &str) -> Option<String> {
+        self.cookies.remove(name)
+    }
+
     pub fn forget_cookies(&mut self) {
         self.cookies.clear();
+    }
+
+    /// Sends `Accept: text/html` from now on, as a browser's navigation does.
+    pub fn navigating(mut self) -> Self {
+        self.accept = Some("text/html,application/xhtml+xml,*/*;q=0.8");
+        self
+    }
+
+    /// The `Cookie` header this browser would send (`name=value; …`).
+    pub fn cookie_header_value(&self) -> String {
+        self.cookie_header()
     }
 
     pub async fn request(
@@ -642,12 +673,30 @@ impl Browser {
         url: &str,
         form: Option<&[(&str, &str)]>,
     ) -> Page {
+        self.request_with(method, url, form, &[]).await
+    }
+
+    /// As [`Browser::request`], with `headers` added (after the browser's own;
+    /// a `cookie` given here is sent in addition to the jar's).
+    pub async fn request_with(
+        &mut self,
+        method: http::Method,
+        url: &str,
+        form: Option<&[(&str, &str)]>,
+        headers: &[(&str, &str)],
+    ) -> Page {
         let mut b = http::Request::builder()
             .method(method)
             .uri(url)
             .header("accept-language", self.accept_language);
+        if let Some(a) = self.accept {
+            b = b.header("accept", a);
+        }
         if !self.cookies.is_empty() {
             b = b.header("cookie", self.cookie_header());
+        }
+        for (k, v) in headers {
+            b = b.header(*k, *v);
         }
         let body = match form {
             Some(pairs) => {
@@ -1178,4 +1227,156 @@ pub fn start_cluster() -> RedisCluster {
         _dir: dir,
         seed,
     }
+}
+
+/// The origin (`scheme://authority`) of a URL.
+pub fn origin_of(url: &str) -> String {
+    let scheme_end = url.find("://").unwrap() + 3;
+    let end = url[scheme_end..]
+        .find('/')
+        .map_or(url.len(), |i| scheme_end + i);
+    url[..end].to_owned()
+}
+
+/// One whole login through the identity-aware proxy, as a browser navigating to
+/// `start_url` (a URL on a route) with no proxy session: the route's redirect to
+/// the gateway's `/proxy/start`, the chooser at `gateway_url` (skipped when the
+/// browser's gateway session suffices), Kakao for [`HONG`], the callback on the
+/// route's origin, and back to `start_url`. Returns that final, proxied page.
+pub async fn proxy_login(b: &mut Browser, gateway_url: &str, start_url: &str) -> Page {
+    proxy_login_as(b, gateway_url, start_url, &HONG).await
+}
+
+/// [`proxy_login`] as `who`.
+pub async fn proxy_login_as(
+    b: &mut Browser,
+    gateway_url: &str,
+    start_url: &str,
+    who: &Citizen<'_>,
+) -> Page {
+    let nav = b.accept.is_none();
+    if nav {
+        b.accept = Some("text/html,application/xhtml+xml,*/*;q=0.8");
+    }
+    let route_origin = origin_of(start_url);
+    let mut first = b.get(start_url).await;
+    // A front proxy (nginx) first sends the browser to its own /.munjigi/login.
+    for _ in 0..2 {
+        match &first.location {
+            Some(l) if l.starts_with(&format!("{route_origin}/.munjigi/login?")) => {
+                let l = l.clone();
+                first = b.get(&l).await;
+            }
+            _ => break,
+        }
+    }
+    assert_eq!(
+        first.status, 303,
+        "navigation without a session goes to the gateway: {first:?}"
+    );
+    let start = first.location.clone().unwrap();
+    assert!(
+        start.starts_with(&format!("{gateway_url}/proxy/start?")),
+        "to /proxy/start: {start}"
+    );
+    assert!(b.cookie("mj_pxst").is_some(), "state cookie set: {first:?}");
+    let r = b.get(&start).await;
+    assert_eq!(r.status, 303, "/proxy/start: {r:?}");
+    let mut next = r.location.clone().unwrap();
+    if !next.contains("/.munjigi/callback") {
+        let (chooser, chooser_url) = b.follow(&next).await;
+        assert_eq!(chooser.status, 200, "chooser: {}", chooser.body);
+        assert!(
+            chooser_url.starts_with(&format!("{gateway_url}/login/")),
+            "chooser at the gateway: {chooser_url}"
+        );
+        let wait_url = pick_provider_and_submit(b, &chooser_url, "kakao", who).await;
+        let base = wait_url.trim_end_matches("/wait").to_owned();
+        let done = wait_done(b, &base).await;
+        assert_eq!(done["state"], "completed", "{done}");
+        let cont = b
+            .get(&absolute(&base, done["next"].as_str().unwrap()))
+            .await;
+        assert_eq!(cont.status, 303, "continue: {cont:?}");
+        next = cont.location.clone().unwrap();
+    }
+    assert!(
+        next.starts_with(&format!("{route_origin}/.munjigi/callback?")),
+        "back to the route's callback: {next}"
+    );
+    let cb = b.get(&next).await;
+    assert_eq!(cb.status, 303, "callback: {cb:?}");
+    assert!(b.cookie("mj_px").is_some(), "proxy session cookie: {cb:?}");
+    let set = cb
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("mj_px="))
+        .unwrap();
+    let attrs: Vec<String> = set
+        .split(';')
+        .skip(1)
+        .map(|a| a.trim().to_ascii_lowercase())
+        .collect();
+    for want in ["httponly", "samesite=lax", "path=/"] {
+        assert!(attrs.iter().any(|a| a == want), "mj_px has {want}: {set}");
+    }
+    let back = cb.location.clone().unwrap();
+    assert_eq!(back, start_url, "back where the citizen started");
+    let page = b.get(&back).await;
+    if nav {
+        b.accept = None;
+    }
+    page
+}
+
+/// A JWT's three parts decoded: header JSON, claims JSON, signature bytes, and
+/// the signed input (`header.claims`).
+pub fn jwt_parts(jwt: &str) -> (serde_json::Value, serde_json::Value, Vec<u8>, String) {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let parts: Vec<&str> = jwt.split('.').collect();
+    assert_eq!(parts.len(), 3, "a compact JWS: {jwt}");
+    let header = serde_json::from_slice(&b64.decode(parts[0]).unwrap()).unwrap();
+    let claims = serde_json::from_slice(&b64.decode(parts[1]).unwrap()).unwrap();
+    let sig = b64.decode(parts[2]).unwrap();
+    (header, claims, sig, format!("{}.{}", parts[0], parts[1]))
+}
+
+/// Verifies an ES256 JWT against the JWK Set `jwks` (by `kid`) with OpenSSL and
+/// returns its claims; panics on any mismatch.
+pub fn verify_es256(jwt: &str, jwks: &serde_json::Value) -> serde_json::Value {
+    use base64::Engine as _;
+    use openssl::bn::{BigNum, BigNumContext};
+    use openssl::ec::{EcGroup, EcKey};
+    use openssl::ecdsa::EcdsaSig;
+    use openssl::nid::Nid;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let (header, claims, sig, signed) = jwt_parts(jwt);
+    assert_eq!(header["alg"], "ES256", "{header}");
+    let kid = header["kid"].as_str().expect("kid in the header");
+    let jwk = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == kid)
+        .unwrap_or_else(|| panic!("kid {kid} in {jwks}"));
+    assert_eq!(jwk["kty"], "EC");
+    assert_eq!(jwk["crv"], "P-256");
+    let x = BigNum::from_slice(&b64.decode(jwk["x"].as_str().unwrap()).unwrap()).unwrap();
+    let y = BigNum::from_slice(&b64.decode(jwk["y"].as_str().unwrap()).unwrap()).unwrap();
+    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+    let key = EcKey::from_public_key_affine_coordinates(&group, &x, &y).unwrap();
+    let _ = BigNumContext::new();
+    assert_eq!(sig.len(), 64, "ES256 signature is r||s");
+    let r = BigNum::from_slice(&sig[..32]).unwrap();
+    let s = BigNum::from_slice(&sig[32..]).unwrap();
+    let sig = EcdsaSig::from_private_components(r, s).unwrap();
+    let digest = openssl::sha::sha256(signed.as_bytes());
+    assert!(
+        sig.verify(&digest, &key).unwrap(),
+        "the signature verifies with {kid}"
+    );
+    claims
 }

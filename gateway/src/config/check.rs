@@ -266,6 +266,7 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
         "server.session_ttl_secs",
     );
     let _ = server_span;
+    let server_trusted = server.trusted_proxies;
 
     let memory = StoreSettings::Memory {
         max_entries: 1_000_000,
@@ -619,6 +620,10 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
         }
     });
 
+    let trusted_proxies = routes::trusted(r, &server_trusted);
+    let proxy = routes::settings(r, raw.proxy);
+    let routes = routes::build(r, base, &public_url, &sites, raw.routes);
+
     Some(Config {
         source: r.file.to_path_buf(),
         public_url,
@@ -633,6 +638,9 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
         sites,
         clients,
         demo,
+        trusted_proxies,
+        proxy,
+        routes,
     })
 }
 
@@ -647,6 +655,7 @@ fn valid_id(id: &str) -> bool {
 mod crl;
 mod declarative;
 mod kakao_direct;
+mod routes;
 mod toss_direct;
 
 #[cfg(test)]

@@ -29,6 +29,11 @@ pub struct Config {
     /// OIDC client id → site id.
     pub clients: HashMap<String, String>,
     pub demo: Option<DemoSettings>,
+    /// Peers whose forwarding headers are believed (none by default).
+    pub trusted_proxies: TrustedProxies,
+    pub proxy: ProxySettings,
+    /// Proxy and forward-auth routes, in file order.
+    pub routes: Vec<std::sync::Arc<Route>>,
 }
 
 impl Config {
@@ -46,6 +51,15 @@ impl Config {
     pub fn provider(&self, id: &str) -> Option<&ProviderConfig> {
         self.providers.iter().find(|p| p.id.as_str() == id)
     }
+}
+
+pub use crate::proxy::route::{IdentityField, Route, Upstream};
+pub use crate::proxy::trust::TrustedProxies;
+
+#[derive(Debug, Clone)]
+pub struct ProxySettings {
+    pub session_idle: Duration,
+    pub session_max: Duration,
 }
 
 #[derive(Debug, Clone)]

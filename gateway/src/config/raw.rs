@@ -27,6 +27,12 @@ pub struct RawConfig {
     pub sites: BTreeMap<String, Spanned<RawSite>>,
     #[serde(default)]
     pub demo: Option<Spanned<RawDemo>>,
+    /// Settings shared by every proxy route.
+    #[serde(default)]
+    pub proxy: Option<Spanned<RawProxy>>,
+    /// Identity-aware reverse-proxy and forward-auth routes, by id.
+    #[serde(default)]
+    pub routes: IndexMap<String, Spanned<RawRoute>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -40,6 +46,10 @@ pub struct RawServer {
     pub login_ttl_secs: Option<Spanned<u64>>,
     /// How long the gateway's own single-sign-on session lasts, seconds (default 3600).
     pub session_ttl_secs: Option<Spanned<u64>>,
+    /// Peers (addresses or CIDR blocks) whose `X-Forwarded-*` headers are
+    /// believed and who may call the forward-auth endpoint. Default: none.
+    #[serde(default)]
+    pub trusted_proxies: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -235,4 +245,52 @@ pub struct RawOidcClient {
 pub struct RawDemo {
     /// The site (and its OIDC client) the demo site at `/demo` logs in as.
     pub site: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProxy {
+    /// A proxy session unused for this long ends, seconds (default 1,800).
+    pub session_idle_secs: Option<Spanned<u64>>,
+    /// A proxy session ends this long after the login however busy, seconds (default 43,200).
+    pub session_max_secs: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoute {
+    /// The site whose policy applies (and whose pairwise `sub` is sent).
+    pub site: Spanned<String>,
+    /// Exact `Host` this route answers (with the port when not 80/443);
+    /// absent: the gateway's own host.
+    pub host: Option<Spanned<String>>,
+    /// `http` or `https`: how citizens reach `host` (default: as `server.public_url`).
+    pub scheme: Option<Spanned<String>>,
+    /// Path prefix (default `/`).
+    pub prefix: Option<Spanned<String>>,
+    /// Where requests go (`http://` or `https://` authority, optional base path);
+    /// absent: a forward-auth-only route (a front proxy forwards by itself).
+    pub upstream: Option<Spanned<String>>,
+    /// PEM file with the CA(s) for an https upstream (default: the system roots).
+    pub upstream_ca: Option<Spanned<String>>,
+    /// Path prefixes served without a login.
+    #[serde(default)]
+    pub public_paths: Vec<Spanned<String>>,
+    /// Assurance level required here, when stricter than the site's policy.
+    pub min_level: Option<Spanned<String>>,
+    /// Send the client's `Host` upstream (default false: the upstream's authority).
+    #[serde(default)]
+    pub preserve_host: bool,
+    /// Remove the prefix from the path sent upstream (default false).
+    #[serde(default)]
+    pub strip_prefix: bool,
+    pub connect_timeout_ms: Option<Spanned<u64>>,
+    /// Longest wait for the upstream's response headers (default 60,000 ms).
+    pub read_timeout_ms: Option<Spanned<u64>>,
+    /// Identity header names by field (`subject`, `name`, `birthdate`, `phone`,
+    /// `gender`, `provider`, `level`, `auth_time`); default subject, name,
+    /// provider and level as `X-Munjigi-*`.
+    pub headers: Option<Spanned<IndexMap<String, Spanned<String>>>>,
+    /// The signed JWT header's name (default `X-Munjigi-Assertion`).
+    pub jwt_header: Option<Spanned<String>>,
 }

@@ -413,8 +413,12 @@ async fn continue_login(
     // One login, one code: the transaction is gone once the code exists.
     app.txns.delete(&txn.id).await?;
     let (ticket, sess) = session::create(app, outcome.clone()).await?;
-    let url =
-        grant::issue_code(app, &txn.id, &txn.request, &txn.policy, &outcome, &sess.sid).await?;
+    let url = match &txn.request.proxy {
+        Some(px) => crate::proxy::entry::handoff(app, px, &outcome, &sess.sid).await?,
+        None => {
+            grant::issue_code(app, &txn.id, &txn.request, &txn.policy, &outcome, &sess.sid).await?
+        }
+    };
     let cookie = app.cookies.set(
         session::COOKIE,
         &ticket,
@@ -443,6 +447,17 @@ async fn cancel(
 async fn abort(app: &App, txn: LoginTxn) -> Result<Response, GatewayError> {
     app.txns.delete(&txn.id).await?;
     tracing::info!(txn = %txn.id, client = %txn.request.client_id, "citizen returned to the site without logging in");
+    if let Some(px) = &txn.request.proxy {
+        // A proxied site has no error endpoint: back to where the citizen was
+        // going; a protected page there offers the login again.
+        let back = app
+            .config
+            .routes
+            .iter()
+            .find(|r| r.id == px.route)
+            .map_or_else(|| "/".to_owned(), |r| format!("{}{}", r.origin, r.prefix));
+        return Ok(respond::redirect(&back));
+    }
     let url = grant::error_redirect(
         app,
         &txn.request.redirect_uri,

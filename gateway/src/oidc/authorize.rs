@@ -166,6 +166,7 @@ pub async fn handle(
         required_level,
         max_age,
         login_hint,
+        proxy: None,
     };
 
     // 3. Single sign-on: reuse a fresh enough session of this browser.
@@ -195,7 +196,21 @@ pub async fn handle(
     }
 
     // 4. A new login transaction, bound to this browser.
-    let (browser_secret, new_cookie) = match app.cookies.get(&parts.headers, BROWSER_COOKIE) {
+    begin(app, &parts.headers, request, policy, ctx).await
+}
+
+/// Starts a login transaction for `request`, bound to this browser (the
+/// browser cookie is set when missing), and sends the citizen to the chooser.
+pub async fn begin(
+    app: &App,
+    headers: &http::HeaderMap,
+    request: AuthRequest,
+    policy: PolicySnapshot,
+    ctx: &mut Ctx,
+) -> Result<Response, GatewayError> {
+    let client_id = request.client_id.clone();
+    let required_level = request.required_level;
+    let (browser_secret, new_cookie) = match app.cookies.get(headers, BROWSER_COOKIE) {
         Some(v) if v.len() == 43 => (v.to_owned(), false),
         _ => (random::token(32)?, true),
     };
@@ -217,7 +232,7 @@ pub async fn handle(
     };
     app.txns.create(&txn).await?;
     ctx.txn = Some(txn.id.clone());
-    tracing::info!(txn = %txn.id, client = client_id, acr = required_level.short(), "login started");
+    tracing::info!(txn = %txn.id, client = %client_id, acr = required_level.short(), "login started");
     let mut resp = respond::redirect(&format!("/login/{}", txn.id));
     if new_cookie {
         resp = respond::with_cookie(

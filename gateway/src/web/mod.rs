@@ -16,6 +16,10 @@ use http_body_util::{BodyExt, Full, Limited};
 pub type Body = Full<Bytes>;
 pub type Response = http::Response<Body>;
 
+/// A gateway-made body, or an upstream's streamed through (proxy mode).
+pub type AnyBody = http_body_util::Either<Body, hyper::body::Incoming>;
+pub type AnyResponse = http::Response<AnyBody>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum BodyError {
     #[error("request body larger than {0} bytes")]

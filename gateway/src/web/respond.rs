@@ -83,7 +83,7 @@ pub fn redirect(location: &str) -> Response {
 }
 
 /// Adds a `Set-Cookie`; a value that is not a valid header is dropped (ours never are).
-pub fn with_cookie(mut r: Response, cookie: &str) -> Response {
+pub fn with_cookie<B>(mut r: http::Response<B>, cookie: &str) -> http::Response<B> {
     if let Ok(v) = HeaderValue::from_str(cookie) {
         r.headers_mut().append(header::SET_COOKIE, v);
     }

@@ -200,3 +200,75 @@ fn providers_keep_file_order() {
     assert_eq!(ids, ["zeta", "alpha", "mid"]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn routes_load_with_defaults_and_their_mistakes_are_reported() {
+    let good = format!(
+        "{GOOD}\n[server.x]\n[routes.portal]\nsite = \"town\"\nprefix = \"/app/\"\nupstream = \"http://127.0.0.1:9000/base/\"\npublic_paths = [\"/app/public/\"]\nmin_level = \"high\"\n\n[routes.front]\nsite = \"town\"\nhost = \"Portal.Example:8443\"\nscheme = \"https\"\n"
+    )
+    .replace("[server.x]\n", "")
+    .replace(
+        "listen = \"127.0.0.1:8080\"",
+        "listen = \"127.0.0.1:8080\"\ntrusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\"]",
+    );
+    let c = parse(Path::new("/tmp/x.toml"), &good).unwrap();
+    assert_eq!(c.routes.len(), 2);
+    let p = &c.routes[0];
+    assert_eq!(p.origin, "http://127.0.0.1:8080");
+    assert_eq!(p.min_level, Level::High);
+    let up = p.upstream.as_ref().unwrap();
+    assert_eq!(
+        (up.authority.as_str(), up.base_path.as_str()),
+        ("127.0.0.1:9000", "/base")
+    );
+    assert_eq!(p.headers.len(), 4);
+    let f = &c.routes[1];
+    assert_eq!(f.origin, "https://portal.example:8443");
+    assert!(f.secure && f.upstream.is_none());
+    assert!(c.trusted_proxies.contains("10.9.8.7".parse().unwrap()));
+
+    for (bad, wanted) in [
+        ("site = \"town\"", "no site `nope`"),
+        ("prefix = \"/app/\"", "must end with `/`"),
+        ("prefix = \"/app/\"", "no `..`"),
+        ("prefix = \"/app/\"", "the gateway's own"),
+        (
+            "upstream = \"http://127.0.0.1:9000/base/\"",
+            "must start with http",
+        ),
+        ("min_level = \"high\"", "unknown assurance level"),
+        ("scheme = \"https\"", "must be `http` or `https`"),
+        (
+            "public_paths = [\"/app/public/\"]",
+            "cannot be an identity header",
+        ),
+        ("trusted_proxies = [\"127.0.0.1\"", "neither an address"),
+    ] {
+        let replacement = match wanted {
+            "no site `nope`" => "site = \"nope\"",
+            "must end with `/`" => "prefix = \"/app\"",
+            "no `..`" => "prefix = \"/app/../\"",
+            "the gateway's own" => "prefix = \"/.munjigi/x/\"",
+            "must start with http" => "upstream = \"ftp://x\"",
+            "unknown assurance level" => "min_level = \"ultra\"",
+            "must be `http` or `https`" => "scheme = \"gopher\"",
+            "cannot be an identity header" => {
+                "public_paths = []\n[routes.portal.headers]\nsubject = \"X-Forwarded-For\""
+            }
+            _ => "trusted_proxies = [\"localhost\"",
+        };
+        let e = errs(&good.replacen(bad, replacement, 1));
+        assert!(e.iter().any(|m| m.contains(wanted)), "{wanted}: {e:?}");
+        assert!(
+            e.iter().all(|m| m.starts_with("/tmp/munjigi-test.toml:")),
+            "{e:?}"
+        );
+    }
+    // A forward-auth route needs the front proxy's host.
+    let e = errs(&format!("{GOOD}\n[routes.bare]\nsite = \"town\"\n"));
+    assert!(
+        e.iter()
+            .any(|m| m.contains("needs the front proxy's `host`")),
+        "{e:?}"
+    );
+}

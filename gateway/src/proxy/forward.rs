@@ -1,0 +1,269 @@
+//! Sending a request to a route's upstream and its answer back, streamed both
+//! ways, WebSocket upgrades included.
+//!
+//! One pooled HTTP/1.1 client per route (rustls for https, with the route's CA
+//! or the system roots). Requests are rebuilt rather than patched: the
+//! upstream URI comes from config, never from the client, and headers pass
+//! through [`super::strip`] before the gateway adds its own.
+
+use super::identity::Identity;
+use super::route::{Route, Upstream};
+use super::strip;
+use crate::web::{AnyBody, AnyResponse};
+use http::header::{HeaderValue, CONNECTION, HOST, UPGRADE};
+use http::{StatusCode, Uri, Version};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub type UpstreamClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Incoming>;
+
+/// Builds the pooled client for one route's upstream.
+pub fn client(route: &Route, up: &Upstream) -> Result<UpstreamClient, String> {
+    use rustls_pki_types::pem::PemObject as _;
+    let mut roots = rustls::RootCertStore::empty();
+    if up.https {
+        match &up.ca_pem {
+            Some(pem) => {
+                for c in rustls_pki_types::CertificateDer::pem_slice_iter(pem) {
+                    let c = c.map_err(|e| format!("upstream_ca is not valid PEM: {e}"))?;
+                    roots
+                        .add(c)
+                        .map_err(|e| format!("upstream_ca holds an unusable certificate: {e}"))?;
+                }
+                if roots.is_empty() {
+                    return Err("upstream_ca holds no CERTIFICATE block".into());
+                }
+            }
+            None => {
+                let found = rustls_native_certs::load_native_certs();
+                for c in found.certs {
+                    let _ = roots.add(c);
+                }
+                if roots.is_empty() {
+                    return Err(
+                        "no system CA certificates found for the https upstream; set upstream_ca"
+                            .into(),
+                    );
+                }
+            }
+        }
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| e.to_string())?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let mut tcp = HttpConnector::new();
+    tcp.enforce_http(false);
+    tcp.set_nodelay(true);
+    tcp.set_connect_timeout(Some(route.connect_timeout));
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(tcp);
+    Ok(Client::builder(TokioExecutor::new())
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(Duration::from_secs(60))
+        .pool_max_idle_per_host(256)
+        .build(connector))
+}
+
+/// Why a request did not reach the upstream or got no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    #[error("{0}")]
+    Unreachable(String),
+}
+
+/// What the gateway knows about the client side of this request.
+pub struct Caller {
+    pub peer: SocketAddr,
+    /// The peer is a trusted proxy: its forwarding headers stand.
+    pub trusted: bool,
+    /// Host and scheme the citizen used.
+    pub host: String,
+    pub https: bool,
+}
+
+fn upstream_uri(route: &Route, up: &Upstream, uri: &Uri) -> Result<Uri, String> {
+    let path = uri.path();
+    let path = if route.strip_prefix && route.prefix != "/" {
+        let rest = path
+            .strip_prefix(route.prefix.trim_end_matches('/'))
+            .unwrap_or(path);
+        if rest.starts_with('/') {
+            rest.to_owned()
+        } else {
+            format!("/{rest}")
+        }
+    } else {
+        path.to_owned()
+    };
+    let pq = match uri.query() {
+        Some(q) => format!("{}{path}?{q}", up.base_path),
+        None => format!("{}{path}", up.base_path),
+    };
+    Uri::builder()
+        .scheme(if up.https { "https" } else { "http" })
+        .authority(up.authority.clone())
+        .path_and_query(pq)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+fn is_upgrade(headers: &http::HeaderMap) -> Option<HeaderValue> {
+    let asks = headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
+    if asks {
+        headers.get(UPGRADE).cloned()
+    } else {
+        None
+    }
+}
+
+/// Forwards `req` to the route's upstream with `identity` added.
+pub async fn forward(
+    client: &UpstreamClient,
+    route: &Route,
+    up: &Upstream,
+    mut req: http::Request<Incoming>,
+    from: &Caller,
+    identity: Option<&Identity>,
+) -> Result<AnyResponse, UpstreamError> {
+    let uri = upstream_uri(route, up, req.uri()).map_err(UpstreamError::Unreachable)?;
+    let upgrade = is_upgrade(req.headers());
+    let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
+    let (mut parts, body) = req.into_parts();
+    let route_names: Vec<String> = route
+        .headers
+        .iter()
+        .map(|(_, n)| n.as_str().to_owned())
+        .chain(std::iter::once(route.jwt_header.as_str().to_owned()))
+        .collect();
+    let h = &mut parts.headers;
+    strip::request(h, &route_names, from.trusted);
+    // Forwarding facts: appended to a trusted proxy's, else ours alone.
+    let peer_ip = from.peer.ip().to_string();
+    let xff = match h.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        Some(prev) if from.trusted => format!("{prev}, {peer_ip}"),
+        _ => peer_ip,
+    };
+    if let Ok(v) = HeaderValue::from_str(&xff) {
+        h.insert("x-forwarded-for", v);
+    }
+    if !(from.trusted && h.contains_key("x-forwarded-proto")) {
+        h.insert(
+            "x-forwarded-proto",
+            HeaderValue::from_static(if from.https { "https" } else { "http" }),
+        );
+    }
+    if !(from.trusted && h.contains_key("x-forwarded-host")) {
+        if let Ok(v) = HeaderValue::from_str(&from.host) {
+            h.insert("x-forwarded-host", v);
+        }
+    }
+    let host = if route.preserve_host {
+        HeaderValue::from_str(&from.host)
+    } else {
+        HeaderValue::from_str(up.authority.as_str())
+    };
+    if let Ok(v) = host {
+        h.insert(HOST, v);
+    }
+    if let Some(u) = &upgrade {
+        h.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+        h.insert(UPGRADE, u.clone());
+    }
+    if let Some(id) = identity {
+        for (n, v) in &id.headers {
+            h.insert(n.clone(), v.clone());
+        }
+    }
+    parts.uri = uri;
+    parts.version = Version::HTTP_11;
+    let out = http::Request::from_parts(parts, body);
+    let mut resp = match tokio::time::timeout(route.read_timeout, client.request(out)).await {
+        Err(_) => return Err(UpstreamError::Timeout(route.read_timeout)),
+        Ok(Err(e)) => {
+            let detail = std::error::Error::source(&e)
+                .map_or_else(|| e.to_string(), |s| format!("{e}: {s}"));
+            return Err(UpstreamError::Unreachable(detail));
+        }
+        Ok(Ok(r)) => r,
+    };
+    let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
+    strip::response(resp.headers_mut(), switching && upgrade.is_some());
+    if switching {
+        let Some(client_upgrade) = client_upgrade else {
+            return Err(UpstreamError::Unreachable(
+                "upstream switched protocols unasked".into(),
+            ));
+        };
+        let upstream_upgrade = hyper::upgrade::on(&mut resp);
+        let route_id = route.id.clone();
+        tokio::spawn(async move {
+            match tokio::try_join!(client_upgrade, upstream_upgrade) {
+                Ok((c, u)) => {
+                    let mut c = TokioIo::new(c);
+                    let mut u = TokioIo::new(u);
+                    if let Err(e) = tokio::io::copy_bidirectional(&mut c, &mut u).await {
+                        tracing::debug!(route = %route_id, error = %e, "upgraded connection ended");
+                    }
+                }
+                Err(e) => tracing::info!(route = %route_id, error = %e, "upgrade failed"),
+            }
+        });
+        let (parts, _) = resp.into_parts();
+        return Ok(http::Response::from_parts(
+            parts,
+            AnyBody::Left(crate::web::Body::new(bytes::Bytes::new())),
+        ));
+    }
+    Ok(resp.map(AnyBody::Right))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proxy::route::tests::route;
+
+    #[test]
+    fn upstream_uri_from_config_only() {
+        let mut r = (*route("app", None, "/app/")).clone();
+        let up = Upstream {
+            https: false,
+            authority: "127.0.0.1:9000".parse().unwrap(),
+            base_path: "/base".into(),
+            ca_pem: None,
+        };
+        let u: Uri = "http://evil.example/app/x?y=1".parse().unwrap();
+        assert_eq!(
+            upstream_uri(&r, &up, &u).unwrap(),
+            "http://127.0.0.1:9000/base/app/x?y=1"
+        );
+        r.strip_prefix = true;
+        assert_eq!(
+            upstream_uri(&r, &up, &u).unwrap(),
+            "http://127.0.0.1:9000/base/x?y=1"
+        );
+        let u: Uri = "/app".parse().unwrap();
+        assert_eq!(
+            upstream_uri(&r, &up, &u).unwrap(),
+            "http://127.0.0.1:9000/base/"
+        );
+    }
+}

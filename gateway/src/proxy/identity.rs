@@ -1,0 +1,142 @@
+//! The citizen's identity as the upstream receives it: plain headers and one
+//! signed JWT header.
+//!
+//! Header values are bytes on the wire and Korean names are not ASCII, so
+//! every value is percent-encoded UTF-8: printable ASCII other than `%` passes
+//! as is, every other byte becomes `%XX` (upper-case hex). Decoding is one call
+//! in every language (`decodeURIComponent`, `urllib.parse.unquote`). The JWT
+//! (ES256 with the gateway's key, `aud` = route id, 60 s) lets an upstream that
+//! cannot trust its network verify the same facts against `/jwks`.
+//!
+//! Signing costs more than forwarding a request, so a signed set is cached per
+//! (session, route) and reused while it has at least half its life left.
+
+use super::route::{IdentityField, Route};
+use super::session::Loaded;
+use crate::app::App;
+use crate::config::model::IdTokenAlg;
+use crate::rescue::GatewayError;
+use crate::{pairwise, random};
+use http::{HeaderName, HeaderValue};
+use std::sync::Arc;
+
+/// Lifetime of the JWT header, seconds.
+pub const JWT_TTL: u64 = 60;
+
+#[derive(Debug)]
+pub struct Identity {
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub expires_at: u64,
+}
+
+pub fn cache() -> moka::sync::Cache<(String, String), Arc<Identity>> {
+    moka::sync::Cache::builder()
+        .max_capacity(200_000)
+        .time_to_live(std::time::Duration::from_secs(JWT_TTL / 2))
+        .build()
+}
+
+/// Percent-encodes everything but printable ASCII (and `%` itself).
+pub fn encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if (0x20..=0x7e).contains(&b) && b != b'%' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[derive(serde::Serialize)]
+struct Claims<'a> {
+    iss: &'a str,
+    aud: &'a str,
+    sub: &'a str,
+    name: &'a str,
+    provider: &'a str,
+    acr: &'static str,
+    amr: &'a [String],
+    auth_time: u64,
+    iat: u64,
+    exp: u64,
+}
+
+fn build(app: &App, route: &Route, l: &Loaded, now: u64) -> Result<Identity, GatewayError> {
+    let o = &l.session.outcome;
+    let sub = pairwise::subject(app.config.pairwise_key.expose(), &route.site, &o.person.ci)
+        .map_err(|e| GatewayError::Internal(e.to_string()))?;
+    let mut headers = Vec::with_capacity(route.headers.len() + 1);
+    for (field, name) in &route.headers {
+        let v = match field {
+            IdentityField::Subject => sub.clone(),
+            IdentityField::Name => o.person.name.expose().to_owned(),
+            IdentityField::Birthdate => o.person.birthdate.iso(),
+            IdentityField::Phone => o.person.phone.e164().to_owned(),
+            IdentityField::Gender => o
+                .person
+                .gender
+                .map(|g| g.as_oidc().to_owned())
+                .unwrap_or_default(),
+            IdentityField::Provider => o.provider.as_str().to_owned(),
+            IdentityField::Level => o.level.short().to_owned(),
+            IdentityField::AuthTime => o.auth_time.to_string(),
+        };
+        let v = HeaderValue::from_str(&encode(&v))
+            .map_err(|e| GatewayError::Internal(format!("identity header value: {e}")))?;
+        headers.push((name.clone(), v));
+    }
+    let claims = Claims {
+        iss: app.config.issuer(),
+        aud: &route.id,
+        sub: &sub,
+        name: o.person.name.expose(),
+        provider: o.provider.as_str(),
+        acr: o.level.acr(),
+        amr: &o.amr,
+        auth_time: o.auth_time,
+        iat: now,
+        exp: now + JWT_TTL,
+    };
+    let jwt = app
+        .keys
+        .sign(IdTokenAlg::Es256, "JWT", &claims)
+        .map_err(|e| GatewayError::Internal(e.to_string()))?;
+    let jwt = HeaderValue::from_str(&jwt).map_err(|e| GatewayError::Internal(e.to_string()))?;
+    headers.push((route.jwt_header.clone(), jwt));
+    Ok(Identity {
+        headers,
+        expires_at: now + JWT_TTL,
+    })
+}
+
+/// The identity headers for this session on this route (cached).
+pub fn for_route(app: &App, route: &Route, l: &Loaded) -> Result<Arc<Identity>, GatewayError> {
+    let now = random::now();
+    let key = (l.key.clone(), route.id.clone());
+    if let Some(i) = app.proxy.identities.get(&key) {
+        if i.expires_at.saturating_sub(now) >= JWT_TTL / 2 {
+            return Ok(i);
+        }
+    }
+    let i = Arc::new(build(app, route, l, now)?);
+    app.proxy.identities.insert(key, i.clone());
+    Ok(i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn korean_is_percent_encoded_utf8() {
+        assert_eq!(encode("홍길동"), "%ED%99%8D%EA%B8%B8%EB%8F%99");
+        assert_eq!(encode("Hong Gil-dong"), "Hong Gil-dong");
+        assert_eq!(encode("100%"), "100%25");
+        assert_eq!(encode("a\r\nb"), "a%0D%0Ab");
+        for s in ["홍길동", "a%b", "\u{0}x", "é"] {
+            assert!(HeaderValue::from_str(&encode(s)).is_ok());
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! A proxy route as the server runs it, and the one rule that picks the route
+//! for a request.
+//!
+//! Routes are matched on the exact host (case-insensitive) and then the
+//! longest path prefix, so adding a route never changes which upstream an
+//! existing path reaches unless its prefix is longer. Routes without a host
+//! serve the gateway's own host, after the gateway's own endpoints.
+
+use munjigi_providers::Level;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What a route sends the upstream about the citizen, one header each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentityField {
+    Subject,
+    Name,
+    Birthdate,
+    Phone,
+    Gender,
+    Provider,
+    Level,
+    AuthTime,
+}
+
+impl IdentityField {
+    pub const ALL: [(&'static str, IdentityField); 8] = [
+        ("subject", IdentityField::Subject),
+        ("name", IdentityField::Name),
+        ("birthdate", IdentityField::Birthdate),
+        ("phone", IdentityField::Phone),
+        ("gender", IdentityField::Gender),
+        ("provider", IdentityField::Provider),
+        ("level", IdentityField::Level),
+        ("auth_time", IdentityField::AuthTime),
+    ];
+
+    pub fn parse(key: &str) -> Option<Self> {
+        Self::ALL.iter().find(|(k, _)| *k == key).map(|(_, f)| *f)
+    }
+
+    /// The header names used when a route names none.
+    pub fn defaults() -> [(IdentityField, &'static str); 4] {
+        [
+            (IdentityField::Subject, "x-munjigi-sub"),
+            (IdentityField::Name, "x-munjigi-name"),
+            (IdentityField::Provider, "x-munjigi-provider"),
+            (IdentityField::Level, "x-munjigi-level"),
+        ]
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    pub https: bool,
+    pub authority: http::uri::Authority,
+    /// Prepended to the forwarded path; empty or `/x` without a trailing slash.
+    pub base_path: String,
+    /// CA(s) for an https upstream; None = the system roots.
+    pub ca_pem: Option<Vec<u8>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub id: String,
+    pub site: String,
+    /// Lower-case `host[:port]`; None = the gateway's own host.
+    pub host: Option<String>,
+    /// `scheme://host[:port]` the citizen sees; where callbacks land.
+    pub origin: String,
+    /// The gateway's public URL (where logins start).
+    pub gateway_url: String,
+    /// Cookies on this route's host get `Secure` and `__Host-`.
+    pub secure: bool,
+    /// Starts with `/`; `/` or ends with `/`.
+    pub prefix: String,
+    /// None: forward-auth only.
+    pub upstream: Option<Upstream>,
+    pub public_paths: Vec<String>,
+    /// The stricter of the site's policy and the route's own `min_level`.
+    pub min_level: Level,
+    pub preserve_host: bool,
+    pub strip_prefix: bool,
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+    pub headers: Vec<(IdentityField, http::HeaderName)>,
+    pub jwt_header: http::HeaderName,
+}
+
+impl Route {
+    /// `/app/` covers `/app`, `/app/` and everything below; `/` covers all.
+    pub fn covers(&self, path: &str) -> bool {
+        self.prefix == "/"
+            || path.starts_with(&self.prefix)
+            || path == self.prefix.trim_end_matches('/')
+    }
+
+    pub fn is_public(&self, path: &str) -> bool {
+        self.public_paths.iter().any(|p| {
+            path.starts_with(p.as_str()) || (p.ends_with('/') && path == p.trim_end_matches('/'))
+        })
+    }
+}
+
+/// The route for `host` and `path`: routes naming this host if any does, else
+/// the host-less ones; the longest covering prefix wins.
+pub fn find<'a>(
+    routes: &'a [Arc<Route>],
+    host: Option<&str>,
+    path: &str,
+) -> Option<&'a Arc<Route>> {
+    let host = host.map(str::to_ascii_lowercase);
+    let claimed = host
+        .as_deref()
+        .is_some_and(|h| routes.iter().any(|r| r.host.as_deref() == Some(h)));
+    routes
+        .iter()
+        .filter(|r| {
+            if claimed {
+                r.host.as_deref() == host.as_deref()
+            } else {
+                r.host.is_none()
+            }
+        })
+        .filter(|r| r.covers(path))
+        .max_by_key(|r| r.prefix.len())
+}
+
+/// Whether some route claims `host` (then every path on it is the proxy's).
+pub fn claims_host(routes: &[Arc<Route>], host: &str) -> bool {
+    routes.iter().any(|r| {
+        r.host
+            .as_deref()
+            .is_some_and(|h| h.eq_ignore_ascii_case(host))
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn route(id: &str, host: Option<&str>, prefix: &str) -> Arc<Route> {
+        Arc::new(Route {
+            id: id.into(),
+            site: "town".into(),
+            host: host.map(str::to_owned),
+            origin: format!("http://{}", host.unwrap_or("127.0.0.1:8080")),
+            gateway_url: "http://127.0.0.1:8080".into(),
+            secure: false,
+            prefix: prefix.into(),
+            upstream: None,
+            public_paths: vec!["/app/public/".into()],
+            min_level: Level::Substantial,
+            preserve_host: false,
+            strip_prefix: false,
+            connect_timeout: Duration::from_secs(1),
+            read_timeout: Duration::from_secs(1),
+            headers: vec![],
+            jwt_header: http::HeaderName::from_static("x-munjigi-assertion"),
+        })
+    }
+
+    #[test]
+    fn host_then_longest_prefix() {
+        let routes = vec![
+            route("root", None, "/"),
+            route("app", None, "/app/"),
+            route("deep", None, "/app/deep/"),
+            route("other", Some("other.example"), "/"),
+        ];
+        let id = |h: Option<&str>, p: &str| find(&routes, h, p).map(|r| r.id.clone());
+        assert_eq!(id(None, "/x"), Some("root".into()));
+        assert_eq!(id(None, "/app"), Some("app".into()));
+        assert_eq!(id(None, "/application"), Some("root".into()));
+        assert_eq!(id(None, "/app/deep/x"), Some("deep".into()));
+        assert_eq!(id(Some("OTHER.example"), "/app/x"), Some("other".into()));
+        assert_eq!(id(Some("unknown"), "/app/x"), Some("app".into()));
+        assert!(claims_host(&routes, "Other.Example"));
+        assert!(!claims_host(&routes, "127.0.0.1:8080"));
+    }
+
+    #[test]
+    fn public_paths_are_prefixes() {
+        let r = route("app", None, "/app/");
+        assert!(r.is_public("/app/public/logo.png"));
+        assert!(r.is_public("/app/public"));
+        assert!(!r.is_public("/app/publicity"));
+        assert!(!r.is_public("/app/private"));
+    }
+}

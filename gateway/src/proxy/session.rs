@@ -1,0 +1,166 @@
+//! Proxy sessions: an opaque ticket in a cookie on the route's host, the
+//! session in the store under the ticket's digest, and a one-second
+//! in-process copy in front of it.
+//!
+//! The one-second copy bounds how long a logout on another replica takes to
+//! reach this one (as for the gateway's own session). The idle clock is
+//! written back at most once per [`touch_interval`], not per request, and with
+//! a compare-and-swap, so a request racing a logout cannot bring the session
+//! back.
+
+use crate::app::App;
+use crate::random;
+use crate::store::StoreError;
+use crate::txn::Outcome;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const COOKIE: &str = "mj_px";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProxySession {
+    pub outcome: Outcome,
+    /// The gateway SSO session it came from (logged, never a secret).
+    pub sid: String,
+    pub created_at: u64,
+    pub last_seen: u64,
+}
+
+/// A loaded session and the exact bytes it is stored as.
+#[derive(Debug)]
+pub struct Loaded {
+    pub key: String,
+    pub session: ProxySession,
+    raw: Vec<u8>,
+}
+
+pub fn key(ticket: &str) -> String {
+    format!("pxs:{}", random::digest(ticket))
+}
+
+/// How often the idle clock is written back: a tenth of the idle timeout,
+/// between 1 s and 60 s.
+pub fn touch_interval(idle: Duration) -> u64 {
+    (idle.as_secs() / 10).clamp(1, 60)
+}
+
+pub fn l1_cache() -> moka::sync::Cache<String, Arc<Loaded>> {
+    moka::sync::Cache::builder()
+        .max_capacity(200_000)
+        .time_to_live(crate::oidc::session::L1_TTL)
+        .build()
+}
+
+fn ttl(app: &App, s: &ProxySession, now: u64) -> Duration {
+    let p = &app.config.proxy;
+    let idle_end = s.last_seen + p.session_idle.as_secs();
+    let abs_end = s.created_at + p.session_max.as_secs();
+    Duration::from_secs(idle_end.min(abs_end).saturating_sub(now).max(1))
+}
+
+fn live(app: &App, s: &ProxySession, now: u64) -> bool {
+    let p = &app.config.proxy;
+    now < s.created_at + p.session_max.as_secs() && now < s.last_seen + p.session_idle.as_secs()
+}
+
+/// Creates a session; returns the cookie ticket.
+pub async fn create(
+    app: &App,
+    outcome: Outcome,
+    sid: &str,
+) -> Result<String, crate::rescue::GatewayError> {
+    let ticket = random::token(32)?;
+    let now = random::now();
+    let s = ProxySession {
+        outcome,
+        sid: sid.to_owned(),
+        created_at: now,
+        last_seen: now,
+    };
+    let raw =
+        serde_json::to_vec(&s).map_err(|e| crate::rescue::GatewayError::Internal(e.to_string()))?;
+    app.store.put(&key(&ticket), raw, ttl(app, &s, now)).await?;
+    Ok(ticket)
+}
+
+/// The live session for `ticket`, if any; refreshes the idle clock now and then.
+pub async fn load(app: &App, ticket: &str) -> Result<Option<Arc<Loaded>>, StoreError> {
+    if ticket.len() != 43 {
+        return Ok(None);
+    }
+    let k = key(ticket);
+    let now = random::now();
+    let loaded = match app.proxy.sessions.get(&k) {
+        Some(l) => l,
+        None => {
+            let Some(raw) = app.store.get(&k).await? else {
+                return Ok(None);
+            };
+            let Ok(session) = serde_json::from_slice::<ProxySession>(&raw) else {
+                return Ok(None);
+            };
+            let l = Arc::new(Loaded {
+                key: k.clone(),
+                session,
+                raw,
+            });
+            app.proxy.sessions.insert(k.clone(), l.clone());
+            l
+        }
+    };
+    if !live(app, &loaded.session, now) {
+        return Ok(None);
+    }
+    if now.saturating_sub(loaded.session.last_seen) >= touch_interval(app.config.proxy.session_idle)
+    {
+        return touch(app, &loaded, now).await;
+    }
+    Ok(Some(loaded))
+}
+
+async fn touch(app: &App, l: &Loaded, now: u64) -> Result<Option<Arc<Loaded>>, StoreError> {
+    let mut s = l.session.clone();
+    s.last_seen = now;
+    let Ok(raw) = serde_json::to_vec(&s) else {
+        return Ok(None);
+    };
+    if app
+        .store
+        .swap(&l.key, &l.raw, raw.clone(), ttl(app, &s, now))
+        .await?
+    {
+        let fresh = Arc::new(Loaded {
+            key: l.key.clone(),
+            session: s,
+            raw,
+        });
+        app.proxy.sessions.insert(l.key.clone(), fresh.clone());
+        return Ok(Some(fresh));
+    }
+    // Changed or gone elsewhere (another replica touched it, or a logout):
+    // believe the store.
+    app.proxy.sessions.invalidate(&l.key);
+    let Some(raw) = app.store.get(&l.key).await? else {
+        return Ok(None);
+    };
+    let Ok(session) = serde_json::from_slice::<ProxySession>(&raw) else {
+        return Ok(None);
+    };
+    if !live(app, &session, now) {
+        return Ok(None);
+    }
+    let fresh = Arc::new(Loaded {
+        key: l.key.clone(),
+        session,
+        raw,
+    });
+    app.proxy.sessions.insert(l.key.clone(), fresh.clone());
+    Ok(Some(fresh))
+}
+
+pub async fn end(app: &App, ticket: &str) -> Result<(), StoreError> {
+    let k = key(ticket);
+    app.proxy.sessions.invalidate(&k);
+    app.store.delete(&k).await
+}
