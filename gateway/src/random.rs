@@ -15,6 +15,17 @@ pub fn token(bytes: usize) -> Result<String, RandomError> {
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf))
 }
 
+/// A request id for logs: unique per process run, cheap, not secret (a random
+/// per-process prefix and a counter), so the proxy's hot path draws no randomness.
+pub fn request_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static PREFIX: OnceLock<String> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| token(4).unwrap_or_else(|_| "0000".into()));
+    format!("{prefix}{:x}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
 /// SHA-256 of a secret as base64url: what the store keeps instead of the secret.
 pub fn digest(secret: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(openssl::sha::sha256(secret.as_bytes()))
@@ -41,5 +52,12 @@ mod tests {
         let a = super::token(16).unwrap();
         assert_eq!(a.len(), 22);
         assert_ne!(a, super::token(16).unwrap());
+    }
+
+    #[test]
+    fn request_ids_are_distinct() {
+        let a = super::request_id();
+        assert_ne!(a, super::request_id());
+        assert!(a.len() >= 7);
     }
 }

@@ -47,6 +47,30 @@ fn lang_of(req: &http::Request<Incoming>) -> (Lang, Option<&'static str>) {
     (lang, set)
 }
 
+/// A request for a proxy route: the hot path, so no span and no page
+/// negotiation unless it fails (the route's own read timeout applies, not the
+/// page deadline; a proxied site's `?lang=` is the site's business).
+async fn proxied(app: &App, req: http::Request<Incoming>, origin: proxy::Origin) -> AnyResponse {
+    let path = req.uri().path().to_owned();
+    let accept = req
+        .headers()
+        .get(http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    match proxy::handle(app, req, origin).await {
+        Ok(r) => r,
+        Err(e) => {
+            let ctx = Ctx {
+                request_id: crate::random::request_id(),
+                lang: Lang::negotiate(None, None, accept.as_deref()),
+                path,
+                txn: None,
+            };
+            rescue::respond(&e, &ctx, &Ways::default()).map(AnyBody::Left)
+        }
+    }
+}
+
 /// Paths the gateway itself answers on its own host; a host-less proxy route
 /// gets every other path.
 fn is_gateway_path(path: &str, demo: bool) -> bool {
@@ -77,7 +101,12 @@ pub async fn handle(
     peer: SocketAddr,
 ) -> AnyResponse {
     let app = live.app();
-    let request_id = crate::random::token(9).unwrap_or_else(|_| "-".into());
+    let origin = proxy::Origin::of(&app, &req, peer);
+    let gateway_path = is_gateway_path(req.uri().path(), app.config.demo.is_some());
+    if proxy::owns(&app, &origin, req.uri().path(), gateway_path) {
+        return proxied(&app, req, origin).await;
+    }
+    let request_id = crate::random::request_id();
     let (lang, set_lang) = lang_of(&req);
     let mut ctx = Ctx {
         request_id: request_id.clone(),
@@ -92,18 +121,8 @@ pub async fn handle(
         .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
     let span =
         tracing::info_span!("request", req = %request_id, method = %method, path = %ctx.path);
-    let origin = proxy::Origin::of(&app, &req, peer);
-    let proxied = proxy::owns(
-        &app,
-        &origin,
-        &ctx.path,
-        is_gateway_path(&ctx.path, app.config.demo.is_some()),
-    );
     let resp = async {
-        let result = if proxied {
-            // The route's own read timeout applies, not the page deadline.
-            proxy::handle(&app, req, origin, &mut ctx).await
-        } else if method == Method::GET && ctx.path == "/readyz" {
+        let result = if method == Method::GET && ctx.path == "/readyz" {
             Ok(readiness(&live, &app).await.map(AnyBody::Left))
         } else {
             // A request that takes longer than any legitimate one (the long
@@ -133,8 +152,7 @@ pub async fn handle(
     }
     .instrument(span)
     .await;
-    // A proxied site's own `?lang=` is the site's business.
-    match set_lang.filter(|_| !proxied) {
+    match set_lang {
         Some(l) => respond::with_cookie(resp, &app.cookies.set(LANG_COOKIE, l, Some(365 * 86_400))),
         None => resp,
     }
@@ -255,6 +273,8 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        // Responses are written whole; never wait for an ACK to send the next.
+        let _ = stream.set_nodelay(true);
         let live = live.clone();
         let tls = tls.clone();
         let watcher = graceful.watcher();

@@ -88,10 +88,9 @@ pub async fn reserved(
     req: http::Request<Incoming>,
     origin: &Origin,
     rest: &str,
-    ctx: &mut Ctx,
 ) -> Result<AnyResponse, GatewayError> {
     if rest == "auth" {
-        return forward_auth::handle(app, &req, origin, ctx).await;
+        return forward_auth::handle(app, &req, origin).await;
     }
     let q = Params::from_query(req.uri())?;
     match (req.method().clone(), rest) {

@@ -148,14 +148,8 @@ pub async fn forward(
     let upgrade = is_upgrade(req.headers());
     let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
     let (mut parts, body) = req.into_parts();
-    let route_names: Vec<String> = route
-        .headers
-        .iter()
-        .map(|(_, n)| n.as_str().to_owned())
-        .chain(std::iter::once(route.jwt_header.as_str().to_owned()))
-        .collect();
     let h = &mut parts.headers;
-    strip::request(h, &route_names, from.trusted);
+    strip::request(h, &route.protected, from.trusted);
     // Forwarding facts: appended to a trusted proxy's, else ours alone.
     let peer_ip = from.peer.ip().to_string();
     let xff = match h.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {

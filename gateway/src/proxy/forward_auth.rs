@@ -16,7 +16,7 @@ use super::{entry, is_navigation, login_url, route, strip, target, unauthorized,
 /// The answer header with the cookies the application may see.
 pub const COOKIE_HEADER: &str = "x-munjigi-cookie";
 use crate::app::App;
-use crate::rescue::{Ctx, GatewayError};
+use crate::rescue::GatewayError;
 use crate::web::{respond, AnyBody, AnyResponse};
 use http::{HeaderValue, Method, StatusCode};
 use hyper::body::Incoming;
@@ -33,10 +33,9 @@ pub async fn handle(
     app: &App,
     req: &http::Request<Incoming>,
     origin: &Origin,
-    ctx: &mut Ctx,
 ) -> Result<AnyResponse, GatewayError> {
     if !origin.trusted {
-        tracing::warn!(code = "MJ-X04", peer = %origin.peer.ip(), req = %ctx.request_id, "forward-auth asked by a peer that is not a trusted proxy");
+        tracing::warn!(code = "MJ-X04", peer = %origin.peer.ip(), "forward-auth asked by a peer that is not a trusted proxy");
         return Ok(respond::text(
             StatusCode::FORBIDDEN,
             "forward-auth answers trusted proxies only (server.trusted_proxies)\n",
@@ -57,7 +56,11 @@ pub async fn handle(
         .filter(|r| r.host.as_deref() == Some(host))
         .cloned();
     let Some(route) = found else {
-        tracing::warn!(code = "MJ-X05", host, req = %ctx.request_id, "forward-auth for a host no route names");
+        tracing::warn!(
+            code = "MJ-X05",
+            host,
+            "forward-auth for a host no route names"
+        );
         return Ok(
             respond::text(StatusCode::FORBIDDEN, "no route for this host\n").map(AnyBody::Left),
         );

@@ -29,7 +29,8 @@ pub struct Identity {
     pub expires_at: u64,
 }
 
-pub fn cache() -> moka::sync::Cache<(String, String), Arc<Identity>> {
+/// Keyed by (session key, route index in the config snapshot).
+pub fn cache() -> moka::sync::Cache<(Arc<str>, usize), Arc<Identity>> {
     moka::sync::Cache::builder()
         .max_capacity(200_000)
         .time_to_live(std::time::Duration::from_secs(JWT_TTL / 2))
@@ -114,7 +115,7 @@ fn build(app: &App, route: &Route, l: &Loaded, now: u64) -> Result<Identity, Gat
 /// The identity headers for this session on this route (cached).
 pub fn for_route(app: &App, route: &Route, l: &Loaded) -> Result<Arc<Identity>, GatewayError> {
     let now = random::now();
-    let key = (l.key.clone(), route.id.clone());
+    let key = (l.key.clone(), route.index);
     if let Some(i) = app.proxy.identities.get(&key) {
         if i.expires_at.saturating_sub(now) >= JWT_TTL / 2 {
             return Ok(i);

@@ -22,7 +22,7 @@ pub mod trust;
 
 use crate::app::App;
 use crate::config::Config;
-use crate::rescue::{Ctx, GatewayError};
+use crate::rescue::GatewayError;
 use crate::web::cookies::CookieJar;
 use crate::web::{respond, AnyResponse};
 use http::{HeaderValue, Method, StatusCode};
@@ -38,7 +38,7 @@ pub const RESERVED: &str = "/.munjigi/";
 /// Per-process proxy state: caches and pooled upstream clients.
 pub struct Runtime {
     pub sessions: moka::sync::Cache<String, Arc<session::Loaded>>,
-    pub identities: moka::sync::Cache<(String, String), Arc<identity::Identity>>,
+    pub identities: moka::sync::Cache<(Arc<str>, usize), Arc<identity::Identity>>,
     pub clients: HashMap<String, forward::UpstreamClient>,
 }
 
@@ -171,12 +171,11 @@ pub async fn handle(
     app: &App,
     req: http::Request<Incoming>,
     origin: Origin,
-    ctx: &mut Ctx,
 ) -> Result<AnyResponse, GatewayError> {
     let path = req.uri().path().to_owned();
     if let Some(rest) = path.strip_prefix(RESERVED) {
         let rest = rest.to_owned();
-        return entry::reserved(app, req, &origin, &rest, ctx).await;
+        return entry::reserved(app, req, &origin, &rest).await;
     }
     let Some(route) = route::find(&app.config.routes, origin.host.as_deref(), &path).cloned()
     else {

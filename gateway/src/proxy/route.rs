@@ -63,6 +63,8 @@ pub struct Upstream {
 #[derive(Debug, Clone)]
 pub struct Route {
     pub id: String,
+    /// Position in the config snapshot (names the route in caches).
+    pub index: usize,
     pub site: String,
     /// Lower-case `host[:port]`; None = the gateway's own host.
     pub host: Option<String>,
@@ -85,6 +87,8 @@ pub struct Route {
     pub read_timeout: Duration,
     pub headers: Vec<(IdentityField, http::HeaderName)>,
     pub jwt_header: http::HeaderName,
+    /// The names above, which no client may send (lower case).
+    pub protected: Vec<String>,
 }
 
 impl Route {
@@ -109,18 +113,17 @@ pub fn find<'a>(
     host: Option<&str>,
     path: &str,
 ) -> Option<&'a Arc<Route>> {
-    let host = host.map(str::to_ascii_lowercase);
-    let claimed = host
-        .as_deref()
-        .is_some_and(|h| routes.iter().any(|r| r.host.as_deref() == Some(h)));
+    let same = |r: &Route, h: &str| {
+        r.host
+            .as_deref()
+            .is_some_and(|rh| rh.eq_ignore_ascii_case(h))
+    };
+    let claimed = host.is_some_and(|h| routes.iter().any(|r| same(r, h)));
     routes
         .iter()
-        .filter(|r| {
-            if claimed {
-                r.host.as_deref() == host.as_deref()
-            } else {
-                r.host.is_none()
-            }
+        .filter(|r| match host {
+            Some(h) if claimed => same(r, h),
+            _ => r.host.is_none(),
         })
         .filter(|r| r.covers(path))
         .max_by_key(|r| r.prefix.len())
@@ -142,6 +145,7 @@ pub(crate) mod tests {
     pub(crate) fn route(id: &str, host: Option<&str>, prefix: &str) -> Arc<Route> {
         Arc::new(Route {
             id: id.into(),
+            index: 0,
             site: "town".into(),
             host: host.map(str::to_owned),
             origin: format!("http://{}", host.unwrap_or("127.0.0.1:8080")),
@@ -157,6 +161,7 @@ pub(crate) mod tests {
             read_timeout: Duration::from_secs(1),
             headers: vec![],
             jwt_header: http::HeaderName::from_static("x-munjigi-assertion"),
+            protected: vec!["x-munjigi-assertion".into()],
         })
     }
 

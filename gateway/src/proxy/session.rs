@@ -30,7 +30,8 @@ pub struct ProxySession {
 /// A loaded session and the exact bytes it is stored as.
 #[derive(Debug)]
 pub struct Loaded {
-    pub key: String,
+    /// The store key (the ticket's digest); also names it in caches.
+    pub key: Arc<str>,
     pub session: ProxySession,
     raw: Vec<u8>,
 }
@@ -45,6 +46,8 @@ pub fn touch_interval(idle: Duration) -> u64 {
     (idle.as_secs() / 10).clamp(1, 60)
 }
 
+/// Keyed by the ticket itself (this process holds it for the request anyway),
+/// so a cache hit costs no hashing.
 pub fn l1_cache() -> moka::sync::Cache<String, Arc<Loaded>> {
     moka::sync::Cache::builder()
         .max_capacity(200_000)
@@ -89,11 +92,11 @@ pub async fn load(app: &App, ticket: &str) -> Result<Option<Arc<Loaded>>, StoreE
     if ticket.len() != 43 {
         return Ok(None);
     }
-    let k = key(ticket);
     let now = random::now();
-    let loaded = match app.proxy.sessions.get(&k) {
+    let loaded = match app.proxy.sessions.get(ticket) {
         Some(l) => l,
         None => {
+            let k = key(ticket);
             let Some(raw) = app.store.get(&k).await? else {
                 return Ok(None);
             };
@@ -101,11 +104,11 @@ pub async fn load(app: &App, ticket: &str) -> Result<Option<Arc<Loaded>>, StoreE
                 return Ok(None);
             };
             let l = Arc::new(Loaded {
-                key: k.clone(),
+                key: k.into(),
                 session,
                 raw,
             });
-            app.proxy.sessions.insert(k.clone(), l.clone());
+            app.proxy.sessions.insert(ticket.to_owned(), l.clone());
             l
         }
     };
@@ -114,12 +117,17 @@ pub async fn load(app: &App, ticket: &str) -> Result<Option<Arc<Loaded>>, StoreE
     }
     if now.saturating_sub(loaded.session.last_seen) >= touch_interval(app.config.proxy.session_idle)
     {
-        return touch(app, &loaded, now).await;
+        return touch(app, ticket, &loaded, now).await;
     }
     Ok(Some(loaded))
 }
 
-async fn touch(app: &App, l: &Loaded, now: u64) -> Result<Option<Arc<Loaded>>, StoreError> {
+async fn touch(
+    app: &App,
+    ticket: &str,
+    l: &Loaded,
+    now: u64,
+) -> Result<Option<Arc<Loaded>>, StoreError> {
     let mut s = l.session.clone();
     s.last_seen = now;
     let Ok(raw) = serde_json::to_vec(&s) else {
@@ -135,12 +143,12 @@ async fn touch(app: &App, l: &Loaded, now: u64) -> Result<Option<Arc<Loaded>>, S
             session: s,
             raw,
         });
-        app.proxy.sessions.insert(l.key.clone(), fresh.clone());
+        app.proxy.sessions.insert(ticket.to_owned(), fresh.clone());
         return Ok(Some(fresh));
     }
     // Changed or gone elsewhere (another replica touched it, or a logout):
     // believe the store.
-    app.proxy.sessions.invalidate(&l.key);
+    app.proxy.sessions.invalidate(ticket);
     let Some(raw) = app.store.get(&l.key).await? else {
         return Ok(None);
     };
@@ -155,12 +163,11 @@ async fn touch(app: &App, l: &Loaded, now: u64) -> Result<Option<Arc<Loaded>>, S
         session,
         raw,
     });
-    app.proxy.sessions.insert(l.key.clone(), fresh.clone());
+    app.proxy.sessions.insert(ticket.to_owned(), fresh.clone());
     Ok(Some(fresh))
 }
 
 pub async fn end(app: &App, ticket: &str) -> Result<(), StoreError> {
-    let k = key(ticket);
-    app.proxy.sessions.invalidate(&k);
-    app.store.delete(&k).await
+    app.proxy.sessions.invalidate(ticket);
+    app.store.delete(&key(ticket)).await
 }

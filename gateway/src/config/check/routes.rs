@@ -352,8 +352,14 @@ pub(super) fn build(
                 format!("routes.{id}: the JWT header and an identity header share a name"),
             );
         }
+        let protected = headers
+            .iter()
+            .map(|(_, n)| n.as_str().to_owned())
+            .chain(std::iter::once(jwt_header.as_str().to_owned()))
+            .collect();
         routes.push(Arc::new(Route {
             id: id.clone(),
+            index: routes.len(),
             site: site.id.clone(),
             host,
             origin,
@@ -369,6 +375,7 @@ pub(super) fn build(
             read_timeout,
             headers,
             jwt_header,
+            protected,
         }));
     }
     routes
