@@ -1,5 +1,6 @@
 //! Writes a seed corpus for the CMS fuzz target: real SignedData from the
-//! simulator's signing path (DER attached, BER indefinite-length, detached), over
+//! simulator's signing path (DER attached, BER indefinite-length, detached, and
+//! detached over a SHA-256 only), over
 //! the content the fuzz target expects, signed under a test PKI whose root the
 //! target trusts. Usage: `cargo run -p munjigi-providers --example cms_seeds -- DIR`
 //! (writes DIR/pki/… and DIR/corpus/…).
@@ -25,6 +26,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let signed = cms::sign(CONTENT, &person, std::slice::from_ref(pki.ca()), enc)?;
         std::fs::write(corpus.join(name), signed)?;
     }
+    // Naver's document-hash form: detached, BER, messageDigest = SHA-256(CONTENT).
+    let digest = openssl::sha::sha256(CONTENT);
+    let signed = cms::sign_sha256_detached(
+        &digest,
+        &person,
+        std::slice::from_ref(pki.ca()),
+        Encoding::BerIndefiniteDetached,
+    )?;
+    std::fs::write(corpus.join("ber-detached-sha256"), signed)?;
     println!("seeds in {}", corpus.display());
     Ok(())
 }

@@ -1,8 +1,8 @@
 //! The adapter contract every provider family implements.
 //!
 //! Small on purpose: start a request, read its status, fetch-and-verify its result
-//! once. Abilities only some families have (signing documents, multi-sign) will be
-//! separate traits, never `unimplemented!()`. Adapters hold no per-login state:
+//! once. Abilities only some families have (signing documents, multi-sign) are
+//! separate traits ([`crate::signing::DocumentSigner`]), never `unimplemented!()`. Adapters hold no per-login state:
 //! everything needed to continue a login is in [`Pending`], which the gateway keeps
 //! in its store, so any replica can continue any login.
 
@@ -84,4 +84,9 @@ pub trait Provider: Send + Sync {
         ask: &Challenge,
         pending: &Pending,
     ) -> Result<Verified, ProviderError>;
+
+    /// Document signing, for providers that can (see [`crate::signing`]).
+    fn signer(&self) -> Option<&dyn crate::signing::DocumentSigner> {
+        None
+    }
 }

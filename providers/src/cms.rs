@@ -10,6 +10,14 @@
 //! against exactly what the gateway asked to be signed, and the signingTime against
 //! the request window.
 //!
+//! A detached signature can also be checked with only the content's SHA-256 at
+//! hand ([`Content::DetachedSha256`], how Naver signs a document hash): OpenSSL
+//! verifies the signature over the signed attributes without a content digest
+//! (`CMS_NO_CONTENT_VERIFY`; signed attributes are required, so the signature is
+//! always checked), and the `messageDigest` attribute, read by `cms`, must equal
+//! the expected digest byte for byte. Such a CMS verifies as an ordinary detached
+//! signature over the original document too.
+//!
 //! OpenSSL owns the cryptography and the chain; the RustCrypto `cms` crate reads the
 //! fields OpenSSL's safe API does not expose (signed attributes, signer identifier,
 //! certificate set) from OpenSSL's DER re-encoding of the same input. No ASN.1 is
@@ -48,6 +56,8 @@ const ID_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1
 const ID_SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
 const ID_CONTENT_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3");
 const ID_SIGNING_TIME: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.5");
+const ID_MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
+const ID_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
 /// SHA-256, SHA-384, SHA-512: the digests a signer may use.
 const ACCEPTED_DIGESTS: [ObjectIdentifier; 3] = [
     ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1"),
@@ -163,6 +173,16 @@ pub enum Encoding {
     BerIndefiniteAttached,
     /// DER without the content: the verifier supplies it.
     DerDetached,
+    /// BER with indefinite lengths on the outer layers, without the content
+    /// (Naver's document-hash signatures).
+    BerIndefiniteDetached,
+}
+
+impl Encoding {
+    /// Whether the content is left out of the SignedData.
+    pub fn is_detached(self) -> bool {
+        matches!(self, Self::DerDetached | Self::BerIndefiniteDetached)
+    }
 }
 
 /// Signs `content` with SHA-256 and the signed attributes contentType, signingTime
@@ -179,7 +199,7 @@ pub fn sign(
         certs.push(c.clone()).map_err(ossl)?;
     }
     let mut flags = CMSOptions::BINARY | CMSOptions::NOSMIMECAP;
-    if encoding == Encoding::DerDetached {
+    if encoding.is_detached() {
         flags |= CMSOptions::DETACHED;
     }
     let signed = CmsContentInfo::sign(
@@ -191,21 +211,103 @@ pub fn sign(
     )
     .map_err(ossl)?;
     let der = signed.to_der().map_err(ossl)?;
+    reencode(&der, encoding)
+}
+
+/// Signs a detached SignedData whose `messageDigest` is `sha256`, the digest of
+/// content the signer never sees (a document hash): what [`Content::DetachedSha256`]
+/// verifies. `encoding` must be a detached one.
+pub fn sign_sha256_detached(
+    sha256: &[u8; 32],
+    signer: &Subscriber,
+    chain: &[X509],
+    encoding: Encoding,
+) -> Result<Vec<u8>, CmsError> {
+    if !encoding.is_detached() {
+        return Err(CmsError::Internal("a digest-only signature is detached"));
+    }
+    // Sign anything detached, then put the digest into the signed attributes and
+    // sign them again: OpenSSL's safe API cannot take a precomputed digest.
+    let der = sign(b"", signer, chain, Encoding::DerDetached)?;
+    let value = der::Any::encode_from(
+        &der::asn1::OctetString::new(sha256.as_slice())
+            .map_err(|_| CmsError::Internal("encoding messageDigest"))?,
+    )
+    .map_err(|_| CmsError::Internal("encoding messageDigest"))?;
+    let der = resign_signed_attrs(&der, signer, |attrs| {
+        for a in attrs.iter_mut().filter(|a| a.oid == ID_MESSAGE_DIGEST) {
+            a.values = vec![value.clone()]
+                .try_into()
+                .map_err(|_| CmsError::Internal("encoding messageDigest"))?;
+        }
+        Ok(())
+    })?;
+    reencode(&der, encoding)
+}
+
+/// Changes the signed attributes of DER SignedData with one signer (from
+/// [`sign`]) and signs them again with `signer`'s key (SHA-256, PKCS #1 v1.5, as
+/// OpenSSL signs), so everything the change does not touch still verifies. For
+/// the simulator, which must produce results a real app would not.
+pub fn resign_signed_attrs(
+    der: &[u8],
+    signer: &Subscriber,
+    edit: impl FnOnce(&mut Vec<x509_cert::attr::Attribute>) -> Result<(), CmsError>,
+) -> Result<Vec<u8>, CmsError> {
+    let shape = |_| CmsError::Internal("unexpected SignedData shape");
+    let mut info = ContentInfo::from_der(der).map_err(shape)?;
+    let mut sd: SignedData = info.content.decode_as().map_err(shape)?;
+    let mut infos = sd.signer_infos.0.into_vec();
+    let si = match infos.as_mut_slice() {
+        [si] => si,
+        more => return Err(CmsError::SignerCount(more.len())),
+    };
+    let mut attrs = si
+        .signed_attrs
+        .take()
+        .ok_or(CmsError::MissingSignedAttributes)?
+        .into_vec();
+    edit(&mut attrs)?;
+    let attrs: Attributes = attrs.try_into().map_err(shape)?;
+    // The signature covers the DER of the attributes as a SET OF.
+    let to_sign = attrs.to_der().map_err(shape)?;
+    let mut s = openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &signer.key)
+        .map_err(ossl)?;
+    s.update(&to_sign).map_err(ossl)?;
+    let sig = s.sign_to_vec().map_err(ossl)?;
+    si.signature = der::asn1::OctetString::new(sig).map_err(shape)?;
+    si.signed_attrs = Some(attrs);
+    sd.signer_infos = cms::signed_data::SignerInfos(infos.try_into().map_err(shape)?);
+    info.content = der::Any::encode_from(&sd).map_err(shape)?;
+    info.to_der().map_err(shape)
+}
+
+/// Re-encodes DER SignedData (from [`sign`] or [`sign_sha256_detached`]) as
+/// `encoding`, for callers that alter the DER first (the simulator's tampering)
+/// and still need the provider's encoding. Attaching or detaching is not a
+/// re-encoding and is refused.
+pub fn reencode(der: &[u8], encoding: Encoding) -> Result<Vec<u8>, CmsError> {
+    let shape = |_| CmsError::Internal("unexpected SignedData shape");
+    let sd: SignedData = ContentInfo::from_der(der)
+        .map_err(shape)?
+        .content
+        .decode_as()
+        .map_err(shape)?;
+    if sd.encap_content_info.econtent.is_none() != encoding.is_detached() {
+        return Err(CmsError::Internal("cannot attach or detach by re-encoding"));
+    }
     match encoding {
-        Encoding::DerAttached | Encoding::DerDetached => Ok(der),
-        Encoding::BerIndefiniteAttached => ber::indefinite(&der),
+        Encoding::DerAttached | Encoding::DerDetached => Ok(der.to_vec()),
+        Encoding::BerIndefiniteAttached | Encoding::BerIndefiniteDetached => ber::indefinite(der),
     }
 }
 
-/// Re-encodes attached DER SignedData (from [`sign`]) as `encoding`, for callers
-/// that alter the DER first (the simulator's tampering) and still need the
-/// provider's encoding. Detaching is not a re-encoding and is refused.
+/// [`reencode`] for attached SignedData.
 pub fn reencode_attached(der: &[u8], encoding: Encoding) -> Result<Vec<u8>, CmsError> {
-    match encoding {
-        Encoding::DerAttached => Ok(der.to_vec()),
-        Encoding::BerIndefiniteAttached => ber::indefinite(der),
-        Encoding::DerDetached => Err(CmsError::Internal("cannot detach by re-encoding")),
+    if encoding.is_detached() {
+        return Err(CmsError::Internal("cannot detach by re-encoding"));
     }
+    reencode(der, encoding)
 }
 
 /// The roots one provider is trusted under: built once at startup and shared.
@@ -254,14 +356,30 @@ impl TrustAnchors {
     }
 }
 
+/// What the gateway asked to be signed, and where the CMS carries it.
+#[derive(Debug, Clone, Copy)]
+pub enum Content<'a> {
+    /// Inside the CMS; it must equal these bytes exactly.
+    Attached(&'a [u8]),
+    /// Not inside the CMS; the signature is checked over these bytes.
+    Detached(&'a [u8]),
+    /// Not inside the CMS, and only its SHA-256 is at hand: the signer must use
+    /// SHA-256 and the signed `messageDigest` must equal this exactly.
+    DetachedSha256(&'a [u8; 32]),
+}
+
+impl Content<'_> {
+    fn detached(self) -> bool {
+        !matches!(self, Self::Attached(_))
+    }
+}
+
 /// What the gateway expects of a signed result.
 #[derive(Debug, Clone, Copy)]
 pub struct Expect<'a> {
     /// What the gateway asked to be signed; the signed content (or, detached, the
-    /// content the signature is checked against) must equal it exactly.
-    pub content: &'a [u8],
-    /// The content is not inside the CMS; verify against `content`.
-    pub detached: bool,
+    /// content or digest the signature is checked against) must equal it exactly.
+    pub content: Content<'a>,
     /// The request window, Unix seconds: signingTime must lie in
     /// `[not_before - skew_secs, not_after + skew_secs]`.
     pub not_before: u64,
@@ -320,8 +438,12 @@ pub fn verify(
         return Err(CmsError::UnexpectedContentType);
     }
     let detached = sd.encap_content_info.econtent.is_none();
-    if detached != expect.detached {
+    if detached != expect.content.detached() {
         return Err(CmsError::Encapsulation { detached });
+    }
+    // Only a SHA-256 messageDigest can be compared with a document's SHA-256.
+    if matches!(expect.content, Content::DetachedSha256(_)) && si.digest_alg.oid != ID_SHA256 {
+        return Err(CmsError::UnsupportedAlgorithm);
     }
 
     let attrs = si
@@ -373,13 +495,25 @@ pub fn verify(
     let mut only_signer = Stack::new().map_err(ossl)?;
     only_signer.push(signer_x509.clone()).map_err(ossl)?;
     let mut content = Vec::new();
+    let mut flags = CMSOptions::NO_SIGNER_CERT_VERIFY | CMSOptions::NOINTERN | CMSOptions::BINARY;
+    let supplied = match expect.content {
+        Content::Attached(_) => None,
+        Content::Detached(c) => Some(c),
+        // No content to digest: OpenSSL checks the signature over the signed
+        // attributes (present, checked above) and the messageDigest is compared
+        // below. An empty stand-in keeps OpenSSL from asking for content.
+        Content::DetachedSha256(_) => {
+            flags |= CMSOptions::NO_CONTENT_VERIFY;
+            Some(&b""[..])
+        }
+    };
     parsed
         .verify(
             Some(&only_signer),
             None,
-            expect.detached.then_some(expect.content),
+            supplied,
             Some(&mut content),
-            CMSOptions::NO_SIGNER_CERT_VERIFY | CMSOptions::NOINTERN | CMSOptions::BINARY,
+            flags,
         )
         .map_err(|_| CmsError::Signature)?;
 
@@ -399,7 +533,11 @@ pub fn verify(
     }
     check_key_usage(signer)?;
 
-    if content.len() != expect.content.len() || !bool::from(content.ct_eq(expect.content)) {
+    let (got, want): (&[u8], &[u8]) = match expect.content {
+        Content::Attached(want) | Content::Detached(want) => (&content, want),
+        Content::DetachedSha256(want) => (message_digest(attrs)?, want),
+    };
+    if got.len() != want.len() || !bool::from(got.ct_eq(want)) {
         return Err(CmsError::ContentMismatch);
     }
     let lo = expect.not_before.saturating_sub(expect.skew_secs);
@@ -429,6 +567,18 @@ pub fn verify(
         signer_serial,
         signer_common_name,
     })
+}
+
+/// The value of the single `messageDigest` signed attribute.
+fn message_digest(attrs: &Attributes) -> Result<&[u8], CmsError> {
+    let v = single_attr(attrs, ID_MESSAGE_DIGEST)?
+        .ok_or(CmsError::BadSignedAttributes("no messageDigest"))?;
+    if der::Tagged::tag(v) != der::Tag::OctetString {
+        return Err(CmsError::BadSignedAttributes(
+            "messageDigest is not an OCTET STRING",
+        ));
+    }
+    Ok(v.value())
 }
 
 /// The certificate (among the chain helpers and roots) that issued `cert`: its
@@ -567,8 +717,8 @@ fn check_chain(
 
 /// DER → BER with indefinite lengths, the way streaming signers write SignedData:
 /// ContentInfo, SignedData, EncapsulatedContentInfo and the `[0]` wrappers get
-/// indefinite lengths, the content becomes a constructed OCTET STRING of small
-/// chunks. Certificates and SignerInfos stay DER (their signatures cover DER).
+/// indefinite lengths, the content (if attached) becomes a constructed OCTET
+/// STRING of small chunks. Certificates and SignerInfos stay DER (their signatures cover DER).
 /// The `der` crate splits the input; only the indefinite headers are written here.
 mod ber {
     use super::CmsError;
@@ -624,18 +774,23 @@ mod ber {
         let [version, digest_algs, encap, rest @ ..] = sd.as_slice() else {
             return Err(bad());
         };
-        // EncapsulatedContentInfo ::= SEQUENCE { eContentType, [0] EXPLICIT OCTET STRING }
+        // EncapsulatedContentInfo ::= SEQUENCE { eContentType, [0] EXPLICIT OCTET
+        // STRING OPTIONAL }: without the [0] when the content is detached.
         let ec = children(encap)?;
-        let [econtent_type, econtent] = ec.as_slice() else {
-            return Err(bad());
+        let (econtent_type, content) = match ec.as_slice() {
+            [econtent_type, econtent] => {
+                let octets = children(econtent)?;
+                let [octets] = octets.as_slice() else {
+                    return Err(bad());
+                };
+                (*econtent_type, Some(value(octets)?))
+            }
+            [econtent_type] => (*econtent_type, None),
+            _ => return Err(bad()),
         };
-        let octets = children(econtent)?;
-        let [octets] = octets.as_slice() else {
-            return Err(bad());
-        };
-        let content = value(octets)?;
 
-        let mut out = Vec::with_capacity(der.len() + 64 + content.len() / CHUNK * 2);
+        let content_len = content.map_or(0, <[u8]>::len);
+        let mut out = Vec::with_capacity(der.len() + 64 + content_len / CHUNK * 2);
         open(&mut out, SEQUENCE);
         out.extend_from_slice(content_type);
         open(&mut out, EXPLICIT_0);
@@ -644,16 +799,18 @@ mod ber {
         out.extend_from_slice(digest_algs);
         open(&mut out, SEQUENCE);
         out.extend_from_slice(econtent_type);
-        open(&mut out, EXPLICIT_0);
-        open(&mut out, CONSTRUCTED_OCTET_STRING);
-        for chunk in content.chunks(CHUNK) {
-            // CHUNK < 128, so the length fits the one-byte short form.
-            let len = u8::try_from(chunk.len()).map_err(|_| bad())?;
-            out.extend_from_slice(&[OCTET_STRING, len]);
-            out.extend_from_slice(chunk);
+        if let Some(content) = content {
+            open(&mut out, EXPLICIT_0);
+            open(&mut out, CONSTRUCTED_OCTET_STRING);
+            for chunk in content.chunks(CHUNK) {
+                // CHUNK < 128, so the length fits the one-byte short form.
+                let len = u8::try_from(chunk.len()).map_err(|_| bad())?;
+                out.extend_from_slice(&[OCTET_STRING, len]);
+                out.extend_from_slice(chunk);
+            }
+            out.extend_from_slice(&EOC); // constructed OCTET STRING
+            out.extend_from_slice(&EOC); // [0] eContent
         }
-        out.extend_from_slice(&EOC); // constructed OCTET STRING
-        out.extend_from_slice(&EOC); // [0] eContent
         out.extend_from_slice(&EOC); // EncapsulatedContentInfo
         for element in rest {
             out.extend_from_slice(element);
@@ -713,8 +870,11 @@ mod tests {
     fn expect(content: &[u8], detached: bool) -> Expect<'_> {
         let n = now();
         Expect {
-            content,
-            detached,
+            content: if detached {
+                Content::Detached(content)
+            } else {
+                Content::Attached(content)
+            },
             not_before: n - 60,
             not_after: n + 60,
             skew_secs: 5,
@@ -837,6 +997,110 @@ mod tests {
             verify(&attached, &expect(NONCE, true), &f.anchors).unwrap_err(),
             CmsError::Encapsulation { detached: false }
         );
+    }
+
+    fn digest_expect(digest: &[u8; 32]) -> Expect<'_> {
+        Expect {
+            content: Content::DetachedSha256(digest),
+            ..expect(b"", true)
+        }
+    }
+
+    /// Naver's document-hash form: detached, messageDigest == the document's
+    /// SHA-256, checked with only the digest at hand, in DER and BER.
+    #[test]
+    fn detached_sha256_verifies_with_only_the_digest() {
+        let f = fx();
+        let document = b"a contract the citizen signs, kept by the site";
+        let digest = openssl::sha::sha256(document);
+        for encoding in [Encoding::DerDetached, Encoding::BerIndefiniteDetached] {
+            let cms =
+                sign_sha256_detached(&digest, &f.alice, &[f.pki.ca().clone()], encoding).unwrap();
+            if encoding == Encoding::BerIndefiniteDetached {
+                assert_eq!(&cms[..2], &[0x30, 0x80], "indefinite length");
+                assert!(ContentInfo::from_der(&cms).is_err(), "not DER");
+            } else {
+                assert!(parse_sd(&cms).encap_content_info.econtent.is_none());
+            }
+            let v = verify(&cms, &digest_expect(&digest), &f.anchors).unwrap();
+            assert_eq!(v.signer_common_name, "홍길동");
+            // The same CMS is an ordinary detached signature over the document.
+            verify(&cms, &expect(document, true), &f.anchors).unwrap();
+            // Another digest (one bit off) is refused as other content.
+            let mut wrong = digest;
+            wrong[31] ^= 0x01;
+            assert_eq!(
+                verify(&cms, &digest_expect(&wrong), &f.anchors).unwrap_err(),
+                CmsError::ContentMismatch
+            );
+            // Never read as attached content.
+            assert_eq!(
+                verify(&cms, &expect(&digest, false), &f.anchors).unwrap_err(),
+                CmsError::Encapsulation { detached: true }
+            );
+        }
+        // An attached CMS is not a detached digest signature.
+        let attached = sign(
+            &digest,
+            &f.alice,
+            &[f.pki.ca().clone()],
+            Encoding::DerAttached,
+        )
+        .unwrap();
+        assert_eq!(
+            verify(&attached, &digest_expect(&digest), &f.anchors).unwrap_err(),
+            CmsError::Encapsulation { detached: false }
+        );
+    }
+
+    /// Without content to digest, the signature over the signed attributes is
+    /// still checked: a flipped signature byte, or a messageDigest changed after
+    /// signing, fails as a bad signature, not as a mere content mismatch.
+    #[test]
+    fn detached_sha256_still_checks_the_signature() {
+        let f = fx();
+        let digest = openssl::sha::sha256(b"document");
+        let cms = sign_sha256_detached(
+            &digest,
+            &f.alice,
+            &[f.pki.ca().clone()],
+            Encoding::DerDetached,
+        )
+        .unwrap();
+        let mut bad = cms.clone();
+        *bad.last_mut().unwrap() ^= 0x01;
+        assert_eq!(
+            verify(&bad, &digest_expect(&digest), &f.anchors).unwrap_err(),
+            CmsError::Signature
+        );
+        // Swap the messageDigest for another without re-signing.
+        let other = openssl::sha::sha256(b"another document");
+        let at = cms.windows(32).position(|w| w == digest).unwrap();
+        let mut swapped = cms.clone();
+        swapped[at..at + 32].copy_from_slice(&other);
+        assert_eq!(
+            verify(&swapped, &digest_expect(&other), &f.anchors).unwrap_err(),
+            CmsError::Signature
+        );
+        // Every other check still applies: another provider's root fails.
+        let theirs = TrustAnchors::from_pem(&f.other.root_pem().unwrap()).unwrap();
+        assert!(matches!(
+            verify(&cms, &digest_expect(&digest), &theirs).unwrap_err(),
+            CmsError::Chain(_)
+        ));
+        // And the signingTime window.
+        let n = now();
+        let past = Expect {
+            not_before: n - 3600,
+            not_after: n - 600,
+            ..digest_expect(&digest)
+        };
+        assert_eq!(
+            verify(&cms, &past, &f.anchors).unwrap_err(),
+            CmsError::SigningTimeOutsideWindow
+        );
+        // Digest-only signing needs a detached encoding.
+        assert!(sign_sha256_detached(&digest, &f.alice, &[], Encoding::DerAttached).is_err());
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod error;
 pub mod http_client;
 pub mod kakao_direct;
 pub mod person;
+pub mod signing;
 pub mod simulator;
 pub mod testpki;
 pub mod toss_direct;

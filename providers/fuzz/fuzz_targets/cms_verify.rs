@@ -5,10 +5,15 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use munjigi_providers::cms::{self, Expect, TrustAnchors};
+use munjigi_providers::cms::{self, Content, Expect, TrustAnchors};
 use std::sync::OnceLock;
 
 const CONTENT: &[u8] = b"munjigi-fuzz-nonce-0123456789abcdef";
+/// SHA-256 of [`CONTENT`], for the digest-only detached form.
+const CONTENT_SHA256: [u8; 32] = [
+    0x73, 0xcc, 0x37, 0x54, 0x21, 0x1d, 0xa3, 0xff, 0xbb, 0xe5, 0x0c, 0xec, 0x3d, 0xca, 0x8b, 0x5b,
+    0x4f, 0xb5, 0xd2, 0xf3, 0xa3, 0x38, 0x9a, 0xf8, 0x41, 0x40, 0x8f, 0xec, 0x13, 0x39, 0x17, 0xf6,
+];
 
 fn anchors() -> &'static TrustAnchors {
     static A: OnceLock<TrustAnchors> = OnceLock::new();
@@ -21,10 +26,13 @@ fn anchors() -> &'static TrustAnchors {
 }
 
 fuzz_target!(|data: &[u8]| {
-    for detached in [false, true] {
+    for content in [
+        Content::Attached(CONTENT),
+        Content::Detached(CONTENT),
+        Content::DetachedSha256(&CONTENT_SHA256),
+    ] {
         let expect = Expect {
-            content: CONTENT,
-            detached,
+            content,
             not_before: 0,
             not_after: u64::MAX / 2,
             skew_secs: 60,

@@ -12,8 +12,15 @@
 //! session token is cached (one fetch at a time) until shortly before it
 //! expires and fetched again once if the broker refuses it.
 //!
+//! Document signing (`Sign`, `MultiSign`) is in `signing.rs`, on the same
+//! status, verify and CMS helpers.
+//!
 //! Not here: per-login state (all of it is in [`Pending`]), retries beyond the one
 //! token refresh (the gateway decides).
+
+mod signing;
+
+pub use signing::TOO_MANY_DOCUMENTS;
 
 use std::time::{Duration, Instant};
 
@@ -29,10 +36,10 @@ use super::wire::{
     IdentityVerifyRequest,
 };
 use super::wire::{TokenRequest, TokenResponse};
-use super::{BarocertConfig, BarocertProduct, BarocertSecret, NonceRule};
+use super::{ApiKind, BarocertConfig, BarocertProduct, BarocertSecret, NonceRule};
 use crate::adapter::{Challenge, Pending, Provider, Status, Verified};
 use crate::assertion::{Evidence, Level, ProviderId};
-use crate::cms::{self, TrustAnchors};
+use crate::cms::{self, TrustAnchors, VerifiedCms};
 use crate::error::ProviderError;
 use crate::http_client::{header, HttpClient, HttpResponse};
 use crate::person::{BirthDate, Ci, Citizen, Gender, Name, Person, Phone};
@@ -422,6 +429,145 @@ impl BarocertAdapter {
         }
     }
 
+    /// The status of a receipt of `kind` (`GET /{P}/{kind}/{cc}/{rid}`).
+    async fn receipt_status(
+        &self,
+        kind: ApiKind,
+        pending: &Pending,
+    ) -> Result<Status, ProviderError> {
+        self.check_handle(&pending.handle)?;
+        let path = format!(
+            "/{}/{}/{}/{}",
+            self.product.path_segment(),
+            kind.segment(),
+            self.client_code,
+            pending.handle
+        );
+        let resp = self.call("status", Method::GET, &path, &[]).await?;
+        let s: IdentityStatus = resp.json()?;
+        if s.receipt_id != pending.handle {
+            return Err(ProviderError::Protocol(
+                "status is for another receiptID".into(),
+            ));
+        }
+        if !self.product.knows_state(s.state) {
+            return Err(ProviderError::Protocol(format!(
+                "unknown state {} for {}",
+                s.state,
+                self.product.name()
+            )));
+        }
+        let viewed = s.view_dt.as_deref().is_some_and(|v| !v.trim().is_empty());
+        let status = match s.state {
+            0 | 5 => Status::Pending { viewed },
+            1 => Status::Completed,
+            2 => Status::Expired,
+            3 => Status::Rejected,
+            _ => Status::Failed,
+        };
+        debug!(provider = %self.id, receipt = %pending.handle, api = kind.segment(), state = s.state, "barocert status");
+        Ok(status)
+    }
+
+    /// The verify call for a receipt of `kind` (PASS: repeating the receiver,
+    /// encrypted).
+    async fn fetch_result(
+        &self,
+        kind: ApiKind,
+        who: &Citizen,
+        pending: &Pending,
+    ) -> Result<HttpResponse, ProviderError> {
+        self.check_handle(&pending.handle)?;
+        let path = self
+            .product
+            .api_verify_path(kind, &self.client_code, &pending.handle);
+        let body = if self.product.verify_repeats_person() {
+            let key = self.secret.key();
+            serde_json::to_vec(&IdentityVerifyRequest {
+                receiver_hp: encrypt(key, &who.phone.national())?,
+                receiver_name: encrypt(key, who.name.expose())?,
+            })
+            .map_err(|e| ProviderError::Config(format!("verify request: {e}")))?
+        } else {
+            Vec::new()
+        };
+        self.call("verify", Method::POST, &path, &body).await
+    }
+
+    /// A verify answer must be for this receipt and completed.
+    fn check_receipt(
+        &self,
+        receipt_id: &str,
+        state: i64,
+        pending: &Pending,
+    ) -> Result<(), ProviderError> {
+        if receipt_id != pending.handle {
+            return Err(ProviderError::Protocol(
+                "result is for another receiptID".into(),
+            ));
+        }
+        if state != 1 {
+            return Err(ProviderError::Protocol(format!(
+                "result with state {state} instead of 1"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Decodes one base64 `signedData` and verifies it completely against
+    /// `content`, this provider's roots and the request window. `element` names
+    /// the document in logs (multi-sign).
+    fn check_cms(
+        &self,
+        signed_b64: &str,
+        content: cms::Content<'_>,
+        pending: &Pending,
+        element: Option<usize>,
+    ) -> Result<(Vec<u8>, VerifiedCms), ProviderError> {
+        let signed_data = base64::engine::general_purpose::STANDARD
+            .decode(signed_b64.trim())
+            .map_err(|_| ProviderError::Protocol("signedData is not base64".into()))?;
+        let checked = cms::verify(
+            &signed_data,
+            &cms::Expect {
+                content,
+                not_before: pending.started_at,
+                not_after: pending.expires_at,
+                skew_secs: SIGNING_SKEW_SECS,
+            },
+            &self.anchors,
+        )
+        .map_err(|e| {
+            warn!(provider = %self.id, receipt = %pending.handle, element, error = %e, "barocert result failed CMS verification");
+            ProviderError::BadSignature(e)
+        })?;
+        Ok((signed_data, checked))
+    }
+
+    /// The result's person must be the citizen asked, and every signer
+    /// certificate must name them.
+    fn check_person(
+        &self,
+        person: &Person,
+        who: &Citizen,
+        signers: &[&VerifiedCms],
+        pending: &Pending,
+    ) -> Result<(), ProviderError> {
+        if !person.is(who)
+            || !signers
+                .iter()
+                .all(|c| person.name.named_by(&c.signer_common_name))
+        {
+            warn!(provider = %self.id, receipt = %pending.handle, "barocert result names another person");
+            return Err(ProviderError::WrongSigner);
+        }
+        Ok(())
+    }
+
+    fn amr(&self) -> Vec<String> {
+        self.product.amr().iter().map(|s| (*s).to_owned()).collect()
+    }
+
     /// What the CMS content must equal: the nonce the app was asked to sign, or
     /// for a product that takes none (Naver) the `receiptID` of this request.
     fn expected_content<'a>(&self, ask: &'a Challenge, pending: &'a Pending) -> &'a [u8] {
@@ -434,7 +580,12 @@ impl BarocertAdapter {
     /// The person the result names. A product whose result omits the phone
     /// (PASS) had the broker check the phone the verify body repeated: the
     /// asked phone is taken.
-    fn person_from(&self, r: &IdentityResult, who: &Citizen) -> Result<Person, ProviderError> {
+    fn person_from(
+        &self,
+        r: &Receiver<'_>,
+        who: &Citizen,
+        phone_in_result: bool,
+    ) -> Result<Person, ProviderError> {
         let field = |v: &Option<String>, what: &str| -> Result<String, ProviderError> {
             v.as_deref()
                 .map(str::trim)
@@ -443,25 +594,21 @@ impl BarocertAdapter {
                 .ok_or_else(|| ProviderError::Protocol(format!("result has no {what}")))
         };
         let bad = |what: &str| ProviderError::Protocol(format!("result {what} is malformed"));
-        let name = Name::parse(&field(&r.receiver_name, "receiverName")?)
-            .map_err(|_| bad("receiverName"))?;
-        let year = field(&r.receiver_year, "receiverYear")?;
-        let day = field(&r.receiver_day, "receiverDay")?;
+        let name = Name::parse(&field(r.name, "receiverName")?).map_err(|_| bad("receiverName"))?;
+        let year = field(r.year, "receiverYear")?;
+        let day = field(r.day, "receiverDay")?;
         if !crypto::is_digits(&year, 4) || !crypto::is_digits(&day, 4) {
             return Err(bad("receiverYear/receiverDay"));
         }
         let birthdate = BirthDate::parse(&format!("{year}{day}"))
             .map_err(|_| bad("receiverYear/receiverDay"))?;
-        let phone = if self.product.result_has_phone() {
-            Phone::parse(&field(&r.receiver_hp, "receiverHP")?).map_err(|_| bad("receiverHP"))?
+        let phone = if phone_in_result {
+            Phone::parse(&field(r.hp, "receiverHP")?).map_err(|_| bad("receiverHP"))?
         } else {
             who.phone.clone()
         };
-        let ci = Ci::parse(&r.ci).map_err(|_| bad("ci"))?;
-        let gender = r
-            .receiver_gender
-            .as_deref()
-            .and_then(|g| Gender::parse(g).ok());
+        let ci = Ci::parse(r.ci).map_err(|_| bad("ci"))?;
+        let gender = r.gender.as_deref().and_then(|g| Gender::parse(g).ok());
         Ok(Person {
             name,
             birthdate,
@@ -480,6 +627,10 @@ impl Provider for BarocertAdapter {
 
     fn level(&self) -> Level {
         self.level
+    }
+
+    fn signer(&self) -> Option<&dyn crate::signing::DocumentSigner> {
+        Some(self)
     }
 
     async fn start(&self, who: &Citizen, ask: &Challenge) -> Result<Pending, ProviderError> {
@@ -548,37 +699,7 @@ impl Provider for BarocertAdapter {
     }
 
     async fn status(&self, pending: &Pending) -> Result<Status, ProviderError> {
-        self.check_handle(&pending.handle)?;
-        let path = format!(
-            "/{}/Identity/{}/{}",
-            self.product.path_segment(),
-            self.client_code,
-            pending.handle
-        );
-        let resp = self.call("status", Method::GET, &path, &[]).await?;
-        let s: IdentityStatus = resp.json()?;
-        if s.receipt_id != pending.handle {
-            return Err(ProviderError::Protocol(
-                "status is for another receiptID".into(),
-            ));
-        }
-        if !self.product.knows_state(s.state) {
-            return Err(ProviderError::Protocol(format!(
-                "unknown state {} for {}",
-                s.state,
-                self.product.name()
-            )));
-        }
-        let viewed = s.view_dt.as_deref().is_some_and(|v| !v.trim().is_empty());
-        let status = match s.state {
-            0 | 5 => Status::Pending { viewed },
-            1 => Status::Completed,
-            2 => Status::Expired,
-            3 => Status::Rejected,
-            _ => Status::Failed,
-        };
-        debug!(provider = %self.id, receipt = %pending.handle, state = s.state, "barocert status");
-        Ok(status)
+        self.receipt_status(ApiKind::Identity, pending).await
     }
 
     async fn verify(
@@ -587,56 +708,17 @@ impl Provider for BarocertAdapter {
         ask: &Challenge,
         pending: &Pending,
     ) -> Result<Verified, ProviderError> {
-        self.check_handle(&pending.handle)?;
-        let path = self.product.verify_path(&self.client_code, &pending.handle);
-        let body = if self.product.verify_repeats_person() {
-            let key = self.secret.key();
-            serde_json::to_vec(&IdentityVerifyRequest {
-                receiver_hp: encrypt(key, &who.phone.national())?,
-                receiver_name: encrypt(key, who.name.expose())?,
-            })
-            .map_err(|e| ProviderError::Config(format!("verify request: {e}")))?
-        } else {
-            Vec::new()
-        };
-        let resp = self.call("verify", Method::POST, &path, &body).await?;
+        let resp = self.fetch_result(ApiKind::Identity, who, pending).await?;
         let r: IdentityResult = resp.json()?;
-        if r.receipt_id != pending.handle {
-            return Err(ProviderError::Protocol(
-                "result is for another receiptID".into(),
-            ));
-        }
-        if r.state != 1 {
-            return Err(ProviderError::Protocol(format!(
-                "result with state {} instead of 1",
-                r.state
-            )));
-        }
-        let signed_data = base64::engine::general_purpose::STANDARD
-            .decode(r.signed_data.trim())
-            .map_err(|_| ProviderError::Protocol("signedData is not base64".into()))?;
-
-        let checked = cms::verify(
-            &signed_data,
-            &cms::Expect {
-                content: self.expected_content(ask, pending),
-                detached: false,
-                not_before: pending.started_at,
-                not_after: pending.expires_at,
-                skew_secs: SIGNING_SKEW_SECS,
-            },
-            &self.anchors,
-        )
-        .map_err(|e| {
-            warn!(provider = %self.id, receipt = %pending.handle, error = %e, "barocert result failed CMS verification");
-            ProviderError::BadSignature(e)
-        })?;
-
-        let person = self.person_from(&r, who)?;
-        if !person.is(who) || !person.name.named_by(&checked.signer_common_name) {
-            warn!(provider = %self.id, receipt = %pending.handle, "barocert result names another person");
-            return Err(ProviderError::WrongSigner);
-        }
+        self.check_receipt(&r.receipt_id, r.state, pending)?;
+        let (signed_data, checked) = self.check_cms(
+            &r.signed_data,
+            cms::Content::Attached(self.expected_content(ask, pending)),
+            pending,
+            None,
+        )?;
+        let person = self.person_from(&Receiver::from(&r), who, self.product.result_has_phone())?;
+        self.check_person(&person, who, &[&checked], pending)?;
         info!(
             provider = %self.id,
             receipt = %pending.handle,
@@ -645,14 +727,42 @@ impl Provider for BarocertAdapter {
         );
         Ok(Verified {
             person,
-            evidence: Evidence {
-                signed_data,
-                signing_time: checked.signing_time,
-                signer_issuer: checked.signer_issuer,
-                signer_serial: checked.signer_serial,
-            },
-            amr: self.product.amr().iter().map(|s| (*s).to_owned()).collect(),
+            evidence: evidence(signed_data, checked),
+            amr: self.amr(),
         })
+    }
+}
+
+/// The receiver fields a verify answer carries (identity, sign and multi-sign
+/// results share them).
+struct Receiver<'a> {
+    name: &'a Option<String>,
+    year: &'a Option<String>,
+    day: &'a Option<String>,
+    hp: &'a Option<String>,
+    gender: &'a Option<String>,
+    ci: &'a str,
+}
+
+impl<'a> From<&'a IdentityResult> for Receiver<'a> {
+    fn from(r: &'a IdentityResult) -> Self {
+        Self {
+            name: &r.receiver_name,
+            year: &r.receiver_year,
+            day: &r.receiver_day,
+            hp: &r.receiver_hp,
+            gender: &r.receiver_gender,
+            ci: &r.ci,
+        }
+    }
+}
+
+fn evidence(signed_data: Vec<u8>, checked: VerifiedCms) -> Evidence {
+    Evidence {
+        signed_data,
+        signing_time: checked.signing_time,
+        signer_issuer: checked.signer_issuer,
+        signer_serial: checked.signer_serial,
     }
 }
 

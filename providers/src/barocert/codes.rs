@@ -67,6 +67,8 @@ pub enum BrokerCode {
     MalformedReceipt,
     /// clientCode is not 12 digits.
     MalformedClient,
+    /// A multi-sign request with no documents or more than the product allows.
+    BadTokenCount,
 
     // Person.
     UnknownPerson,
@@ -84,7 +86,7 @@ pub enum BrokerCode {
 }
 
 impl BrokerCode {
-    pub const ALL: [BrokerCode; 35] = [
+    pub const ALL: [BrokerCode; 36] = [
         Self::UnknownLinkId,
         Self::TokenSignature,
         Self::TokenClock,
@@ -110,6 +112,7 @@ impl BrokerCode {
         Self::Undecryptable,
         Self::MalformedReceipt,
         Self::MalformedClient,
+        Self::BadTokenCount,
         Self::UnknownPerson,
         Self::PersonMismatch,
         Self::AccountDormant,
@@ -150,6 +153,7 @@ impl BrokerCode {
             Self::MalformedReceipt => -12_000_008,
             Self::MalformedClient => -12_000_009,
             Self::BadCallCenter => -12_000_010,
+            Self::BadTokenCount => -12_000_011,
             Self::UnknownPerson => -13_000_001,
             Self::PersonMismatch => -13_000_002,
             Self::AccountDormant => -13_000_003,
@@ -213,6 +217,7 @@ impl BrokerCode {
             Self::Undecryptable => "암호화된 항목을 복호화할 수 없습니다.",
             Self::MalformedReceipt => "접수아이디는 32자리 숫자입니다.",
             Self::MalformedClient => "이용기관코드는 12자리 숫자입니다.",
+            Self::BadTokenCount => "전자서명 요청 건수가 허용 범위를 벗어났습니다.",
             Self::UnknownPerson => "인증서 이용자를 찾을 수 없습니다.",
             Self::PersonMismatch => "이용자 정보가 일치하지 않습니다.",
             Self::AccountDormant => "휴면 또는 탈퇴한 이용자입니다.",
@@ -266,6 +271,7 @@ impl BrokerCode {
             | Self::Undecryptable
             | Self::MalformedReceipt
             | Self::MalformedClient
+            | Self::BadTokenCount
             | Self::UnknownReceipt => ProviderError::BadRequest {
                 code,
                 message: self.message().to_owned(),

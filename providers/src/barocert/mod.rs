@@ -24,8 +24,36 @@
 //! another login of the same person is refused (other `receiptID`); what is lost
 //! is the gateway-chosen freshness the nonce gives the other products.
 //!
-//! Not here: signing documents, multi-sign or CMS (출금동의) — separate traits
-//! later; the gateway's state machine; trust configuration (passed in).
+//! **Document signing** (전자서명, `adapter/signing.rs`): the same adapter is a
+//! [`crate::signing::DocumentSigner`]. One document goes to `/{P}/Sign/…`,
+//! several to `/{P}/MultiSign/…` (up to [`BarocertProduct::max_documents`]:
+//! Kakao 20, Naver 50, Toss 20, PASS single only). The gateway always asks for
+//! `tokenType: "HASH"` with `token` = base64 of the document's SHA-256; Kakao,
+//! PASS and Toss return DER with the 32 digest bytes attached, Naver returns BER
+//! indefinite-length, detached, whose `messageDigest` is the document's SHA-256
+//! ([`BarocertProduct::signed_form`]). Status, verify paths, ttl, verify deadlines
+//! and verify-once are the identity API's.
+//!
+//! The request and result shapes follow the barocert SDKs (Java, PHP, Python,
+//! Node): `Sign` = receiver fields + `reqTitle` + `expireIn` + `token` +
+//! `tokenType` (+ `reqMessage` and `callCenterNum` for Naver and PASS, PASS's
+//! `userAgreementYN`/`receiverInfoYN`); `MultiSign` = receiver fields +
+//! `expireIn` + `tokens[]` where Kakao sends `reqTitle` and one top-level
+//! `tokenType` with `{signTitle, token}` per document, Naver `reqTitle`,
+//! `reqMessage`, `callCenterNum` and `{tokenType, token}`, Toss
+//! `{reqTitle, tokenType, token}`; the multi result carries `multiSignedData[]`
+//! in request order. Toss verifies on `/TOSS/{Sign|MultiSign}/Verify/…`, the
+//! others on the receipt path. **Modelled** where the SDKs do not say: the Toss
+//! multi-sign limit (20, as Kakao); the scopes per API (Kakao 401 identity, 402
+//! sign, 403 multi-sign; Naver 421/422/423; PASS 441/442; Toss 461/462/463);
+//! that every sign result carries the receiver's personal data with
+//! `receiverHP` (the newer SDK result classes do; older Kakao ones show only
+//! `signedData` and `ci`); `reqMessage` is encrypted like the other personal
+//! fields; per-document tokens are encrypted, titles are not; HASH is SHA-256
+//! only, so a HASH token must be base64 of 32 bytes.
+//!
+//! Not here: CMS (출금동의) or login-by-app APIs; the gateway's state machine;
+//! trust configuration (passed in).
 
 pub mod codes;
 pub(crate) mod crypto;
@@ -33,7 +61,7 @@ pub(crate) mod wire;
 
 mod adapter;
 
-pub use adapter::BarocertAdapter;
+pub use adapter::{BarocertAdapter, TOO_MANY_DOCUMENTS};
 pub use codes::BrokerCode;
 
 use base64::Engine as _;
@@ -41,6 +69,57 @@ use serde::{Deserialize, Serialize};
 
 use crate::cms::Encoding;
 use crate::error::ProviderError;
+use crate::signing::SignedForm;
+
+/// Which of the broker's APIs a request belongs to: the path segment after the
+/// product (`/KAKAO/{Identity|Sign|MultiSign}/…`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ApiKind {
+    /// 본인인증: the login.
+    Identity,
+    /// 전자서명(단건): one document.
+    Sign,
+    /// 전자서명(복수): several documents in one request.
+    MultiSign,
+}
+
+impl ApiKind {
+    pub const ALL: [ApiKind; 3] = [Self::Identity, Self::Sign, Self::MultiSign];
+
+    pub fn segment(self) -> &'static str {
+        match self {
+            Self::Identity => "Identity",
+            Self::Sign => "Sign",
+            Self::MultiSign => "MultiSign",
+        }
+    }
+
+    pub fn from_segment(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.segment() == s)
+    }
+}
+
+/// What a document-signing token is (`tokenType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenType {
+    /// The text itself is signed (attached).
+    Text,
+    /// `token` is base64 of a SHA-256 digest; the app signs the digest.
+    Hash,
+}
+
+impl TokenType {
+    pub fn wire(self) -> &'static str {
+        match self {
+            Self::Text => "TEXT",
+            Self::Hash => "HASH",
+        }
+    }
+
+    pub fn from_wire(s: &str) -> Option<Self> {
+        [Self::Text, Self::Hash].into_iter().find(|t| t.wire() == s)
+    }
+}
 
 /// One of the products the broker fronts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -189,18 +268,90 @@ impl BarocertProduct {
         matches!(self, Self::Pass)
     }
 
+    /// The identity verify call's path ([`Self::api_verify_path`] for
+    /// [`ApiKind::Identity`]).
+    pub fn verify_path(self, client_code: &str, receipt_id: &str) -> String {
+        self.api_verify_path(ApiKind::Identity, client_code, receipt_id)
+    }
+
     /// The verify call's path. Toss's SDK shows only the `/Verify/` form; the
     /// others' SDKs (the versions we follow) post to the receipt itself.
-    pub fn verify_path(self, client_code: &str, receipt_id: &str) -> String {
+    pub fn api_verify_path(self, kind: ApiKind, client_code: &str, receipt_id: &str) -> String {
         match self {
             Self::Toss => format!(
-                "/{}/Identity/Verify/{client_code}/{receipt_id}",
-                self.path_segment()
+                "/{}/{}/Verify/{client_code}/{receipt_id}",
+                self.path_segment(),
+                kind.segment()
             ),
             Self::Kakao | Self::Naver | Self::Pass => format!(
-                "/{}/Identity/{client_code}/{receipt_id}",
-                self.path_segment()
+                "/{}/{}/{client_code}/{receipt_id}",
+                self.path_segment(),
+                kind.segment()
             ),
+        }
+    }
+
+    /// Whether the broker offers `kind` for this product (PASS: no multi-sign).
+    pub fn offers(self, kind: ApiKind) -> bool {
+        !(self == Self::Pass && kind == ApiKind::MultiSign)
+    }
+
+    /// Most documents one signing request may carry: Kakao 20, Naver 50 (the
+    /// SDK docs), Toss 20 (modelled), PASS 1 (single `Sign` only).
+    pub fn max_documents(self) -> usize {
+        match self {
+            Self::Kakao | Self::Toss => 20,
+            Self::Naver => 50,
+            Self::Pass => 1,
+        }
+    }
+
+    /// How a signed HASH token relates to the document (see
+    /// [`crate::signing::SignedForm`]).
+    pub fn signed_form(self) -> SignedForm {
+        match self {
+            Self::Naver => SignedForm::DetachedDigest,
+            Self::Kakao | Self::Pass | Self::Toss => SignedForm::Digest,
+        }
+    }
+
+    /// How the product encodes a signed HASH token's CMS.
+    pub fn hash_encoding(self) -> Encoding {
+        match self {
+            Self::Naver => Encoding::BerIndefiniteDetached,
+            Self::Kakao | Self::Pass | Self::Toss => Encoding::DerAttached,
+        }
+    }
+
+    /// Whether a single `Sign` request carries `reqMessage` and `callCenterNum`
+    /// (Naver, PASS).
+    pub fn sign_takes_message(self) -> bool {
+        matches!(self, Self::Naver | Self::Pass)
+    }
+
+    /// Whether a `MultiSign` request carries the top-level `reqTitle` (Kakao, Naver).
+    pub fn multi_takes_title(self) -> bool {
+        matches!(self, Self::Kakao | Self::Naver)
+    }
+
+    /// Whether a `MultiSign` request carries `reqMessage` and `callCenterNum` (Naver).
+    pub fn multi_takes_message(self) -> bool {
+        self == Self::Naver
+    }
+
+    /// Whether each `MultiSign` token names its own `tokenType` (Naver, Toss)
+    /// rather than one top-level `tokenType` (Kakao).
+    pub fn multi_token_type_per_token(self) -> bool {
+        matches!(self, Self::Naver | Self::Toss)
+    }
+
+    /// The per-document title field of a `MultiSign` token: Kakao `signTitle`,
+    /// Toss `reqTitle`, Naver none.
+    pub fn multi_token_title(self) -> MultiTokenTitle {
+        match self {
+            Self::Kakao => MultiTokenTitle::SignTitle,
+            Self::Toss => MultiTokenTitle::ReqTitle,
+            Self::Naver | Self::Pass => MultiTokenTitle::None,
         }
     }
 
@@ -234,11 +385,24 @@ impl BarocertProduct {
 
     /// The scope that grants this product's identity API.
     pub fn identity_scope(self) -> &'static str {
-        match self {
-            Self::Kakao => "401",
-            Self::Naver => "421",
-            Self::Pass => "441",
-            Self::Toss => "461",
+        self.scope(ApiKind::Identity)
+    }
+
+    /// The scope that grants one of this product's APIs (modelled: the SDKs
+    /// list the scopes, not which grants what).
+    pub fn scope(self, kind: ApiKind) -> &'static str {
+        match (self, kind) {
+            (Self::Kakao, ApiKind::Identity) => "401",
+            (Self::Kakao, ApiKind::Sign) => "402",
+            (Self::Kakao, ApiKind::MultiSign) => "403",
+            (Self::Naver, ApiKind::Identity) => "421",
+            (Self::Naver, ApiKind::Sign) => "422",
+            (Self::Naver, ApiKind::MultiSign) => "423",
+            (Self::Pass, ApiKind::Identity) => "441",
+            (Self::Pass, ApiKind::Sign | ApiKind::MultiSign) => "442",
+            (Self::Toss, ApiKind::Identity) => "461",
+            (Self::Toss, ApiKind::Sign) => "462",
+            (Self::Toss, ApiKind::MultiSign) => "463",
         }
     }
 
@@ -256,6 +420,14 @@ impl BarocertProduct {
             Self::Kakao | Self::Naver | Self::Pass | Self::Toss => &["pin"],
         }
     }
+}
+
+/// Where a `MultiSign` token carries its document's title.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MultiTokenTitle {
+    SignTitle,
+    ReqTitle,
+    None,
 }
 
 /// An RP's barocert settings, from the gateway's TOML.
@@ -325,6 +497,11 @@ mod tests {
                 Some(p)
             );
             assert!(p.scopes().contains(&p.identity_scope()));
+            for kind in ApiKind::ALL {
+                assert!(p.scopes().contains(&p.scope(kind)), "{p:?} {kind:?}");
+                assert_eq!(ApiKind::from_segment(kind.segment()), Some(kind));
+            }
+            assert_eq!(p.offers(ApiKind::MultiSign), p.max_documents() > 1);
             assert!(p.knows_state(0) && p.knows_state(4) && !p.knows_state(6));
         }
         assert_eq!(BarocertProduct::Kakao.max_ttl_secs(), 1000);
@@ -345,6 +522,25 @@ mod tests {
             "/TOSS/Identity/Verify/023040000001/1"
         );
         assert_eq!(BarocertProduct::from_path_segment("kakao"), None);
+        assert_eq!(
+            BarocertProduct::Toss.api_verify_path(ApiKind::MultiSign, "023040000001", "1"),
+            "/TOSS/MultiSign/Verify/023040000001/1"
+        );
+        assert_eq!(
+            BarocertProduct::Kakao.api_verify_path(ApiKind::Sign, "023040000001", "1"),
+            "/KAKAO/Sign/023040000001/1"
+        );
+        assert_eq!(BarocertProduct::Kakao.max_documents(), 20);
+        assert_eq!(BarocertProduct::Naver.max_documents(), 50);
+        assert_eq!(BarocertProduct::Pass.max_documents(), 1);
+        assert_eq!(
+            BarocertProduct::Naver.signed_form(),
+            SignedForm::DetachedDigest
+        );
+        assert!(BarocertProduct::Naver.hash_encoding().is_detached());
+        assert!(!BarocertProduct::Kakao.hash_encoding().is_detached());
+        assert_eq!(TokenType::from_wire("HASH"), Some(TokenType::Hash));
+        assert_eq!(TokenType::from_wire("hash"), None);
     }
 
     #[test]

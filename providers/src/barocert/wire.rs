@@ -87,7 +87,8 @@ pub(crate) struct IdentityRequest {
     pub app_use_yn: bool,
 }
 
-/// PASS's verify body: the receiver again, encrypted like the request.
+/// PASS's verify body (identity and sign): the receiver again, encrypted like
+/// the request.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct IdentityVerifyRequest {
@@ -108,7 +109,8 @@ pub(crate) struct IdentityReceipt {
     pub scheme: Option<String>,
 }
 
-/// `GET /{PRODUCT}/Identity/{clientCode}/{receiptID}` answer.
+/// `GET /{PRODUCT}/{Identity|Sign|MultiSign}/{clientCode}/{receiptID}` answer
+/// (the same shape for the three APIs).
 #[derive(Serialize, Deserialize)]
 pub(crate) struct IdentityStatus {
     #[serde(rename = "receiptID")]
@@ -144,7 +146,8 @@ pub(crate) struct IdentityStatus {
     pub app_use_yn: bool,
 }
 
-/// The verify answer (본인인증 검증; path per [`super::BarocertProduct::verify_path`]).
+/// The verify answer (본인인증 검증; path per [`super::BarocertProduct::verify_path`]),
+/// and the single `Sign` verify answer (전자서명 검증) of the same shape.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct IdentityResult {
     #[serde(rename = "receiptID")]
@@ -189,6 +192,165 @@ pub(crate) struct IdentityResult {
     #[serde(rename = "signedData")]
     pub signed_data: String,
     /// 88-character base64 CI.
+    pub ci: String,
+}
+
+/// `POST /{PRODUCT}/Sign/{clientCode}` body (전자서명 요청, one document). A
+/// field a product does not take is absent, and the simulator refuses it.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SignRequest {
+    /// Encrypted.
+    #[serde(rename = "receiverHP")]
+    pub receiver_hp: String,
+    /// Encrypted.
+    #[serde(rename = "receiverName")]
+    pub receiver_name: String,
+    /// Encrypted.
+    #[serde(rename = "receiverBirthday")]
+    pub receiver_birthday: String,
+    /// Plain; shown in the app.
+    #[serde(rename = "reqTitle")]
+    pub req_title: String,
+    /// Encrypted; the message under the title (Naver, PASS).
+    #[serde(
+        rename = "reqMessage",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub req_message: Option<String>,
+    /// Plain (Naver, PASS).
+    #[serde(
+        rename = "callCenterNum",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub call_center_num: Option<String>,
+    #[serde(rename = "expireIn")]
+    pub expire_in: u32,
+    /// Encrypted; the text, or base64 of the SHA-256 for `HASH`.
+    pub token: String,
+    /// `TEXT` or `HASH`.
+    #[serde(rename = "tokenType")]
+    pub token_type: String,
+    /// PASS.
+    #[serde(
+        rename = "userAgreementYN",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub user_agreement_yn: Option<bool>,
+    /// PASS.
+    #[serde(
+        rename = "receiverInfoYN",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub receiver_info_yn: Option<bool>,
+    #[serde(rename = "returnURL", default, skip_serializing_if = "Option::is_none")]
+    pub return_url: Option<String>,
+    #[serde(rename = "appUseYN", default)]
+    pub app_use_yn: bool,
+}
+
+/// One document of a `MultiSign` request.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MultiSignToken {
+    /// Plain; the document's title (Kakao).
+    #[serde(rename = "signTitle", default, skip_serializing_if = "Option::is_none")]
+    pub sign_title: Option<String>,
+    /// Plain; the document's title (Toss).
+    #[serde(rename = "reqTitle", default, skip_serializing_if = "Option::is_none")]
+    pub req_title: Option<String>,
+    /// `TEXT` or `HASH` (Naver, Toss; Kakao has one for all tokens).
+    #[serde(rename = "tokenType", default, skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<String>,
+    /// Encrypted.
+    pub token: String,
+}
+
+/// `POST /{PRODUCT}/MultiSign/{clientCode}` body (전자서명 요청, several documents).
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MultiSignRequest {
+    /// Encrypted.
+    #[serde(rename = "receiverHP")]
+    pub receiver_hp: String,
+    /// Encrypted.
+    #[serde(rename = "receiverName")]
+    pub receiver_name: String,
+    /// Encrypted.
+    #[serde(rename = "receiverBirthday")]
+    pub receiver_birthday: String,
+    /// Plain (Kakao, Naver).
+    #[serde(rename = "reqTitle", default, skip_serializing_if = "Option::is_none")]
+    pub req_title: Option<String>,
+    /// Encrypted (Naver).
+    #[serde(
+        rename = "reqMessage",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub req_message: Option<String>,
+    /// Plain (Naver).
+    #[serde(
+        rename = "callCenterNum",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub call_center_num: Option<String>,
+    #[serde(rename = "expireIn")]
+    pub expire_in: u32,
+    /// One `tokenType` for every token (Kakao).
+    #[serde(rename = "tokenType", default, skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<String>,
+    /// In order; the result keeps it.
+    pub tokens: Vec<MultiSignToken>,
+    #[serde(rename = "returnURL", default, skip_serializing_if = "Option::is_none")]
+    pub return_url: Option<String>,
+    #[serde(rename = "appUseYN", default)]
+    pub app_use_yn: bool,
+}
+
+/// The `MultiSign` verify answer: [`IdentityResult`]'s person fields, and one
+/// CMS per document in request order.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct MultiSignResult {
+    #[serde(rename = "receiptID")]
+    pub receipt_id: String,
+    pub state: i64,
+    #[serde(rename = "receiverName", default)]
+    pub receiver_name: Option<String>,
+    #[serde(rename = "receiverYear", default)]
+    pub receiver_year: Option<String>,
+    #[serde(rename = "receiverDay", default)]
+    pub receiver_day: Option<String>,
+    #[serde(
+        rename = "receiverHP",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub receiver_hp: Option<String>,
+    #[serde(rename = "receiverGender", default)]
+    pub receiver_gender: Option<String>,
+    #[serde(rename = "receiverForeign", default)]
+    pub receiver_foreign: Option<String>,
+    #[serde(
+        rename = "receiverTelcoType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub receiver_telco_type: Option<String>,
+    #[serde(
+        rename = "receiverEmail",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub receiver_email: Option<String>,
+    /// CMS SignedData per document, base64.
+    #[serde(rename = "multiSignedData")]
+    pub multi_signed_data: Vec<String>,
     pub ci: String,
 }
 

@@ -188,7 +188,7 @@ fn load_file(
 
 #[cfg(test)]
 mod tests {
-    use super::super::{sign, verify, CmsError, Encoding, Expect, TrustAnchors};
+    use super::super::{sign, verify, CmsError, Content, Encoding, Expect, TrustAnchors};
     use super::*;
     use crate::testpki::{ProviderPki, Subscriber};
 
@@ -201,8 +201,7 @@ mod tests {
     fn expect() -> Expect<'static> {
         let n = u64::try_from(now()).unwrap();
         Expect {
-            content: NONCE,
-            detached: false,
+            content: Content::Attached(NONCE),
             not_before: n - 60,
             not_after: n + 60,
             skew_secs: 5,

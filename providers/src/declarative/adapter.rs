@@ -616,8 +616,11 @@ impl Provider for DeclarativeAdapter {
         let checked = cms::verify(
             &signed_data,
             &cms::Expect {
-                content: ask.nonce.as_bytes(),
-                detached: r.cms_encoding == CmsEncoding::Detached,
+                content: if r.cms_encoding == CmsEncoding::Detached {
+                    cms::Content::Detached(ask.nonce.as_bytes())
+                } else {
+                    cms::Content::Attached(ask.nonce.as_bytes())
+                },
                 not_before: pending.started_at,
                 not_after: pending.expires_at,
                 skew_secs: SIGNING_SKEW_SECS,

@@ -407,8 +407,7 @@ impl Provider for KakaoDirectAdapter {
         let checked = cms::verify(
             &signed_data,
             &cms::Expect {
-                content: ask.nonce.as_bytes(),
-                detached: false,
+                content: cms::Content::Attached(ask.nonce.as_bytes()),
                 not_before: pending.started_at,
                 not_after: pending.expires_at,
                 skew_secs: SIGNING_SKEW_SECS,

@@ -12,7 +12,12 @@
 //! calls, each with HTTP 200: `garbage` (a body that is not JSON), `gzip`
 //! (`Content-Encoding: gzip` and gzip bytes, never asked for), `truncated` (a
 //! JSON body cut in half, Content-Length matching the cut), `huge` (a 2 MiB
-//! body) and `wrong_types` (JSON whose fields have the wrong types).
+//! body) and `wrong_types` (JSON whose fields have the wrong types). Result
+//! misbehaviour: `multi_one_bad` (the last element of a multi-sign is signed
+//! over another digest; `people.rs`) and `replayed_result` (verify hands out the
+//! person's previous genuine result of the same product and API, kept in the
+//! state's `replays`; `routes.rs`). All of them apply to the identity and the
+//! signing APIs alike.
 //!
 //! The control API (`/_control/…`, see the module docs of [`super`]) changes a
 //! person's scenario at run time, forgets session tokens and reports health. It
@@ -28,18 +33,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use der::{Decode as _, Encode as _};
 use http::{HeaderMap, Method, Response, StatusCode};
 use http_body_util::Full;
-use openssl::hash::MessageDigest;
-use openssl::sign::Signer;
 use serde::Deserialize;
 use tracing::{info, warn};
 
 use super::people::Subject;
 use super::{Scenario, Simulator};
 use crate::barocert::codes::BrokerCode;
-use crate::barocert::{crypto, BarocertProduct};
+use crate::barocert::{crypto, ApiKind, BarocertProduct};
 use crate::person::Phone;
 use crate::testpki::{PkiError, ProviderPki, Subscriber};
 
@@ -201,16 +203,18 @@ impl Simulator {
         Ok(())
     }
 
-    /// The receipt's scenario, for a status (`GET …/{P}/Identity/{cc}/{rid}`) or
+    /// The receipt's scenario, for a status (`GET …/{P}/{API}/{cc}/{rid}`) or
     /// verify call; `None` for any other path or an unknown receipt.
     fn receipt_scenario(&self, method: &Method, path: &str) -> Option<(Scenario, bool)> {
         let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-        // Status is `GET /{P}/Identity/{cc}/{rid}`; verify is a POST to the same
-        // path (Kakao, Naver, PASS) or to `/{P}/Identity/Verify/{cc}/{rid}` (Toss).
+        // Status is `GET /{P}/{API}/{cc}/{rid}`; verify is a POST to the same
+        // path (Kakao, Naver, PASS) or to `/{P}/{API}/Verify/{cc}/{rid}` (Toss),
+        // for the identity and the signing APIs alike.
+        let api = |k: &str| ApiKind::from_segment(k).is_some();
         let (rid, is_status) = match segs.as_slice() {
-            [_, "Identity", "Verify", _, rid] if *method == Method::POST => (*rid, false),
-            [_, "Identity", _, rid] if *method == Method::GET => (*rid, true),
-            [_, "Identity", _, rid] if *method == Method::POST => (*rid, false),
+            [_, k, "Verify", _, rid] if api(k) && *method == Method::POST => (*rid, false),
+            [_, k, _, rid] if api(k) && *method == Method::GET => (*rid, true),
+            [_, k, _, rid] if api(k) && *method == Method::POST => (*rid, false),
             _ => return None,
         };
         let st = self.state.lock().ok()?;
@@ -338,7 +342,7 @@ impl Simulator {
     }
 }
 
-/// Re-signs attached DER SignedData with its signingTime moved
+/// Re-signs DER SignedData (attached or detached) with its signingTime moved
 /// [`SIGNING_TIME_OFFSET_SECS`] before `request_secs`: the signed attributes are
 /// changed and signed again with the signer's key, so everything but the time
 /// still verifies.
@@ -347,38 +351,20 @@ pub(crate) fn with_signing_time_before(
     signer: &Subscriber,
     request_secs: u64,
 ) -> Result<Vec<u8>, BrokerCode> {
-    use cms::content_info::ContentInfo;
-    use cms::signed_data::SignedData;
-    let bad = |_| BrokerCode::Internal;
-    let mut info = ContentInfo::from_der(der).map_err(bad)?;
-    let mut sd: SignedData = info.content.decode_as().map_err(bad)?;
-    let mut infos = sd.signer_infos.0.into_vec();
-    let si = infos.first_mut().ok_or(BrokerCode::Internal)?;
     let when = x509_cert::time::Time::UtcTime(
         der::asn1::UtcTime::from_unix_duration(Duration::from_secs(
             request_secs.saturating_sub(SIGNING_TIME_OFFSET_SECS),
         ))
-        .map_err(bad)?,
+        .map_err(|_| BrokerCode::Internal)?,
     );
-    let value = der::Any::encode_from(&when).map_err(bad)?;
-    let attrs = si.signed_attrs.take().ok_or(BrokerCode::Internal)?;
-    let mut changed = Vec::new();
-    for mut a in attrs.into_vec() {
-        if a.oid == ID_SIGNING_TIME {
-            a.values = vec![value.clone()].try_into().map_err(bad)?;
+    let value = der::Any::encode_from(&when).map_err(|_| BrokerCode::Internal)?;
+    crate::cms::resign_signed_attrs(der, signer, |attrs| {
+        for a in attrs.iter_mut().filter(|a| a.oid == ID_SIGNING_TIME) {
+            a.values = vec![value.clone()]
+                .try_into()
+                .map_err(|_| crate::cms::CmsError::Internal("encoding signingTime"))?;
         }
-        changed.push(a);
-    }
-    let attrs: x509_cert::attr::Attributes = changed.try_into().map_err(bad)?;
-    // The signature covers the DER of the attributes as a SET OF.
-    let to_sign = attrs.to_der().map_err(bad)?;
-    let mut s =
-        Signer::new(MessageDigest::sha256(), &signer.key).map_err(|_| BrokerCode::Internal)?;
-    s.update(&to_sign).map_err(|_| BrokerCode::Internal)?;
-    let sig = s.sign_to_vec().map_err(|_| BrokerCode::Internal)?;
-    si.signature = der::asn1::OctetString::new(sig).map_err(bad)?;
-    si.signed_attrs = Some(attrs);
-    sd.signer_infos = cms::signed_data::SignerInfos(infos.try_into().map_err(bad)?);
-    info.content = der::Any::encode_from(&sd).map_err(bad)?;
-    info.to_der().map_err(bad)
+        Ok(())
+    })
+    .map_err(|_| BrokerCode::Internal)
 }

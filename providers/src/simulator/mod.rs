@@ -3,7 +3,7 @@
 //!
 //! `munjigi simulate` runs it, the demo runs it in-process, and the tests run it
 //! on an ephemeral port. It serves the Linkhub token service (`POST
-//! /BAROCERT/Token`) and the identity API of Kakao, Naver, PASS and Toss
+//! /BAROCERT/Token`) and the identity and document-signing APIs of Kakao, Naver, PASS and Toss
 //! (`/KAKAO/Identity/…`, `/NAVER/…`, `/PASS/…`, `/TOSS/…`) on one listener,
 //! and checks what the broker checks: the token request's signature and clock,
 //! the session token and its scope, `x-bc-auth` and `x-bc-date` on every POST,
@@ -44,14 +44,27 @@
 //!   ([`Simulator::expire_session_tokens`]).
 //! - `GET /_control/health`: 200 `{"status":"ok","receipts":n,"overrides":n}`.
 //!
-//! Not here: document signing, persistence (state lives in memory), or anything
-//! production should trust: the PKI keys sit on disk in `pki_dir`.
+//! ## Document signing
+//!
+//! The same products' `Sign` and `MultiSign` APIs (`sign.rs`, on the identity
+//! routes' access checks, status, verify and deadlines): each product's request
+//! fields as [`crate::barocert`] documents them, `expireIn` and title limits,
+//! `TEXT` tokens signed as text and `HASH` tokens (base64 of a SHA-256) signed
+//! in the product's form (Kakao, PASS, Toss: DER with the digest attached;
+//! Naver: BER indefinite-length, detached, messageDigest = the digest), the
+//! document count limits (more → `BadTokenCount`; PASS offers no `MultiSign`).
+//! Every scenario applies to signing requests too, each element of a
+//! multi-sign misbehaving alike; `multi_one_bad` spoils only the last element.
+//!
+//! Not here: persistence (state lives in memory), or anything production should
+//! trust: the PKI keys sit on disk in `pki_dir`.
 
 mod bank;
 mod kakao_direct;
 mod misbehave;
 mod people;
 mod routes;
+mod sign;
 mod state;
 mod toss_direct;
 
@@ -250,6 +263,15 @@ pub enum Scenario {
     /// have the wrong types (`state` a string, `receiptID` a number; barocert
     /// routes).
     WrongTypes,
+    /// Approves; in a multi-document signing result exactly one element (the
+    /// last) is a genuine signature over another digest (one bit flipped), so
+    /// the whole result must fail (barocert `MultiSign`; otherwise `Approve`).
+    MultiOneBad,
+    /// Approves, but the verify answer carries the signed data of this person's
+    /// previous, genuine result of the same product and API (a login's CMS then
+    /// holds the earlier nonce or receiptID, a signature the earlier documents);
+    /// the first request gets its own (barocert routes; otherwise `Approve`).
+    ReplayedResult,
 }
 
 /// What to do with a person not listed in [`SimConfig::people`].
@@ -533,4 +555,25 @@ impl Simulator {
             }
         }
     }
+}
+
+/// A simulator for the unit tests of the submodules: one RP (key `[0x42; 32]`,
+/// client code `023040000001`), everyone approves, PKIs in a fresh temp dir.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) fn test_simulator(tag: &str) -> (Simulator, Rp) {
+    use base64::Engine as _;
+    let key = [0x42u8; 32];
+    let cfg = SimConfig {
+        pki_dir: std::env::temp_dir().join(format!("munjigi-sim-{tag}-{}", std::process::id())),
+        relying_parties: vec![SimRp {
+            link_id: "UNIT".into(),
+            secret_key: base64::engine::general_purpose::STANDARD.encode(key),
+            client_code: "023040000001".into(),
+        }],
+        ..SimConfig::default()
+    };
+    let sim = Simulator::new(cfg).unwrap();
+    let rp = sim.rps.first().cloned().unwrap();
+    (sim, rp)
 }

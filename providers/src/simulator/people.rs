@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 
-use super::state::Signed;
+use super::state::{Signed, SimToken};
 use super::{Scenario, Simulator, UnknownPeople};
 use crate::barocert::codes::BrokerCode;
-use crate::barocert::{crypto, BarocertProduct};
+use crate::barocert::{crypto, ApiKind, BarocertProduct, TokenType};
 use crate::cms;
 use crate::person::{BirthDate, Gender, Name, Phone};
 use crate::testpki::{ProviderPki, Subscriber};
@@ -92,9 +92,10 @@ fn derived_gender(phone: &Phone) -> Gender {
 /// Everything needed to make one result outside the state lock.
 pub(crate) struct SignJob {
     pub product: BarocertProduct,
+    pub kind: ApiKind,
     pub scenario: Scenario,
     pub subject: Subject,
-    pub token: String,
+    pub tokens: Vec<SimToken>,
     /// When the request was made (a `signing_time_outside` result predates it).
     pub requested_at_secs: u64,
 }
@@ -203,7 +204,7 @@ impl Simulator {
         ))
     }
 
-    /// The CMS SignedData the citizen's app returns, per scenario.
+    /// The CMS SignedData the citizen's app returns for each token, per scenario.
     pub(crate) fn sign_result(&self, job: &SignJob) -> Result<Signed, BrokerCode> {
         let pki = if job.scenario == Scenario::WrongChain {
             &self.rogue
@@ -211,23 +212,71 @@ impl Simulator {
             self.pki(job.product).ok_or(BrokerCode::Internal)?
         };
         let signer = self.signer_for(pki, job.product, job.scenario, &job.subject)?;
-        let content = if job.scenario == Scenario::TamperContent {
-            let r: [u8; 8] = crypto::random_bytes().map_err(|_| BrokerCode::Internal)?;
-            format!("tampered-{}", hex::encode(r))
-        } else {
-            job.token.clone()
-        };
+        let last = job.tokens.len().saturating_sub(1);
+        let elements = job
+            .tokens
+            .iter()
+            .enumerate()
+            .map(|(i, token)| {
+                let spoil = job.scenario == Scenario::TamperContent
+                    || (job.scenario == Scenario::MultiOneBad
+                        && job.kind == ApiKind::MultiSign
+                        && i == last);
+                self.sign_token(job, pki, &signer, token, spoil)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Signed { elements })
+    }
+
+    /// One CMS over one token in the product's encoding for its type; `spoil`
+    /// signs other content (a different text, or the digest with a bit flipped).
+    fn sign_token(
+        &self,
+        job: &SignJob,
+        pki: &ProviderPki,
+        signer: &Subscriber,
+        token: &SimToken,
+        spoil: bool,
+    ) -> Result<Vec<u8>, BrokerCode> {
         let failed = |e: cms::CmsError| {
             tracing::error!(error = %e, "simulator could not sign a result");
             BrokerCode::Internal
         };
-        let mut der = cms::sign(
-            content.as_bytes(),
-            &signer,
-            &[pki.ca().to_owned()],
-            cms::Encoding::DerAttached,
-        )
-        .map_err(failed)?;
+        let mut content = token.content.clone();
+        if spoil {
+            match token.token_type {
+                TokenType::Text => {
+                    let r: [u8; 8] = crypto::random_bytes().map_err(|_| BrokerCode::Internal)?;
+                    content = format!("tampered-{}", hex::encode(r)).into_bytes();
+                }
+                TokenType::Hash => {
+                    if let Some(b) = content.last_mut() {
+                        *b ^= 0x01;
+                    }
+                }
+            }
+        }
+        let chain = [pki.ca().to_owned()];
+        let (mut der, encoding) = match token.token_type {
+            TokenType::Text => (
+                cms::sign(&content, signer, &chain, cms::Encoding::DerAttached).map_err(failed)?,
+                job.product.identity_encoding(),
+            ),
+            TokenType::Hash => {
+                let encoding = job.product.hash_encoding();
+                let der = if encoding.is_detached() {
+                    let digest: [u8; 32] = content
+                        .as_slice()
+                        .try_into()
+                        .map_err(|_| BrokerCode::Internal)?;
+                    cms::sign_sha256_detached(&digest, signer, &chain, cms::Encoding::DerDetached)
+                } else {
+                    cms::sign(&content, signer, &chain, cms::Encoding::DerAttached)
+                }
+                .map_err(failed)?;
+                (der, encoding)
+            }
+        };
         if job.scenario == Scenario::BadSignature {
             // The signature value is the last field of the last SignerInfo (no
             // unsigned attributes, DER): flipping the last byte breaks it and
@@ -237,11 +286,9 @@ impl Simulator {
             }
         }
         if job.scenario == Scenario::SigningTimeOutside {
-            der = super::misbehave::with_signing_time_before(&der, &signer, job.requested_at_secs)?;
+            der = super::misbehave::with_signing_time_before(&der, signer, job.requested_at_secs)?;
         }
-        let signed_data =
-            cms::reencode_attached(&der, job.product.identity_encoding()).map_err(failed)?;
-        Ok(Signed { signed_data })
+        cms::reencode(&der, encoding).map_err(failed)
     }
 }
 

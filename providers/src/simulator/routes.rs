@@ -1,6 +1,8 @@
 //! The simulated broker's HTTP surface: routing, the broker's access checks in
 //! the order it applies them, and the four endpoints (token, request, status,
-//! verify) for Kakao, Naver, PASS and Toss plus `GET /health`. Each product's
+//! verify) for Kakao, Naver, PASS and Toss plus `GET /health`. Status and verify
+//! serve the identity and the signing APIs alike (the signing requests are
+//! parsed in `sign.rs`). Each product's
 //! own rules come from [`BarocertProduct`]: which request fields it takes, what
 //! its app signs, its state codes, its verify path, body, deadline and whether
 //! the result is one-shot, and what its result carries.
@@ -18,15 +20,15 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use tracing::{debug, info};
 
-use super::people::SignJob;
-use super::state::{Phase, Receipt, TokenInfo};
-use super::{Rp, Simulator};
+use super::people::{SignJob, Subject};
+use super::state::{Phase, Receipt, SimToken, TokenInfo};
+use super::{Rp, Scenario, Simulator};
 use crate::barocert::codes::BrokerCode;
 use crate::barocert::wire::{
     ErrorBody, IdentityReceipt, IdentityRequest, IdentityResult, IdentityStatus,
-    IdentityVerifyRequest, TokenRequest, TokenResponse,
+    IdentityVerifyRequest, MultiSignResult, TokenRequest, TokenResponse,
 };
-use crate::barocert::{crypto, BarocertProduct, NonceRule};
+use crate::barocert::{crypto, ApiKind, BarocertProduct, NonceRule, TokenType};
 use crate::person::{BirthDate, Gender, Name, Phone};
 
 /// Largest request body the simulator reads.
@@ -129,26 +131,46 @@ impl Simulator {
             return self.issue_token(headers, body);
         }
         let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-        let (product, client_code, receipt, verify_form) = match segs.as_slice() {
-            [p, "Identity", cc] => (*p, *cc, None, false),
-            [p, "Identity", cc, rid] => (*p, *cc, Some(*rid), false),
-            [p, "Identity", "Verify", cc, rid] => (*p, *cc, Some(*rid), true),
+        let (product, kind, client_code, receipt, verify_form) = match segs.as_slice() {
+            [p, k, cc] => (*p, *k, *cc, None, false),
+            [p, k, "Verify", cc, rid] => (*p, *k, *cc, Some(*rid), true),
+            [p, k, cc, rid] => (*p, *k, *cc, Some(*rid), false),
             _ => return Err(BrokerCode::NoSuchRoute),
         };
         let product = BarocertProduct::from_path_segment(product).ok_or(BrokerCode::NoSuchRoute)?;
+        let kind = ApiKind::from_segment(kind)
+            .filter(|k| product.offers(*k))
+            .ok_or(BrokerCode::NoSuchRoute)?;
+        let authorize = || {
+            self.authorize(
+                method,
+                headers,
+                signed_uri,
+                body,
+                product,
+                kind,
+                client_code,
+            )
+        };
         match (method.clone(), receipt) {
             (Method::POST, None) => {
-                let rp = self.authorize(method, headers, signed_uri, body, product, client_code)?;
-                self.create(&rp, product, body)
+                let rp = authorize()?;
+                match kind {
+                    ApiKind::Identity => self.create(&rp, product, body),
+                    ApiKind::Sign => self.create_sign(&rp, product, body),
+                    ApiKind::MultiSign => self.create_multi_sign(&rp, product, body),
+                }
             }
             (Method::GET, Some(rid)) if !verify_form => {
-                let rp = self.authorize(method, headers, signed_uri, body, product, client_code)?;
-                self.status(&rp, product, rid)
+                let rp = authorize()?;
+                self.status(&rp, product, kind, rid)
             }
             // Each product verifies on its own path form only.
-            (Method::POST, Some(rid)) if product.verify_path(client_code, rid) == path => {
-                let rp = self.authorize(method, headers, signed_uri, body, product, client_code)?;
-                self.verify(&rp, product, rid, body)
+            (Method::POST, Some(rid))
+                if product.api_verify_path(kind, client_code, rid) == path =>
+            {
+                let rp = authorize()?;
+                self.verify(&rp, product, kind, rid, body)
             }
             _ => Err(BrokerCode::NoSuchRoute),
         }
@@ -227,6 +249,7 @@ impl Simulator {
     }
 
     /// The broker's access checks for an API call, in its order.
+    #[allow(clippy::too_many_arguments)]
     fn authorize(
         &self,
         method: &Method,
@@ -234,6 +257,7 @@ impl Simulator {
         signed_uri: &str,
         body: &[u8],
         product: BarocertProduct,
+        kind: ApiKind,
         client_code: &str,
     ) -> Result<Rp, BrokerCode> {
         let bearer = header(headers, "authorization")
@@ -250,7 +274,7 @@ impl Simulator {
                 .ok_or(BrokerCode::SessionInvalid)?;
             (
                 info.link_id.clone(),
-                info.scopes.iter().any(|s| s == product.identity_scope()),
+                info.scopes.iter().any(|s| s == product.scope(kind)),
             )
         };
         if !scope_ok {
@@ -287,23 +311,41 @@ impl Simulator {
         Ok(rp)
     }
 
+    /// The receiver fields every request carries, decrypted and checked.
+    pub(crate) fn receiver(
+        &self,
+        rp: &Rp,
+        hp: &str,
+        name: &str,
+        birthday: &str,
+    ) -> Result<(Phone, Name, BirthDate), BrokerCode> {
+        let dec =
+            |f: &str| crypto::decrypt_field(&rp.key, f).map_err(|_| BrokerCode::Undecryptable);
+        let hp = dec(hp)?;
+        if !(crypto::is_digits(&hp, 10) || crypto::is_digits(&hp, 11)) {
+            return Err(BrokerCode::BadPhone);
+        }
+        let phone = Phone::parse(&hp).map_err(|_| BrokerCode::BadPhone)?;
+        let name = Name::parse(&dec(name)?).map_err(|_| BrokerCode::BadName)?;
+        let bd = dec(birthday)?;
+        if !crypto::is_digits(&bd, 8) {
+            return Err(BrokerCode::BadBirthday);
+        }
+        let birthdate = BirthDate::parse(&bd).map_err(|_| BrokerCode::BadBirthday)?;
+        Ok((phone, name, birthdate))
+    }
+
     /// `POST /{P}/Identity/{clientCode}`: 본인인증 요청.
     fn create(&self, rp: &Rp, product: BarocertProduct, body: &[u8]) -> Result<Reply, BrokerCode> {
         let req: IdentityRequest = serde_json::from_slice(body).map_err(|_| BrokerCode::BadBody)?;
         let dec =
             |f: &str| crypto::decrypt_field(&rp.key, f).map_err(|_| BrokerCode::Undecryptable);
-
-        let hp = dec(&req.receiver_hp)?;
-        if !(crypto::is_digits(&hp, 10) || crypto::is_digits(&hp, 11)) {
-            return Err(BrokerCode::BadPhone);
-        }
-        let phone = Phone::parse(&hp).map_err(|_| BrokerCode::BadPhone)?;
-        let name = Name::parse(&dec(&req.receiver_name)?).map_err(|_| BrokerCode::BadName)?;
-        let bd = dec(&req.receiver_birthday)?;
-        if !crypto::is_digits(&bd, 8) {
-            return Err(BrokerCode::BadBirthday);
-        }
-        let birthdate = BirthDate::parse(&bd).map_err(|_| BrokerCode::BadBirthday)?;
+        let (phone, name, birthdate) = self.receiver(
+            rp,
+            &req.receiver_hp,
+            &req.receiver_name,
+            &req.receiver_birthday,
+        )?;
         // Fields the product does not take are refused as a malformed body.
         let pass = product == BarocertProduct::Pass;
         if (!product.takes_title() && req.req_title.is_some())
@@ -322,17 +364,10 @@ impl Simulator {
                 return Err(BrokerCode::BadTitle);
             }
         }
-        if product.requires_call_center()
-            && req
-                .call_center_num
-                .as_deref()
-                .is_none_or(|n| n.trim().is_empty())
-        {
-            return Err(BrokerCode::BadCallCenter);
+        if product.requires_call_center() {
+            require_call_center(req.call_center_num.as_deref())?;
         }
-        if req.expire_in == 0 || req.expire_in > product.max_ttl_secs() {
-            return Err(BrokerCode::BadExpireIn);
-        }
+        check_expire_in(product, req.expire_in)?;
         let token = match (product.nonce_rule(), &req.token) {
             (NonceRule::Required { max_chars }, Some(t)) => {
                 let token = dec(t)?;
@@ -346,11 +381,32 @@ impl Simulator {
             (NonceRule::Absent, None) => None,
             (NonceRule::Absent, Some(_)) => return Err(BrokerCode::BadToken),
         };
+        self.open_receipt(
+            rp,
+            NewReceipt {
+                product,
+                kind: ApiKind::Identity,
+                who: (phone, name, birthdate),
+                title,
+                expire_in: req.expire_in,
+                tokens: token.map(|t| {
+                    vec![SimToken {
+                        token_type: TokenType::Text,
+                        content: t.into_bytes(),
+                    }]
+                }),
+                receiver_info: !pass || req.receiver_info_yn == Some(true),
+                return_url: req.return_url,
+                app_use: req.app_use_yn,
+            },
+        )
+    }
 
-        let (asked, scenario) = self.resolve(&phone, &name, &birthdate)?;
+    /// Resolves the person and stores a new receipt; answers its receiptID.
+    pub(crate) fn open_receipt(&self, rp: &Rp, new: NewReceipt) -> Result<Reply, BrokerCode> {
+        let (phone, name, birthdate) = &new.who;
+        let (asked, scenario) = self.resolve(phone, name, birthdate)?;
         let result_subject = self.result_subject(&asked, scenario);
-        let receiver_info = !pass || req.receiver_info_yn == Some(true);
-
         let now_ms = crypto::now_ms();
         let mut st = self.state.lock().map_err(|_| BrokerCode::Internal)?;
         st.prune(now_ms);
@@ -360,23 +416,30 @@ impl Simulator {
                 break id;
             }
         };
-        let scheme = req.app_use_yn.then(|| app_scheme(product, &receipt_id));
+        let scheme = new.app_use.then(|| app_scheme(new.product, &receipt_id));
+        let documents = new.tokens.as_ref().map_or(0, Vec::len);
         st.receipts.insert(
             receipt_id.clone(),
             Receipt {
-                product,
+                product: new.product,
+                kind: new.kind,
                 client_code: rp.client_code.clone(),
                 scenario,
                 asked,
                 result_subject,
                 // Naver's app signs content Naver defines: modelled as the receiptID.
-                token: token.unwrap_or_else(|| receipt_id.clone()),
-                receiver_info,
-                title,
-                expire_in: req.expire_in,
+                tokens: new.tokens.unwrap_or_else(|| {
+                    vec![SimToken {
+                        token_type: TokenType::Text,
+                        content: receipt_id.clone().into_bytes(),
+                    }]
+                }),
+                receiver_info: new.receiver_info,
+                title: new.title,
+                expire_in: new.expire_in,
                 requested_at_ms: now_ms,
-                return_url: req.return_url,
-                app_use: req.app_use_yn,
+                return_url: new.return_url,
+                app_use: new.app_use,
                 scheme: scheme.clone(),
                 signed: None,
                 verified_at_ms: None,
@@ -385,10 +448,12 @@ impl Simulator {
         drop(st);
         info!(
             receipt = %receipt_id,
-            product = product.name(),
+            product = new.product.name(),
+            api = new.kind.segment(),
+            documents,
             scenario = ?scenario,
-            expire_in = req.expire_in,
-            "simulator accepted an identity request"
+            expire_in = new.expire_in,
+            "simulator accepted a request"
         );
         Ok(json_reply(
             StatusCode::OK,
@@ -414,9 +479,10 @@ impl Simulator {
             }
             SignJob {
                 product: r.product,
+                kind: r.kind,
                 scenario: r.scenario,
                 subject: r.result_subject.clone(),
-                token: r.token.clone(),
+                tokens: r.tokens.clone(),
                 requested_at_secs: r.requested_at_ms / 1000,
             }
         };
@@ -430,8 +496,14 @@ impl Simulator {
         Ok(())
     }
 
-    /// `GET /{P}/Identity/{clientCode}/{receiptID}`: 상태확인.
-    fn status(&self, rp: &Rp, product: BarocertProduct, rid: &str) -> Result<Reply, BrokerCode> {
+    /// `GET /{P}/{Identity|Sign|MultiSign}/{clientCode}/{receiptID}`: 상태확인.
+    fn status(
+        &self,
+        rp: &Rp,
+        product: BarocertProduct,
+        kind: ApiKind,
+        rid: &str,
+    ) -> Result<Reply, BrokerCode> {
         if !crypto::is_digits(rid, 32) {
             return Err(BrokerCode::MalformedReceipt);
         }
@@ -441,7 +513,7 @@ impl Simulator {
         let r = st
             .receipts
             .get(rid)
-            .filter(|r| r.client_code == rp.client_code && r.product == product)
+            .filter(|r| r.client_code == rp.client_code && r.product == product && r.kind == kind)
             .ok_or(BrokerCode::UnknownReceipt)?;
         let phase = r.phase(now_ms, self.approve_after_ms);
         let dt = |ms: u64| crypto::kst_compact(ms / 1000);
@@ -477,6 +549,7 @@ impl Simulator {
         &self,
         rp: &Rp,
         product: BarocertProduct,
+        kind: ApiKind,
         rid: &str,
         body: &[u8],
     ) -> Result<Reply, BrokerCode> {
@@ -503,7 +576,7 @@ impl Simulator {
         let r = st
             .receipts
             .get_mut(rid)
-            .filter(|r| r.client_code == rp.client_code && r.product == product)
+            .filter(|r| r.client_code == rp.client_code && r.product == product && r.kind == kind)
             .ok_or(BrokerCode::UnknownReceipt)?;
         if let Some((phone, name)) = &repeated {
             if !(phone.same_as(&r.asked.phone) && name.same_as(&r.asked.name)) {
@@ -527,47 +600,146 @@ impl Simulator {
         if refused_from.is_some_and(|t| now_ms >= t) {
             return Err(BrokerCode::VerifyTooLate);
         }
-        let signed = r.signed.clone().ok_or(BrokerCode::Internal)?;
+        let genuine = r.signed.clone().ok_or(BrokerCode::Internal)?;
         r.verified_at_ms = Some(now_ms);
         let subject = r.result_subject.clone();
         let scenario = r.scenario;
         let info = r.receiver_info;
+        let replay_key = (product, kind, r.asked.phone.national());
+        // A replaying provider hands out the person's previous genuine result.
+        let signed = if scenario == Scenario::ReplayedResult {
+            st.replays
+                .insert(replay_key, genuine.clone())
+                .unwrap_or(genuine)
+        } else {
+            genuine
+        };
         drop(st);
-
-        let ci = subject.ci()?;
-        let email = subject.email()?;
-        let birth = subject.birthdate;
-        let telco = matches!(product, BarocertProduct::Kakao | BarocertProduct::Pass);
         info!(
             receipt = %rid,
             product = product.name(),
+            api = kind.segment(),
             scenario = ?scenario,
-            "simulator delivered an identity result"
+            "simulator delivered a result"
         );
+        let b64 = |d: &Vec<u8>| base64::engine::general_purpose::STANDARD.encode(d);
+        let p = Person::new(&subject, product, kind, info)?;
+        if kind == ApiKind::MultiSign {
+            return Ok(json_reply(
+                StatusCode::OK,
+                &MultiSignResult {
+                    receipt_id: rid.to_owned(),
+                    state: 1,
+                    receiver_name: p.name,
+                    receiver_year: p.year,
+                    receiver_day: p.day,
+                    receiver_hp: p.hp,
+                    receiver_gender: p.gender,
+                    receiver_foreign: p.foreign,
+                    receiver_telco_type: p.telco,
+                    receiver_email: p.email,
+                    multi_signed_data: signed.elements.iter().map(b64).collect(),
+                    ci: p.ci,
+                },
+            ));
+        }
+        let signed_data = signed
+            .elements
+            .first()
+            .map(b64)
+            .ok_or(BrokerCode::Internal)?;
         Ok(json_reply(
             StatusCode::OK,
             &IdentityResult {
                 receipt_id: rid.to_owned(),
                 state: 1,
-                receiver_name: info.then(|| subject.name.expose().to_owned()),
-                receiver_year: info.then(|| format!("{:04}", birth.year())),
-                receiver_day: info.then(|| birth.mmdd()),
-                receiver_hp: product.result_has_phone().then(|| subject.phone.national()),
-                receiver_gender: info.then(|| {
-                    match subject.gender {
-                        Gender::Male => "MALE",
-                        Gender::Female => "FEMALE",
-                    }
-                    .into()
-                }),
-                receiver_foreign: info.then(|| "N".into()),
-                receiver_telco_type: telco.then(|| "SKT".into()),
-                receiver_email: (product == BarocertProduct::Naver).then_some(email),
-                signed_data: base64::engine::general_purpose::STANDARD.encode(&signed.signed_data),
-                ci,
+                receiver_name: p.name,
+                receiver_year: p.year,
+                receiver_day: p.day,
+                receiver_hp: p.hp,
+                receiver_gender: p.gender,
+                receiver_foreign: p.foreign,
+                receiver_telco_type: p.telco,
+                receiver_email: p.email,
+                signed_data,
+                ci: p.ci,
             },
         ))
     }
+}
+
+/// The person fields of a verify answer, per product and API.
+struct Person {
+    name: Option<String>,
+    year: Option<String>,
+    day: Option<String>,
+    hp: Option<String>,
+    gender: Option<String>,
+    foreign: Option<String>,
+    telco: Option<String>,
+    email: Option<String>,
+    ci: String,
+}
+
+impl Person {
+    fn new(
+        subject: &Subject,
+        product: BarocertProduct,
+        kind: ApiKind,
+        info: bool,
+    ) -> Result<Self, BrokerCode> {
+        let birth = subject.birthdate;
+        // PASS's identity result omits the phone; every sign result carries it.
+        let hp = kind != ApiKind::Identity || product.result_has_phone();
+        Ok(Self {
+            name: info.then(|| subject.name.expose().to_owned()),
+            year: info.then(|| format!("{:04}", birth.year())),
+            day: info.then(|| birth.mmdd()),
+            hp: hp.then(|| subject.phone.national()),
+            gender: info.then(|| {
+                match subject.gender {
+                    Gender::Male => "MALE",
+                    Gender::Female => "FEMALE",
+                }
+                .into()
+            }),
+            foreign: info.then(|| "N".into()),
+            telco: matches!(product, BarocertProduct::Kakao | BarocertProduct::Pass)
+                .then(|| "SKT".into()),
+            email: (product == BarocertProduct::Naver)
+                .then(|| subject.email())
+                .transpose()?,
+            ci: subject.ci()?,
+        })
+    }
+}
+
+/// A request to store: what [`Simulator::open_receipt`] needs.
+pub(crate) struct NewReceipt {
+    pub product: BarocertProduct,
+    pub kind: ApiKind,
+    pub who: (Phone, Name, BirthDate),
+    pub title: String,
+    pub expire_in: u32,
+    /// `None`: the app signs the receiptID (a Naver identity request).
+    pub tokens: Option<Vec<SimToken>>,
+    pub receiver_info: bool,
+    pub return_url: Option<String>,
+    pub app_use: bool,
+}
+
+pub(crate) fn check_expire_in(product: BarocertProduct, expire_in: u32) -> Result<(), BrokerCode> {
+    if expire_in == 0 || expire_in > product.max_ttl_secs() {
+        return Err(BrokerCode::BadExpireIn);
+    }
+    Ok(())
+}
+
+pub(crate) fn require_call_center(n: Option<&str>) -> Result<(), BrokerCode> {
+    if n.is_none_or(|n| n.trim().is_empty()) {
+        return Err(BrokerCode::BadCallCenter);
+    }
+    Ok(())
 }
 
 /// A 32-digit receipt id: `yyMMdd` (KST) + 26 random digits.
@@ -589,6 +761,48 @@ fn new_receipt_id(now_ms: u64) -> Result<String, BrokerCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn routes_exist_per_product_and_api() {
+        let (sim, _) = super::super::test_simulator("routes-unit");
+        let refused = |method: Method, path: &str| {
+            sim.route(&method, path, path, &HeaderMap::new(), b"").err()
+        };
+        // PASS has no multi-sign; unknown APIs do not exist; both before any
+        // access check.
+        for path in [
+            "/PASS/MultiSign/023040000001",
+            "/KAKAO/Bogus/023040000001",
+            "/TOSS/MultiSign/Verify/023040000001",
+        ] {
+            assert_eq!(
+                refused(Method::POST, path),
+                Some(BrokerCode::NoSuchRoute),
+                "{path}"
+            );
+        }
+        // The others exist and ask for a session first.
+        for path in [
+            "/KAKAO/MultiSign/023040000001",
+            "/NAVER/Sign/023040000001",
+            "/PASS/Sign/023040000001",
+            "/TOSS/MultiSign/Verify/023040000001/00000000000000000000000000000000",
+        ] {
+            assert_eq!(
+                refused(Method::POST, path),
+                Some(BrokerCode::SessionMissing),
+                "{path}"
+            );
+        }
+        // Kakao verifies on the receipt path, not Toss's `/Verify/` form.
+        assert_eq!(
+            refused(
+                Method::POST,
+                "/KAKAO/Sign/Verify/023040000001/00000000000000000000000000000000"
+            ),
+            Some(BrokerCode::NoSuchRoute)
+        );
+    }
 
     #[test]
     fn receipt_ids_are_32_digits() {

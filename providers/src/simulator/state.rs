@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use super::people::Subject;
 use super::Scenario;
-use crate::barocert::BarocertProduct;
+use crate::barocert::{ApiKind, BarocertProduct, TokenType};
 
 /// How long a receipt is kept after it expired (for late status/verify calls).
 const KEEP_AFTER_EXPIRY_MS: u64 = 3600 * 1000;
@@ -21,6 +21,9 @@ const KEEP_AFTER_EXPIRY_MS: u64 = 3600 * 1000;
 pub(crate) struct State {
     pub tokens: HashMap<String, TokenInfo>,
     pub receipts: HashMap<String, Receipt>,
+    /// The last genuine result delivered to a [`Scenario::ReplayedResult`]
+    /// person, per product, API and phone: what the next verify replays.
+    pub replays: HashMap<(BarocertProduct, ApiKind, String), Signed>,
 }
 
 pub(crate) struct TokenInfo {
@@ -30,23 +33,34 @@ pub(crate) struct TokenInfo {
 }
 
 /// A signed result, made once when the simulated citizen's approval is first
-/// observed (so signingTime is close to completion, as in the real app).
+/// observed (so signingTime is close to completion, as in the real app): one
+/// CMS per token, in request order (one for identity and `Sign`).
 #[derive(Clone)]
 pub(crate) struct Signed {
-    pub signed_data: Vec<u8>,
+    pub elements: Vec<Vec<u8>>,
+}
+
+/// One thing the app signs: the identity token (or Naver's receiptID) as text,
+/// or a document's token (text, or the 32 digest bytes of a `HASH`).
+#[derive(Clone)]
+pub(crate) struct SimToken {
+    pub token_type: TokenType,
+    pub content: Vec<u8>,
 }
 
 pub(crate) struct Receipt {
     pub product: BarocertProduct,
+    /// Identity, Sign or MultiSign: the paths its status and verify take.
+    pub kind: ApiKind,
     pub client_code: String,
     pub scenario: Scenario,
     /// Who was asked (PASS's verify body must repeat their phone and name).
     pub asked: Subject,
     /// Who the result will name (differs from the asked person for `WrongPerson`).
     pub result_subject: Subject,
-    /// What the app signs: the decrypted token, or for a product that takes
-    /// none (Naver) the receiptID.
-    pub token: String,
+    /// What the app signs, in order: the decrypted token(s), or for a Naver
+    /// identity request (no token) the receiptID.
+    pub tokens: Vec<SimToken>,
     /// Whether the result carries the receiver's personal data (PASS's
     /// `receiverInfoYN`; always for the others).
     pub receiver_info: bool,
@@ -184,6 +198,8 @@ pub(crate) fn phase_at(
         | Scenario::Truncated
         | Scenario::Huge
         | Scenario::WrongTypes
+        | Scenario::MultiOneBad
+        | Scenario::ReplayedResult
             if acts =>
         {
             return Phase::Completed {
@@ -227,11 +243,15 @@ mod tests {
         };
         Receipt {
             product: BarocertProduct::Kakao,
+            kind: ApiKind::Identity,
             client_code: "023040000001".into(),
             scenario,
             asked: who.clone(),
             result_subject: who,
-            token: "n".into(),
+            tokens: vec![SimToken {
+                token_type: TokenType::Text,
+                content: b"n".to_vec(),
+            }],
             receiver_info: true,
             title: "t".into(),
             expire_in: 10,

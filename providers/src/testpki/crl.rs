@@ -95,10 +95,14 @@ impl ProviderPki {
     }
 
     /// Writes [`Self::crl_pem`] to `path` atomically (a sibling temporary file
-    /// renamed into place), so a reader never sees half a CRL.
+    /// renamed into place), so a reader never sees half a CRL. The temporary
+    /// name is unique per write, so simulators sharing a PKI directory in one
+    /// process (parallel tests) do not rename each other's file away.
     pub fn write_crl(&self, path: &Path) -> Result<(), PkiError> {
+        static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let pem = self.crl_pem()?;
-        let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+        let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = path.with_extension(format!("tmp-{}-{n}", std::process::id()));
         std::fs::write(&tmp, &pem).map_err(io_err("write", &tmp))?;
         std::fs::rename(&tmp, path).map_err(io_err("rename into place", path))
     }
