@@ -34,6 +34,8 @@ pub struct App {
     pub sessions: moka::sync::Cache<String, Arc<crate::oidc::session::Session>>,
     /// Proxy sessions, identities and upstream clients.
     pub proxy: crate::proxy::Runtime,
+    /// The signing audit log, when signing is enabled.
+    pub audit: Option<crate::audit::AuditLog>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -200,6 +202,10 @@ impl App {
         }
         let discovery = crate::oidc::discovery::document(&config);
         let proxy = crate::proxy::Runtime::build(&config).map_err(StartError::Proxy)?;
+        let audit = config
+            .signing
+            .as_ref()
+            .map(|s| crate::audit::AuditLog::new(s.audit_log.clone()));
         Ok(Arc::new(App {
             txns: TxnRepo::new(store.clone()),
             cookies: CookieJar {
@@ -212,6 +218,7 @@ impl App {
             discovery,
             sessions: crate::oidc::session::l1_cache(),
             proxy,
+            audit,
         }))
     }
 }

@@ -13,6 +13,7 @@
 //! codes and durations, never personal data, tokens or keys.
 
 pub mod app;
+pub mod audit;
 pub mod config;
 pub mod demo;
 pub mod keys;
@@ -25,6 +26,7 @@ pub mod random;
 pub mod reload;
 pub mod rescue;
 pub mod server;
+pub mod signing;
 pub mod store;
 pub mod txn;
 pub mod web;

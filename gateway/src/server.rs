@@ -51,19 +51,16 @@ fn lang_of(req: &http::Request<Incoming>) -> (Lang, Option<&'static str>) {
 /// negotiation unless it fails (the route's own read timeout applies, not the
 /// page deadline; a proxied site's `?lang=` is the site's business).
 async fn proxied(app: &App, req: http::Request<Incoming>, origin: proxy::Origin) -> AnyResponse {
-    let path = req.uri().path().to_owned();
-    let accept = req
-        .headers()
-        .get(http::header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    // Cheap clones (shared bytes), needed only if the request fails.
+    let uri = req.uri().clone();
+    let accept = req.headers().get(http::header::ACCEPT_LANGUAGE).cloned();
     match proxy::handle(app, req, origin).await {
         Ok(r) => r,
         Err(e) => {
             let ctx = Ctx {
                 request_id: crate::random::request_id(),
-                lang: Lang::negotiate(None, None, accept.as_deref()),
-                path,
+                lang: Lang::negotiate(None, None, accept.as_ref().and_then(|v| v.to_str().ok())),
+                path: uri.path().to_owned(),
                 txn: None,
             };
             rescue::respond(&e, &ctx, &Ways::default()).map(AnyBody::Left)
@@ -91,6 +88,8 @@ fn is_gateway_path(path: &str, demo: bool) -> bool {
         || path == pages::JS_PATH
         || path.starts_with("/login/")
         || path.starts_with("/proxy/")
+        || path.starts_with("/sign/")
+        || path.starts_with("/api/v1/")
         || (demo && (path == "/" || path == "/demo" || path.starts_with("/demo/")))
 }
 
@@ -188,6 +187,17 @@ async fn route(
             } else {
                 Err(GatewayError::NotFound)
             }
+        }
+        (_, p) if p == "/api/v1/signatures" || p.starts_with("/api/v1/signatures/") => {
+            let rest = p
+                .trim_start_matches("/api/v1/signatures")
+                .trim_start_matches('/')
+                .to_owned();
+            Ok(crate::signing::api::route(app, req, &rest).await)
+        }
+        (Method::GET, p) if p.starts_with("/sign/") => {
+            let id = p.trim_start_matches("/sign/").to_owned();
+            crate::signing::start(app, req, &id, ctx).await
         }
         (Method::GET, "/proxy/start") => proxy::entry::start(app, req, ctx).await,
         (Method::GET, "/proxy/logged-out") => proxy::entry::logged_out(app, req, ctx).await,

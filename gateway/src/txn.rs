@@ -230,6 +230,28 @@ pub struct Outcome {
     pub amr: Vec<String>,
     pub auth_time: u64,
     pub evidence: Evidence,
+    /// A signing request's documents, in request order (empty for a login).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signed: Vec<munjigi_providers::signing::SignedDocument>,
+}
+
+/// What a signing request asks the citizen to sign (None for a login).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SigningSpec {
+    /// The signature request this login serves.
+    pub request_id: String,
+    pub title: String,
+    pub documents: Vec<munjigi_providers::signing::Document>,
+}
+
+impl SigningSpec {
+    pub fn ask(&self, ttl_secs: u32) -> munjigi_providers::signing::SignRequest {
+        munjigi_providers::signing::SignRequest {
+            title: self.title.clone(),
+            documents: self.documents.clone(),
+            ttl_secs,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -251,6 +273,9 @@ pub struct LoginTxn {
     /// Normalised reason of the last failure (a `ProviderError::code`).
     pub failure: Option<String>,
     pub outcome: Option<Outcome>,
+    /// Set when this transaction signs documents instead of logging in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing: Option<SigningSpec>,
 }
 
 impl LoginTxn {
@@ -456,6 +481,7 @@ mod size {
             attempts: 1,
             failure: None,
             outcome: None,
+            signing: None,
         };
         let bytes = serde_json::to_vec(&txn).unwrap();
         assert!(bytes.len() < 2048, "{} bytes", bytes.len());

@@ -992,6 +992,186 @@ async fn an_https_upstream_is_verified_against_the_routes_ca() {
     assert_eq!(sec.requests().len(), 1);
 }
 
+/// The `Set-Cookie` line of `page` that sets cookie `name`, and its attributes
+/// (lower case, trimmed).
+fn set_cookie_of(page: &Page, name: &str) -> (String, Vec<String>) {
+    let line = page
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no Set-Cookie for {name}: {page:?}"));
+    let attrs = line
+        .split(';')
+        .skip(1)
+        .map(|a| a.trim().to_ascii_lowercase())
+        .collect();
+    (line, attrs)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_https_the_proxy_cookies_are_host_prefixed_and_secure() {
+    let dir = TempDir::new("px-https");
+    let (chain, key, ca) = tls_files(dir.path());
+    let ca_pem = std::fs::read(&ca).unwrap();
+    let (sim, sim_url) = start_simulator(dir.path(), &SimOpts::default());
+    let up = start_upstream().await;
+    let port = free_port();
+    let gw = start_gateway(
+        dir.path(),
+        &sim_url,
+        &GatewayOpts {
+            tls: Some((chain, key)),
+            site_redirect: "http://127.0.0.1:9/callback".into(),
+            port: Some(port),
+            extra: format!(
+                "[routes.portal]\nsite = \"town\"\nprefix = \"/app/\"\nupstream = \"{}\"\n",
+                up.url
+            ),
+            ..GatewayOpts::default()
+        },
+    );
+    let w = World {
+        dir,
+        _sim: sim,
+        gw,
+        up,
+        authority: format!("127.0.0.1:{port}"),
+    };
+    let gw = w.gw.url.clone();
+    assert_eq!(gw, format!("https://{}", w.authority));
+    assert!(w.up.url.starts_with("http://"), "a plain-http upstream");
+
+    // The login, step by step (proxy_login expects the unprefixed names).
+    let mut b = Browser::new(Some(&ca_pem)).navigating();
+    let start_url = format!("{gw}/app/hello?x=1");
+    let first = b.get(&start_url).await;
+    assert_eq!(first.status, 303, "to the gateway: {first:?}");
+    let start = first.location.clone().unwrap();
+    assert!(start.starts_with(&format!("{gw}/proxy/start?")), "{start}");
+    let (st_line, st_attrs) = set_cookie_of(&first, "__Host-mj_pxst");
+    for want in ["secure", "httponly", "path=/"] {
+        assert!(st_attrs.iter().any(|a| a == want), "{want}: {st_line}");
+    }
+    assert!(
+        !st_attrs.iter().any(|a| a.starts_with("domain")),
+        "{st_line}"
+    );
+    assert!(b.cookie("mj_pxst").is_none(), "no unprefixed state cookie");
+    let r = b.get(&start).await;
+    assert_eq!(r.status, 303, "/proxy/start: {r:?}");
+    let (chooser, chooser_url) = b.follow(&r.location.clone().unwrap()).await;
+    assert_eq!(chooser.status, 200, "chooser: {}", chooser.body);
+    assert!(
+        chooser_url.starts_with(&format!("{gw}/login/")),
+        "{chooser_url}"
+    );
+    let wait_url = pick_provider_and_submit(&mut b, &chooser_url, "kakao", &HONG).await;
+    let base = wait_url.trim_end_matches("/wait").to_owned();
+    let done = wait_done(&mut b, &base).await;
+    assert_eq!(done["state"], "completed", "{done}");
+    let cont = b
+        .get(&absolute(&base, done["next"].as_str().unwrap()))
+        .await;
+    assert_eq!(cont.status, 303, "continue: {cont:?}");
+    let callback = cont.location.clone().unwrap();
+    assert!(
+        callback.starts_with(&format!("{gw}/.munjigi/callback?")),
+        "{callback}"
+    );
+    let cb = b.get(&callback).await;
+    assert_eq!(cb.status, 303, "callback: {cb:?}\n{}", w.logs());
+    assert_eq!(cb.location.as_deref(), Some(start_url.as_str()));
+
+    // The session cookie: `__Host-` with Secure, HttpOnly, Lax, Path=/, no Domain.
+    let (px_line, px_attrs) = set_cookie_of(&cb, "__Host-mj_px");
+    for want in ["secure", "httponly", "samesite=lax", "path=/"] {
+        assert!(px_attrs.iter().any(|a| a == want), "{want}: {px_line}");
+    }
+    assert!(
+        !px_attrs.iter().any(|a| a.starts_with("domain")),
+        "no Domain: {px_line}"
+    );
+    assert!(
+        !cb.headers
+            .get_all("set-cookie")
+            .iter()
+            .any(|v| v.to_str().unwrap().starts_with("mj_px=")),
+        "no unprefixed session cookie: {cb:?}"
+    );
+    let ticket = b.cookie("__Host-mj_px").unwrap().clone();
+    assert!(b.cookie("mj_px").is_none());
+
+    // The proxied page: identity headers, X-Forwarded-Proto https, and no
+    // gateway cookie (prefixed or not) upstream.
+    let page = b.get(&start_url).await;
+    assert_eq!(page.status, 200, "proxied: {page:?}");
+    let echo = page.json();
+    assert_eq!(echo["path"], "/app/hello");
+    assert_eq!(echo["query"], "x=1");
+    let sub = assert_identity(&mut b, &w, &echo, "portal").await;
+    assert_eq!(one(&echo, "x-forwarded-proto"), "https");
+    assert_eq!(one(&echo, "x-forwarded-host"), w.authority);
+    let no_gateway_cookie = |echo: &serde_json::Value| {
+        !echo["headers"]["cookie"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c.as_str().unwrap().contains("mj_"))
+    };
+    assert!(
+        no_gateway_cookie(&echo),
+        "no gateway cookie upstream: {echo}"
+    );
+
+    // The ticket under its plain name does not count over https: a navigation
+    // is sent to log in, and nothing reaches the upstream.
+    let mut seen = w.up.requests();
+    w.up.clear();
+    let mut plain = Browser::new(Some(&ca_pem)).navigating();
+    plain.set_cookie("mj_px", &ticket);
+    let r = plain.get(&format!("{gw}/app/echo")).await;
+    assert_eq!(r.status, 303, "plain mj_px refused: {r:?}");
+    assert!(
+        r.location
+            .as_deref()
+            .is_some_and(|l| l.starts_with(&format!("{gw}/proxy/start?"))),
+        "to login: {r:?}"
+    );
+    assert!(w.up.requests().is_empty(), "nothing proxied");
+
+    // The same ticket under `__Host-mj_px` from another browser is accepted,
+    // and a site cookie next to it still reaches the upstream, without it.
+    let mut prefixed = Browser::new(Some(&ca_pem)).navigating();
+    prefixed.set_cookie("__Host-mj_px", &ticket);
+    prefixed.set_cookie("app_pref", "dark");
+    let r = prefixed.get(&format!("{gw}/app/echo")).await;
+    assert_eq!(r.status, 200, "the ticket itself is good: {r:?}");
+    let echo = r.json();
+    assert_eq!(one(&echo, "x-munjigi-sub"), sub);
+    assert_eq!(one(&echo, "x-forwarded-proto"), "https");
+    assert!(no_gateway_cookie(&echo), "{echo}");
+    assert!(
+        echo["headers"]["cookie"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c.as_str().unwrap().contains("app_pref=dark")),
+        "the site's own cookie passes: {echo}"
+    );
+    seen.extend(w.up.requests());
+    assert!(seen.len() >= 2, "{}", seen.len());
+    assert!(
+        seen.iter().all(|s| s
+            .headers
+            .get_all("cookie")
+            .iter()
+            .all(|c| !c.to_str().unwrap().contains("__Host-mj_px"))),
+        "the upstream never sees __Host-mj_px"
+    );
+}
+
 /// The gateway `serve`s a second time on the same config and Redis (a replica).
 fn replica(config: &std::path::Path) -> (Proc, String) {
     let port = free_port();

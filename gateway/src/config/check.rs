@@ -623,6 +623,34 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
     let trusted_proxies = routes::trusted(r, &server_trusted);
     let proxy = routes::settings(r, raw.proxy);
     let routes = routes::build(r, base, &public_url, &sites, raw.routes);
+    let signing = raw.signing.map(|s| {
+        let s = s.into_inner();
+        let mut bounded = |v: &Option<Spanned<u64>>, default: u64, hi: u64, name: &str| match v {
+            None => default,
+            Some(x) if (1..=hi).contains(x.get_ref()) => *x.get_ref(),
+            Some(x) => {
+                r.at(
+                    x.span(),
+                    format!("signing.{name} must be between 1 and {hi}"),
+                );
+                default
+            }
+        };
+        let max_document_bytes = bounded(
+            &s.max_document_bytes,
+            1 << 20,
+            16 << 20,
+            "max_document_bytes",
+        );
+        let max_documents = bounded(&s.max_documents, 50, 100, "max_documents");
+        let retention_days = bounded(&s.retention_days, 30, 3650, "retention_days");
+        SigningSettings {
+            audit_log: base.join(s.audit_log.get_ref()),
+            max_document_bytes: usize::try_from(max_document_bytes).unwrap_or(1 << 20),
+            max_documents: usize::try_from(max_documents).unwrap_or(50),
+            retention: Duration::from_secs(retention_days * 86_400),
+        }
+    });
 
     Some(Config {
         source: r.file.to_path_buf(),
@@ -641,6 +669,7 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
         trusted_proxies,
         proxy,
         routes,
+        signing,
     })
 }
 

@@ -34,6 +34,16 @@ pub struct Config {
     pub proxy: ProxySettings,
     /// Proxy and forward-auth routes, in file order.
     pub routes: Vec<std::sync::Arc<Route>>,
+    /// Document signing; None = the signing API answers 503.
+    pub signing: Option<SigningSettings>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SigningSettings {
+    pub audit_log: PathBuf,
+    pub max_document_bytes: usize,
+    pub max_documents: usize,
+    pub retention: Duration,
 }
 
 impl Config {

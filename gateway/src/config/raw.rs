@@ -33,6 +33,23 @@ pub struct RawConfig {
     /// Identity-aware reverse-proxy and forward-auth routes, by id.
     #[serde(default)]
     pub routes: IndexMap<String, Spanned<RawRoute>>,
+    /// Document signing for sites (off without it).
+    #[serde(default)]
+    pub signing: Option<Spanned<RawSigning>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSigning {
+    /// The append-only audit log; every signing is written (and synced) here
+    /// before its receipt is released. Required.
+    pub audit_log: Spanned<String>,
+    /// Largest document sent as content, bytes (default 1 MiB).
+    pub max_document_bytes: Option<Spanned<u64>>,
+    /// Most documents in one request (default 50).
+    pub max_documents: Option<Spanned<u64>>,
+    /// How long a site can fetch a finished request's receipt, days (default 30).
+    pub retention_days: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -22,6 +22,17 @@ pub const UNAVAILABLE_AFTER_SECS: u64 = 60;
 /// Tries per login before the citizen must start over at the site.
 pub const MAX_ATTEMPTS: u32 = 5;
 
+/// The provider's signing ability, if it can sign this many documents.
+pub fn signer_of<'a>(
+    adapter: &'a dyn munjigi_providers::Provider,
+    spec: &crate::txn::SigningSpec,
+) -> Result<&'a dyn munjigi_providers::signing::DocumentSigner, GatewayError> {
+    adapter
+        .signer()
+        .filter(|s| s.max_documents() >= spec.documents.len())
+        .ok_or_else(|| GatewayError::BadRequest("this provider cannot sign these documents".into()))
+}
+
 fn provider<'a>(
     app: &'a App,
     id: &ProviderId,
@@ -48,14 +59,31 @@ pub async fn start(
         .get(&txn.request.site_id)
         .map_or("", |s| s.name.as_str());
     let remaining = txn.expires_at.saturating_sub(random::now());
-    let challenge = Challenge {
-        // 24 random bytes: 32 characters, within every provider's nonce limit.
-        nonce: random::token(24)?,
-        title: format!("{site_name} 로그인").chars().take(40).collect(),
-        ttl_secs: u32::try_from(remaining.min(300)).unwrap_or(300),
-    };
+    let ttl_secs = u32::try_from(remaining.min(300)).unwrap_or(300);
     let started = std::time::Instant::now();
-    let pending = adapter.start(&citizen, &challenge).await;
+    let (challenge, pending) = match &txn.signing {
+        None => {
+            let challenge = Challenge {
+                // 24 random bytes: 32 characters, within every provider's nonce limit.
+                nonce: random::token(24)?,
+                title: format!("{site_name} 로그인").chars().take(40).collect(),
+                ttl_secs,
+            };
+            let pending = adapter.start(&citizen, &challenge).await;
+            (challenge, pending)
+        }
+        Some(spec) => {
+            let signer = signer_of(adapter.as_ref(), spec)?;
+            // The signing request keeps no nonce: the documents are the content.
+            let challenge = Challenge {
+                nonce: String::new(),
+                title: spec.title.clone(),
+                ttl_secs,
+            };
+            let pending = signer.start_sign(&citizen, &spec.ask(ttl_secs)).await;
+            (challenge, pending)
+        }
+    };
     let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let pending = match pending {
         Ok(p) => p,
@@ -110,7 +138,19 @@ pub async fn refresh(app: &App, txn: LoginTxn) -> Result<LoginTxn, GatewayError>
         tracing::warn!(txn = %txn.id, provider = %attempt.provider, "provider removed from the configuration");
         return apply(app, &txn, Event::ProviderFailed, Some("provider_removed")).await;
     };
-    let polled = match tokio::time::timeout(POLL_DEADLINE, adapter.status(&attempt.pending)).await {
+    let status = async {
+        match &txn.signing {
+            None => adapter.status(&attempt.pending).await,
+            Some(spec) => {
+                let signer = signer_of(adapter.as_ref(), spec)
+                    .map_err(|e| ProviderError::Config(e.to_string()))?;
+                signer
+                    .sign_status(&spec.ask(attempt.challenge.ttl_secs), &attempt.pending)
+                    .await
+            }
+        }
+    };
+    let polled = match tokio::time::timeout(POLL_DEADLINE, status).await {
         Ok(r) => r,
         Err(_) => Err(ProviderError::Transport("status poll timed out".into())),
     };
@@ -237,23 +277,44 @@ pub async fn finish(app: &App, txn: LoginTxn) -> Result<Option<LoginTxn>, Gatewa
         ));
     };
     let started = std::time::Instant::now();
-    let result = adapter
-        .verify(
-            &attempt.citizen.citizen(),
-            &attempt.challenge,
-            &attempt.pending,
-        )
-        .await;
+    let who = attempt.citizen.citizen();
+    let result = match &txn.signing {
+        None => adapter
+            .verify(&who, &attempt.challenge, &attempt.pending)
+            .await
+            .map(|v| (v.person, v.amr, v.evidence, Vec::new())),
+        Some(spec) => match signer_of(adapter.as_ref(), spec) {
+            Err(e) => Err(ProviderError::Config(e.to_string())),
+            Ok(signer) => signer
+                .verify_sign(
+                    &who,
+                    &spec.ask(attempt.challenge.ttl_secs),
+                    &attempt.pending,
+                )
+                .await
+                .and_then(|r| {
+                    let first =
+                        r.documents
+                            .first()
+                            .map(|d| d.evidence.clone())
+                            .ok_or_else(|| {
+                                ProviderError::Protocol("a result without documents".into())
+                            })?;
+                    Ok((r.person, r.amr, first, r.documents))
+                }),
+        },
+    };
     let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     match result {
-        Ok(v) => {
+        Ok((person, amr, evidence, signed)) => {
             let outcome = Outcome {
                 provider: attempt.provider.clone(),
-                person: crate::txn::StoredPerson::from_person(&v.person),
+                person: crate::txn::StoredPerson::from_person(&person),
                 level: adapter.level(),
-                amr: v.amr,
+                amr,
                 auth_time: random::now(),
-                evidence: v.evidence,
+                evidence,
+                signed,
             };
             let t = app
                 .txns

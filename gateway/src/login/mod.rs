@@ -98,13 +98,24 @@ fn render(r: Result<String, pages::PageError>) -> Result<String, GatewayError> {
     r.map_err(|e| GatewayError::Internal(format!("page rendering failed: {e}")))
 }
 
+/// Whether `id` may serve this transaction: the site's policy and level, and
+/// for a signing request, the provider signs this many documents.
+fn can_serve(app: &App, txn: &LoginTxn, id: &ProviderId) -> bool {
+    grant::provider_fits(app, &txn.policy, txn.request.required_level, id)
+        && txn.signing.as_ref().is_none_or(|spec| {
+            app.providers
+                .get(id.as_str())
+                .is_some_and(|a| flow::signer_of(a.as_ref(), spec).is_ok())
+        })
+}
+
 fn chooser(app: &App, txn: &LoginTxn, ctx: &Ctx) -> Result<Response, GatewayError> {
     let base = base(txn);
     let fitting: Vec<_> = app
         .config
         .providers
         .iter()
-        .filter(|p| grant::provider_fits(app, &txn.policy, txn.request.required_level, &p.id))
+        .filter(|p| can_serve(app, txn, &p.id))
         .map(|p| (p, format!("{base}/identify?provider={}", p.id)))
         .collect();
     let choices: Vec<ProviderChoice<'_>> = fitting
@@ -158,12 +169,19 @@ fn identify_page(
     let p = app
         .config
         .provider(provider)
-        .filter(|p| grant::provider_fits(app, &txn.policy, txn.request.required_level, &p.id))
+        .filter(|p| can_serve(app, txn, &p.id))
         .ok_or_else(|| GatewayError::BadRequest("provider not offered for this login".into()))?;
     let base = base(txn);
     let (ko, en) = lang_hrefs(&format!("{base}/identify?provider={provider}"));
     let action = format!("{base}/start");
+    let documents: Vec<(String, String)> = txn
+        .signing
+        .iter()
+        .flat_map(|s| &s.documents)
+        .map(|d| (d.title.clone(), hex::encode(d.sha256)))
+        .collect();
     let body = render(pages::identify(&IdentifyView {
+        documents: &documents,
         lang: ctx.lang,
         site_name: site_name(app, txn, ctx),
         provider_id: p.id.as_str(),
@@ -240,7 +258,7 @@ async fn start(
         );
     };
     let provider_id = ProviderId::new(provider.clone());
-    if !grant::provider_fits(app, &txn.policy, txn.request.required_level, &provider_id) {
+    if !can_serve(app, &txn, &provider_id) {
         return Err(GatewayError::BadRequest(
             "provider not offered for this login".into(),
         ));
@@ -410,6 +428,9 @@ async fn continue_login(
             "verified login without an outcome".into(),
         ));
     };
+    if let Some(spec) = &txn.signing {
+        return crate::signing::finish(app, &txn, spec, &outcome, ctx).await;
+    }
     // One login, one code: the transaction is gone once the code exists.
     app.txns.delete(&txn.id).await?;
     let (ticket, sess) = session::create(app, outcome.clone()).await?;
@@ -447,6 +468,9 @@ async fn cancel(
 async fn abort(app: &App, txn: LoginTxn) -> Result<Response, GatewayError> {
     app.txns.delete(&txn.id).await?;
     tracing::info!(txn = %txn.id, client = %txn.request.client_id, "citizen returned to the site without logging in");
+    if let Some(spec) = &txn.signing {
+        return crate::signing::declined(app, &txn, spec).await;
+    }
     if let Some(px) = &txn.request.proxy {
         // A proxied site has no error endpoint: back to where the citizen was
         // going; a protected page there offers the login again.

@@ -208,6 +208,20 @@ pub async fn begin(
     policy: PolicySnapshot,
     ctx: &mut Ctx,
 ) -> Result<Response, GatewayError> {
+    Ok(begin_with(app, headers, request, policy, None, ctx)
+        .await?
+        .0)
+}
+
+/// [`begin`], for a transaction that signs documents when `signing` is set.
+pub async fn begin_with(
+    app: &App,
+    headers: &http::HeaderMap,
+    request: AuthRequest,
+    policy: PolicySnapshot,
+    signing: Option<crate::txn::SigningSpec>,
+    ctx: &mut Ctx,
+) -> Result<(Response, String), GatewayError> {
     let client_id = request.client_id.clone();
     let required_level = request.required_level;
     let (browser_secret, new_cookie) = match app.cookies.get(headers, BROWSER_COOKIE) {
@@ -229,6 +243,7 @@ pub async fn begin(
         attempts: 0,
         failure: None,
         outcome: None,
+        signing,
     };
     app.txns.create(&txn).await?;
     ctx.txn = Some(txn.id.clone());
@@ -240,7 +255,7 @@ pub async fn begin(
             &app.cookies.set(BROWSER_COOKIE, &browser_secret, None),
         );
     }
-    Ok(resp)
+    Ok((resp, txn.id))
 }
 
 /// Whether this request comes from the browser that began `txn`.

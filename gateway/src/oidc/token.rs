@@ -79,6 +79,23 @@ pub async fn handle(app: &App, req: http::Request<Incoming>, request_id: &str) -
     }
 }
 
+/// `Basic base64(id:secret)` → (id, secret), each form-urlencoded before
+/// base64 (RFC 6749 §2.3.1). Shared with the signing API.
+pub fn parse_basic(v: &str) -> Option<(String, String)> {
+    let b64 = v.strip_prefix("Basic ")?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())?;
+    let (id, secret) = raw.split_once(':')?;
+    let dec = |s: &str| {
+        form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+    };
+    Some((dec(id)?, dec(secret)?))
+}
+
 /// Which client is calling, by `client_secret_basic`, `client_secret_post` or (public) `none`.
 fn authenticate<'a>(
     app: &'a App,
@@ -103,32 +120,18 @@ fn authenticate<'a>(
                     "malformed Authorization header",
                 )
             })?;
-            let b64 = v.strip_prefix("Basic ").ok_or(err(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "only Basic client authentication is supported",
-            ))?;
-            let raw = base64::engine::general_purpose::STANDARD
-                .decode(b64.trim())
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .ok_or(err(
+            if !v.starts_with("Basic ") {
+                return Err(err(
                     StatusCode::BAD_REQUEST,
                     "invalid_request",
-                    "malformed Basic credentials",
-                ))?;
-            let (id, secret) = raw.split_once(':').ok_or(err(
+                    "only Basic client authentication is supported",
+                ));
+            }
+            Some(parse_basic(v).ok_or(err(
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
                 "malformed Basic credentials",
-            ))?;
-            // RFC 6749 §2.3.1: both parts are form-urlencoded before base64.
-            let dec = |s: &str| {
-                form_urlencoded::parse(format!("x={s}").as_bytes())
-                    .next()
-                    .map(|(_, v)| v.into_owned())
-            };
-            Some((dec(id).unwrap_or_default(), dec(secret).unwrap_or_default()))
+            ))?)
         }
     };
     let post_secret = form.get("client_secret");

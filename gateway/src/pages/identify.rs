@@ -46,6 +46,8 @@ pub struct IdentifyView<'a> {
     pub birthdate: &'a str,
     pub phone: &'a str,
     pub errors: &'a [Field],
+    /// Signing: (title, SHA-256 hex) of each document, for the citizen to review.
+    pub documents: &'a [(String, String)],
     /// Back to the chooser.
     pub back_href: &'a str,
     pub lang_ko_href: &'a str,

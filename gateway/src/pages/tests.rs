@@ -200,6 +200,7 @@ fn chooser_without_providers_says_so() {
 
 fn identify_view<'a>(lang: Lang, site: &'a str, errors: &'a [Field]) -> IdentifyView<'a> {
     IdentifyView {
+        documents: &[],
         lang,
         site_name: site,
         provider_id: "kakao",

@@ -39,6 +39,9 @@ pub(super) struct Text {
     pub logging_in_to: fn(&str) -> String,
     pub identify_title: fn(&str) -> String,
     pub identify_lead: &'static str,
+    /// Signing: the documents the citizen is about to sign.
+    pub review_title: &'static str,
+    pub review_lead: &'static str,
     pub name_label: &'static str,
     pub name_hint: &'static str,
     pub birthdate_label: &'static str,
@@ -148,6 +151,8 @@ const KO: Text = Text {
 
     logging_in_to: |site| format!("{site} 로그인"),
     identify_title: |provider| format!("{provider} 인증서로 로그인"),
+    review_title: "서명할 문서",
+    review_lead: "아래 문서에 본인의 인증서로 전자서명합니다. 문서마다 지문(SHA-256)이 함께 서명됩니다.",
     identify_lead: "인증서에 등록된 본인 정보를 입력하세요. 입력한 휴대폰 번호의 인증서 앱으로 확인 요청이 갑니다.",
     name_label: "이름",
     name_hint: "인증서에 등록된 실명",
@@ -300,6 +305,8 @@ const EN: Text = Text {
 
     logging_in_to: |site| format!("Log in to {site}"),
     identify_title: |provider| format!("Log in with {provider}"),
+    review_title: "Documents to sign",
+    review_lead: "You are signing the documents below with your own certificate. Each document's fingerprint (SHA-256) is what is signed.",
     identify_lead: "Enter your details exactly as they are registered with your certificate. \
                     We will send a request to the certificate app on this phone number.",
     name_label: "Full name",

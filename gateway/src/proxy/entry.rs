@@ -52,7 +52,8 @@ pub async fn authenticate(
     route: &Route,
     headers: &http::HeaderMap,
 ) -> Result<Option<Arc<identity::Identity>>, GatewayError> {
-    let Some(ticket) = jar(route).get(headers, session::COOKIE) else {
+    // The cookie name is fixed per route: no formatting on the hot path.
+    let Some(ticket) = crate::web::cookies::get(headers, route.session_cookie()) else {
         return Ok(None);
     };
     let Some(loaded) = session::load(app, ticket).await? else {

@@ -99,6 +99,15 @@ impl Route {
             || path == self.prefix.trim_end_matches('/')
     }
 
+    /// The session cookie's name on this route's host.
+    pub fn session_cookie(&self) -> &'static str {
+        if self.secure {
+            "__Host-mj_px"
+        } else {
+            "mj_px"
+        }
+    }
+
     pub fn is_public(&self, path: &str) -> bool {
         self.public_paths.iter().any(|p| {
             path.starts_with(p.as_str()) || (p.ends_with('/') && path == p.trim_end_matches('/'))
@@ -182,6 +191,16 @@ pub(crate) mod tests {
         assert_eq!(id(Some("unknown"), "/app/x"), Some("app".into()));
         assert!(claims_host(&routes, "Other.Example"));
         assert!(!claims_host(&routes, "127.0.0.1:8080"));
+    }
+
+    #[test]
+    fn the_fixed_cookie_name_is_the_jars() {
+        for secure in [false, true] {
+            let mut r = (*route("app", None, "/app/")).clone();
+            r.secure = secure;
+            let jar = crate::web::cookies::CookieJar { secure };
+            assert_eq!(r.session_cookie(), jar.name(crate::proxy::session::COOKIE));
+        }
     }
 
     #[test]

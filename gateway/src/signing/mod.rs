@@ -1,0 +1,229 @@
+//! Document signing through the same integration as login: a site asks over
+//! its API ([`api`]), the citizen approves in their provider's app through the
+//! chooser, a review of the documents and the waiting page, and the site gets
+//! a receipt ([`receipt`]) it can verify years later.
+//!
+//! The citizen's part is a login transaction carrying a
+//! [`crate::txn::SigningSpec`]: the same chooser (limited to providers that
+//! can sign this many documents), the same coalesced polls and verify-once
+//! claim. Only the ends differ: [`start`] begins it from `/sign/{id}`, and
+//! [`finish`] turns a verified result into a receipt — after the audit log has
+//! the event (fail-closed) — instead of an authorization code.
+
+pub mod api;
+pub mod receipt;
+pub mod record;
+
+use crate::app::App;
+use crate::oidc::authorize;
+use crate::random;
+use crate::rescue::{Ctx, GatewayError};
+use crate::txn::{AuthRequest, LoginTxn, Outcome, PolicySnapshot, SigningSpec};
+use crate::web::params::append_query;
+use crate::web::{respond, Response};
+use record::{SignatureRecord, Status};
+use serde::Serialize;
+use subtle::ConstantTimeEq;
+
+fn retention(app: &App) -> std::time::Duration {
+    app.config
+        .signing
+        .as_ref()
+        .map_or(std::time::Duration::from_secs(30 * 86_400), |s| s.retention)
+}
+
+fn digest_bytes(hex_digest: &str) -> Result<[u8; 32], GatewayError> {
+    hex::decode(hex_digest)
+        .ok()
+        .and_then(|v| v.try_into().ok())
+        .ok_or_else(|| GatewayError::Internal("stored digest is not SHA-256".into()))
+}
+
+/// `GET /sign/{id}`: the citizen arrives from the site.
+pub async fn start(
+    app: &App,
+    req: http::Request<hyper::body::Incoming>,
+    id: &str,
+    ctx: &mut Ctx,
+) -> Result<Response, GatewayError> {
+    for _ in 0..3 {
+        let Some((mut r, raw)) = record::load(app.store.as_ref(), id).await? else {
+            return Err(GatewayError::NotFound);
+        };
+        if r.status != Status::Pending || random::now() >= r.expires_at {
+            return Err(GatewayError::LoginGone);
+        }
+        if let Some(txn) = &r.txn {
+            // Begun already: only the browser that began it gets on.
+            return Ok(respond::redirect(&format!("/login/{txn}")));
+        }
+        let site =
+            app.config.sites.get(&r.site_id).ok_or_else(|| {
+                GatewayError::Internal("signature request of a removed site".into())
+            })?;
+        let documents = r
+            .documents
+            .iter()
+            .map(|d| {
+                Ok(munjigi_providers::signing::Document {
+                    title: d.title.clone(),
+                    sha256: digest_bytes(&d.sha256)?,
+                })
+            })
+            .collect::<Result<Vec<_>, GatewayError>>()?;
+        let spec = SigningSpec {
+            request_id: r.id.clone(),
+            title: r.title.clone(),
+            documents,
+        };
+        let request = AuthRequest {
+            client_id: r.client_id.clone(),
+            site_id: r.site_id.clone(),
+            redirect_uri: r.redirect_uri.clone(),
+            state: r.state.clone(),
+            nonce: None,
+            code_challenge: None,
+            scope: "openid profile".into(),
+            required_level: site.policy.min_level,
+            max_age: None,
+            login_hint: None,
+            proxy: None,
+        };
+        let policy = PolicySnapshot::from_policy(&site.policy);
+        let (resp, txn_id) =
+            authorize::begin_with(app, req.headers(), request, policy, Some(spec), ctx).await?;
+        r.txn = Some(txn_id.clone());
+        if record::save(app.store.as_ref(), &raw, &r, retention(app)).await? {
+            return Ok(resp);
+        }
+        // Another browser began it at the same moment: it keeps the request.
+        app.txns.delete(&txn_id).await?;
+    }
+    Err(GatewayError::Internal(
+        "signature request changed concurrently".into(),
+    ))
+}
+
+#[derive(Serialize)]
+struct AuditEvent<'a> {
+    ts: u64,
+    event: &'static str,
+    request: &'a str,
+    client: &'a str,
+    txn: &'a str,
+    provider: &'a str,
+    sub: &'a str,
+    acr: &'static str,
+    /// SHA-256 of each document, hex, in order.
+    documents: Vec<&'a str>,
+    /// SHA-256 of the receipt JWS, so the log pins the exact receipt released.
+    receipt_sha256: String,
+}
+
+fn back_to_site(r: &SignatureRecord) -> String {
+    let mut pairs = vec![("id", r.id.as_str())];
+    if let Some(s) = &r.state {
+        pairs.push(("state", s));
+    }
+    append_query(&r.redirect_uri, &pairs)
+}
+
+/// Ends the request as failed (if still pending) and sends the citizen back.
+async fn fail(
+    app: &App,
+    txn: &LoginTxn,
+    spec: &SigningSpec,
+    reason: &'static str,
+) -> Result<Response, GatewayError> {
+    for _ in 0..3 {
+        let Some((mut r, raw)) = record::load(app.store.as_ref(), &spec.request_id).await? else {
+            return Err(GatewayError::LoginGone);
+        };
+        if r.status == Status::Pending {
+            r.status = Status::Failed;
+            r.failure = Some(reason.to_owned());
+            if !record::save(app.store.as_ref(), &raw, &r, retention(app)).await? {
+                continue;
+            }
+            tracing::info!(request = %r.id, txn = %txn.id, reason, "signature request failed");
+        }
+        app.txns.delete(&txn.id).await?;
+        return Ok(respond::redirect(&back_to_site(&r)));
+    }
+    Err(GatewayError::Internal(
+        "signature request changed concurrently".into(),
+    ))
+}
+
+/// The citizen gives up: the site learns `cancelled`.
+pub async fn declined(
+    app: &App,
+    txn: &LoginTxn,
+    spec: &SigningSpec,
+) -> Result<Response, GatewayError> {
+    fail(app, txn, spec, "cancelled").await
+}
+
+/// A verified signing result: check the binding, seal the receipt, write the
+/// audit event, then release the receipt and send the citizen back.
+pub async fn finish(
+    app: &App,
+    txn: &LoginTxn,
+    spec: &SigningSpec,
+    outcome: &Outcome,
+    _ctx: &Ctx,
+) -> Result<Response, GatewayError> {
+    let Some((mut r, raw)) = record::load(app.store.as_ref(), &spec.request_id).await? else {
+        return Err(GatewayError::LoginGone);
+    };
+    if r.status != Status::Pending {
+        // Finished already (by this browser a moment ago, or failed): never twice.
+        app.txns.delete(&txn.id).await?;
+        return Ok(respond::redirect(&back_to_site(&r)));
+    }
+    if random::now() >= r.expires_at {
+        return fail(app, txn, spec, "expired").await;
+    }
+    let sub = crate::pairwise::subject(
+        app.config.pairwise_key.expose(),
+        &r.site_id,
+        &outcome.person.ci,
+    )
+    .map_err(|e| GatewayError::Internal(e.to_string()))?;
+    if let Some(want) = r.signer.as_ref().and_then(|s| s.sub.as_deref()) {
+        if want.len() != sub.len() || !bool::from(want.as_bytes().ct_eq(sub.as_bytes())) {
+            tracing::warn!(request = %r.id, txn = %txn.id, code = "MJ-G02", "the signer is not the citizen the site named");
+            return fail(app, txn, spec, "wrong_signer").await;
+        }
+    }
+    let receipt = receipt::seal(app, &r, outcome, &sub)?;
+    let event = AuditEvent {
+        ts: random::now(),
+        event: "signature.completed",
+        request: &r.id,
+        client: &r.client_id,
+        txn: &txn.id,
+        provider: outcome.provider.as_str(),
+        sub: &sub,
+        acr: outcome.level.acr(),
+        documents: r.documents.iter().map(|d| d.sha256.as_str()).collect(),
+        receipt_sha256: hex::encode(openssl::sha::sha256(receipt.as_bytes())),
+    };
+    let Some(audit) = &app.audit else {
+        return fail(app, txn, spec, "audit_unavailable").await;
+    };
+    if let Err(e) = audit.append(&event).await {
+        tracing::error!(code = "MJ-G01", request = %r.id, txn = %txn.id, error = %e, "audit log unwritable: signature refused, no receipt released");
+        return fail(app, txn, spec, "audit_unavailable").await;
+    }
+    r.status = Status::Completed;
+    r.receipt = Some(receipt);
+    if !record::save(app.store.as_ref(), &raw, &r, retention(app)).await? {
+        return Err(GatewayError::Internal(
+            "signature request changed while finishing".into(),
+        ));
+    }
+    app.txns.delete(&txn.id).await?;
+    tracing::info!(request = %r.id, txn = %txn.id, provider = %outcome.provider, documents = r.documents.len(), "document signing completed; receipt released");
+    Ok(respond::redirect(&back_to_site(&r)))
+}

@@ -1,0 +1,410 @@
+//! Document signing end to end: a site asks over the API with its OIDC client
+//! credentials, the citizen picks a provider that can sign that many
+//! documents, reviews them, approves in the (simulated) app, and the site
+//! fetches a receipt sealed by the gateway whose CMS signatures cover exactly
+//! the documents' digests. And the ways it must fail: another site's id, a
+//! wrong signer, a cancelled request, an audit log that cannot be written.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::TokioExecutor;
+use munjigi_e2e::*;
+
+const OTHER_SECRET: &str = "other-site-secret-0123456789";
+
+struct World {
+    dir: TempDir,
+    _sim: Proc,
+    gw: Gateway,
+    redirect: String,
+}
+
+fn world(tag: &str, audit_log: &str) -> World {
+    let dir = TempDir::new(tag);
+    let (sim, sim_url) = start_simulator(dir.path(), &SimOpts::default());
+    let redirect = "http://127.0.0.1:9/signed".to_owned();
+    let gw = start_gateway(
+        dir.path(),
+        &sim_url,
+        &GatewayOpts {
+            site_redirect: redirect.clone(),
+            extra: format!(
+                "\n[sites.other]\nname = \"다른 기관\"\npolicy = \"standard\"\n\
+                 [sites.other.oidc]\nclient_id = \"other\"\nclient_secret = {{ value = \"{OTHER_SECRET}\" }}\n\
+                 redirect_uris = [\"http://127.0.0.1:9/other\"]\n\
+                 \n[signing]\naudit_log = \"{audit_log}\"\n"
+            ),
+            ..GatewayOpts::default()
+        },
+    );
+    World {
+        dir,
+        _sim: sim,
+        gw,
+        redirect,
+    }
+}
+
+/// The site's side: JSON over HTTP with Basic client authentication.
+async fn api(
+    method: &str,
+    url: &str,
+    client: (&str, &str),
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let c: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let auth =
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", client.0, client.1));
+    let req = http::Request::builder()
+        .method(method)
+        .uri(url)
+        .header("authorization", format!("Basic {auth}"))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(
+            body.map(|b| b.to_string()).unwrap_or_default(),
+        )))
+        .unwrap();
+    let resp = c.request(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+    (status, json)
+}
+
+const TOWN: (&str, &str) = ("town", CLIENT_SECRET);
+
+fn b64(s: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+fn sha_hex(s: &[u8]) -> String {
+    hex(&openssl::sha::sha256(s))
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Creates a request for `docs` (title, content) and returns (id, url).
+async fn ask(w: &World, docs: &[(&str, &[u8])], extra: serde_json::Value) -> (String, String) {
+    let mut body = serde_json::json!({
+        "title": "전입 신고",
+        "documents": docs.iter().map(|(t, c)| serde_json::json!({
+            "title": t, "content": b64(c), "media_type": "text/plain"
+        })).collect::<Vec<_>>(),
+        "redirect_uri": w.redirect,
+        "state": "st-1",
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    let (status, j) = api(
+        "POST",
+        &format!("{}/api/v1/signatures", w.gw.url),
+        TOWN,
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, 201, "{j}");
+    (
+        j["id"].as_str().unwrap().to_owned(),
+        j["url"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// The citizen: from the request URL through the provider to the site.
+/// Returns the chooser's providers and the final Location.
+async fn approve(b: &mut Browser, url: &str, provider: &str) -> (Vec<String>, String) {
+    let (chooser, chooser_url) = b.follow(url).await;
+    assert_eq!(chooser.status, 200, "{}", chooser.body);
+    let offered: Vec<String> = chooser
+        .body
+        .split("data-provider=\"")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap().to_owned())
+        .collect();
+    let wait = pick_provider_and_submit(b, &chooser_url, provider, &HONG).await;
+    let base = wait.trim_end_matches("/wait").to_owned();
+    let done = wait_done(b, &base).await;
+    assert_eq!(done["state"], "completed", "{done}");
+    let back = b
+        .get(&absolute(&base, done["next"].as_str().unwrap()))
+        .await;
+    assert_eq!(back.status, 303, "{}", back.body);
+    (offered, back.location.unwrap())
+}
+
+async fn status_of(w: &World, id: &str) -> serde_json::Value {
+    let (status, j) = api(
+        "GET",
+        &format!("{}/api/v1/signatures/{id}", w.gw.url),
+        TOWN,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{j}");
+    j
+}
+
+async fn jwks(w: &World) -> serde_json::Value {
+    let mut b = Browser::new(None);
+    b.get(&format!("{}/jwks", w.gw.url)).await.json()
+}
+
+/// The CMS content (attached) after a signature check against the signer's
+/// own certificate (the chain was the gateway's job, checked in the providers' tests).
+fn cms_content(cms_b64: &str) -> Vec<u8> {
+    use openssl::cms::{CMSOptions, CmsContentInfo};
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(cms_b64)
+        .unwrap();
+    let mut cms = CmsContentInfo::from_der(&der).unwrap();
+    let store = openssl::x509::store::X509StoreBuilder::new()
+        .unwrap()
+        .build();
+    let mut out = Vec::new();
+    cms.verify(
+        None,
+        Some(&store),
+        None,
+        Some(&mut out),
+        CMSOptions::NO_SIGNER_CERT_VERIFY,
+    )
+    .unwrap();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_site_gets_one_document_signed_and_a_verifiable_receipt() {
+    let w = world("sign-one", "audit.log");
+    let doc: &[u8] = "전입신고서: 홍길동, 2026-11-23".as_bytes();
+    let (id, url) = ask(&w, &[("전입신고서", doc)], serde_json::json!({})).await;
+    assert_eq!(status_of(&w, &id).await["status"], "pending");
+
+    let mut b = Browser::new(None);
+    // The review: title and fingerprint on the identity form.
+    let (chooser, chooser_url) = b.follow(&url).await;
+    let form = b
+        .get(&format!(
+            "{}/identify?provider=kakao",
+            chooser_url.split('?').next().unwrap()
+        ))
+        .await;
+    assert!(form.body.contains("전입신고서"), "{}", form.body);
+    assert!(form.body.contains(&sha_hex(doc)), "the digest is shown");
+    assert!(chooser.body.contains("data-provider=\"kakao\""));
+    // Only providers that can sign: no login-only family is offered.
+    for login_only in ["kakao-direct", "toss-direct", "kb", "shinhan"] {
+        assert!(
+            !chooser
+                .body
+                .contains(&format!("data-provider=\"{login_only}\"")),
+            "{login_only} offered"
+        );
+    }
+    let (_, back) = approve(&mut b, &url, "kakao").await;
+    assert_eq!(back, format!("{}?id={id}&state=st-1", w.redirect));
+
+    let j = status_of(&w, &id).await;
+    assert_eq!(j["status"], "completed", "{j}");
+    let receipt = j["receipt"].as_str().unwrap().to_owned();
+    let (header, _, _, _) = jwt_parts(&receipt);
+    assert_eq!(header["typ"], "munjigi-receipt+jwt");
+    let c = verify_es256(&receipt, &jwks(&w).await);
+    assert_eq!(c["aud"], "town");
+    assert_eq!(c["jti"], id.as_str());
+    assert_eq!(c["iss"], w.gw.url.as_str());
+    assert_eq!(c["signer"]["provider"], "kakao");
+    assert_eq!(c["signer"]["name"], "홍길동");
+    assert_eq!(c["signer"]["sub"].as_str().unwrap().len(), 43);
+    let d = &c["documents"][0];
+    assert_eq!(d["digest"], sha_hex(doc).as_str());
+    assert_eq!(d["digest_alg"], "SHA-256");
+    assert_eq!(d["form"], "digest");
+    assert_eq!(
+        cms_content(d["cms"].as_str().unwrap()),
+        openssl::sha::sha256(doc).to_vec()
+    );
+    assert!(d["signer_cert_serial"].as_str().unwrap().len() > 4);
+
+    // Fetched again: the same receipt. Signed again: never.
+    assert_eq!(status_of(&w, &id).await["receipt"], receipt.as_str());
+    let again = b.get(&url).await;
+    assert!(
+        again.status >= 400,
+        "a finished request cannot be signed again: {}",
+        again.status
+    );
+    // Another site: as if it did not exist.
+    let (status, _) = api(
+        "GET",
+        &format!("{}/api/v1/signatures/{id}", w.gw.url),
+        ("other", OTHER_SECRET),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    // The audit log has the event, with digests and no personal data.
+    let audit = std::fs::read_to_string(w.dir.path().join("audit.log")).unwrap();
+    let line: serde_json::Value = serde_json::from_str(audit.lines().next().unwrap()).unwrap();
+    assert_eq!(line["event"], "signature.completed");
+    assert_eq!(line["request"], id.as_str());
+    assert_eq!(line["documents"][0], sha_hex(doc).as_str());
+    assert!(!audit.contains("홍길동") && !audit.contains("1234-5678"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_documents_are_signed_in_order_and_the_chooser_fits_the_count() {
+    let w = world("sign-many", "audit.log");
+    let docs: Vec<(String, Vec<u8>)> = (0..3)
+        .map(|i| {
+            (
+                format!("문서 {i}"),
+                format!("document number {i}").into_bytes(),
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, &[u8])> = docs
+        .iter()
+        .map(|(t, c)| (t.as_str(), c.as_slice()))
+        .collect();
+    let (id, url) = ask(&w, &refs, serde_json::json!({})).await;
+    let mut b = Browser::new(None);
+    let (offered, _) = approve(&mut b, &url, "naver").await;
+    assert!(
+        offered.contains(&"kakao".to_owned()) && !offered.contains(&"pass".to_owned()),
+        "{offered:?}"
+    );
+    let j = status_of(&w, &id).await;
+    assert_eq!(j["status"], "completed", "{j}");
+    let c = verify_es256(j["receipt"].as_str().unwrap(), &jwks(&w).await);
+    for (i, (_, content)) in docs.iter().enumerate() {
+        let d = &c["documents"][i];
+        assert_eq!(
+            d["digest"],
+            sha_hex(content).as_str(),
+            "document {i} in order"
+        );
+        // Naver: detached, the messageDigest is the document's own digest.
+        assert_eq!(d["form"], "detached_digest");
+    }
+
+    // 30 documents: only Naver (up to 50) can sign them.
+    let docs: Vec<(String, Vec<u8>)> = (0..30)
+        .map(|i| (format!("d{i}"), vec![i as u8; 10]))
+        .collect();
+    let refs: Vec<(&str, &[u8])> = docs
+        .iter()
+        .map(|(t, c)| (t.as_str(), c.as_slice()))
+        .collect();
+    let (_, url) = ask(&w, &refs, serde_json::json!({})).await;
+    let mut b = Browser::new(None);
+    let (chooser, _) = b.follow(&url).await;
+    let offered: Vec<&str> = chooser
+        .body
+        .split("data-provider=\"")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap())
+        .collect();
+    assert_eq!(offered, vec!["naver"], "{}", chooser.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_signer_cancel_and_bad_requests_fail_as_they_say() {
+    let w = world("sign-fail", "audit.log");
+    // A signer binding to someone else.
+    let (id, url) = ask(
+        &w,
+        &[("a", b"a")],
+        serde_json::json!({"signer": {"sub": "x".repeat(43)}}),
+    )
+    .await;
+    let mut b = Browser::new(None);
+    let (_, back) = approve(&mut b, &url, "kakao").await;
+    assert!(back.contains(&format!("id={id}")));
+    let j = status_of(&w, &id).await;
+    assert_eq!(j["status"], "failed");
+    assert_eq!(j["failure"], "wrong_signer");
+    assert!(j.get("receipt").is_none());
+
+    // The citizen goes back to the site without signing.
+    let (id, url) = ask(&w, &[("b", b"b")], serde_json::json!({})).await;
+    let mut b = Browser::new(None);
+    let (_, chooser_url) = b.follow(&url).await;
+    let abort = b
+        .get(&format!("{}/abort", chooser_url.split('?').next().unwrap()))
+        .await;
+    assert_eq!(abort.status, 303);
+    assert_eq!(
+        abort.location.unwrap(),
+        format!("{}?id={id}&state=st-1", w.redirect)
+    );
+    assert_eq!(status_of(&w, &id).await["failure"], "cancelled");
+
+    // The API refuses what it cannot honour, with a reason.
+    let post = |body: serde_json::Value, client: (&'static str, &'static str)| {
+        let url = format!("{}/api/v1/signatures", w.gw.url);
+        async move { api("POST", &url, client, Some(body)).await }
+    };
+    let doc = serde_json::json!([{"title": "t", "content": b64(b"x")}]);
+    let (s, j) = post(
+        serde_json::json!({"documents": doc, "redirect_uri": "http://127.0.0.1:9/evil"}),
+        TOWN,
+    )
+    .await;
+    assert_eq!(
+        (s, j["error"].as_str()),
+        (400, Some("invalid_request")),
+        "{j}"
+    );
+    let (s, _) = post(
+        serde_json::json!({"documents": doc, "redirect_uri": w.redirect}),
+        ("town", "wrong-secret-000000000"),
+    )
+    .await;
+    assert_eq!(s, 401);
+    let both = serde_json::json!([{"title": "t", "content": b64(b"x"), "sha256": "00".repeat(32)}]);
+    let (s, j) = post(
+        serde_json::json!({"documents": both, "redirect_uri": w.redirect}),
+        TOWN,
+    )
+    .await;
+    assert_eq!(s, 400, "{j}");
+    let many: Vec<_> = (0..51)
+        .map(|i| serde_json::json!({"title": format!("{i}"), "sha256": "ab".repeat(32)}))
+        .collect();
+    let (s, j) = post(
+        serde_json::json!({"documents": many, "redirect_uri": w.redirect}),
+        TOWN,
+    )
+    .await;
+    assert_eq!(s, 400, "{j}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_receipt_without_the_audit_event() {
+    // The audit log path is a directory: every append fails.
+    let w = world("sign-audit", ".");
+    let (id, url) = ask(&w, &[("a", b"a")], serde_json::json!({})).await;
+    let mut b = Browser::new(None);
+    let (_, back) = approve(&mut b, &url, "kakao").await;
+    assert!(back.contains(&format!("id={id}")));
+    let j = status_of(&w, &id).await;
+    assert_eq!(j["status"], "failed", "{j}");
+    assert_eq!(j["failure"], "audit_unavailable");
+    assert!(
+        j.get("receipt").is_none(),
+        "no receipt without the audit event"
+    );
+    let logs = w.gw.proc.drain().join("\n");
+    assert!(logs.contains("MJ-G01"), "{logs}");
+}
