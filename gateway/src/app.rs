@@ -4,7 +4,7 @@
 //! Built once at start; handlers get an `Arc<App>`. Nothing here is mutable per
 //! request: state that changes lives in the store.
 
-use crate::config::model::{ProviderFamily, StoreSettings};
+use crate::config::model::{CrlSettings, CrlSource, ProviderFamily, StoreSettings};
 use crate::config::Config;
 use crate::keys::SigningKeys;
 use crate::store::memory::MemoryStore;
@@ -12,8 +12,9 @@ use crate::store::Store;
 use crate::txn::TxnRepo;
 use crate::web::cookies::CookieJar;
 use munjigi_providers::barocert::{BarocertAdapter, BarocertSecret};
-use munjigi_providers::cms::{CrlPolicy, TrustAnchors};
+use munjigi_providers::cms::{CrlPolicy, CrlRefresh, TrustAnchors};
 use munjigi_providers::declarative::{DeclarativeAdapter, DeclarativeSecrets};
+use munjigi_providers::http_client::HttpClient;
 use munjigi_providers::kakao_direct::{KakaoDirectAdapter, KakaoDirectApiKey};
 use munjigi_providers::toss_direct::{TossDirectAdapter, TossDirectClientSecret};
 use munjigi_providers::Provider;
@@ -36,6 +37,37 @@ pub struct App {
     pub proxy: crate::proxy::Runtime,
     /// The signing audit log, when signing is enabled.
     pub audit: Option<crate::audit::AuditLog>,
+}
+
+/// How long one CRL download may take.
+const CRL_FETCH_TIMEOUT: Duration = Duration::from_secs(20);
+/// Largest CRL accepted from a URL (large CAs publish CRLs of several MiB).
+const CRL_MAX_BYTES: usize = 32 * 1024 * 1024;
+
+/// Adds the provider's revocation policy to its trust anchors: a CRL file
+/// (re-read when it changes) or a URL fetched in the background with the
+/// provider's TLS trust (see `munjigi_providers::cms::CrlPolicy::from_url`).
+fn with_crl(
+    anchors: TrustAnchors,
+    provider: &str,
+    crl: &Option<CrlSettings>,
+    tls_ca_pem: Option<&[u8]>,
+) -> Result<TrustAnchors, String> {
+    let Some(c) = crl else {
+        return Ok(anchors);
+    };
+    let policy = match &c.source {
+        CrlSource::File(path) => CrlPolicy::from_file(path, c.required),
+        CrlSource::Url(url) => {
+            // The config allows plain http only to loopback.
+            let http = HttpClient::new(tls_ca_pem, CRL_FETCH_TIMEOUT)
+                .map_err(|e| format!("crl: {e}"))?
+                .allow_plain_http(url.starts_with("http://"))
+                .with_max_response_bytes(CRL_MAX_BYTES);
+            CrlPolicy::from_url(provider, url, http, CrlRefresh::default(), c.required)
+        }
+    };
+    Ok(anchors.with_crl(policy))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -104,12 +136,10 @@ impl App {
                         .and_then(|s| {
                             BarocertSecret::from_base64(s).map_err(|e| fail(e.to_string()))
                         })?;
-                    let mut anchors =
+                    let anchors =
                         TrustAnchors::from_pem(roots_pem).map_err(|e| fail(e.to_string()))?;
-                    // Revocation: the provider's CRL file, re-read when it changes.
-                    if let Some(c) = crl {
-                        anchors = anchors.with_crl(CrlPolicy::from_file(&c.path, c.required));
-                    }
+                    let anchors = with_crl(anchors, p.id.as_str(), crl, tls_ca_pem.as_deref())
+                        .map_err(fail)?;
                     Arc::new(
                         BarocertAdapter::new(
                             p.id.clone(),
@@ -128,12 +158,15 @@ impl App {
                     api_key,
                     roots_pem,
                     tls_ca_pem,
+                    crl,
                 } => {
                     let key = std::str::from_utf8(api_key.expose())
                         .map_err(|_| fail("api_key is not text".into()))
                         .and_then(|k| KakaoDirectApiKey::new(k).map_err(|e| fail(e.to_string())))?;
                     let anchors =
                         TrustAnchors::from_pem(roots_pem).map_err(|e| fail(e.to_string()))?;
+                    let anchors = with_crl(anchors, p.id.as_str(), crl, tls_ca_pem.as_deref())
+                        .map_err(fail)?;
                     Arc::new(
                         KakaoDirectAdapter::new(
                             p.id.clone(),
@@ -152,6 +185,7 @@ impl App {
                     session_public_key_pem,
                     roots_pem,
                     tls_ca_pem,
+                    crl,
                 } => {
                     let secret = std::str::from_utf8(client_secret.expose())
                         .map_err(|_| fail("client_secret is not text".into()))
@@ -160,6 +194,8 @@ impl App {
                         })?;
                     let anchors =
                         TrustAnchors::from_pem(roots_pem).map_err(|e| fail(e.to_string()))?;
+                    let anchors = with_crl(anchors, p.id.as_str(), crl, tls_ca_pem.as_deref())
+                        .map_err(fail)?;
                     Arc::new(
                         TossDirectAdapter::new(
                             p.id.clone(),
@@ -178,6 +214,7 @@ impl App {
                     secrets,
                     roots_pem,
                     tls_ca_pem,
+                    crl,
                 } => {
                     let mut named = DeclarativeSecrets::new();
                     for (name, s) in secrets {
@@ -185,6 +222,8 @@ impl App {
                     }
                     let anchors =
                         TrustAnchors::from_pem(roots_pem).map_err(|e| fail(e.to_string()))?;
+                    let anchors = with_crl(anchors, p.id.as_str(), crl, tls_ca_pem.as_deref())
+                        .map_err(fail)?;
                     Arc::new(
                         DeclarativeAdapter::new(
                             p.id.clone(),

@@ -29,7 +29,7 @@
 
 mod revocation;
 
-pub use revocation::{parse_crls, CrlPolicy};
+pub use revocation::{parse_crls, CrlPolicy, CrlRefresh};
 
 use std::sync::Arc;
 

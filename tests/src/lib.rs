@@ -319,8 +319,13 @@ pub struct GatewayOpts {
     pub site_alg: &'static str,
     pub public_client: bool,
     pub login_ttl_secs: u64,
-    /// The provider request lifetime (`ttl_secs`), for expiry tests.
+    /// The provider request lifetime (`ttl_secs`; the banks' `max_ttl_secs`),
+    /// for expiry tests.
     pub provider_ttl_secs: Option<u32>,
+    /// Every provider's HTTP timeout (`timeout_ms`), for hung-provider tests.
+    pub provider_timeout_ms: Option<u64>,
+    /// Extra keys for `[providers.kakao-direct]` (e.g. `crl = …`).
+    pub kakao_direct_extra: String,
     /// Serve the `/demo` sample site (logging in as the `town` client).
     pub demo: bool,
 }
@@ -337,6 +342,8 @@ impl Default for GatewayOpts {
             public_client: false,
             login_ttl_secs: 600,
             provider_ttl_secs: None,
+            provider_timeout_ms: None,
+            kakao_direct_extra: String::new(),
             demo: false,
         }
     }
@@ -449,6 +456,7 @@ endpoint = "{sim_url}/kakao-direct"
 api_key = {{ value = "{KAKAO_DIRECT_KEY}" }}
 roots = "pki/kakao-direct/root.pem"
 {provider_ttl}
+{kakao_direct_extra}
 
 [providers.toss-direct]
 type = "toss_direct"
@@ -490,13 +498,25 @@ id_token_alg = "{alg}"
         } else {
             String::new()
         },
-        provider_ttl = opts
-            .provider_ttl_secs
-            .map(|t| format!("ttl_secs = {t}"))
-            .unwrap_or_default(),
+        provider_ttl = [
+            opts.provider_ttl_secs.map(|t| format!("ttl_secs = {t}")),
+            opts.provider_timeout_ms
+                .map(|t| format!("timeout_ms = {t}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("\n"),
+        kakao_direct_extra = opts.kakao_direct_extra,
         extra = opts.extra,
         server_extra = opts.server_extra,
-        banks = gateway_banks_toml(sim_url),
+        banks = {
+            let mut api = format!("max_ttl_secs = {}", opts.provider_ttl_secs.unwrap_or(300));
+            if let Some(t) = opts.provider_timeout_ms {
+                api.push_str(&format!("\ntimeout_ms = {t}"));
+            }
+            gateway_banks_toml(sim_url).replace("max_ttl_secs = 300", &api)
+        },
     );
     let toml = if opts.demo {
         format!("{toml}\n[demo]\nsite = \"town\"\n")
@@ -1001,7 +1021,7 @@ encrypted = ["ci", "name", "birthdate", "phone"]
 [providers.kb.api.errors]
 code = "errCd"
 message = "errMsg"
-codes = { K0401 = "unauthorized", K1001 = "unknown_person", K1002 = "person_mismatch", K1003 = "account_unusable", K2002 = "not_ready", K2003 = "already_used", K9999 = "unavailable" }
+codes = { K0401 = "unauthorized", K1001 = "unknown_person", K1002 = "person_mismatch", K1003 = "account_unusable", K2002 = "not_ready", K2003 = "already_used", K9000 = "unavailable", K9999 = "unavailable" }
 "##;
     const SHINHAN: &str = r##"[providers.shinhan]
 type = "declarative"
@@ -1049,7 +1069,7 @@ gender = "data.person.gender"
 [providers.shinhan.api.errors]
 code = "error.code"
 message = "error.message"
-codes = { UNAUTHORIZED = "unauthorized", USER_NOT_FOUND = "unknown_person", USER_MISMATCH = "person_mismatch", USER_SUSPENDED = "account_unusable", TX_NOT_SIGNED = "not_ready", TX_ALREADY_READ = "already_used", INTERNAL_ERROR = "unavailable" }
+codes = { UNAUTHORIZED = "unauthorized", USER_NOT_FOUND = "unknown_person", USER_MISMATCH = "person_mismatch", USER_SUSPENDED = "account_unusable", TX_NOT_SIGNED = "not_ready", TX_ALREADY_READ = "already_used", INTERNAL_ERROR = "unavailable", SERVICE_MAINTENANCE = "unavailable" }
 "##;
     format!("{KB}\n{SHINHAN}")
         .replace("{SIM}", sim_url)

@@ -113,7 +113,7 @@ pub enum ProviderFamily {
         secret: Secret,
         roots_pem: Vec<u8>,
         tls_ca_pem: Option<Vec<u8>>,
-        /// The provider's CRL file, if configured.
+        /// The provider's CRL, if configured.
         crl: Option<CrlSettings>,
     },
     KakaoDirect {
@@ -121,6 +121,7 @@ pub enum ProviderFamily {
         api_key: Secret,
         roots_pem: Vec<u8>,
         tls_ca_pem: Option<Vec<u8>>,
+        crl: Option<CrlSettings>,
     },
     TossDirect {
         settings: munjigi_providers::toss_direct::TossDirectConfig,
@@ -129,6 +130,7 @@ pub enum ProviderFamily {
         session_public_key_pem: Vec<u8>,
         roots_pem: Vec<u8>,
         tls_ca_pem: Option<Vec<u8>>,
+        crl: Option<CrlSettings>,
     },
     /// A provider described in config (family D).
     Declarative {
@@ -137,15 +139,24 @@ pub enum ProviderFamily {
         secrets: Vec<(String, Secret)>,
         roots_pem: Vec<u8>,
         tls_ca_pem: Option<Vec<u8>>,
+        crl: Option<CrlSettings>,
     },
 }
 
-/// A provider's CRL: the file (resolved against the config's directory; re-read
-/// when it changes) and whether a result is refused without a current CRL.
+/// A provider's CRL: where it comes from and whether a result is refused
+/// without a current CRL.
 #[derive(Debug, Clone)]
 pub struct CrlSettings {
-    pub path: PathBuf,
+    pub source: CrlSource,
     pub required: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CrlSource {
+    /// A file, resolved against the config's directory; re-read when it changes.
+    File(PathBuf),
+    /// An http(s) URL, fetched with the provider's `tls_ca` in the background.
+    Url(String),
 }
 
 #[derive(Debug, Clone)]

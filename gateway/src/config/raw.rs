@@ -149,6 +149,11 @@ pub struct RawDeclarative {
     pub secrets: std::collections::BTreeMap<String, SecretRef>,
     /// The provider's API, described.
     pub api: munjigi_providers::declarative::Description,
+    /// The provider's CRL: a file (PEM or DER, re-read when it changes) or an
+    /// `https://` URL (`http://` only on loopback), fetched in the background.
+    pub crl: Option<String>,
+    /// Refuse results when no current CRL is held (default false).
+    pub crl_required: Option<bool>,
 }
 
 /// Toss's own certificate API (cert.toss.im), OAuth2 client credentials.
@@ -173,6 +178,11 @@ pub struct RawTossDirect {
     pub tls_ca: Option<String>,
     pub ttl_secs: Option<u32>,
     pub timeout_ms: Option<u64>,
+    /// The provider's CRL: a file (PEM or DER, re-read when it changes) or an
+    /// `https://` URL (`http://` only on loopback), fetched in the background.
+    pub crl: Option<String>,
+    /// Refuse results when no current CRL is held (default false).
+    pub crl_required: Option<bool>,
 }
 
 /// Kakao's own certification API (cert-sign.kakao.com), REST API key auth.
@@ -193,6 +203,11 @@ pub struct RawKakaoDirect {
     pub tls_ca: Option<String>,
     pub ttl_secs: Option<u32>,
     pub timeout_ms: Option<u64>,
+    /// The provider's CRL: a file (PEM or DER, re-read when it changes) or an
+    /// `https://` URL (`http://` only on loopback), fetched in the background.
+    pub crl: Option<String>,
+    /// Refuse results when no current CRL is held (default false).
+    pub crl_required: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -217,9 +232,10 @@ pub struct RawBarocert {
     pub timeout_ms: Option<u64>,
     /// The RP's customer-service number shown in the app (Naver and PASS require it).
     pub call_center_num: Option<String>,
-    /// File with the provider's CRL (PEM or DER), re-read when it changes.
+    /// The provider's CRL: a file (PEM or DER, re-read when it changes) or an
+    /// `https://` URL (`http://` only on loopback), fetched in the background.
     pub crl: Option<String>,
-    /// Refuse results when the CRL is missing or past its nextUpdate (default false).
+    /// Refuse results when no current CRL is held (default false).
     pub crl_required: Option<bool>,
 }
 

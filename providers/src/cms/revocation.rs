@@ -2,28 +2,71 @@
 //!
 //! A [`CrlPolicy`] belongs to one provider's [`super::TrustAnchors`]. Its CRLs
 //! come from a file the operator configures (the provider's published CRL,
-//! fetched by whatever mirrors it) or from PEM given in code; a file is re-read
-//! when its modification time or size changes, so a new CRL takes effect at the
-//! next verification without a restart. A CRL is used only if its issuer is the
-//! signer certificate's issuer and that issuer's key verifies it.
+//! fetched by whatever mirrors it), from the provider's CRL URL, or from PEM
+//! given in code; a file is re-read when its modification time or size
+//! changes, so a new CRL takes effect at the next verification without a
+//! restart. A CRL is used only if its issuer is the signer certificate's issuer
+//! and that issuer's key verifies it.
+//!
+//! ## CRLs from a URL
+//!
+//! Fetched in the background, never on a login's path: [`CrlPolicy::from_url`]
+//! spawns one task that fetches at once and then again before the earliest
+//! nextUpdate (half the time left) and at least every
+//! [`CrlRefresh::max_interval`], so a revocation the provider publishes shows
+//! within that interval. Verification only reads the CRLs held in memory (a
+//! lock and an `Arc` clone). Why a task rather than a lazy refresh on the
+//! request path: verification is synchronous, a lazy refresh would still need
+//! a spawned fetch (with single-flight bookkeeping) and would leave a quiet
+//! provider's CRL un-refreshed until the first login after a long idle, which
+//! with `crl_required` would refuse that login. The task holds only a weak
+//! reference: when the policy is dropped (a config reload builds new adapters)
+//! it ends at its next wake-up. A failed fetch (transport, non-200, not a CRL)
+//! is logged as a warning with the provider id and retried after
+//! [`CrlRefresh::retry_after`], doubling up to `max_interval`; the last good
+//! CRLs stay in use until their nextUpdate, after which `required` decides
+//! (below). Until the first fetch lands there is no CRL (a required policy
+//! refuses results for those first moments after start).
 //!
 //! `required` decides what a missing, unreadable, foreign or stale (past
 //! nextUpdate) CRL means: refuse the result ([`CmsError::CrlUnavailable`]) or
 //! accept it unchecked (logged). A listed serial is always refused
 //! ([`CmsError::Revoked`]), even on a stale CRL.
 //!
-//! Not here: fetching CRLs over HTTP, OCSP, delta CRLs, indirect CRLs, or
-//! revocation reasons (any listed serial is revoked, whatever the reason or date).
+//! Not here: OCSP, delta CRLs, indirect CRLs, the CRL distribution points in
+//! certificates, or revocation reasons (any listed serial is revoked, whatever
+//! the reason or date).
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, SystemTime};
 
 use openssl::asn1::Asn1Time;
 use openssl::x509::{CrlStatus, X509Crl, X509};
-use tracing::warn;
+use tracing::{debug, info, warn};
 
 use super::CmsError;
+use crate::http_client::HttpClient;
+
+/// How a CRL fetched from a URL is kept fresh.
+#[derive(Debug, Clone, Copy)]
+pub struct CrlRefresh {
+    /// Longest time between two successful fetches.
+    pub max_interval: Duration,
+    /// Wait after a failed fetch; doubled per failure in a row, up to
+    /// `max_interval`. Also the shortest wait between two fetches.
+    pub retry_after: Duration,
+}
+
+impl Default for CrlRefresh {
+    /// Every 10 minutes at most; 30 s after a failure.
+    fn default() -> Self {
+        Self {
+            max_interval: Duration::from_secs(600),
+            retry_after: Duration::from_secs(30),
+        }
+    }
+}
 
 const PEM_BEGIN: &str = "-----BEGIN X509 CRL-----";
 const PEM_END: &str = "-----END X509 CRL-----";
@@ -40,6 +83,15 @@ enum Source {
         path: PathBuf,
         cache: Mutex<Option<FileCrls>>,
     },
+    Url(Arc<UrlCrls>),
+}
+
+/// The CRLs last fetched from a URL, shared with the refresh task.
+struct UrlCrls {
+    provider: String,
+    url: String,
+    http: HttpClient,
+    held: Mutex<Option<Arc<Vec<X509Crl>>>>,
 }
 
 struct FileCrls {
@@ -53,6 +105,7 @@ impl std::fmt::Debug for CrlPolicy {
         let source = match &self.source {
             Source::Fixed(c) => format!("{} fixed", c.len()),
             Source::File { path, .. } => path.display().to_string(),
+            Source::Url(u) => u.url.clone(),
         };
         f.debug_struct("CrlPolicy")
             .field("source", &source)
@@ -95,6 +148,40 @@ impl CrlPolicy {
         }
     }
 
+    /// CRLs fetched from `url` with `http` (the provider's TLS trust) by a
+    /// background task on the current Tokio runtime (see the module docs);
+    /// `provider` names the provider in the warnings. Outside a runtime nothing
+    /// is fetched (logged), so no CRL is ever held.
+    pub fn from_url(
+        provider: &str,
+        url: &str,
+        http: HttpClient,
+        refresh: CrlRefresh,
+        required: bool,
+    ) -> Self {
+        let state = Arc::new(UrlCrls {
+            provider: provider.to_owned(),
+            url: url.to_owned(),
+            http,
+            held: Mutex::new(None),
+        });
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn(keep_fresh(Arc::downgrade(&state), refresh));
+            }
+            Err(_) => {
+                warn!(
+                    provider,
+                    "no async runtime: the CRL URL will not be fetched"
+                );
+            }
+        }
+        Self {
+            source: Source::Url(state),
+            required,
+        }
+    }
+
     /// Fixed CRLs, from PEM (one or more) or DER.
     pub fn from_pem(bytes: &[u8], required: bool) -> Result<Self, CmsError> {
         Ok(Self {
@@ -112,6 +199,12 @@ impl CrlPolicy {
         match &self.source {
             Source::Fixed(c) => Ok(Arc::clone(c)),
             Source::File { path, cache } => load_file(path, cache),
+            Source::Url(u) => u
+                .held
+                .lock()
+                .map_err(|_| "the CRL cache lock is poisoned")?
+                .clone()
+                .ok_or("no CRL fetched from the URL yet"),
         }
     }
 
@@ -160,6 +253,79 @@ impl CrlPolicy {
             warn!(reason = why, "no usable CRL; revocation not checked");
             Ok(())
         }
+    }
+}
+
+/// Fetches the CRL from the URL once: the parsed CRLs, or why not.
+async fn fetch(u: &UrlCrls) -> Result<Vec<X509Crl>, String> {
+    let resp = u
+        .http
+        .get(&u.url, http::HeaderMap::new())
+        .await
+        .map_err(|e| e.to_string())?;
+    if resp.status != http::StatusCode::OK {
+        return Err(format!("HTTP {}", resp.status.as_u16()));
+    }
+    parse_crls(&resp.body).map_err(|e| e.to_string())
+}
+
+/// How long until the earliest nextUpdate among `crls` (zero if one is past
+/// or has none).
+fn until_next_update(crls: &[X509Crl]) -> Duration {
+    let Ok(now) = Asn1Time::days_from_now(0) else {
+        return Duration::ZERO;
+    };
+    crls.iter()
+        .map(|c| {
+            c.next_update()
+                .and_then(|n| now.diff(n).ok())
+                .map_or(0, |d| i64::from(d.days) * 86_400 + i64::from(d.secs))
+        })
+        .min()
+        .map_or(Duration::ZERO, |s| {
+            Duration::from_secs(u64::try_from(s).unwrap_or(0))
+        })
+}
+
+/// The refresh task of a URL source: fetch, then sleep until the next fetch is
+/// due; ends when the policy is gone.
+async fn keep_fresh(state: Weak<UrlCrls>, refresh: CrlRefresh) {
+    let shortest = refresh.retry_after.min(refresh.max_interval);
+    let mut backoff = shortest;
+    loop {
+        let Some(u) = state.upgrade() else {
+            return;
+        };
+        let wait = match fetch(&u).await {
+            Ok(crls) => {
+                backoff = shortest;
+                let wait = (until_next_update(&crls) / 2).clamp(shortest, refresh.max_interval);
+                debug!(provider = %u.provider, crls = crls.len(), next_fetch_secs = wait.as_secs(), "CRL fetched");
+                if let Ok(mut held) = u.held.lock() {
+                    if held.is_none() {
+                        info!(provider = %u.provider, "CRL fetched from its URL");
+                    }
+                    *held = Some(Arc::new(crls));
+                }
+                wait
+            }
+            Err(e) => {
+                let holding = u.held.lock().map(|h| h.is_some()).unwrap_or(false);
+                warn!(
+                    provider = %u.provider,
+                    url = %u.url,
+                    error = %e,
+                    keeping_last_good = holding,
+                    retry_secs = backoff.as_secs_f32(),
+                    "CRL fetch failed"
+                );
+                let wait = backoff;
+                backoff = backoff.saturating_mul(2).min(refresh.max_interval);
+                wait
+            }
+        };
+        drop(u);
+        tokio::time::sleep(wait).await;
     }
 }
 
@@ -291,6 +457,75 @@ mod tests {
         pki.write_crl(&path).unwrap();
         assert_eq!(verify(&cms, &expect(), &a).unwrap_err(), CmsError::Revoked);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Polls `verify` until it gives `want` (the background fetch is
+    /// asynchronous), for at most five seconds.
+    async fn until(cms: &[u8], a: &TrustAnchors, want: Result<(), CmsError>) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let got = verify(cms, &expect(), a).map(|_| ());
+            if got == want {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "got {got:?}, want {want:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn crl_from_a_url_is_fetched_kept_and_refetched() {
+        use crate::barocert::BarocertProduct;
+        let (sim, _) = crate::simulator::test_simulator("crl-url");
+        let sim = std::sync::Arc::new(sim);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/pki/kakao/crl", listener.local_addr().unwrap());
+        let server = tokio::spawn(std::sync::Arc::clone(&sim).serve(listener));
+        let pki = sim.pki(BarocertProduct::Kakao).unwrap();
+        let alice = pki.issue_subscriber("Kim", "U1", None).unwrap();
+        let bob = pki.issue_subscriber("Lee", "U2", None).unwrap();
+        pki.revoke(alice.cert.serial_number()).unwrap();
+        let http = || {
+            crate::http_client::HttpClient::new(None, std::time::Duration::from_secs(2))
+                .unwrap()
+                .allow_plain_http(true)
+        };
+        let fast = CrlRefresh {
+            max_interval: std::time::Duration::from_millis(300),
+            retry_after: std::time::Duration::from_millis(100),
+        };
+
+        // A revoked signer is refused once the CRL from the URL is held.
+        let a = anchors(pki).with_crl(CrlPolicy::from_url("kakao", &url, http(), fast, true));
+        until(&signed(pki, &alice), &a, Err(CmsError::Revoked)).await;
+        verify(&signed(pki, &bob), &expect(), &a).unwrap();
+
+        // The URL fails: the last good CRL stays in use (before nextUpdate).
+        sim.control.set_crl_available("kakao", false);
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        verify(&signed(pki, &bob), &expect(), &a).unwrap();
+
+        // Required, and the URL has never answered: results are refused.
+        let b = anchors(pki).with_crl(CrlPolicy::from_url("kakao", &url, http(), fast, true));
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert_eq!(
+            verify(&signed(pki, &bob), &expect(), &b).unwrap_err(),
+            CmsError::CrlUnavailable
+        );
+        // Not required: accepted unchecked.
+        let c = anchors(pki).with_crl(CrlPolicy::from_url("kakao", &url, http(), fast, false));
+        verify(&signed(pki, &bob), &expect(), &c).unwrap();
+
+        // The URL recovers: the next retry fetches it, and results pass again;
+        // a newly revoked serial shows at the next refresh.
+        sim.control.set_crl_available("kakao", true);
+        until(&signed(pki, &bob), &b, Ok(())).await;
+        pki.revoke(bob.cert.serial_number()).unwrap();
+        until(&signed(pki, &bob), &b, Err(CmsError::Revoked)).await;
+        server.abort();
     }
 
     #[test]

@@ -21,8 +21,14 @@
 //! whichever provider); each bank has its own test root (`pki_dir/bank-<name>/`).
 //! The result is delivered once.
 //!
-//! Not here: maintenance or slow answers, document signing. State is computed
-//! lazily from timestamps ([`super::state::phase_at`]).
+//! Service misbehaviour on status and result calls comes from `misbehave.rs`,
+//! in the dialect's error shape: maintenance is HTTP 503 with `K9000` /
+//! `SERVICE_MAINTENANCE`, `server_error` and `flaky` HTTP 500 with `K9999` /
+//! `INTERNAL_ERROR`; slow, hung and bad bodies as for every family. `revoked`
+//! and `expired_cert` sign with such a certificate.
+//!
+//! Not here: document signing. State is computed lazily from timestamps
+//! ([`super::state::phase_at`]).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -143,6 +149,7 @@ enum BankErr {
     AlreadyRead,
     NoRoute,
     Internal,
+    Maintenance,
 }
 
 impl BankErr {
@@ -158,6 +165,7 @@ impl BankErr {
             (Self::NotCompleted, _) => 409,
             (Self::AlreadyRead, _) => 410,
             (Self::Internal, _) => 500,
+            (Self::Maintenance, _) => 503,
         }
     }
 
@@ -174,6 +182,7 @@ impl BankErr {
                 Self::NotCompleted => "K2002",
                 Self::AlreadyRead => "K2003",
                 Self::Internal => "K9999",
+                Self::Maintenance => "K9000",
             },
             BankDialect::Enveloped => match self {
                 Self::Auth => "UNAUTHORIZED",
@@ -186,6 +195,7 @@ impl BankErr {
                 Self::NotCompleted => "TX_NOT_SIGNED",
                 Self::AlreadyRead => "TX_ALREADY_READ",
                 Self::Internal => "INTERNAL_ERROR",
+                Self::Maintenance => "SERVICE_MAINTENANCE",
             },
         }
     }
@@ -331,6 +341,13 @@ impl BankSims {
         })
     }
 
+    /// Each bank's PKI by its folder under `pki_dir` (`bank-<name>`).
+    pub fn pkis(&self) -> impl Iterator<Item = (String, &ProviderPki)> {
+        self.banks
+            .iter()
+            .map(|b| (format!("bank-{}", b.name), &b.pki))
+    }
+
     pub fn root_pem(&self, name: &str) -> Option<Vec<u8>> {
         self.banks
             .iter()
@@ -366,6 +383,16 @@ fn refuse(dialect: BankDialect, e: BankErr) -> Reply {
         }
     };
     json_reply(e.http(dialect), &body)
+}
+
+/// The dialect's maintenance answer (HTTP 503).
+pub(crate) fn refuse_maintenance(dialect: BankDialect) -> Reply {
+    refuse(dialect, BankErr::Maintenance)
+}
+
+/// The dialect's internal error (HTTP 500).
+pub(crate) fn refuse_internal(dialect: BankDialect) -> Reply {
+    refuse(dialect, BankErr::Internal)
 }
 
 fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -407,6 +434,12 @@ impl Simulator {
             Ok(b) => b.to_bytes(),
             Err(_) => return refuse(dialect, BankErr::BadParams),
         };
+        if let Some(r) = self
+            .bank_misbehaviour(idx, dialect, &parts.method, sub)
+            .await
+        {
+            return r;
+        }
         let signed_path = parts
             .uri
             .path_and_query()
@@ -418,6 +451,48 @@ impl Simulator {
                 refuse(dialect, e)
             }
         }
+    }
+
+    /// The service misbehaviour of the transaction a status or result call
+    /// names (see `misbehave.rs`), in the dialect's error shape.
+    async fn bank_misbehaviour(
+        &self,
+        idx: usize,
+        dialect: BankDialect,
+        method: &Method,
+        sub: &str,
+    ) -> Option<Reply> {
+        let segs: Vec<&str> = sub.split('/').collect();
+        let (id, is_status) = match (dialect, segs.as_slice()) {
+            (BankDialect::FlatEncrypted, ["v1", "auth", "requests", id])
+            | (BankDialect::Enveloped, ["api", "v2", "identity", id])
+                if *method == Method::GET =>
+            {
+                (*id, true)
+            }
+            (BankDialect::FlatEncrypted, ["v1", "auth", "requests", id, "result"])
+            | (BankDialect::Enveloped, ["api", "v2", "identity", id, "result"])
+                if *method == Method::POST =>
+            {
+                (*id, false)
+            }
+            _ => return None,
+        };
+        let scenario = self
+            .banks
+            .txs
+            .lock()
+            .ok()?
+            .get(id)
+            .filter(|t| t.bank == idx)?
+            .scenario;
+        self.misbehave_as(
+            super::misbehave::Family::Bank(dialect),
+            id,
+            scenario,
+            is_status,
+        )
+        .await
     }
 
     fn bank(&self, idx: usize) -> Result<&Bank, BankErr> {
@@ -705,8 +780,9 @@ impl Simulator {
         } else {
             &bank.pki
         };
+        let crl = super::misbehave::crl_path(&self.control.pki_dir, &format!("bank-{}", bank.name));
         let signer = self
-            .subscriber(pki, subject)
+            .signer_for(pki, &crl, scenario, subject)
             .map_err(|_| BankErr::Internal)?;
         let content = if scenario == Scenario::TamperContent {
             let r: [u8; 8] = crypto::random_bytes().map_err(|_| BankErr::Internal)?;

@@ -13,8 +13,12 @@
 //! whichever way the gateway reached Kakao. Results are DER CMS with content
 //! attached, signed under this API's own test root (`pki_dir/kakao-direct/`).
 //!
-//! Not here: maintenance mode (E0002), the dealer key, the CBT host, or
-//! document signing. State is computed lazily from timestamps
+//! Service misbehaviour (maintenance as E0002 on 503, `server_error` as E0001
+//! on HTTP 400 on every call, slow, hung and bad bodies) on status, verify and
+//! signer calls comes from `misbehave.rs`; `revoked` and `expired_cert` sign
+//! with such a certificate (the CRL is `pki_dir/kakao-direct/crl.pem`).
+//!
+//! Not here: the dealer key, the CBT host, or document signing. State is computed lazily from timestamps
 //! ([`super::state::phase_at`]).
 
 use std::collections::HashMap;
@@ -141,6 +145,10 @@ impl KakaoDirectSim {
             txs: Mutex::new(HashMap::new()),
         })
     }
+
+    pub fn pki(&self) -> &ProviderPki {
+        &self.pki
+    }
 }
 
 fn reply<T: serde::Serialize>(v: &T) -> Reply {
@@ -153,7 +161,7 @@ fn reply<T: serde::Serialize>(v: &T) -> Reply {
     r
 }
 
-fn refuse(code: KakaoCode) -> Reply {
+pub(crate) fn refuse(code: KakaoCode) -> Reply {
     let mut r = reply(&ErrorBody {
         error_code: code.code().to_owned(),
         error_message: code.message().to_owned(),
@@ -193,6 +201,12 @@ impl Simulator {
             Err(_) => return refuse(KakaoCode::BadParams),
         };
         let path = parts.uri.path();
+        if let Some(r) = self
+            .kd_misbehaviour(&parts.method, path, parts.uri.query(), &body)
+            .await
+        {
+            return r;
+        }
         match self.kd_route(
             &parts.method,
             path,
@@ -206,6 +220,40 @@ impl Simulator {
                 refuse(code)
             }
         }
+    }
+
+    /// The service misbehaviour of the transaction a status, verify or signer
+    /// call names (see `misbehave.rs`), in this API's error shape.
+    async fn kd_misbehaviour(
+        &self,
+        method: &Method,
+        path: &str,
+        query: Option<&str>,
+        body: &[u8],
+    ) -> Option<Reply> {
+        let step = path.strip_prefix(PREFIX)?.split('/').nth(2)?;
+        let (tx_id, is_status) = match (method, step) {
+            (&Method::GET, "status") => (
+                query?
+                    .split('&')
+                    .find_map(|kv| kv.strip_prefix("tx_id="))?
+                    .to_owned(),
+                true,
+            ),
+            (&Method::POST, "verify" | "signer") => {
+                let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+                (v.get("tx_id")?.as_str()?.to_owned(), false)
+            }
+            _ => return None,
+        };
+        let scenario = self.kakao_direct.txs.lock().ok()?.get(&tx_id)?.scenario;
+        self.misbehave_as(
+            super::misbehave::Family::KakaoDirect,
+            &tx_id,
+            scenario,
+            is_status,
+        )
+        .await
     }
 
     fn kd_route(
@@ -403,8 +451,9 @@ impl Simulator {
         } else {
             &self.kakao_direct.pki
         };
+        let crl = super::misbehave::crl_path(&self.control.pki_dir, "kakao-direct");
         let signer = self
-            .subscriber(pki, subject)
+            .signer_for(pki, &crl, scenario, subject)
             .map_err(|_| KakaoCode::Internal)?;
         let content = if scenario == Scenario::TamperContent {
             let r: [u8; 8] = crypto::random_bytes().map_err(|_| KakaoCode::Internal)?;

@@ -2,17 +2,21 @@
 //!
 //! Signer misbehaviour (per person's [`Scenario`]): `revoked` signs with a fresh
 //! certificate that the provider's CA then revokes (and republishes
-//! `pki_dir/<product>/crl.pem`), `expired_cert` with one that expired a year
-//! before signing, `signing_time_outside` re-signs the signed attributes with a
-//! signingTime two hours before the request. Service misbehaviour on a
-//! receipt's status and verify calls: `maintenance` (the broker's maintenance
-//! error, HTTP 503), `server_error` (HTTP 500 with a non-JSON body, as a failing
-//! front end answers), `slow` (status after `slow_ms`), `hung` (status never
-//! answers: the connection is held for ten minutes). Bad input on the same
-//! calls, each with HTTP 200: `garbage` (a body that is not JSON), `gzip`
-//! (`Content-Encoding: gzip` and gzip bytes, never asked for), `truncated` (a
-//! JSON body cut in half, Content-Length matching the cut), `huge` (a 2 MiB
-//! body) and `wrong_types` (JSON whose fields have the wrong types). Result
+//! `pki_dir/<provider>/crl.pem`; every family), `expired_cert` with one that
+//! expired a year before signing (every family), `signing_time_outside`
+//! re-signs the signed attributes with a signingTime two hours before the
+//! request (broker). Service misbehaviour on a request's status and result
+//! calls, for every family in its own shape ([`Family`]): `maintenance` (the
+//! provider's maintenance error, HTTP 503), `server_error` (the provider
+//! failing: HTML 500 from the broker's front end, Kakao's E0001 on HTTP 400,
+//! Toss's and the banks' internal error with 500), `flaky` (that failure on
+//! the first status and the first result call only; Kakao direct keeps its
+//! own), `slow` (status after `slow_ms`), `hung` (status never answers: the
+//! connection is held for ten minutes). Bad input on the same calls, each with
+//! HTTP 200: `garbage` (a body that is not JSON), `gzip` (`Content-Encoding:
+//! gzip` and gzip bytes, never asked for), `truncated` (the family's JSON
+//! status cut in half, Content-Length matching the cut), `huge` (a 2 MiB body)
+//! and `wrong_types` (JSON with the family's field names and wrong types). Result
 //! misbehaviour: `multi_one_bad` (the last element of a multi-sign is signed
 //! over another digest; `people.rs`) and `replayed_result` (verify hands out the
 //! person's previous genuine result of the same product and API, kept in the
@@ -38,12 +42,15 @@ use http_body_util::Full;
 use serde::Deserialize;
 use tracing::{info, warn};
 
+use super::bank::BankDialect;
 use super::people::Subject;
 use super::{Scenario, Simulator};
 use crate::barocert::codes::BrokerCode;
-use crate::barocert::{crypto, ApiKind, BarocertProduct};
+use crate::barocert::{crypto, ApiKind};
+use crate::kakao_direct::codes::KakaoCode;
 use crate::person::Phone;
 use crate::testpki::{PkiError, ProviderPki, Subscriber};
+use crate::toss_direct::codes::TossCode;
 
 /// How long a `hung` status call is held before the simulator gives up on it.
 const HUNG_FOR: Duration = Duration::from_secs(600);
@@ -67,6 +74,8 @@ const STATUS_GZIP: &[u8] = &[
 const WRONG_TYPES_JSON: &[u8] = br#"{"receiptID":12345678901234567890,"clientCode":23040000001,"state":"1","expireIn":"300","signedData":7,"ci":false}"#;
 /// The control API's path prefix.
 pub(crate) const CONTROL_PREFIX: &str = "/_control/";
+/// Where each provider's CRL is served: `GET /pki/{provider}/crl`.
+pub(crate) const CRL_PREFIX: &str = "/pki/";
 const ID_SIGNING_TIME: der::asn1::ObjectIdentifier =
     der::asn1::ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.5");
 
@@ -80,6 +89,10 @@ pub(crate) struct Control {
     token: Option<String>,
     /// Scenario overrides set through the control API, by national phone number.
     overrides: Mutex<HashMap<String, Scenario>>,
+    /// `flaky` calls already answered with an error: (transaction, status call?).
+    flaky_seen: Mutex<std::collections::HashSet<(String, bool)>>,
+    /// Providers whose CRL URL answers 503 (set through the control API).
+    crl_outage: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Control {
@@ -89,6 +102,19 @@ impl Control {
             slow_ms,
             token: token.filter(|t| !t.is_empty()),
             overrides: Mutex::new(HashMap::new()),
+            flaky_seen: Mutex::new(std::collections::HashSet::new()),
+            crl_outage: Mutex::new(std::collections::HashSet::new()),
+        }
+    }
+
+    /// Makes `provider`'s CRL URL fail (503) or serve again.
+    pub fn set_crl_available(&self, provider: &str, available: bool) {
+        if let Ok(mut o) = self.crl_outage.lock() {
+            if available {
+                o.remove(provider);
+            } else {
+                o.insert(provider.to_owned());
+            }
         }
     }
 
@@ -101,9 +127,87 @@ impl Control {
     }
 }
 
-/// The CRL file of one product's PKI.
-pub(crate) fn crl_path(pki_dir: &std::path::Path, product: BarocertProduct) -> PathBuf {
-    pki_dir.join(product.name()).join("crl.pem")
+/// The CRL file of the PKI kept in `pki_dir/<name>/` (`kakao`, `kakao-direct`,
+/// `bank-kb` …).
+pub(crate) fn crl_path(pki_dir: &std::path::Path, name: &str) -> PathBuf {
+    pki_dir.join(name).join("crl.pem")
+}
+
+/// Whose wire shape a misbehaving reply takes: each family answers maintenance,
+/// failures and status bodies in its own form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Family {
+    /// The barocert broker: `{code, message}`, HTML from a failing front end.
+    Broker,
+    /// Kakao direct: E-codes (E0002 on 503; E0001 on HTTP 400, "retry").
+    KakaoDirect,
+    /// Toss direct: the `{resultType: FAIL, error{errorCode, reason}}` envelope.
+    TossDirect,
+    /// A simulated bank in its dialect's error shape.
+    Bank(BankDialect),
+}
+
+impl Family {
+    /// The provider's maintenance answer.
+    fn maintenance(self) -> Reply {
+        match self {
+            Self::Broker => super::routes::refuse(BrokerCode::Maintenance),
+            Self::KakaoDirect => super::kakao_direct::refuse(KakaoCode::Maintenance),
+            Self::TossDirect => super::toss_direct::refuse(TossCode::Maintenance),
+            Self::Bank(d) => super::bank::refuse_maintenance(d),
+        }
+    }
+
+    /// The provider failing internally: a front end's HTML 500 (broker), E0001
+    /// on HTTP 400 (Kakao's "internal error, retry"), the envelope with 500
+    /// (Toss), the dialect's internal error with 500 (banks).
+    fn server_error(self) -> Reply {
+        match self {
+            Self::Broker => {
+                let mut r = Response::new(Full::new(Bytes::from_static(
+                    b"<html><body><h1>500 Internal Server Error</h1></body></html>",
+                )));
+                *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                r.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static("text/html"),
+                );
+                r
+            }
+            Self::KakaoDirect => super::kakao_direct::refuse(KakaoCode::Internal),
+            Self::TossDirect => super::toss_direct::refuse(TossCode::Internal),
+            Self::Bank(d) => super::bank::refuse_internal(d),
+        }
+    }
+
+    /// A well-formed status answer in the family's shape, for `truncated` to cut.
+    fn status_json(self) -> &'static [u8] {
+        match self {
+            Self::Broker => STATUS_JSON,
+            Self::KakaoDirect => br#"{"tx_id":"00000000000000000000000000000000","status":"COMPLETE","requested_at":"2024-01-15T09:00:00Z"}"#,
+            Self::TossDirect => br#"{"resultType":"SUCCESS","success":{"txId":"00000000-0000-4000-8000-000000000000","status":"COMPLETED"}}"#,
+            Self::Bank(BankDialect::FlatEncrypted) => br#"{"txId":"KB000000000000000000000000","stateCd":2}"#,
+            Self::Bank(BankDialect::Enveloped) => br#"{"result":"SUCCESS","data":{"transactionId":"000000000000000000000000","status":"SIGNED"}}"#,
+        }
+    }
+
+    /// JSON with the family's field names and the wrong types.
+    fn wrong_types_json(self) -> &'static [u8] {
+        match self {
+            Self::Broker => WRONG_TYPES_JSON,
+            Self::KakaoDirect => br#"{"tx_id":12345,"status":7,"signed_data":false,"requested_at":[]}"#,
+            Self::TossDirect => br#"{"resultType":"SUCCESS","success":{"txId":12345,"status":3,"signature":false}}"#,
+            Self::Bank(BankDialect::FlatEncrypted) => br#"{"txId":12345,"stateCd":"two","signedData":false}"#,
+            Self::Bank(BankDialect::Enveloped) => br#"{"result":"SUCCESS","data":{"transactionId":12345,"status":2,"signature":false}}"#,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetCrl {
+    provider: String,
+    available: bool,
 }
 
 #[derive(Deserialize)]
@@ -156,7 +260,7 @@ impl Simulator {
     pub(crate) fn signer_for(
         &self,
         pki: &ProviderPki,
-        product: BarocertProduct,
+        crl_file: &std::path::Path,
         scenario: Scenario,
         who: &Subject,
     ) -> Result<Arc<Subscriber>, BrokerCode> {
@@ -170,10 +274,9 @@ impl Simulator {
                     .issue_subscriber(who.name.expose(), &who.uid()?, None)
                     .map_err(internal)?;
                 pki.revoke(s.cert.serial_number()).map_err(internal)?;
-                pki.write_crl(&crl_path(&self.control.pki_dir, product))
-                    .map_err(internal)?;
+                pki.write_crl(crl_file).map_err(internal)?;
                 info!(
-                    product = product.name(),
+                    crl = %crl_file.display(),
                     revoked = pki.revoked_count(),
                     "simulator revoked a signer certificate"
                 );
@@ -194,13 +297,92 @@ impl Simulator {
         }
     }
 
-    /// Writes every product's current CRL next to its root (at startup).
+    /// Every provider PKI by its folder under `pki_dir` (`kakao`, `naver`,
+    /// `pass`, `toss`, `kakao-direct`, `toss-direct`, `bank-<name>`).
+    pub(crate) fn named_pkis(&self) -> Vec<(String, &ProviderPki)> {
+        let mut out: Vec<(String, &ProviderPki)> = self
+            .pkis
+            .iter()
+            .map(|p| (p.product.name().to_owned(), &p.pki))
+            .collect();
+        out.push(("kakao-direct".to_owned(), self.kakao_direct.pki()));
+        out.push(("toss-direct".to_owned(), self.toss_direct.pki()));
+        out.extend(self.banks.pkis());
+        out
+    }
+
+    /// Writes every provider's current CRL next to its root (at startup).
     pub(crate) fn publish_crls(&self) -> Result<(), PkiError> {
-        for p in &self.pkis {
-            p.pki
-                .write_crl(&crl_path(&self.control.pki_dir, p.product))?;
+        for (name, pki) in self.named_pkis() {
+            pki.write_crl(&crl_path(&self.control.pki_dir, &name))?;
         }
         Ok(())
+    }
+
+    /// The scenario of a receipt or transaction as its family's service
+    /// misbehaviour sees it: control-API overrides are already in the scenario
+    /// the request was made with.
+    pub(crate) async fn misbehave_as(
+        &self,
+        family: Family,
+        tx: &str,
+        scenario: Scenario,
+        is_status: bool,
+    ) -> Option<Reply> {
+        match scenario {
+            Scenario::Maintenance => Some(family.maintenance()),
+            Scenario::ServerError => Some(family.server_error()),
+            Scenario::Garbage => Some(ok_raw(
+                Bytes::from_static(b"OK\r\nstate=1; receipt accepted <br>"),
+                "application/json",
+                None,
+            )),
+            // The same gzip bytes for every family: the gateway never asks for
+            // gzip, so what they would decompress to does not matter.
+            Scenario::Gzip => Some(ok_raw(
+                Bytes::from_static(STATUS_GZIP),
+                "application/json",
+                Some("gzip"),
+            )),
+            Scenario::Truncated => {
+                let whole = family.status_json();
+                Some(ok_raw(
+                    Bytes::from_static(whole.get(..whole.len() / 2).unwrap_or_default()),
+                    "application/json",
+                    None,
+                ))
+            }
+            Scenario::Huge => Some(ok_raw(huge_body(), "application/json", None)),
+            Scenario::WrongTypes => Some(ok_raw(
+                Bytes::from_static(family.wrong_types_json()),
+                "application/json",
+                None,
+            )),
+            Scenario::Slow if is_status => {
+                tokio::time::sleep(Duration::from_millis(self.control.slow_ms)).await;
+                None
+            }
+            Scenario::Hung if is_status => {
+                tokio::time::sleep(HUNG_FOR).await;
+                Some(family.server_error())
+            }
+            // Kakao direct keeps its own per-transaction flaky flags.
+            Scenario::Flaky if family != Family::KakaoDirect && family != Family::Broker => {
+                let first = self
+                    .control
+                    .flaky_seen
+                    .lock()
+                    .map(|mut seen| seen.insert((tx.to_owned(), is_status)))
+                    .unwrap_or(false);
+                if first {
+                    info!(tx = %tx, status_call = is_status, "simulator answers with a retryable internal error (flaky)");
+                    Some(family.server_error())
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        }
     }
 
     /// The receipt's scenario, for a status (`GET …/{P}/{API}/{cc}/{rid}`) or
@@ -221,53 +403,55 @@ impl Simulator {
         st.receipts.get(rid).map(|r| (r.scenario, is_status))
     }
 
-    /// Service misbehaviour for a status or verify call, applied before the
-    /// broker's own handling: an error reply to send instead, after any delay.
+    /// Service misbehaviour for a broker status or verify call, applied before
+    /// the broker's own handling: an error reply to send instead, after any delay.
     pub(crate) async fn service_misbehaviour(&self, method: &Method, path: &str) -> Option<Reply> {
         let (scenario, is_status) = self.receipt_scenario(method, path)?;
-        match scenario {
-            Scenario::Maintenance => Some(super::routes::refuse(BrokerCode::Maintenance)),
-            Scenario::ServerError => {
-                let mut r = Response::new(Full::new(Bytes::from_static(
-                    b"<html><body><h1>500 Internal Server Error</h1></body></html>",
-                )));
-                *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-                r.headers_mut().insert(
-                    http::header::CONTENT_TYPE,
-                    http::HeaderValue::from_static("text/html"),
-                );
-                Some(r)
+        let rid = path.rsplit('/').next().unwrap_or_default();
+        self.misbehave_as(Family::Broker, rid, scenario, is_status)
+            .await
+    }
+
+    /// `GET /pki/{provider}/crl`: the provider CA's current CRL (PEM), what a
+    /// gateway's `crl = "<url>"` fetches; 503 while the control API says so.
+    pub(crate) fn serve_crl(&self, method: &Method, path: &str) -> Reply {
+        let name = path
+            .strip_prefix(CRL_PREFIX)
+            .and_then(|r| r.strip_suffix("/crl"))
+            .unwrap_or_default();
+        let pki = self
+            .named_pkis()
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, p)| p);
+        let Some(pki) = pki.filter(|_| *method == Method::GET) else {
+            return reply(
+                StatusCode::NOT_FOUND,
+                serde_json::json!({"error": "not_found"}),
+            );
+        };
+        let down = self
+            .control
+            .crl_outage
+            .lock()
+            .map(|o| o.contains(name))
+            .unwrap_or(false);
+        if down {
+            info!(provider = name, "simulator CRL URL answers 503 (outage)");
+            return reply(
+                StatusCode::SERVICE_UNAVAILABLE,
+                serde_json::json!({"error": "unavailable"}),
+            );
+        }
+        match pki.crl_pem() {
+            Ok(pem) => ok_raw(Bytes::from(pem), "application/pkix-crl", None),
+            Err(e) => {
+                tracing::error!(error = %e, "simulator could not make a CRL");
+                reply(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    serde_json::json!({"error": "internal"}),
+                )
             }
-            Scenario::Garbage => Some(ok_raw(
-                Bytes::from_static(b"OK\r\nstate=1; receipt accepted <br>"),
-                "application/json",
-                None,
-            )),
-            Scenario::Gzip => Some(ok_raw(
-                Bytes::from_static(STATUS_GZIP),
-                "application/json",
-                Some("gzip"),
-            )),
-            Scenario::Truncated => Some(ok_raw(
-                Bytes::from_static(STATUS_JSON.get(..STATUS_JSON.len() / 2).unwrap_or_default()),
-                "application/json",
-                None,
-            )),
-            Scenario::Huge => Some(ok_raw(huge_body(), "application/json", None)),
-            Scenario::WrongTypes => Some(ok_raw(
-                Bytes::from_static(WRONG_TYPES_JSON),
-                "application/json",
-                None,
-            )),
-            Scenario::Slow if is_status => {
-                tokio::time::sleep(Duration::from_millis(self.control.slow_ms)).await;
-                None
-            }
-            Scenario::Hung if is_status => {
-                tokio::time::sleep(HUNG_FOR).await;
-                Some(super::routes::refuse(BrokerCode::Internal))
-            }
-            _ => None,
         }
     }
 
@@ -319,6 +503,17 @@ impl Simulator {
             (&Method::POST, "expire-tokens") => {
                 self.expire_session_tokens();
                 info!("simulator control: session tokens expired");
+                reply(StatusCode::OK, serde_json::json!({"status": "ok"}))
+            }
+            (&Method::POST, "crl") => {
+                let Ok(set) = serde_json::from_slice::<SetCrl>(body) else {
+                    return reply(
+                        StatusCode::BAD_REQUEST,
+                        serde_json::json!({"error": "expected {\"provider\", \"available\"}"}),
+                    );
+                };
+                self.control.set_crl_available(&set.provider, set.available);
+                info!(provider = %set.provider, available = set.available, "simulator control: CRL URL availability changed");
                 reply(StatusCode::OK, serde_json::json!({"status": "ok"}))
             }
             (&Method::POST, "people") => {

@@ -29,7 +29,11 @@
 //! startup, rewritten whenever it revokes), which the gateway's `crl` setting
 //! points at. Provider-side misbehaviour (revoked or expired signer
 //! certificates, a signingTime outside the request window, maintenance, HTTP
-//! 500, slow and hung status calls) lives in `misbehave.rs`.
+//! 500, slow and hung status calls, bad bodies) lives in `misbehave.rs` and
+//! acts on every family, each in its own error shape. Every provider's CRL is
+//! also served over HTTP at `GET /pki/<provider>/crl` (`kakao`, `naver`,
+//! `pass`, `toss`, `kakao-direct`, `toss-direct`, `bank-<name>`), for a
+//! gateway configured with a CRL URL.
 //!
 //! ## Control API
 //!
@@ -42,6 +46,9 @@
 //!   whether or not they are in `people`. 200 `{"status":"ok"}`; 400 on a bad body.
 //! - `POST /_control/expire-tokens`: forgets every session token issued
 //!   ([`Simulator::expire_session_tokens`]).
+//! - `POST /_control/crl` with `{"provider": "kakao", "available": false}`:
+//!   makes `GET /pki/kakao/crl` answer 503 until set `true` again (a CRL
+//!   distribution point outage). 200 `{"status":"ok"}`; 400 on a bad body.
 //! - `GET /_control/health`: 200 `{"status":"ok","receipts":n,"overrides":n}`.
 //!
 //! ## Document signing
@@ -225,43 +232,48 @@ pub enum Scenario {
     Dormant,
     /// Approves; the provider answers the first status call and the first
     /// verify call with a retryable internal error (Kakao direct: E0001 on HTTP
-    /// 400). The barocert routes treat it as `Approve`.
+    /// 400; Toss direct and banks: their internal error with HTTP 500). The
+    /// barocert routes treat it as `Approve`.
     Flaky,
     /// Approves, but the signer certificate is revoked in the provider's CRL
-    /// (barocert routes; the direct APIs treat it as `Approve`).
+    /// (every family: the CRL at `pki_dir/<provider>/crl.pem` and
+    /// `GET /pki/<provider>/crl` lists it).
     Revoked,
     /// Approves, but the signer certificate expired a year before signing
-    /// (barocert routes; the direct APIs treat it as `Approve`).
+    /// (every family).
     ExpiredCert,
     /// Approves, but the signingTime is two hours before the request (barocert
     /// routes; the direct APIs treat it as `Approve`).
     SigningTimeOutside,
-    /// Approves, but status and verify answer the broker's maintenance error
-    /// (HTTP 503) for this person's receipts (barocert routes).
+    /// Approves, but status and verify answer the provider's maintenance error
+    /// (HTTP 503) for this person's requests, in each family's shape (broker
+    /// `{code, message}`, Kakao direct E0002, Toss direct `SERVICE_UNAVAILABLE`
+    /// in the FAIL envelope, banks their dialect's maintenance code).
     Maintenance,
-    /// Approves, but status and verify answer HTTP 500 with a non-JSON body
-    /// (barocert routes).
+    /// Approves, but status and verify fail internally: broker HTTP 500 with a
+    /// non-JSON body, Kakao direct E0001 on HTTP 400 (documented "retry"), Toss
+    /// direct `INTERNAL_SERVER_ERROR` with 500, banks their internal error with 500.
     ServerError,
-    /// Approves; each status call answers after `slow_ms` (barocert routes).
+    /// Approves; each status call answers after `slow_ms` (every family).
     Slow,
-    /// Approves; status calls never answer (held for ten minutes; barocert
-    /// routes).
+    /// Approves; status calls never answer (held for ten minutes; every family).
     Hung,
     /// Approves, but status and verify answer HTTP 200 with a body that is
-    /// not JSON (barocert routes).
+    /// not JSON (every family).
     Garbage,
     /// Approves, but status and verify answer HTTP 200 with `Content-Encoding:
-    /// gzip` and gzip bytes, which the gateway never asked for (barocert routes).
+    /// gzip` and gzip bytes, which the gateway never asked for (every family).
     Gzip,
     /// Approves, but status and verify answer HTTP 200 with a JSON body cut in
-    /// half (its Content-Length matches the cut body; barocert routes).
+    /// half (its Content-Length matches the cut body; every family, each its
+    /// own status shape).
     Truncated,
     /// Approves, but status and verify answer HTTP 200 with a 2 MiB body, above
-    /// the gateway's response cap (barocert routes).
+    /// the gateway's response cap (every family).
     Huge,
     /// Approves, but status and verify answer HTTP 200 with JSON whose fields
-    /// have the wrong types (`state` a string, `receiptID` a number; barocert
-    /// routes).
+    /// have the wrong types (`state` a string, `receiptID` a number; every
+    /// family, with its own field names).
     WrongTypes,
     /// Approves; in a multi-document signing result exactly one element (the
     /// last) is a genuine signature over another digest (one bit flipped), so

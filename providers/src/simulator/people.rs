@@ -211,7 +211,8 @@ impl Simulator {
         } else {
             self.pki(job.product).ok_or(BrokerCode::Internal)?
         };
-        let signer = self.signer_for(pki, job.product, job.scenario, &job.subject)?;
+        let crl = super::misbehave::crl_path(&self.control.pki_dir, job.product.name());
+        let signer = self.signer_for(pki, &crl, job.scenario, &job.subject)?;
         let last = job.tokens.len().saturating_sub(1);
         let elements = job
             .tokens

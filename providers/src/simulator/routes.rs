@@ -93,6 +93,9 @@ impl Simulator {
         let path = parts.uri.path().to_owned();
         // The control API (`misbehave.rs`), and the provider's own misbehaviour
         // on status and verify calls (maintenance, 5xx, slow, hung).
+        if path.starts_with(super::misbehave::CRL_PREFIX) {
+            return self.serve_crl(&parts.method, &path);
+        }
         if path.starts_with(super::misbehave::CONTROL_PREFIX) {
             return self.control(&parts.method, &path, &parts.headers, &body);
         }

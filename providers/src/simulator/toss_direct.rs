@@ -18,8 +18,13 @@
 //! session key pair (`session.key.pem`, 0600; `session-public.pem`, what the
 //! gateway is configured with).
 //!
-//! Not here: app schemes, CBC sessions, maintenance. A rejection shows as
-//! `EXPIRED` (the published states have no rejection).
+//! Service misbehaviour on status and result calls (maintenance as
+//! `SERVICE_UNAVAILABLE` with 503, `server_error` and `flaky` as
+//! `INTERNAL_SERVER_ERROR` with 500, slow, hung, bad bodies) comes from
+//! `misbehave.rs`; `revoked` and `expired_cert` sign with such a certificate.
+//!
+//! Not here: app schemes, CBC sessions. A rejection shows as `EXPIRED` (the
+//! published states have no rejection).
 
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -230,6 +235,10 @@ impl TossDirectSim {
             txs: Mutex::new(HashMap::new()),
         })
     }
+
+    pub fn pki(&self) -> &ProviderPki {
+        &self.pki
+    }
 }
 
 fn json<T: serde::Serialize>(status: StatusCode, v: &T) -> Reply {
@@ -254,7 +263,7 @@ fn success<T: serde::Serialize>(v: T) -> Reply {
     )
 }
 
-fn refuse(code: TossCode) -> Reply {
+pub(crate) fn refuse(code: TossCode) -> Reply {
     json(
         StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
         &Envelope::<()> {
@@ -343,6 +352,9 @@ impl Simulator {
         let Some(op) = path.strip_prefix(API_PREFIX) else {
             return refuse(TossCode::InvalidParameter);
         };
+        if let Some(r) = self.td_misbehaviour(op, &body).await {
+            return r;
+        }
         let result = self
             .td_authorize(&parts.headers)
             .and_then(|client| match op {
@@ -358,6 +370,27 @@ impl Simulator {
                 refuse(code)
             }
         }
+    }
+
+    /// The service misbehaviour of the transaction a status or result call
+    /// names (see `misbehave.rs`), in the `FAIL` envelope.
+    async fn td_misbehaviour(&self, op: &str, body: &[u8]) -> Option<Reply> {
+        let is_status = match op {
+            "status" => true,
+            "result" => false,
+            _ => return None,
+        };
+        // The tx id alone (a result call also carries a session key).
+        let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+        let tx_id = v.get("txId")?.as_str()?.to_owned();
+        let scenario = self.toss_direct.txs.lock().ok()?.get(&tx_id)?.scenario;
+        self.misbehave_as(
+            super::misbehave::Family::TossDirect,
+            &tx_id,
+            scenario,
+            is_status,
+        )
+        .await
     }
 
     /// `POST /token`: client credentials in the form body.
@@ -556,8 +589,9 @@ impl Simulator {
         } else {
             &self.toss_direct.pki
         };
+        let crl = super::misbehave::crl_path(&self.control.pki_dir, "toss-direct");
         let signer = self
-            .subscriber(pki, subject)
+            .signer_for(pki, &crl, scenario, subject)
             .map_err(|_| TossCode::Internal)?;
         let content = if scenario == Scenario::TamperContent {
             let r: [u8; 8] = crypto::random_bytes().map_err(|_| TossCode::Internal)?;

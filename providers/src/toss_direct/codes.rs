@@ -34,10 +34,12 @@ pub enum TossCode {
     ResultReadLimitExceeded,
     /// Toss failed internally (HTTP 500).
     Internal,
+    /// The service is under maintenance (HTTP 503).
+    Maintenance,
 }
 
 impl TossCode {
-    pub const ALL: [TossCode; 12] = [
+    pub const ALL: [TossCode; 13] = [
         Self::InvalidToken,
         Self::InvalidParameter,
         Self::InvalidSessionKey,
@@ -50,6 +52,7 @@ impl TossCode {
         Self::TxExpired,
         Self::ResultReadLimitExceeded,
         Self::Internal,
+        Self::Maintenance,
     ];
 
     pub fn code(self) -> &'static str {
@@ -66,6 +69,7 @@ impl TossCode {
             Self::TxExpired => "TX_EXPIRED",
             Self::ResultReadLimitExceeded => "RESULT_READ_LIMIT_EXCEEDED",
             Self::Internal => "INTERNAL_SERVER_ERROR",
+            Self::Maintenance => "SERVICE_UNAVAILABLE",
         }
     }
 
@@ -78,6 +82,7 @@ impl TossCode {
             Self::InvalidToken => 401,
             Self::TxNotFound => 404,
             Self::Internal => 500,
+            Self::Maintenance => 503,
             _ => 400,
         }
     }
@@ -96,6 +101,7 @@ impl TossCode {
             Self::TxExpired => "인증 요청이 만료되었습니다",
             Self::ResultReadLimitExceeded => "인증 결과 조회 횟수를 초과했습니다",
             Self::Internal => "일시적인 오류입니다",
+            Self::Maintenance => "서비스 점검 중입니다",
         }
     }
 }
@@ -112,7 +118,7 @@ pub fn map_refusal(status: u16, code: Option<&str>, reason: &str) -> ProviderErr
         Some(TossCode::TxNotCompleted) => ProviderError::NotReady,
         Some(TossCode::TxExpired) => ProviderError::Expired,
         Some(TossCode::ResultReadLimitExceeded) => ProviderError::AlreadyUsed,
-        Some(TossCode::Internal) => ProviderError::Unavailable {
+        Some(TossCode::Internal | TossCode::Maintenance) => ProviderError::Unavailable {
             code: code_text,
             retryable: true,
         },

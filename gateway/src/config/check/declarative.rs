@@ -67,8 +67,10 @@ pub(super) fn build(
         Some(f) => read_file(r, base, span.clone(), f, &format!("providers.{id}.tls_ca")),
         None => None,
     };
+    let crl = super::crl::build(r, base, id, span.clone(), d.crl.as_deref(), d.crl_required);
     let level = lvl?;
     let roots_pem = roots_pem?;
+    let crl = crl?;
     if !problems.is_empty() || !all_secrets {
         return None;
     }
@@ -101,6 +103,7 @@ pub(super) fn build(
             secrets,
             roots_pem,
             tls_ca_pem,
+            crl,
         },
     })
 }

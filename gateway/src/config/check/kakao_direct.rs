@@ -81,7 +81,8 @@ pub(super) fn build(
             format!("providers.{id}.timeout_ms must be above zero"),
         );
     }
-    let (level, api_key, roots_pem) = (lvl?, api_key?, roots_pem?);
+    let crl = super::crl::build(r, base, id, span.clone(), k.crl.as_deref(), k.crl_required);
+    let (level, api_key, roots_pem, crl) = (lvl?, api_key?, roots_pem?, crl?);
     Some(ProviderConfig {
         id: ProviderId::new(id.to_owned()),
         name_ko: k.name_ko,
@@ -98,6 +99,7 @@ pub(super) fn build(
             api_key,
             roots_pem,
             tls_ca_pem,
+            crl,
         },
     })
 }

@@ -158,7 +158,7 @@ fn barocert_crl_keys() {
     )))
     .unwrap();
     assert!(set.required);
-    assert_eq!(set.path, crl);
+    assert_eq!(set.source, CrlSource::File(crl.clone()));
     // Not written yet: fine at check time (the adapter decides per result).
     let later = crl_of(&provider(&format!(
         "crl = \"{}\"",
@@ -174,6 +174,96 @@ fn barocert_crl_keys() {
         e.len() == 1 && e[0].contains("not a decodable CRL"),
         "{e:?}"
     );
+    // A URL: https anywhere, plain http only on loopback, as every URL.
+    for url in [
+        "https://crl.example/kakao.crl",
+        "http://127.0.0.1:9/pki/kakao/crl",
+    ] {
+        let set = crl_of(&provider(&format!("crl = \"{url}\"\ncrl_required = true"))).unwrap();
+        assert_eq!(set.source, CrlSource::Url(url.to_owned()));
+        assert!(set.required);
+    }
+    let e = errs(&provider("crl = \"http://crl.example/kakao.crl\""));
+    assert!(e.len() == 1 && e[0].contains("non-loopback"), "{e:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `crl` / `crl_required` on the direct and declarative families too.
+#[test]
+fn crl_keys_on_every_family() {
+    let dir = std::env::temp_dir().join(format!("munjigi-check-crl-all-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pki = munjigi_providers::testpki::ProviderPki::generate("Test").unwrap();
+    let root = dir.join("root.pem");
+    std::fs::write(&root, pki.root_pem().unwrap()).unwrap();
+    std::fs::write(dir.join("session.pem"), {
+        let rsa = openssl::rsa::Rsa::generate(2048).unwrap();
+        rsa.public_key_to_pem().unwrap()
+    })
+    .unwrap();
+    let root = root.display().to_string();
+    let session = dir.join("session.pem").display().to_string();
+    let kakao = format!(
+        "[providers.p]\ntype = \"kakao_direct\"\nname_ko = \"p\"\nname_en = \"p\"\nlevel = \"substantial\"\n\
+         endpoint = \"https://k.example\"\napi_key = {{ value = \"k\" }}\nroots = \"{root}\"\n"
+    );
+    let toss = format!(
+        "[providers.p]\ntype = \"toss_direct\"\nname_ko = \"p\"\nname_en = \"p\"\nlevel = \"substantial\"\n\
+         endpoint = \"https://t.example\"\ntoken_endpoint = \"https://t.example/token\"\nclient_id = \"c\"\n\
+         client_secret = {{ value = \"s\" }}\nsession_public_key = \"{session}\"\nroots = \"{root}\"\n"
+    );
+    let bank = format!(
+        "[providers.p]\ntype = \"declarative\"\nname_ko = \"p\"\nname_en = \"p\"\nlevel = \"substantial\"\n\
+         roots = \"{root}\"\nsecrets = {{ k = {{ value = \"key\" }} }}\n\
+         CRL_KEYS\n\
+         [providers.p.api]\nbase_url = \"https://bank.example\"\n\
+         auth = {{ scheme = \"api_key\", header = \"x-api-key\", key = \"k\" }}\n\
+         [providers.p.api.start]\nmethod = \"POST\"\npath = \"/start\"\n\
+         request = [{{ from = \"name\", to = \"name\" }}, {{ from = \"birthdate\", to = \"birth\" }}, {{ from = \"phone\", to = \"phone\" }}, {{ from = \"nonce\", to = \"nonce\" }}]\n\
+         handle = \"id\"\n\
+         [providers.p.api.status]\nmethod = \"GET\"\npath = \"/s/{{handle}}\"\nstate = \"state\"\n\
+         states = {{ W = \"pending\", D = \"completed\" }}\n\
+         [providers.p.api.result]\nmethod = \"POST\"\npath = \"/r/{{handle}}\"\nsigned_data = \"sd\"\n\
+         ci = \"ci\"\nname = \"name\"\nbirthdate = \"birth\"\nphone = \"phone\"\n"
+    );
+    let with = |section: &str, keys: &str| {
+        if section.contains("CRL_KEYS") {
+            format!("{GOOD}\n{}", section.replace("CRL_KEYS", keys))
+        } else {
+            format!("{GOOD}\n{section}{keys}\n")
+        }
+    };
+    let crl_of = |text: &str| {
+        let c = match parse(Path::new("/tmp/x.toml"), text) {
+            Ok(c) => c,
+            Err(e) => panic!(
+                "{:?}",
+                e.0.iter().map(ToString::to_string).collect::<Vec<_>>()
+            ),
+        };
+        match &c.providers[0].family {
+            ProviderFamily::KakaoDirect { crl, .. }
+            | ProviderFamily::TossDirect { crl, .. }
+            | ProviderFamily::Declarative { crl, .. } => crl.clone(),
+            ProviderFamily::Barocert { .. } => panic!("barocert"),
+        }
+    };
+    for section in [&kakao, &toss, &bank] {
+        assert!(crl_of(&with(section, "")).is_none(), "{section}");
+        let set = crl_of(&with(section, "crl = \"crl.pem\"\ncrl_required = true")).unwrap();
+        assert_eq!(set.source, CrlSource::File(PathBuf::from("/tmp/crl.pem")));
+        assert!(set.required);
+        let set = crl_of(&with(section, "crl = \"https://crl.example/p.crl\"")).unwrap();
+        assert_eq!(
+            set.source,
+            CrlSource::Url("https://crl.example/p.crl".into())
+        );
+        assert!(!set.required);
+        let e = errs(&with(section, "crl_required = true"));
+        assert!(e.len() == 1 && e[0].contains("needs crl"), "{e:?}");
+        let e = errs(&with(section, "crl = \"http://crl.example/p.crl\""));
+        assert!(e.len() == 1 && e[0].contains("non-loopback"), "{e:?}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -115,8 +115,14 @@ pub(super) fn build(
             format!("providers.{id}.timeout_ms must be above zero"),
         );
     }
-    let (level, client_secret, session_public_key_pem, roots_pem) =
-        (lvl?, client_secret?, session_public_key_pem?, roots_pem?);
+    let crl = super::crl::build(r, base, id, span.clone(), t.crl.as_deref(), t.crl_required);
+    let (level, client_secret, session_public_key_pem, roots_pem, crl) = (
+        lvl?,
+        client_secret?,
+        session_public_key_pem?,
+        roots_pem?,
+        crl?,
+    );
     Some(ProviderConfig {
         id: ProviderId::new(id.to_owned()),
         name_ko: t.name_ko,
@@ -135,6 +141,7 @@ pub(super) fn build(
             session_public_key_pem,
             roots_pem,
             tls_ca_pem,
+            crl,
         },
     })
 }
