@@ -29,4 +29,5 @@ pub mod server;
 pub mod signing;
 pub mod store;
 pub mod txn;
+pub mod verify_receipt;
 pub mod web;

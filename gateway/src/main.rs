@@ -1,4 +1,5 @@
-//! The `munjigi` command: the demo, the server, the config checker, the simulator.
+//! The `munjigi` command: the demo, the server, the config checker, the
+//! simulator, the receipt verifier.
 
 use clap::{Parser, Subcommand};
 use munjigi::{app::App, config, demo, server};
@@ -36,6 +37,20 @@ enum Command {
     Simulate {
         #[arg(long)]
         config: PathBuf,
+    },
+    /// Verify a signing receipt offline: exit 0 valid, 1 invalid (one line per failure), 2 usage.
+    VerifyReceipt {
+        /// The receipt: the compact JWS, or the API's JSON answer with `receipt`.
+        file: PathBuf,
+        /// The gateway's JWKS: its `/jwks` URL (https, or http on loopback) or a saved file.
+        #[arg(long, value_name = "URL|FILE")]
+        jwks: Option<String>,
+        /// Trust anchors: every certificate in every .pem file under DIR.
+        #[arg(long, value_name = "DIR", conflicts_with = "config")]
+        roots: Option<PathBuf>,
+        /// Trust anchors: the roots (and CRL) of the receipt's provider in a gateway config.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
     },
 }
 
@@ -106,6 +121,35 @@ fn main() -> ExitCode {
             }
         };
     }
+    if let Some(Command::VerifyReceipt {
+        file,
+        jwks,
+        roots,
+        config,
+    }) = cli.command
+    {
+        let args = munjigi::verify_receipt::Args {
+            file,
+            jwks,
+            roots,
+            config,
+        };
+        let result = runtime().map(|rt| rt.block_on(munjigi::verify_receipt::run(&args)));
+        return match result {
+            Ok(Ok(report)) => {
+                println!("{report}");
+                ExitCode::SUCCESS
+            }
+            Ok(Err(failure)) => {
+                eprintln!("{failure}");
+                ExitCode::from(failure.exit_code())
+            }
+            Err(e) => {
+                eprintln!("munjigi: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     init_logging();
     let serving = matches!(cli.command, Some(Command::Serve { .. }));
     let result = runtime().and_then(|rt| {
@@ -117,7 +161,7 @@ fn main() -> ExitCode {
                         Some(Command::Demo { config, simulator }) => demo::run(&config, &simulator).await,
                         Some(Command::Serve { config }) => serve(config).await,
                         Some(Command::Simulate { config }) => simulate(config).await,
-                        Some(Command::Check { .. }) => Ok(()),
+                        Some(Command::Check { .. } | Command::VerifyReceipt { .. }) => Ok(()),
                     }
                 } => r,
                 // serve drains by itself; the demo and the simulator just stop.

@@ -242,6 +242,9 @@ pub struct SigningSpec {
     pub request_id: String,
     pub title: String,
     pub documents: Vec<munjigi_providers::signing::Document>,
+    /// The person the site named as signer, to prefill the identity form.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<StoredCitizen>,
 }
 
 impl SigningSpec {

@@ -171,3 +171,54 @@
   setInterval(tick, 1000);
   poll();
 }());
+
+/* The demo site's "sign a document" form (#mj-demo-sign): reads a chosen file
+   into the hidden file_b64/file_name/file_type fields, so the form stays
+   application/x-www-form-urlencoded. Without this script the form signs the
+   typed text only. */
+(function () {
+  'use strict';
+
+  var form = document.getElementById('mj-demo-sign');
+  var input = document.getElementById('file');
+  var b64 = document.getElementById('file_b64');
+  var name = document.getElementById('file_name');
+  var type = document.getElementById('file_type');
+  var error = document.getElementById('file-error');
+  if (!form || !input || !b64 || !name || !type || !window.FileReader) { return; }
+  var max = parseInt(form.getAttribute('data-max-bytes'), 10) || 0;
+
+  function clear() {
+    b64.value = '';
+    name.value = '';
+    type.value = '';
+  }
+
+  function problem(text) {
+    if (!error) { return; }
+    error.textContent = text;
+    error.hidden = !text;
+  }
+
+  input.addEventListener('change', function () {
+    clear();
+    problem('');
+    var file = input.files && input.files[0];
+    if (!file) { return; }
+    if (max && file.size > max) {
+      problem(form.getAttribute('data-text-too-large') || '');
+      input.value = '';
+      return;
+    }
+    var reader = new FileReader();
+    reader.onload = function () {
+      /* "data:<type>;base64,<data>": keep the data. */
+      var url = String(reader.result || '');
+      var comma = url.indexOf(',');
+      b64.value = comma < 0 ? '' : url.slice(comma + 1);
+      name.value = file.name || '';
+      type.value = file.type || '';
+    };
+    reader.readAsDataURL(file);
+  });
+}());

@@ -58,3 +58,58 @@ fn a_citizen_logs_in_on_the_demo_site_in_a_real_browser() {
         );
     }
 }
+
+/// The demo's "sign a document": typed text (Korean) and a file read by the
+/// page's script (English), the receipt table, the receipt downloaded. The
+/// demo site here is its own site registered with `/demo/signed`, signing on.
+#[test]
+fn a_citizen_signs_a_document_on_the_demo_site_in_a_real_browser() {
+    let dir = TempDir::new("browser-sign");
+    let (_sim, sim_url) = start_simulator(
+        dir.path(),
+        &SimOpts {
+            approve_after_ms: 1500,
+            ..SimOpts::default()
+        },
+    );
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let gw = start_gateway(
+        dir.path(),
+        &sim_url,
+        &GatewayOpts {
+            port: Some(port),
+            site_redirect: "http://127.0.0.1:9/cb".into(),
+            extra: format!(
+                "\n[sites.demo]\nname = \"데모 민원 사이트\"\nname_en = \"Demo public service\"\npolicy = \"standard\"\n\
+                 [sites.demo.oidc]\nclient_id = \"demo-site\"\nclient_secret = {{ value = \"demo-only-client-secret-0123\" }}\n\
+                 redirect_uris = [\"{url}/demo/callback\", \"{url}/demo/signed\"]\n\
+                 post_logout_redirect_uris = [\"{url}/demo\"]\n\
+                 \n[demo]\nsite = \"demo\"\n\n[signing]\naudit_log = \"audit.log\"\n"
+            ),
+            ..GatewayOpts::default()
+        },
+    );
+    let script = repo_root().join("tests/browser/demo_sign.mjs");
+    let shots = repo_root().join("target/browser-shots");
+    std::fs::create_dir_all(&shots).unwrap();
+    for lang in ["ko", "en"] {
+        let out = Command::new("node")
+            .arg(&script)
+            .arg(&gw.url)
+            .arg(&shots)
+            .arg(lang)
+            .output()
+            .expect("node");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && stdout.contains("OK:"),
+            "browser signing ({lang}) failed:\n{stdout}\n{stderr}\ngateway:\n{}",
+            gw.proc.drain().join("\n")
+        );
+    }
+    // Both receipts were audited before they were released.
+    let audit = std::fs::read_to_string(dir.path().join("audit.log")).unwrap();
+    assert_eq!(audit.lines().count(), 2, "{audit}");
+}

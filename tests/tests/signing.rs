@@ -3,7 +3,9 @@
 //! documents, reviews them, approves in the (simulated) app, and the site
 //! fetches a receipt sealed by the gateway whose CMS signatures cover exactly
 //! the documents' digests. And the ways it must fail: another site's id, a
-//! wrong signer, a cancelled request, an audit log that cannot be written.
+//! wrong signer (by `sub`, or by name + birth date + phone), a cancelled
+//! request, an approval after the request expired, one bad element of a
+//! multi-sign, a replayed approval, an audit log that cannot be written.
 
 #![allow(
     clippy::unwrap_used,
@@ -24,13 +26,18 @@ const OTHER_SECRET: &str = "other-site-secret-0123456789";
 struct World {
     dir: TempDir,
     _sim: Proc,
+    sim_url: String,
     gw: Gateway,
     redirect: String,
 }
 
 fn world(tag: &str, audit_log: &str) -> World {
+    world_with(tag, audit_log, &SimOpts::default())
+}
+
+fn world_with(tag: &str, audit_log: &str, sim: &SimOpts) -> World {
     let dir = TempDir::new(tag);
-    let (sim, sim_url) = start_simulator(dir.path(), &SimOpts::default());
+    let (sim, sim_url) = start_simulator(dir.path(), sim);
     let redirect = "http://127.0.0.1:9/signed".to_owned();
     let gw = start_gateway(
         dir.path(),
@@ -49,6 +56,7 @@ fn world(tag: &str, audit_log: &str) -> World {
     World {
         dir,
         _sim: sim,
+        sim_url,
         gw,
         redirect,
     }
@@ -124,6 +132,16 @@ async fn ask(w: &World, docs: &[(&str, &[u8])], extra: serde_json::Value) -> (St
 /// The citizen: from the request URL through the provider to the site.
 /// Returns the chooser's providers and the final Location.
 async fn approve(b: &mut Browser, url: &str, provider: &str) -> (Vec<String>, String) {
+    approve_as(b, url, provider, &HONG).await
+}
+
+/// [`approve`] by `who`.
+async fn approve_as(
+    b: &mut Browser,
+    url: &str,
+    provider: &str,
+    who: &Citizen<'_>,
+) -> (Vec<String>, String) {
     let (chooser, chooser_url) = b.follow(url).await;
     assert_eq!(chooser.status, 200, "{}", chooser.body);
     let offered: Vec<String> = chooser
@@ -132,7 +150,7 @@ async fn approve(b: &mut Browser, url: &str, provider: &str) -> (Vec<String>, St
         .skip(1)
         .map(|s| s.split('"').next().unwrap().to_owned())
         .collect();
-    let wait = pick_provider_and_submit(b, &chooser_url, provider, &HONG).await;
+    let wait = pick_provider_and_submit(b, &chooser_url, provider, who).await;
     let base = wait.trim_end_matches("/wait").to_owned();
     let done = wait_done(b, &base).await;
     assert_eq!(done["state"], "completed", "{done}");
@@ -407,4 +425,201 @@ async fn no_receipt_without_the_audit_event() {
     );
     let logs = w.gw.proc.drain().join("\n");
     assert!(logs.contains("MJ-G01"), "{logs}");
+}
+
+/// Another citizen, unknown to the simulator (who approves whoever asks).
+const KIM: Citizen<'static> = Citizen {
+    name: "김철수",
+    birthdate: "1985-05-05",
+    phone: "010-2222-3333",
+};
+
+/// The citizen approves in the app, but the result does not pass: from the
+/// request URL to the login base, provider done, not yet continued.
+async fn approved_upstream(b: &mut Browser, url: &str, who: &Citizen<'_>) -> String {
+    let (chooser, chooser_url) = b.follow(url).await;
+    assert_eq!(chooser.status, 200, "{}", chooser.body);
+    let wait = pick_provider_and_submit(b, &chooser_url, "kakao", who).await;
+    let base = wait.trim_end_matches("/wait").to_owned();
+    let done = wait_done(b, &base).await;
+    assert_eq!(done["state"], "completed", "{done}");
+    base
+}
+
+/// The citizen sees the verification-failed page, no way to the site but
+/// their own click; the request stays pending until they go back, and then
+/// fails with the provider's reason and no receipt.
+async fn refused_then_back_to_site(w: &World, b: &mut Browser, base: &str, id: &str) {
+    let page = b.get(&format!("{base}/continue")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.location.is_none(), "no redirect to the site");
+    assert!(page.body.contains("MJ-P07"), "{}", page.body);
+    let j = status_of(w, id).await;
+    assert_eq!(j["status"], "pending", "retry or another provider: {j}");
+    assert!(j.get("receipt").is_none());
+    let back = b.get(&format!("{base}/abort")).await;
+    assert_eq!(back.status, 303, "{}", back.body);
+    assert_eq!(
+        back.location.unwrap(),
+        format!("{}?id={id}&state=st-1", w.redirect)
+    );
+    let j = status_of(w, id).await;
+    assert_eq!(j["status"], "failed", "{j}");
+    assert_eq!(j["failure"], "bad_signature", "{j}");
+    assert!(j.get("receipt").is_none(), "{j}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_after_the_request_expired_gets_no_receipt() {
+    // The citizen approves 11 s after asking; the site gave them 10 s.
+    let w = world_with(
+        "sign-expired",
+        "audit.log",
+        &SimOpts {
+            approve_after_ms: 11_000,
+            people: Vec::new(),
+        },
+    );
+    let (s, j) = api(
+        "POST",
+        &format!("{}/api/v1/signatures", w.gw.url),
+        TOWN,
+        Some(serde_json::json!({
+            "documents": [{"title": "t", "content": b64(b"x")}],
+            "redirect_uri": w.redirect, "expires_in": 9,
+        })),
+    )
+    .await;
+    assert_eq!(s, 400, "10 s at least: {j}");
+    let (id, url) = ask(&w, &[("a", b"a")], serde_json::json!({"expires_in": 10})).await;
+    let mut b = Browser::new(None);
+    let (_, back) = approve(&mut b, &url, "kakao").await;
+    assert_eq!(back, format!("{}?id={id}&state=st-1", w.redirect));
+    let j = status_of(&w, &id).await;
+    assert_eq!(j["status"], "expired", "{j}");
+    assert_eq!(j["failure"], "expired", "{j}");
+    assert!(j.get("receipt").is_none(), "{j}");
+    // Nothing was audited as signed; the link is dead.
+    let audit = std::fs::read_to_string(w.dir.path().join("audit.log")).unwrap_or_default();
+    assert!(!audit.contains(&id), "{audit}");
+    let again = b.get(&url).await;
+    assert!(again.status >= 400, "{}", again.status);
+
+    // Never started: expired all the same.
+    let (id, _) = ask(&w, &[("b", b"b")], serde_json::json!({"expires_in": 10})).await;
+    tokio::time::sleep(std::time::Duration::from_secs(11)).await;
+    let j = status_of(&w, &id).await;
+    assert_eq!(
+        (j["status"].as_str(), j["failure"].as_str()),
+        (Some("expired"), Some("expired")),
+        "{j}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_bad_element_of_a_multi_sign_fails_the_whole_request() {
+    let w = world("sign-multi-bad", "audit.log");
+    let who = Citizen {
+        phone: "010-0000-0051",
+        ..HONG
+    };
+    sim_set_scenario(&w.sim_url, who.phone, "multi_one_bad");
+    let (id, url) = ask(
+        &w,
+        &[("첫째", b"one"), ("둘째", b"two"), ("셋째", b"three")],
+        serde_json::json!({}),
+    )
+    .await;
+    let mut b = Browser::new(None);
+    let base = approved_upstream(&mut b, &url, &who).await;
+    refused_then_back_to_site(&w, &mut b, &base, &id).await;
+    let logs = w.gw.proc.drain().join("\n");
+    assert!(logs.contains("provider result refused"), "{logs}");
+    let audit = std::fs::read_to_string(w.dir.path().join("audit.log")).unwrap_or_default();
+    assert!(!audit.contains(&id), "{audit}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_approval_signs_nothing() {
+    let w = world("sign-replay", "audit.log");
+    let who = Citizen {
+        phone: "010-0000-0052",
+        ..HONG
+    };
+    sim_set_scenario(&w.sim_url, who.phone, "replayed_result");
+    // The first signature is genuine (the provider keeps it to replay).
+    let (first, url) = ask(&w, &[("a", b"first document")], serde_json::json!({})).await;
+    let mut b = Browser::new(None);
+    approve_as(&mut b, &url, "kakao", &who).await;
+    assert_eq!(status_of(&w, &first).await["status"], "completed");
+    // The second gets the first's result back: it covers another document.
+    let (id, url) = ask(&w, &[("b", b"second document")], serde_json::json!({})).await;
+    let mut b = Browser::new(None);
+    let base = approved_upstream(&mut b, &url, &who).await;
+    refused_then_back_to_site(&w, &mut b, &base, &id).await;
+    let logs = w.gw.proc.drain().join("\n");
+    assert!(logs.contains("check=\"content_mismatch\""), "{logs}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signer_named_by_name_birthdate_and_phone_must_be_that_person() {
+    let w = world("sign-binding", "audit.log");
+    let hong = serde_json::json!({"signer": {
+        "name": HONG.name, "birthdate": HONG.birthdate, "phone": HONG.phone
+    }});
+    // The right person: the form comes prefilled, and the receipt is released.
+    let (id, url) = ask(&w, &[("a", b"a")], hong.clone()).await;
+    let mut b = Browser::new(None);
+    let (_, chooser_url) = b.follow(&url).await;
+    let form = b
+        .get(&format!(
+            "{}/identify?provider=kakao",
+            chooser_url.split('?').next().unwrap()
+        ))
+        .await;
+    assert_eq!(form.input_value("name").as_deref(), Some(HONG.name));
+    assert_eq!(
+        form.input_value("birthdate").as_deref(),
+        Some(HONG.birthdate)
+    );
+    assert_eq!(form.input_value("phone").as_deref(), Some("01012345678"));
+    approve(&mut b, &url, "kakao").await;
+    let j = status_of(&w, &id).await;
+    assert_eq!(j["status"], "completed", "{j}");
+    let c = verify_es256(j["receipt"].as_str().unwrap(), &jwks(&w).await);
+    assert_eq!(c["signer"]["name"], HONG.name);
+    // The binding is never echoed to the site (it knows it already).
+    assert!(!j.to_string().contains(HONG.phone));
+
+    // Someone else signs in their own name: refused, no receipt.
+    let (id, url) = ask(&w, &[("b", b"b")], hong.clone()).await;
+    let mut b = Browser::new(None);
+    let (_, back) = approve_as(&mut b, &url, "kakao", &KIM).await;
+    assert_eq!(back, format!("{}?id={id}&state=st-1", w.redirect));
+    let j = status_of(&w, &id).await;
+    assert_eq!(j["status"], "failed", "{j}");
+    assert_eq!(j["failure"], "wrong_signer", "{j}");
+    assert!(j.get("receipt").is_none());
+    let logs = w.gw.proc.drain().join("\n");
+    assert!(logs.contains("MJ-G02"), "{logs}");
+    assert!(!logs.contains("김철수") && !logs.contains("2222-3333"));
+
+    // A partial or malformed binding is refused up front.
+    for signer in [
+        serde_json::json!({"name": HONG.name, "phone": HONG.phone}),
+        serde_json::json!({"name": HONG.name, "birthdate": "1990-13-45", "phone": HONG.phone}),
+        serde_json::json!({}),
+    ] {
+        let (s, j) = api(
+            "POST",
+            &format!("{}/api/v1/signatures", w.gw.url),
+            TOWN,
+            Some(serde_json::json!({
+                "documents": [{"title": "t", "content": b64(b"x")}],
+                "redirect_uri": w.redirect, "signer": signer,
+            })),
+        )
+        .await;
+        assert_eq!(s, 400, "{signer}: {j}");
+    }
 }

@@ -5,9 +5,21 @@
 //! endpoints: authorization code flow with PKCE, state and nonce, the token call
 //! with `client_secret_basic`, ID token validation against `/jwks`, userinfo, and
 //! RP-initiated logout. It keeps its own sessions in memory (it is one process).
+//!
+//! It also signs documents as a site would ([`sign_form`], [`sign`],
+//! [`signed`], [`receipt`]): `POST /api/v1/signatures` with the same client
+//! credentials, the citizen sent to the returned URL, and back at
+//! `/demo/signed` the state checked against its own cookie, the receipt read
+//! with `GET /api/v1/signatures/{id}` and its JWS verified against `/jwks`.
+//! The form posts `application/x-www-form-urlencoded`: the typed text, or a
+//! file the page's script read into a hidden base64 field (without
+//! JavaScript, text only).
 
 use crate::app::App;
-use crate::pages::{self, DemoClaim, DemoHomeView, DemoResultView};
+use crate::pages::{
+    self, DemoClaim, DemoHomeView, DemoResultView, DemoSignError, DemoSignView, DemoSignedOutcome,
+    DemoSignedView,
+};
 use crate::random;
 use crate::rescue::{Ctx, GatewayError};
 use crate::web::{params::append_query, respond, Params, Response};
@@ -24,6 +36,12 @@ use subtle::ConstantTimeEq;
 
 const COOKIE: &str = "mj_demo";
 const MAX_SESSIONS: usize = 10_000;
+/// The largest file the demo signs (its form's script refuses larger ones).
+const MAX_FILE_BYTES: usize = 256 * 1024;
+/// The sign form's body: the file in base64, percent-encoded, and the text.
+const MAX_SIGN_FORM: usize = 4 * MAX_FILE_BYTES;
+/// Receipts kept per demo session for download.
+const MAX_RECEIPTS: usize = 20;
 
 #[derive(Default, Clone)]
 struct DemoSession {
@@ -31,6 +49,12 @@ struct DemoSession {
     nonce: String,
     verifier: String,
     result: Option<DemoResult>,
+    /// The sign form's CSRF token.
+    csrf: String,
+    /// The state of the signature request under way.
+    sign_state: Option<String>,
+    /// (request id, receipt JWS) of the requests signed in this session.
+    receipts: Vec<(String, String)>,
 }
 
 #[derive(Clone)]
@@ -106,6 +130,12 @@ pub async fn route(
         (Method::GET, "/demo/login") => login(app),
         (Method::GET, "/demo/callback") => callback(app, req, ctx).await,
         (Method::GET, "/demo/logout") => logout(app, req.headers()),
+        (Method::GET, "/demo/sign") => sign_form(app, req.headers(), ctx),
+        (Method::POST, "/demo/sign") => sign(app, req, ctx).await,
+        (Method::GET, "/demo/signed") => signed(app, req, ctx).await,
+        (Method::GET, p) if p.starts_with("/demo/receipt/") => {
+            receipt(req.headers(), p.trim_start_matches("/demo/receipt/"))
+        }
         _ => Err(GatewayError::NotFound),
     }
 }
@@ -122,6 +152,7 @@ fn home(headers: &HeaderMap, ctx: &Ctx) -> Result<Response, GatewayError> {
         None => pages::demo_home(&DemoHomeView {
             lang: ctx.lang,
             login_href: "/demo/login",
+            sign_href: "/demo/sign",
             lang_ko_href: &ko,
             lang_en_href: &en,
         }),
@@ -143,6 +174,7 @@ fn home(headers: &HeaderMap, ctx: &Ctx) -> Result<Response, GatewayError> {
                 raw_id_token: &r.id_token,
                 logout_href: "/demo/logout",
                 home_href: "/demo",
+                sign_href: "/demo/sign",
                 lang_ko_href: &ko,
                 lang_en_href: &en,
             })
@@ -160,6 +192,7 @@ fn login(app: &App) -> Result<Response, GatewayError> {
         nonce: random::token(16)?,
         verifier: random::token(32)?,
         result: None,
+        ..DemoSession::default()
     };
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode(openssl::sha::sha256(session.verifier.as_bytes()));
@@ -176,21 +209,47 @@ fn login(app: &App) -> Result<Response, GatewayError> {
             ("code_challenge_method", "S256"),
         ],
     );
+    store_session(&sid, session);
+    Ok(respond::with_cookie(
+        respond::redirect(&url),
+        &session_cookie(app, &sid),
+    ))
+}
+
+fn store_session(sid: &str, session: DemoSession) {
     with_sessions(|s| {
         if s.len() >= MAX_SESSIONS {
             s.clear();
         }
-        s.insert(sid.clone(), session);
+        s.insert(sid.to_owned(), session);
     });
-    let cookie = format!(
+}
+
+fn session_cookie(app: &App, sid: &str) -> String {
+    format!(
         "{COOKIE}={sid}; Path=/demo; HttpOnly; SameSite=Lax{}",
         if app.config.secure_cookies() {
             "; Secure"
         } else {
             ""
         }
-    );
-    Ok(respond::with_cookie(respond::redirect(&url), &cookie))
+    )
+}
+
+/// `client_secret_basic`: id and secret form-encoded, then base64 (RFC 6749 2.3.1).
+fn basic_auth(c: &Client) -> Result<HeaderValue, GatewayError> {
+    let enc = |s: &str| {
+        crate::web::params::encode(&[("x", s)])
+            .trim_start_matches("x=")
+            .to_owned()
+    };
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+        "{}:{}",
+        enc(&c.client_id),
+        enc(std::str::from_utf8(&c.secret).unwrap_or_default())
+    ));
+    HeaderValue::from_str(&format!("Basic {basic}"))
+        .map_err(|e| GatewayError::Internal(e.to_string()))
 }
 
 fn eq(a: &str, b: &str) -> bool {
@@ -211,6 +270,53 @@ fn flatten(v: &serde_json::Value) -> Vec<(String, String)> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Verifies a JWS of the gateway (ID token, receipt) against its `/jwks`;
+/// returns the claims.
+async fn verify_jws(
+    http: &HttpClient,
+    base: &str,
+    jws: &str,
+) -> Result<serde_json::Value, GatewayError> {
+    let bad = |what: &str| GatewayError::Internal(format!("demo site: {what}"));
+    let jwks = http
+        .get(&format!("{base}/jwks"), HeaderMap::new())
+        .await
+        .map_err(|e| bad(&e.to_string()))?;
+    let jwks = JwkSet::from_bytes(&jwks.body).map_err(|e| bad(&e.to_string()))?;
+    let header = josekit::jwt::decode_header(jws).map_err(|e| bad(&e.to_string()))?;
+    let kid = header
+        .claim("kid")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| bad("JWS has no kid"))?;
+    let alg = header
+        .claim("alg")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_owned();
+    let jwk = jwks
+        .get(kid)
+        .first()
+        .copied()
+        .ok_or_else(|| bad("unknown kid"))?;
+    let (payload, _) = match alg.as_str() {
+        "ES256" => josekit::jwt::decode_with_verifier(
+            jws,
+            &ES256
+                .verifier_from_jwk(jwk)
+                .map_err(|e| bad(&e.to_string()))?,
+        ),
+        "RS256" => josekit::jwt::decode_with_verifier(
+            jws,
+            &RS256
+                .verifier_from_jwk(jwk)
+                .map_err(|e| bad(&e.to_string()))?,
+        ),
+        _ => return Err(bad("unexpected JWS alg")),
+    }
+    .map_err(|e| bad(&format!("JWS signature: {e}")))?;
+    Ok(serde_json::Value::Object(payload.claims_set().clone()))
 }
 
 async fn callback(
@@ -246,21 +352,7 @@ async fn callback(
         ("code_verifier", &session.verifier),
     ]);
     let mut headers = HeaderMap::new();
-    let enc = |s: &str| {
-        crate::web::params::encode(&[("x", s)])
-            .trim_start_matches("x=")
-            .to_owned()
-    };
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!(
-        "{}:{}",
-        enc(&c.client_id),
-        enc(std::str::from_utf8(&c.secret).unwrap_or_default())
-    ));
-    headers.insert(
-        header::AUTHORIZATION,
-        HeaderValue::from_str(&format!("Basic {basic}"))
-            .map_err(|e| GatewayError::Internal(e.to_string()))?,
-    );
+    headers.insert(header::AUTHORIZATION, basic_auth(&c)?);
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/x-www-form-urlencoded"),
@@ -288,43 +380,7 @@ async fn callback(
         .to_owned();
 
     // Validate the ID token against the published keys.
-    let jwks = http
-        .get(&format!("{base}/jwks"), HeaderMap::new())
-        .await
-        .map_err(|e| bad(&e.to_string()))?;
-    let jwks = JwkSet::from_bytes(&jwks.body).map_err(|e| bad(&e.to_string()))?;
-    let header = josekit::jwt::decode_header(&id_token).map_err(|e| bad(&e.to_string()))?;
-    let kid = header
-        .claim("kid")
-        .and_then(|v| v.as_str())
-        .ok_or_else(|| bad("id_token has no kid"))?;
-    let alg = header
-        .claim("alg")
-        .and_then(|v| v.as_str())
-        .unwrap_or_default()
-        .to_owned();
-    let jwk = jwks
-        .get(kid)
-        .first()
-        .copied()
-        .ok_or_else(|| bad("unknown kid"))?;
-    let (payload, _) = match alg.as_str() {
-        "ES256" => josekit::jwt::decode_with_verifier(
-            &id_token,
-            &ES256
-                .verifier_from_jwk(jwk)
-                .map_err(|e| bad(&e.to_string()))?,
-        ),
-        "RS256" => josekit::jwt::decode_with_verifier(
-            &id_token,
-            &RS256
-                .verifier_from_jwk(jwk)
-                .map_err(|e| bad(&e.to_string()))?,
-        ),
-        _ => return Err(bad("unexpected id_token alg")),
-    }
-    .map_err(|e| bad(&format!("id_token signature: {e}")))?;
-    let claims = serde_json::Value::Object(payload.claims_set().clone());
+    let claims = verify_jws(&http, base, &id_token).await?;
     let now = random::now();
     let valid = claims
         .get("iss")
@@ -392,4 +448,357 @@ fn logout(app: &App, headers: &HeaderMap) -> Result<Response, GatewayError> {
     let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let url = append_query(&format!("{}/logout", app.config.public_url), &pairs);
     Ok(respond::redirect(&url))
+}
+
+/// The demo session of this browser, made if it has none; true when new.
+fn session_of(headers: &HeaderMap) -> Result<(String, DemoSession, bool), GatewayError> {
+    if let Some(sid) = crate::web::cookies::get(headers, COOKIE) {
+        if let Some(d) = with_sessions(|s| s.get(sid).cloned()) {
+            return Ok((sid.to_owned(), d, false));
+        }
+    }
+    Ok((random::token(32)?, DemoSession::default(), true))
+}
+
+fn page(r: Result<String, pages::PageError>) -> Result<String, GatewayError> {
+    r.map_err(|e| GatewayError::Internal(e.to_string()))
+}
+
+fn sign_page(
+    app: &App,
+    ctx: &Ctx,
+    sid: &str,
+    new: bool,
+    values: (&str, &str),
+    error: Option<DemoSignError>,
+    csrf: &str,
+) -> Result<Response, GatewayError> {
+    let (ko, en) = lang_hrefs("/demo/sign");
+    let body = page(pages::demo_sign(&DemoSignView {
+        lang: ctx.lang,
+        action: "/demo/sign",
+        csrf,
+        title: values.0,
+        text: values.1,
+        error,
+        max_file_bytes: MAX_FILE_BYTES,
+        home_href: "/demo",
+        lang_ko_href: &ko,
+        lang_en_href: &en,
+    }))?;
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let r = respond::html(status, body);
+    Ok(if new {
+        respond::with_cookie(r, &session_cookie(app, sid))
+    } else {
+        r
+    })
+}
+
+/// `GET /demo/sign`: the form.
+fn sign_form(app: &App, headers: &HeaderMap, ctx: &Ctx) -> Result<Response, GatewayError> {
+    let (sid, mut d, new) = session_of(headers)?;
+    if d.csrf.is_empty() {
+        d.csrf = random::token(16)?;
+    }
+    let csrf = d.csrf.clone();
+    store_session(&sid, d);
+    sign_page(app, ctx, &sid, new, ("", ""), None, &csrf)
+}
+
+/// `POST /demo/sign`: asks the gateway for a signature and sends the citizen there.
+async fn sign(
+    app: &App,
+    req: http::Request<Incoming>,
+    ctx: &Ctx,
+) -> Result<Response, GatewayError> {
+    let (sid, mut d, new) = session_of(req.headers())?;
+    let body = crate::web::read_body(req.into_body(), MAX_SIGN_FORM)
+        .await
+        .map_err(|e| match e {
+            crate::web::BodyError::TooLarge(_) => GatewayError::TooLarge,
+            other => GatewayError::BadRequest(other.to_string()),
+        })?;
+    let form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+    let field = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
+    if new || d.csrf.is_empty() || !eq(field("csrf"), &d.csrf) {
+        return Err(GatewayError::Csrf);
+    }
+    let title = field("title").trim();
+    let title = if title.is_empty() {
+        match ctx.lang {
+            pages::Lang::Ko => "데모 문서",
+            pages::Lang::En => "Demo document",
+        }
+    } else {
+        title
+    };
+    let text = field("text");
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let (content, media_type, doc_title) = if !field("file_b64").is_empty() {
+        let bytes = b64
+            .decode(field("file_b64"))
+            .map_err(|_| GatewayError::BadRequest("file_b64 is not base64".into()))?;
+        if bytes.len() > MAX_FILE_BYTES {
+            let csrf = d.csrf.clone();
+            return sign_page(
+                app,
+                ctx,
+                &sid,
+                false,
+                (title, text),
+                Some(DemoSignError::TooLarge),
+                &csrf,
+            );
+        }
+        let media_type = Some(field("file_type"))
+            .filter(|t| t.contains('/') && t.len() <= 100)
+            .unwrap_or("application/octet-stream");
+        let name = field("file_name").trim();
+        let doc_title = if field("title").trim().is_empty() && !name.is_empty() {
+            name
+        } else {
+            title
+        };
+        (b64.encode(bytes), media_type, doc_title)
+    } else if !text.trim().is_empty() {
+        (
+            b64.encode(text.as_bytes()),
+            "text/plain; charset=utf-8",
+            title,
+        )
+    } else {
+        let csrf = d.csrf.clone();
+        return sign_page(
+            app,
+            ctx,
+            &sid,
+            false,
+            (title, text),
+            Some(DemoSignError::Empty),
+            &csrf,
+        );
+    };
+    let doc_title: String = doc_title
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(100)
+        .collect();
+    let c = client(app)?;
+    let state = random::token(16)?;
+    let ask = serde_json::json!({
+        "title": doc_title.chars().take(40).collect::<String>(),
+        "documents": [{"title": doc_title, "content": content, "media_type": media_type}],
+        "redirect_uri": format!("{}/demo/signed", app.config.public_url),
+        "state": state,
+        "locale": ctx.lang.code(),
+    });
+    let mut headers = HeaderMap::new();
+    headers.insert(header::AUTHORIZATION, basic_auth(&c)?);
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let bad = |what: &str| GatewayError::Internal(format!("demo site: {what}"));
+    let resp = http_client(app)?
+        .post(
+            &format!("{}/api/v1/signatures", app.config.public_url),
+            headers,
+            bytes::Bytes::from(ask.to_string()),
+        )
+        .await
+        .map_err(|e| bad(&format!("signature request failed: {e}")))?;
+    let answer: serde_json::Value = resp.json().unwrap_or(serde_json::Value::Null);
+    if resp.status != StatusCode::CREATED {
+        let why = answer
+            .get("error_description")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
+        return Err(bad(&format!("signing API answered {}: {why}", resp.status)));
+    }
+    let url = answer
+        .get("url")
+        .and_then(|v| v.as_str())
+        .filter(|u| u.starts_with(&app.config.public_url))
+        .ok_or_else(|| bad("signing API gave no url"))?
+        .to_owned();
+    d.sign_state = Some(state);
+    store_session(&sid, d);
+    tracing::info!("demo site: signature requested");
+    Ok(respond::redirect(&url))
+}
+
+/// Formats a UNIX time in Korea's time (UTC+9), as the citizen reads it.
+fn kst(unix: u64) -> String {
+    let Ok(t) = time::OffsetDateTime::from_unix_timestamp(i64::try_from(unix).unwrap_or(0)) else {
+        return unix.to_string();
+    };
+    let t = t.to_offset(time::UtcOffset::from_hms(9, 0, 0).unwrap_or(time::UtcOffset::UTC));
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} KST",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+fn text_of<'a>(v: &'a serde_json::Value, path: &[&str]) -> &'a str {
+    path.iter()
+        .try_fold(v, |v, k| v.get(k))
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+}
+
+/// `GET /demo/signed?id&state`: the citizen is back; read and show the outcome.
+async fn signed(
+    app: &App,
+    req: http::Request<Incoming>,
+    ctx: &Ctx,
+) -> Result<Response, GatewayError> {
+    let q = Params::from_query(req.uri())?;
+    let id = q.required("id")?.to_owned();
+    let sid = crate::web::cookies::get(req.headers(), COOKIE)
+        .ok_or_else(|| GatewayError::BadRequest("demo session cookie missing".into()))?
+        .to_owned();
+    let want = with_sessions(|s| s.get_mut(&sid).and_then(|d| d.sign_state.take()))
+        .ok_or_else(|| GatewayError::BadRequest("no signature request under way".into()))?;
+    if !eq(q.get("state").unwrap_or_default(), &want) {
+        return Err(GatewayError::BadRequest("state does not match".into()));
+    }
+    if id.is_empty()
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(GatewayError::BadRequest("malformed id".into()));
+    }
+    let c = client(app)?;
+    let http = http_client(app)?;
+    let base = &app.config.public_url;
+    let bad = |what: &str| GatewayError::Internal(format!("demo site: {what}"));
+    let mut headers = HeaderMap::new();
+    headers.insert(header::AUTHORIZATION, basic_auth(&c)?);
+    let resp = http
+        .get(&format!("{base}/api/v1/signatures/{id}"), headers)
+        .await
+        .map_err(|e| bad(&format!("reading the signature failed: {e}")))?;
+    if resp.status != StatusCode::OK {
+        return Err(bad(&format!("signing API answered {}", resp.status)));
+    }
+    let answer: serde_json::Value = resp.json().map_err(|e| bad(&e.to_string()))?;
+    let status = text_of(&answer, &["status"]).to_owned();
+    let failure = text_of(&answer, &["failure"]).to_owned();
+    let receipt = text_of(&answer, &["receipt"]).to_owned();
+    let (ko, en) = lang_hrefs("/demo/sign");
+    let render = |outcome: DemoSignedOutcome<'_>| {
+        page(pages::demo_signed(&DemoSignedView {
+            lang: ctx.lang,
+            outcome,
+            sign_href: "/demo/sign",
+            home_href: "/demo",
+            lang_ko_href: &ko,
+            lang_en_href: &en,
+        }))
+    };
+    if status != "completed" || receipt.is_empty() {
+        tracing::info!(status = %status, failure = %failure, "demo site: signature not completed");
+        let body = if status == "pending" {
+            render(DemoSignedOutcome::Pending)?
+        } else {
+            let reason = if failure.is_empty() {
+                &status
+            } else {
+                &failure
+            };
+            render(DemoSignedOutcome::Failed { reason })?
+        };
+        return Ok(respond::html(StatusCode::OK, body));
+    }
+    // What a site must do with the receipt: verify it, and that it is its own.
+    let claims = verify_jws(&http, base, &receipt).await?;
+    if text_of(&claims, &["iss"]) != app.config.issuer()
+        || text_of(&claims, &["aud"]) != c.client_id
+        || text_of(&claims, &["jti"]) != id
+    {
+        return Err(bad("receipt claims (iss, aud, jti) invalid"));
+    }
+    let docs = claims
+        .get("documents")
+        .and_then(|d| d.as_array())
+        .cloned()
+        .unwrap_or_default();
+    let signing_time = docs
+        .first()
+        .and_then(|d| d.get("signing_time"))
+        .and_then(|v| v.as_u64())
+        .map(kst)
+        .unwrap_or_default();
+    let documents: Vec<DemoClaim<'_>> = docs
+        .iter()
+        .map(|d| DemoClaim {
+            name: text_of(d, &["title"]),
+            value: text_of(d, &["digest"]),
+        })
+        .collect();
+    let download = format!("/demo/receipt/{id}");
+    let body = render(DemoSignedOutcome::Signed {
+        request_title: text_of(&claims, &["title"]),
+        provider: text_of(&claims, &["signer", "provider"]),
+        signer: text_of(&claims, &["signer", "name"]),
+        signing_time: &signing_time,
+        documents: &documents,
+        download_href: &download,
+    })?;
+    with_sessions(|s| {
+        if let Some(d) = s.get_mut(&sid) {
+            if d.receipts.len() >= MAX_RECEIPTS {
+                d.receipts.remove(0);
+            }
+            d.receipts.retain(|(i, _)| i != &id);
+            d.receipts.push((id.clone(), receipt.clone()));
+        }
+    });
+    tracing::info!("demo site: receipt received and verified");
+    Ok(respond::html(StatusCode::OK, body))
+}
+
+/// `GET /demo/receipt/{id}`: the receipt JWS of a request signed in this session.
+fn receipt(headers: &HeaderMap, id: &str) -> Result<Response, GatewayError> {
+    let jws = crate::web::cookies::get(headers, COOKIE)
+        .and_then(|sid| {
+            with_sessions(|s| {
+                s.get(sid).and_then(|d| {
+                    d.receipts
+                        .iter()
+                        .find(|(i, _)| i == id)
+                        .map(|(_, r)| r.clone())
+                })
+            })
+        })
+        .ok_or(GatewayError::NotFound)?;
+    let mut r = http::Response::new(crate::web::Body::new(bytes::Bytes::from(jws)));
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/jose"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    // The id is the gateway's token (letters, digits, - and _), checked at /demo/signed.
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_str(&format!("attachment; filename=\"receipt-{id}.jws\""))
+            .map_err(|e| GatewayError::Internal(e.to_string()))?,
+    );
+    Ok(r)
 }

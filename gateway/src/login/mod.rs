@@ -150,6 +150,14 @@ struct Form {
 
 impl Form {
     fn prefill(txn: &LoginTxn) -> Self {
+        // A signing request naming its signer: that person's details.
+        if let Some(c) = txn.signing.as_ref().and_then(|s| s.signer.as_ref()) {
+            return Form {
+                name: c.name.expose().to_owned(),
+                birthdate: c.birthdate.iso(),
+                phone: c.phone.national(),
+            };
+        }
         Form {
             phone: txn.request.login_hint.clone().unwrap_or_default(),
             ..Form::default()

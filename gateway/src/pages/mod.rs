@@ -1,5 +1,5 @@
 //! The pages a citizen sees: provider chooser, identity form, waiting page, error
-//! and logged-out pages, and the demo site's two pages.
+//! and logged-out pages, and the demo site's pages.
 //!
 //! Each page is a view struct of borrowed values (what the handler already has)
 //! and a function that renders it through an askama template in
@@ -27,7 +27,10 @@ mod waiting;
 mod tests;
 
 pub use chooser::{chooser, ChooserView, ProviderChoice};
-pub use demo::{demo_home, demo_result, DemoClaim, DemoHomeView, DemoResultView};
+pub use demo::{
+    demo_home, demo_result, demo_sign, demo_signed, DemoClaim, DemoHomeView, DemoResultView,
+    DemoSignError, DemoSignView, DemoSignedOutcome, DemoSignedView,
+};
 pub use identify::{identify, Field, IdentifyView};
 pub use lang::Lang;
 pub use logged_out::{logged_out, LoggedOutView};

@@ -574,12 +574,14 @@ fn demo_home_in_both_languages() {
         let v = DemoHomeView {
             lang,
             login_href: "/demo/login",
+            sign_href: "/demo/sign",
             lang_ko_href: "/x?lang=ko",
             lang_en_href: "/x?lang=en",
         };
         let html = demo_home(&v).unwrap();
         assert_common(&html, lang);
         assert!(html.contains("href=\"/demo/login\""));
+        assert!(html.contains("href=\"/demo/sign\""));
         assert!(html.contains("간편인증"));
         assert!(
             html.contains("mj-header--demo"),
@@ -609,6 +611,7 @@ fn demo_result_in_both_languages() {
             raw_id_token: "eyJ.<b>.sig",
             logout_href: "/demo/logout",
             home_href: "/demo",
+            sign_href: "/demo/sign",
             lang_ko_href: "/x?lang=ko",
             lang_en_href: "/x?lang=en",
         };
@@ -625,6 +628,81 @@ fn demo_result_in_both_languages() {
             "<p>None</p>"
         };
         assert!(html.contains(none), "empty userinfo");
+    }
+}
+
+#[test]
+fn demo_sign_form_in_both_languages() {
+    for lang in langs() {
+        for error in [
+            None,
+            Some(DemoSignError::Empty),
+            Some(DemoSignError::TooLarge),
+        ] {
+            let v = DemoSignView {
+                lang,
+                action: "/demo/sign",
+                csrf: "tok",
+                title: HOSTILE,
+                text: HOSTILE,
+                error,
+                max_file_bytes: 1024,
+                home_href: "/demo",
+                lang_ko_href: "/x?lang=ko",
+                lang_en_href: "/x?lang=en",
+            };
+            let html = demo_sign(&v).unwrap();
+            assert_common(&html, lang);
+            assert!(html.contains("id=\"mj-demo-sign\" method=\"post\" action=\"/demo/sign\""));
+            assert!(html.contains("name=\"csrf\" value=\"tok\""));
+            assert!(html.contains("<textarea") && html.contains("type=\"file\""));
+            assert!(!html.contains(HOSTILE) && html.contains(HOSTILE_ESCAPED));
+            assert!(html.contains(JS_PATH), "the file reader");
+            assert_eq!(html.contains("aria-invalid=\"true\""), error.is_some());
+        }
+    }
+}
+
+#[test]
+fn demo_signed_outcomes_in_both_languages() {
+    let docs = [DemoClaim {
+        name: HOSTILE,
+        value: "ab12",
+    }];
+    for lang in langs() {
+        let outcomes = [
+            DemoSignedOutcome::Signed {
+                request_title: "전입신고서",
+                provider: "kakao",
+                signer: "홍길동",
+                signing_time: "2026-11-23 10:00:00 KST",
+                documents: &docs,
+                download_href: "/demo/receipt/r1",
+            },
+            DemoSignedOutcome::Failed {
+                reason: "wrong_signer",
+            },
+            DemoSignedOutcome::Pending,
+        ];
+        for outcome in outcomes {
+            let signed = matches!(outcome, DemoSignedOutcome::Signed { .. });
+            let failed = matches!(outcome, DemoSignedOutcome::Failed { .. });
+            let v = DemoSignedView {
+                lang,
+                outcome,
+                sign_href: "/demo/sign",
+                home_href: "/demo",
+                lang_ko_href: "/x?lang=ko",
+                lang_en_href: "/x?lang=en",
+            };
+            let html = demo_signed(&v).unwrap();
+            assert_common(&html, lang);
+            assert_eq!(html.contains("href=\"/demo/receipt/r1\" download"), signed);
+            assert_eq!(html.contains("<code>ab12</code>"), signed);
+            assert!(!html.contains(HOSTILE));
+            assert_eq!(html.contains("wrong_signer"), failed);
+            assert!(html.contains("href=\"/demo/sign\""));
+        }
     }
 }
 

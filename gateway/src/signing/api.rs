@@ -66,6 +66,46 @@ struct NewDocument {
 #[serde(deny_unknown_fields)]
 struct NewSigner {
     sub: Option<String>,
+    /// Name, birth date (`YYYY-MM-DD`) and phone: all three or none.
+    name: Option<String>,
+    birthdate: Option<String>,
+    phone: Option<String>,
+}
+
+/// The binding the site asked for, or why it cannot be honoured.
+fn binding(s: NewSigner) -> Result<SignerBinding, &'static str> {
+    use munjigi_providers::{BirthDate, Name, Phone};
+    if s.sub
+        .as_ref()
+        .is_some_and(|v| v.is_empty() || v.len() > 128)
+    {
+        return Err("signer.sub is not a subject of this site");
+    }
+    let citizen = match (&s.name, &s.birthdate, &s.phone) {
+        (None, None, None) => None,
+        (Some(n), Some(b), Some(p)) => {
+            let (Ok(name), Ok(birthdate), Ok(phone)) =
+                (Name::parse(n), BirthDate::parse(b), Phone::parse(p))
+            else {
+                return Err(
+                    "signer.name, signer.birthdate (YYYY-MM-DD) or signer.phone is malformed",
+                );
+            };
+            Some(crate::txn::StoredCitizen {
+                name,
+                birthdate,
+                phone,
+            })
+        }
+        _ => return Err("signer needs name, birthdate and phone together"),
+    };
+    if s.sub.is_none() && citizen.is_none() {
+        return Err("signer needs sub, or name, birthdate and phone");
+    }
+    Ok(SignerBinding {
+        sub: s.sub,
+        citizen,
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -80,6 +120,9 @@ struct NewRequest {
     expires_in: Option<u64>,
     signer: Option<NewSigner>,
 }
+
+/// The shortest `expires_in` a site may ask for.
+pub const MIN_EXPIRES_IN: u64 = 10;
 
 /// Routes `/api/v1/signatures` and `/api/v1/signatures/{id}`.
 pub async fn route(app: &App, req: http::Request<Incoming>, rest: &str) -> Response {
@@ -211,11 +254,15 @@ async fn create(
     }
     let max_ttl = app.config.login_ttl.as_secs();
     let ttl = new.expires_in.unwrap_or(max_ttl);
-    if !(60..=max_ttl).contains(&ttl) {
+    if !(MIN_EXPIRES_IN..=max_ttl).contains(&ttl) {
         return Ok(bad(&format!(
-            "expires_in must be between 60 and {max_ttl} seconds"
+            "expires_in must be between {MIN_EXPIRES_IN} and {max_ttl} seconds"
         )));
     }
+    let signer = match new.signer.map(binding).transpose() {
+        Ok(s) => s,
+        Err(why) => return Ok(bad(why)),
+    };
     let title = new
         .title
         .as_deref()
@@ -234,7 +281,7 @@ async fn create(
         state: new.state,
         title,
         documents,
-        signer: new.signer.map(|s| SignerBinding { sub: s.sub }),
+        signer,
         locale: new.locale.filter(|l| l == "ko" || l == "en"),
         created_at: now,
         expires_at: now + ttl,
@@ -261,18 +308,21 @@ async fn create(
 
 /// What the site reads: the status, and the receipt once there is one.
 pub fn view(r: &SignatureRecord, now: u64) -> serde_json::Value {
-    let status = match r.status {
-        Status::Pending if now >= r.expires_at => "expired",
-        Status::Pending => "pending",
-        Status::Completed => "completed",
-        Status::Failed => "failed",
+    // Expired either way: nobody finished it in time, or the citizen
+    // approved after the request's expiry (failed `expired`, no receipt).
+    let (status, failure) = match r.status {
+        Status::Pending if now >= r.expires_at => ("expired", Some("expired")),
+        Status::Pending => ("pending", None),
+        Status::Completed => ("completed", None),
+        Status::Failed if r.failure.as_deref() == Some("expired") => ("expired", Some("expired")),
+        Status::Failed => ("failed", r.failure.as_deref()),
     };
     let mut v = serde_json::Map::new();
     v.insert("id".into(), r.id.clone().into());
     v.insert("status".into(), status.into());
     v.insert("expires_at".into(), r.expires_at.into());
-    if let Some(f) = &r.failure {
-        v.insert("failure".into(), f.clone().into());
+    if let Some(f) = failure {
+        v.insert("failure".into(), f.into());
     }
     if let Some(receipt) = &r.receipt {
         v.insert("receipt".into(), receipt.clone().into());

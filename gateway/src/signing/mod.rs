@@ -75,6 +75,7 @@ pub async fn start(
             request_id: r.id.clone(),
             title: r.title.clone(),
             documents,
+            signer: r.signer.as_ref().and_then(|s| s.citizen.clone()),
         };
         let request = AuthRequest {
             client_id: r.client_id.clone(),
@@ -133,7 +134,7 @@ async fn fail(
     app: &App,
     txn: &LoginTxn,
     spec: &SigningSpec,
-    reason: &'static str,
+    reason: &str,
 ) -> Result<Response, GatewayError> {
     for _ in 0..3 {
         let Some((mut r, raw)) = record::load(app.store.as_ref(), &spec.request_id).await? else {
@@ -155,13 +156,21 @@ async fn fail(
     ))
 }
 
-/// The citizen gives up: the site learns `cancelled`.
+/// The citizen goes back to the site without a receipt. The site learns
+/// `cancelled`, or, when the last try failed (a provider result that did not
+/// verify, a provider error), that try's reason (`bad_signature`, …): until
+/// then the request stays pending so the citizen can retry or pick another
+/// provider, as in a login.
 pub async fn declined(
     app: &App,
     txn: &LoginTxn,
     spec: &SigningSpec,
 ) -> Result<Response, GatewayError> {
-    fail(app, txn, spec, "cancelled").await
+    let reason = match (txn.state, txn.failure.as_deref()) {
+        (crate::txn::State::Failed, Some(f)) => f,
+        _ => "cancelled",
+    };
+    fail(app, txn, spec, reason).await
 }
 
 /// A verified signing result: check the binding, seal the receipt, write the
@@ -190,11 +199,21 @@ pub async fn finish(
         &outcome.person.ci,
     )
     .map_err(|e| GatewayError::Internal(e.to_string()))?;
-    if let Some(want) = r.signer.as_ref().and_then(|s| s.sub.as_deref()) {
-        if want.len() != sub.len() || !bool::from(want.as_bytes().ct_eq(sub.as_bytes())) {
-            tracing::warn!(request = %r.id, txn = %txn.id, code = "MJ-G02", "the signer is not the citizen the site named");
-            return fail(app, txn, spec, "wrong_signer").await;
-        }
+    let sub_differs = r
+        .signer
+        .as_ref()
+        .and_then(|s| s.sub.as_deref())
+        .is_some_and(|want| {
+            want.len() != sub.len() || !bool::from(want.as_bytes().ct_eq(sub.as_bytes()))
+        });
+    let person_differs = r
+        .signer
+        .as_ref()
+        .and_then(|s| s.citizen.as_ref())
+        .is_some_and(|want| !outcome.person.person().is(&want.citizen()));
+    if sub_differs || person_differs {
+        tracing::warn!(request = %r.id, txn = %txn.id, code = "MJ-G02", "the signer is not the citizen the site named");
+        return fail(app, txn, spec, "wrong_signer").await;
     }
     let receipt = receipt::seal(app, &r, outcome, &sub)?;
     let event = AuditEvent {

@@ -18,12 +18,16 @@ pub enum Status {
     Failed,
 }
 
-/// Who must sign, when the site says so.
+/// Who must sign, when the site says so: by the pairwise `sub` of a citizen
+/// it knows, by name + birth date + phone, or both (then both must match).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SignerBinding {
     /// The pairwise `sub` of a citizen known to this site.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub: Option<String>,
+    /// The person by name, birth date and phone; also prefills the form.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub citizen: Option<crate::txn::StoredCitizen>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

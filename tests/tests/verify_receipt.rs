@@ -1,0 +1,369 @@
+//! `munjigi verify-receipt` end to end: a real receipt from the signing API
+//! (one Kakao document; three Naver documents, detached), verified offline by
+//! the binary against the gateway's `/jwks` and the simulator's provider
+//! roots; and the ways it must refuse: one byte changed, another gateway's
+//! keys, another provider's roots, no `--jwks`.
+//!
+//! A CMS tampered inside a receipt cannot be re-sealed without the gateway's
+//! key, so here it fails at the JWS; the CMS check itself is covered by the
+//! unit tests in `gateway/src/verify_receipt.rs`.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::TokioExecutor;
+use munjigi_e2e::*;
+use std::path::Path;
+
+struct World {
+    dir: TempDir,
+    sim_url: String,
+    _sim: Proc,
+    gw: Gateway,
+    redirect: String,
+}
+
+fn world(tag: &str) -> World {
+    let dir = TempDir::new(tag);
+    let (sim, sim_url) = start_simulator(dir.path(), &SimOpts::default());
+    let redirect = "http://127.0.0.1:9/signed".to_owned();
+    let gw = start_gateway(
+        dir.path(),
+        &sim_url,
+        &GatewayOpts {
+            site_redirect: redirect.clone(),
+            extra: "\n[signing]\naudit_log = \"audit.log\"\n".into(),
+            ..GatewayOpts::default()
+        },
+    );
+    World {
+        dir,
+        sim_url,
+        _sim: sim,
+        gw,
+        redirect,
+    }
+}
+
+/// The site's side: JSON over HTTP with Basic client authentication.
+async fn api(method: &str, url: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
+    let c: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("town:{CLIENT_SECRET}"));
+    let req = http::Request::builder()
+        .method(method)
+        .uri(url)
+        .header("authorization", format!("Basic {auth}"))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(
+            body.map(|b| b.to_string()).unwrap_or_default(),
+        )))
+        .unwrap();
+    let resp = c.request(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+    (status, json)
+}
+
+fn sha_hex(s: &[u8]) -> String {
+    openssl::sha::sha256(s)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
+
+/// Asks for `docs` (title, content) to be signed, has HONG approve with
+/// `provider`, and returns the API's final JSON answer (with `receipt`).
+async fn signed(w: &World, docs: &[(&str, &[u8])], provider: &str) -> serde_json::Value {
+    let body = serde_json::json!({
+        "title": "전입 신고",
+        "documents": docs.iter().map(|(t, c)| serde_json::json!({
+            "title": t,
+            "content": base64::engine::general_purpose::STANDARD.encode(c),
+            "media_type": "text/plain"
+        })).collect::<Vec<_>>(),
+        "redirect_uri": w.redirect,
+        "state": "st-1",
+    });
+    let (status, j) = api(
+        "POST",
+        &format!("{}/api/v1/signatures", w.gw.url),
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, 201, "{j}");
+    let id = j["id"].as_str().unwrap().to_owned();
+    let url = j["url"].as_str().unwrap().to_owned();
+
+    let mut b = Browser::new(None);
+    let (chooser, chooser_url) = b.follow(&url).await;
+    assert_eq!(chooser.status, 200, "{}", chooser.body);
+    let wait = pick_provider_and_submit(&mut b, &chooser_url, provider, &HONG).await;
+    let base = wait.trim_end_matches("/wait").to_owned();
+    let done = wait_done(&mut b, &base).await;
+    assert_eq!(done["state"], "completed", "{done}");
+    let back = b
+        .get(&absolute(&base, done["next"].as_str().unwrap()))
+        .await;
+    assert_eq!(back.status, 303, "{}", back.body);
+
+    let (status, j) = api("GET", &format!("{}/api/v1/signatures/{id}", w.gw.url), None).await;
+    assert_eq!(status, 200, "{j}");
+    assert_eq!(j["status"], "completed", "{j}");
+    j
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// `munjigi verify-receipt FILE ARGS…`
+fn verify(file: &Path, args: &[&str]) -> Run {
+    let out = std::process::Command::new(munjigi_bin())
+        .arg("verify-receipt")
+        .arg(file)
+        .args(args)
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+fn b64url() -> base64::engine::GeneralPurpose {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+}
+
+/// The receipt with its payload rewritten by `change` (the signature kept).
+fn repayload(receipt: &str, change: impl FnOnce(&mut Vec<u8>)) -> String {
+    let parts: Vec<&str> = receipt.split('.').collect();
+    let mut payload = b64url().decode(parts[1]).unwrap();
+    change(&mut payload);
+    format!("{}.{}.{}", parts[0], b64url().encode(&payload), parts[2])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_kakao_document_verifies_and_one_changed_byte_does_not() {
+    let w = world("verify-one");
+    let doc: &[u8] = "전입신고서: 홍길동, 2026-11-23".as_bytes();
+    let answer = signed(&w, &[("전입신고서", doc)], "kakao").await;
+    let receipt = answer["receipt"].as_str().unwrap().to_owned();
+    let dir = w.dir.path();
+    let jwks = format!("{}/jwks", w.gw.url);
+    let pki = dir.join("pki").display().to_string();
+    let good = ["--jwks", jwks.as_str(), "--roots", pki.as_str()];
+
+    // The API's JSON answer as saved by the site.
+    let json_file = dir.join("answer.json");
+    std::fs::write(&json_file, answer.to_string()).unwrap();
+    let r = verify(&json_file, &good);
+    assert_eq!(r.code, 0, "{r}");
+    println!("{}", r.stdout);
+    for want in [
+        "receipt: valid",
+        "전입신고서",
+        "text/plain",
+        &sha_hex(doc),
+        "signed by: 홍길동",
+        "provider: kakao",
+        "level: substantial",
+        &format!("sealed by: {}", w.gw.url),
+        "revocation: not checked",
+    ] {
+        assert!(r.stdout.contains(want), "{want} missing:\n{r}");
+    }
+    // The bare JWS in a file, a saved JWKS, and the gateway's config as the
+    // source of the roots (Kakao's CRL applied).
+    let jws_file = dir.join("receipt.jws");
+    std::fs::write(&jws_file, format!("{receipt}\n")).unwrap();
+    let mut b = Browser::new(None);
+    let jwks_file = dir.join("jwks.json");
+    std::fs::write(&jwks_file, b.get(&jwks).await.body).unwrap();
+    let config = w.gw.config.display().to_string();
+    let r = verify(
+        &jws_file,
+        &[
+            "--jwks",
+            &jwks_file.display().to_string(),
+            "--config",
+            &config,
+        ],
+    );
+    assert_eq!(r.code, 0, "{r}");
+    assert!(
+        r.stdout.contains("revocation: checked against the CRL"),
+        "{r}"
+    );
+
+    // One byte of the payload changed (a letter of `aud`).
+    let changed = repayload(&receipt, |p| {
+        let at = p.windows(5).position(|x| x == b"\"aud\"").unwrap() + 8;
+        p[at] ^= 0x01;
+    });
+    std::fs::write(&jws_file, &changed).unwrap();
+    let r = verify(&jws_file, &good);
+    assert_eq!(r.code, 1, "{r}");
+    assert!(
+        r.stderr
+            .contains("receipt: the JWS signature does not verify with key"),
+        "{r}"
+    );
+    // One character of the compact form changed, in the payload part.
+    let mut bytes = receipt.clone().into_bytes();
+    let at = receipt.find('.').unwrap() + 10;
+    bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+    std::fs::write(&jws_file, &bytes).unwrap();
+    let r = verify(&jws_file, &good);
+    assert_eq!(r.code, 1, "{r}");
+    assert!(r.stderr.starts_with("receipt: "), "{r}");
+    // One byte inside the CMS, the payload rebuilt: the seal no longer holds
+    // (re-sealing needs the gateway's key).
+    let tampered = repayload(&receipt, |p| {
+        let mut claims: serde_json::Value = serde_json::from_slice(p).unwrap();
+        let cms = claims["documents"][0]["cms"].as_str().unwrap();
+        let mut der = base64::engine::general_purpose::STANDARD
+            .decode(cms)
+            .unwrap();
+        let mid = der.len() / 2;
+        der[mid] ^= 0x01;
+        claims["documents"][0]["cms"] = base64::engine::general_purpose::STANDARD
+            .encode(&der)
+            .into();
+        *p = serde_json::to_vec(&claims).unwrap();
+    });
+    std::fs::write(&jws_file, &tampered).unwrap();
+    let r = verify(&jws_file, &good);
+    assert_eq!(r.code, 1, "{r}");
+    assert!(
+        r.stderr.contains("the JWS signature does not verify"),
+        "{r}"
+    );
+
+    // Another gateway's keys.
+    let other_dir = TempDir::new("verify-other-gw");
+    // Same simulator and provider roots; its own keys.
+    std::os::unix::fs::symlink(dir.join("pki"), other_dir.path().join("pki")).unwrap();
+    let other = start_gateway(
+        other_dir.path(),
+        &w.sim_url,
+        &GatewayOpts {
+            site_redirect: w.redirect.clone(),
+            ..GatewayOpts::default()
+        },
+    );
+    let r = verify(
+        &json_file,
+        &["--jwks", &format!("{}/jwks", other.url), "--roots", &pki],
+    );
+    assert_eq!(r.code, 1, "{r}");
+    assert!(r.stderr.contains("receipt: no key"), "{r}");
+
+    // Only another provider's roots.
+    let naver = dir.join("pki/naver").display().to_string();
+    let r = verify(&json_file, &["--jwks", &jwks, "--roots", &naver]);
+    assert_eq!(r.code, 1, "{r}");
+    assert!(
+        r.stderr
+            .contains("document 1: signer certificate does not chain to the trust anchors"),
+        "{r}"
+    );
+
+    // Usage: no --jwks (never a key from the receipt), no roots, both roots.
+    let r = verify(&json_file, &["--roots", &pki]);
+    assert_eq!(r.code, 2, "{r}");
+    assert!(r.stderr.contains("--jwks"), "{r}");
+    let r = verify(&json_file, &["--jwks", &jwks]);
+    assert_eq!(r.code, 2, "{r}");
+    let r = verify(
+        &json_file,
+        &["--jwks", &jwks, "--roots", &pki, "--config", &config],
+    );
+    assert_eq!(r.code, 2, "{r}");
+    let r = verify(&dir.join("absent.json"), &good);
+    assert_eq!(r.code, 2, "{r}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_detached_naver_documents_verify_each_one_named() {
+    let w = world("verify-many");
+    let docs: Vec<(String, Vec<u8>)> = (0..3)
+        .map(|i| {
+            (
+                format!("문서 {i}"),
+                format!("document number {i}").into_bytes(),
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, &[u8])> = docs
+        .iter()
+        .map(|(t, c)| (t.as_str(), c.as_slice()))
+        .collect();
+    let answer = signed(&w, &refs, "naver").await;
+    let dir = w.dir.path();
+    let file = dir.join("answer.json");
+    std::fs::write(&file, answer.to_string()).unwrap();
+    let jwks = format!("{}/jwks", w.gw.url);
+    let pki = dir.join("pki").display().to_string();
+
+    let r = verify(&file, &["--jwks", &jwks, "--roots", &pki]);
+    assert_eq!(r.code, 0, "{r}");
+    println!("{}", r.stdout);
+    assert!(r.stdout.contains("documents: 3"), "{r}");
+    assert!(r.stdout.contains("provider: naver"), "{r}");
+    for (i, (title, content)) in docs.iter().enumerate() {
+        assert!(
+            r.stdout.contains(&format!("document {}: {title}", i + 1)),
+            "{r}"
+        );
+        assert!(r.stdout.contains(&sha_hex(content)), "{r}");
+    }
+    assert_eq!(r.stdout.matches("form: detached_digest").count(), 3, "{r}");
+
+    // The gateway's config: Naver's roots, no CRL configured.
+    let config = w.gw.config.display().to_string();
+    let r = verify(&file, &["--jwks", &jwks, "--config", &config]);
+    assert_eq!(r.code, 0, "{r}");
+    assert!(
+        r.stdout
+            .contains("revocation: not checked (provider `naver` has no crl"),
+        "{r}"
+    );
+
+    // Kakao's roots only: every document fails, each named.
+    let kakao = dir.join("pki/kakao").display().to_string();
+    let r = verify(&file, &["--jwks", &jwks, "--roots", &kakao]);
+    assert_eq!(r.code, 1, "{r}");
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(lines.len(), 3, "{r}");
+    for (i, line) in lines.iter().enumerate() {
+        assert!(
+            line.starts_with(&format!(
+                "document {}: signer certificate does not chain",
+                i + 1
+            )),
+            "{r}"
+        );
+    }
+}
