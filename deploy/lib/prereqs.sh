@@ -8,7 +8,8 @@ MUNJIGI_TEST_PACKAGES=(python3-venv)
 # A real Redis for the store and replica tests.
 MUNJIGI_REDIS_PACKAGES=(redis-server)
 # A real browser for the demo test (driven by playwright-core from npm).
-MUNJIGI_BROWSER_PACKAGES=(chromium)
+# fonts-noto-cjk: Korean glyphs, so screenshots of the Korean pages show text, not boxes.
+MUNJIGI_BROWSER_PACKAGES=(chromium fonts-noto-cjk)
 # A real nginx in front of the gateway for the forward-auth test (its own
 # process and config per test; nginx-light has the auth_request module), and
 # wrk for the proxy load measurement.
