@@ -414,7 +414,7 @@ fn is_loopback(host: &str) -> bool {
 
 /// The system's CA certificates as one PEM bundle (for an https JWKS URL;
 /// `SSL_CERT_FILE` / `SSL_CERT_DIR` are honoured).
-fn system_roots_pem() -> Result<Vec<u8>, String> {
+pub(crate) fn system_roots_pem() -> Result<Vec<u8>, String> {
     let mut pem = Vec::new();
     for c in rustls_native_certs::load_native_certs().certs {
         if let Ok(p) = openssl::x509::X509::from_der(c.as_ref()).and_then(|x| x.to_pem()) {

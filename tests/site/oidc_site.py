@@ -1,7 +1,8 @@
 """A relying-party website used as a test peer: a real OIDC client library (Authlib).
 
 It is independent of the gateway's code: discovery, authorization URL with PKCE,
-state and nonce, the token call (client_secret_basic / client_secret_post / none),
+state and nonce, the token call (client_secret_basic / client_secret_post /
+private_key_jwt / none),
 ID token validation against the published JWKS, userinfo. The Rust end-to-end
 tests play the citizen's browser and read the JSON this site answers with.
 
@@ -19,10 +20,13 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
+import time
+
 import requests
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.jose import JsonWebKey, jwt
+from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from authlib.oidc.core import CodeIDToken
 
 ARGS = None
@@ -45,16 +49,36 @@ def discovery():
     return r.json()
 
 
+class ShortLivedPrivateKeyJWT(PrivateKeyJWT):
+    """Authlib's private_key_jwt with the key's kid in the header and a
+    two-minute assertion (Authlib's default is an hour; the gateway accepts at
+    most five minutes). Fresh claims per call, so each jti is new."""
+
+    def sign(self, auth, token_endpoint):
+        self.claims = {"exp": int(time.time()) + 120}
+        self.headers = {"kid": ARGS.client_key_id}
+        return super().sign(auth, token_endpoint)
+
+
 def client(meta, **kw):
     auth = ARGS.auth_method
+    if auth == "private_key_jwt":
+        with open(ARGS.client_key) as f:
+            secret = f.read()
+    elif auth != "none":
+        secret = ARGS.client_secret
+    else:
+        secret = None
     c = OAuth2Session(
         client_id=ARGS.client_id,
-        client_secret=ARGS.client_secret if auth != "none" else None,
+        client_secret=secret,
         token_endpoint_auth_method=auth,
         redirect_uri=ARGS.redirect_uri,
         code_challenge_method="S256",
         **kw,
     )
+    if auth == "private_key_jwt":
+        c.register_client_auth_method(ShortLivedPrivateKeyJWT(meta["token_endpoint"]))
     c.trust_env = False
     c.verify = ARGS.ca or True
     return c
@@ -172,10 +196,14 @@ def main():
     p.add_argument("--client-id", required=True)
     p.add_argument("--client-secret")
     p.add_argument("--auth-method", default="client_secret_basic",
-                   choices=["client_secret_basic", "client_secret_post", "none"])
+                   choices=["client_secret_basic", "client_secret_post", "private_key_jwt", "none"])
+    p.add_argument("--client-key", help="private_key_jwt: the site's RSA private key (PEM)")
+    p.add_argument("--client-key-id", help="private_key_jwt: the key's kid")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--ca", help="PEM file trusted for the gateway's https")
     ARGS = p.parse_args()
+    if ARGS.auth_method == "private_key_jwt" and not (ARGS.client_key and ARGS.client_key_id):
+        p.error("private_key_jwt needs --client-key and --client-key-id")
     ARGS.redirect_uri = f"http://127.0.0.1:{ARGS.port}/callback"
     server = ThreadingHTTPServer(("127.0.0.1", ARGS.port), Handler)
     print(f"site listening on http://127.0.0.1:{ARGS.port}", flush=True)

@@ -576,6 +576,24 @@ pub fn start_site(port: u16, issuer: &str, auth_method: &str, ca: Option<&Path>)
     }
 }
 
+/// The Python site authenticating with `private_key_jwt`: `key_pem` is its
+/// RSA private key (PEM file), `kid` the key's id in the JWK Set the gateway has.
+pub fn start_site_private_key_jwt(port: u16, issuer: &str, key_pem: &Path, kid: &str) -> Site {
+    let mut cmd = Command::new(python());
+    cmd.arg(repo_root().join("tests/site/oidc_site.py"))
+        .args(["--issuer", issuer, "--client-id", "town"])
+        .args(["--auth-method", "private_key_jwt", "--client-key-id", kid])
+        .arg("--client-key")
+        .arg(key_pem)
+        .args(["--port", &port.to_string()]);
+    let (proc, _) = Proc::start("site", cmd, "site listening on");
+    Site {
+        proc,
+        url: format!("http://127.0.0.1:{port}"),
+        redirect_uri: format!("http://127.0.0.1:{port}/callback"),
+    }
+}
+
 /// One HTTP response as the browser saw it.
 #[derive(Debug, Clone)]
 pub struct Page {

@@ -144,6 +144,75 @@ fn read_file(
     }
 }
 
+/// `sites.<id>.oidc.token_endpoint_auth_method` against the secret and the
+/// JWK Set; the registered keys for `private_key_jwt`.
+fn client_auth(
+    r: &mut Report<'_>,
+    base: &Path,
+    id: &str,
+    o: &RawOidcClient,
+) -> Option<crate::oidc::client_assertion::ClientKeys> {
+    let method = o
+        .token_endpoint_auth_method
+        .as_ref()
+        .map(|m| (m.span(), m.get_ref().as_str()));
+    match method {
+        Some((span, "private_key_jwt")) => {
+            if let Some(sr) = &o.client_secret {
+                r.at(
+                    sr.span(),
+                    format!(
+                        "sites.{id}.oidc: a private_key_jwt client has no client_secret; remove it"
+                    ),
+                );
+            }
+            let Some(j) = &o.jwks else {
+                r.at(
+                    span,
+                    format!("sites.{id}.oidc: private_key_jwt needs `jwks`, a file with the site's public JWK Set"),
+                );
+                return None;
+            };
+            let bytes = read_file(r, base, j.span(), j.get_ref(), "the JWK Set")?;
+            match crate::oidc::client_assertion::ClientKeys::parse(&bytes) {
+                Ok(k) => Some(k),
+                Err(e) => {
+                    r.at(j.span(), format!("sites.{id}.oidc.jwks: {e}"));
+                    None
+                }
+            }
+        }
+        other => {
+            if let Some(j) = &o.jwks {
+                r.at(
+                    j.span(),
+                    format!("sites.{id}.oidc.jwks is only for token_endpoint_auth_method = \"private_key_jwt\""),
+                );
+            }
+            match other {
+                None
+                | Some((_, "client_secret_basic" | "client_secret_post"))
+                    if o.client_secret.is_some() => {}
+                None | Some((_, "none")) if o.client_secret.is_none() => {}
+                None => {}
+                Some((_, "client_secret_basic" | "client_secret_post")) => r.at(
+                    o.client_id.span(),
+                    format!("sites.{id}.oidc: client_secret_basic and client_secret_post need a client_secret"),
+                ),
+                Some((span, "none")) => r.at(
+                    span,
+                    format!("sites.{id}.oidc: a public client (none) has no client_secret"),
+                ),
+                Some((span, m)) => r.at(
+                    span,
+                    format!("token_endpoint_auth_method `{m}` is not supported; use client_secret_basic, client_secret_post, private_key_jwt or none"),
+                ),
+            }
+            None
+        }
+    }
+}
+
 /// `http://` is accepted only for loopback hosts (development, tests).
 fn check_url(v: &str, allow_fragment: bool) -> Result<(), String> {
     let rest = if let Some(rest) = v.strip_prefix("https://") {
@@ -571,6 +640,7 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
                         IdTokenAlg::Es256
                     }
                 };
+                let assertion_keys = client_auth(r, base, &id, &o);
                 Some(OidcClient {
                     client_id: o.client_id.into_inner(),
                     secret,
@@ -586,6 +656,7 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
                         .map(Spanned::into_inner)
                         .collect(),
                     id_token_alg: alg,
+                    assertion_keys,
                 })
             }
         };
@@ -597,6 +668,7 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
                 name: s.name,
                 policy,
                 oidc,
+                webhook_url: webhook::site_url(r, &id, s.signing),
             },
         );
     }
@@ -686,6 +758,7 @@ mod declarative;
 mod kakao_direct;
 mod routes;
 mod toss_direct;
+mod webhook;
 
 #[cfg(test)]
 mod tests;

@@ -166,6 +166,8 @@ pub struct Site {
     pub name_en: String,
     pub policy: SitePolicy,
     pub oidc: Option<OidcClient>,
+    /// Receives a signed notification when a signature request ends.
+    pub webhook_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,9 +184,15 @@ pub struct OidcClient {
     pub redirect_uris: Vec<String>,
     pub post_logout_redirect_uris: Vec<String>,
     pub id_token_alg: IdTokenAlg,
+    /// `private_key_jwt`: the site's registered public keys (then `secret` is None).
+    pub assertion_keys: Option<crate::oidc::client_assertion::ClientKeys>,
 }
 
 impl OidcClient {
+    /// No client authentication at all (PKCE required).
+    pub fn is_public(&self) -> bool {
+        self.secret.is_none() && self.assertion_keys.is_none()
+    }
     /// Exact, case-sensitive string match: no prefix, no normalisation.
     pub fn has_redirect_uri(&self, uri: &str) -> bool {
         self.redirect_uris.iter().any(|r| r == uri)

@@ -258,6 +258,15 @@ pub struct RawSite {
     pub name_en: Option<String>,
     pub policy: Spanned<String>,
     pub oidc: Option<RawOidcClient>,
+    /// The site's document-signing settings (`[sites.X.signing]`).
+    pub signing: Option<RawSiteSigning>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSiteSigning {
+    /// Where a signed notification is POSTed when a signature request ends.
+    pub webhook_url: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -271,6 +280,11 @@ pub struct RawOidcClient {
     pub post_logout_redirect_uris: Vec<Spanned<String>>,
     /// `ES256` (default) or `RS256`.
     pub id_token_alg: Option<Spanned<String>>,
+    /// `client_secret_basic`/`client_secret_post` (with a secret), `none`, or
+    /// `private_key_jwt` (with `jwks`, no secret).
+    pub token_endpoint_auth_method: Option<Spanned<String>>,
+    /// For `private_key_jwt`: a file with the site's public JWK Set.
+    pub jwks: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

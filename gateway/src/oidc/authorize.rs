@@ -87,7 +87,7 @@ pub async fn handle(
     let code_challenge = params.get("code_challenge");
     match (code_challenge, params.get("code_challenge_method")) {
         (None, None) => {
-            if client.secret.is_none() {
+            if client.is_public() {
                 return fail(
                     "invalid_request",
                     "PKCE (code_challenge with S256) is required for public clients",

@@ -4,6 +4,7 @@
 //! the store in one step, so it works once; a second presentation is logged as a
 //! replay and revokes the access token the first one produced.
 
+use super::client_assertion;
 use super::grant::{self, AccessRecord, CodeRecord, UsedCode};
 use crate::app::App;
 use crate::config::model::OidcClient;
@@ -96,11 +97,13 @@ pub fn parse_basic(v: &str) -> Option<(String, String)> {
     Some((dec(id)?, dec(secret)?))
 }
 
-/// Which client is calling, by `client_secret_basic`, `client_secret_post` or (public) `none`.
-fn authenticate<'a>(
+/// Which client is calling, by `client_secret_basic`, `client_secret_post`,
+/// `private_key_jwt` or (public) `none`.
+async fn authenticate<'a>(
     app: &'a App,
     headers: &http::HeaderMap,
     form: &Params,
+    request_id: &str,
 ) -> Result<&'a OidcClient, TokenError> {
     let invalid = TokenError {
         basic_challenge: headers.contains_key(header::AUTHORIZATION),
@@ -110,6 +113,46 @@ fn authenticate<'a>(
             "client authentication failed",
         )
     };
+    let assertion_type = form.get("client_assertion_type");
+    let assertion = form.get("client_assertion");
+    if assertion_type.is_some() || assertion.is_some() {
+        if headers.contains_key(header::AUTHORIZATION) || form.get("client_secret").is_some() {
+            return Err(err(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "use one client authentication method",
+            ));
+        }
+        let (Some(kind), Some(token)) = (assertion_type, assertion) else {
+            return Err(err(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "client_assertion and client_assertion_type go together",
+            ));
+        };
+        if kind != client_assertion::ASSERTION_TYPE {
+            return Err(invalid);
+        }
+        let token_endpoint = format!("{}/token", app.config.issuer());
+        let audiences = [token_endpoint.as_str(), app.config.issuer()];
+        return match client_assertion::authenticate(
+            app,
+            token,
+            form.get("client_id"),
+            &audiences,
+            request_id,
+        )
+        .await
+        {
+            Ok((_, client)) => Ok(client),
+            Err(client_assertion::Failure::Invalid) => Err(invalid),
+            Err(client_assertion::Failure::Unavailable) => Err(err(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "try again shortly",
+            )),
+        };
+    }
     let basic = match headers.get(header::AUTHORIZATION) {
         None => None,
         Some(v) => {
@@ -169,7 +212,7 @@ fn authenticate<'a>(
     };
     match (&client.secret, secret) {
         (Some(expected), Some(given)) if expected.matches(given.as_bytes()) => Ok(client),
-        (None, None) => Ok(client),
+        (None, None) if client.is_public() => Ok(client),
         _ => {
             tracing::warn!(client = %client_id, "client authentication failed");
             Err(invalid)
@@ -218,7 +261,7 @@ async fn redeem(
             "malformed or repeated parameters",
         )
     })?;
-    let client = authenticate(app, &parts.headers, &form)?;
+    let client = authenticate(app, &parts.headers, &form, request_id).await?;
     match form.get("grant_type") {
         Some("authorization_code") => {}
         None => {

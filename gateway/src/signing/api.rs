@@ -1,7 +1,8 @@
 //! The site's signing API: `POST /api/v1/signatures` asks, `GET
 //! /api/v1/signatures/{id}` reads the status and, once finished, the receipt.
 //!
-//! Authenticated as the site's OIDC client (`client_secret_basic`), so a site
+//! Authenticated as the site's OIDC client (`client_secret_basic`, or a
+//! `private_key_jwt` client assertion as a Bearer token), so a site
 //! integrates one set of credentials. Errors are JSON `{error,
 //! error_description}` in the OAuth style the site's library already parses.
 //! A request of another client is answered exactly like a missing one (404),
@@ -35,9 +36,43 @@ fn bad(description: &str) -> Response {
     error(StatusCode::BAD_REQUEST, "invalid_request", description)
 }
 
-/// The calling site, by HTTP Basic with its OIDC client credentials.
-fn client<'a>(app: &'a App, headers: &http::HeaderMap) -> Option<(&'a Site, &'a OidcClient)> {
-    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+/// The calling site, by HTTP Basic with its OIDC client credentials, or
+/// (`private_key_jwt` sites) `Bearer` with a client assertion whose `aud` is
+/// this API's URL or the issuer.
+async fn client<'a>(
+    app: &'a App,
+    headers: &http::HeaderMap,
+) -> Result<(&'a Site, &'a OidcClient), Response> {
+    let refused = || {
+        error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "client authentication failed",
+        )
+    };
+    let v = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(refused)?;
+    if let Some(token) = v.strip_prefix("Bearer ") {
+        use crate::oidc::client_assertion::{authenticate, Failure};
+        let api = format!("{}/api/v1/signatures", app.config.issuer());
+        let audiences = [api.as_str(), app.config.issuer()];
+        return authenticate(app, token.trim(), None, &audiences, "signing-api")
+            .await
+            .map_err(|f| match f {
+                Failure::Invalid => refused(),
+                Failure::Unavailable => error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    "try again shortly",
+                ),
+            });
+    }
+    basic_client(app, v).ok_or_else(refused)
+}
+
+fn basic_client<'a>(app: &'a App, v: &str) -> Option<(&'a Site, &'a OidcClient)> {
     let (id, secret) = crate::oidc::token::parse_basic(v)?;
     let (site, client) = app.config.client(&id)?;
     let ok = client
@@ -133,12 +168,9 @@ pub async fn route(app: &App, req: http::Request<Incoming>, rest: &str) -> Respo
             "document signing is not enabled on this gateway",
         );
     };
-    let Some((site, client)) = client(app, req.headers()) else {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "client authentication failed",
-        );
+    let (site, client) = match client(app, req.headers()).await {
+        Ok(c) => c,
+        Err(r) => return r,
     };
     let result = match (req.method().clone(), rest) {
         (Method::POST, "") => create(app, &settings, site, client, req).await,
@@ -336,7 +368,8 @@ async fn read(
     id: &str,
 ) -> Result<Response, crate::rescue::GatewayError> {
     match record::load(app.store.as_ref(), id).await? {
-        Some((r, _)) if r.client_id == client.client_id => {
+        Some((mut r, raw)) if r.client_id == client.client_id => {
+            super::expire_if_due(app, &mut r, &raw).await?;
             Ok(respond::json(StatusCode::OK, &view(&r, random::now())))
         }
         _ => Ok(error(

@@ -13,6 +13,7 @@
 pub mod api;
 pub mod receipt;
 pub mod record;
+pub mod webhook;
 
 use crate::app::App;
 use crate::oidc::authorize;
@@ -50,6 +51,7 @@ pub async fn start(
         let Some((mut r, raw)) = record::load(app.store.as_ref(), id).await? else {
             return Err(GatewayError::NotFound);
         };
+        expire_if_due(app, &mut r, &raw).await?;
         if r.status != Status::Pending || random::now() >= r.expires_at {
             return Err(GatewayError::LoginGone);
         }
@@ -105,6 +107,29 @@ pub async fn start(
     ))
 }
 
+/// A pending request past its expiry, noticed when the site reads it or the
+/// citizen opens it: ends it as failed `expired` (once, by compare-and-swap)
+/// so the site's webhook hears of it. Expiry is noticed lazily: a request
+/// nobody touches ends in the store only when someone next looks.
+pub async fn expire_if_due(
+    app: &App,
+    r: &mut SignatureRecord,
+    raw: &[u8],
+) -> Result<(), GatewayError> {
+    if r.status != Status::Pending || random::now() < r.expires_at {
+        return Ok(());
+    }
+    let mut ended = r.clone();
+    ended.status = Status::Failed;
+    ended.failure = Some("expired".into());
+    if record::save(app.store.as_ref(), raw, &ended, retention(app)).await? {
+        tracing::info!(request = %ended.id, "signature request expired");
+        webhook::notify(app, &ended);
+        *r = ended;
+    }
+    Ok(())
+}
+
 #[derive(Serialize)]
 struct AuditEvent<'a> {
     ts: u64,
@@ -147,6 +172,7 @@ async fn fail(
                 continue;
             }
             tracing::info!(request = %r.id, txn = %txn.id, reason, "signature request failed");
+            webhook::notify(app, &r);
         }
         app.txns.delete(&txn.id).await?;
         return Ok(respond::redirect(&back_to_site(&r)));
@@ -242,6 +268,7 @@ pub async fn finish(
             "signature request changed while finishing".into(),
         ));
     }
+    webhook::notify(app, &r);
     app.txns.delete(&txn.id).await?;
     tracing::info!(request = %r.id, txn = %txn.id, provider = %outcome.provider, documents = r.documents.len(), "document signing completed; receipt released");
     Ok(respond::redirect(&back_to_site(&r)))

@@ -362,3 +362,61 @@ fn routes_load_with_defaults_and_their_mistakes_are_reported() {
         "{e:?}"
     );
 }
+
+#[test]
+fn private_key_jwt_clients_need_a_jwks_and_no_secret() {
+    let kp = josekit::jws::ES256.generate_key_pair().unwrap();
+    let mut jwk = kp.to_jwk_public_key();
+    jwk.set_key_id("k1");
+    let name = format!("munjigi-test-jwks-{}.json", std::process::id());
+    let file = Path::new("/tmp").join(&name);
+    let set = serde_json::json!({ "keys": [serde_json::Value::Object(jwk.as_ref().clone())] });
+    std::fs::write(&file, set.to_string()).unwrap();
+    let pk = format!("token_endpoint_auth_method = \"private_key_jwt\"\njwks = \"{name}\"\n");
+    let without_secret = GOOD.replace(
+        "client_secret = { value = \"town-secret-0123456789\" }\n",
+        &pk,
+    );
+    let c = parse(Path::new("/tmp/munjigi-test.toml"), &without_secret).unwrap();
+    let (_, client) = c.client("town").unwrap();
+    assert!(client.assertion_keys.is_some() && client.secret.is_none());
+    assert!(!client.is_public());
+
+    // With a secret as well: an error at the secret's line.
+    let both = GOOD.replace("[sites.town.oidc]\n", &format!("[sites.town.oidc]\n{pk}"));
+    let e = errs(&both);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].contains(":19:17: sites.town.oidc: a private_key_jwt client has no client_secret"),
+        "{e:?}"
+    );
+    // No jwks; jwks without the method; an unreadable or bad JWK Set; an unknown method.
+    let e = errs(&without_secret.replace(&format!("jwks = \"{name}\"\n"), ""));
+    assert!(e[0].contains("private_key_jwt needs `jwks`"), "{e:?}");
+    let e = errs(&GOOD.replace(
+        "[sites.town.oidc]\n",
+        &format!("[sites.town.oidc]\njwks = \"{name}\"\n"),
+    ));
+    assert!(e[0].contains("jwks is only for"), "{e:?}");
+    let e = errs(&without_secret.replace(&name, "absent-jwks.json"));
+    assert!(e[0].contains("cannot read the JWK Set"), "{e:?}");
+    std::fs::write(
+        &file,
+        r#"{"keys":[{"kty":"oct","kid":"h","k":"c2VjcmV0"}]}"#,
+    )
+    .unwrap();
+    let e = errs(&without_secret);
+    assert!(
+        e[0].contains("sites.town.oidc.jwks: key `h` has kty `oct`"),
+        "{e:?}"
+    );
+    let e = errs(&GOOD.replace(
+        "[sites.town.oidc]\n",
+        "[sites.town.oidc]\ntoken_endpoint_auth_method = \"client_secret_jwt\"\n",
+    ));
+    assert!(
+        e[0].contains("`client_secret_jwt` is not supported"),
+        "{e:?}"
+    );
+    std::fs::remove_file(&file).unwrap();
+}

@@ -1,0 +1,178 @@
+//! The site's webhook: when a signature request ends (completed, failed or
+//! expired), a signed notification is POSTed to the URL the site registered in
+//! config (`[sites.X.signing] webhook_url`).
+//!
+//! The body is a compact JWS (ES256, `typ` `munjigi-notification+jwt`, content
+//! type `application/jose`) with `iss`, `aud` (the client), `iat`, `jti` (one
+//! per notification, the same on every retry of it), `id` (the request),
+//! `status` and `failure` as `GET /api/v1/signatures/{id}` reports them. No
+//! receipt and no personal data: the site verifies the JWS against `/jwks`,
+//! dedupes by `jti`, then fetches the request over the API.
+//!
+//! Delivery never holds up the citizen: it runs in a spawned task, at least
+//! once, with retries after 1 s, 5 s and 25 s on network errors, timeouts,
+//! 5xx, 408 and 429. Any 2xx is success; any other answer gives up. One
+//! shared outbound client (5 s per attempt) serves every site.
+
+use super::record::SignatureRecord;
+use crate::app::App;
+use crate::config::model::IdTokenAlg;
+use munjigi_providers::http_client::HttpClient;
+use munjigi_providers::ProviderError;
+use serde::Serialize;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+pub const TYP: &str = "munjigi-notification+jwt";
+
+/// One attempt's deadline: connect, send and the answer's headers and body.
+const TIMEOUT: Duration = Duration::from_secs(5);
+/// Waits before the second, third and fourth attempt.
+const BACKOFF: [Duration; 3] = [
+    Duration::from_secs(1),
+    Duration::from_secs(5),
+    Duration::from_secs(25),
+];
+/// A site's answer is not read for anything: a small cap.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, Serialize)]
+struct Notification<'a> {
+    iss: &'a str,
+    aud: &'a str,
+    iat: u64,
+    jti: String,
+    id: &'a str,
+    status: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failure: Option<&'a str>,
+}
+
+/// The shared client: system roots for https (`SSL_CERT_FILE` honoured);
+/// plain http is only ever configured for loopback. None if it cannot be built.
+fn client() -> Option<&'static HttpClient> {
+    static CLIENT: OnceLock<Option<HttpClient>> = OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            let roots = crate::verify_receipt::system_roots_pem().ok();
+            if roots.is_none() {
+                tracing::warn!("no system CA certificates: https webhooks cannot be delivered");
+            }
+            match HttpClient::new(roots.as_deref(), TIMEOUT) {
+                Ok(c) => Some(
+                    c.allow_plain_http(true)
+                        .with_max_response_bytes(MAX_ANSWER_BYTES),
+                ),
+                Err(e) => {
+                    tracing::error!(error = %e, "webhook client could not be built");
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
+/// Tells the site's webhook, if it registered one, that `r` ended. Returns at
+/// once; delivery runs in its own task. Call once per request, after the
+/// store has its final state.
+pub fn notify(app: &App, r: &SignatureRecord) {
+    let Some(url) = app
+        .config
+        .sites
+        .get(&r.site_id)
+        .and_then(|s| s.webhook_url.clone())
+    else {
+        return;
+    };
+    let view = super::api::view(r, crate::random::now());
+    let status = view
+        .get("status")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("failed");
+    let jti = match crate::random::token(16) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(request = %r.id, error = %e, "webhook notification not sent");
+            return;
+        }
+    };
+    let claims = Notification {
+        iss: app.config.issuer(),
+        aud: &r.client_id,
+        iat: crate::random::now(),
+        jti,
+        id: &r.id,
+        status,
+        failure: view.get("failure").and_then(serde_json::Value::as_str),
+    };
+    let jws = match app.keys.sign(IdTokenAlg::Es256, TYP, &claims) {
+        Ok(j) => j,
+        Err(e) => {
+            tracing::error!(request = %r.id, error = %e, "webhook notification not signed");
+            return;
+        }
+    };
+    let request = r.id.clone();
+    let site = r.site_id.clone();
+    tokio::spawn(async move { deliver(&url, jws, &request, &site).await });
+}
+
+/// What one attempt came to.
+enum Attempt {
+    Delivered(u16),
+    Retry(String),
+    GiveUp(String),
+}
+
+async fn attempt(client: &HttpClient, url: &str, jws: &str) -> Attempt {
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/jose"),
+    );
+    match client
+        .post(url, headers, bytes::Bytes::from(jws.to_owned()))
+        .await
+    {
+        Ok(resp) if resp.status.is_success() => Attempt::Delivered(resp.status.as_u16()),
+        Ok(resp)
+            if resp.status.is_server_error()
+                || resp.status == http::StatusCode::REQUEST_TIMEOUT
+                || resp.status == http::StatusCode::TOO_MANY_REQUESTS =>
+        {
+            Attempt::Retry(format!("HTTP {}", resp.status.as_u16()))
+        }
+        Ok(resp) => Attempt::GiveUp(format!("HTTP {}", resp.status.as_u16())),
+        Err(ProviderError::Transport(e)) => Attempt::Retry(e),
+        Err(e) => Attempt::GiveUp(e.to_string()),
+    }
+}
+
+async fn deliver(url: &str, jws: String, request: &str, site: &str) {
+    let Some(client) = client() else {
+        tracing::error!(request, site, "webhook not delivered: no HTTP client");
+        return;
+    };
+    let attempts = BACKOFF.len() + 1;
+    for n in 1..=attempts {
+        match attempt(client, url, &jws).await {
+            Attempt::Delivered(status) => {
+                tracing::info!(request, site, attempt = n, status, "webhook delivered");
+                return;
+            }
+            Attempt::GiveUp(why) => {
+                tracing::warn!(request, site, attempt = n, outcome = %why, "webhook refused: not retried");
+                return;
+            }
+            Attempt::Retry(why) => match BACKOFF.get(n - 1) {
+                Some(wait) => {
+                    tracing::warn!(request, site, attempt = n, outcome = %why, retry_in_s = wait.as_secs(), "webhook attempt failed: will retry");
+                    tokio::time::sleep(*wait).await;
+                }
+                None => {
+                    tracing::error!(request, site, attempt = n, outcome = %why, "webhook not delivered: attempts exhausted");
+                }
+            },
+        }
+    }
+}
