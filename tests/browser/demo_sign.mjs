@@ -25,7 +25,11 @@ try {
     ? "I, Hong Gildong, report my move to 1 Sejong-daero on 2026-11-23.\n"
     : "전입신고: 홍길동, 세종대로 1, 2026-11-23";
   await page.locator("#title").fill(title);
+  // English: a typed text AND a file, signed together as two documents.
+  // No newline: a textarea submits line breaks as CRLF.
+  const note = "Consent to share the new address with the tax office.";
   if (lang === "en") {
+    await page.locator("#text").fill(note);
     // A file: the page's script reads it into the form.
     await page.locator("#file").setInputFiles({ name: "move.txt", mimeType: "text/plain", buffer: Buffer.from(content) });
     await page.waitForFunction(() => document.getElementById("file_b64").value !== "");
@@ -38,8 +42,11 @@ try {
   await page.click("a[data-provider='kakao']");
   await page.waitForURL(/identify/);
   const digest = createHash("sha256").update(Buffer.from(content)).digest("hex");
+  const noteDigest = createHash("sha256").update(Buffer.from(note)).digest("hex");
   const review = await page.textContent("body");
-  if (!review.includes(title) || !review.includes(digest)) await fail("the review lacks the title or digest");
+  if (!review.includes(digest)) await fail("the review lacks the digest");
+  if (lang === "en" && (!review.includes(noteDigest) || !review.includes("move.txt"))) await fail("the review lacks the second document");
+  if (lang !== "en" && !review.includes(title)) await fail("the review lacks the title");
   await page.locator("#name").fill("홍길동");
   await page.locator("#birthdate").fill("1990-01-31");
   await page.locator("#phone").fill("010-1234-5678");
@@ -65,7 +72,9 @@ try {
   const header = JSON.parse(Buffer.from(parts[0], "base64url").toString());
   const claims = JSON.parse(Buffer.from(parts[1], "base64url").toString());
   if (header.typ !== "munjigi-receipt+jwt") await fail(`receipt typ ${header.typ}`);
-  if (claims.documents?.[0]?.digest !== digest) await fail("the receipt signs another digest");
+  const signed = (claims.documents || []).map((d) => d.digest);
+  const wanted = lang === "en" ? [noteDigest, digest] : [digest];
+  if (JSON.stringify(signed) !== JSON.stringify(wanted)) await fail(`the receipt signs ${signed}, not ${wanted}`);
   if (!/^receipt-.+\.jws$/.test(download.suggestedFilename())) await fail(`file name ${download.suggestedFilename()}`);
   console.log("OK: signed a document through the demo in a real browser");
 } catch (e) {

@@ -220,6 +220,9 @@ async fn a_site_gets_one_document_signed_and_a_verifiable_receipt() {
     assert!(form.body.contains("전입신고서"), "{}", form.body);
     assert!(form.body.contains(&sha_hex(doc)), "the digest is shown");
     assert!(chooser.body.contains("data-provider=\"kakao\""));
+    // Said as what it is: signing, not logging in.
+    assert!(chooser.body.contains("전자서명"), "{}", chooser.body);
+    assert!(form.body.contains("인증서로 서명") && !form.body.contains("인증서로 로그인"));
     // Only providers that can sign: no login-only family is offered.
     for login_only in ["kakao-direct", "toss-direct", "kb", "shinhan"] {
         assert!(

@@ -539,6 +539,17 @@ async fn sign(
     };
     let text = field("text");
     let b64 = base64::engine::general_purpose::STANDARD;
+    let clean = |t: &str| -> String { t.chars().filter(|c| !c.is_control()).take(100).collect() };
+    // The typed text and the chosen file are each a document; with both, one
+    // request signs the two together (all or nothing).
+    let mut documents = Vec::new();
+    if !text.trim().is_empty() && !field("file_b64").is_empty() {
+        documents.push(serde_json::json!({
+            "title": clean(title),
+            "content": b64.encode(text.as_bytes()),
+            "media_type": "text/plain; charset=utf-8",
+        }));
+    }
     let (content, media_type, doc_title) = if !field("file_b64").is_empty() {
         let bytes = b64
             .decode(field("file_b64"))
@@ -559,11 +570,12 @@ async fn sign(
             .filter(|t| t.contains('/') && t.len() <= 100)
             .unwrap_or("application/octet-stream");
         let name = field("file_name").trim();
-        let doc_title = if field("title").trim().is_empty() && !name.is_empty() {
-            name
-        } else {
-            title
-        };
+        let doc_title =
+            if (field("title").trim().is_empty() || !documents.is_empty()) && !name.is_empty() {
+                name
+            } else {
+                title
+            };
         (b64.encode(bytes), media_type, doc_title)
     } else if !text.trim().is_empty() {
         (
@@ -583,16 +595,20 @@ async fn sign(
             &csrf,
         );
     };
-    let doc_title: String = doc_title
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(100)
-        .collect();
+    let doc_title = clean(doc_title);
+    let request_title: String = if documents.is_empty() {
+        doc_title.chars().take(40).collect()
+    } else {
+        clean(title).chars().take(40).collect()
+    };
+    documents.push(
+        serde_json::json!({"title": doc_title, "content": content, "media_type": media_type}),
+    );
     let c = client(app)?;
     let state = random::token(16)?;
     let ask = serde_json::json!({
-        "title": doc_title.chars().take(40).collect::<String>(),
-        "documents": [{"title": doc_title, "content": content, "media_type": media_type}],
+        "title": request_title,
+        "documents": documents,
         "redirect_uri": format!("{}/demo/signed", app.config.public_url),
         "state": state,
         "locale": ctx.lang.code(),

@@ -130,6 +130,7 @@ fn chooser(app: &App, txn: &LoginTxn, ctx: &Ctx) -> Result<Response, GatewayErro
     let (ko, en) = lang_hrefs(&base);
     let cancel = format!("{base}/abort");
     let body = render(pages::chooser(&ChooserView {
+        signing: txn.signing.is_some(),
         lang: ctx.lang,
         site_name: site_name(app, txn, ctx),
         providers: &choices,

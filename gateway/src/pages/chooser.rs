@@ -19,6 +19,8 @@ pub struct ProviderChoice<'a> {
 pub struct ChooserView<'a> {
     pub lang: Lang,
     pub site_name: &'a str,
+    /// A signing request, not a login (the title says so).
+    pub signing: bool,
     pub providers: &'a [ProviderChoice<'a>],
     /// Back to the site (an OIDC error redirect, or its home page).
     pub cancel_href: &'a str,
@@ -34,7 +36,12 @@ struct ChooserPage<'a> {
 }
 
 pub fn chooser(v: &ChooserView<'_>) -> Result<String, PageError> {
-    let title = (Frame::texts(v.lang).chooser_title)(v.site_name);
+    let t = Frame::texts(v.lang);
+    let title = if v.signing {
+        (t.signing_for)(v.site_name)
+    } else {
+        (t.chooser_title)(v.site_name)
+    };
     let frame = Frame::new(v.lang, title, v.lang_ko_href, v.lang_en_href);
     Ok(ChooserPage { frame, v }.render()?)
 }

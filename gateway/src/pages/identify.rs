@@ -133,7 +133,12 @@ pub fn identify(v: &IdentifyView<'_>) -> Result<String, PageError> {
         .filter_map(|i| i.error.map(|e| (i.id, e)))
         .chain(consent_error.map(|e| (Field::Consent.id(), e)))
         .collect::<Vec<_>>();
-    let heading = (t.identify_title)(provider);
+    let signing = !v.documents.is_empty();
+    let heading = if signing {
+        (t.sign_title)(provider)
+    } else {
+        (t.identify_title)(provider)
+    };
     // A page in error says so first in its title, so it is announced on load.
     let title = if summary.is_empty() {
         heading.clone()
@@ -143,7 +148,11 @@ pub fn identify(v: &IdentifyView<'_>) -> Result<String, PageError> {
     let page = IdentifyPage {
         frame: Frame::new(v.lang, title, v.lang_ko_href, v.lang_en_href),
         v,
-        caption: (t.logging_in_to)(v.site_name),
+        caption: if signing {
+            (t.signing_for)(v.site_name)
+        } else {
+            (t.logging_in_to)(v.site_name)
+        },
         heading,
         inputs,
         consent_label: (t.consent_label)(provider),

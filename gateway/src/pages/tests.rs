@@ -144,6 +144,7 @@ fn chooser_view<'a>(
     providers: &'a [ProviderChoice<'a>],
 ) -> ChooserView<'a> {
     ChooserView {
+        signing: false,
         lang,
         site_name: site,
         providers,
@@ -237,6 +238,27 @@ fn identify_in_both_languages() {
             "Kakao"
         };
         assert!(html.contains(provider));
+    }
+}
+
+#[test]
+fn a_signing_review_lists_documents_and_says_sign_not_log_in() {
+    let docs = [("전입신고서".to_owned(), "ab".repeat(32))];
+    for lang in langs() {
+        let mut v = identify_view(lang, "정부24", &[]);
+        v.documents = &docs;
+        let html = identify(&v).unwrap();
+        assert_common(&html, lang);
+        assert!(html.contains("전입신고서") && html.contains(&"ab".repeat(32)));
+        let (sign, login) = match lang {
+            Lang::Ko => ("카카오 인증서로 서명", "인증서로 로그인"),
+            Lang::En => ("Sign with Kakao", "Log in"),
+        };
+        assert!(html.contains(sign), "{lang:?}");
+        assert!(!html.contains(login), "{lang:?}: no login wording");
+        // A login has no review.
+        let plain = identify(&identify_view(lang, "정부24", &[])).unwrap();
+        assert!(!plain.contains("mj-review"));
     }
 }
 

@@ -38,6 +38,9 @@ pub(super) struct Text {
     // Identity form.
     pub logging_in_to: fn(&str) -> String,
     pub identify_title: fn(&str) -> String,
+    /// The same two for a signing request.
+    pub signing_for: fn(&str) -> String,
+    pub sign_title: fn(&str) -> String,
     pub identify_lead: &'static str,
     /// Signing: the documents the citizen is about to sign.
     pub review_title: &'static str,
@@ -179,6 +182,8 @@ const KO: Text = Text {
 
     logging_in_to: |site| format!("{site} 로그인"),
     identify_title: |provider| format!("{provider} 인증서로 로그인"),
+    signing_for: |site| format!("{site} 전자서명"),
+    sign_title: |provider| format!("{provider} 인증서로 서명"),
     review_title: "서명할 문서",
     review_lead: "아래 문서에 본인의 인증서로 전자서명합니다. 문서마다 지문(SHA-256)이 함께 서명됩니다.",
     identify_lead: "인증서에 등록된 본인 정보를 입력하세요. 입력한 휴대폰 번호의 인증서 앱으로 확인 요청이 갑니다.",
@@ -320,7 +325,7 @@ const KO: Text = Text {
     demo_sign_text: "서명할 내용",
     demo_sign_text_hint: "이 글 그대로에 서명합니다.",
     demo_sign_file: "또는 파일 (선택)",
-    demo_sign_file_hint: "파일을 고르면 입력한 내용 대신 파일에 서명합니다. 256 KB까지, 자바스크립트가 필요합니다.",
+    demo_sign_file_hint: "파일을 고르면 파일에 서명합니다. 글도 입력하면 글과 파일, 두 문서를 한 번에 서명합니다. 256 KB까지, 자바스크립트가 필요합니다.",
     demo_sign_submit: "서명 요청",
     demo_sign_empty: "서명할 내용을 입력하거나 파일을 고르세요",
     demo_sign_too_large: "파일이 너무 큽니다. 256 KB까지 서명할 수 있습니다",
@@ -361,6 +366,8 @@ const EN: Text = Text {
 
     logging_in_to: |site| format!("Log in to {site}"),
     identify_title: |provider| format!("Log in with {provider}"),
+    signing_for: |site| format!("Signing for {site}"),
+    sign_title: |provider| format!("Sign with {provider}"),
     review_title: "Documents to sign",
     review_lead: "You are signing the documents below with your own certificate. Each document's fingerprint (SHA-256) is what is signed.",
     identify_lead: "Enter your details exactly as they are registered with your certificate. \
@@ -508,7 +515,7 @@ const EN: Text = Text {
     demo_sign_text: "Text to sign",
     demo_sign_text_hint: "Exactly this text is signed.",
     demo_sign_file: "Or a file (optional)",
-    demo_sign_file_hint: "A chosen file is signed instead of the text. Up to 256 KB; needs JavaScript.",
+    demo_sign_file_hint: "A chosen file is signed. With a text typed as well, both are signed together, as two documents. Up to 256 KB; needs JavaScript.",
     demo_sign_submit: "Ask for the signature",
     demo_sign_empty: "Type the text to sign or choose a file",
     demo_sign_too_large: "The file is too large: up to 256 KB can be signed",
