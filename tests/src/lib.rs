@@ -1418,3 +1418,47 @@ pub fn verify_es256(jwt: &str, jwks: &serde_json::Value) -> serde_json::Value {
     );
     claims
 }
+
+/// A site calling the gateway's JSON API (`/api/v1/…`): `authorization` is the
+/// header as sent (`Basic …` or `Bearer …`); the answer's status and JSON
+/// (`Null` when the body is not JSON).
+pub async fn site_api(
+    method: &str,
+    url: &str,
+    authorization: &str,
+    body: Option<&serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let c: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+    let req = http::Request::builder()
+        .method(method)
+        .uri(url)
+        .header("authorization", authorization)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(
+            body.map(ToString::to_string).unwrap_or_default(),
+        )))
+        .unwrap();
+    let resp = c.request(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+    (status, json)
+}
+
+/// `Basic base64(id:secret)`.
+pub fn basic_auth(client_id: &str, secret: &str) -> String {
+    use base64::Engine as _;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{client_id}:{secret}"))
+    )
+}
+
+/// SHA-256 of `bytes`, lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    openssl::sha::sha256(bytes)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}

@@ -15,10 +15,6 @@
 )]
 
 use base64::Engine as _;
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::TokioExecutor;
 use munjigi_e2e::*;
 
 const OTHER_SECRET: &str = "other-site-secret-0123456789";
@@ -69,23 +65,7 @@ async fn api(
     client: (&str, &str),
     body: Option<serde_json::Value>,
 ) -> (u16, serde_json::Value) {
-    let c: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let auth =
-        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", client.0, client.1));
-    let req = http::Request::builder()
-        .method(method)
-        .uri(url)
-        .header("authorization", format!("Basic {auth}"))
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(
-            body.map(|b| b.to_string()).unwrap_or_default(),
-        )))
-        .unwrap();
-    let resp = c.request(req).await.unwrap();
-    let status = resp.status().as_u16();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
-    (status, json)
+    site_api(method, url, &basic_auth(client.0, client.1), body.as_ref()).await
 }
 
 const TOWN: (&str, &str) = ("town", CLIENT_SECRET);
@@ -95,11 +75,7 @@ fn b64(s: &[u8]) -> String {
 }
 
 fn sha_hex(s: &[u8]) -> String {
-    hex(&openssl::sha::sha256(s))
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    sha256_hex(s)
 }
 
 /// Creates a request for `docs` (title, content) and returns (id, url).

@@ -14,8 +14,7 @@
 use base64::Engine as _;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use munjigi_e2e::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -163,22 +162,13 @@ async fn world(tag: &str, fail_first: usize) -> World {
 
 /// The site's side: JSON over HTTP with Basic client authentication.
 async fn api(method: &str, url: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
-    let c: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let auth = base64::engine::general_purpose::STANDARD.encode(format!("town:{CLIENT_SECRET}"));
-    let req = http::Request::builder()
-        .method(method)
-        .uri(url)
-        .header("authorization", format!("Basic {auth}"))
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(
-            body.map(|b| b.to_string()).unwrap_or_default(),
-        )))
-        .unwrap();
-    let resp = c.request(req).await.unwrap();
-    let status = resp.status().as_u16();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
-    (status, json)
+    site_api(
+        method,
+        url,
+        &basic_auth("town", CLIENT_SECRET),
+        body.as_ref(),
+    )
+    .await
 }
 
 /// Creates a one-document request; returns (id, url).
