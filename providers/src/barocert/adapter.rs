@@ -33,7 +33,7 @@ use super::codes::{map_refusal, BrokerCode};
 use super::crypto::{self, now_secs};
 use super::wire::{
     ErrorBody, IdentityReceipt, IdentityRequest, IdentityResult, IdentityStatus,
-    IdentityVerifyRequest,
+    IdentityVerifyRequest, Receiver,
 };
 use super::wire::{TokenRequest, TokenResponse};
 use super::{ApiKind, BarocertConfig, BarocertProduct, BarocertSecret, NonceRule};
@@ -582,7 +582,7 @@ impl BarocertAdapter {
     /// asked phone is taken.
     fn person_from(
         &self,
-        r: &Receiver<'_>,
+        r: &Receiver,
         who: &Citizen,
         phone_in_result: bool,
     ) -> Result<Person, ProviderError> {
@@ -594,21 +594,25 @@ impl BarocertAdapter {
                 .ok_or_else(|| ProviderError::Protocol(format!("result has no {what}")))
         };
         let bad = |what: &str| ProviderError::Protocol(format!("result {what} is malformed"));
-        let name = Name::parse(&field(r.name, "receiverName")?).map_err(|_| bad("receiverName"))?;
-        let year = field(r.year, "receiverYear")?;
-        let day = field(r.day, "receiverDay")?;
+        let name = Name::parse(&field(&r.receiver_name, "receiverName")?)
+            .map_err(|_| bad("receiverName"))?;
+        let year = field(&r.receiver_year, "receiverYear")?;
+        let day = field(&r.receiver_day, "receiverDay")?;
         if !crypto::is_digits(&year, 4) || !crypto::is_digits(&day, 4) {
             return Err(bad("receiverYear/receiverDay"));
         }
         let birthdate = BirthDate::parse(&format!("{year}{day}"))
             .map_err(|_| bad("receiverYear/receiverDay"))?;
         let phone = if phone_in_result {
-            Phone::parse(&field(r.hp, "receiverHP")?).map_err(|_| bad("receiverHP"))?
+            Phone::parse(&field(&r.receiver_hp, "receiverHP")?).map_err(|_| bad("receiverHP"))?
         } else {
             who.phone.clone()
         };
-        let ci = Ci::parse(r.ci).map_err(|_| bad("ci"))?;
-        let gender = r.gender.as_deref().and_then(|g| Gender::parse(g).ok());
+        let ci = Ci::parse(&r.ci).map_err(|_| bad("ci"))?;
+        let gender = r
+            .receiver_gender
+            .as_deref()
+            .and_then(|g| Gender::parse(g).ok());
         Ok(Person {
             name,
             birthdate,
@@ -717,7 +721,7 @@ impl Provider for BarocertAdapter {
             pending,
             None,
         )?;
-        let person = self.person_from(&Receiver::from(&r), who, self.product.result_has_phone())?;
+        let person = self.person_from(&r.receiver, who, self.product.result_has_phone())?;
         self.check_person(&person, who, &[&checked], pending)?;
         info!(
             provider = %self.id,
@@ -730,30 +734,6 @@ impl Provider for BarocertAdapter {
             evidence: evidence(signed_data, checked),
             amr: self.amr(),
         })
-    }
-}
-
-/// The receiver fields a verify answer carries (identity, sign and multi-sign
-/// results share them).
-struct Receiver<'a> {
-    name: &'a Option<String>,
-    year: &'a Option<String>,
-    day: &'a Option<String>,
-    hp: &'a Option<String>,
-    gender: &'a Option<String>,
-    ci: &'a str,
-}
-
-impl<'a> From<&'a IdentityResult> for Receiver<'a> {
-    fn from(r: &'a IdentityResult) -> Self {
-        Self {
-            name: &r.receiver_name,
-            year: &r.receiver_year,
-            day: &r.receiver_day,
-            hp: &r.receiver_hp,
-            gender: &r.receiver_gender,
-            ci: &r.ci,
-        }
     }
 }
 

@@ -146,13 +146,10 @@ pub(crate) struct IdentityStatus {
     pub app_use_yn: bool,
 }
 
-/// The verify answer (본인인증 검증; path per [`super::BarocertProduct::verify_path`]),
-/// and the single `Sign` verify answer (전자서명 검증) of the same shape.
+/// The receiver fields every verify answer carries (identity, sign and
+/// multi-sign results alike), and the CI.
 #[derive(Serialize, Deserialize)]
-pub(crate) struct IdentityResult {
-    #[serde(rename = "receiptID")]
-    pub receipt_id: String,
-    pub state: i64,
+pub(crate) struct Receiver {
     #[serde(rename = "receiverName", default)]
     pub receiver_name: Option<String>,
     /// `1990`.
@@ -188,11 +185,22 @@ pub(crate) struct IdentityResult {
         skip_serializing_if = "Option::is_none"
     )]
     pub receiver_email: Option<String>,
+    /// 88-character base64 CI.
+    pub ci: String,
+}
+
+/// The verify answer (본인인증 검증; path per [`super::BarocertProduct::verify_path`]),
+/// and the single `Sign` verify answer (전자서명 검증) of the same shape.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct IdentityResult {
+    #[serde(rename = "receiptID")]
+    pub receipt_id: String,
+    pub state: i64,
+    #[serde(flatten)]
+    pub receiver: Receiver,
     /// CMS SignedData, base64.
     #[serde(rename = "signedData")]
     pub signed_data: String,
-    /// 88-character base64 CI.
-    pub ci: String,
 }
 
 /// `POST /{PRODUCT}/Sign/{clientCode}` body (전자서명 요청, one document). A
@@ -313,45 +321,18 @@ pub(crate) struct MultiSignRequest {
     pub app_use_yn: bool,
 }
 
-/// The `MultiSign` verify answer: [`IdentityResult`]'s person fields, and one
-/// CMS per document in request order.
+/// The `MultiSign` verify answer: the [`Receiver`] fields, and one CMS per
+/// document in request order.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct MultiSignResult {
     #[serde(rename = "receiptID")]
     pub receipt_id: String,
     pub state: i64,
-    #[serde(rename = "receiverName", default)]
-    pub receiver_name: Option<String>,
-    #[serde(rename = "receiverYear", default)]
-    pub receiver_year: Option<String>,
-    #[serde(rename = "receiverDay", default)]
-    pub receiver_day: Option<String>,
-    #[serde(
-        rename = "receiverHP",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub receiver_hp: Option<String>,
-    #[serde(rename = "receiverGender", default)]
-    pub receiver_gender: Option<String>,
-    #[serde(rename = "receiverForeign", default)]
-    pub receiver_foreign: Option<String>,
-    #[serde(
-        rename = "receiverTelcoType",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub receiver_telco_type: Option<String>,
-    #[serde(
-        rename = "receiverEmail",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub receiver_email: Option<String>,
+    #[serde(flatten)]
+    pub receiver: Receiver,
     /// CMS SignedData per document, base64.
     #[serde(rename = "multiSignedData")]
     pub multi_signed_data: Vec<String>,
-    pub ci: String,
 }
 
 /// Every refusal: non-200 with this body.

@@ -26,7 +26,7 @@ use super::{Rp, Scenario, Simulator};
 use crate::barocert::codes::BrokerCode;
 use crate::barocert::wire::{
     ErrorBody, IdentityReceipt, IdentityRequest, IdentityResult, IdentityStatus,
-    IdentityVerifyRequest, MultiSignResult, TokenRequest, TokenResponse,
+    IdentityVerifyRequest, MultiSignResult, Receiver, TokenRequest, TokenResponse,
 };
 use crate::barocert::{crypto, ApiKind, BarocertProduct, NonceRule, TokenType};
 use crate::person::{BirthDate, Gender, Name, Phone};
@@ -626,23 +626,15 @@ impl Simulator {
             "simulator delivered a result"
         );
         let b64 = |d: &Vec<u8>| base64::engine::general_purpose::STANDARD.encode(d);
-        let p = Person::new(&subject, product, kind, info)?;
+        let p = receiver(&subject, product, kind, info)?;
         if kind == ApiKind::MultiSign {
             return Ok(json_reply(
                 StatusCode::OK,
                 &MultiSignResult {
                     receipt_id: rid.to_owned(),
                     state: 1,
-                    receiver_name: p.name,
-                    receiver_year: p.year,
-                    receiver_day: p.day,
-                    receiver_hp: p.hp,
-                    receiver_gender: p.gender,
-                    receiver_foreign: p.foreign,
-                    receiver_telco_type: p.telco,
-                    receiver_email: p.email,
+                    receiver: p,
                     multi_signed_data: signed.elements.iter().map(b64).collect(),
-                    ci: p.ci,
                 },
             ));
         }
@@ -656,65 +648,43 @@ impl Simulator {
             &IdentityResult {
                 receipt_id: rid.to_owned(),
                 state: 1,
-                receiver_name: p.name,
-                receiver_year: p.year,
-                receiver_day: p.day,
-                receiver_hp: p.hp,
-                receiver_gender: p.gender,
-                receiver_foreign: p.foreign,
-                receiver_telco_type: p.telco,
-                receiver_email: p.email,
+                receiver: p,
                 signed_data,
-                ci: p.ci,
             },
         ))
     }
 }
 
 /// The person fields of a verify answer, per product and API.
-struct Person {
-    name: Option<String>,
-    year: Option<String>,
-    day: Option<String>,
-    hp: Option<String>,
-    gender: Option<String>,
-    foreign: Option<String>,
-    telco: Option<String>,
-    email: Option<String>,
-    ci: String,
-}
-
-impl Person {
-    fn new(
-        subject: &Subject,
-        product: BarocertProduct,
-        kind: ApiKind,
-        info: bool,
-    ) -> Result<Self, BrokerCode> {
-        let birth = subject.birthdate;
-        // PASS's identity result omits the phone; every sign result carries it.
-        let hp = kind != ApiKind::Identity || product.result_has_phone();
-        Ok(Self {
-            name: info.then(|| subject.name.expose().to_owned()),
-            year: info.then(|| format!("{:04}", birth.year())),
-            day: info.then(|| birth.mmdd()),
-            hp: hp.then(|| subject.phone.national()),
-            gender: info.then(|| {
-                match subject.gender {
-                    Gender::Male => "MALE",
-                    Gender::Female => "FEMALE",
-                }
-                .into()
-            }),
-            foreign: info.then(|| "N".into()),
-            telco: matches!(product, BarocertProduct::Kakao | BarocertProduct::Pass)
-                .then(|| "SKT".into()),
-            email: (product == BarocertProduct::Naver)
-                .then(|| subject.email())
-                .transpose()?,
-            ci: subject.ci()?,
-        })
-    }
+fn receiver(
+    subject: &Subject,
+    product: BarocertProduct,
+    kind: ApiKind,
+    info: bool,
+) -> Result<Receiver, BrokerCode> {
+    let birth = subject.birthdate;
+    // PASS's identity result omits the phone; every sign result carries it.
+    let hp = kind != ApiKind::Identity || product.result_has_phone();
+    Ok(Receiver {
+        receiver_name: info.then(|| subject.name.expose().to_owned()),
+        receiver_year: info.then(|| format!("{:04}", birth.year())),
+        receiver_day: info.then(|| birth.mmdd()),
+        receiver_hp: hp.then(|| subject.phone.national()),
+        receiver_gender: info.then(|| {
+            match subject.gender {
+                Gender::Male => "MALE",
+                Gender::Female => "FEMALE",
+            }
+            .into()
+        }),
+        receiver_foreign: info.then(|| "N".into()),
+        receiver_telco_type: matches!(product, BarocertProduct::Kakao | BarocertProduct::Pass)
+            .then(|| "SKT".into()),
+        receiver_email: (product == BarocertProduct::Naver)
+            .then(|| subject.email())
+            .transpose()?,
+        ci: subject.ci()?,
+    })
 }
 
 /// A request to store: what [`Simulator::open_receipt`] needs.

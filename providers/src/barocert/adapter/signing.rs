@@ -20,10 +20,11 @@ use base64::Engine as _;
 use http::Method;
 use tracing::info;
 
-use super::{crypto, encrypt, evidence, local_bad_request, now_secs, BarocertAdapter, Receiver};
+use super::{crypto, encrypt, evidence, local_bad_request, now_secs, BarocertAdapter};
 use crate::adapter::{Pending, Status};
 use crate::barocert::wire::{
-    IdentityReceipt, IdentityResult, MultiSignRequest, MultiSignResult, MultiSignToken, SignRequest,
+    IdentityReceipt, IdentityResult, MultiSignRequest, MultiSignResult, MultiSignToken, Receiver,
+    SignRequest,
 };
 use crate::barocert::{ApiKind, BarocertProduct, MultiTokenTitle, TokenType};
 use crate::cms;
@@ -35,19 +36,6 @@ use crate::signing::{
 
 /// The code of a request refused locally for carrying too many documents.
 pub const TOO_MANY_DOCUMENTS: &str = "too_many_documents";
-
-impl<'a> From<&'a MultiSignResult> for Receiver<'a> {
-    fn from(r: &'a MultiSignResult) -> Self {
-        Self {
-            name: &r.receiver_name,
-            year: &r.receiver_year,
-            day: &r.receiver_day,
-            hp: &r.receiver_hp,
-            gender: &r.receiver_gender,
-            ci: &r.ci,
-        }
-    }
-}
 
 fn hash_token(doc: &Document) -> String {
     base64::engine::general_purpose::STANDARD.encode(doc.sha256)
@@ -182,7 +170,7 @@ impl BarocertAdapter {
         who: &Citizen,
         ask: &Ask,
         pending: &Pending,
-        receiver: &Receiver<'_>,
+        receiver: &Receiver,
         elements: &[String],
     ) -> Result<SignedResult, ProviderError> {
         if elements.len() != ask.documents.len() {
@@ -284,12 +272,12 @@ impl DocumentSigner for BarocertAdapter {
         if kind == ApiKind::MultiSign {
             let r: MultiSignResult = resp.json()?;
             self.check_receipt(&r.receipt_id, r.state, pending)?;
-            self.signed_result(who, ask, pending, &Receiver::from(&r), &r.multi_signed_data)
+            self.signed_result(who, ask, pending, &r.receiver, &r.multi_signed_data)
         } else {
             let r: IdentityResult = resp.json()?;
             self.check_receipt(&r.receipt_id, r.state, pending)?;
             let one = [r.signed_data.clone()];
-            self.signed_result(who, ask, pending, &Receiver::from(&r), &one)
+            self.signed_result(who, ask, pending, &r.receiver, &one)
         }
     }
 }
