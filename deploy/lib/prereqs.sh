@@ -2,9 +2,14 @@
 # Sourced by deploy/run and deploy/test. Debian 12 as root; sudo is used otherwise.
 
 # Debian packages the build needs (openssl-sys: pkg-config + libssl-dev; a C compiler).
-MUNJIGI_BUILD_PACKAGES=(pkg-config libssl-dev gcc)
-# Debian packages the tests need beyond the build.
+# The SAML IdP signs with xmlsec (samael's `xmlsec` feature): the libxml2 and
+# xmlsec1 headers it links against, and libclang for its bindgen step.
+MUNJIGI_BUILD_PACKAGES=(pkg-config libssl-dev gcc libclang-dev libxml2-dev libxmlsec1-dev)
+# Debian packages the tests need beyond the build, when python3 lacks a working venv.
 MUNJIGI_TEST_PACKAGES=(python3-venv)
+# The xmlsec1 command-line tool: pysaml2 (the SAML test peer) signs and verifies
+# through it, and a test checks the gateway's signatures with `xmlsec1 --verify`.
+MUNJIGI_XMLSEC_PACKAGES=(xmlsec1)
 # A real Redis for the store and replica tests.
 MUNJIGI_REDIS_PACKAGES=(redis-server)
 # A real browser for the demo test (driven by playwright-core from npm).
@@ -52,7 +57,8 @@ ensure_build_prereqs() {
     apt_ensure "${MUNJIGI_BUILD_PACKAGES[@]}"
 }
 
-# The Python peers of the tests (a real OIDC client library as a site) in a venv.
+# The Python peers of the tests (a real OIDC client library as a site, a real
+# SAML service provider) in a venv.
 ensure_test_prereqs() {
     ensure_build_prereqs
     # python3-venv is only needed when python3 lacks a working venv module.
@@ -63,8 +69,9 @@ ensure_test_prereqs() {
     if [ ! -x "$venv/bin/python" ]; then
         python3 -m venv "$venv"
     fi
-    if ! "$venv/bin/python" -c 'import authlib, requests' >/dev/null 2>&1; then
-        echo "installing python test peers (authlib, requests)" >&2
+    apt_ensure "${MUNJIGI_XMLSEC_PACKAGES[@]}"
+    if ! "$venv/bin/python" -c 'import authlib, requests, saml2' >/dev/null 2>&1; then
+        echo "installing python test peers (authlib, requests, pysaml2)" >&2
         "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$MUNJIGI_ROOT/tests/site/requirements.txt"
     fi
     export MUNJIGI_PYTHON="$venv/bin/python"

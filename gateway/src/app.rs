@@ -37,6 +37,10 @@ pub struct App {
     pub proxy: crate::proxy::Runtime,
     /// The signing audit log, when signing is enabled.
     pub audit: Option<crate::audit::AuditLog>,
+    /// The SAML IdP key and certificate(s).
+    pub saml_keys: crate::saml::keys::SamlKeys,
+    /// Precomputed `/saml/metadata`.
+    pub saml_metadata: bytes::Bytes,
 }
 
 /// How long one CRL download may take.
@@ -80,6 +84,8 @@ pub enum StartError {
     Provider { id: String, reason: String },
     #[error("{0}")]
     Proxy(String),
+    #[error("{0}")]
+    Saml(String),
 }
 
 impl App {
@@ -240,6 +246,22 @@ impl App {
             providers.insert(p.id.to_string(), adapter);
         }
         let discovery = crate::oidc::discovery::document(&config);
+        let saml_host = config
+            .public_url
+            .split("://")
+            .nth(1)
+            .unwrap_or("munjigi")
+            .to_owned();
+        let saml_keys = crate::saml::keys::SamlKeys::load(
+            &config.keys.dir,
+            config.keys.generate_missing,
+            &saml_host,
+        )
+        .map_err(StartError::Saml)?;
+        let saml_metadata =
+            crate::saml::metadata::document(&config.public_url, &config.saml, &saml_keys)
+                .map_err(StartError::Saml)?
+                .into();
         let proxy = crate::proxy::Runtime::build(&config).map_err(StartError::Proxy)?;
         let audit = config
             .signing
@@ -258,6 +280,8 @@ impl App {
             sessions: crate::oidc::session::l1_cache(),
             proxy,
             audit,
+            saml_keys,
+            saml_metadata,
         }))
     }
 }

@@ -25,6 +25,7 @@ pub mod proxy;
 pub mod random;
 pub mod reload;
 pub mod rescue;
+pub mod saml;
 pub mod server;
 pub mod signing;
 pub mod store;

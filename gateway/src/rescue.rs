@@ -49,6 +49,8 @@ pub enum GatewayError {
     },
     #[error("proxy login hand-over refused: {0}")]
     ProxyLink(&'static str),
+    #[error(transparent)]
+    Saml(#[from] crate::saml::error::SamlError),
 }
 
 impl From<TxnError> for GatewayError {
@@ -197,6 +199,7 @@ pub fn rescue_of(e: &GatewayError) -> Rescue {
             timed_out: true, ..
         } => r(S::GATEWAY_TIMEOUT, Problem::TryLater, Error, "MJ-X02"),
         G::ProxyLink(_) => r(S::BAD_REQUEST, Problem::SessionExpired, Warn, "MJ-X03"),
+        G::Saml(e) => r(S::BAD_REQUEST, Problem::BadRequest, Warn, e.refusal.code()),
     }
 }
 

@@ -90,6 +90,7 @@ fn is_gateway_path(path: &str, demo: bool) -> bool {
         || path.starts_with("/proxy/")
         || path.starts_with("/sign/")
         || path.starts_with("/api/v1/")
+        || path.starts_with("/saml/")
         || (demo && (path == "/" || path == "/demo" || path.starts_with("/demo/")))
 }
 
@@ -199,6 +200,13 @@ async fn route(
             let id = p.trim_start_matches("/sign/").to_owned();
             crate::signing::start(app, req, &id, ctx).await
         }
+        (Method::GET, "/saml/metadata") => Ok(respond::asset_bytes(
+            "application/samlmetadata+xml",
+            app.saml_metadata.clone(),
+        )),
+        (_, "/saml/sso") => crate::saml::sso::handle(app, req, ctx).await,
+        (_, "/saml/init") => crate::saml::sso::init(app, req, ctx).await,
+        (_, "/saml/slo") => crate::saml::slo::handle(app, req, ctx).await,
         (Method::GET, "/proxy/start") => proxy::entry::start(app, req, ctx).await,
         (Method::GET, "/proxy/logged-out") => proxy::entry::logged_out(app, req, ctx).await,
         (_, p) if p.starts_with("/login/") => {

@@ -106,6 +106,9 @@ pub struct AuthRequest {
     /// Set when the login is for a proxy route: where the session goes after.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy: Option<ProxyReturn>,
+    /// Set when the login answers a SAML SP: how the Response is built.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saml: Option<crate::saml::SamlReturn>,
 }
 
 /// The proxy end of a login: the route, the path to return to, and the digest
@@ -454,6 +457,7 @@ mod size {
                 max_age: Some(3600),
                 login_hint: None,
                 proxy: None,
+                saml: None,
             },
             policy: PolicySnapshot {
                 allowed_providers: ["kakao", "naver", "pass", "toss", "kb", "shinhan"]

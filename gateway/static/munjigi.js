@@ -222,3 +222,12 @@
     reader.readAsDataURL(file);
   });
 }());
+
+/* SAML HTTP-POST binding: the page holding a signed message for a site
+   (#mj-autopost) submits itself; without script the citizen presses the
+   visible Continue button. */
+(function () {
+  'use strict';
+  var form = document.getElementById('mj-autopost');
+  if (form) { form.submit(); }
+}());

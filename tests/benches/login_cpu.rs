@@ -25,6 +25,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
+use munjigi_e2e::bench::env_usize;
 use munjigi_e2e::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -36,16 +37,6 @@ const BUDGET_US: f64 = 180.0;
 const REDIRECT: &str = "http://127.0.0.1:9/cb";
 
 type SiteClient = Client<HttpConnector, Full<Bytes>>;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    match std::env::var(name) {
-        Ok(v) => v
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("{name} must be a number, got `{v}`")),
-        Err(_) => default,
-    }
-}
 
 fn b64url(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)

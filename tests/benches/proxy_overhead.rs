@@ -35,10 +35,10 @@
     clippy::indexing_slicing
 )]
 
+use munjigi_e2e::bench::*;
 use munjigi_e2e::nginx::{start_nginx, Nginx};
 use munjigi_e2e::*;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Gateway throughput at least this share of nginx's.
@@ -49,32 +49,6 @@ const TARGET_ADDED_P99_MS: f64 = 1.0;
 const BUDGET_US: f64 = 12.5;
 /// Size of the static file the upstream serves.
 const FILE_BYTES: usize = 1024;
-const WARMUP_SECS: u64 = 2;
-/// Core of the system under test; the load generator and upstream get the other.
-const SUT_CORE: u32 = 0;
-const LOAD_CORE: u32 = 1;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    match std::env::var(name) {
-        Ok(v) => v
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("{name} must be a number, got `{v}`")),
-        Err(_) => default,
-    }
-}
-
-fn require_tool(name: &str) {
-    let ok = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {name}"))
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        ok,
-        "`{name}` missing: ./deploy/bench installs it (deploy/lib/prereqs.sh)"
-    );
-}
 
 /// The static file: printable, deterministic, newline-terminated.
 fn file_body() -> String {
@@ -83,107 +57,6 @@ fn file_body() -> String {
         .collect();
     s.push('\n');
     s
-}
-
-/// (utime, stime) of a process, all threads, in clock ticks (`/proc/<pid>/stat`
-/// fields 14, 15).
-fn cpu_ticks(pid: u32) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    // Fields after the command name (which may hold spaces) start at field 3.
-    let rest = &s[s.rfind(')').unwrap() + 1..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
-}
-
-/// Sum of [`cpu_ticks`] over `pids`.
-fn cpu_ticks_of(pids: &[u32]) -> u64 {
-    pids.iter().map(|p| cpu_ticks(*p)).sum()
-}
-
-/// The scheduler's run time of every live thread of `pid`, in ns
-/// (`se.sum_exec_runtime` in `/proc/<pid>/task/*/sched`), a finer cross-check.
-fn sched_ns(pid: u32) -> Option<u64> {
-    let mut total = 0u64;
-    for t in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
-        let t = t.ok()?;
-        let Ok(s) = std::fs::read_to_string(t.path().join("sched")) else {
-            continue; // the thread ended meanwhile
-        };
-        let line = s.lines().find(|l| l.starts_with("se.sum_exec_runtime"))?;
-        let ms: f64 = line.split(':').nth(1)?.trim().parse().ok()?;
-        total += (ms * 1e6) as u64;
-    }
-    Some(total)
-}
-
-fn sched_ns_of(pids: &[u32]) -> Option<u64> {
-    pids.iter().map(|p| sched_ns(*p)).sum()
-}
-
-/// Busy and total jiffies of each CPU (`/proc/stat` `cpuN` lines).
-fn cpu_jiffies() -> Vec<(u64, u64)> {
-    let s = std::fs::read_to_string("/proc/stat").unwrap();
-    s.lines()
-        .filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
-        .map(|l| {
-            let v: Vec<u64> = l
-                .split_whitespace()
-                .skip(1)
-                .map(|x| x.parse().unwrap())
-                .collect();
-            // user nice system idle iowait irq softirq steal (guest is in user).
-            let total: u64 = v.iter().take(8).sum();
-            let idle = v[3] + v.get(4).copied().unwrap_or(0);
-            (total - idle, total)
-        })
-        .collect()
-}
-
-/// Per-CPU busy share between two [`cpu_jiffies`] samples, in percent.
-fn busy_pct(a: &[(u64, u64)], b: &[(u64, u64)]) -> Vec<f64> {
-    a.iter()
-        .zip(b)
-        .map(|((b0, t0), (b1, t1))| {
-            let t = t1.saturating_sub(*t0).max(1) as f64;
-            b1.saturating_sub(*b0) as f64 * 100.0 / t
-        })
-        .collect()
-}
-
-fn clk_tck() -> u64 {
-    let out = Command::new("getconf").arg("CLK_TCK").output().ok();
-    match out
-        .as_ref()
-        .and_then(|o| std::str::from_utf8(&o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-    {
-        Some(t) => t,
-        None => {
-            eprintln!("`getconf CLK_TCK` failed; assuming 100");
-            100
-        }
-    }
-}
-
-/// The live children of `pid` (by the parent field of every `/proc/*/stat`).
-fn children(pid: u32) -> Vec<u32> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(p) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
-            continue;
-        };
-        let Ok(s) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
-            continue;
-        };
-        let Some(rest) = s.rfind(')').map(|i| &s[i + 1..]) else {
-            continue;
-        };
-        if rest.split_whitespace().nth(1) == Some(pid.to_string().as_str()) {
-            out.push(p);
-        }
-    }
-    out.sort_unstable();
-    out
 }
 
 /// The master pid of an nginx (from its pid file) and its worker pids.
@@ -207,52 +80,6 @@ fn nginx_pids(n: &Nginx) -> (u32, Vec<u32>) {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-/// Pins every thread of `pid` to `core`.
-fn pin(pid: u32, core: u32) {
-    let out = Command::new("taskset")
-        .args(["-a", "-p", "-c", &core.to_string(), &pid.to_string()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "taskset -a -p -c {core} {pid}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// The affinity list of one thread (`taskset -c -p`), e.g. `0,1` or `0-1`.
-fn affinity(tid: u32) -> String {
-    let out = Command::new("taskset")
-        .args(["-c", "-p", &tid.to_string()])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "taskset -c -p {tid}: {text}");
-    text.rsplit(':').next().unwrap().trim().to_owned()
-}
-
-/// Runs `start` with this process's main thread (which spawns the children)
-/// pinned to `core`, so what it starts begins on that core alone and sizes
-/// itself for one core (the gateway's runtime starts one worker thread, as it
-/// would under `taskset -c 0 munjigi serve`); then restores the main thread.
-fn started_on_core<T>(core: u32, start: impl FnOnce() -> T) -> T {
-    let me = std::process::id();
-    let before = affinity(me);
-    let set = |list: &str| {
-        let ok = Command::new("taskset")
-            .args(["-p", "-c", list, &me.to_string()])
-            .output()
-            .unwrap()
-            .status
-            .success();
-        assert!(ok, "taskset -p -c {list} {me}");
-    };
-    set(&core.to_string());
-    let out = start();
-    set(&before);
-    out
 }
 
 fn pin_nginx(n: &Nginx, core: u32) -> Vec<u32> {
@@ -292,107 +119,6 @@ fn raw_get(port: u16, path: &str) -> Vec<u8> {
     out
 }
 
-/// What one wrk run reported.
-#[derive(Debug, Default, Clone)]
-struct Wrk {
-    requests: u64,
-    rps: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    non_2xx_3xx: u64,
-    socket_errors: String,
-    output: String,
-}
-
-/// A wrk duration (`812.00us`, `1.23ms`, `2.00s`, `1.00m`) in milliseconds.
-fn wrk_ms(v: &str) -> f64 {
-    let (num, mult) = if let Some(n) = v.strip_suffix("us") {
-        (n, 0.001)
-    } else if let Some(n) = v.strip_suffix("ms") {
-        (n, 1.0)
-    } else if let Some(n) = v.strip_suffix('s') {
-        (n, 1000.0)
-    } else if let Some(n) = v.strip_suffix('m') {
-        (n, 60_000.0)
-    } else if let Some(n) = v.strip_suffix('h') {
-        (n, 3_600_000.0)
-    } else {
-        panic!("unknown wrk time unit in `{v}`")
-    };
-    num.parse::<f64>()
-        .unwrap_or_else(|_| panic!("not a wrk time: `{v}`"))
-        * mult
-}
-
-fn parse_wrk(out: &str) -> Wrk {
-    let mut w = Wrk {
-        output: out.to_owned(),
-        ..Wrk::default()
-    };
-    let mut in_dist = false;
-    let (mut saw_rps, mut saw_p50, mut saw_p99, mut saw_n) = (false, false, false, false);
-    for line in out.lines() {
-        let t = line.trim();
-        if t.starts_with("Latency Distribution") {
-            in_dist = true;
-            continue;
-        }
-        if in_dist {
-            let mut it = t.split_whitespace();
-            match (it.next(), it.next()) {
-                (Some("50%"), Some(v)) => {
-                    w.p50_ms = wrk_ms(v);
-                    saw_p50 = true;
-                }
-                (Some("99%"), Some(v)) => {
-                    w.p99_ms = wrk_ms(v);
-                    saw_p99 = true;
-                }
-                (Some(p), Some(_)) if p.ends_with('%') => {}
-                _ => in_dist = false,
-            }
-        }
-        if let Some(v) = t.strip_prefix("Requests/sec:") {
-            w.rps = v.trim().parse().unwrap();
-            saw_rps = true;
-        } else if let Some(v) = t.strip_prefix("Non-2xx or 3xx responses:") {
-            w.non_2xx_3xx = v.trim().parse().unwrap();
-        } else if let Some(v) = t.strip_prefix("Socket errors:") {
-            w.socket_errors = v.trim().to_owned();
-        } else if let Some((n, _)) = t.split_once(" requests in ") {
-            w.requests = n.trim().parse().unwrap();
-            saw_n = true;
-        }
-    }
-    assert!(
-        saw_rps && saw_p50 && saw_p99 && saw_n,
-        "cannot read wrk's output:\n{out}"
-    );
-    w
-}
-
-/// One wrk run on the load core against `url`, with the session cookie.
-fn wrk(url: &str, secs: u64, connections: usize, cookie: &str) -> Wrk {
-    let out = Command::new("taskset")
-        .args(["-c", &LOAD_CORE.to_string(), "wrk", "-t1"])
-        .arg(format!("-c{connections}"))
-        .arg(format!("-d{secs}s"))
-        .arg("--latency")
-        .arg("-H")
-        .arg(format!("Cookie: mj_px={cookie}"))
-        .arg(url)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run wrk: {e}"));
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "wrk failed ({}): {text}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    parse_wrk(&text)
-}
-
 /// A measured side: the wrk figures and the CPU the system under test used.
 struct Side {
     name: &'static str,
@@ -429,7 +155,8 @@ fn measure(
     tck: u64,
 ) -> Side {
     println!("== {name}: {WARMUP_SECS} s warm-up, then {secs} s measured ({url})");
-    let warm = wrk(url, WARMUP_SECS, connections, cookie);
+    let header = format!("Cookie: mj_px={cookie}");
+    let warm = wrk(url, WARMUP_SECS, connections, &header, &[]);
     check_all_ok(name, "warm-up", &warm, None);
     std::thread::sleep(Duration::from_millis(300));
 
@@ -438,7 +165,7 @@ fn measure(
     let c0 = cpu_ticks_of(pids);
     let s0 = sched_ns_of(pids);
     let start = Instant::now();
-    let w = wrk(url, secs, connections, cookie);
+    let w = wrk(url, secs, connections, &header, &[]);
     let wall_s = start.elapsed().as_secs_f64();
     let c1 = cpu_ticks_of(pids);
     let s1 = sched_ns_of(pids);
@@ -485,14 +212,6 @@ fn check_all_ok(name: &str, what: &str, w: &Wrk, upstream: Option<(u64, usize)>)
     }
 }
 
-fn met(ok: bool) -> &'static str {
-    if ok {
-        "met"
-    } else {
-        "not met"
-    }
-}
-
 fn write_upstream_root(root: &Path) -> String {
     let body = file_body();
     std::fs::create_dir_all(root.join("bench")).unwrap();
@@ -506,11 +225,7 @@ fn main() {
     for t in ["wrk", "taskset"] {
         require_tool(t);
     }
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    assert!(
-        cores >= 2,
-        "the bench pins the proxy and the load generator to two different cores; this machine has {cores}"
-    );
+    require_two_cores("the proxy");
     let tck = clk_tck();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -560,7 +275,7 @@ fn main() {
             people: Vec::new(),
         },
     );
-    let gw = started_on_core(SUT_CORE, || {
+    let gw = on_core(SUT_CORE, || {
         start_gateway(
             dir.path(),
             &sim_url,
@@ -601,9 +316,7 @@ fn main() {
     // The system under test on its core, every thread (it started there; this
     // also covers threads its runtime may have made since).
     pin(gw_pid, SUT_CORE);
-    let threads = std::fs::read_dir(format!("/proc/{gw_pid}/task"))
-        .map(|d| d.count())
-        .unwrap_or(0);
+    let threads = thread_count(gw_pid);
 
     println!("binary:        {}", munjigi_bin().display());
     println!(
@@ -623,18 +336,7 @@ fn main() {
     );
 
     // Background load on the machine, for reading the figures.
-    let j0 = cpu_jiffies();
-    std::thread::sleep(Duration::from_secs(1));
-    let idle_busy = busy_pct(&j0, &cpu_jiffies());
-    println!(
-        "background:    {} busy before the runs (other processes share these cores)",
-        idle_busy
-            .iter()
-            .enumerate()
-            .map(|(i, b)| format!("cpu{i} {b:.0}%"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    let idle_busy = background_busy();
     println!();
 
     let g = measure(
@@ -790,14 +492,7 @@ fn main() {
             "cpu_met": gw_us <= BUDGET_US,
         },
     });
-    // Cargo runs benches in the package folder: a relative target dir is the root's.
-    let out_dir = repo_root()
-        .join(std::env::var_os("CARGO_TARGET_DIR").unwrap_or_else(|| "target".into()))
-        .join("bench");
-    std::fs::create_dir_all(&out_dir).unwrap();
-    let out = out_dir.join("proxy_overhead.json");
-    std::fs::write(&out, serde_json::to_string_pretty(&report).unwrap() + "\n").unwrap();
-    println!("figures:       {}", out.display());
+    write_figures("proxy_overhead", &report);
 
     drop(gw);
     drop(sim);

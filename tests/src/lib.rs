@@ -11,7 +11,9 @@
     clippy::indexing_slicing
 )]
 
+pub mod bench;
 pub mod nginx;
+pub mod saml;
 pub mod upstream;
 pub mod wire;
 
@@ -619,7 +621,7 @@ impl Page {
     }
 }
 
-fn html_unescape(s: &str) -> String {
+pub(crate) fn html_unescape(s: &str) -> String {
     s.replace("&amp;", "&")
         .replace("&quot;", "\"")
         .replace("&#x27;", "'")

@@ -555,6 +555,7 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
 
     // Sites.
     let mut sites = BTreeMap::new();
+    let mut saml_sps = HashMap::new();
     let mut clients = HashMap::new();
     for (id, s) in raw.sites {
         let span = s.span();
@@ -669,6 +670,7 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
                 policy,
                 oidc,
                 webhook_url: webhook::site_url(r, &id, s.signing),
+                saml: saml::site(r, base, &id, s.saml, &mut saml_sps),
             },
         );
     }
@@ -724,6 +726,7 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
         }
     });
 
+    let saml_settings = saml::settings(r, &public_url, raw.saml);
     Some(Config {
         source: r.file.to_path_buf(),
         public_url,
@@ -742,6 +745,8 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
         proxy,
         routes,
         signing,
+        saml: saml_settings,
+        saml_sps,
     })
 }
 
@@ -757,6 +762,7 @@ mod crl;
 mod declarative;
 mod kakao_direct;
 mod routes;
+mod saml;
 mod toss_direct;
 mod webhook;
 

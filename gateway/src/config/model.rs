@@ -36,6 +36,26 @@ pub struct Config {
     pub routes: Vec<std::sync::Arc<Route>>,
     /// Document signing; None = the signing API answers 503.
     pub signing: Option<SigningSettings>,
+    pub saml: SamlSettings,
+    /// SAML SP entityID → site id.
+    pub saml_sps: HashMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SamlSettings {
+    pub entity_id: String,
+    pub assertion_lifetime: Duration,
+}
+
+/// A site's SAML SP registration.
+#[derive(Debug, Clone)]
+pub struct SamlSite {
+    pub sp: std::sync::Arc<crate::saml::sp::ServiceProvider>,
+    pub sign_response: bool,
+    pub require_signed_requests: bool,
+    pub idp_initiated: bool,
+    pub scope: String,
+    pub encrypt_assertions: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -57,6 +77,11 @@ impl Config {
     pub fn client(&self, client_id: &str) -> Option<(&Site, &OidcClient)> {
         let site = self.sites.get(self.clients.get(client_id)?)?;
         Some((site, site.oidc.as_ref()?))
+    }
+    /// The site and SP registration of a SAML entityID.
+    pub fn saml_sp(&self, entity_id: &str) -> Option<(&Site, &SamlSite)> {
+        let site = self.sites.get(self.saml_sps.get(entity_id)?)?;
+        Some((site, site.saml.as_ref()?))
     }
     pub fn provider(&self, id: &str) -> Option<&ProviderConfig> {
         self.providers.iter().find(|p| p.id.as_str() == id)
@@ -168,6 +193,7 @@ pub struct Site {
     pub oidc: Option<OidcClient>,
     /// Receives a signed notification when a signature request ends.
     pub webhook_url: Option<String>,
+    pub saml: Option<SamlSite>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -36,6 +36,19 @@ pub struct RawConfig {
     /// Document signing for sites (off without it).
     #[serde(default)]
     pub signing: Option<Spanned<RawSigning>>,
+    /// The SAML IdP's own settings (defaults without it).
+    #[serde(default)]
+    pub saml: Option<Spanned<RawSaml>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSaml {
+    /// Default: `{public_url}/saml/metadata`.
+    pub entity_id: Option<Spanned<String>>,
+    /// Lifetime of an assertion's SubjectConfirmationData and Conditions,
+    /// seconds (default 300).
+    pub assertion_lifetime_secs: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -260,6 +273,30 @@ pub struct RawSite {
     pub oidc: Option<RawOidcClient>,
     /// The site's document-signing settings (`[sites.X.signing]`).
     pub signing: Option<RawSiteSigning>,
+    /// The site as a SAML SP (`[sites.X.saml]`).
+    pub saml: Option<RawSiteSaml>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSiteSaml {
+    /// The SP's metadata file: entityID, ACS endpoints, keys. Required.
+    pub metadata: Spanned<String>,
+    /// Sign the Response as well as the Assertion (default false).
+    #[serde(default)]
+    pub sign_response: bool,
+    /// Refuse unsigned AuthnRequests even if the metadata does not say
+    /// `AuthnRequestsSigned` (default false).
+    #[serde(default)]
+    pub require_signed_requests: bool,
+    /// Allow IdP-initiated SSO to this SP (default false).
+    #[serde(default)]
+    pub idp_initiated: bool,
+    /// Claims released as attributes, as OIDC scopes (default "openid profile").
+    pub scope: Option<Spanned<String>>,
+    /// Encrypt assertions to the metadata's encryption key (default: when
+    /// the metadata has one).
+    pub encrypt_assertions: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -62,7 +62,7 @@ pub async fn route(
         (Method::GET, "status") => status(app, txn, req).await,
         (Method::GET, "continue") => continue_login(app, txn, req.headers(), ctx).await,
         (Method::POST, "cancel") => cancel(app, txn, req).await,
-        (Method::GET, "abort") => abort(app, txn).await,
+        (Method::GET, "abort") => abort(app, txn, ctx).await,
         (_, "" | "identify" | "start" | "wait" | "status" | "continue" | "cancel" | "abort") => {
             Err(GatewayError::MethodNotAllowed)
         }
@@ -443,17 +443,29 @@ async fn continue_login(
     // One login, one code: the transaction is gone once the code exists.
     app.txns.delete(&txn.id).await?;
     let (ticket, sess) = session::create(app, outcome.clone()).await?;
+    let cookie = app.cookies.set(
+        session::COOKIE,
+        &ticket,
+        Some(session::cookie_max_age(app).as_secs()),
+    );
+    if txn.request.saml.is_some() {
+        let resp = crate::saml::sso::complete(
+            app,
+            &txn.id,
+            &txn.request,
+            &txn.policy,
+            &outcome,
+            &sess.sid,
+            ctx,
+        )?;
+        return Ok(respond::with_cookie(resp, &cookie));
+    }
     let url = match &txn.request.proxy {
         Some(px) => crate::proxy::entry::handoff(app, px, &outcome, &sess.sid).await?,
         None => {
             grant::issue_code(app, &txn.id, &txn.request, &txn.policy, &outcome, &sess.sid).await?
         }
     };
-    let cookie = app.cookies.set(
-        session::COOKIE,
-        &ticket,
-        Some(session::cookie_max_age(app).as_secs()),
-    );
     Ok(respond::with_cookie(respond::redirect(&url), &cookie))
 }
 
@@ -474,11 +486,20 @@ async fn cancel(
 }
 
 /// Back to the site without logging in (RFC 6749 `access_denied`).
-async fn abort(app: &App, txn: LoginTxn) -> Result<Response, GatewayError> {
+async fn abort(app: &App, txn: LoginTxn, ctx: &Ctx) -> Result<Response, GatewayError> {
     app.txns.delete(&txn.id).await?;
     tracing::info!(txn = %txn.id, client = %txn.request.client_id, "citizen returned to the site without logging in");
     if let Some(spec) = &txn.signing {
         return crate::signing::declined(app, &txn, spec).await;
+    }
+    if let Some(ret) = &txn.request.saml {
+        return crate::saml::sso::answer(
+            app,
+            &ret.sp,
+            ret,
+            &crate::saml::error::Refusal::Cancelled,
+            ctx,
+        );
     }
     if let Some(px) = &txn.request.proxy {
         // A proxied site has no error endpoint: back to where the citizen was

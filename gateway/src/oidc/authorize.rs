@@ -167,6 +167,7 @@ pub async fn handle(
         max_age,
         login_hint,
         proxy: None,
+        saml: None,
     };
 
     // 3. Single sign-on: reuse a fresh enough session of this browser.

@@ -76,29 +76,7 @@ pub async fn issue_code(
     outcome: &Outcome,
     sid: &str,
 ) -> Result<String, GatewayError> {
-    let scopes = Scopes::parse(&req.scope).map_err(|e| GatewayError::BadRequest(e.to_string()))?;
-    let assertion = Assertion {
-        txn: txn_id.to_owned(),
-        provider: outcome.provider.clone(),
-        person: outcome.person.person(),
-        level: outcome.level,
-        amr: outcome.amr.clone(),
-        auth_time: outcome.auth_time,
-        evidence: outcome.evidence.clone(),
-    };
-    let sub = pairwise::subject(
-        app.config.pairwise_key.expose(),
-        &req.site_id,
-        &assertion.person.ci,
-    )
-    .map_err(|e| GatewayError::Internal(e.to_string()))?;
-    let claims = match munjigi_policy::release(
-        &policy.to_policy(),
-        &assertion,
-        req.required_level,
-        &scopes,
-        sub,
-    ) {
+    let claims = match release(app, txn_id, req, policy, outcome)? {
         Ok(c) => c,
         Err(denied) => {
             tracing::warn!(txn = txn_id, client = %req.client_id, code = denied.code(), "claim release refused");
@@ -111,6 +89,7 @@ pub async fn issue_code(
             ));
         }
     };
+    let scopes = Scopes::parse(&req.scope).map_err(|e| GatewayError::BadRequest(e.to_string()))?;
     let code = random::token(32)?;
     let record = CodeRecord {
         client_id: req.client_id.clone(),
@@ -136,6 +115,40 @@ pub async fn issue_code(
     }
     pairs.push(("iss", app.config.issuer()));
     Ok(append_query(&req.redirect_uri, &pairs))
+}
+
+/// The claims the site's policy releases for this outcome (OIDC and SAML
+/// share it): the normalised assertion, the pairwise `sub`, the policy check.
+pub fn release(
+    app: &App,
+    txn_id: &str,
+    req: &AuthRequest,
+    policy: &PolicySnapshot,
+    outcome: &Outcome,
+) -> Result<Result<Claims, munjigi_policy::Denied>, GatewayError> {
+    let scopes = Scopes::parse(&req.scope).map_err(|e| GatewayError::BadRequest(e.to_string()))?;
+    let assertion = Assertion {
+        txn: txn_id.to_owned(),
+        provider: outcome.provider.clone(),
+        person: outcome.person.person(),
+        level: outcome.level,
+        amr: outcome.amr.clone(),
+        auth_time: outcome.auth_time,
+        evidence: outcome.evidence.clone(),
+    };
+    let sub = pairwise::subject(
+        app.config.pairwise_key.expose(),
+        &req.site_id,
+        &assertion.person.ci,
+    )
+    .map_err(|e| GatewayError::Internal(e.to_string()))?;
+    Ok(munjigi_policy::release(
+        &policy.to_policy(),
+        &assertion,
+        req.required_level,
+        &scopes,
+        sub,
+    ))
 }
 
 /// Whether `provider` may serve this login (the site's snapshot and the level).

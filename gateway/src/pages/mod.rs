@@ -19,6 +19,7 @@ mod demo;
 mod identify;
 mod lang;
 mod logged_out;
+mod post_back;
 mod problem;
 mod text;
 mod waiting;
@@ -34,6 +35,7 @@ pub use demo::{
 pub use identify::{identify, Field, IdentifyView};
 pub use lang::Lang;
 pub use logged_out::{logged_out, LoggedOutView};
+pub use post_back::{post_back, PostBackView};
 pub use problem::{error, error_fallback, ErrorView, Problem};
 pub use waiting::{waiting, WaitingView};
 

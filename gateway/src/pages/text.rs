@@ -104,6 +104,11 @@ pub(super) struct Text {
     pub logged_out_title: &'static str,
     pub logged_out_body: &'static str,
 
+    // Returning to a SAML site (the auto-posted form).
+    pub returning_title: &'static str,
+    pub returning_body: &'static str,
+    pub continue_button: &'static str,
+
     // Demo site.
     pub demo_brand: &'static str,
     pub demo_tag: &'static str,
@@ -298,6 +303,10 @@ const KO: Text = Text {
     logged_out_title: "로그아웃되었습니다",
     logged_out_body: "문지기 로그인이 끝났습니다. 공용 컴퓨터를 쓰셨다면 브라우저 창을 모두 닫아 주세요.",
 
+    returning_title: "사이트로 돌아가는 중입니다",
+    returning_body: "자동으로 넘어가지 않으면 아래 계속 버튼을 누르세요.",
+    continue_button: "계속",
+
     demo_brand: "예시 민원포털",
     demo_tag: "데모",
     demo_banner: "문지기 연동을 보여 주는 예시 공공 서비스입니다. 인증서 앱 대신 시뮬레이터가 승인하므로 실제 개인정보를 입력하지 마세요.",
@@ -482,6 +491,10 @@ const EN: Text = Text {
 
     logged_out_title: "You have logged out",
     logged_out_body: "Your Munjigi login has ended. If you used a shared computer, close all browser windows.",
+
+    returning_title: "Returning to the site",
+    returning_body: "If nothing happens, press Continue below.",
+    continue_button: "Continue",
 
     demo_brand: "Sample Public Service",
     demo_tag: "Demo",

@@ -286,6 +286,7 @@ pub async fn start(
         max_age: None,
         login_hint: None,
         proxy: Some(px),
+        saml: None,
     };
     authorize::begin(app, req.headers(), request, policy, ctx).await
 }

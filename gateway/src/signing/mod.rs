@@ -91,6 +91,7 @@ pub async fn start(
             max_age: None,
             login_hint: None,
             proxy: None,
+            saml: None,
         };
         let policy = PolicySnapshot::from_policy(&site.policy);
         let (resp, txn_id) =

@@ -47,11 +47,12 @@ pub fn json_bytes(status: StatusCode, body: Bytes) -> Response {
 
 /// Static assets: cacheable, they carry no per-login data.
 pub fn asset(content_type: &'static str, body: &'static str) -> Response {
-    let mut r = base(
-        StatusCode::OK,
-        content_type,
-        Bytes::from_static(body.as_bytes()),
-    );
+    asset_bytes(content_type, Bytes::from_static(body.as_bytes()))
+}
+
+/// A public, cacheable document built at start (metadata).
+pub fn asset_bytes(content_type: &'static str, body: Bytes) -> Response {
+    let mut r = base(StatusCode::OK, content_type, body);
     r.headers_mut().insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=3600"),

@@ -1,0 +1,41 @@
+//! The SAML 2.0 IdP face of the gateway: metadata, Web Browser SSO over the
+//! HTTP-Redirect and HTTP-POST bindings.
+//!
+//! Only the front protocol is SAML: a request becomes the same login
+//! transaction, chooser, provider flow and normalised assertion as OIDC, and
+//! the outcome is released by the same claim policy, then projected onto a
+//! signed Response. Inbound messages are checked in layers, each refusing
+//! with its own reason: [`inbound`] (size, shape, hostile XML), [`binding`]
+//! (signatures, reduction to the signed bytes), [`sso`] (who, where, when).
+
+pub mod binding;
+pub mod dsig;
+pub mod encrypt;
+pub mod error;
+pub mod inbound;
+pub mod keys;
+pub mod metadata;
+pub mod once;
+pub mod response;
+pub mod slo;
+pub mod sp;
+pub mod sso;
+
+use munjigi_providers::Level;
+use serde::{Deserialize, Serialize};
+
+/// How the Response of a login is built: kept in the login transaction.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SamlReturn {
+    /// The SP's entityID (the Audience).
+    pub sp: String,
+    /// The AuthnRequest's ID (None for IdP-initiated SSO).
+    pub request_id: Option<String>,
+    /// The ACS URL, taken from the SP's metadata.
+    pub acs: String,
+    pub relay_state: Option<String>,
+    /// NameID format transient (else persistent, the pairwise `sub`).
+    pub transient: bool,
+    /// Levels the RequestedAuthnContext accepts, lowest first.
+    pub levels: Vec<Level>,
+}

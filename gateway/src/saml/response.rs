@@ -1,0 +1,283 @@
+//! The Response an SP receives: built with samael's schema types, signed by
+//! xmlsec (RSA-SHA256, exclusive c14n, SHA-256 digests).
+//!
+//! The Assertion is always signed, on its own document, before it is placed in
+//! the Response; the Response is signed too when the site asks for it. samael
+//! writes text content as given, so every value that comes from a person or a
+//! request is escaped here first.
+
+use super::error::status;
+use super::inbound::NS_ASSERTION;
+use super::SamlReturn;
+use crate::app::App;
+use crate::config::model::SamlSite;
+use crate::rescue::GatewayError;
+use chrono::{DateTime, TimeZone as _, Utc};
+use munjigi_policy::Claims;
+use munjigi_providers::Level;
+use samael::attribute::{Attribute, AttributeValue};
+use samael::schema::{
+    Assertion, AttributeStatement, AudienceRestriction, AuthnContext, AuthnContextClassRef,
+    AuthnStatement, Conditions, Issuer, Response, Status, StatusCode, StatusMessage, Subject,
+    SubjectConfirmation, SubjectConfirmationData, SubjectNameID,
+};
+use samael::traits::ToXml;
+
+pub const NAMEID_PERSISTENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent";
+pub const NAMEID_TRANSIENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient";
+pub const NAMEID_UNSPECIFIED: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified";
+const ATTRNAME_URI: &str = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri";
+const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
+
+/// Released claims as attributes: `(URI name, FriendlyName)`. The names are
+/// documented in the README; standard OIDs where one exists.
+pub const ATTRIBUTES: &[(&str, &str, &str)] = &[
+    ("sub", "urn:munjigi:attribute:sub", "sub"),
+    ("name", "urn:oid:2.16.840.1.113730.3.1.241", "displayName"),
+    ("birthdate", "urn:oid:1.3.6.1.5.5.7.9.1", "dateOfBirth"),
+    ("gender", "urn:oid:1.3.6.1.5.5.7.9.3", "gender"),
+    ("phone_number", "urn:oid:2.5.4.20", "telephoneNumber"),
+    ("ci", "urn:munjigi:attribute:ci", "ci"),
+    ("provider", "urn:munjigi:attribute:provider", "provider"),
+    ("amr", "urn:munjigi:attribute:amr", "amr"),
+];
+
+pub(super) fn esc(s: &str) -> String {
+    quick_xml::escape::escape(s).into_owned()
+}
+
+pub(super) fn issuer(app: &App) -> Issuer {
+    Issuer {
+        value: Some(esc(&app.config.saml.entity_id)),
+        format: Some("urn:oasis:names:tc:SAML:2.0:nameid-format:entity".into()),
+        ..Issuer::default()
+    }
+}
+
+pub(super) fn new_id() -> Result<String, GatewayError> {
+    // An NCName: a letter first, then base64url.
+    Ok(format!("_{}", crate::random::token(20)?))
+}
+
+/// Signs the root element `id` of `xml` (the IdP's own document, written by
+/// samael), the signature after its `Issuer`.
+pub(super) fn sign(xml: &str, id: &str, app: &App) -> Result<String, GatewayError> {
+    app.saml_keys
+        .signer
+        .sign(xml, id, "</saml2:Issuer>")
+        .map_err(|e| GatewayError::Internal(format!("SAML signing failed: {e}")))
+}
+
+pub(super) fn to_xml<T>(v: &T) -> Result<String, GatewayError>
+where
+    for<'a> &'a T: TryInto<quick_xml::events::Event<'a>>,
+    for<'a> <&'a T as TryInto<quick_xml::events::Event<'a>>>::Error:
+        std::fmt::Debug + From<quick_xml::Error> + From<std::io::Error> + From<std::str::Utf8Error>,
+{
+    v.to_string()
+        .map_err(|e| GatewayError::Internal(format!("SAML serialisation failed: {e:?}")))
+}
+
+fn attributes(claims: &Claims) -> Vec<Attribute> {
+    let mut out = Vec::new();
+    let json = serde_json::to_value(claims).unwrap_or_default();
+    for (claim, name, friendly) in ATTRIBUTES {
+        let values: Vec<String> = match json.get(*claim) {
+            Some(serde_json::Value::String(s)) => vec![s.clone()],
+            Some(serde_json::Value::Array(a)) => a
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
+            _ => continue,
+        };
+        if values.is_empty() {
+            continue;
+        }
+        out.push(Attribute {
+            friendly_name: Some((*friendly).to_owned()),
+            name: Some((*name).to_owned()),
+            name_format: Some(ATTRNAME_URI.to_owned()),
+            values: values
+                .iter()
+                .map(|v| AttributeValue {
+                    // No xsi:type: its `xs:` prefix would be a QName in
+                    // content, which exclusive c14n does not keep declared.
+                    attribute_type: None,
+                    value: Some(esc(v)),
+                })
+                .collect(),
+        });
+    }
+    out
+}
+
+/// What a successful answer carries beyond the request's own facts.
+pub struct Success<'a> {
+    pub claims: &'a Claims,
+    pub name_id: &'a str,
+    pub level: Level,
+    pub session_index: &'a str,
+    pub auth_time: u64,
+}
+
+fn at(unix: u64) -> DateTime<Utc> {
+    Utc.timestamp_opt(i64::try_from(unix).unwrap_or(0), 0)
+        .single()
+        .unwrap_or_default()
+}
+
+/// A signed Response with one signed Assertion.
+pub fn success(
+    app: &App,
+    site: &SamlSite,
+    ret: &SamlReturn,
+    ok: &Success<'_>,
+) -> Result<String, GatewayError> {
+    let now = Utc::now();
+    let lifetime = chrono::Duration::from_std(app.config.saml.assertion_lifetime)
+        .unwrap_or_else(|_| chrono::Duration::seconds(300));
+    let until = now + lifetime;
+    let assertion_id = new_id()?;
+    let assertion = Assertion {
+        id: assertion_id.clone(),
+        issue_instant: now,
+        version: "2.0".into(),
+        issuer: issuer(app),
+        signature: None,
+        subject: Some(Subject {
+            name_id: Some(SubjectNameID {
+                format: Some(
+                    if ret.transient {
+                        NAMEID_TRANSIENT
+                    } else {
+                        NAMEID_PERSISTENT
+                    }
+                    .into(),
+                ),
+                value: esc(ok.name_id),
+            }),
+            subject_confirmations: Some(vec![SubjectConfirmation {
+                method: Some(BEARER.into()),
+                name_id: None,
+                subject_confirmation_data: Some(SubjectConfirmationData {
+                    not_before: None,
+                    not_on_or_after: Some(until),
+                    recipient: Some(ret.acs.clone()),
+                    in_response_to: ret.request_id.clone(),
+                    address: None,
+                    content: None,
+                }),
+            }]),
+        }),
+        conditions: Some(Conditions {
+            not_before: Some(now - chrono::Duration::seconds(30)),
+            not_on_or_after: Some(until),
+            audience_restrictions: Some(vec![AudienceRestriction {
+                audience: vec![esc(&ret.sp)],
+            }]),
+            one_time_use: None,
+            proxy_restriction: None,
+        }),
+        authn_statements: Some(vec![AuthnStatement {
+            authn_instant: Some(at(ok.auth_time)),
+            session_index: Some(ok.session_index.to_owned()),
+            session_not_on_or_after: None,
+            subject_locality: None,
+            authn_context: Some(AuthnContext {
+                value: Some(AuthnContextClassRef {
+                    value: Some(ok.level.acr().to_owned()),
+                }),
+            }),
+        }]),
+        attribute_statements: Some(vec![AttributeStatement {
+            attributes: attributes(ok.claims),
+        }]),
+    };
+    let mut signed_assertion = sign(&to_xml(&assertion)?, &assertion_id, app)?;
+    if site.encrypt_assertions {
+        if let Some(cert) = &site.sp.encryption_key {
+            signed_assertion = super::encrypt::encrypted_assertion(&signed_assertion, cert)?;
+        }
+    }
+    envelope(
+        app,
+        site.sign_response,
+        ret,
+        status::SUCCESS,
+        None,
+        None,
+        Some(&signed_assertion),
+    )
+}
+
+/// A Response that carries only a status (no assertion).
+pub fn failure(
+    app: &App,
+    ret: &SamlReturn,
+    top: &str,
+    second: Option<&str>,
+    message: &str,
+) -> Result<String, GatewayError> {
+    // A status-only response is always signed: it is cheap and lets the SP
+    // trust a NoPassive as much as a success.
+    envelope(app, true, ret, top, second, Some(message), None)
+}
+
+fn envelope(
+    app: &App,
+    signed: bool,
+    ret: &SamlReturn,
+    top: &str,
+    second: Option<&str>,
+    message: Option<&str>,
+    assertion_xml: Option<&str>,
+) -> Result<String, GatewayError> {
+    let id = new_id()?;
+    let response = Response {
+        id: id.clone(),
+        in_response_to: ret.request_id.clone(),
+        version: "2.0".into(),
+        issue_instant: Utc::now(),
+        destination: Some(ret.acs.clone()),
+        consent: None,
+        issuer: Some(issuer(app)),
+        signature: None,
+        status: Some(Status {
+            status_code: StatusCode {
+                value: Some(top.to_owned()),
+            },
+            status_message: message.map(|m| StatusMessage {
+                value: Some(esc(m)),
+            }),
+            status_detail: None,
+        }),
+        encrypted_assertion: None,
+        assertion: None,
+    };
+    let mut xml = to_xml(&response)?;
+    if let Some(second) = second {
+        // samael's StatusCode has no nested code: add it in the element.
+        let top_tag = format!("<saml2p:StatusCode Value=\"{top}\"/>");
+        let nested = format!(
+            "<saml2p:StatusCode Value=\"{top}\"><saml2p:StatusCode Value=\"{second}\"/></saml2p:StatusCode>"
+        );
+        if !xml.contains(&top_tag) {
+            return Err(GatewayError::Internal(
+                "SAML status element not found".into(),
+            ));
+        }
+        xml = xml.replacen(&top_tag, &nested, 1);
+    }
+    if let Some(a) = assertion_xml {
+        // The signed assertion goes after Status.
+        let Some(at) = xml.rfind("</saml2p:Response>") else {
+            return Err(GatewayError::Internal("SAML response end not found".into()));
+        };
+        xml.insert_str(at, a);
+    }
+    if signed {
+        xml = sign(&xml, &id, app)?;
+    }
+    debug_assert!(xml.contains(NS_ASSERTION));
+    Ok(xml)
+}

@@ -1,0 +1,453 @@
+//! `/saml/sso` and `/saml/init`: an AuthnRequest (or an IdP-initiated start)
+//! becomes a login; a finished login becomes a Response posted to the ACS.
+//!
+//! Order matters, as for OIDC's redirect URI: until the SP is known, its
+//! signature verified as its metadata or site policy requires, and the ACS
+//! resolved from its metadata, every refusal is a page (answering would post
+//! to a place nobody vouched for). After that, refusals go back to the ACS as
+//! a signed status. Every refusal logs one line naming the SP and the reason.
+
+use super::binding::{self, Arrived};
+use super::error::{Refusal, SamlError};
+use super::response::{self, Success, NAMEID_PERSISTENT, NAMEID_TRANSIENT, NAMEID_UNSPECIFIED};
+use super::SamlReturn;
+use crate::app::App;
+use crate::config::model::{SamlSite, Site};
+use crate::oidc::{authorize, grant, session};
+use crate::random;
+use crate::rescue::{Ctx, GatewayError};
+use crate::txn::{AuthRequest, Outcome, PolicySnapshot};
+use crate::web::{self, respond, Response};
+use base64::Engine as _;
+use http::{Method, StatusCode};
+use hyper::body::Incoming;
+use munjigi_providers::Level;
+use samael::schema::{AuthnContextComparison, AuthnRequest};
+
+fn sso_url(app: &App) -> String {
+    format!("{}/saml/sso", app.config.public_url)
+}
+
+/// `/saml/sso`, both bindings.
+pub async fn handle(
+    app: &App,
+    req: http::Request<Incoming>,
+    ctx: &mut Ctx,
+) -> Result<Response, GatewayError> {
+    let (parts, body) = req.into_parts();
+    let arrived = match parts.method {
+        Method::GET => binding::from_redirect(
+            parts.uri.query().unwrap_or_default(),
+            "SAMLRequest",
+            "AuthnRequest",
+        ),
+        Method::POST => {
+            let raw = web::read_body(body, super::inbound::MAX_ENCODED * 2).await?;
+            let form: Vec<(String, String)> = form_urlencoded::parse(&raw).into_owned().collect();
+            binding::from_post(&form, "SAMLRequest", "AuthnRequest")
+        }
+        _ => return Err(GatewayError::MethodNotAllowed),
+    };
+    let arrived = arrived.map_err(|r| SamlError::new(None, r))?;
+    let (site, saml, ret, request) = match accept(app, &arrived).await {
+        Ok(Accepted::Login {
+            site,
+            saml,
+            ret,
+            request,
+        }) => (site, saml, ret, request),
+        Ok(Accepted::Answer {
+            saml_sp,
+            ret,
+            refusal,
+        }) => return answer(app, &saml_sp, &ret, &refusal, ctx),
+        Err(e) => return Err(e),
+    };
+    start(
+        app,
+        &parts.headers,
+        site,
+        saml,
+        ret,
+        request.force_authn.unwrap_or(false),
+        request.is_passive.unwrap_or(false),
+        ctx,
+    )
+    .await
+}
+
+enum Accepted<'a> {
+    Login {
+        site: &'a Site,
+        saml: &'a SamlSite,
+        ret: SamlReturn,
+        request: Box<AuthnRequest>,
+    },
+    /// Trustworthy enough to answer the SP with a status.
+    Answer {
+        saml_sp: String,
+        ret: SamlReturn,
+        refusal: Refusal,
+    },
+}
+
+fn issuer_of(r: &AuthnRequest) -> Option<String> {
+    r.issuer
+        .as_ref()
+        .and_then(|i| i.value.clone())
+        .filter(|v| !v.is_empty())
+}
+
+/// Everything from "who sent this" to "what do they want".
+async fn accept<'a>(app: &'a App, arrived: &Arrived) -> Result<Accepted<'a>, GatewayError> {
+    // Who claims to send it: read from the unverified message only to pick
+    // the keys, then read again from what the signature covered.
+    let unverified: AuthnRequest =
+        arrived
+            .xml
+            .parse()
+            .map_err(|e: samael::schema::authn_request::Error| {
+                SamlError::new(None, Refusal::Schema(e.to_string()))
+            })?;
+    let sp_id = issuer_of(&unverified).ok_or_else(|| SamlError::new(None, Refusal::NoIssuer))?;
+    let refuse = |r: Refusal| SamlError::new(Some(&sp_id), r);
+    let (site, saml) = app
+        .config
+        .saml_sp(&sp_id)
+        .ok_or_else(|| refuse(Refusal::UnknownSp))?;
+    let required = saml.sp.authn_requests_signed || saml.require_signed_requests;
+    let trusted = binding::verify(arrived, &saml.sp.signing_keys, "AuthnRequest", required)
+        .map_err(refuse)?;
+    let request: AuthnRequest =
+        trusted
+            .xml
+            .parse()
+            .map_err(|e: samael::schema::authn_request::Error| {
+                refuse(Refusal::Schema(e.to_string()))
+            })?;
+    if issuer_of(&request).as_deref() != Some(sp_id.as_str()) {
+        return Err(refuse(Refusal::BadSignature).into());
+    }
+    // Where the answer goes: only from metadata.
+    let acs = match (
+        request.assertion_consumer_service_index,
+        request.assertion_consumer_service_url.as_deref(),
+    ) {
+        (Some(_), Some(_)) => None,
+        (Some(i), None) => saml.sp.acs_by_index(i),
+        (None, Some(u)) => saml.sp.acs_by_url(u),
+        (None, None) => saml.sp.default_acs(),
+    };
+    let acs = acs.ok_or_else(|| refuse(Refusal::UnknownAcs))?;
+    if request
+        .protocol_binding
+        .as_deref()
+        .is_some_and(|b| b != binding::BINDING_POST)
+    {
+        return Err(refuse(Refusal::UnknownAcs).into());
+    }
+    // Meant for us: a signed request must name us (SAML bindings §3.4.5.2).
+    match request.destination.as_deref() {
+        Some(d) if d == sso_url(app) => {}
+        None if !trusted.signed => {}
+        _ => return Err(refuse(Refusal::Destination).into()),
+    }
+    let mut ret = SamlReturn {
+        sp: sp_id.clone(),
+        request_id: Some(request.id.clone()),
+        acs: acs.url.clone(),
+        relay_state: arrived.relay_state.clone(),
+        transient: false,
+        levels: Vec::new(),
+    };
+    let answer = |ret: SamlReturn, refusal: Refusal| {
+        Ok(Accepted::Answer {
+            saml_sp: sp_id.clone(),
+            ret,
+            refusal,
+        })
+    };
+    // Once only.
+    if !super::once::first_use(app, &sp_id, "AuthnRequest", &request.id).await? {
+        return Err(refuse(Refusal::Replayed).into());
+    }
+    if request.version != "2.0" {
+        return answer(ret, Refusal::Version);
+    }
+    if !super::once::fresh(request.issue_instant) {
+        return answer(ret, Refusal::Stale);
+    }
+    if request.subject.is_some() {
+        return answer(ret, Refusal::Unsupported("Subject in AuthnRequest"));
+    }
+    match request
+        .name_id_policy
+        .as_ref()
+        .and_then(|p| p.format.as_deref())
+    {
+        None | Some(NAMEID_PERSISTENT | NAMEID_UNSPECIFIED) => {}
+        Some(NAMEID_TRANSIENT) => ret.transient = true,
+        Some(_) => return answer(ret, Refusal::NameIdPolicy),
+    }
+    match acceptable_levels(&request, site.policy.min_level) {
+        Some(levels) if levels.iter().any(|l| any_provider_at(app, site, *l)) => {
+            ret.levels = levels
+        }
+        _ => return answer(ret, Refusal::NoAuthnContext),
+    }
+    Ok(Accepted::Login {
+        site,
+        saml,
+        ret,
+        request: Box::new(request),
+    })
+}
+
+fn any_provider_at(app: &App, site: &Site, level: Level) -> bool {
+    let policy = PolicySnapshot::from_policy(&site.policy);
+    app.config
+        .providers
+        .iter()
+        .any(|p| p.level == level && grant::provider_fits(app, &policy, level, &p.id))
+}
+
+/// The levels a RequestedAuthnContext accepts (SAML core §3.3.2.2.1), above
+/// the site's floor; None when it names only contexts we do not know.
+pub fn acceptable_levels(request: &AuthnRequest, floor: Level) -> Option<Vec<Level>> {
+    let mut levels: Vec<Level> = Level::ALL.to_vec();
+    if let Some(rac) = &request.requested_authn_context {
+        let named: Vec<Level> = rac
+            .authn_context_class_refs
+            .iter()
+            .flatten()
+            .filter_map(|c| c.value.as_deref())
+            .filter_map(Level::from_acr)
+            .collect();
+        let (Some(lo), Some(hi)) = (named.iter().min().copied(), named.iter().max().copied())
+        else {
+            return None;
+        };
+        levels.retain(|l| match rac.comparison {
+            None | Some(AuthnContextComparison::Exact) => named.contains(l),
+            Some(AuthnContextComparison::Minimum) => *l >= lo,
+            Some(AuthnContextComparison::Better) => *l > hi,
+            Some(AuthnContextComparison::Maximum) => *l <= hi,
+        });
+    }
+    levels.retain(|l| *l >= floor);
+    (!levels.is_empty()).then_some(levels)
+}
+
+fn auth_request(site: &Site, saml: &SamlSite, ret: SamlReturn) -> AuthRequest {
+    let required_level = ret.levels.first().copied().unwrap_or(site.policy.min_level);
+    AuthRequest {
+        client_id: ret.sp.clone(),
+        site_id: site.id.clone(),
+        redirect_uri: ret.acs.clone(),
+        state: ret.relay_state.clone(),
+        nonce: None,
+        code_challenge: None,
+        scope: saml.scope.clone(),
+        required_level,
+        max_age: None,
+        login_hint: None,
+        proxy: None,
+        saml: Some(ret),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn start(
+    app: &App,
+    headers: &http::HeaderMap,
+    site: &Site,
+    saml: &SamlSite,
+    ret: SamlReturn,
+    force: bool,
+    passive: bool,
+    ctx: &mut Ctx,
+) -> Result<Response, GatewayError> {
+    let policy = PolicySnapshot::from_policy(&site.policy);
+    let request = auth_request(site, saml, ret);
+    // Single sign-on: a session of this browser at an accepted level.
+    if !force {
+        if let Some(ticket) = app.cookies.get(headers, session::COOKIE) {
+            if let Some(s) = session::load(app, ticket).await? {
+                let fits = request
+                    .saml
+                    .as_ref()
+                    .is_some_and(|r| r.levels.iter().any(|l| *l <= s.outcome.level))
+                    && grant::provider_fits(
+                        app,
+                        &policy,
+                        request.required_level,
+                        &s.outcome.provider,
+                    );
+                if fits {
+                    let txn_id = random::token(16)?;
+                    tracing::info!(txn = %txn_id, sp = %request.client_id, "SAML login answered from the gateway session");
+                    return complete(app, &txn_id, &request, &policy, &s.outcome, &s.sid, ctx);
+                }
+            }
+        }
+    }
+    if passive {
+        let Some(ret) = &request.saml else {
+            return Err(GatewayError::Internal(
+                "SAML login without its return".into(),
+            ));
+        };
+        return answer(app, &ret.sp, ret, &Refusal::NoPassive, ctx);
+    }
+    authorize::begin(app, headers, request, policy, ctx).await
+}
+
+/// The end of a login for a SAML SP: release, project, sign, post.
+pub fn complete(
+    app: &App,
+    txn_id: &str,
+    request: &AuthRequest,
+    policy: &PolicySnapshot,
+    outcome: &Outcome,
+    sid: &str,
+    ctx: &Ctx,
+) -> Result<Response, GatewayError> {
+    let Some(ret) = &request.saml else {
+        return Err(GatewayError::Internal(
+            "SAML login without its return".into(),
+        ));
+    };
+    let Some((_, saml)) = app.config.saml_sp(&ret.sp) else {
+        // The SP was removed by a reload mid-login: nowhere trusted to answer.
+        return Err(SamlError::new(Some(&ret.sp), Refusal::UnknownSp).into());
+    };
+    // The strongest accepted level the citizen's login reached.
+    let Some(level) = ret
+        .levels
+        .iter()
+        .rev()
+        .find(|l| **l <= outcome.level)
+        .copied()
+    else {
+        return answer(app, &ret.sp, ret, &Refusal::NoAuthnContext, ctx);
+    };
+    let claims = match grant::release(app, txn_id, request, policy, outcome)? {
+        Ok(c) => c,
+        Err(denied) => {
+            tracing::warn!(txn = txn_id, sp = %ret.sp, code = denied.code(), "claim release refused");
+            return answer(app, &ret.sp, ret, &Refusal::PolicyDenied, ctx);
+        }
+    };
+    let transient_id;
+    let name_id = if ret.transient {
+        transient_id = format!("_{}", random::token(20)?);
+        transient_id.as_str()
+    } else {
+        claims.sub.as_str()
+    };
+    let xml = response::success(
+        app,
+        saml,
+        ret,
+        &Success {
+            claims: &claims,
+            name_id,
+            level,
+            session_index: sid,
+            auth_time: outcome.auth_time,
+        },
+    )?;
+    tracing::info!(txn = txn_id, sp = %ret.sp, provider = %outcome.provider, acr = level.short(), "SAML response issued");
+    post_back(
+        &ret.acs,
+        &xml,
+        "SAMLResponse",
+        ret.relay_state.as_deref(),
+        ctx,
+    )
+}
+
+/// Answers the SP with a status instead of an assertion.
+pub fn answer(
+    app: &App,
+    sp: &str,
+    ret: &SamlReturn,
+    refusal: &Refusal,
+    ctx: &Ctx,
+) -> Result<Response, GatewayError> {
+    let (top, second) = refusal
+        .status()
+        .unwrap_or((super::error::status::RESPONDER, None));
+    tracing::info!(code = refusal.code(), sp, txn = ctx.txn.as_deref().unwrap_or("-"), req = %ctx.request_id, reason = %refusal, "SAML request answered with a status");
+    let xml = response::failure(app, ret, top, second, &refusal.to_string())?;
+    post_back(
+        &ret.acs,
+        &xml,
+        "SAMLResponse",
+        ret.relay_state.as_deref(),
+        ctx,
+    )
+}
+
+/// The HTTP-POST binding page: `field` (`SAMLResponse`) holds the message.
+pub(super) fn post_back(
+    acs: &str,
+    xml: &str,
+    field: &'static str,
+    relay_state: Option<&str>,
+    ctx: &Ctx,
+) -> Result<Response, GatewayError> {
+    let mut fields = vec![(field, base64::engine::general_purpose::STANDARD.encode(xml))];
+    if let Some(r) = relay_state {
+        fields.push(("RelayState", r.to_owned()));
+    }
+    let body = crate::pages::post_back(&crate::pages::PostBackView {
+        lang: ctx.lang,
+        action: acs,
+        fields: &fields,
+    })
+    .map_err(|e| GatewayError::Internal(format!("page rendering failed: {e}")))?;
+    Ok(respond::html(StatusCode::OK, body))
+}
+
+/// `/saml/init?sp=ENTITYID[&RelayState=..]`: IdP-initiated SSO, for SPs
+/// whose site config allows unsolicited responses.
+pub async fn init(
+    app: &App,
+    req: http::Request<Incoming>,
+    ctx: &mut Ctx,
+) -> Result<Response, GatewayError> {
+    if req.method() != Method::GET {
+        return Err(GatewayError::MethodNotAllowed);
+    }
+    let q = crate::web::Params::from_query(req.uri())?;
+    let sp_id = q.required("sp")?.to_owned();
+    let refuse = |r: Refusal| SamlError::new(Some(&sp_id), r);
+    let (site, saml) = app
+        .config
+        .saml_sp(&sp_id)
+        .ok_or_else(|| refuse(Refusal::UnknownSp))?;
+    if !saml.idp_initiated {
+        return Err(refuse(Refusal::UnsolicitedNotAllowed).into());
+    }
+    let relay_state = q.get("RelayState").map(str::to_owned);
+    if relay_state.as_ref().is_some_and(|r| r.len() > 80) {
+        return Err(refuse(Refusal::RelayState).into());
+    }
+    let acs = saml
+        .sp
+        .default_acs()
+        .ok_or_else(|| refuse(Refusal::UnknownAcs))?;
+    let Some(levels) = acceptable_levels(&AuthnRequest::default(), site.policy.min_level) else {
+        return Err(refuse(Refusal::NoAuthnContext).into());
+    };
+    let ret = SamlReturn {
+        sp: sp_id.clone(),
+        request_id: None,
+        acs: acs.url.clone(),
+        relay_state,
+        transient: false,
+        levels,
+    };
+    start(app, req.headers(), site, saml, ret, false, false, ctx).await
+}

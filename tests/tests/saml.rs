@@ -1,0 +1,342 @@
+//! SAML 2.0 end to end: a real pysaml2 SP logs in through the gateway over
+//! both bindings and validates the signed response; `xmlsec1` verifies an
+//! emitted Response on its own.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use munjigi_e2e::saml::{start_saml_sp, submit_auto_post, SamlSp, SamlSpOpts};
+use munjigi_e2e::*;
+
+struct SamlWorld {
+    dir: TempDir,
+    _sim: Proc,
+    gw: Gateway,
+    sp: SamlSp,
+}
+
+fn saml_world(tag: &str, sp_opts: &SamlSpOpts, site_extra: &str) -> SamlWorld {
+    let dir = TempDir::new(tag);
+    let (sim, sim_url) = start_simulator(dir.path(), &SimOpts::default());
+    let port = free_port();
+    let gw_url = format!("http://127.0.0.1:{port}");
+    let sp = start_saml_sp(dir.path(), &gw_url, sp_opts);
+    let gw = start_gateway(
+        dir.path(),
+        &sim_url,
+        &GatewayOpts {
+            port: Some(port),
+            site_redirect: "http://127.0.0.1:9/cb".into(),
+            extra: format!(
+                "\n[sites.shop]\nname = \"민원 포털\"\nname_en = \"Civil portal\"\npolicy = \"standard\"\n\n[sites.shop.saml]\nmetadata = \"{}\"\nscope = \"profile phone\"\n{site_extra}\n",
+                sp.metadata.display()
+            ),
+            ..GatewayOpts::default()
+        },
+    );
+    SamlWorld {
+        dir,
+        _sim: sim,
+        gw,
+        sp,
+    }
+}
+
+/// From the SP's login link to the SP's JSON answer.
+async fn saml_login(b: &mut Browser, w: &SamlWorld, query: &str) -> serde_json::Value {
+    let start = b.get(&format!("{}/login?{query}", w.sp.url)).await;
+    let chooser_url = match start.status {
+        302 | 303 => {
+            let (page, url) = b.follow(&start.location.clone().unwrap()).await;
+            assert_eq!(page.status, 200, "chooser: {}", page.body);
+            url
+        }
+        200 => {
+            let answer = submit_auto_post(b, &start, &w.sp.url).await;
+            assert_eq!(answer.status, 303, "POST AuthnRequest: {}", answer.body);
+            let (page, url) = b
+                .follow(&absolute(&w.gw.url, answer.location.as_deref().unwrap()))
+                .await;
+            assert_eq!(page.status, 200, "chooser: {}", page.body);
+            url
+        }
+        s => panic!("SP login link answered {s}: {}", start.body),
+    };
+    login_at_chooser(b, w, &chooser_url).await
+}
+
+/// From the gateway's chooser to the SP's JSON answer.
+async fn login_at_chooser(b: &mut Browser, w: &SamlWorld, chooser_url: &str) -> serde_json::Value {
+    let wait_url = pick_and_submit(b, chooser_url, &HONG).await;
+    let base = wait_url.trim_end_matches("/wait").to_owned();
+    let done = wait_done(b, &absolute(&w.gw.url, &base)).await;
+    assert_eq!(done["state"], "completed", "{done}");
+    let (post_back, _) = b
+        .follow(&absolute(&w.gw.url, done["next"].as_str().unwrap()))
+        .await;
+    assert_eq!(post_back.status, 200, "post-back page: {}", post_back.body);
+    let answer = submit_auto_post(b, &post_back, &w.gw.url).await;
+    assert_eq!(answer.status, 200, "SP ACS: {}", answer.body);
+    answer.json()
+}
+
+fn assert_logged_in(j: &serde_json::Value) {
+    assert_eq!(j["ok"], true, "{j}");
+    assert_eq!(
+        j["name_id_format"], "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
+        "{j}"
+    );
+    assert_eq!(
+        j["authn_context_class_ref"], "urn:munjigi:acr:substantial",
+        "{j}"
+    );
+    assert_eq!(j["assertion_signed"], true, "{j}");
+    assert_eq!(j["friendly"]["displayName"][0], "홍길동", "{j}");
+    assert_eq!(
+        j["attributes"]["urn:oid:2.5.4.20"][0], "+821012345678",
+        "{j}"
+    );
+    assert_eq!(j["friendly"]["provider"][0], "kakao", "{j}");
+    assert!(
+        j["session_index"].as_str().is_some_and(|s| !s.is_empty()),
+        "{j}"
+    );
+}
+
+#[tokio::test]
+async fn pysaml2_logs_in_over_redirect_and_post() {
+    let w = saml_world("saml-both", &SamlSpOpts::default(), "");
+    let mut b = Browser::new(None);
+    let first = saml_login(&mut b, &w, "binding=redirect&relay=back-to-42").await;
+    assert_logged_in(&first);
+    assert_eq!(first["relay_state"], "back-to-42");
+    assert_eq!(first["acs"], "/acs");
+    // Another browser, the other binding: the same person, the same pairwise NameID.
+    let mut b2 = Browser::new(None);
+    let second = saml_login(&mut b2, &w, "binding=post&acs_index=1").await;
+    assert_logged_in(&second);
+    assert_eq!(second["acs"], "/acs2");
+    assert_eq!(
+        first["name_id"], second["name_id"],
+        "persistent NameID is stable"
+    );
+    // The SAML NameID is the site's pairwise sub, also sent as an attribute.
+    assert_eq!(first["friendly"]["sub"][0], first["name_id"]);
+}
+
+#[tokio::test]
+async fn signed_requests_and_signed_responses_interoperate() {
+    let w = saml_world(
+        "saml-signed",
+        &SamlSpOpts {
+            sign_requests: true,
+            want_response_signed: true,
+            ..SamlSpOpts::default()
+        },
+        "sign_response = true",
+    );
+    for binding in ["redirect", "post"] {
+        let mut b = Browser::new(None);
+        let j = saml_login(&mut b, &w, &format!("binding={binding}")).await;
+        assert_logged_in(&j);
+        assert_eq!(j["response_signed"], true, "{binding}: {j}");
+    }
+    // xmlsec1, independently of both ends, verifies the last Response with
+    // the IdP's published certificate.
+    let xml = reqwest_text(&format!("{}/last-response", w.sp.url)).await;
+    let resp_file = w.dir.path().join("response.xml");
+    std::fs::write(&resp_file, &xml).unwrap();
+    let cert = w.gw.config.parent().unwrap().join("keys/saml.crt");
+    for (id_attr, what) in [
+        ("urn:oasis:names:tc:SAML:2.0:protocol:Response", "Response"),
+        (
+            "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
+            "Assertion",
+        ),
+    ] {
+        let node_id = xml
+            .split(&format!("{what} "))
+            .nth(1)
+            .and_then(|rest| rest.split("ID=\"").nth(1))
+            .and_then(|rest| rest.split('"').next())
+            .unwrap()
+            .to_owned();
+        let out = std::process::Command::new("xmlsec1")
+            .arg("--verify")
+            .arg("--pubkey-cert-pem")
+            .arg(&cert)
+            .arg("--id-attr:ID")
+            .arg(id_attr)
+            .arg("--node-id")
+            .arg(&node_id)
+            .arg(&resp_file)
+            .output()
+            .expect("xmlsec1 runs");
+        assert!(
+            out.status.success(),
+            "xmlsec1 --verify of the {what}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+async fn reqwest_text(url: &str) -> String {
+    let mut b = Browser::new(None);
+    let p = b.get(url).await;
+    assert_eq!(p.status, 200, "{url}: {}", p.body);
+    p.body
+}
+
+/// An SP login that must be answered at once (IsPassive), from the gateway's
+/// session or with NoPassive.
+async fn passive_login(b: &mut Browser, w: &SamlWorld) -> serde_json::Value {
+    let start = b
+        .get(&format!("{}/login?binding=redirect&passive=1", w.sp.url))
+        .await;
+    assert_eq!(start.status, 302, "SP login link: {}", start.body);
+    let post_back = b.get(start.location.as_deref().unwrap()).await;
+    assert_eq!(post_back.status, 200, "passive answer: {}", post_back.body);
+    let answer = submit_auto_post(b, &post_back, &w.gw.url).await;
+    assert_eq!(answer.status, 200, "SP ACS: {}", answer.body);
+    answer.json()
+}
+
+#[tokio::test]
+async fn single_sign_on_then_single_logout_over_both_bindings() {
+    let w = saml_world(
+        "saml-slo",
+        &SamlSpOpts {
+            sign_requests: true,
+            ..SamlSpOpts::default()
+        },
+        "",
+    );
+    for binding in ["redirect", "post"] {
+        let mut b = Browser::new(None);
+        let first = saml_login(&mut b, &w, "binding=redirect").await;
+        assert_logged_in(&first);
+        // Single sign-on: a passive request is answered from the session.
+        let again = passive_login(&mut b, &w).await;
+        assert_logged_in(&again);
+        assert_eq!(again["name_id"], first["name_id"], "{binding}");
+        assert_eq!(again["session_index"], first["session_index"], "{binding}");
+        // SP-initiated logout, signed both ways.
+        let done = match binding {
+            "redirect" => {
+                let (page, url) = b.follow(&format!("{}/logout", w.sp.url)).await;
+                assert!(url.starts_with(&format!("{}/slo", w.sp.url)), "{url}");
+                page
+            }
+            _ => {
+                let form = b.get(&format!("{}/logout?binding=post", w.sp.url)).await;
+                assert_eq!(form.status, 200, "SP logout form: {}", form.body);
+                let answer = submit_auto_post(&mut b, &form, &w.sp.url).await;
+                assert_eq!(answer.status, 200, "gateway SLO: {}", answer.body);
+                submit_auto_post(&mut b, &answer, &w.gw.url).await
+            }
+        };
+        assert_eq!(done.status, 200, "{binding}: {}", done.body);
+        let j = done.json();
+        assert_eq!(j["ok"], true, "{binding}: {j}");
+        assert_eq!(
+            j["status"], "urn:oasis:names:tc:SAML:2.0:status:Success",
+            "{binding}: {j}"
+        );
+        // The gateway session is gone: a passive request now gets NoPassive.
+        let after = passive_login(&mut b, &w).await;
+        assert_eq!(after["ok"], false, "{binding}: {after}");
+        assert_eq!(
+            after["sub_status"], "urn:oasis:names:tc:SAML:2.0:status:NoPassive",
+            "{binding}: {after}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn assertions_are_encrypted_to_the_key_in_the_sp_metadata() {
+    let w = saml_world(
+        "saml-enc",
+        &SamlSpOpts {
+            encrypt: true,
+            ..SamlSpOpts::default()
+        },
+        "",
+    );
+    let mut b = Browser::new(None);
+    let j = saml_login(&mut b, &w, "binding=redirect").await;
+    assert_logged_in(&j);
+    assert_eq!(j["assertion_encrypted"], true, "{j}");
+    let xml = reqwest_text(&format!("{}/last-response", w.sp.url)).await;
+    assert!(xml.contains("EncryptedAssertion"), "{xml}");
+    assert!(
+        !xml.contains("홍길동") && !xml.contains("+821012345678"),
+        "no personal data in clear: {xml}"
+    );
+}
+
+#[tokio::test]
+async fn transient_nameids_are_fresh_and_force_authn_asks_the_citizen_again() {
+    let w = saml_world("saml-transient", &SamlSpOpts::default(), "");
+    let mut b = Browser::new(None);
+    let first = saml_login(&mut b, &w, "binding=redirect&nameid=transient").await;
+    assert_eq!(first["ok"], true, "{first}");
+    assert_eq!(
+        first["name_id_format"], "urn:oasis:names:tc:SAML:2.0:nameid-format:transient",
+        "{first}"
+    );
+    // ForceAuthn: the same browser, with a session, goes through the chooser
+    // again (saml_login insists on the chooser) and gets a new transient id.
+    let second = saml_login(&mut b, &w, "binding=post&nameid=transient&force=1").await;
+    assert_eq!(second["ok"], true, "{second}");
+    assert_ne!(
+        first["name_id"], second["name_id"],
+        "transient ids are not reused"
+    );
+    assert_ne!(
+        first["session_index"], second["session_index"],
+        "a new session"
+    );
+    // The pairwise sub attribute stays the same person.
+    assert_eq!(first["friendly"]["sub"], second["friendly"]["sub"]);
+}
+
+#[tokio::test]
+async fn idp_initiated_sso_only_where_the_site_allows_it() {
+    let sp_opts = SamlSpOpts {
+        allow_unsolicited: true,
+        ..SamlSpOpts::default()
+    };
+    // Not allowed by default: a page, no login.
+    let closed = saml_world("saml-unsolicited-off", &sp_opts, "");
+    let mut b = Browser::new(None);
+    let entity =
+        form_urlencoded::byte_serialize(closed.sp.entity_id.as_bytes()).collect::<String>();
+    let page = b
+        .get(&format!(
+            "{}/saml/init?sp={entity}&RelayState=r0",
+            closed.gw.url
+        ))
+        .await;
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert!(page.body.contains("MJ-M25"), "{}", page.body);
+    drop(closed);
+    // Allowed: the citizen logs in and the SP gets an unsolicited response.
+    let open = saml_world("saml-unsolicited-on", &sp_opts, "idp_initiated = true");
+    let entity = form_urlencoded::byte_serialize(open.sp.entity_id.as_bytes()).collect::<String>();
+    let mut b = Browser::new(None);
+    let (chooser, chooser_url) = b
+        .follow(&format!(
+            "{}/saml/init?sp={entity}&RelayState=deep-link",
+            open.gw.url
+        ))
+        .await;
+    assert_eq!(chooser.status, 200, "{}", chooser.body);
+    let j = login_at_chooser(&mut b, &open, &chooser_url).await;
+    assert_logged_in(&j);
+    assert_eq!(j["relay_state"], "deep-link", "{j}");
+    assert!(j["in_response_to"].is_null(), "unsolicited: {j}");
+}

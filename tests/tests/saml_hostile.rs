@@ -1,0 +1,580 @@
+//! A corpus of hostile SAML requests, each refused with its own reason.
+//!
+//! The SP here is the test itself: it owns an RSA key registered through SP
+//! metadata (`AuthnRequestsSigned="true"`), so it can sign honest requests and
+//! then bend them: signature wrapping in its known shapes, comment injection,
+//! duplicate IDs, DTDs, a deflate bomb, a wrong Destination, an ACS not in the
+//! metadata, a replayed ID, a stale IssueInstant, SHA-1, no signature. An
+//! honest request passes first, so every refusal is the check under test and
+//! not a broken setup. Refusals before trust are pages carrying the code;
+//! after trust the SP's ACS gets a signed status. The gateway's log must name
+//! the SP and the reason once per refusal.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use base64::Engine as _;
+use munjigi_e2e::*;
+use openssl::pkey::{PKey, Private};
+use samael::crypto::CryptoProvider as _;
+use std::io::Write as _;
+
+const SP: &str = "https://hostile-sp.example/metadata";
+const ACS: &str = "http://127.0.0.1:9/acs";
+
+struct Setup {
+    _dir: TempDir,
+    _sim: Proc,
+    gw: Gateway,
+    key: PKey<Private>,
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn enc(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+fn setup(tag: &str) -> Setup {
+    let dir = TempDir::new(tag);
+    let key = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+    let mut b = openssl::x509::X509::builder().unwrap();
+    let mut name = openssl::x509::X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", "hostile-sp").unwrap();
+    let name = name.build();
+    b.set_subject_name(&name).unwrap();
+    b.set_issuer_name(&name).unwrap();
+    b.set_pubkey(&key).unwrap();
+    b.set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    b.set_not_after(&openssl::asn1::Asn1Time::days_from_now(2).unwrap())
+        .unwrap();
+    b.sign(&key, openssl::hash::MessageDigest::sha256())
+        .unwrap();
+    let cert = b64(&b.build().to_der().unwrap());
+    let metadata = format!(
+        r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{SP}">
+  <md:SPSSODescriptor AuthnRequestsSigned="true" WantAssertionsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+    <md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>
+    <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="{ACS}" index="0" isDefault="true"/>
+  </md:SPSSODescriptor>
+</md:EntityDescriptor>"#
+    );
+    let md_path = dir.path().join("hostile-sp.xml");
+    std::fs::write(&md_path, metadata).unwrap();
+    let (sim, sim_url) = start_simulator(dir.path(), &SimOpts::default());
+    let gw = start_gateway(
+        dir.path(),
+        &sim_url,
+        &GatewayOpts {
+            site_redirect: "http://127.0.0.1:9/cb".into(),
+            extra: format!(
+                "\n[sites.hostile]\nname = \"시험\"\npolicy = \"standard\"\n[sites.hostile.saml]\nmetadata = \"{}\"\n",
+                md_path.display()
+            ),
+            ..GatewayOpts::default()
+        },
+    );
+    Setup {
+        _dir: dir,
+        _sim: sim,
+        gw,
+        key,
+    }
+}
+
+fn now() -> String {
+    format_time(std::time::SystemTime::now())
+}
+
+fn format_time(t: std::time::SystemTime) -> String {
+    let secs = t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
+}
+
+struct Req<'a> {
+    id: &'a str,
+    issuer: &'a str,
+    destination: Option<String>,
+    instant: String,
+    acs: &'a str,
+    extra: &'a str,
+}
+
+impl Req<'_> {
+    fn honest<'a>(s: &Setup, id: &'a str) -> Req<'a> {
+        Req {
+            id,
+            issuer: SP,
+            destination: Some(format!("{}/saml/sso", s.gw.url)),
+            instant: now(),
+            acs: ACS,
+            extra: "",
+        }
+    }
+
+    fn xml(&self, signature: &str) -> String {
+        let dest = self
+            .destination
+            .as_ref()
+            .map(|d| format!(" Destination=\"{d}\""))
+            .unwrap_or_default();
+        format!(
+            r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{instant}"{dest} AssertionConsumerServiceURL="{acs}"><saml:Issuer>{issuer}</saml:Issuer>{signature}{extra}</samlp:AuthnRequest>"#,
+            id = self.id,
+            instant = self.instant,
+            acs = self.acs,
+            issuer = self.issuer,
+            extra = self.extra,
+        )
+    }
+}
+
+fn deflate(xml: &str) -> String {
+    let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(xml.as_bytes()).unwrap();
+    b64(&e.finish().unwrap())
+}
+
+/// An HTTP-Redirect query signed with `alg` over the raw encoded parameters.
+fn redirect_query(
+    key: &PKey<Private>,
+    xml: &str,
+    relay: &str,
+    alg: &str,
+    digest: openssl::hash::MessageDigest,
+) -> String {
+    let unsigned = format!(
+        "SAMLRequest={}&RelayState={}&SigAlg={}",
+        enc(&deflate(xml)),
+        enc(relay),
+        enc(alg)
+    );
+    let mut s = openssl::sign::Signer::new(digest, key).unwrap();
+    s.update(unsigned.as_bytes()).unwrap();
+    format!(
+        "{unsigned}&Signature={}",
+        enc(&b64(&s.sign_to_vec().unwrap()))
+    )
+}
+
+const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
+
+fn signed_redirect(s: &Setup, xml: &str) -> String {
+    redirect_query(
+        &s.key,
+        xml,
+        "rs1",
+        RSA_SHA256,
+        openssl::hash::MessageDigest::sha256(),
+    )
+}
+
+fn signature_template(id: &str) -> String {
+    format!(
+        r##"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><ds:Reference URI="#{id}"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue></ds:DigestValue></ds:Reference></ds:SignedInfo><ds:SignatureValue></ds:SignatureValue></ds:Signature>"##
+    )
+}
+
+/// An enveloped XML signature over the request (for the POST binding).
+fn xml_signed(s: &Setup, req: &Req<'_>) -> String {
+    let der = s.key.rsa().unwrap().private_key_to_der().unwrap();
+    let signed =
+        samael::crypto::Crypto::sign_xml(req.xml(&signature_template(req.id)), &der).unwrap();
+    match signed.find("?>") {
+        Some(at) if signed.starts_with("<?xml") => signed[at + 2..].trim_start().to_owned(),
+        _ => signed,
+    }
+}
+
+async fn get(s: &Setup, query: &str) -> Page {
+    let mut b = Browser::new(None);
+    b.get(&format!("{}/saml/sso?{query}", s.gw.url)).await
+}
+
+async fn post(s: &Setup, xml: &str) -> Page {
+    let mut b = Browser::new(None);
+    b.post(
+        &format!("{}/saml/sso", s.gw.url),
+        &[("SAMLRequest", &b64(xml.as_bytes())), ("RelayState", "rs1")],
+    )
+    .await
+}
+
+/// A refusal before trust: a page with the code, and a log line naming the SP.
+fn refused_page(s: &Setup, page: &Page, code: &str, sp: &str, what: &str) {
+    assert_eq!(page.status, 400, "{what}: {}", page.body);
+    assert!(
+        page.body.contains(code),
+        "{what}: page should show {code}: {}",
+        page.body
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let lines = s.gw.proc.drain();
+        if lines.iter().any(|l| l.contains(code) && l.contains(sp)) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: no log line with {code} and `{sp}`"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// An answer to the ACS: the post-back form carries a signed status.
+fn answered(page: &Page, second_level: &str, what: &str) -> String {
+    assert_eq!(page.status, 200, "{what}: {}", page.body);
+    assert!(
+        page.body.contains(&format!("action=\"{ACS}\"")),
+        "{what}: posts to the ACS: {}",
+        page.body
+    );
+    let xml = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(
+                page.input_value("SAMLResponse")
+                    .expect("SAMLResponse field"),
+            )
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        xml.contains(second_level),
+        "{what}: status {second_level} in {xml}"
+    );
+    assert!(
+        xml.contains("<ds:SignatureValue>"),
+        "{what}: the status is signed"
+    );
+    assert!(!xml.contains("Assertion ID"), "{what}: no assertion");
+    xml
+}
+
+fn starts_login(page: &Page, what: &str) {
+    assert_eq!(page.status, 303, "{what}: {}", page.body);
+    assert!(
+        page.location
+            .as_deref()
+            .unwrap_or_default()
+            .contains("/login/"),
+        "{what}: {:?}",
+        page.location
+    );
+}
+
+#[tokio::test]
+async fn hostile_redirect_requests_are_each_refused_for_their_reason() {
+    let s = setup("saml-hostile-redirect");
+
+    // The honest request: a login starts.
+    let ok = Req::honest(&s, "_honest1");
+    starts_login(&get(&s, &signed_redirect(&s, &ok.xml(""))).await, "honest");
+
+    // Replayed ID: the same signed request again.
+    refused_page(
+        &s,
+        &get(&s, &signed_redirect(&s, &ok.xml(""))).await,
+        "MJ-M22",
+        SP,
+        "replayed ID",
+    );
+
+    // Comment injection inside a value.
+    let xml = Req::honest(&s, "_c1")
+        .xml("")
+        .replace(SP, "https://hostile-sp.example<!---->/metadata");
+    refused_page(
+        &s,
+        &get(&s, &signed_redirect(&s, &xml)).await,
+        "MJ-M08",
+        "-",
+        "comment injection",
+    );
+
+    // A DTD with an entity.
+    let xml = format!(
+        "<!DOCTYPE x [<!ENTITY e \"x\">]>{}",
+        Req::honest(&s, "_d1").xml("")
+    );
+    refused_page(
+        &s,
+        &get(&s, &signed_redirect(&s, &xml)).await,
+        "MJ-M06",
+        "-",
+        "DTD",
+    );
+
+    // Duplicate IDs.
+    let dup = Req {
+        extra: "<samlp:Extensions><x ID=\"_dup1\"/></samlp:Extensions>",
+        ..Req::honest(&s, "_dup1")
+    };
+    refused_page(
+        &s,
+        &get(&s, &signed_redirect(&s, &dup.xml(""))).await,
+        "MJ-M12",
+        "-",
+        "duplicate ID",
+    );
+
+    // Wrong Destination, and a missing one on a signed request.
+    let wrong = Req {
+        destination: Some("https://other-idp.example/sso".into()),
+        ..Req::honest(&s, "_w1")
+    };
+    refused_page(
+        &s,
+        &get(&s, &signed_redirect(&s, &wrong.xml(""))).await,
+        "MJ-M21",
+        SP,
+        "wrong Destination",
+    );
+    let missing = Req {
+        destination: None,
+        ..Req::honest(&s, "_w2")
+    };
+    refused_page(
+        &s,
+        &get(&s, &signed_redirect(&s, &missing.xml(""))).await,
+        "MJ-M21",
+        SP,
+        "no Destination",
+    );
+
+    // An ACS that is not in the metadata (a prefix and a look-alike).
+    for (i, acs) in ["http://127.0.0.1:9/acs/evil", "http://127.0.0.1:9/ACS"]
+        .iter()
+        .enumerate()
+    {
+        let id = format!("_a{i}");
+        let r = Req {
+            acs,
+            ..Req::honest(&s, &id)
+        };
+        refused_page(
+            &s,
+            &get(&s, &signed_redirect(&s, &r.xml(""))).await,
+            "MJ-M20",
+            SP,
+            "unknown ACS",
+        );
+    }
+
+    // Unknown SP.
+    let stranger = Req {
+        issuer: "https://stranger.example/sp",
+        ..Req::honest(&s, "_u1")
+    };
+    refused_page(
+        &s,
+        &get(&s, &signed_redirect(&s, &stranger.xml(""))).await,
+        "MJ-M15",
+        "stranger.example",
+        "unknown SP",
+    );
+
+    // No signature, though the metadata says AuthnRequestsSigned.
+    let unsigned = format!(
+        "SAMLRequest={}&RelayState=rs1",
+        enc(&deflate(&Req::honest(&s, "_n1").xml("")))
+    );
+    refused_page(&s, &get(&s, &unsigned).await, "MJ-M16", SP, "unsigned");
+
+    // Tampered: the RelayState is not the one signed.
+    let q = signed_redirect(&s, &Req::honest(&s, "_t1").xml(""))
+        .replace("RelayState=rs1", "RelayState=rs2");
+    refused_page(&s, &get(&s, &q).await, "MJ-M17", SP, "tampered RelayState");
+
+    // Signed by another key.
+    let other = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+    let q = redirect_query(
+        &other,
+        &Req::honest(&s, "_k1").xml(""),
+        "rs1",
+        RSA_SHA256,
+        openssl::hash::MessageDigest::sha256(),
+    );
+    refused_page(&s, &get(&s, &q).await, "MJ-M17", SP, "foreign key");
+
+    // SHA-1.
+    let q = redirect_query(
+        &s.key,
+        &Req::honest(&s, "_s1").xml(""),
+        "rs1",
+        "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
+        openssl::hash::MessageDigest::sha1(),
+    );
+    refused_page(&s, &get(&s, &q).await, "MJ-M18", SP, "rsa-sha1");
+
+    // A deflate bomb: small on the wire, 40 MiB inflated.
+    let bomb = {
+        let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        e.write_all(&vec![b' '; 40 << 20]).unwrap();
+        b64(&e.finish().unwrap())
+    };
+    refused_page(
+        &s,
+        &get(&s, &format!("SAMLRequest={}", enc(&bomb))).await,
+        "MJ-M03",
+        "-",
+        "deflate bomb",
+    );
+
+    // A stale IssueInstant: trustworthy, so the SP hears RequestDenied.
+    let stale = Req {
+        instant: format_time(std::time::SystemTime::now() - std::time::Duration::from_secs(3600)),
+        ..Req::honest(&s, "_old1")
+    };
+    let xml = answered(
+        &get(&s, &signed_redirect(&s, &stale.xml(""))).await,
+        "urn:oasis:names:tc:SAML:2.0:status:RequestDenied",
+        "stale",
+    );
+    assert!(xml.contains("InResponseTo=\"_old1\""), "{xml}");
+
+    // An unknown NameIDPolicy format: InvalidNameIDPolicy to the ACS.
+    let nip = Req {
+        extra: "<samlp:NameIDPolicy Format=\"urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress\"/>",
+        ..Req::honest(&s, "_nip1")
+    };
+    answered(
+        &get(&s, &signed_redirect(&s, &nip.xml(""))).await,
+        "urn:oasis:names:tc:SAML:2.0:status:InvalidNameIDPolicy",
+        "NameIDPolicy",
+    );
+
+    // A RequestedAuthnContext nobody can meet: NoAuthnContext.
+    let rac = Req {
+        extra: "<samlp:RequestedAuthnContext Comparison=\"exact\"><saml:AuthnContextClassRef>urn:munjigi:acr:high</saml:AuthnContextClassRef></samlp:RequestedAuthnContext>",
+        ..Req::honest(&s, "_rac1")
+    };
+    answered(
+        &get(&s, &signed_redirect(&s, &rac.xml(""))).await,
+        "urn:oasis:names:tc:SAML:2.0:status:NoAuthnContext",
+        "RequestedAuthnContext",
+    );
+
+    // IsPassive without a session: NoPassive.
+    let passive = Req {
+        extra: "",
+        ..Req::honest(&s, "_p1")
+    };
+    let xml = passive
+        .xml("")
+        .replace("Version=\"2.0\"", "Version=\"2.0\" IsPassive=\"true\"");
+    answered(
+        &get(&s, &signed_redirect(&s, &xml)).await,
+        "urn:oasis:names:tc:SAML:2.0:status:NoPassive",
+        "IsPassive",
+    );
+}
+
+#[tokio::test]
+async fn signature_wrapping_over_the_post_binding_is_refused() {
+    let s = setup("saml-hostile-post");
+
+    // The honest POST request with an enveloped signature.
+    let honest = xml_signed(&s, &Req::honest(&s, "_legit"));
+    starts_login(&post(&s, &honest).await, "honest POST");
+
+    // An unsigned root wrapping the signed request in its Extensions.
+    let signed = xml_signed(&s, &Req::honest(&s, "_inner1"));
+    let wrapper = Req {
+        extra: &format!("<samlp:Extensions>{signed}</samlp:Extensions>"),
+        ..Req::honest(&s, "_evil1")
+    };
+    refused_page(
+        &s,
+        &post(&s, &wrapper.xml("")).await,
+        "MJ-M27",
+        "-",
+        "wrapped in Extensions",
+    );
+
+    // The honest signature moved to an unsigned root, the request it signed
+    // kept (without it) inside, so the reference still resolves and the
+    // signature itself verifies: only what it covered may be read.
+    let signed = xml_signed(&s, &Req::honest(&s, "_inner2"));
+    let sig_start = signed.find("<ds:Signature").unwrap();
+    let sig_end = signed.find("</ds:Signature>").unwrap() + "</ds:Signature>".len();
+    let signature = &signed[sig_start..sig_end];
+    let inner = signed.replacen(signature, "", 1);
+    let moved = Req {
+        extra: &format!("<samlp:Extensions>{inner}</samlp:Extensions>"),
+        ..Req::honest(&s, "_evil2")
+    };
+    refused_page(
+        &s,
+        &post(&s, &moved.xml(signature)).await,
+        "MJ-M17",
+        SP,
+        "signature moved to the root",
+    );
+
+    // The same ID twice: an unsigned root that takes the signed one's ID.
+    let signed = xml_signed(&s, &Req::honest(&s, "_same"));
+    let twin = Req {
+        extra: &format!("<samlp:Extensions>{signed}</samlp:Extensions>"),
+        ..Req::honest(&s, "_same")
+    };
+    refused_page(
+        &s,
+        &post(&s, &twin.xml("")).await,
+        "MJ-M12",
+        "-",
+        "duplicate ID wrapping",
+    );
+
+    // A changed value after signing.
+    let signed = xml_signed(&s, &Req::honest(&s, "_changed"));
+    let changed = signed.replace("IssueInstant=\"", "ForceAuthn=\"true\" IssueInstant=\"");
+    refused_page(
+        &s,
+        &post(&s, &changed).await,
+        "MJ-M17",
+        SP,
+        "changed after signing",
+    );
+
+    // A comment inserted into a signed value (c14n drops it, so the
+    // signature alone would not notice).
+    let signed = xml_signed(&s, &Req::honest(&s, "_comment"));
+    let commented = signed.replacen("hostile-sp.example", "hostile-sp<!-- x -->.example", 1);
+    refused_page(
+        &s,
+        &post(&s, &commented).await,
+        "MJ-M08",
+        "-",
+        "comment in a signed value",
+    );
+
+    // Two roots.
+    let two = format!("{honest}{honest}");
+    let page = post(&s, &two).await;
+    assert_eq!(page.status, 400, "two roots: {}", page.body);
+}
