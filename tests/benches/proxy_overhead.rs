@@ -220,18 +220,13 @@ fn write_upstream_root(root: &Path) -> String {
 }
 
 fn main() {
-    let secs = env_usize("DURATION", 10) as u64;
-    let connections = env_usize("CONNECTIONS", 32);
-    for t in ["wrk", "taskset"] {
-        require_tool(t);
-    }
-    require_two_cores("the proxy");
-    let tck = clk_tck();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let dir = TempDir::new("bench-proxy");
+    let Start {
+        secs,
+        connections,
+        tck,
+        rt,
+        dir,
+    } = start("bench-proxy", "the proxy", 32);
 
     // Keep-alive connections are never closed by request count on either side
     // (nginx's default, 1000, would make the nginx proxy reconnect its clients).

@@ -352,18 +352,13 @@ fn measure(
 }
 
 fn main() {
-    let secs = env_usize("DURATION", 10) as u64;
-    let connections = env_usize("CONNECTIONS", 8);
-    for t in ["wrk", "taskset"] {
-        require_tool(t);
-    }
-    require_two_cores("the gateway");
-    let tck = clk_tck();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let dir = TempDir::new("bench-saml");
+    let Start {
+        secs,
+        connections,
+        tck,
+        rt,
+        dir,
+    } = start("bench-saml", "the gateway", 8);
     let script = dir.path().join("count.lua");
     std::fs::write(&script, WRK_SCRIPT).unwrap();
     let script = script.to_str().unwrap().to_owned();

@@ -14,6 +14,35 @@ pub const LOAD_CORE: u32 = 1;
 pub const WARMUP_SECS: u64 = 2;
 
 /// A numeric knob from the environment, or `default` when unset.
+/// What every load bench starts with: its knobs (`DURATION`, `CONNECTIONS`),
+/// `wrk` and `taskset`, two cores, a runtime for the harness, a folder.
+pub struct Start {
+    pub secs: u64,
+    pub connections: usize,
+    pub tck: u64,
+    pub rt: tokio::runtime::Runtime,
+    pub dir: crate::TempDir,
+}
+
+pub fn start(tag: &str, under_test: &str, default_connections: usize) -> Start {
+    let secs = env_usize("DURATION", 10) as u64;
+    let connections = env_usize("CONNECTIONS", default_connections);
+    for t in ["wrk", "taskset"] {
+        require_tool(t);
+    }
+    require_two_cores(under_test);
+    Start {
+        secs,
+        connections,
+        tck: clk_tck(),
+        rt: tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap(),
+        dir: crate::TempDir::new(tag),
+    }
+}
+
 pub fn env_usize(name: &str, default: usize) -> usize {
     match std::env::var(name) {
         Ok(v) => v

@@ -39,3 +39,25 @@ pub struct SamlReturn {
     /// Levels the RequestedAuthnContext accepts, lowest first.
     pub levels: Vec<Level>,
 }
+
+/// Reads a `SAMLRequest` whose root is `root` from either binding: the query
+/// of a GET (HTTP-Redirect) or the form of a POST (HTTP-POST).
+async fn read_request(
+    parts: &http::request::Parts,
+    body: hyper::body::Incoming,
+    root: &'static str,
+) -> Result<binding::Arrived, crate::rescue::GatewayError> {
+    use crate::rescue::GatewayError;
+    let arrived = match parts.method {
+        http::Method::GET => {
+            binding::from_redirect(parts.uri.query().unwrap_or_default(), "SAMLRequest", root)
+        }
+        http::Method::POST => {
+            let raw = crate::web::read_body(body, inbound::MAX_ENCODED * 2).await?;
+            let form: Vec<(String, String)> = form_urlencoded::parse(&raw).into_owned().collect();
+            binding::from_post(&form, "SAMLRequest", root)
+        }
+        _ => return Err(GatewayError::MethodNotAllowed),
+    };
+    Ok(arrived.map_err(|r| error::SamlError::new(None, r))?)
+}

@@ -14,9 +14,8 @@ use super::response::{esc, issuer, new_id, sign, to_xml};
 use crate::app::App;
 use crate::oidc::session;
 use crate::rescue::{Ctx, GatewayError};
-use crate::web::{self, respond, Response};
+use crate::web::{respond, Response};
 use base64::Engine as _;
-use http::Method;
 use hyper::body::Incoming;
 use samael::schema::{LogoutRequest, LogoutResponse, Status, StatusCode as SamlStatusCode};
 use std::io::Write as _;
@@ -38,20 +37,7 @@ pub async fn handle(
     ctx: &mut Ctx,
 ) -> Result<Response, GatewayError> {
     let (parts, body) = req.into_parts();
-    let arrived = match parts.method {
-        Method::GET => binding::from_redirect(
-            parts.uri.query().unwrap_or_default(),
-            "SAMLRequest",
-            "LogoutRequest",
-        ),
-        Method::POST => {
-            let raw = web::read_body(body, super::inbound::MAX_ENCODED * 2).await?;
-            let form: Vec<(String, String)> = form_urlencoded::parse(&raw).into_owned().collect();
-            binding::from_post(&form, "SAMLRequest", "LogoutRequest")
-        }
-        _ => return Err(GatewayError::MethodNotAllowed),
-    }
-    .map_err(|r| SamlError::new(None, r))?;
+    let arrived = super::read_request(&parts, body, "LogoutRequest").await?;
     let unverified: LogoutRequest =
         arrived
             .xml

@@ -17,7 +17,7 @@ use crate::oidc::{authorize, grant, session};
 use crate::random;
 use crate::rescue::{Ctx, GatewayError};
 use crate::txn::{AuthRequest, Outcome, PolicySnapshot};
-use crate::web::{self, respond, Response};
+use crate::web::{respond, Response};
 use base64::Engine as _;
 use http::{Method, StatusCode};
 use hyper::body::Incoming;
@@ -35,20 +35,7 @@ pub async fn handle(
     ctx: &mut Ctx,
 ) -> Result<Response, GatewayError> {
     let (parts, body) = req.into_parts();
-    let arrived = match parts.method {
-        Method::GET => binding::from_redirect(
-            parts.uri.query().unwrap_or_default(),
-            "SAMLRequest",
-            "AuthnRequest",
-        ),
-        Method::POST => {
-            let raw = web::read_body(body, super::inbound::MAX_ENCODED * 2).await?;
-            let form: Vec<(String, String)> = form_urlencoded::parse(&raw).into_owned().collect();
-            binding::from_post(&form, "SAMLRequest", "AuthnRequest")
-        }
-        _ => return Err(GatewayError::MethodNotAllowed),
-    };
-    let arrived = arrived.map_err(|r| SamlError::new(None, r))?;
+    let arrived = super::read_request(&parts, body, "AuthnRequest").await?;
     let (site, saml, ret, request) = match accept(app, &arrived).await {
         Ok(Accepted::Login {
             site,
