@@ -272,7 +272,6 @@ async fn start(
                     );
                 if fits {
                     let txn_id = random::token(16)?;
-                    tracing::info!(txn = %txn_id, sp = %request.client_id, "SAML login answered from the gateway session");
                     return complete(app, &txn_id, &request, &policy, &s.outcome, &s.sid, ctx);
                 }
             }
@@ -344,7 +343,8 @@ pub fn complete(
             auth_time: outcome.auth_time,
         },
     )?;
-    tracing::info!(txn = txn_id, sp = %ret.sp, provider = %outcome.provider, acr = level.short(), "SAML response issued");
+    // One line per response, also when answered from the gateway session.
+    tracing::info!(txn = txn_id, sp = %ret.sp, provider = %outcome.provider, acr = level.short(), sid, "SAML response issued");
     post_back(
         &ret.acs,
         &xml,
@@ -437,4 +437,72 @@ pub async fn init(
         levels,
     };
     start(app, req.headers(), site, saml, ret, false, false, ctx).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Level::{High, Low, Substantial};
+
+    fn request(comparison: Option<&str>, refs: &[&str]) -> AuthnRequest {
+        let rac = if refs.is_empty() {
+            String::new()
+        } else {
+            let cmp = comparison
+                .map(|c| format!(" Comparison=\"{c}\""))
+                .unwrap_or_default();
+            let refs: String = refs
+                .iter()
+                .map(|r| format!("<saml:AuthnContextClassRef>{r}</saml:AuthnContextClassRef>"))
+                .collect();
+            format!("<samlp:RequestedAuthnContext{cmp}>{refs}</samlp:RequestedAuthnContext>")
+        };
+        format!(
+            r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_x" Version="2.0" IssueInstant="2026-01-01T00:00:00Z"><saml:Issuer>sp</saml:Issuer>{rac}</samlp:AuthnRequest>"#
+        )
+        .parse()
+        .unwrap()
+    }
+
+    const LOW: &str = "urn:munjigi:acr:low";
+    const SUB: &str = "urn:munjigi:acr:substantial";
+    const HIGH: &str = "urn:munjigi:acr:high";
+
+    #[test]
+    fn requested_authn_context_maps_onto_the_levels_above_the_floor() {
+        // (Comparison, class refs, the site's floor, the accepted levels)
+        type Case<'a> = (Option<&'a str>, &'a [&'a str], Level, Option<Vec<Level>>);
+        let cases: &[Case<'_>] = &[
+            (None, &[], Low, Some(vec![Low, Substantial, High])),
+            (None, &[], Substantial, Some(vec![Substantial, High])),
+            (None, &[SUB], Low, Some(vec![Substantial])),
+            (Some("exact"), &[LOW, HIGH], Low, Some(vec![Low, High])),
+            (Some("exact"), &[LOW], Substantial, None),
+            (Some("minimum"), &[SUB], Low, Some(vec![Substantial, High])),
+            (
+                Some("minimum"),
+                &[LOW, HIGH],
+                Low,
+                Some(vec![Low, Substantial, High]),
+            ),
+            (Some("better"), &[LOW], Low, Some(vec![Substantial, High])),
+            (Some("better"), &[HIGH], Low, None),
+            (Some("maximum"), &[SUB], Low, Some(vec![Low, Substantial])),
+            (Some("maximum"), &[SUB], High, None),
+            // Only contexts we do not know: nothing can satisfy them.
+            (
+                Some("minimum"),
+                &["urn:oasis:names:tc:SAML:2.0:ac:classes:Password"],
+                Low,
+                None,
+            ),
+        ];
+        for (cmp, refs, floor, want) in cases {
+            assert_eq!(
+                acceptable_levels(&request(*cmp, refs), *floor),
+                *want,
+                "{cmp:?} {refs:?} floor {floor:?}"
+            );
+        }
+    }
 }
