@@ -13,7 +13,6 @@
 use base64::Engine as _;
 use openssl::pkey::{PKey, Private};
 use quick_xml::events::{BytesStart, Event};
-use std::collections::BTreeMap;
 
 pub const NS_DSIG: &str = "http://www.w3.org/2000/09/xmldsig#";
 const EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
@@ -65,12 +64,28 @@ fn split_qname(q: &str) -> (&str, &str) {
     q.split_once(':').unwrap_or(("", q))
 }
 
-/// One open element: the declarations in scope in the input, and those
-/// rendered in the output.
+/// Namespace bindings as a stack: the innermost binding of a prefix is the
+/// last one pushed. Each open element remembers the lengths to go back to.
+#[derive(Default)]
+struct Bindings {
+    declared: Vec<(String, String)>,
+    rendered: Vec<(String, String)>,
+}
+
+impl Bindings {
+    fn lookup<'a>(list: &'a [(String, String)], prefix: &str) -> Option<&'a str> {
+        list.iter()
+            .rev()
+            .find(|(p, _)| p == prefix)
+            .map(|(_, u)| u.as_str())
+    }
+}
+
+/// One open element: its name and where the binding stacks stood before it.
 struct Scope {
-    declared: BTreeMap<String, String>,
-    rendered: BTreeMap<String, String>,
     name: String,
+    declared_len: usize,
+    rendered_len: usize,
 }
 
 /// Exclusive c14n (no comments, no InclusiveNamespaces) of the document's
@@ -79,37 +94,27 @@ pub fn exc_c14n(xml: &str) -> Result<String, DsigError> {
     let mut reader = quick_xml::Reader::from_str(xml);
     let mut out = String::with_capacity(xml.len());
     let mut stack: Vec<Scope> = Vec::new();
+    let mut ns = Bindings::default();
     loop {
-        match reader.read_event().map_err(err)? {
-            Event::Start(s) => {
-                let scope = open(&s, stack.last(), &mut out)?;
-                stack.push(scope);
-            }
-            Event::Empty(s) => {
-                let scope = open(&s, stack.last(), &mut out)?;
-                out.push_str("</");
-                out.push_str(&scope.name);
-                out.push('>');
-                if stack.is_empty() {
-                    break;
-                }
-            }
+        let (start, empty) = match reader.read_event().map_err(err)? {
+            Event::Start(s) => (Some(s), false),
+            Event::Empty(s) => (Some(s), true),
             Event::End(_) => {
                 let Some(scope) = stack.pop() else {
                     return Err(err("unbalanced end tag"));
                 };
-                out.push_str("</");
-                out.push_str(&scope.name);
-                out.push('>');
+                close(&scope, &mut ns, &mut out);
                 if stack.is_empty() {
                     break;
                 }
+                continue;
             }
             Event::Text(t) if !stack.is_empty() => {
                 let text = t
                     .xml_content(quick_xml::XmlVersion::Implicit1_0)
                     .map_err(err)?;
                 escape_text(&text, &mut out);
+                continue;
             }
             Event::GeneralRef(r) if !stack.is_empty() => {
                 let c = match r.resolve_char_ref().map_err(err)? {
@@ -124,73 +129,93 @@ pub fn exc_c14n(xml: &str) -> Result<String, DsigError> {
                     },
                 };
                 escape_text(c.encode_utf8(&mut [0u8; 4]), &mut out);
+                continue;
             }
             Event::CData(_) | Event::PI(_) | Event::DocType(_) => {
                 return Err(err("CDATA, PI or DTD in our own document"))
             }
             Event::Eof => return Err(err("document ended inside the root")),
             // The declaration, comments, and whitespace outside the root.
-            _ => {}
+            _ => continue,
+        };
+        let Some(s) = start else { continue };
+        let scope = open(&s, &mut ns, &mut out)?;
+        if empty {
+            close(&scope, &mut ns, &mut out);
+            if stack.is_empty() {
+                break;
+            }
+        } else {
+            stack.push(scope);
         }
     }
     Ok(out)
 }
 
-fn open(s: &BytesStart<'_>, parent: Option<&Scope>, out: &mut String) -> Result<Scope, DsigError> {
+fn close(scope: &Scope, ns: &mut Bindings, out: &mut String) {
+    out.push_str("</");
+    out.push_str(&scope.name);
+    out.push('>');
+    ns.declared.truncate(scope.declared_len);
+    ns.rendered.truncate(scope.rendered_len);
+}
+
+fn open(s: &BytesStart<'_>, ns: &mut Bindings, out: &mut String) -> Result<Scope, DsigError> {
     let name = std::str::from_utf8(s.name().as_ref())
         .map_err(err)?
         .to_owned();
-    let mut declared = parent.map(|p| p.declared.clone()).unwrap_or_default();
-    let rendered_parent = parent.map(|p| p.rendered.clone()).unwrap_or_default();
-    let mut attrs: Vec<(String, String, String)> = Vec::new(); // (ns uri, local, qname=value)
+    let scope = Scope {
+        name,
+        declared_len: ns.declared.len(),
+        rendered_len: ns.rendered.len(),
+    };
     let mut plain: Vec<(String, String)> = Vec::new();
     for a in s.attributes() {
         let a = a.map_err(err)?;
-        let key = std::str::from_utf8(a.key.as_ref()).map_err(err)?.to_owned();
+        let key = std::str::from_utf8(a.key.as_ref()).map_err(err)?;
         let value = a
             .normalized_value(quick_xml::XmlVersion::Implicit1_0)
             .map_err(err)?
             .into_owned();
         if key == "xmlns" {
-            declared.insert(String::new(), value);
+            ns.declared.push((String::new(), value));
         } else if let Some(p) = key.strip_prefix("xmlns:") {
-            declared.insert(p.to_owned(), value);
+            ns.declared.push((p.to_owned(), value));
         } else {
-            plain.push((key, value));
+            plain.push((key.to_owned(), value));
         }
     }
-    // Namespaces visibly used by this element and its attributes.
-    let mut used: Vec<&str> = vec![split_qname(&name).0];
-    for (k, _) in &plain {
-        let (p, _) = split_qname(k);
-        if !p.is_empty() {
-            used.push(p);
-        }
-    }
-    let mut rendered = rendered_parent.clone();
-    let mut decls: BTreeMap<String, String> = BTreeMap::new();
+    // Namespaces visibly used by this element and its attributes, rendered
+    // unless an output ancestor already rendered the same binding.
+    let mut decls: Vec<(String, String)> = Vec::new();
+    let used = std::iter::once(split_qname(&scope.name).0).chain(
+        plain
+            .iter()
+            .map(|(k, _)| split_qname(k).0)
+            .filter(|p| !p.is_empty()),
+    );
     for p in used {
-        let uri = declared.get(p).cloned().unwrap_or_default();
-        if p != "xml" && rendered.get(p).map(String::as_str).unwrap_or_default() != uri {
-            decls.insert(p.to_owned(), uri.clone());
-            rendered.insert(p.to_owned(), uri);
+        let uri = Bindings::lookup(&ns.declared, p).unwrap_or_default();
+        let shown = Bindings::lookup(&ns.rendered, p).unwrap_or_default();
+        if p != "xml" && shown != uri && !decls.iter().any(|(d, _)| d == p) {
+            decls.push((p.to_owned(), uri.to_owned()));
         }
     }
-    for (k, v) in plain {
-        let (p, local) = split_qname(&k);
+    decls.sort();
+    let mut attrs: Vec<(&str, &str, &str, &str)> = Vec::with_capacity(plain.len());
+    for (k, v) in &plain {
+        let (p, local) = split_qname(k);
         let uri = if p.is_empty() {
-            String::new()
+            ""
         } else {
-            declared
-                .get(p)
-                .cloned()
+            Bindings::lookup(&ns.declared, p)
                 .ok_or_else(|| err(format!("undeclared prefix {p}")))?
         };
-        attrs.push((uri, local.to_owned(), format!("{k}=\"{}", escaped_attr(&v))));
+        attrs.push((uri, local, k, v));
     }
-    attrs.sort();
+    attrs.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
     out.push('<');
-    out.push_str(&name);
+    out.push_str(&scope.name);
     for (p, uri) in &decls {
         if p.is_empty() {
             out.push_str(" xmlns=\"");
@@ -202,17 +227,16 @@ fn open(s: &BytesStart<'_>, parent: Option<&Scope>, out: &mut String) -> Result<
         escape_attr(uri, out);
         out.push('"');
     }
-    for (_, _, kv) in &attrs {
+    for (_, _, k, v) in &attrs {
         out.push(' ');
-        out.push_str(kv);
+        out.push_str(k);
+        out.push_str("=\"");
+        escape_attr(v, out);
         out.push('"');
     }
     out.push('>');
-    Ok(Scope {
-        declared,
-        rendered,
-        name,
-    })
+    ns.rendered.extend(decls);
+    Ok(scope)
 }
 
 fn escaped_attr(v: &str) -> String {
