@@ -25,6 +25,8 @@ use std::io::Write as _;
 
 const SP: &str = "https://hostile-sp.example/metadata";
 const ACS: &str = "http://127.0.0.1:9/acs";
+const KEYLESS: &str = "https://keyless-sp.example/metadata";
+const KEYLESS_ACS: &str = "http://127.0.0.1:9/acs-keyless";
 
 struct Setup {
     _dir: TempDir,
@@ -68,6 +70,17 @@ fn setup(tag: &str) -> Setup {
     );
     let md_path = dir.path().join("hostile-sp.xml");
     std::fs::write(&md_path, metadata).unwrap();
+    // An SP that registered no key at all (its requests are unsigned).
+    let keyless = format!(
+        r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{KEYLESS}">
+  <md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+    <md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="http://127.0.0.1:9/slo"/>
+    <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="{KEYLESS_ACS}" index="0"/>
+  </md:SPSSODescriptor>
+</md:EntityDescriptor>"#
+    );
+    let keyless_path = dir.path().join("keyless-sp.xml");
+    std::fs::write(&keyless_path, keyless).unwrap();
     let (sim, sim_url) = start_simulator(dir.path(), &SimOpts::default());
     let gw = start_gateway(
         dir.path(),
@@ -75,8 +88,9 @@ fn setup(tag: &str) -> Setup {
         &GatewayOpts {
             site_redirect: "http://127.0.0.1:9/cb".into(),
             extra: format!(
-                "\n[sites.hostile]\nname = \"시험\"\npolicy = \"standard\"\n[sites.hostile.saml]\nmetadata = \"{}\"\n",
-                md_path.display()
+                "\n[sites.hostile]\nname = \"시험\"\npolicy = \"standard\"\n[sites.hostile.saml]\nmetadata = \"{}\"\n\n[sites.keyless]\nname = \"키 없음\"\npolicy = \"standard\"\n[sites.keyless.saml]\nmetadata = \"{}\"\n",
+                md_path.display(),
+                keyless_path.display()
             ),
             ..GatewayOpts::default()
         },
@@ -577,4 +591,130 @@ async fn signature_wrapping_over_the_post_binding_is_refused() {
     let two = format!("{honest}{honest}");
     let page = post(&s, &two).await;
     assert_eq!(page.status, 400, "two roots: {}", page.body);
+}
+
+/// The SAMLResponse XML of a post-back page.
+fn response_xml(page: &Page) -> String {
+    let field = page
+        .input_value("SAMLResponse")
+        .expect("SAMLResponse field");
+    String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(field)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+fn keyless_authn(id: &str, passive: bool) -> String {
+    let passive = if passive { " IsPassive=\"true\"" } else { "" };
+    let xml = format!(
+        r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{}"{passive}><saml:Issuer>{KEYLESS}</saml:Issuer></samlp:AuthnRequest>"#,
+        now()
+    );
+    format!("SAMLRequest={}", enc(&deflate(&xml)))
+}
+
+fn keyless_logout(id: &str, session_index: Option<&str>) -> String {
+    let index = session_index
+        .map(|i| format!("<samlp:SessionIndex>{i}</samlp:SessionIndex>"))
+        .unwrap_or_default();
+    let xml = format!(
+        r#"<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{}"><saml:Issuer>{KEYLESS}</saml:Issuer><saml:NameID>x</saml:NameID>{index}</samlp:LogoutRequest>"#,
+        now()
+    );
+    format!("SAMLRequest={}", enc(&deflate(&xml)))
+}
+
+#[tokio::test]
+async fn an_unsigned_logout_must_name_the_session_it_ends() {
+    let s = setup("saml-hostile-slo");
+    let mut b = Browser::new(None);
+    // A login for the keyless SP (unsigned requests are its only kind).
+    let start = b
+        .get(&format!(
+            "{}/saml/sso?{}",
+            s.gw.url,
+            keyless_authn("_k1", false)
+        ))
+        .await;
+    starts_login(&start, "keyless SP login");
+    let (chooser, chooser_url) = b.follow(start.location.as_deref().unwrap()).await;
+    assert_eq!(chooser.status, 200, "{}", chooser.body);
+    let wait_url = pick_and_submit(&mut b, &chooser_url, &HONG).await;
+    let base = absolute(&s.gw.url, wait_url.trim_end_matches("/wait"));
+    let done = wait_done(&mut b, &base).await;
+    let (post_back, _) = b
+        .follow(&absolute(&s.gw.url, done["next"].as_str().unwrap()))
+        .await;
+    let xml = response_xml(&post_back);
+    assert!(xml.contains("status:Success"), "{xml}");
+    let index = xml
+        .split("SessionIndex=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_owned();
+
+    // A forged logout (what any web page could make the browser send): no
+    // SessionIndex, no signature. Answered, but the session stays.
+    let forged = b
+        .get(&format!(
+            "{}/saml/slo?{}",
+            s.gw.url,
+            keyless_logout("_lo1", None)
+        ))
+        .await;
+    assert_eq!(forged.status, 303, "{}", forged.body);
+    assert!(forged
+        .location
+        .as_deref()
+        .unwrap()
+        .starts_with("http://127.0.0.1:9/slo?SAMLResponse="));
+    let passive = b
+        .get(&format!(
+            "{}/saml/sso?{}",
+            s.gw.url,
+            keyless_authn("_k2", true)
+        ))
+        .await;
+    assert!(
+        response_xml(&passive).contains("status:Success"),
+        "the session survived"
+    );
+
+    // A wrong SessionIndex changes nothing either; the right one ends it.
+    b.get(&format!(
+        "{}/saml/slo?{}",
+        s.gw.url,
+        keyless_logout("_lo2", Some("not-it"))
+    ))
+    .await;
+    let passive = b
+        .get(&format!(
+            "{}/saml/sso?{}",
+            s.gw.url,
+            keyless_authn("_k3", true)
+        ))
+        .await;
+    assert!(response_xml(&passive).contains("status:Success"));
+    let out = b
+        .get(&format!(
+            "{}/saml/slo?{}",
+            s.gw.url,
+            keyless_logout("_lo3", Some(&index))
+        ))
+        .await;
+    assert_eq!(out.status, 303, "{}", out.body);
+    let passive = b
+        .get(&format!(
+            "{}/saml/sso?{}",
+            s.gw.url,
+            keyless_authn("_k4", true)
+        ))
+        .await;
+    assert!(
+        response_xml(&passive).contains("status:NoPassive"),
+        "the session ended"
+    );
 }

@@ -32,6 +32,7 @@ fn exercise(arrived: Result<binding::Arrived, munjigi::saml::error::Refusal>, ro
     if let Ok(trusted) = binding::verify(&arrived, &keys, root, false) {
         let _ = trusted.xml.parse::<samael::schema::AuthnRequest>();
         let _ = trusted.xml.parse::<samael::schema::LogoutRequest>();
+        let _ = munjigi::saml::inbound::session_indexes(&trusted.xml);
     }
 }
 

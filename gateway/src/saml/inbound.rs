@@ -168,6 +168,71 @@ pub fn check_shape(xml: &str, root: &'static str) -> Result<Shape, Refusal> {
     Ok(shape)
 }
 
+/// The `samlp:SessionIndex` elements of a LogoutRequest (0 or more, SAML
+/// core §3.7.1). samael reads SessionIndex as an attribute, which no SP
+/// sends, so the elements are read here from the already-checked message.
+pub fn session_indexes(xml: &str) -> Result<Vec<String>, Refusal> {
+    let mut reader = quick_xml::reader::NsReader::from_str(xml);
+    let mut depth = 0usize;
+    let mut current: Option<String> = None;
+    let mut out = Vec::new();
+    loop {
+        let (resolved, event) = reader
+            .read_resolved_event()
+            .map_err(|e| Refusal::Xml(e.to_string()))?;
+        let in_protocol =
+            matches!(resolved, ResolveResult::Bound(ns) if ns.0 == NS_PROTOCOL.as_bytes());
+        match event {
+            Event::Start(s) => {
+                if depth == 1 && in_protocol && s.local_name().as_ref() == b"SessionIndex" {
+                    current = Some(String::new());
+                }
+                depth += 1;
+            }
+            Event::Empty(s)
+                if depth == 1 && in_protocol && s.local_name().as_ref() == b"SessionIndex" =>
+            {
+                out.push(String::new());
+            }
+            Event::Text(t) => {
+                if let Some(c) = current.as_mut() {
+                    c.push_str(&t.decode().map_err(|e| Refusal::Xml(e.to_string()))?);
+                }
+            }
+            Event::GeneralRef(r) => {
+                if let Some(c) = current.as_mut() {
+                    let ch = match r
+                        .resolve_char_ref()
+                        .map_err(|e| Refusal::Xml(e.to_string()))?
+                    {
+                        Some(ch) => ch,
+                        None => match &*r.decode().map_err(|e| Refusal::Xml(e.to_string()))? {
+                            "amp" => '&',
+                            "lt" => '<',
+                            "gt" => '>',
+                            "quot" => '"',
+                            "apos" => '\'',
+                            _ => return Err(Refusal::Entity),
+                        },
+                    };
+                    c.push(ch);
+                }
+            }
+            Event::End(_) => {
+                depth = depth.saturating_sub(1);
+                if depth == 1 {
+                    if let Some(c) = current.take() {
+                        out.push(c);
+                    }
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,6 +305,12 @@ mod tests {
             "</a>".repeat(40)
         );
         assert_eq!(check_shape(&deep, "AuthnRequest"), Err(Refusal::Shape));
+    }
+
+    #[test]
+    fn session_indexes_are_the_protocol_elements() {
+        let xml = r#"<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="a"><saml:NameID>x</saml:NameID><samlp:SessionIndex>s&amp;1</samlp:SessionIndex><samlp:SessionIndex>s2</samlp:SessionIndex><saml:SessionIndex>no</saml:SessionIndex></samlp:LogoutRequest>"#;
+        assert_eq!(session_indexes(xml).unwrap(), vec!["s&1", "s2"]);
     }
 
     #[test]

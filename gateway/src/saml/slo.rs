@@ -88,11 +88,19 @@ pub async fn handle(
         ))
     })?;
 
-    // End this browser's session when the request names it.
+    // End this browser's session when the request names it. An unsigned
+    // request (an SP without keys) must name the session by its index, which
+    // a third-party page cannot know: no logout by cross-site request.
     let mut ended = false;
     if let Some(ticket) = app.cookies.get(&parts.headers, session::COOKIE) {
         if let Some(s) = session::load(app, ticket).await? {
-            if request.session_index.as_deref().is_none_or(|i| i == s.sid) {
+            let indexes = super::inbound::session_indexes(&trusted.xml).map_err(refuse)?;
+            let names_it = if indexes.is_empty() {
+                trusted.signed
+            } else {
+                indexes.contains(&s.sid)
+            };
+            if names_it {
                 session::end(app, ticket).await?;
                 ended = true;
             }
