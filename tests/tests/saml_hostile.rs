@@ -531,8 +531,9 @@ async fn signature_wrapping_over_the_post_binding_is_refused() {
     );
 
     // The honest signature moved to an unsigned root, the request it signed
-    // kept (without it) inside, so the reference still resolves and the
-    // signature itself verifies: only what it covered may be read.
+    // kept (without it) inside, so the reference would still resolve and the
+    // signature verify: a Reference to anything but the root is refused
+    // before xmlsec runs.
     let signed = xml_signed(&s, &Req::honest(&s, "_inner2"));
     let sig_start = signed.find("<ds:Signature").unwrap();
     let sig_end = signed.find("</ds:Signature>").unwrap() + "</ds:Signature>".len();
@@ -545,8 +546,8 @@ async fn signature_wrapping_over_the_post_binding_is_refused() {
     refused_page(
         &s,
         &post(&s, &moved.xml(signature)).await,
-        "MJ-M17",
-        SP,
+        "MJ-M28",
+        "-",
         "signature moved to the root",
     );
 
@@ -717,4 +718,44 @@ async fn an_unsigned_logout_must_name_the_session_it_ends() {
         response_xml(&passive).contains("status:NoPassive"),
         "the session ended"
     );
+}
+
+#[tokio::test]
+async fn signatures_that_would_make_xmlsec_fetch_or_transform_are_refused_unread() {
+    let s = setup("saml-hostile-dsig");
+    let template = signature_template("_x1");
+    let xslt = r#"<ds:Transform Algorithm="http://www.w3.org/TR/1999/REC-xslt-19991116"><xsl:stylesheet xmlns:xsl="http://www.w3.org/1999/XSL/Transform" version="1.0"/></ds:Transform>"#;
+    let cases: Vec<(&str, String)> = vec![
+        ("external Reference URI", template.replace("URI=\"#_x1\"", "URI=\"http://169.254.169.254/latest/meta-data\"")),
+        ("file Reference URI", template.replace("URI=\"#_x1\"", "URI=\"file:///etc/passwd\"")),
+        ("empty Reference URI", template.replace("URI=\"#_x1\"", "URI=\"\"")),
+        ("XSLT transform", template.replace("<ds:Transforms>", &format!("<ds:Transforms>{xslt}"))),
+        (
+            "XPath transform",
+            template.replace(
+                "<ds:Transforms>",
+                "<ds:Transforms><ds:Transform Algorithm=\"http://www.w3.org/TR/1999/REC-xpath-19991116\"><ds:XPath>1</ds:XPath></ds:Transform>",
+            ),
+        ),
+        (
+            "two References",
+            template.replace("</ds:SignedInfo>", "<ds:Reference URI=\"#_x1\"><ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/><ds:DigestValue/></ds:Reference></ds:SignedInfo>"),
+        ),
+        ("an Object", template.replace("</ds:Signature>", "<ds:Object><ds:Manifest/></ds:Object></ds:Signature>")),
+        (
+            "a RetrievalMethod",
+            template.replace("</ds:Signature>", "<ds:KeyInfo><ds:RetrievalMethod URI=\"http://127.0.0.1:9/key\"/></ds:KeyInfo></ds:Signature>"),
+        ),
+        (
+            "inclusive c14n with comments",
+            template.replace(
+                "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>",
+                "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments\"/>",
+            ),
+        ),
+    ];
+    for (what, signature) in cases {
+        let xml = Req::honest(&s, "_x1").xml(&signature);
+        refused_page(&s, &post(&s, &xml).await, "MJ-M28", "-", what);
+    }
 }

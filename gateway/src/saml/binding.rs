@@ -75,7 +75,9 @@ pub fn from_redirect(raw_query: &str, kind: Kind, root: &'static str) -> Result<
         }
     }
     let raw_message = message.ok_or(Refusal::Missing)?;
-    let xml = inbound::decode_redirect(&decode_component(raw_message)?)?;
+    // Base64 has no spaces: a space here is a `+` the SP did not
+    // percent-encode (form decoding turned it into a space).
+    let xml = inbound::decode_redirect(&decode_component(raw_message)?.replace(' ', "+"))?;
     let relay_state = relay.map(decode_component).transpose()?;
     check_relay_state(relay_state.as_deref())?;
     let redirect_sig = match (alg, signature) {
@@ -89,7 +91,11 @@ pub fn from_redirect(raw_query: &str, kind: Kind, root: &'static str) -> Result<
             signed.push_str("&SigAlg=");
             signed.push_str(a);
             let signature = base64::engine::general_purpose::STANDARD
-                .decode(decode_component(s)?.replace([' ', '\n', '\r'], ""))
+                .decode(
+                    decode_component(s)?
+                        .replace(' ', "+")
+                        .replace(['\n', '\r'], ""),
+                )
                 .map_err(|_| Refusal::BadSignature)?;
             Some(RedirectSig {
                 signed,

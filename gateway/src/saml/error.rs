@@ -80,6 +80,8 @@ pub enum Refusal {
     UnknownSession,
     #[error("a signature that is not a child of the root (signature wrapping)")]
     MisplacedSignature,
+    #[error("signature not of the accepted shape: {0}")]
+    UnsafeSignature(&'static str),
 
     // The request was trustworthy: answered to the ACS with a status.
     #[error("SAML version is not 2.0")]
@@ -130,6 +132,7 @@ impl Refusal {
             UnsolicitedNotAllowed => "MJ-M25",
             UnknownSession => "MJ-M26",
             MisplacedSignature => "MJ-M27",
+            UnsafeSignature(_) => "MJ-M28",
             Version => "MJ-M30",
             NoPassive => "MJ-M31",
             NoAuthnContext => "MJ-M32",

@@ -27,6 +27,91 @@ const MAX_ELEMENTS: usize = 400;
 pub const NS_PROTOCOL: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
 pub const NS_ASSERTION: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
 pub const NS_DSIG: &str = "http://www.w3.org/2000/09/xmldsig#";
+const NS_EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
+const ALG_ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
+const ALG_RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
+const ALG_ECDSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256";
+const ALG_SHA256: &str = "http://www.w3.org/2001/04/xmlenc#sha256";
+
+/// The only shape of XML signature accepted from outside, checked before
+/// xmlsec sees it: xmlsec would otherwise dereference any `Reference/@URI`
+/// (http, file) and run any transform (XPath, XSLT) while verifying, before
+/// it knows the signature is bad. One SignedInfo with one Reference to the
+/// root, exclusive c14n, enveloped-signature, SHA-256, RSA/ECDSA-SHA256, and
+/// a KeyInfo holding at most certificates and names (its keys are ignored:
+/// they come from metadata).
+#[derive(Default)]
+struct SignatureCheck {
+    open: bool,
+    signed_info: usize,
+    references: usize,
+}
+
+impl SignatureCheck {
+    fn element(
+        &mut self,
+        ns: Option<&[u8]>,
+        local: &[u8],
+        depth: usize,
+        s: &quick_xml::events::BytesStart<'_>,
+        root_id: Option<&str>,
+    ) -> Result<(), Refusal> {
+        let unsafe_sig = |why: &'static str| Err(Refusal::UnsafeSignature(why));
+        if ns == Some(NS_EXC_C14N.as_bytes()) && local == b"InclusiveNamespaces" {
+            return Ok(());
+        }
+        if ns != Some(NS_DSIG.as_bytes()) {
+            return unsafe_sig("an element from another namespace");
+        }
+        let attr = |name: &[u8]| -> Result<Option<String>, Refusal> {
+            for a in s.attributes() {
+                let a = a.map_err(|e| Refusal::Xml(e.to_string()))?;
+                if a.key.as_ref() == name {
+                    let v = a
+                        .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                        .map_err(|e| Refusal::Xml(e.to_string()))?;
+                    return Ok(Some(v.into_owned()));
+                }
+            }
+            Ok(None)
+        };
+        let algorithm = |allowed: &[&str]| -> Result<(), Refusal> {
+            match attr(b"Algorithm")? {
+                Some(a) if allowed.contains(&a.as_str()) => Ok(()),
+                _ => Err(Refusal::UnsafeSignature("an algorithm that is not allowed")),
+            }
+        };
+        match local {
+            b"SignedInfo" if depth == 2 => self.signed_info += 1,
+            b"CanonicalizationMethod" => algorithm(&[NS_EXC_C14N])?,
+            b"SignatureMethod" => algorithm(&[ALG_RSA_SHA256, ALG_ECDSA_SHA256])?,
+            b"Reference" => {
+                self.references += 1;
+                let want = root_id.map(|id| format!("#{id}"));
+                if attr(b"URI")? != want || want.is_none() {
+                    return unsafe_sig("a Reference that is not to the root");
+                }
+            }
+            b"Transforms" | b"DigestValue" | b"SignatureValue" | b"KeyInfo" | b"X509Data"
+            | b"X509Certificate" | b"KeyName" | b"X509SubjectName" | b"X509IssuerSerial"
+            | b"X509IssuerName" | b"X509SerialNumber" => {}
+            b"Transform" => algorithm(&[ALG_ENVELOPED, NS_EXC_C14N])?,
+            b"DigestMethod" => algorithm(&[ALG_SHA256])?,
+            _ => return unsafe_sig("an element XML-DSig allows but SAML does not need"),
+        }
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<(), Refusal> {
+        self.open = false;
+        if self.signed_info != 1 || self.references != 1 {
+            return Err(Refusal::UnsafeSignature(
+                "not exactly one SignedInfo with one Reference",
+            ));
+        }
+        Ok(())
+    }
+}
 
 /// A message of the HTTP-Redirect binding: base64 of raw DEFLATE.
 pub fn decode_redirect(value: &str) -> Result<String, Refusal> {
@@ -86,6 +171,7 @@ pub fn check_shape(xml: &str, root: &'static str) -> Result<Shape, Refusal> {
         signed: false,
     };
     let mut first = true;
+    let mut sig = SignatureCheck::default();
     loop {
         let (resolved, event) = reader
             .read_resolved_event()
@@ -110,7 +196,12 @@ pub fn check_shape(xml: &str, root: &'static str) -> Result<Shape, Refusal> {
             Event::Text(t) if depth == 0 && !t.iter().all(u8::is_ascii_whitespace) => {
                 return Err(Refusal::Xml("text outside the root".into()));
             }
-            Event::End(_) => depth = depth.saturating_sub(1),
+            Event::End(_) => {
+                depth = depth.saturating_sub(1);
+                if sig.open && depth == 1 {
+                    sig.close()?;
+                }
+            }
             Event::Eof => break,
             _ => {}
         }
@@ -141,7 +232,19 @@ pub fn check_shape(xml: &str, root: &'static str) -> Result<Shape, Refusal> {
             if depth != 1 || shape.signed {
                 return Err(Refusal::MisplacedSignature);
             }
+            if !matches!(event, Event::Start(_)) {
+                return Err(Refusal::UnsafeSignature("an empty Signature"));
+            }
             shape.signed = true;
+            sig.open = true;
+        } else if sig.open && depth >= 2 {
+            sig.element(
+                ns.as_deref(),
+                local.as_ref(),
+                depth,
+                &s,
+                shape.root_id.as_deref(),
+            )?;
         }
         for attr in s.attributes() {
             let attr = attr.map_err(|e| Refusal::Xml(e.to_string()))?;

@@ -40,6 +40,22 @@ pub struct SamlReturn {
     pub levels: Vec<Level>,
 }
 
+/// The SessionIndex an SP gets for gateway session `sid`: its own value, so
+/// two SPs cannot link their users by it (as with the pairwise NameID), and
+/// an SP cannot end a session it was not part of by naming its index.
+pub fn session_index(sid: &str, sp: &str) -> String {
+    let mut h = openssl::sha::Sha256::new();
+    h.update(b"munjigi-saml-session-index-v1\0");
+    h.update(sid.as_bytes());
+    h.update(b"\0");
+    h.update(sp.as_bytes());
+    use base64::Engine as _;
+    format!(
+        "_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(h.finish())
+    )
+}
+
 /// Reads a `SAMLRequest` whose root is `root` from either binding: the query
 /// of a GET (HTTP-Redirect) or the form of a POST (HTTP-POST).
 async fn read_request(

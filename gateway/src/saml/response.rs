@@ -42,8 +42,15 @@ pub const ATTRIBUTES: &[(&str, &str, &str)] = &[
     ("amr", "urn:munjigi:attribute:amr", "amr"),
 ];
 
+/// Escapes text for XML, dropping the characters XML 1.0 cannot carry at
+/// all (control characters other than tab and line breaks, U+FFFE, U+FFFF):
+/// a provider's value must not make the document unreadable.
 pub(super) fn esc(s: &str) -> String {
-    quick_xml::escape::escape(s).into_owned()
+    let allowed = |c: &char| {
+        matches!(*c, '\t' | '\n' | '\r') || (*c >= ' ' && !matches!(*c, '\u{FFFE}' | '\u{FFFF}'))
+    };
+    let clean: String = s.chars().filter(allowed).collect();
+    quick_xml::escape::escape(&clean).into_owned()
 }
 
 pub(super) fn issuer(app: &App) -> Issuer {

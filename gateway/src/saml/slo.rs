@@ -10,7 +10,7 @@
 
 use super::binding::{self, BINDING_POST, RSA_SHA256};
 use super::error::{status, Refusal, SamlError};
-use super::response::{esc, issuer, new_id, sign, to_xml};
+use super::response::{issuer, new_id, sign, to_xml};
 use crate::app::App;
 use crate::oidc::session;
 use crate::rescue::{Ctx, GatewayError};
@@ -98,7 +98,7 @@ pub async fn handle(
             let names_it = if indexes.is_empty() {
                 trusted.signed
             } else {
-                indexes.contains(&s.sid)
+                indexes.contains(&super::session_index(&s.sid, &sp_id))
             };
             if names_it {
                 session::end(app, ticket).await?;
@@ -119,7 +119,7 @@ pub async fn handle(
         in_response_to: Some(id),
         version: Some("2.0".into()),
         issue_instant: Some(chrono::Utc::now()),
-        destination: Some(esc(&destination)),
+        destination: Some(destination.clone()),
         consent: None,
         issuer: Some(issuer(app)),
         signature: None,

@@ -86,6 +86,9 @@ impl ServiceProvider {
                 _ => continue,
             };
             check_endpoint(&e.location)?;
+            if let Some(r) = &e.response_location {
+                check_endpoint(r)?;
+            }
             slo.push(Slo {
                 binding,
                 url: e.location.clone(),
@@ -94,7 +97,19 @@ impl ServiceProvider {
         }
         let keys = sp.key_descriptors.as_deref().unwrap_or_default();
         let signing_keys = certs(keys, "signing")?;
-        let encryption_key = certs(keys, "encryption")?.into_iter().next();
+        // Assertions are encrypted with RSA-OAEP: only an RSA key will do. A
+        // KeyDescriptor without `use` that holds an EC key signs only.
+        let encryption_key = certs(keys, "encryption")?.into_iter().find(|c| {
+            openssl::x509::X509::from_der(c.der_data())
+                .and_then(|x| x.public_key())
+                .is_ok_and(|k| k.rsa().is_ok())
+        });
+        let explicit = keys
+            .iter()
+            .any(|k| k.key_use.as_deref() == Some("encryption"));
+        if explicit && encryption_key.is_none() {
+            return Err("the encryption certificate must hold an RSA key (RSA-OAEP)".into());
+        }
         Ok(Self {
             entity_id,
             acs,

@@ -339,7 +339,7 @@ pub fn complete(
             claims: &claims,
             name_id,
             level,
-            session_index: sid,
+            session_index: &super::session_index(sid, &ret.sp),
             auth_time: outcome.auth_time,
         },
     )?;

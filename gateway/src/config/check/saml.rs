@@ -80,12 +80,11 @@ pub(super) fn site(
             return None;
         }
     };
-    for url in sp
-        .acs
+    let slo_urls = sp
+        .slo
         .iter()
-        .map(|a| &a.url)
-        .chain(sp.slo.iter().map(|s| &s.url))
-    {
+        .flat_map(|s| std::iter::once(&s.url).chain(s.response_url.as_ref()));
+    for url in sp.acs.iter().map(|a| &a.url).chain(slo_urls) {
         if let Err(e) = check_url(url, false) {
             r.at(
                 raw.metadata.span(),
