@@ -117,17 +117,9 @@ pub fn exc_c14n(xml: &str) -> Result<String, DsigError> {
                 continue;
             }
             Event::GeneralRef(r) if !stack.is_empty() => {
-                let c = match r.resolve_char_ref().map_err(err)? {
-                    Some(c) => c,
-                    None => match &*r.decode().map_err(err)? {
-                        "amp" => '&',
-                        "lt" => '<',
-                        "gt" => '>',
-                        "quot" => '"',
-                        "apos" => '\'',
-                        other => return Err(err(format!("entity &{other};"))),
-                    },
-                };
+                let c = super::inbound::entity_char(&r)
+                    .map_err(err)?
+                    .ok_or_else(|| err("an entity other than the five XML ones"))?;
                 escape_text(c.encode_utf8(&mut [0u8; 4]), &mut out);
                 continue;
             }

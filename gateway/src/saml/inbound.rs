@@ -147,6 +147,23 @@ fn decode_base64(value: &str) -> Result<Vec<u8>, Refusal> {
         .map_err(|_| Refusal::Encoding)
 }
 
+/// The character an entity reference stands for: a character reference or
+/// one of the five XML entities; None for any other (declared) entity.
+pub fn entity_char(r: &quick_xml::events::BytesRef<'_>) -> Result<Option<char>, Refusal> {
+    let xml = |e: &dyn std::fmt::Display| Refusal::Xml(e.to_string());
+    if let Some(c) = r.resolve_char_ref().map_err(|e| xml(&e))? {
+        return Ok(Some(c));
+    }
+    Ok(match &*r.decode().map_err(|e| xml(&e))? {
+        "amp" => Some('&'),
+        "lt" => Some('<'),
+        "gt" => Some('>'),
+        "quot" => Some('"'),
+        "apos" => Some('\''),
+        _ => None,
+    })
+}
+
 /// What the scan learnt about a well-shaped message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Shape {
@@ -187,11 +204,7 @@ pub fn check_shape(xml: &str, root: &'static str) -> Result<Shape, Refusal> {
             Event::Comment(_) => return Err(Refusal::Comment),
             Event::PI(_) | Event::CData(_) => return Err(Refusal::ProcessingInstruction),
             Event::GeneralRef(r) => {
-                let name = r.decode().map_err(|e| Refusal::Xml(e.to_string()))?;
-                let known = matches!(&*name, "amp" | "lt" | "gt" | "quot" | "apos");
-                if !known && !name.starts_with('#') {
-                    return Err(Refusal::Entity);
-                }
+                entity_char(r)?.ok_or(Refusal::Entity)?;
             }
             Event::Text(t) if depth == 0 && !t.iter().all(u8::is_ascii_whitespace) => {
                 return Err(Refusal::Xml("text outside the root".into()));
@@ -304,21 +317,7 @@ pub fn session_indexes(xml: &str) -> Result<Vec<String>, Refusal> {
             }
             Event::GeneralRef(r) => {
                 if let Some(c) = current.as_mut() {
-                    let ch = match r
-                        .resolve_char_ref()
-                        .map_err(|e| Refusal::Xml(e.to_string()))?
-                    {
-                        Some(ch) => ch,
-                        None => match &*r.decode().map_err(|e| Refusal::Xml(e.to_string()))? {
-                            "amp" => '&',
-                            "lt" => '<',
-                            "gt" => '>',
-                            "quot" => '"',
-                            "apos" => '\'',
-                            _ => return Err(Refusal::Entity),
-                        },
-                    };
-                    c.push(ch);
+                    c.push(entity_char(&r)?.ok_or(Refusal::Entity)?);
                 }
             }
             Event::End(_) => {

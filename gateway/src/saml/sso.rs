@@ -176,8 +176,9 @@ async fn accept<'a>(app: &'a App, arrived: &Arrived) -> Result<Accepted<'a>, Gat
         Some(NAMEID_TRANSIENT) => ret.transient = true,
         Some(_) => return answer(ret, Refusal::NameIdPolicy),
     }
+    let policy = PolicySnapshot::from_policy(&site.policy);
     match acceptable_levels(&request, site.policy.min_level) {
-        Some(levels) if levels.iter().any(|l| any_provider_at(app, site, *l)) => {
+        Some(levels) if levels.iter().any(|l| any_provider_at(app, &policy, *l)) => {
             ret.levels = levels
         }
         _ => return answer(ret, Refusal::NoAuthnContext),
@@ -190,12 +191,12 @@ async fn accept<'a>(app: &'a App, arrived: &Arrived) -> Result<Accepted<'a>, Gat
     })
 }
 
-fn any_provider_at(app: &App, site: &Site, level: Level) -> bool {
-    let policy = PolicySnapshot::from_policy(&site.policy);
+/// Whether a provider the site allows authenticates at exactly `level`.
+fn any_provider_at(app: &App, policy: &PolicySnapshot, level: Level) -> bool {
     app.config
         .providers
         .iter()
-        .any(|p| p.level == level && grant::provider_fits(app, &policy, level, &p.id))
+        .any(|p| p.level == level && grant::provider_fits(app, policy, level, &p.id))
 }
 
 /// The levels a RequestedAuthnContext accepts (SAML core §3.3.2.2.1), above
