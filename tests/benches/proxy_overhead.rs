@@ -25,7 +25,12 @@
 //! Measurement only: nothing here asserts on speed, only that the proxying
 //! works. The figures also go to `target/bench/proxy_overhead.json`.
 //!
+//! The two sides run in `ROUNDS` alternating rounds (default 3); the round
+//! with the median throughput ratio is reported in full, every round's ratio
+//! is listed (the cores are shared with whatever else the machine runs).
+//!
 //! Environment: `DURATION` (seconds, default 10), `CONNECTIONS` (default 32),
+//! `ROUNDS` (default 3),
 //! `MUNJIGI_BIN` (the binary; the release build via `deploy/bench`).
 
 #![allow(
@@ -334,27 +339,41 @@ fn main() {
     let idle_busy = background_busy();
     println!();
 
-    let g = measure(
-        "gateway",
-        &gw_file,
-        &[gw_pid],
-        secs,
-        connections,
-        &cookie,
-        up_port,
-        tck,
-    );
+    // Rounds alternate which side goes first, so drift on the shared machine
+    // falls on both; the round with the median ratio is reported in full.
+    let rounds = env_usize("ROUNDS", 3).max(1);
+    let run = |name: &'static str| {
+        let (url, pids) = if name == "gateway" {
+            (&gw_file, vec![gw_pid])
+        } else {
+            (&ngx_file, ngx_workers.clone())
+        };
+        measure(name, url, &pids, secs, connections, &cookie, up_port, tck)
+    };
+    let mut pairs: Vec<(Side, Side)> = Vec::with_capacity(rounds);
+    for r in 0..rounds {
+        let (g, n) = if r % 2 == 0 {
+            let g = run("gateway");
+            (g, run("nginx"))
+        } else {
+            let n = run("nginx");
+            (run("gateway"), n)
+        };
+        println!(
+            "round {}: gateway {:.0}/s {:.2} µs, nginx {:.0}/s {:.2} µs, ratio {:.2}×",
+            r + 1,
+            g.wrk.rps,
+            g.us_per_request(),
+            n.wrk.rps,
+            n.us_per_request(),
+            g.wrk.rps / n.wrk.rps
+        );
+        pairs.push((g, n));
+    }
     let gw_lines = gw.proc.drain();
-    let n = measure(
-        "nginx",
-        &ngx_file,
-        &ngx_workers,
-        secs,
-        connections,
-        &cookie,
-        up_port,
-        tck,
-    );
+    let round_ratios: Vec<f64> = pairs.iter().map(|(g, n)| g.wrk.rps / n.wrk.rps).collect();
+    pairs.sort_by(|a, b| (a.0.wrk.rps / a.1.wrk.rps).total_cmp(&(b.0.wrk.rps / b.1.wrk.rps)));
+    let (g, n) = &pairs[pairs.len() / 2];
     let ngx_errors: Vec<String> = proxy
         .error_log()
         .lines()
@@ -370,7 +389,7 @@ fn main() {
     println!();
     println!(
         "== proxy_overhead: authenticated GETs of a {FILE_BYTES} B static file, {secs} s, \
-         {connections} connections"
+         {connections} connections; the median of {rounds} rounds"
     );
     println!(
         "{:<9} {:>12} {:>10} {:>10} {:>10} {:>15} {:>13} {:>16}",
@@ -383,7 +402,7 @@ fn main() {
         "(sched µs)",
         "core0/core1 busy"
     );
-    for s in [&g, &n] {
+    for s in [g, n] {
         println!(
             "{:<9} {:>12.0} {:>7.3} ms {:>7.3} ms {:>10} {:>15.2} {:>13} {:>16}",
             s.name,
@@ -427,7 +446,7 @@ fn main() {
          (connection reuse; stub_status)",
         g.upstream_connections, n.upstream_connections
     );
-    for s in [&g, &n] {
+    for s in [g, n] {
         if !s.wrk.socket_errors.is_empty() {
             println!("{} socket errors: {}", s.name, s.wrk.socket_errors);
         }
@@ -474,8 +493,10 @@ fn main() {
         "file_bytes": FILE_BYTES,
         "clk_tck": tck,
         "background_busy_pct": idle_busy,
-        "gateway": side(&g),
-        "nginx": side(&n),
+        "gateway": side(g),
+        "nginx": side(n),
+        "rounds": rounds,
+        "round_ratios": round_ratios,
         "ratio": ratio,
         "added_p99_ms": added_p99,
         "targets": {

@@ -9,9 +9,12 @@
 //! | `…/ws` | a WebSocket echo (text and binary frames come back as they went) |
 //! | `…/slow?ms=N` | waits `N` ms before the response headers, then echoes |
 //! | `…/set-cookie?name=value` | echoes, with `Set-Cookie: name=value; Path=/` |
+//! | `…/status?code=N` | status `N` (e.g. 204, 304) with no body |
+//! | `…/hangup` | echoes, then closes the connection without announcing it (as an upstream's idle timeout would) |
 //! | anything else (`…/echo`) | `{"method", "path", "query", "headers": {name: [values…]}}` |
 //!
-//! Every request's method, path and headers are also kept ([`Upstream::requests`]).
+//! Every request's method, path, headers and connection are also kept
+//! ([`Upstream::requests`]).
 
 use bytes::Bytes;
 use futures_util::{SinkExt as _, StreamExt as _};
@@ -33,6 +36,8 @@ pub struct Seen {
     pub path: String,
     pub query: String,
     pub headers: http::HeaderMap,
+    /// Which TCP connection it came on: 1 for the first accepted, and so on.
+    pub conn: u64,
 }
 
 /// The running upstream; the server task stops when this drops.
@@ -162,6 +167,26 @@ pub async fn start_upstream_tls(chain: &std::path::Path, key: &std::path::Path) 
     start(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config)))).await
 }
 
+/// Serves a connection; once a `…/hangup` response is out, shuts it down
+/// gracefully (an idle HTTP/1.1 connection just closes, no `Connection: close`).
+/// A macro: hyper's upgradeable HTTP/1 connection has the method, not a trait.
+macro_rules! serve_until_hangup {
+    ($conn:expr, $hangup:expr) => {{
+        let mut conn = std::pin::pin!($conn);
+        tokio::select! {
+            _ = conn.as_mut() => return,
+            () = $hangup.notified() => {}
+        }
+        // Closing now would announce it on the response still being written.
+        tokio::select! {
+            _ = conn.as_mut() => return,
+            () = tokio::time::sleep(Duration::from_millis(20)) => {}
+        }
+        conn.as_mut().graceful_shutdown();
+        let _ = conn.await;
+    }};
+}
+
 async fn start(tls: Option<tokio_rustls::TlsAcceptor>) -> Upstream {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -169,33 +194,42 @@ async fn start(tls: Option<tokio_rustls::TlsAcceptor>) -> Upstream {
     let seen2 = seen.clone();
     let scheme = if tls.is_some() { "https" } else { "http" };
     let task = tokio::spawn(async move {
+        let mut conns = 0u64;
         loop {
             let Ok((tcp, _)) = listener.accept().await else {
                 continue;
             };
+            conns += 1;
+            let conn = conns;
             let seen = seen2.clone();
             let tls = tls.clone();
             tokio::spawn(async move {
+                // `…/hangup` asks for the connection to end once answered.
+                let hangup = Arc::new(tokio::sync::Notify::new());
+                let asked = hangup.clone();
                 let svc = hyper::service::service_fn(move |req| {
                     let seen = seen.clone();
-                    async move { Ok::<_, Infallible>(handle(req, seen).await) }
+                    let asked = asked.clone();
+                    async move { Ok::<_, Infallible>(handle(req, seen, conn, &asked).await) }
                 });
                 let http = hyper::server::conn::http1::Builder::new();
-                let _ = match tls {
+                match tls {
                     None => {
-                        http.serve_connection(TokioIo::new(tcp), svc)
-                            .with_upgrades()
-                            .await
+                        let c = http
+                            .serve_connection(TokioIo::new(tcp), svc)
+                            .with_upgrades();
+                        serve_until_hangup!(c, hangup);
                     }
                     Some(acceptor) => {
                         let Ok(stream) = acceptor.accept(tcp).await else {
                             return;
                         };
-                        http.serve_connection(TokioIo::new(stream), svc)
-                            .with_upgrades()
-                            .await
+                        let c = http
+                            .serve_connection(TokioIo::new(stream), svc)
+                            .with_upgrades();
+                        serve_until_hangup!(c, hangup);
                     }
-                };
+                }
             });
         }
     });
@@ -210,12 +244,15 @@ async fn start(tls: Option<tokio_rustls::TlsAcceptor>) -> Upstream {
 async fn handle(
     mut req: http::Request<Incoming>,
     log: Arc<Mutex<Vec<Seen>>>,
+    conn: u64,
+    hangup: &tokio::sync::Notify,
 ) -> http::Response<Body> {
     let s = Seen {
         method: req.method().as_str().to_owned(),
         path: req.uri().path().to_owned(),
         query: req.uri().query().unwrap_or("").to_owned(),
         headers: req.headers().clone(),
+        conn,
     };
     log.lock().unwrap().push(s.clone());
     let path = s.path.clone();
@@ -245,6 +282,20 @@ async fn handle(
             200,
             &serde_json::json!({"bytes": n, "sha256": hex_lower(&h.finish())}),
         );
+    }
+    if path.ends_with("/status") {
+        let code: u16 = query_param(&s.query, "code")
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(204);
+        let _ = req.into_body().collect().await;
+        return http::Response::builder()
+            .status(code)
+            .body(full(Bytes::new()))
+            .unwrap();
+    }
+    if path.ends_with("/hangup") {
+        // Stored: the connection task may not be waiting yet.
+        hangup.notify_one();
     }
     if path.ends_with("/slow") {
         let ms: u64 = query_param(&s.query, "ms")

@@ -371,6 +371,108 @@ async fn large_bodies_stream_through_the_proxy_both_ways() {
     );
 }
 
+/// The gateway keeps upstream connections alive and reuses them, gives one
+/// back only once its response was read to the end (bodiless answers
+/// included), never sends on one whose body was abandoned half-read, and
+/// gets past an upstream that closed an idle connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_connections_are_reused_but_never_with_a_half_read_body() {
+    let w = world("px-pool").await;
+    let mut b = Browser::new(None);
+    let page = proxy_login(&mut b, &w.gw.url, &format!("{}/app/echo", w.gw.url)).await;
+    assert_eq!(page.status, 200);
+    let cookie = format!("mj_px={}", b.cookie("mj_px").unwrap());
+    let conns = |seen: &[munjigi_e2e::upstream::Seen]| -> std::collections::BTreeSet<u64> {
+        seen.iter().map(|s| s.conn).collect()
+    };
+
+    // One after another: one connection, whatever the answer's body.
+    w.up.clear();
+    for i in 0..10 {
+        let p = b.get(&format!("{}/app/echo?i={i}", w.gw.url)).await;
+        assert_eq!(p.status, 200);
+        assert_eq!(p.json()["query"], format!("i={i}"));
+        let p = b.get(&format!("{}/app/status?code=204", w.gw.url)).await;
+        assert_eq!(p.status, 204);
+        let p = b.get(&format!("{}/app/status?code=304", w.gw.url)).await;
+        assert_eq!(p.status, 304);
+    }
+    let used = conns(&w.up.requests());
+    assert_eq!(
+        used.len(),
+        1,
+        "30 requests in a row on one upstream connection: {used:?}"
+    );
+
+    // A 64 MiB download the citizen abandons after 256 KiB.
+    let a = w.authority.clone();
+    let c = cookie.clone();
+    tokio::task::spawn_blocking(move || {
+        use std::io::{Read as _, Write as _};
+        let mut s = std::net::TcpStream::connect(&a).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(
+            s,
+            "GET /app/download?bytes=67108864 HTTP/1.1\r\nHost: {a}\r\nCookie: {c}\r\n\r\n"
+        )
+        .unwrap();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut got = 0;
+        while got < 256 * 1024 {
+            let n = s.read(&mut buf).unwrap();
+            assert!(n > 0, "the download ended early");
+            got += n;
+        }
+    })
+    .await
+    .unwrap();
+    let abandoned = w.up.requests_to("/app/download")[0].conn;
+    for i in 0..5 {
+        let p = b.get(&format!("{}/app/echo?after={i}", w.gw.url)).await;
+        assert_eq!(p.status, 200, "{}", p.body);
+        assert_eq!(
+            p.json()["query"],
+            format!("after={i}"),
+            "the echo, not the download"
+        );
+    }
+    let after: Vec<_> =
+        w.up.requests_to("/app/echo")
+            .into_iter()
+            .filter(|s| s.query.starts_with("after="))
+            .collect();
+    assert_eq!(after.len(), 5);
+    assert!(
+        !conns(&after).contains(&abandoned),
+        "a request went on the connection of the abandoned download"
+    );
+
+    // The upstream closes connections it considers idle: the next request
+    // goes on a new one, whether it comes at once or a little later.
+    for (i, pause) in [0u64, 0, 0, 150, 150].into_iter().enumerate() {
+        let p = b.get(&format!("{}/app/hangup?i={i}", w.gw.url)).await;
+        assert_eq!(p.status, 200);
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        let p = b.get(&format!("{}/app/echo?hung={i}", w.gw.url)).await;
+        assert_eq!(p.status, 200, "after a hang-up ({pause} ms): {}", p.body);
+        assert_eq!(p.json()["query"], format!("hung={i}"));
+    }
+    let hung = w.up.requests_to("/app/hangup");
+    let next: Vec<_> =
+        w.up.requests_to("/app/echo")
+            .into_iter()
+            .filter(|s| s.query.starts_with("hung="))
+            .collect();
+    for (h, e) in hung.iter().zip(&next).skip(3) {
+        assert_ne!(
+            h.conn, e.conn,
+            "a request after the upstream hung up, on its connection"
+        );
+    }
+    let logs = w.logs();
+    assert!(!logs.contains("ERROR"), "{logs}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_websocket_is_proxied_with_the_identity() {
     use futures_util::{SinkExt as _, StreamExt as _};

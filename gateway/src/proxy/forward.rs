@@ -1,12 +1,13 @@
 //! Sending a request to a route's upstream and its answer back, streamed both
 //! ways, WebSocket upgrades included.
 //!
-//! One pooled HTTP/1.1 client per route (rustls for https, with the route's CA
-//! or the system roots). Requests are rebuilt rather than patched: the
-//! upstream URI comes from config, never from the client, and headers pass
-//! through [`super::strip`] before the gateway adds its own.
+//! One connection pool per route ([`super::pool`]; rustls for https, with the
+//! route's CA or the system roots). Requests are rebuilt rather than patched:
+//! the upstream path comes from config, never from the client's authority, and
+//! headers pass through [`super::strip`] before the gateway adds its own.
 
 use super::identity::Identity;
+use super::pool::Pool;
 use super::route::{Route, Upstream};
 use super::strip;
 use crate::web::{AnyBody, AnyResponse};
@@ -14,16 +15,13 @@ use http::header::{HeaderValue, CONNECTION, HOST, UPGRADE};
 use http::{StatusCode, Uri, Version};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub type UpstreamClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Incoming>;
-
-/// Builds the pooled client for one route's upstream.
-pub fn client(route: &Route, up: &Upstream) -> Result<UpstreamClient, String> {
+/// Builds the connection pool for one route's upstream.
+pub fn client(route: &Route, up: &Upstream) -> Result<Arc<Pool>, String> {
     use rustls_pki_types::pem::PemObject as _;
     let mut roots = rustls::RootCertStore::empty();
     if up.https {
@@ -69,11 +67,13 @@ pub fn client(route: &Route, up: &Upstream) -> Result<UpstreamClient, String> {
         .https_or_http()
         .enable_http1()
         .wrap_connector(tcp);
-    Ok(Client::builder(TokioExecutor::new())
-        .pool_timer(TokioTimer::new())
-        .pool_idle_timeout(Duration::from_secs(60))
-        .pool_max_idle_per_host(256)
-        .build(connector))
+    let dial = Uri::builder()
+        .scheme(if up.https { "https" } else { "http" })
+        .authority(up.authority.clone())
+        .path_and_query("/")
+        .build()
+        .map_err(|e| e.to_string())?;
+    Ok(Pool::new(&route.id, connector, dial))
 }
 
 /// Why a request did not reach the upstream or got no answer.
@@ -95,6 +95,8 @@ pub struct Caller {
     pub https: bool,
 }
 
+/// The origin-form target on the upstream: its base path, then the client's
+/// path (less the route prefix when configured so) and query.
 fn upstream_uri(route: &Route, up: &Upstream, uri: &Uri) -> Result<Uri, String> {
     let path = uri.path();
     let path = if route.strip_prefix && route.prefix != "/" {
@@ -114,8 +116,6 @@ fn upstream_uri(route: &Route, up: &Upstream, uri: &Uri) -> Result<Uri, String> 
         None => format!("{}{path}", up.base_path),
     };
     Uri::builder()
-        .scheme(if up.https { "https" } else { "http" })
-        .authority(up.authority.clone())
         .path_and_query(pq)
         .build()
         .map_err(|e| e.to_string())
@@ -137,7 +137,7 @@ fn is_upgrade(headers: &http::HeaderMap) -> Option<HeaderValue> {
 
 /// Forwards `req` to the route's upstream with `identity` added.
 pub async fn forward(
-    client: &UpstreamClient,
+    pool: &Arc<Pool>,
     route: &Route,
     up: &Upstream,
     mut req: http::Request<Incoming>,
@@ -190,14 +190,9 @@ pub async fn forward(
     parts.uri = uri;
     parts.version = Version::HTTP_11;
     let out = http::Request::from_parts(parts, body);
-    let mut resp = match tokio::time::timeout(route.read_timeout, client.request(out)).await {
+    let mut resp = match tokio::time::timeout(route.read_timeout, pool.send(out)).await {
         Err(_) => return Err(UpstreamError::Timeout(route.read_timeout)),
-        Ok(Err(e)) => {
-            let detail = std::error::Error::source(&e)
-                .map_or_else(|| e.to_string(), |s| format!("{e}: {s}"));
-            return Err(UpstreamError::Unreachable(detail));
-        }
-        Ok(Ok(r)) => r,
+        Ok(r) => r?,
     };
     let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
     strip::response(resp.headers_mut(), switching && upgrade.is_some());
@@ -207,6 +202,8 @@ pub async fn forward(
                 "upstream switched protocols unasked".into(),
             ));
         };
+        // The connection is the tunnel's now, never the pool's again.
+        resp.body_mut().detach();
         let upstream_upgrade = hyper::upgrade::on(&mut resp);
         let route_id = route.id.clone();
         tokio::spawn(async move {
@@ -245,19 +242,10 @@ mod tests {
             ca_pem: None,
         };
         let u: Uri = "http://evil.example/app/x?y=1".parse().unwrap();
-        assert_eq!(
-            upstream_uri(&r, &up, &u).unwrap(),
-            "http://127.0.0.1:9000/base/app/x?y=1"
-        );
+        assert_eq!(upstream_uri(&r, &up, &u).unwrap(), "/base/app/x?y=1");
         r.strip_prefix = true;
-        assert_eq!(
-            upstream_uri(&r, &up, &u).unwrap(),
-            "http://127.0.0.1:9000/base/x?y=1"
-        );
+        assert_eq!(upstream_uri(&r, &up, &u).unwrap(), "/base/x?y=1");
         let u: Uri = "/app".parse().unwrap();
-        assert_eq!(
-            upstream_uri(&r, &up, &u).unwrap(),
-            "http://127.0.0.1:9000/base/"
-        );
+        assert_eq!(upstream_uri(&r, &up, &u).unwrap(), "/base/");
     }
 }

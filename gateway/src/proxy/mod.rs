@@ -14,6 +14,7 @@ pub mod entry;
 pub mod forward;
 pub mod forward_auth;
 pub mod identity;
+pub mod pool;
 pub mod route;
 pub mod session;
 pub mod strip;
@@ -28,7 +29,6 @@ use crate::web::{respond, AnyResponse};
 use http::{HeaderValue, Method, StatusCode};
 use hyper::body::Incoming;
 use route::Route;
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -39,22 +39,26 @@ pub const RESERVED: &str = "/.munjigi/";
 pub struct Runtime {
     pub sessions: moka::sync::Cache<String, Arc<session::Loaded>>,
     pub identities: moka::sync::Cache<(Arc<str>, usize), Arc<identity::Identity>>,
-    pub clients: HashMap<String, forward::UpstreamClient>,
+    /// Connection pools by route index (None for a forward-auth route).
+    pub pools: Vec<Option<Arc<pool::Pool>>>,
 }
 
 impl Runtime {
     pub fn build(config: &Config) -> Result<Self, String> {
-        let mut clients = HashMap::new();
+        let mut pools = Vec::with_capacity(config.routes.len());
         for r in &config.routes {
-            if let Some(up) = &r.upstream {
-                let c = forward::client(r, up).map_err(|e| format!("route `{}`: {e}", r.id))?;
-                clients.insert(r.id.clone(), c);
-            }
+            let pool = match &r.upstream {
+                Some(up) => {
+                    Some(forward::client(r, up).map_err(|e| format!("route `{}`: {e}", r.id))?)
+                }
+                None => None,
+            };
+            pools.push(pool);
         }
         Ok(Self {
             sessions: session::l1_cache(),
             identities: identity::cache(),
-            clients,
+            pools,
         })
     }
 }
@@ -181,7 +185,7 @@ pub async fn handle(
     else {
         return Err(GatewayError::NotFound);
     };
-    let (Some(up), Some(client)) = (&route.upstream, app.proxy.clients.get(&route.id)) else {
+    let (Some(up), Some(Some(pool))) = (&route.upstream, app.proxy.pools.get(route.index)) else {
         // A forward-auth route: its front proxy serves it, not us.
         return Err(GatewayError::NotFound);
     };
@@ -210,7 +214,7 @@ pub async fn handle(
         host: origin.host.clone().unwrap_or_default(),
         https: origin.https,
     };
-    match forward::forward(client, &route, up, req, &caller, identity.as_deref()).await {
+    match forward::forward(pool, &route, up, req, &caller, identity.as_deref()).await {
         Ok(r) => Ok(r),
         Err(e) => Err(GatewayError::Upstream {
             route: route.id.clone(),

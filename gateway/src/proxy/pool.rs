@@ -1,0 +1,207 @@
+//! Kept-alive HTTP/1.1 connections to one route's upstream.
+//!
+//! A route has exactly one upstream, so its pool is a stack of idle
+//! connections, not hyper-util's general client (a pool keyed by scheme and
+//! authority, an absolute URI rewritten per request, a task spawned to return
+//! each connection): that machinery was a measurable share of a proxied
+//! request in `./deploy/bench proxy`.
+//!
+//! - The most recently used connection goes out first: it is the least likely
+//!   to have met the upstream's idle timeout.
+//! - A connection goes back only once its response body has been read to the
+//!   end; a body dropped half-read (the citizen went away) closes it, since
+//!   the rest of that body would otherwise be read as the next response.
+//! - A request an idle connection could not carry (closed under us before a
+//!   byte of it was written) is sent again on a new connection; one that was
+//!   written in part is not, as the upstream may have acted on it.
+
+use super::forward::UpstreamError;
+use bytes::Bytes;
+use http::Uri;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::client::legacy::connect::HttpConnector;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+/// At most this many idle connections are kept per route.
+const MAX_IDLE: usize = 256;
+/// An idle connection older than this is closed rather than reused: below
+/// the common upstream keep-alive timeouts (nginx 75 s, Apache 5 s is the
+/// exception that the retry covers).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+
+struct Idle {
+    tx: SendRequest<Incoming>,
+    since: Instant,
+}
+
+/// The connections of one route's upstream.
+pub struct Pool {
+    route: String,
+    connector: Connector,
+    /// `scheme://authority/`, what the connector dials (and names in TLS).
+    dial: Uri,
+    idle: Mutex<Vec<Idle>>,
+}
+
+impl Pool {
+    pub fn new(route: &str, connector: Connector, dial: Uri) -> Arc<Self> {
+        Arc::new(Self {
+            route: route.to_owned(),
+            connector,
+            dial,
+            idle: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Sends `req` (origin-form URI, `Host` set) and returns the response
+    /// with a body that gives the connection back when read to its end.
+    pub async fn send(
+        self: &Arc<Self>,
+        mut req: http::Request<Incoming>,
+    ) -> Result<http::Response<PooledBody>, UpstreamError> {
+        loop {
+            let (mut tx, reused) = match self.take().await {
+                Some(tx) => (tx, true),
+                None => (self.connect().await?, false),
+            };
+            match tx.try_send_request(req).await {
+                Ok(resp) => {
+                    let pool = Arc::clone(self);
+                    return Ok(resp.map(|body| PooledBody::new(body, tx, pool)));
+                }
+                Err(mut e) => match e.take_message() {
+                    // Never written: an idle connection closed under us.
+                    Some(again) if reused => req = again,
+                    _ => return Err(unreachable(&e.into_error())),
+                },
+            }
+        }
+    }
+
+    /// The freshest idle connection that is still open and ready.
+    async fn take(&self) -> Option<SendRequest<Incoming>> {
+        loop {
+            let Idle { mut tx, since } = self
+                .idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pop()?;
+            if tx.is_closed() || since.elapsed() > IDLE_TIMEOUT {
+                continue;
+            }
+            // Ready as soon as the connection has taken in the end of the
+            // previous response (it may be a moment behind the body reader).
+            if tx.ready().await.is_ok() {
+                return Some(tx);
+            }
+        }
+    }
+
+    fn put(&self, tx: SendRequest<Incoming>) {
+        if tx.is_closed() {
+            return;
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < MAX_IDLE {
+            idle.push(Idle {
+                tx,
+                since: Instant::now(),
+            });
+        }
+    }
+
+    async fn connect(&self) -> Result<SendRequest<Incoming>, UpstreamError> {
+        use tower_service::Service as _;
+        let io = self
+            .connector
+            .clone()
+            .call(self.dial.clone())
+            .await
+            .map_err(|e| UpstreamError::Unreachable(format!("connect: {e}")))?;
+        let (tx, conn) = hyper::client::conn::http1::Builder::new()
+            .handshake(io)
+            .await
+            .map_err(|e| unreachable(&e))?;
+        let route = self.route.clone();
+        tokio::spawn(async move {
+            // Upgrades (WebSocket) take the connection over after a 101.
+            if let Err(e) = conn.with_upgrades().await {
+                tracing::debug!(route = %route, error = %e, "upstream connection ended");
+            }
+        });
+        Ok(tx)
+    }
+}
+
+fn unreachable(e: &hyper::Error) -> UpstreamError {
+    let detail =
+        std::error::Error::source(e).map_or_else(|| e.to_string(), |s| format!("{e}: {s}"));
+    UpstreamError::Unreachable(detail)
+}
+
+/// An upstream response body that returns its connection to the pool once it
+/// has been read to the end.
+pub struct PooledBody {
+    inner: Incoming,
+    tx: Option<SendRequest<Incoming>>,
+    pool: Arc<Pool>,
+    done: bool,
+}
+
+impl PooledBody {
+    fn new(inner: Incoming, tx: SendRequest<Incoming>, pool: Arc<Pool>) -> Self {
+        let done = inner.is_end_stream();
+        Self {
+            inner,
+            tx: Some(tx),
+            pool,
+            done,
+        }
+    }
+
+    /// Keeps the connection from going back (it was upgraded, or its
+    /// response is not one a server may follow with another).
+    pub fn detach(&mut self) {
+        self.tx = None;
+    }
+}
+
+impl Drop for PooledBody {
+    fn drop(&mut self) {
+        if let Some(tx) = self.tx.take() {
+            if self.done || self.inner.is_end_stream() {
+                self.pool.put(tx);
+            }
+        }
+    }
+}
+
+impl Body for PooledBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(None) = polled {
+            self.done = true;
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
