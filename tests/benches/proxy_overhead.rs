@@ -50,8 +50,12 @@ use std::time::{Duration, Instant};
 const TARGET_RATIO: f64 = 0.8;
 /// Added p99 latency below this, in milliseconds.
 const TARGET_ADDED_P99_MS: f64 = 1.0;
-/// Gateway CPU per authenticated proxied request, in microseconds.
+/// Gateway CPU per authenticated proxied request, in microseconds: 0.8×
+/// the efficiency of nginx `proxy_pass` at the 10 µs ARCHITECTURE.md measured.
 const BUDGET_US: f64 = 12.5;
+/// The same budget against the nginx proxy measured in this run (whose CPU
+/// here includes the kernel's loopback TCP work): at most 1 / 0.8 of its.
+const BUDGET_VS_NGINX: f64 = 1.0 / 0.8;
 /// Size of the static file the upstream serves.
 const FILE_BYTES: usize = 1024;
 
@@ -434,12 +438,15 @@ fn main() {
         "added p99 (gateway − nginx):        {added_p99:.3} ms   target < {TARGET_ADDED_P99_MS} ms: {}",
         met(added_p99 < TARGET_ADDED_P99_MS)
     );
+    let vs_nginx = gw_us / n.us_per_request();
     println!(
-        "gateway CPU per request:            {gw_us:.2} µs   budget ≤ {BUDGET_US} µs: {} \
-         ({:.2}× nginx's {:.2} µs)",
+        "gateway CPU per request:            {gw_us:.2} µs   budget ≤ {BUDGET_US} µs: {}",
         met(gw_us <= BUDGET_US),
-        gw_us / n.us_per_request(),
-        n.us_per_request()
+    );
+    println!(
+        "  against this run's nginx:         {vs_nginx:.2}× its {:.2} µs   budget ≤ {BUDGET_VS_NGINX}×: {}",
+        n.us_per_request(),
+        met(vs_nginx <= BUDGET_VS_NGINX),
     );
     println!(
         "upstream connections opened during the measured runs: gateway {}, nginx {} \
@@ -506,6 +513,9 @@ fn main() {
             "added_p99_met": added_p99 < TARGET_ADDED_P99_MS,
             "cpu_us_per_request_max": BUDGET_US,
             "cpu_met": gw_us <= BUDGET_US,
+            "cpu_vs_nginx_max": BUDGET_VS_NGINX,
+            "cpu_vs_nginx": vs_nginx,
+            "cpu_vs_nginx_met": vs_nginx <= BUDGET_VS_NGINX,
         },
     });
     write_figures("proxy_overhead", &report);

@@ -33,6 +33,9 @@ const MAX_IDLE: usize = 256;
 /// exception that the retry covers).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How long an idle connection that is not ready yet is waited for.
+const READY_WAIT: Duration = Duration::from_millis(50);
+
 pub type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
 
 struct Idle {
@@ -95,9 +98,15 @@ impl Pool {
             if tx.is_closed() || since.elapsed() > IDLE_TIMEOUT {
                 continue;
             }
-            // Ready as soon as the connection has taken in the end of the
-            // previous response (it may be a moment behind the body reader).
-            if tx.ready().await.is_ok() {
+            if tx.is_ready() {
+                return Some(tx);
+            }
+            // The connection may be a moment behind the body reader in taking
+            // in the end of the previous response. One still busy after that
+            // (a request body still being sent after an early answer) is
+            // closed rather than waited for: another citizen's request must
+            // not queue behind it.
+            if let Ok(Ok(())) = tokio::time::timeout(READY_WAIT, tx.ready()).await {
                 return Some(tx);
             }
         }
