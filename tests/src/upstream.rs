@@ -9,7 +9,7 @@
 //! | `…/ws` | a WebSocket echo (text and binary frames come back as they went) |
 //! | `…/slow?ms=N` | waits `N` ms before the response headers, then echoes |
 //! | `…/set-cookie?name=value` | echoes, with `Set-Cookie: name=value; Path=/` |
-//! | `…/status?code=N` | status `N` (e.g. 204, 304) with no body |
+//! | `…/status?code=N` | status `N` (e.g. 204, 304) with no body; with `&drain=later` answered first (after `&ms=N`), the request body read afterwards (keep-alive kept) |
 //! | `…/hangup` | echoes, then closes the connection without announcing it (as an upstream's idle timeout would) |
 //! | anything else (`…/echo`) | `{"method", "path", "query", "headers": {name: [values…]}}` |
 //!
@@ -287,7 +287,16 @@ async fn handle(
         let code: u16 = query_param(&s.query, "code")
             .and_then(|c| c.parse().ok())
             .unwrap_or(204);
-        let _ = req.into_body().collect().await;
+        let body = req.into_body();
+        if query_param(&s.query, "drain").as_deref() == Some("later") {
+            tokio::spawn(body.collect());
+            let ms: u64 = query_param(&s.query, "ms")
+                .and_then(|b| b.parse().ok())
+                .unwrap_or(0);
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        } else {
+            let _ = body.collect().await;
+        }
         return http::Response::builder()
             .status(code)
             .body(full(Bytes::new()))

@@ -473,6 +473,62 @@ async fn upstream_connections_are_reused_but_never_with_a_half_read_body() {
     assert!(!logs.contains("ERROR"), "{logs}");
 }
 
+/// Uploads the upstream answered early (a 401, the body read afterwards) whose
+/// clients then stall: their connections never go back to the pool, so the
+/// route's other requests do not queue behind them into its read timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_uploads_answered_early_hold_up_no_one() {
+    let w = world("px-stall").await;
+    // All twelve in flight at once (the upstream answers after 300 ms), so
+    // each has its own upstream connection.
+    let stalled: Vec<_> = (0..12)
+        .map(|_| {
+            let a = w.authority.clone();
+            tokio::task::spawn_blocking(move || {
+                use std::io::{Read as _, Write as _};
+                let mut s = std::net::TcpStream::connect(&a).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                write!(
+                    s,
+                    "POST /slow/status?code=401&drain=later&ms=300 HTTP/1.1\r\nHost: {a}\r\n\
+                     Content-Type: application/octet-stream\r\nContent-Length: 1000000\r\n\r\n\
+                     0123456789"
+                )
+                .unwrap();
+                let mut buf = [0u8; 1024];
+                let n = s.read(&mut buf).unwrap();
+                let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+                assert!(head.starts_with("HTTP/1.1 401"), "{head}");
+                s
+            })
+        })
+        .collect();
+    let mut held = Vec::new();
+    for t in stalled {
+        held.push(t.await.unwrap());
+    }
+    let conns: std::collections::BTreeSet<u64> =
+        w.up.requests_to("/slow/status")
+            .iter()
+            .map(|s| s.conn)
+            .collect();
+    assert_eq!(conns.len(), 12, "one upstream connection each");
+    // The `slow` route's read timeout is 500 ms: twelve busy connections
+    // waited for in turn would exceed it.
+    for i in 0..3 {
+        let r = raw(
+            &w.authority,
+            vec![
+                format!("GET /slow/echo?i={i} HTTP/1.1"),
+                format!("Host: {}", w.authority),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    }
+    drop(held);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_websocket_is_proxied_with_the_identity() {
     use futures_util::{SinkExt as _, StreamExt as _};

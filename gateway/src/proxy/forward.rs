@@ -202,8 +202,6 @@ pub async fn forward(
                 "upstream switched protocols unasked".into(),
             ));
         };
-        // The connection is the tunnel's now, never the pool's again.
-        resp.body_mut().detach();
         let upstream_upgrade = hyper::upgrade::on(&mut resp);
         let route_id = route.id.clone();
         tokio::spawn(async move {
