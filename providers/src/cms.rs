@@ -20,8 +20,17 @@
 //!
 //! OpenSSL owns the cryptography and the chain; the RustCrypto `cms` crate reads the
 //! fields OpenSSL's safe API does not expose (signed attributes, signer identifier,
-//! certificate set) from OpenSSL's DER re-encoding of the same input. No ASN.1 is
-//! parsed by hand here, and no unsafe FFI is used.
+//! certificate set). DER input is read by `cms` as it came; BER (indefinite
+//! lengths) is first re-encoded to DER by OpenSSL. No ASN.1 is parsed by hand
+//! here, and no unsafe FFI is used.
+//!
+//! Certificate decoding is the dearest step under OpenSSL 3 (about 0.1 ms each,
+//! most of it decoding the public key), so each certificate is decoded once:
+//! OpenSSL is given the SignedData without its certificate set (it may use only
+//! the signer certificate handed to it anyway, `NOINTERN`), and the provider's
+//! intermediate certificates, the same in every result, are kept decoded by
+//! their SHA-256 ([`TrustAnchors`]). Signer certificates are never kept: they
+//! name citizens.
 //!
 //! Not here: OCSP, and matching the signer to the person who was asked; the
 //! adapter does that with the [`VerifiedCms`] this returns. Errors say
@@ -31,7 +40,8 @@ mod revocation;
 
 pub use revocation::{parse_crls, CrlPolicy, CrlRefresh};
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use der::asn1::ObjectIdentifier;
 use der::oid::AssociatedOid as _;
@@ -318,7 +328,13 @@ pub struct TrustAnchors {
     /// The provider's CRLs and what a missing one means; `None`: no revocation
     /// check.
     crl: Option<Arc<CrlPolicy>>,
+    /// Intermediate certificates seen in results, decoded, by SHA-256 of their DER.
+    intermediates: Arc<Mutex<HashMap<[u8; 32], X509>>>,
 }
+
+/// At most this many decoded intermediates are kept per provider (a provider
+/// has a handful; the bound only stops a hostile stream of made-up ones).
+const MAX_KEPT_INTERMEDIATES: usize = 64;
 
 impl std::fmt::Debug for TrustAnchors {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -336,7 +352,11 @@ impl TrustAnchors {
         if roots.is_empty() {
             return Err(CmsError::NoTrustAnchors);
         }
-        Ok(Self { roots, crl: None })
+        Ok(Self {
+            roots,
+            crl: None,
+            intermediates: Arc::default(),
+        })
     }
 
     /// The same roots, with the signer certificate checked against `policy`'s CRLs.
@@ -353,6 +373,26 @@ impl TrustAnchors {
     /// Always false for a constructed value; here for clippy's `len_without_is_empty`.
     pub fn is_empty(&self) -> bool {
         self.roots.is_empty()
+    }
+
+    /// `der` decoded by OpenSSL, from the kept ones when seen before.
+    fn intermediate(&self, der: &[u8]) -> Result<X509, CmsError> {
+        let key = openssl::sha::sha256(der);
+        let lock = || {
+            self.intermediates
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+        };
+        if let Some(x) = lock().get(&key) {
+            return Ok(x.clone());
+        }
+        let x = X509::from_der(der).map_err(|_| CmsError::Decode)?;
+        let mut kept = lock();
+        if kept.len() >= MAX_KEPT_INTERMEDIATES {
+            kept.clear();
+        }
+        kept.insert(key, x.clone());
+        Ok(x)
     }
 }
 
@@ -418,14 +458,21 @@ pub fn verify(
     expect: &Expect<'_>,
     anchors: &TrustAnchors,
 ) -> Result<VerifiedCms, CmsError> {
-    // OpenSSL decodes DER and BER; its re-encoding is DER, which `cms` can read.
-    let mut parsed = CmsContentInfo::from_der(signed_data).map_err(|_| CmsError::Decode)?;
-    let der = parsed.to_der().map_err(|_| CmsError::Decode)?;
-    let info = ContentInfo::from_der(&der).map_err(|_| CmsError::Decode)?;
+    // `cms` reads DER; BER goes through OpenSSL, whose re-encoding is DER.
+    let info = match ContentInfo::from_der(signed_data) {
+        Ok(info) => info,
+        Err(_) => {
+            let der = CmsContentInfo::from_der(signed_data)
+                .and_then(|p| p.to_der())
+                .map_err(|_| CmsError::Decode)?;
+            ContentInfo::from_der(&der).map_err(|_| CmsError::Decode)?
+        }
+    };
     if info.content_type != ID_SIGNED_DATA {
         return Err(CmsError::NotSignedData);
     }
-    let sd: SignedData = info.content.decode_as().map_err(|_| CmsError::Decode)?;
+    let mut sd: SignedData = info.content.decode_as().map_err(|_| CmsError::Decode)?;
+    let cert_set = sd.certificates.take();
 
     let si = match sd.signer_infos.0.as_slice() {
         [si] => si,
@@ -471,8 +518,7 @@ pub fn verify(
     // The signer certificate, found by the SignerInfo's sid, is the only one OpenSSL
     // may use for the signature (NOINTERN), so the certificate chain-checked below
     // is the one whose key verified the signature.
-    let certs: Vec<&Certificate> = sd
-        .certificates
+    let certs: Vec<&Certificate> = cert_set
         .iter()
         .flat_map(|set| set.0.iter())
         .filter_map(|c| match c {
@@ -491,6 +537,15 @@ pub fn verify(
         .to_der()
         .map_err(|_| CmsError::Internal("re-encoding the signer certificate"))?;
     let signer_x509 = X509::from_der(&signer_der).map_err(|_| CmsError::Decode)?;
+    // The same SignedData without its certificate set, for OpenSSL.
+    let bare = ContentInfo {
+        content_type: ID_SIGNED_DATA,
+        content: der::Any::encode_from(&sd)
+            .map_err(|_| CmsError::Internal("re-encoding the SignedData"))?,
+    }
+    .to_der()
+    .map_err(|_| CmsError::Internal("re-encoding the SignedData"))?;
+    let mut parsed = CmsContentInfo::from_der(&bare).map_err(|_| CmsError::Decode)?;
 
     let mut only_signer = Stack::new().map_err(ossl)?;
     only_signer.push(signer_x509.clone()).map_err(ossl)?;
@@ -523,7 +578,7 @@ pub fn verify(
         .map(|c| {
             c.to_der()
                 .map_err(|_| CmsError::Internal("re-encoding a certificate"))
-                .and_then(|d| X509::from_der(&d).map_err(|_| CmsError::Decode))
+                .and_then(|d| anchors.intermediate(&d))
         })
         .collect::<Result<Vec<_>, _>>()?;
     check_chain(anchors, &signer_x509, &intermediates, signing_time)?;
