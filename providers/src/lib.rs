@@ -18,6 +18,7 @@ pub mod barocert;
 pub mod cms;
 pub mod declarative;
 pub mod error;
+pub mod hmac;
 pub mod http_client;
 pub mod kakao_direct;
 pub mod person;

@@ -60,10 +60,7 @@ pub(crate) fn sha256_b64(data: &[u8]) -> Result<String, CryptoError> {
 }
 
 pub(crate) fn hmac_sha256(key: &[u8], msg: &[u8]) -> Result<Vec<u8>, CryptoError> {
-    let pkey = PKey::hmac(key)?;
-    let mut s = Signer::new(MessageDigest::sha256(), &pkey)?;
-    s.update(msg)?;
-    Ok(s.sign_to_vec()?)
+    Ok(crate::hmac::sha256(key, &[msg]).to_vec())
 }
 
 pub(crate) fn hmac_sha256_b64(key: &[u8], msg: &[u8]) -> Result<String, CryptoError> {
