@@ -10,7 +10,7 @@
 //!
 //! Measurement only: nothing here asserts on speed, only that every login works.
 //!
-//! Environment: `LOGINS` (default 300), `CONCURRENCY` (default 8), `WARMUP`
+//! Environment: `LOGINS` (default 1000), `CONCURRENCY` (default 8), `WARMUP`
 //! (default 20), `MUNJIGI_BIN` (the binary; the release build via `deploy/bench`).
 
 #![allow(
@@ -256,7 +256,7 @@ fn clk_tck() -> u64 {
 }
 
 fn main() {
-    let logins = env_usize("LOGINS", 300);
+    let logins = env_usize("LOGINS", 1000);
     let concurrency = env_usize("CONCURRENCY", 8);
     let warmup = env_usize("WARMUP", 20);
     let people = warmup.max(concurrency).max(1);
