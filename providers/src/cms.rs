@@ -28,9 +28,9 @@
 //! most of it decoding the public key), so each certificate is decoded once:
 //! OpenSSL is given the SignedData without its certificate set (it may use only
 //! the signer certificate handed to it anyway, `NOINTERN`), and the provider's
-//! intermediate certificates, the same in every result, are kept decoded by
-//! their SHA-256 ([`TrustAnchors`]). Signer certificates are never kept: they
-//! name citizens.
+//! intermediate CA certificates, the same in every result, are kept decoded by
+//! their SHA-256 ([`TrustAnchors`]). Only CA certificates are kept: a
+//! citizen's never is.
 //!
 //! Not here: OCSP, and matching the signer to the person who was asked; the
 //! adapter does that with the [`VerifiedCms`] this returns. Errors say
@@ -335,6 +335,8 @@ pub struct TrustAnchors {
 /// At most this many decoded intermediates are kept per provider (a provider
 /// has a handful; the bound only stops a hostile stream of made-up ones).
 const MAX_KEPT_INTERMEDIATES: usize = 64;
+/// A certificate larger than this is decoded every time, never kept.
+const MAX_KEPT_CERT_BYTES: usize = 16 * 1024;
 
 impl std::fmt::Debug for TrustAnchors {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -458,20 +460,33 @@ pub fn verify(
     expect: &Expect<'_>,
     anchors: &TrustAnchors,
 ) -> Result<VerifiedCms, CmsError> {
-    // `cms` reads DER; BER goes through OpenSSL, whose re-encoding is DER.
-    let info = match ContentInfo::from_der(signed_data) {
-        Ok(info) => info,
-        Err(_) => {
-            let der = CmsContentInfo::from_der(signed_data)
-                .and_then(|p| p.to_der())
-                .map_err(|_| CmsError::Decode)?;
-            ContentInfo::from_der(&der).map_err(|_| CmsError::Decode)?
+    // `cms` reads canonical DER, and OpenSSL then verifies `cms`'s re-encoding
+    // of it, byte for byte the input. Anything else (BER, or DER with a SET
+    // out of order, which `cms` would silently sort and so change the signed
+    // attributes' bytes) is parsed by OpenSSL, which verifies its own parse of
+    // the input, and `cms` reads OpenSSL's DER re-encoding of it.
+    let canonical = ContentInfo::from_der(signed_data).ok().and_then(|info| {
+        if info.content_type != ID_SIGNED_DATA {
+            return Some(Err(CmsError::NotSignedData));
+        }
+        let sd: SignedData = info.content.decode_as().ok()?;
+        let same = info.to_der().ok()? == signed_data
+            && sd.to_der().ok()? == info.content.to_der().ok()?;
+        same.then_some(Ok(sd))
+    });
+    let (mut sd, openssl_parse) = match canonical {
+        Some(sd) => (sd?, None),
+        None => {
+            let parsed = CmsContentInfo::from_der(signed_data).map_err(|_| CmsError::Decode)?;
+            let der = parsed.to_der().map_err(|_| CmsError::Decode)?;
+            let info = ContentInfo::from_der(&der).map_err(|_| CmsError::Decode)?;
+            if info.content_type != ID_SIGNED_DATA {
+                return Err(CmsError::NotSignedData);
+            }
+            let sd: SignedData = info.content.decode_as().map_err(|_| CmsError::Decode)?;
+            (sd, Some(parsed))
         }
     };
-    if info.content_type != ID_SIGNED_DATA {
-        return Err(CmsError::NotSignedData);
-    }
-    let mut sd: SignedData = info.content.decode_as().map_err(|_| CmsError::Decode)?;
     let cert_set = sd.certificates.take();
 
     let si = match sd.signer_infos.0.as_slice() {
@@ -537,15 +552,20 @@ pub fn verify(
         .to_der()
         .map_err(|_| CmsError::Internal("re-encoding the signer certificate"))?;
     let signer_x509 = X509::from_der(&signer_der).map_err(|_| CmsError::Decode)?;
-    // The same SignedData without its certificate set, for OpenSSL.
-    let bare = ContentInfo {
-        content_type: ID_SIGNED_DATA,
-        content: der::Any::encode_from(&sd)
-            .map_err(|_| CmsError::Internal("re-encoding the SignedData"))?,
-    }
-    .to_der()
-    .map_err(|_| CmsError::Internal("re-encoding the SignedData"))?;
-    let mut parsed = CmsContentInfo::from_der(&bare).map_err(|_| CmsError::Decode)?;
+    let mut parsed = match openssl_parse {
+        Some(parsed) => parsed,
+        None => {
+            // The same SignedData without its certificate set, for OpenSSL.
+            let bare = ContentInfo {
+                content_type: ID_SIGNED_DATA,
+                content: der::Any::encode_from(&sd)
+                    .map_err(|_| CmsError::Internal("re-encoding the SignedData"))?,
+            }
+            .to_der()
+            .map_err(|_| CmsError::Internal("re-encoding the SignedData"))?;
+            CmsContentInfo::from_der(&bare).map_err(|_| CmsError::Decode)?
+        }
+    };
 
     let mut only_signer = Stack::new().map_err(ossl)?;
     only_signer.push(signer_x509.clone()).map_err(ossl)?;
@@ -576,9 +596,14 @@ pub fn verify(
         .iter()
         .filter(|c| !std::ptr::eq(**c, signer))
         .map(|c| {
-            c.to_der()
-                .map_err(|_| CmsError::Internal("re-encoding a certificate"))
-                .and_then(|d| anchors.intermediate(&d))
+            let der = c
+                .to_der()
+                .map_err(|_| CmsError::Internal("re-encoding a certificate"))?;
+            if is_ca(c) && der.len() <= MAX_KEPT_CERT_BYTES {
+                anchors.intermediate(&der)
+            } else {
+                X509::from_der(&der).map_err(|_| CmsError::Decode)
+            }
         })
         .collect::<Result<Vec<_>, _>>()?;
     check_chain(anchors, &signer_x509, &intermediates, signing_time)?;
@@ -705,6 +730,18 @@ fn sid_matches(sid: &SignerIdentifier, cert: &Certificate) -> bool {
 
 /// The certificate must allow signatures: KeyUsage present with digitalSignature
 /// or nonRepudiation.
+/// Whether `cert` says it is a CA (basicConstraints cA): only those are kept
+/// decoded, never a citizen's certificate that came along in the set.
+fn is_ca(cert: &Certificate) -> bool {
+    use x509_cert::ext::pkix::BasicConstraints;
+    cert.tbs_certificate
+        .extensions
+        .iter()
+        .flatten()
+        .filter(|e| e.extn_id == BasicConstraints::OID)
+        .any(|e| BasicConstraints::from_der(e.extn_value.as_bytes()).is_ok_and(|b| b.ca))
+}
+
 fn check_key_usage(cert: &Certificate) -> Result<(), CmsError> {
     use x509_cert::ext::pkix::KeyUsage;
     let mut kus = cert
@@ -956,6 +993,54 @@ mod tests {
             .content
             .decode_as()
             .unwrap()
+    }
+
+    /// Replaces the only occurrence of `from` in `bytes` with `to` (same length).
+    fn splice(bytes: &mut [u8], from: &[u8], to: &[u8]) {
+        assert_eq!(from.len(), to.len());
+        let at: Vec<usize> = bytes
+            .windows(from.len())
+            .enumerate()
+            .filter(|(_, w)| *w == from)
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(at.len(), 1, "exactly one occurrence");
+        bytes[at[0]..at[0] + to.len()].copy_from_slice(to);
+    }
+
+    /// A signer that writes its signed attributes out of DER order (and signs
+    /// them that way) is still verified: such input is not canonical DER, so
+    /// OpenSSL verifies its own parse of it rather than a sorted re-encoding.
+    #[test]
+    fn signed_attributes_out_of_der_order_still_verify() {
+        let f = fx();
+        let mut cms = signed(Encoding::DerAttached);
+        let sd = parse_sd(&cms);
+        let si = &sd.signer_infos.0.as_slice()[0];
+        let attrs = si.signed_attrs.as_ref().unwrap();
+        let set = attrs.to_der().unwrap();
+        let elements: Vec<Vec<u8>> = attrs.iter().map(|a| a.to_der().unwrap()).collect();
+        assert!(elements.len() >= 3);
+        let sorted: Vec<u8> = elements.concat();
+        let reversed: Vec<u8> = elements.iter().rev().flatten().copied().collect();
+        assert_ne!(sorted, reversed);
+        let mut unsorted_set = set.clone();
+        let body = set.len() - sorted.len();
+        unsorted_set[body..].copy_from_slice(&reversed);
+        let mut signer =
+            openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &f.alice.key)
+                .unwrap();
+        signer.update(&unsorted_set).unwrap();
+        let signature = signer.sign_to_vec().unwrap();
+        splice(&mut cms, &sorted, &reversed);
+        splice(&mut cms, si.signature.as_bytes(), &signature);
+        verify(&cms, &expect(NONCE, false), &f.anchors).unwrap();
+        // The same bytes with the old signature (over the sorted set) fail.
+        splice(&mut cms, &signature, si.signature.as_bytes());
+        assert!(matches!(
+            verify(&cms, &expect(NONCE, false), &f.anchors),
+            Err(CmsError::Signature)
+        ));
     }
 
     #[test]
