@@ -1,10 +1,10 @@
 //! Sending a request to a route's upstream and its answer back, streamed both
 //! ways, WebSocket upgrades included.
 //!
-//! One connection pool per route ([`super::pool`]; rustls for https, with the
-//! route's CA or the system roots). Requests are rebuilt rather than patched:
-//! the upstream path comes from config, never from the client's authority, and
-//! headers pass through [`super::strip`] before the gateway adds its own.
+//! One connection pool per route ([`super::pool`]). Requests are rebuilt
+//! rather than patched: the upstream path comes from config, never from the
+//! client's authority, and headers pass through [`super::strip`] before the
+//! gateway adds its own.
 
 use super::identity::Identity;
 use super::pool::Pool;
@@ -14,67 +14,10 @@ use crate::web::{AnyBody, AnyResponse};
 use http::header::{HeaderValue, CONNECTION, HOST, UPGRADE};
 use http::{StatusCode, Uri, Version};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Builds the connection pool for one route's upstream.
-pub fn client(route: &Route, up: &Upstream) -> Result<Arc<Pool>, String> {
-    use rustls_pki_types::pem::PemObject as _;
-    let mut roots = rustls::RootCertStore::empty();
-    if up.https {
-        match &up.ca_pem {
-            Some(pem) => {
-                for c in rustls_pki_types::CertificateDer::pem_slice_iter(pem) {
-                    let c = c.map_err(|e| format!("upstream_ca is not valid PEM: {e}"))?;
-                    roots
-                        .add(c)
-                        .map_err(|e| format!("upstream_ca holds an unusable certificate: {e}"))?;
-                }
-                if roots.is_empty() {
-                    return Err("upstream_ca holds no CERTIFICATE block".into());
-                }
-            }
-            None => {
-                let found = rustls_native_certs::load_native_certs();
-                for c in found.certs {
-                    let _ = roots.add(c);
-                }
-                if roots.is_empty() {
-                    return Err(
-                        "no system CA certificates found for the https upstream; set upstream_ca"
-                            .into(),
-                    );
-                }
-            }
-        }
-    }
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| e.to_string())?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let mut tcp = HttpConnector::new();
-    tcp.enforce_http(false);
-    tcp.set_nodelay(true);
-    tcp.set_connect_timeout(Some(route.connect_timeout));
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(tcp);
-    let dial = Uri::builder()
-        .scheme(if up.https { "https" } else { "http" })
-        .authority(up.authority.clone())
-        .path_and_query("/")
-        .build()
-        .map_err(|e| e.to_string())?;
-    Ok(Pool::new(&route.id, connector, dial))
-}
 
 /// Why a request did not reach the upstream or got no answer.
 #[derive(Debug, thiserror::Error)]

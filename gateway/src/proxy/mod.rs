@@ -48,9 +48,9 @@ impl Runtime {
         let mut pools = Vec::with_capacity(config.routes.len());
         for r in &config.routes {
             let pool = match &r.upstream {
-                Some(up) => {
-                    Some(forward::client(r, up).map_err(|e| format!("route `{}`: {e}", r.id))?)
-                }
+                Some(up) => Some(
+                    pool::Pool::for_route(r, up).map_err(|e| format!("route `{}`: {e}", r.id))?,
+                ),
                 None => None,
             };
             pools.push(pool);

@@ -19,6 +19,7 @@
 //!   request a 502, as with any keep-alive client.
 
 use super::forward::UpstreamError;
+use super::route::{Route, Upstream};
 use bytes::Bytes;
 use http::{StatusCode, Uri};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
@@ -40,8 +41,8 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long an idle connection that is not ready yet is waited for.
 const READY_WAIT: Duration = Duration::from_millis(50);
 
-pub type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
-type SendRequest = hyper::client::conn::http1::SendRequest<SentBody>;
+type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+type SendRequest = hyper::client::conn::http1::SendRequest<TrackedBody>;
 
 struct Idle {
     tx: SendRequest,
@@ -59,13 +60,66 @@ pub struct Pool {
 }
 
 impl Pool {
-    pub fn new(route: &str, connector: Connector, dial: Uri) -> Arc<Self> {
-        Arc::new(Self {
-            route: route.to_owned(),
+    /// The pool for one route's upstream: rustls for https, with the route's
+    /// CA or the system roots; the route's connect timeout.
+    pub fn for_route(route: &Route, up: &Upstream) -> Result<Arc<Self>, String> {
+        use rustls_pki_types::pem::PemObject as _;
+        let mut roots = rustls::RootCertStore::empty();
+        if up.https {
+            match &up.ca_pem {
+                Some(pem) => {
+                    for c in rustls_pki_types::CertificateDer::pem_slice_iter(pem) {
+                        let c = c.map_err(|e| format!("upstream_ca is not valid PEM: {e}"))?;
+                        roots.add(c).map_err(|e| {
+                            format!("upstream_ca holds an unusable certificate: {e}")
+                        })?;
+                    }
+                    if roots.is_empty() {
+                        return Err("upstream_ca holds no CERTIFICATE block".into());
+                    }
+                }
+                None => {
+                    let found = rustls_native_certs::load_native_certs();
+                    for c in found.certs {
+                        let _ = roots.add(c);
+                    }
+                    if roots.is_empty() {
+                        return Err(
+                            "no system CA certificates found for the https upstream; set upstream_ca"
+                                .into(),
+                        );
+                    }
+                }
+            }
+        }
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let mut tcp = HttpConnector::new();
+        tcp.enforce_http(false);
+        tcp.set_nodelay(true);
+        tcp.set_connect_timeout(Some(route.connect_timeout));
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(tcp);
+        let dial = Uri::builder()
+            .scheme(if up.https { "https" } else { "http" })
+            .authority(up.authority.clone())
+            .path_and_query("/")
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Arc::new(Self {
+            route: route.id.clone(),
             connector,
             dial,
             idle: Mutex::new(VecDeque::new()),
-        })
+        }))
     }
 
     /// Sends `req` (origin-form URI, `Host` set) and returns the response
@@ -73,9 +127,9 @@ impl Pool {
     pub async fn send(
         self: &Arc<Self>,
         req: http::Request<Incoming>,
-    ) -> Result<http::Response<PooledBody>, UpstreamError> {
+    ) -> Result<http::Response<TrackedBody>, UpstreamError> {
         let sent = Arc::new(AtomicBool::new(false));
-        let mut req = req.map(|body| SentBody::new(body, Arc::clone(&sent)));
+        let mut req = req.map(|body| TrackedBody::new(body, Some(Arc::clone(&sent)), None));
         loop {
             let (mut tx, reused) = match self.take().await {
                 Some(tx) => (tx, true),
@@ -84,9 +138,13 @@ impl Pool {
             match tx.try_send_request(req).await {
                 Ok(resp) => {
                     // After a 101 the connection is the tunnel's, never the pool's.
-                    let tx = (resp.status() != StatusCode::SWITCHING_PROTOCOLS).then_some(tx);
-                    let pool = Arc::clone(self);
-                    return Ok(resp.map(|body| PooledBody::new(body, tx, sent, pool)));
+                    let give_back =
+                        (resp.status() != StatusCode::SWITCHING_PROTOCOLS).then(|| GiveBack {
+                            tx,
+                            pool: Arc::clone(self),
+                            sent,
+                        });
+                    return Ok(resp.map(|body| TrackedBody::new(body, None, give_back)));
                 }
                 Err(mut e) => match e.take_message() {
                     // Never written: an idle connection closed under us.
@@ -170,22 +228,59 @@ fn unreachable(e: &hyper::Error) -> UpstreamError {
     UpstreamError::Unreachable(detail)
 }
 
-/// A client's request body on its way upstream; says when it has all gone.
-pub struct SentBody {
+/// A body passing through the proxy that notes when it has gone through to
+/// its end: a client's request body on its way upstream (publishing that to
+/// the response's body through `sent`), or an upstream's response body, which
+/// then gives its connection back to the pool when dropped.
+pub struct TrackedBody {
     inner: Incoming,
+    ended: bool,
+    /// Request body: told when it has all been handed to the connection.
+    sent: Option<Arc<AtomicBool>>,
+    /// Response body: the connection and when it may go back.
+    give_back: Option<GiveBack>,
+}
+
+struct GiveBack {
+    tx: SendRequest,
+    pool: Arc<Pool>,
+    /// The request body of the same exchange has all been sent.
     sent: Arc<AtomicBool>,
 }
 
-impl SentBody {
-    fn new(inner: Incoming, sent: Arc<AtomicBool>) -> Self {
-        if inner.is_end_stream() {
+impl TrackedBody {
+    fn new(inner: Incoming, sent: Option<Arc<AtomicBool>>, give_back: Option<GiveBack>) -> Self {
+        let mut body = Self {
+            ended: false,
+            inner,
+            sent,
+            give_back,
+        };
+        if body.inner.is_end_stream() {
+            body.end();
+        }
+        body
+    }
+
+    fn end(&mut self) {
+        self.ended = true;
+        if let Some(sent) = &self.sent {
             sent.store(true, Ordering::Release);
         }
-        Self { inner, sent }
     }
 }
 
-impl Body for SentBody {
+impl Drop for TrackedBody {
+    fn drop(&mut self) {
+        if let Some(g) = self.give_back.take() {
+            if self.ended && g.sent.load(Ordering::Acquire) {
+                g.pool.put(g.tx);
+            }
+        }
+    }
+}
+
+impl Body for TrackedBody {
     type Data = Bytes;
     type Error = hyper::Error;
 
@@ -195,76 +290,13 @@ impl Body for SentBody {
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
         if matches!(polled, Poll::Ready(None)) || self.inner.is_end_stream() {
-            self.sent.store(true, Ordering::Release);
+            self.end();
         }
         polled
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-/// An upstream response body that returns its connection to the pool once it
-/// has been read to the end and the request body has all been sent.
-pub struct PooledBody {
-    inner: Incoming,
-    tx: Option<SendRequest>,
-    sent: Arc<AtomicBool>,
-    pool: Arc<Pool>,
-    done: bool,
-}
-
-impl PooledBody {
-    fn new(
-        inner: Incoming,
-        tx: Option<SendRequest>,
-        sent: Arc<AtomicBool>,
-        pool: Arc<Pool>,
-    ) -> Self {
-        let done = inner.is_end_stream();
-        Self {
-            inner,
-            tx,
-            sent,
-            pool,
-            done,
-        }
-    }
-}
-
-impl Drop for PooledBody {
-    fn drop(&mut self) {
-        if let Some(tx) = self.tx.take() {
-            let read = self.done || self.inner.is_end_stream();
-            if read && self.sent.load(Ordering::Acquire) {
-                self.pool.put(tx);
-            }
-        }
-    }
-}
-
-impl Body for PooledBody {
-    type Data = Bytes;
-    type Error = hyper::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if let Poll::Ready(None) = polled {
-            self.done = true;
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.done || self.inner.is_end_stream()
+        self.ended
     }
 
     fn size_hint(&self) -> SizeHint {

@@ -17,7 +17,7 @@ pub type Body = Full<Bytes>;
 pub type Response = http::Response<Body>;
 
 /// A gateway-made body, or an upstream's streamed through (proxy mode).
-pub type AnyBody = http_body_util::Either<Body, crate::proxy::pool::PooledBody>;
+pub type AnyBody = http_body_util::Either<Body, crate::proxy::pool::TrackedBody>;
 pub type AnyResponse = http::Response<AnyBody>;
 
 #[derive(Debug, thiserror::Error)]
