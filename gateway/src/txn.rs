@@ -388,6 +388,12 @@ impl TxnRepo {
     pub async fn delete(&self, id: &str) -> Result<(), TxnError> {
         Ok(self.store.delete(&key(id)).await?)
     }
+
+    /// Removes the transaction; true only for the one caller (of any replica)
+    /// that removed it, so exactly one can go on to issue its result.
+    pub async fn claim(&self, id: &str) -> Result<bool, TxnError> {
+        Ok(self.store.take(&key(id)).await?.is_some())
+    }
 }
 
 fn ttl_for(txn: &LoginTxn) -> Duration {

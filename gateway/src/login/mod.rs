@@ -440,8 +440,11 @@ async fn continue_login(
     if let Some(spec) = &txn.signing {
         return crate::signing::finish(app, &txn, spec, &outcome, ctx).await;
     }
-    // One login, one code: the transaction is gone once the code exists.
-    app.txns.delete(&txn.id).await?;
+    // One login, one code: only the request that removes the transaction
+    // (on whichever replica) goes on; a racing twin finds it gone.
+    if !app.txns.claim(&txn.id).await? {
+        return Ok(respond::redirect(&format!("{base}/wait")));
+    }
     let (ticket, sess) = session::create(app, outcome.clone()).await?;
     let cookie = app.cookies.set(
         session::COOKIE,
