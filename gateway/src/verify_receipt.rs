@@ -404,14 +404,6 @@ pub fn trust_from_config(cfg: &crate::config::Config, provider: &str) -> Result<
     })
 }
 
-fn is_loopback(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
 /// The system's CA certificates as one PEM bundle (for an https JWKS URL;
 /// `SSL_CERT_FILE` / `SSL_CERT_DIR` are honoured).
 pub(crate) fn system_roots_pem() -> Result<Vec<u8>, String> {
@@ -437,7 +429,15 @@ pub async fn load_jwks(src: &str) -> Result<serde_json::Value, String> {
             .parse()
             .map_err(|_| format!("--jwks `{src}` is not a URL"))?;
         let https = uri.scheme_str() == Some("https");
-        if !https && !uri.host().is_some_and(is_loopback) {
+        if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+            return Err(format!(
+                "--jwks `{src}` must not carry user:password@ (userinfo)"
+            ));
+        }
+        let loopback = uri
+            .host()
+            .is_some_and(munjigi_providers::http_client::is_loopback_host);
+        if !https && !loopback {
             return Err(format!(
                 "--jwks `{src}` uses plain http to a non-loopback host; use https"
             ));
@@ -1024,6 +1024,18 @@ mod tests {
         };
         let e = run(&remote).await.unwrap_err();
         assert!(e.to_string().contains("non-loopback"), "{e}");
+        for sneaky in [
+            "http://localhost:1@gateway.example/jwks",
+            "http://[::1]@gateway.example/jwks",
+        ] {
+            let e = run(&Args {
+                jwks: Some(sneaky.into()),
+                ..args.clone()
+            })
+            .await
+            .unwrap_err();
+            assert!(e.to_string().contains("userinfo"), "{sneaky}: {e}");
+        }
         let missing = Args {
             file: dir.join("absent"),
             ..args

@@ -54,18 +54,13 @@ pub fn endpoint(
             "must be scheme and host only (the API signs absolute paths)",
         ));
     }
+    if authority.as_str().contains('@') {
+        return Err(bad("must not carry user:password@ (userinfo)"));
+    }
     let plain = match uri.scheme_str() {
         Some("https") => false,
         Some("http") => {
-            let host = authority
-                .host()
-                .trim_start_matches('[')
-                .trim_end_matches(']');
-            let loopback = host.eq_ignore_ascii_case("localhost")
-                || host
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback());
-            if !loopback && !allow_plain {
+            if !is_loopback_host(authority.host()) && !allow_plain {
                 return Err(bad(
                     "uses plain http to a non-loopback host; set allow_plain_http to permit it",
                 ));
@@ -77,6 +72,26 @@ pub fn endpoint(
     let scheme = if plain { "http" } else { "https" };
     let path = uri.path().trim_end_matches('/');
     Ok((format!("{scheme}://{authority}{path}"), plain))
+}
+
+/// The one loopback rule, for every URL the gateway or an adapter decides
+/// about (plain http is allowed only here): `localhost`, an address in
+/// 127.0.0.0/8, `::1` or an IPv4-mapped loopback address. `host` must be the
+/// host a URL parser extracted (with or without IPv6 brackets), never a prefix
+/// of the raw text: `http://localhost:1@evil.example/` has the host
+/// `evil.example`. Callers refuse URLs with userinfo before asking.
+pub fn is_loopback_host(host: &str) -> bool {
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    match bare.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(a)) => a.is_loopback(),
+        Ok(std::net::IpAddr::V6(a)) => {
+            a.is_loopback() || a.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
+    }
 }
 
 /// A fixed header name with a value that must be a valid header value.
@@ -389,6 +404,42 @@ mod tests {
             HttpClient::new(None, Duration::ZERO),
             Err(ProviderError::Config(_))
         ));
+    }
+
+    #[test]
+    fn loopback_is_decided_on_the_parsed_host() {
+        for h in [
+            "localhost",
+            "LocalHost",
+            "127.0.0.1",
+            "127.9.9.9",
+            "[::1]",
+            "::1",
+        ] {
+            assert!(is_loopback_host(h), "{h}");
+        }
+        assert!(is_loopback_host("[::ffff:127.0.0.1]"));
+        for h in [
+            "evil.example",
+            "localhost.evil.example",
+            "128.0.0.1",
+            "[::2]",
+            "",
+            "[",
+        ] {
+            assert!(!is_loopback_host(h), "{h}");
+        }
+        // What a prefix test got wrong: the host is after the `@`.
+        for raw in [
+            "http://localhost:1@evil.example/cb",
+            "http://127.0.0.1:1@evil.example/acs",
+            "http://[::1]@evil.example/acs",
+        ] {
+            let e = endpoint(raw, "endpoint", false, true).unwrap_err();
+            assert!(e.to_string().contains("userinfo"), "{raw}: {e}");
+            let uri: Uri = raw.parse().unwrap();
+            assert!(!is_loopback_host(uri.host().unwrap()), "{raw}");
+        }
     }
 
     #[tokio::test]

@@ -213,37 +213,51 @@ fn client_auth(
     }
 }
 
-/// `http://` is accepted only for loopback hosts (development, tests).
+/// The one check for a URL the config names (redirect and post-logout URIs,
+/// SAML ACS/SLO endpoints from SP metadata, webhooks, provider endpoints, CRL
+/// URLs): `https://`, or `http://` only when the parsed host is loopback
+/// ([`munjigi_providers::http_client::is_loopback_host`], the one rule).
+/// The URL is parsed as a browser parses it, so a prefix cannot fool it
+/// (`http://localhost:1@evil.example/` goes to `evil.example`), and any
+/// userinfo (`user:password@`) is refused outright: the gateway redirects
+/// browsers to some of these, and credentials have no place in the config's
+/// URLs. The URL is kept as written.
 fn check_url(v: &str, allow_fragment: bool) -> Result<(), String> {
-    let rest = if let Some(rest) = v.strip_prefix("https://") {
-        rest
+    let (https, rest) = if let Some(rest) = v.strip_prefix("https://") {
+        (true, rest)
     } else if let Some(rest) = v.strip_prefix("http://") {
-        let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        let host_only = if host.starts_with('[') {
-            host.split(']')
-                .next()
-                .map(|h| format!("{h}]"))
-                .unwrap_or_default()
-        } else {
-            host.split(':').next().unwrap_or_default().to_owned()
-        };
-        if !["127.0.0.1", "localhost", "[::1]"].contains(&host_only.as_str()) {
-            return Err(format!(
-                "`{v}` uses http:// on a non-loopback host; use https://"
-            ));
-        }
-        rest
+        (false, rest)
     } else {
         return Err(format!("`{v}` must be an absolute https:// URL"));
     };
+    if v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("`{v}` contains whitespace"));
+    }
+    if v.contains('\\') {
+        return Err(format!("`{v}` contains a backslash"));
+    }
+    // A parser would skip extra slashes (`https:///x` is host `x`); the text must
+    // name its host where a reader of the config expects it.
     if rest.is_empty() || rest.starts_with('/') {
         return Err(format!("`{v}` has no host"));
     }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let parsed = url::Url::parse(v).map_err(|e| format!("`{v}` is not a valid URL: {e}"))?;
+    if authority.contains('@') || !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(format!(
+            "`{v}` must not carry user:password@ (userinfo); name the host alone"
+        ));
+    }
+    let Some(host) = parsed.host_str().filter(|h| !h.is_empty()) else {
+        return Err(format!("`{v}` has no host"));
+    };
+    if !https && !munjigi_providers::http_client::is_loopback_host(host) {
+        return Err(format!(
+            "`{v}` uses http:// on a non-loopback host; use https://"
+        ));
+    }
     if !allow_fragment && v.contains('#') {
         return Err(format!("`{v}` must not contain a fragment (#)"));
-    }
-    if v.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!("`{v}` contains whitespace"));
     }
     Ok(())
 }
@@ -694,7 +708,7 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
         }
     });
 
-    let trusted_proxies = routes::trusted(r, &server_trusted);
+    let trusted_proxies = routes::trusted(r, &server_trusted, server.allow_any_trusted_proxy);
     let proxy = routes::settings(r, raw.proxy);
     let routes = routes::build(r, base, &public_url, &sites, raw.routes);
     let signing = raw.signing.map(|s| {

@@ -80,6 +80,10 @@ pub struct RawServer {
     /// believed and who may call the forward-auth endpoint. Default: none.
     #[serde(default)]
     pub trusted_proxies: Vec<Spanned<String>>,
+    /// Lets `trusted_proxies` hold a block as wide as the internet (`0.0.0.0/0`,
+    /// `::/0`): every client could then claim any address. Default false.
+    #[serde(default)]
+    pub allow_any_trusted_proxy: bool,
 }
 
 #[derive(Debug, Deserialize)]

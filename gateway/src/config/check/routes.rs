@@ -17,10 +17,25 @@ use toml::Spanned;
 /// Paths the gateway answers on every route host itself.
 pub const RESERVED_PREFIX: &str = "/.munjigi/";
 
-pub(super) fn trusted(r: &mut Report<'_>, items: &[Spanned<String>]) -> TrustedProxies {
+/// `server.trusted_proxies`: each entry parsed, and a block that takes in the
+/// public internet by the block (see [`TrustedProxies::parse_one`]) refused
+/// unless `allow_any` (`server.allow_any_trusted_proxy`) says the operator
+/// means it: with it, any client may claim any address, host and scheme.
+pub(super) fn trusted(
+    r: &mut Report<'_>,
+    items: &[Spanned<String>],
+    allow_any: bool,
+) -> TrustedProxies {
     let mut ok = Vec::new();
     for i in items {
-        match TrustedProxies::parse(&[i.get_ref().as_str()]) {
+        match TrustedProxies::parse_one(i.get_ref()) {
+            Ok(net) if !allow_any && TrustedProxies::is_internet_wide(&net) => r.at(
+                i.span(),
+                format!(
+                    "server.trusted_proxies: `{}` takes in the whole internet, so any client could claim any address; list your proxies' addresses, or set server.allow_any_trusted_proxy = true if that is really meant",
+                    i.get_ref()
+                ),
+            ),
             Ok(_) => ok.push(i.get_ref().as_str()),
             Err(e) => r.at(i.span(), format!("server.trusted_proxies: {e}")),
         }

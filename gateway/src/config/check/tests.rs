@@ -420,3 +420,204 @@ fn private_key_jwt_clients_need_a_jwks_and_no_secret() {
     );
     std::fs::remove_file(&file).unwrap();
 }
+
+/// Errors for `GOOD` with `from` replaced by `to`.
+fn errs_with(from: &str, to: &str) -> Vec<String> {
+    assert!(GOOD.contains(from), "{from}");
+    errs(&GOOD.replacen(from, to, 1))
+}
+
+const LOOPBACK_OK: [&str; 5] = [
+    "http://127.0.0.1:9/cb",
+    "http://localhost/cb",
+    "http://LOCALHOST:9/cb",
+    "http://[::1]:9/cb",
+    "http://127.0.0.2/cb",
+];
+
+/// What a prefix test took for loopback: the host is after the `@`.
+const USERINFO: [&str; 5] = [
+    "http://localhost:1@evil.example/cb",
+    "http://127.0.0.1:1@evil.example/acs",
+    "http://[::1]@evil.example/acs",
+    "https://town.example@evil.example/cb",
+    "https://user:pass@town.example/cb",
+];
+
+#[test]
+fn redirect_and_post_logout_uris_decide_loopback_on_the_parsed_host() {
+    for line in [
+        "redirect_uris = [\"https://town.example/cb\"]",
+        "redirect_uris = [\"https://town.example/cb\"]\npost_logout_redirect_uris = [\"https://town.example/cb\"]",
+    ] {
+        let at = |url: &str| {
+            let to = line.replacen("https://town.example/cb", url, 1);
+            let to = if line.contains("post_logout") {
+                line.replace(
+                    "post_logout_redirect_uris = [\"https://town.example/cb\"]",
+                    &format!("post_logout_redirect_uris = [\"{url}\"]"),
+                )
+            } else {
+                to
+            };
+            errs_with("redirect_uris = [\"https://town.example/cb\"]", &to)
+        };
+        for ok in LOOPBACK_OK {
+            assert_eq!(at(ok), Vec::<String>::new(), "{ok}");
+        }
+        for bad in USERINFO {
+            let e = at(bad);
+            assert_eq!(e.len(), 1, "{bad}: {e:?}");
+            assert!(e[0].contains("userinfo"), "{bad}: {e:?}");
+            assert!(e[0].starts_with("/tmp/munjigi-test.toml:"), "{e:?}");
+        }
+        for (bad, why) in [
+            ("http://localhost.evil.example/cb", "non-loopback"),
+            ("http://127.0.0.1.evil.example/cb", "non-loopback"),
+            ("http://localhost\\\\@evil.example/cb", "backslash"),
+            ("https:///cb", "no host"),
+        ] {
+            let e = at(bad);
+            assert!(e.len() == 1 && e[0].contains(why), "{bad}: {e:?}");
+        }
+    }
+}
+
+#[test]
+fn saml_acs_and_slo_urls_decide_loopback_on_the_parsed_host() {
+    let dir = std::env::temp_dir().join(format!("munjigi-acs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = |acs: &str, slo: &str| {
+        let md = format!(
+            r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://sp.example/sp">
+  <md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+    <md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="{slo}"/>
+    <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="{acs}" index="0"/>
+  </md:SPSSODescriptor>
+</md:EntityDescriptor>"#
+        );
+        std::fs::write(dir.join("sp.xml"), md).unwrap();
+        let text = format!("{GOOD}[sites.town.saml]\nmetadata = \"sp.xml\"\n");
+        match parse(&dir.join("munjigi.toml"), &text) {
+            Ok(_) => vec![],
+            Err(e) => e.0.iter().map(ToString::to_string).collect(),
+        }
+    };
+    let good = "https://sp.example/acs";
+    // (`saml::sp` still has its own, narrower prefix test, so
+    // `http://LOCALHOST` and `http://127.0.0.2` are refused before this
+    // check sees them.)
+    for ok in [
+        "http://127.0.0.1:9/cb",
+        "http://localhost/cb",
+        "http://[::1]:9/cb",
+    ] {
+        assert_eq!(config(ok, good), Vec::<String>::new(), "acs {ok}");
+        assert_eq!(config(good, ok), Vec::<String>::new(), "slo {ok}");
+    }
+    for bad in USERINFO {
+        for e in [config(bad, good), config(good, bad)] {
+            assert!(
+                !e.is_empty() && e.iter().all(|m| m.contains("munjigi.toml:")),
+                "{bad}: {e:?}"
+            );
+            assert!(
+                e.iter().any(|m| m.contains("userinfo"))
+                    || e.iter().any(|m| m.contains("must be https")),
+                "{bad}: {e:?}"
+            );
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn webhooks_decide_loopback_on_the_parsed_host() {
+    let with = |url: &str| {
+        errs(&format!(
+            "{GOOD}[sites.town.signing]\nwebhook_url = \"{url}\"\n"
+        ))
+    };
+    for ok in LOOPBACK_OK {
+        assert_eq!(with(ok), Vec::<String>::new(), "{ok}");
+    }
+    for bad in USERINFO {
+        let e = with(bad);
+        assert!(e.len() == 1 && e[0].contains("userinfo"), "{bad}: {e:?}");
+    }
+}
+
+#[test]
+fn trusted_proxies_refuse_the_whole_internet_unless_allowed() {
+    let with = |list: &str, allow: bool| {
+        let extra = if allow {
+            "\nallow_any_trusted_proxy = true"
+        } else {
+            ""
+        };
+        errs_with(
+            "listen = \"127.0.0.1:8080\"",
+            &format!("listen = \"127.0.0.1:8080\"\ntrusted_proxies = [{list}]{extra}"),
+        )
+    };
+    for wide in [
+        "0.0.0.0/0",
+        "::/0",
+        "::ffff:0:0/96",
+        "0.0.0.0/1",
+        "128.0.0.0/1",
+        "2000::/3",
+    ] {
+        let e = with(&format!("\"10.0.0.0/8\", \"{wide}\""), false);
+        assert_eq!(e.len(), 1, "{wide}: {e:?}");
+        // file:line:col of the entry itself (line 5, after `["10.0.0.0/8", `).
+        assert!(
+            e[0].starts_with("/tmp/munjigi-test.toml:5:34: server.trusted_proxies: "),
+            "{wide}: {e:?}"
+        );
+        assert!(
+            e[0].contains(wide) && e[0].contains("allow_any_trusted_proxy"),
+            "{e:?}"
+        );
+        assert_eq!(
+            with(&format!("\"{wide}\""), true),
+            Vec::<String>::new(),
+            "{wide}"
+        );
+    }
+    for narrow in [
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "fc00::/7",
+        "::1",
+        "192.0.2.7",
+        "::ffff:10.0.0.0/104",
+    ] {
+        assert_eq!(
+            with(&format!("\"{narrow}\""), false),
+            Vec::<String>::new(),
+            "{narrow}"
+        );
+    }
+    let c = parse(
+        Path::new("/tmp/x.toml"),
+        &GOOD.replacen(
+            "listen = \"127.0.0.1:8080\"",
+            "listen = \"127.0.0.1:8080\"\ntrusted_proxies = [\"::ffff:10.0.0.0/104\"]",
+            1,
+        ),
+    )
+    .unwrap();
+    assert!(c.trusted_proxies.contains("10.1.2.3".parse().unwrap()));
+    // Allowed on purpose: it really trusts everyone.
+    let c = parse(
+        Path::new("/tmp/x.toml"),
+        &GOOD.replacen(
+            "listen = \"127.0.0.1:8080\"",
+            "listen = \"127.0.0.1:8080\"\ntrusted_proxies = [\"0.0.0.0/0\"]\nallow_any_trusted_proxy = true",
+            1,
+        ),
+    )
+    .unwrap();
+    assert!(c.trusted_proxies.contains("203.0.113.9".parse().unwrap()));
+}
