@@ -10,7 +10,9 @@
 //!    `form` against its digest, the chain to the provider's roots at the
 //!    signingTime, the KeyUsage, the CRL when one is configured; and the CMS
 //!    must agree with what the receipt says (signingTime, signer certificate
-//!    issuer and serial, the signer's name).
+//!    issuer and serial, and a CN that is exactly the signer's name in the
+//!    document's `signer_cn` format, by the adapters' own rule
+//!    [`munjigi_providers::SignerCn::names`]; `exact` when absent).
 //!
 //! Exit codes: 0 valid; 1 the receipt failed a check (one line per failure,
 //! naming the document); 2 the check could not be run (usage, an unreadable
@@ -113,6 +115,10 @@ pub struct Document {
     pub signing_time: u64,
     pub signer_cert_issuer: String,
     pub signer_cert_serial: String,
+    /// How the provider writes the signer's name in the CN; receipts from
+    /// before it was written are all `exact`.
+    #[serde(default)]
+    pub signer_cn: munjigi_providers::SignerCn,
 }
 
 /// A receipt whose JWS verified.
@@ -304,7 +310,7 @@ pub fn check_document(
         return Err("signer certificate serial is not the receipt's".into());
     }
     let named = munjigi_providers::Name::parse(signer_name)
-        .is_ok_and(|n| n.named_by(&v.signer_common_name));
+        .is_ok_and(|n| doc.signer_cn.names(&n, &v.signer_common_name));
     if !named {
         return Err("signer certificate does not name the receipt's signer".into());
     }
@@ -678,6 +684,7 @@ mod tests {
             signing_time: v.signing_time,
             signer_cert_issuer: v.signer_issuer,
             signer_cert_serial: v.signer_serial,
+            signer_cn: munjigi_providers::SignerCn::Exact,
         }
     }
 
@@ -786,6 +793,22 @@ mod tests {
             check(&good, "김철수"),
             "signer certificate does not name the receipt's signer"
         );
+        // The CN is exactly the name in the document's format, by the
+        // adapters' rule: "홍길동" is not "홍길" or "홍길동2" by prefix, and not
+        // in the `()digits` form.
+        for name in ["홍길", "홍 길동", "홍길동2"] {
+            assert_eq!(
+                check(&good, name),
+                "signer certificate does not name the receipt's signer",
+                "{name:?}"
+            );
+        }
+        let mut d = good.clone();
+        d.signer_cn = munjigi_providers::SignerCn::NameParenDigits;
+        assert_eq!(
+            check(&d, "홍길동"),
+            "signer certificate does not name the receipt's signer"
+        );
         let mut d = good.clone();
         d.form = "detached_digest".into();
         assert_eq!(
@@ -839,8 +862,30 @@ mod tests {
             signing_time: v.signing_time,
             signer_cert_issuer: v.signer_issuer,
             signer_cert_serial: v.signer_serial,
+            signer_cn: munjigi_providers::SignerCn::Exact,
         };
         check_document(&doc, "김철수", &anchors).unwrap();
+        // A family writing `name()digits`: its receipts verify with that format only.
+        let npki = pki
+            .issue_subscriber("김철수()0011049", "R-2", None)
+            .unwrap();
+        let der2 = cms::sign(&digest, &npki, &[pki.ca().clone()], Encoding::DerAttached).unwrap();
+        let v2 = cms::verify(&der2, &wide, &anchors).unwrap();
+        let mut paren = Document {
+            cms: base64::engine::general_purpose::STANDARD.encode(&der2),
+            signing_time: v2.signing_time,
+            signer_cert_issuer: v2.signer_issuer,
+            signer_cert_serial: v2.signer_serial,
+            signer_cn: munjigi_providers::SignerCn::NameParenDigits,
+            ..doc.clone()
+        };
+        check_document(&paren, "김철수", &anchors).unwrap();
+        assert!(check_document(&paren, "김철", &anchors).is_err());
+        paren.signer_cn = munjigi_providers::SignerCn::Exact;
+        assert_eq!(
+            check_document(&paren, "김철수", &anchors).unwrap_err(),
+            "signer certificate does not name the receipt's signer"
+        );
         pki.revoke(kim.cert.serial_number()).unwrap();
         let with_crl =
             anchors.with_crl(CrlPolicy::from_pem(&pki.crl_pem().unwrap(), false).unwrap());

@@ -141,6 +141,7 @@ mod tests {
                 signing_time: 1_700_000_000,
                 signer_issuer: "CN=Test CA".to_owned(),
                 signer_serial: "01".to_owned(),
+                signer_cn: munjigi_providers::SignerCn::Exact,
             },
         }
     }

@@ -7,6 +7,7 @@
 //! when it projects for one.
 
 use crate::person::Person;
+use crate::signer_cn::SignerCn;
 use serde::{Deserialize, Serialize};
 
 /// The id an operator gave a provider in the config (`kakao`, `naver`, `kb` …).
@@ -83,6 +84,11 @@ pub struct Evidence {
     pub signer_issuer: String,
     /// Signer certificate serial, upper-case hex.
     pub signer_serial: String,
+    /// The CN format the signer certificate was held to (the family's); kept
+    /// so a receipt verifier applies the same rule. Absent in records from
+    /// before it was kept: those were all [`SignerCn::Exact`] families.
+    #[serde(default)]
+    pub signer_cn: SignerCn,
 }
 
 /// The normalised assertion.

@@ -58,15 +58,9 @@ impl Name {
     pub fn expose(&self) -> &str {
         &self.0
     }
-    /// Whether a signer certificate's CN names this person: it begins with the
-    /// name, whitespace ignored (providers append their own suffixes).
-    pub fn named_by(&self, cn: &str) -> bool {
-        let strip = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
-        let (cn, name) = (strip(cn), strip(&self.0));
-        !name.is_empty() && cn.starts_with(&name)
-    }
-
     /// Equal after trimming and ignoring inner spaces (providers differ there).
+    /// For the name the citizen typed against the provider's; a certificate's
+    /// CN is matched exactly instead ([`crate::signer_cn::SignerCn::names`]).
     pub fn same_as(&self, other: &Name) -> bool {
         let a: String = self.0.chars().filter(|c| !c.is_whitespace()).collect();
         let b: String = other.0.chars().filter(|c| !c.is_whitespace()).collect();

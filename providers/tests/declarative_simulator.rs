@@ -20,7 +20,7 @@ use munjigi_providers::simulator::{
 };
 use munjigi_providers::{
     BirthDate, Challenge, Citizen, Level, Name, Pending, Phone, Provider, ProviderError,
-    ProviderId, Status,
+    ProviderId, SignerCn, Status,
 };
 use serde_json::json;
 
@@ -81,6 +81,7 @@ async fn start_sim() -> Sim {
                     key: b64(b"kb-hmac-key-for-tests"),
                 }),
                 field_key: Some(b64(&[0x11; 32])),
+                signer_cn: SignerCn::Exact,
             },
             SimBank {
                 name: "shinhan".into(),
@@ -92,6 +93,21 @@ async fn start_sim() -> Sim {
                     token_ttl_secs: 3600,
                 }),
                 field_key: None,
+                signer_cn: SignerCn::Exact,
+            },
+            // Shinhan's dialect, but certificates in the accredited form
+            // (`홍길동()0011…`).
+            SimBank {
+                name: "hana".into(),
+                label: Some("Hana Test".into()),
+                dialect: BankDialect::Enveloped,
+                auth: SimBankAuth::Bearer(SimBankBearer {
+                    client_id: SHINHAN_ID.into(),
+                    client_secret: SHINHAN_SECRET.into(),
+                    token_ttl_secs: 3600,
+                }),
+                field_key: None,
+                signer_cn: SignerCn::NameParenDigits,
             },
         ],
         ..SimConfig::default()
@@ -428,4 +444,68 @@ fn description_mistakes_are_reported_with_the_field_name() {
     let mut v = kb_description("http://127.0.0.1:1");
     v["auth"]["extra"] = json!("x");
     assert!(serde_json::from_value::<Description>(v).is_err());
+}
+
+/// An adapter for the bank `bank` in Shinhan's dialect whose description says
+/// `signer_cn` (absent: the default).
+fn enveloped(sim: &Sim, bank: &str, signer_cn: Option<&str>) -> DeclarativeAdapter {
+    let mut d = shinhan_description(&sim.base);
+    d["base_url"] = json!(format!("{}/bank/{bank}", sim.base));
+    if let Some(f) = signer_cn {
+        d["result"]["signer_cn"] = json!(f);
+    }
+    let mut s = DeclarativeSecrets::new();
+    s.insert("client_secret", SHINHAN_SECRET.as_bytes().to_vec());
+    DeclarativeAdapter::new(
+        ProviderId::new(bank),
+        Level::Substantial,
+        description(d),
+        &s,
+        TrustAnchors::from_pem(&sim.sim.bank_root_pem(bank).unwrap()).unwrap(),
+        None,
+    )
+    .unwrap()
+}
+
+/// Verifies a fresh request by `phone` through `a`.
+async fn verified(a: &DeclarativeAdapter, phone: &str) -> Result<SignerCn, ProviderError> {
+    let who = citizen(phone);
+    let ask = challenge();
+    let p = a.start(&who, &ask).await.unwrap();
+    poll_until(a, &p, |s| s == Status::Completed).await;
+    a.verify(&who, &ask, &p).await.map(|v| v.evidence.signer_cn)
+}
+
+#[tokio::test]
+async fn the_signer_cn_is_matched_exactly_in_the_descriptions_format() {
+    let sim = start_sim().await;
+    // Hana's CA writes `홍길동()<digits>`: described so, it verifies, and the
+    // evidence says which rule held.
+    let hana = enveloped(&sim, "hana", Some("name_paren_digits"));
+    assert_eq!(
+        verified(&hana, "010-3333-0001").await.unwrap(),
+        SignerCn::NameParenDigits
+    );
+    // Someone else's name with the same suffix: refused.
+    let e = verified(&hana, "010-3333-0005").await.unwrap_err();
+    assert!(matches!(e, ProviderError::WrongSigner), "{e:?}");
+    // Described with the default (exact), the same certificates are refused:
+    // `홍길동()…` begins with the name but is not the name.
+    let exact = enveloped(&sim, "hana", None);
+    let e = verified(&exact, "010-3333-0001").await.unwrap_err();
+    assert!(matches!(e, ProviderError::WrongSigner), "{e:?}");
+    // And a bank whose CN is the bare name fails a description expecting the suffix.
+    let shinhan = enveloped(&sim, "shinhan", Some("name_paren_digits"));
+    let e = verified(&shinhan, "010-3333-0001").await.unwrap_err();
+    assert!(matches!(e, ProviderError::WrongSigner), "{e:?}");
+    assert_eq!(
+        verified(&enveloped(&sim, "shinhan", None), "010-3333-0001")
+            .await
+            .unwrap(),
+        SignerCn::Exact
+    );
+    // An unknown format is a description error, not a silent default.
+    let mut d = shinhan_description(&sim.base);
+    d["result"]["signer_cn"] = json!("prefix");
+    assert!(serde_json::from_value::<Description>(d).is_err());
 }

@@ -33,6 +33,9 @@ pub struct ReceiptDocument<'a> {
     pub signing_time: u64,
     pub signer_cert_issuer: &'a str,
     pub signer_cert_serial: &'a str,
+    /// How the signer certificate's CN names the signer (the provider
+    /// family's format), for the verifier to apply the adapter's rule.
+    pub signer_cn: munjigi_providers::SignerCn,
 }
 
 #[derive(Debug, Serialize)]
@@ -80,6 +83,7 @@ pub fn seal(
             signing_time: signed.evidence.signing_time,
             signer_cert_issuer: &signed.evidence.signer_issuer,
             signer_cert_serial: &signed.evidence.signer_serial,
+            signer_cn: signed.evidence.signer_cn,
         })
         .collect();
     let receipt = Receipt {

@@ -43,6 +43,7 @@ use crate::cms::{self, TrustAnchors, VerifiedCms};
 use crate::error::ProviderError;
 use crate::http_client::{header, HttpClient, HttpResponse};
 use crate::person::{BirthDate, Ci, Citizen, Gender, Name, Person, Phone};
+use crate::signer_cn::SignerCn;
 
 /// Allowed difference between the signer's clock and ours when checking
 /// signingTime against the request window.
@@ -545,7 +546,7 @@ impl BarocertAdapter {
     }
 
     /// The result's person must be the citizen asked, and every signer
-    /// certificate must name them.
+    /// certificate's CN must be exactly their name in the product's format.
     fn check_person(
         &self,
         person: &Person,
@@ -553,10 +554,11 @@ impl BarocertAdapter {
         signers: &[&VerifiedCms],
         pending: &Pending,
     ) -> Result<(), ProviderError> {
+        let cn = self.product.signer_cn();
         if !person.is(who)
             || !signers
                 .iter()
-                .all(|c| person.name.named_by(&c.signer_common_name))
+                .all(|c| cn.names(&person.name, &c.signer_common_name))
         {
             warn!(provider = %self.id, receipt = %pending.handle, "barocert result names another person");
             return Err(ProviderError::WrongSigner);
@@ -731,18 +733,19 @@ impl Provider for BarocertAdapter {
         );
         Ok(Verified {
             person,
-            evidence: evidence(signed_data, checked),
+            evidence: evidence(signed_data, checked, self.product.signer_cn()),
             amr: self.amr(),
         })
     }
 }
 
-fn evidence(signed_data: Vec<u8>, checked: VerifiedCms) -> Evidence {
+fn evidence(signed_data: Vec<u8>, checked: VerifiedCms, signer_cn: SignerCn) -> Evidence {
     Evidence {
         signed_data,
         signing_time: checked.signing_time,
         signer_issuer: checked.signer_issuer,
         signer_serial: checked.signer_serial,
+        signer_cn,
     }
 }
 
@@ -771,11 +774,21 @@ mod tests {
     }
 
     #[test]
-    fn cn_must_begin_with_the_name() {
+    fn every_product_cn_is_exactly_the_name() {
         let n = Name::parse("홍길동").unwrap();
-        assert!(n.named_by("홍길동"));
-        assert!(n.named_by("홍 길동()0012"));
-        assert!(!n.named_by("김철수"));
-        assert!(!n.named_by(""));
+        for p in BarocertProduct::ALL {
+            let cn = p.signer_cn();
+            assert!(cn.names(&n, "홍길동"), "{p:?}");
+            for bad in [
+                "홍 길동()0012",
+                "홍길동()0012",
+                "홍길동2",
+                "홍길동 김철수",
+                "",
+                "김철수",
+            ] {
+                assert!(!cn.names(&n, bad), "{p:?} {bad:?}");
+            }
+        }
     }
 }

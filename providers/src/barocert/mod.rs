@@ -69,6 +69,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cms::Encoding;
 use crate::error::ProviderError;
+use crate::signer_cn::SignerCn;
 use crate::signing::SignedForm;
 
 /// Which of the broker's APIs a request belongs to: the path segment after the
@@ -411,6 +412,14 @@ impl BarocertProduct {
         match self {
             Self::Pass => (0..=5).contains(&state),
             Self::Kakao | Self::Naver | Self::Toss => (0..=4).contains(&state),
+        }
+    }
+
+    /// How the product's CA writes the signer's CN: for all four, the name
+    /// alone (the subject carries the provider's UID as `serialNumber`).
+    pub fn signer_cn(self) -> SignerCn {
+        match self {
+            Self::Kakao | Self::Naver | Self::Pass | Self::Toss => SignerCn::Exact,
         }
     }
 

@@ -7,7 +7,8 @@
 //! it only after the CMS verifies against this provider's roots over exactly the
 //! nonce sent, inside the request window, then reads the person (decrypting
 //! where marked) and checks it is the citizen who was asked and that the
-//! certificate's CN names them.
+//! certificate's CN is exactly their name in the description's `signer_cn`
+//! format (the name alone unless the description says otherwise).
 //!
 //! Auth per the description: an HMAC header over the listed parts, a bearer
 //! token from a client-credentials token endpoint (cached; fetched again once
@@ -632,7 +633,7 @@ impl Provider for DeclarativeAdapter {
             ProviderError::BadSignature(e)
         })?;
         let person = self.person_from(&v)?;
-        if !person.is(who) || !person.name.named_by(&checked.signer_common_name) {
+        if !person.is(who) || !r.signer_cn.names(&person.name, &checked.signer_common_name) {
             warn!(provider = %self.id, tx = %pending.handle, "declarative provider result names another person");
             return Err(ProviderError::WrongSigner);
         }
@@ -649,6 +650,7 @@ impl Provider for DeclarativeAdapter {
                 signing_time: checked.signing_time,
                 signer_issuer: checked.signer_issuer,
                 signer_serial: checked.signer_serial,
+                signer_cn: r.signer_cn,
             },
             amr: vec!["pin".to_owned()],
         })
@@ -658,6 +660,7 @@ impl Provider for DeclarativeAdapter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signer_cn::SignerCn;
 
     #[test]
     fn handles_are_path_safe() {
@@ -668,9 +671,28 @@ mod tests {
     }
 
     #[test]
-    fn cn_must_begin_with_the_name() {
+    fn the_cn_format_is_the_descriptions_and_exact_by_default() {
         let n = Name::parse("홍길동").unwrap();
-        assert!(n.named_by("홍 길동"));
-        assert!(!n.named_by("김철수"));
+        let d = SignerCn::default();
+        assert!(d.names(&n, "홍길동"));
+        for cn in [
+            "홍 길동",
+            "홍길동2",
+            "홍길동 김철수",
+            "홍길동()0011",
+            "김철수",
+        ] {
+            assert!(!d.names(&n, cn), "{cn:?}");
+        }
+        let npki = SignerCn::NameParenDigits;
+        assert!(npki.names(&n, "홍길동()001104920200513111000123"));
+        for cn in [
+            "홍길동",
+            "홍길동2()0011",
+            "홍길동 김철수()0011",
+            "홍길동()00a1",
+        ] {
+            assert!(!npki.names(&n, cn), "{cn:?}");
+        }
     }
 }

@@ -14,6 +14,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::signer_cn::SignerCn;
+
 /// A provider's relying-party API, described.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -245,6 +247,11 @@ pub struct ResultOp {
     /// Which of these arrive encrypted.
     #[serde(default)]
     pub encrypted: Vec<ResultField>,
+    /// How the provider's CA writes the signer's name into the certificate
+    /// CN: `exact` (the name alone, the default) or `name_paren_digits`
+    /// (`홍길동()0011…`, the accredited-certificate form). Matched exactly.
+    #[serde(default)]
+    pub signer_cn: SignerCn,
 }
 
 /// What a refusal means, provider-neutrally.

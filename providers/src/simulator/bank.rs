@@ -18,7 +18,9 @@
 //! allowed skew, a bearer token from `POST /oauth/token` (HTTP Basic client
 //! credentials, `grant_type=client_credentials`), or a static key header. People
 //! resolve through the shared scenarios and CI derivation (one person, one CI
-//! whichever provider); each bank has its own test root (`pki_dir/bank-<name>/`).
+//! whichever provider); each bank has its own test root (`pki_dir/bank-<name>/`),
+//! whose certificates write the signer's CN as the bank's `signer_cn` says
+//! (the name alone by default, or `홍길동()<digits>`).
 //! The result is delivered once.
 //!
 //! Service misbehaviour on status and result calls comes from `misbehave.rs`,
@@ -52,6 +54,7 @@ use crate::barocert::codes::BrokerCode;
 use crate::barocert::crypto;
 use crate::cms;
 use crate::person::{BirthDate, Gender, Name, Phone};
+use crate::signer_cn::SignerCn;
 use crate::testpki::ProviderPki;
 
 /// Where the family is served on the simulator's listener.
@@ -77,6 +80,9 @@ pub struct SimBank {
     /// Base64 of the 32-byte AES key for encrypted fields (`flat_encrypted`).
     #[serde(default)]
     pub field_key: Option<String>,
+    /// How its CA writes the signer's CN (default: the name alone).
+    #[serde(default)]
+    pub signer_cn: SignerCn,
 }
 
 impl std::fmt::Debug for SimBank {
@@ -238,6 +244,7 @@ struct Bank {
     field_key: Option<[u8; 32]>,
     pki: ProviderPki,
     root_pem: Vec<u8>,
+    signer_cn: SignerCn,
 }
 
 struct BankTx {
@@ -332,6 +339,7 @@ impl BankSims {
                 field_key,
                 pki,
                 root_pem,
+                signer_cn: c.signer_cn,
             });
         }
         Ok(Self {
@@ -782,7 +790,7 @@ impl Simulator {
         };
         let crl = super::misbehave::crl_path(&self.control.pki_dir, &format!("bank-{}", bank.name));
         let signer = self
-            .signer_for(pki, &crl, scenario, subject)
+            .signer_for(pki, &crl, scenario, subject, bank.signer_cn)
             .map_err(|_| BankErr::Internal)?;
         let content = if scenario == Scenario::TamperContent {
             let r: [u8; 8] = crypto::random_bytes().map_err(|_| BankErr::Internal)?;

@@ -49,6 +49,7 @@ use crate::kakao_direct::{
     valid_tx_id, DEFAULT_PRODUCT_CODE, MAX_SIGN_DATA_CHARS, MAX_TITLE_CHARS, MAX_TTL_SECS,
 };
 use crate::person::{BirthDate, Gender, Name, Phone};
+use crate::signer_cn::SignerCn;
 use crate::testpki::ProviderPki;
 
 /// Where the family is served on the simulator's listener.
@@ -453,7 +454,7 @@ impl Simulator {
         };
         let crl = super::misbehave::crl_path(&self.control.pki_dir, "kakao-direct");
         let signer = self
-            .signer_for(pki, &crl, scenario, subject)
+            .signer_for(pki, &crl, scenario, subject, SignerCn::Exact)
             .map_err(|_| KakaoCode::Internal)?;
         let content = if scenario == Scenario::TamperContent {
             let r: [u8; 8] = crypto::random_bytes().map_err(|_| KakaoCode::Internal)?;

@@ -49,6 +49,7 @@ use crate::barocert::codes::BrokerCode;
 use crate::barocert::{crypto, ApiKind};
 use crate::kakao_direct::codes::KakaoCode;
 use crate::person::Phone;
+use crate::signer_cn::SignerCn;
 use crate::testpki::{PkiError, ProviderPki, Subscriber};
 use crate::toss_direct::codes::TossCode;
 
@@ -256,13 +257,14 @@ fn reply(status: StatusCode, body: serde_json::Value) -> Reply {
 
 impl Simulator {
     /// The signer certificate a scenario calls for: the person's usual one, or a
-    /// fresh one that is revoked or expired.
+    /// fresh one that is revoked or expired; its CN in the family's format `cn`.
     pub(crate) fn signer_for(
         &self,
         pki: &ProviderPki,
         crl_file: &std::path::Path,
         scenario: Scenario,
         who: &Subject,
+        cn: SignerCn,
     ) -> Result<Arc<Subscriber>, BrokerCode> {
         let internal = |e: PkiError| {
             tracing::error!(error = %e, "simulator could not make a misbehaving signer");
@@ -271,7 +273,7 @@ impl Simulator {
         match scenario {
             Scenario::Revoked => {
                 let s = pki
-                    .issue_subscriber(who.name.expose(), &who.uid()?, None)
+                    .issue_subscriber(&who.cn(cn)?, &who.uid()?, None)
                     .map_err(internal)?;
                 pki.revoke(s.cert.serial_number()).map_err(internal)?;
                 pki.write_crl(crl_file).map_err(internal)?;
@@ -286,14 +288,14 @@ impl Simulator {
                 let now = i64::try_from(crypto::now_secs()).unwrap_or(i64::MAX);
                 let s = pki
                     .issue_subscriber(
-                        who.name.expose(),
+                        &who.cn(cn)?,
                         &who.uid()?,
                         Some((now - 4 * YEAR, now - YEAR)),
                     )
                     .map_err(internal)?;
                 Ok(Arc::new(s))
             }
-            _ => self.subscriber(pki, who),
+            _ => self.subscriber(pki, who, cn),
         }
     }
 

@@ -15,6 +15,7 @@ use crate::barocert::codes::BrokerCode;
 use crate::barocert::{crypto, ApiKind, BarocertProduct, TokenType};
 use crate::cms;
 use crate::person::{BirthDate, Gender, Name, Phone};
+use crate::signer_cn::SignerCn;
 use crate::testpki::{ProviderPki, Subscriber};
 
 /// The simulator's fixed CI key: the same person gets the same CI in every run.
@@ -48,6 +49,11 @@ impl Subject {
         ))
     }
 
+    /// The subject CN of this person's certificate in format `form`.
+    pub(crate) fn cn(&self, form: SignerCn) -> Result<String, BrokerCode> {
+        Ok(form.render(self.name.expose(), &self.uid()?))
+    }
+
     /// A provider UID for the certificate subject (not the CI).
     pub(crate) fn uid(&self) -> Result<String, BrokerCode> {
         let mac = crypto::hmac_sha256(UID_KEY, self.phone.national().as_bytes())
@@ -74,7 +80,7 @@ impl Subject {
 /// Subscriber certificates per (PKI, person), issued on first use.
 #[derive(Default)]
 pub(crate) struct SubscriberCache {
-    by_key: HashMap<(String, String), Arc<Subscriber>>,
+    by_key: HashMap<(String, String, SignerCn), Arc<Subscriber>>,
 }
 
 /// The names used for [`Scenario::WrongPerson`].
@@ -179,8 +185,9 @@ impl Simulator {
         &self,
         pki: &ProviderPki,
         who: &Subject,
+        cn: SignerCn,
     ) -> Result<Arc<Subscriber>, BrokerCode> {
-        let key = (pki.label().to_owned(), who.fingerprint());
+        let key = (pki.label().to_owned(), who.fingerprint(), cn);
         if let Some(s) = self
             .subscribers
             .lock()
@@ -193,7 +200,7 @@ impl Simulator {
         // Key generation takes a moment: not under the lock. A race issues two
         // certificates for one person; the first stored wins.
         let issued = pki
-            .issue_subscriber(who.name.expose(), &who.uid()?, None)
+            .issue_subscriber(&who.cn(cn)?, &who.uid()?, None)
             .map_err(|e| {
                 tracing::error!(error = %e, "simulator could not issue a subscriber certificate");
                 BrokerCode::Internal
@@ -212,7 +219,9 @@ impl Simulator {
             self.pki(job.product).ok_or(BrokerCode::Internal)?
         };
         let crl = super::misbehave::crl_path(&self.control.pki_dir, job.product.name());
-        let signer = self.signer_for(pki, &crl, job.scenario, &job.subject)?;
+        // The broker's four products name the signer alone in the CN (the
+        // simulator's own statement, not the adapter's rule read back).
+        let signer = self.signer_for(pki, &crl, job.scenario, &job.subject, SignerCn::Exact)?;
         let last = job.tokens.len().saturating_sub(1);
         let elements = job
             .tokens

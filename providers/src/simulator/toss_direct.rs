@@ -50,6 +50,7 @@ use crate::barocert::codes::BrokerCode;
 use crate::barocert::crypto;
 use crate::cms;
 use crate::person::{BirthDate, Gender, Name, Phone};
+use crate::signer_cn::SignerCn;
 use crate::testpki::ProviderPki;
 use crate::toss_direct::codes::TossCode;
 use crate::toss_direct::session::{uuid_v4, TossSession};
@@ -591,7 +592,7 @@ impl Simulator {
         };
         let crl = super::misbehave::crl_path(&self.control.pki_dir, "toss-direct");
         let signer = self
-            .signer_for(pki, &crl, scenario, subject)
+            .signer_for(pki, &crl, scenario, subject, SignerCn::Exact)
             .map_err(|_| TossCode::Internal)?;
         let content = if scenario == Scenario::TamperContent {
             let r: [u8; 8] = crypto::random_bytes().map_err(|_| TossCode::Internal)?;

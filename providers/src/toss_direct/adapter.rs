@@ -38,6 +38,11 @@ use crate::cms::{self, TrustAnchors};
 use crate::error::ProviderError;
 use crate::http_client::{header, HttpClient, HttpResponse};
 use crate::person::{BirthDate, Ci, Citizen, Gender, Name, Person, Phone};
+use crate::signer_cn::SignerCn;
+
+/// How Toss writes the signer's CN: the name alone (the subject carries
+/// Toss's UID as `serialNumber`).
+const SIGNER_CN: SignerCn = SignerCn::Exact;
 
 /// Allowed difference between the signer's clock and ours for signingTime.
 const SIGNING_SKEW_SECS: u64 = 60;
@@ -511,7 +516,7 @@ impl Provider for TossDirectAdapter {
             ProviderError::BadSignature(e)
         })?;
         let person = self.person_from(&s, &r.personal_data)?;
-        if !person.is(who) || !person.name.named_by(&checked.signer_common_name) {
+        if !person.is(who) || !SIGNER_CN.names(&person.name, &checked.signer_common_name) {
             warn!(provider = %self.id, tx = %pending.handle, "toss_direct result names another person");
             return Err(ProviderError::WrongSigner);
         }
@@ -528,6 +533,7 @@ impl Provider for TossDirectAdapter {
                 signing_time: checked.signing_time,
                 signer_issuer: checked.signer_issuer,
                 signer_serial: checked.signer_serial,
+                signer_cn: SIGNER_CN,
             },
             amr: vec!["pin".to_owned()],
         })
@@ -554,9 +560,18 @@ mod tests {
     }
 
     #[test]
-    fn cn_must_begin_with_the_name() {
+    fn cn_must_be_exactly_the_name() {
         let n = Name::parse("홍길동").unwrap();
-        assert!(n.named_by("홍길동 SIM123"));
-        assert!(!n.named_by("김철수"));
+        assert!(SIGNER_CN.names(&n, "홍길동"));
+        for cn in [
+            "홍길동 SIM123",
+            "홍길동2",
+            "홍길동 김철수",
+            "홍 길동",
+            "홍길동()0011",
+            "김철수",
+        ] {
+            assert!(!SIGNER_CN.names(&n, cn), "{cn:?}");
+        }
     }
 }

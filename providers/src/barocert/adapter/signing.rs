@@ -205,7 +205,7 @@ impl BarocertAdapter {
                 .into_iter()
                 .map(|(signed_data, c)| SignedDocument {
                     form,
-                    evidence: evidence(signed_data, c),
+                    evidence: evidence(signed_data, c, self.product.signer_cn()),
                 })
                 .collect(),
             amr: self.amr(),
