@@ -490,11 +490,13 @@ async fn cancel(
 
 /// Back to the site without logging in (RFC 6749 `access_denied`).
 async fn abort(app: &App, txn: LoginTxn, ctx: &Ctx) -> Result<Response, GatewayError> {
-    app.txns.delete(&txn.id).await?;
-    tracing::info!(txn = %txn.id, client = %txn.request.client_id, "citizen returned to the site without logging in");
     if let Some(spec) = &txn.signing {
+        // Signing claims the transaction itself: a twin finishing it wins or loses whole.
+        tracing::info!(txn = %txn.id, client = %txn.request.client_id, "citizen returned to the site without signing");
         return crate::signing::declined(app, &txn, spec).await;
     }
+    app.txns.delete(&txn.id).await?;
+    tracing::info!(txn = %txn.id, client = %txn.request.client_id, "citizen returned to the site without logging in");
     if let Some(ret) = &txn.request.saml {
         return crate::saml::sso::answer(
             app,

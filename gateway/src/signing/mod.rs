@@ -9,6 +9,14 @@
 //! claim. Only the ends differ: [`start`] begins it from `/sign/{id}`, and
 //! [`finish`] turns a verified result into a receipt — after the audit log has
 //! the event (fail-closed) — instead of an authorization code.
+//!
+//! A request ends once, like a login: [`finish`] and [`declined`] first claim
+//! the login transaction (GETDEL, [`crate::txn::TxnRepo::claim`]), and only
+//! the claimer writes the audit event, the receipt and the webhook. A twin
+//! request (a double click, a second tab, another replica) that loses the
+//! claim waits briefly for the winner to end it and goes back to the site
+//! like the winner, instead of writing a second event or failing on the
+//! record's compare-and-swap.
 
 pub mod api;
 pub mod receipt;
@@ -25,6 +33,11 @@ use crate::web::{respond, Response};
 use record::{SignatureRecord, Status};
 use serde::Serialize;
 use subtle::ConstantTimeEq;
+
+/// How long a request that lost the claim waits for the winner to end the
+/// signature request before it sends the citizen back anyway.
+const TWIN_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+const TWIN_POLL: std::time::Duration = std::time::Duration::from_millis(100);
 
 fn retention(app: &App) -> std::time::Duration {
     app.config
@@ -155,7 +168,30 @@ fn back_to_site(r: &SignatureRecord) -> String {
     append_query(&r.redirect_uri, &pairs)
 }
 
+/// Another request of this citizen claimed the transaction and is ending the
+/// signature request right now: wait (briefly) until it has, then send this
+/// browser back to the site as the winner does. The site reads the outcome
+/// from the API or its webhook either way.
+async fn after_twin(
+    app: &App,
+    spec: &SigningSpec,
+    txn: &LoginTxn,
+) -> Result<Response, GatewayError> {
+    let deadline = tokio::time::Instant::now() + TWIN_WAIT;
+    loop {
+        let Some((r, _)) = record::load(app.store.as_ref(), &spec.request_id).await? else {
+            return Err(GatewayError::LoginGone);
+        };
+        if r.status != Status::Pending || tokio::time::Instant::now() + TWIN_POLL > deadline {
+            tracing::info!(request = %r.id, txn = %txn.id, "signature request ended by a twin request");
+            return Ok(respond::redirect(&back_to_site(&r)));
+        }
+        tokio::time::sleep(TWIN_POLL).await;
+    }
+}
+
 /// Ends the request as failed (if still pending) and sends the citizen back.
+/// Only for the request that claimed the transaction.
 async fn fail(
     app: &App,
     txn: &LoginTxn,
@@ -175,7 +211,6 @@ async fn fail(
             tracing::info!(request = %r.id, txn = %txn.id, reason, "signature request failed");
             webhook::notify(app, &r);
         }
-        app.txns.delete(&txn.id).await?;
         return Ok(respond::redirect(&back_to_site(&r)));
     }
     Err(GatewayError::Internal(
@@ -187,12 +222,16 @@ async fn fail(
 /// `cancelled`, or, when the last try failed (a provider result that did not
 /// verify, a provider error), that try's reason (`bad_signature`, …): until
 /// then the request stays pending so the citizen can retry or pick another
-/// provider, as in a login.
+/// provider, as in a login. Claims the transaction first: a twin that is
+/// finishing (or declining) it at the same moment ends it instead.
 pub async fn declined(
     app: &App,
     txn: &LoginTxn,
     spec: &SigningSpec,
 ) -> Result<Response, GatewayError> {
+    if !app.txns.claim(&txn.id).await? {
+        return after_twin(app, spec, txn).await;
+    }
     let reason = match (txn.state, txn.failure.as_deref()) {
         (crate::txn::State::Failed, Some(f)) => f,
         _ => "cancelled",
@@ -216,6 +255,12 @@ pub async fn finish(
         // Finished already (by this browser a moment ago, or failed): never twice.
         app.txns.delete(&txn.id).await?;
         return Ok(respond::redirect(&back_to_site(&r)));
+    }
+    // One request, one completion: only the request that removes the
+    // transaction (on whichever replica) goes on to the audit event, the
+    // receipt and the webhook; a racing twin finds it gone.
+    if !app.txns.claim(&txn.id).await? {
+        return after_twin(app, spec, txn).await;
     }
     if random::now() >= r.expires_at {
         return fail(app, txn, spec, "expired").await;
@@ -270,7 +315,6 @@ pub async fn finish(
         ));
     }
     webhook::notify(app, &r);
-    app.txns.delete(&txn.id).await?;
     tracing::info!(request = %r.id, txn = %txn.id, provider = %outcome.provider, documents = r.documents.len(), "document signing completed; receipt released");
     Ok(respond::redirect(&back_to_site(&r)))
 }
