@@ -1604,3 +1604,33 @@ async fn the_auth_endpoint_refuses_untrusted_peers() {
         assert!(r.header("x-munjigi-sub").is_none());
     }
 }
+
+/// The assertion is typed `munjigi-proxy+jwt` (never `JWT`) and carries no
+/// `nonce`, so an OIDC client whose client_id equals the route id cannot take
+/// it for an ID token, whether it checks `typ` or only the nonce it sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_assertion_is_typed_apart_from_id_tokens() {
+    let w = world("px-typ").await;
+    let mut b = Browser::new(None);
+    let page = proxy_login(&mut b, &w.gw.url, &format!("{}/app/echo", w.gw.url)).await;
+    assert_eq!(page.status, 200, "{page:?}");
+    let echo = page.json();
+    let jwt = one(&echo, "x-munjigi-assertion");
+    let (header, claims, _, _) = jwt_parts(jwt);
+    assert_eq!(header["typ"], "munjigi-proxy+jwt", "{header}");
+    assert_eq!(header["alg"], "ES256", "{header}");
+    assert!(claims.get("nonce").is_none(), "never a nonce: {claims}");
+    // What an ID-token validator (OIDC Core 3.1.3.7) with client_id "portal" checks.
+    let id_token_check = |typ: &serde_json::Value, c: &serde_json::Value, nonce: &str| {
+        (typ.is_null() || *typ == "JWT") && c["aud"] == "portal" && c["nonce"] == nonce
+    };
+    assert!(!id_token_check(&header["typ"], &claims, "n-1"));
+    // Even ignoring typ, the nonce the client sent is missing.
+    assert!(!id_token_check(&serde_json::Value::Null, &claims, "n-1"));
+    // The upstream's checks (README, proxy section) all pass.
+    let keys = jwks(&mut b, &w.gw.url).await;
+    let c = verify_es256(jwt, &keys);
+    assert_eq!(c["iss"], w.gw.url.as_str());
+    assert_eq!(c["aud"], "portal");
+    assert!(c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap() <= 60);
+}

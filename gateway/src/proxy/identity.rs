@@ -8,6 +8,16 @@
 //! (ES256 with the gateway's key, `aud` = route id, 60 s) lets an upstream that
 //! cannot trust its network verify the same facts against `/jwks`.
 //!
+//! The JWT is not an ID token, and says so where a verifier looks first: its
+//! `typ` is [`TYP`] (`munjigi-proxy+jwt`, explicit typing per RFC 8725 §3.11),
+//! never `JWT` as on ID tokens. Both are signed by the same key and a route id
+//! may equal an OIDC client id, so without it an OIDC client with that id
+//! could take an assertion for an ID token, and an upstream could take an
+//! ID token for an assertion. For a relying party that ignores `typ`, the
+//! assertion also never carries a `nonce`: a client that sent one refuses it.
+//! No marker claim is added: a verifier that ignores `typ` ignores unknown
+//! claims too. Upstreams check `typ`, `iss`, `aud` and `exp` (README, proxy).
+//!
 //! Signing costs more than forwarding a request, so a signed set is cached per
 //! (session, route) and reused while it has at least half its life left.
 
@@ -15,6 +25,7 @@ use super::route::{IdentityField, Route};
 use super::session::Loaded;
 use crate::app::App;
 use crate::config::model::IdTokenAlg;
+use crate::keys::SigningKeys;
 use crate::rescue::GatewayError;
 use crate::{pairwise, random};
 use http::{HeaderName, HeaderValue};
@@ -22,6 +33,9 @@ use std::sync::Arc;
 
 /// Lifetime of the JWT header, seconds.
 pub const JWT_TTL: u64 = 60;
+
+/// The assertion's JOSE `typ`: what tells it apart from an ID token (`JWT`).
+pub const TYP: &str = "munjigi-proxy+jwt";
 
 #[derive(Debug)]
 pub struct Identity {
@@ -50,6 +64,7 @@ pub fn encode(value: &str) -> String {
     out
 }
 
+/// The assertion's claims. No `nonce`, ever (see the module docs).
 #[derive(serde::Serialize)]
 struct Claims<'a> {
     iss: &'a str,
@@ -100,16 +115,19 @@ fn build(app: &App, route: &Route, l: &Loaded, now: u64) -> Result<Identity, Gat
         iat: now,
         exp: now + JWT_TTL,
     };
-    let jwt = app
-        .keys
-        .sign(IdTokenAlg::Es256, "JWT", &claims)
-        .map_err(|e| GatewayError::Internal(e.to_string()))?;
+    let jwt = sign(&app.keys, &claims)?;
     let jwt = HeaderValue::from_str(&jwt).map_err(|e| GatewayError::Internal(e.to_string()))?;
     headers.push((route.jwt_header.clone(), jwt));
     Ok(Identity {
         headers,
         expires_at: now + JWT_TTL,
     })
+}
+
+/// The assertion as a compact JWS: ES256, `typ` [`TYP`].
+fn sign(keys: &SigningKeys, claims: &Claims<'_>) -> Result<String, GatewayError> {
+    keys.sign(IdTokenAlg::Es256, TYP, claims)
+        .map_err(|e| GatewayError::Internal(e.to_string()))
 }
 
 /// The identity headers for this session on this route (cached).
@@ -129,6 +147,89 @@ pub fn for_route(app: &App, route: &Route, l: &Loaded) -> Result<Arc<Identity>, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::model::KeySettings;
+    use josekit::jws::ES256;
+
+    /// What an OIDC client does with an ID token (OIDC Core 3.1.3.7, RFC 8725
+    /// §3.11): signature, `typ` `JWT` (or none), `iss`, `aud` = its client id,
+    /// and the `nonce` it sent.
+    fn id_token_validator(
+        keys: &SigningKeys,
+        token: &str,
+        iss: &str,
+        client_id: &str,
+        nonce: Option<&str>,
+    ) -> Result<(), String> {
+        let verifier = ES256
+            .verifier_from_jwk(keys.public_jwk(IdTokenAlg::Es256))
+            .map_err(|e| e.to_string())?;
+        let (payload, header) =
+            josekit::jwt::decode_with_verifier(token, &verifier).map_err(|e| e.to_string())?;
+        match header.token_type() {
+            None | Some("JWT") => {}
+            Some(other) => return Err(format!("typ `{other}` is not an ID token")),
+        }
+        if payload.issuer() != Some(iss) {
+            return Err("iss".into());
+        }
+        if payload.audience() != Some(vec![client_id]) {
+            return Err("aud".into());
+        }
+        if let Some(n) = nonce {
+            if payload.claim("nonce").and_then(|v| v.as_str()) != Some(n) {
+                return Err("nonce".into());
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn the_assertion_is_typed_and_no_id_token_validator_takes_it() {
+        let dir = std::env::temp_dir().join(format!("munjigi-px-typ-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let keys = SigningKeys::load(&KeySettings {
+            dir: dir.clone(),
+            generate_missing: true,
+        })
+        .unwrap();
+        let amr = vec!["pin".to_owned()];
+        let claims = Claims {
+            iss: "https://gw.example",
+            aud: "front",
+            sub: "s",
+            name: "홍길동",
+            provider: "kakao",
+            acr: "urn:test",
+            amr: &amr,
+            auth_time: 1,
+            iat: 2,
+            exp: 2 + JWT_TTL,
+        };
+        let jwt = sign(&keys, &claims).unwrap();
+        let verifier = ES256
+            .verifier_from_jwk(keys.public_jwk(IdTokenAlg::Es256))
+            .unwrap();
+        let (payload, header) = josekit::jwt::decode_with_verifier(&jwt, &verifier).unwrap();
+        assert_eq!(header.token_type(), Some("munjigi-proxy+jwt"));
+        assert!(payload.claim("nonce").is_none(), "never a nonce");
+        // An OIDC client whose client_id is the route id refuses it, by typ ...
+        let e = id_token_validator(&keys, &jwt, "https://gw.example", "front", None);
+        assert_eq!(e.unwrap_err(), "typ `munjigi-proxy+jwt` is not an ID token");
+        // ... and even when it ignores typ, by the nonce it sent.
+        let untyped = keys.sign(IdTokenAlg::Es256, "JWT", &claims).unwrap();
+        let e = id_token_validator(&keys, &untyped, "https://gw.example", "front", Some("n-1"));
+        assert_eq!(e.unwrap_err(), "nonce");
+        // The validator is not just refusing everything: a real ID token passes.
+        let id_token = keys
+            .sign(
+                IdTokenAlg::Es256,
+                "JWT",
+                &serde_json::json!({"iss": "https://gw.example", "aud": "front", "sub": "s", "nonce": "n-1"}),
+            )
+            .unwrap();
+        id_token_validator(&keys, &id_token, "https://gw.example", "front", Some("n-1")).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn korean_is_percent_encoded_utf8() {
