@@ -28,6 +28,7 @@ pub mod rescue;
 pub mod saml;
 pub mod server;
 pub mod signing;
+pub mod sso;
 pub mod store;
 pub mod txn;
 pub mod verify_receipt;

@@ -164,6 +164,7 @@ class Handler(BaseHTTPRequestHandler):
                 "userinfo": info,
                 "token_type": token.get("token_type"),
                 "access_token": token.get("access_token"),
+                "id_token": token.get("id_token"),
             },
         )
 

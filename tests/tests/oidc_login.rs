@@ -449,7 +449,8 @@ async fn rp_initiated_logout_ends_the_gateway_session_and_returns_only_to_regist
     )
     .await;
     let mut b = Browser::new(None);
-    login(&mut b, &w, &HONG, "").await;
+    let r = login(&mut b, &w, &HONG, "").await;
+    let hint = r["id_token"].as_str().unwrap().to_owned();
     assert!(b.cookie("mj_sid").is_some());
     // max_age=0 asks for a fresh authentication: the chooser, not the session.
     let (_, url) = b.follow(&format!("{}/login?max_age=0", w.site.url)).await;
@@ -466,9 +467,11 @@ async fn rp_initiated_logout_ends_the_gateway_session_and_returns_only_to_regist
         .await;
     assert_eq!(p.status, 400);
     assert!(b.cookie("mj_sid").is_some());
+    // With this session's ID token as the hint: no question asked (without
+    // one, see tests/tests/logout.rs).
     let p = b
         .get(&format!(
-            "{gw}/logout?client_id=town&state=st&post_logout_redirect_uri={}",
+            "{gw}/logout?id_token_hint={hint}&client_id=town&state=st&post_logout_redirect_uri={}",
             enc(&bye)
         ))
         .await;

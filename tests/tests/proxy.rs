@@ -595,8 +595,15 @@ async fn logout_ends_the_proxy_session_and_the_gateway_session() {
         "{loc}"
     );
     assert!(b.cookie("mj_px").is_none(), "cookie cleared: {out:?}");
+    // Ending the gateway's single sign-on as well (every site) is the
+    // citizen's call: a GET any page could cause only asks.
     let bye = b.get(&loc).await;
     assert_eq!(bye.status, 200, "{bye:?}");
+    let csrf = bye.input_value("csrf").unwrap();
+    let out = b
+        .post(&format!("{}/logout", w.gw.url), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(out.status, 200, "{out:?}");
 
     // The old ticket is dead: a navigation goes to log in, an API call is 401.
     b.set_cookie("mj_px", &old);

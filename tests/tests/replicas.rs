@@ -541,8 +541,13 @@ async fn a_logout_on_one_replica_is_effective_on_every_replica_within_a_second()
         "single sign-on through B: {:?}",
         p.location
     );
-    // Log out on A; after the L1 bound, B must not find the session any more.
-    let out = br.get(&format!("{}/logout", a.url)).await;
+    // Log out on A (confirmed by the citizen); after the L1 bound, B must not
+    // find the session any more.
+    let ask = br.get(&format!("{}/logout", a.url)).await;
+    let csrf = ask.input_value("csrf").unwrap();
+    let out = br
+        .post(&format!("{}/logout", a.url), &[("csrf", &csrf)])
+        .await;
     assert_eq!(out.status, 200);
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let loc = br

@@ -1,22 +1,42 @@
-//! `/logout`: OpenID Connect RP-initiated logout.
+//! `/logout`: OpenID Connect RP-initiated logout, confirmed by the citizen
+//! unless the site proves the request is about this very session.
 //!
-//! Ends the gateway session and, when the site names a `post_logout_redirect_uri`
-//! that is registered exactly for it, returns there with `state`; otherwise
-//! shows a "you are logged out" page. The site is identified by `client_id` or by
-//! the audience of an `id_token_hint` we signed (expired hints are fine).
+//! A logout changes state, and a bare GET can come from any page
+//! (`<img src=/logout>`): so the single sign-on ends at once only with an
+//! `id_token_hint` we signed whose `sid` is the session's (RP-Initiated Logout
+//! 1.0 §2: without one, the OP asks the End-User). Otherwise the citizen sees
+//! "Log out of Munjigi?", a POST form whose CSRF token is derived from the
+//! session ticket ([`session::logout_csrf`]): bound to this browser, stored
+//! nowhere, compared in constant time. A POST without it, or with another,
+//! shows the question again (403); it never ends the session.
+//!
+//! Ending is [`crate::sso::end_everything`] (via [`session::end`]): the
+//! gateway session, the proxy sessions and the access tokens it handed out.
+//! Then, when the site names a `post_logout_redirect_uri` registered exactly
+//! for it, the browser returns there with `state`; otherwise it sees "you are
+//! logged out". The site is identified by `client_id` or by the audience of an
+//! `id_token_hint` (expired hints are fine). Without a live session there is
+//! nothing to end and nothing to confirm.
 
 use super::session;
 use crate::app::App;
 use crate::config::model::IdTokenAlg;
-use crate::pages::{self, LoggedOutView};
+use crate::pages::{self, LoggedOutView, LogoutConfirmView};
 use crate::rescue::{Ctx, GatewayError};
 use crate::web::{self, params::append_query, respond, Params, Response};
 use http::{Method, StatusCode};
 use hyper::body::Incoming;
 use josekit::jws::{ES256, RS256};
 
-/// The client a valid `id_token_hint` was issued to.
-fn hint_audience(app: &App, hint: &str) -> Option<String> {
+/// What a valid `id_token_hint` tells: the client it was issued to and the
+/// session it came from.
+struct Hint {
+    aud: Option<String>,
+    sid: Option<String>,
+}
+
+/// The hint's claims, if we signed it for our issuer.
+fn read_hint(app: &App, hint: &str) -> Option<Hint> {
     for alg in [IdTokenAlg::Es256, IdTokenAlg::Rs256] {
         let jwk = app.keys.public_jwk(alg);
         let decoded = match alg {
@@ -33,32 +53,38 @@ fn hint_audience(app: &App, hint: &str) -> Option<String> {
             if payload.issuer() != Some(app.config.issuer()) {
                 return None;
             }
-            return payload
-                .audience()
-                .and_then(|a| a.first().map(|s| (*s).to_owned()));
+            return Some(Hint {
+                aud: payload
+                    .audience()
+                    .and_then(|a| a.first().map(|s| (*s).to_owned())),
+                sid: payload
+                    .claim("sid")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned),
+            });
         }
     }
     None
 }
 
-pub async fn handle(
-    app: &App,
-    req: http::Request<Incoming>,
-    ctx: &Ctx,
-) -> Result<Response, GatewayError> {
-    let (parts, body) = req.into_parts();
-    let params = match parts.method {
-        Method::GET => Params::from_query(&parts.uri)?,
-        Method::POST => Params::parse(&web::read_body(body, web::params::MAX_PARAMS_LEN).await?)?,
-        _ => return Err(GatewayError::MethodNotAllowed),
-    };
-    let hint_client = match params.get("id_token_hint") {
-        Some(h) => Some(hint_audience(app, h).ok_or_else(|| {
-            GatewayError::BadRequest("id_token_hint is not a token of this gateway".into())
-        })?),
-        None => None,
-    };
-    let client_id = match (params.get("client_id"), hint_client.as_deref()) {
+/// The parameters carried through the confirmation, already checked.
+struct Request {
+    client_id: Option<String>,
+    redirect: Option<(String, Option<String>)>,
+}
+
+impl Request {
+    fn target(&self) -> Option<String> {
+        self.redirect.as_ref().map(|(uri, state)| match state {
+            Some(s) => append_query(uri, &[("state", s)]),
+            None => uri.clone(),
+        })
+    }
+}
+
+fn checked(app: &App, params: &Params, hint: Option<&Hint>) -> Result<Request, GatewayError> {
+    let hint_client = hint.and_then(|h| h.aud.as_deref());
+    let client_id = match (params.get("client_id"), hint_client) {
         (Some(a), Some(b)) if a != b => {
             return Err(GatewayError::BadRequest(
                 "client_id differs from the id_token_hint audience".into(),
@@ -67,7 +93,7 @@ pub async fn handle(
         (Some(a), _) => Some(a.to_owned()),
         (None, b) => b.map(str::to_owned),
     };
-    let target = match params.get("post_logout_redirect_uri") {
+    let redirect = match params.get("post_logout_redirect_uri") {
         None => None,
         Some(uri) => {
             let client = client_id
@@ -78,33 +104,161 @@ pub async fn handle(
             if !client.has_post_logout_uri(uri) {
                 return Err(GatewayError::InvalidRedirect);
             }
-            Some(match params.get("state") {
-                Some(s) => append_query(uri, &[("state", s)]),
-                None => uri.to_owned(),
-            })
+            Some((uri.to_owned(), params.get("state").map(str::to_owned)))
         }
     };
+    Ok(Request {
+        client_id,
+        redirect,
+    })
+}
 
-    if let Some(ticket) = app.cookies.get(&parts.headers, session::COOKIE) {
-        session::end(app, ticket).await?;
-    }
-    tracing::info!(client = client_id.as_deref().unwrap_or("-"), req = %ctx.request_id, "gateway session ended");
-    let resp = match target {
-        Some(url) => respond::redirect(&url),
-        None => {
-            let (ko, en) = ctx.lang_hrefs();
-            let body = pages::logged_out(&LoggedOutView {
-                lang: ctx.lang,
-                back_href: None,
-                lang_ko_href: &ko,
-                lang_en_href: &en,
-            })
-            .map_err(|e| GatewayError::Internal(e.to_string()))?;
-            respond::html(StatusCode::OK, body)
+/// Why a logout was not carried out at once (logged; never personal data).
+#[derive(Debug, Clone, Copy)]
+enum Unconfirmed {
+    NoHint,
+    OtherSession,
+    BadCsrf,
+}
+
+impl Unconfirmed {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::NoHint => "no_hint",
+            Self::OtherSession => "hint_of_another_session",
+            Self::BadCsrf => "csrf_missing_or_wrong",
         }
+    }
+}
+
+pub async fn handle(
+    app: &App,
+    req: http::Request<Incoming>,
+    ctx: &Ctx,
+) -> Result<Response, GatewayError> {
+    let (parts, body) = req.into_parts();
+    let posted = match parts.method {
+        Method::GET => false,
+        Method::POST => true,
+        _ => return Err(GatewayError::MethodNotAllowed),
+    };
+    let params = if posted {
+        Params::parse(&web::read_body(body, web::params::MAX_PARAMS_LEN).await?)?
+    } else {
+        Params::from_query(&parts.uri)?
+    };
+    let hint = match params.get("id_token_hint") {
+        Some(h) => Some(read_hint(app, h).ok_or_else(|| {
+            GatewayError::BadRequest("id_token_hint is not a token of this gateway".into())
+        })?),
+        None => None,
+    };
+    let request = checked(app, &params, hint.as_ref())?;
+    let client = request.client_id.as_deref().unwrap_or("-");
+
+    let ticket = app.cookies.get(&parts.headers, session::COOKIE);
+    let current = match ticket {
+        Some(t) => session::load(app, t).await?.map(|s| (t, s)),
+        None => None,
+    };
+    if let Some((ticket, s)) = current {
+        let hint_is_this_session = hint
+            .as_ref()
+            .and_then(|h| h.sid.as_deref())
+            .is_some_and(|sid| sid == s.sid);
+        let csrf_ok = posted
+            && params
+                .get("csrf")
+                .is_some_and(|given| session::logout_csrf_matches(ticket, given));
+        if !(hint_is_this_session || csrf_ok) {
+            let why = match (&hint, posted) {
+                (_, true) => Unconfirmed::BadCsrf,
+                (Some(_), false) => Unconfirmed::OtherSession,
+                (None, false) => Unconfirmed::NoHint,
+            };
+            tracing::info!(client, reason = why.as_str(), req = %ctx.request_id, "logout awaits the citizen's confirmation");
+            let status = if posted {
+                StatusCode::FORBIDDEN
+            } else {
+                StatusCode::OK
+            };
+            return confirmation(app, ctx, ticket, &request, None, posted, status);
+        }
+        session::end(app, ticket).await?;
+        tracing::info!(client, sid = %s.sid, req = %ctx.request_id, "gateway session ended");
+    }
+    let resp = match request.target() {
+        Some(url) => respond::redirect(&url),
+        None => logged_out_page(ctx, None)?,
     };
     Ok(respond::with_cookie(
         resp,
         &app.cookies.clear(session::COOKIE),
     ))
+}
+
+/// The "Log out of Munjigi?" page for the browser holding `ticket`; its form
+/// posts to `/logout`.
+fn confirmation(
+    app: &App,
+    ctx: &Ctx,
+    ticket: &str,
+    request: &Request,
+    back_href: Option<&str>,
+    retry: bool,
+    status: StatusCode,
+) -> Result<Response, GatewayError> {
+    let csrf = session::logout_csrf(ticket);
+    let mut carry: Vec<(&str, &str)> = Vec::new();
+    if let Some(c) = &request.client_id {
+        carry.push(("client_id", c));
+    }
+    if let Some((uri, state)) = &request.redirect {
+        carry.push(("post_logout_redirect_uri", uri));
+        if let Some(s) = state {
+            carry.push(("state", s));
+        }
+    }
+    let action = format!("{}/logout", app.config.public_url);
+    let (ko, en) = ctx.lang_hrefs();
+    let body = pages::logout_confirm(&LogoutConfirmView {
+        lang: ctx.lang,
+        action: &action,
+        csrf: &csrf,
+        carry: &carry,
+        retry,
+        back_href,
+        lang_ko_href: &ko,
+        lang_en_href: &en,
+    })
+    .map_err(|e| GatewayError::Internal(e.to_string()))?;
+    Ok(respond::html(status, body))
+}
+
+/// The confirmation for a logout that names no site: the proxy's, after a
+/// route's `/.munjigi/logout` ended its own session.
+pub fn confirmation_for_browser(
+    app: &App,
+    ctx: &Ctx,
+    ticket: &str,
+    back_href: Option<&str>,
+) -> Result<Response, GatewayError> {
+    let request = Request {
+        client_id: None,
+        redirect: None,
+    };
+    confirmation(app, ctx, ticket, &request, back_href, false, StatusCode::OK)
+}
+
+/// "You are logged out".
+pub fn logged_out_page(ctx: &Ctx, back_href: Option<&str>) -> Result<Response, GatewayError> {
+    let (ko, en) = ctx.lang_hrefs();
+    let body = pages::logged_out(&LoggedOutView {
+        lang: ctx.lang,
+        back_href,
+        lang_ko_href: &ko,
+        lang_en_href: &en,
+    })
+    .map_err(|e| GatewayError::Internal(e.to_string()))?;
+    Ok(respond::html(StatusCode::OK, body))
 }

@@ -3,6 +3,8 @@
 //! `prompt=login` or a `max_age` that has passed, or needs a higher level).
 //!
 //! The cookie holds a random ticket; the store holds its digest → the outcome.
+//! The session is listed in its own [`crate::sso`] index, so ending it (here,
+//! or by `sid` from elsewhere) also ends what it handed out.
 
 use crate::app::App;
 use crate::random;
@@ -39,7 +41,10 @@ pub async fn create(
     };
     let bytes = serde_json::to_vec(&session)
         .map_err(|e| crate::rescue::GatewayError::Internal(e.to_string()))?;
-    app.store.put(&key(&ticket), bytes, ttl).await?;
+    let k = key(&ticket);
+    app.store.put(&k, bytes, ttl).await?;
+    // A fresh sid has no tombstone, so this cannot answer `Ended`.
+    let _ = crate::sso::attach(app, &session.sid, crate::sso::Held::Session, &k, ttl).await?;
     Ok((ticket, session))
 }
 
@@ -75,10 +80,33 @@ pub async fn load(app: &App, ticket: &str) -> Result<Option<Session>, StoreError
     Ok(session)
 }
 
+/// Ends the browser's single sign-on: this session and everything it handed
+/// out ([`crate::sso::end_everything`]).
 pub async fn end(app: &App, ticket: &str) -> Result<(), StoreError> {
+    if let Some(s) = load(app, ticket).await? {
+        crate::sso::end_everything(app, &s.sid).await?;
+    }
     let k = key(ticket);
     app.sessions.invalidate(&k);
     app.store.delete(&k).await
+}
+
+/// The logout confirmation's CSRF token for the browser holding `ticket`:
+/// HMAC-SHA256 keyed by the ticket (a secret only that browser's cookie
+/// holds), so it is bound to this browser and this session and needs no
+/// storage. The store keeps only SHA-256 of the ticket, from which it cannot
+/// be made.
+pub fn logout_csrf(ticket: &str) -> String {
+    use base64::Engine as _;
+    let mac = munjigi_providers::hmac::sha256(ticket.as_bytes(), &[b"munjigi-logout-v1"]);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac)
+}
+
+/// Whether `given` is the logout CSRF token for `ticket` (constant time).
+pub fn logout_csrf_matches(ticket: &str, given: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    let want = logout_csrf(ticket);
+    want.len() == given.len() && bool::from(want.as_bytes().ct_eq(given.as_bytes()))
 }
 
 pub fn cookie_max_age(app: &App) -> Duration {

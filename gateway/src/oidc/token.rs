@@ -2,7 +2,9 @@
 //!
 //! Client authentication compares secrets in constant time. A code is taken from
 //! the store in one step, so it works once; a second presentation is logged as a
-//! replay and revokes the access token the first one produced.
+//! replay and revokes the access token the first one produced. Each access
+//! token is listed under its single sign-on ([`crate::sso`]), so a logout
+//! revokes it.
 
 use super::client_assertion;
 use super::grant::{self, AccessRecord, CodeRecord, UsedCode};
@@ -378,11 +380,27 @@ async fn redeem(
     // The access token and the code's replay marker in one round trip.
     app.store
         .put_many(vec![
-            (at_key, access_bytes, ttl),
+            (at_key.clone(), access_bytes, ttl),
             (grant::used_code_key(code), used, Duration::from_secs(600)),
         ])
         .await
         .map_err(|_| unavailable())?;
+    // Listed under the single sign-on it came from, whose logout revokes it; a
+    // code redeemed after that logout gets nothing.
+    let held = crate::sso::Held::AccessToken {
+        client_id: client.client_id.clone(),
+    };
+    match crate::sso::attach(app, &record.sid, held, &at_key, ttl).await {
+        Ok(crate::sso::Attached::Yes) => {}
+        Ok(crate::sso::Attached::Ended) => {
+            tracing::info!(client = %client.client_id, req = request_id, "code redeemed after its session's logout");
+            return Err(invalid_grant);
+        }
+        Err(_) => {
+            let _ = app.store.delete(&at_key).await;
+            return Err(unavailable());
+        }
+    }
 
     let id_claims = IdTokenClaims {
         iss: app.config.issuer(),

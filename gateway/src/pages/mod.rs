@@ -1,5 +1,5 @@
-//! The pages a citizen sees: provider chooser, identity form, waiting page, error
-//! and logged-out pages, and the demo site's pages.
+//! The pages a citizen sees: provider chooser, identity form, waiting page, error,
+//! logout confirmation and logged-out pages, and the demo site's pages.
 //!
 //! Each page is a view struct of borrowed values (what the handler already has)
 //! and a function that renders it through an askama template in
@@ -19,6 +19,7 @@ mod demo;
 mod identify;
 mod lang;
 mod logged_out;
+mod logout_confirm;
 mod post_back;
 mod problem;
 mod text;
@@ -35,6 +36,7 @@ pub use demo::{
 pub use identify::{identify, Field, IdentifyView};
 pub use lang::Lang;
 pub use logged_out::{logged_out, LoggedOutView};
+pub use logout_confirm::{logout_confirm, LogoutConfirmView};
 pub use post_back::{post_back, PostBackView};
 pub use problem::{error, error_fallback, ErrorView, Problem};
 pub use waiting::{waiting, WaitingView};

@@ -588,6 +588,60 @@ fn logged_out_in_both_languages() {
     }
 }
 
+// ---- logout confirmation ----
+
+#[test]
+fn logout_confirmation_is_a_post_form_in_both_languages() {
+    for lang in langs() {
+        let carry = [("client_id", "town"), ("state", HOSTILE)];
+        let v = LogoutConfirmView {
+            lang,
+            action: "/logout",
+            csrf: "tok-123",
+            carry: &carry,
+            retry: false,
+            back_href: None,
+            lang_ko_href: "/x?lang=ko",
+            lang_en_href: "/x?lang=en",
+        };
+        let html = logout_confirm(&v).unwrap();
+        assert_common(&html, lang);
+        let t = Text::of(lang);
+        assert!(html.contains(t.logout_confirm_title));
+        assert!(html.contains(t.logout_confirm_body));
+        let forms = tags(&html, "form");
+        assert_eq!(forms.len(), 1);
+        assert_eq!(attr(forms[0], "method"), Some("post"));
+        assert_eq!(attr(forms[0], "action"), Some("/logout"));
+        let inputs = tags(&html, "input");
+        assert!(inputs
+            .iter()
+            .any(|i| attr(i, "name") == Some("csrf") && attr(i, "value") == Some("tok-123")));
+        assert!(inputs
+            .iter()
+            .any(|i| attr(i, "name") == Some("client_id") && attr(i, "value") == Some("town")));
+        assert!(html.contains(HOSTILE_ESCAPED), "carried values escaped");
+        assert!(!html.contains("<script>"));
+        // A real button, reachable by keyboard, named by its text.
+        let buttons = tags(&html, "button");
+        assert_eq!(buttons.len(), 1);
+        assert_eq!(attr(buttons[0], "type"), Some("submit"));
+        assert!(html.contains(&format!(">{}</button>", t.logout_confirm_button)));
+        assert!(!html.contains("role=\"alert\""));
+        assert_labelled(&html);
+
+        let html = logout_confirm(&LogoutConfirmView {
+            retry: true,
+            back_href: Some("/app/"),
+            ..v
+        })
+        .unwrap();
+        assert!(html.contains("role=\"alert\""));
+        assert!(html.contains(t.logout_confirm_retry));
+        assert!(html.contains("href=\"/app/\""));
+    }
+}
+
 // ---- demo ----
 
 #[test]

@@ -104,6 +104,13 @@ pub(super) struct Text {
     pub logged_out_title: &'static str,
     pub logged_out_body: &'static str,
 
+    // Logout confirmation (a logout nobody can prove the citizen asked for).
+    pub logout_confirm_title: &'static str,
+    pub logout_confirm_body: &'static str,
+    pub logout_confirm_retry: &'static str,
+    pub logout_confirm_button: &'static str,
+    pub logout_stay: &'static str,
+
     // Returning to a SAML site (the auto-posted form).
     pub returning_title: &'static str,
     pub returning_body: &'static str,
@@ -303,6 +310,12 @@ const KO: Text = Text {
     logged_out_title: "로그아웃되었습니다",
     logged_out_body: "문지기 로그인이 끝났습니다. 공용 컴퓨터를 쓰셨다면 브라우저 창을 모두 닫아 주세요.",
 
+    logout_confirm_title: "문지기에서 로그아웃할까요?",
+    logout_confirm_body: "로그아웃하면 문지기로 들어간 모든 사이트에서 로그인이 끝납니다. 로그아웃하려던 것이 아니라면 이 페이지를 닫으세요. 로그인은 그대로 유지됩니다.",
+    logout_confirm_retry: "로그아웃 요청을 확인하지 못했습니다. 로그아웃하려면 아래 버튼을 다시 누르세요.",
+    logout_confirm_button: "로그아웃",
+    logout_stay: "로그인을 유지하고 사이트로 돌아가기",
+
     returning_title: "사이트로 돌아가는 중입니다",
     returning_body: "자동으로 넘어가지 않으면 아래 계속 버튼을 누르세요.",
     continue_button: "계속",
@@ -491,6 +504,12 @@ const EN: Text = Text {
 
     logged_out_title: "You have logged out",
     logged_out_body: "Your Munjigi login has ended. If you used a shared computer, close all browser windows.",
+
+    logout_confirm_title: "Log out of Munjigi?",
+    logout_confirm_body: "Logging out ends your login on every site you entered through Munjigi. If you did not mean to log out, close this page: you stay logged in.",
+    logout_confirm_retry: "Your logout could not be confirmed. To log out, press the button below again.",
+    logout_confirm_button: "Log out",
+    logout_stay: "Stay logged in and go back to the site",
 
     returning_title: "Returning to the site",
     returning_body: "If nothing happens, press Continue below.",

@@ -9,13 +9,12 @@ use super::route::Route;
 use super::{forward_auth, identity, jar, session, target, Origin, RESERVED};
 use crate::app::App;
 use crate::oidc::{authorize, grant, session as sso};
-use crate::pages::{self, LoggedOutView};
 use crate::random;
 use crate::rescue::{Ctx, GatewayError};
 use crate::txn::{AuthRequest, Outcome, PolicySnapshot, ProxyReturn};
 use crate::web::params::append_query;
 use crate::web::{respond, AnyBody, AnyResponse, Params, Response};
-use http::{Method, StatusCode};
+use http::Method;
 use hyper::body::Incoming;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -291,8 +290,11 @@ pub async fn start(
     authorize::begin(app, req.headers(), request, policy, ctx).await
 }
 
-/// `GET /proxy/logged-out?route` on the gateway's host: ends the gateway
-/// session too and says so.
+/// `GET /proxy/logged-out?route` on the gateway's host, after a route's
+/// logout ended its own session. Ending the single sign-on too (every site)
+/// needs the citizen's word, since any page can cause this GET: while a
+/// gateway session lives, the logout confirmation (a POST to `/logout`);
+/// otherwise "you are logged out".
 pub async fn logged_out(
     app: &App,
     req: http::Request<Incoming>,
@@ -304,18 +306,15 @@ pub async fn logged_out(
         .and_then(|id| app.config.routes.iter().find(|r| r.id == id))
         .map(|r| format!("{}{}", r.origin, r.prefix));
     if let Some(ticket) = app.cookies.get(req.headers(), sso::COOKIE) {
-        sso::end(app, ticket).await?;
+        if sso::load(app, ticket).await?.is_some() {
+            return crate::oidc::logout::confirmation_for_browser(
+                app,
+                ctx,
+                ticket,
+                back.as_deref(),
+            );
+        }
     }
-    let (ko, en) = ctx.lang_hrefs();
-    let body = pages::logged_out(&LoggedOutView {
-        lang: ctx.lang,
-        back_href: back.as_deref(),
-        lang_ko_href: &ko,
-        lang_en_href: &en,
-    })
-    .map_err(|e| GatewayError::Internal(e.to_string()))?;
-    Ok(respond::with_cookie(
-        respond::html(StatusCode::OK, body),
-        &app.cookies.clear(sso::COOKIE),
-    ))
+    let page = crate::oidc::logout::logged_out_page(ctx, back.as_deref())?;
+    Ok(respond::with_cookie(page, &app.cookies.clear(sso::COOKIE)))
 }

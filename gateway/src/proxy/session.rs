@@ -6,7 +6,8 @@
 //! reach this one (as for the gateway's own session). The idle clock is
 //! written back at most once per [`touch_interval`], not per request, and with
 //! a compare-and-swap, so a request racing a logout cannot bring the session
-//! back.
+//! back. Each session is listed under the single sign-on it came from
+//! ([`crate::sso`]), whose logout ends it.
 
 use crate::app::App;
 use crate::random;
@@ -47,11 +48,13 @@ pub fn touch_interval(idle: Duration) -> u64 {
 }
 
 /// Keyed by the ticket itself (this process holds it for the request anyway),
-/// so a cache hit costs no hashing.
+/// so a cache hit costs no hashing. A logout knows only store keys, so the
+/// cache can be invalidated by a predicate on [`Loaded::key`].
 pub fn l1_cache() -> moka::sync::Cache<String, Arc<Loaded>> {
     moka::sync::Cache::builder()
         .max_capacity(200_000)
         .time_to_live(crate::oidc::session::L1_TTL)
+        .support_invalidation_closures()
         .build()
 }
 
@@ -83,8 +86,17 @@ pub async fn create(
     };
     let raw =
         serde_json::to_vec(&s).map_err(|e| crate::rescue::GatewayError::Internal(e.to_string()))?;
-    app.store.put(&key(&ticket), raw, ttl(app, &s, now)).await?;
-    Ok(ticket)
+    let k = key(&ticket);
+    app.store.put(&k, raw, ttl(app, &s, now)).await?;
+    // Listed under its single sign-on, so that session's logout ends it too
+    // (for its whole possible life: the idle clock never outruns the maximum).
+    let held = crate::sso::Held::ProxySession;
+    match crate::sso::attach(app, sid, held, &k, app.config.proxy.session_max).await? {
+        crate::sso::Attached::Yes => Ok(ticket),
+        crate::sso::Attached::Ended => Err(crate::rescue::GatewayError::ProxyLink(
+            "the single sign-on this login came from has ended",
+        )),
+    }
 }
 
 /// The live session for `ticket`, if any; refreshes the idle clock now and then.

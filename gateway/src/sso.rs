@@ -1,0 +1,273 @@
+//! Everything one single sign-on session handed out, so that one logout ends
+//! all of it: the gateway session (`mj_sid`), the proxy sessions (`mj_px`)
+//! started from it on route hosts, and the access tokens issued from it.
+//! Without this, a logout ended only the gateway cookie while a proxied site
+//! and every site's `/userinfo` token went on working.
+//!
+//! The store keeps one index per session, `sso:<sid>`: the store key of each
+//! thing handed out, what it is, and when it ends. It lives exactly as long as
+//! the longest-lived thing in it (a proxy session may outlive the gateway
+//! session; nothing outlives its own entry). It is one key, read and rewritten
+//! by compare-and-swap, and every listed key is deleted by its own single-key
+//! command: nothing needs two keys in one slot, so it works the same on one
+//! Redis and on a Redis Cluster without a hash tag, and on every replica.
+//!
+//! Things are listed after they are written, and [`end_everything`] turns the
+//! index into a tombstone before it deletes what was listed. So a proxy
+//! hand-over or a code redeemed just after the logout finds the tombstone when
+//! it registers and is undone at once ([`Attached::Ended`]): nothing made from
+//! an ended session survives, whichever replica made it.
+//!
+//! [`end_everything`] is the one place a single sign-on ends (RP-initiated
+//! logout, the proxy's logout, SAML Single Logout through
+//! [`crate::oidc::session::end`]). Later propagation of a logout to sites
+//! (back-channel logout) hooks in there: the [`Ended`] summary names the
+//! clients that were given tokens.
+//!
+//! Not here: who may ask for a logout and how it is confirmed
+//! ([`crate::oidc::logout`]), cookies, pages.
+
+use crate::app::App;
+use crate::random;
+use crate::store::StoreError;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What a session handed out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Held {
+    /// The gateway's own session (`mj_sid`).
+    Session,
+    /// A proxy session on a route's host (`mj_px`).
+    ProxySession,
+    /// An access token given to an OIDC client.
+    AccessToken { client_id: String },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Item {
+    #[serde(flatten)]
+    held: Held,
+    /// The store key (a digest, never the secret itself).
+    key: String,
+    /// Unix time after which the thing is gone by itself.
+    until: u64,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Index {
+    /// The session was ended: nothing may be added any more.
+    #[serde(default)]
+    ended: bool,
+    #[serde(default)]
+    items: Vec<Item>,
+}
+
+/// Whether [`attach`] registered the thing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum Attached {
+    Yes,
+    /// The session had already ended: the thing was deleted and must not be
+    /// handed to anyone.
+    Ended,
+}
+
+/// What [`end_everything`] ended.
+#[derive(Debug, Default)]
+pub struct Ended {
+    pub sessions: usize,
+    pub proxy_sessions: usize,
+    pub access_tokens: usize,
+    /// Clients that were given tokens from this session (for a later
+    /// back-channel logout), each once.
+    pub clients: Vec<String>,
+}
+
+/// Bounds the index: beyond this, the item ending soonest is ended early, so
+/// everything alive stays listed (a browser that starts thousands of proxy
+/// sessions loses its oldest, never its logout).
+const MAX_ITEMS: usize = 256;
+/// Compare-and-swap attempts before giving up (each one lost means another
+/// request of the same session wrote in between).
+const ATTEMPTS: usize = 16;
+/// How long an ended session's tombstone stays: longer than anything made
+/// from the session can still be in flight (codes and proxy hand-overs live
+/// 60 s, a replica's copy of a session 1 s).
+pub const TOMBSTONE: Duration = Duration::from_secs(300);
+
+fn index_key(sid: &str) -> String {
+    format!("sso:{sid}")
+}
+
+fn decode(raw: &[u8]) -> Index {
+    // An unreadable index (a newer version's, say) is replaced, not trusted.
+    serde_json::from_slice(raw).unwrap_or_default()
+}
+
+fn encode(i: &Index) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(i).map_err(|e| StoreError::Unavailable(format!("sso index: {e}")))
+}
+
+/// Registers `key` (already written to the store, living `ttl`) as handed out
+/// by session `sid`. If the session has ended, deletes `key` and answers
+/// [`Attached::Ended`].
+pub async fn attach(
+    app: &App,
+    sid: &str,
+    held: Held,
+    key: &str,
+    ttl: Duration,
+) -> Result<Attached, StoreError> {
+    let ik = index_key(sid);
+    for _ in 0..ATTEMPTS {
+        let now = random::now();
+        let current = app.store.get(&ik).await?;
+        let mut index = current.as_deref().map(decode).unwrap_or_default();
+        if index.ended {
+            app.store.delete(key).await?;
+            return Ok(Attached::Ended);
+        }
+        index.items.retain(|i| i.until > now && i.key != key);
+        index.items.push(Item {
+            held: held.clone(),
+            key: key.to_owned(),
+            until: now + ttl.as_secs().max(1),
+        });
+        let mut evicted = Vec::new();
+        while index.items.len() > MAX_ITEMS {
+            let Some((at, _)) = index.items.iter().enumerate().min_by_key(|(_, i)| i.until) else {
+                break;
+            };
+            evicted.push(index.items.remove(at));
+        }
+        let last = index.items.iter().map(|i| i.until).max().unwrap_or(now);
+        let life = Duration::from_secs(last.saturating_sub(now).max(1));
+        let bytes = encode(&index)?;
+        let written = match &current {
+            None => app.store.put_new(&ik, bytes, life).await?,
+            Some(old) => app.store.swap(&ik, old, bytes, life).await?,
+        };
+        if written {
+            for e in evicted {
+                end_item(app, &e).await?;
+            }
+            return Ok(Attached::Yes);
+        }
+    }
+    Err(StoreError::Unavailable(
+        "single sign-on index kept changing; try again".into(),
+    ))
+}
+
+/// Ends session `sid` and everything it handed out, on every replica (within
+/// the one-second in-process copies of other replicas). Idempotent. The one
+/// place a single sign-on ends; later logout propagation starts here.
+pub async fn end_everything(app: &App, sid: &str) -> Result<Ended, StoreError> {
+    let ik = index_key(sid);
+    let tomb = encode(&Index {
+        ended: true,
+        items: Vec::new(),
+    })?;
+    let mut listed = Vec::new();
+    let mut done = false;
+    for _ in 0..ATTEMPTS {
+        let current = app.store.get(&ik).await?;
+        let index = current.as_deref().map(decode).unwrap_or_default();
+        let written = match &current {
+            None => app.store.put_new(&ik, tomb.clone(), TOMBSTONE).await?,
+            Some(old) => app.store.swap(&ik, old, tomb.clone(), TOMBSTONE).await?,
+        };
+        listed = index.items;
+        if written {
+            done = true;
+            break;
+        }
+    }
+    if !done {
+        // Outpaced by writers: close the index regardless; what they add
+        // from now on meets the tombstone.
+        app.store.put(&ik, tomb, TOMBSTONE).await?;
+    }
+    let mut ended = Ended::default();
+    for item in &listed {
+        end_item(app, item).await?;
+        match &item.held {
+            Held::Session => ended.sessions += 1,
+            Held::ProxySession => ended.proxy_sessions += 1,
+            Held::AccessToken { client_id } => {
+                ended.access_tokens += 1;
+                if !ended.clients.contains(client_id) {
+                    ended.clients.push(client_id.clone());
+                }
+            }
+        }
+    }
+    tracing::info!(
+        sid,
+        sessions = ended.sessions,
+        proxy_sessions = ended.proxy_sessions,
+        access_tokens = ended.access_tokens,
+        "single sign-on ended"
+    );
+    Ok(ended)
+}
+
+/// Deletes one thing and drops this replica's in-process copy of it.
+async fn end_item(app: &App, item: &Item) -> Result<(), StoreError> {
+    app.store.delete(&item.key).await?;
+    match item.held {
+        Held::Session => app.sessions.invalidate(&item.key),
+        Held::ProxySession => {
+            // The proxy's copy is keyed by ticket; find it by store key.
+            let key: Arc<str> = item.key.as_str().into();
+            let _ = app
+                .proxy
+                .sessions
+                .invalidate_entries_if(move |_, l| l.key == key);
+        }
+        Held::AccessToken { .. } => {}
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_index_reads_back_what_it_wrote() {
+        let i = Index {
+            ended: false,
+            items: vec![
+                Item {
+                    held: Held::AccessToken {
+                        client_id: "town".into(),
+                    },
+                    key: "at:x".into(),
+                    until: 5,
+                },
+                Item {
+                    held: Held::ProxySession,
+                    key: "pxs:y".into(),
+                    until: 6,
+                },
+            ],
+        };
+        let raw = encode(&i).unwrap();
+        let back = decode(&raw);
+        assert!(!back.ended);
+        assert_eq!(back.items.len(), 2);
+        assert_eq!(
+            back.items[0].held,
+            Held::AccessToken {
+                client_id: "town".into()
+            }
+        );
+        assert_eq!(back.items[1].key, "pxs:y");
+        assert!(decode(b"not json").items.is_empty());
+        assert!(decode(br#"{"ended":true}"#).ended);
+    }
+}
