@@ -759,3 +759,322 @@ async fn signatures_that_would_make_xmlsec_fetch_or_transform_are_refused_unread
         refused_page(&s, &post(&s, &xml).await, "MJ-M28", "-", what);
     }
 }
+
+/// A message of raw bytes over the POST binding (not necessarily UTF-8).
+async fn post_bytes(s: &Setup, path: &str, bytes: &[u8], relay: &str) -> Page {
+    let mut b = Browser::new(None);
+    b.post(
+        &format!("{}{path}", s.gw.url),
+        &[("SAMLRequest", &b64(bytes)), ("RelayState", relay)],
+    )
+    .await
+}
+
+/// UTF-16 of `s`, little-endian, with or without a byte-order mark.
+fn utf16le(s: &str, bom: bool) -> Vec<u8> {
+    bom.then_some(0xFEFF_u16)
+        .into_iter()
+        .chain(s.encode_utf16())
+        .flat_map(u16::to_le_bytes)
+        .collect()
+}
+
+/// UTF-7 as libxml2 decodes it: `<`, `>` and `"` in base64 runs.
+fn utf7(s: &str) -> String {
+    s.replace('<', "+ADw-")
+        .replace('>', "+AD4-")
+        .replace('"', "+ACI-")
+}
+
+#[tokio::test]
+async fn encodings_recover_mode_repairs_relay_state_and_issuer_namespace_are_refused() {
+    let s = setup("saml-hostile-encoding");
+    // The honest request, signed over the query, starts a login.
+    starts_login(
+        &get(&s, &signed_redirect(&s, &Req::honest(&s, "_e0").xml(""))).await,
+        "honest",
+    );
+    let declared = |id: &str, enc: &str| {
+        format!(
+            "<?xml version=\"1.0\" encoding=\"{enc}\"?>{}",
+            Req::honest(&s, id).xml("")
+        )
+    };
+    // A signed POST request with a UTF-8 BOM and declaration: both are
+    // dropped before verification, which c14n never covered.
+    let decl = format!(
+        "\u{FEFF}<?xml version=\"1.0\" encoding=\"utf-8\"?>\n{}",
+        xml_signed(&s, &Req::honest(&s, "_decl"))
+    );
+    starts_login(
+        &post_bytes(&s, "/saml/sso", decl.as_bytes(), "rs1").await,
+        "signed, with a BOM and a declaration",
+    );
+    // Declared encodings libxml2 would honour and the scan would not: refused
+    // before anything else, on either binding (the bytes are plain ASCII, so
+    // the request is otherwise honest and signed).
+    for (i, enc) in ["UTF-7", "ISO-8859-1", "IBM037", "UTF-16", "UTF8"]
+        .iter()
+        .enumerate()
+    {
+        let xml = declared(&format!("_enc{i}"), enc);
+        refused_page(
+            &s,
+            &get(&s, &signed_redirect(&s, &xml)).await,
+            "MJ-M29",
+            "-",
+            enc,
+        );
+        let xml = declared(&format!("_encp{i}"), enc);
+        refused_page(
+            &s,
+            &post_bytes(&s, "/saml/sso", xml.as_bytes(), "rs1").await,
+            "MJ-M29",
+            "-",
+            enc,
+        );
+    }
+    // UTF-16 with and without a BOM, EBCDIC and Latin-1 bytes.
+    let body = Req::honest(&s, "_b1").xml("");
+    let ebcdic: Vec<u8> = vec![0x4C, 0x6F, 0xA7, 0x94, 0x93, 0x40, 0xA5, 0x85];
+    let latin1: Vec<u8> = body
+        .replace("hostile-sp", "hostile-\u{e9}")
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).unwrap())
+        .collect();
+    for (what, bytes) in [
+        ("UTF-16 with a BOM", utf16le(&body, true)),
+        ("UTF-16 without a BOM", utf16le(&body, false)),
+        ("EBCDIC", ebcdic),
+        ("Latin-1", latin1),
+    ] {
+        refused_page(
+            &s,
+            &post_bytes(&s, "/saml/sso", &bytes, "rs1").await,
+            "MJ-M29",
+            "-",
+            what,
+        );
+        let deflated = {
+            let mut e =
+                flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+            e.write_all(&bytes).unwrap();
+            b64(&e.finish().unwrap())
+        };
+        refused_page(
+            &s,
+            &get(&s, &format!("SAMLRequest={}", enc(&deflated))).await,
+            "MJ-M29",
+            "-",
+            what,
+        );
+    }
+
+    // A raw `<` in an attribute value: libxml2's recover mode cuts the value
+    // there; quick-xml (and so samael's schema) keeps it.
+    let xml = Req::honest(&s, "_lt1").xml("").replace(
+        "Version=\"2.0\"",
+        "Version=\"2.0\" ProviderName=\"a<ds:Reference URI='http://127.0.0.1:9/'/>\"",
+    );
+    refused_page(
+        &s,
+        &get(&s, &signed_redirect(&s, &xml)).await,
+        "MJ-M05",
+        "-",
+        "raw < in an attribute value",
+    );
+
+    // RelayState with control characters, signed as sent: it would be echoed
+    // to the SP and logged.
+    for (i, relay) in ["rs\r\nSet-Cookie: x=1", "rs\u{1b}[31m", "rs\u{85}"]
+        .iter()
+        .enumerate()
+    {
+        let q = redirect_query(
+            &s.key,
+            &Req::honest(&s, &format!("_rs{i}")).xml(""),
+            relay,
+            RSA_SHA256,
+            openssl::hash::MessageDigest::sha256(),
+        );
+        refused_page(
+            &s,
+            &get(&s, &q).await,
+            "MJ-M24",
+            "-",
+            "control characters in RelayState",
+        );
+    }
+    refused_page(
+        &s,
+        &post_bytes(
+            &s,
+            "/saml/sso",
+            Req::honest(&s, "_rsp").xml("").as_bytes(),
+            "rs\n1",
+        )
+        .await,
+        "MJ-M24",
+        "-",
+        "control characters in a POSTed RelayState",
+    );
+
+    // An Issuer in another namespace, signed: samael matches local names.
+    for (i, issuer) in [
+        format!("<x:Issuer xmlns:x=\"urn:evil\">{SP}</x:Issuer>"),
+        format!("<samlp:Issuer>{SP}</samlp:Issuer>"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let xml = Req::honest(&s, &format!("_ns{i}"))
+            .xml("")
+            .replace(&format!("<saml:Issuer>{SP}</saml:Issuer>"), issuer);
+        refused_page(
+            &s,
+            &get(&s, &signed_redirect(&s, &xml)).await,
+            "MJ-M37",
+            "-",
+            "Issuer in another namespace",
+        );
+    }
+}
+
+/// A local listener that must see no connection: each connection is
+/// reported as the test's own sentinel (which writes `S`) or anyone else's.
+struct Canary {
+    url: String,
+    addr: std::net::SocketAddr,
+    seen: std::sync::mpsc::Receiver<bool>,
+}
+
+impl Canary {
+    fn start() -> Self {
+        use std::io::Read as _;
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let (tx, seen) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for conn in l.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                conn.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+                    .unwrap();
+                let mut first = [0u8; 1];
+                let sentinel = matches!(conn.read(&mut first), Ok(1)) && first == *b"S";
+                drop(conn);
+                if tx.send(sentinel).is_err() {
+                    return;
+                }
+            }
+        });
+        Self {
+            url: format!("http://{addr}/fetched"),
+            addr,
+            seen,
+        }
+    }
+
+    /// Connections other than the sentinel so far: the sentinel, connected
+    /// now, is accepted after every earlier connection.
+    fn foreign_connections(&self) -> usize {
+        std::net::TcpStream::connect(self.addr)
+            .unwrap()
+            .write_all(b"S")
+            .unwrap();
+        let mut foreign = 0;
+        loop {
+            match self.seen.recv_timeout(std::time::Duration::from_secs(10)) {
+                Ok(true) => return foreign,
+                Ok(false) => foreign += 1,
+                Err(e) => panic!("canary listener: {e}"),
+            }
+        }
+    }
+}
+
+fn logout_xml(s: &Setup, id: &str, signature: &str) -> String {
+    format!(
+        r#"<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{}" Destination="{}/saml/slo"><saml:Issuer>{SP}</saml:Issuer>{signature}<saml:NameID>x</saml:NameID></samlp:LogoutRequest>"#,
+        now(),
+        s.gw.url
+    )
+}
+
+#[tokio::test]
+async fn no_external_reference_is_ever_fetched() {
+    let s = setup("saml-hostile-fetch");
+    let canary = Canary::start();
+    assert_eq!(canary.foreign_connections(), 0, "the canary works");
+    let reference = format!(
+        r#"<ds:Reference URI="{}"><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue></ds:DigestValue></ds:Reference>"#,
+        canary.url
+    );
+    let xslt = format!(
+        r#"<ds:Transform Algorithm="http://www.w3.org/TR/1999/REC-xslt-19991116"><xsl:stylesheet xmlns:xsl="http://www.w3.org/1999/XSL/Transform" version="1.0"><xsl:template match="/"><xsl:copy-of select="document('{}')"/></xsl:template></xsl:stylesheet></ds:Transform>"#,
+        canary.url
+    );
+    // What a signature of the accepted shape becomes for each attempt; the
+    // UTF-7 ones are text for a reader that ignores the declaration.
+    type Bend = Box<dyn Fn(String) -> String>;
+    let attempts: Vec<(&str, &str, Bend)> = vec![
+        // First in SignedInfo: xmlsec stops at the first Reference whose
+        // digest fails, and the honest one's DigestValue here is empty.
+        ("UTF-7 smuggled Reference", "MJ-M29", {
+            let r = utf7(&reference);
+            Box::new(move |t: String| {
+                t.replacen("<ds:Reference ", &format!("{r}<ds:Reference "), 1)
+            })
+        }),
+        ("UTF-7 XSLT transform", "MJ-M29", {
+            let x = utf7(&xslt);
+            Box::new(move |t: String| t.replace("<ds:Transforms>", &format!("<ds:Transforms>{x}")))
+        }),
+        ("external Reference URI", "MJ-M28", {
+            let u = canary.url.clone();
+            Box::new(move |t: String| t.replace("URI=\"#", &format!("URI=\"{u}\" x=\"")))
+        }),
+        ("XSLT transform", "MJ-M28", {
+            let x = xslt.clone();
+            Box::new(move |t: String| t.replace("<ds:Transforms>", &format!("<ds:Transforms>{x}")))
+        }),
+    ];
+    for (i, (what, code, bend)) in attempts.iter().enumerate() {
+        let utf7_declared = what.starts_with("UTF-7");
+        let decl = if utf7_declared {
+            "<?xml version=\"1.0\" encoding=\"UTF-7\"?>"
+        } else {
+            ""
+        };
+        // /saml/sso: the SP's public entityID is all an attacker needs.
+        let id = format!("_f{i}");
+        let xml = format!(
+            "{decl}{}",
+            Req::honest(&s, &id).xml(&bend(signature_template(&id)))
+        );
+        refused_page(
+            &s,
+            &post_bytes(&s, "/saml/sso", xml.as_bytes(), "rs1").await,
+            code,
+            "-",
+            what,
+        );
+        // /saml/slo: the same, as a LogoutRequest.
+        let id = format!("_g{i}");
+        let xml = format!(
+            "{decl}{}",
+            logout_xml(&s, &id, &bend(signature_template(&id)))
+        );
+        refused_page(
+            &s,
+            &post_bytes(&s, "/saml/slo", xml.as_bytes(), "rs1").await,
+            code,
+            "-",
+            what,
+        );
+    }
+    assert_eq!(
+        canary.foreign_connections(),
+        0,
+        "the gateway connected to a URI named in a request"
+    );
+}

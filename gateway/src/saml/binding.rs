@@ -9,6 +9,12 @@
 //! metadata only (never a KeyInfo in the message) and hands back the
 //! pre-digest bytes of exactly the signed element, which is all that is read
 //! afterwards: a wrapped or appended unsigned element is never seen.
+//!
+//! A message reaches xmlsec only after the scan ([`inbound::check_shape`])
+//! and a strict libxml2 parse ([`super::parity`]) read it alike, and only in a
+//! process whose xmlsec was locked down (`munjigi-xmlsec-lockdown`: no XSLT or
+//! XPath transforms, no fetching of Reference URIs, no external entities).
+//! RelayState is echoed back to the SP, so control characters are refused.
 
 use super::error::Refusal;
 use super::inbound::{self, Shape};
@@ -106,6 +112,7 @@ pub fn from_redirect(raw_query: &str, kind: Kind, root: &'static str) -> Result<
         _ => return Err(Refusal::BadSignature),
     };
     let shape = inbound::check_shape(&xml, root)?;
+    super::parity::check(&xml, &shape)?;
     // A Redirect message signs the query; an XML signature inside is not allowed.
     if shape.signed {
         return Err(Refusal::BadSignature);
@@ -140,6 +147,7 @@ pub fn from_post(
     let xml = inbound::decode_post(message.ok_or(Refusal::Missing)?)?;
     check_relay_state(relay)?;
     let shape = inbound::check_shape(&xml, root)?;
+    super::parity::check(&xml, &shape)?;
     Ok(Arrived {
         binding: BINDING_POST,
         xml,
@@ -149,8 +157,10 @@ pub fn from_post(
     })
 }
 
-fn check_relay_state(relay: Option<&str>) -> Result<(), Refusal> {
-    if relay.is_some_and(|r| r.len() > MAX_RELAY_STATE) {
+/// At most 80 bytes, and no control characters (C0, DEL, C1): RelayState
+/// goes back to the SP in a form field or a query, and into logs.
+pub(super) fn check_relay_state(relay: Option<&str>) -> Result<(), Refusal> {
+    if relay.is_some_and(|r| r.len() > MAX_RELAY_STATE || r.chars().any(char::is_control)) {
         return Err(Refusal::RelayState);
     }
     Ok(())
@@ -190,6 +200,11 @@ pub fn verify(
         });
     }
     if msg.shape.signed {
+        // Never verify with xmlsec's defaults (fetching, XSLT): fail closed.
+        if let Err(e) = munjigi_xmlsec_lockdown::lock_down() {
+            tracing::error!(error = %e, "SAML signature not verified");
+            return Err(Refusal::BadSignature);
+        }
         let allowed = [
             AllowedSignatureAlgorithm::RsaSha256,
             AllowedSignatureAlgorithm::EcdsaSha256,
@@ -351,6 +366,60 @@ mod tests {
         }
     }
 
+    /// Connections to a local listener other than the test's own sentinel,
+    /// which is accepted after every earlier one.
+    fn foreign_connections(l: &std::net::TcpListener) -> usize {
+        use std::io::Read as _;
+        let mut sentinel = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        sentinel.write_all(b"S").unwrap();
+        let mut foreign = 0;
+        loop {
+            let (mut c, _) = l.accept().unwrap();
+            c.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+                .unwrap();
+            let mut first = [0u8; 1];
+            if matches!(c.read(&mut first), Ok(1)) && first == *b"S" {
+                return foreign;
+            }
+            foreign += 1;
+        }
+    }
+
+    #[test]
+    fn xmlsec_fetches_no_reference_even_past_the_scan() {
+        // The scan refuses this message; here it is handed to verify as if the
+        // scan had not (the second wall: xmlsec's lock-down).
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let ds = "http://www.w3.org/2000/09/xmldsig#";
+        let reference = |uri: &str| {
+            format!(
+                r#"<ds:Reference URI="{uri}"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue>AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=</ds:DigestValue></ds:Reference>"#
+            )
+        };
+        let xml = format!(
+            r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_r1" Version="2.0"><ds:Signature xmlns:ds="{ds}"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="{RSA_SHA256}"/>{}{}</ds:SignedInfo><ds:SignatureValue>AAAA</ds:SignatureValue></ds:Signature></samlp:AuthnRequest>"#,
+            reference(&format!("http://{}/fetched", l.local_addr().unwrap())),
+            reference("#_r1"),
+        );
+        let arrived = Arrived {
+            binding: BINDING_POST,
+            xml,
+            relay_state: None,
+            redirect_sig: None,
+            shape: Shape {
+                root_id: Some("_r1".into()),
+                signed: true,
+                view: inbound::View::default(),
+            },
+        };
+        let (cert, _) = cert_and_key(false);
+        assert_eq!(
+            verify(&arrived, &[cert], "AuthnRequest", true).err(),
+            Some(Refusal::BadSignature)
+        );
+        assert_eq!(foreign_connections(&l), 0, "xmlsec fetched a Reference URI");
+    }
+
     #[test]
     fn sha1_and_missing_signatures_are_refused() {
         let (cert, key) = cert_and_key(false);
@@ -377,5 +446,28 @@ mod tests {
             from_redirect(&long_relay, "SAMLRequest", "AuthnRequest").err(),
             Some(Refusal::RelayState)
         );
+        // Control characters: C0 (CR, LF, ESC, NUL), DEL and C1.
+        for bad in ["a%0D%0ASet-Cookie:x", "a%1B[31m", "a%00", "a%7F", "a%C2%85"] {
+            let q = format!("{unsigned}&RelayState={bad}");
+            assert_eq!(
+                from_redirect(&q, "SAMLRequest", "AuthnRequest").err(),
+                Some(Refusal::RelayState),
+                "{bad}"
+            );
+            let form = vec![
+                (
+                    "SAMLRequest".to_owned(),
+                    base64::engine::general_purpose::STANDARD.encode(XML),
+                ),
+                ("RelayState".to_owned(), decode_component(bad).unwrap()),
+            ];
+            assert_eq!(
+                from_post(&form, "SAMLRequest", "AuthnRequest").err(),
+                Some(Refusal::RelayState),
+                "{bad}"
+            );
+        }
+        let fine = format!("{unsigned}&RelayState=%2Fhome%3Fa%3D1+b%20%ED%95%9C");
+        assert!(from_redirect(&fine, "SAMLRequest", "AuthnRequest").is_ok());
     }
 }

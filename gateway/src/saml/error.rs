@@ -34,6 +34,11 @@ pub enum Refusal {
     DeflateBomb,
     #[error("message is not valid base64 / DEFLATE")]
     Encoding,
+    /// A byte-order mark other than UTF-8's, UTF-16/32 (NUL bytes), bytes that
+    /// are not UTF-8, a declared encoding other than UTF-8, or a character XML
+    /// 1.0 does not allow: libxml2 would read another document than the scan.
+    #[error("message is not UTF-8 XML: {0}")]
+    Charset(&'static str),
     #[error("message is not well-formed XML: {0}")]
     Xml(String),
     #[error("message has a DTD or an entity declaration")]
@@ -72,7 +77,7 @@ pub enum Refusal {
     Replayed,
     #[error("IssueInstant outside the accepted window")]
     Stale,
-    #[error("RelayState longer than 80 bytes")]
+    #[error("RelayState longer than 80 bytes or holding control characters")]
     RelayState,
     #[error("IdP-initiated login is not allowed for this SP")]
     UnsolicitedNotAllowed,
@@ -82,6 +87,10 @@ pub enum Refusal {
     MisplacedSignature,
     #[error("signature not of the accepted shape: {0}")]
     UnsafeSignature(&'static str),
+    /// samael reads child elements by local name only; `Issuer` from another
+    /// namespace would be taken for the SAML one.
+    #[error("{0} is not in its SAML namespace")]
+    Namespace(&'static str),
 
     // The request was trustworthy: answered to the ACS with a status.
     #[error("SAML version is not 2.0")]
@@ -98,6 +107,9 @@ pub enum Refusal {
     Cancelled,
     #[error("the login does not meet the site's policy")]
     PolicyDenied,
+    /// The site's own login-start limit (`[limits] starts_per_site`).
+    #[error("the site's login rate limit is reached; try again shortly")]
+    SiteBusy,
 }
 
 impl Refusal {
@@ -133,6 +145,8 @@ impl Refusal {
             UnknownSession => "MJ-M26",
             MisplacedSignature => "MJ-M27",
             UnsafeSignature(_) => "MJ-M28",
+            Charset(_) => "MJ-M29",
+            Namespace(_) => "MJ-M37",
             Version => "MJ-M30",
             NoPassive => "MJ-M31",
             NoAuthnContext => "MJ-M32",
@@ -140,6 +154,7 @@ impl Refusal {
             Unsupported(_) => "MJ-M34",
             Cancelled => "MJ-M35",
             PolicyDenied => "MJ-M36",
+            SiteBusy => "MJ-M38",
         }
     }
 
@@ -154,6 +169,7 @@ impl Refusal {
             Unsupported(_) => Some((status::REQUESTER, Some(status::REQUEST_UNSUPPORTED))),
             Cancelled => Some((status::RESPONDER, Some(status::AUTHN_FAILED))),
             PolicyDenied => Some((status::RESPONDER, Some(status::REQUEST_DENIED))),
+            SiteBusy => Some((status::RESPONDER, None)),
             Stale => Some((status::REQUESTER, Some(status::REQUEST_DENIED))),
             _ => None,
         }

@@ -9,6 +9,22 @@
 //! element in the SAML protocol namespace, duplicate `ID`s (the basis of
 //! signature wrapping) and absurd nesting. The scan uses quick-xml, the parser
 //! samael itself reads messages with.
+//!
+//! The scan and libxml2 (xmlsec's parser) must read the same document, so
+//! first [`utf8_document`] makes the bytes UTF-8 and nothing else: a
+//! byte-order mark other than UTF-8's, NUL bytes (UTF-16/32 without a BOM),
+//! bytes that are not UTF-8 (EBCDIC, Latin-1), characters XML 1.0 forbids and
+//! a declared encoding other than UTF-8 are refused; libxml2 honours a
+//! declaration the scan ignores, and `encoding="UTF-7"` once turned
+//! `+ADw-…` text into a second `ds:Reference` for it. The UTF-8 BOM is
+//! stripped once and the approved declaration is removed, so what is handed on
+//! can only be read as UTF-8 (c14n never covers the declaration: signatures
+//! are unaffected). Second, the scan refuses what libxml2's recover mode, in
+//! which samael parses, would "repair" into another tree: a raw `<` in an
+//! attribute value (recover mode truncates the value there), `]]>` in text,
+//! references to characters XML does not allow, a second or malformed
+//! declaration. [`super::parity`] then checks that a strict libxml2 parse sees
+//! what the scan saw.
 
 use super::error::Refusal;
 use base64::Engine as _;
@@ -113,6 +129,84 @@ impl SignatureCheck {
     }
 }
 
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+const XML_SPACE: &[char] = &[' ', '\t', '\r', '\n'];
+
+/// Whether `c` is a `Char` of XML 1.0 (§2.2): no C0 control but tab, line
+/// feed and carriage return, no U+FFFE or U+FFFF.
+pub fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | ' '..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// The bytes of a message as the one text every later reader sees: UTF-8
+/// only, without a BOM and without its XML declaration (checked first). See
+/// the module documentation for what is refused and why.
+pub fn utf8_document(mut bytes: Vec<u8>) -> Result<String, Refusal> {
+    // The UTF-8 BOM is allowed once (some Windows SPs write it) and dropped.
+    if bytes.starts_with(UTF8_BOM) {
+        bytes.drain(..UTF8_BOM.len());
+    }
+    let first = bytes
+        .iter()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'));
+    match first {
+        Some(b'<') => {}
+        None => return Err(Refusal::Xml("an empty message".into())),
+        Some(0xFE | 0xFF) => return Err(Refusal::Charset("a byte-order mark of UTF-16 or UTF-32")),
+        Some(0) => return Err(Refusal::Charset("UTF-16 or UTF-32 (NUL bytes)")),
+        Some(_) => {
+            return Err(Refusal::Charset(
+                "a document that does not start with `<` in UTF-8 (another BOM, EBCDIC)",
+            ))
+        }
+    }
+    if bytes.contains(&0) {
+        return Err(Refusal::Charset("UTF-16 or UTF-32 (NUL bytes)"));
+    }
+    let text =
+        String::from_utf8(bytes).map_err(|_| Refusal::Charset("bytes that are not UTF-8"))?;
+    if !text.chars().all(is_xml_char) {
+        return Err(Refusal::Charset("a character XML 1.0 does not allow"));
+    }
+    let body = text.trim_start_matches(XML_SPACE);
+    if !body.starts_with("<?xml") {
+        return Ok(body.to_owned());
+    }
+    let mut reader = quick_xml::Reader::from_str(body);
+    let end = match reader
+        .read_event()
+        .map_err(|e| Refusal::Xml(e.to_string()))?
+    {
+        Event::Decl(d) => {
+            check_declaration(&d)?;
+            usize::try_from(reader.buffer_position())
+                .map_err(|_| Refusal::Xml("declaration".into()))?
+        }
+        // `<?xml-stylesheet …?>` and the like: a PI, which the scan refuses.
+        _ => return Ok(body.to_owned()),
+    };
+    Ok(body
+        .get(end..)
+        .unwrap_or_default()
+        .trim_start_matches(XML_SPACE)
+        .to_owned())
+}
+
+/// An XML declaration the scan and libxml2 read alike: version 1.0, and no
+/// encoding or UTF-8 (any case). Not `UTF8`: libxml2 takes it for UTF-8 but
+/// it is no registered name and no honest SAML library writes it.
+fn check_declaration(d: &quick_xml::events::BytesDecl<'_>) -> Result<(), Refusal> {
+    let version = d.version().map_err(|e| Refusal::Xml(e.to_string()))?;
+    if version.as_ref() != b"1.0" {
+        return Err(Refusal::Xml("an XML version other than 1.0".into()));
+    }
+    match d.encoding() {
+        None => Ok(()),
+        Some(Ok(e)) if e.eq_ignore_ascii_case(b"UTF-8") => Ok(()),
+        Some(_) => Err(Refusal::Charset("a declared encoding other than UTF-8")),
+    }
+}
+
 /// A message of the HTTP-Redirect binding: base64 of raw DEFLATE.
 pub fn decode_redirect(value: &str) -> Result<String, Refusal> {
     let deflated = decode_base64(value)?;
@@ -124,7 +218,7 @@ pub fn decode_redirect(value: &str) -> Result<String, Refusal> {
     if out.len() > MAX_XML {
         return Err(Refusal::DeflateBomb);
     }
-    String::from_utf8(out).map_err(|_| Refusal::Encoding)
+    utf8_document(out)
 }
 
 /// A message of the HTTP-POST binding: base64 of the XML.
@@ -133,7 +227,7 @@ pub fn decode_post(value: &str) -> Result<String, Refusal> {
     if xml.len() > MAX_XML {
         return Err(Refusal::TooLarge);
     }
-    String::from_utf8(xml).map_err(|_| Refusal::Encoding)
+    utf8_document(xml)
 }
 
 fn decode_base64(value: &str) -> Result<Vec<u8>, Refusal> {
@@ -152,6 +246,11 @@ fn decode_base64(value: &str) -> Result<Vec<u8>, Refusal> {
 pub fn entity_char(r: &quick_xml::events::BytesRef<'_>) -> Result<Option<char>, Refusal> {
     let xml = |e: &dyn std::fmt::Display| Refusal::Xml(e.to_string());
     if let Some(c) = r.resolve_char_ref().map_err(|e| xml(&e))? {
+        if !is_xml_char(c) {
+            return Err(Refusal::Charset(
+                "a character reference XML 1.0 does not allow",
+            ));
+        }
         return Ok(Some(c));
     }
     Ok(match &*r.decode().map_err(|e| xml(&e))? {
@@ -164,6 +263,21 @@ pub fn entity_char(r: &quick_xml::events::BytesRef<'_>) -> Result<Option<char>, 
     })
 }
 
+/// What a parser read: everything signature verification depends on. The
+/// scan's is in [`Shape::view`]; [`super::parity`] builds libxml2's.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct View {
+    /// The root element's namespace and local name.
+    pub root: (String, String),
+    /// Every `ID` attribute value, sorted.
+    pub ids: Vec<String>,
+    /// Elements, the root included.
+    pub elements: usize,
+    /// `ds:Signature` and `ds:Reference` elements, at any depth.
+    pub signatures: usize,
+    pub references: usize,
+}
+
 /// What the scan learnt about a well-shaped message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Shape {
@@ -171,6 +285,90 @@ pub struct Shape {
     pub root_id: Option<String>,
     /// Whether a `ds:Signature` is a child of the root.
     pub signed: bool,
+    /// What the scan read, to compare with libxml2's reading.
+    pub view: View,
+}
+
+/// The namespace samael's schema means by each child of a request's root it
+/// reads (it matches local names only).
+const ROOT_CHILDREN: &[(&str, &str)] = &[
+    ("Issuer", NS_ASSERTION),
+    ("Subject", NS_ASSERTION),
+    ("Conditions", NS_ASSERTION),
+    ("NameID", NS_ASSERTION),
+    ("BaseID", NS_ASSERTION),
+    ("EncryptedID", NS_ASSERTION),
+    ("NameIDPolicy", NS_PROTOCOL),
+    ("RequestedAuthnContext", NS_PROTOCOL),
+    ("Scoping", NS_PROTOCOL),
+    ("Extensions", NS_PROTOCOL),
+    ("SessionIndex", NS_PROTOCOL),
+    ("Signature", NS_DSIG),
+];
+
+/// An `ID` is an `xs:ID`, an NCName; only its ASCII form is accepted, which
+/// also keeps `#xpointer(…)` out of a Reference that names the root.
+fn is_ascii_ncname(v: &str) -> bool {
+    let mut chars = v.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// An element or attribute name: a QName of ASCII NCNames (all SAML and
+/// XML-DSig names are ASCII). quick-xml does not check names; libxml2 does.
+fn check_name(qname: &[u8]) -> Result<(), Refusal> {
+    let ncname = |part: &[u8]| {
+        matches!(part.first(), Some(c) if c.is_ascii_alphabetic() || *c == b'_')
+            && part
+                .iter()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
+    };
+    let mut parts = qname.splitn(2, |b| *b == b':');
+    let first = parts.next().unwrap_or_default();
+    if ncname(first) && parts.next().is_none_or(ncname) {
+        Ok(())
+    } else {
+        Err(Refusal::Xml("a name that is not an ASCII XML name".into()))
+    }
+}
+
+/// An attribute value as written: no raw `<` (libxml2's recover mode cuts
+/// the value there, quick-xml keeps it) and only references to the five
+/// entities or to characters XML allows.
+fn check_attribute_value(raw: &[u8]) -> Result<(), Refusal> {
+    if raw.contains(&b'<') {
+        return Err(Refusal::Xml("a raw `<` in an attribute value".into()));
+    }
+    let mut rest = raw;
+    while let Some(at) = rest.iter().position(|b| *b == b'&') {
+        let after = rest.get(at + 1..).unwrap_or_default();
+        let end = after
+            .iter()
+            .position(|b| *b == b';')
+            .ok_or_else(|| Refusal::Xml("a bare `&` in an attribute value".into()))?;
+        let name = after.get(..end).unwrap_or_default();
+        let number = |digits: &[u8], radix| {
+            std::str::from_utf8(digits)
+                .ok()
+                .and_then(|d| u32::from_str_radix(d, radix).ok())
+                .and_then(char::from_u32)
+        };
+        let c = match name {
+            b"amp" | b"lt" | b"gt" | b"quot" | b"apos" => None,
+            [b'#', b'x', hex @ ..] => Some(number(hex, 16)),
+            [b'#', dec @ ..] => Some(number(dec, 10)),
+            _ => return Err(Refusal::Entity),
+        };
+        if let Some(c) = c {
+            if !c.is_some_and(is_xml_char) {
+                return Err(Refusal::Charset(
+                    "a character reference XML 1.0 does not allow",
+                ));
+            }
+        }
+        rest = after.get(end + 1..).unwrap_or_default();
+    }
+    Ok(())
 }
 
 /// Checks that `xml` is exactly one `samlp:{root}` and nothing hostile.
@@ -179,13 +377,15 @@ pub fn check_shape(xml: &str, root: &'static str) -> Result<Shape, Refusal> {
     let cfg = reader.config_mut();
     cfg.check_end_names = true;
     cfg.expand_empty_elements = false;
+    cfg.allow_unmatched_ends = false;
+    cfg.allow_dangling_amp = false;
     let mut depth = 0usize;
-    let mut elements = 0usize;
     let mut roots = 0usize;
     let mut ids = HashSet::new();
     let mut shape = Shape {
         root_id: None,
         signed: false,
+        view: View::default(),
     };
     let mut first = true;
     let mut sig = SignatureCheck::default();
@@ -198,7 +398,7 @@ pub fn check_shape(xml: &str, root: &'static str) -> Result<Shape, Refusal> {
             _ => None,
         };
         match &event {
-            Event::Decl(_) if first => {}
+            Event::Decl(d) if first => check_declaration(d)?,
             Event::Decl(_) => return Err(Refusal::ProcessingInstruction),
             Event::DocType(_) => return Err(Refusal::Dtd),
             Event::Comment(_) => return Err(Refusal::Comment),
@@ -208,6 +408,9 @@ pub fn check_shape(xml: &str, root: &'static str) -> Result<Shape, Refusal> {
             }
             Event::Text(t) if depth == 0 && !t.iter().all(u8::is_ascii_whitespace) => {
                 return Err(Refusal::Xml("text outside the root".into()));
+            }
+            Event::Text(t) if t.windows(3).any(|w| w == b"]]>") => {
+                return Err(Refusal::Xml("`]]>` in text".into()));
             }
             Event::End(_) => {
                 depth = depth.saturating_sub(1);
@@ -220,8 +423,8 @@ pub fn check_shape(xml: &str, root: &'static str) -> Result<Shape, Refusal> {
         }
         first = false;
         let Some(s) = start else { continue };
-        elements += 1;
-        if elements > MAX_ELEMENTS || depth >= MAX_DEPTH {
+        shape.view.elements += 1;
+        if shape.view.elements > MAX_ELEMENTS || depth >= MAX_DEPTH {
             return Err(Refusal::Shape);
         }
         let ns = match resolved {
@@ -229,7 +432,9 @@ pub fn check_shape(xml: &str, root: &'static str) -> Result<Shape, Refusal> {
             ResolveResult::Unbound => None,
             ResolveResult::Unknown(_) => return Err(Refusal::Xml("unbound prefix".into())),
         };
+        check_name(s.name().as_ref())?;
         let local = s.local_name();
+        let in_dsig = ns.as_deref() == Some(NS_DSIG.as_bytes());
         if depth == 0 {
             roots += 1;
             if roots > 1
@@ -238,8 +443,23 @@ pub fn check_shape(xml: &str, root: &'static str) -> Result<Shape, Refusal> {
             {
                 return Err(Refusal::Root(root));
             }
+            shape.view.root = (NS_PROTOCOL.to_owned(), root.to_owned());
         }
-        if ns.as_deref() == Some(NS_DSIG.as_bytes()) && local.as_ref() == b"Signature" {
+        if depth == 1 {
+            let wanted = ROOT_CHILDREN
+                .iter()
+                .find(|(name, _)| name.as_bytes() == local.as_ref());
+            if let Some((name, wanted_ns)) = wanted {
+                if ns.as_deref() != Some(wanted_ns.as_bytes()) {
+                    return Err(Refusal::Namespace(name));
+                }
+            }
+        }
+        if in_dsig && local.as_ref() == b"Reference" {
+            shape.view.references += 1;
+        }
+        if in_dsig && local.as_ref() == b"Signature" {
+            shape.view.signatures += 1;
             // A protocol message is signed on its root; a signature anywhere
             // else is how wrapping attacks smuggle a signed element along.
             if depth != 1 || shape.signed {
@@ -261,17 +481,27 @@ pub fn check_shape(xml: &str, root: &'static str) -> Result<Shape, Refusal> {
         }
         for attr in s.attributes() {
             let attr = attr.map_err(|e| Refusal::Xml(e.to_string()))?;
-            if attr.key.as_ref() == b"ID" {
-                let v = attr
-                    .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                    .map_err(|e| Refusal::Xml(e.to_string()))?
-                    .into_owned();
-                if !ids.insert(v.clone()) {
-                    return Err(Refusal::DuplicateId);
-                }
-                if depth == 0 {
-                    shape.root_id = Some(v);
-                }
+            check_name(attr.key.as_ref())?;
+            check_attribute_value(attr.value.as_ref())?;
+            if attr.key.local_name().as_ref() != b"ID" {
+                continue;
+            }
+            // samael (through libxml2's xmlGetProp) takes `x:ID` for an ID too.
+            if attr.key.prefix().is_some() {
+                return Err(Refusal::Xml("an `ID` attribute with a prefix".into()));
+            }
+            let v = attr
+                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                .map_err(|e| Refusal::Xml(e.to_string()))?
+                .into_owned();
+            if !is_ascii_ncname(&v) {
+                return Err(Refusal::Xml("an `ID` that is not an XML name".into()));
+            }
+            if !ids.insert(v.clone()) {
+                return Err(Refusal::DuplicateId);
+            }
+            if depth == 0 {
+                shape.root_id = Some(v);
             }
         }
         if matches!(event, Event::Start(_)) {
@@ -281,6 +511,8 @@ pub fn check_shape(xml: &str, root: &'static str) -> Result<Shape, Refusal> {
     if roots != 1 || depth != 0 {
         return Err(Refusal::Root(root));
     }
+    shape.view.ids = ids.into_iter().collect();
+    shape.view.ids.sort_unstable();
     Ok(shape)
 }
 
@@ -353,7 +585,9 @@ mod tests {
         let s = check_shape(OK, "AuthnRequest").unwrap();
         assert_eq!(s.root_id.as_deref(), Some("_a1"));
         assert!(!s.signed);
-        assert_eq!(decode_redirect(&deflate(OK.as_bytes())).unwrap(), OK);
+        // The declaration is checked, then not handed on.
+        let body = OK.trim_start_matches("<?xml version=\"1.0\"?>");
+        assert_eq!(decode_redirect(&deflate(OK.as_bytes())).unwrap(), body);
     }
 
     #[test]
@@ -407,6 +641,210 @@ mod tests {
             "</a>".repeat(40)
         );
         assert_eq!(check_shape(&deep, "AuthnRequest"), Err(Refusal::Shape));
+    }
+
+    const BODY: &str = r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_a1" Version="2.0"><saml:Issuer>https://sp.example/</saml:Issuer></samlp:AuthnRequest>"#;
+
+    /// UTF-16 of `s`, little- or big-endian, with or without a BOM.
+    fn utf16(s: &str, big_endian: bool, bom: bool) -> Vec<u8> {
+        let units = bom.then_some(0xFEFF).into_iter().chain(s.encode_utf16());
+        units
+            .flat_map(|u| {
+                if big_endian {
+                    u.to_be_bytes()
+                } else {
+                    u.to_le_bytes()
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn only_utf8_is_read_and_the_declaration_is_not_handed_on() {
+        // Honest: no declaration, a UTF-8 declaration in any case, a UTF-8 BOM.
+        for prefix in [
+            "",
+            "<?xml version=\"1.0\"?>",
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n",
+            "<?xml version='1.0' encoding='utf-8' standalone='yes'?>",
+            "\u{FEFF}<?xml version=\"1.0\" encoding=\"Utf-8\"?>",
+        ] {
+            let doc = utf8_document(format!("{prefix}{BODY}").into_bytes()).unwrap();
+            assert_eq!(doc, BODY, "{prefix:?}");
+            assert!(check_shape(&doc, "AuthnRequest").is_ok());
+        }
+        // The smuggle of issue 14: libxml2 honours UTF-7 and reads `+ADw-`
+        // as `<`, so this is a second Reference for it and text for the scan.
+        let utf7 = BODY.replace(
+            "</saml:Issuer>",
+            "</saml:Issuer>+ADw-ds:Reference URI=+ACI-http://127.0.0.1:9/+ACI-/+AD4-",
+        );
+        let declared = |enc: &str| {
+            utf8_document(format!("<?xml version=\"1.0\" encoding=\"{enc}\"?>{utf7}").into_bytes())
+        };
+        for enc in [
+            "UTF-7",
+            "utf-7",
+            "ISO-8859-1",
+            "latin1",
+            "IBM037",
+            "EBCDIC-CP-US",
+            "UTF-16",
+            "UTF8",
+            "US-ASCII",
+            "",
+        ] {
+            assert_eq!(
+                declared(enc),
+                Err(Refusal::Charset("a declared encoding other than UTF-8")),
+                "{enc}"
+            );
+        }
+        // A second declaration after an approved one is checked by the scan.
+        let twice = utf8_document(
+            format!("<?xml version=\"1.0\"?><?xml version=\"1.0\" encoding=\"UTF-7\"?>{BODY}")
+                .into_bytes(),
+        )
+        .unwrap();
+        assert_eq!(
+            check_shape(&twice, "AuthnRequest"),
+            Err(Refusal::Charset("a declared encoding other than UTF-8"))
+        );
+        assert!(utf8_document(format!("<?xml version=\"1.1\"?>{BODY}").into_bytes()).is_err());
+        // UTF-16 and UTF-32, with and without a BOM.
+        let decl16 = format!("<?xml version=\"1.0\" encoding=\"UTF-16\"?>{BODY}");
+        for (be, bom) in [(false, true), (true, true), (false, false), (true, false)] {
+            let r = utf8_document(utf16(&decl16, be, bom));
+            assert!(
+                matches!(r, Err(Refusal::Charset(_))),
+                "be {be} bom {bom}: {r:?}"
+            );
+            let r = utf8_document(utf16(BODY, be, bom));
+            assert!(
+                matches!(r, Err(Refusal::Charset(_))),
+                "be {be} bom {bom}: {r:?}"
+            );
+        }
+        let mut utf32 = vec![0xFF, 0xFE, 0, 0];
+        utf32.extend(BODY.chars().flat_map(|c| u32::from(c).to_le_bytes()));
+        assert!(matches!(utf8_document(utf32), Err(Refusal::Charset(_))));
+        // EBCDIC (`<?xml` in code page 037) and Latin-1 bytes.
+        let ebcdic = vec![0x4C, 0x6F, 0xA7, 0x94, 0x93, 0x40];
+        assert!(matches!(utf8_document(ebcdic), Err(Refusal::Charset(_))));
+        let latin1 = BODY
+            .replace("sp.example", "sp.\u{e9}xample")
+            .replace('\u{e9}', "\u{0}");
+        let latin1: Vec<u8> = latin1
+            .bytes()
+            .map(|b| if b == 0 { 0xE9 } else { b })
+            .collect();
+        assert_eq!(
+            utf8_document(latin1),
+            Err(Refusal::Charset("bytes that are not UTF-8"))
+        );
+        // A UTF-8 BOM once is fine, twice is not; NULs and C0 controls never.
+        let two_boms = format!("\u{FEFF}\u{FEFF}{BODY}").into_bytes();
+        assert!(matches!(utf8_document(two_boms), Err(Refusal::Charset(_))));
+        let nul = BODY.replace("sp.example", "sp\u{0}.example").into_bytes();
+        assert!(matches!(utf8_document(nul), Err(Refusal::Charset(_))));
+        let control = BODY.replace("sp.example", "sp\u{1b}.example").into_bytes();
+        assert!(matches!(utf8_document(control), Err(Refusal::Charset(_))));
+        // Through both bindings' decoders.
+        let bom16 = utf16(BODY, false, true);
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&bom16);
+        assert!(matches!(decode_post(&b64), Err(Refusal::Charset(_))));
+        assert!(matches!(
+            decode_redirect(&deflate(&bom16)),
+            Err(Refusal::Charset(_))
+        ));
+        let utf7_post = base64::engine::general_purpose::STANDARD
+            .encode(format!("<?xml version=\"1.0\" encoding=\"UTF-7\"?>{utf7}"));
+        assert!(matches!(decode_post(&utf7_post), Err(Refusal::Charset(_))));
+    }
+
+    #[test]
+    fn what_recover_mode_would_repair_is_refused() {
+        let with =
+            |extra: &str| BODY.replace("Version=\"2.0\"", &format!("Version=\"2.0\" {extra}"));
+        let cases: &[(String, &str)] = &[
+            // libxml2's recover mode ends the value at the `<`.
+            (
+                with("Destination=\"https://idp/<ds:Reference URI='http://x'/>\""),
+                "raw <",
+            ),
+            (with("Destination=\"a & b\""), "bare &"),
+            (with("Destination=\"&#1;\""), "control character reference"),
+            (with("Destination=\"&#xFFFE;\""), "non-character reference"),
+            (with("Destination=\"&e;\""), "entity in an attribute"),
+            (BODY.replace("https://sp.example/", "a]]>b"), "]]> in text"),
+            (
+                BODY.replace("https://sp.example/", "&#0;"),
+                "NUL reference in text",
+            ),
+            (
+                BODY.replace("</saml:Issuer>", "</saml:Issuer>\u{b}"),
+                "vertical tab",
+            ),
+            (with("x:ID=\"_z\" xmlns:x=\"urn:x\""), "prefixed ID"),
+            (
+                BODY.replace("ID=\"_a1\"", "ID=\"xpointer(/)\""),
+                "ID that is not an NCName",
+            ),
+            (
+                BODY.replace("ID=\"_a1\"", "ID=\"1a\""),
+                "ID starting with a digit",
+            ),
+            (with("a=\"1\" a=\"2\""), "duplicate attribute"),
+            (with("a=1"), "unquoted attribute"),
+            (
+                BODY.replace("</samlp:AuthnRequest>", "</samlp:AuthnRequest></x>"),
+                "unmatched end",
+            ),
+            (
+                BODY.replace("</saml:Issuer>", "</saml:Issuerx>"),
+                "wrong end name",
+            ),
+        ];
+        for (xml, what) in cases {
+            let r = utf8_document(xml.clone().into_bytes())
+                .and_then(|d| check_shape(&d, "AuthnRequest"));
+            assert!(r.is_err(), "{what}: {xml}");
+        }
+    }
+
+    #[test]
+    fn issuer_and_other_root_children_must_be_in_their_namespace() {
+        for (from, to) in [
+            (
+                "<saml:Issuer>https://sp.example/</saml:Issuer>",
+                "<x:Issuer xmlns:x=\"urn:evil\">https://sp.example/</x:Issuer>",
+            ),
+            (
+                "<saml:Issuer>https://sp.example/</saml:Issuer>",
+                "<samlp:Issuer>https://sp.example/</samlp:Issuer>",
+            ),
+            (
+                "<saml:Issuer>https://sp.example/</saml:Issuer>",
+                "<Issuer>https://sp.example/</Issuer>",
+            ),
+        ] {
+            assert_eq!(
+                check_shape(&BODY.replace(from, to), "AuthnRequest"),
+                Err(Refusal::Namespace("Issuer")),
+                "{to}"
+            );
+        }
+        let policy = BODY.replace("</saml:Issuer>", "</saml:Issuer><saml:NameIDPolicy/>");
+        assert_eq!(
+            check_shape(&policy, "AuthnRequest"),
+            Err(Refusal::Namespace("NameIDPolicy"))
+        );
+        // Deeper elements may be anything the schema allows.
+        let deep = BODY.replace(
+            "</saml:Issuer>",
+            "</saml:Issuer><samlp:Extensions><x:Issuer xmlns:x=\"urn:x\"/></samlp:Extensions>",
+        );
+        assert!(check_shape(&deep, "AuthnRequest").is_ok());
     }
 
     #[test]

@@ -34,6 +34,8 @@ fn err(path: &Path, reason: impl std::fmt::Display) -> String {
 impl SamlKeys {
     /// `saml.pem` (RSA private key) and `saml.crt` in `dir`.
     pub fn load(dir: &Path, generate_missing: bool, common_name: &str) -> Result<Self, String> {
+        // Before any request can reach xmlsec: no XSLT/XPath, no fetching.
+        munjigi_xmlsec_lockdown::lock_down().map_err(|e| e.to_string())?;
         let key_path = dir.join("saml.pem");
         let cert_path = dir.join("saml.crt");
         if generate_missing && !key_path.exists() && !cert_path.exists() {

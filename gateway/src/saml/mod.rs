@@ -5,7 +5,8 @@
 //! transaction, chooser, provider flow and normalised assertion as OIDC, and
 //! the outcome is released by the same claim policy, then projected onto a
 //! signed Response. Inbound messages are checked in layers, each refusing
-//! with its own reason: [`inbound`] (size, shape, hostile XML), [`binding`]
+//! with its own reason: [`inbound`] (encoding, size, shape, hostile XML),
+//! [`parity`] (strict libxml2 reads it as the scan did), [`binding`]
 //! (signatures, reduction to the signed bytes), [`sso`] (who, where, when).
 
 pub mod binding;
@@ -16,6 +17,7 @@ pub mod inbound;
 pub mod keys;
 pub mod metadata;
 pub mod once;
+pub mod parity;
 pub mod response;
 pub mod slo;
 pub mod sp;

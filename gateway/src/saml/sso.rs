@@ -6,6 +6,10 @@
 //! resolved from its metadata, every refusal is a page (answering would post
 //! to a place nobody vouched for). After that, refusals go back to the ACS as
 //! a signed status. Every refusal logs one line naming the SP and the reason.
+//!
+//! The SP is named by the request's `saml:Issuer`, which samael finds by local
+//! name alone; the scan has made sure the root's `Issuer` child is in the
+//! SAML assertion namespace (an `Issuer` from another namespace is refused).
 
 use super::binding::{self, Arrived};
 use super::error::{Refusal, SamlError};
@@ -286,7 +290,18 @@ async fn start(
         };
         return answer(app, &ret.sp, ret, &Refusal::NoPassive, ctx);
     }
-    authorize::begin(app, headers, request, policy, ctx).await
+    let ret = request.saml.clone();
+    match authorize::begin(app, headers, request, policy, ctx).await {
+        // The site's own rate: the SP hears it (Responder), not the citizen.
+        Err(GatewayError::Limited(r)) if !r.kind.tells_citizen() => {
+            tracing::warn!(code = "MJ-L04", site = %r.site, reason = %r, "login start refused by the site's limit");
+            match &ret {
+                Some(ret) => answer(app, &ret.sp, ret, &Refusal::SiteBusy, ctx),
+                None => Err(GatewayError::Limited(r)),
+            }
+        }
+        other => other,
+    }
 }
 
 /// The end of a login for a SAML SP: release, project, sign, post.
@@ -419,9 +434,7 @@ pub async fn init(
         return Err(refuse(Refusal::UnsolicitedNotAllowed).into());
     }
     let relay_state = q.get("RelayState").map(str::to_owned);
-    if relay_state.as_ref().is_some_and(|r| r.len() > 80) {
-        return Err(refuse(Refusal::RelayState).into());
-    }
+    binding::check_relay_state(relay_state.as_deref()).map_err(refuse)?;
     let acs = saml
         .sp
         .default_acs()
