@@ -29,7 +29,7 @@
 
 use crate::app::App;
 use crate::random;
-use crate::store::StoreError;
+use crate::store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
@@ -121,14 +121,30 @@ pub async fn attach(
     key: &str,
     ttl: Duration,
 ) -> Result<Attached, StoreError> {
+    let (attached, evicted) =
+        attach_in(app.store.as_ref(), sid, held, key, ttl, random::now()).await?;
+    for e in &evicted {
+        end_item(app, e).await?;
+    }
+    Ok(attached)
+}
+
+/// [`attach`] on the store alone; also returns what was evicted (to be ended).
+async fn attach_in(
+    store: &dyn Store,
+    sid: &str,
+    held: Held,
+    key: &str,
+    ttl: Duration,
+    now: u64,
+) -> Result<(Attached, Vec<Item>), StoreError> {
     let ik = index_key(sid);
     for _ in 0..ATTEMPTS {
-        let now = random::now();
-        let current = app.store.get(&ik).await?;
+        let current = store.get(&ik).await?;
         let mut index = current.as_deref().map(decode).unwrap_or_default();
         if index.ended {
-            app.store.delete(key).await?;
-            return Ok(Attached::Ended);
+            store.delete(key).await?;
+            return Ok((Attached::Ended, Vec::new()));
         }
         index.items.retain(|i| i.until > now && i.key != key);
         index.items.push(Item {
@@ -147,14 +163,11 @@ pub async fn attach(
         let life = Duration::from_secs(last.saturating_sub(now).max(1));
         let bytes = encode(&index)?;
         let written = match &current {
-            None => app.store.put_new(&ik, bytes, life).await?,
-            Some(old) => app.store.swap(&ik, old, bytes, life).await?,
+            None => store.put_new(&ik, bytes, life).await?,
+            Some(old) => store.swap(&ik, old, bytes, life).await?,
         };
         if written {
-            for e in evicted {
-                end_item(app, &e).await?;
-            }
-            return Ok(Attached::Yes);
+            return Ok((Attached::Yes, evicted));
         }
     }
     Err(StoreError::Unavailable(
@@ -162,35 +175,36 @@ pub async fn attach(
     ))
 }
 
-/// Ends session `sid` and everything it handed out, on every replica (within
-/// the one-second in-process copies of other replicas). Idempotent. The one
-/// place a single sign-on ends; later logout propagation starts here.
-pub async fn end_everything(app: &App, sid: &str) -> Result<Ended, StoreError> {
+/// Turns session `sid`'s index into a tombstone; returns what it listed.
+async fn close_in(store: &dyn Store, sid: &str) -> Result<Vec<Item>, StoreError> {
     let ik = index_key(sid);
     let tomb = encode(&Index {
         ended: true,
         items: Vec::new(),
     })?;
     let mut listed = Vec::new();
-    let mut done = false;
     for _ in 0..ATTEMPTS {
-        let current = app.store.get(&ik).await?;
-        let index = current.as_deref().map(decode).unwrap_or_default();
+        let current = store.get(&ik).await?;
+        listed = current.as_deref().map(decode).unwrap_or_default().items;
         let written = match &current {
-            None => app.store.put_new(&ik, tomb.clone(), TOMBSTONE).await?,
-            Some(old) => app.store.swap(&ik, old, tomb.clone(), TOMBSTONE).await?,
+            None => store.put_new(&ik, tomb.clone(), TOMBSTONE).await?,
+            Some(old) => store.swap(&ik, old, tomb.clone(), TOMBSTONE).await?,
         };
-        listed = index.items;
         if written {
-            done = true;
-            break;
+            return Ok(listed);
         }
     }
-    if !done {
-        // Outpaced by writers: close the index regardless; what they add
-        // from now on meets the tombstone.
-        app.store.put(&ik, tomb, TOMBSTONE).await?;
-    }
+    // Outpaced by writers: close the index regardless; what they add from
+    // now on meets the tombstone.
+    store.put(&ik, tomb, TOMBSTONE).await?;
+    Ok(listed)
+}
+
+/// Ends session `sid` and everything it handed out, on every replica (within
+/// the one-second in-process copies of other replicas). Idempotent. The one
+/// place a single sign-on ends; later logout propagation starts here.
+pub async fn end_everything(app: &App, sid: &str) -> Result<Ended, StoreError> {
+    let listed = close_in(app.store.as_ref(), sid).await?;
     let mut ended = Ended::default();
     for item in &listed {
         end_item(app, item).await?;
@@ -269,5 +283,77 @@ mod tests {
         assert_eq!(back.items[1].key, "pxs:y");
         assert!(decode(b"not json").items.is_empty());
         assert!(decode(br#"{"ended":true}"#).ended);
+    }
+
+    const T: Duration = Duration::from_secs(60);
+
+    #[tokio::test]
+    async fn ending_lists_everything_and_what_comes_later_is_undone() {
+        let store = crate::store::memory::MemoryStore::new(1000);
+        let s: &dyn Store = store.as_ref();
+        let now = random::now();
+        for k in ["sess:a", "pxs:b", "at:c"] {
+            s.put(k, b"v".to_vec(), T).await.unwrap();
+        }
+        let at = Held::AccessToken {
+            client_id: "town".into(),
+        };
+        for (held, k) in [
+            (Held::Session, "sess:a"),
+            (Held::ProxySession, "pxs:b"),
+            (at.clone(), "at:c"),
+        ] {
+            let (a, evicted) = attach_in(s, "sid1", held, k, T, now).await.unwrap();
+            assert_eq!(a, Attached::Yes);
+            assert!(evicted.is_empty());
+        }
+        // Another session's index is its own.
+        s.put("at:other", b"v".to_vec(), T).await.unwrap();
+        let other = attach_in(s, "sid2", at.clone(), "at:other", T, now);
+        assert_eq!(other.await.unwrap().0, Attached::Yes);
+
+        let listed = close_in(s, "sid1").await.unwrap();
+        let keys: Vec<&str> = listed.iter().map(|i| i.key.as_str()).collect();
+        assert_eq!(keys, ["sess:a", "pxs:b", "at:c"]);
+        // Closing again finds the tombstone: nothing twice.
+        assert!(close_in(s, "sid1").await.unwrap().is_empty());
+
+        // A token minted from a code redeemed after the logout: undone at once.
+        s.put("at:late", b"v".to_vec(), T).await.unwrap();
+        let (a, _) = attach_in(s, "sid1", at.clone(), "at:late", T, now)
+            .await
+            .unwrap();
+        assert_eq!(a, Attached::Ended);
+        assert_eq!(s.get("at:late").await.unwrap(), None);
+        // The other session is untouched and still takes more.
+        let more = attach_in(s, "sid2", at, "at:more", T, now).await.unwrap();
+        assert_eq!(more.0, Attached::Yes);
+        let listed = close_in(s, "sid2").await.unwrap();
+        assert_eq!(listed.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn the_index_stays_bounded_and_forgets_what_expired() {
+        let store = crate::store::memory::MemoryStore::new(10_000);
+        let s: &dyn Store = store.as_ref();
+        let now = random::now();
+        // One already past its end (as if written an hour ago): pruned.
+        let old = attach_in(s, "sid", Held::ProxySession, "pxs:old", T, now - 3600);
+        assert_eq!(old.await.unwrap().0, Attached::Yes);
+        let mut evicted = Vec::new();
+        for n in 0..MAX_ITEMS + 3 {
+            let ttl = Duration::from_secs(100 + n as u64);
+            let (a, e) = attach_in(s, "sid", Held::ProxySession, &format!("pxs:{n}"), ttl, now)
+                .await
+                .unwrap();
+            assert_eq!(a, Attached::Yes);
+            evicted.extend(e);
+        }
+        // The soonest to end were evicted (to be ended by the caller).
+        let gone: Vec<&str> = evicted.iter().map(|i| i.key.as_str()).collect();
+        assert_eq!(gone, ["pxs:0", "pxs:1", "pxs:2"]);
+        let listed = close_in(s, "sid").await.unwrap();
+        assert_eq!(listed.len(), MAX_ITEMS);
+        assert!(listed.iter().all(|i| i.key != "pxs:old"));
     }
 }
