@@ -68,12 +68,12 @@ fn read_hint(app: &App, hint: &str) -> Option<Hint> {
 }
 
 /// The parameters carried through the confirmation, already checked.
-struct Request {
+struct Asked {
     client_id: Option<String>,
     redirect: Option<(String, Option<String>)>,
 }
 
-impl Request {
+impl Asked {
     fn target(&self) -> Option<String> {
         self.redirect.as_ref().map(|(uri, state)| match state {
             Some(s) => append_query(uri, &[("state", s)]),
@@ -82,7 +82,7 @@ impl Request {
     }
 }
 
-fn checked(app: &App, params: &Params, hint: Option<&Hint>) -> Result<Request, GatewayError> {
+fn checked(app: &App, params: &Params, hint: Option<&Hint>) -> Result<Asked, GatewayError> {
     let hint_client = hint.and_then(|h| h.aud.as_deref());
     let client_id = match (params.get("client_id"), hint_client) {
         (Some(a), Some(b)) if a != b => {
@@ -107,7 +107,7 @@ fn checked(app: &App, params: &Params, hint: Option<&Hint>) -> Result<Request, G
             Some((uri.to_owned(), params.get("state").map(str::to_owned)))
         }
     };
-    Ok(Request {
+    Ok(Asked {
         client_id,
         redirect,
     })
@@ -203,7 +203,7 @@ fn confirmation(
     app: &App,
     ctx: &Ctx,
     ticket: &str,
-    request: &Request,
+    request: &Asked,
     back_href: Option<&str>,
     retry: bool,
     status: StatusCode,
@@ -243,7 +243,7 @@ pub fn confirmation_for_browser(
     ticket: &str,
     back_href: Option<&str>,
 ) -> Result<Response, GatewayError> {
-    let request = Request {
+    let request = Asked {
         client_id: None,
         redirect: None,
     };
