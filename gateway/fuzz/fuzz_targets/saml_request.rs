@@ -3,12 +3,20 @@
 //! AuthnRequest and LogoutRequest, and xmlsec's verification and reduction of
 //! an enveloped signature. It must never panic or crash, whatever arrives.
 //! The first byte picks the entry point; the rest is the input.
+//!
+//! The oracle "the scan and the parser read the same document": whatever
+//! bytes `utf8_document` and the hostile-shape scan accept, a strict libxml2
+//! parse (xmlsec's parser; no recover mode, no network, declared encodings
+//! ignored) must read as well-formed, with the same root, `ID`s, element
+//! count and `ds:Signature`/`ds:Reference` count. The gateway checks this at run time
+//! too (`saml::parity`); here the scan is checked alone, so a gap in it is
+//! found although the run-time check would refuse the message.
 
 #![no_main]
 
 use base64::Engine as _;
 use libfuzzer_sys::fuzz_target;
-use munjigi::saml::binding;
+use munjigi::saml::{binding, inbound};
 use samael_key::cert;
 
 mod samael_key {
@@ -36,10 +44,23 @@ fn exercise(arrived: Result<binding::Arrived, munjigi::saml::error::Refusal>, ro
     }
 }
 
+/// The scan's view of what it accepts is strict libxml2's view.
+fn same_document(bytes: &[u8], root: &'static str) {
+    let Ok(doc) = inbound::utf8_document(bytes.to_vec()) else { return };
+    let Ok(shape) = inbound::check_shape(&doc, root) else { return };
+    let libxml2 = munjigi::saml::parity::libxml2_view(&doc);
+    assert_eq!(
+        libxml2.as_ref(),
+        Some(&shape.view),
+        "the scan and libxml2 read different documents: {doc:?}"
+    );
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else { return };
-    let Ok(text) = std::str::from_utf8(rest) else { return };
     let root = if mode & 2 == 0 { "AuthnRequest" } else { "LogoutRequest" };
+    same_document(rest, root);
+    let Ok(text) = std::str::from_utf8(rest) else { return };
     if mode & 1 == 0 {
         // HTTP-Redirect: a raw query string.
         exercise(binding::from_redirect(text, "SAMLRequest", root), root);

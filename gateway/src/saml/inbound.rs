@@ -332,6 +332,35 @@ fn check_name(qname: &[u8]) -> Result<(), Refusal> {
     }
 }
 
+/// A start tag as written (between `<` and `>`): every attribute value is
+/// followed by whitespace or the tag's end. quick-xml reads `a="1"b="2"` as
+/// two attributes; libxml2 refuses it (and recover mode drops the rest).
+fn check_attribute_spacing(raw: &[u8]) -> Result<(), Refusal> {
+    let mut quote = None;
+    let mut closed_at = None;
+    for (i, &b) in raw.iter().enumerate() {
+        match quote {
+            Some(q) if b == q => {
+                quote = None;
+                closed_at = Some(i);
+            }
+            Some(_) => {}
+            None => {
+                if closed_at == Some(i.wrapping_sub(1))
+                    && !(matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+                        || (b == b'/' && i + 1 == raw.len()))
+                {
+                    return Err(Refusal::Xml("no space between attributes".into()));
+                }
+                if b == b'"' || b == b'\'' {
+                    quote = Some(b);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// An attribute value as written: no raw `<` (libxml2's recover mode cuts
 /// the value there, quick-xml keeps it) and only references to the five
 /// entities or to characters XML allows.
@@ -433,6 +462,7 @@ pub fn check_shape(xml: &str, root: &'static str) -> Result<Shape, Refusal> {
             ResolveResult::Unknown(_) => return Err(Refusal::Xml("unbound prefix".into())),
         };
         check_name(s.name().as_ref())?;
+        check_attribute_spacing(&s)?;
         let local = s.local_name();
         let in_dsig = ns.as_deref() == Some(NS_DSIG.as_bytes());
         if depth == 0 {
@@ -479,10 +509,26 @@ pub fn check_shape(xml: &str, root: &'static str) -> Result<Shape, Refusal> {
                 shape.root_id.as_deref(),
             )?;
         }
+        // quick-xml finds a repeated attribute by its written name; libxml2
+        // also by namespace and local name (`a:x` and `b:x`, one namespace).
+        let mut expanded = Vec::new();
         for attr in s.attributes() {
             let attr = attr.map_err(|e| Refusal::Xml(e.to_string()))?;
             check_name(attr.key.as_ref())?;
             check_attribute_value(attr.value.as_ref())?;
+            if attr.key.prefix().is_some() && attr.key.as_namespace_binding().is_none() {
+                let (resolved, local) = reader.resolver().resolve_attribute(attr.key);
+                let ns = match resolved {
+                    ResolveResult::Bound(ns) => ns.0.to_vec(),
+                    ResolveResult::Unbound => Vec::new(),
+                    ResolveResult::Unknown(_) => return Err(Refusal::Xml("unbound prefix".into())),
+                };
+                let name = (ns, local.as_ref().to_vec());
+                if expanded.contains(&name) {
+                    return Err(Refusal::Xml("an attribute repeated in a namespace".into()));
+                }
+                expanded.push(name);
+            }
             if attr.key.local_name().as_ref() != b"ID" {
                 continue;
             }
@@ -795,7 +841,17 @@ mod tests {
                 "ID starting with a digit",
             ),
             (with("a=\"1\" a=\"2\""), "duplicate attribute"),
+            (
+                with("xmlns:p=\"urn:x\" xmlns:q=\"urn:x\" p:a=\"1\" q:a=\"2\""),
+                "duplicate attribute in one namespace",
+            ),
+            (with("p:a=\"1\""), "unbound attribute prefix"),
             (with("a=1"), "unquoted attribute"),
+            (with("a=\"1\"b=\"2\""), "no space between attributes"),
+            (
+                with("a='1'b='2'"),
+                "no space between single-quoted attributes",
+            ),
             (
                 BODY.replace("</samlp:AuthnRequest>", "</samlp:AuthnRequest></x>"),
                 "unmatched end",
