@@ -17,6 +17,7 @@ pub mod audit;
 pub mod config;
 pub mod demo;
 pub mod keys;
+pub mod limits;
 pub mod login;
 pub mod oidc;
 pub mod pages;

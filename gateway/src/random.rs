@@ -17,6 +17,13 @@ pub fn token(bytes: usize) -> Result<String, RandomError> {
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf))
 }
 
+/// `N` random bytes, raw (for short codes drawn from them).
+pub fn bytes<const N: usize>() -> Result<[u8; N], RandomError> {
+    let mut buf = [0u8; N];
+    getrandom::fill(&mut buf).map_err(|_| RandomError)?;
+    Ok(buf)
+}
+
 /// A request id for logs: unique per process run, cheap, not secret (a random
 /// per-process prefix and a counter), so the proxy's hot path draws no randomness.
 pub fn request_id() -> String {

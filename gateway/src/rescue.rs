@@ -10,6 +10,7 @@ use crate::store::StoreError;
 use crate::txn::TxnError;
 use crate::web::{respond, Response};
 use http::StatusCode;
+use munjigi_policy::limits::Kind;
 use munjigi_providers::ProviderError;
 
 /// Everything that can go wrong while serving a citizen's browser.
@@ -49,6 +50,16 @@ pub enum GatewayError {
     },
     #[error("proxy login hand-over refused: {0}")]
     ProxyLink(&'static str),
+    /// An abuse limit (`crate::limits`).
+    #[error("{0}")]
+    Limited(crate::limits::Refused),
+    /// A request path with no unambiguous canonical form (`crate::web::path`).
+    #[error("path refused on {place}: {reason}")]
+    UnsafePath {
+        /// `route <id>`, or `host <host>` before a route is known.
+        place: String,
+        reason: crate::web::path::PathRefusal,
+    },
     #[error(transparent)]
     Saml(#[from] crate::saml::error::SamlError),
 }
@@ -199,6 +210,29 @@ pub fn rescue_of(e: &GatewayError) -> Rescue {
             timed_out: true, ..
         } => r(S::GATEWAY_TIMEOUT, Problem::TryLater, Error, "MJ-X02"),
         G::ProxyLink(_) => r(S::BAD_REQUEST, Problem::SessionExpired, Warn, "MJ-X03"),
+        G::UnsafePath { .. } => r(S::BAD_REQUEST, Problem::BadRequest, Warn, "MJ-X06"),
+        G::Limited(l) => match l.kind {
+            Kind::Person => r(S::TOO_MANY_REQUESTS, Problem::TooManyPushes, Warn, "MJ-L01"),
+            Kind::ClientStarts => r(
+                S::TOO_MANY_REQUESTS,
+                Problem::TooManyRequests,
+                Warn,
+                "MJ-L02",
+            ),
+            Kind::ClientSubmissions => r(
+                S::TOO_MANY_REQUESTS,
+                Problem::TooManyRequests,
+                Warn,
+                "MJ-L03",
+            ),
+            Kind::Site => r(S::SERVICE_UNAVAILABLE, Problem::TryLater, Warn, "MJ-L04"),
+            Kind::Provider => r(
+                S::SERVICE_UNAVAILABLE,
+                Problem::ProviderBusy,
+                Warn,
+                "MJ-L05",
+            ),
+        },
         G::Saml(e) => r(S::BAD_REQUEST, Problem::BadRequest, Warn, e.refusal.code()),
     }
 }
@@ -218,14 +252,17 @@ pub struct Ctx {
     pub lang: Lang,
     pub path: String,
     pub txn: Option<String>,
+    /// The client's address (behind trusted proxies, the real one), for
+    /// abuse limits; never logged by the page.
+    pub client: std::net::IpAddr,
 }
 
 impl Ctx {
+    /// Links to this page in each language. The path came from a request, so
+    /// it is used only when a browser would keep it on this origin.
     pub fn lang_hrefs(&self) -> (String, String) {
-        (
-            format!("{}?lang=ko", self.path),
-            format!("{}?lang=en", self.path),
-        )
+        let path = crate::web::path::same_origin(&self.path);
+        (format!("{path}?lang=ko"), format!("{path}?lang=en"))
     }
 }
 
@@ -233,7 +270,19 @@ impl Ctx {
 pub fn respond(e: &GatewayError, ctx: &Ctx, ways: &Ways) -> Response {
     let rescue = rescue_of(e);
     log(&rescue, ctx, &e.to_string());
-    page(&rescue, ctx, ways)
+    let wait = match e {
+        GatewayError::Limited(l) => Some(l.retry_after),
+        _ => None,
+    };
+    let mut resp = page(&rescue, ctx, ways, wait);
+    if let Some(w) = wait {
+        // Rounded up: retrying at the second given must not be too early.
+        let secs = w.as_millis().div_ceil(1000).max(1);
+        if let Ok(v) = http::HeaderValue::from_str(&secs.to_string()) {
+            resp.headers_mut().insert(http::header::RETRY_AFTER, v);
+        }
+    }
+    resp
 }
 
 pub fn log(rescue: &Rescue, ctx: &Ctx, detail: &str) {
@@ -251,7 +300,13 @@ pub fn log(rescue: &Rescue, ctx: &Ctx, detail: &str) {
     }
 }
 
-pub fn page(rescue: &Rescue, ctx: &Ctx, ways: &Ways) -> Response {
+/// The citizen's page for `rescue`; `wait` is how long a limit lasts.
+pub fn page(
+    rescue: &Rescue,
+    ctx: &Ctx,
+    ways: &Ways,
+    wait: Option<std::time::Duration>,
+) -> Response {
     let (ko, en) = ctx.lang_hrefs();
     let view = ErrorView {
         lang: ctx.lang,
@@ -263,6 +318,7 @@ pub fn page(rescue: &Rescue, ctx: &Ctx, ways: &Ways) -> Response {
         back_to_site_href: ways.back_to_site.as_deref(),
         lang_ko_href: &ko,
         lang_en_href: &en,
+        wait,
     };
     let body = pages::error(&view).unwrap_or_else(|err| {
         tracing::error!(code = "MJ-I02", error = %err, "error page failed to render");

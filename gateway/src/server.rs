@@ -8,6 +8,7 @@ use crate::app::App;
 use crate::pages::{self, Lang};
 use crate::reload::Live;
 use crate::rescue::{self, Ctx, GatewayError, Ways};
+use crate::web::path::{self as web_path, Canonical, PathRefusal};
 use crate::web::{cookies, respond, Response};
 use crate::web::{AnyBody, AnyResponse};
 use crate::{login, oidc, proxy};
@@ -23,7 +24,13 @@ use tracing::Instrument as _;
 pub const LANG_COOKIE: &str = "mj_lang";
 
 /// Every request's deadline, longer than the longest long-poll.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Most connections held open at once (each costs a task and buffers).
+pub const MAX_CONNECTIONS: usize = 20_000;
+
+/// How long a new plain-HTTP connection may stay silent before its first byte.
+const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn lang_of(req: &http::Request<Incoming>) -> (Lang, Option<&'static str>) {
     let query_lang = req.uri().query().and_then(|q| {
@@ -50,22 +57,60 @@ fn lang_of(req: &http::Request<Incoming>) -> (Lang, Option<&'static str>) {
 /// A request for a proxy route: the hot path, so no span and no page
 /// negotiation unless it fails (the route's own read timeout applies, not the
 /// page deadline; a proxied site's `?lang=` is the site's business).
-async fn proxied(app: &App, req: http::Request<Incoming>, origin: proxy::Origin) -> AnyResponse {
-    // Cheap clones (shared bytes), needed only if the request fails.
-    let uri = req.uri().clone();
+async fn proxied(
+    app: &App,
+    req: http::Request<Incoming>,
+    origin: proxy::Origin,
+    path: Canonical,
+) -> AnyResponse {
     let accept = req.headers().get(http::header::ACCEPT_LANGUAGE).cloned();
-    match proxy::handle(app, req, origin).await {
+    let ctx_path = path.as_str().to_owned();
+    let peer_ip = origin.peer.ip();
+    match proxy::handle(app, req, origin, path).await {
         Ok(r) => r,
         Err(e) => {
             let ctx = Ctx {
                 request_id: crate::random::request_id(),
                 lang: Lang::negotiate(None, None, accept.as_ref().and_then(|v| v.to_str().ok())),
-                path: uri.path().to_owned(),
+                path: ctx_path,
                 txn: None,
+                client: peer_ip,
             };
             rescue::respond(&e, &ctx, &Ways::default()).map(AnyBody::Left)
         }
     }
+}
+
+/// 400 for a path with no unambiguous canonical form, before anything else
+/// looks at it. The log names the route when the host is a route's, and the
+/// reason; never the path itself (it is the attacker's text).
+fn unsafe_path(
+    app: &App,
+    req: &http::Request<Incoming>,
+    origin: &proxy::Origin,
+    reason: PathRefusal,
+) -> AnyResponse {
+    let place = match origin.host.as_deref() {
+        Some(h) => match proxy::route::find(&app.config.routes, Some(h), "/") {
+            Some(r) if r.host.is_some() => format!("route `{}`", r.id),
+            _ => format!("host `{h}`"),
+        },
+        None => "a request without host".to_owned(),
+    };
+    let (lang, _) = lang_of(req);
+    let ctx = Ctx {
+        request_id: crate::random::request_id(),
+        lang,
+        path: "/".to_owned(),
+        txn: None,
+        client: origin.peer.ip(),
+    };
+    rescue::respond(
+        &GatewayError::UnsafePath { place, reason },
+        &ctx,
+        &Ways::default(),
+    )
+    .map(AnyBody::Left)
 }
 
 /// Paths the gateway itself answers on its own host; a host-less proxy route
@@ -102,23 +147,36 @@ pub async fn handle(
 ) -> AnyResponse {
     let app = live.app();
     let origin = proxy::Origin::of(&app, &req, peer);
-    let gateway_path = is_gateway_path(req.uri().path(), app.config.demo.is_some());
-    if proxy::owns(&app, &origin, req.uri().path(), gateway_path) {
-        return proxied(&app, req, origin).await;
+    // Canonicalised once; every decision below, and what an upstream
+    // receives, is this form.
+    let path = match web_path::canonical(req.uri().path()) {
+        Ok(p) => p,
+        Err(reason) => return unsafe_path(&app, &req, &origin, reason),
+    };
+    let gateway_path = is_gateway_path(path.as_str(), app.config.demo.is_some());
+    if proxy::owns(&app, &origin, path.as_str(), gateway_path) {
+        return proxied(&app, req, origin, path).await;
+    }
+    // The gateway's own endpoints never have empty segments.
+    if path.has_empty_segments() {
+        return unsafe_path(&app, &req, &origin, PathRefusal::EmptySegment);
     }
     let request_id = crate::random::request_id();
     let (lang, set_lang) = lang_of(&req);
+    let path = path.into_string();
+    // Retrying repeats the same request on this origin, never elsewhere.
+    let retry_target = match req.uri().query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path.clone(),
+    };
     let mut ctx = Ctx {
         request_id: request_id.clone(),
         lang,
-        path: req.uri().path().to_owned(),
+        path,
         txn: None,
+        client: crate::limits::client_ip(&app.config.trusted_proxies, peer, req.headers()),
     };
     let method = req.method().clone();
-    let retry_target = req
-        .uri()
-        .path_and_query()
-        .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
     let span =
         tracing::info_span!("request", req = %request_id, method = %method, path = %ctx.path);
     let resp = async {
@@ -163,7 +221,7 @@ async fn route(
     req: http::Request<Incoming>,
     ctx: &mut Ctx,
 ) -> Result<Response, GatewayError> {
-    let path = req.uri().path().to_owned();
+    let path = ctx.path.clone();
     let method = req.method().clone();
     match (method, path.as_str()) {
         // Liveness: the process answers.
@@ -277,6 +335,7 @@ pub async fn serve(
         None => None,
     };
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -291,14 +350,37 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        // A bounded number of connections: beyond it, new ones are closed at
+        // once rather than starving the ones in progress.
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::warn!(
+                code = "MJ-L06",
+                max = MAX_CONNECTIONS,
+                "connection refused: the gateway holds its maximum of open connections"
+            );
+            drop(stream);
+            continue;
+        };
         // Responses are written whole; never wait for an ACK to send the next.
         let _ = stream.set_nodelay(true);
         let live = live.clone();
         let tls = tls.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
+            let _slot = slot;
             match tls {
-                None => serve_connection(live, TokioIo::new(stream), peer, watcher).await,
+                None => {
+                    // A client that connects and says nothing is let go (the
+                    // header timeout only starts with the first byte).
+                    if tokio::time::timeout(FIRST_BYTE_TIMEOUT, stream.readable())
+                        .await
+                        .is_err()
+                    {
+                        tracing::debug!(peer = %peer, "connection idle before its first byte; closed");
+                        return;
+                    }
+                    serve_connection(live, TokioIo::new(stream), peer, watcher).await
+                }
                 Some(acceptor) => {
                     match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
                         .await
@@ -369,7 +451,15 @@ async fn serve_connection<I>(
         // Slow-loris guard: the whole header block must arrive within this time.
         .header_read_timeout(Duration::from_secs(10))
         .max_buf_size(64 * 1024);
-    builder.http2().max_concurrent_streams(128);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(128)
+        // The same header budget as HTTP/1 (long SAML Redirect queries, cookies).
+        .max_header_list_size(64 * 1024)
+        // An idle HTTP/2 connection is probed and closed when it stops answering.
+        .keep_alive_interval(Some(Duration::from_secs(30)))
+        .keep_alive_timeout(Duration::from_secs(10));
     // Upgrades (WebSocket) pass through proxy routes.
     let conn = builder.serve_connection_with_upgrades(io, svc);
     if let Err(e) = watcher.watch(conn).await {

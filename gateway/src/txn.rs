@@ -222,6 +222,10 @@ pub struct Attempt {
     /// When status polls began failing transiently (None while they succeed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failing_since: Option<u64>,
+    /// The short code in the push's text, shown on the waiting page too
+    /// (empty where the provider shows no text of ours).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub code: String,
 }
 
 /// What a finished login proved.
@@ -328,7 +332,11 @@ impl TxnRepo {
     pub async fn create(&self, txn: &LoginTxn) -> Result<(), TxnError> {
         let bytes = serde_json::to_vec(txn).map_err(|e| TxnError::Corrupt(e.to_string()))?;
         let ttl = ttl_for(txn);
-        if self.store.put_new(&key(&txn.id), bytes, ttl).await? {
+        if self
+            .store
+            .put_new_pending(&key(&txn.id), bytes, ttl)
+            .await?
+        {
             Ok(())
         } else {
             Err(TxnError::Conflict)
@@ -490,6 +498,7 @@ mod size {
                 },
                 viewed: true,
                 failing_since: None,
+                code: "47".into(),
             }),
             attempts: 1,
             failure: None,

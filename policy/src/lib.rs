@@ -5,7 +5,9 @@
 //! asks these functions at the decision points of a login: the chooser (which
 //! providers to offer, [`provider_allowed`], [`required_level`]), the authorize
 //! request ([`Scopes::parse`]) and the answer to the site ([`release`]). Every
-//! refusal is a [`Denied`] with a stable code.
+//! refusal is a [`Denied`] with a stable code. Abuse limits (how many pushes
+//! to one phone, starts per client and per site) are rules here too
+//! ([`limits`]); their counters live in the gateway's store.
 //!
 //! Not here: I/O, async, clocks (any time is passed in), configuration parsing,
 //! pairwise subject derivation (the gateway holds the per-site secret and passes the
@@ -15,6 +17,7 @@
 
 mod claims;
 mod denied;
+pub mod limits;
 mod scopes;
 mod site;
 

@@ -69,6 +69,14 @@ pub trait Provider: Send + Sync {
     /// The assurance level this provider's result achieves.
     fn level(&self) -> Level;
 
+    /// Whether the citizen's app shows a login request's `Challenge::title`
+    /// (up to 40 characters), so that text the citizen can compare with the
+    /// waiting page (a short code) reaches them. False where the provider's
+    /// API takes no free text for a login.
+    fn shows_title(&self) -> bool {
+        false
+    }
+
     /// Ask the provider to push a request to the citizen's app.
     async fn start(&self, who: &Citizen, ask: &Challenge) -> Result<Pending, ProviderError>;
 

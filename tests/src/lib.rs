@@ -299,6 +299,30 @@ pub fn sim_control(sim_url: &str, what: &str, body: &str) -> u16 {
         .unwrap_or(0)
 }
 
+/// The pushes the simulated broker made to `phone` (`[{"product", "title"}]`,
+/// oldest first), read through the control API.
+pub fn sim_pushes(sim_url: &str, phone: &str) -> Vec<serde_json::Value> {
+    let addr = sim_url.trim_start_matches("http://");
+    let body = format!("{{\"phone\":\"{phone}\"}}");
+    let len = format!("Content-Length: {}", body.len());
+    let auth = format!("Authorization: Bearer {SIM_CONTROL_TOKEN}");
+    let host = format!("Host: {addr}");
+    let r = wire::raw_request(
+        addr,
+        &[
+            "POST /_control/pushes HTTP/1.1",
+            &host,
+            &auth,
+            "Content-Type: application/json",
+            &len,
+            "Connection: close",
+        ],
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 200, "control: pushes");
+    r.json()["pushes"].as_array().cloned().unwrap_or_default()
+}
+
 /// Sets a simulated person's scenario at run time through the control API.
 pub fn sim_set_scenario(sim_url: &str, phone: &str, scenario: &str) {
     let status = sim_control(
@@ -330,7 +354,14 @@ pub struct GatewayOpts {
     pub kakao_direct_extra: String,
     /// Serve the `/demo` sample site (logging in as the `town` client).
     pub demo: bool,
+    /// The body of `[limits]`. The default lifts every abuse limit far out of
+    /// the way (the suite logs one person in many times from one address);
+    /// the limit tests set their own.
+    pub limits: String,
 }
+
+/// `[limits]` that no functional test reaches.
+pub const SUITE_LIMITS: &str = "pushes_per_person = [\"100000/10m\"]\nstarts_per_client = [\"1000000/1m\"]\nsubmissions_per_client = [\"1000000/1m\"]\nstarts_per_site = [\"1000000/1s\"]\n";
 
 impl Default for GatewayOpts {
     fn default() -> Self {
@@ -347,6 +378,7 @@ impl Default for GatewayOpts {
             provider_timeout_ms: None,
             kakao_direct_extra: String::new(),
             demo: false,
+            limits: SUITE_LIMITS.to_owned(),
         }
     }
 }
@@ -384,6 +416,9 @@ login_ttl_secs = {ttl}
 {tls}
 [secrets]
 pairwise_key = {{ value = "e2e-pairwise-key-0123456789abcdef0123" }}
+
+[limits]
+{limits}
 
 [keys]
 dir = "keys"
@@ -510,6 +545,7 @@ id_token_alg = "{alg}"
         .collect::<Vec<_>>()
         .join("\n"),
         kakao_direct_extra = opts.kakao_direct_extra,
+        limits = opts.limits,
         extra = opts.extra,
         server_extra = opts.server_extra,
         banks = {

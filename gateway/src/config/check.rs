@@ -567,6 +567,19 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
         );
     }
 
+    let deployment_limits = limits::build(
+        r,
+        "limits",
+        raw.limits.as_ref().map(Spanned::get_ref),
+        &munjigi_policy::limits::Limits::default(),
+        false,
+    );
+
+    let provider_limits = {
+        let known: Vec<&str> = providers.iter().map(|p| p.id.as_str()).collect();
+        limits::providers(r, raw.limits.as_ref().map(Spanned::get_ref), &known)
+    };
+
     // Sites.
     let mut sites = BTreeMap::new();
     let mut saml_sps = HashMap::new();
@@ -683,6 +696,13 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
                 name: s.name,
                 policy,
                 oidc,
+                limits: limits::build(
+                    r,
+                    &format!("sites.{id}.limits"),
+                    s.limits.as_ref(),
+                    &deployment_limits,
+                    true,
+                ),
                 webhook_url: webhook::site_url(r, &id, s.signing),
                 saml: saml::site(r, base, &id, s.saml, &mut saml_sps),
             },
@@ -761,6 +781,8 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
         signing,
         saml: saml_settings,
         saml_sps,
+        limits: deployment_limits,
+        provider_limits,
     })
 }
 
@@ -775,6 +797,7 @@ fn valid_id(id: &str) -> bool {
 mod crl;
 mod declarative;
 mod kakao_direct;
+mod limits;
 mod routes;
 mod saml;
 mod toss_direct;

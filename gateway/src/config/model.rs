@@ -39,6 +39,10 @@ pub struct Config {
     pub saml: SamlSettings,
     /// SAML SP entityID → site id.
     pub saml_sps: HashMap<String, String>,
+    /// The deployment's abuse limits (each site has its effective copy).
+    pub limits: munjigi_policy::limits::Limits,
+    /// Each provider's request rate, by provider id (none: unlimited).
+    pub provider_limits: HashMap<String, Vec<munjigi_policy::limits::Limit>>,
 }
 
 #[derive(Debug, Clone)]
@@ -194,6 +198,8 @@ pub struct Site {
     /// Receives a signed notification when a signature request ends.
     pub webhook_url: Option<String>,
     pub saml: Option<SamlSite>,
+    /// The deployment's limits with this site's overrides.
+    pub limits: munjigi_policy::limits::Limits,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -39,6 +39,28 @@ pub struct RawConfig {
     /// The SAML IdP's own settings (defaults without it).
     #[serde(default)]
     pub saml: Option<Spanned<RawSaml>>,
+    /// Abuse limits for the whole deployment (defaults without it).
+    #[serde(default)]
+    pub limits: Option<Spanned<RawLimits>>,
+}
+
+/// Abuse limits, each a list of `"N/window"` that must all hold; a key left
+/// out keeps the default (deployment) or the deployment's value (site).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    /// Pushes to one phone number, across sites, providers and replicas.
+    pub pushes_per_person: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Login starts from one client address (IPv6 by /64).
+    pub starts_per_client: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Identity-form submissions from one client address.
+    pub submissions_per_client: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Login starts for one site (the site's own share of provider quota).
+    pub starts_per_site: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Requests to each provider, by provider id (its contract's rate;
+    /// deployment level only).
+    #[serde(default)]
+    pub providers: BTreeMap<String, Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -279,6 +301,8 @@ pub struct RawSite {
     pub signing: Option<RawSiteSigning>,
     /// The site as a SAML SP (`[sites.X.saml]`).
     pub saml: Option<RawSiteSaml>,
+    /// Overrides of the deployment's `[limits]` for this site.
+    pub limits: Option<RawLimits>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -372,6 +396,14 @@ pub struct RawRoute {
     /// Remove the prefix from the path sent upstream (default false).
     #[serde(default)]
     pub strip_prefix: bool,
+    /// Match the prefix and public paths ignoring ASCII case, for upstreams
+    /// that serve `/App/` and `/app/` alike (default false: exact case).
+    #[serde(default)]
+    pub case_insensitive: bool,
+    /// Accept paths with empty segments (`//`) on this route (default false:
+    /// refused with 400, since upstreams disagree on merging them).
+    #[serde(default)]
+    pub allow_empty_segments: bool,
     pub connect_timeout_ms: Option<Spanned<u64>>,
     /// Longest wait for the upstream's response headers (default 60,000 ms).
     pub read_timeout_ms: Option<Spanned<u64>>,

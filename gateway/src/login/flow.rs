@@ -42,6 +42,25 @@ fn provider<'a>(
     })
 }
 
+/// The longest request title every provider that shows one accepts.
+const TITLE_MAX_CHARS: usize = 40;
+
+/// Two digits the citizen compares between the app and the waiting page.
+fn push_code() -> Result<String, GatewayError> {
+    let n = random::bytes::<2>()?;
+    Ok(format!("{}", 10 + u16::from_be_bytes(n) % 90))
+}
+
+/// The push's text: the site, the code, and what to do if the citizen did
+/// not start this login, within the providers' title limit (the site's name
+/// is shortened, never the rest).
+pub fn push_title(site_name: &str, code: &str) -> String {
+    let tail = format!(" 로그인 확인번호 {code} · 내가 한 요청이 아니면 거절");
+    let room = TITLE_MAX_CHARS.saturating_sub(tail.chars().count());
+    let site: String = site_name.chars().take(room).collect();
+    format!("{}{tail}", site.trim_end())
+}
+
 /// Asks the provider to push a request to the citizen's app.
 pub async fn start(
     app: &App,
@@ -53,20 +72,44 @@ pub async fn start(
         return Err(GatewayError::TooManyAttempts);
     }
     let adapter = provider(app, provider_id)?;
+    // Counted across every login, site and replica: a new login does not
+    // reset it (the per-login attempts above do).
+    let reserved = crate::limits::push(app, &txn.request.site_id, &citizen.phone).await?;
+    if let Err(e) = crate::limits::provider(app, &txn.request.site_id, provider_id.as_str()).await {
+        reserved.refund(app).await;
+        return Err(e);
+    }
     let site_name = app
         .config
         .sites
         .get(&txn.request.site_id)
         .map_or("", |s| s.name.as_str());
-    let remaining = txn.expires_at.saturating_sub(random::now());
+    // The login's full life starts counting from its start, not from now
+    // (until now it lived only as long as a chooser may be looked at).
+    let deadline = txn.created_at + app.config.login_ttl.as_secs();
+    let remaining = deadline.saturating_sub(random::now());
     let ttl_secs = u32::try_from(remaining.min(300)).unwrap_or(300);
     let started = std::time::Instant::now();
+    // A code only where the app shows our text: the waiting page must never
+    // ask the citizen to compare with something their app does not show.
+    let code = if adapter.shows_title() && txn.signing.is_none() {
+        push_code()?
+    } else {
+        String::new()
+    };
     let (challenge, pending) = match &txn.signing {
         None => {
             let challenge = Challenge {
                 // 24 random bytes: 32 characters, within every provider's nonce limit.
                 nonce: random::token(24)?,
-                title: format!("{site_name} 로그인").chars().take(40).collect(),
+                title: if code.is_empty() {
+                    format!("{site_name} 로그인")
+                        .chars()
+                        .take(TITLE_MAX_CHARS)
+                        .collect()
+                } else {
+                    push_title(site_name, &code)
+                },
                 ttl_secs,
             };
             let pending = adapter.start(&citizen, &challenge).await;
@@ -88,6 +131,11 @@ pub async fn start(
     let pending = match pending {
         Ok(p) => p,
         Err(e) => {
+            // Nothing reached the phone (a garbled answer may hide a push
+            // that did: that one stays counted).
+            if !matches!(e, ProviderError::Protocol(_)) {
+                reserved.refund(app).await;
+            }
             tracing::info!(txn = %txn.id, provider = %provider_id, reason = e.code(), elapsed_ms, "provider refused to start");
             return Err(GatewayError::Provider(e));
         }
@@ -100,6 +148,7 @@ pub async fn start(
         pending,
         viewed: false,
         failing_since: None,
+        code,
     };
     let needs_restart = txn.state != State::Choosing;
     if needs_restart {
@@ -111,6 +160,7 @@ pub async fn start(
             t.attempt = Some(attempt.clone());
             t.attempts += 1;
             t.failure = None;
+            t.expires_at = t.expires_at.max(deadline);
         })
         .await?)
 }
@@ -335,6 +385,35 @@ pub async fn finish(app: &App, txn: LoginTxn) -> Result<Option<LoginTxn>, Gatewa
             Ok(Some(
                 apply(app, &txn, Event::VerifyFailed, Some(e.code())).await?,
             ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_push_title_keeps_code_and_warning_within_forty_characters() {
+        for site in [
+            "정부24",
+            "",
+            "아주아주아주아주아주아주아주아주아주 긴 이름의 지방자치단체 민원 사이트",
+        ] {
+            let t = push_title(site, "47");
+            assert!(t.chars().count() <= TITLE_MAX_CHARS, "{t}");
+            assert!(
+                t.contains("확인번호 47") && t.ends_with("아니면 거절"),
+                "{t}"
+            );
+        }
+        assert!(push_title("정부24", "47").starts_with("정부24 로그인"));
+        for _ in 0..200 {
+            let c = push_code().unwrap();
+            assert!(
+                c.len() == 2 && (10..=99).contains(&c.parse::<u32>().unwrap()),
+                "{c}"
+            );
         }
     }
 }

@@ -232,6 +232,7 @@ async fn start(
 ) -> Result<Response, GatewayError> {
     let form = read_form(req).await?;
     check_csrf(&txn, &form)?;
+    crate::limits::submission(app, &txn.request.site_id, ctx.client).await?;
     let provider = form.required("provider")?.to_owned();
     let values = Form {
         name: form.get("name").unwrap_or_default().to_owned(),
@@ -294,7 +295,7 @@ async fn start(
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
         }
-        Err(e @ GatewayError::Provider(_)) => {
+        Err(e @ (GatewayError::Provider(_) | GatewayError::Limited(_))) => {
             let base = base(&txn);
             let ways = Ways {
                 retry: Some(format!("{base}/identify?provider={provider}")),
@@ -325,7 +326,7 @@ fn failure_page(txn: &LoginTxn, ctx: &Ctx) -> Response {
         other_provider: Some(base.clone()),
         back_to_site: Some(format!("{base}/abort")),
     };
-    rescue::page(&r, ctx, &ways)
+    rescue::page(&r, ctx, &ways, None)
 }
 
 async fn wait(app: &App, txn: LoginTxn, ctx: &Ctx) -> Result<Response, GatewayError> {
@@ -356,6 +357,7 @@ async fn wait(app: &App, txn: LoginTxn, ctx: &Ctx) -> Result<Response, GatewayEr
                 csrf: &txn.csrf,
                 other_provider_href: &base,
                 expires_in_secs: attempt.pending.expires_at.saturating_sub(random::now()),
+                code: &attempt.code,
                 lang_ko_href: &ko,
                 lang_en_href: &en,
             }))?;

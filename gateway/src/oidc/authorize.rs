@@ -42,8 +42,9 @@ pub async fn handle(
         return Err(GatewayError::InvalidRedirect);
     }
     let state = params.get("state");
+    let request_id = ctx.request_id.clone();
     let fail = |error: &str, description: &str| {
-        tracing::info!(client = client_id, error, description, req = %ctx.request_id, "authorization request refused");
+        tracing::info!(client = client_id, error, description, req = %request_id, "authorization request refused");
         Ok(respond::redirect(&grant::error_redirect(
             app,
             redirect_uri,
@@ -197,8 +198,23 @@ pub async fn handle(
     }
 
     // 4. A new login transaction, bound to this browser.
-    begin(app, &parts.headers, request, policy, ctx).await
+    let began = begin(app, &parts.headers, request, policy, ctx).await;
+    match began {
+        // The site's own rate: the site hears it, not the citizen.
+        Err(GatewayError::Limited(r)) if !r.kind.tells_citizen() => {
+            tracing::warn!(code = "MJ-L04", site = %r.site, reason = %r, "login start refused by the site's limit");
+            fail(
+                "temporarily_unavailable",
+                "too many logins for this site right now; try again shortly",
+            )
+        }
+        other => other,
+    }
 }
+
+/// How long a login lives before the citizen asks for a push (chooser and
+/// identity form): an anonymous `/authorize` costs a record this long at most.
+pub const CHOOSING_TTL_SECS: u64 = 180;
 
 /// Starts a login transaction for `request`, bound to this browser (the
 /// browser cookie is set when missing), and sends the citizen to the chooser.
@@ -223,6 +239,7 @@ pub async fn begin_with(
     signing: Option<crate::txn::SigningSpec>,
     ctx: &mut Ctx,
 ) -> Result<(Response, String), GatewayError> {
+    crate::limits::start(app, &request.site_id, ctx.client).await?;
     let client_id = request.client_id.clone();
     let required_level = request.required_level;
     let (browser_secret, new_cookie) = match app.cookies.get(headers, BROWSER_COOKIE) {
@@ -234,7 +251,9 @@ pub async fn begin_with(
         id: random::token(16)?,
         rev: 0,
         created_at: now,
-        expires_at: now + app.config.login_ttl.as_secs(),
+        // Anonymous until a push is asked for: a short life, extended to
+        // the login's full one when the citizen submits the identity form.
+        expires_at: now + app.config.login_ttl.as_secs().min(CHOOSING_TTL_SECS),
         browser: random::digest(&browser_secret),
         csrf: random::token(24)?,
         request,

@@ -104,6 +104,10 @@ fn checked(app: &App, params: &Params, hint: Option<&Hint>) -> Result<Asked, Gat
             if !client.has_post_logout_uri(uri) {
                 return Err(GatewayError::InvalidRedirect);
             }
+            // As at `/authorize`: a state is the site's, but not a payload.
+            if params.get("state").is_some_and(|st| st.len() > 1024) {
+                return Err(GatewayError::BadRequest("state is too long".into()));
+            }
             Some((uri.to_owned(), params.get("state").map(str::to_owned)))
         }
     };

@@ -31,6 +31,12 @@ pub enum Problem {
     UnknownClient,
     InvalidRedirect,
     TooManyAttempts,
+    /// Too many requests were pushed to this phone number lately.
+    TooManyPushes,
+    /// Too many logins started from this network lately.
+    TooManyRequests,
+    /// The provider's request rate is used up for the moment.
+    ProviderBusy,
     /// The gateway's shared state is briefly unreachable: retrying will work.
     TryLater,
     Internal,
@@ -50,6 +56,9 @@ impl Problem {
             Problem::UnknownClient => &t.unknown_client,
             Problem::InvalidRedirect => &t.invalid_redirect,
             Problem::TooManyAttempts => &t.too_many_attempts,
+            Problem::TooManyPushes => &t.too_many_pushes,
+            Problem::TooManyRequests => &t.too_many_requests,
+            Problem::ProviderBusy => &t.provider_busy,
             Problem::TryLater => &t.try_later,
             Problem::Internal => &t.internal,
         }
@@ -70,6 +79,8 @@ pub struct ErrorView<'a> {
     pub back_to_site_href: Option<&'a str>,
     pub lang_ko_href: &'a str,
     pub lang_en_href: &'a str,
+    /// How long until a limit lets the citizen try again.
+    pub wait: Option<std::time::Duration>,
 }
 
 #[derive(Template)]
@@ -80,6 +91,8 @@ struct ErrorPage<'a> {
     next: &'static str,
     code: &'a str,
     txn: Option<&'a str>,
+    /// "You can try again in …", when a limit says when.
+    wait: Option<String>,
     /// The first is the main button.
     actions: Vec<Action<'a>>,
 }
@@ -113,6 +126,7 @@ pub fn error(v: &ErrorView<'_>) -> Result<String, PageError> {
         next: text.next,
         code: v.code,
         txn: v.txn,
+        wait: v.wait.map(|w| super::text::try_again_in(v.lang, w)),
         actions,
     };
     Ok(page.render()?)

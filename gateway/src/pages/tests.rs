@@ -7,7 +7,7 @@ use super::*;
 const HOSTILE: &str = "<script>alert(1)</script>\"'&";
 const HOSTILE_ESCAPED: &str = "&#60;script&#62;alert(1)&#60;/script&#62;&#34;&#39;&#38;";
 
-const ALL_PROBLEMS: [Problem; 13] = [
+const ALL_PROBLEMS: [Problem; 16] = [
     Problem::Rejected,
     Problem::Expired,
     Problem::ProviderUnavailable,
@@ -19,6 +19,9 @@ const ALL_PROBLEMS: [Problem; 13] = [
     Problem::UnknownClient,
     Problem::InvalidRedirect,
     Problem::TooManyAttempts,
+    Problem::TooManyPushes,
+    Problem::TooManyRequests,
+    Problem::ProviderBusy,
     Problem::TryLater,
     Problem::Internal,
 ];
@@ -152,6 +155,27 @@ fn chooser_view<'a>(
         lang_ko_href: "/x?lang=ko",
         lang_en_href: "/x?lang=en",
     }
+}
+
+#[test]
+fn a_limit_page_says_when_to_try_again_in_both_languages() {
+    for (lang, secs, want) in [
+        (Lang::Ko, 540, "약 9분 뒤에 다시 시도할 수 있습니다."),
+        (Lang::En, 540, "You can try again in about 9 minutes."),
+        (Lang::En, 30, "You can try again in about 30 seconds."),
+        (Lang::En, 60, "You can try again in about 1 minute."),
+        (Lang::Ko, 80_000, "약 23시간 뒤에 다시 시도할 수 있습니다."),
+    ] {
+        let v = ErrorView {
+            wait: Some(std::time::Duration::from_secs(secs)),
+            ..error_view(lang, Problem::TooManyPushes)
+        };
+        let html = error(&v).unwrap();
+        assert_common(&html, lang);
+        assert!(html.contains(want), "{html}");
+    }
+    let html = error(&error_view(Lang::En, Problem::TooManyPushes)).unwrap();
+    assert!(!html.contains("try again in about"), "no wait, no sentence");
 }
 
 #[test]
@@ -384,8 +408,25 @@ fn waiting_view(lang: Lang, site: &str) -> WaitingView<'_> {
         csrf: "csrf-token-2",
         other_provider_href: "/login/t1",
         expires_in_secs: 299,
+        code: "47",
         lang_ko_href: "/x?lang=ko",
         lang_en_href: "/x?lang=en",
+    }
+}
+
+#[test]
+fn waiting_shows_the_push_code_only_when_there_is_one() {
+    for lang in langs() {
+        let html = waiting(&waiting_view(lang, "정부24")).unwrap();
+        assert!(
+            html.contains("<strong class=\"mj-pushcode__value\">47</strong>"),
+            "{html}"
+        );
+        let none = WaitingView {
+            code: "",
+            ..waiting_view(lang, "정부24")
+        };
+        assert!(!waiting(&none).unwrap().contains("mj-pushcode"));
     }
 }
 
@@ -472,6 +513,7 @@ fn error_view(lang: Lang, problem: Problem) -> ErrorView<'static> {
         back_to_site_href: Some("/site-back"),
         lang_ko_href: "/x?lang=ko",
         lang_en_href: "/x?lang=en",
+        wait: None,
     }
 }
 

@@ -96,7 +96,13 @@ pub(super) struct Text {
     pub bad_request: ProblemText,
     pub unknown_client: ProblemText,
     pub invalid_redirect: ProblemText,
+    /// Around the push's code on the waiting page.
+    pub code_before: &'static str,
+    pub code_after: &'static str,
     pub too_many_attempts: ProblemText,
+    pub too_many_pushes: ProblemText,
+    pub too_many_requests: ProblemText,
+    pub provider_busy: ProblemText,
     pub try_later: ProblemText,
     pub internal: ProblemText,
 
@@ -290,6 +296,23 @@ const KO: Text = Text {
         title: "돌아갈 주소가 올바르지 않습니다",
         what: "로그인 후 돌아갈 주소가 사이트에 등록된 주소와 달라 안전을 위해 중단했습니다.",
         next: "이용하려는 사이트에서 로그인을 다시 시작하세요. 계속되면 사이트에 문의하세요.",
+    },
+    code_before: "앱의 요청에 확인번호",
+    code_after: "가 보일 때만 승인하세요. 직접 시작하지 않은 요청은 거절하세요.",
+    too_many_pushes: ProblemText {
+        title: "이 휴대폰으로 인증 요청이 너무 많습니다",
+        what: "최근 이 휴대폰 번호로 인증 요청이 여러 번 보내져, 휴대폰 주인을 보호하기 위해 잠시 요청을 보내지 않습니다.",
+        next: "직접 시작하지 않은 요청이 앱에 왔다면 승인하지 말고 거절하세요. 누군가 이 번호로 로그인을 시도하고 있을 수 있습니다.",
+    },
+    provider_busy: ProblemText {
+        title: "인증서 제공자가 지금 요청을 더 받지 못합니다",
+        what: "선택한 인증서 제공자로 지금 요청이 몰려 잠시 보낼 수 없습니다.",
+        next: "잠시 뒤 다시 시도하거나 다른 인증서를 선택하세요.",
+    },
+    too_many_requests: ProblemText {
+        title: "요청이 너무 많습니다",
+        what: "이 네트워크에서 짧은 시간에 로그인 요청이 많아 잠시 제한되었습니다.",
+        next: "잠시 기다린 뒤 이용하려는 사이트에서 로그인을 다시 시작하세요.",
     },
     too_many_attempts: ProblemText {
         title: "시도 횟수가 너무 많습니다",
@@ -486,6 +509,23 @@ const EN: Text = Text {
         what: "The address to return to after login is not one the site registered, so we stopped to keep you safe.",
         next: "Start logging in again from the site you want to use. If it keeps happening, contact the site.",
     },
+    code_before: "Approve only if the request in your app shows the number",
+    code_after: ". Reject any request you did not start yourself.",
+    too_many_pushes: ProblemText {
+        title: "Too many requests to this phone",
+        what: "Several sign-in requests were sent to this phone number recently, so to protect its owner no more are sent for a while.",
+        next: "If a request you did not start appears in your app, do not approve it: reject it. Someone may be trying to sign in with this number.",
+    },
+    provider_busy: ProblemText {
+        title: "The certificate provider is busy",
+        what: "The provider you chose cannot take more requests right now.",
+        next: "Try again in a moment, or choose another certificate.",
+    },
+    too_many_requests: ProblemText {
+        title: "Too many requests",
+        what: "Too many sign-ins were started from this network in a short time, so they are paused for a while.",
+        next: "Wait a little, then start the sign-in again from the site you were using.",
+    },
     too_many_attempts: ProblemText {
         title: "Too many attempts",
         what: "There were too many requests in a short time, so requests are paused for a while.",
@@ -567,3 +607,24 @@ const EN: Text = Text {
     demo_signed_download_hint: "munjigi verify-receipt FILE verifies it again at any time.",
     demo_sign_again: "Sign another document",
 };
+
+/// "You can try again in about N minutes", in the page's language.
+pub fn try_again_in(lang: super::Lang, wait: std::time::Duration) -> String {
+    let secs = u64::try_from(wait.as_millis().div_ceil(1000))
+        .unwrap_or(u64::MAX)
+        .max(1);
+    let (n, ko_unit, en_unit) = if secs < 60 {
+        (secs, "초", "second")
+    } else if secs < 90 * 60 {
+        (secs.div_ceil(60), "분", "minute")
+    } else {
+        (secs.div_ceil(3600), "시간", "hour")
+    };
+    match lang {
+        super::Lang::Ko => format!("약 {n}{ko_unit} 뒤에 다시 시도할 수 있습니다."),
+        super::Lang::En => {
+            let s = if n == 1 { "" } else { "s" };
+            format!("You can try again in about {n} {en_unit}{s}.")
+        }
+    }
+}

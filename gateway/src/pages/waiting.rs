@@ -25,6 +25,9 @@ pub struct WaitingView<'a> {
     pub csrf: &'a str,
     pub other_provider_href: &'a str,
     pub expires_in_secs: u64,
+    /// The code in the push's text ("approve only if your app shows it");
+    /// empty where the provider shows no text of ours.
+    pub code: &'a str,
     pub lang_ko_href: &'a str,
     pub lang_en_href: &'a str,
 }

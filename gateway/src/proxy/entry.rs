@@ -44,8 +44,26 @@ fn handoff_key(code: &str) -> String {
     format!("pxh:{}", random::digest(code))
 }
 
+/// Whether a session satisfies the route's site policy in full. A proxy
+/// session is one cookie per host, so a session made on route A (site A) is
+/// presented on route B of the same host too; B's site may allow fewer
+/// providers or ask for a higher level.
+fn fits_route(app: &App, route: &Route, o: &Outcome) -> bool {
+    o.level >= route.min_level
+        && app.config.sites.get(&route.site).is_some_and(|site| {
+            app.config.provider(o.provider.as_str()).is_some_and(|p| {
+                munjigi_policy::provider_allowed(
+                    &site.policy,
+                    &o.provider,
+                    p.level,
+                    route.min_level,
+                )
+            })
+        })
+}
+
 /// The identity for a request on `route`, or None when the citizen must log
-/// in (no session, or a level below the route's).
+/// in (no session, or one that does not satisfy the route's site policy).
 pub async fn authenticate(
     app: &App,
     route: &Route,
@@ -58,7 +76,7 @@ pub async fn authenticate(
     let Some(loaded) = session::load(app, ticket).await? else {
         return Ok(None);
     };
-    if loaded.session.outcome.level < route.min_level {
+    if !fits_route(app, route, &loaded.session.outcome) {
         return Ok(None);
     }
     Ok(Some(identity::for_route(app, route, &loaded)?))
@@ -178,8 +196,10 @@ async fn callback(
             "state cookie missing or different (another browser?)",
         ));
     }
-    if h.outcome.level < route.min_level {
-        return Err(GatewayError::ProxyLink("login below the route's level"));
+    if !fits_route(app, &route, &h.outcome) {
+        return Err(GatewayError::ProxyLink(
+            "login below the route's level or with a provider its site does not allow",
+        ));
     }
     let ticket = session::create(app, h.outcome, &h.sid).await?;
     tracing::info!(route = %route.id, sid = %h.sid, "proxy session started");

@@ -33,28 +33,27 @@ pub struct Caller {
     pub peer: SocketAddr,
     /// The peer is a trusted proxy: its forwarding headers stand.
     pub trusted: bool,
-    /// Host and scheme the citizen used.
+    /// The configured host the citizen reached (the route's own, or the
+    /// gateway's public host for a host-less route), and the scheme used.
     pub host: String,
     pub https: bool,
 }
 
-/// The origin-form target on the upstream: its base path, then the client's
-/// path (less the route prefix when configured so) and query.
-fn upstream_uri(route: &Route, up: &Upstream, uri: &Uri) -> Result<Uri, String> {
-    let path = uri.path();
-    let path = if route.strip_prefix && route.prefix != "/" {
-        let rest = path
-            .strip_prefix(route.prefix.trim_end_matches('/'))
-            .unwrap_or(path);
-        if rest.starts_with('/') {
-            rest.to_owned()
-        } else {
-            format!("/{rest}")
-        }
+/// The origin-form target on the upstream: its base path, then the canonical
+/// path that was authorised (less the route prefix when configured so), then
+/// the query as received.
+fn upstream_uri(
+    route: &Route,
+    up: &Upstream,
+    path: &str,
+    query: Option<&str>,
+) -> Result<Uri, String> {
+    let path = if route.strip_prefix {
+        route.below_prefix(path)
     } else {
-        path.to_owned()
+        path.into()
     };
-    let pq = match uri.query() {
+    let pq = match query {
         Some(q) => format!("{}{path}?{q}", up.base_path),
         None => format!("{}{path}", up.base_path),
     };
@@ -64,6 +63,7 @@ fn upstream_uri(route: &Route, up: &Upstream, uri: &Uri) -> Result<Uri, String> 
         .map_err(|e| e.to_string())
 }
 
+/// The protocol a request asks to upgrade to, if it asks (`Connection: upgrade`).
 fn is_upgrade(headers: &http::HeaderMap) -> Option<HeaderValue> {
     let asks = headers
         .get_all(CONNECTION)
@@ -78,17 +78,40 @@ fn is_upgrade(headers: &http::HeaderMap) -> Option<HeaderValue> {
     }
 }
 
+fn is_websocket(v: &HeaderValue) -> bool {
+    v.as_bytes().trim_ascii().eq_ignore_ascii_case(b"websocket")
+}
+
+/// The upgrade a request asks for when it is not WebSocket (e.g. `h2c`, which
+/// would turn the connection into a tunnel past the gateway's per-request
+/// checks): such a request is refused, never forwarded.
+pub fn refused_upgrade(headers: &http::HeaderMap) -> Option<String> {
+    let asked = is_upgrade(headers)?;
+    if headers.get_all(UPGRADE).iter().count() == 1 && is_websocket(&asked) {
+        return None;
+    }
+    Some(
+        String::from_utf8_lossy(asked.as_bytes())
+            .chars()
+            .take(32)
+            .collect(),
+    )
+}
+
 /// Forwards `req` to the route's upstream with `identity` added.
 pub async fn forward(
     pool: &Arc<Pool>,
     route: &Route,
     up: &Upstream,
     mut req: http::Request<Incoming>,
+    path: &str,
     from: &Caller,
     identity: Option<&Identity>,
 ) -> Result<AnyResponse, UpstreamError> {
-    let uri = upstream_uri(route, up, req.uri()).map_err(UpstreamError::Unreachable)?;
-    let upgrade = is_upgrade(req.headers());
+    let uri =
+        upstream_uri(route, up, path, req.uri().query()).map_err(UpstreamError::Unreachable)?;
+    // Only WebSocket reaches here (see `refused_upgrade`).
+    let upgrade = is_upgrade(req.headers()).filter(is_websocket);
     let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
     let (mut parts, body) = req.into_parts();
     let h = &mut parts.headers;
@@ -108,10 +131,10 @@ pub async fn forward(
             HeaderValue::from_static(if from.https { "https" } else { "http" }),
         );
     }
-    if !(from.trusted && h.contains_key("x-forwarded-host")) {
-        if let Ok(v) = HeaderValue::from_str(&from.host) {
-            h.insert("x-forwarded-host", v);
-        }
+    // Always the configured host (the route's, or the gateway's public host
+    // for a host-less route): never a `Host` the client chose.
+    if let Ok(v) = HeaderValue::from_str(&from.host) {
+        h.insert("x-forwarded-host", v);
     }
     let host = if route.preserve_host {
         HeaderValue::from_str(&from.host)
@@ -138,6 +161,11 @@ pub async fn forward(
         Ok(r) => r?,
     };
     let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
+    if switching && !resp.headers().get(UPGRADE).is_some_and(is_websocket) {
+        return Err(UpstreamError::Unreachable(
+            "upstream switched to a protocol other than WebSocket".into(),
+        ));
+    }
     strip::response(resp.headers_mut(), switching && upgrade.is_some());
     if switching {
         let Some(client_upgrade) = client_upgrade else {
@@ -182,11 +210,44 @@ mod tests {
             base_path: "/base".into(),
             ca_pem: None,
         };
-        let u: Uri = "http://evil.example/app/x?y=1".parse().unwrap();
-        assert_eq!(upstream_uri(&r, &up, &u).unwrap(), "/base/app/x?y=1");
+        assert_eq!(
+            upstream_uri(&r, &up, "/app/x", Some("y=1")).unwrap(),
+            "/base/app/x?y=1"
+        );
         r.strip_prefix = true;
-        assert_eq!(upstream_uri(&r, &up, &u).unwrap(), "/base/x?y=1");
-        let u: Uri = "/app".parse().unwrap();
-        assert_eq!(upstream_uri(&r, &up, &u).unwrap(), "/base/");
+        assert_eq!(
+            upstream_uri(&r, &up, "/app/x", Some("y=1")).unwrap(),
+            "/base/x?y=1"
+        );
+        assert_eq!(upstream_uri(&r, &up, "/app", None).unwrap(), "/base/");
+    }
+
+    #[test]
+    fn only_websocket_upgrades_pass() {
+        let h = |conn: &str, up: &[&str]| {
+            let mut m = http::HeaderMap::new();
+            m.insert(CONNECTION, HeaderValue::from_str(conn).unwrap());
+            for u in up {
+                m.append(UPGRADE, HeaderValue::from_str(u).unwrap());
+            }
+            m
+        };
+        assert_eq!(refused_upgrade(&h("Upgrade", &["websocket"])), None);
+        assert_eq!(
+            refused_upgrade(&h("keep-alive, upgrade", &["WebSocket"])),
+            None
+        );
+        assert_eq!(
+            refused_upgrade(&h("close", &["h2c"])),
+            None,
+            "no Connection: upgrade, nothing asked"
+        );
+        assert_eq!(
+            refused_upgrade(&h("Upgrade, HTTP2-Settings", &["h2c"])),
+            Some("h2c".into())
+        );
+        assert!(refused_upgrade(&h("upgrade", &["websocket, h2c"])).is_some());
+        assert!(refused_upgrade(&h("upgrade", &["websocket", "h2c"])).is_some());
+        assert!(refused_upgrade(&h("upgrade", &["TLS/1.2"])).is_some());
     }
 }

@@ -25,6 +25,7 @@ use crate::app::App;
 use crate::config::Config;
 use crate::rescue::GatewayError;
 use crate::web::cookies::CookieJar;
+use crate::web::path::{Canonical, PathRefusal};
 use crate::web::{respond, AnyResponse};
 use http::{HeaderValue, Method, StatusCode};
 use hyper::body::Incoming;
@@ -170,36 +171,79 @@ pub fn unauthorized(route: &Route, rd: &str) -> AnyResponse {
     r.map(crate::web::AnyBody::Left)
 }
 
-/// Handles a request the proxy owns (see [`owns`]).
+/// Handles a request the proxy owns (see [`owns`]). `path` is the request's
+/// canonical path: the route, the public-path and level decisions and the
+/// upstream all see that one form.
 pub async fn handle(
     app: &App,
     req: http::Request<Incoming>,
     origin: Origin,
+    path: Canonical,
 ) -> Result<AnyResponse, GatewayError> {
-    let path = req.uri().path().to_owned();
-    if let Some(rest) = path.strip_prefix(RESERVED) {
+    if let Some(rest) = path.as_str().strip_prefix(RESERVED) {
         let rest = rest.to_owned();
-        return entry::reserved(app, req, &origin, &rest).await;
+        // The gateway's own pages on a route host get the page deadline.
+        return match tokio::time::timeout(
+            crate::server::REQUEST_TIMEOUT,
+            entry::reserved(app, req, &origin, &rest),
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(_) => Err(GatewayError::Store(crate::store::StoreError::Unavailable(
+                "request timed out".into(),
+            ))),
+        };
     }
-    let Some(route) = route::find(&app.config.routes, origin.host.as_deref(), &path).cloned()
+    let Some(route) =
+        route::find(&app.config.routes, origin.host.as_deref(), path.as_str()).cloned()
     else {
         return Err(GatewayError::NotFound);
     };
+    if path.has_empty_segments() && !route.allow_empty_segments {
+        return Err(GatewayError::UnsafePath {
+            place: format!("route `{}`", route.id),
+            reason: PathRefusal::EmptySegment,
+        });
+    }
+    if !route::readings_agree(
+        &app.config.routes,
+        origin.host.as_deref(),
+        path.as_str(),
+        &route,
+    ) {
+        return Err(GatewayError::UnsafePath {
+            place: format!("route `{}`", route.id),
+            reason: PathRefusal::ReadsDifferently,
+        });
+    }
+    // Stripping the prefix must not leave `//host/…` for the upstream.
+    if route.strip_prefix && route.below_prefix(path.as_str()).starts_with("//") {
+        return Err(GatewayError::UnsafePath {
+            place: format!("route `{}`", route.id),
+            reason: PathRefusal::EmptySegment,
+        });
+    }
     let (Some(up), Some(Some(pool))) = (&route.upstream, app.proxy.pools.get(route.index)) else {
         // A forward-auth route: its front proxy serves it, not us.
         return Err(GatewayError::NotFound);
     };
-    let identity = if route.is_public(&path) {
+    if let Some(asked) = forward::refused_upgrade(req.headers()) {
+        return Err(GatewayError::BadRequest(format!(
+            "route `{}`: upgrade to `{asked}` refused (only websocket is forwarded)",
+            route.id
+        )));
+    }
+    let identity = if route.is_public(path.as_str()) {
         None
     } else {
         match entry::authenticate(app, &route, req.headers()).await? {
             Some(i) => Some(i),
             None => {
-                let rd = req
-                    .uri()
-                    .path_and_query()
-                    .map_or("/", |p| p.as_str())
-                    .to_owned();
+                let rd = match req.uri().query() {
+                    Some(q) => format!("{}?{q}", path.as_str()),
+                    None => path.as_str().to_owned(),
+                };
                 return if is_navigation(req.method(), req.headers()) {
                     entry::send_to_login(&route, &rd)
                 } else {
@@ -211,10 +255,20 @@ pub async fn handle(
     let caller = forward::Caller {
         peer: origin.peer,
         trusted: origin.trusted,
-        host: origin.host.clone().unwrap_or_default(),
+        host: route.public_host().to_owned(),
         https: origin.https,
     };
-    match forward::forward(pool, &route, up, req, &caller, identity.as_deref()).await {
+    match forward::forward(
+        pool,
+        &route,
+        up,
+        req,
+        path.as_str(),
+        &caller,
+        identity.as_deref(),
+    )
+    .await
+    {
         Ok(r) => Ok(r),
         Err(e) => Err(GatewayError::Upstream {
             route: route.id.clone(),

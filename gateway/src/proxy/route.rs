@@ -83,6 +83,10 @@ pub struct Route {
     pub min_level: Level,
     pub preserve_host: bool,
     pub strip_prefix: bool,
+    /// Prefix and public paths match ignoring ASCII case.
+    pub case_insensitive: bool,
+    /// Paths with empty segments (`//`) are accepted on this route.
+    pub allow_empty_segments: bool,
     pub connect_timeout: Duration,
     pub read_timeout: Duration,
     pub headers: Vec<(IdentityField, http::HeaderName)>,
@@ -92,11 +96,53 @@ pub struct Route {
 }
 
 impl Route {
+    /// Whether `path` starts with `prefix` under this route's case rule.
+    fn starts_with(&self, path: &str, prefix: &str) -> bool {
+        if self.case_insensitive {
+            path.as_bytes()
+                .get(..prefix.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(prefix.as_bytes()))
+        } else {
+            path.starts_with(prefix)
+        }
+    }
+
+    fn same(&self, a: &str, b: &str) -> bool {
+        if self.case_insensitive {
+            a.eq_ignore_ascii_case(b)
+        } else {
+            a == b
+        }
+    }
+
     /// `/app/` covers `/app`, `/app/` and everything below; `/` covers all.
+    /// `path` is canonical (`crate::web::path`).
     pub fn covers(&self, path: &str) -> bool {
         self.prefix == "/"
-            || path.starts_with(&self.prefix)
-            || path == self.prefix.trim_end_matches('/')
+            || self.starts_with(path, &self.prefix)
+            || self.same(path, self.prefix.trim_end_matches('/'))
+    }
+
+    /// `path` less the route's prefix (for `strip_prefix`), always starting with `/`.
+    pub fn below_prefix<'a>(&self, path: &'a str) -> std::borrow::Cow<'a, str> {
+        let stem = self.prefix.trim_end_matches('/');
+        if self.prefix == "/" || !self.starts_with(path, stem) {
+            return path.into();
+        }
+        let rest = path.get(stem.len()..).unwrap_or_default();
+        if rest.starts_with('/') {
+            rest.into()
+        } else {
+            format!("/{rest}").into()
+        }
+    }
+
+    /// The configured `host[:port]` citizens reach this route on: its own
+    /// host, or the gateway's public host for a host-less route.
+    pub fn public_host(&self) -> &str {
+        self.origin
+            .split_once("://")
+            .map_or(self.origin.as_str(), |(_, h)| h)
     }
 
     /// The session cookie's name on this route's host.
@@ -108,9 +154,11 @@ impl Route {
         }
     }
 
+    /// `path` is canonical (`crate::web::path`).
     pub fn is_public(&self, path: &str) -> bool {
         self.public_paths.iter().any(|p| {
-            path.starts_with(p.as_str()) || (p.ends_with('/') && path == p.trim_end_matches('/'))
+            self.starts_with(path, p)
+                || (p.ends_with('/') && self.same(path, p.trim_end_matches('/')))
         })
     }
 }
@@ -136,6 +184,35 @@ pub fn find<'a>(
         })
         .filter(|r| r.covers(path))
         .max_by_key(|r| r.prefix.len())
+}
+
+/// Whether the readings an upstream may take of `path` come to the same
+/// decision as `path` itself: with `;params` dropped (Tomcat, Jetty, Spring)
+/// the same route and the same public-path answer; with ASCII case folded,
+/// when any route folds case (IIS), the same route. A path that reads
+/// differently is refused rather than decided on one reading.
+pub fn readings_agree(
+    routes: &[Arc<Route>],
+    host: Option<&str>,
+    path: &str,
+    chosen: &Route,
+) -> bool {
+    let stripped = crate::web::path::without_params(path);
+    if stripped != path {
+        let same = find(routes, host, &stripped).is_some_and(|r| {
+            r.index == chosen.index && r.is_public(&stripped) == chosen.is_public(path)
+        });
+        if !same {
+            return false;
+        }
+    }
+    if routes.iter().any(|r| r.case_insensitive) {
+        let lower = stripped.to_ascii_lowercase();
+        if lower != stripped && find(routes, host, &lower).is_none_or(|r| r.index != chosen.index) {
+            return false;
+        }
+    }
+    true
 }
 
 /// Whether some route claims `host` (then every path on it is the proxy's).
@@ -166,6 +243,8 @@ pub(crate) mod tests {
             min_level: Level::Substantial,
             preserve_host: false,
             strip_prefix: false,
+            case_insensitive: false,
+            allow_empty_segments: false,
             connect_timeout: Duration::from_secs(1),
             read_timeout: Duration::from_secs(1),
             headers: vec![],
@@ -194,6 +273,36 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_path_must_read_the_same_with_params_dropped_or_case_folded() {
+        let mut admin = (*route("admin", None, "/app/admin/")).clone();
+        admin.index = 1;
+        let mut routes = vec![route("app", None, "/app/"), Arc::new(admin)];
+        let pick = |routes: &[Arc<Route>], p: &str| {
+            let r = find(routes, None, p).unwrap().clone();
+            readings_agree(routes, None, p, &r)
+        };
+        assert!(pick(&routes, "/app/x;v=1/y"));
+        assert!(pick(&routes, "/app/admin/x;jsessionid=1"));
+        assert!(
+            !pick(&routes, "/app/admin;x/secret"),
+            "Tomcat reads /app/admin/secret"
+        );
+        assert!(
+            !pick(&routes, "/app/public;x/logo"),
+            "public only with the parameter"
+        );
+        assert!(
+            find(&routes, None, "/APP/admin/x").is_none(),
+            "case-sensitive: no route at all"
+        );
+        let mut folding = (*routes[0]).clone();
+        folding.case_insensitive = true;
+        routes[0] = Arc::new(folding);
+        assert!(!pick(&routes, "/APP/ADMIN/x"), "IIS reads /app/admin/x");
+        assert!(pick(&routes, "/APP/other"));
+    }
+
+    #[test]
     fn the_fixed_cookie_name_is_the_jars() {
         for secure in [false, true] {
             let mut r = (*route("app", None, "/app/")).clone();
@@ -210,5 +319,22 @@ pub(crate) mod tests {
         assert!(r.is_public("/app/public"));
         assert!(!r.is_public("/app/publicity"));
         assert!(!r.is_public("/app/private"));
+        assert!(!r.is_public("/APP/PUBLIC/x"));
+        assert!(!r.covers("/APP/x"));
+    }
+
+    #[test]
+    fn case_insensitive_routes_fold_ascii_case() {
+        let mut r = (*route("app", None, "/app/")).clone();
+        r.case_insensitive = true;
+        assert!(r.is_public("/APP/Public/logo.png"));
+        assert!(r.is_public("/app/PUBLIC"));
+        assert!(!r.is_public("/app/private"));
+        assert!(r.covers("/App/x"));
+        assert!(r.covers("/APP"));
+        assert!(!r.covers("/apps"));
+        r.strip_prefix = true;
+        assert_eq!(r.below_prefix("/APP/x"), "/x");
+        assert_eq!(r.below_prefix("/App"), "/");
     }
 }

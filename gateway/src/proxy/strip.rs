@@ -40,6 +40,16 @@ const FORWARDING: [&str; 12] = [
     "x-original-method",
 ];
 
+/// Headers some servers (IIS URL Rewrite, older Symfony and Zend) route on
+/// instead of the request line: the upstream must serve the canonical path
+/// the gateway decided on, so these go whoever sent them, in any spelling.
+const TARGET_OVERRIDES: [&str; 4] = [
+    "x-original-url",
+    "x-original-uri",
+    "x-rewrite-url",
+    "x-forwarded-uri",
+];
+
 /// Every identity header the gateway sets lives here.
 pub const NAMESPACE: &str = "x-munjigi-";
 
@@ -60,24 +70,32 @@ pub fn is_hop_or_forwarding(lower: &str) -> bool {
     HOP_BY_HOP.contains(&lower) || FORWARDING.contains(&lower)
 }
 
+/// `a` read as a lenient server would (any case, `_` as `-`) equals `b`
+/// (lower case, `-`). Byte-wise, without allocating: this runs for every
+/// header of every request.
+fn same_name(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes().zip(b.bytes()).all(|(x, y)| {
+            let x = if x == b'_' {
+                b'-'
+            } else {
+                x.to_ascii_lowercase()
+            };
+            x == y
+        })
+}
+
 /// Whether a client-sent header named `name` must not reach the upstream,
 /// given the normalised names the route sets.
 pub fn is_protected(name: &str, route_names: &[String]) -> bool {
-    // Byte-wise, without allocating: this runs for every header of every request.
-    let same = |a: &str, b: &str| {
-        a.len() == b.len()
-            && a.bytes().zip(b.bytes()).all(|(x, y)| {
-                let x = if x == b'_' {
-                    b'-'
-                } else {
-                    x.to_ascii_lowercase()
-                };
-                x == y
-            })
-    };
     name.get(..NAMESPACE.len())
-        .is_some_and(|p| same(p, NAMESPACE))
-        || route_names.iter().any(|r| same(name, r))
+        .is_some_and(|p| same_name(p, NAMESPACE))
+        || route_names.iter().any(|r| same_name(name, r))
+}
+
+/// Whether `name` is a header that names another request target.
+pub fn overrides_target(name: &str) -> bool {
+    TARGET_OVERRIDES.iter().any(|t| same_name(name, t))
 }
 
 fn is_gateway_cookie(name: &str) -> bool {
@@ -110,6 +128,7 @@ pub fn request(headers: &mut HeaderMap, route_names: &[String], keep_forwarding:
                 || named.iter().any(|n| n == s)
                 || (!keep_forwarding && FORWARDING.contains(&s))
                 || is_protected(s, route_names)
+                || overrides_target(s)
         })
         .cloned()
         .collect();
@@ -302,5 +321,29 @@ mod tests {
         let left: Vec<_> = h.get_all(SET_COOKIE).iter().collect();
         assert_eq!(left, vec![HeaderValue::from_static("app=1; Path=/")]);
         assert!(!h.contains_key("connection"));
+    }
+
+    #[test]
+    fn target_overrides_go_even_from_trusted_proxies() {
+        let mut h = HeaderMap::new();
+        for n in [
+            "X-Original-URL",
+            "x-rewrite-url",
+            "X-Original_URI",
+            "X_Forwarded_Uri",
+            "x-forwarded-prefix",
+        ] {
+            h.insert(
+                HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                HeaderValue::from_static("/admin"),
+            );
+        }
+        request(&mut h, &[], true);
+        let left: Vec<&str> = h.keys().map(HeaderName::as_str).collect();
+        assert_eq!(
+            left,
+            vec!["x-forwarded-prefix"],
+            "a trusted proxy's prefix stays"
+        );
     }
 }

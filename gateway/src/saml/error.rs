@@ -107,6 +107,9 @@ pub enum Refusal {
     Cancelled,
     #[error("the login does not meet the site's policy")]
     PolicyDenied,
+    /// The site's own login-start limit (`[limits] starts_per_site`).
+    #[error("the site's login rate limit is reached; try again shortly")]
+    SiteBusy,
 }
 
 impl Refusal {
@@ -151,6 +154,7 @@ impl Refusal {
             Unsupported(_) => "MJ-M34",
             Cancelled => "MJ-M35",
             PolicyDenied => "MJ-M36",
+            SiteBusy => "MJ-M38",
         }
     }
 
@@ -165,6 +169,7 @@ impl Refusal {
             Unsupported(_) => Some((status::REQUESTER, Some(status::REQUEST_UNSUPPORTED))),
             Cancelled => Some((status::RESPONDER, Some(status::AUTHN_FAILED))),
             PolicyDenied => Some((status::RESPONDER, Some(status::REQUEST_DENIED))),
+            SiteBusy => Some((status::RESPONDER, None)),
             Stale => Some((status::REQUESTER, Some(status::REQUEST_DENIED))),
             _ => None,
         }

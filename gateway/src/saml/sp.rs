@@ -149,16 +149,48 @@ impl ServiceProvider {
     }
 }
 
+/// https, or http on a loopback host, decided on the parsed URL (never on
+/// its text: `http://127.0.0.1:1@evil.example/acs` is evil.example); no
+/// userinfo at all.
 fn check_endpoint(url: &str) -> Result<(), String> {
-    let loopback_http = url.starts_with("http://127.0.0.1")
-        || url.starts_with("http://localhost")
-        || url.starts_with("http://[::1]");
-    if url.starts_with("https://") || loopback_http {
+    let refused =
+        || format!("endpoint `{url}` must be https (or http on loopback), without user:password@");
+    let parsed = url::Url::parse(url).map_err(|_| refused())?;
+    if !parsed.username().is_empty() || parsed.password().is_some() || url.contains('\\') {
+        return Err(refused());
+    }
+    let loopback_http = parsed.scheme() == "http"
+        && parsed
+            .host_str()
+            .is_some_and(munjigi_providers::http_client::is_loopback_host);
+    if parsed.scheme() == "https" || loopback_http {
         Ok(())
     } else {
-        Err(format!(
-            "endpoint `{url}` must be https (or http on loopback)"
-        ))
+        Err(refused())
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn sp_endpoints_are_https_or_loopback_by_the_parsed_host() {
+    for ok in [
+        "https://sp.example/acs",
+        "http://127.0.0.1:8000/acs",
+        "http://[::1]/acs",
+        "http://localhost/acs",
+    ] {
+        assert!(check_endpoint(ok).is_ok(), "{ok}");
+    }
+    for bad in [
+        "http://127.0.0.1:1@evil.example/acs",
+        "http://[::1]@evil.example/acs",
+        "http://localhost.evil.example/acs",
+        "http://127.0.0.1.evil.example/acs",
+        "https://user:pw@sp.example/acs",
+        "http://sp.example/acs",
+        "javascript:alert(1)",
+    ] {
+        assert!(check_endpoint(bad).is_err(), "{bad}");
     }
 }
 

@@ -290,7 +290,18 @@ async fn start(
         };
         return answer(app, &ret.sp, ret, &Refusal::NoPassive, ctx);
     }
-    authorize::begin(app, headers, request, policy, ctx).await
+    let ret = request.saml.clone();
+    match authorize::begin(app, headers, request, policy, ctx).await {
+        // The site's own rate: the SP hears it (Responder), not the citizen.
+        Err(GatewayError::Limited(r)) if !r.kind.tells_citizen() => {
+            tracing::warn!(code = "MJ-L04", site = %r.site, reason = %r, "login start refused by the site's limit");
+            match &ret {
+                Some(ret) => answer(app, &ret.sp, ret, &Refusal::SiteBusy, ctx),
+                None => Err(GatewayError::Limited(r)),
+            }
+        }
+        other => other,
+    }
 }
 
 /// The end of a login for a SAML SP: release, project, sign, post.

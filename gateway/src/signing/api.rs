@@ -200,6 +200,9 @@ pub async fn route(app: &App, req: http::Request<Incoming>, rest: &str) -> Respo
     })
 }
 
+/// The largest signature request body read, whatever the per-document limits.
+pub const MAX_CREATE_BODY: usize = 16 * 1024 * 1024;
+
 async fn create(
     app: &App,
     settings: &crate::config::model::SigningSettings,
@@ -208,7 +211,10 @@ async fn create(
     req: http::Request<Incoming>,
 ) -> Result<Response, crate::rescue::GatewayError> {
     // Base64 grows by 4/3; room for titles and the envelope.
-    let limit = settings.max_documents * (settings.max_document_bytes / 3 * 4 + 1024) + 64 * 1024;
+    // Never more than 16 MiB in memory for one request, however the limits
+    // per document multiply: larger documents go by their SHA-256.
+    let limit = (settings.max_documents * (settings.max_document_bytes / 3 * 4 + 1024) + 64 * 1024)
+        .min(MAX_CREATE_BODY);
     let body = match web::read_body(req.into_body(), limit).await {
         Ok(b) => b,
         Err(web::BodyError::TooLarge(_)) => {

@@ -24,6 +24,28 @@ pub async fn exercise(s: &dyn Store) {
     assert_eq!(s.get("c:bin").await.unwrap(), Some(vec![0, 255, 10, 13]));
     s.delete("c:bin").await.unwrap();
     assert_eq!(s.get("c:bin").await.unwrap(), None);
+    // Fixed-window counters: every window counts, each expires on its own.
+    let w = |k: &str, ms: u64| (k.to_owned(), Duration::from_millis(ms));
+    let windows = [w("{c:rl}:short", 80), w("{c:rl}:long", 5_000)];
+    for want in 1..=3u64 {
+        let got = s.count(&windows).await.unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!((got[0].0, got[1].0), (want, want));
+        assert!(got[0].1 <= Duration::from_millis(80) && got[1].1 > Duration::from_millis(80));
+    }
+    // An event taken back; a counter that is gone stays gone.
+    s.uncount(&["{c:rl}:long".to_owned(), "{c:rl}:never".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(s.get("{c:rl}:never").await.unwrap(), None);
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    let got = s.count(&windows).await.unwrap();
+    assert_eq!(
+        (got[0].0, got[1].0),
+        (1, 3),
+        "the short window started again"
+    );
+    assert!(got[0].1 > Duration::ZERO, "{got:?}");
     // expiry.
     s.put("c:e", b"v".to_vec(), Duration::from_millis(20))
         .await

@@ -76,6 +76,12 @@ impl MemoryStore {
         lock(&self.shards[i])
     }
 
+    /// The share of capacity new work (logins, counters) may use; the rest
+    /// is kept for what logged-in work needs.
+    fn pending_cap(&self) -> usize {
+        self.max_entries - self.max_entries / 10
+    }
+
     fn insert(
         &self,
         map: &mut HashMap<String, Entry>,
@@ -83,12 +89,23 @@ impl MemoryStore {
         value: Vec<u8>,
         ttl: Duration,
     ) -> Result<(), StoreError> {
+        self.insert_within(map, key, value, ttl, self.max_entries)
+    }
+
+    fn insert_within(
+        &self,
+        map: &mut HashMap<String, Entry>,
+        key: &str,
+        value: Vec<u8>,
+        ttl: Duration,
+        cap: usize,
+    ) -> Result<(), StoreError> {
         let entry = Entry {
             value,
             expires: Instant::now() + ttl,
         };
         if map.insert(key.to_owned(), entry).is_none()
-            && self.len.fetch_add(1, Ordering::Relaxed) >= self.max_entries
+            && self.len.fetch_add(1, Ordering::Relaxed) >= cap
         {
             map.remove(key);
             self.len.fetch_sub(1, Ordering::Relaxed);
@@ -133,6 +150,21 @@ impl Store for MemoryStore {
         self.insert(&mut map, key, value, ttl).map(|()| true)
     }
 
+    async fn put_new_pending(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let mut map = self.shard(key);
+        if Self::live(&mut map, key, &self.len).is_some() {
+            return Ok(false);
+        }
+        let cap = self.pending_cap();
+        self.insert_within(&mut map, key, value, ttl, cap)
+            .map(|()| true)
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let mut map = self.shard(key);
         Ok(Self::live(&mut map, key, &self.len).map(|e| e.value.clone()))
@@ -168,6 +200,44 @@ impl Store for MemoryStore {
         }
     }
 
+    async fn count(
+        &self,
+        windows: &[(String, Duration)],
+    ) -> Result<Vec<(u64, Duration)>, StoreError> {
+        let now = Instant::now();
+        let mut out = Vec::with_capacity(windows.len());
+        for (key, length) in windows {
+            let mut map = self.shard(key);
+            let (n, expires) = match Self::live(&mut map, key, &self.len) {
+                Some(e) => {
+                    let n = <[u8; 8]>::try_from(e.value.as_slice())
+                        .map_or(0, u64::from_be_bytes)
+                        .saturating_add(1);
+                    e.value = n.to_be_bytes().to_vec();
+                    (n, e.expires)
+                }
+                None => {
+                    let cap = self.pending_cap();
+                    self.insert_within(&mut map, key, 1u64.to_be_bytes().to_vec(), *length, cap)?;
+                    (1, now + *length)
+                }
+            };
+            out.push((n, expires.saturating_duration_since(now)));
+        }
+        Ok(out)
+    }
+
+    async fn uncount(&self, keys: &[String]) -> Result<(), StoreError> {
+        for key in keys {
+            let mut map = self.shard(key);
+            if let Some(e) = Self::live(&mut map, key, &self.len) {
+                let n = <[u8; 8]>::try_from(e.value.as_slice()).map_or(0, u64::from_be_bytes);
+                e.value = n.saturating_sub(1).to_be_bytes().to_vec();
+            }
+        }
+        Ok(())
+    }
+
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         let mut map = self.shard(key);
         if map.remove(key).is_some() {
@@ -184,6 +254,32 @@ mod tests {
     #[tokio::test]
     async fn memory_store_keeps_the_store_contract() {
         super::super::contract::exercise(MemoryStore::new(100).as_ref()).await;
+    }
+
+    #[tokio::test]
+    async fn new_logins_leave_a_tenth_for_logged_in_work() {
+        let s = MemoryStore::new(20);
+        let t = Duration::from_secs(5);
+        let mut pending = 0;
+        while s
+            .put_new_pending(&format!("p{pending}"), vec![1], t)
+            .await
+            .is_ok()
+        {
+            pending += 1;
+        }
+        assert_eq!(pending, 18, "new work stops at 90 %");
+        assert!(matches!(
+            s.count(&[("c".into(), t)]).await,
+            Err(StoreError::Full)
+        ));
+        // What logged-in work writes still fits, up to the last entry.
+        s.put("code", vec![1], t).await.unwrap();
+        assert!(s.put_new("token", vec![1], t).await.unwrap());
+        assert!(matches!(
+            s.put("one-too-many", vec![1], t).await,
+            Err(StoreError::Full)
+        ));
     }
 
     #[tokio::test]

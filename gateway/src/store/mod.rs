@@ -2,8 +2,9 @@
 //!
 //! Everything a login needs between two requests lives here, never in a handler's
 //! memory, so any replica can serve any step. The operations are the few a Redis
-//! implementation can do atomically (SET PX, GET, GETDEL, SET NX, and a
-//! compare-and-swap script), so flows never depend on which store runs.
+//! implementation can do atomically (SET PX, GET, GETDEL, SET NX, a
+//! compare-and-swap script and a fixed-window counter script), so flows never
+//! depend on which store runs.
 //! Values are opaque bytes; callers own their encoding.
 
 #[cfg(test)]
@@ -28,6 +29,18 @@ pub trait Store: Send + Sync {
     /// Writes only if no live value exists; true if written (claims, replay caches).
     async fn put_new(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<bool, StoreError>;
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// [`Store::put_new`] for work that has not earned its place yet (a new
+    /// login): a bounded store keeps the last part of its capacity for what
+    /// logged-in work needs (codes, sessions, tokens), so new logins find it
+    /// full first. Redis leaves memory policy to its operator.
+    async fn put_new_pending(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        self.put_new(key, value, ttl).await
+    }
     /// Reads and deletes in one step: a second `take` of the same key gets `None`.
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Replaces the value only if it still equals `expected`; true if replaced.
@@ -39,6 +52,19 @@ pub trait Store: Send + Sync {
         ttl: Duration,
     ) -> Result<bool, StoreError>;
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Counts one event in each fixed window `(key, length)`: a window's
+    /// counter starts at the first event and expires `length` later. Returns,
+    /// per window, the count including this event and the time left. Atomic
+    /// and one round trip; on Redis Cluster the keys must share a hash tag.
+    async fn count(
+        &self,
+        windows: &[(String, Duration)],
+    ) -> Result<Vec<(u64, Duration)>, StoreError>;
+
+    /// Takes back one event from each live counter of `keys` (an event that
+    /// did not happen after all); expired counters stay gone.
+    async fn uncount(&self, keys: &[String]) -> Result<(), StoreError>;
 
     /// Writes several values (each with its TTL); one round trip where the store
     /// can (a Redis pipeline), not atomic as a whole.

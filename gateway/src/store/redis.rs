@@ -12,6 +12,34 @@ use redis::aio::ConnectionManager;
 use std::time::Duration;
 
 /// `SET` only if the stored value is still `ARGV[1]`.
+/// Fixed-window counters: for each key, INCR, and on a new counter (or one
+/// that lost its expiry) PEXPIRE to the window; returns count and PTTL pairs.
+/// One script, so the counts of one subject are atomic and one round trip.
+const COUNT: &str = r"
+local out = {}
+for i, k in ipairs(KEYS) do
+  local n = redis.call('INCR', k)
+  local left = redis.call('PTTL', k)
+  if n == 1 or left < 0 then
+    redis.call('PEXPIRE', k, ARGV[i])
+    left = tonumber(ARGV[i])
+  end
+  out[#out + 1] = n
+  out[#out + 1] = left
+end
+return out
+";
+
+/// Takes one event back from each counter that still exists (never below
+/// zero, never bringing an expired one back).
+const UNCOUNT: &str = r"
+for _, k in ipairs(KEYS) do
+  local n = tonumber(redis.call('GET', k) or '0')
+  if n and n > 0 then redis.call('DECR', k) end
+end
+return 0
+";
+
 const SWAP: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
@@ -61,6 +89,8 @@ impl redis::aio::ConnectionLike for Conn {
 pub struct RedisStore {
     conn: Conn,
     swap: redis::Script,
+    count: redis::Script,
+    uncount: redis::Script,
 }
 
 fn unavailable(e: redis::RedisError) -> StoreError {
@@ -89,6 +119,8 @@ impl RedisStore {
         Ok(Self {
             conn: Conn::Single(conn),
             swap: redis::Script::new(SWAP),
+            count: redis::Script::new(COUNT),
+            uncount: redis::Script::new(UNCOUNT),
         })
     }
 
@@ -111,6 +143,8 @@ impl RedisStore {
         Ok(Self {
             conn: Conn::Cluster(conn),
             swap: redis::Script::new(SWAP),
+            count: redis::Script::new(COUNT),
+            uncount: redis::Script::new(UNCOUNT),
         })
     }
 }
@@ -200,6 +234,37 @@ impl Store for RedisStore {
                 .ignore();
         }
         pipe.query_async::<()>(&mut c).await.map_err(unavailable)
+    }
+
+    async fn count(
+        &self,
+        windows: &[(String, Duration)],
+    ) -> Result<Vec<(u64, Duration)>, StoreError> {
+        let mut c = self.conn.clone();
+        let mut inv = self.count.prepare_invoke();
+        for (k, length) in windows {
+            inv.key(k).arg(millis(*length));
+        }
+        let flat: Vec<i64> = inv.invoke_async(&mut c).await.map_err(unavailable)?;
+        Ok(flat
+            .chunks(2)
+            .map(|p| match p {
+                [n, left] => (
+                    u64::try_from(*n).unwrap_or(0),
+                    Duration::from_millis(u64::try_from(*left).unwrap_or(0)),
+                ),
+                _ => (0, Duration::ZERO),
+            })
+            .collect())
+    }
+
+    async fn uncount(&self, keys: &[String]) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        let mut inv = self.uncount.prepare_invoke();
+        for k in keys {
+            inv.key(k);
+        }
+        inv.invoke_async::<()>(&mut c).await.map_err(unavailable)
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {

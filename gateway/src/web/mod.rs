@@ -6,6 +6,7 @@
 
 pub mod cookies;
 pub mod params;
+pub mod path;
 pub mod respond;
 
 pub use params::Params;

@@ -9,6 +9,10 @@ use std::collections::HashMap;
 /// Longest query or form we parse, and longest single value.
 pub const MAX_PARAMS_LEN: usize = 16 * 1024;
 pub const MAX_VALUE_LEN: usize = 4 * 1024;
+/// Longest parameter name, and most parameters in one query or form: no
+/// endpoint takes more than a few dozen, and a name is echoed in errors.
+pub const MAX_KEY_LEN: usize = 64;
+pub const MAX_FIELDS: usize = 64;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParamError {
@@ -34,6 +38,9 @@ impl Params {
         }
         let mut map = HashMap::new();
         for (k, v) in form_urlencoded::parse(raw) {
+            if k.len() > MAX_KEY_LEN || map.len() >= MAX_FIELDS {
+                return Err(ParamError::TooLarge);
+            }
             if v.len() > MAX_VALUE_LEN {
                 return Err(ParamError::TooLong(k.into_owned()));
             }

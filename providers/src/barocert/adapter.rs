@@ -635,6 +635,10 @@ impl Provider for BarocertAdapter {
         self.level
     }
 
+    fn shows_title(&self) -> bool {
+        self.product.takes_title()
+    }
+
     fn signer(&self) -> Option<&dyn crate::signing::DocumentSigner> {
         Some(self)
     }

@@ -531,6 +531,14 @@ impl Provider for DeclarativeAdapter {
         self.level
     }
 
+    fn shows_title(&self) -> bool {
+        self.d
+            .start
+            .request
+            .iter()
+            .any(|f| matches!(f.from, crate::declarative::description::Source::Title))
+    }
+
     async fn start(&self, who: &Citizen, ask: &Challenge) -> Result<Pending, ProviderError> {
         let started_at = crypto::now_secs();
         if ask.nonce.is_empty() || ask.nonce.chars().any(char::is_control) {

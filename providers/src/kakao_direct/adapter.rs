@@ -279,6 +279,10 @@ impl Provider for KakaoDirectAdapter {
         self.level
     }
 
+    fn shows_title(&self) -> bool {
+        true
+    }
+
     async fn start(&self, who: &Citizen, ask: &Challenge) -> Result<Pending, ProviderError> {
         let started_at = crate::barocert::crypto::now_secs();
         let n = ask.nonce.chars().count();

@@ -218,6 +218,11 @@ struct SetScenario {
     scenario: Scenario,
 }
 
+#[derive(Deserialize)]
+struct PushesOf {
+    phone: Phone,
+}
+
 /// An HTTP 200 with `body` as given and `content_type`, plus `encoding` as
 /// the Content-Encoding if any (hyper sets Content-Length from the body).
 fn ok_raw(body: Bytes, content_type: &'static str, encoding: Option<&'static str>) -> Reply {
@@ -533,6 +538,39 @@ impl Simulator {
                 }
                 info!(scenario = ?set.scenario, "simulator control: a person's scenario changed");
                 reply(StatusCode::OK, serde_json::json!({"status": "ok"}))
+            }
+            // What the broker's apps showed one person: each request's
+            // product and title, oldest first (tests check push texts and
+            // how many pushes a phone received).
+            (&Method::POST, "pushes") => {
+                let Ok(who) = serde_json::from_slice::<PushesOf>(body) else {
+                    return reply(
+                        StatusCode::BAD_REQUEST,
+                        serde_json::json!({"error": "expected {\"phone\"}"}),
+                    );
+                };
+                let mut pushes: Vec<(u64, serde_json::Value)> = self
+                    .state
+                    .lock()
+                    .map(|s| {
+                        s.receipts
+                            .values()
+                            .filter(|r| r.asked.phone.e164() == who.phone.e164())
+                            .map(|r| {
+                                (
+                                    r.requested_at_ms,
+                                    serde_json::json!({
+                                        "product": r.product.name(),
+                                        "title": r.title,
+                                    }),
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                pushes.sort_by_key(|(at, _)| *at);
+                let pushes: Vec<serde_json::Value> = pushes.into_iter().map(|(_, p)| p).collect();
+                reply(StatusCode::OK, serde_json::json!({ "pushes": pushes }))
             }
             _ => not_found(),
         }

@@ -49,6 +49,8 @@
 //! - `POST /_control/crl` with `{"provider": "kakao", "available": false}`:
 //!   makes `GET /pki/kakao/crl` answer 503 until set `true` again (a CRL
 //!   distribution point outage). 200 `{"status":"ok"}`; 400 on a bad body.
+//! - `POST /_control/pushes` with `{"phone": "010-…"}`: the broker requests
+//!   (product and title) made for that phone, oldest first.
 //! - `GET /_control/health`: 200 `{"status":"ok","receipts":n,"overrides":n}`.
 //!
 //! ## Document signing

@@ -114,11 +114,12 @@ fn path_prefix(r: &mut Report<'_>, span: Range<usize>, id: &str, what: &str, v: 
         && !v.starts_with("//")
         && !v.contains(['?', '#', '\\', '%'])
         && !v.split('/').any(|seg| seg == "." || seg == "..")
-        && !v.chars().any(|c| c.is_whitespace() || c.is_control());
+        && !v.chars().any(|c| c.is_whitespace() || c.is_control())
+        && crate::web::path::canonical(v).is_ok_and(|c| c.as_str() == v && !c.has_empty_segments());
     if !ok {
         r.at(
             span.clone(),
-            format!("routes.{id}.{what} `{v}` must be an absolute path such as /app/ (no `..`, `?`, `#`, `%` or `\\`)"),
+            format!("routes.{id}.{what} `{v}` must be an absolute path such as /app/ in canonical form (no `..`, `//`, `?`, `#`, `%`, `\\`, or a segment ending in a dot)"),
         );
     }
     if v.starts_with(RESERVED_PREFIX) {
@@ -216,6 +217,17 @@ pub(super) fn build(
             r.at(
                 span.clone(),
                 format!("route id `{id}` must be lower-case letters, digits, `-` or `_`"),
+            );
+        }
+        // The route id is the proxy assertion's `aud`: an OIDC client of the
+        // same id that ignored `typ` could take an assertion for an ID token.
+        if sites
+            .values()
+            .any(|s| s.oidc.as_ref().is_some_and(|o| o.client_id == id))
+        {
+            r.at(
+                span.clone(),
+                format!("route id `{id}` is also an OIDC client_id; give the route another id"),
             );
         }
         let Some(site) = sites.get(raw.site.get_ref()) else {
@@ -386,6 +398,8 @@ pub(super) fn build(
             min_level,
             preserve_host: raw.preserve_host,
             strip_prefix: raw.strip_prefix,
+            case_insensitive: raw.case_insensitive,
+            allow_empty_segments: raw.allow_empty_segments,
             connect_timeout,
             read_timeout,
             headers,

@@ -621,3 +621,72 @@ fn trusted_proxies_refuse_the_whole_internet_unless_allowed() {
     .unwrap();
     assert!(c.trusted_proxies.contains("203.0.113.9".parse().unwrap()));
 }
+
+#[test]
+fn limits_default_override_per_site_and_refuse_nonsense_with_lines() {
+    let c = parse(Path::new("/tmp/x.toml"), GOOD).unwrap();
+    let d = munjigi_policy::limits::Limits::default();
+    assert_eq!(c.limits, d, "defaults without [limits]");
+    assert_eq!(c.sites["town"].limits, d);
+    let text = format!(
+        "{GOOD}\n[sites.town.limits]\npushes_per_person = [\"3/10m\"]\n\n[limits]\nstarts_per_client = [\"100/1m\", \"1000/1h\"]\n[limits.providers]\n"
+    );
+    let c = parse(Path::new("/tmp/x.toml"), &text).unwrap();
+    assert_eq!(c.limits.client_starts.len(), 2);
+    assert_eq!(
+        c.limits.person, d.person,
+        "the deployment keeps its default"
+    );
+    let town = &c.sites["town"].limits;
+    assert_eq!(
+        town.person,
+        vec![
+            munjigi_policy::limits::Limit::new(3, 600),
+            munjigi_policy::limits::Limit::new(20, 86_400)
+        ],
+        "a site tightens the deployment's push limit and keeps its other windows"
+    );
+    assert_eq!(town.client_starts, c.limits.client_starts, "inherited");
+    let loose = parse(
+        Path::new("/tmp/x.toml"),
+        &format!("{GOOD}\n[sites.town.limits]\npushes_per_person = [\"500/10m\"]\n"),
+    )
+    .unwrap();
+    assert_eq!(
+        loose.sites["town"].limits.person, d.person,
+        "never loosened by a site"
+    );
+    assert!(errs(&format!(
+        "{GOOD}\n[limits]\npushes_per_person = [\"5/10m\", \"9/600s\"]\n"
+    ))
+    .iter()
+    .any(|m| m.contains("same window")));
+    let e = errs(&format!(
+        "{GOOD}\n[limits]\npushes_per_person = [\"5 per minute\"]\nstarts_per_site = []\n[limits.providers]\nnobody = [\"1/1s\"]\n"
+    ));
+    assert_eq!(e.len(), 3, "{e:?}");
+    assert!(
+        e[0].contains(":21:22:") && e[0].contains("N/window"),
+        "{e:?}"
+    );
+    assert!(e.iter().any(|m| m.contains("at least one limit")), "{e:?}");
+    assert!(
+        e.iter().any(|m| m.contains("no provider `nobody`")),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn a_route_id_is_never_an_oidc_client_id() {
+    let e = errs(&format!(
+        "{GOOD}\n[routes.town]\nsite = \"town\"\nprefix = \"/app/\"\nupstream = \"http://127.0.0.1:9000\"\n"
+    ));
+    assert!(
+        e.iter().any(|m| m.contains("also an OIDC client_id")),
+        "{e:?}"
+    );
+    let e = errs(&format!(
+        "{GOOD}\n[routes.portal]\nsite = \"town\"\nprefix = \"/app/\"\nupstream = \"http://127.0.0.1:9000\"\n"
+    ));
+    assert!(e.is_empty(), "{e:?}");
+}
