@@ -9,7 +9,12 @@
 //! Redis server's own CPU is not counted). Measurement only: it fails when a
 //! count fails, never because it is slow. ITERATIONS (default 20000).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use munjigi::store::memory::MemoryStore;
 use munjigi::store::redis::RedisStore;
