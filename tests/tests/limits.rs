@@ -523,3 +523,43 @@ async fn a_saml_sites_limit_is_answered_to_the_sp_as_responder() {
     let logs = gw.proc.drain().join("\n");
     assert!(logs.contains("MJ-L04") && logs.contains("MJ-M38"), "{logs}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identity_submissions_are_limited_per_client() {
+    let dir = TempDir::new("limits-submissions");
+    let (_sim, sim_url) = start_simulator(dir.path(), &SimOpts::default());
+    let (site_port, redirect) = site_port_and_redirect();
+    let gw = start_gateway(
+        dir.path(),
+        &sim_url,
+        &GatewayOpts {
+            site_redirect: redirect,
+            limits: "pushes_per_person = [\"1000/1m\"]\nstarts_per_client = [\"1000/1m\"]\nsubmissions_per_client = [\"2/1m\"]\nstarts_per_site = [\"1000/1s\"]\n".into(),
+            ..GatewayOpts::default()
+        },
+    );
+    let site = start_site(site_port, &gw.url, "client_secret_basic", None);
+    for (i, phone) in ["010-6666-0001", "010-6666-0002", "010-6666-0003"]
+        .iter()
+        .enumerate()
+    {
+        let who = Citizen { phone, ..VICTIM };
+        let t = try_push(&site.url, &gw.url, &who, "ko").await;
+        if i < 2 {
+            assert_eq!(t.page.status, 200, "{}", t.page.body);
+        } else {
+            assert_eq!(t.page.status, 429, "{}", t.page.body);
+            assert!(
+                t.page.body.contains("요청이 너무 많습니다"),
+                "{}",
+                t.page.body
+            );
+            assert!(t.page.body.contains("MJ-L03"));
+            assert!(t.page.headers.get("retry-after").is_some());
+            assert!(
+                sim_pushes(&sim_url, phone).is_empty(),
+                "no push for a refused submission"
+            );
+        }
+    }
+}
