@@ -95,13 +95,21 @@ async fn count(
     subject: &str,
     rules: &[Limit],
 ) -> Result<Decision, crate::store::StoreError> {
+    count_windows(app, rules, &keys(kind, subject, rules)).await
+}
+
+/// Counts one event in `windows` (the keys of `rules`, in order).
+async fn count_windows(
+    app: &App,
+    rules: &[Limit],
+    windows: &[(String, Duration)],
+) -> Result<Decision, crate::store::StoreError> {
     if rules.is_empty() {
         return Ok(Decision::Allow);
     }
-    let windows = keys(kind, subject, rules);
     let counts: Vec<Count> = app
         .store
-        .count(&windows)
+        .count(windows)
         .await?
         .into_iter()
         .map(|(count, left)| Count { count, left })
@@ -163,12 +171,10 @@ fn keys(kind: Kind, subject: &str, rules: &[Limit]) -> Vec<(String, Duration)> {
 pub async fn push(app: &App, site: &str, phone: &Phone) -> Result<Reserved, GatewayError> {
     let rules = &site_limits(app, site).person;
     let subject = person_subject(app, phone);
-    let d = count(app, Kind::Person, &subject, rules).await?;
+    let windows = keys(Kind::Person, &subject, rules);
+    let d = count_windows(app, rules, &windows).await?;
     let reserved = Reserved {
-        keys: keys(Kind::Person, &subject, rules)
-            .into_iter()
-            .map(|(k, _)| k)
-            .collect(),
+        keys: windows.into_iter().map(|(k, _)| k).collect(),
     };
     if let Err(e) = refused(Kind::Person, site, d) {
         // A refused push is not a push: it must not lengthen the wait.

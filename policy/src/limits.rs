@@ -93,18 +93,7 @@ impl Default for Limits {
     }
 }
 
-impl Limits {
-    /// The limits of `kind` (a provider's are kept per provider, not here).
-    pub fn of(&self, kind: Kind) -> &[Limit] {
-        match kind {
-            Kind::Person => &self.person,
-            Kind::ClientStarts => &self.client_starts,
-            Kind::ClientSubmissions => &self.client_submissions,
-            Kind::Site => &self.site_starts,
-            Kind::Provider => &[],
-        }
-    }
-}
+impl Limits {}
 
 /// The count of one window after this event, and the time left in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

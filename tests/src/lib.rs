@@ -576,6 +576,26 @@ id_token_alg = "{alg}"
     }
 }
 
+/// Another replica of the gateway configured by `config` (same issuer, keys
+/// and store), on its own port, its config written beside as
+/// `gateway-{name}.toml`. Returns the process and `http://127.0.0.1:PORT`.
+pub fn start_replica(config: &Path, name: &str) -> (Proc, String) {
+    let port = free_port();
+    let text = std::fs::read_to_string(config).unwrap();
+    let listen = text
+        .lines()
+        .find(|l| l.starts_with("listen = "))
+        .unwrap()
+        .to_owned();
+    let text = text.replace(&listen, &format!("listen = \"127.0.0.1:{port}\""));
+    let file = config.with_file_name(format!("gateway-{name}.toml"));
+    std::fs::write(&file, text).unwrap();
+    let mut cmd = Command::new(munjigi_bin());
+    cmd.arg("serve").arg("--config").arg(&file);
+    let (p, _) = Proc::start("replica", cmd, "munjigi listening on");
+    (p, format!("http://127.0.0.1:{port}"))
+}
+
 /// The Python site (Authlib) on its own port.
 pub struct Site {
     pub proc: Proc,

@@ -13,7 +13,6 @@
 
 use munjigi_e2e::wire::raw_request;
 use munjigi_e2e::*;
-use std::process::Command;
 
 const VICTIM: Citizen<'static> = Citizen {
     name: "홍길동",
@@ -22,24 +21,6 @@ const VICTIM: Citizen<'static> = Citizen {
 };
 
 const PERSON_LIMITS: &str = "pushes_per_person = [\"5/10m\", \"20/1d\"]\nstarts_per_client = [\"1000000/1m\"]\nsubmissions_per_client = [\"1000000/1m\"]\nstarts_per_site = [\"1000000/1s\"]\n";
-
-/// Another replica with the same config, on its own port.
-fn replica(config: &std::path::Path) -> (Proc, String) {
-    let port = free_port();
-    let text = std::fs::read_to_string(config).unwrap();
-    let listen = text
-        .lines()
-        .find(|l| l.starts_with("listen = "))
-        .unwrap()
-        .to_owned();
-    let text = text.replace(&listen, &format!("listen = \"127.0.0.1:{port}\""));
-    let file = config.with_file_name("gateway-b.toml");
-    std::fs::write(&file, text).unwrap();
-    let mut cmd = Command::new(munjigi_bin());
-    cmd.arg("serve").arg("--config").arg(&file);
-    let (p, _) = Proc::start("replica", cmd, "munjigi listening on");
-    (p, format!("http://127.0.0.1:{port}"))
-}
 
 /// `url` (absolute or a path) with its path on `host`.
 fn on(url: &str, host: &str) -> String {
@@ -193,47 +174,61 @@ async fn twenty_starts_to_one_phone(
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pushes_to_one_phone_stop_at_five_however_many_logins_start() {
-    let dir = TempDir::new("limits-person");
-    let (_sim, sim_url) = start_simulator(dir.path(), &SimOpts::default());
+/// A simulator, a gateway with `limits` (the body of `[limits]`) and `extra`
+/// config, and the Authlib site, for one test.
+struct Sited {
+    _dir: TempDir,
+    _sim: Proc,
+    sim_url: String,
+    gw: Gateway,
+    site: Site,
+    /// The site's registered redirect URI.
+    redirect: String,
+}
+
+fn sited(tag: &str, limits: &str, extra: &str) -> Sited {
+    let dir = TempDir::new(tag);
+    let (sim, sim_url) = start_simulator(dir.path(), &SimOpts::default());
     let (site_port, redirect) = site_port_and_redirect();
     let gw = start_gateway(
         dir.path(),
         &sim_url,
         &GatewayOpts {
-            site_redirect: redirect,
-            limits: PERSON_LIMITS.into(),
+            site_redirect: redirect.clone(),
+            limits: limits.into(),
+            extra: extra.into(),
             ..GatewayOpts::default()
         },
     );
     let site = start_site(site_port, &gw.url, "client_secret_basic", None);
+    Sited {
+        _dir: dir,
+        _sim: sim,
+        sim_url,
+        gw,
+        site,
+        redirect,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushes_to_one_phone_stop_at_five_however_many_logins_start() {
+    let w = sited("limits-person", PERSON_LIMITS, "");
+    let (gw, site, sim_url) = (&w.gw, &w.site, &w.sim_url);
     let logs = || gw.proc.drain().join("\n");
-    twenty_starts_to_one_phone(&site.url, &sim_url, std::slice::from_ref(&gw.url), logs).await;
+    twenty_starts_to_one_phone(&site.url, sim_url, std::slice::from_ref(&gw.url), logs).await;
 }
 
 async fn across_replicas(store: String) {
-    let dir = TempDir::new("limits-replicas");
-    let (_sim, sim_url) = start_simulator(dir.path(), &SimOpts::default());
-    let (site_port, redirect) = site_port_and_redirect();
-    let a = start_gateway(
-        dir.path(),
-        &sim_url,
-        &GatewayOpts {
-            site_redirect: redirect,
-            limits: PERSON_LIMITS.into(),
-            extra: store,
-            ..GatewayOpts::default()
-        },
-    );
-    let (b, b_url) = replica(&a.config);
-    let site = start_site(site_port, &a.url, "client_secret_basic", None);
+    let w = sited("limits-replicas", PERSON_LIMITS, &store);
+    let (a, site, sim_url) = (&w.gw, &w.site, &w.sim_url);
+    let (b, b_url) = start_replica(&a.config, "b");
     let logs = || {
         let mut l = a.proc.drain();
         l.extend(b.drain());
         l.join("\n")
     };
-    twenty_starts_to_one_phone(&site.url, &sim_url, &[a.url.clone(), b_url], logs).await;
+    twenty_starts_to_one_phone(&site.url, sim_url, &[a.url.clone(), b_url], logs).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -364,19 +359,12 @@ async fn starts_are_limited_per_client_behind_trusted_proxies_and_per_site() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_anonymous_logins_leaves_logged_in_work_alone() {
-    let dir = TempDir::new("limits-flood");
-    let (_sim, sim_url) = start_simulator(dir.path(), &SimOpts::default());
-    let (site_port, redirect) = site_port_and_redirect();
-    let gw = start_gateway(
-        dir.path(),
-        &sim_url,
-        &GatewayOpts {
-            site_redirect: redirect.clone(),
-            extra: "\n[store]\nkind = \"memory\"\nmax_entries = 300\n".into(),
-            ..GatewayOpts::default()
-        },
+    let w = sited(
+        "limits-flood",
+        SUITE_LIMITS,
+        "\n[store]\nkind = \"memory\"\nmax_entries = 300\n",
     );
-    let site = start_site(site_port, &gw.url, "client_secret_basic", None);
+    let (gw, site, redirect) = (&w.gw, &w.site, w.redirect.clone());
     // A citizen logs in and is about to go back to the site with a code.
     let (mut b, base, done) = {
         let mut b = Browser::new(None);
@@ -432,19 +420,12 @@ async fn a_flood_of_anonymous_logins_leaves_logged_in_work_alone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_providers_rate_is_kept_and_the_citizen_may_pick_another() {
-    let dir = TempDir::new("limits-provider");
-    let (_sim, sim_url) = start_simulator(dir.path(), &SimOpts::default());
-    let (site_port, redirect) = site_port_and_redirect();
-    let gw = start_gateway(
-        dir.path(),
-        &sim_url,
-        &GatewayOpts {
-            site_redirect: redirect,
-            limits: format!("{SUITE_LIMITS}\n[limits.providers]\nkakao = [\"2/1m\"]\n"),
-            ..GatewayOpts::default()
-        },
+    let w = sited(
+        "limits-provider",
+        &format!("{SUITE_LIMITS}\n[limits.providers]\nkakao = [\"2/1m\"]\n"),
+        "",
     );
-    let site = start_site(site_port, &gw.url, "client_secret_basic", None);
+    let (gw, site, sim_url) = (&w.gw, &w.site, &w.sim_url);
     for (i, phone) in ["010-5555-0001", "010-5555-0002", "010-5555-0003"]
         .iter()
         .enumerate()
@@ -469,7 +450,7 @@ async fn a_providers_rate_is_kept_and_the_citizen_may_pick_another() {
                 t.page.body
             );
             assert!(
-                sim_pushes(&sim_url, phone).is_empty(),
+                sim_pushes(sim_url, phone).is_empty(),
                 "nothing reached the provider"
             );
         }
@@ -526,19 +507,12 @@ async fn a_saml_sites_limit_is_answered_to_the_sp_as_responder() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identity_submissions_are_limited_per_client() {
-    let dir = TempDir::new("limits-submissions");
-    let (_sim, sim_url) = start_simulator(dir.path(), &SimOpts::default());
-    let (site_port, redirect) = site_port_and_redirect();
-    let gw = start_gateway(
-        dir.path(),
-        &sim_url,
-        &GatewayOpts {
-            site_redirect: redirect,
-            limits: "pushes_per_person = [\"1000/1m\"]\nstarts_per_client = [\"1000/1m\"]\nsubmissions_per_client = [\"2/1m\"]\nstarts_per_site = [\"1000/1s\"]\n".into(),
-            ..GatewayOpts::default()
-        },
+    let w = sited(
+        "limits-submissions",
+        "pushes_per_person = [\"1000/1m\"]\nstarts_per_client = [\"1000/1m\"]\nsubmissions_per_client = [\"2/1m\"]\nstarts_per_site = [\"1000/1s\"]\n",
+        "",
     );
-    let site = start_site(site_port, &gw.url, "client_secret_basic", None);
+    let (gw, site, sim_url) = (&w.gw, &w.site, &w.sim_url);
     for (i, phone) in ["010-6666-0001", "010-6666-0002", "010-6666-0003"]
         .iter()
         .enumerate()
@@ -557,7 +531,7 @@ async fn identity_submissions_are_limited_per_client() {
             assert!(t.page.body.contains("MJ-L03"));
             assert!(t.page.headers.get("retry-after").is_some());
             assert!(
-                sim_pushes(&sim_url, phone).is_empty(),
+                sim_pushes(sim_url, phone).is_empty(),
                 "no push for a refused submission"
             );
         }

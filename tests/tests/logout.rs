@@ -327,24 +327,6 @@ async fn a_hint_of_another_session_is_asked_and_a_hint_of_this_session_is_obeyed
     assert_eq!(p.status, 303, "{p:?}");
 }
 
-/// Another replica with the same config (issuer, keys, store), its own port.
-fn replica(config: &std::path::Path) -> (Proc, String) {
-    let port = free_port();
-    let text = std::fs::read_to_string(config).unwrap();
-    let listen = text
-        .lines()
-        .find(|l| l.starts_with("listen = "))
-        .unwrap()
-        .to_owned();
-    let text = text.replace(&listen, &format!("listen = \"127.0.0.1:{port}\""));
-    let file = config.with_file_name("gateway-b.toml");
-    std::fs::write(&file, text).unwrap();
-    let mut cmd = std::process::Command::new(munjigi_bin());
-    cmd.arg("serve").arg("--config").arg(&file);
-    let (p, _) = Proc::start("replica", cmd, "munjigi listening on");
-    (p, format!("http://127.0.0.1:{port}"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_logout_on_one_replica_ends_the_tokens_and_proxy_sessions_on_another_on_a_redis_cluster()
 {
@@ -354,7 +336,7 @@ async fn a_logout_on_one_replica_ends_the_tokens_and_proxy_sessions_on_another_o
         cluster.seed
     );
     let w = world_with("logout-cluster", &store).await;
-    let (_b_proc, b_url) = replica(&w.gw.config);
+    let (_b_proc, b_url) = start_replica(&w.gw.config, "b");
     let gw = w.gw.url.clone();
     let mut b = Browser::new(None);
     let r = login(&mut b, &w).await;

@@ -1337,24 +1337,6 @@ async fn over_https_the_proxy_cookies_are_host_prefixed_and_secure() {
     );
 }
 
-/// The gateway `serve`s a second time on the same config and Redis (a replica).
-fn replica(config: &std::path::Path) -> (Proc, String) {
-    let port = free_port();
-    let text = std::fs::read_to_string(config).unwrap();
-    let listen_line = text
-        .lines()
-        .find(|l| l.starts_with("listen = "))
-        .unwrap()
-        .to_owned();
-    let text = text.replace(&listen_line, &format!("listen = \"127.0.0.1:{port}\""));
-    let file = config.with_file_name("gateway-b.toml");
-    std::fs::write(&file, text).unwrap();
-    let mut cmd = std::process::Command::new(munjigi_bin());
-    cmd.arg("serve").arg("--config").arg(&file);
-    let (p, _) = Proc::start("replica", cmd, "munjigi listening on");
-    (p, format!("127.0.0.1:{port}"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_logout_on_one_replica_ends_the_session_on_the_other_within_a_second() {
     let redis = start_redis();
@@ -1367,7 +1349,8 @@ async fn a_logout_on_one_replica_ends_the_session_on_the_other_within_a_second()
         ),
     )
     .await;
-    let (_b_proc, b_addr) = replica(&w.gw.config);
+    let (_b_proc, b_url) = start_replica(&w.gw.config, "b");
+    let b_addr = b_url.trim_start_matches("http://").to_owned();
     let mut b = Browser::new(None).navigating();
     proxy_login(&mut b, &w.gw.url, &format!("{}/app/echo", w.gw.url)).await;
     let cookie = format!("Cookie: mj_px={}", b.cookie("mj_px").unwrap());

@@ -13,21 +13,9 @@ use std::process::Command;
 
 /// Another replica with the same config (same issuer, keys, Redis), its own port.
 fn replica(config: &std::path::Path, name: &str, public: &str) -> (Proc, String) {
-    let port = free_port();
     let text = std::fs::read_to_string(config).unwrap();
-    let listen_line = text
-        .lines()
-        .find(|l| l.starts_with("listen = "))
-        .unwrap()
-        .to_owned();
-    let text = text.replace(&listen_line, &format!("listen = \"127.0.0.1:{port}\""));
     assert!(text.contains(&format!("public_url = \"{public}\"")));
-    let file = config.with_file_name(format!("gateway-{name}.toml"));
-    std::fs::write(&file, text).unwrap();
-    let mut cmd = Command::new(munjigi_bin());
-    cmd.arg("serve").arg("--config").arg(&file);
-    let (p, _) = Proc::start("replica", cmd, "munjigi listening on");
-    (p, format!("http://127.0.0.1:{port}"))
+    start_replica(config, name)
 }
 
 fn on(url: &str, host: &str) -> String {

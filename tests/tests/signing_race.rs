@@ -17,25 +17,6 @@ use std::process::Command;
 
 const TOWN: (&str, &str) = ("town", CLIENT_SECRET);
 
-/// Another replica with the same config (same issuer, keys, Redis, audit
-/// log), its own port.
-fn replica(config: &std::path::Path, name: &str) -> (Proc, String) {
-    let port = free_port();
-    let text = std::fs::read_to_string(config).unwrap();
-    let listen_line = text
-        .lines()
-        .find(|l| l.starts_with("listen = "))
-        .unwrap()
-        .to_owned();
-    let text = text.replace(&listen_line, &format!("listen = \"127.0.0.1:{port}\""));
-    let file = config.with_file_name(format!("gateway-{name}.toml"));
-    std::fs::write(&file, text).unwrap();
-    let mut cmd = Command::new(munjigi_bin());
-    cmd.arg("serve").arg("--config").arg(&file);
-    let (p, _) = Proc::start("replica", cmd, "munjigi listening on");
-    (p, format!("http://127.0.0.1:{port}"))
-}
-
 fn redis_cli(port: u16, args: &[&str]) -> String {
     let out = Command::new("redis-cli")
         .arg("-p")
@@ -71,8 +52,8 @@ async fn two_continues_on_two_replicas_complete_a_signature_once() {
             ..GatewayOpts::default()
         },
     );
-    let (b_proc, b_url) = replica(&a.config, "b");
-    let (c_proc, c_url) = replica(&a.config, "c");
+    let (b_proc, b_url) = start_replica(&a.config, "b");
+    let (c_proc, c_url) = start_replica(&a.config, "c");
 
     // The site asks; the citizen approves; the provider reports signed.
     let doc = b"race document";

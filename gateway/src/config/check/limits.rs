@@ -34,7 +34,7 @@ fn list(
     r: &mut Report<'_>,
     at: &str,
     name: &str,
-    v: &Option<Spanned<Vec<Spanned<String>>>>,
+    v: Option<&Spanned<Vec<Spanned<String>>>>,
     default: &[Limit],
 ) -> Vec<Limit> {
     let Some(v) = v else {
@@ -93,7 +93,7 @@ pub fn providers(
             );
             continue;
         }
-        let rules = list(r, "limits.providers", id, &Some(v.clone()), &[]);
+        let rules = list(r, "limits.providers", id, Some(v), &[]);
         out.insert(id.clone(), rules);
     }
     out
@@ -116,14 +116,20 @@ pub fn build(
         person: if site {
             limits::tightest(
                 &base.person,
-                &list(r, at, "pushes_per_person", &raw.pushes_per_person, &[]),
+                &list(
+                    r,
+                    at,
+                    "pushes_per_person",
+                    raw.pushes_per_person.as_ref(),
+                    &[],
+                ),
             )
         } else {
             list(
                 r,
                 at,
                 "pushes_per_person",
-                &raw.pushes_per_person,
+                raw.pushes_per_person.as_ref(),
                 &base.person,
             )
         },
@@ -131,21 +137,21 @@ pub fn build(
             r,
             at,
             "starts_per_client",
-            &raw.starts_per_client,
+            raw.starts_per_client.as_ref(),
             &base.client_starts,
         ),
         client_submissions: list(
             r,
             at,
             "submissions_per_client",
-            &raw.submissions_per_client,
+            raw.submissions_per_client.as_ref(),
             &base.client_submissions,
         ),
         site_starts: list(
             r,
             at,
             "starts_per_site",
-            &raw.starts_per_site,
+            raw.starts_per_site.as_ref(),
             &base.site_starts,
         ),
     }
