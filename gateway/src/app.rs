@@ -32,7 +32,7 @@ pub struct App {
     /// Precomputed `/.well-known/openid-configuration`.
     pub discovery: bytes::Bytes,
     /// In-process L1 for session reads (see `oidc::session::L1_TTL`).
-    pub sessions: moka::sync::Cache<String, Arc<crate::oidc::session::Session>>,
+    pub sessions: moka::sync::Cache<String, Arc<crate::login::session::Session>>,
     /// Proxy sessions, identities and upstream clients.
     pub proxy: crate::proxy::Runtime,
     /// The signing audit log, when signing is enabled.
@@ -277,7 +277,7 @@ impl App {
             keys,
             providers,
             discovery,
-            sessions: crate::oidc::session::l1_cache(),
+            sessions: crate::login::session::l1_cache(),
             proxy,
             audit,
             saml_keys,

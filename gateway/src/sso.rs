@@ -20,7 +20,7 @@
 //!
 //! [`end_everything`] is the one place a single sign-on ends (RP-initiated
 //! logout, the proxy's logout, SAML Single Logout through
-//! [`crate::oidc::session::end`]). Later propagation of a logout to sites
+//! [`crate::login::session::end`]). Later propagation of a logout to sites
 //! (back-channel logout) hooks in there: the [`Ended`] summary names the
 //! clients that were given tokens.
 //!

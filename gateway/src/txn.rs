@@ -5,7 +5,11 @@
 //! so two browsers or two replicas acting on the same login cannot both win; and
 //! only through [`advance`], which owns every legal transition. Knows no HTTP.
 
+mod v1;
+
+use crate::login::{Front, LoginRequest};
 use crate::random;
+use crate::signing::SigningSpec;
 use crate::store::{Store, StoreError};
 use munjigi_providers::person::serde_exposed;
 use munjigi_providers::{
@@ -87,37 +91,6 @@ pub fn advance(from: State, event: Event) -> Result<State, IllegalTransition> {
         _ => return Err(IllegalTransition { from, event }),
     };
     Ok(to)
-}
-
-/// What the site asked for, fixed when the login began.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AuthRequest {
-    pub client_id: String,
-    pub site_id: String,
-    pub redirect_uri: String,
-    pub state: Option<String>,
-    pub nonce: Option<String>,
-    pub code_challenge: Option<String>,
-    pub scope: String,
-    pub required_level: Level,
-    pub max_age: Option<u64>,
-    /// Phone number hint, pre-filled on the form.
-    pub login_hint: Option<String>,
-    /// Set when the login is for a proxy route: where the session goes after.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub proxy: Option<ProxyReturn>,
-    /// Set when the login answers a SAML SP: how the Response is built.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub saml: Option<crate::saml::SamlReturn>,
-}
-
-/// The proxy end of a login: the route, the path to return to, and the digest
-/// of the state cookie the route's host set for this browser.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ProxyReturn {
-    pub route: String,
-    pub rd: String,
-    pub state: String,
 }
 
 /// The site's policy as it was when the login began (a reload mid-login does not
@@ -242,30 +215,15 @@ pub struct Outcome {
     pub signed: Vec<munjigi_providers::signing::SignedDocument>,
 }
 
-/// What a signing request asks the citizen to sign (None for a login).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SigningSpec {
-    /// The signature request this login serves.
-    pub request_id: String,
-    pub title: String,
-    pub documents: Vec<munjigi_providers::signing::Document>,
-    /// The person the site named as signer, to prefill the identity form.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub signer: Option<StoredCitizen>,
-}
-
-impl SigningSpec {
-    pub fn ask(&self, ttl_secs: u32) -> munjigi_providers::signing::SignRequest {
-        munjigi_providers::signing::SignRequest {
-            title: self.title.clone(),
-            documents: self.documents.clone(),
-            ttl_secs,
-        }
-    }
-}
+/// The stored format of a login ([`LoginTxn::v`]). Records of an older format
+/// still read ([`v1`]), so replicas of two versions can share pending logins
+/// during a rolling upgrade.
+pub const FORMAT: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LoginTxn {
+    /// The stored format ([`FORMAT`]); absent in format 1.
+    pub v: u32,
     pub id: String,
     /// Bumped on every write; part of the compare-and-swap.
     pub rev: u64,
@@ -274,7 +232,10 @@ pub struct LoginTxn {
     /// Digest of the browser-binding cookie: only that browser may drive this login.
     pub browser: String,
     pub csrf: String,
-    pub request: AuthRequest,
+    /// The protocol this login answers, and how.
+    pub front: Front,
+    /// What the site asked, whatever the front.
+    pub request: LoginRequest,
     pub policy: PolicySnapshot,
     pub state: State,
     pub attempt: Option<Attempt>,
@@ -283,12 +244,14 @@ pub struct LoginTxn {
     /// Normalised reason of the last failure (a `ProviderError::code`).
     pub failure: Option<String>,
     pub outcome: Option<Outcome>,
-    /// Set when this transaction signs documents instead of logging in.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub signing: Option<SigningSpec>,
 }
 
 impl LoginTxn {
+    /// The signing request this login serves, if it is one.
+    pub fn signing(&self) -> Option<&SigningSpec> {
+        self.front.signing()
+    }
+
     pub fn is_live(&self, now: u64) -> bool {
         now < self.expires_at
     }
@@ -349,8 +312,7 @@ impl TxnRepo {
             return Err(TxnError::Gone);
         }
         let raw = self.store.get(&key(id)).await?.ok_or(TxnError::Gone)?;
-        let txn: LoginTxn =
-            serde_json::from_slice(&raw).map_err(|e| TxnError::Corrupt(e.to_string()))?;
+        let txn = decode(&raw)?;
         if !txn.is_live(random::now()) {
             return Err(TxnError::Gone);
         }
@@ -404,6 +366,22 @@ impl TxnRepo {
     }
 }
 
+/// Reads a stored login of any format this version knows ([`FORMAT`] and
+/// the one before it).
+pub fn decode(raw: &[u8]) -> Result<LoginTxn, TxnError> {
+    match serde_json::from_slice::<LoginTxn>(raw) {
+        Ok(txn) if txn.v == FORMAT => Ok(txn),
+        // Written by a newer replica: writing it back would lose what it added.
+        Ok(txn) => Err(TxnError::Corrupt(format!(
+            "stored login format {} is newer than this replica's {FORMAT}",
+            txn.v
+        ))),
+        Err(e) => serde_json::from_slice::<v1::LoginTxnV1>(raw)
+            .map(v1::LoginTxnV1::upgrade)
+            .map_err(|_| TxnError::Corrupt(e.to_string())),
+    }
+}
+
 fn ttl_for(txn: &LoginTxn) -> Duration {
     Duration::from_secs(txn.expires_at.saturating_sub(random::now()).max(1))
 }
@@ -453,25 +431,26 @@ mod size {
         };
         let long = "x".repeat(43);
         let txn = LoginTxn {
+            v: FORMAT,
             id: long[..22].to_owned(),
             rev: 3,
             created_at: 1_800_000_000,
             expires_at: 1_800_000_600,
             browser: long.clone(),
             csrf: long[..32].to_owned(),
-            request: AuthRequest {
+            front: Front::Oidc(crate::oidc::OidcReturn {
                 client_id: "hometax-portal".into(),
-                site_id: "hometax".into(),
                 redirect_uri: "https://www.hometax.go.kr/oidc/callback/login".into(),
                 state: Some(long.clone()),
                 nonce: Some(long.clone()),
                 code_challenge: Some(long.clone()),
+            }),
+            request: LoginRequest {
+                site_id: "hometax".into(),
                 scope: "openid profile phone".into(),
                 required_level: Level::Substantial,
                 max_age: Some(3600),
                 login_hint: None,
-                proxy: None,
-                saml: None,
             },
             policy: PolicySnapshot {
                 allowed_providers: ["kakao", "naver", "pass", "toss", "kb", "shinhan"]
@@ -503,7 +482,6 @@ mod size {
             attempts: 1,
             failure: None,
             outcome: None,
-            signing: None,
         };
         let bytes = serde_json::to_vec(&txn).unwrap();
         assert!(bytes.len() < 2048, "{} bytes", bytes.len());

@@ -25,7 +25,7 @@ pub const MAX_ATTEMPTS: u32 = 5;
 /// The provider's signing ability, if it can sign this many documents.
 pub fn signer_of<'a>(
     adapter: &'a dyn munjigi_providers::Provider,
-    spec: &crate::txn::SigningSpec,
+    spec: &crate::signing::SigningSpec,
 ) -> Result<&'a dyn munjigi_providers::signing::DocumentSigner, GatewayError> {
     adapter
         .signer()
@@ -92,12 +92,12 @@ pub async fn start(
     let started = std::time::Instant::now();
     // A code only where the app shows our text: the waiting page must never
     // ask the citizen to compare with something their app does not show.
-    let code = if adapter.shows_title() && txn.signing.is_none() {
+    let code = if adapter.shows_title() && txn.signing().is_none() {
         push_code()?
     } else {
         String::new()
     };
-    let (challenge, pending) = match &txn.signing {
+    let (challenge, pending) = match txn.signing() {
         None => {
             let challenge = Challenge {
                 // 24 random bytes: 32 characters, within every provider's nonce limit.
@@ -189,7 +189,7 @@ pub async fn refresh(app: &App, txn: LoginTxn) -> Result<LoginTxn, GatewayError>
         return apply(app, &txn, Event::ProviderFailed, Some("provider_removed")).await;
     };
     let status = async {
-        match &txn.signing {
+        match txn.signing() {
             None => adapter.status(&attempt.pending).await,
             Some(spec) => {
                 let signer = signer_of(adapter.as_ref(), spec)
@@ -328,7 +328,7 @@ pub async fn finish(app: &App, txn: LoginTxn) -> Result<Option<LoginTxn>, Gatewa
     };
     let started = std::time::Instant::now();
     let who = attempt.citizen.citizen();
-    let result = match &txn.signing {
+    let result = match txn.signing() {
         None => adapter
             .verify(&who, &attempt.challenge, &attempt.pending)
             .await

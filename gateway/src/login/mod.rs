@@ -1,13 +1,30 @@
-//! The citizen's pages of a login: chooser, identity form, waiting page, outcome.
+//! The login core every front shares, and the citizen's pages of a login.
+//!
+//! A front (OIDC, SAML, the proxy, signing) translates its protocol into a
+//! [`Front`] and a front-neutral [`LoginRequest`], asks [`reusable`] whether
+//! the browser's gateway [`session`] answers it, and otherwise calls
+//! [`begin`]. From there the login is the front's business only at its
+//! [`ends`]: the citizen's pages here (chooser, identity form, waiting page),
+//! the provider steps in [`flow`], the claims in [`release`], all alike.
 //!
 //! Every step loads the login from the store, checks it belongs to this browser,
-//! and checks the CSRF token on every POST. Provider work is in [`flow`]; how
-//! failures look is in [`crate::rescue`].
+//! and checks the CSRF token on every POST. How failures look is in
+//! [`crate::rescue`].
 
+pub mod begin;
+pub mod ends;
 pub mod flow;
+pub mod front;
+pub mod release;
+pub mod reuse;
+pub mod session;
+
+pub use begin::{begin, same_browser, BROWSER_COOKIE, CHOOSING_TTL_SECS};
+pub use front::{Front, LoginRequest};
+pub use release::{any_provider_fits, provider_fits, release};
+pub use reuse::reusable;
 
 use crate::app::App;
-use crate::oidc::{authorize, grant, session};
 use crate::pages::{self, ChooserView, Field, IdentifyView, ProviderChoice, WaitingView};
 use crate::random;
 use crate::rescue::{self, Ctx, GatewayError, Ways};
@@ -39,7 +56,7 @@ pub async fn route(
     }
     ctx.txn = Some(id.to_owned());
     let (txn, _) = app.txns.load(id).await?;
-    if !authorize::same_browser(app, req.headers(), &txn) {
+    if !same_browser(app, req.headers(), &txn) {
         return Err(GatewayError::WrongBrowser);
     }
     match (req.method().clone(), step) {
@@ -101,8 +118,8 @@ fn render(r: Result<String, pages::PageError>) -> Result<String, GatewayError> {
 /// Whether `id` may serve this transaction: the site's policy and level, and
 /// for a signing request, the provider signs this many documents.
 fn can_serve(app: &App, txn: &LoginTxn, id: &ProviderId) -> bool {
-    grant::provider_fits(app, &txn.policy, txn.request.required_level, id)
-        && txn.signing.as_ref().is_none_or(|spec| {
+    provider_fits(app, &txn.policy, txn.request.required_level, id)
+        && txn.signing().is_none_or(|spec| {
             app.providers
                 .get(id.as_str())
                 .is_some_and(|a| flow::signer_of(a.as_ref(), spec).is_ok())
@@ -130,7 +147,7 @@ fn chooser(app: &App, txn: &LoginTxn, ctx: &Ctx) -> Result<Response, GatewayErro
     let (ko, en) = lang_hrefs(&base);
     let cancel = format!("{base}/abort");
     let body = render(pages::chooser(&ChooserView {
-        signing: txn.signing.is_some(),
+        signing: txn.signing().is_some(),
         lang: ctx.lang,
         site_name: site_name(app, txn, ctx),
         providers: &choices,
@@ -152,7 +169,7 @@ struct Form {
 impl Form {
     fn prefill(txn: &LoginTxn) -> Self {
         // A signing request naming its signer: that person's details.
-        if let Some(c) = txn.signing.as_ref().and_then(|s| s.signer.as_ref()) {
+        if let Some(c) = txn.signing().and_then(|s| s.signer.as_ref()) {
             return Form {
                 name: c.name.expose().to_owned(),
                 birthdate: c.birthdate.iso(),
@@ -184,8 +201,8 @@ fn identify_page(
     let (ko, en) = lang_hrefs(&format!("{base}/identify?provider={provider}"));
     let action = format!("{base}/start");
     let documents: Vec<(String, String)> = txn
-        .signing
-        .iter()
+        .signing()
+        .into_iter()
         .flat_map(|s| &s.documents)
         .map(|d| (d.title.clone(), hex::encode(d.sha256)))
         .collect();
@@ -434,44 +451,7 @@ async fn continue_login(
     if txn.state != State::Verified {
         return Ok(failure_page(&txn, ctx));
     }
-    let Some(outcome) = txn.outcome.clone() else {
-        return Err(GatewayError::Internal(
-            "verified login without an outcome".into(),
-        ));
-    };
-    if let Some(spec) = &txn.signing {
-        return crate::signing::finish(app, &txn, spec, &outcome, ctx).await;
-    }
-    // One login, one code: only the request that removes the transaction
-    // (on whichever replica) goes on; a racing twin finds it gone.
-    if !app.txns.claim(&txn.id).await? {
-        return Ok(respond::redirect(&format!("{base}/wait")));
-    }
-    let (ticket, sess) = session::create(app, outcome.clone()).await?;
-    let cookie = app.cookies.set(
-        session::COOKIE,
-        &ticket,
-        Some(session::cookie_max_age(app).as_secs()),
-    );
-    if txn.request.saml.is_some() {
-        let resp = crate::saml::sso::complete(
-            app,
-            &txn.id,
-            &txn.request,
-            &txn.policy,
-            &outcome,
-            &sess.sid,
-            ctx,
-        )?;
-        return Ok(respond::with_cookie(resp, &cookie));
-    }
-    let url = match &txn.request.proxy {
-        Some(px) => crate::proxy::entry::handoff(app, px, &outcome, &sess.sid).await?,
-        None => {
-            grant::issue_code(app, &txn.id, &txn.request, &txn.policy, &outcome, &sess.sid).await?
-        }
-    };
-    Ok(respond::with_cookie(respond::redirect(&url), &cookie))
+    ends::complete(app, txn, ctx).await
 }
 
 async fn cancel(
@@ -490,41 +470,8 @@ async fn cancel(
     Ok(respond::redirect(&base(&txn)))
 }
 
-/// Back to the site without logging in (RFC 6749 `access_denied`).
+/// Back to the site without logging in (OIDC `access_denied`, a SAML
+/// status, the route's page, a declined signature).
 async fn abort(app: &App, txn: LoginTxn, ctx: &Ctx) -> Result<Response, GatewayError> {
-    if let Some(spec) = &txn.signing {
-        // Signing claims the transaction itself: a twin finishing it wins or loses whole.
-        tracing::info!(txn = %txn.id, client = %txn.request.client_id, "citizen returned to the site without signing");
-        return crate::signing::declined(app, &txn, spec).await;
-    }
-    app.txns.delete(&txn.id).await?;
-    tracing::info!(txn = %txn.id, client = %txn.request.client_id, "citizen returned to the site without logging in");
-    if let Some(ret) = &txn.request.saml {
-        return crate::saml::sso::answer(
-            app,
-            &ret.sp,
-            ret,
-            &crate::saml::error::Refusal::Cancelled,
-            ctx,
-        );
-    }
-    if let Some(px) = &txn.request.proxy {
-        // A proxied site has no error endpoint: back to where the citizen was
-        // going; a protected page there offers the login again.
-        let back = app
-            .config
-            .routes
-            .iter()
-            .find(|r| r.id == px.route)
-            .map_or_else(|| "/".to_owned(), |r| format!("{}{}", r.origin, r.prefix));
-        return Ok(respond::redirect(&back));
-    }
-    let url = grant::error_redirect(
-        app,
-        &txn.request.redirect_uri,
-        "access_denied",
-        "the citizen cancelled the login",
-        txn.request.state.as_deref(),
-    );
-    Ok(respond::redirect(&url))
+    ends::back_to_site(app, txn, ctx).await
 }

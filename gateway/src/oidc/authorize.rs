@@ -4,18 +4,16 @@
 //! are known, errors are shown as a page, never redirected, so the gateway cannot
 //! be turned into an open redirector. After that, errors go back to the site.
 
-use super::{grant, session};
+use super::{grant, OidcReturn};
 use crate::app::App;
+use crate::login::{self, Front, LoginRequest};
 use crate::rescue::{Ctx, GatewayError};
-use crate::txn::{AuthRequest, LoginTxn, PolicySnapshot, State};
+use crate::txn::PolicySnapshot;
 use crate::web::{respond, Params, Response};
 use crate::{random, web};
 use base64::Engine as _;
 use http::Method;
 use hyper::body::Incoming;
-
-/// The browser-binding cookie: a login can only be driven by the browser that began it.
-pub const BROWSER_COOKIE: &str = "mj_b";
 
 pub async fn handle(
     app: &App,
@@ -140,12 +138,7 @@ pub async fn handle(
     };
     let required_level = munjigi_policy::required_level(&site.policy, params.get("acr_values"));
     let policy = PolicySnapshot::from_policy(&site.policy);
-    let any_provider = app
-        .config
-        .providers
-        .iter()
-        .any(|p| grant::provider_fits(app, &policy, required_level, &p.id));
-    if !any_provider {
+    if !login::any_provider_fits(app, &policy, required_level) {
         return fail(
             "unmet_authentication_requirements",
             "no provider offers the requested assurance level",
@@ -156,41 +149,30 @@ pub async fn handle(
         .and_then(|h| munjigi_providers::Phone::parse(h).ok())
         .map(|p| p.national());
 
-    let request = AuthRequest {
+    let front = Front::Oidc(OidcReturn {
         client_id: client_id.to_owned(),
-        site_id: site.id.clone(),
         redirect_uri: redirect_uri.to_owned(),
         state: state.map(str::to_owned),
         nonce: nonce.map(str::to_owned),
         code_challenge: code_challenge.map(str::to_owned),
+    });
+    let request = LoginRequest {
+        site_id: site.id.clone(),
         scope: scopes.as_str(),
         required_level,
         max_age,
         login_hint,
-        proxy: None,
-        saml: None,
     };
 
     // 3. Single sign-on: reuse a fresh enough session of this browser.
-    let force = prompts.contains(&"login");
-    if !force {
-        if let Some(ticket) = app.cookies.get(&parts.headers, session::COOKIE) {
-            if let Some(s) = session::load(app, ticket).await? {
-                let age = random::now().saturating_sub(s.outcome.auth_time);
-                // max_age=0 means "authenticate now", like prompt=login.
-                let fresh = max_age.is_none_or(|m| m > 0 && age <= m);
-                if fresh
-                    && s.outcome.level >= required_level
-                    && grant::provider_fits(app, &policy, required_level, &s.outcome.provider)
-                {
-                    let txn_id = random::token(16)?;
-                    let url =
-                        grant::issue_code(app, &txn_id, &request, &policy, &s.outcome, &s.sid)
-                            .await?;
-                    tracing::info!(txn = %txn_id, client = client_id, "login answered from the gateway session");
-                    return Ok(respond::redirect(&url));
-                }
-            }
+    if !prompts.contains(&"login") {
+        if let Some(s) = login::reusable(app, &parts.headers, &request, &policy).await? {
+            let txn_id = random::token(16)?;
+            tracing::info!(txn = %txn_id, client = client_id, "login answered from the gateway session");
+            return login::ends::answer(
+                app, &txn_id, &front, &request, &policy, &s.outcome, &s.sid, ctx,
+            )
+            .await;
         }
     }
     if prompts.contains(&"none") {
@@ -198,8 +180,8 @@ pub async fn handle(
     }
 
     // 4. A new login transaction, bound to this browser.
-    let began = begin(app, &parts.headers, request, policy, ctx).await;
-    match began {
+    match login::begin(app, &parts.headers, front, request, policy, ctx).await {
+        Ok((resp, _)) => Ok(resp),
         // The site's own rate: the site hears it, not the citizen.
         Err(GatewayError::Limited(r)) if !r.kind.tells_citizen() => {
             tracing::warn!(code = "MJ-L04", site = %r.site, reason = %r, "login start refused by the site's limit");
@@ -208,85 +190,6 @@ pub async fn handle(
                 "too many logins for this site right now; try again shortly",
             )
         }
-        other => other,
+        Err(e) => Err(e),
     }
-}
-
-/// How long a login lives before the citizen asks for a push (chooser and
-/// identity form): an anonymous `/authorize` costs a record this long at most.
-pub const CHOOSING_TTL_SECS: u64 = 180;
-
-/// Starts a login transaction for `request`, bound to this browser (the
-/// browser cookie is set when missing), and sends the citizen to the chooser.
-pub async fn begin(
-    app: &App,
-    headers: &http::HeaderMap,
-    request: AuthRequest,
-    policy: PolicySnapshot,
-    ctx: &mut Ctx,
-) -> Result<Response, GatewayError> {
-    Ok(begin_with(app, headers, request, policy, None, ctx)
-        .await?
-        .0)
-}
-
-/// [`begin`], for a transaction that signs documents when `signing` is set.
-pub async fn begin_with(
-    app: &App,
-    headers: &http::HeaderMap,
-    request: AuthRequest,
-    policy: PolicySnapshot,
-    signing: Option<crate::txn::SigningSpec>,
-    ctx: &mut Ctx,
-) -> Result<(Response, String), GatewayError> {
-    crate::limits::start(app, &request.site_id, ctx.client).await?;
-    let client_id = request.client_id.clone();
-    let required_level = request.required_level;
-    let (browser_secret, new_cookie) = match app.cookies.get(headers, BROWSER_COOKIE) {
-        Some(v) if v.len() == 43 => (v.to_owned(), false),
-        _ => (random::token(32)?, true),
-    };
-    let now = random::now();
-    let txn = LoginTxn {
-        id: random::token(16)?,
-        rev: 0,
-        created_at: now,
-        // Anonymous until a push is asked for: a short life, extended to
-        // the login's full one when the citizen submits the identity form.
-        expires_at: now + app.config.login_ttl.as_secs().min(CHOOSING_TTL_SECS),
-        browser: random::digest(&browser_secret),
-        csrf: random::token(24)?,
-        request,
-        policy,
-        state: State::Choosing,
-        attempt: None,
-        attempts: 0,
-        failure: None,
-        outcome: None,
-        signing,
-    };
-    app.txns.create(&txn).await?;
-    ctx.txn = Some(txn.id.clone());
-    tracing::info!(txn = %txn.id, client = %client_id, acr = required_level.short(), "login started");
-    let mut resp = respond::redirect(&format!("/login/{}", txn.id));
-    if new_cookie {
-        resp = respond::with_cookie(
-            resp,
-            &app.cookies.set(BROWSER_COOKIE, &browser_secret, None),
-        );
-    }
-    Ok((resp, txn.id))
-}
-
-/// Whether this request comes from the browser that began `txn`.
-pub fn same_browser(app: &App, headers: &http::HeaderMap, txn: &LoginTxn) -> bool {
-    let Some(v) = app.cookies.get(headers, BROWSER_COOKIE) else {
-        return false;
-    };
-    let given = random::digest(v);
-    given.len() == txn.browser.len()
-        && bool::from(subtle::ConstantTimeEq::ct_eq(
-            given.as_bytes(),
-            txn.browser.as_bytes(),
-        ))
 }

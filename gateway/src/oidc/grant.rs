@@ -4,13 +4,14 @@
 //! hand out logins. Claims are released (by the site's policy) when the code is
 //! issued, so the token endpoint only signs what was already decided.
 
+use super::OidcReturn;
 use crate::app::App;
+use crate::login::LoginRequest;
+use crate::random;
 use crate::rescue::GatewayError;
-use crate::txn::{AuthRequest, Outcome, PolicySnapshot};
+use crate::txn::{Outcome, PolicySnapshot};
 use crate::web::params::append_query;
-use crate::{pairwise, random};
 use munjigi_policy::{Claims, Scopes};
-use munjigi_providers::{Assertion, ProviderId};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -71,31 +72,32 @@ pub fn error_redirect(
 pub async fn issue_code(
     app: &App,
     txn_id: &str,
-    req: &AuthRequest,
+    ret: &OidcReturn,
+    req: &LoginRequest,
     policy: &PolicySnapshot,
     outcome: &Outcome,
     sid: &str,
 ) -> Result<String, GatewayError> {
-    let claims = match release(app, txn_id, req, policy, outcome)? {
+    let claims = match crate::login::release(app, txn_id, req, policy, outcome)? {
         Ok(c) => c,
         Err(denied) => {
-            tracing::warn!(txn = txn_id, client = %req.client_id, code = denied.code(), "claim release refused");
+            tracing::warn!(txn = txn_id, client = %ret.client_id, code = denied.code(), "claim release refused");
             return Ok(error_redirect(
                 app,
-                &req.redirect_uri,
+                &ret.redirect_uri,
                 "access_denied",
                 "the login does not meet the site's policy",
-                req.state.as_deref(),
+                ret.state.as_deref(),
             ));
         }
     };
     let scopes = Scopes::parse(&req.scope).map_err(|e| GatewayError::BadRequest(e.to_string()))?;
     let code = random::token(32)?;
     let record = CodeRecord {
-        client_id: req.client_id.clone(),
-        redirect_uri: req.redirect_uri.clone(),
-        nonce: req.nonce.clone(),
-        code_challenge: req.code_challenge.clone(),
+        client_id: ret.client_id.clone(),
+        redirect_uri: ret.redirect_uri.clone(),
+        nonce: ret.nonce.clone(),
+        code_challenge: ret.code_challenge.clone(),
         scope: scopes.as_str(),
         claims,
         sid: sid.to_owned(),
@@ -108,57 +110,11 @@ pub async fn issue_code(
             Duration::from_secs(super::CODE_TTL_SECS),
         )
         .await?;
-    tracing::info!(txn = txn_id, client = %req.client_id, provider = %outcome.provider, acr = outcome.level.short(), "authorization code issued");
+    tracing::info!(txn = txn_id, client = %ret.client_id, provider = %outcome.provider, acr = outcome.level.short(), "authorization code issued");
     let mut pairs = vec![("code", code.as_str())];
-    if let Some(s) = &req.state {
+    if let Some(s) = &ret.state {
         pairs.push(("state", s));
     }
     pairs.push(("iss", app.config.issuer()));
-    Ok(append_query(&req.redirect_uri, &pairs))
-}
-
-/// The claims the site's policy releases for this outcome (OIDC and SAML
-/// share it): the normalised assertion, the pairwise `sub`, the policy check.
-pub fn release(
-    app: &App,
-    txn_id: &str,
-    req: &AuthRequest,
-    policy: &PolicySnapshot,
-    outcome: &Outcome,
-) -> Result<Result<Claims, munjigi_policy::Denied>, GatewayError> {
-    let scopes = Scopes::parse(&req.scope).map_err(|e| GatewayError::BadRequest(e.to_string()))?;
-    let assertion = Assertion {
-        txn: txn_id.to_owned(),
-        provider: outcome.provider.clone(),
-        person: outcome.person.person(),
-        level: outcome.level,
-        amr: outcome.amr.clone(),
-        auth_time: outcome.auth_time,
-        evidence: outcome.evidence.clone(),
-    };
-    let sub = pairwise::subject(
-        app.config.pairwise_key.expose(),
-        &req.site_id,
-        &assertion.person.ci,
-    )
-    .map_err(|e| GatewayError::Internal(e.to_string()))?;
-    Ok(munjigi_policy::release(
-        &policy.to_policy(),
-        &assertion,
-        req.required_level,
-        &scopes,
-        sub,
-    ))
-}
-
-/// Whether `provider` may serve this login (the site's snapshot and the level).
-pub fn provider_fits(
-    app: &App,
-    policy: &PolicySnapshot,
-    required: munjigi_providers::Level,
-    id: &ProviderId,
-) -> bool {
-    app.config.provider(id.as_str()).is_some_and(|p| {
-        munjigi_policy::provider_allowed(&policy.to_policy(), id, p.level, required)
-    })
+    Ok(append_query(&ret.redirect_uri, &pairs))
 }

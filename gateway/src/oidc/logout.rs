@@ -18,9 +18,9 @@
 //! `id_token_hint` (expired hints are fine). Without a live session there is
 //! nothing to end and nothing to confirm.
 
-use super::session;
 use crate::app::App;
 use crate::config::model::IdTokenAlg;
+use crate::login::session;
 use crate::pages::{self, LoggedOutView, LogoutConfirmView};
 use crate::rescue::{Ctx, GatewayError};
 use crate::web::{self, params::append_query, respond, Params, Response};

@@ -12,7 +12,6 @@ pub mod client_assertion;
 pub mod discovery;
 pub mod grant;
 pub mod logout;
-pub mod session;
 pub mod token;
 pub mod userinfo;
 
@@ -20,3 +19,18 @@ pub mod userinfo;
 pub const CODE_TTL_SECS: u64 = 60;
 /// Access tokens (for userinfo) and ID tokens live this long.
 pub const TOKEN_TTL_SECS: u64 = 600;
+
+/// The OIDC end of a login: how the authorization response is built.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct OidcReturn {
+    pub client_id: String,
+    /// Exactly as registered for the client (checked before the login began).
+    pub redirect_uri: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    /// PKCE S256 challenge, checked when the code is redeemed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_challenge: Option<String>,
+}

@@ -8,10 +8,10 @@
 use super::route::Route;
 use super::{forward_auth, identity, jar, session, target, Origin, RESERVED};
 use crate::app::App;
-use crate::oidc::{authorize, grant, session as sso};
+use crate::login::{self, session as sso, Front, LoginRequest};
 use crate::random;
 use crate::rescue::{Ctx, GatewayError};
-use crate::txn::{AuthRequest, Outcome, PolicySnapshot, ProxyReturn};
+use crate::txn::{Outcome, PolicySnapshot};
 use crate::web::params::append_query;
 use crate::web::{respond, AnyBody, AnyResponse, Params, Response};
 use http::Method;
@@ -25,6 +25,15 @@ use subtle::ConstantTimeEq;
 pub const STATE_COOKIE: &str = "mj_pxst";
 const STATE_MAX_AGE: u64 = 900;
 const HANDOFF_TTL: Duration = Duration::from_secs(60);
+
+/// The proxy end of a login: the route, the path to return to, and the digest
+/// of the state cookie the route's host set for this browser.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProxyReturn {
+    pub route: String,
+    pub rd: String,
+    pub state: String,
+}
 
 fn any(r: Response) -> AnyResponse {
     r.map(AnyBody::Left)
@@ -280,34 +289,28 @@ pub async fn start(
         state: random::digest(state),
     };
     let policy = PolicySnapshot::from_policy(&site.policy);
-    let required = route.min_level;
-    // Single sign-on: a fresh enough gateway session goes straight back.
-    if let Some(ticket) = app.cookies.get(req.headers(), sso::COOKIE) {
-        if let Some(s) = sso::load(app, ticket).await? {
-            if s.outcome.level >= required
-                && grant::provider_fits(app, &policy, required, &s.outcome.provider)
-            {
-                let url = handoff(app, &px, &s.outcome, &s.sid).await?;
-                tracing::info!(route = %route.id, "proxy login answered from the gateway session");
-                return Ok(respond::redirect(&url));
-            }
-        }
-    }
-    let request = AuthRequest {
-        client_id: format!("route:{}", route.id),
+    let request = LoginRequest {
         site_id: site.id.clone(),
-        redirect_uri: String::new(),
-        state: None,
-        nonce: None,
-        code_challenge: None,
         scope: "openid profile".into(),
-        required_level: required,
+        required_level: route.min_level,
         max_age: None,
         login_hint: None,
-        proxy: Some(px),
-        saml: None,
     };
-    authorize::begin(app, req.headers(), request, policy, ctx).await
+    let front = Front::Proxy(px);
+    // Single sign-on: a fresh enough gateway session goes straight back.
+    if let Some(s) = login::reusable(app, req.headers(), &request, &policy).await? {
+        tracing::info!(route = %route.id, "proxy login answered from the gateway session");
+        let txn_id = random::token(16)?;
+        return login::ends::answer(
+            app, &txn_id, &front, &request, &policy, &s.outcome, &s.sid, ctx,
+        )
+        .await;
+    }
+    Ok(
+        login::begin(app, req.headers(), front, request, policy, ctx)
+            .await?
+            .0,
+    )
 }
 
 /// `GET /proxy/logged-out?route` on the gateway's host, after a route's

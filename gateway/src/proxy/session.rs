@@ -53,7 +53,7 @@ pub fn touch_interval(idle: Duration) -> u64 {
 pub fn l1_cache() -> moka::sync::Cache<String, Arc<Loaded>> {
     moka::sync::Cache::builder()
         .max_capacity(200_000)
-        .time_to_live(crate::oidc::session::L1_TTL)
+        .time_to_live(crate::login::session::L1_TTL)
         .support_invalidation_closures()
         .build()
 }

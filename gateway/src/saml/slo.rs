@@ -12,7 +12,7 @@ use super::binding::{self, BINDING_POST, RSA_SHA256};
 use super::error::{status, Refusal, SamlError};
 use super::response::{issuer, new_id, sign, to_xml};
 use crate::app::App;
-use crate::oidc::session;
+use crate::login::session;
 use crate::rescue::{Ctx, GatewayError};
 use crate::web::{respond, Response};
 use base64::Engine as _;

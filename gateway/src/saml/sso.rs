@@ -17,10 +17,10 @@ use super::response::{self, Success, NAMEID_PERSISTENT, NAMEID_TRANSIENT, NAMEID
 use super::SamlReturn;
 use crate::app::App;
 use crate::config::model::{SamlSite, Site};
-use crate::oidc::{authorize, grant, session};
+use crate::login::{self, Front, LoginRequest};
 use crate::random;
 use crate::rescue::{Ctx, GatewayError};
-use crate::txn::{AuthRequest, Outcome, PolicySnapshot};
+use crate::txn::{Outcome, PolicySnapshot};
 use crate::web::{respond, Response};
 use base64::Engine as _;
 use http::{Method, StatusCode};
@@ -200,7 +200,7 @@ fn any_provider_at(app: &App, policy: &PolicySnapshot, level: Level) -> bool {
     app.config
         .providers
         .iter()
-        .any(|p| p.level == level && grant::provider_fits(app, policy, level, &p.id))
+        .any(|p| p.level == level && login::provider_fits(app, policy, level, &p.id))
 }
 
 /// The levels a RequestedAuthnContext accepts (SAML core §3.3.2.2.1), above
@@ -230,21 +230,15 @@ pub fn acceptable_levels(request: &AuthnRequest, floor: Level) -> Option<Vec<Lev
     (!levels.is_empty()).then_some(levels)
 }
 
-fn auth_request(site: &Site, saml: &SamlSite, ret: SamlReturn) -> AuthRequest {
-    let required_level = ret.levels.first().copied().unwrap_or(site.policy.min_level);
-    AuthRequest {
-        client_id: ret.sp.clone(),
+/// The front-neutral request of a SAML login: the lowest accepted level,
+/// the claims the site's SAML config releases.
+fn login_request(site: &Site, saml: &SamlSite, ret: &SamlReturn) -> LoginRequest {
+    LoginRequest {
         site_id: site.id.clone(),
-        redirect_uri: ret.acs.clone(),
-        state: ret.relay_state.clone(),
-        nonce: None,
-        code_challenge: None,
         scope: saml.scope.clone(),
-        required_level,
+        required_level: ret.levels.first().copied().unwrap_or(site.policy.min_level),
         max_age: None,
         login_hint: None,
-        proxy: None,
-        saml: Some(ret),
     }
 }
 
@@ -260,65 +254,45 @@ async fn start(
     ctx: &mut Ctx,
 ) -> Result<Response, GatewayError> {
     let policy = PolicySnapshot::from_policy(&site.policy);
-    let request = auth_request(site, saml, ret);
-    // Single sign-on: a session of this browser at an accepted level.
+    let request = login_request(site, saml, &ret);
+    // Single sign-on: a session of this browser at an accepted level (the
+    // lowest accepted level is the request's; `complete` answers with the
+    // strongest accepted level the session reached).
     if !force {
-        if let Some(ticket) = app.cookies.get(headers, session::COOKIE) {
-            if let Some(s) = session::load(app, ticket).await? {
-                let fits = request
-                    .saml
-                    .as_ref()
-                    .is_some_and(|r| r.levels.iter().any(|l| *l <= s.outcome.level))
-                    && grant::provider_fits(
-                        app,
-                        &policy,
-                        request.required_level,
-                        &s.outcome.provider,
-                    );
-                if fits {
-                    let txn_id = random::token(16)?;
-                    return complete(app, &txn_id, &request, &policy, &s.outcome, &s.sid, ctx);
-                }
-            }
+        if let Some(s) = login::reusable(app, headers, &request, &policy).await? {
+            let txn_id = random::token(16)?;
+            return complete(
+                app, &txn_id, &ret, &request, &policy, &s.outcome, &s.sid, ctx,
+            );
         }
     }
     if passive {
-        let Some(ret) = &request.saml else {
-            return Err(GatewayError::Internal(
-                "SAML login without its return".into(),
-            ));
-        };
-        return answer(app, &ret.sp, ret, &Refusal::NoPassive, ctx);
+        return answer(app, &ret.sp, &ret, &Refusal::NoPassive, ctx);
     }
-    let ret = request.saml.clone();
-    match authorize::begin(app, headers, request, policy, ctx).await {
+    let front = Front::Saml(ret.clone());
+    match login::begin(app, headers, front, request, policy, ctx).await {
+        Ok((resp, _)) => Ok(resp),
         // The site's own rate: the SP hears it (Responder), not the citizen.
         Err(GatewayError::Limited(r)) if !r.kind.tells_citizen() => {
             tracing::warn!(code = "MJ-L04", site = %r.site, reason = %r, "login start refused by the site's limit");
-            match &ret {
-                Some(ret) => answer(app, &ret.sp, ret, &Refusal::SiteBusy, ctx),
-                None => Err(GatewayError::Limited(r)),
-            }
+            answer(app, &ret.sp, &ret, &Refusal::SiteBusy, ctx)
         }
-        other => other,
+        Err(e) => Err(e),
     }
 }
 
 /// The end of a login for a SAML SP: release, project, sign, post.
+#[allow(clippy::too_many_arguments)]
 pub fn complete(
     app: &App,
     txn_id: &str,
-    request: &AuthRequest,
+    ret: &SamlReturn,
+    request: &LoginRequest,
     policy: &PolicySnapshot,
     outcome: &Outcome,
     sid: &str,
     ctx: &Ctx,
 ) -> Result<Response, GatewayError> {
-    let Some(ret) = &request.saml else {
-        return Err(GatewayError::Internal(
-            "SAML login without its return".into(),
-        ));
-    };
     let Some((_, saml)) = app.config.saml_sp(&ret.sp) else {
         // The SP was removed by a reload mid-login: nowhere trusted to answer.
         return Err(SamlError::new(Some(&ret.sp), Refusal::UnknownSp).into());
@@ -333,7 +307,7 @@ pub fn complete(
     else {
         return answer(app, &ret.sp, ret, &Refusal::NoAuthnContext, ctx);
     };
-    let claims = match grant::release(app, txn_id, request, policy, outcome)? {
+    let claims = match login::release(app, txn_id, request, policy, outcome)? {
         Ok(c) => c,
         Err(denied) => {
             tracing::warn!(txn = txn_id, sp = %ret.sp, code = denied.code(), "claim release refused");

@@ -3,16 +3,17 @@
 //! chooser, a review of the documents and the waiting page, and the site gets
 //! a receipt ([`receipt`]) it can verify years later.
 //!
-//! The citizen's part is a login transaction carrying a
-//! [`crate::txn::SigningSpec`]: the same chooser (limited to providers that
-//! can sign this many documents), the same coalesced polls and verify-once
-//! claim. Only the ends differ: [`start`] begins it from `/sign/{id}`, and
-//! [`finish`] turns a verified result into a receipt — after the audit log has
-//! the event (fail-closed) — instead of an authorization code.
+//! The citizen's part is a login whose front is [`SigningSpec`]
+//! ([`crate::login::Front::Signing`]): the same chooser (limited to providers
+//! that can sign this many documents), the same coalesced polls and
+//! verify-once claim. Only the ends differ: [`start`] begins it from
+//! `/sign/{id}`, and [`finish`] turns a verified result into a receipt — after
+//! the audit log has the event (fail-closed) — instead of an authorization code.
 //!
-//! A request ends once, like a login: [`finish`] and [`declined`] first claim
+//! A request ends once, like a login: [`crate::login::ends`] first claims
 //! the login transaction (GETDEL, [`crate::txn::TxnRepo::claim`]), and only
-//! the claimer writes the audit event, the receipt and the webhook. A twin
+//! the claimer ([`finish`], [`fail`]) writes the audit event, the receipt and
+//! the webhook. A twin
 //! request (a double click, a second tab, another replica) that loses the
 //! claim waits briefly for the winner to end it and goes back to the site
 //! like the winner, instead of writing a second event or failing on the
@@ -24,10 +25,10 @@ pub mod record;
 pub mod webhook;
 
 use crate::app::App;
-use crate::oidc::authorize;
+use crate::login::{Front, LoginRequest};
 use crate::random;
 use crate::rescue::{Ctx, GatewayError};
-use crate::txn::{AuthRequest, LoginTxn, Outcome, PolicySnapshot, SigningSpec};
+use crate::txn::{LoginTxn, Outcome, PolicySnapshot, StoredCitizen};
 use crate::web::params::append_query;
 use crate::web::{respond, Response};
 use record::{SignatureRecord, Status};
@@ -38,6 +39,31 @@ use subtle::ConstantTimeEq;
 /// signature request before it sends the citizen back anyway.
 const TWIN_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 const TWIN_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The signing end of a login: what the citizen is asked to sign, for which
+/// signature request.
+#[derive(Debug, Clone, serde::Deserialize, Serialize)]
+pub struct SigningSpec {
+    /// The signature request this login serves.
+    pub request_id: String,
+    /// The site's client that asked (for log lines).
+    pub client_id: String,
+    pub title: String,
+    pub documents: Vec<munjigi_providers::signing::Document>,
+    /// The person the site named as signer, to prefill the identity form.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<StoredCitizen>,
+}
+
+impl SigningSpec {
+    pub fn ask(&self, ttl_secs: u32) -> munjigi_providers::signing::SignRequest {
+        munjigi_providers::signing::SignRequest {
+            title: self.title.clone(),
+            documents: self.documents.clone(),
+            ttl_secs,
+        }
+    }
+}
 
 fn retention(app: &App) -> std::time::Duration {
     app.config
@@ -88,27 +114,28 @@ pub async fn start(
             .collect::<Result<Vec<_>, GatewayError>>()?;
         let spec = SigningSpec {
             request_id: r.id.clone(),
+            client_id: r.client_id.clone(),
             title: r.title.clone(),
             documents,
             signer: r.signer.as_ref().and_then(|s| s.citizen.clone()),
         };
-        let request = AuthRequest {
-            client_id: r.client_id.clone(),
+        let request = LoginRequest {
             site_id: r.site_id.clone(),
-            redirect_uri: r.redirect_uri.clone(),
-            state: r.state.clone(),
-            nonce: None,
-            code_challenge: None,
             scope: "openid profile".into(),
             required_level: site.policy.min_level,
             max_age: None,
             login_hint: None,
-            proxy: None,
-            saml: None,
         };
         let policy = PolicySnapshot::from_policy(&site.policy);
-        let (resp, txn_id) =
-            authorize::begin_with(app, req.headers(), request, policy, Some(spec), ctx).await?;
+        let (resp, txn_id) = crate::login::begin(
+            app,
+            req.headers(),
+            Front::Signing(spec),
+            request,
+            policy,
+            ctx,
+        )
+        .await?;
         r.txn = Some(txn_id.clone());
         if record::save(app.store.as_ref(), &raw, &r, retention(app)).await? {
             return Ok(resp);
@@ -172,7 +199,7 @@ fn back_to_site(r: &SignatureRecord) -> String {
 /// signature request right now: wait (briefly) until it has, then send this
 /// browser back to the site as the winner does. The site reads the outcome
 /// from the API or its webhook either way.
-async fn after_twin(
+pub async fn after_twin(
     app: &App,
     spec: &SigningSpec,
     txn: &LoginTxn,
@@ -192,7 +219,7 @@ async fn after_twin(
 
 /// Ends the request as failed (if still pending) and sends the citizen back.
 /// Only for the request that claimed the transaction.
-async fn fail(
+pub async fn fail(
     app: &App,
     txn: &LoginTxn,
     spec: &SigningSpec,
@@ -218,49 +245,22 @@ async fn fail(
     ))
 }
 
-/// The citizen goes back to the site without a receipt. The site learns
-/// `cancelled`, or, when the last try failed (a provider result that did not
-/// verify, a provider error), that try's reason (`bad_signature`, …): until
-/// then the request stays pending so the citizen can retry or pick another
-/// provider, as in a login. Claims the transaction first: a twin that is
-/// finishing (or declining) it at the same moment ends it instead.
-pub async fn declined(
-    app: &App,
-    txn: &LoginTxn,
-    spec: &SigningSpec,
-) -> Result<Response, GatewayError> {
-    if !app.txns.claim(&txn.id).await? {
-        return after_twin(app, spec, txn).await;
-    }
-    let reason = match (txn.state, txn.failure.as_deref()) {
-        (crate::txn::State::Failed, Some(f)) => f,
-        _ => "cancelled",
-    };
-    fail(app, txn, spec, reason).await
-}
-
 /// A verified signing result: check the binding, seal the receipt, write the
-/// audit event, then release the receipt and send the citizen back.
+/// audit event, then release the receipt and send the citizen back. Only for
+/// the request that claimed the transaction ([`crate::login::ends`]): one
+/// request, one audit event, one receipt, one webhook.
 pub async fn finish(
     app: &App,
     txn: &LoginTxn,
     spec: &SigningSpec,
     outcome: &Outcome,
-    _ctx: &Ctx,
 ) -> Result<Response, GatewayError> {
     let Some((mut r, raw)) = record::load(app.store.as_ref(), &spec.request_id).await? else {
         return Err(GatewayError::LoginGone);
     };
     if r.status != Status::Pending {
         // Finished already (by this browser a moment ago, or failed): never twice.
-        app.txns.delete(&txn.id).await?;
         return Ok(respond::redirect(&back_to_site(&r)));
-    }
-    // One request, one completion: only the request that removes the
-    // transaction (on whichever replica) goes on to the audit event, the
-    // receipt and the webhook; a racing twin finds it gone.
-    if !app.txns.claim(&txn.id).await? {
-        return after_twin(app, spec, txn).await;
     }
     if random::now() >= r.expires_at {
         return fail(app, txn, spec, "expired").await;

@@ -1,0 +1,129 @@
+//! The two ends of a login that a front sees: it finished (a verified outcome,
+//! or a gateway session that answers for one), or the citizen went back to
+//! the site without it. Each ends once: the request that claims the
+//! transaction (on whichever replica) answers; then the answer depends on
+//! the front, and only here (and in [`super::front`]) is the front matched.
+
+use super::{session, Front, LoginRequest};
+use crate::app::App;
+use crate::rescue::{Ctx, GatewayError};
+use crate::txn::{LoginTxn, Outcome, PolicySnapshot, State};
+use crate::web::{respond, Response};
+
+/// Answers `front` with a finished login: an authorization code, a SAML
+/// Response, a proxy hand-over. `sid` is the gateway session it belongs to.
+/// Not for signing (a signature is never answered from a session).
+#[allow(clippy::too_many_arguments)]
+pub async fn answer(
+    app: &App,
+    txn_id: &str,
+    front: &Front,
+    request: &LoginRequest,
+    policy: &PolicySnapshot,
+    outcome: &Outcome,
+    sid: &str,
+    ctx: &Ctx,
+) -> Result<Response, GatewayError> {
+    match front {
+        Front::Oidc(o) => {
+            let url = crate::oidc::grant::issue_code(app, txn_id, o, request, policy, outcome, sid)
+                .await?;
+            Ok(respond::redirect(&url))
+        }
+        Front::Saml(ret) => {
+            crate::saml::sso::complete(app, txn_id, ret, request, policy, outcome, sid, ctx)
+        }
+        Front::Proxy(px) => {
+            let url = crate::proxy::entry::handoff(app, px, outcome, sid).await?;
+            Ok(respond::redirect(&url))
+        }
+        Front::Signing(_) => Err(GatewayError::Internal(
+            "a signature cannot be answered from a session".into(),
+        )),
+    }
+}
+
+/// A verified login: claim it, then answer its front. A twin request that
+/// loses the claim goes back to the waiting page (which finds the login gone
+/// or, for signing, waits for the winner).
+pub async fn complete(app: &App, txn: LoginTxn, ctx: &Ctx) -> Result<Response, GatewayError> {
+    let Some(outcome) = txn.outcome.clone() else {
+        return Err(GatewayError::Internal(
+            "verified login without an outcome".into(),
+        ));
+    };
+    let claimed = app.txns.claim(&txn.id).await?;
+    if let Front::Signing(spec) = &txn.front {
+        return if claimed {
+            crate::signing::finish(app, &txn, spec, &outcome).await
+        } else {
+            crate::signing::after_twin(app, spec, &txn).await
+        };
+    }
+    // One login, one answer: only the request that removed the transaction
+    // goes on; a racing twin finds it gone.
+    if !claimed {
+        return Ok(respond::redirect(&format!("/login/{}/wait", txn.id)));
+    }
+    let (ticket, sess) = session::create(app, outcome.clone()).await?;
+    let cookie = app.cookies.set(
+        session::COOKIE,
+        &ticket,
+        Some(session::cookie_max_age(app).as_secs()),
+    );
+    let resp = answer(
+        app,
+        &txn.id,
+        &txn.front,
+        &txn.request,
+        &txn.policy,
+        &outcome,
+        &sess.sid,
+        ctx,
+    )
+    .await?;
+    Ok(respond::with_cookie(resp, &cookie))
+}
+
+/// Back to the site without logging in (or signing). Ending it twice answers
+/// twice the same way (a double click lands where the first would have).
+pub async fn back_to_site(app: &App, txn: LoginTxn, ctx: &Ctx) -> Result<Response, GatewayError> {
+    let claimed = app.txns.claim(&txn.id).await?;
+    tracing::info!(txn = %txn.id, front = txn.front.kind(), client = %txn.front.party(), "citizen returned to the site without finishing");
+    match &txn.front {
+        Front::Signing(spec) if claimed => {
+            // The site learns `cancelled`, or the last try's reason.
+            let reason = match (txn.state, txn.failure.as_deref()) {
+                (State::Failed, Some(f)) => f,
+                _ => "cancelled",
+            };
+            crate::signing::fail(app, &txn, spec, reason).await
+        }
+        Front::Signing(spec) => crate::signing::after_twin(app, spec, &txn).await,
+        Front::Saml(ret) => crate::saml::sso::answer(
+            app,
+            &ret.sp,
+            ret,
+            &crate::saml::error::Refusal::Cancelled,
+            ctx,
+        ),
+        Front::Proxy(px) => {
+            // A proxied site has no error endpoint: back to where the citizen
+            // was going; a protected page there offers the login again.
+            let back = app
+                .config
+                .routes
+                .iter()
+                .find(|r| r.id == px.route)
+                .map_or_else(|| "/".to_owned(), |r| format!("{}{}", r.origin, r.prefix));
+            Ok(respond::redirect(&back))
+        }
+        Front::Oidc(o) => Ok(respond::redirect(&crate::oidc::grant::error_redirect(
+            app,
+            &o.redirect_uri,
+            "access_denied",
+            "the citizen cancelled the login",
+            o.state.as_deref(),
+        ))),
+    }
+}

@@ -1,0 +1,227 @@
+//! Reading logins stored in format 1, so a rolling upgrade keeps them.
+//!
+//! Format 1 kept the front of a login as optional fields on an OIDC-shaped
+//! request (a proxied login carried a made-up `client_id`, a SAML login an
+//! empty nonce, a signing login a separate `signing` field). A replica of this
+//! version reads such a record as the [`Front`] it stood for and writes it
+//! back in the current format on its next change. Remove once no replica of
+//! format 1 can be running (one release later).
+
+use super::{Attempt, LoginTxn, Outcome, PolicySnapshot, State, StoredCitizen};
+use crate::login::{Front, LoginRequest};
+use crate::oidc::OidcReturn;
+use crate::proxy::entry::ProxyReturn;
+use crate::saml::SamlReturn;
+use crate::signing::SigningSpec;
+use munjigi_providers::Level;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct AuthRequest {
+    client_id: String,
+    site_id: String,
+    redirect_uri: String,
+    state: Option<String>,
+    nonce: Option<String>,
+    code_challenge: Option<String>,
+    scope: String,
+    required_level: Level,
+    max_age: Option<u64>,
+    login_hint: Option<String>,
+    #[serde(default)]
+    proxy: Option<ProxyReturn>,
+    #[serde(default)]
+    saml: Option<SamlReturn>,
+}
+
+#[derive(Deserialize)]
+struct Signing {
+    request_id: String,
+    title: String,
+    documents: Vec<munjigi_providers::signing::Document>,
+    #[serde(default)]
+    signer: Option<StoredCitizen>,
+}
+
+/// A login as format 1 stored it.
+#[derive(Deserialize)]
+pub struct LoginTxnV1 {
+    id: String,
+    rev: u64,
+    created_at: u64,
+    expires_at: u64,
+    browser: String,
+    csrf: String,
+    request: AuthRequest,
+    policy: PolicySnapshot,
+    state: State,
+    attempt: Option<Attempt>,
+    #[serde(default)]
+    attempts: u32,
+    failure: Option<String>,
+    outcome: Option<Outcome>,
+    #[serde(default)]
+    signing: Option<Signing>,
+}
+
+impl LoginTxnV1 {
+    /// The same login in the current format. `rev` is kept: the record's bytes,
+    /// not its format, are what a compare-and-swap compares.
+    pub fn upgrade(self) -> LoginTxn {
+        let r = self.request;
+        let front = if let Some(s) = self.signing {
+            Front::Signing(SigningSpec {
+                request_id: s.request_id,
+                client_id: r.client_id,
+                title: s.title,
+                documents: s.documents,
+                signer: s.signer,
+            })
+        } else if let Some(saml) = r.saml {
+            Front::Saml(saml)
+        } else if let Some(px) = r.proxy {
+            Front::Proxy(px)
+        } else {
+            Front::Oidc(OidcReturn {
+                client_id: r.client_id,
+                redirect_uri: r.redirect_uri,
+                state: r.state,
+                nonce: r.nonce,
+                code_challenge: r.code_challenge,
+            })
+        };
+        LoginTxn {
+            v: super::FORMAT,
+            id: self.id,
+            rev: self.rev,
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            browser: self.browser,
+            csrf: self.csrf,
+            front,
+            request: LoginRequest {
+                site_id: r.site_id,
+                scope: r.scope,
+                required_level: r.required_level,
+                max_age: r.max_age,
+                login_hint: r.login_hint,
+            },
+            policy: self.policy,
+            state: self.state,
+            attempt: self.attempt,
+            attempts: self.attempts,
+            failure: self.failure,
+            outcome: self.outcome,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{decode, FORMAT};
+    use crate::login::Front;
+
+    /// The parts every format-1 record had, around its `request`.
+    fn record(request: &str, extra: &str) -> String {
+        format!(
+            r#"{{"id":"t1","rev":4,"created_at":1800000000,"expires_at":1800000600,"browser":"b","csrf":"c","request":{request},"policy":{{"allowed_providers":["kakao"],"min_level":"substantial","ci_entitled":false}},"state":"choosing","attempt":null,"attempts":2,"failure":"rejected","outcome":null{extra}}}"#
+        )
+    }
+
+    #[test]
+    fn an_oidc_login_of_format_1_reads_as_the_oidc_front() {
+        let raw = record(
+            r#"{"client_id":"portal","site_id":"town","redirect_uri":"https://rp.example/cb","state":"s","nonce":"n","code_challenge":"c","scope":"openid profile","required_level":"high","max_age":60,"login_hint":"010-1234-5678"}"#,
+            "",
+        );
+        let txn = decode(raw.as_bytes()).unwrap();
+        assert_eq!((txn.v, txn.rev, txn.attempts), (FORMAT, 4, 2));
+        assert_eq!(txn.failure.as_deref(), Some("rejected"));
+        let Front::Oidc(o) = &txn.front else {
+            panic!("{:?}", txn.front)
+        };
+        assert_eq!(
+            (o.client_id.as_str(), o.redirect_uri.as_str()),
+            ("portal", "https://rp.example/cb")
+        );
+        assert_eq!(
+            (
+                o.state.as_deref(),
+                o.nonce.as_deref(),
+                o.code_challenge.as_deref()
+            ),
+            (Some("s"), Some("n"), Some("c"))
+        );
+        let r = &txn.request;
+        assert_eq!(
+            (r.site_id.as_str(), r.scope.as_str()),
+            ("town", "openid profile")
+        );
+        assert_eq!(r.required_level, munjigi_providers::Level::High);
+        assert_eq!(
+            (r.max_age, r.login_hint.as_deref()),
+            (Some(60), Some("010-1234-5678"))
+        );
+    }
+
+    #[test]
+    fn saml_proxy_and_signing_logins_of_format_1_read_as_their_fronts() {
+        let saml = record(
+            r#"{"client_id":"https://sp.example","site_id":"town","redirect_uri":"https://sp.example/acs","state":"rs","nonce":null,"code_challenge":null,"scope":"openid profile","required_level":"substantial","max_age":null,"login_hint":null,"saml":{"sp":"https://sp.example","request_id":"_r1","acs":"https://sp.example/acs","relay_state":"rs","transient":true,"levels":["substantial","high"]}}"#,
+            "",
+        );
+        let Front::Saml(s) = decode(saml.as_bytes()).unwrap().front else {
+            panic!("not SAML")
+        };
+        assert_eq!(
+            (s.sp.as_str(), s.request_id.as_deref()),
+            ("https://sp.example", Some("_r1"))
+        );
+        assert!(s.transient);
+        assert_eq!(s.levels.len(), 2);
+
+        let proxy = record(
+            r#"{"client_id":"route:wiki","site_id":"town","redirect_uri":"","state":null,"nonce":null,"code_challenge":null,"scope":"openid profile","required_level":"low","max_age":null,"login_hint":null,"proxy":{"route":"wiki","rd":"/page","state":"digest"}}"#,
+            "",
+        );
+        let Front::Proxy(p) = decode(proxy.as_bytes()).unwrap().front else {
+            panic!("not proxy")
+        };
+        assert_eq!(
+            (p.route.as_str(), p.rd.as_str(), p.state.as_str()),
+            ("wiki", "/page", "digest")
+        );
+
+        let signing = record(
+            r#"{"client_id":"portal","site_id":"town","redirect_uri":"https://rp.example/signed","state":"s","nonce":null,"code_challenge":null,"scope":"openid profile","required_level":"substantial","max_age":null,"login_hint":null}"#,
+            r#","signing":{"request_id":"req1","title":"Contract","documents":[{"title":"a.pdf","sha256":"0000000000000000000000000000000000000000000000000000000000000000"}]}"#,
+        );
+        let txn = decode(signing.as_bytes()).unwrap();
+        let spec = txn.signing().unwrap();
+        assert_eq!(
+            (spec.request_id.as_str(), spec.client_id.as_str()),
+            ("req1", "portal")
+        );
+        assert_eq!(spec.documents.len(), 1);
+    }
+
+    #[test]
+    fn a_record_of_a_newer_format_or_no_format_is_refused_not_misread() {
+        let txn = decode(
+            record(
+                r#"{"client_id":"portal","site_id":"town","redirect_uri":"https://rp.example/cb","state":null,"nonce":null,"code_challenge":null,"scope":"openid","required_level":"low","max_age":null,"login_hint":null}"#,
+                "",
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        let mut newer = serde_json::to_value(&txn).unwrap();
+        newer["v"] = serde_json::json!(FORMAT + 1);
+        assert!(decode(newer.to_string().as_bytes()).is_err());
+        assert!(decode(br#"{"id":"t1"}"#).is_err());
+        assert!(decode(b"not json").is_err());
+        // And the current format reads back as written.
+        let again = decode(&serde_json::to_vec(&txn).unwrap()).unwrap();
+        assert_eq!(again.front.party(), "portal");
+    }
+}
