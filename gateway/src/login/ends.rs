@@ -1,13 +1,14 @@
 //! The two ends of a login that a front sees: it finished (a verified outcome,
 //! or a gateway session that answers for one), or the citizen went back to
 //! the site without it. Each ends once: the request that claims the
-//! transaction (on whichever replica) answers; then the answer depends on
-//! the front, and only here (and in [`super::front`]) is the front matched.
+//! transaction (on whichever replica) answers (a signature claims after
+//! reading its request, in [`crate::signing`]); the answer depends on the
+//! front, and only here is the front matched.
 
 use super::{session, Front, LoginRequest};
 use crate::app::App;
 use crate::rescue::{Ctx, GatewayError};
-use crate::txn::{LoginTxn, Outcome, PolicySnapshot, State};
+use crate::txn::{LoginTxn, Outcome, PolicySnapshot};
 use crate::web::{respond, Response};
 
 /// Answers `front` with a finished login: an authorization code, a SAML
@@ -52,17 +53,13 @@ pub async fn complete(app: &App, txn: LoginTxn, ctx: &Ctx) -> Result<Response, G
             "verified login without an outcome".into(),
         ));
     };
-    let claimed = app.txns.claim(&txn.id).await?;
     if let Front::Signing(spec) = &txn.front {
-        return if claimed {
-            crate::signing::finish(app, &txn, spec, &outcome).await
-        } else {
-            crate::signing::after_twin(app, spec, &txn).await
-        };
+        // Signing claims after reading its request ([`crate::signing::finish`]).
+        return crate::signing::finish(app, &txn, spec, &outcome).await;
     }
     // One login, one answer: only the request that removed the transaction
     // goes on; a racing twin finds it gone.
-    if !claimed {
+    if !app.txns.claim(&txn.id).await? {
         return Ok(respond::redirect(&format!("/login/{}/wait", txn.id)));
     }
     let (ticket, sess) = session::create(app, outcome.clone()).await?;
@@ -85,21 +82,23 @@ pub async fn complete(app: &App, txn: LoginTxn, ctx: &Ctx) -> Result<Response, G
     Ok(respond::with_cookie(resp, &cookie))
 }
 
-/// Back to the site without logging in (or signing). Ending it twice answers
-/// twice the same way (a double click lands where the first would have).
+/// Back to the site without logging in (or signing). Nothing is issued on
+/// this way out, so a twin that loses the claim answers as the winner does
+/// (a double click lands where the first would have); a signature request
+/// is ended by its claimer only ([`crate::signing::declined`]).
 pub async fn back_to_site(app: &App, txn: LoginTxn, ctx: &Ctx) -> Result<Response, GatewayError> {
-    let claimed = app.txns.claim(&txn.id).await?;
     tracing::info!(txn = %txn.id, front = txn.front.kind(), client = %txn.front.party(), "citizen returned to the site without finishing");
+    if !matches!(txn.front, Front::Signing(_)) {
+        let _ = app.txns.claim(&txn.id).await?;
+    }
     match &txn.front {
-        Front::Signing(spec) if claimed => {
-            // The site learns `cancelled`, or the last try's reason.
-            let reason = match (txn.state, txn.failure.as_deref()) {
-                (State::Failed, Some(f)) => f,
-                _ => "cancelled",
-            };
-            crate::signing::fail(app, &txn, spec, reason).await
-        }
-        Front::Signing(spec) => crate::signing::after_twin(app, spec, &txn).await,
+        Front::Oidc(o) => Ok(respond::redirect(&crate::oidc::grant::error_redirect(
+            app,
+            &o.redirect_uri,
+            "access_denied",
+            "the citizen cancelled the login",
+            o.state.as_deref(),
+        ))),
         Front::Saml(ret) => crate::saml::sso::answer(
             app,
             &ret.sp,
@@ -118,12 +117,6 @@ pub async fn back_to_site(app: &App, txn: LoginTxn, ctx: &Ctx) -> Result<Respons
                 .map_or_else(|| "/".to_owned(), |r| format!("{}{}", r.origin, r.prefix));
             Ok(respond::redirect(&back))
         }
-        Front::Oidc(o) => Ok(respond::redirect(&crate::oidc::grant::error_redirect(
-            app,
-            &o.redirect_uri,
-            "access_denied",
-            "the citizen cancelled the login",
-            o.state.as_deref(),
-        ))),
+        Front::Signing(spec) => crate::signing::declined(app, &txn, spec).await,
     }
 }

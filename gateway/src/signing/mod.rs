@@ -10,10 +10,10 @@
 //! `/sign/{id}`, and [`finish`] turns a verified result into a receipt — after
 //! the audit log has the event (fail-closed) — instead of an authorization code.
 //!
-//! A request ends once, like a login: [`crate::login::ends`] first claims
-//! the login transaction (GETDEL, [`crate::txn::TxnRepo::claim`]), and only
-//! the claimer ([`finish`], [`fail`]) writes the audit event, the receipt and
-//! the webhook. A twin
+//! A request ends once, like a login: [`finish`] and [`declined`] (called by
+//! [`crate::login::ends`]) claim the login transaction (GETDEL,
+//! [`crate::txn::TxnRepo::claim`]), and only the claimer writes the audit
+//! event, the receipt and the webhook. A twin
 //! request (a double click, a second tab, another replica) that loses the
 //! claim waits briefly for the winner to end it and goes back to the site
 //! like the winner, instead of writing a second event or failing on the
@@ -199,7 +199,7 @@ fn back_to_site(r: &SignatureRecord) -> String {
 /// signature request right now: wait (briefly) until it has, then send this
 /// browser back to the site as the winner does. The site reads the outcome
 /// from the API or its webhook either way.
-pub async fn after_twin(
+async fn after_twin(
     app: &App,
     spec: &SigningSpec,
     txn: &LoginTxn,
@@ -219,7 +219,7 @@ pub async fn after_twin(
 
 /// Ends the request as failed (if still pending) and sends the citizen back.
 /// Only for the request that claimed the transaction.
-pub async fn fail(
+async fn fail(
     app: &App,
     txn: &LoginTxn,
     spec: &SigningSpec,
@@ -245,10 +245,33 @@ pub async fn fail(
     ))
 }
 
+/// The citizen goes back to the site without a receipt. The site learns
+/// `cancelled`, or, when the last try failed (a provider result that did not
+/// verify, a provider error), that try's reason (`bad_signature`, …): until
+/// then the request stays pending so the citizen can retry or pick another
+/// provider, as in a login. Claims the transaction first: a twin that is
+/// finishing (or declining) it at the same moment ends it instead.
+pub async fn declined(
+    app: &App,
+    txn: &LoginTxn,
+    spec: &SigningSpec,
+) -> Result<Response, GatewayError> {
+    if !app.txns.claim(&txn.id).await? {
+        return after_twin(app, spec, txn).await;
+    }
+    let reason = match (txn.state, txn.failure.as_deref()) {
+        (crate::txn::State::Failed, Some(f)) => f,
+        _ => "cancelled",
+    };
+    fail(app, txn, spec, reason).await
+}
+
 /// A verified signing result: check the binding, seal the receipt, write the
-/// audit event, then release the receipt and send the citizen back. Only for
-/// the request that claimed the transaction ([`crate::login::ends`]): one
-/// request, one audit event, one receipt, one webhook.
+/// audit event, then release the receipt and send the citizen back.
+///
+/// The signature request is read before the transaction is claimed: if it
+/// is missing for a moment (a store failing over), the verified transaction
+/// stays for the next try instead of being claimed by nobody.
 pub async fn finish(
     app: &App,
     txn: &LoginTxn,
@@ -260,7 +283,14 @@ pub async fn finish(
     };
     if r.status != Status::Pending {
         // Finished already (by this browser a moment ago, or failed): never twice.
+        app.txns.delete(&txn.id).await?;
         return Ok(respond::redirect(&back_to_site(&r)));
+    }
+    // One request, one completion: only the request that removes the
+    // transaction (on whichever replica) goes on to the audit event, the
+    // receipt and the webhook; a racing twin finds it gone.
+    if !app.txns.claim(&txn.id).await? {
+        return after_twin(app, spec, txn).await;
     }
     if random::now() >= r.expires_at {
         return fail(app, txn, spec, "expired").await;
