@@ -1,16 +1,18 @@
 //! Munjigi (문지기): the federated simple-authentication gateway.
 //!
-//! Public websites integrate one OpenID Connect endpoint; citizens log in with the
-//! private certificate provider they already use. This crate is the server: the
-//! OIDC provider ([`oidc`]), the citizen's pages ([`login`], [`pages`]), the login
-//! transaction ([`txn`]) in a shared [`store`] (memory, Redis or a Redis Cluster),
-//! configuration ([`config`], reloaded live by [`reload`]) and the
-//! demo ([`demo`]). Provider APIs live in `munjigi-providers`, site rules in
+//! Public websites integrate one SSO endpoint; citizens log in with the
+//! private certificate provider they already use. This crate is the server.
+//! Fronts translate a protocol in and out: the OIDC provider ([`oidc`]), the
+//! SAML IdP ([`saml`]), the identity-aware [`proxy`] (and forward-auth for a
+//! site's own nginx) and document [`signing`]. Between them sits one login
+//! core ([`login`]: begin, session reuse, the citizen's pages, provider steps,
+//! claim release, the ends of a login) over the login transaction ([`txn`])
+//! in a shared [`store`] (memory, Redis or a Redis Cluster). Errors become
+//! responses in [`rescue`]; configuration ([`config`]) is reloaded live by
+//! [`reload`]. Provider APIs live in `munjigi-providers`, site rules in
 //! `munjigi-policy`; nothing depends on this crate.
 //!
-//! Sites with no SSO code sit behind the identity-aware [`proxy`] (or ask it
-//! from their own nginx). Not yet here: SAML (a later issue). Logs carry ids,
-//! codes and durations, never personal data, tokens or keys.
+//! Logs carry ids, codes and durations, never personal data, tokens or keys.
 
 pub mod app;
 pub mod audit;

@@ -1,6 +1,7 @@
 //! Login transactions: the only code that changes a login's state.
 //!
-//! OIDC (and later SAML and the proxy) share it, so a fix lands once. A login is a
+//! Every front (OIDC, SAML, the proxy, signing) shares it, so a fix lands once;
+//! what differs per front is one [`Front`] value on the record. A login is a
 //! record in the [`Store`], changed only by compare-and-swap through [`TxnRepo`],
 //! so two browsers or two replicas acting on the same login cannot both win; and
 //! only through [`advance`], which owns every legal transition. Knows no HTTP.

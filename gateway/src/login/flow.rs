@@ -1,6 +1,6 @@
 //! The steps of a login that talk to a provider: start, refresh, finish.
 //!
-//! HTTP-agnostic, so OIDC, SAML and the proxy share them. Provider calls are
+//! HTTP-agnostic, so every front shares them. Provider calls are
 //! made at most once per step across every browser and replica: status polls are
 //! coalesced by a short claim in the store, and the one-shot result fetch by a
 //! claim per attempt, so the provider never sees a second verify from us.
