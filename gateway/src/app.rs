@@ -1,13 +1,16 @@
-//! The running gateway's shared state: one validated config snapshot, the store,
-//! the signing keys and the provider adapters built from the config.
+//! One configuration snapshot of the running gateway: the validated config
+//! and what it produces (signing keys, provider adapters, SAML metadata,
+//! proxy routes), on the process's [`Runtime`] (store, clock, caches, pools).
 //!
-//! Built once at start; handlers get an `Arc<App>`. Nothing here is mutable per
-//! request: state that changes lives in the store.
+//! Built at start and again on every reload, on the same runtime; handlers
+//! get an `Arc<App>`. Nothing here is mutable per request: state that changes
+//! lives in the store.
 
-use crate::config::model::{CrlSettings, CrlSource, ProviderFamily, StoreSettings};
+use crate::clock::Clock;
+use crate::config::model::{CrlSettings, CrlSource, ProviderFamily};
 use crate::config::Config;
 use crate::keys::SigningKeys;
-use crate::store::memory::MemoryStore;
+use crate::runtime::Runtime;
 use crate::store::Store;
 use crate::txn::TxnRepo;
 use crate::web::cookies::CookieJar;
@@ -24,14 +27,18 @@ use std::time::Duration;
 
 pub struct App {
     pub config: Arc<Config>,
+    /// What outlives this snapshot; `store`, `txns`, `clock` and `sessions`
+    /// below are handles onto it.
+    pub runtime: Arc<Runtime>,
     pub store: Arc<dyn Store>,
     pub txns: TxnRepo,
+    pub clock: Arc<dyn Clock>,
     pub keys: SigningKeys,
     pub providers: HashMap<String, Arc<dyn Provider>>,
     pub cookies: CookieJar,
     /// Precomputed `/.well-known/openid-configuration`.
     pub discovery: bytes::Bytes,
-    /// In-process L1 for session reads (see `oidc::session::L1_TTL`).
+    /// In-process L1 for session reads (see `login::session::L1_TTL`).
     pub sessions: moka::sync::Cache<String, Arc<crate::login::session::Session>>,
     /// Proxy sessions, identities and upstream clients.
     pub proxy: crate::proxy::Runtime,
@@ -89,38 +96,19 @@ pub enum StartError {
 }
 
 impl App {
-    /// Builds everything the config describes. Must run inside a Tokio runtime
-    /// (the memory store starts its sweeper).
+    /// Starts the runtime (the configured store, the system clock) and builds
+    /// everything the config describes on it. Must run inside a Tokio runtime.
     pub async fn build(config: Config) -> Result<Arc<App>, StartError> {
-        let config = Arc::new(config);
-        let store: Arc<dyn Store> = match &config.store {
-            StoreSettings::Memory { max_entries } => {
-                let s = MemoryStore::new(*max_entries);
-                s.spawn_sweeper(Duration::from_secs(10));
-                s
-            }
-            StoreSettings::Redis {
-                url,
-                timeout,
-                cluster,
-            } => {
-                use crate::store::redis::RedisStore;
-                let url = std::str::from_utf8(url.expose())
-                    .map_err(|_| StartError::Store("store.url is not UTF-8".into()))?;
-                let store = if *cluster {
-                    RedisStore::connect_cluster(url, *timeout).await
-                } else {
-                    RedisStore::connect(url, *timeout).await
-                };
-                Arc::new(store.map_err(|e| StartError::Store(e.to_string()))?)
-            }
-        };
-        Self::assemble(config, store)
+        let runtime = Runtime::start(&config.store)
+            .await
+            .map_err(StartError::Store)?;
+        Self::assemble(Arc::new(config), runtime)
     }
 
-    /// Builds an `App` for `config` on an existing store: a reload keeps the
-    /// store (and so every login under way) and swaps everything else.
-    pub fn assemble(config: Arc<Config>, store: Arc<dyn Store>) -> Result<Arc<App>, StartError> {
+    /// Builds an `App` for `config` on an existing runtime: a reload keeps the
+    /// store (and so every login under way), the caches and the pools of
+    /// unchanged upstreams, and swaps everything else.
+    pub fn assemble(config: Arc<Config>, runtime: Arc<Runtime>) -> Result<Arc<App>, StartError> {
         let keys = SigningKeys::load(&config.keys)?;
         let mut providers: HashMap<String, Arc<dyn Provider>> = HashMap::new();
         for p in &config.providers {
@@ -262,22 +250,24 @@ impl App {
             crate::saml::metadata::document(&config.public_url, &config.saml, &saml_keys)
                 .map_err(StartError::Saml)?
                 .into();
-        let proxy = crate::proxy::Runtime::build(&config).map_err(StartError::Proxy)?;
+        let proxy = crate::proxy::Runtime::build(&config, &runtime).map_err(StartError::Proxy)?;
         let audit = config
             .signing
             .as_ref()
             .map(|s| crate::audit::AuditLog::new(s.audit_log.clone()));
         Ok(Arc::new(App {
-            txns: TxnRepo::new(store.clone()),
+            txns: runtime.txns.clone(),
+            store: runtime.store.clone(),
+            clock: runtime.clock.clone(),
+            sessions: runtime.sessions.clone(),
             cookies: CookieJar {
                 secure: config.secure_cookies(),
             },
             config,
-            store,
+            runtime,
             keys,
             providers,
             discovery,
-            sessions: crate::login::session::l1_cache(),
             proxy,
             audit,
             saml_keys,

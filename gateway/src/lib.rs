@@ -16,6 +16,7 @@
 
 pub mod app;
 pub mod audit;
+pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod keys;
@@ -28,6 +29,7 @@ pub mod proxy;
 pub mod random;
 pub mod reload;
 pub mod rescue;
+pub mod runtime;
 pub mod saml;
 pub mod server;
 pub mod signing;

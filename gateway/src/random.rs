@@ -40,20 +40,6 @@ pub fn digest(secret: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(openssl::sha::sha256(secret.as_bytes()))
 }
 
-/// Unix time in seconds.
-pub fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-/// Unix time in milliseconds.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 #[cfg(test)]
 mod tests {
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! The new file is validated in full first; a bad one is refused with its
 //! `file:line` errors in the log while the old snapshot keeps serving. A good one
-//! becomes a new [`App`] on the same store, swapped in whole: requests already
+//! becomes a new [`App`] on the same [`crate::runtime::Runtime`] (store, caches,
+//! pools of unchanged upstreams), swapped in whole: requests already
 //! running finish on the snapshot they started with, and every login keeps the
 //! policy snapshot it began with (it is stored with the login). Changing the
 //! store itself needs a restart and is refused.
@@ -67,7 +68,7 @@ pub fn reload(live: &Live, path: &Path) -> Result<(), String> {
     if cfg.listen != old.config.listen || cfg.public_url != old.config.public_url {
         return Err("server.listen and server.public_url need a restart".into());
     }
-    let app = App::assemble(Arc::new(cfg), old.store.clone()).map_err(|e| e.to_string())?;
+    let app = App::assemble(Arc::new(cfg), old.runtime.clone()).map_err(|e| e.to_string())?;
     live.swap(app);
     Ok(())
 }

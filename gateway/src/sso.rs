@@ -28,7 +28,6 @@
 //! ([`crate::oidc::logout`]), cookies, pages.
 
 use crate::app::App;
-use crate::random;
 use crate::store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -122,7 +121,7 @@ pub async fn attach(
     ttl: Duration,
 ) -> Result<Attached, StoreError> {
     let (attached, evicted) =
-        attach_in(app.store.as_ref(), sid, held, key, ttl, random::now()).await?;
+        attach_in(app.store.as_ref(), sid, held, key, ttl, app.clock.now()).await?;
     for e in &evicted {
         end_item(app, e).await?;
     }
@@ -291,7 +290,7 @@ mod tests {
     async fn ending_lists_everything_and_what_comes_later_is_undone() {
         let store = crate::store::memory::MemoryStore::new(1000);
         let s: &dyn Store = store.as_ref();
-        let now = random::now();
+        let now = crate::clock::Clock::now(&crate::clock::SystemClock);
         for k in ["sess:a", "pxs:b", "at:c"] {
             s.put(k, b"v".to_vec(), T).await.unwrap();
         }
@@ -336,7 +335,7 @@ mod tests {
     async fn the_index_stays_bounded_and_forgets_what_expired() {
         let store = crate::store::memory::MemoryStore::new(10_000);
         let s: &dyn Store = store.as_ref();
-        let now = random::now();
+        let now = crate::clock::Clock::now(&crate::clock::SystemClock);
         // One already past its end (as if written an hour ago): pruned.
         let old = attach_in(s, "sid", Held::ProxySession, "pxs:old", T, now - 3600);
         assert_eq!(old.await.unwrap().0, Attached::Yes);

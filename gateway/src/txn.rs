@@ -8,8 +8,8 @@
 
 mod v1;
 
+use crate::clock::Clock;
 use crate::login::{Front, LoginRequest};
-use crate::random;
 use crate::signing::SigningSpec;
 use crate::store::{Store, StoreError};
 use munjigi_providers::person::serde_exposed;
@@ -276,6 +276,7 @@ pub enum TxnError {
 #[derive(Clone)]
 pub struct TxnRepo {
     store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
 }
 
 /// `mj:{id}:txn`: every key of one login carries the id as its hash tag, so a
@@ -289,13 +290,13 @@ fn key(id: &str) -> String {
 }
 
 impl TxnRepo {
-    pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, clock }
     }
 
     pub async fn create(&self, txn: &LoginTxn) -> Result<(), TxnError> {
         let bytes = serde_json::to_vec(txn).map_err(|e| TxnError::Corrupt(e.to_string()))?;
-        let ttl = ttl_for(txn);
+        let ttl = self.ttl_for(txn);
         if self
             .store
             .put_new_pending(&key(&txn.id), bytes, ttl)
@@ -314,7 +315,7 @@ impl TxnRepo {
         }
         let raw = self.store.get(&key(id)).await?.ok_or(TxnError::Gone)?;
         let txn = decode(&raw)?;
-        if !txn.is_live(random::now()) {
+        if !txn.is_live(self.clock.now()) {
             return Err(TxnError::Gone);
         }
         Ok((txn, raw))
@@ -326,7 +327,7 @@ impl TxnRepo {
         let bytes = serde_json::to_vec(&*txn).map_err(|e| TxnError::Corrupt(e.to_string()))?;
         if self
             .store
-            .swap(&key(&txn.id), before, bytes.clone(), ttl_for(txn))
+            .swap(&key(&txn.id), before, bytes.clone(), self.ttl_for(txn))
             .await?
         {
             Ok(bytes)
@@ -360,6 +361,11 @@ impl TxnRepo {
         Ok(self.store.delete(&key(id)).await?)
     }
 
+    /// What is left of the login's life, at least a second (the store's TTL).
+    fn ttl_for(&self, txn: &LoginTxn) -> Duration {
+        Duration::from_secs(txn.expires_at.saturating_sub(self.clock.now()).max(1))
+    }
+
     /// Removes the transaction; true only for the one caller (of any replica)
     /// that removed it, so exactly one can go on to issue its result.
     pub async fn claim(&self, id: &str) -> Result<bool, TxnError> {
@@ -381,10 +387,6 @@ pub fn decode(raw: &[u8]) -> Result<LoginTxn, TxnError> {
             .map(v1::LoginTxnV1::upgrade)
             .map_err(|_| TxnError::Corrupt(e.to_string())),
     }
-}
-
-fn ttl_for(txn: &LoginTxn) -> Duration {
-    Duration::from_secs(txn.expires_at.saturating_sub(random::now()).max(1))
 }
 
 #[cfg(test)]

@@ -381,7 +381,7 @@ async fn callback(
 
     // Validate the ID token against the published keys.
     let claims = verify_jws(&http, base, &id_token).await?;
-    let now = random::now();
+    let now = app.clock.now();
     let valid = claims
         .get("iss")
         .unwrap_or(&serde_json::Value::Null)

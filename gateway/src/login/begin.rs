@@ -31,7 +31,7 @@ pub async fn begin(
         Some(v) if v.len() == 43 => (v.to_owned(), false),
         _ => (random::token(32)?, true),
     };
-    let now = random::now();
+    let now = app.clock.now();
     let txn = LoginTxn {
         v: FORMAT,
         id: random::token(16)?,

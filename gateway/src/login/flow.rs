@@ -87,7 +87,7 @@ pub async fn start(
     // The login's full life starts counting from its start, not from now
     // (until now it lived only as long as a chooser may be looked at).
     let deadline = txn.created_at + app.config.login_ttl.as_secs();
-    let remaining = deadline.saturating_sub(random::now());
+    let remaining = deadline.saturating_sub(app.clock.now());
     let ttl_secs = u32::try_from(remaining.min(300)).unwrap_or(300);
     let started = std::time::Instant::now();
     // A code only where the app shows our text: the waiting page must never
@@ -173,7 +173,7 @@ pub async fn refresh(app: &App, txn: LoginTxn) -> Result<LoginTxn, GatewayError>
     let Some(attempt) = txn.attempt.clone() else {
         return Ok(txn);
     };
-    let now = random::now();
+    let now = app.clock.now();
     if now >= attempt.pending.expires_at {
         return apply(app, &txn, Event::ProviderExpired, Some("expired")).await;
     }
@@ -316,7 +316,7 @@ pub async fn finish(app: &App, txn: LoginTxn) -> Result<Option<LoginTxn>, Gatewa
         ));
     };
     let claim = crate::txn::key_of(&txn.id, &format!("verify:{}", txn.attempts));
-    let ttl = Duration::from_secs(txn.expires_at.saturating_sub(random::now()).max(1));
+    let ttl = Duration::from_secs(txn.expires_at.saturating_sub(app.clock.now()).max(1));
     if !app.store.put_new(&claim, Vec::new(), ttl).await? {
         return Ok(None);
     }
@@ -362,7 +362,7 @@ pub async fn finish(app: &App, txn: LoginTxn) -> Result<Option<LoginTxn>, Gatewa
                 person: crate::txn::StoredPerson::from_person(&person),
                 level: adapter.level(),
                 amr,
-                auth_time: random::now(),
+                auth_time: app.clock.now(),
                 evidence,
                 signed,
             };

@@ -26,7 +26,6 @@ pub use reuse::reusable;
 
 use crate::app::App;
 use crate::pages::{self, ChooserView, Field, IdentifyView, ProviderChoice, WaitingView};
-use crate::random;
 use crate::rescue::{self, Ctx, GatewayError, Ways};
 use crate::txn::{LoginTxn, State};
 use crate::web::{self, respond, Params, Response};
@@ -373,7 +372,7 @@ async fn wait(app: &App, txn: LoginTxn, ctx: &Ctx) -> Result<Response, GatewayEr
                 cancel_action: &format!("{base}/cancel"),
                 csrf: &txn.csrf,
                 other_provider_href: &base,
-                expires_in_secs: attempt.pending.expires_at.saturating_sub(random::now()),
+                expires_in_secs: attempt.pending.expires_at.saturating_sub(app.clock.now()),
                 code: &attempt.code,
                 lang_ko_href: &ko,
                 lang_en_href: &en,
@@ -423,7 +422,7 @@ async fn status(
     let expires_in = txn
         .attempt
         .as_ref()
-        .map_or(0, |a| a.pending.expires_at.saturating_sub(random::now()));
+        .map_or(0, |a| a.pending.expires_at.saturating_sub(app.clock.now()));
     Ok(respond::json(
         StatusCode::OK,
         &serde_json::json!({ "state": state, "expires_in": expires_in, "next": next }),

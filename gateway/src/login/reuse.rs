@@ -6,7 +6,6 @@
 
 use super::{provider_fits, session, LoginRequest};
 use crate::app::App;
-use crate::random;
 use crate::rescue::GatewayError;
 use crate::txn::PolicySnapshot;
 
@@ -23,7 +22,7 @@ pub async fn reusable(
     let Some(s) = session::load(app, ticket).await? else {
         return Ok(None);
     };
-    let age = random::now().saturating_sub(s.outcome.auth_time);
+    let age = app.clock.now().saturating_sub(s.outcome.auth_time);
     // max_age=0 means "authenticate now", like prompt=login.
     let fresh = request.max_age.is_none_or(|m| m > 0 && age <= m);
     let fits = fresh

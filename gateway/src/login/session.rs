@@ -37,7 +37,7 @@ pub async fn create(
     let session = Session {
         sid: random::token(16)?,
         outcome,
-        expires_at: random::now() + ttl.as_secs(),
+        expires_at: app.clock.now() + ttl.as_secs(),
     };
     let bytes = serde_json::to_vec(&session)
         .map_err(|e| crate::rescue::GatewayError::Internal(e.to_string()))?;
@@ -66,14 +66,14 @@ pub async fn load(app: &App, ticket: &str) -> Result<Option<Session>, StoreError
     }
     let k = key(ticket);
     if let Some(s) = app.sessions.get(&k) {
-        return Ok(Some((*s).clone()).filter(|s| s.expires_at > random::now()));
+        return Ok(Some((*s).clone()).filter(|s| s.expires_at > app.clock.now()));
     }
     let Some(raw) = app.store.get(&k).await? else {
         return Ok(None);
     };
     let session = serde_json::from_slice::<Session>(&raw)
         .ok()
-        .filter(|s| s.expires_at > random::now());
+        .filter(|s| s.expires_at > app.clock.now());
     if let Some(s) = &session {
         app.sessions.insert(k, std::sync::Arc::new(s.clone()));
     }

@@ -348,7 +348,7 @@ pub async fn authenticate<'a>(
         tracing::warn!(client = %claimed, req = request_id, "client assertion refused: client is not registered for private_key_jwt");
         return Err(Failure::Invalid);
     };
-    let now = crate::random::now();
+    let now = app.clock.now();
     let refused = |r: &Refusal| {
         tracing::warn!(code = "MJ-O04", client = %claimed, reason = r.describe(), req = request_id, "client assertion refused");
         Failure::Invalid

@@ -362,7 +362,7 @@ async fn redeem(
         }
     }
 
-    let now = random::now();
+    let now = app.clock.now();
     let access_token = random::token(32).map_err(|_| unavailable())?;
     let access = AccessRecord {
         client_id: client.client_id.clone(),

@@ -26,8 +26,8 @@ use super::session::Loaded;
 use crate::app::App;
 use crate::config::model::IdTokenAlg;
 use crate::keys::SigningKeys;
+use crate::pairwise;
 use crate::rescue::GatewayError;
-use crate::{pairwise, random};
 use http::{HeaderName, HeaderValue};
 use std::sync::Arc;
 
@@ -132,7 +132,7 @@ fn sign(keys: &SigningKeys, claims: &Claims<'_>) -> Result<String, GatewayError>
 
 /// The identity headers for this session on this route (cached).
 pub fn for_route(app: &App, route: &Route, l: &Loaded) -> Result<Arc<Identity>, GatewayError> {
-    let now = random::now();
+    let now = app.clock.now();
     let key = (l.key.clone(), route.index);
     if let Some(i) = app.proxy.identities.get(&key) {
         if i.expires_at.saturating_sub(now) >= JWT_TTL / 2 {

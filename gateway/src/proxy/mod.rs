@@ -36,28 +36,33 @@ use std::sync::Arc;
 /// Paths under which the gateway answers on every route host.
 pub const RESERVED: &str = "/.munjigi/";
 
-/// Per-process proxy state: caches and pooled upstream clients.
+/// The proxy's part of a snapshot: its caches and the pools of its routes'
+/// upstreams (both shared with the process [`crate::runtime::Runtime`] where
+/// they do not depend on the config: the session cache, unchanged pools).
 pub struct Runtime {
     pub sessions: moka::sync::Cache<String, Arc<session::Loaded>>,
+    /// Keyed by route index: per snapshot, since indices change on reload.
     pub identities: moka::sync::Cache<(Arc<str>, usize), Arc<identity::Identity>>,
     /// Connection pools by route index (None for a forward-auth route).
     pub pools: Vec<Option<Arc<pool::Pool>>>,
 }
 
 impl Runtime {
-    pub fn build(config: &Config) -> Result<Self, String> {
+    pub fn build(config: &Config, process: &crate::runtime::Runtime) -> Result<Self, String> {
         let mut pools = Vec::with_capacity(config.routes.len());
         for r in &config.routes {
             let pool = match &r.upstream {
                 Some(up) => Some(
-                    pool::Pool::for_route(r, up).map_err(|e| format!("route `{}`: {e}", r.id))?,
+                    process
+                        .pool_for(r, up)
+                        .map_err(|e| format!("route `{}`: {e}", r.id))?,
                 ),
                 None => None,
             };
             pools.push(pool);
         }
         Ok(Self {
-            sessions: session::l1_cache(),
+            sessions: process.proxy_sessions.clone(),
             identities: identity::cache(),
             pools,
         })

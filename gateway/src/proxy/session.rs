@@ -77,7 +77,7 @@ pub async fn create(
     sid: &str,
 ) -> Result<String, crate::rescue::GatewayError> {
     let ticket = random::token(32)?;
-    let now = random::now();
+    let now = app.clock.now();
     let s = ProxySession {
         outcome,
         sid: sid.to_owned(),
@@ -104,7 +104,7 @@ pub async fn load(app: &App, ticket: &str) -> Result<Option<Arc<Loaded>>, StoreE
     if ticket.len() != 43 {
         return Ok(None);
     }
-    let now = random::now();
+    let now = app.clock.now();
     let loaded = match app.proxy.sessions.get(ticket) {
         Some(l) => l,
         None => {

@@ -310,7 +310,7 @@ async fn create(
         .chars()
         .take(40)
         .collect::<String>();
-    let now = random::now();
+    let now = app.clock.now();
     let r = SignatureRecord {
         id: random::token(16)?,
         client_id: client.client_id.clone(),
@@ -376,7 +376,7 @@ async fn read(
     match record::load(app.store.as_ref(), id).await? {
         Some((mut r, raw)) if r.client_id == client.client_id => {
             super::expire_if_due(app, &mut r, &raw).await?;
-            Ok(respond::json(StatusCode::OK, &view(&r, random::now())))
+            Ok(respond::json(StatusCode::OK, &view(&r, app.clock.now())))
         }
         _ => Ok(error(
             StatusCode::NOT_FOUND,

@@ -26,7 +26,6 @@ pub mod webhook;
 
 use crate::app::App;
 use crate::login::{Front, LoginRequest};
-use crate::random;
 use crate::rescue::{Ctx, GatewayError};
 use crate::txn::{LoginTxn, Outcome, PolicySnapshot, StoredCitizen};
 use crate::web::params::append_query;
@@ -91,7 +90,7 @@ pub async fn start(
             return Err(GatewayError::NotFound);
         };
         expire_if_due(app, &mut r, &raw).await?;
-        if r.status != Status::Pending || random::now() >= r.expires_at {
+        if r.status != Status::Pending || app.clock.now() >= r.expires_at {
             return Err(GatewayError::LoginGone);
         }
         if let Some(txn) = &r.txn {
@@ -157,7 +156,7 @@ pub async fn expire_if_due(
     r: &mut SignatureRecord,
     raw: &[u8],
 ) -> Result<(), GatewayError> {
-    if r.status != Status::Pending || random::now() < r.expires_at {
+    if r.status != Status::Pending || app.clock.now() < r.expires_at {
         return Ok(());
     }
     let mut ended = r.clone();
@@ -292,7 +291,7 @@ pub async fn finish(
     if !app.txns.claim(&txn.id).await? {
         return after_twin(app, spec, txn).await;
     }
-    if random::now() >= r.expires_at {
+    if app.clock.now() >= r.expires_at {
         return fail(app, txn, spec, "expired").await;
     }
     let sub = crate::pairwise::subject(
@@ -319,7 +318,7 @@ pub async fn finish(
     }
     let receipt = receipt::seal(app, &r, outcome, &sub)?;
     let event = AuditEvent {
-        ts: random::now(),
+        ts: app.clock.now(),
         event: "signature.completed",
         request: &r.id,
         client: &r.client_id,

@@ -89,7 +89,7 @@ pub fn seal(
     let receipt = Receipt {
         iss: app.config.issuer(),
         aud: &record.client_id,
-        iat: crate::random::now(),
+        iat: app.clock.now(),
         jti: &record.id,
         title: &record.title,
         signer: Signer {

@@ -84,7 +84,7 @@ pub fn notify(app: &App, r: &SignatureRecord) {
     else {
         return;
     };
-    let view = super::api::view(r, crate::random::now());
+    let view = super::api::view(r, app.clock.now());
     let status = view
         .get("status")
         .and_then(serde_json::Value::as_str)
@@ -99,7 +99,7 @@ pub fn notify(app: &App, r: &SignatureRecord) {
     let claims = Notification {
         iss: app.config.issuer(),
         aud: &r.client_id,
-        iat: crate::random::now(),
+        iat: app.clock.now(),
         jti,
         id: &r.id,
         status,
