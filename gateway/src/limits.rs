@@ -159,7 +159,7 @@ fn keys(kind: Kind, subject: &str, rules: &[Limit]) -> Vec<(String, Duration)> {
         .map(|l| {
             let window = limits::window_tag(l);
             (
-                format!("rl:{{{}:{subject}}}:{window}", kind.as_str()),
+                crate::store::keys::rate_limit(kind.as_str(), subject, &window),
                 l.window,
             )
         })

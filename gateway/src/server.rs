@@ -312,7 +312,12 @@ async fn readiness(live: &Live, app: &App) -> Response {
     if live.draining.load(std::sync::atomic::Ordering::Relaxed) {
         return respond::text(StatusCode::SERVICE_UNAVAILABLE, "draining\n");
     }
-    let probe = tokio::time::timeout(Duration::from_secs(2), app.store.get("mj:readyz")).await;
+    let probe = tokio::time::timeout(
+        Duration::from_secs(2),
+        app.store
+            .get(crate::store::keys::Family::Readiness.prefix()),
+    )
+    .await;
     match probe {
         Ok(Ok(_)) => respond::text(StatusCode::OK, "ready\n"),
         _ => respond::text(StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n"),

@@ -28,6 +28,7 @@
 //! ([`crate::oidc::logout`]), cookies, pages.
 
 use crate::app::App;
+use crate::store::keys::Family;
 use crate::store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -98,7 +99,7 @@ const ATTEMPTS: usize = 16;
 pub const TOMBSTONE: Duration = Duration::from_secs(300);
 
 fn index_key(sid: &str) -> String {
-    format!("sso:{sid}")
+    Family::SsoIndex.key(sid)
 }
 
 fn decode(raw: &[u8]) -> Index {

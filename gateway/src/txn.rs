@@ -282,7 +282,7 @@ pub struct TxnRepo {
 /// `mj:{id}:txn`: every key of one login carries the id as its hash tag, so a
 /// Redis Cluster keeps them in one slot.
 pub fn key_of(id: &str, what: &str) -> String {
-    format!("mj:{{{id}}}:{what}")
+    crate::store::keys::login(id, what)
 }
 
 fn key(id: &str) -> String {

@@ -8,6 +8,7 @@
 
 use crate::app::App;
 use crate::random;
+use crate::store::keys::Family;
 use crate::store::StoreError;
 use crate::txn::Outcome;
 use serde::{Deserialize, Serialize};
@@ -24,7 +25,7 @@ pub struct Session {
 }
 
 fn key(ticket: &str) -> String {
-    format!("sess:{}", random::digest(ticket))
+    Family::Session.key(&random::digest(ticket))
 }
 
 /// Creates a session; returns the cookie ticket and the session.

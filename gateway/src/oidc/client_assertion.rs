@@ -16,6 +16,7 @@
 
 use crate::app::App;
 use crate::config::model::{OidcClient, Site};
+use crate::store::keys::Family;
 use crate::store::{Store, StoreError};
 use base64::Engine as _;
 use josekit::jwk::{Jwk, JwkSet};
@@ -290,7 +291,7 @@ fn jti_key(v: &Verified) -> String {
     h.update(v.client_id.as_bytes());
     h.update(b"\0");
     h.update(v.jti.as_bytes());
-    format!("cajti:{}", hex::encode(h.finish()))
+    Family::AssertionJti.key(&hex::encode(h.finish()))
 }
 
 /// Records the assertion's `jti` until it expires; `Err(Replayed)` if it was seen.

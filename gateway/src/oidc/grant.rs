@@ -9,6 +9,7 @@ use crate::app::App;
 use crate::login::LoginRequest;
 use crate::random;
 use crate::rescue::GatewayError;
+use crate::store::keys::Family;
 use crate::txn::{Outcome, PolicySnapshot};
 use crate::web::params::append_query;
 use munjigi_policy::{Claims, Scopes};
@@ -42,13 +43,13 @@ pub struct UsedCode {
 }
 
 pub fn code_key(code: &str) -> String {
-    format!("code:{}", random::digest(code))
+    Family::Code.key(&random::digest(code))
 }
 pub fn used_code_key(code: &str) -> String {
-    format!("code-used:{}", random::digest(code))
+    Family::UsedCode.key(&random::digest(code))
 }
 pub fn access_key(token: &str) -> String {
-    format!("at:{}", random::digest(token))
+    Family::AccessToken.key(&random::digest(token))
 }
 
 /// The redirect back to the site with an error (RFC 6749 §4.1.2.1, RFC 9207 `iss`).

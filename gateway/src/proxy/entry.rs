@@ -11,6 +11,7 @@ use crate::app::App;
 use crate::login::{self, session as sso, Front, LoginRequest};
 use crate::random;
 use crate::rescue::{Ctx, GatewayError};
+use crate::store::keys::Family;
 use crate::txn::{Outcome, PolicySnapshot};
 use crate::web::params::append_query;
 use crate::web::{respond, AnyBody, AnyResponse, Params, Response};
@@ -50,7 +51,7 @@ struct Handoff {
 }
 
 fn handoff_key(code: &str) -> String {
-    format!("pxh:{}", random::digest(code))
+    Family::ProxyHandoff.key(&random::digest(code))
 }
 
 /// Whether a session satisfies the route's site policy in full. A proxy

@@ -11,6 +11,7 @@
 
 use crate::app::App;
 use crate::random;
+use crate::store::keys::Family;
 use crate::store::StoreError;
 use crate::txn::Outcome;
 use serde::{Deserialize, Serialize};
@@ -38,7 +39,7 @@ pub struct Loaded {
 }
 
 pub fn key(ticket: &str) -> String {
-    format!("pxs:{}", random::digest(ticket))
+    Family::ProxySession.key(&random::digest(ticket))
 }
 
 /// How often the idle clock is written back: a tenth of the idle timeout,

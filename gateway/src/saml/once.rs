@@ -6,6 +6,7 @@
 
 use crate::app::App;
 use crate::rescue::GatewayError;
+use crate::store::keys::Family;
 use std::time::Duration;
 
 /// How old a message may be, and how far ahead of our clock.
@@ -29,6 +30,6 @@ pub async fn first_use(app: &App, sp: &str, kind: &str, id: &str) -> Result<bool
         h.update(part.as_bytes());
         h.update(b"\0");
     }
-    let key = format!("samlid:{}", hex::encode(h.finish()));
+    let key = Family::SamlId.key(&hex::encode(h.finish()));
     Ok(app.store.put_new(&key, b"1".to_vec(), REMEMBER).await?)
 }

@@ -6,6 +6,7 @@
 //! forward, by compare-and-swap.
 
 use crate::rescue::GatewayError;
+use crate::store::keys::Family;
 use crate::store::Store;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -61,7 +62,7 @@ pub struct SignatureRecord {
 }
 
 pub fn key(id: &str) -> String {
-    format!("sig:{id}")
+    Family::Signature.key(id)
 }
 
 pub async fn load(

@@ -9,6 +9,7 @@
 
 #[cfg(test)]
 mod contract;
+pub mod keys;
 pub mod memory;
 pub mod redis;
 
