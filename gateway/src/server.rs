@@ -1,13 +1,18 @@
-//! The HTTP front: one tower stack, the route table, plain or TLS listeners.
+//! The HTTP front: the canonical path, the proxy's hot path, one tower stack
+//! for the gateway's own endpoints, the route table, plain or TLS listeners.
 //!
-//! Routing is a plain `match` on method and path (no framework), so every
-//! endpoint is visible in one screen. Cross-cutting work is in layers, each with
-//! its reason. TLS (HTTP/1.1 and HTTP/2 by ALPN) is rustls with the ring provider.
+//! Every request's path is canonicalised first ([`crate::web::path`]); a
+//! proxied one then goes straight to the proxy (no span, its own timeouts).
+//! The gateway's own endpoints pass through a `ServiceBuilder` stack in
+//! [`handle`], each layer with its reason. Routing is a plain `match` on
+//! method and path (no framework), so every endpoint is visible in one
+//! screen. TLS (HTTP/1.1 and HTTP/2 by ALPN) is rustls with the ring provider.
 
 use crate::app::App;
 use crate::pages::{self, Lang};
 use crate::reload::Live;
 use crate::rescue::{self, Ctx, GatewayError, Ways};
+use crate::web::layers::{CanonicalPath, RequestId, TraceLayer};
 use crate::web::path::{self as web_path, Canonical, PathRefusal};
 use crate::web::{cookies, respond, Response};
 use crate::web::{AnyBody, AnyResponse};
@@ -15,11 +20,12 @@ use crate::{login, oidc, proxy};
 use http::{Method, StatusCode};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tracing::Instrument as _;
+use tower::{ServiceBuilder, ServiceExt as _};
 
 pub const LANG_COOKIE: &str = "mj_lang";
 
@@ -161,55 +167,106 @@ pub async fn handle(
     if path.has_empty_segments() {
         return unsafe_path(&app, &req, &origin, PathRefusal::EmptySegment);
     }
-    let request_id = crate::random::request_id();
+    if req.method() == Method::GET && path.as_str() == "/readyz" {
+        return readiness(&live, &app).await.map(AnyBody::Left);
+    }
+    let mut req = req;
+    req.extensions_mut()
+        .insert(CanonicalPath(path.into_string()));
+    let stack = ServiceBuilder::new()
+        // Request id: one per request, in every log line, the span and the
+        // error page (a citizen quotes it to the help desk).
+        .map_request(|mut req: http::Request<Incoming>| {
+            req.extensions_mut()
+                .insert(RequestId(crate::random::request_id()));
+            req
+        })
+        // Trace: a `request` span (id, method, canonical path) around all below.
+        .layer(TraceLayer)
+        // Timeout: the page deadline, for every endpoint of the gateway.
+        .timeout(REQUEST_TIMEOUT)
+        // Limits: the connection cap is at accept, body sizes where a body
+        // is read, and the abuse limits in the handlers where the site and
+        // the person are known (crate::limits). Later: metrics.
+        .service(Endpoints { app, peer });
+    // The only error below is the timeout's (`Endpoints` answers every
+    // failure itself): a request that takes longer than any legitimate one
+    // (the long poll is 20 s) is cut with a 503, so a stuck provider or store
+    // cannot pin connections.
+    let resp = stack
+        .oneshot(req)
+        .await
+        .unwrap_or_else(|_| respond::text(StatusCode::SERVICE_UNAVAILABLE, "request timed out\n"));
+    resp.map(AnyBody::Left)
+}
+
+/// The gateway's own endpoints as a tower service: the route table, with
+/// every error turned into its response by [`rescue`].
+#[derive(Clone)]
+struct Endpoints {
+    app: Arc<App>,
+    peer: SocketAddr,
+}
+
+impl tower::Service<http::Request<Incoming>> for Endpoints {
+    type Response = Response;
+    type Error = Infallible;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<Incoming>) -> Self::Future {
+        let app = self.app.clone();
+        let peer = self.peer;
+        Box::pin(async move { Ok(endpoint(&app, req, peer).await) })
+    }
+}
+
+async fn endpoint(app: &App, req: http::Request<Incoming>, peer: SocketAddr) -> Response {
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    let path = req
+        .extensions()
+        .get::<CanonicalPath>()
+        .map(|p| p.0.clone())
+        .unwrap_or_default();
     let (lang, set_lang) = lang_of(&req);
-    let path = path.into_string();
     // Retrying repeats the same request on this origin, never elsewhere.
     let retry_target = match req.uri().query() {
         Some(q) => format!("{path}?{q}"),
         None => path.clone(),
     };
     let mut ctx = Ctx {
-        request_id: request_id.clone(),
+        request_id,
         lang,
         path,
         txn: None,
         client: crate::limits::client_ip(&app.config.trusted_proxies, peer, req.headers()),
     };
     let method = req.method().clone();
-    let span =
-        tracing::info_span!("request", req = %request_id, method = %method, path = %ctx.path);
-    let resp = async {
-        let result = if method == Method::GET && ctx.path == "/readyz" {
-            Ok(readiness(&live, &app).await.map(AnyBody::Left))
-        } else {
-            // A request that takes longer than any legitimate one (the long
-            // poll is 20 s) is cut, so a stuck upstream cannot pin connections.
-            match tokio::time::timeout(REQUEST_TIMEOUT, route(&app, req, &mut ctx)).await {
-                Ok(r) => r.map(|r| r.map(AnyBody::Left)),
-                Err(_) => Ok(
-                    respond::text(StatusCode::SERVICE_UNAVAILABLE, "request timed out\n")
-                        .map(AnyBody::Left),
-                ),
-            }
-        };
-        match result {
-            Ok(r) => r,
-            Err(e) => {
-                // A brief store outage: the same request will work again; say so.
-                let ways = match (&e, &method) {
-                    (GatewayError::Store(_), &Method::GET) => Ways {
-                        retry: Some(retry_target.clone()),
-                        ..Ways::default()
-                    },
-                    _ => Ways::default(),
-                };
-                rescue::respond(&e, &ctx, &ways).map(AnyBody::Left)
-            }
+    let resp = match route(app, req, &mut ctx).await {
+        Ok(r) => r,
+        Err(e) => {
+            // A brief store outage: the same request will work again; say so.
+            let ways = match (&e, &method) {
+                (GatewayError::Store(_), &Method::GET) => Ways {
+                    retry: Some(retry_target),
+                    ..Ways::default()
+                },
+                _ => Ways::default(),
+            };
+            rescue::respond(&e, &ctx, &ways)
         }
-    }
-    .instrument(span)
-    .await;
+    };
     match set_lang {
         Some(l) => respond::with_cookie(resp, &app.cookies.set(LANG_COOKIE, l, Some(365 * 86_400))),
         None => resp,

@@ -5,6 +5,7 @@
 //! "framework": each refuses malformed input with a typed error instead of guessing.
 
 pub mod cookies;
+pub mod layers;
 pub mod params;
 pub mod path;
 pub mod respond;
