@@ -1263,6 +1263,18 @@ pub fn start_redis() -> Redis {
     start_redis_on(free_port(), &no_persistence())
 }
 
+/// One `redis-cli` command against the Redis on `port`; its trimmed output.
+pub fn redis_cli(port: u16, args: &[&str]) -> String {
+    let out = Command::new("redis-cli")
+        .arg("-p")
+        .arg(port.to_string())
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "redis-cli {args:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 /// A real 3-master Redis Cluster (`redis-cli --cluster create`), killed on drop.
 pub struct RedisCluster {
     _nodes: Vec<Redis>,

@@ -17,18 +17,6 @@
 use base64::Engine as _;
 use munjigi_e2e::*;
 use serde_json::{json, Value};
-use std::process::Command;
-
-fn redis_cli(port: u16, args: &[&str]) -> String {
-    let out = Command::new("redis-cli")
-        .arg("-p")
-        .arg(port.to_string())
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "redis-cli {args:?}");
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
 
 fn txn_key(login_base: &str) -> String {
     let id = &login_base[login_base.find("/login/").unwrap() + 7..];

@@ -13,20 +13,8 @@
 
 use base64::Engine as _;
 use munjigi_e2e::*;
-use std::process::Command;
 
 const TOWN: (&str, &str) = ("town", CLIENT_SECRET);
-
-fn redis_cli(port: u16, args: &[&str]) -> String {
-    let out = Command::new("redis-cli")
-        .arg("-p")
-        .arg(port.to_string())
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "redis-cli {args:?}");
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
 
 async fn api(method: &str, url: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
     site_api(method, url, &basic_auth(TOWN.0, TOWN.1), body.as_ref()).await
