@@ -262,10 +262,99 @@ fn check_url(v: &str, allow_fragment: bool) -> Result<(), String> {
     Ok(())
 }
 
+/// The whole config, one section at a time (each function below checks one
+/// and reports every problem in it); `None` when any error was reported.
 fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
-    let server_span = raw.server.span();
     let server = raw.server.into_inner();
+    let ServerPart {
+        public_url,
+        listen,
+        tls,
+        login_ttl,
+        session_ttl,
+    } = server_part(r, base, &server);
 
+    let store = store(r, base, raw.store);
+
+    let pairwise_key = pairwise_key(r, base, raw.secrets);
+
+    let keys = keys(base, raw.keys);
+
+    let providers = providers(r, base, raw.providers);
+    let provider_ids: HashSet<String> =
+        providers.iter().map(|p| p.id.as_str().to_owned()).collect();
+
+    let policies = policies(r, raw.policies, &provider_ids);
+
+    let deployment_limits = limits::build(
+        r,
+        "limits",
+        raw.limits.as_ref().map(Spanned::get_ref),
+        &munjigi_policy::limits::Limits::default(),
+        false,
+    );
+
+    let provider_limits = {
+        let known: Vec<&str> = providers.iter().map(|p| p.id.as_str()).collect();
+        limits::providers(r, raw.limits.as_ref().map(Spanned::get_ref), &known)
+    };
+
+    let mut saml_sps = HashMap::new();
+    let mut clients = HashMap::new();
+    let sites = sites(
+        r,
+        base,
+        raw.sites,
+        &policies,
+        &deployment_limits,
+        &mut clients,
+        &mut saml_sps,
+    );
+
+    let demo = demo(r, raw.demo, &sites);
+
+    let trusted_proxies =
+        routes::trusted(r, &server.trusted_proxies, server.allow_any_trusted_proxy);
+    let proxy = routes::settings(r, raw.proxy);
+    let routes = routes::build(r, base, &public_url, &sites, raw.routes);
+    let signing = signing(r, base, raw.signing);
+
+    let saml_settings = saml::settings(r, &public_url, raw.saml);
+    Some(Config {
+        source: r.file.to_path_buf(),
+        public_url,
+        listen: listen?,
+        tls,
+        login_ttl,
+        session_ttl,
+        store,
+        pairwise_key: pairwise_key?,
+        keys,
+        providers,
+        sites,
+        clients,
+        demo,
+        trusted_proxies,
+        proxy,
+        routes,
+        signing,
+        saml: saml_settings,
+        saml_sps,
+        limits: deployment_limits,
+        provider_limits,
+    })
+}
+
+/// `[server]`'s values, checked.
+struct ServerPart {
+    public_url: String,
+    listen: Option<std::net::SocketAddr>,
+    tls: Option<TlsFiles>,
+    login_ttl: Duration,
+    session_ttl: Duration,
+}
+
+fn server_part(r: &mut Report<'_>, base: &Path, server: &RawServer) -> ServerPart {
     let public_url = server.public_url.get_ref().trim_end_matches('/').to_owned();
     if let Err(e) = check_url(&public_url, false) {
         r.at(server.public_url.span(), format!("server.public_url: {e}"));
@@ -348,13 +437,21 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
         86_400,
         "server.session_ttl_secs",
     );
-    let _ = server_span;
-    let server_trusted = server.trusted_proxies;
+    ServerPart {
+        public_url,
+        listen,
+        tls,
+        login_ttl,
+        session_ttl,
+    }
+}
 
+/// `[store]`: memory unless a Redis URL is given.
+fn store(r: &mut Report<'_>, base: &Path, raw: Option<Spanned<RawStore>>) -> StoreSettings {
     let memory = StoreSettings::Memory {
         max_entries: 1_000_000,
     };
-    let store = match raw.store {
+    match raw {
         None => memory,
         Some(st) => {
             let span = st.span();
@@ -386,10 +483,17 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
                 },
             }
         }
-    };
+    }
+}
 
-    let secrets_span = raw.secrets.span();
-    let pairwise_key = match raw.secrets.get_ref().pairwise_key.resolve(base) {
+/// `[secrets] pairwise_key`: at least 32 bytes.
+fn pairwise_key(
+    r: &mut Report<'_>,
+    base: &Path,
+    secrets: Spanned<RawSecrets>,
+) -> Option<super::secret::Secret> {
+    let secrets_span = secrets.span();
+    match secrets.get_ref().pairwise_key.resolve(base) {
         Ok(s) if s.expose().len() >= 32 => Some(s),
         Ok(_) => {
             r.at(
@@ -402,9 +506,12 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
             r.at(secrets_span, format!("secrets.pairwise_key: {e}"));
             None
         }
-    };
+    }
+}
 
-    let keys = match raw.keys {
+/// `[keys]`: the signing keys' folder.
+fn keys(base: &Path, raw: Option<Spanned<RawKeys>>) -> KeySettings {
+    match raw {
         Some(k) => {
             let k = k.into_inner();
             KeySettings {
@@ -416,11 +523,17 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
             dir: base.join("keys"),
             generate_missing: false,
         },
-    };
+    }
+}
 
-    // Providers.
+/// `[providers.*]`, each checked by its family's module.
+fn providers(
+    r: &mut Report<'_>,
+    base: &Path,
+    raw: indexmap::IndexMap<String, Spanned<RawProvider>>,
+) -> Vec<ProviderConfig> {
     let mut providers = Vec::new();
-    for (id, p) in raw.providers {
+    for (id, p) in raw {
         let span = p.span();
         if !valid_id(&id) {
             r.at(
@@ -430,90 +543,8 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
         }
         match p.into_inner() {
             RawProvider::Barocert(b) => {
-                let product = match b.product.as_str() {
-                    "kakao" => Some(munjigi_providers::barocert::BarocertProduct::Kakao),
-                    "naver" => Some(munjigi_providers::barocert::BarocertProduct::Naver),
-                    "pass" => Some(munjigi_providers::barocert::BarocertProduct::Pass),
-                    "toss" => Some(munjigi_providers::barocert::BarocertProduct::Toss),
-                    other => {
-                        r.at(span.clone(), format!("providers.{id}: barocert product `{other}` is unknown; use `kakao`, `naver`, `pass` or `toss`"));
-                        None
-                    }
-                };
-                if product.is_some_and(|p| p.requires_call_center())
-                    && b.call_center_num
-                        .as_deref()
-                        .is_none_or(|n| n.trim().is_empty())
-                {
-                    r.at(
-                        span.clone(),
-                        format!("providers.{id}: product `{}` requires call_center_num (your customer-service number, shown in the app)", b.product),
-                    );
-                }
-                let lvl = level(r, span.clone(), &b.level);
-                for (u, what) in [
-                    (&b.endpoint, "endpoint"),
-                    (&b.auth_endpoint, "auth_endpoint"),
-                ] {
-                    if let Err(e) = check_url(u, false) {
-                        r.at(span.clone(), format!("providers.{id}.{what}: {e}"));
-                    }
-                }
-                let secret = match b.secret_key.resolve(base) {
-                    Ok(s) => Some(s),
-                    Err(e) => {
-                        r.at(span.clone(), format!("providers.{id}.secret_key: {e}"));
-                        None
-                    }
-                };
-                let roots_pem = read_file(
-                    r,
-                    base,
-                    span.clone(),
-                    &b.roots,
-                    &format!("providers.{id}.roots"),
-                );
-                if let Some(pem) = &roots_pem {
-                    if let Err(e) = munjigi_providers::cms::TrustAnchors::from_pem(pem) {
-                        r.at(
-                            span.clone(),
-                            format!("providers.{id}.roots `{}`: {e}", b.roots),
-                        );
-                    }
-                }
-                let tls_ca_pem = match &b.tls_ca {
-                    Some(f) => {
-                        read_file(r, base, span.clone(), f, &format!("providers.{id}.tls_ca"))
-                    }
-                    None => None,
-                };
-                let crl = crl::build(r, base, &id, span.clone(), b.crl.as_deref(), b.crl_required);
-                if let (Some(product), Some(level), Some(secret), Some(roots_pem), Some(crl)) =
-                    (product, lvl, secret, roots_pem, crl)
-                {
-                    providers.push(ProviderConfig {
-                        id: ProviderId::new(id.clone()),
-                        name_ko: b.name_ko,
-                        name_en: b.name_en,
-                        level,
-                        family: ProviderFamily::Barocert {
-                            product,
-                            settings: munjigi_providers::barocert::BarocertConfig {
-                                endpoint: b.endpoint,
-                                auth_endpoint: b.auth_endpoint,
-                                link_id: b.link_id,
-                                client_code: b.client_code,
-                                ttl_secs: b.ttl_secs,
-                                call_center_num: b.call_center_num,
-                                timeout_ms: b.timeout_ms,
-                                allow_plain_http: false,
-                            },
-                            secret,
-                            roots_pem,
-                            tls_ca_pem,
-                            crl,
-                        },
-                    });
+                if let Some(p) = barocert::build(r, base, &id, span.clone(), b) {
+                    providers.push(p);
                 }
             }
             RawProvider::KakaoDirect(k) => {
@@ -533,12 +564,17 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
             }
         }
     }
-    let provider_ids: HashSet<String> =
-        providers.iter().map(|p| p.id.as_str().to_owned()).collect();
+    providers
+}
 
-    // Policies.
+/// `[policies.*]`, naming only configured providers.
+fn policies(
+    r: &mut Report<'_>,
+    raw: BTreeMap<String, Spanned<RawPolicy>>,
+    provider_ids: &HashSet<String>,
+) -> HashMap<String, SitePolicy> {
     let mut policies: HashMap<String, SitePolicy> = HashMap::new();
-    for (id, p) in raw.policies {
+    for (id, p) in raw {
         let p = p.into_inner();
         let mut allowed = Vec::new();
         for pid in p.providers.unwrap_or_default() {
@@ -566,172 +602,16 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
             },
         );
     }
+    policies
+}
 
-    let deployment_limits = limits::build(
-        r,
-        "limits",
-        raw.limits.as_ref().map(Spanned::get_ref),
-        &munjigi_policy::limits::Limits::default(),
-        false,
-    );
-
-    let provider_limits = {
-        let known: Vec<&str> = providers.iter().map(|p| p.id.as_str()).collect();
-        limits::providers(r, raw.limits.as_ref().map(Spanned::get_ref), &known)
-    };
-
-    // Sites.
-    let mut sites = BTreeMap::new();
-    let mut saml_sps = HashMap::new();
-    let mut clients = HashMap::new();
-    for (id, s) in raw.sites {
-        let span = s.span();
-        let s = s.into_inner();
-        if !valid_id(&id) {
-            r.at(
-                span.clone(),
-                format!("site id `{id}` must be lower-case letters, digits, `-` or `_`"),
-            );
-        }
-        let policy = match policies.get(s.policy.get_ref()) {
-            Some(p) => p.clone(),
-            None => {
-                r.at(
-                    s.policy.span(),
-                    format!(
-                        "sites.{id}: no policy `{}` is defined under [policies]",
-                        s.policy.get_ref()
-                    ),
-                );
-                continue;
-            }
-        };
-        let oidc = match s.oidc {
-            None => None,
-            Some(o) => {
-                if clients
-                    .insert(o.client_id.get_ref().clone(), id.clone())
-                    .is_some()
-                {
-                    r.at(
-                        o.client_id.span(),
-                        format!("client_id `{}` is used by two sites", o.client_id.get_ref()),
-                    );
-                }
-                let secret = match &o.client_secret {
-                    None => None,
-                    Some(sr) => match sr.get_ref().resolve(base) {
-                        Ok(s) if s.expose().len() >= 16 => Some(s),
-                        Ok(_) => {
-                            r.at(
-                                sr.span(),
-                                format!("sites.{id}.oidc.client_secret must be at least 16 bytes"),
-                            );
-                            None
-                        }
-                        Err(e) => {
-                            r.at(sr.span(), format!("sites.{id}.oidc.client_secret: {e}"));
-                            None
-                        }
-                    },
-                };
-                if o.redirect_uris.get_ref().is_empty() {
-                    r.at(
-                        o.redirect_uris.span(),
-                        format!("sites.{id}.oidc.redirect_uris needs at least one URI"),
-                    );
-                }
-                for u in o
-                    .redirect_uris
-                    .get_ref()
-                    .iter()
-                    .chain(&o.post_logout_redirect_uris)
-                {
-                    if let Err(e) = check_url(u.get_ref(), false) {
-                        r.at(u.span(), format!("sites.{id}.oidc: {e}"));
-                    }
-                }
-                let alg = match o
-                    .id_token_alg
-                    .as_ref()
-                    .map(|a| (a.span(), a.get_ref().as_str()))
-                {
-                    None | Some((_, "ES256")) => IdTokenAlg::Es256,
-                    Some((_, "RS256")) => IdTokenAlg::Rs256,
-                    Some((span, other)) => {
-                        r.at(
-                            span,
-                            format!(
-                                "id_token_alg `{other}` is not supported; use `ES256` or `RS256`"
-                            ),
-                        );
-                        IdTokenAlg::Es256
-                    }
-                };
-                let assertion_keys = client_auth(r, base, &id, &o);
-                Some(OidcClient {
-                    client_id: o.client_id.into_inner(),
-                    secret,
-                    redirect_uris: o
-                        .redirect_uris
-                        .into_inner()
-                        .into_iter()
-                        .map(Spanned::into_inner)
-                        .collect(),
-                    post_logout_redirect_uris: o
-                        .post_logout_redirect_uris
-                        .into_iter()
-                        .map(Spanned::into_inner)
-                        .collect(),
-                    id_token_alg: alg,
-                    assertion_keys,
-                })
-            }
-        };
-        sites.insert(
-            id.clone(),
-            Site {
-                id: id.clone(),
-                name_en: s.name_en.unwrap_or_else(|| s.name.clone()),
-                name: s.name,
-                policy,
-                oidc,
-                limits: limits::build(
-                    r,
-                    &format!("sites.{id}.limits"),
-                    s.limits.as_ref(),
-                    &deployment_limits,
-                    true,
-                ),
-                webhook_url: webhook::site_url(r, &id, s.signing),
-                saml: saml::site(r, base, &id, s.saml, &mut saml_sps),
-            },
-        );
-    }
-
-    let demo = raw.demo.map(|d| {
-        let d = d.into_inner();
-        let ok = sites
-            .get(d.site.get_ref())
-            .is_some_and(|s| s.oidc.as_ref().is_some_and(|o| o.secret.is_some()));
-        if !ok {
-            r.at(
-                d.site.span(),
-                format!(
-                    "demo.site `{}` must name a site with an OIDC client that has a client_secret",
-                    d.site.get_ref()
-                ),
-            );
-        }
-        DemoSettings {
-            site: d.site.into_inner(),
-        }
-    });
-
-    let trusted_proxies = routes::trusted(r, &server_trusted, server.allow_any_trusted_proxy);
-    let proxy = routes::settings(r, raw.proxy);
-    let routes = routes::build(r, base, &public_url, &sites, raw.routes);
-    let signing = raw.signing.map(|s| {
+/// `[signing]`: the audit log and the bounds of a signature request.
+fn signing(
+    r: &mut Report<'_>,
+    base: &Path,
+    raw: Option<Spanned<RawSigning>>,
+) -> Option<SigningSettings> {
+    raw.map(|s| {
         let s = s.into_inner();
         let mut bounded = |v: &Option<Spanned<u64>>, default: u64, hi: u64, name: &str| match v {
             None => default,
@@ -758,32 +638,175 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
             max_documents: usize::try_from(max_documents).unwrap_or(50),
             retention: Duration::from_secs(retention_days * 86_400),
         }
-    });
-
-    let saml_settings = saml::settings(r, &public_url, raw.saml);
-    Some(Config {
-        source: r.file.to_path_buf(),
-        public_url,
-        listen: listen?,
-        tls,
-        login_ttl,
-        session_ttl,
-        store,
-        pairwise_key: pairwise_key?,
-        keys,
-        providers,
-        sites,
-        clients,
-        demo,
-        trusted_proxies,
-        proxy,
-        routes,
-        signing,
-        saml: saml_settings,
-        saml_sps,
-        limits: deployment_limits,
-        provider_limits,
     })
+}
+
+/// `[demo]`: the demo site must be able to log in with a secret.
+fn demo(
+    r: &mut Report<'_>,
+    raw: Option<Spanned<RawDemo>>,
+    sites: &BTreeMap<String, Site>,
+) -> Option<DemoSettings> {
+    raw.map(|d| {
+        let d = d.into_inner();
+        let ok = sites
+            .get(d.site.get_ref())
+            .is_some_and(|s| s.oidc.as_ref().is_some_and(|o| o.secret.is_some()));
+        if !ok {
+            r.at(
+                d.site.span(),
+                format!(
+                    "demo.site `{}` must name a site with an OIDC client that has a client_secret",
+                    d.site.get_ref()
+                ),
+            );
+        }
+        DemoSettings {
+            site: d.site.into_inner(),
+        }
+    })
+}
+
+/// `[sites.*]`: each site's policy, OIDC client, SAML SP, limits and webhook.
+fn sites(
+    r: &mut Report<'_>,
+    base: &Path,
+    raw: BTreeMap<String, Spanned<RawSite>>,
+    policies: &HashMap<String, SitePolicy>,
+    deployment_limits: &munjigi_policy::limits::Limits,
+    clients: &mut HashMap<String, String>,
+    saml_sps: &mut HashMap<String, String>,
+) -> BTreeMap<String, Site> {
+    let mut sites = BTreeMap::new();
+    for (id, s) in raw {
+        let span = s.span();
+        let s = s.into_inner();
+        if !valid_id(&id) {
+            r.at(
+                span.clone(),
+                format!("site id `{id}` must be lower-case letters, digits, `-` or `_`"),
+            );
+        }
+        let policy = match policies.get(s.policy.get_ref()) {
+            Some(p) => p.clone(),
+            None => {
+                r.at(
+                    s.policy.span(),
+                    format!(
+                        "sites.{id}: no policy `{}` is defined under [policies]",
+                        s.policy.get_ref()
+                    ),
+                );
+                continue;
+            }
+        };
+        let oidc = s.oidc.map(|o| oidc_client(r, base, &id, o, clients));
+        sites.insert(
+            id.clone(),
+            Site {
+                id: id.clone(),
+                name_en: s.name_en.unwrap_or_else(|| s.name.clone()),
+                name: s.name,
+                policy,
+                oidc,
+                limits: limits::build(
+                    r,
+                    &format!("sites.{id}.limits"),
+                    s.limits.as_ref(),
+                    deployment_limits,
+                    true,
+                ),
+                webhook_url: webhook::site_url(r, &id, s.signing),
+                saml: saml::site(r, base, &id, s.saml, saml_sps),
+            },
+        );
+    }
+    sites
+}
+
+/// `[sites.X.oidc]`: a client of one site; its id unique across sites.
+fn oidc_client(
+    r: &mut Report<'_>,
+    base: &Path,
+    id: &str,
+    o: RawOidcClient,
+    clients: &mut HashMap<String, String>,
+) -> OidcClient {
+    if clients
+        .insert(o.client_id.get_ref().clone(), id.to_owned())
+        .is_some()
+    {
+        r.at(
+            o.client_id.span(),
+            format!("client_id `{}` is used by two sites", o.client_id.get_ref()),
+        );
+    }
+    let secret = match &o.client_secret {
+        None => None,
+        Some(sr) => match sr.get_ref().resolve(base) {
+            Ok(s) if s.expose().len() >= 16 => Some(s),
+            Ok(_) => {
+                r.at(
+                    sr.span(),
+                    format!("sites.{id}.oidc.client_secret must be at least 16 bytes"),
+                );
+                None
+            }
+            Err(e) => {
+                r.at(sr.span(), format!("sites.{id}.oidc.client_secret: {e}"));
+                None
+            }
+        },
+    };
+    if o.redirect_uris.get_ref().is_empty() {
+        r.at(
+            o.redirect_uris.span(),
+            format!("sites.{id}.oidc.redirect_uris needs at least one URI"),
+        );
+    }
+    for u in o
+        .redirect_uris
+        .get_ref()
+        .iter()
+        .chain(&o.post_logout_redirect_uris)
+    {
+        if let Err(e) = check_url(u.get_ref(), false) {
+            r.at(u.span(), format!("sites.{id}.oidc: {e}"));
+        }
+    }
+    let alg = match o
+        .id_token_alg
+        .as_ref()
+        .map(|a| (a.span(), a.get_ref().as_str()))
+    {
+        None | Some((_, "ES256")) => IdTokenAlg::Es256,
+        Some((_, "RS256")) => IdTokenAlg::Rs256,
+        Some((span, other)) => {
+            r.at(
+                span,
+                format!("id_token_alg `{other}` is not supported; use `ES256` or `RS256`"),
+            );
+            IdTokenAlg::Es256
+        }
+    };
+    let assertion_keys = client_auth(r, base, id, &o);
+    OidcClient {
+        client_id: o.client_id.into_inner(),
+        secret,
+        redirect_uris: o
+            .redirect_uris
+            .into_inner()
+            .into_iter()
+            .map(Spanned::into_inner)
+            .collect(),
+        post_logout_redirect_uris: o
+            .post_logout_redirect_uris
+            .into_iter()
+            .map(Spanned::into_inner)
+            .collect(),
+        id_token_alg: alg,
+        assertion_keys,
+    }
 }
 
 fn valid_id(id: &str) -> bool {
@@ -794,6 +817,7 @@ fn valid_id(id: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
+mod barocert;
 mod crl;
 mod declarative;
 mod kakao_direct;
