@@ -19,6 +19,7 @@ pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod failure;
 pub mod keys;
 pub mod limits;
 pub mod login;

@@ -122,62 +122,10 @@ const fn r(status: StatusCode, problem: Problem, level: LogLevel, code: &'static
     }
 }
 
-/// The provider part of the table, also used for outcome pages of a login.
+/// A live provider error: the provider rows of [`crate::failure`]'s table, the
+/// same a login that stored this failure shows on its outcome page.
 pub fn provider_rescue(e: &ProviderError) -> Rescue {
-    use LogLevel::*;
-    use ProviderError as P;
-    use StatusCode as S;
-    match e {
-        P::Rejected => r(S::OK, Problem::Rejected, Info, "MJ-P01"),
-        P::Expired => r(S::OK, Problem::Expired, Info, "MJ-P02"),
-        P::UnknownPerson => r(S::OK, Problem::PersonUnknown, Info, "MJ-P03"),
-        P::PersonMismatch => r(S::OK, Problem::PersonUnknown, Info, "MJ-P04"),
-        P::AccountUnusable => r(S::OK, Problem::PersonUnknown, Info, "MJ-P05"),
-        P::WrongSigner => r(S::OK, Problem::WrongPerson, Warn, "MJ-P06"),
-        P::BadSignature(_) => r(S::OK, Problem::VerificationFailed, Error, "MJ-P07"),
-        P::AlreadyUsed | P::TooLate | P::NotReady => {
-            r(S::OK, Problem::VerificationFailed, Warn, "MJ-P08")
-        }
-        P::Unavailable { .. } | P::Transport(_) => r(
-            S::SERVICE_UNAVAILABLE,
-            Problem::ProviderUnavailable,
-            Warn,
-            "MJ-P09",
-        ),
-        P::Unauthorized { .. } | P::BadRequest { .. } | P::Config(_) => r(
-            S::SERVICE_UNAVAILABLE,
-            Problem::ProviderUnavailable,
-            Error,
-            "MJ-P10",
-        ),
-        P::Protocol(_) => r(
-            S::BAD_GATEWAY,
-            Problem::ProviderUnavailable,
-            Error,
-            "MJ-P11",
-        ),
-    }
-}
-
-/// Stable code for a failure reason stored with a login (`ProviderError::code`).
-pub fn reason_rescue(reason: &str) -> Rescue {
-    use LogLevel::*;
-    use StatusCode as S;
-    match reason {
-        "rejected" => r(S::OK, Problem::Rejected, Info, "MJ-P01"),
-        "expired" => r(S::OK, Problem::Expired, Info, "MJ-P02"),
-        "unknown_person" => r(S::OK, Problem::PersonUnknown, Info, "MJ-P03"),
-        "person_mismatch" => r(S::OK, Problem::PersonUnknown, Info, "MJ-P04"),
-        "account_unusable" => r(S::OK, Problem::PersonUnknown, Info, "MJ-P05"),
-        "wrong_signer" => r(S::OK, Problem::WrongPerson, Warn, "MJ-P06"),
-        "bad_signature" => r(S::OK, Problem::VerificationFailed, Error, "MJ-P07"),
-        "already_used" | "too_late" | "not_ready" => {
-            r(S::OK, Problem::VerificationFailed, Warn, "MJ-P08")
-        }
-        "unavailable" | "transport" => r(S::OK, Problem::ProviderUnavailable, Warn, "MJ-P09"),
-        "provider_removed" => r(S::OK, Problem::ProviderUnavailable, Warn, "MJ-P12"),
-        _ => r(S::OK, Problem::ProviderUnavailable, Error, "MJ-P10"),
-    }
+    crate::failure::Failure::from(e).looks().page
 }
 
 pub fn rescue_of(e: &GatewayError) -> Rescue {

@@ -9,6 +9,7 @@
 mod v1;
 
 use crate::clock::Clock;
+use crate::failure::Failure;
 use crate::login::{Front, LoginRequest};
 use crate::signing::SigningSpec;
 use crate::store::{Store, StoreError};
@@ -242,8 +243,8 @@ pub struct LoginTxn {
     pub attempt: Option<Attempt>,
     #[serde(default)]
     pub attempts: u32,
-    /// Normalised reason of the last failure (a `ProviderError::code`).
-    pub failure: Option<String>,
+    /// Normalised reason of the last failure (stored as a `ProviderError::code`).
+    pub failure: Option<Failure>,
     pub outcome: Option<Outcome>,
 }
 

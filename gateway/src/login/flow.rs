@@ -6,6 +6,7 @@
 //! claim per attempt, so the provider never sees a second verify from us.
 
 use crate::app::App;
+use crate::failure::Failure;
 use crate::random;
 use crate::rescue::GatewayError;
 use crate::txn::{Attempt, Event, LoginTxn, Outcome, State, StoredCitizen, TxnError};
@@ -175,7 +176,7 @@ pub async fn refresh(app: &App, txn: LoginTxn) -> Result<LoginTxn, GatewayError>
     };
     let now = app.clock.now();
     if now >= attempt.pending.expires_at {
-        return apply(app, &txn, Event::ProviderExpired, Some("expired")).await;
+        return apply(app, &txn, Event::ProviderExpired, Some(Failure::Expired)).await;
     }
     // One poll in flight per login, and at most one per interval, across every
     // browser and replica: the claim covers the poll, then the interval after it.
@@ -186,7 +187,13 @@ pub async fn refresh(app: &App, txn: LoginTxn) -> Result<LoginTxn, GatewayError>
     let Ok(adapter) = provider(app, &attempt.provider) else {
         // Removed from the config by a reload: this login cannot finish with it.
         tracing::warn!(txn = %txn.id, provider = %attempt.provider, "provider removed from the configuration");
-        return apply(app, &txn, Event::ProviderFailed, Some("provider_removed")).await;
+        return apply(
+            app,
+            &txn,
+            Event::ProviderFailed,
+            Some(Failure::ProviderRemoved),
+        )
+        .await;
     };
     let status = async {
         match txn.signing() {
@@ -216,14 +223,20 @@ pub async fn refresh(app: &App, txn: LoginTxn) -> Result<LoginTxn, GatewayError>
             Ok(txn)
         }
         Ok(Status::Completed) => apply(app, &txn, Event::ProviderCompleted, None).await,
-        Ok(Status::Expired) => apply(app, &txn, Event::ProviderExpired, Some("expired")).await,
-        Ok(Status::Rejected) => apply(app, &txn, Event::ProviderRejected, Some("rejected")).await,
-        Ok(Status::Failed) => apply(app, &txn, Event::ProviderFailed, Some("protocol")).await,
+        Ok(Status::Expired) => {
+            apply(app, &txn, Event::ProviderExpired, Some(Failure::Expired)).await
+        }
+        Ok(Status::Rejected) => {
+            apply(app, &txn, Event::ProviderRejected, Some(Failure::Rejected)).await
+        }
+        Ok(Status::Failed) => {
+            apply(app, &txn, Event::ProviderFailed, Some(Failure::Protocol)).await
+        }
         Err(e) if transient(&e) => {
             let since = attempt.failing_since.unwrap_or(now);
             if now.saturating_sub(since) >= UNAVAILABLE_AFTER_SECS {
                 tracing::warn!(txn = %txn.id, provider = %attempt.provider, reason = e.code(), failing_secs = now - since, "provider unreachable too long; login failed");
-                return apply(app, &txn, Event::ProviderFailed, Some("unavailable")).await;
+                return apply(app, &txn, Event::ProviderFailed, Some(Failure::Unavailable)).await;
             }
             tracing::warn!(txn = %txn.id, provider = %attempt.provider, reason = e.code(), "status poll failed; will retry");
             if attempt.failing_since.is_none() {
@@ -233,7 +246,7 @@ pub async fn refresh(app: &App, txn: LoginTxn) -> Result<LoginTxn, GatewayError>
         }
         Err(e) => {
             tracing::warn!(txn = %txn.id, provider = %attempt.provider, reason = e.code(), "status poll failed");
-            apply(app, &txn, Event::ProviderFailed, Some(e.code())).await
+            apply(app, &txn, Event::ProviderFailed, Some(Failure::from(&e))).await
         }
     }
 }
@@ -277,20 +290,19 @@ async fn apply(
     app: &App,
     txn: &LoginTxn,
     event: Event,
-    reason: Option<&str>,
+    reason: Option<Failure>,
 ) -> Result<LoginTxn, GatewayError> {
-    let reason = reason.map(str::to_owned);
     match app
         .txns
         .transition(&txn.id, event, move |t| {
             if reason.is_some() {
-                t.failure = reason.clone();
+                t.failure = reason;
             }
         })
         .await
     {
         Ok(t) => {
-            tracing::info!(txn = %t.id, state = t.state.as_str(), reason = t.failure.as_deref().unwrap_or("-"), "login state changed");
+            tracing::info!(txn = %t.id, state = t.state.as_str(), reason = t.failure.map_or("-", Failure::code), "login state changed");
             Ok(t)
         }
         // Someone else moved it first: report what they wrote.
@@ -323,7 +335,13 @@ pub async fn finish(app: &App, txn: LoginTxn) -> Result<Option<LoginTxn>, Gatewa
     let Ok(adapter) = provider(app, &attempt.provider) else {
         tracing::warn!(txn = %txn.id, provider = %attempt.provider, "provider removed from the configuration");
         return Ok(Some(
-            apply(app, &txn, Event::VerifyFailed, Some("provider_removed")).await?,
+            apply(
+                app,
+                &txn,
+                Event::VerifyFailed,
+                Some(Failure::ProviderRemoved),
+            )
+            .await?,
         ));
     };
     let started = std::time::Instant::now();
@@ -383,7 +401,7 @@ pub async fn finish(app: &App, txn: LoginTxn) -> Result<Option<LoginTxn>, Gatewa
             };
             tracing::warn!(txn = %txn.id, provider = %attempt.provider, code = rescue.code, reason = e.code(), check, detail = %e, elapsed_ms, "provider result refused");
             Ok(Some(
-                apply(app, &txn, Event::VerifyFailed, Some(e.code())).await?,
+                apply(app, &txn, Event::VerifyFailed, Some(Failure::from(&e))).await?,
             ))
         }
     }

@@ -25,6 +25,7 @@ pub use release::{any_provider_fits, provider_fits, release};
 pub use reuse::reusable;
 
 use crate::app::App;
+use crate::failure::Failure;
 use crate::pages::{self, ChooserView, Field, IdentifyView, ProviderChoice, WaitingView};
 use crate::rescue::{self, Ctx, GatewayError, Ways};
 use crate::txn::{LoginTxn, State};
@@ -325,12 +326,12 @@ async fn start(
 }
 
 fn failure_page(txn: &LoginTxn, ctx: &Ctx) -> Response {
-    let reason = match txn.state {
-        State::Expired => "expired",
-        State::Rejected => "rejected",
-        _ => txn.failure.as_deref().unwrap_or("protocol"),
+    let failure = Failure::of_ended(txn.state, txn.failure).unwrap_or(Failure::Protocol);
+    // The login has ended: its outcome page is a page like any other (200).
+    let r = rescue::Rescue {
+        status: StatusCode::OK,
+        ..failure.looks().page
     };
-    let r = rescue::reason_rescue(reason);
     let base = base(txn);
     let provider = txn
         .attempt

@@ -258,8 +258,8 @@ pub async fn declined(
     if !app.txns.claim(&txn.id).await? {
         return after_twin(app, spec, txn).await;
     }
-    let reason = match (txn.state, txn.failure.as_deref()) {
-        (crate::txn::State::Failed, Some(f)) => f,
+    let reason = match (txn.state, txn.failure) {
+        (crate::txn::State::Failed, Some(f)) => f.looks().api,
         _ => "cancelled",
     };
     fail(app, txn, spec, reason).await

@@ -58,7 +58,7 @@ pub struct LoginTxnV1 {
     attempt: Option<Attempt>,
     #[serde(default)]
     attempts: u32,
-    failure: Option<String>,
+    failure: Option<crate::failure::Failure>,
     outcome: Option<Outcome>,
     #[serde(default)]
     signing: Option<Signing>,
@@ -136,7 +136,7 @@ mod tests {
         );
         let txn = decode(raw.as_bytes()).unwrap();
         assert_eq!((txn.v, txn.rev, txn.attempts), (FORMAT, 4, 2));
-        assert_eq!(txn.failure.as_deref(), Some("rejected"));
+        assert_eq!(txn.failure, Some(crate::failure::Failure::Rejected));
         let Front::Oidc(o) = &txn.front else {
             panic!("{:?}", txn.front)
         };
