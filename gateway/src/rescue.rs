@@ -40,8 +40,15 @@ pub enum GatewayError {
     Provider(#[from] ProviderError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// Something broke inside the gateway; the [`Fault`] says what, with its
+    /// own code. The detail is for the log only.
+    #[error("internal error ({}): {}", .0.what(), .1)]
+    Internal(Fault, String),
+    /// Another request (a second tab, a double submit) changed the login
+    /// between this request's read and its write, or had already moved it
+    /// past the step this request was for: a race, not a fault.
+    #[error("login changed by another request ({0})")]
+    ChangedElsewhere(Race),
     #[error("upstream of route `{route}`: {detail}")]
     Upstream {
         route: String,
@@ -69,9 +76,9 @@ impl From<TxnError> for GatewayError {
         match e {
             TxnError::Store(s) => GatewayError::Store(s),
             TxnError::Gone => GatewayError::LoginGone,
-            TxnError::Conflict => GatewayError::Internal("login changed concurrently".into()),
-            TxnError::Illegal(i) => GatewayError::Internal(i.to_string()),
-            TxnError::Corrupt(c) => GatewayError::Internal(c),
+            TxnError::Conflict => GatewayError::ChangedElsewhere(Race::Conflict),
+            TxnError::Illegal(i) => GatewayError::ChangedElsewhere(Race::Stale(i)),
+            TxnError::Corrupt(c) => GatewayError::Internal(Fault::Corrupt, c),
         }
     }
 }
@@ -93,8 +100,107 @@ impl From<crate::web::BodyError> for GatewayError {
 
 impl From<crate::random::RandomError> for GatewayError {
     fn from(e: crate::random::RandomError) -> Self {
-        GatewayError::Internal(e.to_string())
+        GatewayError::Internal(Fault::Random, e.to_string())
     }
+}
+
+impl GatewayError {
+    /// A state the code never reaches on purpose.
+    pub fn invariant(detail: impl std::fmt::Display) -> Self {
+        GatewayError::Internal(Fault::Invariant, detail.to_string())
+    }
+    /// A page that failed to render.
+    pub fn render(detail: impl std::fmt::Display) -> Self {
+        GatewayError::Internal(Fault::Render, detail.to_string())
+    }
+    /// Signing or encrypting with the gateway's keys failed.
+    pub fn keys(detail: impl std::fmt::Display) -> Self {
+        GatewayError::Internal(Fault::Keys, detail.to_string())
+    }
+    /// Encoding a record or message failed.
+    pub fn encode(detail: impl std::fmt::Display) -> Self {
+        GatewayError::Internal(Fault::Encode, detail.to_string())
+    }
+    /// A stored record that does not decode.
+    pub fn corrupt(detail: impl std::fmt::Display) -> Self {
+        GatewayError::Internal(Fault::Corrupt, detail.to_string())
+    }
+    /// The configuration lacks what a record or the demo names.
+    pub fn config(detail: impl std::fmt::Display) -> Self {
+        GatewayError::Internal(Fault::Config, detail.to_string())
+    }
+}
+
+/// What broke inside the gateway, each with a code operators can grep. All are
+/// the citizen's "something went wrong" page (500), logged as errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// A state the code never reaches on purpose (a verified login without an
+    /// outcome, a completed one without an attempt).
+    Invariant,
+    /// A page failed to render.
+    Render,
+    /// Signing or encrypting with the gateway's keys failed (ID tokens, SAML
+    /// responses and assertions, receipts, identity headers).
+    Keys,
+    /// Encoding a record or message failed (JSON, XML, a header value).
+    Encode,
+    /// The operating system's random source failed.
+    Random,
+    /// A record read from the store could not be decoded.
+    Corrupt,
+    /// The configuration no longer has what a stored record names (a site,
+    /// provider or client removed by a reload), or the demo's own wiring.
+    Config,
+}
+
+impl Fault {
+    /// Every fault, for tests and the README check.
+    pub const ALL: [Fault; 7] = [
+        Fault::Invariant,
+        Fault::Render,
+        Fault::Keys,
+        Fault::Encode,
+        Fault::Random,
+        Fault::Corrupt,
+        Fault::Config,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Fault::Invariant => "MJ-I01",
+            Fault::Render => "MJ-I02",
+            Fault::Keys => "MJ-K01",
+            Fault::Encode => "MJ-I03",
+            Fault::Random => "MJ-I04",
+            Fault::Corrupt => "MJ-I05",
+            Fault::Config => "MJ-I06",
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            Fault::Invariant => "invariant",
+            Fault::Render => "rendering",
+            Fault::Keys => "keys",
+            Fault::Encode => "encoding",
+            Fault::Random => "random source",
+            Fault::Corrupt => "corrupt record",
+            Fault::Config => "configuration",
+        }
+    }
+}
+
+/// How another request got to the login first.
+#[derive(Debug, thiserror::Error)]
+pub enum Race {
+    /// The compare-and-swap lost, more often than a caller retries.
+    #[error("lost the compare-and-swap")]
+    Conflict,
+    /// The login is no longer in the state this step is for (double submit,
+    /// a step of another tab).
+    #[error(transparent)]
+    Stale(crate::txn::IllegalTransition),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,7 +256,13 @@ pub fn rescue_of(e: &GatewayError) -> Rescue {
         ),
         G::Provider(p) => provider_rescue(p),
         G::Store(_) => r(S::SERVICE_UNAVAILABLE, Problem::TryLater, Error, "MJ-S01"),
-        G::Internal(_) => r(S::INTERNAL_SERVER_ERROR, Problem::Internal, Error, "MJ-I01"),
+        G::Internal(f, _) => r(S::INTERNAL_SERVER_ERROR, Problem::Internal, Error, f.code()),
+        G::ChangedElsewhere(Race::Conflict) => {
+            r(S::CONFLICT, Problem::ChangedElsewhere, Info, "MJ-T05")
+        }
+        G::ChangedElsewhere(Race::Stale(_)) => {
+            r(S::CONFLICT, Problem::ChangedElsewhere, Info, "MJ-T06")
+        }
         G::Upstream {
             timed_out: false, ..
         } => r(S::BAD_GATEWAY, Problem::TryLater, Error, "MJ-X01"),
@@ -182,6 +294,17 @@ pub fn rescue_of(e: &GatewayError) -> Rescue {
             ),
         },
         G::Saml(e) => r(S::BAD_REQUEST, Problem::BadRequest, Warn, e.refusal.code()),
+    }
+}
+
+/// A failure as a JSON API (the signing API) answers it: a busy store or
+/// provider is `temporarily_unavailable` (503), a race `conflict` (409),
+/// anything else the site could not have avoided `server_error` (500).
+pub fn api_error(rescue: &Rescue) -> (StatusCode, &'static str) {
+    match rescue.status {
+        StatusCode::SERVICE_UNAVAILABLE => (rescue.status, "temporarily_unavailable"),
+        StatusCode::CONFLICT => (rescue.status, "conflict"),
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
     }
 }
 
@@ -221,6 +344,19 @@ pub fn respond(e: &GatewayError, ctx: &Ctx, ways: &Ways) -> Response {
     let wait = match e {
         GatewayError::Limited(l) => Some(l.retry_after),
         _ => None,
+    };
+    // A race: the login goes on at its current step, which its waiting page
+    // finds (chooser, waiting, outcome or on to the site).
+    let raced;
+    let ways = match (e, &ctx.txn) {
+        (GatewayError::ChangedElsewhere(_), Some(txn)) if ways.retry.is_none() => {
+            raced = Ways {
+                retry: Some(format!("/login/{txn}/wait")),
+                ..ways.clone()
+            };
+            &raced
+        }
+        _ => ways,
     };
     let mut resp = page(&rescue, ctx, ways, wait);
     if let Some(w) = wait {
@@ -269,8 +405,59 @@ pub fn page(
         wait,
     };
     let body = pages::error(&view).unwrap_or_else(|err| {
-        tracing::error!(code = "MJ-I02", error = %err, "error page failed to render");
+        tracing::error!(code = Fault::Render.code(), error = %err, "error page failed to render");
         pages::error_fallback(rescue.problem, ctx.lang, rescue.code)
     });
     respond::html(rescue.status, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::txn::{Event, IllegalTransition, State};
+
+    fn ctx(txn: Option<&str>) -> Ctx {
+        Ctx {
+            request_id: "req".into(),
+            lang: Lang::En,
+            path: "/login/abc/start".into(),
+            txn: txn.map(str::to_owned),
+            client: std::net::IpAddr::from([127, 0, 0, 1]),
+        }
+    }
+
+    #[test]
+    fn a_lost_race_is_a_409_with_its_own_code_and_a_way_back_to_the_login() {
+        let lost: GatewayError = TxnError::Conflict.into();
+        let r = rescue_of(&lost);
+        assert_eq!((r.status, r.code), (StatusCode::CONFLICT, "MJ-T05"));
+        let stale: GatewayError = TxnError::Illegal(IllegalTransition {
+            from: State::Verified,
+            event: Event::Started,
+        })
+        .into();
+        let r = rescue_of(&stale);
+        assert_eq!((r.status, r.code), (StatusCode::CONFLICT, "MJ-T06"));
+        assert_eq!(r.problem, Problem::ChangedElsewhere);
+        let resp = respond(&stale, &ctx(Some("abc")), &Ways::default());
+        assert_eq!(resp.status(), StatusCode::CONFLICT);
+    }
+
+    #[test]
+    fn every_fault_has_its_own_code_and_is_a_500() {
+        let mut codes: Vec<&str> = Fault::ALL.iter().map(|f| f.code()).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), Fault::ALL.len());
+        for f in Fault::ALL {
+            let r = rescue_of(&GatewayError::Internal(f, "x".into()));
+            assert_eq!(
+                (r.status, r.code),
+                (StatusCode::INTERNAL_SERVER_ERROR, f.code())
+            );
+            assert_eq!(r.level, LogLevel::Error);
+        }
+        let corrupt: GatewayError = TxnError::Corrupt("bad json".into()).into();
+        assert_eq!(rescue_of(&corrupt).code, "MJ-I05");
+    }
 }

@@ -94,12 +94,12 @@ fn client(app: &App) -> Result<Client, GatewayError> {
         .sites
         .get(&site_id)
         .and_then(|s| s.oidc.as_ref())
-        .ok_or_else(|| GatewayError::Internal("demo site has no OIDC client".into()))?;
+        .ok_or_else(|| GatewayError::config("demo site has no OIDC client"))?;
     let secret = oidc
         .secret
         .as_ref()
         .map(|s| s.expose().to_vec())
-        .ok_or_else(|| GatewayError::Internal("demo client has no secret".into()))?;
+        .ok_or_else(|| GatewayError::config("demo client has no secret"))?;
     Ok(Client {
         client_id: oidc.client_id.clone(),
         secret,
@@ -109,14 +109,12 @@ fn client(app: &App) -> Result<Client, GatewayError> {
 
 fn http_client(app: &App) -> Result<HttpClient, GatewayError> {
     let ca = match &app.config.tls {
-        Some(t) => {
-            Some(std::fs::read(&t.cert_chain).map_err(|e| GatewayError::Internal(e.to_string()))?)
-        }
+        Some(t) => Some(std::fs::read(&t.cert_chain).map_err(GatewayError::config)?),
         None => None,
     };
     HttpClient::new(ca.as_deref(), Duration::from_secs(10))
         .map(|c| c.allow_plain_http(true))
-        .map_err(|e| GatewayError::Internal(e.to_string()))
+        .map_err(GatewayError::config)
 }
 
 pub async fn route(
@@ -180,7 +178,7 @@ fn home(headers: &HeaderMap, ctx: &Ctx) -> Result<Response, GatewayError> {
             })
         }
     }
-    .map_err(|e| GatewayError::Internal(e.to_string()))?;
+    .map_err(GatewayError::render)?;
     Ok(respond::html(StatusCode::OK, body))
 }
 
@@ -248,8 +246,7 @@ fn basic_auth(c: &Client) -> Result<HeaderValue, GatewayError> {
         enc(&c.client_id),
         enc(std::str::from_utf8(&c.secret).unwrap_or_default())
     ));
-    HeaderValue::from_str(&format!("Basic {basic}"))
-        .map_err(|e| GatewayError::Internal(e.to_string()))
+    HeaderValue::from_str(&format!("Basic {basic}")).map_err(GatewayError::encode)
 }
 
 fn eq(a: &str, b: &str) -> bool {
@@ -279,7 +276,7 @@ async fn verify_jws(
     base: &str,
     jws: &str,
 ) -> Result<serde_json::Value, GatewayError> {
-    let bad = |what: &str| GatewayError::Internal(format!("demo site: {what}"));
+    let bad = |what: &str| GatewayError::config(format!("demo site: {what}"));
     let jwks = http
         .get(&format!("{base}/jwks"), HeaderMap::new())
         .await
@@ -357,7 +354,7 @@ async fn callback(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/x-www-form-urlencoded"),
     );
-    let bad = |what: &str| GatewayError::Internal(format!("demo site: {what}"));
+    let bad = |what: &str| GatewayError::config(format!("demo site: {what}"));
     let token = http
         .post(&format!("{base}/token"), headers, bytes::Bytes::from(form))
         .await
@@ -461,7 +458,7 @@ fn session_of(headers: &HeaderMap) -> Result<(String, DemoSession, bool), Gatewa
 }
 
 fn page(r: Result<String, pages::PageError>) -> Result<String, GatewayError> {
-    r.map_err(|e| GatewayError::Internal(e.to_string()))
+    r.map_err(GatewayError::render)
 }
 
 fn sign_page(
@@ -619,7 +616,7 @@ async fn sign(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    let bad = |what: &str| GatewayError::Internal(format!("demo site: {what}"));
+    let bad = |what: &str| GatewayError::config(format!("demo site: {what}"));
     let resp = http_client(app)?
         .post(
             &format!("{}/api/v1/signatures", app.config.public_url),
@@ -698,7 +695,7 @@ async fn signed(
     let c = client(app)?;
     let http = http_client(app)?;
     let base = &app.config.public_url;
-    let bad = |what: &str| GatewayError::Internal(format!("demo site: {what}"));
+    let bad = |what: &str| GatewayError::config(format!("demo site: {what}"));
     let mut headers = HeaderMap::new();
     headers.insert(header::AUTHORIZATION, basic_auth(&c)?);
     let resp = http
@@ -814,7 +811,7 @@ fn receipt(headers: &HeaderMap, id: &str) -> Result<Response, GatewayError> {
     h.insert(
         header::CONTENT_DISPOSITION,
         HeaderValue::from_str(&format!("attachment; filename=\"receipt-{id}.jws\""))
-            .map_err(|e| GatewayError::Internal(e.to_string()))?,
+            .map_err(GatewayError::encode)?,
     );
     Ok(r)
 }

@@ -38,8 +38,8 @@ pub async fn answer(
             let url = crate::proxy::entry::handoff(app, px, outcome, sid).await?;
             Ok(respond::redirect(&url))
         }
-        Front::Signing(_) => Err(GatewayError::Internal(
-            "a signature cannot be answered from a session".into(),
+        Front::Signing(_) => Err(GatewayError::invariant(
+            "a signature cannot be answered from a session",
         )),
     }
 }
@@ -49,9 +49,7 @@ pub async fn answer(
 /// or, for signing, waits for the winner).
 pub async fn complete(app: &App, txn: LoginTxn, ctx: &Ctx) -> Result<Response, GatewayError> {
     let Some(outcome) = txn.outcome.clone() else {
-        return Err(GatewayError::Internal(
-            "verified login without an outcome".into(),
-        ));
+        return Err(GatewayError::invariant("verified login without an outcome"));
     };
     if let Front::Signing(spec) = &txn.front {
         // Signing claims after reading its request ([`crate::signing::finish`]).
@@ -91,19 +89,26 @@ pub async fn back_to_site(app: &App, txn: LoginTxn, ctx: &Ctx) -> Result<Respons
     if !matches!(txn.front, Front::Signing(_)) {
         let _ = app.txns.claim(&txn.id).await?;
     }
+    // After a failed attempt the site hears why, from the one table.
+    let failed = crate::failure::Failure::of_ended(txn.state, txn.failure);
+    let cancelled = ("access_denied", "the citizen cancelled the login");
+    let (error, description) = failed.map_or(cancelled, |f| f.looks().oauth);
     match &txn.front {
         Front::Oidc(o) => Ok(respond::redirect(&crate::oidc::grant::error_redirect(
             app,
             &o.redirect_uri,
-            "access_denied",
-            "the citizen cancelled the login",
+            error,
+            description,
             o.state.as_deref(),
         ))),
         Front::Saml(ret) => crate::saml::sso::answer(
             app,
             &ret.sp,
             ret,
-            &crate::saml::error::Refusal::Cancelled,
+            &failed.map_or(
+                crate::saml::error::Refusal::Cancelled,
+                crate::saml::error::Refusal::Failed,
+            ),
             ctx,
         ),
         Front::Proxy(px) => {

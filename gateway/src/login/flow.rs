@@ -38,9 +38,9 @@ fn provider<'a>(
     app: &'a App,
     id: &ProviderId,
 ) -> Result<&'a std::sync::Arc<dyn munjigi_providers::Provider>, GatewayError> {
-    app.providers.get(id.as_str()).ok_or_else(|| {
-        GatewayError::Internal(format!("provider `{id}` is not configured any more"))
-    })
+    app.providers
+        .get(id.as_str())
+        .ok_or_else(|| GatewayError::config(format!("provider `{id}` is not configured any more")))
 }
 
 /// The longest request title every provider that shows one accepts.
@@ -323,8 +323,8 @@ pub async fn finish(app: &App, txn: LoginTxn) -> Result<Option<LoginTxn>, Gatewa
         return Ok(Some(txn));
     }
     let Some(attempt) = txn.attempt.clone() else {
-        return Err(GatewayError::Internal(
-            "completed login without an attempt".into(),
+        return Err(GatewayError::invariant(
+            "completed login without an attempt",
         ));
     };
     let claim = crate::txn::key_of(&txn.id, &format!("verify:{}", txn.attempts));

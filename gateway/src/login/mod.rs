@@ -112,7 +112,7 @@ fn lang_hrefs(path: &str) -> (String, String) {
 }
 
 fn render(r: Result<String, pages::PageError>) -> Result<String, GatewayError> {
-    r.map_err(|e| GatewayError::Internal(format!("page rendering failed: {e}")))
+    r.map_err(GatewayError::render)
 }
 
 /// Whether `id` may serve this transaction: the site's policy and level, and

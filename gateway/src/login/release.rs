@@ -36,7 +36,7 @@ pub fn release(
         &request.site_id,
         &assertion.person.ci,
     )
-    .map_err(|e| GatewayError::Internal(e.to_string()))?;
+    .map_err(GatewayError::keys)?;
     Ok(munjigi_policy::release(
         &policy.to_policy(),
         &assertion,

@@ -40,8 +40,7 @@ pub async fn create(
         outcome,
         expires_at: app.clock.now() + ttl.as_secs(),
     };
-    let bytes = serde_json::to_vec(&session)
-        .map_err(|e| crate::rescue::GatewayError::Internal(e.to_string()))?;
+    let bytes = serde_json::to_vec(&session).map_err(crate::rescue::GatewayError::encode)?;
     let k = key(&ticket);
     app.store.put(&k, bytes, ttl).await?;
     // A fresh sid has no tombstone, so this cannot answer `Ended`.

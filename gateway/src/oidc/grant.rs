@@ -103,7 +103,7 @@ pub async fn issue_code(
         claims,
         sid: sid.to_owned(),
     };
-    let bytes = serde_json::to_vec(&record).map_err(|e| GatewayError::Internal(e.to_string()))?;
+    let bytes = serde_json::to_vec(&record).map_err(GatewayError::encode)?;
     app.store
         .put(
             &code_key(&code),

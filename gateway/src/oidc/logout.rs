@@ -235,7 +235,7 @@ fn confirmation(
         lang_ko_href: &ko,
         lang_en_href: &en,
     })
-    .map_err(|e| GatewayError::Internal(e.to_string()))?;
+    .map_err(GatewayError::render)?;
     Ok(respond::html(status, body))
 }
 
@@ -263,6 +263,6 @@ pub fn logged_out_page(ctx: &Ctx, back_href: Option<&str>) -> Result<Response, G
         lang_ko_href: &ko,
         lang_en_href: &en,
     })
-    .map_err(|e| GatewayError::Internal(e.to_string()))?;
+    .map_err(GatewayError::render)?;
     Ok(respond::html(StatusCode::OK, body))
 }

@@ -39,6 +39,9 @@ pub enum Problem {
     ProviderBusy,
     /// The gateway's shared state is briefly unreachable: retrying will work.
     TryLater,
+    /// Another tab or window of this browser moved the login on first (a
+    /// double submit, two tabs): nothing is lost, the login goes on there.
+    ChangedElsewhere,
     Internal,
 }
 
@@ -60,6 +63,7 @@ impl Problem {
             Problem::TooManyRequests => &t.too_many_requests,
             Problem::ProviderBusy => &t.provider_busy,
             Problem::TryLater => &t.try_later,
+            Problem::ChangedElsewhere => &t.changed_elsewhere,
             Problem::Internal => &t.internal,
         }
     }

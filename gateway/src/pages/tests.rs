@@ -7,7 +7,7 @@ use super::*;
 const HOSTILE: &str = "<script>alert(1)</script>\"'&";
 const HOSTILE_ESCAPED: &str = "&#60;script&#62;alert(1)&#60;/script&#62;&#34;&#39;&#38;";
 
-const ALL_PROBLEMS: [Problem; 16] = [
+const ALL_PROBLEMS: [Problem; 17] = [
     Problem::Rejected,
     Problem::Expired,
     Problem::ProviderUnavailable,
@@ -23,6 +23,7 @@ const ALL_PROBLEMS: [Problem; 16] = [
     Problem::TooManyRequests,
     Problem::ProviderBusy,
     Problem::TryLater,
+    Problem::ChangedElsewhere,
     Problem::Internal,
 ];
 

@@ -104,6 +104,7 @@ pub(super) struct Text {
     pub too_many_requests: ProblemText,
     pub provider_busy: ProblemText,
     pub try_later: ProblemText,
+    pub changed_elsewhere: ProblemText,
     pub internal: ProblemText,
 
     // Logged out.
@@ -324,6 +325,11 @@ const KO: Text = Text {
         what: "문지기가 잠시 요청을 처리할 수 없습니다. 진행 중이던 로그인은 그대로 남아 있습니다.",
         next: "잠시 기다린 뒤 이 페이지를 새로 고치거나 다시 시도하세요.",
     },
+    changed_elsewhere: ProblemText {
+        title: "다른 창에서 로그인이 진행되었습니다",
+        what: "같은 로그인이 다른 탭이나 창에서 먼저 진행되어 이 요청은 처리하지 않았습니다. 입력하신 내용은 그대로 남아 있습니다.",
+        next: "아래 ‘다시 시도’를 누르면 로그인의 현재 단계로 돌아갑니다.",
+    },
     internal: ProblemText {
         title: "일시적인 오류가 발생했습니다",
         what: "문지기에서 요청을 처리하지 못했습니다. 입력하신 정보는 다른 곳에 전달되지 않았습니다.",
@@ -535,6 +541,11 @@ const EN: Text = Text {
         title: "Please try again in a moment",
         what: "Munjigi cannot handle requests for a moment. Your login in progress is kept.",
         next: "Wait a little, then reload this page or try again.",
+    },
+    changed_elsewhere: ProblemText {
+        title: "This login moved on in another window",
+        what: "The same login was changed in another tab or window first, so this request was not applied. Nothing was lost.",
+        next: "“Try again” below takes you to the login's current step.",
     },
     internal: ProblemText {
         title: "Something went wrong",

@@ -183,7 +183,7 @@ async fn callback(
         ));
     };
     let h: Handoff = serde_json::from_slice(&raw)
-        .map_err(|e| GatewayError::Internal(format!("stored hand-over unreadable: {e}")))?;
+        .map_err(|e| GatewayError::corrupt(format!("stored hand-over unreadable: {e}")))?;
     let route = app
         .config
         .routes
@@ -247,7 +247,7 @@ pub async fn handoff(
         outcome: outcome.clone(),
         sid: sid.to_owned(),
     };
-    let bytes = serde_json::to_vec(&h).map_err(|e| GatewayError::Internal(e.to_string()))?;
+    let bytes = serde_json::to_vec(&h).map_err(GatewayError::encode)?;
     app.store
         .put(&handoff_key(&code), bytes, HANDOFF_TTL)
         .await?;
@@ -283,7 +283,7 @@ pub async fn start(
         .config
         .sites
         .get(&route.site)
-        .ok_or_else(|| GatewayError::Internal(format!("route `{}` names no site", route.id)))?;
+        .ok_or_else(|| GatewayError::config(format!("route `{}` names no site", route.id)))?;
     let px = ProxyReturn {
         route: route.id.clone(),
         rd: target::or_prefix(&route, q.get("rd")),

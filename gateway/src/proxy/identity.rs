@@ -82,7 +82,7 @@ struct Claims<'a> {
 fn build(app: &App, route: &Route, l: &Loaded, now: u64) -> Result<Identity, GatewayError> {
     let o = &l.session.outcome;
     let sub = pairwise::subject(app.config.pairwise_key.expose(), &route.site, &o.person.ci)
-        .map_err(|e| GatewayError::Internal(e.to_string()))?;
+        .map_err(GatewayError::keys)?;
     let mut headers = Vec::with_capacity(route.headers.len() + 1);
     for (field, name) in &route.headers {
         let v = match field {
@@ -100,7 +100,7 @@ fn build(app: &App, route: &Route, l: &Loaded, now: u64) -> Result<Identity, Gat
             IdentityField::AuthTime => o.auth_time.to_string(),
         };
         let v = HeaderValue::from_str(&encode(&v))
-            .map_err(|e| GatewayError::Internal(format!("identity header value: {e}")))?;
+            .map_err(|e| GatewayError::encode(format!("identity header value: {e}")))?;
         headers.push((name.clone(), v));
     }
     let claims = Claims {
@@ -116,7 +116,7 @@ fn build(app: &App, route: &Route, l: &Loaded, now: u64) -> Result<Identity, Gat
         exp: now + JWT_TTL,
     };
     let jwt = sign(&app.keys, &claims)?;
-    let jwt = HeaderValue::from_str(&jwt).map_err(|e| GatewayError::Internal(e.to_string()))?;
+    let jwt = HeaderValue::from_str(&jwt).map_err(GatewayError::encode)?;
     headers.push((route.jwt_header.clone(), jwt));
     Ok(Identity {
         headers,
@@ -127,7 +127,7 @@ fn build(app: &App, route: &Route, l: &Loaded, now: u64) -> Result<Identity, Gat
 /// The assertion as a compact JWS: ES256, `typ` [`TYP`].
 fn sign(keys: &SigningKeys, claims: &Claims<'_>) -> Result<String, GatewayError> {
     keys.sign(IdTokenAlg::Es256, TYP, claims)
-        .map_err(|e| GatewayError::Internal(e.to_string()))
+        .map_err(GatewayError::keys)
 }
 
 /// The identity headers for this session on this route (cached).

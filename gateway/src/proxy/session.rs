@@ -85,8 +85,7 @@ pub async fn create(
         created_at: now,
         last_seen: now,
     };
-    let raw =
-        serde_json::to_vec(&s).map_err(|e| crate::rescue::GatewayError::Internal(e.to_string()))?;
+    let raw = serde_json::to_vec(&s).map_err(crate::rescue::GatewayError::encode)?;
     let k = key(&ticket);
     app.store.put(&k, raw, ttl(app, &s, now)).await?;
     // Listed under its single sign-on, so that session's logout ends it too

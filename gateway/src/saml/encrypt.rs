@@ -15,7 +15,7 @@ const RSA_OAEP: &str = "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p";
 const SHA1: &str = "http://www.w3.org/2000/09/xmldsig#sha1";
 
 fn internal(e: impl std::fmt::Display) -> GatewayError {
-    GatewayError::Internal(format!("assertion encryption failed: {e}"))
+    GatewayError::keys(format!("assertion encryption failed: {e}"))
 }
 
 /// `<saml2:EncryptedAssertion>` holding `assertion_xml`.

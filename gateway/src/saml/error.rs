@@ -110,6 +110,10 @@ pub enum Refusal {
     /// The site's own login-start limit (`[limits] starts_per_site`).
     #[error("the site's login rate limit is reached; try again shortly")]
     SiteBusy,
+    /// The citizen went back to the site after a provider attempt failed:
+    /// code and status from [`crate::failure`]'s table.
+    #[error("the login failed: {}", .0.code())]
+    Failed(crate::failure::Failure),
 }
 
 impl Refusal {
@@ -155,6 +159,7 @@ impl Refusal {
             Cancelled => "MJ-M35",
             PolicyDenied => "MJ-M36",
             SiteBusy => "MJ-M38",
+            Failed(f) => f.looks().page.code,
         }
     }
 
@@ -170,6 +175,7 @@ impl Refusal {
             Cancelled => Some((status::RESPONDER, Some(status::AUTHN_FAILED))),
             PolicyDenied => Some((status::RESPONDER, Some(status::REQUEST_DENIED))),
             SiteBusy => Some((status::RESPONDER, None)),
+            Failed(f) => Some(f.looks().saml),
             Stale => Some((status::REQUESTER, Some(status::REQUEST_DENIED))),
             _ => None,
         }

@@ -72,7 +72,7 @@ pub(super) fn sign(xml: &str, id: &str, app: &App) -> Result<String, GatewayErro
     app.saml_keys
         .signer
         .sign(xml, id, "</saml2:Issuer>")
-        .map_err(|e| GatewayError::Internal(format!("SAML signing failed: {e}")))
+        .map_err(|e| GatewayError::keys(format!("SAML signing failed: {e}")))
 }
 
 pub(super) fn to_xml<T>(v: &T) -> Result<String, GatewayError>
@@ -82,7 +82,7 @@ where
         std::fmt::Debug + From<quick_xml::Error> + From<std::io::Error> + From<std::str::Utf8Error>,
 {
     v.to_string()
-        .map_err(|e| GatewayError::Internal(format!("SAML serialisation failed: {e:?}")))
+        .map_err(|e| GatewayError::encode(format!("SAML serialisation failed: {e:?}")))
 }
 
 fn attributes(claims: &Claims) -> Vec<Attribute> {
@@ -269,16 +269,14 @@ fn envelope(
             "<saml2p:StatusCode Value=\"{top}\"><saml2p:StatusCode Value=\"{second}\"/></saml2p:StatusCode>"
         );
         if !xml.contains(&top_tag) {
-            return Err(GatewayError::Internal(
-                "SAML status element not found".into(),
-            ));
+            return Err(GatewayError::encode("SAML status element not found"));
         }
         xml = xml.replacen(&top_tag, &nested, 1);
     }
     if let Some(a) = assertion_xml {
         // The signed assertion goes after Status.
         let Some(at) = xml.rfind("</saml2p:Response>") else {
-            return Err(GatewayError::Internal("SAML response end not found".into()));
+            return Err(GatewayError::encode("SAML response end not found"));
         };
         xml.insert_str(at, a);
     }

@@ -163,7 +163,7 @@ fn redirect_url(
     relay_state: Option<&str>,
 ) -> Result<String, GatewayError> {
     let internal =
-        |e: &dyn std::fmt::Display| GatewayError::Internal(format!("SAML redirect encoding: {e}"));
+        |e: &dyn std::fmt::Display| GatewayError::encode(format!("SAML redirect encoding: {e}"));
     let mut deflater =
         flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
     deflater

@@ -383,7 +383,7 @@ pub(super) fn post_back(
         action: acs,
         fields: &fields,
     })
-    .map_err(|e| GatewayError::Internal(format!("page rendering failed: {e}")))?;
+    .map_err(GatewayError::render)?;
     Ok(respond::html(StatusCode::OK, body))
 }
 

@@ -187,16 +187,11 @@ pub async fn route(app: &App, req: http::Request<Incoming>, rest: &str) -> Respo
         )),
     };
     result.unwrap_or_else(|e| {
-        let status = match e {
-            crate::rescue::GatewayError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        tracing::error!(client = %client.client_id, error = %e, "signing API failed");
-        error(
-            status,
-            "server_error",
-            "the request could not be served; retry later",
-        )
+        // The same table as every page: the code in the log, the status to the site.
+        let rescue = crate::rescue::rescue_of(&e);
+        tracing::error!(client = %client.client_id, code = rescue.code, error = %e, "signing API failed");
+        let (status, code) = crate::rescue::api_error(&rescue);
+        error(status, code, "the request could not be served; retry later")
     })
 }
 
@@ -330,6 +325,7 @@ async fn create(
     };
     if !record::create(app.store.as_ref(), &r, settings.retention).await? {
         return Err(crate::rescue::GatewayError::Internal(
+            crate::rescue::Fault::Random,
             "signature id collision".into(),
         ));
     }

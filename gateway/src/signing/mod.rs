@@ -75,7 +75,7 @@ fn digest_bytes(hex_digest: &str) -> Result<[u8; 32], GatewayError> {
     hex::decode(hex_digest)
         .ok()
         .and_then(|v| v.try_into().ok())
-        .ok_or_else(|| GatewayError::Internal("stored digest is not SHA-256".into()))
+        .ok_or_else(|| GatewayError::corrupt("stored digest is not SHA-256"))
 }
 
 /// `GET /sign/{id}`: the citizen arrives from the site.
@@ -97,10 +97,11 @@ pub async fn start(
             // Begun already: only the browser that began it gets on.
             return Ok(respond::redirect(&format!("/login/{txn}")));
         }
-        let site =
-            app.config.sites.get(&r.site_id).ok_or_else(|| {
-                GatewayError::Internal("signature request of a removed site".into())
-            })?;
+        let site = app
+            .config
+            .sites
+            .get(&r.site_id)
+            .ok_or_else(|| GatewayError::config("signature request of a removed site"))?;
         let documents = r
             .documents
             .iter()
@@ -142,8 +143,8 @@ pub async fn start(
         // Another browser began it at the same moment: it keeps the request.
         app.txns.delete(&txn_id).await?;
     }
-    Err(GatewayError::Internal(
-        "signature request changed concurrently".into(),
+    Err(GatewayError::ChangedElsewhere(
+        crate::rescue::Race::Conflict, // signature request changed concurrently
     ))
 }
 
@@ -239,8 +240,8 @@ async fn fail(
         }
         return Ok(respond::redirect(&back_to_site(&r)));
     }
-    Err(GatewayError::Internal(
-        "signature request changed concurrently".into(),
+    Err(GatewayError::ChangedElsewhere(
+        crate::rescue::Race::Conflict, // signature request changed concurrently
     ))
 }
 
@@ -299,7 +300,7 @@ pub async fn finish(
         &r.site_id,
         &outcome.person.ci,
     )
-    .map_err(|e| GatewayError::Internal(e.to_string()))?;
+    .map_err(GatewayError::keys)?;
     let sub_differs = r
         .signer
         .as_ref()
@@ -339,8 +340,8 @@ pub async fn finish(
     r.status = Status::Completed;
     r.receipt = Some(receipt);
     if !record::save(app.store.as_ref(), &raw, &r, retention(app)).await? {
-        return Err(GatewayError::Internal(
-            "signature request changed while finishing".into(),
+        return Err(GatewayError::ChangedElsewhere(
+            crate::rescue::Race::Conflict, // signature request changed while finishing
         ));
     }
     webhook::notify(app, &r);

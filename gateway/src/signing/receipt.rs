@@ -65,8 +65,8 @@ pub fn seal(
     sub: &str,
 ) -> Result<String, GatewayError> {
     if outcome.signed.len() != record.documents.len() {
-        return Err(GatewayError::Internal(
-            "signed documents do not match the request".into(),
+        return Err(GatewayError::invariant(
+            "signed documents do not match the request",
         ));
     }
     let documents = record
@@ -102,5 +102,5 @@ pub fn seal(
     };
     app.keys
         .sign(IdTokenAlg::Es256, TYP, &receipt)
-        .map_err(|e| GatewayError::Internal(e.to_string()))
+        .map_err(GatewayError::keys)
 }

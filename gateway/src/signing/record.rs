@@ -76,7 +76,7 @@ pub async fn load(
         return Ok(None);
     };
     let r = serde_json::from_slice(&raw)
-        .map_err(|e| GatewayError::Internal(format!("stored signature request unreadable: {e}")))?;
+        .map_err(|e| GatewayError::corrupt(format!("stored signature request unreadable: {e}")))?;
     Ok(Some((r, raw)))
 }
 
@@ -87,7 +87,7 @@ pub async fn save(
     r: &SignatureRecord,
     retention: Duration,
 ) -> Result<bool, GatewayError> {
-    let bytes = serde_json::to_vec(r).map_err(|e| GatewayError::Internal(e.to_string()))?;
+    let bytes = serde_json::to_vec(r).map_err(GatewayError::encode)?;
     Ok(store.swap(&key(&r.id), before, bytes, retention).await?)
 }
 
@@ -96,6 +96,6 @@ pub async fn create(
     r: &SignatureRecord,
     retention: Duration,
 ) -> Result<bool, GatewayError> {
-    let bytes = serde_json::to_vec(r).map_err(|e| GatewayError::Internal(e.to_string()))?;
+    let bytes = serde_json::to_vec(r).map_err(GatewayError::encode)?;
     Ok(store.put_new(&key(&r.id), bytes, retention).await?)
 }
