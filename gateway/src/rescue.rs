@@ -460,4 +460,257 @@ mod tests {
         let corrupt: GatewayError = TxnError::Corrupt("bad json".into()).into();
         assert_eq!(rescue_of(&corrupt).code, "MJ-I05");
     }
+
+    /// One sample of every variant (and every kind, fault, failure and SAML
+    /// refusal inside one): everything the table can answer.
+    fn every_error() -> Vec<GatewayError> {
+        use crate::saml::error::{Refusal as M, SamlError};
+        let mut all = vec![
+            GatewayError::BadRequest("x".into()),
+            GatewayError::TooLarge,
+            GatewayError::NotFound,
+            GatewayError::MethodNotAllowed,
+            GatewayError::UnknownClient,
+            GatewayError::InvalidRedirect,
+            GatewayError::LoginGone,
+            GatewayError::WrongBrowser,
+            GatewayError::Csrf,
+            GatewayError::TooManyAttempts,
+            GatewayError::Store(StoreError::Unavailable("x".into())),
+            GatewayError::Store(StoreError::Full),
+            TxnError::Conflict.into(),
+            TxnError::Illegal(IllegalTransition {
+                from: State::Verified,
+                event: Event::Started,
+            })
+            .into(),
+            GatewayError::ProxyLink("x"),
+            GatewayError::UnsafePath {
+                place: "x".into(),
+                reason: crate::web::path::PathRefusal::Backslash,
+            },
+        ];
+        for timed_out in [false, true] {
+            all.push(GatewayError::Upstream {
+                route: "r".into(),
+                timed_out,
+                detail: "d".into(),
+            });
+        }
+        for kind in [
+            Kind::Person,
+            Kind::ClientStarts,
+            Kind::ClientSubmissions,
+            Kind::Site,
+            Kind::Provider,
+        ] {
+            all.push(GatewayError::Limited(crate::limits::Refused {
+                kind,
+                retry_after: std::time::Duration::from_secs(1),
+                site: "s".into(),
+                limit: munjigi_policy::limits::Limit::new(1, 1),
+            }));
+        }
+        all.extend(Fault::ALL.map(|f| GatewayError::Internal(f, "x".into())));
+        let provider_errors = [
+            ProviderError::Rejected,
+            ProviderError::Expired,
+            ProviderError::UnknownPerson,
+            ProviderError::PersonMismatch,
+            ProviderError::AccountUnusable,
+            ProviderError::AlreadyUsed,
+            ProviderError::NotReady,
+            ProviderError::TooLate,
+            ProviderError::Unavailable {
+                code: "x".into(),
+                retryable: false,
+            },
+            ProviderError::Unauthorized { code: "x".into() },
+            ProviderError::BadRequest {
+                code: "x".into(),
+                message: "x".into(),
+            },
+            ProviderError::Protocol("x".into()),
+            ProviderError::BadSignature(munjigi_providers::cms::CmsError::Decode),
+            ProviderError::WrongSigner,
+            ProviderError::Transport("x".into()),
+            ProviderError::Config("x".into()),
+        ];
+        all.extend(provider_errors.into_iter().map(GatewayError::Provider));
+        let refusals = [
+            M::Missing,
+            M::TooLarge,
+            M::DeflateBomb,
+            M::Encoding,
+            M::Charset("x"),
+            M::Xml("x".into()),
+            M::Dtd,
+            M::Entity,
+            M::Comment,
+            M::ProcessingInstruction,
+            M::Shape,
+            M::Root("x"),
+            M::DuplicateId,
+            M::Schema("x".into()),
+            M::NoIssuer,
+            M::UnknownSp,
+            M::SignatureMissing,
+            M::BadSignature,
+            M::SignatureAlgorithm,
+            M::RepeatedParameter,
+            M::UnknownAcs,
+            M::Destination,
+            M::Replayed,
+            M::Stale,
+            M::RelayState,
+            M::UnsolicitedNotAllowed,
+            M::UnknownSession,
+            M::MisplacedSignature,
+            M::UnsafeSignature("x"),
+            M::Namespace("x"),
+            M::Version,
+            M::NoPassive,
+            M::NoAuthnContext,
+            M::NameIdPolicy,
+            M::Unsupported("x"),
+            M::Cancelled,
+            M::PolicyDenied,
+            M::SiteBusy,
+        ];
+        all.extend(
+            refusals
+                .into_iter()
+                .map(|r| GatewayError::Saml(SamlError::new(None, r))),
+        );
+        all
+    }
+
+    /// Fails to compile when a variant is added: sample it in `every_error`.
+    #[allow(dead_code)]
+    fn every_variant_is_sampled(e: &GatewayError) {
+        use GatewayError as G;
+        match e {
+            G::BadRequest(_)
+            | G::TooLarge
+            | G::NotFound
+            | G::MethodNotAllowed
+            | G::UnknownClient
+            | G::InvalidRedirect
+            | G::LoginGone
+            | G::WrongBrowser
+            | G::Csrf
+            | G::TooManyAttempts
+            | G::Provider(_)
+            | G::Store(_)
+            | G::Internal(..)
+            | G::ChangedElsewhere(_)
+            | G::Upstream { .. }
+            | G::ProxyLink(_)
+            | G::Limited(_)
+            | G::UnsafePath { .. }
+            | G::Saml(_) => {}
+        }
+    }
+
+    /// README's error-code table: each code with the statuses its row names.
+    fn readme_codes() -> std::collections::BTreeMap<String, Vec<u16>> {
+        let readme = include_str!("../../README.md");
+        let table = readme
+            .split("## Error codes")
+            .nth(1)
+            .and_then(|t| t.split("\n## ").next())
+            .expect("README has an `## Error codes` section");
+        let mut codes = std::collections::BTreeMap::new();
+        for row in table.lines().filter(|l| l.starts_with("| MJ-")) {
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            let (code_cell, status_cell) = (cells[1], cells[2]);
+            let statuses: Vec<u16> = status_cell
+                .split(|c: char| !c.is_ascii_digit())
+                .filter(|n| n.len() == 3)
+                .map(|n| n.parse().unwrap())
+                .collect();
+            for item in code_cell.split(',') {
+                let item = item.trim().trim_start_matches("MJ-");
+                let (first, last) = item.split_once('…').unwrap_or((item, item));
+                let letter = &first[..1];
+                let from: u32 = first[1..].parse().unwrap();
+                let to: u32 = last[1..].parse().unwrap();
+                assert_eq!(&last[..1], letter, "{row}");
+                for n in from..=to {
+                    let code = format!("MJ-{letter}{n:02}");
+                    let again = codes.insert(code.clone(), statuses.clone());
+                    assert!(again.is_none(), "{code} is in two README rows");
+                }
+            }
+        }
+        codes
+    }
+
+    /// Every `"MJ-…"` literal outside tests in the gateway's source.
+    fn source_codes() -> std::collections::BTreeSet<String> {
+        fn walk(dir: &std::path::Path, out: &mut std::collections::BTreeSet<String>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs")
+                    && path.file_name().is_some_and(|n| n != "tests.rs")
+                {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    let code = text.split("#[cfg(test)]").next().unwrap();
+                    for piece in code.split("\"MJ-").skip(1) {
+                        if let Some((c, _)) = piece.split_once('"') {
+                            if c.len() == 3 {
+                                out.insert(format!("MJ-{c}"));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let mut out = std::collections::BTreeSet::new();
+        walk(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut out,
+        );
+        out
+    }
+
+    #[test]
+    fn the_readme_error_table_matches_the_table() {
+        let readme = readme_codes();
+        let mut produced = std::collections::BTreeSet::new();
+        for e in every_error() {
+            let r = rescue_of(&e);
+            let status = r.status.as_u16();
+            let row = readme
+                .get(r.code)
+                .unwrap_or_else(|| panic!("{} ({e}) is not in README's error codes", r.code));
+            assert!(
+                row.contains(&status),
+                "README gives {} as {row:?}, the table answers {status} ({e})",
+                r.code
+            );
+            produced.insert(r.code.to_owned());
+        }
+        // A login's outcome page shows the same codes, as a 200 page.
+        for f in crate::failure::Failure::ALL {
+            let code = f.looks().page.code;
+            assert!(readme.get(code).is_some_and(|s| s.contains(&200)), "{code}");
+            produced.insert(code.to_owned());
+        }
+        let logged = source_codes();
+        for code in readme.keys() {
+            assert!(
+                produced.contains(code) || logged.contains(code),
+                "README lists {code}, which nothing produces"
+            );
+        }
+        for code in &logged {
+            assert!(
+                readme.contains_key(code),
+                "{code} is logged but not in README"
+            );
+        }
+    }
 }
