@@ -4,6 +4,13 @@
 //! sees, the log level and a stable code operators can grep (`MJ-…`). The operator
 //! line is logged here once, with the transaction id; the citizen sees the code
 //! and the transaction id, never the source error.
+//!
+//! A provider failure, live ([`ProviderError`]) or stored with a login, is
+//! looked up in [`crate::failure`]'s table, which also gives the site its OAuth
+//! error, SAML status and signing API reason. Faults inside the gateway carry
+//! a [`Fault`], each with its code; a race with another tab or window of the
+//! same login ([`Race`]) is a 409 that leads back to the login, not a fault.
+//! README's error-code table is checked against this module by a unit test.
 
 use crate::pages::{self, ErrorView, Lang, Problem};
 use crate::store::StoreError;

@@ -416,7 +416,7 @@ async fn redeem(
         .keys
         .sign(client.id_token_alg, "JWT", &id_claims)
         .map_err(|e| {
-            tracing::error!(code = "MJ-K01", error = %e, "ID token signing failed");
+            tracing::error!(code = crate::rescue::Fault::Keys.code(), error = %e, "ID token signing failed");
             unavailable()
         })?;
     tracing::info!(client = %client.client_id, req = request_id, "tokens issued");
