@@ -366,6 +366,14 @@ async fn tampered_cms_and_the_wrong_person_fail_verification() {
         // A second attempt to continue does not verify again.
         let p = b.get(&format!("{base}/continue")).await;
         assert!(p.body.contains(code));
+        // Back at the site, it hears why (the failure table's OAuth column).
+        let (back, _) = b.follow(&format!("{base}/abort")).await;
+        assert_eq!(back.json()["error"], "access_denied", "{phone}");
+        let why = back.json()["error_description"].to_string();
+        assert!(
+            why.contains("verification") || why.contains("someone other"),
+            "{phone}: {why}"
+        );
     }
     let logs = w.gw.proc.drain().join("\n");
     assert!(
