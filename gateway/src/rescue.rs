@@ -450,6 +450,17 @@ mod tests {
         assert_eq!(resp.status(), StatusCode::CONFLICT);
     }
 
+    #[tokio::test]
+    async fn the_race_page_leads_back_to_the_logins_current_step() {
+        use http_body_util::BodyExt;
+        let lost: GatewayError = TxnError::Conflict.into();
+        let resp = respond(&lost, &ctx(Some("abc")), &Ways::default());
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        let html = String::from_utf8(body.to_vec()).unwrap();
+        assert!(html.contains("/login/abc/wait"), "{html}");
+        assert!(html.contains("MJ-T05"), "{html}");
+    }
+
     #[test]
     fn every_fault_has_its_own_code_and_is_a_500() {
         let mut codes: Vec<&str> = Fault::ALL.iter().map(|f| f.code()).collect();
