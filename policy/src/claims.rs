@@ -7,7 +7,7 @@
 //! `sub` (derived by the gateway, passed in), token lifetimes, signing.
 
 use crate::{Denied, Scopes, SitePolicy};
-use munjigi_providers::{Assertion, Level};
+use munjigi_model::{Assertion, Level};
 use serde::{Deserialize, Serialize};
 
 /// The claims released to one site for one login, with OIDC names.
@@ -116,7 +116,7 @@ pub fn release(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use munjigi_providers::{BirthDate, Ci, Evidence, Gender, Name, Person, Phone, ProviderId};
+    use munjigi_model::{BirthDate, Ci, Evidence, Gender, Name, Person, Phone, ProviderId};
 
     fn ci_value() -> String {
         format!("{}==", "Q".repeat(86))
@@ -141,7 +141,7 @@ mod tests {
                 signing_time: 1_700_000_000,
                 signer_issuer: "CN=Test CA".to_owned(),
                 signer_serial: "01".to_owned(),
-                signer_cn: munjigi_providers::SignerCn::Exact,
+                signer_cn: munjigi_model::SignerCn::Exact,
             },
         }
     }

@@ -4,7 +4,7 @@
 //! OIDC/SAML error for the site and a page for the citizen. Carries no personal data.
 //! Codes use the `MJ-Y` family ("policY"; `MJ-P` belongs to providers).
 
-use munjigi_providers::Level;
+use munjigi_model::Level;
 
 /// A request or a result that the site's policy does not accept.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -5,7 +5,7 @@
 //! reached some other way is still refused. Knows nothing of how the policy was
 //! configured (the gateway's config) or of the providers' health.
 
-use munjigi_providers::{Level, ProviderId};
+use munjigi_model::{Level, ProviderId};
 
 /// One site's policy, as snapshotted into a login when it starts.
 #[derive(Debug, Clone)]

@@ -13,7 +13,6 @@
 //! ([`person`] types have no `Display`), keys, tokens or signed data.
 
 pub mod adapter;
-pub mod assertion;
 pub mod barocert;
 pub mod cms;
 pub mod declarative;
@@ -21,15 +20,17 @@ pub mod error;
 pub mod hmac;
 pub mod http_client;
 pub mod kakao_direct;
-pub mod person;
-pub mod signer_cn;
 pub mod signing;
 pub mod simulator;
 pub mod testpki;
 pub mod toss_direct;
 
 pub use adapter::{Challenge, Pending, Provider, Status, Verified};
-pub use assertion::{Assertion, Evidence, Level, ProviderId};
 pub use error::ProviderError;
-pub use person::{BirthDate, Ci, Citizen, Gender, Name, Person, Phone};
-pub use signer_cn::SignerCn;
+// The shared values live in `munjigi-model` (so `policy` need not compile this
+// crate); re-exported under their old paths.
+pub use munjigi_model::{assertion, person, signer_cn};
+pub use munjigi_model::{
+    Assertion, BirthDate, Ci, Citizen, Evidence, Gender, Level, Name, Person, Phone, ProviderId,
+    SignerCn,
+};

@@ -1,6 +1,6 @@
 //! The normalised assertion: one shape for every provider's result.
 //!
-//! Adapters produce a [`crate::Verified`]; the gateway adds the transaction id and
+//! Adapters produce a `munjigi_providers::Verified`; the gateway adds the transaction id and
 //! auth time and gets an [`Assertion`], from which every front protocol projects
 //! (OIDC claims, SAML attributes, proxy headers) after the site's claim release.
 //! The pairwise `sub` is not here: it depends on the site, so the gateway derives it
