@@ -608,7 +608,7 @@ mod tests {
     use crate::config::model::IdTokenAlg;
     use crate::keys::SigningKeys;
     use munjigi_providers::cms::Encoding;
-    use munjigi_providers::testpki::{ProviderPki, Subscriber};
+    use munjigi_sim::testpki::{ProviderPki, Subscriber};
     use std::sync::OnceLock;
 
     struct Fixture {
@@ -653,10 +653,15 @@ mod tests {
         let digest = openssl::sha::sha256(content);
         let chain = [f.pki.ca().clone()];
         let der = match form {
-            SignedForm::Digest => cms::sign(&digest, &f.hong, &chain, Encoding::DerAttached),
-            SignedForm::DetachedDigest => {
-                cms::sign_sha256_detached(&digest, &f.hong, &chain, Encoding::BerIndefiniteDetached)
+            SignedForm::Digest => {
+                munjigi_sim::cms::sign(&digest, &f.hong, &chain, Encoding::DerAttached)
             }
+            SignedForm::DetachedDigest => munjigi_sim::cms::sign_sha256_detached(
+                &digest,
+                &f.hong,
+                &chain,
+                Encoding::BerIndefiniteDetached,
+            ),
         }
         .unwrap();
         let c = match form {
@@ -843,7 +848,8 @@ mod tests {
         let pki = ProviderPki::generate("Revoking").unwrap();
         let kim = pki.issue_subscriber("김철수", "R-1", None).unwrap();
         let digest = openssl::sha::sha256(b"x");
-        let der = cms::sign(&digest, &kim, &[pki.ca().clone()], Encoding::DerAttached).unwrap();
+        let der = munjigi_sim::cms::sign(&digest, &kim, &[pki.ca().clone()], Encoding::DerAttached)
+            .unwrap();
         let anchors = TrustAnchors::from_pem(&pki.root_pem().unwrap()).unwrap();
         let wide = Expect {
             content: Content::Attached(&digest),
@@ -869,7 +875,9 @@ mod tests {
         let npki = pki
             .issue_subscriber("김철수()0011049", "R-2", None)
             .unwrap();
-        let der2 = cms::sign(&digest, &npki, &[pki.ca().clone()], Encoding::DerAttached).unwrap();
+        let der2 =
+            munjigi_sim::cms::sign(&digest, &npki, &[pki.ca().clone()], Encoding::DerAttached)
+                .unwrap();
         let v2 = cms::verify(&der2, &wide, &anchors).unwrap();
         let mut paren = Document {
             cms: base64::engine::general_purpose::STANDARD.encode(&der2),

@@ -14,7 +14,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use munjigi_providers::cms::{self, Content, Encoding, Expect, TrustAnchors};
-use munjigi_providers::testpki::ProviderPki;
+use munjigi_sim::testpki::ProviderPki;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 const NONCE: &[u8] = b"munjigi-bench-nonce-0123456789abcdef";
@@ -53,22 +53,23 @@ fn main() {
     let cases: [(&str, Vec<u8>, Content<'_>); 4] = [
         (
             "DER, attached",
-            cms::sign(NONCE, &alice, &chain, Encoding::DerAttached).unwrap(),
+            munjigi_sim::cms::sign(NONCE, &alice, &chain, Encoding::DerAttached).unwrap(),
             Content::Attached(NONCE),
         ),
         (
             "BER indefinite, attached",
-            cms::sign(NONCE, &alice, &chain, Encoding::BerIndefiniteAttached).unwrap(),
+            munjigi_sim::cms::sign(NONCE, &alice, &chain, Encoding::BerIndefiniteAttached).unwrap(),
             Content::Attached(NONCE),
         ),
         (
             "DER, detached",
-            cms::sign(NONCE, &alice, &chain, Encoding::DerDetached).unwrap(),
+            munjigi_sim::cms::sign(NONCE, &alice, &chain, Encoding::DerDetached).unwrap(),
             Content::Detached(NONCE),
         ),
         (
             "DER, detached SHA-256 only",
-            cms::sign_sha256_detached(&digest, &alice, &chain, Encoding::DerDetached).unwrap(),
+            munjigi_sim::cms::sign_sha256_detached(&digest, &alice, &chain, Encoding::DerDetached)
+                .unwrap(),
             Content::DetachedSha256(&digest),
         ),
     ];

@@ -5,8 +5,8 @@
 //! target trusts. Usage: `cargo run -p munjigi-providers --example cms_seeds -- DIR`
 //! (writes DIR/pki/… and DIR/corpus/…).
 
-use munjigi_providers::cms::{self, Encoding};
-use munjigi_providers::testpki::ProviderPki;
+use munjigi_providers::cms::Encoding;
+use munjigi_sim::testpki::ProviderPki;
 use std::path::PathBuf;
 
 /// What the fuzz target asks to have been signed.
@@ -23,12 +23,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("ber-indefinite", Encoding::BerIndefiniteAttached),
         ("der-detached", Encoding::DerDetached),
     ] {
-        let signed = cms::sign(CONTENT, &person, std::slice::from_ref(pki.ca()), enc)?;
+        let signed = munjigi_sim::cms::sign(CONTENT, &person, std::slice::from_ref(pki.ca()), enc)?;
         std::fs::write(corpus.join(name), signed)?;
     }
     // Naver's document-hash form: detached, BER, messageDigest = SHA-256(CONTENT).
     let digest = openssl::sha::sha256(CONTENT);
-    let signed = cms::sign_sha256_detached(
+    let signed = munjigi_sim::cms::sign_sha256_detached(
         &digest,
         &person,
         std::slice::from_ref(pki.ca()),

@@ -6,8 +6,11 @@
 //! believed. The gateway builds the normalised [`assertion::Assertion`] from the
 //! adapter's [`adapter::Verified`] result, so sites never see provider differences.
 //!
-//! Not here: OIDC, SAML, proxy or any server type of the gateway. This crate only
-//! uses an HTTP client (and, for the [`simulator`], an HTTP server of its own).
+//! Not here: OIDC, SAML, proxy or any server type of the gateway (this crate
+//! only uses an HTTP client); the shared value types (`munjigi-model`,
+//! re-exported here); and anything that makes what the adapters check — the
+//! simulator, test PKIs, CMS signing and BER writing live in `munjigi-sim`,
+//! so a production build can only verify.
 //!
 //! Logs from this crate carry ids, codes and durations; never personal data
 //! ([`person`] types have no `Display`), keys, tokens or signed data.
@@ -21,8 +24,6 @@ pub mod hmac;
 pub mod http_client;
 pub mod kakao_direct;
 pub mod signing;
-pub mod simulator;
-pub mod testpki;
 pub mod toss_direct;
 
 pub use adapter::{Challenge, Pending, Provider, Status, Verified};

@@ -19,13 +19,11 @@ use munjigi_providers::barocert::{
 };
 use munjigi_providers::cms::{self, CmsError, CrlPolicy, TrustAnchors};
 use munjigi_providers::signing::{Document, DocumentSigner, SignRequest, SignedForm};
-use munjigi_providers::simulator::{
-    Scenario, SimConfig, SimPerson, SimRp, Simulator, UnknownPeople,
-};
 use munjigi_providers::{
     BirthDate, Challenge, Citizen, Level, Name, Pending, Phone, Provider, ProviderError,
     ProviderId, Status,
 };
+use munjigi_sim::simulator::{Scenario, SimConfig, SimPerson, SimRp, Simulator, UnknownPeople};
 
 const CLIENT_CODE: &str = "023040000001";
 const LINK_ID: &str = "MUNJIGI_SIGN_TEST";

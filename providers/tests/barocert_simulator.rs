@@ -17,13 +17,11 @@ use munjigi_providers::barocert::{
 };
 use munjigi_providers::cms::{CmsError, TrustAnchors};
 use munjigi_providers::http_client::HttpClient;
-use munjigi_providers::simulator::{
-    Scenario, SimConfig, SimPerson, SimRp, Simulator, UnknownPeople,
-};
 use munjigi_providers::{
     BirthDate, Challenge, Citizen, Level, Name, Pending, Phone, Provider, ProviderError,
     ProviderId, Status,
 };
+use munjigi_sim::simulator::{Scenario, SimConfig, SimPerson, SimRp, Simulator, UnknownPeople};
 
 const CLIENT_CODE: &str = "023040000001";
 const LINK_ID: &str = "MUNJIGI_TEST";

@@ -14,13 +14,13 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use munjigi_providers::cms::TrustAnchors;
 use munjigi_providers::declarative::{DeclarativeAdapter, DeclarativeSecrets, Description};
-use munjigi_providers::simulator::{
-    BankDialect, Scenario, SimBank, SimBankAuth, SimBankBearer, SimBankHmac, SimConfig, SimPerson,
-    SimRp, Simulator, UnknownPeople,
-};
 use munjigi_providers::{
     BirthDate, Challenge, Citizen, Level, Name, Pending, Phone, Provider, ProviderError,
     ProviderId, SignerCn, Status,
+};
+use munjigi_sim::simulator::{
+    BankDialect, Scenario, SimBank, SimBankAuth, SimBankBearer, SimBankHmac, SimConfig, SimPerson,
+    SimRp, Simulator, UnknownPeople,
 };
 use serde_json::json;
 
@@ -401,7 +401,7 @@ fn description_mistakes_are_reported_with_the_field_name() {
     s.insert("hmac_key", b64(b"k").into_bytes());
     s.insert("field_key", b64(&[0x11; 32]).into_bytes());
     let build = |v: serde_json::Value| {
-        let pki = munjigi_providers::testpki::ProviderPki::generate("KB").unwrap();
+        let pki = munjigi_sim::testpki::ProviderPki::generate("KB").unwrap();
         DeclarativeAdapter::new(
             ProviderId::new("kb"),
             Level::Substantial,

@@ -13,12 +13,12 @@ use http::HeaderMap;
 use munjigi_providers::cms::{CmsError, TrustAnchors};
 use munjigi_providers::http_client::HttpClient;
 use munjigi_providers::kakao_direct::{KakaoDirectAdapter, KakaoDirectApiKey, KakaoDirectConfig};
-use munjigi_providers::simulator::{
-    Scenario, SimApiKey, SimConfig, SimPerson, SimRp, Simulator, UnknownPeople,
-};
 use munjigi_providers::{
     BirthDate, Challenge, Citizen, Level, Name, Pending, Phone, Provider, ProviderError,
     ProviderId, Status,
+};
+use munjigi_sim::simulator::{
+    Scenario, SimApiKey, SimConfig, SimPerson, SimRp, Simulator, UnknownPeople,
 };
 
 const API_KEY: &str = "0123456789abcdef0123456789abcdef";

@@ -14,9 +14,6 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method};
 use munjigi_providers::cms::{CmsError, TrustAnchors};
 use munjigi_providers::http_client::HttpClient;
-use munjigi_providers::simulator::{
-    Scenario, SimConfig, SimPerson, SimRp, SimTossClient, Simulator, UnknownPeople,
-};
 use munjigi_providers::toss_direct::codes::map_refusal;
 use munjigi_providers::toss_direct::session::TossPublicKey;
 use munjigi_providers::toss_direct::{
@@ -25,6 +22,9 @@ use munjigi_providers::toss_direct::{
 use munjigi_providers::{
     BirthDate, Challenge, Citizen, Level, Name, Pending, Phone, Provider, ProviderError,
     ProviderId, Status,
+};
+use munjigi_sim::simulator::{
+    Scenario, SimConfig, SimPerson, SimRp, SimTossClient, Simulator, UnknownPeople,
 };
 
 const CLIENT_ID: &str = "test_munjigi_client";

@@ -15,7 +15,7 @@ use std::sync::Arc;
 #[serde(deny_unknown_fields)]
 pub struct SimulatorFile {
     pub listen: String,
-    pub simulator: munjigi_providers::simulator::SimConfig,
+    pub simulator: munjigi_sim::simulator::SimConfig,
 }
 
 /// Loads a simulator file, resolving `pki_dir` against the file's folder.
@@ -36,7 +36,7 @@ pub fn load_simulator(path: &Path) -> Result<SimulatorFile, String> {
 
 /// Starts the simulator on its configured address; returns the bound address.
 pub async fn start_simulator(file: SimulatorFile) -> Result<std::net::SocketAddr, String> {
-    let sim = munjigi_providers::simulator::Simulator::new(file.simulator)
+    let sim = munjigi_sim::simulator::Simulator::new(file.simulator)
         .map_err(|e| format!("simulator: {e}"))?;
     let listener = tokio::net::TcpListener::bind(&file.listen)
         .await

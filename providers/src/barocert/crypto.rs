@@ -22,20 +22,20 @@ use openssl::symm::{decrypt_aead, encrypt_aead, Cipher};
 use subtle::ConstantTimeEq;
 
 /// The API version the adapter speaks and the simulator requires (`x-bc-version`).
-pub(crate) const API_VERSION: &str = "2.1";
+pub const API_VERSION: &str = "2.1";
 /// The token service's version (`x-lh-version`).
-pub(crate) const AUTH_VERSION: &str = "2.0";
+pub const AUTH_VERSION: &str = "2.0";
 /// The token service's service id, path `/{SERVICE_ID}/Token`.
-pub(crate) const SERVICE_ID: &str = "BAROCERT";
+pub const SERVICE_ID: &str = "BAROCERT";
 /// The only encryption mode the adapter sends and the simulator accepts.
-pub(crate) const ENCRYPTION_MODE: &str = "GCM";
+pub const ENCRYPTION_MODE: &str = "GCM";
 
 const IV_LEN: usize = 12;
 const TAG_LEN: usize = 16;
 
 /// Something the cryptography refused; carries no key or plaintext.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum CryptoError {
+pub enum CryptoError {
     #[error("openssl failed")]
     Openssl,
     #[error("field is not base64")]
@@ -54,20 +54,20 @@ impl From<openssl::error::ErrorStack> for CryptoError {
     }
 }
 
-pub(crate) fn sha256_b64(data: &[u8]) -> Result<String, CryptoError> {
+pub fn sha256_b64(data: &[u8]) -> Result<String, CryptoError> {
     let d = openssl::hash::hash(MessageDigest::sha256(), data)?;
     Ok(B64.encode(d))
 }
 
-pub(crate) fn hmac_sha256(key: &[u8], msg: &[u8]) -> Result<Vec<u8>, CryptoError> {
+pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> Result<Vec<u8>, CryptoError> {
     Ok(crate::hmac::sha256(key, &[msg]).to_vec())
 }
 
-pub(crate) fn hmac_sha256_b64(key: &[u8], msg: &[u8]) -> Result<String, CryptoError> {
+pub fn hmac_sha256_b64(key: &[u8], msg: &[u8]) -> Result<String, CryptoError> {
     Ok(B64.encode(hmac_sha256(key, msg)?))
 }
 
-pub(crate) fn hmac_sha512(key: &[u8], msg: &[u8]) -> Result<Vec<u8>, CryptoError> {
+pub fn hmac_sha512(key: &[u8], msg: &[u8]) -> Result<Vec<u8>, CryptoError> {
     let pkey = PKey::hmac(key)?;
     let mut s = Signer::new(MessageDigest::sha512(), &pkey)?;
     s.update(msg)?;
@@ -75,7 +75,7 @@ pub(crate) fn hmac_sha512(key: &[u8], msg: &[u8]) -> Result<Vec<u8>, CryptoError
 }
 
 /// Whether `given_b64` is the HMAC-SHA256 of `msg` under `key`, in constant time.
-pub(crate) fn hmac_sha256_matches(key: &[u8], msg: &[u8], given_b64: &str) -> bool {
+pub fn hmac_sha256_matches(key: &[u8], msg: &[u8], given_b64: &str) -> bool {
     let Ok(given) = B64.decode(given_b64.trim()) else {
         return false;
     };
@@ -87,7 +87,7 @@ pub(crate) fn hmac_sha256_matches(key: &[u8], msg: &[u8], given_b64: &str) -> bo
 
 /// The string an API POST's `x-bc-auth` signs (API version 2.1). The body digest
 /// line is present only when there is a body, as the SDKs do.
-pub(crate) fn api_sign_target(body: &[u8], date: &str, uri: &str) -> Result<String, CryptoError> {
+pub fn api_sign_target(body: &[u8], date: &str, uri: &str) -> Result<String, CryptoError> {
     let mut t = String::from("POST\n");
     if !body.is_empty() {
         t.push_str(&sha256_b64(body)?);
@@ -101,7 +101,7 @@ pub(crate) fn api_sign_target(body: &[u8], date: &str, uri: &str) -> Result<Stri
 }
 
 /// The string a token request's `Authorization: LINKHUB` signature signs.
-pub(crate) fn token_sign_target(
+pub fn token_sign_target(
     body: &[u8],
     date: &str,
     forwarded: Option<&str>,
@@ -124,7 +124,7 @@ pub(crate) fn token_sign_target(
 }
 
 /// Encrypts one personal field: `b64(iv ‖ ciphertext ‖ tag)` under AES-256-GCM.
-pub(crate) fn encrypt_field(key: &[u8; 32], plaintext: &str) -> Result<String, CryptoError> {
+pub fn encrypt_field(key: &[u8; 32], plaintext: &str) -> Result<String, CryptoError> {
     let mut iv = [0u8; IV_LEN];
     openssl::rand::rand_bytes(&mut iv)?;
     let mut tag = [0u8; TAG_LEN];
@@ -144,7 +144,7 @@ pub(crate) fn encrypt_field(key: &[u8; 32], plaintext: &str) -> Result<String, C
 }
 
 /// Decrypts a field made by [`encrypt_field`]; any tampering fails the tag check.
-pub(crate) fn decrypt_field(key: &[u8; 32], field_b64: &str) -> Result<String, CryptoError> {
+pub fn decrypt_field(key: &[u8; 32], field_b64: &str) -> Result<String, CryptoError> {
     let raw = B64
         .decode(field_b64.trim())
         .map_err(|_| CryptoError::Base64)?;
@@ -159,14 +159,14 @@ pub(crate) fn decrypt_field(key: &[u8; 32], field_b64: &str) -> Result<String, C
 }
 
 /// Fresh random bytes.
-pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N], CryptoError> {
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], CryptoError> {
     let mut b = [0u8; N];
     openssl::rand::rand_bytes(&mut b)?;
     Ok(b)
 }
 
 /// Current Unix time in milliseconds.
-pub(crate) fn now_ms() -> u64 {
+pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
@@ -174,12 +174,12 @@ pub(crate) fn now_ms() -> u64 {
 }
 
 /// Current Unix time in seconds.
-pub(crate) fn now_secs() -> u64 {
+pub fn now_secs() -> u64 {
     now_ms() / 1000
 }
 
 /// `2024-01-31T05:06:07Z` (RFC 3339, UTC), as `x-bc-date` carries it.
-pub(crate) fn rfc3339(unix_secs: u64) -> String {
+pub fn rfc3339(unix_secs: u64) -> String {
     let t = i64::try_from(unix_secs)
         .ok()
         .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
@@ -196,7 +196,7 @@ pub(crate) fn rfc3339(unix_secs: u64) -> String {
 }
 
 /// `2024-01-31T05:06:07.000Z`, the token service's expiry form.
-pub(crate) fn rfc3339_millis(unix_secs: u64) -> String {
+pub fn rfc3339_millis(unix_secs: u64) -> String {
     let s = rfc3339(unix_secs);
     match s.strip_suffix('Z') {
         Some(head) => format!("{head}.000Z"),
@@ -205,7 +205,7 @@ pub(crate) fn rfc3339_millis(unix_secs: u64) -> String {
 }
 
 /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction]Z` (UTC only) to Unix seconds.
-pub(crate) fn parse_rfc3339(s: &str) -> Option<u64> {
+pub fn parse_rfc3339(s: &str) -> Option<u64> {
     let s = s.trim();
     let body = s.strip_suffix('Z').or_else(|| s.strip_suffix('z'))?;
     let (main, frac) = match body.split_once('.') {
@@ -249,7 +249,7 @@ pub(crate) fn parse_rfc3339(s: &str) -> Option<u64> {
 }
 
 /// `yyyyMMddHHmmss` in KST (UTC+9), barocert's form for requestDT, viewDT, ….
-pub(crate) fn kst_compact(unix_secs: u64) -> String {
+pub fn kst_compact(unix_secs: u64) -> String {
     let t = i64::try_from(unix_secs)
         .ok()
         .and_then(|s| s.checked_add(9 * 3600))
@@ -267,7 +267,7 @@ pub(crate) fn kst_compact(unix_secs: u64) -> String {
 }
 
 /// `s` is exactly `n` ASCII digits.
-pub(crate) fn is_digits(s: &str, n: usize) -> bool {
+pub fn is_digits(s: &str, n: usize) -> bool {
     s.len() == n && s.bytes().all(|b| b.is_ascii_digit())
 }
 

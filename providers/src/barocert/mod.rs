@@ -11,7 +11,7 @@
 //! service, `x-bc-date` / `x-bc-auth` HMAC on every POST, personal fields
 //! AES-256-GCM encrypted with the RP's secret key ([`crypto`]); refusals are
 //! `{"code", "message"}` mapped through one table ([`codes`]). The
-//! [`crate::simulator`] speaks the same API from the same modules.
+//! simulator (`munjigi_sim::simulator`) speaks the same API from the same modules.
 //!
 //! **Naver binds less.** Naver's identity request carries no token (the SDKs
 //! send none): the app signs content Naver defines, so the gateway's nonce is
@@ -56,8 +56,10 @@
 //! trust configuration (passed in).
 
 pub mod codes;
-pub(crate) mod crypto;
-pub(crate) mod wire;
+pub mod crypto;
+// Public for the simulator (`munjigi-sim`), which still parses with these.
+#[doc(hidden)]
+pub mod wire;
 
 mod adapter;
 
@@ -489,7 +491,7 @@ impl BarocertSecret {
         Ok(Self(key))
     }
 
-    pub(crate) fn key(&self) -> &[u8; 32] {
+    pub fn key(&self) -> &[u8; 32] {
         &self.0
     }
 }

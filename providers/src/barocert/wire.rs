@@ -13,14 +13,14 @@ use serde::{Deserialize, Serialize};
 /// `POST /BAROCERT/Token` body.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct TokenRequest {
+pub struct TokenRequest {
     pub access_id: String,
     pub scope: Vec<String>,
 }
 
 /// The token service's answer.
 #[derive(Serialize, Deserialize)]
-pub(crate) struct TokenResponse {
+pub struct TokenResponse {
     pub session_token: String,
     #[serde(rename = "serviceID", default)]
     pub service_id: String,
@@ -41,7 +41,7 @@ pub(crate) struct TokenResponse {
 /// `null`), and the simulator refuses it ([`super::BarocertProduct`] says which).
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct IdentityRequest {
+pub struct IdentityRequest {
     /// Encrypted, `01012345678`.
     #[serde(rename = "receiverHP")]
     pub receiver_hp: String,
@@ -91,7 +91,7 @@ pub(crate) struct IdentityRequest {
 /// the request.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct IdentityVerifyRequest {
+pub struct IdentityVerifyRequest {
     /// Encrypted.
     #[serde(rename = "receiverHP")]
     pub receiver_hp: String,
@@ -102,7 +102,7 @@ pub(crate) struct IdentityVerifyRequest {
 
 /// Answer to the identity request.
 #[derive(Serialize, Deserialize)]
-pub(crate) struct IdentityReceipt {
+pub struct IdentityReceipt {
     #[serde(rename = "receiptID")]
     pub receipt_id: String,
     #[serde(default)]
@@ -112,7 +112,7 @@ pub(crate) struct IdentityReceipt {
 /// `GET /{PRODUCT}/{Identity|Sign|MultiSign}/{clientCode}/{receiptID}` answer
 /// (the same shape for the three APIs).
 #[derive(Serialize, Deserialize)]
-pub(crate) struct IdentityStatus {
+pub struct IdentityStatus {
     #[serde(rename = "receiptID")]
     pub receipt_id: String,
     #[serde(rename = "clientCode", default)]
@@ -149,7 +149,7 @@ pub(crate) struct IdentityStatus {
 /// The receiver fields every verify answer carries (identity, sign and
 /// multi-sign results alike), and the CI.
 #[derive(Serialize, Deserialize)]
-pub(crate) struct Receiver {
+pub struct Receiver {
     #[serde(rename = "receiverName", default)]
     pub receiver_name: Option<String>,
     /// `1990`.
@@ -192,7 +192,7 @@ pub(crate) struct Receiver {
 /// The verify answer (본인인증 검증; path per [`super::BarocertProduct::verify_path`]),
 /// and the single `Sign` verify answer (전자서명 검증) of the same shape.
 #[derive(Serialize, Deserialize)]
-pub(crate) struct IdentityResult {
+pub struct IdentityResult {
     #[serde(rename = "receiptID")]
     pub receipt_id: String,
     pub state: i64,
@@ -207,7 +207,7 @@ pub(crate) struct IdentityResult {
 /// field a product does not take is absent, and the simulator refuses it.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct SignRequest {
+pub struct SignRequest {
     /// Encrypted.
     #[serde(rename = "receiverHP")]
     pub receiver_hp: String,
@@ -264,7 +264,7 @@ pub(crate) struct SignRequest {
 /// One document of a `MultiSign` request.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct MultiSignToken {
+pub struct MultiSignToken {
     /// Plain; the document's title (Kakao).
     #[serde(rename = "signTitle", default, skip_serializing_if = "Option::is_none")]
     pub sign_title: Option<String>,
@@ -281,7 +281,7 @@ pub(crate) struct MultiSignToken {
 /// `POST /{PRODUCT}/MultiSign/{clientCode}` body (전자서명 요청, several documents).
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct MultiSignRequest {
+pub struct MultiSignRequest {
     /// Encrypted.
     #[serde(rename = "receiverHP")]
     pub receiver_hp: String,
@@ -324,7 +324,7 @@ pub(crate) struct MultiSignRequest {
 /// The `MultiSign` verify answer: the [`Receiver`] fields, and one CMS per
 /// document in request order.
 #[derive(Serialize, Deserialize)]
-pub(crate) struct MultiSignResult {
+pub struct MultiSignResult {
     #[serde(rename = "receiptID")]
     pub receipt_id: String,
     pub state: i64,
@@ -337,7 +337,7 @@ pub(crate) struct MultiSignResult {
 
 /// Every refusal: non-200 with this body.
 #[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct ErrorBody {
+pub struct ErrorBody {
     pub code: i64,
     pub message: String,
 }

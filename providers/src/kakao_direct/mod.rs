@@ -27,7 +27,9 @@
 //! [`Pending`]: crate::adapter::Pending
 
 pub mod codes;
-pub(crate) mod wire;
+// Public for the simulator (`munjigi-sim`), which still parses with these.
+#[doc(hidden)]
+pub mod wire;
 
 mod adapter;
 
@@ -94,7 +96,7 @@ impl KakaoDirectApiKey {
         Ok(Self(k.to_owned()))
     }
 
-    pub(crate) fn expose(&self) -> &str {
+    pub fn expose(&self) -> &str {
         &self.0
     }
 }
@@ -111,7 +113,7 @@ pub fn valid_product_code(s: &str) -> bool {
 
 /// Whether `s` can be a tx_id we send back to Kakao: 1 to 64 ASCII letters,
 /// digits, `-` or `_` (the format is not published; this keeps it URL-safe).
-pub(crate) fn valid_tx_id(s: &str) -> bool {
+pub fn valid_tx_id(s: &str) -> bool {
     (1..=64).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')

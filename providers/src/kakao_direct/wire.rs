@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 /// `POST /sign/v2/prepare/{product}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct PrepareRequest {
+pub struct PrepareRequest {
     /// National mobile number, digits only (`01012345678`).
     pub phone_number: String,
     pub name: String,
@@ -28,21 +28,21 @@ pub(crate) struct PrepareRequest {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct PrepareResponse {
+pub struct PrepareResponse {
     pub tx_id: String,
 }
 
 /// `POST /sign/v2/request/{product}`: push the prepared request to the citizen.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct SignRequest {
+pub struct SignRequest {
     pub tx_id: String,
     /// Which signer data the signer-info call may release; `CI` for the CI.
     pub identify_items: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct SignRequestResponse {
+pub struct SignRequestResponse {
     pub tx_id: String,
     /// RFC 3339 UTC.
     pub requested_at: Option<String>,
@@ -52,7 +52,7 @@ pub(crate) struct SignRequestResponse {
 /// A request's state as Kakao reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub(crate) enum TxStatus {
+pub enum TxStatus {
     /// Prepared, not pushed yet.
     Prepare,
     /// Pushed; waiting for the citizen.
@@ -67,7 +67,7 @@ pub(crate) enum TxStatus {
 
 /// `GET /sign/v2/status/{product}?tx_id=…`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct StatusResponse {
+pub struct StatusResponse {
     pub tx_id: String,
     pub status: TxStatus,
     pub requested_at: Option<String>,
@@ -81,13 +81,13 @@ pub(crate) struct StatusResponse {
 /// `POST /sign/v2/verify/{product}` and `POST /sign/v2/signer/{product}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct TxRequest {
+pub struct TxRequest {
     pub tx_id: String,
 }
 
 /// The signed value: delivered once, then deleted at Kakao.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct VerifyResponse {
+pub struct VerifyResponse {
     pub tx_id: String,
     pub status: TxStatus,
     /// Base64 of the CMS SignedData (DER, content attached).
@@ -96,7 +96,7 @@ pub(crate) struct VerifyResponse {
 
 /// Who signed, over the authenticated channel (personal data: never logged).
 #[derive(Clone, Serialize, Deserialize)]
-pub(crate) struct SignerInfoResponse {
+pub struct SignerInfoResponse {
     pub tx_id: String,
     pub name: Option<String>,
     /// `YYYYMMDD`.
@@ -111,7 +111,7 @@ pub(crate) struct SignerInfoResponse {
 
 /// Any refusal: an E-code and a message, with the code's HTTP status.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct ErrorBody {
+pub struct ErrorBody {
     pub error_code: String,
     #[serde(default)]
     pub error_message: String,

@@ -35,7 +35,9 @@
 
 pub mod codes;
 pub mod session;
-pub(crate) mod wire;
+// Public for the simulator (`munjigi-sim`), which still parses with these.
+#[doc(hidden)]
+pub mod wire;
 
 mod adapter;
 
@@ -99,7 +101,7 @@ impl TossDirectClientSecret {
         Ok(Self(k.to_owned()))
     }
 
-    pub(crate) fn expose(&self) -> &str {
+    pub fn expose(&self) -> &str {
         &self.0
     }
 }
@@ -111,14 +113,14 @@ pub fn visible_ascii(s: &str, max: usize) -> bool {
 
 /// Whether `s` can be a txId we send back: 1 to 64 ASCII letters, digits, `-`
 /// or `_` (a UUID in practice; this keeps it safe to echo).
-pub(crate) fn valid_tx_id(s: &str) -> bool {
+pub fn valid_tx_id(s: &str) -> bool {
     (1..=64).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// `application/x-www-form-urlencoded` for one value (RFC 3986 unreserved kept).
-pub(crate) fn form_encode(v: &str) -> String {
+pub fn form_encode(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
     for b in v.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
@@ -131,7 +133,7 @@ pub(crate) fn form_encode(v: &str) -> String {
 }
 
 /// Decodes one `application/x-www-form-urlencoded` value; `None` if malformed.
-pub(crate) fn form_decode(v: &str) -> Option<String> {
+pub fn form_decode(v: &str) -> Option<String> {
     let mut out = Vec::with_capacity(v.len());
     let mut bytes = v.bytes();
     while let Some(b) = bytes.next() {

@@ -107,7 +107,7 @@ fn random<const N: usize>() -> Result<[u8; N], ProviderError> {
 }
 
 /// A random (version 4) UUID in its usual text form.
-pub(crate) fn uuid_v4() -> Result<String, ProviderError> {
+pub fn uuid_v4() -> Result<String, ProviderError> {
     let mut b: [u8; 16] = random()?;
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
@@ -148,7 +148,7 @@ impl TossSession {
     /// Toss's side: opens a `sessionKey` with the private key. Any version
     /// starting `v1_` is accepted; the inner algorithm must be `AES_GCM` with a
     /// 256-bit key and 96-bit IV.
-    pub(crate) fn open(private: &Rsa<Private>, session_key: &str) -> Result<Self, SessionError> {
+    pub fn open(private: &Rsa<Private>, session_key: &str) -> Result<Self, SessionError> {
         let mut parts = session_key.split('$');
         let (Some(version), Some(id), Some(wrapped), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())

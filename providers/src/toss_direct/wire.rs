@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 /// `resultType` of every answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub(crate) enum ResultType {
+pub enum ResultType {
     Success,
     Fail,
 }
@@ -17,7 +17,7 @@ pub(crate) enum ResultType {
 /// `{resultType, success | error}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct Envelope<T> {
+pub struct Envelope<T> {
     pub result_type: ResultType,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub success: Option<T>,
@@ -27,7 +27,7 @@ pub(crate) struct Envelope<T> {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct ErrorBody {
+pub struct ErrorBody {
     pub error_code: String,
     #[serde(default)]
     pub reason: String,
@@ -35,7 +35,7 @@ pub(crate) struct ErrorBody {
 
 /// The OAuth2 token answer.
 #[derive(Clone, Serialize, Deserialize)]
-pub(crate) struct TokenResponse {
+pub struct TokenResponse {
     pub access_token: String,
     pub token_type: String,
     pub expires_in: u64,
@@ -45,7 +45,7 @@ pub(crate) struct TokenResponse {
 
 /// An OAuth2 error (RFC 6749 §5.2).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct OAuthError {
+pub struct OAuthError {
     pub error: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_description: Option<String>,
@@ -54,7 +54,7 @@ pub(crate) struct OAuthError {
 /// `POST /api/v2/sign/user/auth/request`.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct AuthRequest {
+pub struct AuthRequest {
     /// `USER_PERSONAL`: the RP names the person (encrypted fields below).
     pub request_type: String,
     /// `PUSH`: Toss pushes the request to the app.
@@ -73,7 +73,7 @@ pub(crate) struct AuthRequest {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct AuthRequestSuccess {
+pub struct AuthRequestSuccess {
     pub tx_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_dt: Option<String>,
@@ -82,13 +82,13 @@ pub(crate) struct AuthRequestSuccess {
 /// `POST …/status`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct TxRequest {
+pub struct TxRequest {
     pub tx_id: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub(crate) enum TxStatus {
+pub enum TxStatus {
     Requested,
     InProgress,
     Completed,
@@ -97,7 +97,7 @@ pub(crate) enum TxStatus {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct StatusSuccess {
+pub struct StatusSuccess {
     pub tx_id: String,
     pub status: TxStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -109,14 +109,14 @@ pub(crate) struct StatusSuccess {
 /// `POST …/result`: a new session for the personal data of the answer.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct ResultRequest {
+pub struct ResultRequest {
     pub tx_id: String,
     pub session_key: String,
 }
 
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct ResultSuccess {
+pub struct ResultSuccess {
     pub tx_id: String,
     pub status: TxStatus,
     /// Base64 of the CMS SignedData (DER, content attached).
@@ -129,7 +129,7 @@ pub(crate) struct ResultSuccess {
 /// Who signed, each field encrypted under the result call's session.
 #[derive(Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct PersonalData {
+pub struct PersonalData {
     pub ci: Option<String>,
     pub di: Option<String>,
     pub name: Option<String>,

@@ -172,7 +172,7 @@ phone = "telNo"
     fn a_declarative_provider_loads_and_its_mistakes_name_the_field() {
         let dir = std::env::temp_dir().join(format!("munjigi-decl-check-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let pki = munjigi_providers::testpki::ProviderPki::generate("KB").unwrap();
+        let pki = munjigi_sim::testpki::ProviderPki::generate("KB").unwrap();
         std::fs::write(dir.join("root.pem"), pki.root_pem().unwrap()).unwrap();
 
         let c = parse(&dir.join("gateway.toml"), &format!("{BASE}{KB}")).unwrap();

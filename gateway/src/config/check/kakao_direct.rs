@@ -135,7 +135,7 @@ pairwise_key = { value = "0123456789abcdef0123456789abcdef" }
     fn a_kakao_direct_provider_loads_and_its_mistakes_are_reported() {
         let dir = std::env::temp_dir().join(format!("munjigi-kd-check-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let pki = munjigi_providers::testpki::ProviderPki::generate("KakaoCert").unwrap();
+        let pki = munjigi_sim::testpki::ProviderPki::generate("KakaoCert").unwrap();
         std::fs::write(dir.join("root.pem"), pki.root_pem().unwrap()).unwrap();
 
         let c = parse(&dir.join("gateway.toml"), &section("ttl_secs = 300")).unwrap();

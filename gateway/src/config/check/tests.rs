@@ -95,7 +95,7 @@ fn syntax_errors_have_positions() {
 fn barocert_products_and_their_required_fields() {
     let dir = std::env::temp_dir().join(format!("munjigi-check-barocert-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let pki = munjigi_providers::testpki::ProviderPki::generate("Test").unwrap();
+    let pki = munjigi_sim::testpki::ProviderPki::generate("Test").unwrap();
     let root = dir.join("root.pem");
     std::fs::write(&root, pki.root_pem().unwrap()).unwrap();
     let provider = |product: &str, extra: &str| {
@@ -128,7 +128,7 @@ fn barocert_products_and_their_required_fields() {
 fn barocert_crl_keys() {
     let dir = std::env::temp_dir().join(format!("munjigi-check-crl-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let pki = munjigi_providers::testpki::ProviderPki::generate("Test").unwrap();
+    let pki = munjigi_sim::testpki::ProviderPki::generate("Test").unwrap();
     let root = dir.join("root.pem");
     std::fs::write(&root, pki.root_pem().unwrap()).unwrap();
     let crl = dir.join("crl.pem");
@@ -193,7 +193,7 @@ fn barocert_crl_keys() {
 fn crl_keys_on_every_family() {
     let dir = std::env::temp_dir().join(format!("munjigi-check-crl-all-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let pki = munjigi_providers::testpki::ProviderPki::generate("Test").unwrap();
+    let pki = munjigi_sim::testpki::ProviderPki::generate("Test").unwrap();
     let root = dir.join("root.pem");
     std::fs::write(&root, pki.root_pem().unwrap()).unwrap();
     std::fs::write(dir.join("session.pem"), {
@@ -272,7 +272,7 @@ fn providers_keep_file_order() {
     // Roots are read at check time, so point both at a real PEM root.
     let dir = std::env::temp_dir().join(format!("munjigi-order-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let pki = munjigi_providers::testpki::ProviderPki::generate("Order").unwrap();
+    let pki = munjigi_sim::testpki::ProviderPki::generate("Order").unwrap();
     std::fs::write(dir.join("root.pem"), pki.root_pem().unwrap()).unwrap();
     let provider = |id: &str| {
         format!(

@@ -177,7 +177,7 @@ pairwise_key = { value = "0123456789abcdef0123456789abcdef" }
     fn a_toss_direct_provider_loads_and_its_mistakes_are_reported() {
         let dir = std::env::temp_dir().join(format!("munjigi-td-check-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let pki = munjigi_providers::testpki::ProviderPki::generate("TossCert").unwrap();
+        let pki = munjigi_sim::testpki::ProviderPki::generate("TossCert").unwrap();
         std::fs::write(dir.join("root.pem"), pki.root_pem().unwrap()).unwrap();
         let rsa = openssl::rsa::Rsa::generate(2048).unwrap();
         std::fs::write(dir.join("session.pem"), rsa.public_key_to_pem().unwrap()).unwrap();

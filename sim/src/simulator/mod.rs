@@ -15,7 +15,7 @@
 //! under that provider's own test PKI ([`crate::testpki`]), and a deterministic
 //! CI per person. Each person's [`Scenario`] (chosen by phone number) says how
 //! the "citizen" and the "provider" behave, including the misbehaviour
-//! `PROVIDERS.md` lists; refusals use the [`crate::barocert::codes`] table.
+//! `PROVIDERS.md` lists; refusals use the [`munjigi_providers::barocert::codes`] table.
 //!
 //! The same listener also serves Kakao's own certification API (family C)
 //! under `/kakao-direct/…` (`kakao_direct.rs`: REST API key auth, E-codes, its
@@ -57,7 +57,7 @@
 //!
 //! The same products' `Sign` and `MultiSign` APIs (`sign.rs`, on the identity
 //! routes' access checks, status, verify and deadlines): each product's request
-//! fields as [`crate::barocert`] documents them, `expireIn` and title limits,
+//! fields as [`munjigi_providers::barocert`] documents them, `expireIn` and title limits,
 //! `TEXT` tokens signed as text and `HASH` tokens (base64 of a SHA-256) signed
 //! in the product's form (Kakao, PASS, Toss: DER with the digest attached;
 //! Naver: BER indefinite-length, detached, messageDigest = the digest), the
@@ -85,10 +85,10 @@ use serde::Deserialize;
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
-use crate::barocert::crypto;
-use crate::barocert::BarocertProduct;
-use crate::person::{BirthDate, Gender, Name, Phone};
 use crate::testpki::{PkiError, ProviderPki};
+use munjigi_providers::barocert::crypto;
+use munjigi_providers::barocert::BarocertProduct;
+use munjigi_providers::person::{BirthDate, Gender, Name, Phone};
 
 pub use bank::{BankDialect, SimBank, SimBankApiKey, SimBankAuth, SimBankBearer, SimBankHmac};
 pub use kakao_direct::SimApiKey;
@@ -386,7 +386,7 @@ impl Simulator {
                     rp.link_id
                 )));
             }
-            let key = crate::barocert::BarocertSecret::from_base64(&rp.secret_key)
+            let key = munjigi_providers::barocert::BarocertSecret::from_base64(&rp.secret_key)
                 .map_err(|_| {
                     SimError::Config(format!(
                         "relying party {}: secret_key must be base64 of 32 bytes",
@@ -523,7 +523,14 @@ impl Simulator {
         }
     }
 
-    pub(crate) fn pki(&self, product: BarocertProduct) -> Option<&ProviderPki> {
+    /// Misbehaviour on demand: makes `provider`'s CRL URL answer 503
+    /// (`available: false`) or serve again, as `POST /_control/crl` does.
+    pub fn set_crl_available(&self, provider: &str, available: bool) {
+        self.control.set_crl_available(provider, available);
+    }
+
+    /// The PKI a broker product signs under.
+    pub fn pki(&self, product: BarocertProduct) -> Option<&ProviderPki> {
         self.pkis
             .iter()
             .find(|p| p.product == product)

@@ -1,7 +1,7 @@
 //! The simulated broker's document-signing requests (전자서명 요청): `POST
 //! /{P}/Sign/{clientCode}` (one document) and `POST /{P}/MultiSign/{clientCode}`
 //! (several), parsed as strictly as the identity request: each product's own
-//! fields and no others ([`crate::barocert`] lists them), titles, `expireIn`,
+//! fields and no others ([`munjigi_providers::barocert`] lists them), titles, `expireIn`,
 //! token types and tokens, and the document count. A `HASH` token must be
 //! base64 of a SHA-256 digest (32 bytes); a `TEXT` token up to
 //! [`MAX_TEXT_TOKEN_CHARS`]. The accepted request becomes a receipt like an
@@ -15,9 +15,9 @@ use base64::Engine as _;
 use super::routes::{check_expire_in, require_call_center, NewReceipt};
 use super::state::SimToken;
 use super::{Rp, Simulator};
-use crate::barocert::codes::BrokerCode;
-use crate::barocert::wire::{MultiSignRequest, SignRequest};
-use crate::barocert::{crypto, ApiKind, BarocertProduct, MultiTokenTitle, TokenType};
+use munjigi_providers::barocert::codes::BrokerCode;
+use munjigi_providers::barocert::wire::{MultiSignRequest, SignRequest};
+use munjigi_providers::barocert::{crypto, ApiKind, BarocertProduct, MultiTokenTitle, TokenType};
 
 /// Longest `TEXT` token, characters (modelled).
 pub(crate) const MAX_TEXT_TOKEN_CHARS: usize = 2800;
@@ -197,7 +197,7 @@ impl Simulator {
 mod tests {
     use super::super::test_simulator;
     use super::*;
-    use crate::barocert::wire::MultiSignToken;
+    use munjigi_providers::barocert::wire::MultiSignToken;
 
     fn enc(rp: &Rp, s: &str) -> String {
         crypto::encrypt_field(&rp.key, s).unwrap()

@@ -23,13 +23,13 @@ use tracing::{debug, info};
 use super::people::{SignJob, Subject};
 use super::state::{Phase, Receipt, SimToken, TokenInfo};
 use super::{Rp, Scenario, Simulator};
-use crate::barocert::codes::BrokerCode;
-use crate::barocert::wire::{
+use munjigi_providers::barocert::codes::BrokerCode;
+use munjigi_providers::barocert::wire::{
     ErrorBody, IdentityReceipt, IdentityRequest, IdentityResult, IdentityStatus,
     IdentityVerifyRequest, MultiSignResult, Receiver, TokenRequest, TokenResponse,
 };
-use crate::barocert::{crypto, ApiKind, BarocertProduct, NonceRule, TokenType};
-use crate::person::{BirthDate, Gender, Name, Phone};
+use munjigi_providers::barocert::{crypto, ApiKind, BarocertProduct, NonceRule, TokenType};
+use munjigi_providers::person::{BirthDate, Gender, Name, Phone};
 
 /// Largest request body the simulator reads.
 const MAX_BODY: usize = 64 * 1024;

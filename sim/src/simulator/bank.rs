@@ -50,12 +50,12 @@ use tracing::{debug, info};
 use super::people::Subject;
 use super::state::{phase_at, Phase};
 use super::{Scenario, SimError, Simulator};
-use crate::barocert::codes::BrokerCode;
-use crate::barocert::crypto;
 use crate::cms;
-use crate::person::{BirthDate, Gender, Name, Phone};
-use crate::signer_cn::SignerCn;
 use crate::testpki::ProviderPki;
+use munjigi_providers::barocert::codes::BrokerCode;
+use munjigi_providers::barocert::crypto;
+use munjigi_providers::person::{BirthDate, Gender, Name, Phone};
+use munjigi_providers::signer_cn::SignerCn;
 
 /// Where the family is served on the simulator's listener.
 pub(crate) const PREFIX: &str = "/bank/";

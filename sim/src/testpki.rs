@@ -12,7 +12,8 @@
 //! Not here: anything a production deployment trusts. The CRL and OCSP URLs in the
 //! certificates point at placeholders nobody serves, the CA key sits in a file,
 //! and the revocation list lives in memory only.
-//! Verification lives in [`crate::cms`]; this module only makes material for it.
+//! Verification lives in `munjigi_providers::cms`; this module only makes
+//! material for it.
 
 mod crl;
 

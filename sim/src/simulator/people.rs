@@ -11,12 +11,12 @@ use base64::Engine as _;
 
 use super::state::{Signed, SimToken};
 use super::{Scenario, Simulator, UnknownPeople};
-use crate::barocert::codes::BrokerCode;
-use crate::barocert::{crypto, ApiKind, BarocertProduct, TokenType};
 use crate::cms;
-use crate::person::{BirthDate, Gender, Name, Phone};
-use crate::signer_cn::SignerCn;
 use crate::testpki::{ProviderPki, Subscriber};
+use munjigi_providers::barocert::codes::BrokerCode;
+use munjigi_providers::barocert::{crypto, ApiKind, BarocertProduct, TokenType};
+use munjigi_providers::person::{BirthDate, Gender, Name, Phone};
+use munjigi_providers::signer_cn::SignerCn;
 
 /// The simulator's fixed CI key: the same person gets the same CI in every run.
 const CI_KEY: &[u8] = b"munjigi-simulator-ci-key-v1";
@@ -319,7 +319,7 @@ mod tests {
     fn ci_is_deterministic_88_chars_and_per_person() {
         let a = subject("홍길동").ci().unwrap();
         assert_eq!(a.len(), 88);
-        assert!(crate::person::Ci::parse(&a).is_ok());
+        assert!(munjigi_providers::person::Ci::parse(&a).is_ok());
         assert_eq!(a, subject("홍 길동").ci().unwrap());
         assert_ne!(a, subject("홍길순").ci().unwrap());
         let uid = subject("홍길동").uid().unwrap();

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use super::people::Subject;
 use super::Scenario;
-use crate::barocert::{ApiKind, BarocertProduct, TokenType};
+use munjigi_providers::barocert::{ApiKind, BarocertProduct, TokenType};
 
 /// How long a receipt is kept after it expired (for late status/verify calls).
 const KEEP_AFTER_EXPIRY_MS: u64 = 3600 * 1000;
@@ -232,7 +232,7 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::person::{BirthDate, Gender, Name, Phone};
+    use munjigi_providers::person::{BirthDate, Gender, Name, Phone};
 
     fn receipt(scenario: Scenario) -> Receipt {
         let who = Subject {

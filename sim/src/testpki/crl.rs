@@ -6,7 +6,7 @@
 //! `TBSCertList` and OpenSSL signs it (SHA-256 with RSA) with the CA key: no
 //! hand-written ASN.1, no unsafe.
 //!
-//! Not here: checking a certificate against a CRL ([`crate::cms::CrlPolicy`]),
+//! Not here: checking a certificate against a CRL ([`munjigi_providers::cms::CrlPolicy`]),
 //! delta CRLs, CRL extensions (number, AKI) or entry reasons.
 
 use std::path::Path;

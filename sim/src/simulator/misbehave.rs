@@ -45,13 +45,13 @@ use tracing::{info, warn};
 use super::bank::BankDialect;
 use super::people::Subject;
 use super::{Scenario, Simulator};
-use crate::barocert::codes::BrokerCode;
-use crate::barocert::{crypto, ApiKind};
-use crate::kakao_direct::codes::KakaoCode;
-use crate::person::Phone;
-use crate::signer_cn::SignerCn;
 use crate::testpki::{PkiError, ProviderPki, Subscriber};
-use crate::toss_direct::codes::TossCode;
+use munjigi_providers::barocert::codes::BrokerCode;
+use munjigi_providers::barocert::{crypto, ApiKind};
+use munjigi_providers::kakao_direct::codes::KakaoCode;
+use munjigi_providers::person::Phone;
+use munjigi_providers::signer_cn::SignerCn;
+use munjigi_providers::toss_direct::codes::TossCode;
 
 /// How long a `hung` status call is held before the simulator gives up on it.
 const HUNG_FOR: Duration = Duration::from_secs(600);

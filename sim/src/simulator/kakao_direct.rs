@@ -37,20 +37,20 @@ use tracing::{debug, info};
 use super::people::Subject;
 use super::state::{phase_at, Phase};
 use super::{Scenario, SimError, Simulator};
-use crate::barocert::codes::BrokerCode;
-use crate::barocert::crypto;
 use crate::cms;
-use crate::kakao_direct::codes::KakaoCode;
-use crate::kakao_direct::wire::{
+use crate::testpki::ProviderPki;
+use munjigi_providers::barocert::codes::BrokerCode;
+use munjigi_providers::barocert::crypto;
+use munjigi_providers::kakao_direct::codes::KakaoCode;
+use munjigi_providers::kakao_direct::wire::{
     ErrorBody, PrepareRequest, PrepareResponse, SignRequest, SignRequestResponse,
     SignerInfoResponse, StatusResponse, TxRequest, TxStatus, VerifyResponse,
 };
-use crate::kakao_direct::{
+use munjigi_providers::kakao_direct::{
     valid_tx_id, DEFAULT_PRODUCT_CODE, MAX_SIGN_DATA_CHARS, MAX_TITLE_CHARS, MAX_TTL_SECS,
 };
-use crate::person::{BirthDate, Gender, Name, Phone};
-use crate::signer_cn::SignerCn;
-use crate::testpki::ProviderPki;
+use munjigi_providers::person::{BirthDate, Gender, Name, Phone};
+use munjigi_providers::signer_cn::SignerCn;
 
 /// Where the family is served on the simulator's listener.
 pub(crate) const PREFIX: &str = "/kakao-direct/";
