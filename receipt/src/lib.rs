@@ -1,0 +1,114 @@
+//! The signing receipt: what was signed, by whom, when, with the provider's own
+//! CMS signatures, sealed by the gateway's key.
+//!
+//! The receipt is a compact JWS (ES256, `typ` [`TYP`]) verifiable against the
+//! gateway's `/jwks`, and each CMS inside verifies on its own against the
+//! provider's roots, so a site can prove a signature years later without the
+//! gateway. The signer is named by the site's pairwise `sub`, the name the
+//! provider vouched for, the provider and the level reached; never the CI.
+//!
+//! A crate of its own (kanidm's `proto` habit) so that the schema is one type,
+//! [`Receipt`]: the gateway serialises it when it seals a receipt and the
+//! offline verifier ([`verify`], behind `munjigi verify-receipt`) deserialises
+//! the very same type, so writer and reader cannot drift apart.
+//!
+//! Not here: sealing (the gateway holds the keys and decides when a request is
+//! complete) and choosing trust anchors from a gateway config (the gateway's
+//! config types stay in the gateway).
+
+pub mod verify;
+
+use munjigi_providers::signing::SignedForm;
+use munjigi_providers::SignerCn;
+use serde::{Deserialize, Serialize};
+
+/// The JWS `typ` of a receipt.
+pub const TYP: &str = "munjigi-receipt+jwt";
+
+/// A receipt's claims, in the order they are written.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Receipt {
+    /// The gateway's issuer URL.
+    pub iss: String,
+    /// The site (OIDC client id) the request came from.
+    pub aud: String,
+    /// When the receipt was sealed, Unix seconds.
+    pub iat: u64,
+    /// The signing request's id.
+    pub jti: String,
+    #[serde(default)]
+    pub title: String,
+    pub signer: Signer,
+    pub documents: Vec<Document>,
+}
+
+/// Who signed: never the CI.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Signer {
+    /// The site's pairwise subject.
+    pub sub: String,
+    /// The name the provider vouched for.
+    pub name: String,
+    pub provider: String,
+    /// The level reached, as its `acr` URI.
+    pub acr: String,
+}
+
+/// One signed document.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Document {
+    pub title: String,
+    pub media_type: String,
+    /// Always `SHA-256` when written; anything else is refused when read.
+    pub digest_alg: String,
+    /// SHA-256 of the document, hex.
+    pub digest: String,
+    /// `digest`: the CMS content is the 32 digest bytes; `detached_digest`: the
+    /// CMS is detached and verifies over the document itself
+    /// ([`Document::form_name`] writes it). Kept as text so a receipt with
+    /// another form still opens and fails on that document alone.
+    pub form: String,
+    /// The provider's CMS SignedData, standard base64.
+    pub cms: String,
+    pub signing_time: u64,
+    pub signer_cert_issuer: String,
+    pub signer_cert_serial: String,
+    /// How the signer certificate's CN names the signer (the provider
+    /// family's format), for the verifier to apply the adapter's rule.
+    /// Receipts from before it was written are all `exact`.
+    #[serde(default)]
+    pub signer_cn: SignerCn,
+}
+
+impl Document {
+    /// The `form` text of `form`.
+    pub fn form_name(form: SignedForm) -> &'static str {
+        match form {
+            SignedForm::Digest => "digest",
+            SignedForm::DetachedDigest => "detached_digest",
+        }
+    }
+
+    /// The form `form` names, if it is one.
+    pub fn signed_form(&self) -> Option<SignedForm> {
+        match self.form.as_str() {
+            "digest" => Some(SignedForm::Digest),
+            "detached_digest" => Some(SignedForm::DetachedDigest),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The form names are the ones `SignedForm` serialises to.
+    #[test]
+    fn form_names_match_the_signed_form() {
+        for f in [SignedForm::Digest, SignedForm::DetachedDigest] {
+            let json = serde_json::to_value(f).unwrap_or_default();
+            assert_eq!(json.as_str(), Some(Document::form_name(f)));
+        }
+    }
+}
