@@ -9,8 +9,13 @@
 //! claim release, the ends of a login) over the login transaction ([`txn`])
 //! in a shared [`store`] (memory, Redis or a Redis Cluster). Errors become
 //! responses in [`rescue`]; configuration ([`config`]) is reloaded live by
-//! [`reload`]. Provider APIs live in `munjigi-providers`, site rules in
-//! `munjigi-policy`; nothing depends on this crate.
+//! [`reload`].
+//!
+//! Split by what ships: provider APIs live in `munjigi-providers`, the shared
+//! values in `munjigi-model`, site rules in `munjigi-policy`, the receipt schema
+//! and its offline verifier in `munjigi-receipt`. `munjigi-sim` (simulator and
+//! test PKIs) is here only for the demo ([`demo`]) and `munjigi simulate`;
+//! nothing depends on this crate.
 //!
 //! Logs carry ids, codes and durations, never personal data, tokens or keys.
 
