@@ -11,7 +11,8 @@
 //! service, `x-bc-date` / `x-bc-auth` HMAC on every POST, personal fields
 //! AES-256-GCM encrypted with the RP's secret key ([`crypto`]); refusals are
 //! `{"code", "message"}` mapped through one table ([`codes`]). The
-//! simulator (`munjigi_sim::simulator`) speaks the same API from the same modules.
+//! simulator (`munjigi_sim::simulator`) speaks the same API with the same codes
+//! and crypto, but parses with wire structs of its own.
 //!
 //! **Naver binds less.** Naver's identity request carries no token (the SDKs
 //! send none): the app signs content Naver defines, so the gateway's nonce is
@@ -57,9 +58,7 @@
 
 pub mod codes;
 pub mod crypto;
-// Public for the simulator (`munjigi-sim`), which still parses with these.
-#[doc(hidden)]
-pub mod wire;
+pub(crate) mod wire;
 
 mod adapter;
 

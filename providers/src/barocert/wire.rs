@@ -1,9 +1,10 @@
 //! The broker's JSON bodies, field for field as the barocert SDKs send and read
-//! them; shared by the adapter and the simulator so the two cannot drift.
+//! them, as the adapter writes and reads them. The simulator has its own
+//! (`munjigi_sim`), so a mistake here is refused there, not mirrored.
 //!
-//! Requests the simulator parses are `deny_unknown_fields` (a field the broker
-//! does not know is a bug on our side); responses the adapter parses accept
-//! extra fields (the broker adds fields over time). None of these types derives
+//! Requests are `deny_unknown_fields` (a field the broker does not know is a
+//! bug on our side); responses the adapter parses accept extra fields (the
+//! broker adds fields over time). None of these types derives
 //! `Debug`: they carry personal data and tokens.
 //!
 //! Not here: encryption (fields arrive already encrypted), HTTP, validation.
@@ -13,14 +14,14 @@ use serde::{Deserialize, Serialize};
 /// `POST /BAROCERT/Token` body.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TokenRequest {
+pub(crate) struct TokenRequest {
     pub access_id: String,
     pub scope: Vec<String>,
 }
 
 /// The token service's answer.
 #[derive(Serialize, Deserialize)]
-pub struct TokenResponse {
+pub(crate) struct TokenResponse {
     pub session_token: String,
     #[serde(rename = "serviceID", default)]
     pub service_id: String,
@@ -41,7 +42,7 @@ pub struct TokenResponse {
 /// `null`), and the simulator refuses it ([`super::BarocertProduct`] says which).
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct IdentityRequest {
+pub(crate) struct IdentityRequest {
     /// Encrypted, `01012345678`.
     #[serde(rename = "receiverHP")]
     pub receiver_hp: String,
@@ -91,7 +92,7 @@ pub struct IdentityRequest {
 /// the request.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct IdentityVerifyRequest {
+pub(crate) struct IdentityVerifyRequest {
     /// Encrypted.
     #[serde(rename = "receiverHP")]
     pub receiver_hp: String,
@@ -102,7 +103,7 @@ pub struct IdentityVerifyRequest {
 
 /// Answer to the identity request.
 #[derive(Serialize, Deserialize)]
-pub struct IdentityReceipt {
+pub(crate) struct IdentityReceipt {
     #[serde(rename = "receiptID")]
     pub receipt_id: String,
     #[serde(default)]
@@ -112,7 +113,7 @@ pub struct IdentityReceipt {
 /// `GET /{PRODUCT}/{Identity|Sign|MultiSign}/{clientCode}/{receiptID}` answer
 /// (the same shape for the three APIs).
 #[derive(Serialize, Deserialize)]
-pub struct IdentityStatus {
+pub(crate) struct IdentityStatus {
     #[serde(rename = "receiptID")]
     pub receipt_id: String,
     #[serde(rename = "clientCode", default)]
@@ -149,7 +150,7 @@ pub struct IdentityStatus {
 /// The receiver fields every verify answer carries (identity, sign and
 /// multi-sign results alike), and the CI.
 #[derive(Serialize, Deserialize)]
-pub struct Receiver {
+pub(crate) struct Receiver {
     #[serde(rename = "receiverName", default)]
     pub receiver_name: Option<String>,
     /// `1990`.
@@ -192,7 +193,7 @@ pub struct Receiver {
 /// The verify answer (본인인증 검증; path per [`super::BarocertProduct::verify_path`]),
 /// and the single `Sign` verify answer (전자서명 검증) of the same shape.
 #[derive(Serialize, Deserialize)]
-pub struct IdentityResult {
+pub(crate) struct IdentityResult {
     #[serde(rename = "receiptID")]
     pub receipt_id: String,
     pub state: i64,
@@ -207,7 +208,7 @@ pub struct IdentityResult {
 /// field a product does not take is absent, and the simulator refuses it.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SignRequest {
+pub(crate) struct SignRequest {
     /// Encrypted.
     #[serde(rename = "receiverHP")]
     pub receiver_hp: String,
@@ -264,7 +265,7 @@ pub struct SignRequest {
 /// One document of a `MultiSign` request.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct MultiSignToken {
+pub(crate) struct MultiSignToken {
     /// Plain; the document's title (Kakao).
     #[serde(rename = "signTitle", default, skip_serializing_if = "Option::is_none")]
     pub sign_title: Option<String>,
@@ -281,7 +282,7 @@ pub struct MultiSignToken {
 /// `POST /{PRODUCT}/MultiSign/{clientCode}` body (전자서명 요청, several documents).
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct MultiSignRequest {
+pub(crate) struct MultiSignRequest {
     /// Encrypted.
     #[serde(rename = "receiverHP")]
     pub receiver_hp: String,
@@ -324,7 +325,7 @@ pub struct MultiSignRequest {
 /// The `MultiSign` verify answer: the [`Receiver`] fields, and one CMS per
 /// document in request order.
 #[derive(Serialize, Deserialize)]
-pub struct MultiSignResult {
+pub(crate) struct MultiSignResult {
     #[serde(rename = "receiptID")]
     pub receipt_id: String,
     pub state: i64,
@@ -337,7 +338,7 @@ pub struct MultiSignResult {
 
 /// Every refusal: non-200 with this body.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct ErrorBody {
+pub(crate) struct ErrorBody {
     pub code: i64,
     pub message: String,
 }

@@ -27,9 +27,7 @@
 //! [`Pending`]: crate::adapter::Pending
 
 pub mod codes;
-// Public for the simulator (`munjigi-sim`), which still parses with these.
-#[doc(hidden)]
-pub mod wire;
+pub(crate) mod wire;
 
 mod adapter;
 

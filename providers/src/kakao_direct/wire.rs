@@ -1,19 +1,20 @@
-//! The JSON bodies of Kakao's certification API (K1100 본인인증), shared by the
-//! adapter and the simulator so both speak exactly one shape.
+//! The JSON bodies of Kakao's certification API (K1100 본인인증), as the
+//! adapter writes and reads them. The simulator has its own (`munjigi_sim`),
+//! so a mistake here is refused there, not mirrored.
 //!
 //! Field names follow Kakao's public record where it shows them (`tx_id`,
 //! `sign_data`, `identify_items`, `requested_at`, `request_expired_at`,
 //! `signed_at`); the rest (`status` values, the error body, the signer-info
 //! fields) are our reading, listed in `PROVIDERS.md` terms in [`super`].
 //!
-//! Not here: validation (the adapter and simulator each check what they receive).
+//! Not here: validation (the adapter checks what it receives).
 
 use serde::{Deserialize, Serialize};
 
 /// `POST /sign/v2/prepare/{product}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PrepareRequest {
+pub(crate) struct PrepareRequest {
     /// National mobile number, digits only (`01012345678`).
     pub phone_number: String,
     pub name: String,
@@ -28,31 +29,23 @@ pub struct PrepareRequest {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PrepareResponse {
+pub(crate) struct PrepareResponse {
     pub tx_id: String,
 }
 
 /// `POST /sign/v2/request/{product}`: push the prepared request to the citizen.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SignRequest {
+pub(crate) struct SignRequest {
     pub tx_id: String,
     /// Which signer data the signer-info call may release; `CI` for the CI.
     pub identify_items: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SignRequestResponse {
-    pub tx_id: String,
-    /// RFC 3339 UTC.
-    pub requested_at: Option<String>,
-    pub request_expired_at: Option<String>,
-}
-
 /// A request's state as Kakao reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum TxStatus {
+pub(crate) enum TxStatus {
     /// Prepared, not pushed yet.
     Prepare,
     /// Pushed; waiting for the citizen.
@@ -67,7 +60,7 @@ pub enum TxStatus {
 
 /// `GET /sign/v2/status/{product}?tx_id=…`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StatusResponse {
+pub(crate) struct StatusResponse {
     pub tx_id: String,
     pub status: TxStatus,
     pub requested_at: Option<String>,
@@ -81,13 +74,13 @@ pub struct StatusResponse {
 /// `POST /sign/v2/verify/{product}` and `POST /sign/v2/signer/{product}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TxRequest {
+pub(crate) struct TxRequest {
     pub tx_id: String,
 }
 
 /// The signed value: delivered once, then deleted at Kakao.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct VerifyResponse {
+pub(crate) struct VerifyResponse {
     pub tx_id: String,
     pub status: TxStatus,
     /// Base64 of the CMS SignedData (DER, content attached).
@@ -96,7 +89,7 @@ pub struct VerifyResponse {
 
 /// Who signed, over the authenticated channel (personal data: never logged).
 #[derive(Clone, Serialize, Deserialize)]
-pub struct SignerInfoResponse {
+pub(crate) struct SignerInfoResponse {
     pub tx_id: String,
     pub name: Option<String>,
     /// `YYYYMMDD`.
@@ -111,7 +104,7 @@ pub struct SignerInfoResponse {
 
 /// Any refusal: an E-code and a message, with the code's HTTP status.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ErrorBody {
+pub(crate) struct ErrorBody {
     pub error_code: String,
     #[serde(default)]
     pub error_message: String,

@@ -35,9 +35,7 @@
 
 pub mod codes;
 pub mod session;
-// Public for the simulator (`munjigi-sim`), which still parses with these.
-#[doc(hidden)]
-pub mod wire;
+pub(crate) mod wire;
 
 mod adapter;
 

@@ -1,7 +1,9 @@
-//! Toss-direct JSON shapes, shared by the adapter and the simulator.
+//! Toss-direct JSON shapes, as the adapter writes and reads them. The
+//! simulator has its own (`munjigi_sim`), so a mistake here is refused there,
+//! not mirrored.
 //!
-//! Requests are strict (`deny_unknown_fields`) so the simulator refuses what
-//! Toss would not take; answers are lenient about extra fields. Personal fields
+//! Requests are strict (`deny_unknown_fields`), as Toss is; answers are
+//! lenient about extra fields. Personal fields
 //! hold session-encrypted text ([`super::session`]), never plain values.
 
 use serde::{Deserialize, Serialize};
@@ -9,7 +11,7 @@ use serde::{Deserialize, Serialize};
 /// `resultType` of every answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ResultType {
+pub(crate) enum ResultType {
     Success,
     Fail,
 }
@@ -17,7 +19,7 @@ pub enum ResultType {
 /// `{resultType, success | error}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Envelope<T> {
+pub(crate) struct Envelope<T> {
     pub result_type: ResultType,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub success: Option<T>,
@@ -27,7 +29,7 @@ pub struct Envelope<T> {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ErrorBody {
+pub(crate) struct ErrorBody {
     pub error_code: String,
     #[serde(default)]
     pub reason: String,
@@ -35,7 +37,7 @@ pub struct ErrorBody {
 
 /// The OAuth2 token answer.
 #[derive(Clone, Serialize, Deserialize)]
-pub struct TokenResponse {
+pub(crate) struct TokenResponse {
     pub access_token: String,
     pub token_type: String,
     pub expires_in: u64,
@@ -45,7 +47,7 @@ pub struct TokenResponse {
 
 /// An OAuth2 error (RFC 6749 §5.2).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct OAuthError {
+pub(crate) struct OAuthError {
     pub error: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_description: Option<String>,
@@ -54,7 +56,7 @@ pub struct OAuthError {
 /// `POST /api/v2/sign/user/auth/request`.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct AuthRequest {
+pub(crate) struct AuthRequest {
     /// `USER_PERSONAL`: the RP names the person (encrypted fields below).
     pub request_type: String,
     /// `PUSH`: Toss pushes the request to the app.
@@ -73,7 +75,7 @@ pub struct AuthRequest {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AuthRequestSuccess {
+pub(crate) struct AuthRequestSuccess {
     pub tx_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_dt: Option<String>,
@@ -82,13 +84,13 @@ pub struct AuthRequestSuccess {
 /// `POST …/status`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct TxRequest {
+pub(crate) struct TxRequest {
     pub tx_id: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum TxStatus {
+pub(crate) enum TxStatus {
     Requested,
     InProgress,
     Completed,
@@ -97,7 +99,7 @@ pub enum TxStatus {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct StatusSuccess {
+pub(crate) struct StatusSuccess {
     pub tx_id: String,
     pub status: TxStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -109,14 +111,14 @@ pub struct StatusSuccess {
 /// `POST …/result`: a new session for the personal data of the answer.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ResultRequest {
+pub(crate) struct ResultRequest {
     pub tx_id: String,
     pub session_key: String,
 }
 
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ResultSuccess {
+pub(crate) struct ResultSuccess {
     pub tx_id: String,
     pub status: TxStatus,
     /// Base64 of the CMS SignedData (DER, content attached).
@@ -129,7 +131,7 @@ pub struct ResultSuccess {
 /// Who signed, each field encrypted under the result call's session.
 #[derive(Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PersonalData {
+pub(crate) struct PersonalData {
     pub ci: Option<String>,
     pub di: Option<String>,
     pub name: Option<String>,

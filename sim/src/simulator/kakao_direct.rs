@@ -38,14 +38,14 @@ use super::people::Subject;
 use super::state::{phase_at, Phase};
 use super::{Scenario, SimError, Simulator};
 use crate::cms;
+use crate::simulator::wire::kakao_direct::{
+    ErrorBody, PrepareRequest, PrepareResponse, SignRequest, SignRequestResponse,
+    SignerInfoResponse, StatusResponse, TxRequest, TxStatus, VerifyResponse,
+};
 use crate::testpki::ProviderPki;
 use munjigi_providers::barocert::codes::BrokerCode;
 use munjigi_providers::barocert::crypto;
 use munjigi_providers::kakao_direct::codes::KakaoCode;
-use munjigi_providers::kakao_direct::wire::{
-    ErrorBody, PrepareRequest, PrepareResponse, SignRequest, SignRequestResponse,
-    SignerInfoResponse, StatusResponse, TxRequest, TxStatus, VerifyResponse,
-};
 use munjigi_providers::kakao_direct::{
     valid_tx_id, DEFAULT_PRODUCT_CODE, MAX_SIGN_DATA_CHARS, MAX_TITLE_CHARS, MAX_TTL_SECS,
 };

@@ -76,6 +76,7 @@ mod routes;
 mod sign;
 mod state;
 mod toss_direct;
+mod wire;
 
 use std::convert::Infallible;
 use std::path::PathBuf;

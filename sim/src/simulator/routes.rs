@@ -23,11 +23,11 @@ use tracing::{debug, info};
 use super::people::{SignJob, Subject};
 use super::state::{Phase, Receipt, SimToken, TokenInfo};
 use super::{Rp, Scenario, Simulator};
-use munjigi_providers::barocert::codes::BrokerCode;
-use munjigi_providers::barocert::wire::{
+use crate::simulator::wire::barocert::{
     ErrorBody, IdentityReceipt, IdentityRequest, IdentityResult, IdentityStatus,
     IdentityVerifyRequest, MultiSignResult, Receiver, TokenRequest, TokenResponse,
 };
+use munjigi_providers::barocert::codes::BrokerCode;
 use munjigi_providers::barocert::{crypto, ApiKind, BarocertProduct, NonceRule, TokenType};
 use munjigi_providers::person::{BirthDate, Gender, Name, Phone};
 

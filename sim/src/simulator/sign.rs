@@ -15,8 +15,8 @@ use base64::Engine as _;
 use super::routes::{check_expire_in, require_call_center, NewReceipt};
 use super::state::SimToken;
 use super::{Rp, Simulator};
+use crate::simulator::wire::barocert::{MultiSignRequest, SignRequest};
 use munjigi_providers::barocert::codes::BrokerCode;
-use munjigi_providers::barocert::wire::{MultiSignRequest, SignRequest};
 use munjigi_providers::barocert::{crypto, ApiKind, BarocertProduct, MultiTokenTitle, TokenType};
 
 /// Longest `TEXT` token, characters (modelled).
@@ -197,7 +197,7 @@ impl Simulator {
 mod tests {
     use super::super::test_simulator;
     use super::*;
-    use munjigi_providers::barocert::wire::MultiSignToken;
+    use crate::simulator::wire::barocert::MultiSignToken;
 
     fn enc(rp: &Rp, s: &str) -> String {
         crypto::encrypt_field(&rp.key, s).unwrap()

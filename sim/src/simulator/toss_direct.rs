@@ -47,6 +47,10 @@ use super::people::Subject;
 use super::state::{phase_at, Phase};
 use super::{Scenario, SimError, Simulator};
 use crate::cms;
+use crate::simulator::wire::toss_direct::{
+    AuthRequest, AuthRequestSuccess, Envelope, ErrorBody, OAuthError, PersonalData, ResultRequest,
+    ResultSuccess, ResultType, StatusSuccess, TokenResponse, TxRequest, TxStatus,
+};
 use crate::testpki::ProviderPki;
 use munjigi_providers::barocert::codes::BrokerCode;
 use munjigi_providers::barocert::crypto;
@@ -54,10 +58,6 @@ use munjigi_providers::person::{BirthDate, Gender, Name, Phone};
 use munjigi_providers::signer_cn::SignerCn;
 use munjigi_providers::toss_direct::codes::TossCode;
 use munjigi_providers::toss_direct::session::{uuid_v4, TossSession};
-use munjigi_providers::toss_direct::wire::{
-    AuthRequest, AuthRequestSuccess, Envelope, ErrorBody, OAuthError, PersonalData, ResultRequest,
-    ResultSuccess, ResultType, StatusSuccess, TokenResponse, TxRequest, TxStatus,
-};
 use munjigi_providers::toss_direct::{
     form_decode, valid_tx_id, visible_ascii, MAX_SIGN_DATA_CHARS, MAX_TTL_SECS, TOKEN_SCOPE,
 };
