@@ -490,7 +490,7 @@ impl BarocertSecret {
         Ok(Self(key))
     }
 
-    pub fn key(&self) -> &[u8; 32] {
+    pub(crate) fn key(&self) -> &[u8; 32] {
         &self.0
     }
 }

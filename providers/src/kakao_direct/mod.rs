@@ -94,7 +94,7 @@ impl KakaoDirectApiKey {
         Ok(Self(k.to_owned()))
     }
 
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }

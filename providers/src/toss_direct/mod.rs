@@ -99,7 +99,7 @@ impl TossDirectClientSecret {
         Ok(Self(k.to_owned()))
     }
 
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }
@@ -118,7 +118,7 @@ pub fn valid_tx_id(s: &str) -> bool {
 }
 
 /// `application/x-www-form-urlencoded` for one value (RFC 3986 unreserved kept).
-pub fn form_encode(v: &str) -> String {
+pub(crate) fn form_encode(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
     for b in v.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {

@@ -387,15 +387,21 @@ impl Simulator {
                     rp.link_id
                 )));
             }
-            let key = munjigi_providers::barocert::BarocertSecret::from_base64(&rp.secret_key)
-                .map_err(|_| {
-                    SimError::Config(format!(
-                        "relying party {}: secret_key must be base64 of 32 bytes",
-                        rp.link_id
-                    ))
-                })?
-                .key()
-                .to_owned();
+            // Decoded here, not through the adapter's secret type: the
+            // simulator is the broker's side and holds its own copy.
+            let key: [u8; 32] = {
+                use base64::Engine as _;
+                base64::engine::general_purpose::STANDARD
+                    .decode(rp.secret_key.trim())
+                    .ok()
+                    .and_then(|k| k.try_into().ok())
+                    .ok_or_else(|| {
+                        SimError::Config(format!(
+                            "relying party {}: secret_key must be base64 of 32 bytes",
+                            rp.link_id
+                        ))
+                    })?
+            };
             if rps
                 .iter()
                 .any(|o| o.link_id == rp.link_id || o.client_code == rp.client_code)
