@@ -103,6 +103,73 @@ impl Document {
 mod tests {
     use super::*;
 
+    fn receipt() -> Receipt {
+        Receipt {
+            iss: "https://gw.example".into(),
+            aud: "town".into(),
+            iat: 1_800_000_000,
+            jti: "req-1".into(),
+            title: "전입 신고".into(),
+            signer: Signer {
+                sub: "s".repeat(43),
+                name: "홍길동".into(),
+                provider: "kakao".into(),
+                acr: "urn:munjigi:acr:substantial".into(),
+            },
+            documents: vec![Document {
+                title: "전입신고서".into(),
+                media_type: "application/pdf".into(),
+                digest_alg: "SHA-256".into(),
+                digest: "ab".repeat(32),
+                form: Document::form_name(SignedForm::DetachedDigest).into(),
+                cms: "MIIB".into(),
+                signing_time: 1_800_000_000,
+                signer_cert_issuer: "CN=Test CA".into(),
+                signer_cert_serial: "01AB".into(),
+                signer_cn: SignerCn::NameParenDigits,
+            }],
+        }
+    }
+
+    /// What the gateway writes is what the verifier reads, field for field and
+    /// in the order the receipt has always been written.
+    #[test]
+    fn written_and_read_by_the_same_type() {
+        let json = serde_json::to_string(&receipt()).unwrap();
+        let back: Receipt = serde_json::from_str(&json).unwrap();
+        assert_eq!(serde_json::to_string(&back).unwrap(), json);
+        let order = [
+            "\"iss\"",
+            "\"aud\"",
+            "\"iat\"",
+            "\"jti\"",
+            "\"title\"",
+            "\"signer\"",
+            "\"documents\"",
+        ];
+        let at: Vec<usize> = order.iter().map(|k| json.find(k).unwrap()).collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{json}");
+        assert_eq!(
+            back.documents[0].signed_form(),
+            Some(SignedForm::DetachedDigest)
+        );
+        assert!(json.contains("\"signer_cn\":\"name_paren_digits\""));
+    }
+
+    /// Receipts sealed before `title` and `signer_cn` were written still read.
+    #[test]
+    fn older_receipts_still_read() {
+        let mut v = serde_json::to_value(receipt()).unwrap();
+        v.as_object_mut().unwrap().remove("title");
+        v["documents"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("signer_cn");
+        let r: Receipt = serde_json::from_value(v).unwrap();
+        assert_eq!(r.title, "");
+        assert_eq!(r.documents[0].signer_cn, SignerCn::Exact);
+    }
+
     /// The form names are the ones `SignedForm` serialises to.
     #[test]
     fn form_names_match_the_signed_form() {
