@@ -13,9 +13,11 @@
 //!
 //! Split by what ships: provider APIs live in `munjigi-providers`, the shared
 //! values in `munjigi-model`, site rules in `munjigi-policy`, the receipt schema
-//! and its offline verifier in `munjigi-receipt`. `munjigi-sim` (simulator and
-//! test PKIs) is here only for the demo ([`demo`]) and `munjigi simulate`;
-//! nothing depends on this crate.
+//! and its offline verifier in `munjigi-receipt`. The `munjigi` binary
+//! (`cli/`: the commands, `munjigi demo` and `munjigi simulate`,
+//! `verify-receipt`) is the one thing that depends on this library, and the
+//! only one that links the simulator (`munjigi-sim`); this library ships
+//! without it.
 //!
 //! Logs carry ids, codes and durations, never personal data, tokens or keys.
 
@@ -42,5 +44,4 @@ pub mod signing;
 pub mod sso;
 pub mod store;
 pub mod txn;
-pub mod verify_receipt;
 pub mod web;

@@ -6,7 +6,7 @@
 //!
 //! A CMS tampered inside a receipt cannot be re-sealed without the gateway's
 //! key, so here it fails at the JWS; the CMS check itself is covered by the
-//! unit tests in `gateway/src/verify_receipt.rs`.
+//! unit tests in `cli/src/verify_receipt.rs`.
 
 #![allow(
     clippy::unwrap_used,

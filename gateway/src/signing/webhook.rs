@@ -54,7 +54,7 @@ fn client() -> Option<&'static HttpClient> {
     static CLIENT: OnceLock<Option<HttpClient>> = OnceLock::new();
     CLIENT
         .get_or_init(|| {
-            let roots = crate::verify_receipt::system_roots_pem().ok();
+            let roots = munjigi_receipt::verify::system_roots_pem().ok();
             if roots.is_none() {
                 tracing::warn!("no system CA certificates: https webhooks cannot be delivered");
             }

@@ -1,8 +1,8 @@
 //! `munjigi verify-receipt`: offline verification of a signing receipt.
 //!
 //! The checks and the receipt's schema are `munjigi-receipt`'s
-//! ([`munjigi_receipt::verify`], re-exported here): the same [`Receipt`] type
-//! the gateway seals is the one read back. This module is the command around
+//! ([`munjigi_receipt::verify`]): the same `Receipt` type the gateway seals is
+//! the one read back. This module is the command around
 //! them: its arguments, the trust anchors of a provider in a gateway config
 //! (`--config`), and the exit codes.
 //!
@@ -13,8 +13,7 @@
 use munjigi_providers::cms::{self, CrlPolicy, TrustAnchors};
 use std::path::PathBuf;
 
-pub use munjigi_receipt::verify::*;
-pub use munjigi_receipt::{Document, Receipt, Signer, TYP};
+use munjigi_receipt::verify::*;
 
 /// What the command was given.
 #[derive(Debug, Clone)]
@@ -61,8 +60,8 @@ impl std::fmt::Display for Failure {
 }
 
 /// The roots (and CRL, if any) of `provider` in a gateway config.
-pub fn trust_from_config(cfg: &crate::config::Config, provider: &str) -> Result<Trust, String> {
-    use crate::config::model::{CrlSource, ProviderFamily};
+pub fn trust_from_config(cfg: &munjigi::config::Config, provider: &str) -> Result<Trust, String> {
+    use munjigi::config::model::{CrlSource, ProviderFamily};
     let p = cfg
         .provider(provider)
         .ok_or_else(|| format!("provider `{provider}` is not in {}", cfg.source.display()))?;
@@ -124,7 +123,7 @@ pub async fn run(args: &Args) -> Result<String, Failure> {
             ))
         }
         (None, Some(path)) => Some(
-            crate::config::load(path)
+            munjigi::config::load(path)
                 .map_err(|e| Failure::Usage(format!("--config {}: {e}", path.display())))?,
         ),
         (Some(_), None) => None,
@@ -162,13 +161,14 @@ pub async fn run(args: &Args) -> Result<String, Failure> {
 )]
 mod tests {
     use super::*;
-    use crate::config::model::IdTokenAlg;
-    use crate::keys::SigningKeys;
     use base64::Engine as _;
     use josekit::jws::ES256;
+    use munjigi::config::model::IdTokenAlg;
+    use munjigi::keys::SigningKeys;
     use munjigi_providers::cms::Encoding;
     use munjigi_providers::cms::{Content, Expect};
     use munjigi_providers::signing::SignedForm;
+    use munjigi_receipt::{Document, TYP};
     use munjigi_sim::testpki::{ProviderPki, Subscriber};
     use std::sync::OnceLock;
 

@@ -2,7 +2,10 @@
 //! simulator, the receipt verifier.
 
 use clap::{Parser, Subcommand};
-use munjigi::{app::App, config, demo, server};
+mod demo;
+mod verify_receipt;
+
+use munjigi::{app::App, config, server};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -128,13 +131,13 @@ fn main() -> ExitCode {
         config,
     }) = cli.command
     {
-        let args = munjigi::verify_receipt::Args {
+        let args = verify_receipt::Args {
             file,
             jwks,
             roots,
             config,
         };
-        let result = runtime().map(|rt| rt.block_on(munjigi::verify_receipt::run(&args)));
+        let result = runtime().map(|rt| rt.block_on(verify_receipt::run(&args)));
         return match result {
             Ok(Ok(report)) => {
                 println!("{report}");
