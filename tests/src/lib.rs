@@ -78,12 +78,26 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// A port for a child process to listen on, free when asked.
+///
+/// Picked at random below the kernel's ephemeral range (32768 and up on
+/// Linux): a port the kernel handed out (`bind :0`) and this test released is
+/// soon taken again by some test's outgoing connection, before the child
+/// binds it ("Address already in use"). Below 22768 a Redis Cluster node's bus
+/// port (port + 10000) stays below that range too.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    const LOW: u16 = 10_000;
+    const HIGH: u16 = 22_768;
+    for _ in 0..1000 {
+        let mut r = [0u8; 2];
+        openssl::rand::rand_bytes(&mut r).unwrap();
+        let port = LOW + u16::from_be_bytes(r) % (HIGH - LOW);
+        let free = |p: u16| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok();
+        if free(port) && free(port + 10_000) {
+            return port;
+        }
+    }
+    panic!("no free port in {LOW}..{HIGH}");
 }
 
 /// A temporary folder removed on drop.
