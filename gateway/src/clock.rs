@@ -17,6 +17,12 @@ pub trait Clock: Send + Sync + 'static {
     }
 }
 
+/// `clock`'s time as chrono's UTC (SAML instants).
+pub fn utc(clock: &dyn Clock) -> chrono::DateTime<chrono::Utc> {
+    let ms = i64::try_from(clock.now_ms()).unwrap_or(i64::MAX);
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
 /// The system's wall clock.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;
@@ -63,5 +69,6 @@ mod tests {
         assert_eq!(m.now(), 1_800_000_000);
         m.advance(61);
         assert_eq!((m.now(), m.now_ms()), (1_800_000_061, 1_800_000_061_000));
+        assert_eq!(utc(&m).timestamp(), 1_800_000_061);
     }
 }

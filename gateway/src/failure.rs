@@ -126,12 +126,15 @@ impl Failure {
         const DOWN: &str = "temporarily_unavailable";
         // Ours or the provider's API broke: an operator must look.
         const BROKEN: &str = "server_error";
+        // Whether a provider knows a person, or their details, is not the
+        // site's to learn from a login the citizen abandoned.
+        const NOT_COMPLETED: &str = "the login was not completed";
         match self {
             F::Rejected => row(S::OK, Problem::Rejected, Info, "MJ-P01", DENIED, "the citizen rejected the request"),
             F::Expired => row(S::OK, Problem::Expired, Info, "MJ-P02", DENIED, "the request expired before the citizen approved it"),
-            F::UnknownPerson => row(S::OK, Problem::PersonUnknown, Info, "MJ-P03", DENIED, "the provider has no account for this person"),
-            F::PersonMismatch => row(S::OK, Problem::PersonUnknown, Info, "MJ-P04", DENIED, "the details do not match the provider's account"),
-            F::AccountUnusable => row(S::OK, Problem::PersonUnknown, Info, "MJ-P05", DENIED, "the account at the provider cannot be used"),
+            F::UnknownPerson => row(S::OK, Problem::PersonUnknown, Info, "MJ-P03", DENIED, NOT_COMPLETED),
+            F::PersonMismatch => row(S::OK, Problem::PersonUnknown, Info, "MJ-P04", DENIED, NOT_COMPLETED),
+            F::AccountUnusable => row(S::OK, Problem::PersonUnknown, Info, "MJ-P05", DENIED, NOT_COMPLETED),
             F::WrongSigner => row(S::OK, Problem::WrongPerson, Warn, "MJ-P06", DENIED, "someone other than the person asked approved"),
             F::BadSignature => row(S::OK, Problem::VerificationFailed, Error, "MJ-P07", DENIED, "the provider's result failed verification"),
             F::AlreadyUsed | F::TooLate | F::NotReady => row(S::OK, Problem::VerificationFailed, Warn, "MJ-P08", DENIED, "the provider's result could not be fetched"),

@@ -306,8 +306,14 @@ pub fn rescue_of(e: &GatewayError) -> Rescue {
 
 /// A failure as a JSON API (the signing API) answers it: a busy store or
 /// provider is `temporarily_unavailable` (503), a race `conflict` (409),
-/// anything else the site could not have avoided `server_error` (500).
+/// anything else the site could not have avoided (a provider refusing our
+/// own credentials included) `server_error` (500).
 pub fn api_error(rescue: &Rescue) -> (StatusCode, &'static str) {
+    // The provider refused our own request (credentials, configuration):
+    // retrying will not help until an operator fixes it.
+    if rescue.code == "MJ-P10" {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "server_error");
+    }
     match rescue.status {
         StatusCode::SERVICE_UNAVAILABLE => (rescue.status, "temporarily_unavailable"),
         StatusCode::CONFLICT => (rescue.status, "conflict"),

@@ -296,7 +296,7 @@ impl TxnRepo {
     }
 
     pub async fn create(&self, txn: &LoginTxn) -> Result<(), TxnError> {
-        let bytes = serde_json::to_vec(txn).map_err(|e| TxnError::Corrupt(e.to_string()))?;
+        let bytes = encode(txn)?;
         let ttl = self.ttl_for(txn);
         if self
             .store
@@ -325,7 +325,7 @@ impl TxnRepo {
     /// Writes `txn` if nobody changed it since `before` was read.
     pub async fn save(&self, before: &[u8], txn: &mut LoginTxn) -> Result<Vec<u8>, TxnError> {
         txn.rev += 1;
-        let bytes = serde_json::to_vec(&*txn).map_err(|e| TxnError::Corrupt(e.to_string()))?;
+        let bytes = encode(txn)?;
         if self
             .store
             .swap(&key(&txn.id), before, bytes.clone(), self.ttl_for(txn))
@@ -374,19 +374,41 @@ impl TxnRepo {
     }
 }
 
-/// Reads a stored login of any format this version knows ([`FORMAT`] and
-/// the one before it).
+/// The format this version writes. It reads [`FORMAT`] but still writes the
+/// previous one, so a replica of the previous version (which reads format 1
+/// only) can go on with any login during a rolling upgrade, in either
+/// direction. The release after this one writes [`FORMAT`], once no replica
+/// older than this one can be running.
+pub const WRITTEN: u32 = 1;
+
+/// The bytes a login is stored as ([`WRITTEN`]).
+pub fn encode(txn: &LoginTxn) -> Result<Vec<u8>, TxnError> {
+    let bytes = match WRITTEN {
+        1 => serde_json::to_vec(&v1::LoginTxnV1::from(txn)),
+        _ => serde_json::to_vec(txn),
+    };
+    bytes.map_err(|e| TxnError::Corrupt(e.to_string()))
+}
+
+/// Reads a stored login of any format this version knows: format 1 (no `v`)
+/// and [`FORMAT`]. The format is read first and decides the reader, so a
+/// record is never half-read by the wrong one.
 pub fn decode(raw: &[u8]) -> Result<LoginTxn, TxnError> {
-    match serde_json::from_slice::<LoginTxn>(raw) {
-        Ok(txn) if txn.v == FORMAT => Ok(txn),
-        // Written by a newer replica: writing it back would lose what it added.
-        Ok(txn) => Err(TxnError::Corrupt(format!(
-            "stored login format {} is newer than this replica's {FORMAT}",
-            txn.v
-        ))),
-        Err(e) => serde_json::from_slice::<v1::LoginTxnV1>(raw)
+    #[derive(Deserialize)]
+    struct Format {
+        #[serde(default)]
+        v: Option<u32>,
+    }
+    let corrupt = |e: serde_json::Error| TxnError::Corrupt(e.to_string());
+    match serde_json::from_slice::<Format>(raw).map_err(corrupt)?.v {
+        None => serde_json::from_slice::<v1::LoginTxnV1>(raw)
             .map(v1::LoginTxnV1::upgrade)
-            .map_err(|_| TxnError::Corrupt(e.to_string())),
+            .map_err(corrupt),
+        Some(FORMAT) => serde_json::from_slice::<LoginTxn>(raw).map_err(corrupt),
+        // Written by a newer replica: writing it back would lose what it added.
+        Some(v) => Err(TxnError::Corrupt(format!(
+            "stored login format {v} is newer than this replica's {FORMAT}"
+        ))),
     }
 }
 
@@ -487,9 +509,12 @@ mod size {
             failure: None,
             outcome: None,
         };
-        let bytes = serde_json::to_vec(&txn).unwrap();
+        // As written now (format 1) and as the next release writes it.
+        let current = serde_json::to_vec(&txn).unwrap();
+        assert!(current.len() < 2048, "{} bytes", current.len());
+        let bytes = encode(&txn).unwrap();
         assert!(bytes.len() < 2048, "{} bytes", bytes.len());
-        let back: LoginTxn = serde_json::from_slice(&bytes).unwrap();
+        let back = decode(&bytes).unwrap();
         assert_eq!(back.attempt.unwrap().citizen.phone.e164(), "+821012345678");
         eprintln!("pending login record: {} bytes", bytes.len());
     }

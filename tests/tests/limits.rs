@@ -174,10 +174,15 @@ async fn twenty_starts_to_one_phone(
     for personal in [
         "7777-1234",
         "77771234",
+        "-7777",
+        "7777-",
         "홍길동",
         "1990-01-31",
         "19900131",
         "900131",
+        "=1990",
+        "\"1990",
+        "1990-",
     ] {
         assert!(
             !logs.contains(personal),

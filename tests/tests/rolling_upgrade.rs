@@ -1,11 +1,13 @@
-//! A rolling upgrade keeps pending logins: a login whose record a replica of
-//! the previous version wrote (stored format 1, before the front of a login
-//! was a type) is continued by this binary from a shared, real Redis, and
-//! ends as it would have: a code the site redeems, a receipt for a signature.
+//! A rolling upgrade keeps pending logins, in both directions: this version
+//! writes logins in stored format 1, field for field as the previous version
+//! wrote (and reads) them, and it also reads format 2, the one the next
+//! release will write. So a login moves between replicas of the previous,
+//! this and the next version, on a shared, real Redis, and ends as it would
+//! have: a code the site redeems, a receipt for a signature.
 //!
-//! The format-1 record is made by rewriting the record this binary stored
-//! into the shape the previous version wrote (its field names and nesting,
-//! from that version's `txn.rs`), while the citizen waits for the push.
+//! The format-2 record is made by rewriting the record this binary stored
+//! into the shape the next version writes (`gateway/src/login/front.rs`),
+//! while the citizen waits for the push.
 
 #![allow(
     clippy::unwrap_used,
@@ -16,71 +18,126 @@
 
 use base64::Engine as _;
 use munjigi_e2e::*;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 fn txn_key(login_base: &str) -> String {
     let id = &login_base[login_base.find("/login/").unwrap() + 7..];
     format!("mj:{{{id}}}:txn")
 }
 
-/// The record as the previous version stored it: the front's fields on an
-/// OIDC-shaped `request`, a signature's spec in its own `signing` field, no
-/// format number.
-fn as_format_1(current: &Value) -> Value {
-    let mut old = current.clone();
-    let obj = old.as_object_mut().unwrap();
-    assert_eq!(
-        obj.remove("v"),
-        Some(json!(2)),
-        "stored in format 2: {current}"
-    );
-    let front = obj.remove("front").unwrap();
-    let mut request = obj.remove("request").unwrap();
-    for f in ["max_age", "login_hint"] {
-        request
-            .as_object_mut()
-            .unwrap()
-            .entry(f)
-            .or_insert(Value::Null);
+/// The fields of the previous version's login record and of its request.
+const FORMAT_1: [&str; 13] = [
+    "id",
+    "rev",
+    "created_at",
+    "expires_at",
+    "browser",
+    "csrf",
+    "request",
+    "policy",
+    "state",
+    "attempt",
+    "attempts",
+    "failure",
+    "outcome",
+];
+const FORMAT_1_REQUEST: [&str; 10] = [
+    "client_id",
+    "site_id",
+    "redirect_uri",
+    "state",
+    "nonce",
+    "code_challenge",
+    "scope",
+    "required_level",
+    "max_age",
+    "login_hint",
+];
+
+/// Asserts `record` is in format 1: what the previous version reads.
+fn assert_format_1(record: &Value) {
+    let obj = record.as_object().unwrap();
+    for f in FORMAT_1 {
+        assert!(obj.contains_key(f), "format 1 has `{f}`: {record}");
     }
-    let (kind, end) = front.as_object().unwrap().iter().next().unwrap();
-    let r = request.as_object_mut().unwrap();
-    match kind.as_str() {
-        "oidc" => {
-            for f in [
-                "client_id",
-                "redirect_uri",
-                "state",
-                "nonce",
-                "code_challenge",
-            ] {
-                r.insert(f.into(), end.get(f).cloned().unwrap_or(Value::Null));
-            }
-        }
-        "signing" => {
-            r.insert("client_id".into(), end["client_id"].clone());
-            r.insert("redirect_uri".into(), json!("https://site.example/signed"));
-            for f in ["state", "nonce", "code_challenge"] {
-                r.insert(f.into(), Value::Null);
-            }
-            let mut spec = end.clone();
-            spec.as_object_mut().unwrap().remove("client_id");
-            obj.insert("signing".into(), spec);
-        }
-        other => panic!("front {other} not written by this test"),
+    for k in obj.keys() {
+        assert!(
+            FORMAT_1.contains(&k.as_str()) || k == "signing",
+            "not in format 1: `{k}`"
+        );
     }
-    obj.insert("request".into(), request);
-    old
+    let request = obj["request"].as_object().unwrap();
+    for f in FORMAT_1_REQUEST {
+        assert!(
+            request.contains_key(f),
+            "format 1's request has `{f}`: {record}"
+        );
+    }
+    for k in request.keys() {
+        assert!(
+            FORMAT_1_REQUEST.contains(&k.as_str()) || k == "saml" || k == "proxy",
+            "not in format 1's request: `{k}`"
+        );
+    }
 }
 
-/// Rewrites the login's record in place (same TTL) as format 1.
-fn downgrade(port: u16, login_base: &str) {
-    let key = txn_key(login_base);
-    let current: Value = serde_json::from_str(&redis_cli(port, &["GET", &key])).unwrap();
-    let old = as_format_1(&current).to_string();
-    assert_eq!(redis_cli(port, &["SET", &key, &old, "KEEPTTL"]), "OK");
-    let stored: Value = serde_json::from_str(&redis_cli(port, &["GET", &key])).unwrap();
-    assert!(stored.get("front").is_none() && stored.get("v").is_none());
+/// The record as the next release stores it (format 2): the front a type,
+/// one front-neutral request.
+fn as_format_2(old: &Value) -> Value {
+    let mut obj = old.as_object().unwrap().clone();
+    let request = obj.remove("request").unwrap();
+    let r = request.as_object().unwrap();
+    let front = if let Some(mut spec) = obj.remove("signing") {
+        spec["client_id"] = r["client_id"].clone();
+        json!({ "signing": spec })
+    } else if let Some(saml) = r.get("saml") {
+        json!({ "saml": saml })
+    } else if let Some(proxy) = r.get("proxy") {
+        json!({ "proxy": proxy })
+    } else {
+        let mut o = Map::new();
+        for f in [
+            "client_id",
+            "redirect_uri",
+            "state",
+            "nonce",
+            "code_challenge",
+        ] {
+            o.insert(f.into(), r[f].clone());
+        }
+        json!({ "oidc": o })
+    };
+    let mut neutral = Map::new();
+    for f in [
+        "site_id",
+        "scope",
+        "required_level",
+        "max_age",
+        "login_hint",
+    ] {
+        neutral.insert(f.into(), r[f].clone());
+    }
+    obj.insert("v".into(), json!(2));
+    obj.insert("front".into(), front);
+    obj.insert("request".into(), Value::Object(neutral));
+    Value::Object(obj)
+}
+
+fn stored(port: u16, login_base: &str) -> Value {
+    serde_json::from_str(&redis_cli(port, &["GET", &txn_key(login_base)])).unwrap()
+}
+
+/// Checks the record is in format 1, then rewrites it in place (same TTL)
+/// as the next release would have written it.
+fn as_if_the_next_release_wrote_it(port: u16, login_base: &str) {
+    let current = stored(port, login_base);
+    assert_format_1(&current);
+    let next = as_format_2(&current).to_string();
+    assert_eq!(
+        redis_cli(port, &["SET", &txn_key(login_base), &next, "KEEPTTL"]),
+        "OK"
+    );
+    assert_eq!(stored(port, login_base)["v"], 2);
 }
 
 fn gateway_on_redis(dir: &TempDir, sim_url: &str, port: u16, redirect: String) -> Gateway {
@@ -99,7 +156,7 @@ fn gateway_on_redis(dir: &TempDir, sim_url: &str, port: u16, redirect: String) -
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_pending_oidc_login_stored_by_the_previous_version_ends_with_a_code() {
+async fn a_pending_oidc_login_moves_between_versions_and_ends_with_a_code() {
     let dir = TempDir::new("upgrade-oidc");
     let redis = start_redis();
     let (_sim, sim_url) = start_simulator(dir.path(), &SimOpts::default());
@@ -112,16 +169,15 @@ async fn a_pending_oidc_login_stored_by_the_previous_version_ends_with_a_code() 
     assert_eq!(chooser.status, 200, "{}", chooser.body);
     let wait = pick_provider_and_submit(&mut b, &chooser_url, "kakao", &HONG).await;
     let base = wait.trim_end_matches("/wait").to_owned();
-    // The push is out; the replica that served it is replaced by this version.
-    downgrade(redis.port, &base);
+    // The push is out; a replica of the next release touched the login.
+    as_if_the_next_release_wrote_it(redis.port, &base);
 
     let done = wait_done(&mut b, &base).await;
     assert_eq!(done["state"], "completed", "{done}");
-    // This version wrote it back in its own format on the way.
-    let key = txn_key(&base);
-    let now: Value = serde_json::from_str(&redis_cli(redis.port, &["GET", &key])).unwrap();
-    assert_eq!(now["v"], 2, "{now}");
-    assert!(now["front"]["oidc"]["redirect_uri"].is_string(), "{now}");
+    // This version wrote it back in format 1, which the previous one reads.
+    let now = stored(redis.port, &base);
+    assert_format_1(&now);
+    assert!(now["request"]["redirect_uri"].is_string(), "{now}");
 
     let (page, _) = b
         .follow(&absolute(&base, done["next"].as_str().unwrap()))
@@ -132,7 +188,7 @@ async fn a_pending_oidc_login_stored_by_the_previous_version_ends_with_a_code() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_pending_signature_stored_by_the_previous_version_ends_with_a_receipt() {
+async fn a_pending_signature_moves_between_versions_and_ends_with_a_receipt() {
     let dir = TempDir::new("upgrade-sign");
     let redis = start_redis();
     let (_sim, sim_url) = start_simulator(dir.path(), &SimOpts::default());
@@ -158,7 +214,7 @@ async fn a_pending_signature_stored_by_the_previous_version_ends_with_a_receipt(
     assert_eq!(chooser.status, 200, "{}", chooser.body);
     let wait = pick_provider_and_submit(&mut b, &chooser_url, "kakao", &HONG).await;
     let base = wait.trim_end_matches("/wait").to_owned();
-    downgrade(redis.port, &base);
+    as_if_the_next_release_wrote_it(redis.port, &base);
 
     let done = wait_done(&mut b, &base).await;
     assert_eq!(done["state"], "completed", "{done}");

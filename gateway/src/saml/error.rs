@@ -112,7 +112,8 @@ pub enum Refusal {
     SiteBusy,
     /// The citizen went back to the site after a provider attempt failed:
     /// code and status from [`crate::failure`]'s table.
-    #[error("the login failed: {}", .0.code())]
+    /// Its message is the table's description for the site (never more).
+    #[error("{}", .0.looks().oauth.1)]
     Failed(crate::failure::Failure),
 }
 

@@ -15,9 +15,9 @@ const MAX_SKEW_SECS: i64 = 60;
 /// Longer than the window above.
 const REMEMBER: Duration = Duration::from_secs(600);
 
-/// Whether `instant` is within the freshness window.
-pub fn fresh(instant: chrono::DateTime<chrono::Utc>) -> bool {
-    let age = chrono::Utc::now()
+/// Whether `instant` is within the freshness window, by the gateway's clock.
+pub fn fresh(app: &App, instant: chrono::DateTime<chrono::Utc>) -> bool {
+    let age = crate::clock::utc(app.clock.as_ref())
         .signed_duration_since(instant)
         .num_seconds();
     (-MAX_SKEW_SECS..=MAX_AGE_SECS).contains(&age)

@@ -140,7 +140,7 @@ pub fn success(
     ret: &SamlReturn,
     ok: &Success<'_>,
 ) -> Result<String, GatewayError> {
-    let now = Utc::now();
+    let now = crate::clock::utc(app.clock.as_ref());
     let lifetime = chrono::Duration::from_std(app.config.saml.assertion_lifetime)
         .unwrap_or_else(|_| chrono::Duration::seconds(300));
     let until = now + lifetime;
@@ -244,7 +244,7 @@ fn envelope(
         id: id.clone(),
         in_response_to: ret.request_id.clone(),
         version: "2.0".into(),
-        issue_instant: Utc::now(),
+        issue_instant: crate::clock::utc(app.clock.as_ref()),
         destination: Some(ret.acs.clone()),
         consent: None,
         issuer: Some(issuer(app)),

@@ -76,7 +76,10 @@ pub async fn handle(
         .id
         .clone()
         .ok_or_else(|| refuse(Refusal::Schema("LogoutRequest has no ID".into())))?;
-    if !request.issue_instant.is_some_and(super::once::fresh) {
+    if !request
+        .issue_instant
+        .is_some_and(|i| super::once::fresh(app, i))
+    {
         return Err(refuse(Refusal::Stale));
     }
     if !super::once::first_use(app, &sp_id, "LogoutRequest", &id).await? {
@@ -118,7 +121,7 @@ pub async fn handle(
         id: Some(response_id.clone()),
         in_response_to: Some(id),
         version: Some("2.0".into()),
-        issue_instant: Some(chrono::Utc::now()),
+        issue_instant: Some(crate::clock::utc(app.clock.as_ref())),
         destination: Some(destination.clone()),
         consent: None,
         issuer: Some(issuer(app)),

@@ -165,7 +165,7 @@ async fn accept<'a>(app: &'a App, arrived: &Arrived) -> Result<Accepted<'a>, Gat
     if request.version != "2.0" {
         return answer(ret, Refusal::Version);
     }
-    if !super::once::fresh(request.issue_instant) {
+    if !super::once::fresh(app, request.issue_instant) {
         return answer(ret, Refusal::Stale);
     }
     if request.subject.is_some() {

@@ -142,9 +142,12 @@ pub async fn start(
         }
         // Another browser began it at the same moment: it keeps the request.
         app.txns.delete(&txn_id).await?;
+        ctx.txn = None;
     }
-    Err(GatewayError::ChangedElsewhere(
-        crate::rescue::Race::Conflict, // signature request changed concurrently
+    // Three lost swaps in a row on one request: not a race a citizen can
+    // retry from a login page (the logins begun here are gone).
+    Err(GatewayError::invariant(
+        "signature request changed concurrently three times",
     ))
 }
 
@@ -240,8 +243,9 @@ async fn fail(
         }
         return Ok(respond::redirect(&back_to_site(&r)));
     }
-    Err(GatewayError::ChangedElsewhere(
-        crate::rescue::Race::Conflict, // signature request changed concurrently
+    // The transaction is claimed already: nothing for the citizen to retry.
+    Err(GatewayError::invariant(
+        "signature request changed concurrently three times while failing it",
     ))
 }
 
@@ -340,8 +344,10 @@ pub async fn finish(
     r.status = Status::Completed;
     r.receipt = Some(receipt);
     if !record::save(app.store.as_ref(), &raw, &r, retention(app)).await? {
-        return Err(GatewayError::ChangedElsewhere(
-            crate::rescue::Race::Conflict, // signature request changed while finishing
+        // Claimed and audited, but the receipt was not kept: an operator
+        // must look (the audit log has the event); nothing to retry.
+        return Err(GatewayError::invariant(
+            "signature request changed after its completion was audited",
         ));
     }
     webhook::notify(app, &r);

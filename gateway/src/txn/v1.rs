@@ -1,11 +1,14 @@
-//! Reading logins stored in format 1, so a rolling upgrade keeps them.
+//! Logins in stored format 1, read and (for now) written, so a rolling
+//! upgrade keeps them in both directions.
 //!
 //! Format 1 kept the front of a login as optional fields on an OIDC-shaped
 //! request (a proxied login carried a made-up `client_id`, a SAML login an
-//! empty nonce, a signing login a separate `signing` field). A replica of this
-//! version reads such a record as the [`Front`] it stood for and writes it
-//! back in the current format on its next change. Remove once no replica of
-//! format 1 can be running (one release later).
+//! empty nonce, a signing login a separate `signing` field). This version
+//! reads such a record as the [`Front`] it stood for, and writes every login
+//! in this shape (see [`super::WRITTEN`]), so a replica of the previous
+//! version reads what this one wrote. The shapes below are the previous
+//! version's, field for field; nothing may be added to them. Remove when
+//! the release after next no longer reads format 1.
 
 use super::{Attempt, LoginTxn, Outcome, PolicySnapshot, State, StoredCitizen};
 use crate::login::{Front, LoginRequest};
@@ -14,9 +17,10 @@ use crate::proxy::entry::ProxyReturn;
 use crate::saml::SamlReturn;
 use crate::signing::SigningSpec;
 use munjigi_providers::Level;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct AuthRequest {
     client_id: String,
     site_id: String,
@@ -28,23 +32,25 @@ struct AuthRequest {
     required_level: Level,
     max_age: Option<u64>,
     login_hint: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     proxy: Option<ProxyReturn>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     saml: Option<SamlReturn>,
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Signing {
     request_id: String,
     title: String,
     documents: Vec<munjigi_providers::signing::Document>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     signer: Option<StoredCitizen>,
 }
 
-/// A login as format 1 stored it.
-#[derive(Deserialize)]
+/// A login as format 1 stores it.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LoginTxnV1 {
     id: String,
     rev: u64,
@@ -60,8 +66,72 @@ pub struct LoginTxnV1 {
     attempts: u32,
     failure: Option<crate::failure::Failure>,
     outcome: Option<Outcome>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     signing: Option<Signing>,
+}
+
+impl From<&LoginTxn> for LoginTxnV1 {
+    /// The login as a replica of the previous version stored it.
+    fn from(t: &LoginTxn) -> Self {
+        let q = &t.request;
+        let mut request = AuthRequest {
+            client_id: t.front.party().to_owned(),
+            site_id: q.site_id.clone(),
+            redirect_uri: String::new(),
+            state: None,
+            nonce: None,
+            code_challenge: None,
+            scope: q.scope.clone(),
+            required_level: q.required_level,
+            max_age: q.max_age,
+            login_hint: q.login_hint.clone(),
+            proxy: None,
+            saml: None,
+        };
+        let mut signing = None;
+        match &t.front {
+            Front::Oidc(o) => {
+                request.redirect_uri = o.redirect_uri.clone();
+                request.state = o.state.clone();
+                request.nonce = o.nonce.clone();
+                request.code_challenge = o.code_challenge.clone();
+            }
+            Front::Saml(ret) => {
+                request.redirect_uri = ret.acs.clone();
+                request.state = ret.relay_state.clone();
+                request.saml = Some(ret.clone());
+            }
+            Front::Proxy(px) => {
+                // The previous version named a proxied login's client so.
+                request.client_id = format!("route:{}", px.route);
+                request.proxy = Some(px.clone());
+            }
+            Front::Signing(spec) => {
+                signing = Some(Signing {
+                    request_id: spec.request_id.clone(),
+                    title: spec.title.clone(),
+                    documents: spec.documents.clone(),
+                    signer: spec.signer.clone(),
+                });
+            }
+        }
+        Self {
+            id: t.id.clone(),
+            rev: t.rev,
+            created_at: t.created_at,
+            expires_at: t.expires_at,
+            browser: t.browser.clone(),
+            csrf: t.csrf.clone(),
+            request,
+            policy: t.policy.clone(),
+            state: t.state,
+            attempt: t.attempt.clone(),
+            attempts: t.attempts,
+            failure: t.failure,
+            outcome: t.outcome.clone(),
+            signing,
+        }
+    }
 }
 
 impl LoginTxnV1 {
@@ -223,5 +293,51 @@ mod tests {
         // And the current format reads back as written.
         let again = decode(&serde_json::to_vec(&txn).unwrap()).unwrap();
         assert_eq!(again.front.party(), "portal");
+    }
+
+    #[test]
+    fn what_this_version_writes_the_previous_one_reads_and_back_for_every_front() {
+        let fronts = [
+            r#"{"client_id":"portal","site_id":"town","redirect_uri":"https://rp.example/cb","state":"s","nonce":"n","code_challenge":"c","scope":"openid profile","required_level":"high","max_age":60,"login_hint":"010-1234-5678"}"#,
+            r#"{"client_id":"https://sp.example","site_id":"town","redirect_uri":"https://sp.example/acs","state":"rs","nonce":null,"code_challenge":null,"scope":"openid profile","required_level":"substantial","max_age":null,"login_hint":null,"saml":{"sp":"https://sp.example","request_id":"_r1","acs":"https://sp.example/acs","relay_state":"rs","transient":true,"levels":["substantial","high"]}}"#,
+            r#"{"client_id":"route:wiki","site_id":"town","redirect_uri":"","state":null,"nonce":null,"code_challenge":null,"scope":"openid profile","required_level":"low","max_age":null,"login_hint":null,"proxy":{"route":"wiki","rd":"/page","state":"digest"}}"#,
+        ];
+        let mut records: Vec<String> = fronts.iter().map(|f| record(f, "")).collect();
+        records.push(record(
+            r#"{"client_id":"portal","site_id":"town","redirect_uri":"","state":null,"nonce":null,"code_challenge":null,"scope":"openid profile","required_level":"substantial","max_age":null,"login_hint":null}"#,
+            r#","signing":{"request_id":"req1","title":"Contract","documents":[{"title":"a.pdf","sha256":"0000000000000000000000000000000000000000000000000000000000000000"}]}"#,
+        ));
+        for raw in &records {
+            let txn = decode(raw.as_bytes()).unwrap();
+            let written = super::super::encode(&txn).unwrap();
+            // The previous version's shape, field for field (its reader is
+            // the strict one above): no `v`, no `front`, the same values.
+            let as_value: serde_json::Value = serde_json::from_slice(&written).unwrap();
+            let original: serde_json::Value = serde_json::from_str(raw).unwrap();
+            assert_eq!(as_value, original, "{}", txn.front.kind());
+            let back = decode(&written).unwrap();
+            assert_eq!(
+                serde_json::to_value(&back).unwrap(),
+                serde_json::to_value(&txn).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn the_format_decides_the_reader() {
+        let raw = record(
+            r#"{"client_id":"portal","site_id":"town","redirect_uri":"https://rp.example/cb","state":null,"nonce":null,"code_challenge":null,"scope":"openid","required_level":"low","max_age":null,"login_hint":null}"#,
+            "",
+        );
+        let txn = decode(raw.as_bytes()).unwrap();
+        // A front this version does not know, in a newer format: refused.
+        let mut newer = serde_json::to_value(&txn).unwrap();
+        newer["v"] = serde_json::json!(FORMAT + 1);
+        newer["front"] = serde_json::json!({"ciba": {"auth_req_id": "x"}});
+        assert!(decode(newer.to_string().as_bytes()).is_err());
+        // Format 1 with a field format 1 never had: refused, not half-read.
+        let mut odd: serde_json::Value = serde_json::from_str(&raw).unwrap();
+        odd["front"] = serde_json::json!({"oidc": {}});
+        assert!(decode(odd.to_string().as_bytes()).is_err());
     }
 }
