@@ -391,24 +391,25 @@ pub fn encode(txn: &LoginTxn) -> Result<Vec<u8>, TxnError> {
 }
 
 /// Reads a stored login of any format this version knows: format 1 (no `v`)
-/// and [`FORMAT`]. The format is read first and decides the reader, so a
-/// record is never half-read by the wrong one.
+/// and [`FORMAT`]. The format decides the reader: the format-1 reader is
+/// strict, so a record with a `v` (or any field format 1 never had) is never
+/// half-read by it, and goes to the reader of its own format. Format 1 is
+/// tried first because it is what replicas write today ([`WRITTEN`]): one
+/// parse per load on the common path.
 pub fn decode(raw: &[u8]) -> Result<LoginTxn, TxnError> {
-    #[derive(Deserialize)]
-    struct Format {
-        #[serde(default)]
-        v: Option<u32>,
-    }
-    let corrupt = |e: serde_json::Error| TxnError::Corrupt(e.to_string());
-    match serde_json::from_slice::<Format>(raw).map_err(corrupt)?.v {
-        None => serde_json::from_slice::<v1::LoginTxnV1>(raw)
-            .map(v1::LoginTxnV1::upgrade)
-            .map_err(corrupt),
-        Some(FORMAT) => serde_json::from_slice::<LoginTxn>(raw).map_err(corrupt),
+    let old = match serde_json::from_slice::<v1::LoginTxnV1>(raw) {
+        Ok(old) => return Ok(old.upgrade()),
+        Err(e) => e,
+    };
+    match serde_json::from_slice::<LoginTxn>(raw) {
+        Ok(txn) if txn.v == FORMAT => Ok(txn),
         // Written by a newer replica: writing it back would lose what it added.
-        Some(v) => Err(TxnError::Corrupt(format!(
-            "stored login format {v} is newer than this replica's {FORMAT}"
+        Ok(txn) => Err(TxnError::Corrupt(format!(
+            "stored login format {} is newer than this replica's {FORMAT}",
+            txn.v
         ))),
+        // Neither format: say why it is not format 1 (or not JSON).
+        Err(_) => Err(TxnError::Corrupt(old.to_string())),
     }
 }
 
