@@ -205,9 +205,23 @@ impl Proc {
         }
     }
 
-    /// Everything printed since the last call.
+    /// Everything printed since the last call. The child writes its log
+    /// before it answers, but the threads that read its pipes may lag behind
+    /// on a loaded machine: collect until the output has been quiet for a
+    /// moment (at most a few seconds), so a line written before the answer
+    /// the test just got is never missed.
     pub fn drain(&self) -> Vec<String> {
-        self.lines.try_iter().collect()
+        const QUIET: Duration = Duration::from_millis(250);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut lines = Vec::new();
+        while let Ok(l) = self.lines.recv_timeout(QUIET) {
+            lines.push(l);
+            if Instant::now() > deadline {
+                lines.extend(self.lines.try_iter());
+                break;
+            }
+        }
+        lines
     }
 }
 

@@ -80,8 +80,10 @@ async fn two_continues_on_two_replicas_complete_a_signature_once() {
 
     // Writes pause, reads go on: both twins read the verified transaction and
     // the pending request, and wait at their first write (the claim now, the
-    // record's compare-and-swap before) until the pause ends.
-    assert_eq!(redis_cli(port, &["CLIENT", "PAUSE", "1500", "WRITE"]), "OK");
+    // record's compare-and-swap before). The pause ends when Redis shows both
+    // waiting, not after a fixed time: on a loaded machine a twin may take
+    // longer than any fixed pause to get there.
+    assert_eq!(redis_cli(port, &["CLIENT", "PAUSE", "9000", "WRITE"]), "OK");
     let mut b2 = Browser::new(None);
     let mut b3 = Browser::new(None);
     let mj_b = br.cookie("mj_b").unwrap().clone();
@@ -89,7 +91,26 @@ async fn two_continues_on_two_replicas_complete_a_signature_once() {
     b3.set_cookie("mj_b", &mj_b);
     let on_b = format!("{b_url}{path}/continue");
     let on_c = format!("{c_url}{path}/continue");
-    let (rb, rc) = tokio::join!(b2.get(&on_b), b3.get(&on_c));
+    let release = async {
+        let waiting = || {
+            redis_cli(port, &["CLIENT", "LIST"])
+                .lines()
+                .filter(|l| l.split(' ').any(|f| f == "flags=b"))
+                .count()
+        };
+        let mut seen = 0;
+        for _ in 0..160 {
+            seen = waiting();
+            if seen >= 2 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(redis_cli(port, &["CLIENT", "UNPAUSE"]), "OK");
+        seen
+    };
+    let (rb, rc, waiting) = tokio::join!(b2.get(&on_b), b3.get(&on_c), release);
+    assert_eq!(waiting, 2, "both twins waited at a write");
 
     // One audit event; both twins back at the site; one completed request
     // with the receipt the event pins.
