@@ -225,13 +225,13 @@ upstream = "{second_upstream}"
                 level: Level::Substantial,
                 amr: vec![],
                 auth_time: 1,
-                evidence: Evidence {
+                evidence: Evidence::Cms(munjigi_providers::CmsEvidence {
                     signed_data: vec![],
                     signing_time: 1,
                     signer_issuer: String::new(),
                     signer_serial: String::new(),
                     signer_cn: Default::default(),
-                },
+                }),
                 signed: vec![],
             },
             expires_at: 1,

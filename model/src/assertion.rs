@@ -72,9 +72,43 @@ impl Level {
 }
 
 /// What the provider's signed result proved, kept with the transaction because
-/// providers delete theirs.
+/// providers delete theirs. One variant per format a provider signs in, so a
+/// family that signs a JWS or presents a verifiable credential adds a variant
+/// and every place that reads evidence (receipts, the offline verifier) must
+/// say what it does with it.
+///
+/// Stored without a tag: a CMS evidence is written exactly as before the enum,
+/// so records and sessions of older replicas read, and older replicas read
+/// ours. A later format must have fields a CMS evidence never has.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Evidence {
+#[serde(untagged)]
+pub enum Evidence {
+    /// A CMS SignedData (RFC 5652): every family today.
+    Cms(CmsEvidence),
+}
+
+impl Evidence {
+    /// signingTime of the signed result, Unix seconds.
+    pub fn signing_time(&self) -> u64 {
+        match self {
+            Self::Cms(c) => c.signing_time,
+        }
+    }
+
+    /// Whether two results were signed with the same certificate (issuer
+    /// and serial).
+    pub fn same_signer(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Cms(a), Self::Cms(b)) => {
+                a.signer_issuer == b.signer_issuer && a.signer_serial == b.signer_serial
+            }
+        }
+    }
+}
+
+/// A CMS signed result and the signer certificate it was checked with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CmsEvidence {
     /// The CMS SignedData exactly as the provider returned it (DER or BER).
     #[serde(with = "b64")]
     pub signed_data: Vec<u8>,
@@ -121,6 +155,39 @@ mod b64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The enum changed nothing on the wire: a CMS evidence is the object
+    /// older replicas wrote and read, field for field.
+    #[test]
+    fn cms_evidence_is_stored_as_before_the_enum() {
+        let older = r#"{"signed_data":"MAA=","signing_time":7,"signer_issuer":"CN=CA","signer_serial":"0A","signer_cn":"name_paren_digits"}"#;
+        let e: Evidence = serde_json::from_str(older).unwrap();
+        let Evidence::Cms(c) = &e;
+        assert_eq!(c.signed_data, [0x30, 0x00]);
+        assert_eq!(c.signer_cn, SignerCn::NameParenDigits);
+        assert_eq!(serde_json::to_string(&e).unwrap(), older);
+        // Records from before the CN format was kept.
+        let oldest = r#"{"signed_data":"MAA=","signing_time":7,"signer_issuer":"CN=CA","signer_serial":"0A"}"#;
+        let Evidence::Cms(c) = serde_json::from_str::<Evidence>(oldest).unwrap();
+        assert_eq!(c.signer_cn, SignerCn::Exact);
+        assert!(serde_json::from_str::<Evidence>(r#"{"signing_time":7}"#).is_err());
+    }
+
+    #[test]
+    fn same_signer_is_issuer_and_serial() {
+        let e = |issuer: &str, serial: &str| {
+            Evidence::Cms(CmsEvidence {
+                signed_data: vec![],
+                signing_time: 1,
+                signer_issuer: issuer.into(),
+                signer_serial: serial.into(),
+                signer_cn: SignerCn::Exact,
+            })
+        };
+        assert!(e("CN=A", "01").same_signer(&e("CN=A", "01")));
+        assert!(!e("CN=A", "01").same_signer(&e("CN=A", "02")));
+        assert!(!e("CN=A", "01").same_signer(&e("CN=B", "01")));
+    }
 
     #[test]
     fn levels_order_and_round_trip() {

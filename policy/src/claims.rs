@@ -136,13 +136,13 @@ mod tests {
             level,
             amr: vec!["pin".to_owned()],
             auth_time: 1_700_000_000,
-            evidence: Evidence {
+            evidence: Evidence::Cms(munjigi_model::CmsEvidence {
                 signed_data: vec![0x30, 0x00],
                 signing_time: 1_700_000_000,
                 signer_issuer: "CN=Test CA".to_owned(),
                 signer_serial: "01".to_owned(),
                 signer_cn: munjigi_model::SignerCn::Exact,
-            },
+            }),
         }
     }
 

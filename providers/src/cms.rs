@@ -31,8 +31,9 @@
 //! their SHA-256 ([`TrustAnchors`]). Only CA certificates are kept: a
 //! citizen's never is.
 //!
-//! Not here: OCSP, and matching the signer to the person who was asked; the
-//! adapter does that with the [`VerifiedCms`] this returns. Making a
+//! Not here: OCSP, and matching the signer to the person who was asked;
+//! [`crate::binding`] does that with the [`VerifiedCms`] this returns, the
+//! same way for every family. Making a
 //! signature or writing BER: that is test machinery (`munjigi_sim::cms`), so a
 //! production build only ever verifies. Errors say which check failed, never
 //! what the certificate or content held.

@@ -2,9 +2,14 @@
 //!
 //! A provider adapter turns one provider's relying-party API (push a request to the
 //! citizen's app, poll, fetch the signed result once) into the small [`adapter::Provider`]
-//! contract, and checks the provider's signed result ([`cms`]) before anything is
-//! believed. The gateway builds the normalised [`assertion::Assertion`] from the
-//! adapter's [`adapter::Verified`] result, so sites never see provider differences.
+//! contract, and checks the provider's signed result before anything is
+//! believed: one check for every family ([`binding`]: the content asked, the
+//! request window, the person asked) over the format's own ([`cms`]). The
+//! gateway builds the normalised [`assertion::Assertion`] from the adapter's
+//! [`adapter::Verified`] result, so sites never see provider differences.
+//!
+//! A family is one folder: its wire types and codes (the provider's API as
+//! documented), its adapter, and how it is configured.
 //!
 //! Not here: OIDC, SAML, proxy or any server type of the gateway (this crate
 //! only uses an HTTP client); the shared value types (`munjigi-model`,
@@ -17,6 +22,7 @@
 
 pub mod adapter;
 pub mod barocert;
+pub mod binding;
 pub mod cms;
 pub mod declarative;
 pub mod error;
@@ -32,6 +38,6 @@ pub use error::ProviderError;
 // crate); re-exported under their old paths.
 pub use munjigi_model::{assertion, person, signer_cn};
 pub use munjigi_model::{
-    Assertion, BirthDate, Ci, Citizen, Evidence, Gender, Level, Name, Person, Phone, ProviderId,
-    SignerCn,
+    Assertion, BirthDate, Ci, Citizen, CmsEvidence, Evidence, Gender, Level, Name, Person, Phone,
+    ProviderId, SignerCn,
 };

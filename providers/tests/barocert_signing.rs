@@ -279,11 +279,13 @@ async fn single_document_sign_verifies_for_every_product() {
         assert_eq!(r.documents.len(), 1);
         let d = &r.documents[0];
         assert_eq!(d.form, product.signed_form(), "{name}");
-        assert!(d.evidence.signer_issuer.contains(product.display_name()));
+        assert!(cms(&d.evidence)
+            .signer_issuer
+            .contains(product.display_name()));
         assert_element(
             &sim,
             product,
-            &d.evidence.signed_data,
+            &cms(&d.evidence).signed_data,
             &raws[0],
             &ask.documents[0],
         );
@@ -318,7 +320,7 @@ async fn multi_sign_verifies_every_document_in_order() {
             assert_element(
                 &sim,
                 product,
-                &d.evidence.signed_data,
+                &cms(&d.evidence).signed_data,
                 &raws[i],
                 &ask.documents[i],
             );
@@ -337,7 +339,12 @@ async fn multi_sign_verifies_every_document_in_order() {
             skew_secs: 0,
         };
         assert_eq!(
-            cms::verify(&r.documents[0].evidence.signed_data, &swapped, &anchors).unwrap_err(),
+            cms::verify(
+                &cms(&r.documents[0].evidence).signed_data,
+                &swapped,
+                &anchors
+            )
+            .unwrap_err(),
             CmsError::ContentMismatch
         );
         // A multi-sign receipt is polled on its own path only: asked as a
@@ -609,4 +616,10 @@ async fn control_api_sets_the_signing_scenarios() {
         sign(&a, "010-3333-0102", &again).await,
         Err(ProviderError::BadSignature(CmsError::ContentMismatch))
     ));
+}
+
+/// The CMS evidence (every family's results are CMS today).
+fn cms(e: &munjigi_providers::Evidence) -> &munjigi_providers::CmsEvidence {
+    let munjigi_providers::Evidence::Cms(c) = e;
+    c
 }

@@ -214,11 +214,11 @@ async fn approve_verify_once() {
     assert_eq!(v.person.ci.expose().len(), 88);
     assert!(v.person.gender.is_some());
     assert_eq!(v.amr, vec!["pin".to_owned()]);
-    assert!(!v.evidence.signed_data.is_empty());
-    assert!(v.evidence.signing_time >= p.started_at.saturating_sub(60));
-    assert!(v.evidence.signing_time <= p.expires_at + 60);
-    assert!(v.evidence.signer_issuer.contains("Kakao"));
-    assert!(!v.evidence.signer_serial.is_empty());
+    assert!(!cms(&v.evidence).signed_data.is_empty());
+    assert!(cms(&v.evidence).signing_time >= p.started_at.saturating_sub(60));
+    assert!(cms(&v.evidence).signing_time <= p.expires_at + 60);
+    assert!(cms(&v.evidence).signer_issuer.contains("Kakao"));
+    assert!(!cms(&v.evidence).signer_serial.is_empty());
 
     // One-shot.
     match a.verify(&who, &ask, &p).await {
@@ -534,11 +534,13 @@ async fn every_scenario_works_for_every_product() {
             "{name}: the CI does not depend on the product"
         );
         assert!(
-            v.evidence.signer_issuer.contains(product.display_name()),
+            cms(&v.evidence)
+                .signer_issuer
+                .contains(product.display_name()),
             "{name}: its own PKI"
         );
         // Naver sends BER indefinite-length CMS (0x30 0x80), the others DER.
-        let indefinite = v.evidence.signed_data.get(..2) == Some(&[0x30, 0x80][..]);
+        let indefinite = cms(&v.evidence).signed_data.get(..2) == Some(&[0x30, 0x80][..]);
         assert_eq!(indefinite, product == BarocertProduct::Naver, "{name}");
         match a.verify(&who, &ask, &p).await {
             Err(ProviderError::AlreadyUsed) if product.verify_once() => {}
@@ -732,4 +734,10 @@ async fn pass_verify_ends_at_the_kst_day_boundary_and_repeats_the_person() {
         Err(ProviderError::TooLate) => {}
         other => panic!("expected TooLate, got {other:?}"),
     }
+}
+
+/// The CMS evidence (every family's results are CMS today).
+fn cms(e: &munjigi_providers::Evidence) -> &munjigi_providers::CmsEvidence {
+    let munjigi_providers::Evidence::Cms(c) = e;
+    c
 }

@@ -291,9 +291,9 @@ async fn success(a: &DeclarativeAdapter, issuer: &str) {
     );
     assert!(v.person.gender.is_some());
     assert!(
-        v.evidence.signer_issuer.contains(issuer),
+        cms(&v.evidence).signer_issuer.contains(issuer),
         "{}",
-        v.evidence.signer_issuer
+        cms(&v.evidence).signer_issuer
     );
     let again = a.verify(&who, &ask, &p).await.unwrap_err();
     assert!(matches!(again, ProviderError::AlreadyUsed), "{again:?}");
@@ -473,7 +473,9 @@ async fn verified(a: &DeclarativeAdapter, phone: &str) -> Result<SignerCn, Provi
     let ask = challenge();
     let p = a.start(&who, &ask).await.unwrap();
     poll_until(a, &p, |s| s == Status::Completed).await;
-    a.verify(&who, &ask, &p).await.map(|v| v.evidence.signer_cn)
+    a.verify(&who, &ask, &p)
+        .await
+        .map(|v| cms(&v.evidence).signer_cn)
 }
 
 #[tokio::test]
@@ -508,4 +510,10 @@ async fn the_signer_cn_is_matched_exactly_in_the_descriptions_format() {
     let mut d = shinhan_description(&sim.base);
     d["result"]["signer_cn"] = json!("prefix");
     assert!(serde_json::from_value::<Description>(d).is_err());
+}
+
+/// The CMS evidence (every family's results are CMS today).
+fn cms(e: &munjigi_providers::Evidence) -> &munjigi_providers::CmsEvidence {
+    let munjigi_providers::Evidence::Cms(c) = e;
+    c
 }

@@ -194,7 +194,7 @@ async fn approve_then_the_signed_value_is_delivered_once() {
     );
     assert!(v.person.gender.is_some());
     assert_eq!(v.amr, vec!["pin".to_owned()]);
-    assert!(v.evidence.signer_issuer.contains("KakaoCert"));
+    assert!(cms(&v.evidence).signer_issuer.contains("KakaoCert"));
 
     // Deleted after delivery: a second verify fails.
     let again = a.verify(&who, &ask, &p).await.unwrap_err();
@@ -343,4 +343,10 @@ fn sim_config_without_kakao_direct_keys_still_loads() {
 
 fn toml_like(json: &str) -> SimConfig {
     serde_json::from_str(json).unwrap()
+}
+
+/// The CMS evidence (every family's results are CMS today).
+fn cms(e: &munjigi_providers::Evidence) -> &munjigi_providers::CmsEvidence {
+    let munjigi_providers::Evidence::Cms(c) = e;
+    c
 }

@@ -199,7 +199,7 @@ async fn approve_then_the_result_is_read_at_most_twice() {
         "the same CI as through the other providers"
     );
     assert!(v.person.gender.is_some());
-    assert!(v.evidence.signer_issuer.contains("TossCert"));
+    assert!(cms(&v.evidence).signer_issuer.contains("TossCert"));
     // One token served every call.
     assert_eq!(a.tokens_fetched(), 1);
     assert_eq!(sim.sim.toss_direct_tokens_issued(), 1);
@@ -457,4 +457,10 @@ fn sim_config_without_toss_direct_clients_still_loads() {
         client_secret: "very-secret".into(),
     };
     assert!(!format!("{c:?}").contains("very-secret"));
+}
+
+/// The CMS evidence (every family's results are CMS today).
+fn cms(e: &munjigi_providers::Evidence) -> &munjigi_providers::CmsEvidence {
+    let munjigi_providers::Evidence::Cms(c) = e;
+    c
 }

@@ -11,6 +11,7 @@ use crate::config::model::IdTokenAlg;
 use crate::rescue::GatewayError;
 use crate::txn::Outcome;
 use base64::Engine as _;
+use munjigi_providers::Evidence;
 pub use munjigi_receipt::{Document as ReceiptDocument, Receipt, Signer, TYP};
 
 /// Builds and signs the receipt; `sub` is the site's pairwise subject.
@@ -29,17 +30,22 @@ pub fn seal(
         .documents
         .iter()
         .zip(&outcome.signed)
-        .map(|(meta, signed)| ReceiptDocument {
-            title: meta.title.clone(),
-            media_type: meta.media_type.clone(),
-            digest_alg: "SHA-256".into(),
-            digest: meta.sha256.clone(),
-            form: ReceiptDocument::form_name(signed.form).into(),
-            cms: base64::engine::general_purpose::STANDARD.encode(&signed.evidence.signed_data),
-            signing_time: signed.evidence.signing_time,
-            signer_cert_issuer: signed.evidence.signer_issuer.clone(),
-            signer_cert_serial: signed.evidence.signer_serial.clone(),
-            signer_cn: signed.evidence.signer_cn,
+        .map(|(meta, signed)| {
+            // A receipt carries the CMS itself: a format without one would
+            // need its own receipt document first.
+            let Evidence::Cms(evidence) = &signed.evidence;
+            ReceiptDocument {
+                title: meta.title.clone(),
+                media_type: meta.media_type.clone(),
+                digest_alg: "SHA-256".into(),
+                digest: meta.sha256.clone(),
+                form: ReceiptDocument::form_name(signed.form).into(),
+                cms: base64::engine::general_purpose::STANDARD.encode(&evidence.signed_data),
+                signing_time: evidence.signing_time,
+                signer_cert_issuer: evidence.signer_issuer.clone(),
+                signer_cert_serial: evidence.signer_serial.clone(),
+                signer_cn: evidence.signer_cn,
+            }
         })
         .collect();
     let receipt = Receipt {

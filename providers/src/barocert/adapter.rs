@@ -24,7 +24,6 @@ pub use signing::TOO_MANY_DOCUMENTS;
 
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use bytes::Bytes;
 use http::{HeaderMap, Method};
 use tracing::{debug, info, warn};
@@ -38,16 +37,13 @@ use super::wire::{
 use super::wire::{TokenRequest, TokenResponse};
 use super::{ApiKind, BarocertConfig, BarocertProduct, BarocertSecret, NonceRule};
 use crate::adapter::{Challenge, Pending, Provider, Status, Verified};
-use crate::assertion::{Evidence, Level, ProviderId};
-use crate::cms::{self, TrustAnchors, VerifiedCms};
+use crate::assertion::{Level, ProviderId};
+use crate::binding::{Rules, SignedResult};
+use crate::cms::{self, TrustAnchors};
 use crate::error::ProviderError;
 use crate::http_client::{header, HttpClient, HttpResponse};
 use crate::person::{BirthDate, Ci, Citizen, Gender, Name, Person, Phone};
-use crate::signer_cn::SignerCn;
 
-/// Allowed difference between the signer's clock and ours when checking
-/// signingTime against the request window.
-const SIGNING_SKEW_SECS: u64 = 60;
 /// The SDKs' default HTTP timeout.
 const DEFAULT_TIMEOUT_MS: u64 = 15_000;
 /// Renew the session token this long before it expires.
@@ -518,52 +514,13 @@ impl BarocertAdapter {
     /// Decodes one base64 `signedData` and verifies it completely against
     /// `content`, this provider's roots and the request window. `element` names
     /// the document in logs (multi-sign).
-    fn check_cms(
-        &self,
-        signed_b64: &str,
-        content: cms::Content<'_>,
-        pending: &Pending,
-        element: Option<usize>,
-    ) -> Result<(Vec<u8>, VerifiedCms), ProviderError> {
-        let signed_data = base64::engine::general_purpose::STANDARD
-            .decode(signed_b64.trim())
-            .map_err(|_| ProviderError::Protocol("signedData is not base64".into()))?;
-        let checked = cms::verify(
-            &signed_data,
-            &cms::Expect {
-                content,
-                not_before: pending.started_at,
-                not_after: pending.expires_at,
-                skew_secs: SIGNING_SKEW_SECS,
-            },
-            &self.anchors,
-        )
-        .map_err(|e| {
-            warn!(provider = %self.id, receipt = %pending.handle, element, error = %e, "barocert result failed CMS verification");
-            ProviderError::BadSignature(e)
-        })?;
-        Ok((signed_data, checked))
-    }
-
-    /// The result's person must be the citizen asked, and every signer
-    /// certificate's CN must be exactly their name in the product's format.
-    fn check_person(
-        &self,
-        person: &Person,
-        who: &Citizen,
-        signers: &[&VerifiedCms],
-        pending: &Pending,
-    ) -> Result<(), ProviderError> {
-        let cn = self.product.signer_cn();
-        if !person.is(who)
-            || !signers
-                .iter()
-                .all(|c| cn.names(&person.name, &c.signer_common_name))
-        {
-            warn!(provider = %self.id, receipt = %pending.handle, "barocert result names another person");
-            return Err(ProviderError::WrongSigner);
+    /// What this product's results are held to (see [`crate::binding`]).
+    fn rules(&self) -> Rules<'_> {
+        Rules {
+            provider: &self.id,
+            anchors: &self.anchors,
+            cn: self.product.signer_cn(),
         }
-        Ok(())
     }
 
     fn amr(&self) -> Vec<String> {
@@ -721,35 +678,21 @@ impl Provider for BarocertAdapter {
         let resp = self.fetch_result(ApiKind::Identity, who, pending).await?;
         let r: IdentityResult = resp.json()?;
         self.check_receipt(&r.receipt_id, r.state, pending)?;
-        let (signed_data, checked) = self.check_cms(
-            &r.signed_data,
+        let rules = self.rules();
+        let signed = rules.signature(
+            SignedResult::cms_base64(&r.signed_data, "signedData")?,
             cms::Content::Attached(self.expected_content(ask, pending)),
             pending,
             None,
         )?;
         let person = self.person_from(&r.receiver, who, self.product.result_has_phone())?;
-        self.check_person(&person, who, &[&checked], pending)?;
-        info!(
-            provider = %self.id,
-            receipt = %pending.handle,
-            signer_serial = %checked.signer_serial,
-            "barocert identity verified"
-        );
+        let evidence = rules.bind_one(signed, &person, who, pending)?;
+        info!(provider = %self.id, receipt = %pending.handle, "barocert identity verified");
         Ok(Verified {
             person,
-            evidence: evidence(signed_data, checked, self.product.signer_cn()),
+            evidence,
             amr: self.amr(),
         })
-    }
-}
-
-fn evidence(signed_data: Vec<u8>, checked: VerifiedCms, signer_cn: SignerCn) -> Evidence {
-    Evidence {
-        signed_data,
-        signing_time: checked.signing_time,
-        signer_issuer: checked.signer_issuer,
-        signer_serial: checked.signer_serial,
-        signer_cn,
     }
 }
 

@@ -26,7 +26,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use serde_json::{Map, Value};
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 use super::description::{
     Auth, CmsEncoding, Description, HttpMethod, NormalState, Reason, RequestField, ResultField,
@@ -34,8 +34,9 @@ use super::description::{
 };
 use super::{json, DeclarativeSecrets};
 use crate::adapter::{Challenge, Pending, Provider, Status, Verified};
-use crate::assertion::{Evidence, Level, ProviderId};
+use crate::assertion::{Level, ProviderId};
 use crate::barocert::crypto;
+use crate::binding::{Rules, SignedResult};
 use crate::cms::{self, TrustAnchors};
 use crate::error::ProviderError;
 use crate::http_client::{HttpClient, HttpResponse};
@@ -43,8 +44,6 @@ use crate::person::{BirthDate, Ci, Citizen, Gender, Name, Person, Phone};
 
 const DEFAULT_TIMEOUT_MS: u64 = 15_000;
 const DEFAULT_MAX_TTL_SECS: u32 = 300;
-/// Allowed difference between the signer's clock and ours for signingTime.
-const SIGNING_SKEW_SECS: u64 = 60;
 /// A cached token is dropped this long before the provider says it expires.
 const TOKEN_MARGIN: Duration = Duration::from_secs(30);
 /// Longest handle accepted from a provider.
@@ -619,47 +618,28 @@ impl Provider for DeclarativeAdapter {
             .await?;
         let signed_b64 = json::get_text(&v, &r.signed_data)
             .ok_or_else(|| ProviderError::Protocol("result has no signed data".into()))?;
-        let signed_data = B64
-            .decode(signed_b64.trim())
-            .map_err(|_| ProviderError::Protocol("signed data is not base64".into()))?;
-        let checked = cms::verify(
-            &signed_data,
-            &cms::Expect {
-                content: if r.cms_encoding == CmsEncoding::Detached {
-                    cms::Content::Detached(ask.nonce.as_bytes())
-                } else {
-                    cms::Content::Attached(ask.nonce.as_bytes())
-                },
-                not_before: pending.started_at,
-                not_after: pending.expires_at,
-                skew_secs: SIGNING_SKEW_SECS,
-            },
-            &self.anchors,
-        )
-        .map_err(|e| {
-            warn!(provider = %self.id, tx = %pending.handle, error = %e, "declarative provider result failed CMS verification");
-            ProviderError::BadSignature(e)
-        })?;
+        let rules = Rules {
+            provider: &self.id,
+            anchors: &self.anchors,
+            cn: r.signer_cn,
+        };
+        let content = if r.cms_encoding == CmsEncoding::Detached {
+            cms::Content::Detached(ask.nonce.as_bytes())
+        } else {
+            cms::Content::Attached(ask.nonce.as_bytes())
+        };
+        let signed = rules.signature(
+            SignedResult::cms_base64(&signed_b64, "signed data")?,
+            content,
+            pending,
+            None,
+        )?;
         let person = self.person_from(&v)?;
-        if !person.is(who) || !r.signer_cn.names(&person.name, &checked.signer_common_name) {
-            warn!(provider = %self.id, tx = %pending.handle, "declarative provider result names another person");
-            return Err(ProviderError::WrongSigner);
-        }
-        info!(
-            provider = %self.id,
-            tx = %pending.handle,
-            signer_serial = %checked.signer_serial,
-            "declarative identity verified"
-        );
+        let evidence = rules.bind_one(signed, &person, who, pending)?;
+        info!(provider = %self.id, tx = %pending.handle, "declarative identity verified");
         Ok(Verified {
             person,
-            evidence: Evidence {
-                signed_data,
-                signing_time: checked.signing_time,
-                signer_issuer: checked.signer_issuer,
-                signer_serial: checked.signer_serial,
-                signer_cn: r.signer_cn,
-            },
+            evidence,
             amr: vec!["pin".to_owned()],
         })
     }

@@ -17,10 +17,9 @@
 
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use bytes::Bytes;
 use http::{HeaderMap, Method};
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 use super::codes::{map_refusal, KakaoCode};
 use super::wire::{
@@ -32,7 +31,8 @@ use super::{
     MAX_SIGN_DATA_CHARS, MAX_TITLE_CHARS, MAX_TTL_SECS,
 };
 use crate::adapter::{Challenge, Pending, Provider, Status, Verified};
-use crate::assertion::{Evidence, Level, ProviderId};
+use crate::assertion::{Level, ProviderId};
+use crate::binding::{Rules, SignedResult};
 use crate::cms::{self, TrustAnchors};
 use crate::error::ProviderError;
 use crate::http_client::{header, HttpClient, HttpResponse};
@@ -47,8 +47,6 @@ const SIGNER_CN: SignerCn = SignerCn::Exact;
 pub const MAX_ATTEMPTS: u32 = 3;
 /// Wait before the first retry; doubled for each next one.
 const FIRST_BACKOFF: Duration = Duration::from_millis(150);
-/// Allowed difference between the signer's clock and ours for signingTime.
-const SIGNING_SKEW_SECS: u64 = 60;
 const DEFAULT_TIMEOUT_MS: u64 = 15_000;
 
 /// Kakao's own certification API as a [`Provider`].
@@ -410,23 +408,17 @@ impl Provider for KakaoDirectAdapter {
                 v.status
             )));
         }
-        let signed_data = base64::engine::general_purpose::STANDARD
-            .decode(v.signed_data.trim())
-            .map_err(|_| ProviderError::Protocol("signed_data is not base64".into()))?;
-        let checked = cms::verify(
-            &signed_data,
-            &cms::Expect {
-                content: cms::Content::Attached(ask.nonce.as_bytes()),
-                not_before: pending.started_at,
-                not_after: pending.expires_at,
-                skew_secs: SIGNING_SKEW_SECS,
-            },
-            &self.anchors,
-        )
-        .map_err(|e| {
-            warn!(provider = %self.id, tx = %pending.handle, error = %e, "kakao_direct result failed CMS verification");
-            ProviderError::BadSignature(e)
-        })?;
+        let rules = Rules {
+            provider: &self.id,
+            anchors: &self.anchors,
+            cn: SIGNER_CN,
+        };
+        let signed = rules.signature(
+            SignedResult::cms_base64(&v.signed_data, "signed_data")?,
+            cms::Content::Attached(ask.nonce.as_bytes()),
+            pending,
+            None,
+        )?;
 
         // 4. Who signed, with the CI, over the authenticated channel.
         let resp = self
@@ -440,25 +432,11 @@ impl Provider for KakaoDirectAdapter {
             ));
         }
         let person = self.person_from(&info)?;
-        if !person.is(who) || !SIGNER_CN.names(&person.name, &checked.signer_common_name) {
-            warn!(provider = %self.id, tx = %pending.handle, "kakao_direct result names another person");
-            return Err(ProviderError::WrongSigner);
-        }
-        info!(
-            provider = %self.id,
-            tx = %pending.handle,
-            signer_serial = %checked.signer_serial,
-            "kakao_direct identity verified"
-        );
+        let evidence = rules.bind_one(signed, &person, who, pending)?;
+        info!(provider = %self.id, tx = %pending.handle, "kakao_direct identity verified");
         Ok(Verified {
             person,
-            evidence: Evidence {
-                signed_data,
-                signing_time: checked.signing_time,
-                signer_issuer: checked.signer_issuer,
-                signer_serial: checked.signer_serial,
-                signer_cn: SIGNER_CN,
-            },
+            evidence,
             amr: vec!["pin".to_owned()],
         })
     }

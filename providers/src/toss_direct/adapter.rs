@@ -16,11 +16,10 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use serde::de::DeserializeOwned;
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 use super::codes::{map_refusal, TossCode};
 use super::session::{TossPublicKey, TossSession};
@@ -33,7 +32,8 @@ use super::{
     MAX_SIGN_DATA_CHARS, MAX_TTL_SECS, TOKEN_SCOPE,
 };
 use crate::adapter::{Challenge, Pending, Provider, Status, Verified};
-use crate::assertion::{Evidence, Level, ProviderId};
+use crate::assertion::{Level, ProviderId};
+use crate::binding::{Rules, SignedResult};
 use crate::cms::{self, TrustAnchors};
 use crate::error::ProviderError;
 use crate::http_client::{header, HttpClient, HttpResponse};
@@ -44,8 +44,6 @@ use crate::signer_cn::SignerCn;
 /// Toss's UID as `serialNumber`).
 const SIGNER_CN: SignerCn = SignerCn::Exact;
 
-/// Allowed difference between the signer's clock and ours for signingTime.
-const SIGNING_SKEW_SECS: u64 = 60;
 const DEFAULT_TIMEOUT_MS: u64 = 15_000;
 /// A cached token is renewed this long before it expires.
 const TOKEN_MARGIN: Duration = Duration::from_secs(60);
@@ -498,43 +496,23 @@ impl Provider for TossDirectAdapter {
                 r.status
             )));
         }
-        let signed_data = base64::engine::general_purpose::STANDARD
-            .decode(r.signature.trim())
-            .map_err(|_| ProviderError::Protocol("signature is not base64".into()))?;
-        let checked = cms::verify(
-            &signed_data,
-            &cms::Expect {
-                content: cms::Content::Attached(ask.nonce.as_bytes()),
-                not_before: pending.started_at,
-                not_after: pending.expires_at,
-                skew_secs: SIGNING_SKEW_SECS,
-            },
-            &self.anchors,
-        )
-        .map_err(|e| {
-            warn!(provider = %self.id, tx = %pending.handle, error = %e, "toss_direct result failed CMS verification");
-            ProviderError::BadSignature(e)
-        })?;
+        let rules = Rules {
+            provider: &self.id,
+            anchors: &self.anchors,
+            cn: SIGNER_CN,
+        };
+        let signed = rules.signature(
+            SignedResult::cms_base64(&r.signature, "signature")?,
+            cms::Content::Attached(ask.nonce.as_bytes()),
+            pending,
+            None,
+        )?;
         let person = self.person_from(&s, &r.personal_data)?;
-        if !person.is(who) || !SIGNER_CN.names(&person.name, &checked.signer_common_name) {
-            warn!(provider = %self.id, tx = %pending.handle, "toss_direct result names another person");
-            return Err(ProviderError::WrongSigner);
-        }
-        info!(
-            provider = %self.id,
-            tx = %pending.handle,
-            signer_serial = %checked.signer_serial,
-            "toss_direct identity verified"
-        );
+        let evidence = rules.bind_one(signed, &person, who, pending)?;
+        info!(provider = %self.id, tx = %pending.handle, "toss_direct identity verified");
         Ok(Verified {
             person,
-            evidence: Evidence {
-                signed_data,
-                signing_time: checked.signing_time,
-                signer_issuer: checked.signer_issuer,
-                signer_serial: checked.signer_serial,
-                signer_cn: SIGNER_CN,
-            },
+            evidence,
             amr: vec!["pin".to_owned()],
         })
     }

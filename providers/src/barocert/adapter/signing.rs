@@ -20,7 +20,7 @@ use base64::Engine as _;
 use http::Method;
 use tracing::info;
 
-use super::{crypto, encrypt, evidence, local_bad_request, now_secs, BarocertAdapter};
+use super::{crypto, encrypt, local_bad_request, now_secs, BarocertAdapter};
 use crate::adapter::{Pending, Status};
 use crate::barocert::wire::{
     IdentityReceipt, IdentityResult, MultiSignRequest, MultiSignResult, MultiSignToken, Receiver,
@@ -181,18 +181,19 @@ impl BarocertAdapter {
             )));
         }
         let form = self.product.signed_form();
+        let rules = self.rules();
         let mut checked = Vec::with_capacity(elements.len());
         for (i, (b64, doc)) in elements.iter().zip(&ask.documents).enumerate() {
             let content = match form {
                 SignedForm::Digest => cms::Content::Attached(&doc.sha256),
                 SignedForm::DetachedDigest => cms::Content::DetachedSha256(&doc.sha256),
             };
-            checked.push(self.check_cms(b64, content, pending, Some(i))?);
+            let result = crate::binding::SignedResult::cms_base64(b64, "signedData")?;
+            checked.push(rules.signature(result, content, pending, Some(i))?);
         }
         // Sign results carry the receiver's phone for every product.
         let person = self.person_from(receiver, who, true)?;
-        let signers: Vec<_> = checked.iter().map(|(_, c)| c).collect();
-        self.check_person(&person, who, &signers, pending)?;
+        rules.signer(&person, who, &checked, pending)?;
         info!(
             provider = %self.id,
             receipt = %pending.handle,
@@ -203,9 +204,9 @@ impl BarocertAdapter {
             person,
             documents: checked
                 .into_iter()
-                .map(|(signed_data, c)| SignedDocument {
+                .map(|s| SignedDocument {
                     form,
-                    evidence: evidence(signed_data, c, self.product.signer_cn()),
+                    evidence: s.into_evidence(),
                 })
                 .collect(),
             amr: self.amr(),
