@@ -16,172 +16,186 @@ use crate::oidc::OidcReturn;
 use crate::proxy::entry::ProxyReturn;
 use crate::saml::SamlReturn;
 use crate::signing::SigningSpec;
+use munjigi_providers::signing::Document;
 use munjigi_providers::Level;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+
+// Every field is a `Cow`: a record read is owned, a record written borrows
+// from the login, so writing a login (every step of it) copies nothing of
+// it, the kept evidence included.
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct AuthRequest {
-    client_id: String,
-    site_id: String,
-    redirect_uri: String,
-    state: Option<String>,
-    nonce: Option<String>,
-    code_challenge: Option<String>,
-    scope: String,
+struct AuthRequest<'a> {
+    client_id: Cow<'a, str>,
+    site_id: Cow<'a, str>,
+    redirect_uri: Cow<'a, str>,
+    state: Option<Cow<'a, str>>,
+    nonce: Option<Cow<'a, str>>,
+    code_challenge: Option<Cow<'a, str>>,
+    scope: Cow<'a, str>,
     required_level: Level,
     max_age: Option<u64>,
-    login_hint: Option<String>,
+    login_hint: Option<Cow<'a, str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    proxy: Option<ProxyReturn>,
+    proxy: Option<Cow<'a, ProxyReturn>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    saml: Option<SamlReturn>,
+    saml: Option<Cow<'a, SamlReturn>>,
 }
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Signing {
-    request_id: String,
-    title: String,
-    documents: Vec<munjigi_providers::signing::Document>,
+struct Signing<'a> {
+    request_id: Cow<'a, str>,
+    title: Cow<'a, str>,
+    documents: Cow<'a, [Document]>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    signer: Option<StoredCitizen>,
+    signer: Option<Cow<'a, StoredCitizen>>,
 }
 
 /// A login as format 1 stores it.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct LoginTxnV1 {
-    id: String,
+pub struct LoginTxnV1<'a> {
+    id: Cow<'a, str>,
     rev: u64,
     created_at: u64,
     expires_at: u64,
-    browser: String,
-    csrf: String,
-    request: AuthRequest,
-    policy: PolicySnapshot,
+    browser: Cow<'a, str>,
+    csrf: Cow<'a, str>,
+    request: AuthRequest<'a>,
+    policy: Cow<'a, PolicySnapshot>,
     state: State,
-    attempt: Option<Attempt>,
+    attempt: Option<Cow<'a, Attempt>>,
     #[serde(default)]
     attempts: u32,
     failure: Option<crate::failure::Failure>,
-    outcome: Option<Outcome>,
+    outcome: Option<Cow<'a, Outcome>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    signing: Option<Signing>,
+    signing: Option<Signing<'a>>,
 }
 
-impl From<&LoginTxn> for LoginTxnV1 {
+fn borrowed(v: &Option<String>) -> Option<Cow<'_, str>> {
+    v.as_deref().map(Cow::Borrowed)
+}
+
+fn owned(v: Option<Cow<'_, str>>) -> Option<String> {
+    v.map(Cow::into_owned)
+}
+
+impl<'a> From<&'a LoginTxn> for LoginTxnV1<'a> {
     /// The login as a replica of the previous version stored it.
-    fn from(t: &LoginTxn) -> Self {
+    fn from(t: &'a LoginTxn) -> Self {
         let q = &t.request;
         let mut request = AuthRequest {
-            client_id: t.front.party().to_owned(),
-            site_id: q.site_id.clone(),
-            redirect_uri: String::new(),
+            client_id: Cow::Borrowed(t.front.party()),
+            site_id: Cow::Borrowed(&q.site_id),
+            redirect_uri: Cow::Borrowed(""),
             state: None,
             nonce: None,
             code_challenge: None,
-            scope: q.scope.clone(),
+            scope: Cow::Borrowed(&q.scope),
             required_level: q.required_level,
             max_age: q.max_age,
-            login_hint: q.login_hint.clone(),
+            login_hint: borrowed(&q.login_hint),
             proxy: None,
             saml: None,
         };
         let mut signing = None;
         match &t.front {
             Front::Oidc(o) => {
-                request.redirect_uri = o.redirect_uri.clone();
-                request.state = o.state.clone();
-                request.nonce = o.nonce.clone();
-                request.code_challenge = o.code_challenge.clone();
+                request.redirect_uri = Cow::Borrowed(&o.redirect_uri);
+                request.state = borrowed(&o.state);
+                request.nonce = borrowed(&o.nonce);
+                request.code_challenge = borrowed(&o.code_challenge);
             }
             Front::Saml(ret) => {
-                request.redirect_uri = ret.acs.clone();
-                request.state = ret.relay_state.clone();
-                request.saml = Some(ret.clone());
+                request.redirect_uri = Cow::Borrowed(&ret.acs);
+                request.state = borrowed(&ret.relay_state);
+                request.saml = Some(Cow::Borrowed(ret));
             }
             Front::Proxy(px) => {
                 // The previous version named a proxied login's client so.
-                request.client_id = format!("route:{}", px.route);
-                request.proxy = Some(px.clone());
+                request.client_id = Cow::Owned(format!("route:{}", px.route));
+                request.proxy = Some(Cow::Borrowed(px));
             }
             Front::Signing(spec) => {
                 signing = Some(Signing {
-                    request_id: spec.request_id.clone(),
-                    title: spec.title.clone(),
-                    documents: spec.documents.clone(),
-                    signer: spec.signer.clone(),
+                    request_id: Cow::Borrowed(&spec.request_id),
+                    title: Cow::Borrowed(&spec.title),
+                    documents: Cow::Borrowed(&spec.documents),
+                    signer: spec.signer.as_ref().map(Cow::Borrowed),
                 });
             }
         }
         Self {
-            id: t.id.clone(),
+            id: Cow::Borrowed(&t.id),
             rev: t.rev,
             created_at: t.created_at,
             expires_at: t.expires_at,
-            browser: t.browser.clone(),
-            csrf: t.csrf.clone(),
+            browser: Cow::Borrowed(&t.browser),
+            csrf: Cow::Borrowed(&t.csrf),
             request,
-            policy: t.policy.clone(),
+            policy: Cow::Borrowed(&t.policy),
             state: t.state,
-            attempt: t.attempt.clone(),
+            attempt: t.attempt.as_ref().map(Cow::Borrowed),
             attempts: t.attempts,
             failure: t.failure,
-            outcome: t.outcome.clone(),
+            outcome: t.outcome.as_ref().map(Cow::Borrowed),
             signing,
         }
     }
 }
 
-impl LoginTxnV1 {
+impl LoginTxnV1<'_> {
     /// The same login in the current format. `rev` is kept: the record's bytes,
     /// not its format, are what a compare-and-swap compares.
     pub fn upgrade(self) -> LoginTxn {
         let r = self.request;
         let front = if let Some(s) = self.signing {
             Front::Signing(SigningSpec {
-                request_id: s.request_id,
-                client_id: r.client_id,
-                title: s.title,
-                documents: s.documents,
-                signer: s.signer,
+                request_id: s.request_id.into_owned(),
+                client_id: r.client_id.into_owned(),
+                title: s.title.into_owned(),
+                documents: s.documents.into_owned(),
+                signer: s.signer.map(Cow::into_owned),
             })
         } else if let Some(saml) = r.saml {
-            Front::Saml(saml)
+            Front::Saml(saml.into_owned())
         } else if let Some(px) = r.proxy {
-            Front::Proxy(px)
+            Front::Proxy(px.into_owned())
         } else {
             Front::Oidc(OidcReturn {
-                client_id: r.client_id,
-                redirect_uri: r.redirect_uri,
-                state: r.state,
-                nonce: r.nonce,
-                code_challenge: r.code_challenge,
+                client_id: r.client_id.into_owned(),
+                redirect_uri: r.redirect_uri.into_owned(),
+                state: owned(r.state),
+                nonce: owned(r.nonce),
+                code_challenge: owned(r.code_challenge),
             })
         };
         LoginTxn {
             v: super::FORMAT,
-            id: self.id,
+            id: self.id.into_owned(),
             rev: self.rev,
             created_at: self.created_at,
             expires_at: self.expires_at,
-            browser: self.browser,
-            csrf: self.csrf,
+            browser: self.browser.into_owned(),
+            csrf: self.csrf.into_owned(),
             front,
             request: LoginRequest {
-                site_id: r.site_id,
-                scope: r.scope,
+                site_id: r.site_id.into_owned(),
+                scope: r.scope.into_owned(),
                 required_level: r.required_level,
                 max_age: r.max_age,
-                login_hint: r.login_hint,
+                login_hint: owned(r.login_hint),
             },
-            policy: self.policy,
+            policy: self.policy.into_owned(),
             state: self.state,
-            attempt: self.attempt,
+            attempt: self.attempt.map(Cow::into_owned),
             attempts: self.attempts,
             failure: self.failure,
-            outcome: self.outcome,
+            outcome: self.outcome.map(Cow::into_owned),
         }
     }
 }
