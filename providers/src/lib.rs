@@ -24,6 +24,7 @@ pub mod adapter;
 pub mod barocert;
 pub mod binding;
 pub mod cms;
+pub mod config;
 pub mod declarative;
 pub mod error;
 pub mod hmac;

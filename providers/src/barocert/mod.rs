@@ -57,6 +57,7 @@
 //! trust configuration (passed in).
 
 pub mod codes;
+pub mod config;
 pub mod crypto;
 pub(crate) mod wire;
 

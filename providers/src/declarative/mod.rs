@@ -16,6 +16,7 @@
 //! [`crate::adapter::Pending`]).
 
 mod adapter;
+pub mod config;
 pub mod description;
 pub(crate) mod json;
 

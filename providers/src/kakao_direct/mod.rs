@@ -27,6 +27,7 @@
 //! [`Pending`]: crate::adapter::Pending
 
 pub mod codes;
+pub mod config;
 pub(crate) mod wire;
 
 mod adapter;

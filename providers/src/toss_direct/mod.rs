@@ -34,6 +34,7 @@
 //! [`Pending`]: crate::adapter::Pending
 
 pub mod codes;
+pub mod config;
 pub mod session;
 pub(crate) mod wire;
 

@@ -1,0 +1,76 @@
+//! What the families' `config` modules share: the interface through which a
+//! family's rules reach the gateway, and the material every builder receives.
+//!
+//! Why this exists: a provider family is one folder (its section as written in
+//! TOML, its rules, its builder, adapter, wire types and codes), yet some steps
+//! of reading a section are the same for every family and belong to the
+//! gateway, which owns the file: resolving secret references and files relative
+//! to the config, the assurance level, the URL rule, CRL settings, and the
+//! position in the file every problem is reported at. The gateway implements
+//! [`Check`] once; each family calls it in its own order, so its messages (and
+//! their order) are the family's alone. Likewise the gateway builds the trust
+//! anchors with the CRL once, as a [`Material`], and each family's `build`
+//! turns its checked settings into an adapter.
+//!
+//! Nothing here knows about TOML, positions or the gateway's types: they are
+//! the associated types of [`Check`].
+
+use crate::cms::TrustAnchors;
+use crate::{Level, ProviderId};
+
+/// The gateway's side of checking one provider section. Every method that can
+/// fail reports the problem itself (at the section's place in the file) and
+/// returns `None`; the family goes on checking so that every problem is
+/// reported at once.
+pub trait Check {
+    /// A secret as written (`{ value | file | env = "…" }`).
+    type SecretRef;
+    /// A resolved secret; its `Debug` must not show the value.
+    type Secret: AsRef<[u8]> + std::fmt::Debug;
+    /// Where the provider's CRL comes from, checked.
+    type Crl: std::fmt::Debug;
+
+    /// The provider's id, as messages name it (`providers.{id}…`).
+    fn id(&self) -> &str;
+    /// Reports one problem; `message` is complete.
+    fn problem(&mut self, message: String);
+    /// The assurance level as written (`low`, `substantial`, `high`).
+    fn level(&mut self, written: &str) -> Option<Level>;
+    /// The config's one rule for URLs (https, or http on loopback; no userinfo
+    /// or fragment); reports `providers.{id}.{field}: …`.
+    fn url(&mut self, field: &str, url: &str);
+    /// Resolves a secret; reports `providers.{id}.{field}: …`.
+    fn secret(&mut self, field: &str, secret: &Self::SecretRef) -> Option<Self::Secret>;
+    /// Reads a file named relative to the config; reports
+    /// `cannot read providers.{id}.{field} …`.
+    fn file(&mut self, field: &str, rel: &str) -> Option<Vec<u8>>;
+    /// Reads the provider's roots (`roots`) and reports when they are not
+    /// usable trust anchors; `None` only when the file cannot be read.
+    fn roots(&mut self, rel: &str) -> Option<Vec<u8>>;
+    /// The `crl` / `crl_required` keys; `Some(None)` when no CRL is configured.
+    fn crl(&mut self, crl: Option<&str>, required: Option<bool>) -> Option<Option<Self::Crl>>;
+}
+
+/// A section that passed its family's checks: what every family has, and the
+/// family's own `settings`.
+#[derive(Debug)]
+pub struct Checked<F, Crl> {
+    pub name_ko: String,
+    pub name_en: String,
+    pub level: Level,
+    /// The provider's own root(s) for its signed results (PEM).
+    pub roots_pem: Vec<u8>,
+    /// The CA of the provider's TLS server (PEM), when not the system's.
+    pub tls_ca_pem: Option<Vec<u8>>,
+    pub crl: Option<Crl>,
+    pub settings: F,
+}
+
+/// What the gateway gives every family's builder: the provider's identity and
+/// its trust, with the CRL policy already applied to the anchors.
+pub struct Material {
+    pub id: ProviderId,
+    pub level: Level,
+    pub anchors: TrustAnchors,
+    pub tls_ca_pem: Option<Vec<u8>>,
+}

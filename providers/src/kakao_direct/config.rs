@@ -1,0 +1,130 @@
+//! A `type = "kakao_direct"` provider section: as written, its rules, and the
+//! adapter it builds.
+//!
+//! Why here and not in the gateway: what a Kakao-direct section may say (the
+//! API key's shape, the ttl range, an endpoint without a query) is Kakao's, and
+//! changes with the adapter; keeping it beside the adapter makes the family one
+//! folder. The gateway keeps what every family shares (secret references,
+//! files, positions, CRL), reached through [`Check`].
+//!
+//! Not here: reaching Kakao (the adapter does, at start) or checking the API
+//! key against Kakao (only a call can).
+
+use super::{KakaoDirectAdapter, KakaoDirectApiKey, KakaoDirectConfig, MAX_TTL_SECS};
+use crate::config::{Check, Checked, Material};
+use crate::Provider;
+use serde::Deserialize;
+use std::sync::Arc;
+
+/// Kakao's own certification API (cert-sign.kakao.com), REST API key auth.
+/// `S` is the gateway's secret reference.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, bound(deserialize = "S: Deserialize<'de>"))]
+pub struct Section<S> {
+    pub name_ko: String,
+    pub name_en: String,
+    /// `low`, `substantial` or `high`.
+    pub level: String,
+    /// Base URL (`https://cert-sign.kakao.com`); may carry a path prefix.
+    pub endpoint: String,
+    /// The RP app's REST API key.
+    pub api_key: S,
+    /// PEM file with Kakao's own root(s) for its signed results.
+    pub roots: String,
+    /// PEM file with the CA for the provider's TLS server (https endpoints).
+    pub tls_ca: Option<String>,
+    pub ttl_secs: Option<u32>,
+    pub timeout_ms: Option<u64>,
+    /// The provider's CRL: a file (PEM or DER, re-read when it changes) or an
+    /// `https://` URL (`http://` only on loopback), fetched in the background.
+    pub crl: Option<String>,
+    /// Refuse results when no current CRL is held (default false).
+    pub crl_required: Option<bool>,
+}
+
+/// The family's part of a checked section.
+#[derive(Debug)]
+pub struct Settings<S> {
+    pub config: KakaoDirectConfig,
+    /// The REST API key (checked: visible ASCII, no spaces).
+    pub api_key: S,
+}
+
+/// Checks one section, reporting every problem; `None` when it cannot become
+/// a provider.
+pub fn check<C: Check>(
+    k: Section<C::SecretRef>,
+    c: &mut C,
+) -> Option<Checked<Settings<C::Secret>, C::Crl>> {
+    let id = c.id().to_owned();
+    let lvl = c.level(&k.level);
+    c.url("endpoint", &k.endpoint);
+    if k.endpoint.contains('?') {
+        c.problem(format!("providers.{id}.endpoint must not have a query"));
+    }
+    let api_key = c.secret("api_key", &k.api_key).and_then(|s| {
+        let usable = std::str::from_utf8(s.as_ref())
+            .ok()
+            .is_some_and(|v| KakaoDirectApiKey::new(v).is_ok());
+        if !usable {
+            c.problem(format!(
+                "providers.{id}.api_key must be the app's REST API key: visible ASCII, no spaces"
+            ));
+        }
+        usable.then_some(s)
+    });
+    let roots_pem = c.roots(&k.roots);
+    let tls_ca_pem = k.tls_ca.as_deref().and_then(|f| c.file("tls_ca", f));
+    if let Some(t) = k.ttl_secs {
+        if !(1..=MAX_TTL_SECS).contains(&t) {
+            c.problem(format!(
+                "providers.{id}.ttl_secs must be between 1 and {MAX_TTL_SECS}"
+            ));
+        }
+    }
+    if k.timeout_ms == Some(0) {
+        c.problem(format!("providers.{id}.timeout_ms must be above zero"));
+    }
+    let crl = c.crl(k.crl.as_deref(), k.crl_required);
+    let (level, api_key, roots_pem, crl) = (lvl?, api_key?, roots_pem?, crl?);
+    Some(Checked {
+        name_ko: k.name_ko,
+        name_en: k.name_en,
+        level,
+        roots_pem,
+        tls_ca_pem,
+        crl,
+        settings: Settings {
+            config: KakaoDirectConfig {
+                endpoint: k.endpoint,
+                product_code: None,
+                ttl_secs: k.ttl_secs,
+                timeout_ms: k.timeout_ms,
+                allow_plain_http: false,
+            },
+            api_key,
+        },
+    })
+}
+
+/// The adapter for checked settings. The key is parsed before `material` is
+/// asked for, so a bad key is the error reported even when the trust is bad too.
+pub fn build<S: AsRef<[u8]>>(
+    s: &Settings<S>,
+    material: impl FnOnce() -> Result<Material, String>,
+) -> Result<Arc<dyn Provider>, String> {
+    let key = std::str::from_utf8(s.api_key.as_ref())
+        .map_err(|_| "api_key is not text".to_owned())
+        .and_then(|k| KakaoDirectApiKey::new(k).map_err(|e| e.to_string()))?;
+    let m = material()?;
+    let adapter = KakaoDirectAdapter::new(
+        m.id,
+        m.level,
+        s.config.clone(),
+        key,
+        m.anchors,
+        m.tls_ca_pem,
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(Arc::new(adapter))
+}
