@@ -14,12 +14,9 @@ use crate::runtime::Runtime;
 use crate::store::Store;
 use crate::txn::TxnRepo;
 use crate::web::cookies::CookieJar;
-use munjigi_providers::barocert::{BarocertAdapter, BarocertSecret};
 use munjigi_providers::cms::{CrlPolicy, CrlRefresh, TrustAnchors};
-use munjigi_providers::declarative::{DeclarativeAdapter, DeclarativeSecrets};
+use munjigi_providers::config::Material;
 use munjigi_providers::http_client::HttpClient;
-use munjigi_providers::kakao_direct::{KakaoDirectAdapter, KakaoDirectApiKey};
-use munjigi_providers::toss_direct::{TossDirectAdapter, TossDirectClientSecret};
 use munjigi_providers::Provider;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -61,7 +58,7 @@ const CRL_MAX_BYTES: usize = 32 * 1024 * 1024;
 fn with_crl(
     anchors: TrustAnchors,
     provider: &str,
-    crl: &Option<CrlSettings>,
+    crl: Option<&CrlSettings>,
     tls_ca_pem: Option<&[u8]>,
 ) -> Result<TrustAnchors, String> {
     let Some(c) = crl else {
@@ -116,121 +113,33 @@ impl App {
                 id: p.id.to_string(),
                 reason,
             };
-            let adapter: Arc<dyn Provider> = match &p.family {
-                ProviderFamily::Barocert {
-                    product,
-                    settings,
-                    secret,
-                    roots_pem,
-                    tls_ca_pem,
-                    crl,
-                } => {
-                    let secret = std::str::from_utf8(secret.expose())
-                        .map_err(|_| fail("secret_key is not base64 text".into()))
-                        .and_then(|s| {
-                            BarocertSecret::from_base64(s).map_err(|e| fail(e.to_string()))
-                        })?;
-                    let anchors =
-                        TrustAnchors::from_pem(roots_pem).map_err(|e| fail(e.to_string()))?;
-                    let anchors = with_crl(anchors, p.id.as_str(), crl, tls_ca_pem.as_deref())
-                        .map_err(fail)?;
-                    Arc::new(
-                        BarocertAdapter::new(
-                            p.id.clone(),
-                            *product,
-                            p.level,
-                            settings.clone(),
-                            secret,
-                            anchors,
-                            tls_ca_pem.clone(),
-                        )
-                        .map_err(|e| fail(e.to_string()))?,
-                    )
-                }
-                ProviderFamily::KakaoDirect {
-                    settings,
-                    api_key,
-                    roots_pem,
-                    tls_ca_pem,
-                    crl,
-                } => {
-                    let key = std::str::from_utf8(api_key.expose())
-                        .map_err(|_| fail("api_key is not text".into()))
-                        .and_then(|k| KakaoDirectApiKey::new(k).map_err(|e| fail(e.to_string())))?;
-                    let anchors =
-                        TrustAnchors::from_pem(roots_pem).map_err(|e| fail(e.to_string()))?;
-                    let anchors = with_crl(anchors, p.id.as_str(), crl, tls_ca_pem.as_deref())
-                        .map_err(fail)?;
-                    Arc::new(
-                        KakaoDirectAdapter::new(
-                            p.id.clone(),
-                            p.level,
-                            settings.clone(),
-                            key,
-                            anchors,
-                            tls_ca_pem.clone(),
-                        )
-                        .map_err(|e| fail(e.to_string()))?,
-                    )
-                }
-                ProviderFamily::TossDirect {
-                    settings,
-                    client_secret,
-                    session_public_key_pem,
-                    roots_pem,
-                    tls_ca_pem,
-                    crl,
-                } => {
-                    let secret = std::str::from_utf8(client_secret.expose())
-                        .map_err(|_| fail("client_secret is not text".into()))
-                        .and_then(|s| {
-                            TossDirectClientSecret::new(s).map_err(|e| fail(e.to_string()))
-                        })?;
-                    let anchors =
-                        TrustAnchors::from_pem(roots_pem).map_err(|e| fail(e.to_string()))?;
-                    let anchors = with_crl(anchors, p.id.as_str(), crl, tls_ca_pem.as_deref())
-                        .map_err(fail)?;
-                    Arc::new(
-                        TossDirectAdapter::new(
-                            p.id.clone(),
-                            p.level,
-                            settings.clone(),
-                            secret,
-                            session_public_key_pem,
-                            anchors,
-                            tls_ca_pem.clone(),
-                        )
-                        .map_err(|e| fail(e.to_string()))?,
-                    )
-                }
-                ProviderFamily::Declarative {
-                    description,
-                    secrets,
-                    roots_pem,
-                    tls_ca_pem,
-                    crl,
-                } => {
-                    let mut named = DeclarativeSecrets::new();
-                    for (name, s) in secrets {
-                        named.insert(name.clone(), s.expose().to_vec());
-                    }
-                    let anchors =
-                        TrustAnchors::from_pem(roots_pem).map_err(|e| fail(e.to_string()))?;
-                    let anchors = with_crl(anchors, p.id.as_str(), crl, tls_ca_pem.as_deref())
-                        .map_err(fail)?;
-                    Arc::new(
-                        DeclarativeAdapter::new(
-                            p.id.clone(),
-                            p.level,
-                            (**description).clone(),
-                            &named,
-                            anchors,
-                            tls_ca_pem.clone(),
-                        )
-                        .map_err(|e| fail(e.to_string()))?,
-                    )
-                }
+            // What every family shares, built once and only when the family
+            // asks (after reading its own secrets, so their errors come first).
+            let material = || {
+                let (roots_pem, tls_ca_pem, crl) = p.family.trust();
+                let anchors = TrustAnchors::from_pem(roots_pem).map_err(|e| e.to_string())?;
+                Ok(Material {
+                    id: p.id.clone(),
+                    level: p.level,
+                    anchors: with_crl(anchors, p.id.as_str(), crl, tls_ca_pem)?,
+                    tls_ca_pem: tls_ca_pem.map(<[u8]>::to_vec),
+                })
             };
+            let adapter = match &p.family {
+                ProviderFamily::Barocert { settings, .. } => {
+                    munjigi_providers::barocert::config::build(settings, material)
+                }
+                ProviderFamily::KakaoDirect { settings, .. } => {
+                    munjigi_providers::kakao_direct::config::build(settings, material)
+                }
+                ProviderFamily::TossDirect { settings, .. } => {
+                    munjigi_providers::toss_direct::config::build(settings, material)
+                }
+                ProviderFamily::Declarative { settings, .. } => {
+                    munjigi_providers::declarative::config::build(settings, material)
+                }
+            }
+            .map_err(fail)?;
             providers.insert(p.id.to_string(), adapter);
         }
         let discovery = crate::oidc::discovery::document(&config);

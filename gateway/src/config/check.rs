@@ -526,7 +526,7 @@ fn keys(base: &Path, raw: Option<Spanned<RawKeys>>) -> KeySettings {
     }
 }
 
-/// `[providers.*]`, each checked by its family's module.
+/// `[providers.*]`, each checked by its family's rules (see [`provider`]).
 fn providers(
     r: &mut Report<'_>,
     base: &Path,
@@ -541,27 +541,8 @@ fn providers(
                 format!("provider id `{id}` must be lower-case letters, digits, `-` or `_`"),
             );
         }
-        match p.into_inner() {
-            RawProvider::Barocert(b) => {
-                if let Some(p) = barocert::build(r, base, &id, span.clone(), b) {
-                    providers.push(p);
-                }
-            }
-            RawProvider::KakaoDirect(k) => {
-                if let Some(p) = kakao_direct::build(r, base, &id, span.clone(), k) {
-                    providers.push(p);
-                }
-            }
-            RawProvider::TossDirect(t) => {
-                if let Some(p) = toss_direct::build(r, base, &id, span.clone(), t) {
-                    providers.push(p);
-                }
-            }
-            RawProvider::Declarative(d) => {
-                if let Some(p) = declarative::build(r, base, &id, span.clone(), d) {
-                    providers.push(p);
-                }
-            }
+        if let Some(p) = provider::build(r, base, &id, span, p.into_inner()) {
+            providers.push(p);
         }
     }
     providers
@@ -817,13 +798,16 @@ fn valid_id(id: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
-mod barocert;
 mod crl;
+#[cfg(test)]
 mod declarative;
+#[cfg(test)]
 mod kakao_direct;
 mod limits;
+mod provider;
 mod routes;
 mod saml;
+#[cfg(test)]
 mod toss_direct;
 mod webhook;
 

@@ -134,42 +134,69 @@ pub struct ProviderConfig {
     pub family: ProviderFamily,
 }
 
+/// A provider's family and what it was configured with. The family's own
+/// settings are its `config::Settings` in `munjigi_providers`; what every
+/// family has (roots, TLS CA, CRL) is beside them, for `verify-receipt`.
 #[derive(Debug)]
 pub enum ProviderFamily {
     Barocert {
-        product: munjigi_providers::barocert::BarocertProduct,
-        settings: munjigi_providers::barocert::BarocertConfig,
-        secret: Secret,
+        settings: munjigi_providers::barocert::config::Settings<Secret>,
         roots_pem: Vec<u8>,
         tls_ca_pem: Option<Vec<u8>>,
         /// The provider's CRL, if configured.
         crl: Option<CrlSettings>,
     },
     KakaoDirect {
-        settings: munjigi_providers::kakao_direct::KakaoDirectConfig,
-        api_key: Secret,
+        settings: munjigi_providers::kakao_direct::config::Settings<Secret>,
         roots_pem: Vec<u8>,
         tls_ca_pem: Option<Vec<u8>>,
         crl: Option<CrlSettings>,
     },
     TossDirect {
-        settings: munjigi_providers::toss_direct::TossDirectConfig,
-        client_secret: Secret,
-        /// Toss's RSA public key (PEM) for session keys.
-        session_public_key_pem: Vec<u8>,
+        settings: munjigi_providers::toss_direct::config::Settings<Secret>,
         roots_pem: Vec<u8>,
         tls_ca_pem: Option<Vec<u8>>,
         crl: Option<CrlSettings>,
     },
     /// A provider described in config (family D).
     Declarative {
-        description: Box<munjigi_providers::declarative::Description>,
-        /// The secrets the description names, by name.
-        secrets: Vec<(String, Secret)>,
+        settings: munjigi_providers::declarative::config::Settings<Secret>,
         roots_pem: Vec<u8>,
         tls_ca_pem: Option<Vec<u8>>,
         crl: Option<CrlSettings>,
     },
+}
+
+impl ProviderFamily {
+    /// What every family has: its roots, TLS CA and CRL.
+    pub fn trust(&self) -> (&[u8], Option<&[u8]>, Option<&CrlSettings>) {
+        match self {
+            Self::Barocert {
+                roots_pem,
+                tls_ca_pem,
+                crl,
+                ..
+            }
+            | Self::KakaoDirect {
+                roots_pem,
+                tls_ca_pem,
+                crl,
+                ..
+            }
+            | Self::TossDirect {
+                roots_pem,
+                tls_ca_pem,
+                crl,
+                ..
+            }
+            | Self::Declarative {
+                roots_pem,
+                tls_ca_pem,
+                crl,
+                ..
+            } => (roots_pem, tls_ca_pem.as_deref(), crl.as_ref()),
+        }
+    }
 }
 
 /// A provider's CRL: where it comes from and whether a result is refused

@@ -158,124 +158,19 @@ pub struct RawKeys {
     pub generate_missing: bool,
 }
 
+/// A provider section, by its `type`. Each family's section (its keys, and
+/// `deny_unknown_fields`) is written in its folder of `munjigi_providers`; the
+/// gateway supplies only what a secret reference is.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub enum RawProvider {
-    Barocert(RawBarocert),
+    Barocert(munjigi_providers::barocert::config::Section<SecretRef>),
     #[serde(rename = "kakao_direct")]
-    KakaoDirect(RawKakaoDirect),
+    KakaoDirect(munjigi_providers::kakao_direct::config::Section<SecretRef>),
     #[serde(rename = "toss_direct")]
-    TossDirect(RawTossDirect),
+    TossDirect(munjigi_providers::toss_direct::config::Section<SecretRef>),
     #[serde(rename = "declarative")]
-    Declarative(Box<RawDeclarative>),
-}
-
-/// A provider described entirely in config (family D: KB, Shinhan …): its API
-/// in `[providers.<id>.api]`, the secrets that description names beside it.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawDeclarative {
-    pub name_ko: String,
-    pub name_en: String,
-    /// `low`, `substantial` or `high`.
-    pub level: String,
-    /// PEM file with this provider's own root(s) for its signed results.
-    pub roots: String,
-    /// PEM file with the CA for the provider's TLS server (https base URLs).
-    pub tls_ca: Option<String>,
-    /// The secrets the description names (`hmac_key = { env = "…" }`).
-    #[serde(default)]
-    pub secrets: std::collections::BTreeMap<String, SecretRef>,
-    /// The provider's API, described.
-    pub api: munjigi_providers::declarative::Description,
-    /// The provider's CRL: a file (PEM or DER, re-read when it changes) or an
-    /// `https://` URL (`http://` only on loopback), fetched in the background.
-    pub crl: Option<String>,
-    /// Refuse results when no current CRL is held (default false).
-    pub crl_required: Option<bool>,
-}
-
-/// Toss's own certificate API (cert.toss.im), OAuth2 client credentials.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawTossDirect {
-    pub name_ko: String,
-    pub name_en: String,
-    /// `low`, `substantial` or `high`.
-    pub level: String,
-    /// Base URL of the API (`https://cert.toss.im`); may carry a path prefix.
-    pub endpoint: String,
-    /// The OAuth2 token endpoint (`https://oauth2.cert.toss.im/token`).
-    pub token_endpoint: String,
-    pub client_id: String,
-    pub client_secret: SecretRef,
-    /// PEM file with Toss's RSA public key that session keys are wrapped with.
-    pub session_public_key: String,
-    /// PEM file with Toss's own root(s) for its signed results.
-    pub roots: String,
-    /// PEM file with the CA for the provider's TLS server (https endpoints).
-    pub tls_ca: Option<String>,
-    pub ttl_secs: Option<u32>,
-    pub timeout_ms: Option<u64>,
-    /// The provider's CRL: a file (PEM or DER, re-read when it changes) or an
-    /// `https://` URL (`http://` only on loopback), fetched in the background.
-    pub crl: Option<String>,
-    /// Refuse results when no current CRL is held (default false).
-    pub crl_required: Option<bool>,
-}
-
-/// Kakao's own certification API (cert-sign.kakao.com), REST API key auth.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawKakaoDirect {
-    pub name_ko: String,
-    pub name_en: String,
-    /// `low`, `substantial` or `high`.
-    pub level: String,
-    /// Base URL (`https://cert-sign.kakao.com`); may carry a path prefix.
-    pub endpoint: String,
-    /// The RP app's REST API key.
-    pub api_key: SecretRef,
-    /// PEM file with Kakao's own root(s) for its signed results.
-    pub roots: String,
-    /// PEM file with the CA for the provider's TLS server (https endpoints).
-    pub tls_ca: Option<String>,
-    pub ttl_secs: Option<u32>,
-    pub timeout_ms: Option<u64>,
-    /// The provider's CRL: a file (PEM or DER, re-read when it changes) or an
-    /// `https://` URL (`http://` only on loopback), fetched in the background.
-    pub crl: Option<String>,
-    /// Refuse results when no current CRL is held (default false).
-    pub crl_required: Option<bool>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawBarocert {
-    /// `kakao`, `naver`, `pass` or `toss`.
-    pub product: String,
-    pub name_ko: String,
-    pub name_en: String,
-    /// `low`, `substantial` or `high`.
-    pub level: String,
-    pub endpoint: String,
-    pub auth_endpoint: String,
-    pub link_id: String,
-    pub client_code: String,
-    pub secret_key: SecretRef,
-    /// PEM file with this provider's own root(s) for its signed results.
-    pub roots: String,
-    /// PEM file with the CA for the provider's TLS server (https endpoints).
-    pub tls_ca: Option<String>,
-    pub ttl_secs: Option<u32>,
-    pub timeout_ms: Option<u64>,
-    /// The RP's customer-service number shown in the app (Naver and PASS require it).
-    pub call_center_num: Option<String>,
-    /// The provider's CRL: a file (PEM or DER, re-read when it changes) or an
-    /// `https://` URL (`http://` only on loopback), fetched in the background.
-    pub crl: Option<String>,
-    /// Refuse results when no current CRL is held (default false).
-    pub crl_required: Option<bool>,
+    Declarative(Box<munjigi_providers::declarative::config::Section<SecretRef>>),
 }
 
 #[derive(Debug, Deserialize)]

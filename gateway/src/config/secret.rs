@@ -85,6 +85,13 @@ impl Secret {
     }
 }
 
+/// How a provider family's builder reads the secret it was configured with.
+impl AsRef<[u8]> for Secret {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
