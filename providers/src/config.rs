@@ -13,7 +13,10 @@
 //! turns its checked settings into an adapter.
 //!
 //! Nothing here knows about TOML, positions or the gateway's types: they are
-//! the associated types of [`Check`].
+//! the associated types of [`Check`]. A family's section type is named
+//! `Raw<Family>` (`kakao_direct::config::RawKakaoDirect`), as the gateway names
+//! everything written in the file, and as serde names it in its messages
+//! ("expected struct RawKakaoDirect …"), which stay what they were.
 
 use crate::cms::TrustAnchors;
 use crate::{Level, ProviderId};

@@ -164,13 +164,13 @@ pub struct RawKeys {
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub enum RawProvider {
-    Barocert(munjigi_providers::barocert::config::Section<SecretRef>),
+    Barocert(munjigi_providers::barocert::config::RawBarocert<SecretRef>),
     #[serde(rename = "kakao_direct")]
-    KakaoDirect(munjigi_providers::kakao_direct::config::Section<SecretRef>),
+    KakaoDirect(munjigi_providers::kakao_direct::config::RawKakaoDirect<SecretRef>),
     #[serde(rename = "toss_direct")]
-    TossDirect(munjigi_providers::toss_direct::config::Section<SecretRef>),
+    TossDirect(munjigi_providers::toss_direct::config::RawTossDirect<SecretRef>),
     #[serde(rename = "declarative")]
-    Declarative(Box<munjigi_providers::declarative::config::Section<SecretRef>>),
+    Declarative(Box<munjigi_providers::declarative::config::RawDeclarative<SecretRef>>),
 }
 
 #[derive(Debug, Deserialize)]

@@ -17,7 +17,7 @@ use std::sync::Arc;
 /// reference.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, bound(deserialize = "S: Deserialize<'de>"))]
-pub struct Section<S> {
+pub struct RawBarocert<S> {
     /// `kakao`, `naver`, `pass` or `toss`.
     pub product: String,
     pub name_ko: String,
@@ -56,7 +56,7 @@ pub struct Settings<S> {
 /// Checks one section, reporting every problem; `None` when it cannot become
 /// a provider.
 pub fn check<C: Check>(
-    b: Section<C::SecretRef>,
+    b: RawBarocert<C::SecretRef>,
     c: &mut C,
 ) -> Option<Checked<Settings<C::Secret>, C::Crl>> {
     let id = c.id().to_owned();

@@ -24,7 +24,7 @@ use std::sync::Arc;
 /// reference.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, bound(deserialize = "S: Deserialize<'de>"))]
-pub struct Section<S> {
+pub struct RawDeclarative<S> {
     pub name_ko: String,
     pub name_en: String,
     /// `low`, `substantial` or `high`.
@@ -58,7 +58,7 @@ pub struct Settings<S> {
 /// rules are the adapter's: when everything else holds, the adapter is built
 /// once (without the CRL) to report them now rather than at start.
 pub fn check<C: Check>(
-    d: Section<C::SecretRef>,
+    d: RawDeclarative<C::SecretRef>,
     c: &mut C,
 ) -> Option<Checked<Settings<C::Secret>, C::Crl>> {
     let id = c.id().to_owned();

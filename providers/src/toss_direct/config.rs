@@ -23,7 +23,7 @@ use std::sync::Arc;
 /// `S` is the gateway's secret reference.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, bound(deserialize = "S: Deserialize<'de>"))]
-pub struct Section<S> {
+pub struct RawTossDirect<S> {
     pub name_ko: String,
     pub name_en: String,
     /// `low`, `substantial` or `high`.
@@ -62,7 +62,7 @@ pub struct Settings<S> {
 /// Checks one section, reporting every problem; `None` when it cannot become
 /// a provider.
 pub fn check<C: Check>(
-    t: Section<C::SecretRef>,
+    t: RawTossDirect<C::SecretRef>,
     c: &mut C,
 ) -> Option<Checked<Settings<C::Secret>, C::Crl>> {
     let id = c.id().to_owned();
