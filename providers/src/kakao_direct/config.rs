@@ -128,3 +128,83 @@ pub fn build<S: AsRef<[u8]>>(
     .map_err(|e| e.to_string())?;
     Ok(Arc::new(adapter))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Level;
+
+    /// A gateway stand-in: secrets are their own value, files do not exist
+    /// except `root.pem`, every problem is kept.
+    struct Fake(Vec<String>);
+
+    impl Check for Fake {
+        type SecretRef = String;
+        type Secret = String;
+        type Crl = ();
+        fn id(&self) -> &str {
+            "kd"
+        }
+        fn problem(&mut self, message: String) {
+            self.0.push(message);
+        }
+        fn level(&mut self, written: &str) -> Option<Level> {
+            Level::from_acr(written)
+        }
+        fn url(&mut self, _field: &str, _url: &str) {}
+        fn secret(&mut self, _field: &str, secret: &String) -> Option<String> {
+            Some(secret.clone())
+        }
+        fn file(&mut self, field: &str, _rel: &str) -> Option<Vec<u8>> {
+            self.0.push(format!("no {field}"));
+            None
+        }
+        fn roots(&mut self, _rel: &str) -> Option<Vec<u8>> {
+            Some(b"roots".to_vec())
+        }
+        fn crl(&mut self, _crl: Option<&str>, _required: Option<bool>) -> Option<Option<()>> {
+            Some(None)
+        }
+    }
+
+    fn section(extra: serde_json::Value) -> Result<RawKakaoDirect<String>, serde_json::Error> {
+        let mut v = serde_json::json!({
+            "name_ko": "카카오", "name_en": "Kakao", "level": "substantial",
+            "endpoint": "https://cert-sign.kakao.com", "api_key": "0123abcd",
+            "roots": "root.pem",
+        });
+        if let (Some(m), Some(e)) = (v.as_object_mut(), extra.as_object()) {
+            m.extend(e.clone());
+        }
+        serde_json::from_value(v)
+    }
+
+    #[test]
+    fn the_family_rules_need_no_gateway() {
+        let mut c = Fake(Vec::new());
+        let ok = section(serde_json::json!({ "ttl_secs": 300 })).unwrap();
+        let checked = check(ok, &mut c).unwrap();
+        assert!(c.0.is_empty(), "{:?}", c.0);
+        assert_eq!(checked.settings.config.ttl_secs, Some(300));
+        assert_eq!(checked.level, Level::Substantial);
+
+        let bad = section(serde_json::json!({
+            "api_key": "has space", "ttl_secs": 5000, "timeout_ms": 0,
+            "endpoint": "https://cert-sign.kakao.com/?x=1",
+        }))
+        .unwrap();
+        assert!(check(bad, &mut c).is_none());
+        assert_eq!(
+            c.0,
+            [
+                "providers.kd.endpoint must not have a query",
+                "providers.kd.api_key must be the app's REST API key: visible ASCII, no spaces",
+                "providers.kd.ttl_secs must be between 1 and 1000",
+                "providers.kd.timeout_ms must be above zero",
+            ]
+        );
+
+        let e = section(serde_json::json!({ "colour": "x" })).unwrap_err();
+        assert!(e.to_string().contains("unknown field `colour`"), "{e}");
+    }
+}
