@@ -79,7 +79,9 @@ impl Level {
 ///
 /// Stored without a tag: a CMS evidence is written exactly as before the enum,
 /// so records and sessions of older replicas read, and older replicas read
-/// ours. A later format must have fields a CMS evidence never has.
+/// ours. Variants are tried in order and a CMS evidence ignores fields it does
+/// not know, so a later format must never write a field a CMS evidence
+/// requires (`signed_data` above all), or it would read as one.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Evidence {

@@ -79,13 +79,6 @@ impl std::fmt::Debug for Signed {
     }
 }
 
-impl Signed {
-    /// The evidence to keep, once the signer is bound ([`Rules::signer`]).
-    pub fn into_evidence(self) -> Evidence {
-        self.evidence
-    }
-}
-
 impl Rules<'_> {
     /// Checks a result's signature (and the signer's chain and revocation at
     /// the signing time), that it signs exactly `content`, and that it was
@@ -131,14 +124,15 @@ impl Rules<'_> {
     /// Binds checked results to a person: `person` (what the provider's answer
     /// names) must be the citizen asked, every result's certificate must name
     /// exactly that person in this family's format, and all results must be
-    /// signed with one certificate.
+    /// signed with one certificate. Only then is there evidence to keep: it is
+    /// the only way to get it out of a [`Signed`].
     pub fn signer(
         &self,
         person: &Person,
         who: &Citizen,
-        signed: &[Signed],
+        signed: Vec<Signed>,
         pending: &Pending,
-    ) -> Result<(), ProviderError> {
+    ) -> Result<Vec<Evidence>, ProviderError> {
         let Some(first) = signed.first() else {
             return Err(ProviderError::Protocol("no signed result".into()));
         };
@@ -161,7 +155,7 @@ impl Rules<'_> {
         {
             return refuse("the elements are signed with different certificates");
         }
-        Ok(())
+        Ok(signed.into_iter().map(|s| s.evidence).collect())
     }
 
     /// The usual case, one result: [`Self::signature`] then [`Self::signer`].
@@ -172,9 +166,8 @@ impl Rules<'_> {
         who: &Citizen,
         pending: &Pending,
     ) -> Result<Evidence, ProviderError> {
-        let signed = [signed];
-        self.signer(person, who, &signed, pending)?;
-        let [signed] = signed;
-        Ok(signed.into_evidence())
+        self.signer(person, who, vec![signed], pending)?
+            .pop()
+            .ok_or_else(|| ProviderError::Protocol("no signed result".into()))
     }
 }

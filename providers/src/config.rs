@@ -77,3 +77,24 @@ pub struct Material {
     pub anchors: TrustAnchors,
     pub tls_ca_pem: Option<Vec<u8>>,
 }
+
+/// The `ttl_secs` (within the provider's maximum) and `timeout_ms` (above
+/// zero) keys, where a family has them.
+pub fn check_times<C: Check>(
+    c: &mut C,
+    ttl_secs: Option<u32>,
+    max_ttl: u32,
+    timeout_ms: Option<u64>,
+) {
+    let id = c.id().to_owned();
+    if let Some(t) = ttl_secs {
+        if !(1..=max_ttl).contains(&t) {
+            c.problem(format!(
+                "providers.{id}.ttl_secs must be between 1 and {max_ttl}"
+            ));
+        }
+    }
+    if timeout_ms == Some(0) {
+        c.problem(format!("providers.{id}.timeout_ms must be above zero"));
+    }
+}

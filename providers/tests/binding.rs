@@ -191,12 +191,21 @@ fn every_element_of_a_result_is_signed_with_one_certificate() {
     };
     let who = person("홍길동", "01012345678");
     let one = [sig(docs[0], &f.hong), sig(docs[1], &f.hong)];
-    f.rules().signer(&who, &asked(), &one, &p).unwrap();
+    assert_eq!(
+        f.rules()
+            .signer(&who, &asked(), one.into(), &p)
+            .unwrap()
+            .len(),
+        2
+    );
     // Two certificates of the same name: not one signer.
     let two = [sig(docs[0], &f.hong), sig(docs[1], &f.hong_again)];
-    let err = f.rules().signer(&who, &asked(), &two, &p).unwrap_err();
+    let err = f
+        .rules()
+        .signer(&who, &asked(), two.into(), &p)
+        .unwrap_err();
     assert!(matches!(err, ProviderError::WrongSigner), "{err:?}");
-    let err = f.rules().signer(&who, &asked(), &[], &p).unwrap_err();
+    let err = f.rules().signer(&who, &asked(), vec![], &p).unwrap_err();
     assert!(matches!(err, ProviderError::Protocol(_)), "{err:?}");
 }
 

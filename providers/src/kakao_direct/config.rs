@@ -11,7 +11,7 @@
 //! key against Kakao (only a call can).
 
 use super::{KakaoDirectAdapter, KakaoDirectApiKey, KakaoDirectConfig, MAX_TTL_SECS};
-use crate::config::{Check, Checked, Material};
+use crate::config::{check_times, Check, Checked, Material};
 use crate::Provider;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -75,16 +75,7 @@ pub fn check<C: Check>(
     });
     let roots_pem = c.roots(&k.roots);
     let tls_ca_pem = k.tls_ca.as_deref().and_then(|f| c.file("tls_ca", f));
-    if let Some(t) = k.ttl_secs {
-        if !(1..=MAX_TTL_SECS).contains(&t) {
-            c.problem(format!(
-                "providers.{id}.ttl_secs must be between 1 and {MAX_TTL_SECS}"
-            ));
-        }
-    }
-    if k.timeout_ms == Some(0) {
-        c.problem(format!("providers.{id}.timeout_ms must be above zero"));
-    }
+    check_times(c, k.ttl_secs, MAX_TTL_SECS, k.timeout_ms);
     let crl = c.crl(k.crl.as_deref(), k.crl_required);
     let (level, api_key, roots_pem, crl) = (lvl?, api_key?, roots_pem?, crl?);
     Some(Checked {

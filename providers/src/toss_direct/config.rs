@@ -14,7 +14,7 @@ use super::session::TossPublicKey;
 use super::{
     visible_ascii, TossDirectAdapter, TossDirectClientSecret, TossDirectConfig, MAX_TTL_SECS,
 };
-use crate::config::{Check, Checked, Material};
+use crate::config::{check_times, Check, Checked, Material};
 use crate::Provider;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -106,16 +106,7 @@ pub fn check<C: Check>(
         });
     let roots_pem = c.roots(&t.roots);
     let tls_ca_pem = t.tls_ca.as_deref().and_then(|f| c.file("tls_ca", f));
-    if let Some(ttl) = t.ttl_secs {
-        if !(1..=MAX_TTL_SECS).contains(&ttl) {
-            c.problem(format!(
-                "providers.{id}.ttl_secs must be between 1 and {MAX_TTL_SECS}"
-            ));
-        }
-    }
-    if t.timeout_ms == Some(0) {
-        c.problem(format!("providers.{id}.timeout_ms must be above zero"));
-    }
+    check_times(c, t.ttl_secs, MAX_TTL_SECS, t.timeout_ms);
     let crl = c.crl(t.crl.as_deref(), t.crl_required);
     let (level, client_secret, session_public_key_pem, roots_pem, crl) = (
         lvl?,

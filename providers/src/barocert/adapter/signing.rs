@@ -193,21 +193,18 @@ impl BarocertAdapter {
         }
         // Sign results carry the receiver's phone for every product.
         let person = self.person_from(receiver, who, true)?;
-        rules.signer(&person, who, &checked, pending)?;
+        let evidence = rules.signer(&person, who, checked, pending)?;
         info!(
             provider = %self.id,
             receipt = %pending.handle,
-            documents = checked.len(),
+            documents = evidence.len(),
             "barocert signing verified"
         );
         Ok(SignedResult {
             person,
-            documents: checked
+            documents: evidence
                 .into_iter()
-                .map(|s| SignedDocument {
-                    form,
-                    evidence: s.into_evidence(),
-                })
+                .map(|evidence| SignedDocument { form, evidence })
                 .collect(),
             amr: self.amr(),
         })
