@@ -67,15 +67,15 @@ pub async fn run(gateway: &Path, simulator: &Path) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(app.config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", app.config.listen))?;
+    let admin = munjigi::admin::bind(&app.config).await?;
     println!("munjigi listening on {}", app.config.public_url);
     println!(
         "open {}/demo in a browser to try a login",
         app.config.public_url
     );
-    server::serve(
-        munjigi::reload::Live::new(app),
-        listener,
-        server::stop_signal(),
-    )
-    .await
+    let live = munjigi::reload::Live::new(app);
+    if let Some(admin) = admin {
+        munjigi::admin::spawn(live.clone(), admin)?;
+    }
+    server::serve(live, listener, server::stop_signal()).await
 }

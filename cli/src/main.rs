@@ -92,7 +92,11 @@ async fn serve(path: PathBuf) -> Result<(), String> {
         "munjigi listening on {scheme}://{addr} as {}",
         app.config.public_url
     );
+    let admin = munjigi::admin::bind(&app.config).await?;
     let live = munjigi::reload::Live::new(app);
+    if let Some(admin) = admin {
+        munjigi::admin::spawn(live.clone(), admin)?;
+    }
     munjigi::reload::spawn_watchers(live.clone(), path, std::time::Duration::from_secs(2));
     server::serve(live, listener, server::stop_signal()).await
 }

@@ -19,6 +19,9 @@ MUNJIGI_BROWSER_PACKAGES=(chromium fonts-noto-cjk)
 # process and config per test; nginx-light has the auth_request module), and
 # wrk for the proxy load measurement.
 MUNJIGI_PROXY_PACKAGES=(nginx-light wrk)
+# promtool (Debian ships it in the prometheus package): the metrics test checks
+# the admin listener's exposition with `promtool check metrics`.
+MUNJIGI_METRICS_PACKAGES=(prometheus)
 
 _munjigi_sudo() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -75,7 +78,7 @@ ensure_test_prereqs() {
         "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$MUNJIGI_ROOT/tests/site/requirements.txt"
     fi
     export MUNJIGI_PYTHON="$venv/bin/python"
-    apt_ensure "${MUNJIGI_REDIS_PACKAGES[@]}" "${MUNJIGI_BROWSER_PACKAGES[@]}" "${MUNJIGI_PROXY_PACKAGES[@]}"
+    apt_ensure "${MUNJIGI_REDIS_PACKAGES[@]}" "${MUNJIGI_BROWSER_PACKAGES[@]}" "${MUNJIGI_PROXY_PACKAGES[@]}" "${MUNJIGI_METRICS_PACKAGES[@]}"
     if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
         apt_ensure nodejs npm
     fi

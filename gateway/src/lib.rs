@@ -21,6 +21,7 @@
 //!
 //! Logs carry ids, codes and durations, never personal data, tokens or keys.
 
+pub mod admin;
 pub mod app;
 pub mod audit;
 pub mod clock;
@@ -30,6 +31,7 @@ pub mod failure;
 pub mod keys;
 pub mod limits;
 pub mod login;
+pub mod metrics;
 pub mod oidc;
 pub mod pages;
 pub mod pairwise;

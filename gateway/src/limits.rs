@@ -117,15 +117,18 @@ async fn count_windows(
     Ok(limits::decide(rules, &counts))
 }
 
-fn refused(kind: Kind, site: &str, d: Decision) -> Result<(), GatewayError> {
+fn refused(app: &App, kind: Kind, site: &str, d: Decision) -> Result<(), GatewayError> {
     match d {
         Decision::Allow => Ok(()),
-        Decision::Refuse { retry_after, limit } => Err(GatewayError::Limited(Refused {
-            kind,
-            retry_after,
-            site: site.to_owned(),
-            limit,
-        })),
+        Decision::Refuse { retry_after, limit } => {
+            app.runtime.metrics.limited(kind.as_str());
+            Err(GatewayError::Limited(Refused {
+                kind,
+                retry_after,
+                site: site.to_owned(),
+                limit,
+            }))
+        }
     }
 }
 
@@ -176,7 +179,7 @@ pub async fn push(app: &App, site: &str, phone: &Phone) -> Result<Reserved, Gate
     let reserved = Reserved {
         keys: windows.into_iter().map(|(k, _)| k).collect(),
     };
-    if let Err(e) = refused(Kind::Person, site, d) {
+    if let Err(e) = refused(app, Kind::Person, site, d) {
         // A refused push is not a push: it must not lengthen the wait.
         reserved.refund(app).await;
         return Err(e);
@@ -208,7 +211,7 @@ pub async fn provider(app: &App, site: &str, provider: &str) -> Result<(), Gatew
             d = lenient_count(app, provider, rules).await;
         }
     }
-    refused(Kind::Provider, site, d)
+    refused(app, Kind::Provider, site, d)
 }
 
 /// Before a login starts (authorize, SAML SSO, proxy start, signing):
@@ -244,7 +247,7 @@ async fn lenient(
     rules: &[Limit],
 ) -> Result<(), GatewayError> {
     match count(app, kind, subject, rules).await {
-        Ok(d) => refused(kind, site, d),
+        Ok(d) => refused(app, kind, site, d),
         Err(e) => {
             tracing::warn!(code = "MJ-L09", kind = kind.as_str(), site, error = %e, "limit not counted: the store did not answer");
             Ok(())

@@ -78,7 +78,9 @@ fn mtime(path: &Path) -> Option<SystemTime> {
 }
 
 fn reload_logged(live: &Live, path: &Path, why: &str) {
-    match reload(live, path) {
+    let result = reload(live, path);
+    live.app().runtime.metrics.reload(result.is_ok());
+    match result {
         Ok(()) => {
             let app = live.app();
             tracing::info!(

@@ -1,6 +1,6 @@
 //! What lives as long as the process, across configuration reloads: the
 //! store connection, the clock, the in-process session caches and the
-//! upstream connection pools (later: the metrics registry).
+//! upstream connection pools and the metrics registry.
 //!
 //! A reload swaps the [`crate::app::App`] snapshot whole (sites, adapters,
 //! keys, metadata, routes) but builds it on the same `Runtime`, so it does
@@ -50,6 +50,8 @@ pub struct Runtime {
     pub sessions: moka::sync::Cache<String, Arc<crate::login::session::Session>>,
     /// In-process L1 for proxy session reads.
     pub proxy_sessions: moka::sync::Cache<String, Arc<crate::proxy::session::Loaded>>,
+    /// Every series the admin listener exposes: a reload keeps them counting.
+    pub metrics: crate::metrics::Metrics,
     /// Pools held by the snapshots in use; a pool lives as long as one of
     /// them routes to it.
     pools: Mutex<HashMap<PoolKey, Weak<Pool>>>,
@@ -64,6 +66,7 @@ impl Runtime {
             clock,
             sessions: crate::login::session::l1_cache(),
             proxy_sessions: crate::proxy::session::l1_cache(),
+            metrics: crate::metrics::Metrics::new(),
             pools: Mutex::new(HashMap::new()),
         })
     }

@@ -320,10 +320,12 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
     let signing = signing(r, base, raw.signing);
 
     let saml_settings = saml::settings(r, &public_url, raw.saml);
+    let admin_listen = admin_listen(r, raw.admin, listen);
     Some(Config {
         source: r.file.to_path_buf(),
         public_url,
         listen: listen?,
+        admin_listen,
         tls,
         login_ttl,
         session_ttl,
@@ -343,6 +345,32 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
         limits: deployment_limits,
         provider_limits,
     })
+}
+
+/// `[admin] listen`: an address of its own, never the public listener's
+/// (what it serves is for the operator only).
+fn admin_listen(
+    r: &mut Report<'_>,
+    admin: Option<Spanned<RawAdmin>>,
+    public: Option<std::net::SocketAddr>,
+) -> Option<std::net::SocketAddr> {
+    let admin = admin?.into_inner();
+    let written = admin.listen.get_ref();
+    let Ok(addr) = written.parse::<std::net::SocketAddr>() else {
+        r.at(
+            admin.listen.span(),
+            format!("admin.listen `{written}` is not an address such as 127.0.0.1:9090"),
+        );
+        return None;
+    };
+    if public.is_some_and(|p| p.port() == addr.port() && p.port() != 0) {
+        r.at(
+            admin.listen.span(),
+            format!("admin.listen `{written}` must not share server.listen's port: the admin listener is never public"),
+        );
+        return None;
+    }
+    Some(addr)
 }
 
 /// `[server]`'s values, checked.

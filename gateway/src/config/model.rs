@@ -17,6 +17,8 @@ pub struct Config {
     /// Public base URL without a trailing slash; the OIDC issuer.
     pub public_url: String,
     pub listen: SocketAddr,
+    /// The admin listener (`[admin] listen`): metrics for the operator.
+    pub admin_listen: Option<SocketAddr>,
     pub tls: Option<TlsFiles>,
     pub login_ttl: Duration,
     pub session_ttl: Duration,

@@ -42,6 +42,17 @@ pub struct RawConfig {
     /// Abuse limits for the whole deployment (defaults without it).
     #[serde(default)]
     pub limits: Option<Spanned<RawLimits>>,
+    /// The operator's listener (`/metrics`); none without it.
+    #[serde(default)]
+    pub admin: Option<Spanned<RawAdmin>>,
+}
+
+/// The admin listener: what only an operator (and their Prometheus) reaches.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdmin {
+    /// Address to listen on, e.g. `127.0.0.1:9090`; never the public port.
+    pub listen: Spanned<String>,
 }
 
 /// Abuse limits, each a list of `"N/window"` that must all hold; a key left

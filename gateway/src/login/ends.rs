@@ -7,6 +7,7 @@
 
 use super::{session, Front, LoginRequest};
 use crate::app::App;
+use crate::metrics::Left;
 use crate::rescue::{Ctx, GatewayError};
 use crate::txn::{LoginTxn, Outcome, PolicySnapshot};
 use crate::web::{respond, Response};
@@ -77,6 +78,9 @@ pub async fn complete(app: &App, txn: LoginTxn, ctx: &Ctx) -> Result<Response, G
         ctx,
     )
     .await?;
+    app.runtime
+        .metrics
+        .login(&txn.request.site_id, txn.front.kind(), Left::completed);
     Ok(respond::with_cookie(resp, &cookie))
 }
 
@@ -86,6 +90,9 @@ pub async fn complete(app: &App, txn: LoginTxn, ctx: &Ctx) -> Result<Response, G
 /// is ended by its claimer only ([`crate::signing::declined`]).
 pub async fn back_to_site(app: &App, txn: LoginTxn, ctx: &Ctx) -> Result<Response, GatewayError> {
     tracing::info!(txn = %txn.id, front = txn.front.kind(), client = %txn.front.party(), "citizen returned to the site without finishing");
+    app.runtime
+        .metrics
+        .login(&txn.request.site_id, txn.front.kind(), Left::returned);
     if !matches!(txn.front, Front::Signing(_)) {
         let _ = app.txns.claim(&txn.id).await?;
     }

@@ -7,6 +7,7 @@
 
 use crate::app::App;
 use crate::failure::Failure;
+use crate::metrics::{Call, Ended};
 use crate::random;
 use crate::rescue::GatewayError;
 use crate::txn::{Attempt, Event, LoginTxn, Outcome, State, StoredCitizen, TxnError};
@@ -128,7 +129,15 @@ pub async fn start(
             (challenge, pending)
         }
     };
-    let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let took = started.elapsed();
+    let elapsed_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
+    let metrics = &app.runtime.metrics;
+    metrics.call(
+        provider_id,
+        Call::start,
+        took,
+        pending.as_ref().err().map(ProviderError::code),
+    );
     let pending = match pending {
         Ok(p) => p,
         Err(e) => {
@@ -141,6 +150,7 @@ pub async fn start(
             return Err(GatewayError::Provider(e));
         }
     };
+    metrics.started(provider_id);
     tracing::info!(txn = %txn.id, provider = %provider_id, elapsed_ms, "request pushed to the citizen's app");
     let attempt = Attempt {
         provider: provider_id.clone(),
@@ -207,10 +217,17 @@ pub async fn refresh(app: &App, txn: LoginTxn) -> Result<LoginTxn, GatewayError>
             }
         }
     };
+    let asked = std::time::Instant::now();
     let polled = match tokio::time::timeout(POLL_DEADLINE, status).await {
         Ok(r) => r,
         Err(_) => Err(ProviderError::Transport("status poll timed out".into())),
     };
+    app.runtime.metrics.call(
+        &attempt.provider,
+        Call::status,
+        asked.elapsed(),
+        polled.as_ref().err().map(ProviderError::code),
+    );
     app.store.put(&claim, Vec::new(), POLL_INTERVAL).await?;
     if polled.is_ok() && attempt.failing_since.is_some() {
         update_attempt(app, &txn, |a| a.failing_since = None).await?;
@@ -303,6 +320,16 @@ async fn apply(
     {
         Ok(t) => {
             tracing::info!(txn = %t.id, state = t.state.as_str(), reason = t.failure.map_or("-", Failure::code), "login state changed");
+            let ended = match event {
+                Event::ProviderExpired => Some(Ended::expired),
+                Event::ProviderRejected => Some(Ended::rejected),
+                Event::ProviderFailed | Event::VerifyFailed => Some(Ended::failed),
+                _ => None,
+            };
+            if let (Some(ended), Some(a)) = (ended, &t.attempt) {
+                let reason = t.failure.map_or("none", Failure::code);
+                app.runtime.metrics.ended(&a.provider, ended, reason);
+            }
             Ok(t)
         }
         // Someone else moved it first: report what they wrote.
@@ -372,7 +399,14 @@ pub async fn finish(app: &App, txn: LoginTxn) -> Result<Option<LoginTxn>, Gatewa
                 }),
         },
     };
-    let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let took = started.elapsed();
+    let elapsed_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
+    app.runtime.metrics.call(
+        &attempt.provider,
+        Call::verify,
+        took,
+        result.as_ref().err().map(ProviderError::code),
+    );
     match result {
         Ok((person, amr, evidence, signed)) => {
             let outcome = Outcome {
@@ -390,6 +424,9 @@ pub async fn finish(app: &App, txn: LoginTxn) -> Result<Option<LoginTxn>, Gatewa
                     t.outcome = Some(outcome.clone())
                 })
                 .await?;
+            app.runtime
+                .metrics
+                .ended(&attempt.provider, Ended::approved, "none");
             tracing::info!(txn = %t.id, provider = %attempt.provider, outcome = "verified", elapsed_ms, "login verified");
             Ok(Some(t))
         }

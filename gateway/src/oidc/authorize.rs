@@ -7,6 +7,7 @@
 use super::{grant, OidcReturn};
 use crate::app::App;
 use crate::login::{self, Front, LoginRequest};
+use crate::metrics::Left;
 use crate::rescue::{Ctx, GatewayError};
 use crate::txn::PolicySnapshot;
 use crate::web::{respond, Params, Response};
@@ -169,6 +170,9 @@ pub async fn handle(
         if let Some(s) = login::reusable(app, &parts.headers, &request, &policy).await? {
             let txn_id = random::token(16)?;
             tracing::info!(txn = %txn_id, client = client_id, "login answered from the gateway session");
+            app.runtime
+                .metrics
+                .login(&request.site_id, front.kind(), Left::session);
             return login::ends::answer(
                 app, &txn_id, &front, &request, &policy, &s.outcome, &s.sid, ctx,
             )

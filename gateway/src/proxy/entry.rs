@@ -9,6 +9,7 @@ use super::route::Route;
 use super::{forward_auth, identity, jar, session, target, Origin, RESERVED};
 use crate::app::App;
 use crate::login::{self, session as sso, Front, LoginRequest};
+use crate::metrics::Left;
 use crate::random;
 use crate::rescue::{Ctx, GatewayError};
 use crate::store::keys::Family;
@@ -301,6 +302,9 @@ pub async fn start(
     // Single sign-on: a fresh enough gateway session goes straight back.
     if let Some(s) = login::reusable(app, req.headers(), &request, &policy).await? {
         tracing::info!(route = %route.id, "proxy login answered from the gateway session");
+        app.runtime
+            .metrics
+            .login(&request.site_id, front.kind(), Left::session);
         let txn_id = random::token(16)?;
         return login::ends::answer(
             app, &txn_id, &front, &request, &policy, &s.outcome, &s.sid, ctx,

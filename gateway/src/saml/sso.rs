@@ -18,6 +18,7 @@ use super::SamlReturn;
 use crate::app::App;
 use crate::config::model::{SamlSite, Site};
 use crate::login::{self, Front, LoginRequest};
+use crate::metrics::Left;
 use crate::random;
 use crate::rescue::{Ctx, GatewayError};
 use crate::txn::{Outcome, PolicySnapshot};
@@ -261,6 +262,9 @@ async fn start(
     if !force {
         if let Some(s) = login::reusable(app, headers, &request, &policy).await? {
             let txn_id = random::token(16)?;
+            app.runtime
+                .metrics
+                .login(&request.site_id, "saml", Left::session);
             return complete(
                 app, &txn_id, &ret, &request, &policy, &s.outcome, &s.sid, ctx,
             );

@@ -351,6 +351,11 @@ pub async fn finish(
         ));
     }
     webhook::notify(app, &r);
+    app.runtime.metrics.login(
+        &r.site_id,
+        txn.front.kind(),
+        crate::metrics::Left::completed,
+    );
     tracing::info!(request = %r.id, txn = %txn.id, provider = %outcome.provider, documents = r.documents.len(), "document signing completed; receipt released");
     Ok(respond::redirect(&back_to_site(&r)))
 }

@@ -79,6 +79,29 @@ fn redirect_uris_must_be_https_except_loopback() {
 }
 
 #[test]
+fn the_admin_listener_is_an_address_of_its_own() {
+    let c = parse(Path::new("/tmp/x.toml"), GOOD).unwrap();
+    assert_eq!(c.admin_listen, None, "off unless configured");
+    let with = |listen: &str| format!("{GOOD}\n[admin]\nlisten = \"{listen}\"\n");
+    let c = parse(Path::new("/tmp/x.toml"), &with("127.0.0.1:9090")).unwrap();
+    assert_eq!(c.admin_listen, Some("127.0.0.1:9090".parse().unwrap()));
+    let e = errs(&with("localhost"));
+    assert!(
+        e[0].contains("admin.listen `localhost` is not an address"),
+        "{e:?}"
+    );
+    let e = errs(&with("0.0.0.0:8080"));
+    assert!(
+        e[0].contains("must not share server.listen's port"),
+        "{e:?}"
+    );
+    let e = errs(&format!(
+        "{GOOD}\n[admin]\nlisten = \"127.0.0.1:9090\"\nauth = true\n"
+    ));
+    assert!(e[0].contains("unknown field `auth`"), "{e:?}");
+}
+
+#[test]
 fn short_secrets_are_refused() {
     let text = GOOD.replace("0123456789abcdef0123456789abcdef", "short");
     assert!(errs(&text)[0].contains("at least 32 bytes"));

@@ -1,0 +1,117 @@
+//! The admin listener (`[admin] listen`): what only the operator and their
+//! monitoring reach, on an address of its own, never the public port.
+//!
+//! Kept apart from the gateway's endpoints on purpose: what it shows
+//! (provider failure rates, site traffic) helps an attacker plan, so it is
+//! not behind a path a public proxy might forward, and a flood on the public
+//! port does not starve the scrape that would show the flood. It serves GET
+//! only, reads nothing from the request but its path, and answers small.
+
+use crate::config::Config;
+use crate::reload::Live;
+use bytes::Bytes;
+use http::{Method, StatusCode};
+use http_body_util::Full;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// Binds `[admin] listen`, if configured: before the gateway goes live, so
+/// a port already taken stops the start instead of leaving it unwatched.
+pub async fn bind(config: &Config) -> Result<Option<TcpListener>, String> {
+    let Some(at) = config.admin_listen else {
+        return Ok(None);
+    };
+    TcpListener::bind(at)
+        .await
+        .map(Some)
+        .map_err(|e| format!("cannot listen on {at} (admin.listen): {e}"))
+}
+
+/// Serves the admin endpoints on `listener` in the background, for as long
+/// as the process runs, and says where.
+pub fn spawn(live: Arc<Live>, listener: TcpListener) -> Result<(), String> {
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    println!("munjigi admin listening on http://{addr}");
+    tokio::spawn(serve(live, listener));
+    Ok(())
+}
+
+/// A scraper or two and an operator's curl: more connections than this at
+/// once are closed, so the admin port cannot hold the process's descriptors.
+const MAX_CONNECTIONS: usize = 16;
+
+async fn serve(live: Arc<Live>, listener: TcpListener) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let (stream, _) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "admin listener: accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::warn!(
+                max = MAX_CONNECTIONS,
+                "admin listener: connection refused, too many open"
+            );
+            drop(stream);
+            continue;
+        };
+        let live = live.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            let svc = hyper::service::service_fn(move |req| {
+                let live = live.clone();
+                async move { Ok::<_, std::convert::Infallible>(answer(&live, &req)) }
+            });
+            let served = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(10))
+                .max_buf_size(16 * 1024)
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+            if let Err(e) = served {
+                tracing::debug!(error = %e, "admin connection ended with an error");
+            }
+        });
+    }
+}
+
+fn answer<B>(live: &Live, req: &http::Request<B>) -> http::Response<Full<Bytes>> {
+    let text = |status: StatusCode, content_type: &str, body: String| {
+        let mut resp = http::Response::new(Full::new(Bytes::from(body)));
+        *resp.status_mut() = status;
+        if let Ok(v) = http::HeaderValue::from_str(content_type) {
+            resp.headers_mut().insert(http::header::CONTENT_TYPE, v);
+        }
+        resp.headers_mut().insert(
+            http::header::CACHE_CONTROL,
+            http::HeaderValue::from_static("no-store"),
+        );
+        resp
+    };
+    let plain = "text/plain; charset=utf-8";
+    match (req.method(), req.uri().path()) {
+        (&Method::GET, "/metrics") => match live.app().runtime.metrics.render() {
+            Ok(body) => text(StatusCode::OK, crate::metrics::CONTENT_TYPE, body),
+            Err(_) => {
+                tracing::error!(code = "MJ-I02", "metrics could not be rendered");
+                text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    plain,
+                    "metrics could not be rendered\n".into(),
+                )
+            }
+        },
+        (_, "/metrics") => text(StatusCode::METHOD_NOT_ALLOWED, plain, "GET only\n".into()),
+        _ => text(
+            StatusCode::NOT_FOUND,
+            plain,
+            "not found; the admin listener serves /metrics\n".into(),
+        ),
+    }
+}

@@ -1,0 +1,298 @@
+//! What an operator watches: logins per site and front, each provider's
+//! starts, outcomes and call latencies, and configuration reloads, in the
+//! Prometheus text format on the admin listener ([`crate::admin`]).
+//!
+//! The registry lives in the process [`crate::runtime::Runtime`], so a reload
+//! keeps every series: a counter that fell back to zero at each reload would
+//! look like a restart to `rate()`.
+//!
+//! Labels are bounded by the configuration and by closed lists: provider and
+//! site ids, the front, an outcome, a reason code from the failure table.
+//! Never a transaction id, a person, a URL or any free text, so a flood of
+//! logins cannot grow the exposition and nothing personal reaches it.
+
+use munjigi_providers::ProviderId;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use std::time::Duration;
+
+/// The `Content-Type` of what [`Metrics::render`] writes.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// A call the gateway makes to a provider.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum Call {
+    /// Asking the provider to push the request to the citizen's app.
+    start,
+    /// Reading the request's status.
+    status,
+    /// Fetching and verifying the signed result.
+    verify,
+}
+
+/// How a provider request ended.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum Ended {
+    /// The result was fetched and passed every check.
+    approved,
+    expired,
+    rejected,
+    /// The provider failed, or its result failed a check (see `reason`).
+    failed,
+}
+
+/// How a login left the gateway for its site.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum Left {
+    /// Logged in (a code, an assertion, a proxy session, a signature).
+    completed,
+    /// Back to the site without it (cancelled or failed).
+    returned,
+    /// Answered from the browser's single sign-on session: no provider asked.
+    session,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProviderLabels {
+    provider: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EndedLabels {
+    provider: String,
+    outcome: Ended,
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallLabels {
+    provider: String,
+    call: Call,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallErrorLabels {
+    provider: String,
+    call: Call,
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LoginLabels {
+    site: String,
+    front: &'static str,
+    outcome: Left,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LimitLabels {
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReloadLabels {
+    result: &'static str,
+}
+
+/// Provider calls take from milliseconds (a status read) to tens of seconds
+/// (a provider timing out): 5 ms to about 20 s.
+fn call_latency() -> Histogram {
+    Histogram::new(exponential_buckets(0.005, 2.0, 13))
+}
+
+/// Every series the gateway exposes, registered once.
+pub struct Metrics {
+    registry: Registry,
+    started: Family<ProviderLabels, Counter>,
+    ended: Family<EndedLabels, Counter>,
+    calls: Family<CallLabels, Histogram, fn() -> Histogram>,
+    call_errors: Family<CallErrorLabels, Counter>,
+    logins: Family<LoginLabels, Counter>,
+    limited: Family<LimitLabels, Counter>,
+    reloads: Family<ReloadLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let started = Family::<ProviderLabels, Counter>::default();
+        registry.register(
+            "munjigi_provider_requests_started",
+            "Requests a provider accepted and pushed to a citizen's app",
+            started.clone(),
+        );
+        let ended = Family::<EndedLabels, Counter>::default();
+        registry.register(
+            "munjigi_provider_requests_ended",
+            "Provider requests by how they ended, with the failure table's reason",
+            ended.clone(),
+        );
+        let calls =
+            Family::<CallLabels, Histogram, fn() -> Histogram>::new_with_constructor(call_latency);
+        registry.register(
+            "munjigi_provider_call_duration_seconds",
+            "Time of each call to a provider (start, status, verify), answered or not",
+            calls.clone(),
+        );
+        let call_errors = Family::<CallErrorLabels, Counter>::default();
+        registry.register(
+            "munjigi_provider_call_errors",
+            "Provider calls that failed, by the provider error's code",
+            call_errors.clone(),
+        );
+        let logins = Family::<LoginLabels, Counter>::default();
+        registry.register(
+            "munjigi_logins",
+            "Logins leaving the gateway for their site, by front and outcome",
+            logins.clone(),
+        );
+        let limited = Family::<LimitLabels, Counter>::default();
+        registry.register(
+            "munjigi_limit_refusals",
+            "Requests refused by an abuse limit, by the limit's kind",
+            limited.clone(),
+        );
+        let reloads = Family::<ReloadLabels, Counter>::default();
+        registry.register(
+            "munjigi_config_reloads",
+            "Configuration reloads, applied or refused",
+            reloads.clone(),
+        );
+        Self {
+            registry,
+            started,
+            ended,
+            calls,
+            call_errors,
+            logins,
+            limited,
+            reloads,
+        }
+    }
+
+    pub fn started(&self, provider: &ProviderId) {
+        self.started
+            .get_or_create(&ProviderLabels {
+                provider: provider.to_string(),
+            })
+            .inc();
+    }
+
+    /// `reason`: a failure table code (`Failure::code`), `"none"` when approved.
+    pub fn ended(&self, provider: &ProviderId, outcome: Ended, reason: &'static str) {
+        self.ended
+            .get_or_create(&EndedLabels {
+                provider: provider.to_string(),
+                outcome,
+                reason,
+            })
+            .inc();
+    }
+
+    /// One call and how long it took; `error` is the provider error's code.
+    pub fn call(
+        &self,
+        provider: &ProviderId,
+        call: Call,
+        took: Duration,
+        error: Option<&'static str>,
+    ) {
+        self.calls
+            .get_or_create(&CallLabels {
+                provider: provider.to_string(),
+                call,
+            })
+            .observe(took.as_secs_f64());
+        if let Some(reason) = error {
+            self.call_errors
+                .get_or_create(&CallErrorLabels {
+                    provider: provider.to_string(),
+                    call,
+                    reason,
+                })
+                .inc();
+        }
+    }
+
+    /// `site`: a configured site id; `front`: `Front::kind`.
+    pub fn login(&self, site: &str, front: &'static str, outcome: Left) {
+        self.logins
+            .get_or_create(&LoginLabels {
+                site: site.to_owned(),
+                front,
+                outcome,
+            })
+            .inc();
+    }
+
+    /// `kind`: the limit's kind (`person`, `client_starts`, `site` …).
+    pub fn limited(&self, kind: &'static str) {
+        self.limited.get_or_create(&LimitLabels { kind }).inc();
+    }
+
+    pub fn reload(&self, applied: bool) {
+        self.reloads
+            .get_or_create(&ReloadLabels {
+                result: if applied { "applied" } else { "refused" },
+            })
+            .inc();
+    }
+
+    /// The exposition, Prometheus text format 0.0.4.
+    pub fn render(&self) -> Result<String, std::fmt::Error> {
+        let mut out = String::new();
+        prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)?;
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_are_counted_under_bounded_labels() {
+        let m = Metrics::new();
+        let kakao = ProviderId::new("kakao".to_owned());
+        m.started(&kakao);
+        m.started(&kakao);
+        m.ended(&kakao, Ended::approved, "none");
+        m.ended(&kakao, Ended::failed, "bad_signature");
+        m.call(&kakao, Call::verify, Duration::from_millis(12), None);
+        m.call(
+            &kakao,
+            Call::start,
+            Duration::from_millis(3),
+            Some("transport"),
+        );
+        m.login("town", "oidc", Left::completed);
+        m.reload(false);
+        m.limited("person");
+        let text = m.render().unwrap();
+        for line in [
+            "munjigi_provider_requests_started_total{provider=\"kakao\"} 2",
+            "munjigi_provider_requests_ended_total{provider=\"kakao\",outcome=\"approved\",reason=\"none\"} 1",
+            "munjigi_provider_requests_ended_total{provider=\"kakao\",outcome=\"failed\",reason=\"bad_signature\"} 1",
+            "munjigi_provider_call_duration_seconds_count{provider=\"kakao\",call=\"verify\"} 1",
+            "munjigi_provider_call_errors_total{provider=\"kakao\",call=\"start\",reason=\"transport\"} 1",
+            "munjigi_logins_total{site=\"town\",front=\"oidc\",outcome=\"completed\"} 1",
+            "munjigi_config_reloads_total{result=\"refused\"} 1",
+            "munjigi_limit_refusals_total{kind=\"person\"} 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in:\n{text}");
+        }
+        assert!(!text.contains("# EOF"), "Prometheus text, not OpenMetrics");
+    }
+}
