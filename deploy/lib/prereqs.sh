@@ -79,6 +79,14 @@ ensure_test_prereqs() {
     fi
     export MUNJIGI_PYTHON="$venv/bin/python"
     apt_ensure "${MUNJIGI_REDIS_PACKAGES[@]}" "${MUNJIGI_BROWSER_PACKAGES[@]}" "${MUNJIGI_PROXY_PACKAGES[@]}" "${MUNJIGI_METRICS_PACKAGES[@]}"
+    # Only promtool is wanted: the package's own server (an unauthenticated
+    # :9090, the demo's admin port) must not come up at the next boot either.
+    if command -v deb-systemd-helper >/dev/null 2>&1; then
+        _munjigi_sudo deb-systemd-helper disable prometheus.service >/dev/null 2>&1 || true
+    fi
+    if command -v update-rc.d >/dev/null 2>&1 && [ -e /etc/init.d/prometheus ]; then
+        _munjigi_sudo update-rc.d prometheus disable >/dev/null 2>&1 || true
+    fi
     if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
         apt_ensure nodejs npm
     fi

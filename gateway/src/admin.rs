@@ -42,6 +42,9 @@ pub fn spawn(live: Arc<Live>, listener: TcpListener) -> Result<(), String> {
 /// once are closed, so the admin port cannot hold the process's descriptors.
 const MAX_CONNECTIONS: usize = 16;
 
+/// The longest a connection may take, request and answer.
+const CONNECTION_DEADLINE: Duration = Duration::from_secs(30);
+
 async fn serve(live: Arc<Live>, listener: TcpListener) {
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
@@ -54,7 +57,8 @@ async fn serve(live: Arc<Live>, listener: TcpListener) {
             }
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
-            tracing::warn!(
+            // Not a warning per connection: a flood of them would flood the log.
+            tracing::debug!(
                 max = MAX_CONNECTIONS,
                 "admin listener: connection refused, too many open"
             );
@@ -68,14 +72,18 @@ async fn serve(live: Arc<Live>, listener: TcpListener) {
                 let live = live.clone();
                 async move { Ok::<_, std::convert::Infallible>(answer(&live, &req)) }
             });
-            let served = hyper::server::conn::http1::Builder::new()
+            // One request per connection, and the whole of it within a
+            // deadline: a client that asks and never reads cannot keep a slot.
+            let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(Duration::from_secs(10))
+                .keep_alive(false)
                 .max_buf_size(16 * 1024)
-                .serve_connection(TokioIo::new(stream), svc)
-                .await;
-            if let Err(e) = served {
-                tracing::debug!(error = %e, "admin connection ended with an error");
+                .serve_connection(TokioIo::new(stream), svc);
+            match tokio::time::timeout(CONNECTION_DEADLINE, conn).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::debug!(error = %e, "admin connection ended with an error"),
+                Err(_) => tracing::debug!("admin connection closed at its deadline"),
             }
         });
     }

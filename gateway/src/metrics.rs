@@ -44,6 +44,9 @@ pub enum Ended {
     rejected,
     /// The provider failed, or its result failed a check (see `reason`).
     failed,
+    /// Left by the citizen for another try (cancelled, or started again).
+    /// A request nobody looks at again is never counted as ended.
+    cancelled,
 }
 
 /// How a login left the gateway for its site.

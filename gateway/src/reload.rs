@@ -68,6 +68,10 @@ pub fn reload(live: &Live, path: &Path) -> Result<(), String> {
     if cfg.listen != old.config.listen || cfg.public_url != old.config.public_url {
         return Err("server.listen and server.public_url need a restart".into());
     }
+    // Never report a listener moved (say, off a public address) that is not.
+    if cfg.admin_listen != old.config.admin_listen {
+        return Err("admin.listen needs a restart".into());
+    }
     let app = App::assemble(Arc::new(cfg), old.runtime.clone()).map_err(|e| e.to_string())?;
     live.swap(app);
     Ok(())

@@ -90,11 +90,12 @@ pub async fn complete(app: &App, txn: LoginTxn, ctx: &Ctx) -> Result<Response, G
 /// is ended by its claimer only ([`crate::signing::declined`]).
 pub async fn back_to_site(app: &App, txn: LoginTxn, ctx: &Ctx) -> Result<Response, GatewayError> {
     tracing::info!(txn = %txn.id, front = txn.front.kind(), client = %txn.front.party(), "citizen returned to the site without finishing");
-    app.runtime
-        .metrics
-        .login(&txn.request.site_id, txn.front.kind(), Left::returned);
-    if !matches!(txn.front, Front::Signing(_)) {
-        let _ = app.txns.claim(&txn.id).await?;
+    // Counted by the request that claims it (a signature: when its request
+    // fails, in `signing`), so a double click counts once.
+    if !matches!(txn.front, Front::Signing(_)) && app.txns.claim(&txn.id).await? {
+        app.runtime
+            .metrics
+            .login(&txn.request.site_id, txn.front.kind(), Left::returned);
     }
     // After a failed attempt the site hears why, from the one table.
     let failed = crate::failure::Failure::of_ended(txn.state, txn.failure);

@@ -164,6 +164,7 @@ pub async fn start(
     let needs_restart = txn.state != State::Choosing;
     if needs_restart {
         app.txns.transition(&txn.id, Event::Restart, |_| {}).await?;
+        abandoned(app, txn);
     }
     Ok(app
         .txns
@@ -174,6 +175,16 @@ pub async fn start(
             t.expires_at = t.expires_at.max(deadline);
         })
         .await?)
+}
+
+/// Counts a provider request left for another (the citizen cancelled, or
+/// started again) as ended, once its login has moved back to the chooser.
+pub fn abandoned(app: &App, txn: &LoginTxn) {
+    if let (State::Pending | State::Completed, Some(a)) = (txn.state, &txn.attempt) {
+        app.runtime
+            .metrics
+            .ended(&a.provider, Ended::cancelled, "none");
+    }
 }
 
 /// Brings a pending login up to date with the provider (coalesced).

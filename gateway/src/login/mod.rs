@@ -465,6 +465,7 @@ async fn cancel(
         app.txns
             .transition(&txn.id, crate::txn::Event::Restart, |t| t.attempt = None)
             .await?;
+        flow::abandoned(app, &txn);
     }
     tracing::info!(txn = %txn.id, "citizen cancelled the provider request");
     Ok(respond::redirect(&base(&txn)))

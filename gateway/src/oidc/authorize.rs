@@ -170,13 +170,16 @@ pub async fn handle(
         if let Some(s) = login::reusable(app, &parts.headers, &request, &policy).await? {
             let txn_id = random::token(16)?;
             tracing::info!(txn = %txn_id, client = client_id, "login answered from the gateway session");
-            app.runtime
-                .metrics
-                .login(&request.site_id, front.kind(), Left::session);
-            return login::ends::answer(
+            let answered = login::ends::answer(
                 app, &txn_id, &front, &request, &policy, &s.outcome, &s.sid, ctx,
             )
             .await;
+            if answered.is_ok() {
+                app.runtime
+                    .metrics
+                    .login(&request.site_id, front.kind(), Left::session);
+            }
+            return answered;
         }
     }
     if prompts.contains(&"none") {

@@ -302,14 +302,17 @@ pub async fn start(
     // Single sign-on: a fresh enough gateway session goes straight back.
     if let Some(s) = login::reusable(app, req.headers(), &request, &policy).await? {
         tracing::info!(route = %route.id, "proxy login answered from the gateway session");
-        app.runtime
-            .metrics
-            .login(&request.site_id, front.kind(), Left::session);
         let txn_id = random::token(16)?;
-        return login::ends::answer(
+        let answered = login::ends::answer(
             app, &txn_id, &front, &request, &policy, &s.outcome, &s.sid, ctx,
         )
         .await;
+        if answered.is_ok() {
+            app.runtime
+                .metrics
+                .login(&request.site_id, front.kind(), Left::session);
+        }
+        return answered;
     }
     Ok(
         login::begin(app, req.headers(), front, request, policy, ctx)

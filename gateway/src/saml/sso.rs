@@ -262,12 +262,15 @@ async fn start(
     if !force {
         if let Some(s) = login::reusable(app, headers, &request, &policy).await? {
             let txn_id = random::token(16)?;
-            app.runtime
-                .metrics
-                .login(&request.site_id, "saml", Left::session);
-            return complete(
+            let answered = complete(
                 app, &txn_id, &ret, &request, &policy, &s.outcome, &s.sid, ctx,
             );
+            if answered.is_ok() {
+                app.runtime
+                    .metrics
+                    .login(&request.site_id, "saml", Left::session);
+            }
+            return answered;
         }
     }
     if passive {

@@ -239,6 +239,9 @@ async fn fail(
                 continue;
             }
             tracing::info!(request = %r.id, txn = %txn.id, reason, "signature request failed");
+            app.runtime
+                .metrics
+                .login(&r.site_id, txn.front.kind(), crate::metrics::Left::returned);
             webhook::notify(app, &r);
         }
         return Ok(respond::redirect(&back_to_site(&r)));
