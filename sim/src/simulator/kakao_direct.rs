@@ -37,7 +37,6 @@ use tracing::{debug, info};
 use super::people::Subject;
 use super::state::{phase_at, Phase};
 use super::{Scenario, SimError, Simulator};
-use crate::cms;
 use crate::simulator::wire::kakao_direct::{
     ErrorBody, PrepareRequest, PrepareResponse, SignRequest, SignRequestResponse,
     SignerInfoResponse, StatusResponse, TxRequest, TxStatus, VerifyResponse,
@@ -50,7 +49,6 @@ use munjigi_providers::kakao_direct::{
     valid_tx_id, DEFAULT_PRODUCT_CODE, MAX_SIGN_DATA_CHARS, MAX_TITLE_CHARS, MAX_TTL_SECS,
 };
 use munjigi_providers::person::{BirthDate, Gender, Name, Phone};
-use munjigi_providers::signer_cn::SignerCn;
 
 /// Where the family is served on the simulator's listener.
 pub(crate) const PREFIX: &str = "/kakao-direct/";
@@ -447,38 +445,14 @@ impl Simulator {
         subject: &Subject,
         sign_data: &str,
     ) -> Result<Vec<u8>, KakaoCode> {
-        let pki = if scenario == Scenario::WrongChain {
-            &self.rogue
-        } else {
-            &self.kakao_direct.pki
-        };
-        let crl = super::misbehave::crl_path(&self.control.pki_dir, "kakao-direct");
-        let signer = self
-            .signer_for(pki, &crl, scenario, subject, SignerCn::Exact)
-            .map_err(|_| KakaoCode::Internal)?;
-        let content = if scenario == Scenario::TamperContent {
-            let r: [u8; 8] = crypto::random_bytes().map_err(|_| KakaoCode::Internal)?;
-            format!("tampered-{}", hex::encode(r))
-        } else {
-            sign_data.to_owned()
-        };
-        let mut signed = cms::sign(
-            content.as_bytes(),
-            &signer,
-            &[pki.ca().to_owned()],
-            cms::Encoding::DerAttached,
+        self.direct_result(
+            "kakao-direct",
+            &self.kakao_direct.pki,
+            scenario,
+            subject,
+            sign_data,
         )
-        .map_err(|e| {
-            tracing::error!(error = %e, "simulator (kakao direct) could not sign a result");
-            KakaoCode::Internal
-        })?;
-        if scenario == Scenario::BadSignature {
-            // The signature value ends the DER: flipping its last byte breaks it alone.
-            if let Some(b) = signed.last_mut() {
-                *b ^= 0x01;
-            }
-        }
-        Ok(signed)
+        .ok_or(KakaoCode::Internal)
     }
 
     /// `GET /sign/v2/status/{product}?tx_id=…`.

@@ -261,6 +261,53 @@ fn reply(status: StatusCode, body: serde_json::Value) -> Reply {
 }
 
 impl Simulator {
+    /// The CMS a direct family's app returns (DER, attached) over
+    /// `sign_data`, per scenario: the rogue chain, a tampered content, a
+    /// broken signature, or the signer certificate [`Self::signer_for`] makes.
+    /// `family` names the CRL file and the log line; `None` means an
+    /// internal error (logged).
+    pub(crate) fn direct_result(
+        &self,
+        family: &str,
+        pki: &ProviderPki,
+        scenario: Scenario,
+        who: &Subject,
+        sign_data: &str,
+    ) -> Option<Vec<u8>> {
+        let pki = if scenario == Scenario::WrongChain {
+            &self.rogue
+        } else {
+            pki
+        };
+        let crl = crl_path(&self.control.pki_dir, family);
+        let signer = self
+            .signer_for(pki, &crl, scenario, who, SignerCn::Exact)
+            .ok()?;
+        let content = if scenario == Scenario::TamperContent {
+            let r: [u8; 8] = crypto::random_bytes().ok()?;
+            format!("tampered-{}", hex::encode(r))
+        } else {
+            sign_data.to_owned()
+        };
+        let mut signed = crate::cms::sign(
+            content.as_bytes(),
+            &signer,
+            &[pki.ca().to_owned()],
+            crate::cms::Encoding::DerAttached,
+        )
+        .map_err(|e| {
+            tracing::error!(error = %e, family, "simulator could not sign a result");
+        })
+        .ok()?;
+        if scenario == Scenario::BadSignature {
+            // The signature value ends the DER: flipping its last byte breaks it alone.
+            if let Some(b) = signed.last_mut() {
+                *b ^= 0x01;
+            }
+        }
+        Some(signed)
+    }
+
     /// The signer certificate a scenario calls for: the person's usual one, or a
     /// fresh one that is revoked or expired; its CN in the family's format `cn`.
     pub(crate) fn signer_for(

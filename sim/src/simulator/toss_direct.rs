@@ -46,7 +46,6 @@ use tracing::{debug, info};
 use super::people::Subject;
 use super::state::{phase_at, Phase};
 use super::{Scenario, SimError, Simulator};
-use crate::cms;
 use crate::simulator::wire::toss_direct::{
     AuthRequest, AuthRequestSuccess, Envelope, ErrorBody, OAuthError, PersonalData, ResultRequest,
     ResultSuccess, ResultType, StatusSuccess, TokenResponse, TxRequest, TxStatus,
@@ -55,7 +54,6 @@ use crate::testpki::ProviderPki;
 use munjigi_providers::barocert::codes::BrokerCode;
 use munjigi_providers::barocert::crypto;
 use munjigi_providers::person::{BirthDate, Gender, Name, Phone};
-use munjigi_providers::signer_cn::SignerCn;
 use munjigi_providers::toss_direct::codes::TossCode;
 use munjigi_providers::toss_direct::session::{uuid_v4, TossSession};
 use munjigi_providers::toss_direct::{
@@ -585,38 +583,14 @@ impl Simulator {
         subject: &Subject,
         sign_data: &str,
     ) -> Result<Vec<u8>, TossCode> {
-        let pki = if scenario == Scenario::WrongChain {
-            &self.rogue
-        } else {
-            &self.toss_direct.pki
-        };
-        let crl = super::misbehave::crl_path(&self.control.pki_dir, "toss-direct");
-        let signer = self
-            .signer_for(pki, &crl, scenario, subject, SignerCn::Exact)
-            .map_err(|_| TossCode::Internal)?;
-        let content = if scenario == Scenario::TamperContent {
-            let r: [u8; 8] = crypto::random_bytes().map_err(|_| TossCode::Internal)?;
-            format!("tampered-{}", hex::encode(r))
-        } else {
-            sign_data.to_owned()
-        };
-        let mut signed = cms::sign(
-            content.as_bytes(),
-            &signer,
-            &[pki.ca().to_owned()],
-            cms::Encoding::DerAttached,
+        self.direct_result(
+            "toss-direct",
+            &self.toss_direct.pki,
+            scenario,
+            subject,
+            sign_data,
         )
-        .map_err(|e| {
-            tracing::error!(error = %e, "simulator (toss direct) could not sign a result");
-            TossCode::Internal
-        })?;
-        if scenario == Scenario::BadSignature {
-            // The signature value ends the DER: flipping its last byte breaks it alone.
-            if let Some(b) = signed.last_mut() {
-                *b ^= 0x01;
-            }
-        }
-        Ok(signed)
+        .ok_or(TossCode::Internal)
     }
 
     /// `POST …/result`: the signature and personal data, at most twice.
