@@ -5,9 +5,13 @@
 //! (provider failure rates, site traffic) helps an attacker plan, so it is
 //! not behind a path a public proxy might forward, and a flood on the public
 //! port does not starve the scrape that would show the flood. It serves GET
-//! only, reads nothing from the request but its path, and answers small.
+//! only, reads nothing from the request but its path, and answers small:
+//! `/metrics` (Prometheus) and `/admin/providers` (each provider's circuit,
+//! override and last failure class, as JSON, for an operator's curl).
 
+use crate::circuit::{Force, Offer, Phase};
 use crate::config::Config;
+use crate::metrics::CircuitState;
 use crate::reload::Live;
 use bytes::Bytes;
 use http::{Method, StatusCode};
@@ -104,7 +108,7 @@ fn answer<B>(live: &Live, req: &http::Request<B>) -> http::Response<Full<Bytes>>
     };
     let plain = "text/plain; charset=utf-8";
     match (req.method(), req.uri().path()) {
-        (&Method::GET, "/metrics") => match live.app().runtime.metrics.render() {
+        (&Method::GET, "/metrics") => match metrics(&live.app()) {
             Ok(body) => text(StatusCode::OK, crate::metrics::CONTENT_TYPE, body),
             Err(_) => {
                 tracing::error!(code = "MJ-I02", "metrics could not be rendered");
@@ -115,11 +119,80 @@ fn answer<B>(live: &Live, req: &http::Request<B>) -> http::Response<Full<Bytes>>
                 )
             }
         },
-        (_, "/metrics") => text(StatusCode::METHOD_NOT_ALLOWED, plain, "GET only\n".into()),
+        (&Method::GET, "/admin/providers") => {
+            let body = providers(&live.app());
+            text(StatusCode::OK, "application/json", body)
+        }
+        (_, "/metrics" | "/admin/providers") => {
+            text(StatusCode::METHOD_NOT_ALLOWED, plain, "GET only\n".into())
+        }
         _ => text(
             StatusCode::NOT_FOUND,
             plain,
-            "not found; the admin listener serves /metrics\n".into(),
+            "not found; the admin listener serves /metrics and /admin/providers\n".into(),
         ),
     }
+}
+
+/// The exposition, with each provider's circuit state as of now.
+fn metrics(app: &crate::app::App) -> Result<String, std::fmt::Error> {
+    let now = std::time::Instant::now();
+    for p in &app.config.providers {
+        let id = p.id.as_str();
+        let (t, health) = app.config.health.of(id);
+        let state = match (
+            health.and_then(|h| h.force),
+            app.runtime.circuits.phase(id, t, now),
+        ) {
+            (Some(Force::Off), _) => CircuitState::ForcedOff,
+            (_, Phase::Closed) => CircuitState::Closed,
+            (_, Phase::HalfOpen) => CircuitState::HalfOpen,
+            (_, Phase::Open) => CircuitState::Open,
+        };
+        app.runtime.metrics.circuit(&p.id, state);
+    }
+    app.runtime.metrics.render()
+}
+
+/// `GET /admin/providers`: each provider's circuit, the operator's override
+/// and what the chooser offers, as JSON (ids, counts and error classes only).
+fn providers(app: &crate::app::App) -> String {
+    let now = std::time::Instant::now();
+    let list: Vec<serde_json::Value> = app
+        .config
+        .providers
+        .iter()
+        .map(|p| {
+            let id = p.id.as_str();
+            let (t, health) = app.config.health.of(id);
+            let force = health.and_then(|h| h.force);
+            let snap = app.runtime.circuits.snapshot(id, t, now);
+            let offered = match app.runtime.circuits.offer(id, t, force, now) {
+                Offer::Available => "available",
+                Offer::Failing => "failing",
+                Offer::Disabled => "disabled",
+            };
+            serde_json::json!({
+                "id": id,
+                "name_ko": p.name_ko,
+                "name_en": p.name_en,
+                "offered": offered,
+                "circuit": snap.phase,
+                "forced": force.map(|f| match f { Force::Off => "off", Force::On => "on" }),
+                "reason_ko": health.map(|h| h.reason_ko.as_str()).filter(|r| !r.is_empty()),
+                "reason_en": health.map(|h| h.reason_en.as_str()).filter(|r| !r.is_empty()),
+                "window_secs": t.window.as_secs(),
+                "calls_in_window": snap.calls_in_window,
+                "failures_in_window": snap.failures_in_window,
+                "calls_total": snap.calls_total,
+                "failures_total": snap.failures_total,
+                "times_opened": snap.times_opened,
+                "last_failure": snap.last_failure,
+                "last_failure_secs_ago": snap.last_failure_secs_ago,
+            })
+        })
+        .collect();
+    let mut body = serde_json::json!({ "providers": list }).to_string();
+    body.push('\n');
+    body
 }

@@ -15,6 +15,7 @@ use munjigi_providers::ProviderId;
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use std::time::Duration;
@@ -59,6 +60,16 @@ pub enum Left {
     returned,
     /// Answered from the browser's single sign-on session: no provider asked.
     session,
+}
+
+/// A provider's circuit as the gauge reports it (`crate::circuit`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CircuitState {
+    Closed = 0,
+    HalfOpen = 1,
+    Open = 2,
+    /// An operator turned it off (`[health.providers.X] force = "off"`).
+    ForcedOff = 3,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -119,6 +130,7 @@ pub struct Metrics {
     logins: Family<LoginLabels, Counter>,
     limited: Family<LimitLabels, Counter>,
     reloads: Family<ReloadLabels, Counter>,
+    circuits: Family<ProviderLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -173,7 +185,14 @@ impl Metrics {
             "Configuration reloads, applied or refused",
             reloads.clone(),
         );
+        let circuits = Family::<ProviderLabels, Gauge>::default();
+        registry.register(
+            "munjigi_provider_circuit_state",
+            "Each provider's circuit: 0 closed, 1 half-open (probed), 2 open (not offered), 3 forced off by an operator",
+            circuits.clone(),
+        );
         Self {
+            circuits,
             registry,
             started,
             ended,
@@ -183,6 +202,14 @@ impl Metrics {
             limited,
             reloads,
         }
+    }
+
+    pub fn circuit(&self, provider: &ProviderId, state: CircuitState) {
+        self.circuits
+            .get_or_create(&ProviderLabels {
+                provider: provider.to_string(),
+            })
+            .set(state as i64);
     }
 
     pub fn started(&self, provider: &ProviderId) {

@@ -76,6 +76,10 @@ pub enum GatewayError {
     },
     #[error(transparent)]
     Saml(#[from] crate::saml::error::SamlError),
+    /// A provider not offered right now: its circuit is open, or an
+    /// operator forced it off (`crate::circuit`).
+    #[error("provider `{provider}` is not offered now ({})", if *.forced { "forced off" } else { "circuit open" })]
+    ProviderOff { provider: String, forced: bool },
 }
 
 impl From<TxnError> for GatewayError {
@@ -301,6 +305,18 @@ pub fn rescue_of(e: &GatewayError) -> Rescue {
             ),
         },
         G::Saml(e) => r(S::BAD_REQUEST, Problem::BadRequest, Warn, e.refusal.code()),
+        G::ProviderOff { forced: false, .. } => r(
+            S::SERVICE_UNAVAILABLE,
+            Problem::ProviderUnavailable,
+            Info,
+            "MJ-P13",
+        ),
+        G::ProviderOff { forced: true, .. } => r(
+            S::SERVICE_UNAVAILABLE,
+            Problem::ProviderUnavailable,
+            Info,
+            "MJ-P14",
+        ),
     }
 }
 
@@ -509,6 +525,14 @@ mod tests {
             })
             .into(),
             GatewayError::ProxyLink("x"),
+            GatewayError::ProviderOff {
+                provider: "kakao".into(),
+                forced: false,
+            },
+            GatewayError::ProviderOff {
+                provider: "kakao".into(),
+                forced: true,
+            },
             GatewayError::UnsafePath {
                 place: "x".into(),
                 reason: crate::web::path::PathRefusal::Backslash,
@@ -632,6 +656,7 @@ mod tests {
             | G::ProxyLink(_)
             | G::Limited(_)
             | G::UnsafePath { .. }
+            | G::ProviderOff { .. }
             | G::Saml(_) => {}
         }
     }

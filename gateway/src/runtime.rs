@@ -52,6 +52,8 @@ pub struct Runtime {
     pub proxy_sessions: moka::sync::Cache<String, Arc<crate::proxy::session::Loaded>>,
     /// Every series the admin listener exposes: a reload keeps them counting.
     pub metrics: crate::metrics::Metrics,
+    /// Each provider's circuit: a reload keeps what it has seen.
+    pub circuits: crate::circuit::Circuits,
     /// Pools held by the snapshots in use; a pool lives as long as one of
     /// them routes to it.
     pools: Mutex<HashMap<PoolKey, Weak<Pool>>>,
@@ -67,6 +69,7 @@ impl Runtime {
             sessions: crate::login::session::l1_cache(),
             proxy_sessions: crate::proxy::session::l1_cache(),
             metrics: crate::metrics::Metrics::new(),
+            circuits: crate::circuit::Circuits::new(),
             pools: Mutex::new(HashMap::new()),
         })
     }

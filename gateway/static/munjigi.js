@@ -5,8 +5,12 @@
    visible "continue" link.
 
    Status endpoint: GET data-status-url answers
-     {"state": "pending"|"viewed"|"completed"|"expired"|"rejected"|"failed",
+     {"state": "pending"|"viewed"|"completed"|"expired"|"rejected"|"failed"
+               |"provider_down",
       "expires_in": seconds, "next": url or null}
+   ("provider_down": the provider stopped answering, or came back, since the
+   page was drawn: the page is drawn again, with or without the way to
+   another provider; polls say with down=1 what the page shows).
    and holds the request up to ~20 s while nothing changes (long poll). */
 (function () {
   'use strict';
@@ -17,6 +21,9 @@
   if (!root || !statusEl || !window.XMLHttpRequest) { return; }
 
   var statusUrl = root.getAttribute('data-status-url');
+  if (root.getAttribute('data-provider-down') === '1') {
+    statusUrl += (statusUrl.indexOf('?') < 0 ? '?' : '&') + 'down=1';
+  }
   var refreshUrl = root.getAttribute('data-refresh-url');
   var continueUrl = root.getAttribute('data-continue-url');
   var deadline = Date.now() + seconds(root.getAttribute('data-expires-in')) * 1000;
@@ -112,6 +119,9 @@
       case 'completed':
         say('done');
         go(safe(body.next, continueUrl));
+        return;
+      case 'provider_down':
+        go(safe(body.next, refreshUrl));
         return;
       case 'expired':
       case 'rejected':

@@ -321,6 +321,7 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
 
     let saml_settings = saml::settings(r, &public_url, raw.saml);
     let admin_listen = admin_listen(r, raw.admin, listen);
+    let health = health::settings(r, raw.health, &provider_ids);
     Some(Config {
         source: r.file.to_path_buf(),
         public_url,
@@ -344,6 +345,7 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
         saml_sps,
         limits: deployment_limits,
         provider_limits,
+        health,
     })
 }
 
@@ -829,6 +831,7 @@ fn valid_id(id: &str) -> bool {
 mod crl;
 #[cfg(test)]
 mod declarative;
+mod health;
 #[cfg(test)]
 mod kakao_direct;
 mod limits;

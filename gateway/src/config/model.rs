@@ -45,6 +45,35 @@ pub struct Config {
     pub limits: munjigi_policy::limits::Limits,
     /// Each provider's request rate, by provider id (none: unlimited).
     pub provider_limits: HashMap<String, Vec<munjigi_policy::limits::Limit>>,
+    /// Provider circuits and operators' overrides (`[health]`).
+    pub health: HealthSettings,
+}
+
+/// `[health]`: when each provider's circuit opens, and what operators decided.
+#[derive(Debug, Default)]
+pub struct HealthSettings {
+    pub defaults: crate::circuit::Thresholds,
+    /// By provider id: only providers with a `[health.providers.X]` section.
+    pub providers: HashMap<String, ProviderHealth>,
+}
+
+#[derive(Debug)]
+pub struct ProviderHealth {
+    pub thresholds: crate::circuit::Thresholds,
+    pub force: Option<crate::circuit::Force>,
+    /// Shown on the chooser for a provider forced off (empty: the standard text).
+    pub reason_ko: String,
+    pub reason_en: String,
+}
+
+impl HealthSettings {
+    /// `provider`'s thresholds and the operator's decision about it.
+    pub fn of(&self, provider: &str) -> (&crate::circuit::Thresholds, Option<&ProviderHealth>) {
+        match self.providers.get(provider) {
+            Some(p) => (&p.thresholds, Some(p)),
+            None => (&self.defaults, None),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -45,6 +45,38 @@ pub struct RawConfig {
     /// The operator's listener (`/metrics`); none without it.
     #[serde(default)]
     pub admin: Option<Spanned<RawAdmin>>,
+    /// Provider circuits and operators' overrides (defaults without it).
+    #[serde(default)]
+    pub health: Option<Spanned<RawHealth>>,
+}
+
+/// When a provider's circuit opens (`crate::circuit`), for every provider.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHealth {
+    pub window_secs: Option<Spanned<u64>>,
+    pub min_calls: Option<Spanned<u64>>,
+    pub failure_ratio: Option<Spanned<f64>>,
+    pub slow_call_ms: Option<Spanned<u64>>,
+    pub open_secs: Option<Spanned<u64>>,
+    pub probes: Option<Spanned<u64>>,
+    /// One provider's own thresholds, or an operator's decision about it.
+    #[serde(default)]
+    pub providers: BTreeMap<String, Spanned<RawProviderHealth>>,
+}
+
+/// `[health.providers.X]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProviderHealth {
+    /// `"off"` (never offered) or `"on"` (offered whatever its circuit says).
+    pub force: Option<Spanned<String>>,
+    /// What the chooser says about a provider forced off.
+    pub reason_ko: Option<Spanned<String>>,
+    pub reason_en: Option<Spanned<String>>,
+    pub min_calls: Option<Spanned<u64>>,
+    pub failure_ratio: Option<Spanned<f64>>,
+    pub slow_call_ms: Option<Spanned<u64>>,
 }
 
 /// The admin listener: what only an operator (and their Prometheus) reaches.

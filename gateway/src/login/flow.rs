@@ -6,6 +6,7 @@
 //! claim per attempt, so the provider never sees a second verify from us.
 
 use crate::app::App;
+use crate::circuit::{Change, Offer};
 use crate::failure::Failure;
 use crate::metrics::{Call, Ended};
 use crate::random;
@@ -74,6 +75,7 @@ pub async fn start(
         return Err(GatewayError::TooManyAttempts);
     }
     let adapter = provider(app, provider_id)?;
+    admit(app, provider_id)?;
     // Counted across every login, site and replica: a new login does not
     // reset it (the per-login attempts above do).
     let reserved = crate::limits::push(app, &txn.request.site_id, &citizen.phone).await?;
@@ -131,13 +133,8 @@ pub async fn start(
     };
     let took = started.elapsed();
     let elapsed_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
+    observe(app, provider_id, Call::start, took, &pending);
     let metrics = &app.runtime.metrics;
-    metrics.call(
-        provider_id,
-        Call::start,
-        took,
-        pending.as_ref().err().map(ProviderError::code),
-    );
     let pending = match pending {
         Ok(p) => p,
         Err(e) => {
@@ -175,6 +172,62 @@ pub async fn start(
             t.expires_at = t.expires_at.max(deadline);
         })
         .await?)
+}
+
+/// Refuses a new request on a provider whose circuit is open or that an
+/// operator forced off (a half-open circuit lets its probes through).
+fn admit(app: &App, id: &ProviderId) -> Result<(), GatewayError> {
+    let (t, health) = app.config.health.of(id.as_str());
+    let force = health.and_then(|h| h.force);
+    let now = std::time::Instant::now();
+    match app.runtime.circuits.admit(id.as_str(), t, force, now) {
+        Offer::Available => Ok(()),
+        offer => Err(GatewayError::ProviderOff {
+            provider: id.to_string(),
+            forced: offer == Offer::Disabled,
+        }),
+    }
+}
+
+/// Whether a new request on `id` would be admitted now (for the pages:
+/// changes nothing).
+pub fn offer(app: &App, id: &str) -> Offer {
+    let (t, health) = app.config.health.of(id);
+    let force = health.and_then(|h| h.force);
+    app.runtime
+        .circuits
+        .offer(id, t, force, std::time::Instant::now())
+}
+
+/// Counts one provider call in the metrics and in the provider's circuit.
+fn observe<T>(
+    app: &App,
+    id: &ProviderId,
+    call: Call,
+    took: Duration,
+    result: &Result<T, ProviderError>,
+) {
+    app.runtime.metrics.call(
+        id,
+        call,
+        took,
+        result.as_ref().err().map(ProviderError::code),
+    );
+    let (t, _) = app.config.health.of(id.as_str());
+    let seen = crate::circuit::Call::of(took, result);
+    let now = std::time::Instant::now();
+    match app.runtime.circuits.record(id.as_str(), t, seen, now) {
+        Some(Change::Opened { calls, failures }) => {
+            tracing::warn!(provider = %id, calls, failures, window_secs = t.window.as_secs(), reason = seen.failure.unwrap_or("slow"), "provider circuit opened: not offered to citizens until it recovers");
+        }
+        Some(Change::Reopened) => {
+            tracing::warn!(provider = %id, reason = seen.failure.unwrap_or("slow"), "provider circuit probe failed: open again");
+        }
+        Some(Change::Closed) => {
+            tracing::info!(provider = %id, "provider circuit closed: offered to citizens again");
+        }
+        None => {}
+    }
 }
 
 /// Counts a provider request left for another (the citizen cancelled, or
@@ -233,11 +286,12 @@ pub async fn refresh(app: &App, txn: LoginTxn) -> Result<LoginTxn, GatewayError>
         Ok(r) => r,
         Err(_) => Err(ProviderError::Transport("status poll timed out".into())),
     };
-    app.runtime.metrics.call(
+    observe(
+        app,
         &attempt.provider,
         Call::status,
         asked.elapsed(),
-        polled.as_ref().err().map(ProviderError::code),
+        &polled,
     );
     app.store.put(&claim, Vec::new(), POLL_INTERVAL).await?;
     if polled.is_ok() && attempt.failing_since.is_some() {
@@ -412,12 +466,7 @@ pub async fn finish(app: &App, txn: LoginTxn) -> Result<Option<LoginTxn>, Gatewa
     };
     let took = started.elapsed();
     let elapsed_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
-    app.runtime.metrics.call(
-        &attempt.provider,
-        Call::verify,
-        took,
-        result.as_ref().err().map(ProviderError::code),
-    );
+    observe(app, &attempt.provider, Call::verify, took, &result);
     match result {
         Ok((person, amr, evidence, signed)) => {
             let outcome = Outcome {

@@ -64,6 +64,9 @@ pub async fn route(
         (Method::GET, "identify") => {
             let q = Params::from_query(req.uri())?;
             let provider = q.required("provider")?.to_owned();
+            if let Err(e) = refuse_off(app, &provider) {
+                return Ok(rescue::respond(&e, ctx, &other_ways(&txn)));
+            }
             identify_page(
                 app,
                 &txn,
@@ -135,15 +138,20 @@ fn chooser(app: &App, txn: &LoginTxn, ctx: &Ctx) -> Result<Response, GatewayErro
         .filter(|p| can_serve(app, txn, &p.id))
         .map(|p| (p, format!("{base}/identify?provider={}", p.id)))
         .collect();
-    let choices: Vec<ProviderChoice<'_>> = fitting
+    // Healthy providers first-class, in config order; the others after
+    // them, greyed out with the reason, so a citizen picks another instead
+    // of waiting for a push that never comes.
+    let mut choices: Vec<ProviderChoice<'_>> = fitting
         .iter()
         .map(|(p, href)| ProviderChoice {
             id: p.id.as_str(),
             name_ko: &p.name_ko,
             name_en: &p.name_en,
             href,
+            off: off_reason(app, p.id.as_str(), ctx.lang),
         })
         .collect();
+    choices.sort_by_key(|c| c.off.is_some());
     let (ko, en) = lang_hrefs(&base);
     let cancel = format!("{base}/abort");
     let body = render(pages::chooser(&ChooserView {
@@ -156,6 +164,46 @@ fn chooser(app: &App, txn: &LoginTxn, ctx: &Ctx) -> Result<Response, GatewayErro
         lang_en_href: &en,
     }))?;
     Ok(respond::html(StatusCode::OK, body))
+}
+
+/// Why `id` is not offered right now, in the page's language; `None` when it is.
+fn off_reason<'a>(app: &'a App, id: &str, lang: pages::Lang) -> Option<std::borrow::Cow<'a, str>> {
+    use crate::circuit::Offer;
+    match flow::offer(app, id) {
+        Offer::Available => None,
+        Offer::Failing => Some(pages::provider_failing(lang).into()),
+        Offer::Disabled => {
+            let written = app.config.health.of(id).1.map(|h| match lang {
+                pages::Lang::Ko => h.reason_ko.as_str(),
+                pages::Lang::En => h.reason_en.as_str(),
+            });
+            Some(match written.filter(|r| !r.is_empty()) {
+                Some(r) => r.into(),
+                None => pages::provider_disabled(lang).into(),
+            })
+        }
+    }
+}
+
+/// The error of a provider not offered right now, if `id` is one.
+fn refuse_off(app: &App, id: &str) -> Result<(), GatewayError> {
+    match flow::offer(app, id) {
+        crate::circuit::Offer::Available => Ok(()),
+        o => Err(GatewayError::ProviderOff {
+            provider: id.to_owned(),
+            forced: o == crate::circuit::Offer::Disabled,
+        }),
+    }
+}
+
+/// Where a citizen refused a provider can go: another provider, or the site.
+fn other_ways(txn: &LoginTxn) -> Ways {
+    let base = base(txn);
+    Ways {
+        retry: None,
+        other_provider: Some(base.clone()),
+        back_to_site: Some(format!("{base}/abort")),
+    }
 }
 
 /// The identity form's values, kept across a failed submission.
@@ -312,6 +360,9 @@ async fn start(
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
         }
+        Err(e @ GatewayError::ProviderOff { .. }) => {
+            Ok(rescue::respond(&e, ctx, &other_ways(&txn)))
+        }
         Err(e @ (GatewayError::Provider(_) | GatewayError::Limited(_))) => {
             let base = base(&txn);
             let ways = Ways {
@@ -377,6 +428,8 @@ async fn wait(app: &App, txn: LoginTxn, ctx: &Ctx) -> Result<Response, GatewayEr
                 code: &attempt.code,
                 lang_ko_href: &ko,
                 lang_en_href: &en,
+                provider_down: flow::offer(app, attempt.provider.as_str())
+                    != crate::circuit::Offer::Available,
             }))?;
             Ok(respond::html(StatusCode::OK, body))
         }
@@ -396,12 +449,21 @@ async fn status(
         .map_or(LONG_POLL_MAX, |w| {
             std::time::Duration::from_secs(w).min(LONG_POLL_MAX)
         });
+    // What the page shows: a provider that went down (or came back) since
+    // is news worth answering at once.
+    let shown_down = q.get("down") == Some("1");
     let deadline = tokio::time::Instant::now() + hold;
     let initial_viewed = txn.attempt.as_ref().is_some_and(|a| a.viewed);
     let mut txn = flow::refresh(app, txn).await?;
+    let down = |txn: &LoginTxn| {
+        txn.attempt.as_ref().is_some_and(|a| {
+            flow::offer(app, a.provider.as_str()) != crate::circuit::Offer::Available
+        })
+    };
     loop {
         let viewed = txn.attempt.as_ref().is_some_and(|a| a.viewed);
-        let changed = txn.state != State::Pending || viewed != initial_viewed;
+        let changed =
+            txn.state != State::Pending || viewed != initial_viewed || down(&txn) != shown_down;
         if changed || tokio::time::Instant::now() + flow::POLL_INTERVAL > deadline {
             break;
         }
@@ -412,6 +474,10 @@ async fn status(
     let base = base(&txn);
     let viewed = txn.attempt.as_ref().is_some_and(|a| a.viewed);
     let (state, next) = match txn.state {
+        // The waiting page shows the way to another provider.
+        State::Pending if down(&txn) != shown_down => {
+            ("provider_down", Some(format!("{base}/wait")))
+        }
         State::Pending if viewed => ("viewed", None),
         State::Pending => ("pending", None),
         State::Completed | State::Verified => ("completed", Some(format!("{base}/continue"))),

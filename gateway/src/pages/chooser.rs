@@ -1,8 +1,12 @@
 //! The provider chooser: the first page of a login, "{site} 로그인".
 //!
 //! Lists the providers the gateway already filtered by the site's policy, each as a
-//! big link to its identity form, and a way back to the site. Not here: the
-//! filtering itself (policy crate), provider health, or remembering the last choice.
+//! big link to its identity form, and a way back to the site. A provider not
+//! offered right now (its circuit is open, or an operator forced it off) is
+//! listed after the others, greyed out and without a link, with the reason, so a
+//! citizen sees why their usual provider is missing and picks another. Not here:
+//! the filtering itself (policy crate), deciding provider health
+//! (`crate::circuit`), or remembering the last choice.
 
 use super::{Frame, Lang, PageError};
 use askama::Template;
@@ -14,6 +18,8 @@ pub struct ProviderChoice<'a> {
     pub name_en: &'a str,
     /// Where the button leads: the identity form for this provider.
     pub href: &'a str,
+    /// Why it is not offered right now (greyed out, no link); `None` when it is.
+    pub off: Option<std::borrow::Cow<'a, str>>,
 }
 
 pub struct ChooserView<'a> {
@@ -33,6 +39,16 @@ pub struct ChooserView<'a> {
 struct ChooserPage<'a> {
     frame: Frame<'a>,
     v: &'a ChooserView<'a>,
+}
+
+impl ChooserView<'_> {
+    fn offered(&self) -> impl Iterator<Item = &ProviderChoice<'_>> {
+        self.providers.iter().filter(|p| p.off.is_none())
+    }
+
+    fn not_offered(&self) -> impl Iterator<Item = &ProviderChoice<'_>> {
+        self.providers.iter().filter(|p| p.off.is_some())
+    }
 }
 
 pub fn chooser(v: &ChooserView<'_>) -> Result<String, PageError> {

@@ -41,6 +41,17 @@ pub use post_back::{post_back, PostBackView};
 pub use problem::{error, error_fallback, ErrorView, Problem};
 pub use waiting::{waiting, WaitingView};
 
+/// Why a provider whose circuit is open is greyed out, in `lang`.
+pub fn provider_failing(lang: Lang) -> &'static str {
+    Text::of(lang).provider_failing
+}
+
+/// Why a provider an operator turned off is greyed out, when the operator
+/// gave no reason, in `lang`.
+pub fn provider_disabled(lang: Lang) -> &'static str {
+    Text::of(lang).provider_disabled
+}
+
 use text::Text;
 
 /// The stylesheet every page links to, served at [`CSS_PATH`].

@@ -126,18 +126,21 @@ fn choices() -> [ProviderChoice<'static>; 3] {
             name_ko: "카카오",
             name_en: "Kakao",
             href: "/login/t1/kakao",
+            off: None,
         },
         ProviderChoice {
             id: "naver",
             name_ko: "네이버",
             name_en: "Naver",
             href: "/login/t1/naver",
+            off: None,
         },
         ProviderChoice {
             id: "pass",
             name_ko: "PASS",
             name_en: "PASS",
             href: "/login/t1/pass",
+            off: None,
         },
     ]
 }
@@ -199,6 +202,54 @@ fn chooser_in_both_languages() {
     assert!(en.contains("Kakao <span class=\"mj-provider__alt\" lang=\"ko\">카카오</span>"));
     assert!(en.contains("PASS</span>"));
     assert!(!en.contains("lang=\"ko\">PASS"));
+}
+
+#[test]
+fn chooser_greys_out_a_provider_not_offered_after_the_others() {
+    for lang in langs() {
+        let [kakao, naver, pass] = choices();
+        let providers = [
+            ProviderChoice {
+                off: Some("점검 중 <b>21시</b>까지".into()),
+                ..kakao
+            },
+            naver,
+            pass,
+        ];
+        let html = chooser(&chooser_view(lang, "정부24", &providers)).unwrap();
+        assert_common(&html, lang);
+        assert_csp_clean(&html);
+        // Offered ones as links in the first list; the one off in a second
+        // list, under its heading, with its reason (escaped), and no link.
+        let (offered, off) = html
+            .split_once("id=\"mj-off-heading\"")
+            .expect("a second list");
+        assert!(
+            offered.contains("href=\"/login/t1/naver\"")
+                && offered.contains("href=\"/login/t1/pass\"")
+        );
+        assert!(
+            !html.contains("href=\"/login/t1/kakao\""),
+            "no way to a provider that is off"
+        );
+        assert!(!offered.contains("data-provider=\"kakao\""));
+        assert!(off.contains("data-provider=\"kakao\" aria-disabled=\"true\""));
+        assert!(
+            off.contains("점검 중 &#60;b&#62;21시&#60;/b&#62;까지"),
+            "{off}"
+        );
+        assert!(off.contains("aria-labelledby=\"mj-off-heading\""));
+    }
+    // Every provider off: the citizen is told none is available right now.
+    let all_off: Vec<ProviderChoice<'_>> = choices()
+        .into_iter()
+        .map(|p| ProviderChoice {
+            off: Some("x".into()),
+            ..p
+        })
+        .collect();
+    let html = chooser(&chooser_view(Lang::En, "s", &all_off)).unwrap();
+    assert!(html.contains("mj-inset") && html.contains("Not available right now"));
 }
 
 #[test]
@@ -412,6 +463,38 @@ fn waiting_view(lang: Lang, site: &str) -> WaitingView<'_> {
         code: "47",
         lang_ko_href: "/x?lang=ko",
         lang_en_href: "/x?lang=en",
+        provider_down: false,
+    }
+}
+
+#[test]
+fn waiting_offers_another_provider_when_its_provider_went_down() {
+    for lang in langs() {
+        let calm = waiting(&waiting_view(lang, "정부24")).unwrap();
+        assert!(!calm.contains("mj-notice"));
+        assert!(calm.contains("data-provider-down=\"0\""));
+        let down = WaitingView {
+            provider_down: true,
+            ..waiting_view(lang, "정부24")
+        };
+        let html = waiting(&down).unwrap();
+        assert_common(&html, lang);
+        assert_csp_clean(&html);
+        assert!(html.contains("data-provider-down=\"1\""));
+        let notice = html
+            .split("<div class=\"mj-notice\" role=\"alert\"")
+            .nth(1)
+            .and_then(|n| n.split("</div>").next())
+            .expect("an alert with the way out");
+        let (name, other) = match lang {
+            Lang::Ko => ("카카오", "다른 인증서로 로그인"),
+            Lang::En => ("Kakao", "Log in with another provider"),
+        };
+        assert!(notice.contains(name), "{notice}");
+        assert!(
+            notice.contains(&format!("href=\"/login/t1\">{other}</a>")),
+            "{notice}"
+        );
     }
 }
 

@@ -34,6 +34,12 @@ pub(super) struct Text {
     pub chooser_help_summary: &'static str,
     pub chooser_help_body: &'static str,
     pub cancel_to_site: &'static str,
+    /// Above the providers not offered right now.
+    pub chooser_off_heading: &'static str,
+    /// Why a provider is greyed out: its circuit is open.
+    pub provider_failing: &'static str,
+    /// Why a provider is greyed out: an operator turned it off (no reason given).
+    pub provider_disabled: &'static str,
 
     // Identity form.
     pub logging_in_to: fn(&str) -> String,
@@ -79,6 +85,10 @@ pub(super) struct Text {
     pub cancel_login: &'static str,
     pub no_push_summary: &'static str,
     pub no_push_body: &'static str,
+    /// The waiting page, when the provider stopped answering meanwhile.
+    pub down_title: fn(&str) -> String,
+    pub down_body: &'static str,
+    pub down_other: &'static str,
 
     // Error page.
     pub code_label: &'static str,
@@ -195,6 +205,9 @@ const KO: Text = Text {
     chooser_list_label: "인증서 목록",
     chooser_none: "지금 이 사이트에서 쓸 수 있는 인증서가 없습니다. 잠시 후 다시 시도하거나 사이트로 돌아가세요.",
     chooser_help_summary: "간편인증이 무엇인가요?",
+    chooser_off_heading: "지금 이용할 수 없는 인증서",
+    provider_failing: "일시적으로 응답하지 않습니다. 다른 인증서를 선택해 주세요.",
+    provider_disabled: "점검 중입니다. 다른 인증서를 선택해 주세요.",
     chooser_help_body: "카카오, 네이버, PASS, 토스처럼 휴대폰 앱에 발급받은 민간 인증서로 본인임을 확인하는 방법입니다. \
                         인증서가 없다면 사용하시는 앱에서 먼저 발급받으세요.",
     cancel_to_site: "취소하고 사이트로 돌아가기",
@@ -242,6 +255,10 @@ const KO: Text = Text {
     no_push_summary: "알림이 오지 않나요?",
     no_push_body: "인증서 앱을 직접 열어 인증 요청 목록을 확인하세요. \
                    입력한 휴대폰 번호가 맞는지, 앱 알림이 켜져 있는지도 확인해 주세요.",
+    down_title: |p| format!("{p} 인증서 서비스가 지금 응답하지 않습니다"),
+    down_body: "알림이 오지 않을 수 있습니다. 이미 앱에서 승인하셨다면 잠시 기다려 주세요. \
+                다른 인증서로 바로 로그인할 수도 있습니다.",
+    down_other: "다른 인증서로 로그인",
 
     code_label: "오류 코드",
     txn_label: "거래 번호",
@@ -411,6 +428,9 @@ const EN: Text = Text {
     chooser_list_label: "Certificate providers",
     chooser_none: "No certificate provider is available for this site right now. Try again later or go back to the site.",
     chooser_help_summary: "What is certificate login (간편인증)?",
+    chooser_off_heading: "Not available right now",
+    provider_failing: "Not answering at the moment. Please choose another provider.",
+    provider_disabled: "Under maintenance. Please choose another provider.",
     chooser_help_body: "You prove who you are with a private certificate kept in an app on your phone, \
                         such as Kakao, Naver, PASS or Toss. If you do not have one, get it in that app first.",
     cancel_to_site: "Cancel and go back to the site",
@@ -459,6 +479,10 @@ const EN: Text = Text {
     no_push_summary: "No notification?",
     no_push_body: "Open the certificate app yourself and look at its list of requests. \
                    Check that the phone number is right and that the app's notifications are on.",
+    down_title: |p| format!("{p} is not answering right now"),
+    down_body: "The request may never reach your phone. If you already approved it in the app, \
+                wait a moment. You can also log in with another provider now.",
+    down_other: "Log in with another provider",
 
     code_label: "Error code",
     txn_label: "Reference",

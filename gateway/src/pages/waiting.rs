@@ -30,6 +30,9 @@ pub struct WaitingView<'a> {
     pub code: &'a str,
     pub lang_ko_href: &'a str,
     pub lang_en_href: &'a str,
+    /// The provider stopped answering since the request was pushed (its
+    /// circuit opened, or an operator turned it off): offer another.
+    pub provider_down: bool,
 }
 
 #[derive(Template)]
@@ -40,6 +43,7 @@ struct WaitingPage<'a> {
     caption: String,
     step_open: String,
     countdown: String,
+    down_title: String,
 }
 
 pub fn waiting(v: &WaitingView<'_>) -> Result<String, PageError> {
@@ -61,6 +65,7 @@ pub fn waiting(v: &WaitingView<'_>) -> Result<String, PageError> {
         caption: (t.logging_in_to)(v.site_name),
         step_open: (t.waiting_step_open)(provider),
         countdown: mm_ss(v.expires_in_secs),
+        down_title: (t.down_title)(provider),
     };
     Ok(page.render()?)
 }

@@ -356,6 +356,14 @@ impl BankSims {
             .map(|b| (format!("bank-{}", b.name), &b.pki))
     }
 
+    /// The dialect of the bank served under `/bank/{name}/`.
+    pub fn dialect_of(&self, name: &str) -> Option<BankDialect> {
+        self.banks
+            .iter()
+            .find(|b| b.name == name)
+            .map(|b| b.dialect)
+    }
+
     pub fn root_pem(&self, name: &str) -> Option<Vec<u8>> {
         self.banks
             .iter()

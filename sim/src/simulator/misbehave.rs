@@ -94,6 +94,25 @@ pub(crate) struct Control {
     flaky_seen: Mutex<std::collections::HashSet<(String, bool)>>,
     /// Providers whose CRL URL answers 503 (set through the control API).
     crl_outage: Mutex<std::collections::HashSet<String>>,
+    /// Provider-wide outages by provider name (`kakao`, `kakao-direct`,
+    /// `bank-kb` …), set through the control API.
+    outages: Mutex<HashMap<String, Outage>>,
+}
+
+/// A provider-wide outage: unlike a person's [`Scenario`], it acts on every
+/// call to that provider, starts included, whoever the request is for (a data
+/// centre on fire, a broker front end down for everyone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outage {
+    /// Every call answers the family's internal error (HTTP 500).
+    Down,
+    /// Every call answers the family's maintenance error (HTTP 503).
+    Maintenance,
+    /// Every call answers after `slow_ms`, then normally.
+    Slow,
+    /// Serves normally again.
+    None,
 }
 
 impl Control {
@@ -105,6 +124,18 @@ impl Control {
             overrides: Mutex::new(HashMap::new()),
             flaky_seen: Mutex::new(std::collections::HashSet::new()),
             crl_outage: Mutex::new(std::collections::HashSet::new()),
+            outages: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Sets (or, with [`Outage::None`], ends) a provider-wide outage.
+    pub fn set_outage(&self, provider: &str, outage: Outage) {
+        if let Ok(mut o) = self.outages.lock() {
+            if outage == Outage::None {
+                o.remove(provider);
+            } else {
+                o.insert(provider.to_owned(), outage);
+            }
         }
     }
 
@@ -202,6 +233,13 @@ impl Family {
             Self::Bank(BankDialect::Enveloped) => br#"{"result":"SUCCESS","data":{"transactionId":12345,"status":2,"signature":false}}"#,
         }
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetOutage {
+    provider: String,
+    mode: Outage,
 }
 
 #[derive(Deserialize)]
@@ -439,6 +477,47 @@ impl Simulator {
         }
     }
 
+    /// A provider-wide outage's answer for a request to `path`, after any
+    /// delay: `None` to serve it normally. The broker's token service is
+    /// shared by its four products, so it is never out.
+    pub(crate) async fn outage(&self, path: &str) -> Option<Reply> {
+        let (name, family) = self.provider_of(path)?;
+        let outage = self
+            .control
+            .outages
+            .lock()
+            .ok()
+            .and_then(|o| o.get(&name).copied())?;
+        match outage {
+            Outage::Down => Some(family.server_error()),
+            Outage::Maintenance => Some(family.maintenance()),
+            Outage::Slow => {
+                tokio::time::sleep(Duration::from_millis(self.control.slow_ms)).await;
+                None
+            }
+            Outage::None => None,
+        }
+    }
+
+    /// The provider a request path belongs to, by the name the control API
+    /// and the CRL URLs use, and the family whose error shape it answers in.
+    fn provider_of(&self, path: &str) -> Option<(String, Family)> {
+        if path.starts_with(super::kakao_direct::PREFIX) {
+            return Some(("kakao-direct".to_owned(), Family::KakaoDirect));
+        }
+        if path.starts_with(super::toss_direct::PREFIX) {
+            return Some(("toss-direct".to_owned(), Family::TossDirect));
+        }
+        if let Some(rest) = path.strip_prefix(super::bank::PREFIX) {
+            let name = rest.split('/').next().unwrap_or_default();
+            let dialect = self.banks.dialect_of(name)?;
+            return Some((format!("bank-{name}"), Family::Bank(dialect)));
+        }
+        let first = path.trim_start_matches('/').split('/').next()?;
+        let product = munjigi_providers::barocert::BarocertProduct::from_path_segment(first)?;
+        Some((product.name().to_owned(), Family::Broker))
+    }
+
     /// The receipt's scenario, for a status (`GET …/{P}/{API}/{cc}/{rid}`) or
     /// verify call; `None` for any other path or an unknown receipt.
     fn receipt_scenario(&self, method: &Method, path: &str) -> Option<(Scenario, bool)> {
@@ -557,6 +636,23 @@ impl Simulator {
             (&Method::POST, "expire-tokens") => {
                 self.expire_session_tokens();
                 info!("simulator control: session tokens expired");
+                reply(StatusCode::OK, serde_json::json!({"status": "ok"}))
+            }
+            (&Method::POST, "outage") => {
+                let Ok(set) = serde_json::from_slice::<SetOutage>(body) else {
+                    return reply(
+                        StatusCode::BAD_REQUEST,
+                        serde_json::json!({"error": "expected {\"provider\", \"mode\": \"down\"|\"maintenance\"|\"slow\"|\"none\"}"}),
+                    );
+                };
+                if !self.named_pkis().iter().any(|(n, _)| *n == set.provider) {
+                    return reply(
+                        StatusCode::BAD_REQUEST,
+                        serde_json::json!({"error": "no such provider"}),
+                    );
+                }
+                self.control.set_outage(&set.provider, set.mode);
+                info!(provider = %set.provider, mode = ?set.mode, "simulator control: provider-wide outage changed");
                 reply(StatusCode::OK, serde_json::json!({"status": "ok"}))
             }
             (&Method::POST, "crl") => {

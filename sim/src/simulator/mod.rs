@@ -49,6 +49,12 @@
 //! - `POST /_control/crl` with `{"provider": "kakao", "available": false}`:
 //!   makes `GET /pki/kakao/crl` answer 503 until set `true` again (a CRL
 //!   distribution point outage). 200 `{"status":"ok"}`; 400 on a bad body.
+//! - `POST /_control/outage` with `{"provider": "kakao", "mode": "down"}`: a
+//!   provider-wide outage (`misbehave.rs`'s `Outage`) of one provider, named
+//!   as the CRL URLs name it: every call to it, starts included and whoever
+//!   it is for, answers its family's internal error (`down`), its maintenance
+//!   error (`maintenance`), or answers after `slow_ms` (`slow`), until set to
+//!   `none`. 200 `{"status":"ok"}`; 400 on a bad body or an unknown provider.
 //! - `POST /_control/pushes` with `{"phone": "010-…"}`: the broker requests
 //!   (product and title) made for that phone, oldest first.
 //! - `GET /_control/health`: 200 `{"status":"ok","receipts":n,"overrides":n}`.
@@ -93,6 +99,7 @@ use munjigi_providers::person::{BirthDate, Gender, Name, Phone};
 
 pub use bank::{BankDialect, SimBank, SimBankApiKey, SimBankAuth, SimBankBearer, SimBankHmac};
 pub use kakao_direct::SimApiKey;
+pub use misbehave::Outage;
 pub use toss_direct::SimTossClient;
 
 /// The simulator's settings (from `munjigi simulate`'s TOML, or built in code).
@@ -534,6 +541,11 @@ impl Simulator {
     /// (`available: false`) or serve again, as `POST /_control/crl` does.
     pub fn set_crl_available(&self, provider: &str, available: bool) {
         self.control.set_crl_available(provider, available);
+    }
+
+    /// Starts or ends a provider-wide outage, as `POST /_control/outage` does.
+    pub fn set_outage(&self, provider: &str, outage: Outage) {
+        self.control.set_outage(provider, outage);
     }
 
     /// The PKI a broker product signs under.

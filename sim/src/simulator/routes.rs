@@ -73,6 +73,10 @@ fn app_scheme(product: BarocertProduct, receipt_id: &str) -> String {
 
 impl Simulator {
     pub(crate) async fn handle(&self, req: http::Request<Incoming>) -> Reply {
+        // A provider-wide outage acts before anything else, starts included.
+        if let Some(r) = self.outage(req.uri().path()).await {
+            return r;
+        }
         // Kakao direct (family C) has its own surface under its own prefix.
         if req.uri().path().starts_with(super::kakao_direct::PREFIX) {
             return self.kakao_direct_handle(req).await;

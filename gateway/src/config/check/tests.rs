@@ -102,6 +102,82 @@ fn the_admin_listener_is_an_address_of_its_own() {
 }
 
 #[test]
+fn provider_health_thresholds_and_overrides() {
+    use crate::circuit::Force;
+    let c = parse(Path::new("/tmp/x.toml"), GOOD).unwrap();
+    assert_eq!(c.health.defaults, crate::circuit::Thresholds::default());
+    let dir = std::env::temp_dir().join(format!("munjigi-check-health-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pki = munjigi_sim::testpki::ProviderPki::generate("Test").unwrap();
+    let root = dir.join("root.pem");
+    std::fs::write(&root, pki.root_pem().unwrap()).unwrap();
+    let with = |body: &str| {
+        format!(
+            "{GOOD}\n[providers.kakao]\ntype = \"barocert\"\nproduct = \"kakao\"\nname_ko = \"p\"\nname_en = \"p\"\n\
+             level = \"substantial\"\nendpoint = \"https://b.example\"\nauth_endpoint = \"https://a.example\"\n\
+             link_id = \"L\"\nclient_code = \"023040000001\"\nsecret_key = {{ value = \"c2VjcmV0\" }}\n\
+             roots = \"{}\"\n\n[health]\n{body}\n",
+            root.display()
+        )
+    };
+    let c = parse(
+        Path::new("/tmp/x.toml"),
+        &with("min_calls = 5\nopen_secs = 10\n[health.providers.kakao]\nforce = \"off\"\nreason_ko = \"점검\"\nslow_call_ms = 2000\n"),
+    )
+    .unwrap();
+    assert_eq!(c.health.defaults.min_calls, 5);
+    let (t, h) = c.health.of("kakao");
+    let h = h.unwrap();
+    assert_eq!(
+        (t.min_calls, t.slow_call.as_millis(), t.open_for.as_secs()),
+        (5, 2000, 10)
+    );
+    assert_eq!(
+        (h.force, h.reason_ko.as_str(), h.reason_en.as_str()),
+        (Some(Force::Off), "점검", "")
+    );
+    for (body, want) in [
+        (
+            "failure_ratio = 1.5",
+            "health.failure_ratio must be above 0 and at most 1",
+        ),
+        (
+            "failure_ratio = 0.0",
+            "health.failure_ratio must be above 0",
+        ),
+        (
+            "window_secs = 1",
+            "health.window_secs must be between 5 and 3600",
+        ),
+        ("probes = 0", "health.probes must be between 1 and 100"),
+        (
+            "[health.providers.nope]\nforce = \"off\"",
+            "health.providers.nope: no provider `nope` is configured",
+        ),
+        (
+            "[health.providers.kakao]\nforce = \"maybe\"",
+            "health.providers.kakao.force `maybe` must be \"off\" or \"on\"",
+        ),
+        (
+            "[health.providers.kakao]\nreason_en = \"down\"",
+            "a reason is shown only for a provider forced off",
+        ),
+        (
+            "[health.providers.kakao]\nforce = \"off\"\nreason_en = \"two\\nlines\"",
+            "reason_en must be one line",
+        ),
+        (
+            "[health.providers.kakao]\nopen_secs = 3",
+            "unknown field `open_secs`",
+        ),
+    ] {
+        let e = errs(&with(body));
+        assert!(e.iter().any(|m| m.contains(want)), "{body}: {e:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn short_secrets_are_refused() {
     let text = GOOD.replace("0123456789abcdef0123456789abcdef", "short");
     assert!(errs(&text)[0].contains("at least 32 bytes"));
