@@ -74,7 +74,7 @@ async fn serve(live: Arc<Live>, listener: TcpListener) {
             let _slot = slot;
             let svc = hyper::service::service_fn(move |req| {
                 let live = live.clone();
-                async move { Ok::<_, std::convert::Infallible>(answer(&live, &req)) }
+                async move { Ok::<_, std::convert::Infallible>(answer(&live, &req).await) }
             });
             // One request per connection, and the whole of it within a
             // deadline: a client that asks and never reads cannot keep a slot.
@@ -93,7 +93,7 @@ async fn serve(live: Arc<Live>, listener: TcpListener) {
     }
 }
 
-fn answer<B>(live: &Live, req: &http::Request<B>) -> http::Response<Full<Bytes>> {
+async fn answer<B>(live: &Live, req: &http::Request<B>) -> http::Response<Full<Bytes>> {
     let text = |status: StatusCode, content_type: &str, body: String| {
         let mut resp = http::Response::new(Full::new(Bytes::from(body)));
         *resp.status_mut() = status;
@@ -108,7 +108,7 @@ fn answer<B>(live: &Live, req: &http::Request<B>) -> http::Response<Full<Bytes>>
     };
     let plain = "text/plain; charset=utf-8";
     match (req.method(), req.uri().path()) {
-        (&Method::GET, "/metrics") => match metrics(&live.app()) {
+        (&Method::GET, "/metrics") => match metrics(&live.app()).await {
             Ok(body) => text(StatusCode::OK, crate::metrics::CONTENT_TYPE, body),
             Err(_) => {
                 tracing::error!(code = "MJ-I02", "metrics could not be rendered");
@@ -134,8 +134,29 @@ fn answer<B>(live: &Live, req: &http::Request<B>) -> http::Response<Full<Bytes>>
     }
 }
 
-/// The exposition, with each provider's circuit state as of now.
-fn metrics(app: &crate::app::App) -> Result<String, std::fmt::Error> {
+/// How long the scrape waits for the store's count of pending logins; past
+/// it, the gauge keeps its last value (the store's own errors are counted).
+const PENDING_DEADLINE: Duration = Duration::from_secs(2);
+
+/// The exposition, with what is read at scrape time: each provider's circuit
+/// state, the store-wide count of pending logins, the signing keys' ages.
+async fn metrics(app: &crate::app::App) -> Result<String, std::fmt::Error> {
+    let wall = std::time::SystemTime::now();
+    let unix = wall
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let counted = tokio::time::timeout(
+        PENDING_DEADLINE,
+        app.store.tracked(crate::login::flow::PENDING_SET, unix),
+    )
+    .await;
+    if let Ok(Ok(n)) = counted {
+        app.runtime.metrics.set_pending(n);
+    }
+    for (key, at) in app.keys.written() {
+        let age = wall.duration_since(*at).unwrap_or_default();
+        app.runtime.metrics.key_age(key, age);
+    }
     let now = std::time::Instant::now();
     for p in &app.config.providers {
         let id = p.id.as_str();

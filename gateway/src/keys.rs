@@ -30,6 +30,9 @@ pub struct SigningKeys {
     es256: KeyEntry,
     rs256: KeyEntry,
     jwks: Bytes,
+    /// When each key file in use was last written (`es256`, `rs256`), for
+    /// the key-age gauge: an operator sees a rotation overdue.
+    written: Vec<(&'static str, std::time::SystemTime)>,
 }
 
 impl std::fmt::Debug for SigningKeys {
@@ -148,6 +151,11 @@ impl SigningKeys {
                 .map_err(|e| e.to_string())
         })?;
         let mut keys = Self::from_pem(&es_pem, &rs_pem).map_err(|e| file_err(&settings.dir, e))?;
+        for (name, path) in [("es256", &es_path), ("rs256", &rs_path)] {
+            if let Ok(at) = std::fs::metadata(path).and_then(|m| m.modified()) {
+                keys.written.push((name, at));
+            }
+        }
         // Rotation: a next key is published ahead of use, so every site's JWKS
         // cache knows it before the first token it signs.
         let mut next = Vec::new();
@@ -166,6 +174,11 @@ impl SigningKeys {
             keys.publish_also(&next);
         }
         Ok(keys)
+    }
+
+    /// When each key file in use was last written.
+    pub fn written(&self) -> &[(&'static str, std::time::SystemTime)] {
+        &self.written
     }
 
     fn publish_also(&mut self, extra: &[Jwk]) {
@@ -211,6 +224,7 @@ impl SigningKeys {
                 public: rs_public,
             },
             jwks: Bytes::from(jwks.to_string()),
+            written: Vec::new(),
         })
     }
 

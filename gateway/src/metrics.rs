@@ -110,6 +110,34 @@ struct LimitLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OpLabels {
+    op: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KeyLabels {
+    key: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SiteLabels {
+    site: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct UpstreamErrorLabels {
+    site: String,
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefusalLabels {
+    site: String,
+    front: &'static str,
+    code: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReloadLabels {
     result: &'static str,
 }
@@ -118,6 +146,39 @@ struct ReloadLabels {
 /// (a provider timing out): 5 ms to about 20 s.
 fn call_latency() -> Histogram {
     Histogram::new(exponential_buckets(0.005, 2.0, 13))
+}
+
+/// Store operations take from tens of microseconds (memory) to the store's
+/// timeout (2 s by default): 50 µs to about 3 s.
+fn store_latency() -> Histogram {
+    Histogram::new(exponential_buckets(0.000_05, 3.0, 11))
+}
+
+/// From the push to the citizen's approval: a few seconds to the request's
+/// lifetime (at most 30 minutes).
+fn approval_latency() -> Histogram {
+    Histogram::new([
+        2.0, 5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0, 1800.0,
+    ])
+}
+
+/// What the store decorator ([`crate::store::measured`]) reports into.
+#[derive(Clone)]
+pub struct StoreMetrics {
+    ops: Family<OpLabels, Histogram, fn() -> Histogram>,
+    errors: Family<OpLabels, Counter>,
+}
+
+impl StoreMetrics {
+    /// One store operation; `op` is the trait method's name.
+    pub fn observe(&self, op: &'static str, took: Duration, failed: bool) {
+        self.ops
+            .get_or_create(&OpLabels { op })
+            .observe(took.as_secs_f64());
+        if failed {
+            self.errors.get_or_create(&OpLabels { op }).inc();
+        }
+    }
 }
 
 /// Every series the gateway exposes, registered once.
@@ -131,6 +192,30 @@ pub struct Metrics {
     limited: Family<LimitLabels, Counter>,
     reloads: Family<ReloadLabels, Counter>,
     circuits: Family<ProviderLabels, Gauge>,
+    approvals: Family<ProviderLabels, Histogram, fn() -> Histogram>,
+    store: StoreMetrics,
+    pending: Gauge,
+    key_ages: Family<KeyLabels, Gauge>,
+    upstream: Family<SiteLabels, Histogram, fn() -> Histogram>,
+    upstream_errors: Family<UpstreamErrorLabels, Counter>,
+    refusals: Refusals,
+}
+
+/// The refusals counter, carried by each request's [`crate::rescue::Ctx`].
+#[derive(Clone, Debug)]
+pub struct Refusals(Family<RefusalLabels, Counter>);
+
+impl Refusals {
+    /// A refusal with its error code; `site` a configured site id or `-`.
+    pub fn count(&self, site: &str, front: &'static str, code: &'static str) {
+        self.0
+            .get_or_create(&RefusalLabels {
+                site: site.to_owned(),
+                front,
+                code,
+            })
+            .inc();
+    }
 }
 
 impl Default for Metrics {
@@ -191,7 +276,68 @@ impl Metrics {
             "Each provider's circuit: 0 closed, 1 half-open (probed), 2 open (not offered), 3 forced off by an operator",
             circuits.clone(),
         );
+        let approvals =
+            Family::<ProviderLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+                approval_latency,
+            );
+        registry.register(
+            "munjigi_provider_approval_seconds",
+            "From the push to the provider reporting the request completed in the app",
+            approvals.clone(),
+        );
+        let store = StoreMetrics {
+            ops: Family::new_with_constructor(store_latency),
+            errors: Family::default(),
+        };
+        registry.register(
+            "munjigi_store_operation_duration_seconds",
+            "Time of each store operation (memory, Redis or Redis Cluster), by operation",
+            store.ops.clone(),
+        );
+        registry.register(
+            "munjigi_store_errors",
+            "Store operations that failed (unreachable, timed out, full), by operation",
+            store.errors.clone(),
+        );
+        let pending = Gauge::default();
+        registry.register(
+            "munjigi_logins_pending",
+            "Provider requests waiting on a citizen's app, across every replica (the same value from each)",
+            pending.clone(),
+        );
+        let key_ages = Family::<KeyLabels, Gauge>::default();
+        registry.register(
+            "munjigi_key_age_seconds",
+            "Age of each signing key file in use (es256, rs256), from its modification time",
+            key_ages.clone(),
+        );
+        let upstream =
+            Family::<SiteLabels, Histogram, fn() -> Histogram>::new_with_constructor(call_latency);
+        registry.register(
+            "munjigi_proxy_upstream_duration_seconds",
+            "Time from forwarding a proxied request to the upstream's response headers, by site",
+            upstream.clone(),
+        );
+        let upstream_errors = Family::<UpstreamErrorLabels, Counter>::default();
+        registry.register(
+            "munjigi_proxy_upstream_errors",
+            "Proxied requests the upstream did not answer (unreachable, timeout), by site",
+            upstream_errors.clone(),
+        );
+        let refusals = Family::<RefusalLabels, Counter>::default();
+        registry.register(
+            "munjigi_refusals",
+            "Requests refused or failed, by the error code the citizen or site saw (site and front when known, else -)",
+            refusals.clone(),
+        );
         Self {
+            approvals,
+            store,
+            pending,
+            key_ages,
+            upstream,
+            upstream_errors,
+            refusals: Refusals(refusals),
             circuits,
             registry,
             started,
@@ -202,6 +348,54 @@ impl Metrics {
             limited,
             reloads,
         }
+    }
+
+    /// The handle the store decorator reports into.
+    pub fn store(&self) -> StoreMetrics {
+        self.store.clone()
+    }
+
+    /// From the push to the app's approval.
+    pub fn approved_after(&self, provider: &ProviderId, took: Duration) {
+        self.approvals
+            .get_or_create(&ProviderLabels {
+                provider: provider.to_string(),
+            })
+            .observe(took.as_secs_f64());
+    }
+
+    pub fn set_pending(&self, n: u64) {
+        self.pending.set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
+    /// `key`: `es256` or `rs256`.
+    pub fn key_age(&self, key: &'static str, age: Duration) {
+        self.key_ages
+            .get_or_create(&KeyLabels { key })
+            .set(i64::try_from(age.as_secs()).unwrap_or(i64::MAX));
+    }
+
+    /// One proxied request to `site`'s upstream; `error`: `timeout` or
+    /// `unreachable` when it did not answer.
+    pub fn upstream(&self, site: &str, took: Duration, error: Option<&'static str>) {
+        self.upstream
+            .get_or_create(&SiteLabels {
+                site: site.to_owned(),
+            })
+            .observe(took.as_secs_f64());
+        if let Some(reason) = error {
+            self.upstream_errors
+                .get_or_create(&UpstreamErrorLabels {
+                    site: site.to_owned(),
+                    reason,
+                })
+                .inc();
+        }
+    }
+
+    /// The handle each request's context counts refusals with.
+    pub fn refusals(&self) -> Refusals {
+        self.refusals.clone()
     }
 
     pub fn circuit(&self, provider: &ProviderId, state: CircuitState) {

@@ -355,6 +355,12 @@ pub struct Ctx {
     /// The client's address (behind trusted proxies, the real one), for
     /// abuse limits; never logged by the page.
     pub client: std::net::IpAddr,
+    /// The site and front once the request is known to belong to one (a
+    /// login's pages), for the refusals metric.
+    pub site: Option<String>,
+    pub front: Option<&'static str>,
+    /// Where refusals are counted (`None` in unit tests).
+    pub refusals: Option<crate::metrics::Refusals>,
 }
 
 impl Ctx {
@@ -399,6 +405,13 @@ pub fn respond(e: &GatewayError, ctx: &Ctx, ways: &Ways) -> Response {
 }
 
 pub fn log(rescue: &Rescue, ctx: &Ctx, detail: &str) {
+    if let Some(r) = &ctx.refusals {
+        r.count(
+            ctx.site.as_deref().unwrap_or("-"),
+            ctx.front.unwrap_or("-"),
+            rescue.code,
+        );
+    }
     let txn = ctx.txn.as_deref().unwrap_or("-");
     match rescue.level {
         LogLevel::Info => {
@@ -452,6 +465,9 @@ mod tests {
             path: "/login/abc/start".into(),
             txn: txn.map(str::to_owned),
             client: std::net::IpAddr::from([127, 0, 0, 1]),
+            site: None,
+            front: None,
+            refusals: None,
         }
     }
 

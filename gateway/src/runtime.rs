@@ -62,13 +62,18 @@ pub struct Runtime {
 impl Runtime {
     /// A runtime on `store`, telling time by `clock`.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Arc<Self> {
+        let metrics = crate::metrics::Metrics::new();
+        let store: Arc<dyn Store> = Arc::new(crate::store::measured::Measured::new(
+            store,
+            metrics.store(),
+        ));
         Arc::new(Self {
             txns: TxnRepo::new(store.clone(), clock.clone()),
             store,
             clock,
             sessions: crate::login::session::l1_cache(),
             proxy_sessions: crate::proxy::session::l1_cache(),
-            metrics: crate::metrics::Metrics::new(),
+            metrics,
             circuits: crate::circuit::Circuits::new(),
             pools: Mutex::new(HashMap::new()),
         })

@@ -81,6 +81,9 @@ async fn proxied(
                 path: ctx_path,
                 txn: None,
                 client: peer_ip,
+                site: None,
+                front: Some("proxy"),
+                refusals: Some(app.runtime.metrics.refusals()),
             };
             rescue::respond(&e, &ctx, &Ways::default()).map(AnyBody::Left)
         }
@@ -110,6 +113,9 @@ fn unsafe_path(
         path: "/".to_owned(),
         txn: None,
         client: origin.peer.ip(),
+        site: None,
+        front: None,
+        refusals: Some(app.runtime.metrics.refusals()),
     };
     rescue::respond(
         &GatewayError::UnsafePath { place, reason },
@@ -251,6 +257,9 @@ async fn endpoint(app: &App, req: http::Request<Incoming>, peer: SocketAddr) -> 
         path,
         txn: None,
         client: crate::limits::client_ip(&app.config.trusted_proxies, peer, req.headers()),
+        site: None,
+        front: None,
+        refusals: Some(app.runtime.metrics.refusals()),
     };
     let method = req.method().clone();
     let resp = match route(app, req, &mut ctx).await {

@@ -114,6 +114,51 @@ async fn a_scrape_after_logins_is_valid_and_counts_what_happened() {
         back.body
     );
 
+    // A login left waiting in the app is pending, store-wide, until it ends.
+    let mut b3 = Browser::new(None);
+    let (_, chooser_url) = b3.follow(&format!("{}/login", site.url)).await;
+    let waiting = Citizen {
+        name: "이영희",
+        birthdate: "1992-02-02",
+        phone: "010-0000-0002",
+    };
+    let wait_url = pick_and_submit(&mut b3, &chooser_url, &waiting).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let now = scraper.get(&metrics_url).await.body;
+        if sample(&now, "munjigi_logins_pending") == Some(1.0) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pending never 1:\n{now}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // The citizen gives up: no longer pending. A forged form is refused and
+    // counted under its code, site and front.
+    let base = absolute(&chooser_url, wait_url.trim_end_matches("/wait"));
+    let wait_page = b3.get(&absolute(&base, &wait_url)).await;
+    let csrf = wait_page.input_value("csrf").unwrap();
+    let forged = b3
+        .post(&format!("{base}/cancel"), &[("csrf", "forged")])
+        .await;
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    let cancelled = b3.post(&format!("{base}/cancel"), &[("csrf", &csrf)]).await;
+    assert_eq!(cancelled.status, 303, "{}", cancelled.body);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let now = scraper.get(&metrics_url).await.body;
+        if sample(&now, "munjigi_logins_pending") == Some(0.0) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pending never 0:\n{now}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
     let after = scraper.get(&metrics_url).await;
     assert_eq!(after.status, 200);
     let text = &after.body;
@@ -122,8 +167,21 @@ async fn a_scrape_after_logins_is_valid_and_counts_what_happened() {
     for (series, want) in [
         (
             "munjigi_provider_requests_started_total{provider=\"kakao\"}",
-            2.0,
+            3.0,
         ),
+        (
+            "munjigi_provider_requests_ended_total{provider=\"kakao\",outcome=\"cancelled\",reason=\"none\"}",
+            1.0,
+        ),
+        (
+            "munjigi_provider_approval_seconds_count{provider=\"kakao\"}",
+            1.0,
+        ),
+        (
+            "munjigi_refusals_total{site=\"town\",front=\"oidc\",code=\"MJ-T03\"}",
+            1.0,
+        ),
+        ("munjigi_provider_circuit_state{provider=\"kakao\"}", 0.0),
         (
             "munjigi_provider_requests_ended_total{provider=\"kakao\",outcome=\"approved\",reason=\"none\"}",
             1.0,
@@ -134,7 +192,7 @@ async fn a_scrape_after_logins_is_valid_and_counts_what_happened() {
         ),
         (
             "munjigi_provider_call_duration_seconds_count{provider=\"kakao\",call=\"start\"}",
-            2.0,
+            3.0,
         ),
         (
             "munjigi_provider_call_duration_seconds_count{provider=\"kakao\",call=\"verify\"}",
@@ -154,6 +212,28 @@ async fn a_scrape_after_logins_is_valid_and_counts_what_happened() {
         ),
     ] {
         assert_eq!(sample(text, series), Some(want), "{series} in:\n{text}");
+    }
+    // Read at scrape time, from the store and the key files.
+    for series in [
+        "munjigi_store_operation_duration_seconds_count{op=\"get\"}",
+        "munjigi_store_operation_duration_seconds_count{op=\"swap\"}",
+        "munjigi_store_operation_duration_seconds_count{op=\"tracked\"}",
+    ] {
+        assert!(
+            sample(text, series).unwrap_or(0.0) >= 1.0,
+            "{series} in:\n{text}"
+        );
+    }
+    assert!(
+        !text.contains("munjigi_store_errors_total{"),
+        "no store errors:\n{text}"
+    );
+    for key in ["es256", "rs256"] {
+        let age = sample(text, &format!("munjigi_key_age_seconds{{key=\"{key}\"}}"));
+        assert!(
+            age.is_some_and(|a| (0.0..3600.0).contains(&a)),
+            "{key}: {age:?}"
+        );
     }
     let polls = sample(
         text,

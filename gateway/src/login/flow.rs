@@ -148,6 +148,7 @@ pub async fn start(
         }
     };
     metrics.started(provider_id);
+    pending_track(app, &txn.id, txn.attempts + 1, Some(pending.expires_at));
     tracing::info!(txn = %txn.id, provider = %provider_id, elapsed_ms, "request pushed to the citizen's app");
     let attempt = Attempt {
         provider: provider_id.clone(),
@@ -237,8 +238,31 @@ pub fn abandoned(app: &App, txn: &LoginTxn) {
         app.runtime
             .metrics
             .ended(&a.provider, Ended::cancelled, "none");
+        pending_track(app, &txn.id, txn.attempts, None);
     }
 }
+
+/// The store-wide set of provider requests waiting on a citizen (the
+/// `munjigi_logins_pending` gauge): `Some(until)` adds the login, `None`
+/// removes it. Each attempt is its own member, so the end of one and the
+/// start of the next never undo each other. Off the login's path (a task of
+/// its own): a metric never delays or fails a login.
+fn pending_track(app: &App, txn: &str, attempt: u32, until: Option<u64>) {
+    let store = app.store.clone();
+    let txn = format!("{txn}:{attempt}");
+    tokio::spawn(async move {
+        let r = match until {
+            Some(u) => store.track(PENDING_SET, &txn, u).await,
+            None => store.untrack(PENDING_SET, &txn).await,
+        };
+        if let Err(e) = r {
+            tracing::debug!(error = %e, "pending-login gauge not updated");
+        }
+    });
+}
+
+/// The store key of the pending-login set.
+pub const PENDING_SET: &str = "mj:pending";
 
 /// Brings a pending login up to date with the provider (coalesced).
 pub async fn refresh(app: &App, txn: LoginTxn) -> Result<LoginTxn, GatewayError> {
@@ -304,7 +328,16 @@ pub async fn refresh(app: &App, txn: LoginTxn) -> Result<LoginTxn, GatewayError>
             }
             Ok(txn)
         }
-        Ok(Status::Completed) => apply(app, &txn, Event::ProviderCompleted, None).await,
+        Ok(Status::Completed) => {
+            let t = apply(app, &txn, Event::ProviderCompleted, None).await?;
+            if t.state == State::Completed {
+                let waited = now.saturating_sub(attempt.pending.started_at);
+                app.runtime
+                    .metrics
+                    .approved_after(&attempt.provider, Duration::from_secs(waited));
+            }
+            Ok(t)
+        }
         Ok(Status::Expired) => {
             apply(app, &txn, Event::ProviderExpired, Some(Failure::Expired)).await
         }
@@ -394,6 +427,7 @@ async fn apply(
             if let (Some(ended), Some(a)) = (ended, &t.attempt) {
                 let reason = t.failure.map_or("none", Failure::code);
                 app.runtime.metrics.ended(&a.provider, ended, reason);
+                pending_track(app, &t.id, t.attempts, None);
             }
             Ok(t)
         }
@@ -487,6 +521,7 @@ pub async fn finish(app: &App, txn: LoginTxn) -> Result<Option<LoginTxn>, Gatewa
             app.runtime
                 .metrics
                 .ended(&attempt.provider, Ended::approved, "none");
+            pending_track(app, &t.id, t.attempts, None);
             tracing::info!(txn = %t.id, provider = %attempt.provider, outcome = "verified", elapsed_ms, "login verified");
             Ok(Some(t))
         }

@@ -56,6 +56,8 @@ pub async fn route(
     }
     ctx.txn = Some(id.to_owned());
     let (txn, _) = app.txns.load(id).await?;
+    ctx.site = Some(txn.request.site_id.clone());
+    ctx.front = Some(txn.front.kind());
     if !same_browser(app, req.headers(), &txn) {
         return Err(GatewayError::WrongBrowser);
     }

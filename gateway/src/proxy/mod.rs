@@ -263,7 +263,8 @@ pub async fn handle(
         host: route.public_host().to_owned(),
         https: origin.https,
     };
-    match forward::forward(
+    let asked = std::time::Instant::now();
+    let answered = forward::forward(
         pool,
         &route,
         up,
@@ -272,8 +273,16 @@ pub async fn handle(
         &caller,
         identity.as_deref(),
     )
-    .await
-    {
+    .await;
+    app.runtime.metrics.upstream(
+        &route.site,
+        asked.elapsed(),
+        answered.as_ref().err().map(|e| match e {
+            forward::UpstreamError::Timeout(_) => "timeout",
+            forward::UpstreamError::Unreachable(_) => "unreachable",
+        }),
+    );
+    match answered {
         Ok(r) => Ok(r),
         Err(e) => Err(GatewayError::Upstream {
             route: route.id.clone(),

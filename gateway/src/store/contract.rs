@@ -6,6 +6,21 @@ use std::time::Duration;
 
 pub async fn exercise(s: &dyn Store) {
     let t = Duration::from_secs(5);
+    // Tracked sets: members live until their time; re-tracking moves it.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert_eq!(s.tracked("c:set", now).await.unwrap(), 0);
+    s.track("c:set", "a", now + 60).await.unwrap();
+    s.track("c:set", "b", now + 60).await.unwrap();
+    s.track("c:set", "b", now + 120).await.unwrap();
+    s.track("c:set", "old", now - 1).await.unwrap();
+    assert_eq!(s.tracked("c:set", now).await.unwrap(), 2);
+    assert_eq!(s.tracked("c:set", now + 61).await.unwrap(), 1, "a expired");
+    s.untrack("c:set", "b").await.unwrap();
+    s.untrack("c:set", "never").await.unwrap();
+    assert_eq!(s.tracked("c:set", now).await.unwrap(), 0);
     // take: once.
     s.put("c:k", b"v".to_vec(), t).await.unwrap();
     assert_eq!(s.take("c:k").await.unwrap().as_deref(), Some(&b"v"[..]));

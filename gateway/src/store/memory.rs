@@ -25,6 +25,9 @@ pub struct MemoryStore {
     hasher: RandomState,
     len: AtomicUsize,
     max_entries: usize,
+    /// Tracked sets: set → member → until (Unix seconds). Pruned as they are
+    /// read and by the sweeper; at most `max_entries` members in all.
+    sets: Mutex<HashMap<String, HashMap<String, u64>>>,
 }
 
 impl MemoryStore {
@@ -34,6 +37,7 @@ impl MemoryStore {
             hasher: RandomState::new(),
             len: AtomicUsize::new(0),
             max_entries,
+            sets: Mutex::new(HashMap::new()),
         })
     }
 
@@ -53,6 +57,10 @@ impl MemoryStore {
     }
 
     pub fn sweep(&self) {
+        let unix = unix_now();
+        for members in lock(&self.sets).values_mut() {
+            members.retain(|_, u| *u > unix);
+        }
         let now = Instant::now();
         for shard in &self.shards {
             let mut map = lock(shard);
@@ -130,7 +138,7 @@ impl MemoryStore {
 
 /// A poisoned shard only means another request panicked mid-update of plain data;
 /// the map itself is still consistent, so keep serving.
-fn lock(m: &Shard) -> MutexGuard<'_, HashMap<String, Entry>> {
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
@@ -245,6 +253,44 @@ impl Store for MemoryStore {
         }
         Ok(())
     }
+
+    async fn track(&self, set: &str, member: &str, until: u64) -> Result<(), StoreError> {
+        let mut sets = lock(&self.sets);
+        let total: usize = sets.values().map(HashMap::len).sum();
+        if total >= self.max_entries {
+            let now = unix_now();
+            for members in sets.values_mut() {
+                members.retain(|_, u| *u > now);
+            }
+            if sets.values().map(HashMap::len).sum::<usize>() >= self.max_entries {
+                return Err(StoreError::Full);
+            }
+        }
+        sets.entry(set.to_owned())
+            .or_default()
+            .insert(member.to_owned(), until);
+        Ok(())
+    }
+
+    async fn untrack(&self, set: &str, member: &str) -> Result<(), StoreError> {
+        if let Some(members) = lock(&self.sets).get_mut(set) {
+            members.remove(member);
+        }
+        Ok(())
+    }
+
+    async fn tracked(&self, set: &str, now: u64) -> Result<u64, StoreError> {
+        Ok(lock(&self.sets).get_mut(set).map_or(0, |members| {
+            members.retain(|_, u| *u > now);
+            u64::try_from(members.len()).unwrap_or(u64::MAX)
+        }))
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 #[cfg(test)]

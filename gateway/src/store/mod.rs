@@ -4,12 +4,14 @@
 //! memory, so any replica can serve any step. The operations are the few a Redis
 //! implementation can do atomically (SET PX, GET, GETDEL, SET NX, a
 //! compare-and-swap script and a fixed-window counter script), so flows never
-//! depend on which store runs.
+//! depend on which store runs; and a set of members with an expiry each
+//! (a sorted set), so an operator can count what is in flight across replicas.
 //! Values are opaque bytes; callers own their encoding.
 
 #[cfg(test)]
 mod contract;
 pub mod keys;
+pub mod measured;
 pub mod memory;
 pub mod redis;
 
@@ -66,6 +68,15 @@ pub trait Store: Send + Sync {
     /// Takes back one event from each live counter of `keys` (an event that
     /// did not happen after all); expired counters stay gone.
     async fn uncount(&self, keys: &[String]) -> Result<(), StoreError>;
+
+    /// Adds `member` to the set `set` until `until` (Unix seconds), for
+    /// counting what is in flight across replicas (pending logins).
+    async fn track(&self, set: &str, member: &str, until: u64) -> Result<(), StoreError>;
+    /// Removes `member` from `set` (absent: nothing happens).
+    async fn untrack(&self, set: &str, member: &str) -> Result<(), StoreError>;
+    /// How many members of `set` are live at `now` (Unix seconds); the
+    /// expired ones are dropped.
+    async fn tracked(&self, set: &str, now: u64) -> Result<u64, StoreError>;
 
     /// Writes several values (each with its TTL); one round trip where the store
     /// can (a Redis pipeline), not atomic as a whole.

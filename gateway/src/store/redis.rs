@@ -275,6 +275,42 @@ impl Store for RedisStore {
             .await
             .map_err(unavailable)
     }
+
+    async fn track(&self, set: &str, member: &str, until: u64) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        redis::cmd("ZADD")
+            .arg(set)
+            .arg(until)
+            .arg(member)
+            .query_async::<()>(&mut c)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn untrack(&self, set: &str, member: &str) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        redis::cmd("ZREM")
+            .arg(set)
+            .arg(member)
+            .query_async::<()>(&mut c)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn tracked(&self, set: &str, now: u64) -> Result<u64, StoreError> {
+        let mut c = self.conn.clone();
+        // One key: one slot, so the pipeline suits a cluster too.
+        let mut pipe = redis::pipe();
+        pipe.cmd("ZREMRANGEBYSCORE")
+            .arg(set)
+            .arg("-inf")
+            .arg(now)
+            .ignore()
+            .cmd("ZCARD")
+            .arg(set);
+        let (n,): (u64,) = pipe.query_async(&mut c).await.map_err(unavailable)?;
+        Ok(n)
+    }
 }
 
 #[cfg(test)]
