@@ -1184,14 +1184,22 @@ codes = { UNAUTHORIZED = "unauthorized", USER_NOT_FOUND = "unknown_person", USER
 
 /// A simulator, a gateway offering every provider, and the Authlib site, for one test.
 pub struct World {
-    _dir: TempDir,
-    _sim: Proc,
+    pub dir: TempDir,
+    pub sim: Proc,
+    pub sim_url: String,
     pub gw: Gateway,
     pub site: Site,
+    /// The site's registered redirect URI.
+    pub redirect: String,
 }
 
 /// Starts a [`World`]; `tag` names its temporary folder.
 pub fn world(tag: &str) -> World {
+    world_with(tag, "")
+}
+
+/// A [`World`] whose gateway config has `extra` appended.
+pub fn world_with(tag: &str, extra: &str) -> World {
     let dir = TempDir::new(tag);
     let (sim, sim_url) = start_simulator(dir.path(), &SimOpts::default());
     let (port, redirect) = site_port_and_redirect();
@@ -1199,16 +1207,19 @@ pub fn world(tag: &str) -> World {
         dir.path(),
         &sim_url,
         &GatewayOpts {
-            site_redirect: redirect,
+            site_redirect: redirect.clone(),
+            extra: extra.to_owned(),
             ..GatewayOpts::default()
         },
     );
     let site = start_site(port, &gw.url, "client_secret_basic", None);
     World {
-        _dir: dir,
-        _sim: sim,
+        dir,
+        sim,
+        sim_url,
         gw,
         site,
+        redirect,
     }
 }
 

@@ -100,6 +100,7 @@ use munjigi_providers::person::{BirthDate, Gender, Name, Phone};
 pub use bank::{BankDialect, SimBank, SimBankApiKey, SimBankAuth, SimBankBearer, SimBankHmac};
 pub use kakao_direct::SimApiKey;
 pub use misbehave::Outage;
+pub use people::ci_of;
 pub use toss_direct::SimTossClient;
 
 /// The simulator's settings (from `munjigi simulate`'s TOML, or built in code).

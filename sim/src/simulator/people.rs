@@ -32,6 +32,19 @@ pub(crate) struct Subject {
     pub gender: Gender,
 }
 
+/// The CI the simulated providers give the person with these details (for
+/// tests that must make sure it appears nowhere it should not).
+pub fn ci_of(name: &str, birthdate: &str, phone: &str) -> Option<String> {
+    Subject {
+        name: Name::parse(name).ok()?,
+        birthdate: BirthDate::parse(birthdate).ok()?,
+        phone: Phone::parse(phone).ok()?,
+        gender: Gender::Female,
+    }
+    .ci()
+    .ok()
+}
+
 impl Subject {
     /// 88-character base64 CI: HMAC-SHA512 over name|birthdate|phone. The person
     /// alone decides it, never the product: the same CI through every provider.
