@@ -22,6 +22,9 @@ MUNJIGI_PROXY_PACKAGES=(nginx-light wrk)
 # promtool (Debian ships it in the prometheus package): the metrics test checks
 # the admin listener's exposition with `promtool check metrics`.
 MUNJIGI_METRICS_PACKAGES=(prometheus)
+# The openssl command: the deployment test runs deploy/compose/dev-secrets.sh
+# (the compose stack's keys and test CA) and serves the configs with them.
+MUNJIGI_DEPLOY_PACKAGES=(openssl)
 
 _munjigi_sudo() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -78,7 +81,7 @@ ensure_test_prereqs() {
         "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$MUNJIGI_ROOT/tests/site/requirements.txt"
     fi
     export MUNJIGI_PYTHON="$venv/bin/python"
-    apt_ensure "${MUNJIGI_REDIS_PACKAGES[@]}" "${MUNJIGI_BROWSER_PACKAGES[@]}" "${MUNJIGI_PROXY_PACKAGES[@]}" "${MUNJIGI_METRICS_PACKAGES[@]}"
+    apt_ensure "${MUNJIGI_REDIS_PACKAGES[@]}" "${MUNJIGI_BROWSER_PACKAGES[@]}" "${MUNJIGI_PROXY_PACKAGES[@]}" "${MUNJIGI_METRICS_PACKAGES[@]}" "${MUNJIGI_DEPLOY_PACKAGES[@]}"
     # Only promtool is wanted: the package's own server (an unauthenticated
     # :9090, the demo's admin port) must not come up at the next boot either.
     if command -v deb-systemd-helper >/dev/null 2>&1; then
