@@ -113,3 +113,69 @@ fn a_citizen_signs_a_document_on_the_demo_site_in_a_real_browser() {
     let audit = std::fs::read_to_string(dir.path().join("audit.log")).unwrap();
     assert_eq!(audit.lines().count(), 2, "{audit}");
 }
+
+/// The chooser with one provider not answering (its circuit opened after a
+/// start failed in a provider-wide outage) and one an operator turned off,
+/// in Korean and English, at 412 and 320 px (screenshots
+/// `chooser-degraded-*.png`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chooser_greys_out_providers_that_are_not_offered_in_a_real_browser() {
+    let dir = TempDir::new("browser-degraded");
+    let (_sim, sim_url) = start_simulator(dir.path(), &SimOpts::default());
+    let (site_port, redirect) = site_port_and_redirect();
+    let gw = start_gateway(
+        dir.path(),
+        &sim_url,
+        &GatewayOpts {
+            site_redirect: redirect,
+            extra: "\n[health]\nmin_calls = 1\nopen_secs = 600\n\n[health.providers.pass]\nforce = \"off\"\n\
+                    reason_ko = \"PASS 정기 점검 중 (21시까지)\"\nreason_en = \"PASS scheduled maintenance until 21:00\"\n"
+                .into(),
+            ..GatewayOpts::default()
+        },
+    );
+    let site = start_site(site_port, &gw.url, "client_secret_basic", None);
+    assert_eq!(
+        sim_control(&sim_url, "outage", r#"{"provider":"naver","mode":"down"}"#),
+        200
+    );
+    // One start on Naver fails: its circuit opens.
+    let mut b = Browser::new(None);
+    let (_, chooser_url) = b.follow(&format!("{}/login", site.url)).await;
+    let base = chooser_url.split('?').next().unwrap().to_owned();
+    let form = b.get(&format!("{base}/identify?provider=naver")).await;
+    let csrf = form.input_value("csrf").unwrap();
+    let r = b
+        .post(
+            &format!("{base}/start"),
+            &[
+                ("csrf", &csrf),
+                ("provider", "naver"),
+                ("name", "홍길동"),
+                ("birthdate", "1990-01-31"),
+                ("phone", "010-1234-5678"),
+                ("consent", "yes"),
+            ],
+        )
+        .await;
+    assert!(r.status >= 500, "{}", r.body);
+    let script = repo_root().join("tests/browser/degraded_chooser.mjs");
+    let shots = repo_root().join("target/browser-shots");
+    std::fs::create_dir_all(&shots).unwrap();
+    for lang in ["ko", "en"] {
+        let out = Command::new("node")
+            .arg(&script)
+            .arg(format!("{}/login", site.url))
+            .arg(&shots)
+            .arg(lang)
+            .arg("naver,pass")
+            .output()
+            .expect("node");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && stdout.contains("OK:"),
+            "degraded chooser ({lang}):\n{stdout}\n{stderr}"
+        );
+    }
+}
