@@ -1,7 +1,8 @@
 //! The `munjigi` command: the demo, the server, the config checker, the
-//! simulator, the receipt verifier.
+//! simulator, the receipt and audit log verifiers.
 
 use clap::{Parser, Subcommand};
+mod audit_verify;
 mod demo;
 mod verify_receipt;
 
@@ -54,6 +55,33 @@ enum Command {
         /// Trust anchors: the roots (and CRL) of the receipt's provider in a gateway config.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verify audit chains: exit 0 whole, 1 tampered (one line per problem), 2 usage.
+    Verify {
+        /// Every writer's audit files (rotated ones too, in any order).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The store holding the checkpoints: redis://host:port/db.
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
+        /// --store is a node of a Redis Cluster.
+        #[arg(long, requires = "store")]
+        cluster: bool,
+        /// Saved checkpoints: one compact JWS per line.
+        #[arg(long, value_name = "FILE")]
+        checkpoints: Option<PathBuf>,
+        /// The gateway's JWKS: its /jwks URL or a saved file (repeat for rotated keys).
+        #[arg(long, value_name = "URL|FILE")]
+        jwks: Vec<String>,
     },
 }
 
@@ -157,6 +185,40 @@ fn main() -> ExitCode {
             }
         };
     }
+    if let Some(Command::Audit {
+        command:
+            AuditCommand::Verify {
+                files,
+                store,
+                cluster,
+                checkpoints,
+                jwks,
+            },
+    }) = cli.command
+    {
+        let args = audit_verify::Args {
+            files,
+            store,
+            cluster,
+            checkpoints,
+            jwks,
+        };
+        let result = runtime().map(|rt| rt.block_on(audit_verify::run(&args)));
+        return match result {
+            Ok(Ok(report)) => {
+                println!("{report}");
+                ExitCode::SUCCESS
+            }
+            Ok(Err(failure)) => {
+                eprintln!("{failure}");
+                ExitCode::from(failure.exit_code())
+            }
+            Err(e) => {
+                eprintln!("munjigi: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
     init_logging();
     let serving = matches!(cli.command, Some(Command::Serve { .. }));
     let result = runtime().and_then(|rt| {
@@ -168,7 +230,7 @@ fn main() -> ExitCode {
                         Some(Command::Demo { config, simulator }) => demo::run(&config, &simulator).await,
                         Some(Command::Serve { config }) => serve(config).await,
                         Some(Command::Simulate { config }) => simulate(config).await,
-                        Some(Command::Check { .. } | Command::VerifyReceipt { .. }) => Ok(()),
+                        Some(Command::Check { .. } | Command::VerifyReceipt { .. } | Command::Audit { .. }) => Ok(()),
                     }
                 } => r,
                 // serve drains by itself; the demo and the simulator just stop.

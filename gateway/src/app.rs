@@ -39,8 +39,6 @@ pub struct App {
     pub sessions: moka::sync::Cache<String, Arc<crate::login::session::Session>>,
     /// Proxy sessions, identities and upstream clients.
     pub proxy: crate::proxy::Runtime,
-    /// The signing audit log, when signing is enabled.
-    pub audit: Option<crate::audit::AuditLog>,
     /// The SAML IdP key and certificate(s).
     pub saml_keys: crate::saml::keys::SamlKeys,
     /// Precomputed `/saml/metadata`.
@@ -96,7 +94,7 @@ impl App {
     /// Starts the runtime (the configured store, the system clock) and builds
     /// everything the config describes on it. Must run inside a Tokio runtime.
     pub async fn build(config: Config) -> Result<Arc<App>, StartError> {
-        let runtime = Runtime::start(&config.store)
+        let runtime = Runtime::start(&config.store, config.audit.as_ref())
             .await
             .map_err(StartError::Store)?;
         Self::assemble(Arc::new(config), runtime)
@@ -107,6 +105,7 @@ impl App {
     /// unchanged upstreams, and swaps everything else.
     pub fn assemble(config: Arc<Config>, runtime: Arc<Runtime>) -> Result<Arc<App>, StartError> {
         let keys = SigningKeys::load(&config.keys)?;
+        runtime.audit.keys(&keys);
         let mut providers: HashMap<String, Arc<dyn Provider>> = HashMap::new();
         for p in &config.providers {
             let fail = |reason: String| StartError::Provider {
@@ -160,10 +159,6 @@ impl App {
                 .map_err(StartError::Saml)?
                 .into();
         let proxy = crate::proxy::Runtime::build(&config, &runtime).map_err(StartError::Proxy)?;
-        let audit = config
-            .signing
-            .as_ref()
-            .map(|s| crate::audit::AuditLog::new(s.audit_log.clone()));
         Ok(Arc::new(App {
             txns: runtime.txns.clone(),
             store: runtime.store.clone(),
@@ -178,7 +173,6 @@ impl App {
             providers,
             discovery,
             proxy,
-            audit,
             saml_keys,
             saml_metadata,
         }))

@@ -122,6 +122,7 @@ fn refused(app: &App, kind: Kind, site: &str, d: Decision) -> Result<(), Gateway
         Decision::Allow => Ok(()),
         Decision::Refuse { retry_after, limit } => {
             app.runtime.metrics.limited(kind.as_str());
+            crate::audit::limit_tripped(app, kind.as_str(), site);
             Err(GatewayError::Limited(Refused {
                 kind,
                 retry_after,

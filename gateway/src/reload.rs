@@ -72,6 +72,7 @@ pub fn reload(live: &Live, path: &Path) -> Result<(), String> {
     if cfg.admin_listen != old.config.admin_listen {
         return Err("admin.listen needs a restart".into());
     }
+    crate::audit::reload_check(&old.config, &cfg)?;
     let app = App::assemble(Arc::new(cfg), old.runtime.clone()).map_err(|e| e.to_string())?;
     live.swap(app);
     Ok(())
@@ -84,6 +85,7 @@ fn mtime(path: &Path) -> Option<SystemTime> {
 fn reload_logged(live: &Live, path: &Path, why: &str) {
     let result = reload(live, path);
     live.app().runtime.metrics.reload(result.is_ok());
+    crate::audit::config_reloaded(&live.app(), result.is_ok(), why);
     match result {
         Ok(()) => {
             let app = live.app();

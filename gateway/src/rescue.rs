@@ -80,6 +80,10 @@ pub enum GatewayError {
     /// operator forced it off (`crate::circuit`).
     #[error("provider `{provider}` is not offered now ({})", if *.forced { "forced off" } else { "circuit open" })]
     ProviderOff { provider: String, forced: bool },
+    /// The audit log could not take a login's record and `[audit]
+    /// on_failure` is `refuse`: the login does not complete.
+    #[error("{0}")]
+    AuditUnavailable(String),
 }
 
 impl From<TxnError> for GatewayError {
@@ -317,6 +321,7 @@ pub fn rescue_of(e: &GatewayError) -> Rescue {
             Info,
             "MJ-P14",
         ),
+        G::AuditUnavailable(_) => r(S::SERVICE_UNAVAILABLE, Problem::TryLater, Error, "MJ-A01"),
     }
 }
 
@@ -549,6 +554,7 @@ mod tests {
                 provider: "kakao".into(),
                 forced: true,
             },
+            GatewayError::AuditUnavailable("x".into()),
             GatewayError::UnsafePath {
                 place: "x".into(),
                 reason: crate::web::path::PathRefusal::Backslash,
@@ -673,6 +679,7 @@ mod tests {
             | G::Limited(_)
             | G::UnsafePath { .. }
             | G::ProviderOff { .. }
+            | G::AuditUnavailable(_)
             | G::Saml(_) => {}
         }
     }

@@ -54,6 +54,8 @@ pub struct Runtime {
     pub metrics: crate::metrics::Metrics,
     /// Each provider's circuit: a reload keeps what it has seen.
     pub circuits: crate::circuit::Circuits,
+    /// This process's audit chain: a reload keeps writing it.
+    pub audit: crate::audit::Audit,
     /// Pools held by the snapshots in use; a pool lives as long as one of
     /// them routes to it.
     pools: Mutex<HashMap<PoolKey, Weak<Pool>>>,
@@ -62,6 +64,15 @@ pub struct Runtime {
 impl Runtime {
     /// A runtime on `store`, telling time by `clock`.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Arc<Self> {
+        Self::with_audit(store, clock, crate::audit::Audit::off())
+    }
+
+    /// [`Runtime::new`] writing `audit`.
+    pub fn with_audit(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        audit: crate::audit::Audit,
+    ) -> Arc<Self> {
         let metrics = crate::metrics::Metrics::new();
         let store: Arc<dyn Store> = Arc::new(crate::store::measured::Measured::new(
             store,
@@ -75,13 +86,18 @@ impl Runtime {
             proxy_sessions: crate::proxy::session::l1_cache(),
             metrics,
             circuits: crate::circuit::Circuits::new(),
+            audit,
             pools: Mutex::new(HashMap::new()),
         })
     }
 
     /// Connects the configured store (must run inside a Tokio runtime: the
-    /// memory store starts its sweeper) on the system clock.
-    pub async fn start(settings: &StoreSettings) -> Result<Arc<Self>, String> {
+    /// memory store starts its sweeper) on the system clock, and starts the
+    /// audit writer when there is an audit log.
+    pub async fn start(
+        settings: &StoreSettings,
+        audit: Option<&crate::config::model::AuditSettings>,
+    ) -> Result<Arc<Self>, String> {
         let store: Arc<dyn Store> = match settings {
             StoreSettings::Memory { max_entries } => {
                 let s = MemoryStore::new(*max_entries);
@@ -104,7 +120,12 @@ impl Runtime {
                 Arc::new(store.map_err(|e| e.to_string())?)
             }
         };
-        Ok(Self::new(store, Arc::new(SystemClock)))
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let audit = match audit {
+            Some(a) => crate::audit::Audit::open(a, clock.clone())?,
+            None => crate::audit::Audit::off(),
+        };
+        Ok(Self::with_audit(store, clock, audit))
     }
 
     /// The pool for `route`'s upstream: the one already serving it when its

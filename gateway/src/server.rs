@@ -406,6 +406,7 @@ pub async fn serve(
         None => None,
     };
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    crate::audit::checkpoint::spawn(live.clone());
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     tokio::pin!(shutdown);
     loop {
@@ -477,6 +478,7 @@ pub async fn serve(
         () = graceful.shutdown() => tracing::info!("all requests finished"),
         () = tokio::time::sleep(DRAIN_DEADLINE) => tracing::warn!("drain deadline reached; closing"),
     }
+    crate::audit::checkpoint::at_shutdown(&live).await;
     Ok(())
 }
 

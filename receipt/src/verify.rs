@@ -85,7 +85,7 @@ fn b64url_json(part: &str, what: &str) -> Result<serde_json::Value, String> {
 }
 
 /// The one ES256 key `kid` names in `jwks`.
-fn key_for(jwks: &serde_json::Value, kid: &str) -> Result<Jwk, String> {
+pub fn key_for(jwks: &serde_json::Value, kid: &str) -> Result<Jwk, String> {
     let keys = jwks
         .get("keys")
         .and_then(|k| k.as_array())

@@ -250,12 +250,29 @@ async fn a_site_gets_one_document_signed_and_a_verifiable_receipt() {
     )
     .await;
     assert_eq!(status, 404);
-    // The audit log has the event, with digests and no personal data.
+    // The audit log has the event, with every field the signing log always
+    // wrote (it is now one record of the hash-chained audit log), digests
+    // and no personal data.
     let audit = std::fs::read_to_string(w.dir.path().join("audit.log")).unwrap();
-    let line: serde_json::Value = serde_json::from_str(audit.lines().next().unwrap()).unwrap();
-    assert_eq!(line["event"], "signature.completed");
+    let completed: Vec<serde_json::Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["event"] == "signature.completed")
+        .collect();
+    assert_eq!(completed.len(), 1, "{audit}");
+    let line = &completed[0];
     assert_eq!(line["request"], id.as_str());
+    assert_eq!(line["client"], "town");
+    assert_eq!(line["provider"], "kakao");
+    assert_eq!(line["acr"], "urn:munjigi:acr:substantial");
+    assert!(line["txn"].as_str().is_some_and(|t| !t.is_empty()));
+    assert!(line["sub"].as_str().is_some_and(|t| !t.is_empty()));
+    assert!(line["ts"].as_u64().is_some());
     assert_eq!(line["documents"][0], sha_hex(doc).as_str());
+    assert_eq!(line["receipt_sha256"], sha_hex(receipt.as_bytes()).as_str());
+    for field in ["seq", "writer", "time", "prev", "hash"] {
+        assert!(line.get(field).is_some(), "{field} in {line}");
+    }
     assert!(!audit.contains("홍길동") && !audit.contains("1234-5678"));
 }
 
@@ -406,6 +423,15 @@ async fn no_receipt_without_the_audit_event() {
     assert!(logs.contains("MJ-G01"), "{logs}");
 }
 
+/// Whether the audit log has a `signature.completed` record for request `id`.
+fn audited_as_signed(w: &World, id: &str) -> bool {
+    let audit = std::fs::read_to_string(w.dir.path().join("audit.log")).unwrap_or_default();
+    audit
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .any(|e| e["event"] == "signature.completed" && e["request"] == id)
+}
+
 /// Another citizen, unknown to the simulator (who approves whoever asks).
 const KIM: Citizen<'static> = Citizen {
     name: "김철수",
@@ -479,8 +505,10 @@ async fn an_approval_after_the_request_expired_gets_no_receipt() {
     assert_eq!(j["failure"], "expired", "{j}");
     assert!(j.get("receipt").is_none(), "{j}");
     // Nothing was audited as signed; the link is dead.
-    let audit = std::fs::read_to_string(w.dir.path().join("audit.log")).unwrap_or_default();
-    assert!(!audit.contains(&id), "{audit}");
+    assert!(
+        !audited_as_signed(&w, &id),
+        "no signature.completed for {id}"
+    );
     let again = b.get(&url).await;
     assert!(again.status >= 400, "{}", again.status);
 
@@ -514,8 +542,10 @@ async fn one_bad_element_of_a_multi_sign_fails_the_whole_request() {
     refused_then_back_to_site(&w, &mut b, &base, &id).await;
     let logs = w.gw.proc.drain().join("\n");
     assert!(logs.contains("provider result refused"), "{logs}");
-    let audit = std::fs::read_to_string(w.dir.path().join("audit.log")).unwrap_or_default();
-    assert!(!audit.contains(&id), "{audit}");
+    assert!(
+        !audited_as_signed(&w, &id),
+        "no signature.completed for {id}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

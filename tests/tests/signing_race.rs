@@ -118,7 +118,9 @@ async fn two_continues_on_two_replicas_complete_a_signature_once() {
     let events: Vec<serde_json::Value> = audit
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
-        .filter(|e: &serde_json::Value| e["request"] == id.as_str())
+        .filter(|e: &serde_json::Value| {
+            e["request"] == id.as_str() && e["event"] == "signature.completed"
+        })
         .collect();
     assert_eq!(events.len(), 1, "one audit event: {audit}");
     let back = format!("{redirect}?id={id}&state=st-1");

@@ -317,7 +317,12 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
         routes::trusted(r, &server.trusted_proxies, server.allow_any_trusted_proxy);
     let proxy = routes::settings(r, raw.proxy);
     let routes = routes::build(r, base, &public_url, &sites, raw.routes);
-    let signing = signing(r, base, raw.signing);
+    let from_signing = raw.signing.as_ref().map(|s| audit::FromSigning {
+        span: s.span(),
+        audit_log: s.get_ref().audit_log.clone(),
+    });
+    let audit = audit::settings(r, base, raw.audit, from_signing);
+    let signing = signing(r, raw.signing);
 
     let saml_settings = saml::settings(r, &public_url, raw.saml);
     let admin_listen = admin_listen(r, raw.admin, listen);
@@ -341,6 +346,7 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
         proxy,
         routes,
         signing,
+        audit,
         saml: saml_settings,
         saml_sps,
         limits: deployment_limits,
@@ -616,12 +622,8 @@ fn policies(
     policies
 }
 
-/// `[signing]`: the audit log and the bounds of a signature request.
-fn signing(
-    r: &mut Report<'_>,
-    base: &Path,
-    raw: Option<Spanned<RawSigning>>,
-) -> Option<SigningSettings> {
+/// `[signing]`: the bounds of a signature request (its audit log: [`audit`]).
+fn signing(r: &mut Report<'_>, raw: Option<Spanned<RawSigning>>) -> Option<SigningSettings> {
     raw.map(|s| {
         let s = s.into_inner();
         let mut bounded = |v: &Option<Spanned<u64>>, default: u64, hi: u64, name: &str| match v {
@@ -644,7 +646,6 @@ fn signing(
         let max_documents = bounded(&s.max_documents, 50, 100, "max_documents");
         let retention_days = bounded(&s.retention_days, 30, 3650, "retention_days");
         SigningSettings {
-            audit_log: base.join(s.audit_log.get_ref()),
             max_document_bytes: usize::try_from(max_document_bytes).unwrap_or(1 << 20),
             max_documents: usize::try_from(max_documents).unwrap_or(50),
             retention: Duration::from_secs(retention_days * 86_400),
@@ -828,6 +829,7 @@ fn valid_id(id: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
+mod audit;
 mod crl;
 #[cfg(test)]
 mod declarative;

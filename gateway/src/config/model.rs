@@ -38,6 +38,8 @@ pub struct Config {
     pub routes: Vec<std::sync::Arc<Route>>,
     /// Document signing; None = the signing API answers 503.
     pub signing: Option<SigningSettings>,
+    /// The audit log (`[audit]`, or `[signing] audit_log`); None = off.
+    pub audit: Option<AuditSettings>,
     pub saml: SamlSettings,
     /// SAML SP entityID → site id.
     pub saml_sps: HashMap<String, String>,
@@ -95,10 +97,30 @@ pub struct SamlSite {
 
 #[derive(Debug, Clone)]
 pub struct SigningSettings {
-    pub audit_log: PathBuf,
     pub max_document_bytes: usize,
     pub max_documents: usize,
     pub retention: Duration,
+}
+
+/// The audit log's settings (`[audit]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditSettings {
+    /// The file this process appends its chain to.
+    pub path: PathBuf,
+    /// What a login does when its record cannot be written.
+    pub on_failure: OnFailure,
+    /// How often the chain's head is signed and stored.
+    pub checkpoint_every: Duration,
+}
+
+/// What a login does when its audit record cannot be written (signing
+/// always refuses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnFailure {
+    /// The login does not complete (`MJ-A01`).
+    Refuse,
+    /// An error is logged (`MJ-A02`) and the login goes on.
+    Log,
 }
 
 impl Config {

@@ -48,6 +48,23 @@ pub struct RawConfig {
     /// Provider circuits and operators' overrides (defaults without it).
     #[serde(default)]
     pub health: Option<Spanned<RawHealth>>,
+    /// The tamper-evident audit log (off without it, unless signing names one).
+    #[serde(default)]
+    pub audit: Option<Spanned<RawAudit>>,
+}
+
+/// The audit log: where this replica's chain is written, what a login does
+/// when its record cannot be written, how often the chain's head is sealed.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAudit {
+    /// The file this replica appends to (relative to the config file).
+    pub path: Spanned<String>,
+    /// `"refuse"` (default): a login whose record cannot be written does not
+    /// complete; `"log"`: log an error and go on. Signing always refuses.
+    pub on_failure: Option<Spanned<String>>,
+    /// Seconds between signed checkpoints of the chain's head (default 60).
+    pub checkpoint_secs: Option<Spanned<u64>>,
 }
 
 /// When a provider's circuit opens (`crate::circuit`), for every provider.
@@ -119,9 +136,9 @@ pub struct RawSaml {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSigning {
-    /// The append-only audit log; every signing is written (and synced) here
-    /// before its receipt is released. Required.
-    pub audit_log: Spanned<String>,
+    /// The audit log by its older name: `[audit] path` when `[audit]` is
+    /// absent. Signing needs an audit log, by either name.
+    pub audit_log: Option<Spanned<String>>,
     /// Largest document sent as content, bytes (default 1 MiB).
     pub max_document_bytes: Option<Spanned<u64>>,
     /// Most documents in one request (default 50).

@@ -61,6 +61,7 @@ pub async fn complete(app: &App, txn: LoginTxn, ctx: &Ctx) -> Result<Response, G
     if !app.txns.claim(&txn.id).await? {
         return Ok(respond::redirect(&format!("/login/{}/wait", txn.id)));
     }
+    crate::audit::verified_login_completed(app, &txn, &outcome).await?;
     let (ticket, sess) = session::create(app, outcome.clone()).await?;
     let cookie = app.cookies.set(
         session::COOKIE,
@@ -96,6 +97,7 @@ pub async fn back_to_site(app: &App, txn: LoginTxn, ctx: &Ctx) -> Result<Respons
         app.runtime
             .metrics
             .login(&txn.request.site_id, txn.front.kind(), Left::returned);
+        crate::audit::login_returned(app, &txn);
     }
     // After a failed attempt the site hears why, from the one table.
     let failed = crate::failure::Failure::of_ended(txn.state, txn.failure);

@@ -149,6 +149,7 @@ pub async fn start(
     };
     metrics.started(provider_id);
     pending_track(app, &txn.id, txn.attempts + 1, Some(pending.expires_at));
+    crate::audit::login_started(app, txn, provider_id);
     tracing::info!(txn = %txn.id, provider = %provider_id, elapsed_ms, "request pushed to the citizen's app");
     let attempt = Attempt {
         provider: provider_id.clone(),
@@ -428,6 +429,7 @@ async fn apply(
                 let reason = t.failure.map_or("none", Failure::code);
                 app.runtime.metrics.ended(&a.provider, ended, reason);
                 pending_track(app, &t.id, t.attempts, None);
+                crate::audit::login_failed(app, &t, reason);
             }
             Ok(t)
         }

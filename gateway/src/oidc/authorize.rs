@@ -170,6 +170,16 @@ pub async fn handle(
         if let Some(s) = login::reusable(app, &parts.headers, &request, &policy).await? {
             let txn_id = random::token(16)?;
             tracing::info!(txn = %txn_id, client = client_id, "login answered from the gateway session");
+            crate::audit::login_completed(
+                app,
+                &txn_id,
+                &request.site_id,
+                front.kind(),
+                front.party(),
+                &s.outcome,
+                crate::audit::Via::Session,
+            )
+            .await?;
             let answered = login::ends::answer(
                 app, &txn_id, &front, &request, &policy, &s.outcome, &s.sid, ctx,
             )

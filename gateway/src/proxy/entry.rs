@@ -303,6 +303,16 @@ pub async fn start(
     if let Some(s) = login::reusable(app, req.headers(), &request, &policy).await? {
         tracing::info!(route = %route.id, "proxy login answered from the gateway session");
         let txn_id = random::token(16)?;
+        crate::audit::login_completed(
+            app,
+            &txn_id,
+            &request.site_id,
+            front.kind(),
+            front.party(),
+            &s.outcome,
+            crate::audit::Via::Session,
+        )
+        .await?;
         let answered = login::ends::answer(
             app, &txn_id, &front, &request, &policy, &s.outcome, &s.sid, ctx,
         )

@@ -262,6 +262,16 @@ async fn start(
     if !force {
         if let Some(s) = login::reusable(app, headers, &request, &policy).await? {
             let txn_id = random::token(16)?;
+            crate::audit::login_completed(
+                app,
+                &txn_id,
+                &request.site_id,
+                "saml",
+                &ret.sp,
+                &s.outcome,
+                crate::audit::Via::Session,
+            )
+            .await?;
             let answered = complete(
                 app, &txn_id, &ret, &request, &policy, &s.outcome, &s.sid, ctx,
             );

@@ -329,6 +329,7 @@ async fn create(
             "signature id collision".into(),
         ));
     }
+    crate::audit::signature_requested(app, &r);
     let mut url = format!("{}/sign/{}", app.config.public_url, r.id);
     if let Some(l) = &r.locale {
         url = format!("{url}?lang={l}");

@@ -174,22 +174,6 @@ pub async fn expire_if_due(
     Ok(())
 }
 
-#[derive(Serialize)]
-struct AuditEvent<'a> {
-    ts: u64,
-    event: &'static str,
-    request: &'a str,
-    client: &'a str,
-    txn: &'a str,
-    provider: &'a str,
-    sub: &'a str,
-    acr: &'static str,
-    /// SHA-256 of each document, hex, in order.
-    documents: Vec<&'a str>,
-    /// SHA-256 of the receipt JWS, so the log pins the exact receipt released.
-    receipt_sha256: String,
-}
-
 fn back_to_site(r: &SignatureRecord) -> String {
     let mut pairs = vec![("id", r.id.as_str())];
     if let Some(s) = &r.state {
@@ -239,6 +223,7 @@ async fn fail(
                 continue;
             }
             tracing::info!(request = %r.id, txn = %txn.id, reason, "signature request failed");
+            crate::audit::signature_failed(app, &r, &txn.id, reason);
             app.runtime
                 .metrics
                 .login(&r.site_id, txn.front.kind(), crate::metrics::Left::returned);
@@ -325,22 +310,18 @@ pub async fn finish(
         return fail(app, txn, spec, "wrong_signer").await;
     }
     let receipt = receipt::seal(app, &r, outcome, &sub)?;
-    let event = AuditEvent {
+    let event = crate::audit::Event::SignatureCompleted {
         ts: app.clock.now(),
-        event: "signature.completed",
-        request: &r.id,
-        client: &r.client_id,
-        txn: &txn.id,
-        provider: outcome.provider.as_str(),
-        sub: &sub,
+        request: r.id.clone(),
+        client: r.client_id.clone(),
+        txn: txn.id.clone(),
+        provider: outcome.provider.to_string(),
+        sub: sub.clone(),
         acr: outcome.level.acr(),
-        documents: r.documents.iter().map(|d| d.sha256.as_str()).collect(),
+        documents: r.documents.iter().map(|d| d.sha256.clone()).collect(),
         receipt_sha256: hex::encode(openssl::sha::sha256(receipt.as_bytes())),
     };
-    let Some(audit) = &app.audit else {
-        return fail(app, txn, spec, "audit_unavailable").await;
-    };
-    if let Err(e) = audit.append(&event).await {
+    if let Err(e) = crate::audit::events::signature_completed(app, event).await {
         tracing::error!(code = "MJ-G01", request = %r.id, txn = %txn.id, error = %e, "audit log unwritable: signature refused, no receipt released");
         return fail(app, txn, spec, "audit_unavailable").await;
     }

@@ -42,10 +42,16 @@ pub enum Family {
     RateLimit,
     /// The readiness probe's key (never written).
     Readiness,
+    /// An audit writer's latest signed checkpoint (`audit:cp:<writer>`),
+    /// kept 400 days: long after the process that wrote it has gone.
+    AuditCheckpoint,
+    /// The one index of audit writers that have checkpointed, so a verifier
+    /// can tell a writer whose whole file is missing.
+    AuditWriters,
 }
 
 impl Family {
-    pub const ALL: [Family; 13] = [
+    pub const ALL: [Family; 15] = [
         Family::Login,
         Family::Code,
         Family::UsedCode,
@@ -59,6 +65,8 @@ impl Family {
         Family::Signature,
         Family::RateLimit,
         Family::Readiness,
+        Family::AuditCheckpoint,
+        Family::AuditWriters,
     ];
 
     /// The prefix every key of the family starts with.
@@ -77,6 +85,8 @@ impl Family {
             Family::Signature => "sig:",
             Family::RateLimit => "rl:{",
             Family::Readiness => "mj:readyz",
+            Family::AuditCheckpoint => "audit:cp:",
+            Family::AuditWriters => "audit:writers",
         }
     }
 

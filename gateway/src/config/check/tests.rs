@@ -789,3 +789,64 @@ fn a_route_id_is_never_an_oidc_client_id() {
     ));
     assert!(e.is_empty(), "{e:?}");
 }
+
+#[test]
+fn the_audit_log_is_one_section_with_the_signing_key_as_its_old_name() {
+    use crate::config::model::OnFailure;
+    let c = parse(Path::new("/etc/munjigi/x.toml"), GOOD).unwrap();
+    assert_eq!(c.audit, None, "off without [audit] and without signing");
+    let audit = |body: &str| format!("{GOOD}\n[audit]\n{body}\n");
+    let c = parse(
+        Path::new("/etc/munjigi/x.toml"),
+        &audit("path = \"audit/gw.log\""),
+    )
+    .unwrap();
+    let a = c.audit.unwrap();
+    assert_eq!(a.path, Path::new("/etc/munjigi/audit/gw.log"));
+    assert_eq!(a.on_failure, OnFailure::Refuse);
+    assert_eq!(a.checkpoint_every, Duration::from_secs(60));
+    let c = parse(
+        Path::new("/tmp/x.toml"),
+        &audit("path = \"a.log\"\non_failure = \"log\"\ncheckpoint_secs = 5"),
+    )
+    .unwrap();
+    let a = c.audit.unwrap();
+    assert_eq!(
+        (a.on_failure, a.checkpoint_every),
+        (OnFailure::Log, Duration::from_secs(5))
+    );
+    // The old key alone still works; both naming one file is fine.
+    let old = format!("{GOOD}\n[signing]\naudit_log = \"signing.log\"\n");
+    let c = parse(Path::new("/tmp/x.toml"), &old).unwrap();
+    assert_eq!(c.audit.unwrap().path, Path::new("/tmp/signing.log"));
+    assert!(c.signing.is_some());
+    let both = format!("{old}\n[audit]\npath = \"signing.log\"\n");
+    assert!(errs(&both).is_empty(), "{:?}", errs(&both));
+    // Mistakes, each with its place.
+    let e = errs(&format!("{old}\n[audit]\npath = \"other.log\"\n"));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].contains(
+            ":21:13: signing.audit_log `signing.log` differs from audit.path `other.log`"
+        ),
+        "{e:?}"
+    );
+    let e = errs(&format!("{GOOD}\n[signing]\nmax_documents = 3\n"));
+    assert!(e[0].contains(":20:1: signing needs an audit log"), "{e:?}");
+    let e = errs(&audit(
+        "path = \"a.log\"\non_failure = \"ignore\"\ncheckpoint_secs = 0",
+    ));
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(
+        e[0].contains(":22:14: audit.on_failure `ignore` must be"),
+        "{e:?}"
+    );
+    assert!(
+        e[1].contains(":23:19: audit.checkpoint_secs must be between 1"),
+        "{e:?}"
+    );
+    let e = errs(&audit("path = \"a.log\"\nsync = false"));
+    assert!(e[0].contains("unknown field `sync`"), "{e:?}");
+    let e = errs(&audit("on_failure = \"log\""));
+    assert!(e[0].contains("missing field `path`"), "{e:?}");
+}
