@@ -64,6 +64,9 @@ pub async fn run(gateway: &Path, simulator: &Path) -> Result<(), String> {
         ));
     }
     let app = App::build(cfg).await.map_err(|e| e.to_string())?;
+    if let Some(endpoint) = &app.config.otlp_endpoint {
+        munjigi::otlp::start(endpoint)?;
+    }
     let listener = tokio::net::TcpListener::bind(app.config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", app.config.listen))?;

@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 mod audit_verify;
 mod demo;
+mod logs;
 mod verify_receipt;
 
 use munjigi::{app::App, config, server};
@@ -85,16 +86,12 @@ enum AuditCommand {
     },
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("MUNJIGI_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Colours only on a terminal: log files and collectors get plain text.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(ansi)
-        .init();
+/// Logs to stderr as `MUNJIGI_LOG_FORMAT` says (`text`, the default, or
+/// `json`), filtered by `MUNJIGI_LOG`; an unknown format stops the start.
+fn init_logging() -> Result<logs::Format, String> {
+    let format = logs::Format::from_env()?;
+    logs::init(format);
+    Ok(format)
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
@@ -107,6 +104,9 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 async fn serve(path: PathBuf) -> Result<(), String> {
     let cfg = config::load(&path).map_err(|e| e.to_string())?;
     let app = App::build(cfg).await.map_err(|e| e.to_string())?;
+    if let Some(endpoint) = &app.config.otlp_endpoint {
+        munjigi::otlp::start(endpoint)?;
+    }
     let listener = tokio::net::TcpListener::bind(app.config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", app.config.listen))?;
@@ -219,7 +219,13 @@ fn main() -> ExitCode {
             }
         };
     }
-    init_logging();
+    let log_format = match init_logging() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("munjigi: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let serving = matches!(cli.command, Some(Command::Serve { .. }));
     let result = runtime().and_then(|rt| {
         rt.block_on(async {
@@ -235,7 +241,7 @@ fn main() -> ExitCode {
                 } => r,
                 // serve drains by itself; the demo and the simulator just stop.
                 () = server::stop_signal(), if !serving => {
-                    eprintln!("stopping");
+                    tracing::info!("stopping");
                     Ok(())
                 }
             }
@@ -244,7 +250,11 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("munjigi: {e}");
+            // In JSON mode every stderr line is JSON, this last one too.
+            match log_format {
+                logs::Format::Json => tracing::error!(error = %e, "munjigi stopped"),
+                logs::Format::Text => eprintln!("munjigi: {e}"),
+            }
             ExitCode::FAILURE
         }
     }

@@ -34,6 +34,7 @@ pub mod limits;
 pub mod login;
 pub mod metrics;
 pub mod oidc;
+pub mod otlp;
 pub mod pages;
 pub mod pairwise;
 pub mod proxy;

@@ -73,6 +73,10 @@ pub fn reload(live: &Live, path: &Path) -> Result<(), String> {
         return Err("admin.listen needs a restart".into());
     }
     crate::audit::reload_check(&old.config, &cfg)?;
+    // The exporter is made once, at start.
+    if cfg.otlp_endpoint != old.config.otlp_endpoint {
+        return Err("tracing.otlp_endpoint needs a restart".into());
+    }
     let app = App::assemble(Arc::new(cfg), old.runtime.clone()).map_err(|e| e.to_string())?;
     live.swap(app);
     Ok(())

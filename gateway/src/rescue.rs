@@ -369,6 +369,13 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// The login this request is about: on the error page, and on every
+    /// line logged for the request from now on (the `request` span's `txn`).
+    pub fn set_txn(&mut self, id: &str) {
+        crate::web::layers::record_txn(id);
+        self.txn = Some(id.to_owned());
+    }
+
     /// Links to this page in each language. The path came from a request, so
     /// it is used only when a browser would keep it on this origin.
     pub fn lang_hrefs(&self) -> (String, String) {

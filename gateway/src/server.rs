@@ -1,10 +1,13 @@
 //! The HTTP front: the canonical path, the proxy's hot path, one tower stack
 //! for the gateway's own endpoints, the route table, plain or TLS listeners.
 //!
-//! Every request's path is canonicalised first ([`crate::web::path`]); a
-//! proxied one then goes straight to the proxy (no span, its own timeouts).
-//! The gateway's own endpoints pass through a `ServiceBuilder` stack in
-//! [`handle`], each layer with its reason. Routing is a plain `match` on
+//! Every request first gets a request id (echoed as `X-Request-Id`) and its
+//! trace context (an incoming W3C `traceparent`, or a new trace), both in a
+//! `request` span around all its handling and the trace in a task-local for
+//! outgoing calls ([`munjigi_providers::trace`]). Its path is then
+//! canonicalised ([`crate::web::path`]); a proxied one goes straight to the
+//! proxy (its own timeouts). The gateway's own endpoints pass through a
+//! `ServiceBuilder` stack in [`handle`], each layer with its reason. Routing is a plain `match` on
 //! method and path (no framework), so every endpoint is visible in one
 //! screen. TLS (HTTP/1.1 and HTTP/2 by ALPN) is rustls with the ring provider.
 
@@ -12,7 +15,7 @@ use crate::app::App;
 use crate::pages::{self, Lang};
 use crate::reload::Live;
 use crate::rescue::{self, Ctx, GatewayError, Ways};
-use crate::web::layers::{CanonicalPath, RequestId, TraceLayer};
+use crate::web::layers::{self, CanonicalPath, RequestId};
 use crate::web::path::{self as web_path, Canonical, PathRefusal};
 use crate::web::{cookies, respond, Response};
 use crate::web::{AnyBody, AnyResponse};
@@ -26,6 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tower::{ServiceBuilder, ServiceExt as _};
+use tracing::Instrument as _;
 
 pub const LANG_COOKIE: &str = "mj_lang";
 
@@ -68,6 +72,7 @@ async fn proxied(
     req: http::Request<Incoming>,
     origin: proxy::Origin,
     path: Canonical,
+    request_id: &str,
 ) -> AnyResponse {
     let accept = req.headers().get(http::header::ACCEPT_LANGUAGE).cloned();
     let ctx_path = path.as_str().to_owned();
@@ -76,7 +81,7 @@ async fn proxied(
         Ok(r) => r,
         Err(e) => {
             let ctx = Ctx {
-                request_id: crate::random::request_id(),
+                request_id: request_id.to_owned(),
                 lang: Lang::negotiate(None, None, accept.as_ref().and_then(|v| v.to_str().ok())),
                 path: ctx_path,
                 txn: None,
@@ -98,6 +103,7 @@ fn unsafe_path(
     req: &http::Request<Incoming>,
     origin: &proxy::Origin,
     reason: PathRefusal,
+    request_id: &str,
 ) -> AnyResponse {
     let place = match origin.host.as_deref() {
         Some(h) => match proxy::route::find(&app.config.routes, Some(h), "/") {
@@ -108,7 +114,7 @@ fn unsafe_path(
     };
     let (lang, _) = lang_of(req);
     let ctx = Ctx {
-        request_id: crate::random::request_id(),
+        request_id: request_id.to_owned(),
         lang,
         path: "/".to_owned(),
         txn: None,
@@ -152,10 +158,39 @@ fn is_gateway_path(path: &str, demo: bool) -> bool {
 }
 
 /// Handles one request; never fails (errors become pages or protocol errors).
+///
+/// Request id and trace come first, for every request (proxied ones too):
+/// the id is always ours (a client's `X-Request-Id` is not believed) and is
+/// echoed in the answer's `X-Request-Id`; the trace continues a valid
+/// `traceparent` from anyone (it carries no authority) or begins anew.
 pub async fn handle(
+    live: Arc<Live>,
+    mut req: http::Request<Incoming>,
+    peer: SocketAddr,
+) -> AnyResponse {
+    let request_id = crate::random::request_id();
+    let trace = munjigi_providers::trace::TraceContext::incoming(req.headers());
+    let span = layers::request_span(&request_id, &trace, req.method());
+    let started = std::time::SystemTime::now();
+    let method = req.method().clone();
+    req.extensions_mut().insert(RequestId(request_id.clone()));
+    let mut resp = munjigi_providers::trace::scope(
+        trace.clone(),
+        route_request(live, req, peer, &request_id).instrument(span),
+    )
+    .await;
+    if let Ok(v) = http::HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert(layers::REQUEST_ID_HEADER, v);
+    }
+    layers::record_server_span(&trace, &request_id, &method, resp.status(), started);
+    resp
+}
+
+async fn route_request(
     live: Arc<Live>,
     req: http::Request<Incoming>,
     peer: SocketAddr,
+    request_id: &str,
 ) -> AnyResponse {
     let app = live.app();
     let origin = proxy::Origin::of(&app, &req, peer);
@@ -163,32 +198,28 @@ pub async fn handle(
     // receives, is this form.
     let path = match web_path::canonical(req.uri().path()) {
         Ok(p) => p,
-        Err(reason) => return unsafe_path(&app, &req, &origin, reason),
+        Err(reason) => return unsafe_path(&app, &req, &origin, reason, request_id),
     };
     let gateway_path = is_gateway_path(path.as_str(), app.config.demo.is_some());
     if proxy::owns(&app, &origin, path.as_str(), gateway_path) {
-        return proxied(&app, req, origin, path).await;
+        return proxied(&app, req, origin, path, request_id).await;
     }
     // The gateway's own endpoints never have empty segments.
     if path.has_empty_segments() {
-        return unsafe_path(&app, &req, &origin, PathRefusal::EmptySegment);
+        return unsafe_path(&app, &req, &origin, PathRefusal::EmptySegment, request_id);
     }
     if req.method() == Method::GET && path.as_str() == "/readyz" {
         return readiness(&live, &app).await.map(AnyBody::Left);
     }
+    // The gateway's own paths are logged (a proxied site's are its business).
+    tracing::Span::current().record("path", path.as_str());
     let mut req = req;
     req.extensions_mut()
         .insert(CanonicalPath(path.into_string()));
     let stack = ServiceBuilder::new()
-        // Request id: one per request, in every log line, the span and the
-        // error page (a citizen quotes it to the help desk).
-        .map_request(|mut req: http::Request<Incoming>| {
-            req.extensions_mut()
-                .insert(RequestId(crate::random::request_id()));
-            req
-        })
-        // Trace: a `request` span (id, method, canonical path) around all below.
-        .layer(TraceLayer)
+        // Request id and trace: made in `handle` for every request, proxied
+        // ones too, with the `request` span around all below (the id is in
+        // every log line, the span and the error page a citizen quotes).
         // Timeout: the page deadline, for every endpoint of the gateway.
         .timeout(REQUEST_TIMEOUT)
         // Limits: the connection cap is at accept, body sizes where a body

@@ -15,6 +15,10 @@
 //! with any Content-Encoding other than `identity` (we never ask for one, and
 //! the body is never decoded: compressed bytes would pass the size cap and then
 //! fail as JSON further along).
+//!
+//! Inside a request's trace ([`crate::trace::scope`]) every call carries a
+//! `traceparent` (the same trace, a new span id per call) and the request's
+//! `tracestate`, and is handed to the span exporter when one is installed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -303,6 +307,15 @@ impl HttpClient {
             }
         }
 
+        // The request's trace, continued by a child span for this call.
+        let trace = crate::trace::current().map(|cx| (cx, crate::trace::new_span_id()));
+        let mut headers = headers;
+        if let Some((cx, span)) = &trace {
+            cx.inject(&mut headers, *span);
+        }
+        let started = std::time::SystemTime::now();
+        let host = uri.host().unwrap_or_default().to_owned();
+        let method_name = method.as_str().to_owned();
         let mut req = Request::builder()
             .method(method)
             .uri(uri)
@@ -346,13 +359,38 @@ impl HttpClient {
                 body,
             })
         };
-        match tokio::time::timeout(self.timeout, exchange).await {
+        let result = match tokio::time::timeout(self.timeout, exchange).await {
             Ok(r) => r,
             Err(_) => Err(ProviderError::Transport(format!(
                 "no complete response within {} ms",
                 self.timeout.as_millis()
             ))),
+        };
+        if let Some((cx, span)) = trace.filter(|_| crate::trace::exporting()) {
+            use crate::trace::AttrValue;
+            let mut attributes = vec![
+                ("http.request.method", AttrValue::Str(method_name.clone())),
+                ("server.address", AttrValue::Str(host)),
+            ];
+            if let Ok(r) = &result {
+                attributes.push((
+                    "http.response.status_code",
+                    AttrValue::Int(i64::from(r.status.as_u16())),
+                ));
+            }
+            crate::trace::record(crate::trace::FinishedSpan {
+                trace_id: cx.trace_id,
+                span_id: span,
+                parent_id: Some(cx.span_id),
+                name: method_name,
+                kind: crate::trace::SpanKind::Client,
+                start: started,
+                end: std::time::SystemTime::now(),
+                attributes,
+                error: result.as_ref().map_or(true, |r| r.status.is_server_error()),
+            });
         }
+        result
     }
 }
 
@@ -511,6 +549,64 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    /// A server answering 200 to `n` requests, sending back each request's head.
+    async fn echo_heads(n: usize) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            for _ in 0..n {
+                let (mut s, _) = listener.accept().await.unwrap();
+                let mut buf = vec![0u8; 4096];
+                let got = s.read(&mut buf).await.unwrap();
+                let head = buf.get(..got).unwrap().to_vec();
+                let mut out = format!(
+                    "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
+                    head.len()
+                )
+                .into_bytes();
+                out.extend_from_slice(&head);
+                let _ = s.write_all(&out).await;
+            }
+        });
+        (addr, task)
+    }
+
+    #[tokio::test]
+    async fn calls_in_a_trace_carry_a_child_traceparent() {
+        let (addr, task) = echo_heads(2).await;
+        let c = HttpClient::new(None, Duration::from_secs(5))
+            .unwrap()
+            .allow_plain_http(true);
+        let url = format!("http://{addr}/");
+        let mut h = HeaderMap::new();
+        h.insert(
+            "traceparent",
+            HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        );
+        h.insert("tracestate", HeaderValue::from_static("congo=t61rcWkgMzE"));
+        let cx = crate::trace::TraceContext::incoming(&h);
+        let head = |r: HttpResponse| String::from_utf8(r.body.to_vec()).unwrap().to_lowercase();
+        let inside = crate::trace::scope(cx.clone(), c.get(&url, HeaderMap::new()))
+            .await
+            .map(head)
+            .unwrap();
+        let line = inside
+            .lines()
+            .find_map(|l| l.strip_prefix("traceparent: "))
+            .expect("a traceparent inside the trace");
+        let parts: Vec<&str> = line.trim().split('-').collect();
+        assert_eq!(parts.first(), Some(&"00"));
+        assert_eq!(parts.get(1), Some(&"4bf92f3577b34da6a3ce929d0e0e4736"));
+        let span = parts.get(2).unwrap();
+        assert_ne!(*span, "00f067aa0ba902b7", "our own span, not the caller's");
+        assert_ne!(*span, cx.span_id_hex(), "a new span per call");
+        assert!(inside.contains("tracestate: congo=t61rcwkgmze"));
+        let outside = head(c.get(&url, HeaderMap::new()).await.unwrap());
+        assert!(!outside.contains("traceparent"), "{outside}");
+        task.await.unwrap();
     }
 
     #[tokio::test]

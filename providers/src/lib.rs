@@ -32,6 +32,7 @@ pub mod http_client;
 pub mod kakao_direct;
 pub mod signing;
 pub mod toss_direct;
+pub mod trace;
 
 pub use adapter::{Challenge, Pending, Provider, Status, Verified};
 pub use error::ProviderError;

@@ -386,6 +386,9 @@ pub struct GatewayOpts {
     /// the way (the suite logs one person in many times from one address);
     /// the limit tests set their own.
     pub limits: String,
+    /// Environment for the process (e.g. `MUNJIGI_LOG_FORMAT`), besides
+    /// `MUNJIGI_LOG=info`.
+    pub env: Vec<(&'static str, String)>,
 }
 
 /// `[limits]` that no functional test reaches.
@@ -407,6 +410,7 @@ impl Default for GatewayOpts {
             kakao_direct_extra: String::new(),
             demo: false,
             limits: SUITE_LIMITS.to_owned(),
+            env: Vec::new(),
         }
     }
 }
@@ -595,7 +599,8 @@ id_token_alg = "{alg}"
     cmd.arg("serve")
         .arg("--config")
         .arg(&file)
-        .env("MUNJIGI_LOG", "info");
+        .env("MUNJIGI_LOG", "info")
+        .envs(opts.env.iter().map(|(k, v)| (*k, v.as_str())));
     let (proc, _) = Proc::start("gateway", cmd, "munjigi listening on");
     Gateway {
         proc,
@@ -725,6 +730,8 @@ pub struct Browser {
     /// The `Accept` header sent with every request (none by default); see
     /// [`Browser::navigating`].
     pub accept: Option<&'static str>,
+    /// Headers sent with every request (none by default), e.g. a `traceparent`.
+    pub always: Vec<(String, String)>,
 }
 
 impl Browser {
@@ -753,6 +760,7 @@ impl Browser {
             cookies: HashMap::new(),
             accept_language: "ko-KR",
             accept: None,
+            always: Vec::new(),
         }
     }
 
@@ -818,6 +826,9 @@ impl Browser {
         }
         if !self.cookies.is_empty() {
             b = b.header("cookie", self.cookie_header());
+        }
+        for (k, v) in &self.always {
+            b = b.header(k.as_str(), v.as_str());
         }
         for (k, v) in headers {
             b = b.header(*k, *v);

@@ -327,6 +327,7 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
     let saml_settings = saml::settings(r, &public_url, raw.saml);
     let admin_listen = admin_listen(r, raw.admin, listen);
     let health = health::settings(r, raw.health, &provider_ids);
+    let otlp_endpoint = telemetry::otlp_endpoint(r, raw.tracing);
     Some(Config {
         source: r.file.to_path_buf(),
         public_url,
@@ -352,6 +353,7 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
         limits: deployment_limits,
         provider_limits,
         health,
+        otlp_endpoint,
     })
 }
 
@@ -840,6 +842,7 @@ mod limits;
 mod provider;
 mod routes;
 mod saml;
+mod telemetry;
 #[cfg(test)]
 mod toss_direct;
 mod webhook;

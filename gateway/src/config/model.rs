@@ -49,6 +49,8 @@ pub struct Config {
     pub provider_limits: HashMap<String, Vec<munjigi_policy::limits::Limit>>,
     /// Provider circuits and operators' overrides (`[health]`).
     pub health: HealthSettings,
+    /// `[tracing] otlp_endpoint`: where spans are exported (OTLP/HTTP JSON).
+    pub otlp_endpoint: Option<String>,
 }
 
 /// `[health]`: when each provider's circuit opens, and what operators decided.

@@ -51,6 +51,9 @@ pub struct RawConfig {
     /// The tamper-evident audit log (off without it, unless signing names one).
     #[serde(default)]
     pub audit: Option<Spanned<RawAudit>>,
+    /// Trace export (OTLP); none without it.
+    #[serde(default)]
+    pub tracing: Option<Spanned<RawTracing>>,
 }
 
 /// The audit log: where this replica's chain is written, what a login does
@@ -94,6 +97,14 @@ pub struct RawProviderHealth {
     pub min_calls: Option<Spanned<u64>>,
     pub failure_ratio: Option<Spanned<f64>>,
     pub slow_call_ms: Option<Spanned<u64>>,
+}
+
+/// `[tracing]`: where spans go. Logs and `traceparent` need no config.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTracing {
+    /// OTLP/HTTP traces endpoint, e.g. `http://127.0.0.1:4318/v1/traces`.
+    pub otlp_endpoint: Option<Spanned<String>>,
 }
 
 /// The admin listener: what only an operator (and their Prometheus) reaches.

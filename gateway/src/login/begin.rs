@@ -52,7 +52,7 @@ pub async fn begin(
         outcome: None,
     };
     app.txns.create(&txn).await?;
-    ctx.txn = Some(txn.id.clone());
+    ctx.set_txn(&txn.id);
     tracing::info!(txn = %txn.id, front = txn.front.kind(), client = %txn.front.party(), acr = txn.request.required_level.short(), "login started");
     let mut resp = respond::redirect(&format!("/login/{}", txn.id));
     if new_cookie {

@@ -54,7 +54,7 @@ pub async fn route(
     {
         return Err(GatewayError::NotFound);
     }
-    ctx.txn = Some(id.to_owned());
+    ctx.set_txn(id);
     let (txn, _) = app.txns.load(id).await?;
     ctx.site = Some(txn.request.site_id.clone());
     ctx.front = Some(txn.front.kind());

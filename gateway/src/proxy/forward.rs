@@ -153,10 +153,36 @@ pub async fn forward(
             h.insert(n.clone(), v.clone());
         }
     }
+    // Our request id, never the client's; and the request's trace with a
+    // new span for this call: a browser's `traceparent` is re-parented (and
+    // its `tracestate` passed on only if valid), never forwarded as sent.
+    let request_id = parts
+        .extensions
+        .get::<crate::web::layers::RequestId>()
+        .and_then(|r| HeaderValue::from_str(&r.0).ok());
+    match request_id {
+        Some(v) => h.insert(crate::web::layers::REQUEST_ID_HEADER, v),
+        None => h.remove(crate::web::layers::REQUEST_ID_HEADER),
+    };
+    let trace =
+        munjigi_providers::trace::current().map(|cx| (cx, munjigi_providers::trace::new_span_id()));
+    match &trace {
+        Some((cx, span)) => cx.inject(h, *span),
+        None => {
+            h.remove("traceparent");
+            h.remove("tracestate");
+        }
+    }
     parts.uri = uri;
     parts.version = Version::HTTP_11;
+    let method = parts.method.clone();
+    let started = std::time::SystemTime::now();
     let out = http::Request::from_parts(parts, body);
-    let mut resp = match tokio::time::timeout(route.read_timeout, pool.send(out)).await {
+    let sent = tokio::time::timeout(route.read_timeout, pool.send(out)).await;
+    if let Some((cx, span)) = trace {
+        upstream_span(&cx, span, &method, route, &sent, started);
+    }
+    let mut resp = match sent {
         Err(_) => return Err(UpstreamError::Timeout(route.read_timeout)),
         Ok(r) => r?,
     };
@@ -175,7 +201,7 @@ pub async fn forward(
         };
         let upstream_upgrade = hyper::upgrade::on(&mut resp);
         let route_id = route.id.clone();
-        tokio::spawn(async move {
+        tokio::spawn(tracing::Instrument::in_current_span(async move {
             match tokio::try_join!(client_upgrade, upstream_upgrade) {
                 Ok((c, u)) => {
                     let mut c = TokioIo::new(c);
@@ -186,7 +212,7 @@ pub async fn forward(
                 }
                 Err(e) => tracing::info!(route = %route_id, error = %e, "upgrade failed"),
             }
-        });
+        }));
         let (parts, _) = resp.into_parts();
         return Ok(http::Response::from_parts(
             parts,
@@ -194,6 +220,47 @@ pub async fn forward(
         ));
     }
     Ok(resp.map(AnyBody::Right))
+}
+
+/// The call to the upstream, up to its answer's headers, as a client span
+/// (when spans are exported): the route id, method and status only.
+fn upstream_span<T>(
+    cx: &munjigi_providers::trace::TraceContext,
+    span: [u8; 8],
+    method: &http::Method,
+    route: &Route,
+    sent: &Result<Result<http::Response<T>, UpstreamError>, tokio::time::error::Elapsed>,
+    started: std::time::SystemTime,
+) {
+    use munjigi_providers::trace::{self, AttrValue, FinishedSpan, SpanKind};
+    if !trace::exporting() {
+        return;
+    }
+    let status = match sent {
+        Ok(Ok(r)) => Some(r.status()),
+        _ => None,
+    };
+    let mut attributes = vec![
+        ("http.request.method", AttrValue::Str(method.to_string())),
+        ("munjigi.route", AttrValue::Str(route.id.to_string())),
+    ];
+    if let Some(s) = status {
+        attributes.push((
+            "http.response.status_code",
+            AttrValue::Int(i64::from(s.as_u16())),
+        ));
+    }
+    trace::record(FinishedSpan {
+        trace_id: cx.trace_id,
+        span_id: span,
+        parent_id: Some(cx.span_id),
+        name: format!("{method} upstream"),
+        kind: SpanKind::Client,
+        start: started,
+        end: std::time::SystemTime::now(),
+        attributes,
+        error: status.is_none_or(|s| s.is_server_error()),
+    });
 }
 
 #[cfg(test)]

@@ -12,7 +12,8 @@
 //! Delivery never holds up the citizen: it runs in a spawned task, at least
 //! once, with retries after 1 s, 5 s and 25 s on network errors, timeouts,
 //! 5xx, 408 and 429. Any 2xx is success; any other answer gives up. One
-//! shared outbound client (5 s per attempt) serves every site.
+//! shared outbound client (5 s per attempt) serves every site; each
+//! attempt carries a `traceparent` in the trace of the request that ended it.
 
 use super::record::SignatureRecord;
 use crate::app::App;
@@ -114,7 +115,11 @@ pub fn notify(app: &App, r: &SignatureRecord) {
     };
     let request = r.id.clone();
     let site = r.site_id.clone();
-    tokio::spawn(async move { deliver(&url, jws, &request, &site).await });
+    // The request's span and trace go along: the delivery's log lines carry
+    // the request id, and its calls a `traceparent` in the same trace.
+    tokio::spawn(munjigi_providers::trace::propagate(async move {
+        deliver(&url, jws, &request, &site).await
+    }));
 }
 
 /// What one attempt came to.

@@ -1,12 +1,18 @@
-//! The tower layers of the gateway's own endpoints that are not one-line
-//! closures (those sit in `server.rs`'s stack directly).
+//! What every request carries for operators: its id and its `request` span,
+//! and, when spans are exported, the server span it becomes.
 //!
-//! Proxied requests do not pass through them: the proxy's hot path has no
-//! span and its own per-route timeouts (see `server::proxied`).
+//! Made in `server::handle` for every request, proxied ones included, before
+//! anything else: the id is always the gateway's own (a client-sent
+//! `X-Request-Id` is not believed) and goes back in the answer's
+//! `X-Request-Id`; the span carries it, the trace id, the method, the
+//! canonical path (the gateway's own endpoints only) and, once known, the
+//! login's `txn`, so every line logged while handling the request has them.
 
-use std::task::{Context, Poll};
-use tower::{Layer, Service};
-use tracing::Instrument as _;
+use munjigi_providers::trace::{self, AttrValue, FinishedSpan, SpanKind, TraceContext};
+use std::time::SystemTime;
+
+/// The answer header holding the request id (also sent to a proxy upstream).
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// The id of one request: in its log lines, its span, and on the error page
 /// a citizen can quote.
@@ -17,43 +23,54 @@ pub struct RequestId(pub String);
 #[derive(Debug, Clone)]
 pub struct CanonicalPath(pub String);
 
-/// One `request` span per request, carrying its id, method and canonical
-/// path, around everything below it (routing, handlers, the store, providers).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TraceLayer;
-
-impl<S> Layer<S> for TraceLayer {
-    type Service = Traced<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        Traced(inner)
-    }
+/// The `request` span: `request_id`, `trace_id`, `method`; `path` and `txn`
+/// are recorded later (see [`record_txn`]).
+pub fn request_span(request_id: &str, cx: &TraceContext, method: &http::Method) -> tracing::Span {
+    tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        trace_id = %cx.trace_id_hex(),
+        method = %method,
+        path = tracing::field::Empty,
+        txn = tracing::field::Empty,
+    )
 }
 
-#[derive(Debug, Clone)]
-pub struct Traced<S>(S);
+/// Puts the login's transaction id on the current request span: every line
+/// logged after it, for this request, carries `txn`.
+pub fn record_txn(txn: &str) {
+    tracing::Span::current().record("txn", txn);
+}
 
-impl<S, B> Service<http::Request<B>> for Traced<S>
-where
-    S: Service<http::Request<B>>,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = tracing::instrument::Instrumented<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.0.poll_ready(cx)
+/// Hands the request, answered, to the span exporter (if one is installed).
+/// Only the method, the status and the request id: no path or query (a
+/// proxied site's paths are its own business).
+pub fn record_server_span(
+    cx: &TraceContext,
+    request_id: &str,
+    method: &http::Method,
+    status: http::StatusCode,
+    started: SystemTime,
+) {
+    if !trace::exporting() {
+        return;
     }
-
-    fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        let id = req
-            .extensions()
-            .get::<RequestId>()
-            .map_or("-", |r| r.0.as_str());
-        let path = req
-            .extensions()
-            .get::<CanonicalPath>()
-            .map_or("-", |p| p.0.as_str());
-        let span = tracing::info_span!("request", req = %id, method = %req.method(), path = %path);
-        self.0.call(req).instrument(span)
-    }
+    trace::record(FinishedSpan {
+        trace_id: cx.trace_id,
+        span_id: cx.span_id,
+        parent_id: cx.parent_id,
+        name: format!("{method}"),
+        kind: SpanKind::Server,
+        start: started,
+        end: SystemTime::now(),
+        attributes: vec![
+            ("http.request.method", AttrValue::Str(method.to_string())),
+            (
+                "http.response.status_code",
+                AttrValue::Int(i64::from(status.as_u16())),
+            ),
+            ("munjigi.request_id", AttrValue::Str(request_id.to_owned())),
+        ],
+        error: status.is_server_error(),
+    });
 }

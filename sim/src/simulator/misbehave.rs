@@ -97,6 +97,9 @@ pub(crate) struct Control {
     /// Provider-wide outages by provider name (`kakao`, `kakao-direct`,
     /// `bank-kb` …), set through the control API.
     outages: Mutex<HashMap<String, Outage>>,
+    /// The W3C trace headers of the latest requests (newest last), for tests
+    /// that follow a login's trace into the provider.
+    traces: Mutex<std::collections::VecDeque<serde_json::Value>>,
 }
 
 /// A provider-wide outage: unlike a person's [`Scenario`], it acts on every
@@ -115,6 +118,9 @@ pub enum Outage {
     None,
 }
 
+/// How many requests' trace headers the control API keeps.
+const TRACES_KEPT: usize = 512;
+
 impl Control {
     pub fn new(pki_dir: PathBuf, slow_ms: u64, token: Option<String>) -> Self {
         Self {
@@ -125,6 +131,7 @@ impl Control {
             flaky_seen: Mutex::new(std::collections::HashSet::new()),
             crl_outage: Mutex::new(std::collections::HashSet::new()),
             outages: Mutex::new(HashMap::new()),
+            traces: Mutex::new(std::collections::VecDeque::new()),
         }
     }
 
@@ -136,6 +143,28 @@ impl Control {
             } else {
                 o.insert(provider.to_owned(), outage);
             }
+        }
+    }
+
+    /// Notes a request's method, path and `traceparent` / `tracestate`
+    /// headers (null when absent), for `GET /_control/traces`.
+    pub fn note_trace(&self, method: &Method, path: &str, headers: &HeaderMap) {
+        let get = |n: &str| {
+            headers
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        if let Ok(mut t) = self.traces.lock() {
+            if t.len() >= TRACES_KEPT {
+                t.pop_front();
+            }
+            t.push_back(serde_json::json!({
+                "method": method.as_str(),
+                "path": path,
+                "traceparent": get("traceparent"),
+                "tracestate": get("tracestate"),
+            }));
         }
     }
 
@@ -633,6 +662,16 @@ impl Simulator {
                     "overrides": self.control.overrides.lock().map(|o| o.len()).unwrap_or(0),
                 }),
             ),
+            // Every family's latest requests with their trace headers.
+            (&Method::GET, "traces") => {
+                let requests: Vec<serde_json::Value> = self
+                    .control
+                    .traces
+                    .lock()
+                    .map(|t| t.iter().cloned().collect())
+                    .unwrap_or_default();
+                reply(StatusCode::OK, serde_json::json!({ "requests": requests }))
+            }
             (&Method::POST, "expire-tokens") => {
                 self.expire_session_tokens();
                 info!("simulator control: session tokens expired");

@@ -58,6 +58,9 @@
 //! - `POST /_control/pushes` with `{"phone": "010-…"}`: the broker requests
 //!   (product and title) made for that phone, oldest first.
 //! - `GET /_control/health`: 200 `{"status":"ok","receipts":n,"overrides":n}`.
+//! - `GET /_control/traces`: the latest 512 requests of every family, oldest
+//!   first, as `{"requests": [{"method", "path", "traceparent", "tracestate"}]}`
+//!   (header values or null): where a login's W3C trace reached.
 //!
 //! ## Document signing
 //!

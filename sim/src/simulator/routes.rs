@@ -73,6 +73,14 @@ fn app_scheme(product: BarocertProduct, receipt_id: &str) -> String {
 
 impl Simulator {
     pub(crate) async fn handle(&self, req: http::Request<Incoming>) -> Reply {
+        if !req
+            .uri()
+            .path()
+            .starts_with(super::misbehave::CONTROL_PREFIX)
+        {
+            self.control
+                .note_trace(req.method(), req.uri().path(), req.headers());
+        }
         // A provider-wide outage acts before anything else, starts included.
         if let Some(r) = self.outage(req.uri().path()).await {
             return r;
