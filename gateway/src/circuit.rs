@@ -111,17 +111,24 @@ impl Call {
     /// `result`'s outcome: only failures that say the provider is unwell count.
     pub fn of<T>(took: Duration, result: &Result<T, ProviderError>) -> Self {
         let failure = match result {
+            // Not `BadRequest`: a provider refusing a request as malformed
+            // is most often refusing what a citizen typed (a name or number
+            // our parsing accepts and the provider does not), and anyone
+            // could send that on purpose to take a provider off the chooser.
             Err(
                 e @ (ProviderError::Transport(_)
                 | ProviderError::Unavailable { .. }
                 | ProviderError::Protocol(_)
-                | ProviderError::Unauthorized { .. }
-                | ProviderError::BadRequest { .. }),
+                | ProviderError::Unauthorized { .. }),
             ) => Some(e.code()),
             _ => None,
         };
         Self { took, failure }
     }
+}
+
+fn oldest_second(t: &Thresholds, second: u64) -> u64 {
+    second.saturating_sub(t.window.as_secs().max(1) - 1)
 }
 
 /// One second's calls.
@@ -174,7 +181,13 @@ impl Circuit {
     }
 
     fn settle(&mut self, t: &Thresholds, now: Instant) {
-        if self.phase == Phase::Open && self.phase_at(t, now) == Phase::HalfOpen {
+        let probing_for = now.saturating_duration_since(self.since);
+        let opened_long_enough = self.phase == Phase::Open && probing_for >= t.open_for;
+        // Probes let through that never came to a verdict (refused by a
+        // limit before the call, a browser gone mid-request): after another
+        // `open_for`, probe afresh instead of staying half-open for good.
+        let probes_lost = self.phase == Phase::HalfOpen && probing_for >= t.open_for;
+        if opened_long_enough || probes_lost {
             self.phase = Phase::HalfOpen;
             self.since = now;
             self.admitted = 0;
@@ -183,13 +196,22 @@ impl Circuit {
     }
 
     fn window(&mut self, t: &Thresholds, second: u64) -> (u32, u32) {
-        let oldest = second.saturating_sub(t.window.as_secs().max(1) - 1);
+        let oldest = oldest_second(t, second);
         while self.buckets.front().is_some_and(|b| b.second < oldest) {
             self.buckets.pop_front();
         }
-        self.buckets.iter().fold((0, 0), |(c, f), b| {
-            (c.saturating_add(b.calls), f.saturating_add(b.failures))
-        })
+        self.window_at(t, second)
+    }
+
+    /// The calls and failures within the window ending at `second`.
+    fn window_at(&self, t: &Thresholds, second: u64) -> (u32, u32) {
+        let oldest = oldest_second(t, second);
+        self.buckets
+            .iter()
+            .filter(|b| b.second >= oldest)
+            .fold((0, 0), |(c, f), b| {
+                (c.saturating_add(b.calls), f.saturating_add(b.failures))
+            })
     }
 
     fn open(&mut self, now: Instant) {
@@ -243,6 +265,23 @@ impl Circuits {
         }
     }
 
+    /// Reads `provider`'s circuit without creating one: a name nobody has
+    /// called (or one that is not configured: callers may pass what a
+    /// request names) reads as a fresh, closed circuit, and the map only
+    /// ever holds providers the gateway called.
+    fn peek<R>(&self, provider: &str, now: Instant, f: impl FnOnce(&Circuit) -> R) -> R {
+        let all = self
+            .circuits
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match all.get(provider) {
+            Some(c) => f(c),
+            None => f(&Circuit::new(now)),
+        }
+    }
+
+    /// Changes `provider`'s circuit, creating it: only for providers the
+    /// gateway is calling (configured ones).
     fn with<R>(&self, provider: &str, now: Instant, f: impl FnOnce(&mut Circuit) -> R) -> R {
         // A poisoned lock only means another thread panicked mid-update of
         // plain counters: keep using them.
@@ -356,25 +395,32 @@ impl Circuits {
             Some(Force::On) => return Offer::Available,
             None => {}
         }
-        self.with(provider, now, |c| match c.phase_at(t, now) {
+        self.peek(provider, now, |c| match c.phase_at(t, now) {
             Phase::Closed => Offer::Available,
             Phase::Open => Offer::Failing,
-            // A fresh half-open (just past open_for) admits probes.
-            Phase::HalfOpen if c.phase == Phase::Open || c.admitted < t.probes => Offer::Available,
+            // A fresh half-open (just past open_for, or probing afresh after
+            // its probes came to nothing) admits probes.
+            Phase::HalfOpen
+                if c.phase == Phase::Open
+                    || c.admitted < t.probes
+                    || now.saturating_duration_since(c.since) >= t.open_for =>
+            {
+                Offer::Available
+            }
             Phase::HalfOpen => Offer::Failing,
         })
     }
 
     /// The circuit's phase (as of `now`).
     pub fn phase(&self, provider: &str, t: &Thresholds, now: Instant) -> Phase {
-        self.with(provider, now, |c| c.phase_at(t, now))
+        self.peek(provider, now, |c| c.phase_at(t, now))
     }
 
     /// `provider`'s circuit for the admin listener.
     pub fn snapshot(&self, provider: &str, t: &Thresholds, now: Instant) -> Snapshot {
         let second = now.saturating_duration_since(self.epoch).as_secs();
-        self.with(provider, now, |c| {
-            let (calls, failures) = c.window(t, second);
+        self.peek(provider, now, |c| {
+            let (calls, failures) = c.window_at(t, second);
             Snapshot {
                 provider: provider.to_owned(),
                 phase: c.phase_at(t, now).as_str(),
@@ -501,6 +547,37 @@ mod tests {
     }
 
     #[test]
+    fn probes_that_never_come_to_a_verdict_are_let_through_again() {
+        let c = Circuits::new();
+        let now = Instant::now();
+        for _ in 0..4 {
+            c.record("k", &t(), down(), now);
+        }
+        let half = now + Duration::from_secs(5);
+        assert_eq!(c.admit("k", &t(), None, half), Offer::Available);
+        assert_eq!(c.admit("k", &t(), None, half), Offer::Available);
+        assert_eq!(c.admit("k", &t(), None, half), Offer::Failing);
+        // Neither probe's call was ever made: after open_for, probe afresh.
+        let later = half + Duration::from_secs(5);
+        assert_eq!(c.offer("k", &t(), None, later), Offer::Available);
+        assert_eq!(c.admit("k", &t(), None, later), Offer::Available);
+        assert_eq!(c.phase("k", &t(), later), Phase::HalfOpen);
+    }
+
+    #[test]
+    fn reading_a_provider_nobody_called_creates_nothing() {
+        let c = Circuits::new();
+        let now = Instant::now();
+        for i in 0..1000 {
+            let name = format!("made-up-{i}");
+            assert_eq!(c.offer(&name, &t(), None, now), Offer::Available);
+            assert_eq!(c.phase(&name, &t(), now), Phase::Closed);
+            assert_eq!(c.snapshot(&name, &t(), now).calls_total, 0);
+        }
+        assert!(c.circuits.lock().unwrap().is_empty());
+    }
+
+    #[test]
     fn an_operator_overrides_the_circuit_both_ways() {
         let c = Circuits::new();
         let now = Instant::now();
@@ -520,6 +597,13 @@ mod tests {
             (ProviderError::Rejected, false),
             (ProviderError::UnknownPerson, false),
             (ProviderError::WrongSigner, false),
+            (
+                ProviderError::BadRequest {
+                    code: "-11000009".into(),
+                    message: "bad phone".into(),
+                },
+                false,
+            ),
             (ProviderError::Transport("x".into()), true),
             (
                 ProviderError::Unavailable {

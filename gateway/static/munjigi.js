@@ -8,9 +8,10 @@
      {"state": "pending"|"viewed"|"completed"|"expired"|"rejected"|"failed"
                |"provider_down",
       "expires_in": seconds, "next": url or null}
-   ("provider_down": the provider stopped answering, or came back, since the
-   page was drawn: the page is drawn again, with or without the way to
-   another provider; polls say with down=1 what the page shows).
+   ("provider_down": the provider stopped answering since the page was
+   drawn: the page shows its way to another provider in place, no reload,
+   and later polls say with down=1 that it does, so they are held as usual;
+   a replica that still sees the provider well never takes the notice back).
    and holds the request up to ~20 s while nothing changes (long poll). */
 (function () {
   'use strict';
@@ -21,9 +22,15 @@
   if (!root || !statusEl || !window.XMLHttpRequest) { return; }
 
   var statusUrl = root.getAttribute('data-status-url');
-  if (root.getAttribute('data-provider-down') === '1') {
+  var downShown = false;
+  function showDown() {
+    if (downShown) { return; }
+    downShown = true;
     statusUrl += (statusUrl.indexOf('?') < 0 ? '?' : '&') + 'down=1';
+    var notice = document.getElementById('mj-down');
+    if (notice) { notice.hidden = false; }
   }
+  if (root.getAttribute('data-provider-down') === '1') { showDown(); }
   var refreshUrl = root.getAttribute('data-refresh-url');
   var continueUrl = root.getAttribute('data-continue-url');
   var deadline = Date.now() + seconds(root.getAttribute('data-expires-in')) * 1000;
@@ -121,7 +128,10 @@
         go(safe(body.next, continueUrl));
         return;
       case 'provider_down':
-        go(safe(body.next, refreshUrl));
+        failures = 0;
+        showDown();
+        say('down');
+        schedule(tookMs < MIN_GAP_MS ? MIN_GAP_MS : 0);
         return;
       case 'expired':
       case 'rejected':

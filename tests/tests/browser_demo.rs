@@ -183,3 +183,47 @@ async fn the_chooser_greys_out_providers_that_are_not_offered_in_a_real_browser(
         );
     }
 }
+
+/// A citizen waiting on Naver when Naver goes down for everyone (the
+/// simulator's outage, set by the page's driver): the waiting page's own
+/// script shows the way to another provider in place, announces it, does
+/// not reload, and its button leads to the chooser (screenshots
+/// `waiting-down-*.png`).
+#[test]
+fn a_waiting_page_offers_another_provider_in_place_in_a_real_browser() {
+    let script = repo_root().join("tests/browser/waiting_down.mjs");
+    let shots = repo_root().join("target/browser-shots");
+    std::fs::create_dir_all(&shots).unwrap();
+    // A gateway per language: the first run leaves Naver's circuit open.
+    for lang in ["ko", "en"] {
+        let dir = TempDir::new("browser-waiting-down");
+        let (_sim, sim_url) = start_simulator(dir.path(), &SimOpts::default());
+        let (site_port, redirect) = site_port_and_redirect();
+        let gw = start_gateway(
+            dir.path(),
+            &sim_url,
+            &GatewayOpts {
+                site_redirect: redirect,
+                extra: "\n[health]\nmin_calls = 1\nopen_secs = 600\n".into(),
+                ..GatewayOpts::default()
+            },
+        );
+        let site = start_site(site_port, &gw.url, "client_secret_basic", None);
+        let out = Command::new("node")
+            .arg(&script)
+            .arg(format!("{}/login", site.url))
+            .arg(&shots)
+            .arg(lang)
+            .arg(&sim_url)
+            .arg(SIM_CONTROL_TOKEN)
+            .output()
+            .expect("node");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && stdout.contains("OK:"),
+            "waiting page ({lang}):\n{stdout}\n{stderr}\ngateway:\n{}",
+            gw.proc.drain().join("\n")
+        );
+    }
+}

@@ -157,7 +157,11 @@ async fn an_outage_greys_the_provider_out_offers_the_others_and_it_comes_back() 
     let base = absolute(&chooser_url, wait_url.trim_end_matches("/wait"));
     let calm = b.get(&absolute(&base, &wait_url)).await;
     assert_eq!(calm.status, 200);
-    assert!(!calm.body.contains("mj-notice"), "{}", calm.body);
+    assert!(
+        calm.body.contains("role=\"alert\" id=\"mj-down\" hidden>"),
+        "the notice waits hidden: {}",
+        calm.body
+    );
     assert_eq!(admin_provider(&s, "naver").await["circuit"], "closed");
 
     // Naver goes down for everyone: the waiting login's own status polls
@@ -178,7 +182,7 @@ async fn an_outage_greys_the_provider_out_offers_the_others_and_it_comes_back() 
     assert_eq!(page.status, 200);
     let notice = page
         .body
-        .split("role=\"alert\" id=\"mj-down\"")
+        .split("role=\"alert\" id=\"mj-down\">")
         .nth(1)
         .unwrap_or_else(|| panic!("no notice:\n{}", page.body));
     assert!(
@@ -304,6 +308,21 @@ async fn an_outage_greys_the_provider_out_offers_the_others_and_it_comes_back() 
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(circuit_gauge(&s, "naver").await, "0");
+
+    // A page that shows the notice (drawn by a replica that saw Naver down)
+    // is never told the opposite by one that sees it well: its polls are
+    // held as usual, so a page cannot flip between replicas that disagree.
+    let mut e = Browser::new(None);
+    let (_, url) = chooser(&mut e, &s.site, "ko").await;
+    let wait_url = pick_provider_and_submit(&mut e, &url, "naver", &NOBODY_ANSWERS).await;
+    let ebase = absolute(&url, wait_url.trim_end_matches("/wait"));
+    let held = Instant::now();
+    let st = e.get(&format!("{ebase}/status?wait=2&down=1")).await.json();
+    assert_eq!(st["state"], "pending", "{st}");
+    assert!(
+        held.elapsed() >= Duration::from_millis(900),
+        "held like any poll"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

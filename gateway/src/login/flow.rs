@@ -245,10 +245,15 @@ pub fn abandoned(app: &App, txn: &LoginTxn) {
 
 /// The store-wide set of provider requests waiting on a citizen (the
 /// `munjigi_logins_pending` gauge): `Some(until)` adds the login, `None`
-/// removes it. Each attempt is its own member, so the end of one and the
-/// start of the next never undo each other. Off the login's path (a task of
-/// its own): a metric never delays or fails a login.
+/// removes it (only with an admin listener to read it). Each attempt is its
+/// own member, so the end of one and the start of the next never undo each
+/// other. Off the login's path (a task of its own): a metric never delays or
+/// fails a login.
 fn pending_track(app: &App, txn: &str, attempt: u32, until: Option<u64>) {
+    // Nobody can read the gauge without the admin listener: no store work.
+    if app.config.admin_listen.is_none() {
+        return;
+    }
     let store = app.store.clone();
     let txn = format!("{txn}:{attempt}");
     tokio::spawn(async move {

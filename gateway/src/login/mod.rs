@@ -187,8 +187,12 @@ fn off_reason<'a>(app: &'a App, id: &str, lang: pages::Lang) -> Option<std::borr
     }
 }
 
-/// The error of a provider not offered right now, if `id` is one.
+/// The error of a provider not offered right now, if `id` is one (a name
+/// that is not configured is left to the identity page to refuse).
 fn refuse_off(app: &App, id: &str) -> Result<(), GatewayError> {
+    if app.config.provider(id).is_none() {
+        return Ok(());
+    }
     match flow::offer(app, id) {
         crate::circuit::Offer::Available => Ok(()),
         o => Err(GatewayError::ProviderOff {
@@ -451,8 +455,8 @@ async fn status(
         .map_or(LONG_POLL_MAX, |w| {
             std::time::Duration::from_secs(w).min(LONG_POLL_MAX)
         });
-    // What the page shows: a provider that went down (or came back) since
-    // is news worth answering at once.
+    // What the page shows: a provider that went down since is news worth
+    // answering at once.
     let shown_down = q.get("down") == Some("1");
     let deadline = tokio::time::Instant::now() + hold;
     let initial_viewed = txn.attempt.as_ref().is_some_and(|a| a.viewed);
@@ -465,7 +469,7 @@ async fn status(
     loop {
         let viewed = txn.attempt.as_ref().is_some_and(|a| a.viewed);
         let changed =
-            txn.state != State::Pending || viewed != initial_viewed || down(&txn) != shown_down;
+            txn.state != State::Pending || viewed != initial_viewed || (down(&txn) && !shown_down);
         if changed || tokio::time::Instant::now() + flow::POLL_INTERVAL > deadline {
             break;
         }
@@ -476,8 +480,10 @@ async fn status(
     let base = base(&txn);
     let viewed = txn.attempt.as_ref().is_some_and(|a| a.viewed);
     let (state, next) = match txn.state {
-        // The waiting page shows the way to another provider.
-        State::Pending if down(&txn) != shown_down => {
+        // The waiting page shows the way to another provider (once: each
+        // replica judges a provider for itself, and a page must not flip
+        // between two that disagree).
+        State::Pending if down(&txn) && !shown_down => {
             ("provider_down", Some(format!("{base}/wait")))
         }
         State::Pending if viewed => ("viewed", None),

@@ -471,7 +471,12 @@ fn waiting_view(lang: Lang, site: &str) -> WaitingView<'_> {
 fn waiting_offers_another_provider_when_its_provider_went_down() {
     for lang in langs() {
         let calm = waiting(&waiting_view(lang, "정부24")).unwrap();
-        assert!(!calm.contains("mj-notice"));
+        // The notice is on every waiting page, hidden until the provider
+        // goes down (the script shows it in place).
+        assert!(
+            calm.contains("<div class=\"mj-notice\" role=\"alert\" id=\"mj-down\" hidden>"),
+            "{calm}"
+        );
         assert!(calm.contains("data-provider-down=\"0\""));
         let down = WaitingView {
             provider_down: true,
@@ -481,6 +486,10 @@ fn waiting_offers_another_provider_when_its_provider_went_down() {
         assert_common(&html, lang);
         assert_csp_clean(&html);
         assert!(html.contains("data-provider-down=\"1\""));
+        assert!(
+            html.contains("role=\"alert\" id=\"mj-down\">"),
+            "shown: {html}"
+        );
         let notice = html
             .split("<div class=\"mj-notice\" role=\"alert\"")
             .nth(1)

@@ -97,6 +97,9 @@ fn unavailable(e: redis::RedisError) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
+/// A tracked set outlives its last member's arrival by this much.
+const TRACKED_SET_TTL_SECS: u64 = 3600;
+
 fn millis(ttl: Duration) -> u64 {
     u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
 }
@@ -278,13 +281,28 @@ impl Store for RedisStore {
 
     async fn track(&self, set: &str, member: &str, until: u64) -> Result<(), StoreError> {
         let mut c = self.conn.clone();
-        redis::cmd("ZADD")
+        // Expired members go as new ones come, so the set never outgrows
+        // what is live whether or not anyone reads it, and the whole set
+        // goes an hour after the last member came (none lives that long).
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let mut pipe = redis::pipe();
+        pipe.cmd("ZREMRANGEBYSCORE")
+            .arg(set)
+            .arg("-inf")
+            .arg(now)
+            .ignore()
+            .cmd("ZADD")
             .arg(set)
             .arg(until)
             .arg(member)
-            .query_async::<()>(&mut c)
-            .await
-            .map_err(unavailable)
+            .ignore()
+            .cmd("EXPIRE")
+            .arg(set)
+            .arg(TRACKED_SET_TTL_SECS)
+            .ignore();
+        pipe.query_async::<()>(&mut c).await.map_err(unavailable)
     }
 
     async fn untrack(&self, set: &str, member: &str) -> Result<(), StoreError> {
