@@ -358,6 +358,36 @@ impl TxnRepo {
         Err(TxnError::Conflict)
     }
 
+    /// [`Self::transition`] for what one provider attempt found (its status,
+    /// its verified result): refused as an illegal transition when the
+    /// login has moved on to another attempt since, so a slow answer about
+    /// attempt N never ends, completes or fails attempt N+1.
+    pub async fn transition_for(
+        &self,
+        id: &str,
+        attempt: u32,
+        event: Event,
+        change: impl Fn(&mut LoginTxn),
+    ) -> Result<LoginTxn, TxnError> {
+        for _ in 0..5 {
+            let (mut txn, raw) = self.load(id).await?;
+            if txn.attempts != attempt {
+                return Err(TxnError::Illegal(IllegalTransition {
+                    from: txn.state,
+                    event,
+                }));
+            }
+            txn.state = advance(txn.state, event)?;
+            change(&mut txn);
+            match self.save(&raw, &mut txn).await {
+                Ok(_) => return Ok(txn),
+                Err(TxnError::Conflict) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(TxnError::Conflict)
+    }
+
     pub async fn delete(&self, id: &str) -> Result<(), TxnError> {
         Ok(self.store.delete(&key(id)).await?)
     }

@@ -380,7 +380,8 @@ async fn update_attempt(
 ) -> Result<LoginTxn, GatewayError> {
     for _ in 0..5 {
         let (mut fresh, raw) = app.txns.load(&txn.id).await?;
-        if fresh.state != State::Pending {
+        // Flags of the attempt polled, never of one started since.
+        if fresh.state != State::Pending || fresh.attempts != txn.attempts {
             return Ok(fresh);
         }
         match fresh.attempt.as_mut() {
@@ -413,9 +414,11 @@ async fn apply(
     event: Event,
     reason: Option<Failure>,
 ) -> Result<LoginTxn, GatewayError> {
+    // About the attempt `txn` was loaded with: never another one the
+    // citizen has started since.
     match app
         .txns
-        .transition(&txn.id, event, move |t| {
+        .transition_for(&txn.id, txn.attempts, event, move |t| {
             if reason.is_some() {
                 t.failure = reason;
             }
@@ -519,12 +522,22 @@ pub async fn finish(app: &App, txn: LoginTxn) -> Result<Option<LoginTxn>, Gatewa
                 evidence,
                 signed,
             };
-            let t = app
+            // Only the attempt verified: a citizen who started again
+            // meanwhile is not logged in by the attempt they left.
+            let t = match app
                 .txns
-                .transition(&txn.id, Event::Verified, move |t| {
+                .transition_for(&txn.id, txn.attempts, Event::Verified, move |t| {
                     t.outcome = Some(outcome.clone())
                 })
-                .await?;
+                .await
+            {
+                Ok(t) => t,
+                Err(TxnError::Illegal(_)) => {
+                    tracing::info!(txn = %txn.id, provider = %attempt.provider, attempt = txn.attempts, "verified result of an attempt the citizen left: not used");
+                    return Ok(Some(app.txns.load(&txn.id).await?.0));
+                }
+                Err(e) => return Err(e.into()),
+            };
             app.runtime
                 .metrics
                 .ended(&attempt.provider, Ended::approved, "none");

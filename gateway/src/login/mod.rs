@@ -522,10 +522,14 @@ async fn continue_login(
         State::Choosing => return Ok(respond::redirect(&base)),
         State::Expired | State::Rejected | State::Failed => return Ok(failure_page(&txn, ctx)),
     };
-    if txn.state != State::Verified {
-        return Ok(failure_page(&txn, ctx));
+    match txn.state {
+        State::Verified => ends::complete(app, txn, ctx).await,
+        State::Expired | State::Rejected | State::Failed => Ok(failure_page(&txn, ctx)),
+        // The citizen started again while this attempt was being verified:
+        // the login goes on with the new attempt, on its waiting page.
+        State::Choosing => Ok(respond::redirect(&base)),
+        State::Pending | State::Completed => Ok(respond::redirect(&format!("{base}/wait"))),
     }
-    ends::complete(app, txn, ctx).await
 }
 
 async fn cancel(

@@ -11,7 +11,8 @@
 //! failing: HTML 500 from the broker's front end, Kakao's E0001 on HTTP 400,
 //! Toss's and the banks' internal error with 500), `flaky` (that failure on
 //! the first status and the first result call only; Kakao direct keeps its
-//! own), `slow` (status after `slow_ms`), `hung` (status never answers: the
+//! own), `slow` (status after `slow_ms`), `slow_result` (the result call
+//! after `slow_ms`), `hung` (status never answers: the
 //! connection is held for ten minutes). Bad input on the same calls, each with
 //! HTTP 200: `garbage` (a body that is not JSON), `gzip` (`Content-Encoding:
 //! gzip` and gzip bytes, never asked for), `truncated` (the family's JSON
@@ -480,6 +481,10 @@ impl Simulator {
                 None,
             )),
             Scenario::Slow if is_status => {
+                tokio::time::sleep(Duration::from_millis(self.control.slow_ms)).await;
+                None
+            }
+            Scenario::SlowResult if !is_status => {
                 tokio::time::sleep(Duration::from_millis(self.control.slow_ms)).await;
                 None
             }

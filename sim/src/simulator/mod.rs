@@ -272,6 +272,9 @@ pub enum Scenario {
     Slow,
     /// Approves; status calls never answer (held for ten minutes; every family).
     Hung,
+    /// Approves; the result (verify) call answers after `slow_ms` (every
+    /// family): a slow verification the citizen may leave for another try.
+    SlowResult,
     /// Approves, but status and verify answer HTTP 200 with a body that is
     /// not JSON (every family).
     Garbage,

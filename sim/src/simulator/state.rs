@@ -192,6 +192,7 @@ pub(crate) fn phase_at(
         | Scenario::Maintenance
         | Scenario::ServerError
         | Scenario::Slow
+        | Scenario::SlowResult
         | Scenario::Hung
         | Scenario::Garbage
         | Scenario::Gzip
