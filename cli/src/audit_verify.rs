@@ -3,9 +3,11 @@
 //! file), the JWKS, and the exit codes.
 //!
 //! Exit codes: 0 every chain is whole; 1 a record was changed, removed,
-//! reordered or cut, or a checkpoint is forged or missing (one line per
-//! problem, with file:line, writer and seq); 2 the check could not be run
-//! (usage, an unreadable file, an unreachable store or JWKS).
+//! reordered or cut, a checkpoint is forged, missing or of another issuer,
+//! or (checkpoints given) a writer has none and the store does not list it
+//! (one line per problem, with file:line, writer and seq); 2 the check
+//! could not be run (usage, an unreadable file, an unreachable store or
+//! JWKS).
 
 use munjigi::audit::checkpoint;
 use munjigi::audit::verify::{self, External};
@@ -25,6 +27,8 @@ pub struct Args {
     pub checkpoints: Option<PathBuf>,
     /// The gateway's JWKS (URL or file); several for keys rotated out.
     pub jwks: Vec<String>,
+    /// The gateway's issuer (its public URL): every checkpoint's `iss`.
+    pub issuer: Option<String>,
 }
 
 /// Why the command did not say "valid".
@@ -125,7 +129,8 @@ pub async fn run(args: &Args) -> Result<String, Failure> {
     if let Some(path) = &args.checkpoints {
         external.extend(from_file(path)?);
     }
-    let report = verify::verify(&args.files, &external, &jwks).map_err(Failure::Usage)?;
+    let report = verify::verify(&args.files, &external, &jwks, args.issuer.as_deref())
+        .map_err(Failure::Usage)?;
     if report.problems.is_empty() {
         let mut out = report.summary;
         out.push("audit log verified: every chain is whole".into());

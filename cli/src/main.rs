@@ -83,6 +83,10 @@ enum AuditCommand {
         /// The gateway's JWKS: its /jwks URL or a saved file (repeat for rotated keys).
         #[arg(long, value_name = "URL|FILE")]
         jwks: Vec<String>,
+        /// The gateway's issuer (its public URL): every checkpoint's `iss` must
+        /// be it. Without it, all checkpoints must name one issuer (printed).
+        #[arg(long, value_name = "URL")]
+        issuer: Option<String>,
     },
 }
 
@@ -193,6 +197,7 @@ fn main() -> ExitCode {
                 cluster,
                 checkpoints,
                 jwks,
+                issuer,
             },
     }) = cli.command
     {
@@ -202,6 +207,7 @@ fn main() -> ExitCode {
             cluster,
             checkpoints,
             jwks,
+            issuer,
         };
         let result = runtime().map(|rt| rt.block_on(audit_verify::run(&args)));
         return match result {

@@ -323,7 +323,7 @@ async fn route(
     match (method, path.as_str()) {
         // Liveness: the process answers.
         (Method::GET, "/health" | "/healthz") => Ok(respond::text(StatusCode::OK, "ok\n")),
-        // Readiness: take traffic only while not draining and the store answers.
+        // Readiness (`/readyz`) is answered before routing: see `readiness`.
         (Method::GET, "/.well-known/openid-configuration") => {
             Ok(respond::json_bytes(StatusCode::OK, app.discovery.clone()))
         }
@@ -405,9 +405,16 @@ pub fn tls_config(
 /// How long a stopping replica waits for in-flight requests (longer than a long poll).
 pub const DRAIN_DEADLINE: Duration = Duration::from_secs(25);
 
+/// Take traffic only while not draining, not refusing every login for an
+/// unwritable audit log, and the store answers.
 async fn readiness(live: &Live, app: &App) -> Response {
     if live.draining.load(std::sync::atomic::Ordering::Relaxed) {
         return respond::text(StatusCode::SERVICE_UNAVAILABLE, "draining\n");
+    }
+    // Every login here would be refused (MJ-A01): send them elsewhere until
+    // a write succeeds (the checkpointer's housekeeping retries).
+    if app.runtime.audit.is_down() && crate::audit::refuses_logins(app) {
+        return respond::text(StatusCode::SERVICE_UNAVAILABLE, "audit log unwritable\n");
     }
     let probe = tokio::time::timeout(
         Duration::from_secs(2),

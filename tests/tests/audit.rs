@@ -2,8 +2,11 @@
 //! own hash chain, real OIDC logins (one whose steps hop to the second
 //! replica) and a signing; graceful stops; `munjigi audit verify` over both
 //! chains with the store's checkpoints says whole, then finds each kind of
-//! tampering and says where. And a login whose record cannot be written:
-//! refused under `on_failure = "refuse"`, let through under `"log"`.
+//! tampering and says where, a made-up writer appended to a file and a
+//! checkpoint of another issuer included. And a login whose record cannot
+//! be written: refused under `on_failure = "refuse"` (and `/readyz` 503
+//! until the file can be written again, with no traffic needed), let
+//! through under `"log"`.
 
 #![allow(
     clippy::unwrap_used,
@@ -83,6 +86,28 @@ fn events(path: &Path) -> Vec<serde_json::Value> {
 
 fn write_lines(path: &Path, lines: &[String]) {
     std::fs::write(path, lines.join("\n") + "\n").unwrap();
+}
+
+/// `n` records of a writer no gateway ran, hashed as the gateway would.
+fn made_up_chain(writer: &str, n: u64) -> Vec<String> {
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let mut prev = hex(&openssl::sha::sha256(
+        format!("munjigi-audit-genesis:{writer}").as_bytes(),
+    ));
+    let mut out = Vec::new();
+    for seq in 1..=n {
+        let body = format!(
+            "{{\"seq\":{seq},\"writer\":\"{writer}\",\"time\":1800000000,\"event\":\"login.started\",\
+             \"txn\":\"t{seq}\",\"site\":\"town\",\"prev\":\"{prev}\"}}"
+        );
+        let hash = hex(&openssl::sha::sha256(body.as_bytes()));
+        out.push(format!(
+            "{},\"hash\":\"{hash}\"}}",
+            body.strip_suffix('}').unwrap()
+        ));
+        prev = hash;
+    }
+    out
 }
 
 fn stop(p: &mut Proc) {
@@ -236,6 +261,39 @@ async fn two_replicas_chains_verify_and_every_tampering_is_placed() {
     assert_eq!(good.code, 0, "{}\n{}", good.stdout, good.stderr);
     assert_eq!(good.stdout.matches("writer ").count(), 2, "{}", good.stdout);
     assert!(good.stdout.contains("checkpoint at seq"), "{}", good.stdout);
+    // Every checkpoint names one issuer, printed; asked for, it is required.
+    let issuer = good
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("checkpoints issued by "))
+        .and_then(|l| l.split(' ').next())
+        .expect("the issuer is printed")
+        .to_owned();
+    assert!(issuer.starts_with("http://127.0.0.1:"), "{issuer}");
+    let asked = verify(
+        &[&log_a, &log_b],
+        &["--jwks", jwks_arg, "--store", &store, "--issuer", &issuer],
+    );
+    assert_eq!(asked.code, 0, "{}\n{}", asked.stdout, asked.stderr);
+    let other = verify(
+        &[&log_a, &log_b],
+        &[
+            "--jwks",
+            jwks_arg,
+            "--store",
+            &store,
+            "--issuer",
+            "https://gw.example",
+        ],
+    );
+    assert_eq!(other.code, 1, "{}", other.stdout);
+    assert!(
+        other
+            .stderr
+            .contains(&format!("issued by {issuer}, not https://gw.example")),
+        "{}",
+        other.stderr
+    );
     // Without B's file, the store knows B wrote.
     let alone = verify(&[&log_a], &["--jwks", jwks_arg, "--store", &store]);
     assert_eq!(alone.code, 1, "{}", alone.stdout);
@@ -282,6 +340,13 @@ async fn two_replicas_chains_verify_and_every_tampering_is_placed() {
         original[..2].to_vec(),
         "truncated: the chain ends at seq 2".to_owned(),
     ));
+    let mut added = original.clone();
+    added.extend(made_up_chain("gw-z-1800000000-0123456789abcdef", 3));
+    cases.push((
+        "added",
+        added,
+        format!("{name}:{} with no checkpoint", original.len() + 1),
+    ));
     for (what, text, place) in cases {
         write_lines(&copy, &text);
         let r = verify(&[&copy, &log_b], &["--jwks", jwks_arg, "--store", &store]);
@@ -327,10 +392,10 @@ async fn two_replicas_chains_verify_and_every_tampering_is_placed() {
     );
 }
 
-async fn login_with_unwritable_log(on_failure: &str) -> (Page, Vec<String>) {
+/// A login through a gateway whose audit file has become a folder; then
+/// `/readyz`.
+async fn login_with_unwritable_log(on_failure: &str) -> (Page, u16, Gateway, TempDir) {
     let dir = TempDir::new(&format!("audit-{on_failure}"));
-    // A folder where the file should be: nothing can be appended.
-    std::fs::create_dir_all(dir.path().join("blocked.log")).unwrap();
     let (_sim, sim_url) = start_simulator(dir.path(), &SimOpts::default());
     let (site_port, redirect) = site_port_and_redirect();
     let gw = start_gateway(
@@ -342,8 +407,19 @@ async fn login_with_unwritable_log(on_failure: &str) -> (Page, Vec<String>) {
             ..GatewayOpts::default()
         },
     );
+    // Started with its file written (keys.loaded), then a folder where the
+    // file was: nothing more can be appended.
+    let file = dir.path().join("blocked.log");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::fs::metadata(&file).map_or(0, |m| m.len()) == 0 {
+        assert!(std::time::Instant::now() < deadline, "keys.loaded written");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    std::fs::remove_file(&file).unwrap();
+    std::fs::create_dir(&file).unwrap();
     let site = start_site(site_port, &gw.url, "client_secret_basic", None);
     let mut br = Browser::new(None);
+    assert_eq!(br.get(&format!("{}/readyz", gw.url)).await.status, 200);
     let (chooser, chooser_url) = br.follow(&format!("{}/login", site.url)).await;
     assert_eq!(chooser.status, 200);
     let wait = pick_and_submit(&mut br, &chooser_url, &HONG).await;
@@ -353,22 +429,52 @@ async fn login_with_unwritable_log(on_failure: &str) -> (Page, Vec<String>) {
     let (page, _) = br
         .follow(&absolute(&base, done["next"].as_str().unwrap()))
         .await;
-    let logs = gw.proc.drain();
-    (page, logs)
+    let ready = br.get(&format!("{}/readyz", gw.url)).await.status;
+    (page, ready, gw, dir)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unwritable_audit_log_refuses_a_login_unless_told_to_log() {
-    let (refused, logs) = login_with_unwritable_log("refuse").await;
+    let (refused, ready, gw, dir) = login_with_unwritable_log("refuse").await;
     assert_eq!(refused.status, 503, "{}", refused.body);
     assert!(refused.body.contains("MJ-A01"), "{}", refused.body);
+    assert_eq!(
+        ready, 503,
+        "every login here is refused: out of the balancer"
+    );
+    let mut b = Browser::new(None);
+    let r = b.get(&format!("{}/readyz", gw.url)).await;
+    assert_eq!((r.status, r.body.as_str()), (503, "audit log unwritable\n"));
+    // The file can be written again: ready again with no request but /readyz.
+    std::fs::remove_dir(dir.path().join("blocked.log")).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while b.get(&format!("{}/readyz", gw.url)).await.status != 200 {
+        assert!(std::time::Instant::now() < deadline, "not ready again");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let ev = events(&dir.path().join("blocked.log"));
+    assert_eq!(ev[0]["event"], "audit.resumed", "{ev:#?}");
+    assert!(
+        ev[0]["unwritten"].as_u64().unwrap() >= 2,
+        "the login's records: {ev:#?}"
+    );
+    let logs = gw.proc.drain();
     assert!(logs.iter().any(|l| l.contains("MJ-A01")), "{logs:#?}");
+    let count = |s: &str| logs.iter().filter(|l| l.contains(s)).count();
+    assert_eq!(count("MJ-A04"), 1, "one line going down: {logs:#?}");
+    assert_eq!(
+        count("audit log writable again"),
+        1,
+        "one coming up: {logs:#?}"
+    );
 
-    let (through, logs) = login_with_unwritable_log("log").await;
+    let (through, ready, gw, _dir) = login_with_unwritable_log("log").await;
     assert_eq!(
         through.status, 200,
         "the site got its login: {}",
         through.body
     );
+    assert_eq!(ready, 200, "logins go through: stays in the balancer");
+    let logs = gw.proc.drain();
     assert!(logs.iter().any(|l| l.contains("MJ-A02")), "{logs:#?}");
 }

@@ -36,6 +36,10 @@ pub const TYP: &str = "munjigi-audit-checkpoint+jwt";
 pub const KEEP: Duration = Duration::from_secs(400 * 86_400);
 /// Longest a shutdown waits for its final checkpoint.
 const AT_SHUTDOWN: Duration = Duration::from_secs(10);
+/// How often the housekeeping runs: a writer that is down tries a write
+/// (so `/readyz` recovers within this), and limit tallies that are due are
+/// recorded.
+pub const HOUSEKEEPING: Duration = Duration::from_secs(5);
 
 /// What a checkpoint signs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -183,7 +187,8 @@ pub fn open(jws: &str, jwks: &serde_json::Value) -> Result<Claims, String> {
 }
 
 /// Checkpoints every `checkpoint_secs` while the process runs (the current
-/// snapshot's key and store at each tick).
+/// snapshot's key and store at each tick), and every [`HOUSEKEEPING`]
+/// probes a writer that is down and records the limit tallies that are due.
 pub fn spawn(live: Arc<Live>) {
     let Some(every) = live
         .app()
@@ -194,12 +199,24 @@ pub fn spawn(live: Arc<Live>) {
     else {
         return;
     };
+    let house = live.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(HOUSEKEEPING);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let audit = &house.app().runtime.audit;
+            audit.probe();
+            audit.flush_limits(false);
+        }
+    });
     tokio::spawn(async move {
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
             let app = live.app();
+            app.runtime.audit.flush_limits(false);
             if let Err(e) = seal(&app, false).await {
                 tracing::error!(code = "MJ-A03", error = %e, "audit checkpoint failed");
             }
@@ -214,6 +231,8 @@ pub async fn at_shutdown(live: &Live) {
     if !app.runtime.audit.is_on() {
         return;
     }
+    // Every refusal counted so far is in the chain the last checkpoint seals.
+    app.runtime.audit.flush_limits(true);
     match tokio::time::timeout(AT_SHUTDOWN, seal(&app, true)).await {
         Ok(Ok(_)) => {}
         Ok(Err(e)) => tracing::error!(code = "MJ-A03", error = %e, "final audit checkpoint failed"),

@@ -127,9 +127,23 @@ pub enum Event {
         current: Vec<String>,
         published: Vec<String>,
     },
-    /// An abuse limit refused a request.
+    /// An abuse limit refused requests: `count` of them since this
+    /// (kind, site)'s last record (at most one a minute, see [`super`]).
     #[serde(rename = "limit.tripped")]
-    LimitTripped { kind: &'static str, site: String },
+    LimitTripped {
+        kind: &'static str,
+        site: String,
+        count: u64,
+    },
+    /// The writer wrote again after a failure ([`super::writer`]).
+    #[serde(rename = "audit.resumed")]
+    Resumed {
+        /// Unix seconds of the first failed write.
+        since: u64,
+        /// Records that could not be written meanwhile (under
+        /// `on_failure = "refuse"` their logins were refused).
+        unwritten: u64,
+    },
     /// The chain's head, signed and stored ([`super::checkpoint`]).
     #[serde(rename = "audit.checkpoint")]
     Checkpoint {
@@ -162,14 +176,18 @@ fn off(app: &App) -> bool {
     !app.runtime.audit.is_on()
 }
 
-/// A login's record, by `on_failure`: refused without it, or logged.
-async fn login_record(app: &App, event: Event) -> Result<(), GatewayError> {
-    let refuse = app
-        .config
+/// Whether a login whose record cannot be written is refused (`on_failure`;
+/// signing without `[audit]` always refuses).
+pub fn refuses_logins(app: &App) -> bool {
+    app.config
         .audit
         .as_ref()
-        .is_none_or(|a| a.on_failure == OnFailure::Refuse);
-    if !refuse {
+        .is_none_or(|a| a.on_failure == OnFailure::Refuse)
+}
+
+/// A login's record, by `on_failure`: refused without it, or logged.
+async fn login_record(app: &App, event: Event) -> Result<(), GatewayError> {
+    if !refuses_logins(app) {
         app.runtime.audit.record(event);
         return Ok(());
     }
@@ -321,15 +339,9 @@ pub fn config_reloaded(app: &App, applied: bool, why: &str) {
     });
 }
 
-/// An abuse limit refused a request.
+/// An abuse limit refused a request (aggregated: see [`super::Audit::limit_tripped`]).
 pub fn limit_tripped(app: &App, kind: &'static str, site: &str) {
-    if off(app) {
-        return;
-    }
-    app.runtime.audit.record(Event::LimitTripped {
-        kind,
-        site: site.to_owned(),
-    });
+    app.runtime.audit.limit_tripped(kind, site);
 }
 
 #[cfg(test)]
@@ -341,10 +353,12 @@ mod tests {
         let e = Event::LimitTripped {
             kind: "person",
             site: "town".into(),
+            count: 3,
         };
         let (name, fields) = e.split().unwrap();
         assert_eq!(name, "limit.tripped");
         assert_eq!(fields["kind"], "person");
+        assert_eq!(fields["count"], 3);
         assert!(!fields.contains_key("event"));
         for k in super::super::chain::RESERVED {
             assert!(!fields.contains_key(k));

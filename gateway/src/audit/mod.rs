@@ -16,6 +16,16 @@
 //! fail-closed (no receipt without its record on disk); a login follows
 //! `[audit] on_failure`. Nothing personal or secret is ever recorded.
 //!
+//! A refused request costs an attacker nothing, so a record each would let
+//! them fill the audit disk: `limit.tripped` is aggregated here, at most one
+//! record per (kind, site) per [`LIMIT_EVERY`], each carrying the refusals
+//! since the key's last record. The tally is in-process (each writer
+//! records its own replica's refusals); what is pending is recorded once
+//! [`LIMIT_EVERY`] has passed since the key's last record, by the next
+//! refusal or else by the checkpointer's housekeeping (every few seconds),
+//! and all of it at a graceful shutdown, so a burst that stops is still
+//! counted. A crash loses at most one minute's tally.
+//!
 //! Not here: shipping the log anywhere, or rotating it (rename the file;
 //! the writer notices and continues the chain in a new one).
 
@@ -27,11 +37,12 @@ mod writer;
 
 pub use events::{
     config_reloaded, limit_tripped, login_completed, login_failed, login_returned, login_started,
-    signature_failed, signature_requested, verified_login_completed, Event, Via,
+    refuses_logins, signature_failed, signature_requested, verified_login_completed, Event, Via,
 };
 
 use crate::clock::Clock;
 use crate::config::model::AuditSettings;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::{mpsc, oneshot};
 
@@ -39,6 +50,9 @@ use tokio::sync::{mpsc, oneshot};
 /// (and logging `MJ-A02`): far more than a burst of logins queues while one
 /// batch is synced.
 const QUEUE: usize = 65_536;
+
+/// Shortest time between two `limit.tripped` records of one (kind, site).
+pub const LIMIT_EVERY: u64 = 60;
 
 #[derive(Debug, thiserror::Error)]
 #[error("audit log `{path}` could not be written: {reason}")]
@@ -63,6 +77,18 @@ struct Inner {
     /// The head the last checkpoint covered, and whether the store's
     /// index of writers has this one.
     sealed: tokio::sync::Mutex<(u64, bool)>,
+    /// Whether the writer is down (its last batch failed).
+    health: Arc<writer::Health>,
+    /// Refusals by (kind, site) not yet recorded.
+    limits: Mutex<HashMap<(&'static str, String), Tally>>,
+}
+
+/// One (kind, site)'s refusals: when its last record was written, and how
+/// many came since.
+#[derive(Debug, Default)]
+struct Tally {
+    last: Option<u64>,
+    pending: u64,
 }
 
 /// This process's writer id: host, start time and 64 random bits, stable
@@ -103,8 +129,15 @@ impl Audit {
     pub fn open(settings: &AuditSettings, clock: Arc<dyn Clock>) -> Result<Self, String> {
         let writer = writer_id(clock.as_ref())?;
         let (tx, rx) = mpsc::channel(QUEUE);
-        writer::spawn(settings.path.clone(), writer.clone(), rx)
-            .map_err(|e| format!("audit: cannot start the writer thread: {e}"))?;
+        let health = Arc::new(writer::Health::default());
+        writer::spawn(
+            settings.path.clone(),
+            writer.clone(),
+            clock.clone(),
+            health.clone(),
+            rx,
+        )
+        .map_err(|e| format!("audit: cannot start the writer thread: {e}"))?;
         tracing::info!(writer = %writer, path = %settings.path.display(), "audit log writer started");
         Ok(Self {
             inner: Some(Arc::new(Inner {
@@ -114,12 +147,82 @@ impl Audit {
                 clock,
                 keys: Mutex::new(None),
                 sealed: tokio::sync::Mutex::new((0, false)),
+                health,
+                limits: Mutex::new(HashMap::new()),
             })),
         })
     }
 
     pub fn is_on(&self) -> bool {
         self.inner.is_some()
+    }
+
+    /// The writer's last batch failed and none has been written since
+    /// (under `on_failure = "refuse"`, no login can complete here).
+    pub fn is_down(&self) -> bool {
+        self.inner.as_deref().is_some_and(|i| i.health.is_down())
+    }
+
+    /// While the writer is down, has it try a write (`audit.resumed`) so it
+    /// can come back without traffic.
+    pub fn probe(&self) {
+        if let Some(inner) = self.inner.as_deref().filter(|i| i.health.is_down()) {
+            // A full queue will be written (or fail) anyway.
+            let _ = inner.tx.try_send(writer::Msg::Probe);
+        }
+    }
+
+    /// An abuse limit refused a request: recorded now if the (kind, site)
+    /// has no record in the last [`LIMIT_EVERY`] seconds, else counted
+    /// towards its next one.
+    pub fn limit_tripped(&self, kind: &'static str, site: &str) {
+        let Some(inner) = self.inner.as_deref() else {
+            return;
+        };
+        let now = inner.clock.now();
+        let mut tallies = inner.limits.lock().unwrap_or_else(PoisonError::into_inner);
+        let t = tallies.entry((kind, site.to_owned())).or_default();
+        t.pending = t.pending.saturating_add(1);
+        if t.last.is_some_and(|l| now.saturating_sub(l) < LIMIT_EVERY) {
+            return;
+        }
+        let count = std::mem::take(&mut t.pending);
+        t.last = Some(now);
+        drop(tallies);
+        self.record(Event::LimitTripped {
+            kind,
+            site: site.to_owned(),
+            count,
+        });
+    }
+
+    /// Records the pending refusals of every (kind, site) quiet for
+    /// [`LIMIT_EVERY`], or of all of them (`all`, at shutdown); forgets the
+    /// keys with nothing pending that have been quiet that long.
+    pub fn flush_limits(&self, all: bool) {
+        let Some(inner) = self.inner.as_deref() else {
+            return;
+        };
+        let now = inner.clock.now();
+        let mut due = Vec::new();
+        let mut tallies = inner.limits.lock().unwrap_or_else(PoisonError::into_inner);
+        tallies.retain(|(kind, site), t| {
+            let quiet = t.last.is_none_or(|l| now.saturating_sub(l) >= LIMIT_EVERY);
+            if t.pending > 0 && (all || quiet) {
+                due.push(Event::LimitTripped {
+                    kind,
+                    site: site.clone(),
+                    count: std::mem::take(&mut t.pending),
+                });
+                t.last = Some(now);
+                return true;
+            }
+            t.pending > 0 || !quiet
+        });
+        drop(tallies);
+        for e in due {
+            self.record(e);
+        }
     }
 
     /// This process's writer id.

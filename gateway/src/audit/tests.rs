@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 struct Fx {
     dir: PathBuf,
     app: Arc<App>,
+    clock: Arc<ManualClock>,
 }
 
 impl Drop for Fx {
@@ -64,11 +65,16 @@ fn fx(tag: &str) -> Fx {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("log")).unwrap();
     let cfg = config(&dir, "keys");
-    let clock: Arc<dyn Clock> = Arc::new(ManualClock::at(1_800_000_000));
+    let manual = Arc::new(ManualClock::at(1_800_000_000));
+    let clock: Arc<dyn Clock> = manual.clone();
     let audit = Audit::open(cfg.audit.as_ref().unwrap(), clock.clone()).unwrap();
     let runtime = Runtime::with_audit(MemoryStore::new(1000), clock, audit);
     let app = App::assemble(cfg, runtime).unwrap();
-    Fx { dir, app }
+    Fx {
+        dir,
+        app,
+        clock: manual,
+    }
 }
 
 impl Fx {
@@ -78,20 +84,35 @@ impl Fx {
     fn jwks(&self) -> serde_json::Value {
         serde_json::from_slice(&self.app.keys.jwks()).unwrap()
     }
+    /// `n` queued records and one waited for (which waits for them all).
     async fn limit(&self, n: usize) {
         for _ in 0..n {
-            limit_tripped(&self.app, "person", "town");
+            self.app.runtime.audit.record(Event::LimitTripped {
+                kind: "person",
+                site: "town".into(),
+                count: 1,
+            });
         }
-        // Waiting for one record waits for every record queued before it.
+        self.sync().await;
+    }
+    /// Waits for every record queued so far to be written.
+    async fn sync(&self) {
         self.app
             .runtime
             .audit
             .record_durable(Event::LimitTripped {
                 kind: "site",
                 site: "town".into(),
+                count: 1,
             })
             .await
             .unwrap();
+    }
+    fn events(&self) -> Vec<serde_json::Value> {
+        self.lines()
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
     }
     async fn stored(&self) -> Vec<External> {
         checkpoint::from_store(self.app.store.as_ref())
@@ -106,7 +127,7 @@ impl Fx {
             .collect()
     }
     async fn verify(&self, files: &[PathBuf]) -> verify::Report {
-        verify(files, &self.stored().await, &self.jwks()).unwrap()
+        verify(files, &self.stored().await, &self.jwks(), None).unwrap()
     }
     fn lines(&self) -> Vec<String> {
         std::fs::read_to_string(self.log())
@@ -274,7 +295,7 @@ async fn a_tail_cut_before_the_checkpoint_is_truncation() {
         ],
     );
     // Without the store, the cut file verifies: the summary says why to give it.
-    let alone = verify(&[f.log()], &[], &f.jwks()).unwrap();
+    let alone = verify(&[f.log()], &[], &f.jwks(), None).unwrap();
     assert!(alone.problems.is_empty(), "{:?}", alone.problems);
     assert!(alone.summary[0].contains("a cut tail cannot be seen"));
 }
@@ -312,6 +333,7 @@ async fn a_checkpoint_of_another_key_is_refused() {
             jws: Some(forged.clone()),
         }],
         &f.jwks(),
+        None,
     )
     .unwrap();
     one_problem(&forged_here, &["store: checkpoint of writer", "no key"]);
@@ -381,15 +403,126 @@ async fn a_failed_write_leaves_no_half_record_and_no_gap() {
         .record_durable(Event::LimitTripped {
             kind: "site",
             site: "town".into(),
+            count: 1,
         })
         .await;
     assert!(failed.is_err(), "a record that cannot be written says so");
+    assert!(f.app.runtime.audit.is_down(), "the writer is down");
     std::fs::create_dir_all(f.dir.join("log")).unwrap();
+    f.clock.advance(7);
     f.limit(0).await;
-    let lines = f.lines();
-    let v: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
-    assert_eq!(v["seq"], 4, "the failed record took no seq");
-    assert_eq!(lines.len(), 1);
+    assert!(
+        !f.app.runtime.audit.is_down(),
+        "a written batch brings it up"
+    );
+    let ev = f.events();
+    assert_eq!(ev.len(), 2, "{ev:#?}");
+    assert_eq!(ev[0]["seq"], 4, "the failed record took no seq");
+    assert_eq!(ev[0]["event"], "audit.resumed");
+    assert_eq!(ev[0]["since"], 1_800_000_000);
+    assert_eq!(ev[0]["unwritten"], 1);
+    assert_eq!(ev[0]["time"], 1_800_000_007);
+    assert_eq!(
+        (ev[1]["seq"].as_u64(), ev[1]["event"].as_str()),
+        (Some(5), Some("limit.tripped"))
+    );
+}
+
+#[tokio::test]
+async fn a_writer_that_is_down_comes_back_without_traffic() {
+    let f = fx("probe");
+    f.limit(0).await;
+    std::fs::remove_dir_all(f.dir.join("log")).unwrap();
+    let audit = &f.app.runtime.audit;
+    assert!(!audit.is_down());
+    f.app.runtime.audit.record(Event::LimitTripped {
+        kind: "site",
+        site: "town".into(),
+        count: 1,
+    });
+    // A probe that cannot write either leaves it down.
+    assert!(audit.head().await.is_err());
+    assert!(audit.is_down());
+    audit.probe();
+    assert!(audit.head().await.is_err(), "still no folder");
+    assert!(audit.is_down());
+    std::fs::create_dir_all(f.dir.join("log")).unwrap();
+    // Nothing but the probe: no login, no checkpoint.
+    audit.probe();
+    for _ in 0..200 {
+        if !audit.is_down() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(!audit.is_down(), "the probe's write brought it up");
+    let ev = f.events();
+    assert_eq!(ev.len(), 1, "{ev:#?}");
+    assert_eq!(ev[0]["event"], "audit.resumed");
+    assert_eq!(ev[0]["seq"], 3);
+    // The queued record, the head's sync (none) and the failed probes' own
+    // audit.resumed lines are not records the chain lost: only the first.
+    assert_eq!(ev[0]["unwritten"], 1);
+    // An up writer ignores probes.
+    audit.probe();
+    f.limit(0).await;
+    assert_eq!(f.events().len(), 2);
+}
+
+#[tokio::test]
+async fn limit_refusals_are_one_record_per_kind_and_site_a_minute_with_their_count() {
+    let f = fx("limits");
+    let trip = |kind, site| limit_tripped(&f.app, kind, site);
+    // A flood: the first refusal is recorded at once, the rest counted.
+    for _ in 0..100 {
+        trip("person", "town");
+    }
+    f.clock.advance(30);
+    for _ in 0..10 {
+        trip("person", "town");
+    }
+    // Another key is its own.
+    trip("client_starts", "town");
+    // 30 s after the first record: not yet due.
+    f.app.runtime.audit.flush_limits(false);
+    let persons = |f: &Fx| -> Vec<u64> {
+        f.events()
+            .iter()
+            .filter(|e| e["event"] == "limit.tripped" && e["kind"] == "person")
+            .map(|e| e["count"].as_u64().unwrap())
+            .collect()
+    };
+    f.sync().await;
+    assert_eq!(persons(&f), [1], "one record for 110 refusals so far");
+    // A minute after the first record, the tally is flushed although no
+    // refusal came since.
+    f.clock.advance(30);
+    f.app.runtime.audit.flush_limits(false);
+    f.sync().await;
+    assert_eq!(persons(&f), [1, 109]);
+    // Within the minute after that record, one more refusal waits...
+    f.clock.advance(10);
+    trip("person", "town");
+    f.app.runtime.audit.flush_limits(false);
+    f.sync().await;
+    assert_eq!(persons(&f), [1, 109]);
+    // ...until the shutdown flushes everything.
+    f.app.runtime.audit.flush_limits(true);
+    f.sync().await;
+    assert_eq!(persons(&f), [1, 109, 1], "every refusal is counted once");
+    // Quiet for a minute with nothing pending: the next refusal is recorded at once.
+    f.clock.advance(61);
+    f.app.runtime.audit.flush_limits(false);
+    trip("person", "town");
+    f.sync().await;
+    assert_eq!(persons(&f), [1, 109, 1, 1]);
+    let clients: Vec<u64> = f
+        .events()
+        .iter()
+        .filter(|e| e["kind"] == "client_starts")
+        .map(|e| e["count"].as_u64().unwrap())
+        .collect();
+    assert_eq!(clients, [1]);
 }
 
 #[tokio::test]
@@ -429,4 +562,241 @@ fn a_reload_cannot_move_the_audit_log() {
     assert!(reload_check(&a, &moved)
         .unwrap_err()
         .contains("need a restart"));
+}
+
+/// `n` records of a made-up writer, hashed as the gateway would.
+fn made_up_chain(writer: &str, n: u64) -> Vec<String> {
+    let c = chain::Chain::new(writer);
+    let mut head = c.head().clone();
+    let mut out = Vec::new();
+    for i in 0..n {
+        let fields = serde_json::json!({"txn": format!("t{i}"), "site": "town"});
+        let (line, next) = c
+            .line(
+                &head,
+                1_800_000_100 + i,
+                "login.started",
+                fields.as_object().unwrap(),
+            )
+            .unwrap();
+        out.push(String::from_utf8(line).unwrap().trim_end().to_owned());
+        head = next;
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_writer_without_any_checkpoint_is_a_problem_when_checkpoints_are_given() {
+    let f = fx("madeup");
+    history(&f).await;
+    let mut lines = f.lines();
+    lines.extend(made_up_chain("gw-x-1800000000-0000000000000000", 2));
+    f.rewrite(&lines);
+    let r = f.verify(&[f.log()]).await;
+    one_problem(
+        &r,
+        &[
+            "writer gw-x-1800000000-0000000000000000: 2 record(s) from ",
+            "audit.log:11 with no checkpoint",
+            "not in the store's index of writers",
+            "killed within checkpoint_secs",
+        ],
+    );
+    assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
+    // A saved checkpoint file names no writers: the same.
+    let writer = f.app.runtime.audit.writer().unwrap().to_owned();
+    let saved: Vec<External> = f
+        .stored()
+        .await
+        .into_iter()
+        .map(|e| External {
+            source: "saved:1".into(),
+            writer: None,
+            ..e
+        })
+        .collect();
+    let r = verify(&[f.log()], &saved, &f.jwks(), None).unwrap();
+    one_problem(
+        &r,
+        &["writer gw-x-1800000000-0000000000000000: 2 record(s)"],
+    );
+    assert!(!r.problems.join("\n").contains(&writer), "{:?}", r.problems);
+    // Without any checkpoints given nothing can tell: a note, not a problem.
+    let alone = verify(&[f.log()], &[], &f.jwks(), None).unwrap();
+    assert!(alone.problems.is_empty(), "{:?}", alone.problems);
+    // A writer whose only checkpoint is in the file (the store did not
+    // answer) is known by its signature.
+    let r = verify(
+        &[f.log()],
+        &[External {
+            source: "saved:1".into(),
+            writer: None,
+            jws: None,
+        }],
+        &f.jwks(),
+        None,
+    )
+    .unwrap();
+    assert!(
+        r.problems
+            .iter()
+            .all(|p| !p.contains(&format!("writer {writer}: "))),
+        "{:?}",
+        r.problems
+    );
+}
+
+#[tokio::test]
+async fn a_checkpoint_must_name_the_issuer() {
+    let f = fx("issuer");
+    history(&f).await;
+    let ours = "http://127.0.0.1:8080";
+    let r = f.verify(&[f.log()]).await;
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    assert!(
+        r.summary
+            .last()
+            .unwrap()
+            .contains(&format!("checkpoints issued by {ours}")),
+        "{:?}",
+        r.summary
+    );
+    let stored = f.stored().await;
+    let r = verify(&[f.log()], &stored, &f.jwks(), Some(ours)).unwrap();
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    let r = verify(&[f.log()], &stored, &f.jwks(), Some("https://gw.example")).unwrap();
+    one_problem(
+        &r,
+        &[
+            "audit.log:6: checkpoint of writer",
+            "seq 5: issued by http://127.0.0.1:8080, not https://gw.example",
+            "store: checkpoint of writer",
+        ],
+    );
+    // Another gateway's checkpoint, signed with a key this JWKS holds.
+    let writer = f.app.runtime.audit.writer().unwrap().to_owned();
+    let jws = stored[0].jws.clone().unwrap();
+    let mut claims = checkpoint::open(&jws, &f.jwks()).unwrap();
+    claims.iss = "https://other.example".into();
+    let other = f
+        .app
+        .keys
+        .sign(
+            crate::config::model::IdTokenAlg::Es256,
+            checkpoint::TYP,
+            &claims,
+        )
+        .unwrap();
+    let external = [External {
+        source: "store".into(),
+        writer: Some(writer),
+        jws: Some(other),
+    }];
+    let r = verify(&[f.log()], &external, &f.jwks(), None).unwrap();
+    one_problem(
+        &r,
+        &[
+            "checkpoints of several issuers: http://127.0.0.1:8080 (first at ",
+            "https://other.example (first at store)",
+            "give --issuer",
+        ],
+    );
+    let r = verify(&[f.log()], &external, &f.jwks(), Some(ours)).unwrap();
+    one_problem(
+        &r,
+        &[
+            "store: checkpoint of writer",
+            "issued by https://other.example, not http://127.0.0.1:8080",
+        ],
+    );
+    assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_file_is_private_and_never_opened_through_a_symbolic_link() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let f = fx("private");
+    f.limit(0).await;
+    let mode = std::fs::metadata(f.log()).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    // Rotated away, and a link planted where the file was.
+    std::fs::rename(f.log(), f.dir.join("log/audit.log.1")).unwrap();
+    let target = f.dir.join("elsewhere");
+    std::fs::write(&target, "").unwrap();
+    std::os::unix::fs::symlink(&target, f.log()).unwrap();
+    let e = f
+        .app
+        .runtime
+        .audit
+        .record_durable(Event::LimitTripped {
+            kind: "site",
+            site: "town".into(),
+            count: 1,
+        })
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("symbolic link"), "{e}");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "");
+    // The link removed, the chain goes on in a new file.
+    std::fs::remove_file(f.log()).unwrap();
+    f.limit(0).await;
+    assert_eq!(f.events()[0]["event"], "audit.resumed");
+}
+
+#[tokio::test]
+async fn a_batch_waits_for_the_files_lock_so_a_shared_file_is_never_cut_under_another_writer() {
+    let f = fx("locked");
+    f.limit(0).await;
+    let before = f.lines().len();
+    // Another process's batch in progress: it holds the lock.
+    let other = std::fs::OpenOptions::new()
+        .append(true)
+        .open(f.log())
+        .unwrap();
+    other.try_lock().unwrap();
+    let audit = f.app.runtime.audit.clone();
+    let pending = tokio::spawn(async move {
+        audit
+            .record_durable(Event::LimitTripped {
+                kind: "site",
+                site: "town".into(),
+                count: 1,
+            })
+            .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!pending.is_finished(), "the batch waits for the lock");
+    assert_eq!(f.lines().len(), before, "nothing written without it");
+    other.unlock().unwrap();
+    pending.await.unwrap().unwrap();
+    assert_eq!(f.lines().len(), before + 1);
+    // Two writers in one file take turns: both chains whole.
+    let second = Audit::open(
+        f.app.config.audit.as_ref().unwrap(),
+        f.app.runtime.clock.clone(),
+    )
+    .unwrap();
+    let one = f.app.runtime.audit.clone();
+    let two = second.clone();
+    let event = || Event::LimitTripped {
+        kind: "site",
+        site: "town".into(),
+        count: 1,
+    };
+    let a = tokio::spawn(async move {
+        for _ in 0..50 {
+            one.record_durable(event()).await.unwrap();
+        }
+    });
+    let b = tokio::spawn(async move {
+        for _ in 0..50 {
+            two.record_durable(event()).await.unwrap();
+        }
+    });
+    a.await.unwrap();
+    b.await.unwrap();
+    let r = verify(&[f.log()], &[], &f.jwks(), None).unwrap();
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    assert_eq!(r.summary.len(), 2, "{:?}", r.summary);
 }

@@ -13,7 +13,17 @@
 //! - a cut tail: the chain ends before a checkpoint's `seq`;
 //! - a whole writer removed: the store's index names a writer with no
 //!   records;
-//! - a forged checkpoint: its JWS does not verify against the JWKS.
+//! - a forged checkpoint: its JWS does not verify against the JWKS;
+//! - a checkpoint of another gateway that shares a key with this one (a
+//!   JWKS of several gateways, or a key reused): its `iss` is not the
+//!   issuer asked for, or, when none is, not the one all others name;
+//! - a whole writer added: when checkpoints are given (the store, a saved
+//!   file), a writer with no valid checkpoint anywhere that the store does
+//!   not list. Its records could be anyone's: appending a made-up chain
+//!   needs no key, only write access to the file. A process killed before
+//!   its first checkpoint (within `checkpoint_secs` of its start, with no
+//!   graceful stop) looks exactly the same, so the message says both and
+//!   leaves it to the operator to confirm.
 //!
 //! Every problem names the place (`file:line`, writer, `seq`). Not here:
 //! reading the store or the JWKS (the command does), or judging what the
@@ -77,11 +87,14 @@ fn when(unix: u64) -> String {
 }
 
 /// Verifies `files` against `external` checkpoints, checking every
-/// checkpoint's signature with `jwks`. Err: a file could not be read.
+/// checkpoint's signature with `jwks` and its `iss` against `issuer` (or,
+/// without one, against the other checkpoints'). Err: a file could not be
+/// read.
 pub fn verify(
     files: &[PathBuf],
     external: &[External],
     jwks: &serde_json::Value,
+    issuer: Option<&str>,
 ) -> Result<Report, String> {
     let mut c = Checked {
         files,
@@ -113,6 +126,8 @@ pub fn verify(
     }
     // Checkpoints: in the files, then from outside.
     let mut sealed: BTreeMap<String, Vec<(Claims, String)>> = BTreeMap::new();
+    // Every verified checkpoint's issuer, with its first place.
+    let mut issuers: BTreeMap<String, String> = BTreeMap::new();
     for (writer, recs) in &chains {
         for r in recs {
             let Some(jws) = &r.checkpoint else { continue };
@@ -126,10 +141,16 @@ pub fn verify(
                     "{here}: writer {writer} seq {}: a checkpoint of another writer ({})",
                     r.seq, claims.writer
                 )),
-                Ok(claims) => sealed
-                    .entry(writer.clone())
-                    .or_default()
-                    .push((claims, here.clone())),
+                Ok(claims) => {
+                    issuers
+                        .entry(claims.iss.clone())
+                        .or_insert_with(|| here.clone());
+                    check_issuer(&mut c, issuer, &claims, &here);
+                    sealed
+                        .entry(writer.clone())
+                        .or_default()
+                        .push((claims, here.clone()));
+                }
             }
         }
     }
@@ -163,10 +184,53 @@ pub fn verify(
                 claims.seq,
                 when(claims.time)
             )),
-            Ok(claims) => sealed
-                .entry(claims.writer.clone())
-                .or_default()
-                .push((claims, e.source.clone())),
+            Ok(claims) => {
+                issuers
+                    .entry(claims.iss.clone())
+                    .or_insert_with(|| e.source.clone());
+                check_issuer(&mut c, issuer, &claims, &e.source);
+                sealed
+                    .entry(claims.writer.clone())
+                    .or_default()
+                    .push((claims, e.source.clone()));
+            }
+        }
+    }
+    let issued = match (issuer, issuers.len()) {
+        (Some(iss), _) => Some(format!("checkpoints checked against the issuer {iss}")),
+        (None, 0) => None,
+        (None, 1) => issuers
+            .keys()
+            .next()
+            .map(|iss| format!("checkpoints issued by {iss} (give --issuer to require it)")),
+        (None, _) => {
+            let all: Vec<String> = issuers
+                .iter()
+                .map(|(iss, at)| format!("{iss} (first at {at})"))
+                .collect();
+            c.problem(format!(
+                "checkpoints of several issuers: {}: the keys given sign for more than one gateway; give --issuer to say which is this one",
+                all.join(", ")
+            ));
+            None
+        }
+    };
+    if !external.is_empty() {
+        for (writer, recs) in &chains {
+            let listed = external.iter().any(|e| e.writer.as_deref() == Some(writer));
+            if listed || sealed.get(writer).is_some_and(|s| !s.is_empty()) {
+                continue;
+            }
+            let from = recs
+                .iter()
+                .min_by_key(|r| r.seq)
+                .map_or_else(String::new, |r| format!(" from {}", c.at(r.file, r.line)));
+            c.problem(format!(
+                "writer {writer}: {} record(s){from} with no checkpoint (in the files or the checkpoints given) and not in the store's index of writers: \
+                 records anyone who can write the file could have added, or a process stopped before its first checkpoint \
+                 (killed within checkpoint_secs of its start, without a graceful stop); confirm which before relying on them",
+                recs.len()
+            ));
         }
     }
     for (writer, recs) in &mut chains {
@@ -178,7 +242,18 @@ pub fn verify(
             !external.is_empty(),
         );
     }
+    c.report.summary.extend(issued);
     Ok(c.report)
+}
+
+/// A checkpoint whose `iss` is not the issuer asked for.
+fn check_issuer(c: &mut Checked<'_>, issuer: Option<&str>, claims: &Claims, place: &str) {
+    if let Some(iss) = issuer.filter(|iss| *iss != claims.iss) {
+        c.problem(format!(
+            "{place}: checkpoint of writer {} seq {}: issued by {}, not {iss}",
+            claims.writer, claims.seq, claims.iss
+        ));
+    }
 }
 
 /// One line: its writer and record, or None (a problem was reported).
