@@ -2,9 +2,9 @@
 //! for the gateway's own endpoints, the route table, plain or TLS listeners.
 //!
 //! Every request first gets a request id (echoed as `X-Request-Id`) and its
-//! trace context (an incoming W3C `traceparent`, or a new trace), both in a
-//! `request` span around all its handling and the trace in a task-local for
-//! outgoing calls ([`munjigi_providers::trace`]). Its path is then
+//! trace context (an incoming W3C `traceparent` from a trusted proxy, or a
+//! new trace), both in a `request` span around all its handling and the
+//! trace in a task-local for outgoing calls ([`munjigi_providers::trace`]). Its path is then
 //! canonicalised ([`crate::web::path`]); a proxied one goes straight to the
 //! proxy (its own timeouts). The gateway's own endpoints pass through a
 //! `ServiceBuilder` stack in [`handle`], each layer with its reason. Routing is a plain `match` on
@@ -162,14 +162,17 @@ fn is_gateway_path(path: &str, demo: bool) -> bool {
 /// Request id and trace come first, for every request (proxied ones too):
 /// the id is always ours (a client's `X-Request-Id` is not believed) and is
 /// echoed in the answer's `X-Request-Id`; the trace continues a valid
-/// `traceparent` from anyone (it carries no authority) or begins anew.
+/// `traceparent` only when the peer is a trusted proxy (the rule that
+/// believes its `X-Forwarded-For`), else begins anew: an anonymous client
+/// must not choose the trace id our provider and webhook calls carry.
 pub async fn handle(
     live: Arc<Live>,
     mut req: http::Request<Incoming>,
     peer: SocketAddr,
 ) -> AnyResponse {
     let request_id = crate::random::request_id();
-    let trace = munjigi_providers::trace::TraceContext::incoming(req.headers());
+    let from_proxy = live.app().config.trusted_proxies.contains(peer.ip());
+    let trace = munjigi_providers::trace::TraceContext::incoming(req.headers(), from_proxy);
     let span = layers::request_span(&request_id, &trace, req.method());
     let started = std::time::SystemTime::now();
     let method = req.method().clone();

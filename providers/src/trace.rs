@@ -4,12 +4,20 @@
 //! The gateway reads an incoming `traceparent` strictly ([`TraceContext::incoming`]):
 //! version `00`, a 32-hex trace id and a 16-hex parent id, neither all zeros,
 //! 2-hex flags, lower case, nothing more; anything else is ignored and a new
-//! trace begins. A trace context carries no authority (anyone may send one):
-//! it only groups log lines and spans. The request's context lives in a
-//! task-local ([`scope`]), so [`crate::http_client::HttpClient`] adds a
-//! child `traceparent` (same trace, a new span id per call) to every provider
-//! and webhook call without adapters passing anything down. A spawned task
-//! keeps it only if wrapped with [`scope`] again ([`propagate`]).
+//! trace begins. It is continued only from a trusted proxy (the caller
+//! decides, by the same `trusted_proxies` rule as `X-Forwarded-For`): from
+//! anyone else a browser could pick the trace id our calls to providers carry
+//! and pile its requests' spans onto someone else's trace, so a new trace
+//! begins. The request's context lives in a task-local ([`scope`]), so
+//! [`crate::http_client::HttpClient`] adds a child `traceparent` (same trace,
+//! a new span id per call) to every provider and webhook call without
+//! adapters passing anything down. A spawned task keeps it only if wrapped
+//! with [`scope`] again ([`propagate`]).
+//!
+//! `tracestate` is opaque bytes chosen by whoever sent it: it goes only to
+//! the proxy's upstreams (the site's own service, part of the same
+//! deployment; [`TraceContext::inject_with_state`]), never to providers or
+//! webhooks, which are third parties ([`TraceContext::inject`]).
 //!
 //! When an exporter is installed ([`install_sink`], OTLP in the gateway),
 //! every request and outgoing call is handed to it as a [`FinishedSpan`];
@@ -27,8 +35,8 @@ use std::time::SystemTime;
 pub const MAX_TRACESTATE: usize = 512;
 
 /// One request's place in a trace: the trace id, this request's own span id,
-/// the caller's span id (if a valid `traceparent` came in), the sampled flag
-/// and a `tracestate` to pass on.
+/// the caller's span id (if a trusted `traceparent` came in), the sampled
+/// flag and a `tracestate` to pass on to proxy upstreams.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TraceContext {
     pub trace_id: [u8; 16],
@@ -80,11 +88,15 @@ impl TraceContext {
         }
     }
 
-    /// The context of an incoming request: its `traceparent` if exactly one
-    /// is present and valid (with its `tracestate`, if valid-looking and at
-    /// most [`MAX_TRACESTATE`] bytes), else a new trace. Our own span id is
-    /// always new.
-    pub fn incoming(headers: &HeaderMap) -> Self {
+    /// The context of an incoming request. From a trusted proxy
+    /// (`from_trusted_proxy`): its `traceparent` if exactly one is present
+    /// and valid (with its `tracestate`, if valid-looking and at most
+    /// [`MAX_TRACESTATE`] bytes). Otherwise, or from anyone else whatever
+    /// they sent, a new trace. Our own span id is always new.
+    pub fn incoming(headers: &HeaderMap, from_trusted_proxy: bool) -> Self {
+        if !from_trusted_proxy {
+            return Self::fresh();
+        }
         let mut all = headers.get_all("traceparent").iter();
         let parsed = match (all.next(), all.next()) {
             (Some(v), None) => parse_traceparent(v.as_bytes()),
@@ -124,11 +136,19 @@ impl TraceContext {
         ))
     }
 
-    /// Sets `traceparent` (a child span `span` of this request) and
-    /// `tracestate` on an outgoing request, replacing any already there.
+    /// Sets `traceparent` (a child span `span` of this request) on a call
+    /// to a third party (a provider, a webhook), replacing any already
+    /// there; removes any `tracestate`: its bytes are the sender's, not ours
+    /// to pass to a third party.
     pub fn inject(&self, headers: &mut HeaderMap, span: [u8; 8]) {
         headers.insert("traceparent", self.traceparent_for(span));
         headers.remove("tracestate");
+    }
+
+    /// [`Self::inject`], plus the request's `tracestate` (if one came in with
+    /// a trusted `traceparent`): for the proxy's upstreams only.
+    pub fn inject_with_state(&self, headers: &mut HeaderMap, span: [u8; 8]) {
+        self.inject(headers, span);
         if let Some(s) = &self.tracestate {
             headers.insert("tracestate", s.clone());
         }
@@ -312,7 +332,7 @@ mod tests {
 
     #[test]
     fn a_valid_traceparent_is_continued_with_a_new_span() {
-        let cx = TraceContext::incoming(&headers(&[("traceparent", GOOD)]));
+        let cx = TraceContext::incoming(&headers(&[("traceparent", GOOD)]), true);
         assert_eq!(cx.trace_id_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
         assert_eq!(cx.parent_id.map(hex::encode).unwrap(), "00f067aa0ba902b7");
         assert_ne!(cx.span_id_hex(), "00f067aa0ba902b7");
@@ -327,10 +347,13 @@ mod tests {
             )
         );
         // Unused flag bits are not passed on.
-        let cx = TraceContext::incoming(&headers(&[(
-            "traceparent",
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-fe",
-        )]));
+        let cx = TraceContext::incoming(
+            &headers(&[(
+                "traceparent",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-fe",
+            )]),
+            true,
+        );
         assert!(!cx.sampled);
         assert!(cx.traceparent_for(child).to_str().unwrap().ends_with("-00"));
     }
@@ -356,15 +379,51 @@ mod tests {
             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0g",
             " 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0",
         ] {
-            let cx =
-                TraceContext::incoming(&headers(&[("traceparent", bad), ("tracestate", "a=b")]));
+            let cx = TraceContext::incoming(
+                &headers(&[("traceparent", bad), ("tracestate", "a=b")]),
+                true,
+            );
             assert!(cx.parent_id.is_none(), "{bad:?} was accepted");
             assert_ne!(cx.trace_id_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
             assert!(cx.tracestate.is_none(), "{bad:?}: tracestate kept");
         }
         // Two traceparent headers: which is meant cannot be told.
-        let cx = TraceContext::incoming(&headers(&[("traceparent", GOOD), ("traceparent", GOOD)]));
+        let cx = TraceContext::incoming(
+            &headers(&[("traceparent", GOOD), ("traceparent", GOOD)]),
+            true,
+        );
         assert!(cx.parent_id.is_none());
+    }
+
+    #[test]
+    fn an_untrusted_peer_always_starts_a_new_trace() {
+        let h = headers(&[("traceparent", GOOD), ("tracestate", "congo=t61rcWkgMzE")]);
+        let cx = TraceContext::incoming(&h, false);
+        assert!(cx.parent_id.is_none());
+        assert_ne!(cx.trace_id_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert!(cx.tracestate.is_none());
+        // The same headers from a trusted proxy are continued.
+        let cx = TraceContext::incoming(&h, true);
+        assert_eq!(cx.trace_id_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert!(cx.tracestate.is_some());
+    }
+
+    #[test]
+    fn tracestate_goes_to_upstreams_only() {
+        let h = headers(&[("traceparent", GOOD), ("tracestate", "congo=t61rcWkgMzE")]);
+        let cx = TraceContext::incoming(&h, true);
+        let span = new_span_id();
+        // A third party: never the sender's tracestate, nor one already set.
+        let mut out = headers(&[("tracestate", "stale=x")]);
+        cx.inject(&mut out, span);
+        assert_eq!(out.get("traceparent"), Some(&cx.traceparent_for(span)));
+        assert!(out.get("tracestate").is_none(), "{out:?}");
+        // An upstream: the same traceparent, and the tracestate.
+        let mut out = headers(&[("tracestate", "stale=x")]);
+        cx.inject_with_state(&mut out, span);
+        assert_eq!(out.get("traceparent"), Some(&cx.traceparent_for(span)));
+        let states: Vec<_> = out.get_all("tracestate").iter().collect();
+        assert_eq!(states, ["congo=t61rcWkgMzE"]);
     }
 
     #[test]
@@ -372,7 +431,7 @@ mod tests {
         let ts = |v: &[&str]| {
             let mut pairs = vec![("traceparent", GOOD)];
             pairs.extend(v.iter().map(|s| ("tracestate", *s)));
-            TraceContext::incoming(&headers(&pairs))
+            TraceContext::incoming(&headers(&pairs), true)
                 .tracestate
                 .map(|h| h.to_str().unwrap().to_owned())
         };

@@ -119,13 +119,35 @@ fn the_renderer_refuses_what_it_does_not_understand() {
     }
 }
 
-/// Every template of the chart rendered, every document parsed, by kind.
-fn rendered_chart() -> BTreeMap<String, Yaml> {
-    let root = repo_root().join("deploy/helm/munjigi");
+/// Every document of the rendered chart.
+struct Chart(Vec<Yaml>);
+
+impl Chart {
+    /// The one document of `kind`.
+    fn one(&self, kind: &str) -> &Yaml {
+        let all = self.all(kind);
+        assert_eq!(all.len(), 1, "one {kind}");
+        all[0]
+    }
+
+    fn all(&self, kind: &str) -> Vec<&Yaml> {
+        self.0.iter().filter(|d| d["kind"] == kind).collect()
+    }
+}
+
+/// Every template of the chart rendered with values.yaml, every document parsed.
+fn rendered_chart() -> Chart {
     let values: Yaml = serde_norway::from_str(&read("deploy/helm/munjigi/values.yaml")).unwrap();
+    rendered_chart_with(&values)
+}
+
+/// Every template of the chart rendered with `values`, every document parsed.
+fn rendered_chart_with(values: &Yaml) -> Chart {
+    let root = repo_root().join("deploy/helm/munjigi");
     let chart: Yaml = serde_norway::from_str(&read("deploy/helm/munjigi/Chart.yaml")).unwrap();
     assert_eq!(chart["apiVersion"], "v2");
-    let mut docs = BTreeMap::new();
+    let mut docs = Vec::new();
+    let mut names = BTreeSet::new();
     let mut files: Vec<PathBuf> = std::fs::read_dir(root.join("templates"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -133,16 +155,46 @@ fn rendered_chart() -> BTreeMap<String, Yaml> {
     files.sort();
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
-        let out = render(&text, &values, &chart, "munjigi")
+        let out = render(&text, values, &chart, "munjigi")
             .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         for de in serde_norway::Deserializer::from_str(&out) {
             let doc = <Yaml as serde::Deserialize>::deserialize(de)
                 .unwrap_or_else(|e| panic!("{}: {e}\n{out}", file.display()));
             let kind = doc["kind"].as_str().expect("kind").to_owned();
-            assert!(docs.insert(kind.clone(), doc).is_none(), "two {kind}s");
+            let name = doc["metadata"]["name"].as_str().expect("name").to_owned();
+            assert!(
+                names.insert((kind.clone(), name.clone())),
+                "two {kind} {name}"
+            );
+            docs.push(doc);
         }
     }
-    docs
+    Chart(docs)
+}
+
+/// `v` with every string in it replaced by `LoadBalancer`: whatever an
+/// operator may set in values.yaml, at its most dangerous for a Service.
+fn poisoned(v: &Yaml) -> Yaml {
+    match v {
+        Yaml::String(_) => Yaml::String("LoadBalancer".into()),
+        Yaml::Mapping(m) => {
+            Yaml::Mapping(m.iter().map(|(k, v)| (k.clone(), poisoned(v))).collect())
+        }
+        Yaml::Sequence(s) => Yaml::Sequence(s.iter().map(poisoned).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Whether a `matchLabels` selector selects an object with `labels`.
+fn selects(match_labels: &Yaml, labels: &Yaml) -> bool {
+    let want = match_labels.as_mapping().expect("matchLabels");
+    !want.is_empty() && want.iter().all(|(k, v)| labels.get(k) == Some(v))
+}
+
+/// Whether a Service port reaches the container's admin port (by name or number).
+fn targets_admin(port: &Yaml, admin: u16) -> bool {
+    let target = port.get("targetPort").unwrap_or(&port["port"]);
+    target == "admin" || target.as_u64() == Some(u64::from(admin))
 }
 
 // ------------------------------------------------- facts from the source of truth
@@ -288,11 +340,12 @@ fn alerted_job() -> String {
 #[test]
 fn the_chart_renders_and_agrees_with_its_config_and_the_binary() {
     let docs = rendered_chart();
-    let kinds: BTreeSet<&str> = docs.keys().map(String::as_str).collect();
+    let kinds: BTreeSet<&str> = docs.0.iter().map(|d| d["kind"].as_str().unwrap()).collect();
     let want: BTreeSet<&str> = [
         "ConfigMap",
         "Deployment",
         "HorizontalPodAutoscaler",
+        "NetworkPolicy",
         "PodDisruptionBudget",
         "Service",
         "ServiceMonitor",
@@ -302,12 +355,12 @@ fn the_chart_renders_and_agrees_with_its_config_and_the_binary() {
 
     // The ConfigMap carries files/gateway.toml as it is.
     let file = read("deploy/helm/munjigi/files/gateway.toml");
-    let cm = &docs["ConfigMap"];
+    let cm = docs.one("ConfigMap");
     assert_eq!(cm["data"]["gateway.toml"].as_str(), Some(file.as_str()));
     let config: toml::Value = toml::from_str(&file).unwrap();
     let (public, admin) = config_ports(&config);
 
-    let deploy = &docs["Deployment"];
+    let deploy = docs.one("Deployment");
     let pod = &deploy["spec"]["template"]["spec"];
     let containers = pod["containers"].as_sequence().unwrap();
     assert_eq!(containers.len(), 1);
@@ -424,42 +477,183 @@ fn the_chart_renders_and_agrees_with_its_config_and_the_binary() {
         drain_secs()
     );
 
-    // The Service and the ServiceMonitor reach the right container ports.
-    let svc = &docs["Service"];
+    // The Services reach the right container ports. The admin port
+    // (/metrics, /admin/providers) is on exactly one Service, and that one
+    // is ClusterIP, never reachable from outside; the public one has none.
     let selector = &deploy["spec"]["selector"]["matchLabels"];
-    assert_eq!(&svc["spec"]["selector"], selector);
     assert_eq!(&deploy["spec"]["template"]["metadata"]["labels"], selector);
-    let svc_ports = svc["spec"]["ports"].as_sequence().unwrap();
-    for p in svc_ports {
-        let target = p["targetPort"].as_str().unwrap();
-        assert!(ports.contains_key(target), "Service targetPort {target}");
+    let services = docs.all("Service");
+    assert_eq!(services.len(), 2, "a public and an admin Service");
+    for svc in &services {
+        assert_eq!(&svc["spec"]["selector"], selector);
+        for p in svc["spec"]["ports"].as_sequence().unwrap() {
+            let target = p["targetPort"].as_str().unwrap();
+            assert!(ports.contains_key(target), "Service targetPort {target}");
+        }
     }
-    let sm = &docs["ServiceMonitor"];
+    let carries_admin = |svc: &Yaml| {
+        svc["spec"]["ports"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .any(|p| targets_admin(p, admin))
+    };
+    let (admin_svcs, public_svcs): (Vec<&Yaml>, Vec<&Yaml>) =
+        services.iter().partition(|s| carries_admin(s));
+    assert_eq!(admin_svcs.len(), 1, "the admin port on one Service");
+    let admin_svc = admin_svcs[0];
+    let public_svc = public_svcs[0];
+    assert_eq!(admin_svc["spec"]["type"], "ClusterIP");
+    assert!(
+        admin_svc["spec"]["ports"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .all(|p| targets_admin(p, admin)),
+        "the admin Service carries the admin port only"
+    );
+    assert!(
+        public_svc["spec"]["ports"][0]["targetPort"] == "http",
+        "the public Service carries the public port"
+    );
+    // Whatever values.yaml says: with every string value set to
+    // LoadBalancer, the public Service becomes one (so the poison reaches
+    // the types) and a Service carrying the admin port stays ClusterIP.
+    let values: Yaml = serde_norway::from_str(&read("deploy/helm/munjigi/values.yaml")).unwrap();
+    let worst = rendered_chart_with(&poisoned(&values));
+    let worst_services = worst.all("Service");
+    assert!(
+        worst_services
+            .iter()
+            .any(|s| s["spec"]["type"] == "LoadBalancer" && !carries_admin(s)),
+        "service.type reaches the public Service"
+    );
+    for svc in worst_services.iter().filter(|s| carries_admin(s)) {
+        assert_eq!(
+            svc["spec"]["type"], "ClusterIP",
+            "a value makes the admin Service external: {svc:?}"
+        );
+        for key in ["externalIPs", "loadBalancerIP", "externalName"] {
+            assert!(svc["spec"].get(key).is_none(), "{key} on the admin Service");
+        }
+    }
+
+    // The ServiceMonitor selects the admin Service, and only it.
+    let sm = docs.one("ServiceMonitor");
     assert_eq!(sm["apiVersion"], "monitoring.coreos.com/v1");
-    assert_eq!(&sm["spec"]["selector"]["matchLabels"], selector);
+    let sm_selector = &sm["spec"]["selector"]["matchLabels"];
+    assert!(
+        selects(sm_selector, &admin_svc["metadata"]["labels"]),
+        "the ServiceMonitor selects the admin Service"
+    );
+    assert!(
+        !selects(sm_selector, &public_svc["metadata"]["labels"]),
+        "the ServiceMonitor selects the public Service"
+    );
     let ep = &sm["spec"]["endpoints"][0];
     assert_eq!(ep["path"], "/metrics");
-    let scraped = svc_ports
+    let scraped = admin_svc["spec"]["ports"]
+        .as_sequence()
+        .unwrap()
         .iter()
         .find(|p| p["name"] == ep["port"])
-        .expect("the ServiceMonitor's port is a Service port");
+        .expect("the ServiceMonitor's port is an admin Service port");
     assert_eq!(scraped["targetPort"], "admin", "metrics on the admin port");
     let job_label = sm["spec"]["jobLabel"].as_str().unwrap();
     assert_eq!(
-        svc["metadata"]["labels"][job_label].as_str(),
+        admin_svc["metadata"]["labels"][job_label].as_str(),
         Some(alerted_job().as_str()),
         "the scrape job is the one the alert rules name"
     );
 
+    // The NetworkPolicy: the public port from anywhere, the admin port only
+    // from selected pods (a ClusterIP Service is open to every pod).
+    let np = docs.one("NetworkPolicy");
+    assert_eq!(np["apiVersion"], "networking.k8s.io/v1");
+    assert_eq!(&np["spec"]["podSelector"]["matchLabels"], selector);
+    assert_eq!(strings(&np["spec"]["policyTypes"]), ["Ingress"]);
+    let by_number: BTreeMap<u64, &String> = ports.iter().map(|(n, p)| (*p, n)).collect();
+    // The container ports a rule opens (all of them without `ports`).
+    let opened = |rule: &Yaml| -> BTreeSet<String> {
+        match rule.get("ports") {
+            None => ports.keys().cloned().collect(),
+            Some(ps) => ps
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .map(|p| match &p["port"] {
+                    Yaml::String(name) => {
+                        assert!(ports.contains_key(name), "NetworkPolicy port {name}");
+                        name.clone()
+                    }
+                    n => (*by_number
+                        .get(&n.as_u64().unwrap())
+                        .unwrap_or_else(|| panic!("NetworkPolicy port {n:?}")))
+                    .clone(),
+                })
+                .collect(),
+        }
+    };
+    let from_anyone = |rule: &Yaml| {
+        rule.get("from")
+            .and_then(Yaml::as_sequence)
+            .is_none_or(Vec::is_empty)
+    };
+    let rules = np["spec"]["ingress"].as_sequence().unwrap();
+    assert!(
+        rules
+            .iter()
+            .any(|r| from_anyone(r) && opened(r).contains("http")),
+        "the public port is open to all"
+    );
+    let admin_rules: Vec<&Yaml> = rules
+        .iter()
+        .filter(|r| opened(r).contains("admin"))
+        .collect();
+    assert!(
+        !admin_rules.is_empty(),
+        "Prometheus may reach the admin port"
+    );
+    for rule in admin_rules {
+        assert!(!from_anyone(rule), "the admin port open to all: {rule:?}");
+        for peer in rule["from"].as_sequence().unwrap() {
+            assert!(peer.get("ipBlock").is_none(), "{peer:?}");
+            assert!(peer.get("podSelector").is_some(), "any pod: {peer:?}");
+            for sel in ["podSelector", "namespaceSelector"] {
+                if let Some(s) = peer.get(sel) {
+                    assert!(s.get("matchExpressions").is_none(), "{peer:?}");
+                    let labels = s["matchLabels"].as_mapping();
+                    assert!(
+                        labels.is_some_and(|l| !l.is_empty()),
+                        "an empty {sel} selects everything: {peer:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    // Only the ingress controllers are believed about the client (and the
+    // trace): not a whole pod network.
+    for entry in config["server"]["trusted_proxies"].as_array().unwrap() {
+        let entry = entry.as_str().unwrap();
+        let (addr, bits) = entry.split_once('/').unwrap_or((entry, "128"));
+        let bits: u8 = bits.parse().unwrap();
+        let narrow = match addr.parse::<std::net::IpAddr>().unwrap() {
+            std::net::IpAddr::V4(_) => bits >= 24,
+            std::net::IpAddr::V6(_) => bits >= 120,
+        };
+        assert!(narrow, "trusted_proxies {entry} is wider than a /24");
+    }
+
     // Autoscaling and disruptions keep the replicas a rollout needs.
-    let hpa = &docs["HorizontalPodAutoscaler"];
+    let hpa = docs.one("HorizontalPodAutoscaler");
     assert_eq!(hpa["apiVersion"], "autoscaling/v2");
     assert_eq!(
         hpa["spec"]["scaleTargetRef"]["name"],
         deploy["metadata"]["name"]
     );
     assert_eq!(hpa["spec"]["scaleTargetRef"]["kind"], "Deployment");
-    let pdb = &docs["PodDisruptionBudget"];
+    let pdb = docs.one("PodDisruptionBudget");
     assert_eq!(&pdb["spec"]["selector"]["matchLabels"], selector);
     assert!(
         pdb["spec"]["minAvailable"].as_u64().unwrap()
@@ -535,16 +729,42 @@ fn self_signed_pem() -> Vec<u8> {
 
 // ------------------------------------------------------------------ compose
 
-/// `${VAR:-default}` → `default`; a plain value as it is.
-fn compose_default(v: &str) -> String {
+/// A compose environment value: `${VAR:-default}` (a fallback), `${VAR:?msg}`
+/// (required: compose refuses to start without it) or a plain value.
+#[derive(Debug, PartialEq)]
+enum ComposeValue {
+    Fallback(String, String),
+    Required(String),
+    Plain(String),
+}
+
+fn compose_value(v: &str) -> ComposeValue {
     match v.strip_prefix("${").and_then(|r| r.strip_suffix('}')) {
-        Some(inner) => inner
-            .split_once(":-")
-            .expect("${VAR:-default}")
-            .1
-            .to_owned(),
-        None => v.to_owned(),
+        Some(inner) => {
+            if let Some((var, default)) = inner.split_once(":-") {
+                ComposeValue::Fallback(var.to_owned(), default.to_owned())
+            } else {
+                let (var, _) = inner
+                    .split_once(":?")
+                    .expect("${VAR:-default} or ${VAR:?msg}");
+                ComposeValue::Required(var.to_owned())
+            }
+        }
+        None => ComposeValue::Plain(v.to_owned()),
     }
+}
+
+/// `deploy/compose/dev.env`: `NAME=value` lines, `#` comments.
+fn dev_env() -> BTreeMap<String, String> {
+    read("deploy/compose/dev.env")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let (k, v) = l.split_once('=').unwrap();
+            (k.to_owned(), v.to_owned())
+        })
+        .collect()
 }
 
 fn strings(v: &Yaml) -> Vec<String> {
@@ -580,6 +800,12 @@ fn compose_agrees_with_its_configs_and_they_serve() {
     let (public, admin) = config_ports(&config);
     let binary_env = env_the_binary_reads();
     let refs = env_refs(&config);
+    // Only the store's address may fall back to a value written here; every
+    // other variable the config reads is a secret, required, with its dev
+    // value only in dev.env (passed with --env-file for a local trial).
+    let store_var = config["store"]["url"]["env"].as_str().unwrap();
+    let dev = dev_env();
+    let mut required = BTreeSet::new();
     let mut env = BTreeMap::new();
     for (name, s) in &gateways {
         let command = strings(&s["command"]);
@@ -613,7 +839,31 @@ fn compose_agrees_with_its_configs_and_they_serve() {
                 binary_env.contains(k) || refs.contains(k),
                 "{name}: {k} is set but neither the binary nor the config reads it"
             );
-            env.insert(k.to_owned(), compose_default(v.as_str().unwrap()));
+            let value = match compose_value(v.as_str().unwrap()) {
+                ComposeValue::Fallback(var, default) => {
+                    assert_eq!(var, k, "{name}: {k} from ${{{var}}}");
+                    assert!(
+                        !refs.contains(k) || k == store_var,
+                        "{name}: the secret {k} falls back to a public value"
+                    );
+                    default
+                }
+                ComposeValue::Required(var) => {
+                    assert_eq!(var, k, "{name}: {k} from ${{{var}}}");
+                    required.insert(k.to_owned());
+                    dev.get(k)
+                        .unwrap_or_else(|| panic!("{name}: {k} is not in dev.env"))
+                        .clone()
+                }
+                ComposeValue::Plain(v) => {
+                    assert!(
+                        !refs.contains(k) || k == store_var,
+                        "{name}: the secret {k} written in compose.yaml"
+                    );
+                    v
+                }
+            };
+            env.insert(k.to_owned(), value);
         }
         for r in &refs {
             assert!(
@@ -622,6 +872,12 @@ fn compose_agrees_with_its_configs_and_they_serve() {
             );
         }
     }
+
+    let secrets: BTreeSet<String> = refs.iter().filter(|r| *r != store_var).cloned().collect();
+    assert!(!secrets.is_empty());
+    assert_eq!(required, secrets, "the secrets are required");
+    let dev_names: BTreeSet<String> = dev.keys().cloned().collect();
+    assert_eq!(dev_names, required, "dev.env sets the required variables");
 
     // nginx balances exactly the replicas, on the config's port; its TLS
     // front is the name the providers' endpoints use.
@@ -641,6 +897,19 @@ fn compose_agrees_with_its_configs_and_they_serve() {
         .map(|(n, _)| format!("{n}:{public}"))
         .collect();
     assert_eq!(upstream, want, "nginx upstream");
+    // The gateway believes nginx about the trace: nginx starts none, so it
+    // removes the client's.
+    let front = nginx
+        .split("listen 8080;")
+        .nth(1)
+        .expect("the gateways' server block");
+    let front = &front[..front.find("server {").unwrap_or(front.len())];
+    for h in ["traceparent", "tracestate"] {
+        assert!(
+            front.contains(&format!("proxy_set_header {h} \"\";")),
+            "nginx passes the client's {h}"
+        );
+    }
     let nginx_svc = &compose["services"]["nginx"];
     let aliases = strings(&nginx_svc["networks"]["munjigi"]["aliases"]);
     for p in config["providers"].as_table().unwrap().values() {
@@ -944,7 +1213,7 @@ fn healthcheck() -> (Vec<String>, u16) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probe_health_and_metrics_paths_answer_on_a_running_gateway() {
     let docs = rendered_chart();
-    let c = &docs["Deployment"]["spec"]["template"]["spec"]["containers"][0];
+    let c = &docs.one("Deployment")["spec"]["template"]["spec"]["containers"][0];
     let (hc, hc_port) = healthcheck();
     let config: toml::Value = toml::from_str(&read("deploy/compose/gateway.toml")).unwrap();
     assert_eq!(
@@ -990,7 +1259,7 @@ async fn probe_health_and_metrics_paths_answer_on_a_running_gateway() {
         let r = b.get(&format!("{}{path}", gw.url)).await;
         assert_eq!(r.status, 200, "{what} {path}: {}", r.body);
     }
-    let sm = &docs["ServiceMonitor"]["spec"]["endpoints"][0];
+    let sm = &docs.one("ServiceMonitor")["spec"]["endpoints"][0];
     let r = b
         .get(&format!(
             "http://127.0.0.1:{admin}{}",

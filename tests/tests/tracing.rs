@@ -1,10 +1,12 @@
 //! Logs and traces as an operator sees them: with `MUNJIGI_LOG_FORMAT=json`
 //! every line the gateway writes is one JSON object carrying the request id,
 //! the trace id and, once known, the login's `txn`; a W3C `traceparent` sent
-//! by the browser is continued into the provider calls (seen by the
+//! through a trusted proxy is continued into the provider calls (seen by the
 //! simulator), the proxy's upstream (seen by the test upstream) and the spans
-//! a tiny OTLP/HTTP collector receives, each call with a span of its own; a
-//! malformed one is replaced by a new trace; and every answer carries
+//! a tiny OTLP/HTTP collector receives, each call with a span of its own; its
+//! `tracestate` reaches the upstream but never a provider; a malformed one is
+//! replaced by a new trace; the same headers from a peer that is not a
+//! trusted proxy start a new trace everywhere; and every answer carries
 //! `X-Request-Id`.
 
 #![allow(
@@ -183,6 +185,8 @@ async fn json_logs_and_w3c_traces_follow_a_login_and_a_proxied_request() {
         &GatewayOpts {
             site_redirect: redirect,
             env: vec![("MUNJIGI_LOG_FORMAT", "json".into())],
+            // The test client, on loopback, stands for the ingress.
+            server_extra: "trusted_proxies = [\"127.0.0.1/32\"]".into(),
             extra: format!(
                 "[routes.portal]\nsite = \"town\"\nprefix = \"/app/\"\nupstream = \"{}\"\n\
                  public_paths = [\"/app/public/\"]\n\n[tracing]\notlp_endpoint = \"{collector}\"\n",
@@ -286,14 +290,22 @@ async fn json_logs_and_w3c_traces_follow_a_login_and_a_proxied_request() {
             provider_spans.insert(span),
             "a new span per call: {sim_seen:#?}"
         );
-        assert_eq!(r["tracestate"], TRACESTATE, "{r}");
+    }
+    // The browser sent a tracestate with every request: no provider call
+    // carried it (nor any other).
+    for r in &sim_seen {
+        assert!(r["tracestate"].is_null(), "tracestate to a provider: {r}");
     }
 
-    // A proxied request: the upstream sees our trace under a new span, and
-    // the request id the browser got back; never the browser's traceparent.
+    // A proxied request: the upstream sees our trace under a new span, the
+    // request id the browser got back and the tracestate; never the
+    // browser's traceparent.
     up.clear();
     let mut plain = Browser::new(None);
-    plain.always = vec![("traceparent".into(), traceparent())];
+    plain.always = vec![
+        ("traceparent".into(), traceparent()),
+        ("tracestate".into(), TRACESTATE.into()),
+    ];
     let p = plain.get(&format!("{}/app/public/x", gw.url)).await;
     assert_eq!(p.status, 200, "{}", p.body);
     let proxied_id = request_id_of(&p);
@@ -305,7 +317,8 @@ async fn json_logs_and_w3c_traces_follow_a_login_and_a_proxied_request() {
     assert_eq!(trace, TRACE);
     assert_ne!(upstream_span, PARENT);
     assert_eq!(h["x-request-id"].to_str().unwrap(), proxied_id);
-    assert!(h.get("tracestate").is_none(), "none was sent");
+    let states: Vec<_> = h.get_all("tracestate").iter().collect();
+    assert_eq!(states, [TRACESTATE], "the upstream gets the tracestate");
 
     // A malformed traceparent (upper-case hex) is replaced by a new trace,
     // on the proxy and on the gateway's own pages alike.
@@ -376,6 +389,94 @@ async fn json_logs_and_w3c_traces_follow_a_login_and_a_proxied_request() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// The same headers from a peer that is not a trusted proxy: the trace id
+/// is ours everywhere (log lines, provider calls, the upstream), and no
+/// tracestate leaves the gateway.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untrusted_client_cannot_choose_the_trace() {
+    let dir = TempDir::new("tracing-untrusted");
+    let (_sim, sim_url) = start_simulator(dir.path(), &SimOpts::default());
+    let up = start_upstream().await;
+    let (port, redirect) = site_port_and_redirect();
+    let gw = start_gateway(
+        dir.path(),
+        &sim_url,
+        &GatewayOpts {
+            site_redirect: redirect,
+            env: vec![("MUNJIGI_LOG_FORMAT", "json".into())],
+            // Proxies are trusted, but the test client is not one of them.
+            server_extra: "trusted_proxies = [\"192.0.2.0/24\"]".into(),
+            extra: format!(
+                "[routes.portal]\nsite = \"town\"\nprefix = \"/app/\"\nupstream = \"{}\"\n\
+                 public_paths = [\"/app/public/\"]\n",
+                up.url
+            ),
+            ..GatewayOpts::default()
+        },
+    );
+    let site = start_site(port, &gw.url, "client_secret_basic", None);
+    let _ = json_lines(&gw);
+
+    let mut b = Browser::new(None);
+    b.always = vec![
+        ("traceparent".into(), traceparent()),
+        ("tracestate".into(), TRACESTATE.into()),
+    ];
+    let (chooser, chooser_url) = b.follow(&format!("{}/login", site.url)).await;
+    assert_eq!(chooser.status, 200, "chooser: {}", chooser.body);
+    let wait_url = pick_and_submit(&mut b, &chooser_url, &HONG).await;
+    let login_base = wait_url.trim_end_matches("/wait").to_owned();
+    let txn = login_base.rsplit('/').next().unwrap().to_owned();
+    let done = wait_done(&mut b, &login_base).await;
+    assert_eq!(done["state"], "completed", "{done}");
+
+    let lines = json_lines(&gw);
+    let started = lines
+        .iter()
+        .find(|l| l["message"] == "login started" && l["txn"] == txn.as_str())
+        .unwrap_or_else(|| panic!("no `login started`: {lines:#?}"));
+    let t = started["trace_id"].as_str().unwrap();
+    assert_eq!(t.len(), 32);
+    assert_ne!(t, TRACE, "the client's trace id was continued");
+    assert!(
+        lines.iter().all(|l| l["trace_id"] != TRACE),
+        "a line in the client's trace: {lines:#?}"
+    );
+
+    let sim_seen = sim_traces(&sim_url);
+    let to_provider: Vec<&Value> = sim_seen
+        .iter()
+        .filter(|r| r["traceparent"].is_string())
+        .collect();
+    assert!(
+        to_provider.len() >= 2,
+        "the provider calls carry a trace: {sim_seen:#?}"
+    );
+    for r in &to_provider {
+        let (trace, _, _) = parts(r["traceparent"].as_str().unwrap());
+        assert_ne!(
+            trace, TRACE,
+            "the client's trace id reached a provider: {r}"
+        );
+    }
+    for r in &sim_seen {
+        assert!(r["tracestate"].is_null(), "tracestate to a provider: {r}");
+    }
+
+    let p = b.get(&format!("{}/app/public/x", gw.url)).await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    let seen = up.requests_to("/app/public/x");
+    assert_eq!(seen.len(), 1);
+    let h = &seen[0].headers;
+    let (trace, span, _) = parts(h["traceparent"].to_str().unwrap());
+    assert_ne!(trace, TRACE);
+    assert_ne!(span, PARENT);
+    assert!(
+        h.get("tracestate").is_none(),
+        "an untrusted client's tracestate reached the upstream"
+    );
 }
 
 #[test]

@@ -154,8 +154,10 @@ pub async fn forward(
         }
     }
     // Our request id, never the client's; and the request's trace with a
-    // new span for this call: a browser's `traceparent` is re-parented (and
-    // its `tracestate` passed on only if valid), never forwarded as sent.
+    // new span for this call: a `traceparent` is re-parented, never
+    // forwarded as sent; a `tracestate` passes (if valid) only when it came
+    // from a trusted proxy with its traceparent. The upstream is the site's
+    // own service, the one place a tracestate is passed to.
     let request_id = parts
         .extensions
         .get::<crate::web::layers::RequestId>()
@@ -167,7 +169,7 @@ pub async fn forward(
     let trace =
         munjigi_providers::trace::current().map(|cx| (cx, munjigi_providers::trace::new_span_id()));
     match &trace {
-        Some((cx, span)) => cx.inject(h, *span),
+        Some((cx, span)) => cx.inject_with_state(h, *span),
         None => {
             h.remove("traceparent");
             h.remove("tracestate");
