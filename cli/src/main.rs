@@ -98,6 +98,26 @@ fn init_logging() -> Result<logs::Format, String> {
     Ok(format)
 }
 
+/// A verifier's answer as the command's output and exit code: the report
+/// on stdout (0), or what failed on stderr with the verifier's code;
+/// `no_runtime` when the check could not even start.
+fn verdict(result: Result<Result<String, (u8, String)>, String>, no_runtime: ExitCode) -> ExitCode {
+    match result {
+        Ok(Ok(report)) => {
+            println!("{report}");
+            ExitCode::SUCCESS
+        }
+        Ok(Err((code, failure))) => {
+            eprintln!("{failure}");
+            ExitCode::from(code)
+        }
+        Err(e) => {
+            eprintln!("munjigi: {e}");
+            no_runtime
+        }
+    }
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -174,20 +194,10 @@ fn main() -> ExitCode {
             config,
         };
         let result = runtime().map(|rt| rt.block_on(verify_receipt::run(&args)));
-        return match result {
-            Ok(Ok(report)) => {
-                println!("{report}");
-                ExitCode::SUCCESS
-            }
-            Ok(Err(failure)) => {
-                eprintln!("{failure}");
-                ExitCode::from(failure.exit_code())
-            }
-            Err(e) => {
-                eprintln!("munjigi: {e}");
-                ExitCode::FAILURE
-            }
-        };
+        return verdict(
+            result.map(|r| r.map_err(|f| (f.exit_code(), f.to_string()))),
+            ExitCode::FAILURE,
+        );
     }
     if let Some(Command::Audit {
         command:
@@ -210,20 +220,10 @@ fn main() -> ExitCode {
             issuer,
         };
         let result = runtime().map(|rt| rt.block_on(audit_verify::run(&args)));
-        return match result {
-            Ok(Ok(report)) => {
-                println!("{report}");
-                ExitCode::SUCCESS
-            }
-            Ok(Err(failure)) => {
-                eprintln!("{failure}");
-                ExitCode::from(failure.exit_code())
-            }
-            Err(e) => {
-                eprintln!("munjigi: {e}");
-                ExitCode::from(2)
-            }
-        };
+        return verdict(
+            result.map(|r| r.map_err(|f| (f.exit_code(), f.to_string()))),
+            ExitCode::from(2),
+        );
     }
     let log_format = match init_logging() {
         Ok(f) => f,

@@ -127,6 +127,16 @@ impl Call {
     }
 }
 
+/// Whether a circuit in `phase`, with `admitted` probes let through, takes
+/// a new request: the one rule [`Circuits::admit`] and [`Circuits::offer`] share.
+fn offer_in(phase: Phase, admitted: u32, t: &Thresholds) -> Offer {
+    match phase {
+        Phase::Closed => Offer::Available,
+        Phase::HalfOpen if admitted < t.probes => Offer::Available,
+        Phase::Open | Phase::HalfOpen => Offer::Failing,
+    }
+}
+
 fn oldest_second(t: &Thresholds, second: u64) -> u64 {
     second.saturating_sub(t.window.as_secs().max(1) - 1)
 }
@@ -170,24 +180,30 @@ impl Circuit {
         }
     }
 
-    /// Open long enough: half-open now (as seen at `now`).
-    fn phase_at(&self, t: &Thresholds, now: Instant) -> Phase {
-        match self.phase {
-            Phase::Open if now.saturating_duration_since(self.since) >= t.open_for => {
-                Phase::HalfOpen
-            }
-            p => p,
+    /// Open long enough to be probed, or half-open with probes that never
+    /// came to a verdict (refused by a limit before the call, a browser gone
+    /// mid-request) for as long: probed afresh, never half-open for good.
+    fn due(&self, t: &Thresholds, now: Instant) -> bool {
+        matches!(self.phase, Phase::Open | Phase::HalfOpen)
+            && now.saturating_duration_since(self.since) >= t.open_for
+    }
+
+    /// The phase and the probes already let through, as of `now` (what
+    /// [`Self::settle`] would leave), without changing anything.
+    fn settled(&self, t: &Thresholds, now: Instant) -> (Phase, u32) {
+        if self.due(t, now) {
+            (Phase::HalfOpen, 0)
+        } else {
+            (self.phase, self.admitted)
         }
     }
 
+    fn phase_at(&self, t: &Thresholds, now: Instant) -> Phase {
+        self.settled(t, now).0
+    }
+
     fn settle(&mut self, t: &Thresholds, now: Instant) {
-        let probing_for = now.saturating_duration_since(self.since);
-        let opened_long_enough = self.phase == Phase::Open && probing_for >= t.open_for;
-        // Probes let through that never came to a verdict (refused by a
-        // limit before the call, a browser gone mid-request): after another
-        // `open_for`, probe afresh instead of staying half-open for good.
-        let probes_lost = self.phase == Phase::HalfOpen && probing_for >= t.open_for;
-        if opened_long_enough || probes_lost {
+        if self.due(t, now) {
             self.phase = Phase::HalfOpen;
             self.since = now;
             self.admitted = 0;
@@ -370,15 +386,11 @@ impl Circuits {
         }
         self.with(provider, now, |c| {
             c.settle(t, now);
-            match c.phase {
-                Phase::Closed => Offer::Available,
-                Phase::Open => Offer::Failing,
-                Phase::HalfOpen if c.admitted < t.probes => {
-                    c.admitted += 1;
-                    Offer::Available
-                }
-                Phase::HalfOpen => Offer::Failing,
+            let offer = offer_in(c.phase, c.admitted, t);
+            if offer == Offer::Available && c.phase == Phase::HalfOpen {
+                c.admitted += 1;
             }
+            offer
         })
     }
 
@@ -395,19 +407,9 @@ impl Circuits {
             Some(Force::On) => return Offer::Available,
             None => {}
         }
-        self.peek(provider, now, |c| match c.phase_at(t, now) {
-            Phase::Closed => Offer::Available,
-            Phase::Open => Offer::Failing,
-            // A fresh half-open (just past open_for, or probing afresh after
-            // its probes came to nothing) admits probes.
-            Phase::HalfOpen
-                if c.phase == Phase::Open
-                    || c.admitted < t.probes
-                    || now.saturating_duration_since(c.since) >= t.open_for =>
-            {
-                Offer::Available
-            }
-            Phase::HalfOpen => Offer::Failing,
+        self.peek(provider, now, |c| {
+            let (phase, admitted) = c.settled(t, now);
+            offer_in(phase, admitted, t)
         })
     }
 
