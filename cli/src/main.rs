@@ -50,12 +50,20 @@ enum Command {
         /// The gateway's JWKS: its `/jwks` URL (https, or http on loopback) or a saved file.
         #[arg(long, value_name = "URL|FILE")]
         jwks: Option<String>,
-        /// Trust anchors: every certificate in every .pem file under DIR.
-        #[arg(long, value_name = "DIR", conflicts_with = "config")]
-        roots: Option<PathBuf>,
+        /// Trust anchors of each provider: PROVIDER=PATH (a PEM file or folder; repeat per
+        /// provider), or one DIR with a subfolder per provider id. Only the receipt's
+        /// provider's roots are used.
+        #[arg(long, value_name = "PROVIDER=PATH|DIR", conflicts_with = "config")]
+        roots: Vec<String>,
         /// Trust anchors: the roots (and CRL) of the receipt's provider in a gateway config.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
+        /// The gateway (issuer URL) the receipt must be sealed by; taken from --config if absent.
+        #[arg(long, value_name = "URL")]
+        iss: Option<String>,
+        /// The site (client id) the receipt must be of; required.
+        #[arg(long, value_name = "CLIENT_ID")]
+        aud: Option<String>,
     },
     /// The audit log.
     Audit {
@@ -185,6 +193,8 @@ fn main() -> ExitCode {
         jwks,
         roots,
         config,
+        iss,
+        aud,
     }) = cli.command
     {
         let args = verify_receipt::Args {
@@ -192,6 +202,8 @@ fn main() -> ExitCode {
             jwks,
             roots,
             config,
+            iss,
+            aud,
         };
         let result = runtime().map(|rt| rt.block_on(verify_receipt::run(&args)));
         return verdict(

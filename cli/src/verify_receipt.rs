@@ -6,9 +6,13 @@
 //! them: its arguments, the trust anchors of a provider in a gateway config
 //! (`--config`), and the exit codes.
 //!
+//! A receipt is verified for the place it is shown: `--aud` (the site) is
+//! always required and `--iss` (the gateway) unless `--config` gives it, so a
+//! forgotten argument cannot turn into "any site's receipt is fine".
+//!
 //! Exit codes: 0 valid; 1 the receipt failed a check (one line per failure,
 //! naming the document); 2 the check could not be run (usage, an unreadable
-//! file, an unreachable JWKS, no roots).
+//! file, an unreachable JWKS, no roots for the receipt's provider).
 
 use munjigi_providers::cms::{self, CrlPolicy, TrustAnchors};
 use std::path::PathBuf;
@@ -22,10 +26,16 @@ pub struct Args {
     pub file: PathBuf,
     /// The gateway's JWKS: an http(s) URL or a file.
     pub jwks: Option<String>,
-    /// Trust anchors: every certificate in every `.pem` file under this folder.
-    pub roots: Option<PathBuf>,
+    /// Trust anchors per provider: `PROVIDER=PATH` values, or one folder
+    /// with a subfolder per provider ([`Roots::parse`]).
+    pub roots: Vec<String>,
     /// Trust anchors: the roots (and CRL) of the receipt's provider in a gateway config.
     pub config: Option<PathBuf>,
+    /// The gateway's issuer the receipt must be sealed by (from `--config`
+    /// when not given).
+    pub iss: Option<String>,
+    /// The site (client id) the receipt must be of.
+    pub aud: Option<String>,
 }
 
 /// Why the command did not say "valid".
@@ -111,38 +121,58 @@ pub async fn run(args: &Args) -> Result<String, Failure> {
                 .into(),
         ));
     };
-    let config = match (&args.roots, &args.config) {
-        (None, None) => {
+    let Some(aud) = args.aud.clone() else {
+        return Err(Failure::Usage(
+            "--aud CLIENT_ID is required: the site the receipt must be of (a genuine receipt \
+             of another site is not valid here)"
+                .into(),
+        ));
+    };
+    let config = match (args.roots.is_empty(), &args.config) {
+        (true, None) => {
             return Err(Failure::Usage(
-                "give the provider roots: --roots DIR or --config FILE".into(),
+                "give the provider roots: --roots PROVIDER=PATH, --roots DIR or --config FILE"
+                    .into(),
             ))
         }
-        (Some(_), Some(_)) => {
+        (false, Some(_)) => {
             return Err(Failure::Usage(
                 "give either --roots or --config, not both".into(),
             ))
         }
-        (None, Some(path)) => Some(
+        (true, Some(path)) => Some(
             munjigi::config::load(path)
                 .map_err(|e| Failure::Usage(format!("--config {}: {e}", path.display())))?,
         ),
-        (Some(_), None) => None,
+        (false, None) => None,
     };
-    let dir_trust = match &args.roots {
-        Some(dir) => Some(trust_from_dir(dir).map_err(Failure::Usage)?),
-        None => None,
+    let roots = if args.roots.is_empty() {
+        None
+    } else {
+        Some(Roots::parse(&args.roots).map_err(Failure::Usage)?)
     };
+    let iss = match (&args.iss, &config) {
+        (Some(iss), _) => iss.clone(),
+        (None, Some(cfg)) => cfg.issuer().to_owned(),
+        (None, None) => {
+            return Err(Failure::Usage(
+                "--iss URL is required with --roots: the gateway the receipt must be sealed by"
+                    .into(),
+            ))
+        }
+    };
+    let expected = Expected { iss, aud };
     let text = std::fs::read_to_string(&args.file)
         .map_err(|e| Failure::Usage(format!("{}: {e}", args.file.display())))?;
     let jwks = load_jwks(jwks_src).await.map_err(Failure::Usage)?;
 
     let token = token_from_text(&text).map_err(Failure::receipt)?;
     let sealed = open_jws(&token, &jwks).map_err(Failure::receipt)?;
-    let trust = match (dir_trust, &config) {
-        (Some(t), _) => t,
-        (None, Some(cfg)) => {
-            trust_from_config(cfg, &sealed.claims.signer.provider).map_err(Failure::receipt)?
-        }
+    expected.check(&sealed.claims).map_err(Failure::receipt)?;
+    let provider = &sealed.claims.signer.provider;
+    let trust = match (&roots, &config) {
+        (Some(roots), _) => roots.trust_for(provider).map_err(Failure::Usage)?,
+        (None, Some(cfg)) => trust_from_config(cfg, provider).map_err(Failure::receipt)?,
         (None, None) => return Err(Failure::Usage("no trust anchors".into())),
     };
     let failures = check_documents(&sealed.claims, &trust.anchors);
@@ -187,7 +217,11 @@ mod tests {
             .generate_key_pair(2048)
             .unwrap()
             .to_pem_private_key();
-        SigningKeys::from_pem(&es, &rs).unwrap()
+        let receipt = ES256.generate_key_pair().unwrap().to_pem_private_key();
+        SigningKeys::from_pem(&es, &rs)
+            .unwrap()
+            .with_receipt_pem(&receipt)
+            .unwrap()
     }
 
     fn fx() -> &'static Fixture {
@@ -468,22 +502,39 @@ mod tests {
     fn the_jws_is_checked_before_anything_is_believed() {
         let f = fx();
         let claims = claims_json(&[document(b"a", SignedForm::Digest)]);
-        let token = f.keys.sign(IdTokenAlg::Es256, TYP, &claims).unwrap();
+        let token = f.keys.seal_receipt(TYP, &claims).unwrap();
         let jwks = jwks_of(&f.keys);
         let sealed = open_jws(&token, &jwks).unwrap();
         assert_eq!(sealed.claims.signer.name, "홍길동");
-        assert_eq!(
+        assert_eq!(sealed.key, SealKey::Receipt);
+        assert_ne!(
             Some(sealed.kid.as_str()),
             f.keys.public_jwk(IdTokenAlg::Es256).key_id()
         );
         assert!(check_documents(&sealed.claims, &f.anchors).is_empty());
+        // Sealed before receipts had their own key: the ID token key, said so.
+        let legacy = f.keys.sign(IdTokenAlg::Es256, TYP, &claims).unwrap();
+        assert_eq!(open_jws(&legacy, &jwks).unwrap().key, SealKey::IdToken);
+        // A key published for something else is never used.
+        let mut enc = jwks.clone();
+        for k in enc["keys"].as_array_mut().unwrap() {
+            k["use"] = "enc".into();
+        }
+        let e = open_jws(&token, &enc).unwrap_err();
+        assert!(e.contains("not published for signatures"), "{e}");
+        let mut sign_only = jwks.clone();
+        for k in sign_only["keys"].as_array_mut().unwrap() {
+            k["key_ops"] = serde_json::json!(["sign"]);
+        }
+        let e = open_jws(&token, &sign_only).unwrap_err();
+        assert!(e.contains("not published for verifying"), "{e}");
 
         // Another gateway's keys.
         let e = open_jws(&token, &jwks_of(&f.other_keys)).unwrap_err();
         assert!(e.starts_with("no key"), "{e}");
         // The other gateway's JWKS holding a key with our kid is still refused.
         let mut forged = jwks_of(&f.other_keys);
-        forged["keys"][0]["kid"] = sealed.kid.clone().into();
+        forged["keys"][2]["kid"] = sealed.kid.clone().into();
         let e = open_jws(&token, &forged).unwrap_err();
         assert!(e.starts_with("the JWS signature does not verify"), "{e}");
         // One byte of the payload changed.
@@ -567,10 +618,7 @@ mod tests {
             document(b"one", SignedForm::Digest),
             document(b"two", SignedForm::DetachedDigest),
         ];
-        let token = f
-            .keys
-            .sign(IdTokenAlg::Es256, TYP, &claims_json(&docs))
-            .unwrap();
+        let token = f.keys.seal_receipt(TYP, &claims_json(&docs)).unwrap();
         let file = dir.join("receipt.json");
         std::fs::write(
             &file,
@@ -582,8 +630,10 @@ mod tests {
         let args = Args {
             file: file.clone(),
             jwks: Some(jwks.display().to_string()),
-            roots: Some(dir.join("pki")),
+            roots: vec![dir.join("pki").display().to_string()],
             config: None,
+            iss: Some("https://gw.example".into()),
+            aud: Some("town".into()),
         };
         let out = run(&args).await.unwrap();
         assert!(out.starts_with("receipt: valid"), "{out}");
@@ -599,9 +649,104 @@ mod tests {
         ] {
             assert!(out.contains(want), "{want} missing from {out}");
         }
+        assert!(out.contains("the receipt key"), "{out}");
+        // Each provider's roots named: the receipt's provider's are used.
+        let each = Args {
+            roots: vec![
+                format!("other={}", dir.join("pki/other").display()),
+                format!("alpha={}", dir.join("pki/alpha/root.pem").display()),
+            ],
+            ..args.clone()
+        };
+        let out = run(&each).await.unwrap();
+        assert!(out.contains("provider `alpha`: 1 certificate"), "{out}");
+        // Never pooled: another provider's roots, however many, do not vouch
+        // for this provider's signer; a provider without roots is a usage error.
+        for roots in [
+            vec![format!("other={}", dir.join("pki").display())],
+            vec![format!("alpha={}", dir.join("pki/other").display())],
+        ] {
+            let r = run(&Args {
+                roots: roots.clone(),
+                ..args.clone()
+            })
+            .await
+            .unwrap_err();
+            assert!(
+                matches!(&r, Failure::Usage(m) if m.contains("no roots for the receipt's provider `alpha`"))
+                    || matches!(&r, Failure::Invalid(l) if l[0].contains("does not chain")),
+                "{roots:?}: {r:?}"
+            );
+        }
+        // The folder form reads only DIR/<provider>: a pooled folder without
+        // per-provider subfolders has none.
+        let pooled = dir.join("pooled");
+        std::fs::create_dir_all(&pooled).unwrap();
+        std::fs::write(pooled.join("root.pem"), f.pki.root_pem().unwrap()).unwrap();
+        let e = run(&Args {
+            roots: vec![pooled.display().to_string()],
+            ..args.clone()
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(e.exit_code(), 2, "{e}");
+        assert!(
+            e.to_string().contains("pooled/alpha is not a folder"),
+            "{e}"
+        );
+        for bad in [
+            vec!["alpha=".to_owned()],
+            vec!["a/b=x".to_owned(), "alpha=x".to_owned()],
+            vec!["alpha=x".to_owned(), "alpha=y".to_owned()],
+            vec!["x".to_owned(), "y".to_owned()],
+        ] {
+            let e = run(&Args {
+                roots: bad.clone(),
+                ..args.clone()
+            })
+            .await
+            .unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad:?}: {e}");
+        }
+        // Shown at another site, or as another gateway's: refused, exit 1.
+        for (iss, aud, why) in [
+            (
+                "https://gw.example",
+                "city",
+                "a receipt of the site `town`, not of `city`",
+            ),
+            ("https://gw.example", "Town", "not of `Town`"),
+            (
+                "https://gw.example/",
+                "town",
+                "not the expected `https://gw.example/`",
+            ),
+            ("https://other.example", "town", "sealed by the gateway"),
+        ] {
+            let e = run(&Args {
+                iss: Some(iss.into()),
+                aud: Some(aud.into()),
+                ..args.clone()
+            })
+            .await
+            .unwrap_err();
+            assert_eq!(e.exit_code(), 1, "{iss} {aud}: {e}");
+            assert!(e.to_string().contains(why), "{iss} {aud}: {e}");
+        }
+        // --aud always, --iss without --config: usage errors.
+        for (iss, aud) in [(None, Some("town")), (Some("https://gw.example"), None)] {
+            let e = run(&Args {
+                iss: iss.map(Into::into),
+                aud: aud.map(Into::into),
+                ..args.clone()
+            })
+            .await
+            .unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{e}");
+        }
         // Only the other provider's roots: both documents fail, each named.
         let only_other = Args {
-            roots: Some(dir.join("pki/other")),
+            roots: vec![format!("alpha={}", dir.join("pki/other").display())],
             ..args.clone()
         };
         match run(&only_other).await.unwrap_err() {
@@ -621,14 +766,15 @@ mod tests {
         assert_eq!(e.exit_code(), 2);
         assert!(e.to_string().contains("--jwks"), "{e}");
         let no_roots = Args {
-            roots: None,
+            roots: Vec::new(),
             ..args.clone()
         };
         assert_eq!(run(&no_roots).await.unwrap_err().exit_code(), 2);
         let empty = dir.join("empty");
         std::fs::create_dir_all(&empty).unwrap();
+        std::fs::create_dir_all(empty.join("alpha")).unwrap();
         let no_certs = Args {
-            roots: Some(empty),
+            roots: vec![empty.display().to_string()],
             ..args.clone()
         };
         assert_eq!(run(&no_certs).await.unwrap_err().exit_code(), 2);

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Development only: the compose stack's secrets that are files, made once into
 # OUT (a volume shared by the gateways and nginx):
-#   OUT/keys/es256.pem, OUT/keys/rs256.pem  the ID token signing keys (PKCS#8)
+#   OUT/keys/es256.pem, OUT/keys/rs256.pem  the ID token signing keys (PKCS#8),
+#       OUT/keys/receipt-es256.pem  the signing receipts' own key ([signing])
 #       and OUT/keys/saml.pem, OUT/keys/saml.crt  the SAML IdP's key and
 #       certificate, one set for every replica (generate_missing would race);
 #   OUT/tls/ca.pem, OUT/tls/provider-sim.{pem,key}  a test CA and the
@@ -15,6 +16,7 @@ owner=${2:-10001}
 mkdir -p "$out/keys" "$out/tls"
 umask 077
 [ -s "$out/keys/es256.pem" ] || openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$out/keys/es256.pem"
+[ -s "$out/keys/receipt-es256.pem" ] || openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$out/keys/receipt-es256.pem"
 [ -s "$out/keys/rs256.pem" ] || openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$out/keys/rs256.pem" 2>/dev/null
 if [ ! -s "$out/keys/saml.pem" ] || [ ! -s "$out/keys/saml.crt" ]; then
     openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=munjigi compose dev IdP" \

@@ -104,7 +104,7 @@ impl App {
     /// store (and so every login under way), the caches and the pools of
     /// unchanged upstreams, and swaps everything else.
     pub fn assemble(config: Arc<Config>, runtime: Arc<Runtime>) -> Result<Arc<App>, StartError> {
-        let keys = SigningKeys::load(&config.keys)?;
+        let keys = SigningKeys::load(&config.keys, config.signing.is_some())?;
         runtime.audit.keys(&keys);
         let mut providers: HashMap<String, Arc<dyn Provider>> = HashMap::new();
         for p in &config.providers {

@@ -26,9 +26,19 @@ struct KeyEntry {
     public: Jwk,
 }
 
+/// The JWK `use` of the receipt-sealing key (RFC 7517 allows a
+/// collision-resistant name besides `sig` and `enc`).
+pub use munjigi_receipt::KEY_USE as RECEIPT_USE;
+
+/// The receipt-sealing key's file in the keys folder; `receipt-es256.next.pem`
+/// is published ahead of use like the others.
+pub const RECEIPT_KEY_FILE: &str = "receipt-es256.pem";
+
 pub struct SigningKeys {
     es256: KeyEntry,
     rs256: KeyEntry,
+    /// The receipt-sealing key, when document signing is on.
+    receipt: Option<KeyEntry>,
     jwks: Bytes,
     /// When each key file in use was last written (`es256`, `rs256`), for
     /// the key-age gauge: an operator sees a rotation overdue.
@@ -40,6 +50,7 @@ impl std::fmt::Debug for SigningKeys {
         f.debug_struct("SigningKeys")
             .field("es256", &self.es256.kid)
             .field("rs256", &self.rs256.kid)
+            .field("receipt", &self.receipt.as_ref().map(|r| &r.kid))
             .finish()
     }
 }
@@ -105,7 +116,7 @@ fn thumbprint(jwk: &Jwk, members: &[&str]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
 }
 
-/// The public JWK (with its thumbprint `kid`) of a private key file.
+/// The public JWK (with its thumbprint `kid`, `use` `sig`) of a private key file.
 fn public_jwk(pem: &[u8], alg: IdTokenAlg) -> Result<Jwk, String> {
     let (mut jwk, kid) = match alg {
         IdTokenAlg::Es256 => {
@@ -135,7 +146,9 @@ fn public_jwk(pem: &[u8], alg: IdTokenAlg) -> Result<Jwk, String> {
 }
 
 impl SigningKeys {
-    pub fn load(settings: &KeySettings) -> Result<Self, KeyError> {
+    /// The keys in `settings.dir`; with `receipts` (document signing is
+    /// configured) the receipt-sealing key too.
+    pub fn load(settings: &KeySettings, receipts: bool) -> Result<Self, KeyError> {
         let es_path = settings.dir.join("es256.pem");
         let es_pem = read_or_generate(&es_path, settings.generate_missing, || {
             ES256
@@ -151,21 +164,41 @@ impl SigningKeys {
                 .map_err(|e| e.to_string())
         })?;
         let mut keys = Self::from_pem(&es_pem, &rs_pem).map_err(|e| file_err(&settings.dir, e))?;
-        for (name, path) in [("es256", &es_path), ("rs256", &rs_path)] {
+        let mut in_use = vec![("es256", es_path), ("rs256", rs_path)];
+        if receipts {
+            let path = settings.dir.join(RECEIPT_KEY_FILE);
+            let pem = read_or_generate(&path, settings.generate_missing, || {
+                ES256
+                    .generate_key_pair()
+                    .map(|k| k.to_pem_private_key())
+                    .map_err(|e| e.to_string())
+            })?;
+            keys = keys
+                .with_receipt_pem(&pem)
+                .map_err(|e| file_err(&path, e))?;
+            in_use.push(("receipt", path));
+        }
+        for (name, path) in &in_use {
             if let Ok(at) = std::fs::metadata(path).and_then(|m| m.modified()) {
                 keys.written.push((name, at));
             }
         }
-        // Rotation: a next key is published ahead of use, so every site's JWKS
-        // cache knows it before the first token it signs.
         let mut next = Vec::new();
-        for (file, alg) in [
-            ("es256.next.pem", IdTokenAlg::Es256),
-            ("rs256.next.pem", IdTokenAlg::Rs256),
-        ] {
+        let mut upcoming = vec![
+            ("es256.next.pem", IdTokenAlg::Es256, "sig"),
+            ("rs256.next.pem", IdTokenAlg::Rs256, "sig"),
+        ];
+        if receipts {
+            upcoming.push(("receipt-es256.next.pem", IdTokenAlg::Es256, RECEIPT_USE));
+        }
+        for (file, alg, key_use) in upcoming {
             let path = settings.dir.join(file);
             match std::fs::read(&path) {
-                Ok(pem) => next.push(public_jwk(&pem, alg).map_err(|e| file_err(&path, e))?),
+                Ok(pem) => {
+                    let mut jwk = public_jwk(&pem, alg).map_err(|e| file_err(&path, e))?;
+                    jwk.set_key_use(key_use);
+                    next.push(jwk);
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(file_err(&path, e)),
             }
@@ -184,8 +217,46 @@ impl SigningKeys {
     fn publish_also(&mut self, extra: &[Jwk]) {
         let mut all: Vec<&serde_json::Map<String, serde_json::Value>> =
             vec![self.es256.public.as_ref(), self.rs256.public.as_ref()];
+        all.extend(self.receipt.iter().map(|r| r.public.as_ref()));
         all.extend(extra.iter().map(AsRef::as_ref));
         self.jwks = Bytes::from(serde_json::json!({ "keys": all }).to_string());
+    }
+
+    /// The same keys with `pem` (a P-256 private key) as the receipt-sealing
+    /// key, published with `use` [`RECEIPT_USE`].
+    pub fn with_receipt_pem(mut self, pem: &[u8]) -> Result<Self, String> {
+        let mut public =
+            public_jwk(pem, IdTokenAlg::Es256).map_err(|e| format!("{RECEIPT_KEY_FILE}: {e}"))?;
+        public.set_key_use(RECEIPT_USE);
+        let kid = public.key_id().unwrap_or_default().to_owned();
+        if kid == self.es256.kid {
+            return Err(format!(
+                "{RECEIPT_KEY_FILE} is the ID token key es256.pem: receipts need a key of their own"
+            ));
+        }
+        let mut signer = ES256.signer_from_pem(pem).map_err(|e| e.to_string())?;
+        signer.set_key_id(&kid);
+        self.receipt = Some(KeyEntry {
+            kid,
+            signer: Box::new(signer),
+            public,
+        });
+        self.publish_also(&[]);
+        Ok(self)
+    }
+
+    /// A receipt (`typ` its own) sealed with the receipt key; an error when
+    /// the gateway was started without one (document signing off).
+    pub fn seal_receipt<T: serde::Serialize>(
+        &self,
+        typ: &str,
+        claims: &T,
+    ) -> Result<String, KeyError> {
+        let entry = self
+            .receipt
+            .as_ref()
+            .ok_or_else(|| KeyError::Sign("no receipt key is loaded".into()))?;
+        sign_with(entry, typ, claims)
     }
 
     pub fn from_pem(es_pem: &[u8], rs_pem: &[u8]) -> Result<Self, String> {
@@ -223,6 +294,7 @@ impl SigningKeys {
                 signer: Box::new(rs_signer),
                 public: rs_public,
             },
+            receipt: None,
             jwks: Bytes::from(jwks.to_string()),
             written: Vec::new(),
         })
@@ -251,14 +323,21 @@ impl SigningKeys {
         typ: &str,
         claims: &T,
     ) -> Result<String, KeyError> {
-        let entry = self.entry(alg);
-        let payload = serde_json::to_vec(claims).map_err(|e| KeyError::Sign(e.to_string()))?;
-        let mut header = JwsHeader::new();
-        header.set_token_type(typ);
-        header.set_key_id(&entry.kid);
-        josekit::jws::serialize_compact(&payload, &header, entry.signer.as_ref())
-            .map_err(|e| KeyError::Sign(e.to_string()))
+        sign_with(self.entry(alg), typ, claims)
     }
+}
+
+fn sign_with<T: serde::Serialize>(
+    entry: &KeyEntry,
+    typ: &str,
+    claims: &T,
+) -> Result<String, KeyError> {
+    let payload = serde_json::to_vec(claims).map_err(|e| KeyError::Sign(e.to_string()))?;
+    let mut header = JwsHeader::new();
+    header.set_token_type(typ);
+    header.set_key_id(&entry.kid);
+    josekit::jws::serialize_compact(&payload, &header, entry.signer.as_ref())
+        .map_err(|e| KeyError::Sign(e.to_string()))
 }
 
 #[cfg(test)]
@@ -273,9 +352,9 @@ mod tests {
             dir: dir.clone(),
             generate_missing: true,
         };
-        let keys = SigningKeys::load(&settings).unwrap();
+        let keys = SigningKeys::load(&settings, false).unwrap();
         // Loading again reads the same files: same kids.
-        let again = SigningKeys::load(&settings).unwrap();
+        let again = SigningKeys::load(&settings, false).unwrap();
         assert_eq!(keys.jwks(), again.jwks());
         for alg in [IdTokenAlg::Es256, IdTokenAlg::Rs256] {
             let token = keys
@@ -296,10 +375,13 @@ mod tests {
             assert_eq!(payload.subject(), Some("x"));
             assert_eq!(header.key_id(), jwk.key_id());
         }
-        let refused = SigningKeys::load(&KeySettings {
-            dir: dir.join("absent"),
-            generate_missing: false,
-        });
+        let refused = SigningKeys::load(
+            &KeySettings {
+                dir: dir.join("absent"),
+                generate_missing: false,
+            },
+            false,
+        );
         assert!(refused.is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -312,10 +394,10 @@ mod tests {
             dir: dir.clone(),
             generate_missing: true,
         };
-        let before = SigningKeys::load(&settings).unwrap();
+        let before = SigningKeys::load(&settings, false).unwrap();
         let next = ES256.generate_key_pair().unwrap().to_pem_private_key();
         std::fs::write(dir.join("es256.next.pem"), &next).unwrap();
-        let keys = SigningKeys::load(&settings).unwrap();
+        let keys = SigningKeys::load(&settings, false).unwrap();
         let jwks: serde_json::Value = serde_json::from_slice(&keys.jwks()).unwrap();
         assert_eq!(jwks["keys"].as_array().unwrap().len(), 3);
         let next_kid = public_jwk(&next, IdTokenAlg::Es256)
@@ -339,9 +421,80 @@ mod tests {
         );
         std::fs::write(dir.join("rs256.next.pem"), b"not a key").unwrap();
         assert!(
-            SigningKeys::load(&settings).is_err(),
+            SigningKeys::load(&settings, false).is_err(),
             "a broken next key is an error"
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn receipts_have_a_key_of_their_own() {
+        let dir = std::env::temp_dir().join(format!("munjigi-rk-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let settings = KeySettings {
+            dir: dir.clone(),
+            generate_missing: true,
+        };
+        // Without document signing: no receipt key, nothing sealed.
+        let plain = SigningKeys::load(&settings, false).unwrap();
+        assert!(!dir.join(RECEIPT_KEY_FILE).exists());
+        assert!(plain.seal_receipt("t", &serde_json::json!({})).is_err());
+        let keys = SigningKeys::load(&settings, true).unwrap();
+        assert!(dir.join(RECEIPT_KEY_FILE).exists());
+        let jwks: serde_json::Value = serde_json::from_slice(&keys.jwks()).unwrap();
+        let all = jwks["keys"].as_array().unwrap();
+        assert_eq!(all.len(), 3);
+        let receipt: Vec<_> = all.iter().filter(|k| k["use"] == RECEIPT_USE).collect();
+        assert_eq!(receipt.len(), 1, "{jwks}");
+        assert_eq!(receipt[0]["alg"], "ES256");
+        let kid = receipt[0]["kid"].as_str().unwrap();
+        // Sealed with the receipt key, verifiable with it alone.
+        let token = keys
+            .seal_receipt("munjigi-receipt+jwt", &serde_json::json!({"a": 1}))
+            .unwrap();
+        let header = josekit::jwt::decode_header(&token).unwrap();
+        assert_eq!(header.claim("kid").and_then(|v| v.as_str()), Some(kid));
+        assert_ne!(Some(kid), keys.public_jwk(IdTokenAlg::Es256).key_id());
+        // josekit verifies only with `sig` keys: the verifier checks `use` itself.
+        let mut map = receipt[0].as_object().unwrap().clone();
+        map.remove("use");
+        let jwk = Jwk::from_map(map).unwrap();
+        josekit::jws::deserialize_compact(&token, &ES256.verifier_from_jwk(&jwk).unwrap()).unwrap();
+        let id_key = keys.public_jwk(IdTokenAlg::Es256);
+        assert!(josekit::jws::deserialize_compact(
+            &token,
+            &ES256.verifier_from_jwk(id_key).unwrap()
+        )
+        .is_err());
+        // The key age gauge sees it; its next key is published as a receipt key.
+        assert!(keys.written().iter().any(|(n, _)| *n == "receipt"));
+        let next = ES256.generate_key_pair().unwrap().to_pem_private_key();
+        std::fs::write(dir.join("receipt-es256.next.pem"), &next).unwrap();
+        let keys = SigningKeys::load(&settings, true).unwrap();
+        let jwks: serde_json::Value = serde_json::from_slice(&keys.jwks()).unwrap();
+        let receipt_keys = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|k| k["use"] == RECEIPT_USE)
+            .count();
+        assert_eq!(receipt_keys, 2, "{jwks}");
+        // The ID token key can never double as the receipt key.
+        std::fs::copy(dir.join("es256.pem"), dir.join(RECEIPT_KEY_FILE)).unwrap();
+        let e = SigningKeys::load(&settings, true).unwrap_err().to_string();
+        assert!(e.contains("own"), "{e}");
+        // Missing and not to be generated: an error naming the file.
+        std::fs::remove_file(dir.join(RECEIPT_KEY_FILE)).unwrap();
+        let e = SigningKeys::load(
+            &KeySettings {
+                dir: dir.clone(),
+                generate_missing: false,
+            },
+            true,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains(RECEIPT_KEY_FILE), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -25,6 +25,11 @@ use serde::{Deserialize, Serialize};
 /// The JWS `typ` of a receipt.
 pub const TYP: &str = "munjigi-receipt+jwt";
 
+/// The JWK `use` of the key receipts are sealed with, in the gateway's JWKS
+/// (not `sig`: the ID token key never seals receipts, and OIDC libraries skip
+/// a key of another `use`).
+pub const KEY_USE: &str = "munjigi-receipt";
+
 /// A receipt's claims, in the order they are written.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Receipt {

@@ -1,18 +1,27 @@
 //! Offline verification of a signing receipt, for `munjigi verify-receipt`
 //! and anyone holding a receipt, the gateway's JWKS and the provider's roots.
 //!
-//! A receipt is trusted only as far as two independent checks go:
+//! A receipt is trusted only as far as three independent checks go:
 //! 1. the JWS ([`open_jws`]): ES256 only, `typ` [`TYP`], the key named by
 //!    `kid` taken from the gateway's JWKS the caller gives ([`load_jwks`], a
-//!    URL fetched once or a saved file) — never from the receipt itself;
-//! 2. every document's CMS ([`check_documents`]), through the one verification
+//!    URL fetched once or a saved file) — never from the receipt itself — and
+//!    published for receipts (`use` [`KEY_USE`]; a receipt sealed before
+//!    receipts had their own key names the ID token key, `use` `sig`, and is
+//!    reported as such);
+//! 2. where it is shown ([`Expected::check`]): the issuer and the site the
+//!    verifier expects, exactly, so a genuine receipt of another site or
+//!    another gateway is refused rather than believed;
+//! 3. every document's CMS ([`check_documents`]), through the one verification
 //!    path ([`munjigi_providers::cms::verify`]): the content per the
 //!    document's `form` against its digest, the chain to the provider's roots
 //!    at the signingTime, the KeyUsage, the CRL when one is configured; and the
 //!    CMS must agree with what the receipt says (signingTime, signer
 //!    certificate issuer and serial, and a CN that is exactly the signer's
 //!    name in the document's `signer_cn` format, by the adapters' own rule
-//!    [`munjigi_providers::SignerCn::names`]; `exact` when absent).
+//!    [`munjigi_providers::SignerCn::names`]; `exact` when absent), against
+//!    the roots of the receipt's own provider only ([`Roots`]): a folder
+//!    pooling every provider's certificates would let one provider's CA vouch
+//!    for a signature another provider is named for.
 //!
 //! Not here: checking a document's bytes against its digest (the site holds
 //! the documents), OCSP, revocation from anything but a configured CRL file,
@@ -27,7 +36,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::{Document, Receipt, TYP};
+use crate::{Document, Receipt, KEY_USE, TYP};
 
 /// Seconds the CMS signingTime may differ from the receipt's `signing_time`
 /// inside [`cms::verify`]; equality is then required on top.
@@ -39,7 +48,48 @@ const JWKS_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub struct Sealed {
     pub kid: String,
+    /// What the key that sealed it is published for.
+    pub key: SealKey,
     pub claims: Receipt,
+}
+
+/// Which of the gateway's keys sealed a receipt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SealKey {
+    /// The receipt key (`use` [`KEY_USE`]).
+    Receipt,
+    /// The ID token key (`use` `sig` or none): receipts sealed before they
+    /// had a key of their own.
+    IdToken,
+}
+
+/// The issuer and site a receipt must be of, as whoever is shown it expects.
+#[derive(Debug, Clone)]
+pub struct Expected {
+    /// The gateway's issuer URL.
+    pub iss: String,
+    /// The site's OIDC client id.
+    pub aud: String,
+}
+
+impl Expected {
+    /// Refuses a receipt of another gateway or another site: exact
+    /// comparison, no normalisation (the gateway writes both verbatim).
+    pub fn check(&self, claims: &Receipt) -> Result<(), String> {
+        if claims.iss != self.iss {
+            return Err(format!(
+                "sealed by the gateway `{}`, not the expected `{}`",
+                claims.iss, self.iss
+            ));
+        }
+        if claims.aud != self.aud {
+            return Err(format!(
+                "a receipt of the site `{}`, not of `{}`",
+                claims.aud, self.aud
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The trust anchors the CMS signatures are checked against, and how to say so.
@@ -84,8 +134,8 @@ fn b64url_json(part: &str, what: &str) -> Result<serde_json::Value, String> {
     serde_json::from_slice(&bytes).map_err(|_| format!("the JWS {what} is not JSON"))
 }
 
-/// The one ES256 key `kid` names in `jwks`.
-pub fn key_for(jwks: &serde_json::Value, kid: &str) -> Result<Jwk, String> {
+/// The one ES256 key `kid` names in `jwks`, and what it is published for.
+pub fn key_for(jwks: &serde_json::Value, kid: &str) -> Result<(Jwk, SealKey), String> {
     let keys = jwks
         .get("keys")
         .and_then(|k| k.as_array())
@@ -102,14 +152,30 @@ pub fn key_for(jwks: &serde_json::Value, kid: &str) -> Result<Jwk, String> {
     if field("kty") != Some("EC") || field("crv") != Some("P-256") {
         return Err(format!("key `{kid}` is not a P-256 EC key"));
     }
-    if field("alg").is_some_and(|a| a != "ES256") || field("use").is_some_and(|u| u != "sig") {
+    let sealed = match field("use") {
+        Some(KEY_USE) => SealKey::Receipt,
+        None | Some("sig") => SealKey::IdToken,
+        Some(_) => return Err(format!("key `{kid}` is not published for signatures")),
+    };
+    if field("alg").is_some_and(|a| a != "ES256") {
         return Err(format!("key `{kid}` is not published for ES256 signatures"));
     }
-    let map = key
+    if key
+        .get("key_ops")
+        .and_then(|o| o.as_array())
+        .is_some_and(|ops| !ops.iter().any(|o| o == "verify"))
+    {
+        return Err(format!("key `{kid}` is not published for verifying"));
+    }
+    let mut map = key
         .as_object()
         .cloned()
         .ok_or("a JWKS key is not an object")?;
-    Jwk::from_map(map).map_err(|e| format!("key `{kid}` is not a usable JWK: {e}"))
+    // `use` was decided above; the JOSE library takes only `sig` keys.
+    map.remove("use");
+    Jwk::from_map(map)
+        .map(|jwk| (jwk, sealed))
+        .map_err(|e| format!("key `{kid}` is not a usable JWK: {e}"))
 }
 
 /// Verifies the JWS against `jwks` and reads the claims.
@@ -140,7 +206,7 @@ pub fn open_jws(token: &str, jwks: &serde_json::Value) -> Result<Sealed, String>
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload)
         .map_err(|_| "the JWS payload is not base64url".to_owned())?;
-    let jwk = key_for(jwks, &kid)?;
+    let (jwk, key) = key_for(jwks, &kid)?;
     let verifier = ES256
         .verifier_from_jwk(&jwk)
         .map_err(|e| format!("key `{kid}` is not a usable ES256 key: {e}"))?;
@@ -148,7 +214,7 @@ pub fn open_jws(token: &str, jwks: &serde_json::Value) -> Result<Sealed, String>
         .map_err(|_| format!("the JWS signature does not verify with key `{kid}`"))?;
     let claims: Receipt = serde_json::from_slice(&payload)
         .map_err(|e| format!("the payload is not a munjigi receipt ({e})"))?;
-    Ok(Sealed { kid, claims })
+    Ok(Sealed { kid, key, claims })
 }
 
 fn reason(e: &CmsError, form: SignedForm) -> String {
@@ -250,11 +316,92 @@ fn pem_files(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) -> Result<(), Str
     Ok(())
 }
 
-/// Every certificate in every PEM file under `dir` (keys and CRLs are skipped).
-/// No revocation check: a folder says nothing about which CRL belongs to whom.
-pub fn trust_from_dir(dir: &Path) -> Result<Trust, String> {
+/// Where each provider's roots are, for [`Roots::trust_for`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Roots {
+    /// `PROVIDER=PATH`, one or more: each provider's own PEM file or folder.
+    Each(Vec<(String, PathBuf)>),
+    /// A folder with one subfolder per provider id (`DIR/kakao/…`).
+    Folders(PathBuf),
+}
+
+/// Whether `id` can be a provider id (and so a folder name): letters, digits,
+/// `-` and `_`, never a path.
+fn provider_id_like(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+}
+
+impl Roots {
+    /// Reads `--roots` values: every one `PROVIDER=PATH`, or a single folder.
+    pub fn parse(values: &[String]) -> Result<Self, String> {
+        let pairs: Vec<Option<(String, PathBuf)>> = values
+            .iter()
+            .map(|v| {
+                v.split_once('=')
+                    .filter(|(id, path)| provider_id_like(id) && !path.is_empty())
+                    .map(|(id, path)| (id.to_owned(), PathBuf::from(path)))
+            })
+            .collect();
+        match (values, pairs.as_slice()) {
+            ([], _) => Err("no --roots given".into()),
+            ([dir], [None]) => Ok(Self::Folders(PathBuf::from(dir))),
+            _ if pairs.iter().all(Option::is_some) => {
+                let each: Vec<(String, PathBuf)> = pairs.into_iter().flatten().collect();
+                let mut seen = std::collections::HashSet::new();
+                if let Some((id, _)) = each.iter().find(|(id, _)| !seen.insert(id.as_str())) {
+                    return Err(format!("--roots names provider `{id}` twice"));
+                }
+                Ok(Self::Each(each))
+            }
+            _ => Err(
+                "--roots takes PROVIDER=PATH (repeatable) or one folder with a subfolder per provider"
+                    .into(),
+            ),
+        }
+    }
+
+    /// The roots of `provider` alone (the receipt's, from its sealed claims).
+    pub fn trust_for(&self, provider: &str) -> Result<Trust, String> {
+        let path = match self {
+            Self::Each(each) => each
+                .iter()
+                .find(|(id, _)| id == provider)
+                .map(|(_, p)| p.clone())
+                .ok_or_else(|| {
+                    format!("no roots for the receipt's provider `{provider}`: add --roots {provider}=PATH")
+                })?,
+            Self::Folders(dir) => {
+                if !provider_id_like(provider) {
+                    return Err(format!("the receipt's provider `{provider}` is not a provider id"));
+                }
+                let sub = dir.join(provider);
+                if !sub.is_dir() {
+                    return Err(format!(
+                        "no roots for the receipt's provider `{provider}`: {} is not a folder",
+                        sub.display()
+                    ));
+                }
+                sub
+            }
+        };
+        trust_from_path(&path, provider)
+    }
+}
+
+/// Every certificate in a PEM file, or in every PEM file under a folder
+/// (keys and CRLs are skipped), as `provider`'s roots. No revocation check: a
+/// folder says nothing about which CRL belongs to whom.
+fn trust_from_path(path: &Path, provider: &str) -> Result<Trust, String> {
     let mut files = Vec::new();
-    pem_files(dir, &mut files, 0)?;
+    if path.is_dir() {
+        pem_files(path, &mut files, 0)?;
+    } else {
+        files.push(path.to_owned());
+    }
     let mut bundle = Vec::new();
     let mut count = 0usize;
     for f in &files {
@@ -265,14 +412,18 @@ pub fn trust_from_dir(dir: &Path) -> Result<Trust, String> {
             count += 1;
         }
     }
-    let anchors = TrustAnchors::from_pem(&bundle)
-        .map_err(|_| format!("no certificate in any .pem file under {}", dir.display()))?;
+    let anchors = TrustAnchors::from_pem(&bundle).map_err(|_| {
+        format!(
+            "no certificate in {} (roots of `{provider}`)",
+            path.display()
+        )
+    })?;
     Ok(Trust {
         anchors,
         source: format!(
-            "{count} certificate(s) from {} PEM file(s) under {}",
+            "provider `{provider}`: {count} certificate(s) from {} PEM file(s) in {}",
             files.len(),
-            dir.display()
+            path.display()
         ),
         revocation:
             "not checked (no CRL with --roots; use --config with a provider that has a crl)".into(),
@@ -409,7 +560,15 @@ pub fn report(sealed: &Sealed, jwks_src: &str, trust: &Trust) -> String {
         );
     }
     let _ = writeln!(out, "sealed by: {} at {}", c.iss, iso8601(c.iat));
-    let _ = writeln!(out, "  key: ES256 kid {} from {jwks_src}", sealed.kid);
+    let key = match sealed.key {
+        SealKey::Receipt => "the receipt key",
+        SealKey::IdToken => "the ID token key (sealed before receipts had a key of their own)",
+    };
+    let _ = writeln!(
+        out,
+        "  key: ES256 kid {} from {jwks_src}, {key}",
+        sealed.kid
+    );
     let _ = writeln!(out, "trust anchors: {}", trust.source);
     let _ = write!(out, "revocation: {}", trust.revocation);
     out

@@ -111,14 +111,15 @@ struct Run {
     stderr: String,
 }
 
-/// `munjigi verify-receipt FILE ARGS…`
+/// `munjigi verify-receipt FILE ARGS…`, shown to the site `town` (whose
+/// receipts these are) unless ARGS name another `--aud`.
 fn verify(file: &Path, args: &[&str]) -> Run {
-    let out = std::process::Command::new(munjigi_bin())
-        .arg("verify-receipt")
-        .arg(file)
-        .args(args)
-        .output()
-        .unwrap();
+    let mut cmd = std::process::Command::new(munjigi_bin());
+    cmd.arg("verify-receipt").arg(file).args(args);
+    if !args.contains(&"--aud") {
+        cmd.args(["--aud", "town"]);
+    }
+    let out = cmd.output().unwrap();
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -157,7 +158,15 @@ async fn one_kakao_document_verifies_and_one_changed_byte_does_not() {
     let dir = w.dir.path();
     let jwks = format!("{}/jwks", w.gw.url);
     let pki = dir.join("pki").display().to_string();
-    let good = ["--jwks", jwks.as_str(), "--roots", pki.as_str()];
+    let iss = w.gw.url.clone();
+    let good = [
+        "--jwks",
+        jwks.as_str(),
+        "--roots",
+        pki.as_str(),
+        "--iss",
+        iss.as_str(),
+    ];
 
     // The API's JSON answer as saved by the site.
     let json_file = dir.join("answer.json");
@@ -259,19 +268,102 @@ async fn one_kakao_document_verifies_and_one_changed_byte_does_not() {
     );
     let r = verify(
         &json_file,
-        &["--jwks", &format!("{}/jwks", other.url), "--roots", &pki],
+        &[
+            "--jwks",
+            &format!("{}/jwks", other.url),
+            "--roots",
+            &pki,
+            "--iss",
+            &iss,
+        ],
     );
     assert_eq!(r.code, 1, "{r}");
     assert!(r.stderr.contains("receipt: no key"), "{r}");
 
-    // Only another provider's roots.
-    let naver = dir.join("pki/naver").display().to_string();
-    let r = verify(&json_file, &["--jwks", &jwks, "--roots", &naver]);
+    // Another provider's roots given as Kakao's.
+    let naver = format!("kakao={}", dir.join("pki/naver").display());
+    let r = verify(
+        &json_file,
+        &["--jwks", &jwks, "--roots", &naver, "--iss", &iss],
+    );
     assert_eq!(r.code, 1, "{r}");
     assert!(
         r.stderr
             .contains("document 1: signer certificate does not chain to the trust anchors"),
         "{r}"
+    );
+    // Naver's roots only: no roots for Kakao at all, nothing pooled.
+    let only_naver = format!("naver={}", dir.join("pki/naver").display());
+    let r = verify(
+        &json_file,
+        &["--jwks", &jwks, "--roots", &only_naver, "--iss", &iss],
+    );
+    assert_eq!(r.code, 2, "{r}");
+    assert!(
+        r.stderr
+            .contains("no roots for the receipt's provider `kakao`"),
+        "{r}"
+    );
+
+    // A genuine receipt shown at another site, or as another gateway's.
+    let r = verify(&json_file, &[&good[..], &["--aud", "city"]].concat());
+    assert_eq!(r.code, 1, "{r}");
+    assert!(
+        r.stderr
+            .contains("a receipt of the site `town`, not of `city`"),
+        "{r}"
+    );
+    let r = verify(
+        &json_file,
+        &[
+            "--jwks",
+            &jwks,
+            "--roots",
+            &pki,
+            "--iss",
+            "https://gw.example",
+        ],
+    );
+    assert_eq!(r.code, 1, "{r}");
+    assert!(r.stderr.contains("not the expected"), "{r}");
+    // Without --iss (and no --config to give it), or without --aud: usage.
+    let r = verify(&json_file, &["--jwks", &jwks, "--roots", &pki]);
+    assert_eq!(r.code, 2, "{r}");
+    assert!(r.stderr.contains("--iss"), "{r}");
+    let out = std::process::Command::new(munjigi_bin())
+        .arg("verify-receipt")
+        .arg(&json_file)
+        .args(good)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--aud"));
+
+    // Sealed with the receipt key, which the JWKS publishes for receipts only.
+    let keys: serde_json::Value =
+        serde_json::from_slice(std::fs::read(&jwks_file).unwrap().as_slice()).unwrap();
+    let kid = |jws: &str| -> String {
+        let header = jws.split('.').next().unwrap();
+        let h: serde_json::Value =
+            serde_json::from_slice(&b64url().decode(header).unwrap()).unwrap();
+        h["kid"].as_str().unwrap().to_owned()
+    };
+    let sealing = &keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == kid(&receipt).as_str())
+        .unwrap()["use"];
+    assert_eq!(sealing, "munjigi-receipt", "{keys}");
+    assert_eq!(
+        keys["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|k| k["use"] == "sig")
+            .count(),
+        2,
+        "{keys}"
     );
 
     // Usage: no --jwks (never a key from the receipt), no roots, both roots.
@@ -311,7 +403,10 @@ async fn many_detached_naver_documents_verify_each_one_named() {
     let jwks = format!("{}/jwks", w.gw.url);
     let pki = dir.join("pki").display().to_string();
 
-    let r = verify(&file, &["--jwks", &jwks, "--roots", &pki]);
+    let r = verify(
+        &file,
+        &["--jwks", &jwks, "--roots", &pki, "--iss", &w.gw.url],
+    );
     assert_eq!(r.code, 0, "{r}");
     println!("{}", r.stdout);
     assert!(r.stdout.contains("documents: 3"), "{r}");
@@ -336,8 +431,11 @@ async fn many_detached_naver_documents_verify_each_one_named() {
     );
 
     // Kakao's roots only: every document fails, each named.
-    let kakao = dir.join("pki/kakao").display().to_string();
-    let r = verify(&file, &["--jwks", &jwks, "--roots", &kakao]);
+    let kakao = format!("naver={}", dir.join("pki/kakao").display());
+    let r = verify(
+        &file,
+        &["--jwks", &jwks, "--roots", &kakao, "--iss", &w.gw.url],
+    );
     assert_eq!(r.code, 1, "{r}");
     let lines: Vec<&str> = r.stderr.lines().collect();
     assert_eq!(lines.len(), 3, "{r}");

@@ -177,7 +177,12 @@ pub fn open(jws: &str, jwks: &serde_json::Value) -> Result<Claims, String> {
         return Err(format!("`typ` is not {TYP}"));
     }
     let kid = h("kid").ok_or("no `kid`")?;
-    let jwk = munjigi_receipt::verify::key_for(jwks, kid)?;
+    let (jwk, key) = munjigi_receipt::verify::key_for(jwks, kid)?;
+    if key != munjigi_receipt::verify::SealKey::IdToken {
+        return Err(format!(
+            "key `{kid}` is the receipt key: checkpoints are signed with the ID token key"
+        ));
+    }
     let verifier = josekit::jws::ES256
         .verifier_from_jwk(&jwk)
         .map_err(|e| format!("key `{kid}`: {e}"))?;

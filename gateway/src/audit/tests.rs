@@ -306,7 +306,7 @@ async fn a_checkpoint_of_another_key_is_refused() {
     history(&f).await;
     // The store's checkpoint re-signed with another gateway's key.
     let other = config(&f.dir, "other-keys");
-    let keys = crate::keys::SigningKeys::load(&other.keys).unwrap();
+    let keys = crate::keys::SigningKeys::load(&other.keys, other.signing.is_some()).unwrap();
     let writer = f.app.runtime.audit.writer().unwrap();
     let jws = String::from_utf8(
         f.app

@@ -187,10 +187,13 @@ mod tests {
     fn the_assertion_is_typed_and_no_id_token_validator_takes_it() {
         let dir = std::env::temp_dir().join(format!("munjigi-px-typ-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let keys = SigningKeys::load(&KeySettings {
-            dir: dir.clone(),
-            generate_missing: true,
-        })
+        let keys = SigningKeys::load(
+            &KeySettings {
+                dir: dir.clone(),
+                generate_missing: true,
+            },
+            false,
+        )
         .unwrap();
         let amr = vec!["pin".to_owned()];
         let claims = Claims {

@@ -3,11 +3,11 @@
 //! The schema ([`Receipt`]) and its offline verifier live in `munjigi-receipt`
 //! so that what is written here is read back by the very same type. Here: the
 //! receipt is filled from the stored request and the provider's result and
-//! signed with the gateway's ES256 key (`typ` [`TYP`]).
+//! sealed with the gateway's receipt key (ES256, `typ` [`TYP`]), never the ID
+//! token key ([`crate::keys`] says why).
 
 use super::record::SignatureRecord;
 use crate::app::App;
-use crate::config::model::IdTokenAlg;
 use crate::rescue::GatewayError;
 use crate::txn::Outcome;
 use base64::Engine as _;
@@ -63,6 +63,6 @@ pub fn seal(
         documents,
     };
     app.keys
-        .sign(IdTokenAlg::Es256, TYP, &receipt)
+        .seal_receipt(TYP, &receipt)
         .map_err(GatewayError::keys)
 }
