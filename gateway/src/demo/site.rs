@@ -269,19 +269,37 @@ fn flatten(v: &serde_json::Value) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-/// Verifies a JWS of the gateway (ID token, receipt) against its `/jwks`;
-/// returns the claims.
+/// The gateway's `/jwks`, as a site fetches it.
+async fn fetch_jwks(http: &HttpClient, base: &str) -> Result<bytes::Bytes, GatewayError> {
+    http.get(&format!("{base}/jwks"), HeaderMap::new())
+        .await
+        .map(|r| r.body)
+        .map_err(|e| GatewayError::config(format!("demo site: {e}")))
+}
+
+/// Verifies a receipt as a site does: with the receipt verifier, against the
+/// gateway's `/jwks` (the receipt key is not a `sig` key); returns the claims.
+async fn verify_receipt(
+    http: &HttpClient,
+    base: &str,
+    jws: &str,
+) -> Result<serde_json::Value, GatewayError> {
+    let bad = |what: &str| GatewayError::config(format!("demo site: {what}"));
+    let jwks: serde_json::Value =
+        serde_json::from_slice(&fetch_jwks(http, base).await?).map_err(|e| bad(&e.to_string()))?;
+    let sealed = munjigi_receipt::verify::open_jws(jws, &jwks).map_err(|e| bad(&e))?;
+    serde_json::to_value(&sealed.claims).map_err(|e| bad(&e.to_string()))
+}
+
+/// Verifies an ID token of the gateway against its `/jwks`; returns the claims.
 async fn verify_jws(
     http: &HttpClient,
     base: &str,
     jws: &str,
 ) -> Result<serde_json::Value, GatewayError> {
     let bad = |what: &str| GatewayError::config(format!("demo site: {what}"));
-    let jwks = http
-        .get(&format!("{base}/jwks"), HeaderMap::new())
-        .await
-        .map_err(|e| bad(&e.to_string()))?;
-    let jwks = JwkSet::from_bytes(&jwks.body).map_err(|e| bad(&e.to_string()))?;
+    let jwks =
+        JwkSet::from_bytes(&fetch_jwks(http, base).await?).map_err(|e| bad(&e.to_string()))?;
     let header = josekit::jwt::decode_header(jws).map_err(|e| bad(&e.to_string()))?;
     let kid = header
         .claim("kid")
@@ -735,7 +753,7 @@ async fn signed(
         return Ok(respond::html(StatusCode::OK, body));
     }
     // What a site must do with the receipt: verify it, and that it is its own.
-    let claims = verify_jws(&http, base, &receipt).await?;
+    let claims = verify_receipt(&http, base, &receipt).await?;
     if text_of(&claims, &["iss"]) != app.config.issuer()
         || text_of(&claims, &["aud"]) != c.client_id
         || text_of(&claims, &["jti"]) != id
