@@ -4,10 +4,15 @@
 //! Kept apart from the gateway's endpoints on purpose: what it shows
 //! (provider failure rates, site traffic) helps an attacker plan, so it is
 //! not behind a path a public proxy might forward, and a flood on the public
-//! port does not starve the scrape that would show the flood. It serves GET
-//! only, reads nothing from the request but its path, and answers small:
-//! `/metrics` (Prometheus) and `/admin/providers` (each provider's circuit,
-//! override and last failure class, as JSON, for an operator's curl).
+//! port does not starve the scrape that would show the flood. It answers
+//! small: `GET /metrics` (Prometheus), `GET /admin/providers` (each
+//! provider's circuit, override and last failure class, as JSON, for an
+//! operator's curl) and one write, `POST /admin/signer-changes` (an
+//! operator confirms a person's new signer certificate, `crate::signers`).
+//! That write takes only a small JSON body (`Content-Type:
+//! application/json`, which a browser cannot send cross-origin without a
+//! preflight this listener never grants), so a page an operator happens to
+//! open cannot confirm anything through their browser.
 
 use crate::circuit::{Force, Offer, Phase};
 use crate::config::Config;
@@ -74,7 +79,7 @@ async fn serve(live: Arc<Live>, listener: TcpListener) {
             let _slot = slot;
             let svc = hyper::service::service_fn(move |req| {
                 let live = live.clone();
-                async move { Ok::<_, std::convert::Infallible>(answer(&live, &req).await) }
+                async move { Ok::<_, std::convert::Infallible>(answer(&live, req).await) }
             });
             // One request per connection, and the whole of it within a
             // deadline: a client that asks and never reads cannot keep a slot.
@@ -93,7 +98,10 @@ async fn serve(live: Arc<Live>, listener: TcpListener) {
     }
 }
 
-async fn answer<B>(live: &Live, req: &http::Request<B>) -> http::Response<Full<Bytes>> {
+async fn answer(
+    live: &Live,
+    req: http::Request<hyper::body::Incoming>,
+) -> http::Response<Full<Bytes>> {
     let text = |status: StatusCode, content_type: &str, body: String| {
         let mut resp = http::Response::new(Full::new(Bytes::from(body)));
         *resp.status_mut() = status;
@@ -126,11 +134,102 @@ async fn answer<B>(live: &Live, req: &http::Request<B>) -> http::Response<Full<B
         (_, "/metrics" | "/admin/providers") => {
             text(StatusCode::METHOD_NOT_ALLOWED, plain, "GET only\n".into())
         }
+        (&Method::POST, "/admin/signer-changes") => {
+            let (status, body) = signer_change(&live.app(), req).await;
+            let mut body = body.to_string();
+            body.push('\n');
+            text(status, "application/json", body)
+        }
+        (_, "/admin/signer-changes") => {
+            text(StatusCode::METHOD_NOT_ALLOWED, plain, "POST only\n".into())
+        }
         _ => text(
             StatusCode::NOT_FOUND,
             plain,
-            "not found; the admin listener serves /metrics and /admin/providers\n".into(),
+            "not found; the admin listener serves /metrics, /admin/providers and /admin/signer-changes\n".into(),
         ),
+    }
+}
+
+/// The largest body `POST /admin/signer-changes` reads.
+const MAX_ADMIN_BODY: usize = 4 * 1024;
+
+/// What an operator confirms: the site, the person's `sub` there (from the
+/// site's help desk) and the provider, as the gateway's warning named them.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignerChangeRequest {
+    site: String,
+    sub: String,
+    provider: String,
+}
+
+/// `POST /admin/signer-changes`: confirms a refused new signer certificate.
+async fn signer_change(
+    app: &crate::app::App,
+    req: http::Request<hyper::body::Incoming>,
+) -> (StatusCode, serde_json::Value) {
+    use http_body_util::BodyExt as _;
+    let refuse = |status: StatusCode, why: &str| (status, serde_json::json!({ "error": why }));
+    let json = req
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send Content-Type: application/json",
+        );
+    }
+    let body = match http_body_util::Limited::new(req.into_body(), MAX_ADMIN_BODY)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body too large or unreadable",
+            )
+        }
+    };
+    let Ok(ask) = serde_json::from_slice::<SignerChangeRequest>(&body) else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "expected {\"site\": …, \"sub\": …, \"provider\": …}",
+        );
+    };
+    if !app.config.sites.contains_key(&ask.site) {
+        return refuse(StatusCode::NOT_FOUND, "no such site");
+    }
+    if app.config.provider(&ask.provider).is_none() {
+        return refuse(StatusCode::NOT_FOUND, "no such provider");
+    }
+    let sub_like = ask.sub.len() == 43
+        && ask
+            .sub
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !sub_like {
+        return refuse(StatusCode::BAD_REQUEST, "sub is not a pairwise subject");
+    }
+    match crate::signers::confirm(app, &ask.site, &ask.sub, &ask.provider).await {
+        Ok(crate::signers::Confirmed::Done) => {
+            (StatusCode::OK, serde_json::json!({ "confirmed": true }))
+        }
+        Ok(crate::signers::Confirmed::NothingPending) => refuse(
+            StatusCode::NOT_FOUND,
+            "no refused certificate waits for that site, sub and provider (at most a week)",
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "admin: a signer change could not be confirmed");
+            refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the store did not answer; try again",
+            )
+        }
     }
 }
 

@@ -42,11 +42,14 @@ pub enum Failure {
     Config,
     /// The login's provider was removed from the configuration by a reload.
     ProviderRemoved,
+    /// The person signed with another certificate than the one last seen at
+    /// that provider, and the operator refuses that until confirmed.
+    SignerChanged,
 }
 
 impl Failure {
     /// Every failure, for tests and the README check.
-    pub const ALL: [Failure; 17] = [
+    pub const ALL: [Failure; 18] = [
         Failure::Rejected,
         Failure::Expired,
         Failure::UnknownPerson,
@@ -64,6 +67,7 @@ impl Failure {
         Failure::Transport,
         Failure::Config,
         Failure::ProviderRemoved,
+        Failure::SignerChanged,
     ];
 
     /// The stored and reported reason (`ProviderError::code` for the ones a
@@ -87,6 +91,7 @@ impl Failure {
             Failure::Transport => "transport",
             Failure::Config => "config",
             Failure::ProviderRemoved => "provider_removed",
+            Failure::SignerChanged => "signer_changed",
         }
     }
 
@@ -142,6 +147,7 @@ impl Failure {
             F::Unauthorized | F::BadRequest | F::Config => row(S::SERVICE_UNAVAILABLE, Problem::ProviderUnavailable, Error, "MJ-P10", BROKEN, "the provider refused the gateway's request"),
             F::Protocol => row(S::BAD_GATEWAY, Problem::ProviderUnavailable, Error, "MJ-P11", BROKEN, "the provider's answer did not follow its API"),
             F::ProviderRemoved => row(S::SERVICE_UNAVAILABLE, Problem::ProviderUnavailable, Warn, "MJ-P12", DOWN, "the provider is no longer offered"),
+            F::SignerChanged => row(S::OK, Problem::SignerChanged, Warn, "MJ-P15", DENIED, "the signer's certificate is not the one last seen for this person"),
         }
         .api(self.code())
     }

@@ -44,6 +44,7 @@ pub mod rescue;
 pub mod runtime;
 pub mod saml;
 pub mod server;
+pub mod signers;
 pub mod signing;
 pub mod sso;
 pub mod store;

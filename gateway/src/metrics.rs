@@ -138,6 +138,12 @@ struct RefusalLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SignerChangeLabels {
+    provider: String,
+    action: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReloadLabels {
     result: &'static str,
 }
@@ -199,6 +205,7 @@ pub struct Metrics {
     upstream: Family<SiteLabels, Histogram, fn() -> Histogram>,
     upstream_errors: Family<UpstreamErrorLabels, Counter>,
     refusals: Refusals,
+    signer_changes: Family<SignerChangeLabels, Counter>,
 }
 
 /// The refusals counter, carried by each request's [`crate::rescue::Ctx`].
@@ -308,7 +315,7 @@ impl Metrics {
         let key_ages = Family::<KeyLabels, Gauge>::default();
         registry.register(
             "munjigi_key_age_seconds",
-            "Age of each signing key file in use (es256, rs256), from its modification time",
+            "Age of each signing key file in use (es256, rs256, receipt), from its modification time",
             key_ages.clone(),
         );
         let upstream =
@@ -330,7 +337,14 @@ impl Metrics {
             "Requests refused or failed, by the error code the citizen or site saw (site and front when known, else -)",
             refusals.clone(),
         );
+        let signer_changes = Family::<SignerChangeLabels, Counter>::default();
+        registry.register(
+            "munjigi_signer_changes",
+            "Verified results signed with another certificate than the one last seen for that person at the provider, by action (logged, refused)",
+            signer_changes.clone(),
+        );
         Self {
+            signer_changes,
             approvals,
             store,
             pending,
@@ -368,7 +382,7 @@ impl Metrics {
         self.pending.set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
-    /// `key`: `es256` or `rs256`.
+    /// `key`: `es256`, `rs256` or `receipt`.
     pub fn key_age(&self, key: &'static str, age: Duration) {
         self.key_ages
             .get_or_create(&KeyLabels { key })
@@ -391,6 +405,16 @@ impl Metrics {
                 })
                 .inc();
         }
+    }
+
+    /// A person signed with a new certificate; `action`: `logged` or `refused`.
+    pub fn signer_changed(&self, provider: &ProviderId, action: &'static str) {
+        self.signer_changes
+            .get_or_create(&SignerChangeLabels {
+                provider: provider.to_string(),
+                action,
+            })
+            .inc();
     }
 
     /// The handle each request's context counts refusals with.

@@ -328,6 +328,7 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
     let admin_listen = admin_listen(r, raw.admin, listen);
     let health = health::settings(r, raw.health, &provider_ids);
     let otlp_endpoint = telemetry::otlp_endpoint(r, raw.tracing);
+    let signers = signers::settings(r, raw.signers, &provider_ids);
     Some(Config {
         source: r.file.to_path_buf(),
         public_url,
@@ -354,6 +355,7 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
         provider_limits,
         health,
         otlp_endpoint,
+        signers,
     })
 }
 
@@ -842,6 +844,7 @@ mod limits;
 mod provider;
 mod routes;
 mod saml;
+mod signers;
 mod telemetry;
 #[cfg(test)]
 mod toss_direct;

@@ -51,6 +51,48 @@ pub struct Config {
     pub health: HealthSettings,
     /// `[tracing] otlp_endpoint`: where spans are exported (OTLP/HTTP JSON).
     pub otlp_endpoint: Option<String>,
+    /// `[signers]`: a person's new signer certificate, logged or refused.
+    pub signers: SignerSettings,
+}
+
+/// What a person signing with a new certificate at a provider means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnSignerChange {
+    /// Allowed (certificates are renewed), logged and counted.
+    #[default]
+    Log,
+    /// Refused until an operator confirms the new certificate.
+    Refuse,
+}
+
+/// `[signers]`, checked.
+#[derive(Debug, Clone)]
+pub struct SignerSettings {
+    pub on_change: OnSignerChange,
+    /// By provider id: only providers with a `[signers.providers.X]` section.
+    pub providers: HashMap<String, OnSignerChange>,
+    /// How long a person's last certificate is remembered per provider.
+    pub remember: std::time::Duration,
+}
+
+impl Default for SignerSettings {
+    fn default() -> Self {
+        Self {
+            on_change: OnSignerChange::Log,
+            providers: HashMap::new(),
+            remember: std::time::Duration::from_secs(400 * 86_400),
+        }
+    }
+}
+
+impl SignerSettings {
+    /// What a new certificate at `provider` means.
+    pub fn on_change(&self, provider: &str) -> OnSignerChange {
+        self.providers
+            .get(provider)
+            .copied()
+            .unwrap_or(self.on_change)
+    }
 }
 
 /// `[health]`: when each provider's circuit opens, and what operators decided.

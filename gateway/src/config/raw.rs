@@ -54,6 +54,30 @@ pub struct RawConfig {
     /// Trace export (OTLP); none without it.
     #[serde(default)]
     pub tracing: Option<Spanned<RawTracing>>,
+    /// What a person's new signer certificate means (log it by default).
+    #[serde(default)]
+    pub signers: Option<Spanned<RawSigners>>,
+}
+
+/// `[signers]`: what happens when a person signs with another certificate
+/// at a provider than the one the gateway last saw them sign with.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSigners {
+    /// `"log"` (default) or `"refuse"` (until an operator confirms it).
+    pub on_change: Option<Spanned<String>>,
+    /// How long a person's certificate is remembered, days (default 400).
+    pub remember_days: Option<Spanned<u64>>,
+    /// One provider's own `on_change`.
+    #[serde(default)]
+    pub providers: BTreeMap<String, Spanned<RawProviderSigners>>,
+}
+
+/// `[signers.providers.X]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProviderSigners {
+    pub on_change: Spanned<String>,
 }
 
 /// The audit log: where this replica's chain is written, what a login does

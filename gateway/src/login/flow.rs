@@ -513,6 +513,23 @@ pub async fn finish(app: &App, txn: LoginTxn) -> Result<Option<LoginTxn>, Gatewa
     observe(app, &attempt.provider, Call::verify, took, &result);
     match result {
         Ok((person, amr, evidence, signed)) => {
+            // The certificate is the one last seen for this person here, or
+            // the change is logged, or (when the operator says so) refused.
+            let seen = crate::signers::check(
+                app,
+                &attempt.provider,
+                &txn.request.site_id,
+                &txn.id,
+                &person.ci,
+                &evidence,
+            )
+            .await?;
+            if seen == crate::signers::Seen::Refused {
+                tracing::warn!(txn = %txn.id, provider = %attempt.provider, code = "MJ-P15", elapsed_ms, "provider result refused: a new signer certificate awaits an operator's confirmation");
+                return Ok(Some(
+                    apply(app, &txn, Event::VerifyFailed, Some(Failure::SignerChanged)).await?,
+                ));
+            }
             let outcome = Outcome {
                 provider: attempt.provider.clone(),
                 person: crate::txn::StoredPerson::from_person(&person),

@@ -22,6 +22,9 @@ pub enum Problem {
     VerificationFailed,
     /// Someone other than the person entered approved.
     WrongPerson,
+    /// The person approved with another certificate than last time, and the
+    /// operator confirms such changes first.
+    SignerChanged,
     /// The provider has no certificate for the person entered.
     PersonUnknown,
     /// The login transaction is gone or too old.
@@ -53,6 +56,7 @@ impl Problem {
             Problem::ProviderUnavailable => &t.provider_unavailable,
             Problem::VerificationFailed => &t.verification_failed,
             Problem::WrongPerson => &t.wrong_person,
+            Problem::SignerChanged => &t.signer_changed,
             Problem::PersonUnknown => &t.person_unknown,
             Problem::SessionExpired => &t.session_expired,
             Problem::BadRequest => &t.bad_request,

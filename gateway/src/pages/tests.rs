@@ -7,12 +7,13 @@ use super::*;
 const HOSTILE: &str = "<script>alert(1)</script>\"'&";
 const HOSTILE_ESCAPED: &str = "&#60;script&#62;alert(1)&#60;/script&#62;&#34;&#39;&#38;";
 
-const ALL_PROBLEMS: [Problem; 17] = [
+const ALL_PROBLEMS: [Problem; 18] = [
     Problem::Rejected,
     Problem::Expired,
     Problem::ProviderUnavailable,
     Problem::VerificationFailed,
     Problem::WrongPerson,
+    Problem::SignerChanged,
     Problem::PersonUnknown,
     Problem::SessionExpired,
     Problem::BadRequest,

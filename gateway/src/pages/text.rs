@@ -101,6 +101,7 @@ pub(super) struct Text {
     pub provider_unavailable: ProblemText,
     pub verification_failed: ProblemText,
     pub wrong_person: ProblemText,
+    pub signer_changed: ProblemText,
     pub person_unknown: ProblemText,
     pub session_expired: ProblemText,
     pub bad_request: ProblemText,
@@ -289,6 +290,11 @@ const KO: Text = Text {
         title: "입력한 정보와 인증한 사람이 다릅니다",
         what: "인증서 앱에서 승인한 사람의 정보가 입력한 이름, 생년월일, 휴대폰 번호와 일치하지 않습니다.",
         next: "본인의 정보를 인증서에 등록된 그대로 입력해 다시 시도하세요.",
+    },
+    signer_changed: ProblemText {
+        title: "이전과 다른 인증서로 승인했습니다",
+        what: "승인에 쓰인 인증서가 이 인증서 기관에서 지난번에 쓰신 인증서와 다릅니다. 본인 보호를 위해 로그인을 멈췄습니다.",
+        next: "인증서를 새로 발급받거나 갱신하셨다면, 이용하려던 사이트의 고객센터에 아래 참조 번호를 알려 확인을 요청하세요. 확인 뒤에 다시 시도하면 됩니다. 다른 인증서를 선택할 수도 있습니다.",
     },
     person_unknown: ProblemText {
         title: "인증서를 찾을 수 없습니다",
@@ -513,6 +519,11 @@ const EN: Text = Text {
         title: "The details do not match",
         what: "The person who approved in the app does not match the name, date of birth and phone number entered.",
         next: "Enter your own details exactly as registered with your certificate, and try again.",
+    },
+    signer_changed: ProblemText {
+        title: "You approved with a different certificate",
+        what: "The certificate used to approve is not the one you used with this provider last time. To protect you, the login was stopped.",
+        next: "If you renewed or re-issued your certificate, contact the help desk of the site you were logging in to, quote the reference below and ask them to confirm it; then try again. You can also choose another provider.",
     },
     person_unknown: ProblemText {
         title: "No certificate was found",

@@ -48,10 +48,16 @@ pub enum Family {
     /// The one index of audit writers that have checkpointed, so a verifier
     /// can tell a writer whose whole file is missing.
     AuditWriters,
+    /// The certificate a person last signed with at a provider
+    /// (`signer:<provider>:<keyed digest of the CI>`), kept for months.
+    SignerMemory,
+    /// A refused new certificate waiting for an operator's confirmation
+    /// (`signer-new:<site>:<pairwise sub>:<provider>`), a week.
+    SignerChange,
 }
 
 impl Family {
-    pub const ALL: [Family; 15] = [
+    pub const ALL: [Family; 17] = [
         Family::Login,
         Family::Code,
         Family::UsedCode,
@@ -67,6 +73,8 @@ impl Family {
         Family::Readiness,
         Family::AuditCheckpoint,
         Family::AuditWriters,
+        Family::SignerMemory,
+        Family::SignerChange,
     ];
 
     /// The prefix every key of the family starts with.
@@ -87,6 +95,8 @@ impl Family {
             Family::Readiness => "mj:readyz",
             Family::AuditCheckpoint => "audit:cp:",
             Family::AuditWriters => "audit:writers",
+            Family::SignerMemory => "signer:",
+            Family::SignerChange => "signer-new:",
         }
     }
 

@@ -5,7 +5,8 @@
 //! `pki_dir/<provider>/crl.pem`; every family), `expired_cert` with one that
 //! expired a year before signing (every family), `signing_time_outside`
 //! re-signs the signed attributes with a signingTime two hours before the
-//! request (broker). Service misbehaviour on a request's status and result
+//! request (broker), `renewed` with the person's second certificate (one
+//! renewal, the same on every `renewed` request). Service misbehaviour on a request's status and result
 //! calls, for every family in its own shape ([`Family`]): `maintenance` (the
 //! provider's maintenance error, HTTP 503), `server_error` (the provider
 //! failing: HTML 500 from the broker's front end, Kakao's E0001 on HTTP 400,
@@ -415,7 +416,8 @@ impl Simulator {
                     .map_err(internal)?;
                 Ok(Arc::new(s))
             }
-            _ => self.subscriber(pki, who, cn),
+            Scenario::Renewed => self.subscriber(pki, who, cn, 1),
+            _ => self.subscriber(pki, who, cn, 0),
         }
     }
 

@@ -301,6 +301,11 @@ pub enum Scenario {
     /// holds the earlier nonce or receiptID, a signature the earlier documents);
     /// the first request gets its own (barocert routes; otherwise `Approve`).
     ReplayedResult,
+    /// Approves, signing with the person's renewed certificate: the same name
+    /// and UID, another key and serial, the same one on every `renewed`
+    /// request (every family), so a gateway that remembers signers sees a
+    /// change once, and the same certificate again after that.
+    Renewed,
 }
 
 /// What to do with a person not listed in [`SimConfig::people`].

@@ -93,7 +93,9 @@ impl Subject {
 /// Subscriber certificates per (PKI, person), issued on first use.
 #[derive(Default)]
 pub(crate) struct SubscriberCache {
-    by_key: HashMap<(String, String, SignerCn), Arc<Subscriber>>,
+    /// By PKI, person, CN format and generation (0 the first certificate,
+    /// 1 its renewal).
+    by_key: HashMap<(String, String, SignerCn, u8), Arc<Subscriber>>,
 }
 
 /// The names used for [`Scenario::WrongPerson`].
@@ -199,8 +201,9 @@ impl Simulator {
         pki: &ProviderPki,
         who: &Subject,
         cn: SignerCn,
+        generation: u8,
     ) -> Result<Arc<Subscriber>, BrokerCode> {
-        let key = (pki.label().to_owned(), who.fingerprint(), cn);
+        let key = (pki.label().to_owned(), who.fingerprint(), cn, generation);
         if let Some(s) = self
             .subscribers
             .lock()

@@ -201,6 +201,7 @@ pub(crate) fn phase_at(
         | Scenario::WrongTypes
         | Scenario::MultiOneBad
         | Scenario::ReplayedResult
+        | Scenario::Renewed
             if acts =>
         {
             return Phase::Completed {

@@ -178,6 +178,63 @@ fn provider_health_thresholds_and_overrides() {
 }
 
 #[test]
+fn signer_changes_are_logged_or_refused_per_provider() {
+    use crate::config::model::OnSignerChange;
+    let c = parse(Path::new("/tmp/x.toml"), GOOD).unwrap();
+    assert_eq!(c.signers.on_change("kakao"), OnSignerChange::Log);
+    assert_eq!(c.signers.remember.as_secs(), 400 * 86_400);
+    let dir = std::env::temp_dir().join(format!("munjigi-check-signers-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pki = munjigi_sim::testpki::ProviderPki::generate("Test").unwrap();
+    let root = dir.join("root.pem");
+    std::fs::write(&root, pki.root_pem().unwrap()).unwrap();
+    let with = |body: &str| {
+        format!(
+            "{GOOD}\n[providers.kakao]\ntype = \"barocert\"\nproduct = \"kakao\"\nname_ko = \"p\"\nname_en = \"p\"\n\
+             level = \"substantial\"\nendpoint = \"https://b.example\"\nauth_endpoint = \"https://a.example\"\n\
+             link_id = \"L\"\nclient_code = \"023040000001\"\nsecret_key = {{ value = \"c2VjcmV0\" }}\n\
+             roots = \"{}\"\n\n[signers]\n{body}\n",
+            root.display()
+        )
+    };
+    let c = parse(
+        Path::new("/tmp/x.toml"),
+        &with("remember_days = 30\n[signers.providers.kakao]\non_change = \"refuse\"\n"),
+    )
+    .unwrap();
+    assert_eq!(c.signers.on_change("kakao"), OnSignerChange::Refuse);
+    assert_eq!(c.signers.on_change("naver"), OnSignerChange::Log);
+    assert_eq!(c.signers.remember.as_secs(), 30 * 86_400);
+    let c = parse(Path::new("/tmp/x.toml"), &with("on_change = \"refuse\"")).unwrap();
+    assert_eq!(c.signers.on_change("kakao"), OnSignerChange::Refuse);
+    for (body, want) in [
+        (
+            "on_change = \"deny\"",
+            "signers.on_change `deny` must be \"log\" or \"refuse\"",
+        ),
+        ("on_change = \"Refuse\"", "must be \"log\" or \"refuse\""),
+        (
+            "remember_days = 0",
+            "signers.remember_days must be between 1 and 1200",
+        ),
+        (
+            "remember_days = 5000",
+            "signers.remember_days must be between 1 and 1200",
+        ),
+        (
+            "[signers.providers.nope]\non_change = \"refuse\"",
+            "signers.providers.nope: no provider `nope` is configured",
+        ),
+        ("[signers.providers.kakao]\n", "missing field `on_change`"),
+        ("refuse = true", "unknown field `refuse`"),
+    ] {
+        let e = errs(&with(body));
+        assert!(e.iter().any(|m| m.contains(want)), "{body}: {e:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn short_secrets_are_refused() {
     let text = GOOD.replace("0123456789abcdef0123456789abcdef", "short");
     assert!(errs(&text)[0].contains("at least 32 bytes"));
