@@ -12,7 +12,8 @@
 //! the certificate (issuer and serial), for `[signers] remember_days`. The
 //! first time nothing is compared; a different certificate later is a
 //! *change*: logged (provider, site, the site's `sub`, never the CI), counted
-//! (`munjigi_signer_changes_total`) and, where `on_change = "refuse"`, the
+//! (`munjigi_signer_changes_total`), recorded in the audit log
+//! (`signer.changed`) and, where `on_change = "refuse"`, the
 //! login fails with `MJ-P15` and the change waits under
 //! `signer-new:<site>:<sub>:<provider>` for a week until an operator confirms
 //! it (`POST /admin/signer-changes`, after the site's help desk has checked
@@ -154,6 +155,7 @@ fn sub_of(app: &App, site: &str, ci: &Ci) -> Result<String, GatewayError> {
 fn changed(app: &App, provider: &ProviderId, site: &str, txn: &str, ci: &Ci, action: &'static str) {
     app.runtime.metrics.signer_changed(provider, action);
     let sub = sub_of(app, site, ci).unwrap_or_default();
+    crate::audit::signer_changed(app, txn, site, provider.as_str(), &sub, action);
     tracing::warn!(
         provider = %provider,
         site,
@@ -201,6 +203,7 @@ pub async fn confirm(
         sub,
         "an operator confirmed a person's new signer certificate"
     );
+    crate::audit::signer_confirmed(app, site, provider, sub);
     Ok(Confirmed::Done)
 }
 

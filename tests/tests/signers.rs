@@ -103,7 +103,7 @@ async fn a_renewed_certificate_is_logged_once_in_every_family() {
 async fn a_refused_change_waits_for_an_operator_and_then_passes() {
     let s = setup(
         "signers-refuse",
-        "[signers]\non_change = \"refuse\"\n\n[signers.providers.naver]\non_change = \"log\"\n",
+        "[audit]\npath = \"audit.log\"\n\n[signers]\non_change = \"refuse\"\n\n[signers.providers.naver]\non_change = \"log\"\n",
     );
     sim_set_scenario(&s.w.sim_url, HONG.phone, "approve");
     let sub = sub_via(&s, "kakao").await;
@@ -184,6 +184,36 @@ async fn a_refused_change_waits_for_an_operator_and_then_passes() {
     sim_set_scenario(&s.w.sim_url, HONG.phone, "approve");
     refused_at_continue(&s).await;
     assert_eq!(changes(&s, "kakao", "refused").await, 3);
+
+    // The audit log has each change and the confirmation, by sub, never the
+    // CI (its writer thread appends within moments).
+    let counts = |audit: &str| {
+        let of = |event: &str, action: Option<&str>| {
+            audit
+                .lines()
+                .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+                .filter(|r| r["event"] == event)
+                .filter(|r| action.is_none_or(|a| r["action"] == a))
+                .filter(|r| r["sub"] == sub.as_str())
+                .count()
+        };
+        (
+            of("signer.changed", Some("refused")),
+            of("signer.changed", Some("logged")),
+            of("signer.confirmed", None),
+        )
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let audit = loop {
+        let audit = std::fs::read_to_string(s.w.dir.path().join("audit.log")).unwrap();
+        if counts(&audit) == (3, 1, 1) || std::time::Instant::now() > deadline {
+            break audit;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(counts(&audit), (3, 1, 1), "{audit}");
+    let ci = munjigi_sim::simulator::ci_of(HONG.name, HONG.birthdate, HONG.phone).unwrap();
+    assert!(!audit.contains(&ci));
 }
 
 /// A Kakao login whose provider approved, refused when the gateway verifies

@@ -135,6 +135,24 @@ pub enum Event {
         site: String,
         count: u64,
     },
+    /// A person signed with another certificate than last time at a
+    /// provider ([`crate::signers`]): `action` `logged` or `refused`.
+    #[serde(rename = "signer.changed")]
+    SignerChanged {
+        txn: String,
+        site: String,
+        provider: String,
+        /// The pairwise subject for this site.
+        sub: String,
+        action: &'static str,
+    },
+    /// An operator confirmed a refused new certificate.
+    #[serde(rename = "signer.confirmed")]
+    SignerConfirmed {
+        site: String,
+        provider: String,
+        sub: String,
+    },
     /// The writer wrote again after a failure ([`super::writer`]).
     #[serde(rename = "audit.resumed")]
     Resumed {
@@ -336,6 +354,39 @@ pub fn config_reloaded(app: &App, applied: bool, why: &str) {
         result: if applied { "applied" } else { "refused" },
         why: why.to_owned(),
         config_sha256,
+    });
+}
+
+/// A person's new signer certificate, logged or refused ([`crate::signers`]).
+pub fn signer_changed(
+    app: &App,
+    txn: &str,
+    site: &str,
+    provider: &str,
+    sub: &str,
+    action: &'static str,
+) {
+    if off(app) {
+        return;
+    }
+    app.runtime.audit.record(Event::SignerChanged {
+        txn: txn.to_owned(),
+        site: site.to_owned(),
+        provider: provider.to_owned(),
+        sub: sub.to_owned(),
+        action,
+    });
+}
+
+/// An operator confirmed a person's new signer certificate.
+pub fn signer_confirmed(app: &App, site: &str, provider: &str, sub: &str) {
+    if off(app) {
+        return;
+    }
+    app.runtime.audit.record(Event::SignerConfirmed {
+        site: site.to_owned(),
+        provider: provider.to_owned(),
+        sub: sub.to_owned(),
     });
 }
 

@@ -37,7 +37,8 @@ mod writer;
 
 pub use events::{
     config_reloaded, limit_tripped, login_completed, login_failed, login_returned, login_started,
-    refuses_logins, signature_failed, signature_requested, verified_login_completed, Event, Via,
+    refuses_logins, signature_failed, signature_requested, signer_changed, signer_confirmed,
+    verified_login_completed, Event, Via,
 };
 
 use crate::clock::Clock;
