@@ -22,11 +22,23 @@ pub async fn handle(
     ctx: &mut Ctx,
 ) -> Result<Response, GatewayError> {
     let (parts, body) = req.into_parts();
-    let params = match parts.method {
-        Method::GET => Params::from_query(&parts.uri)?,
-        Method::POST => Params::parse(&web::read_body(body, web::params::MAX_PARAMS_LEN).await?)?,
+    let (params, repeated) = match parts.method {
+        Method::GET => {
+            Params::parse_noting_repeats(parts.uri.query().unwrap_or_default().as_bytes())?
+        }
+        Method::POST => {
+            Params::parse_noting_repeats(&web::read_body(body, web::params::MAX_PARAMS_LEN).await?)?
+        }
         _ => return Err(GatewayError::MethodNotAllowed),
     };
+    // A repeated client_id or redirect_uri leaves nowhere safe to send the
+    // error: a page, as any other malformed request.
+    if let Some(k) = repeated
+        .iter()
+        .find(|k| matches!(k.as_str(), "client_id" | "redirect_uri"))
+    {
+        return Err(web::params::ParamError::Repeated(k.clone()).into());
+    }
 
     // 1. Client and redirect URI: failures here are pages.
     let client_id = params.get("client_id").ok_or(GatewayError::UnknownClient)?;
@@ -53,7 +65,21 @@ pub async fn handle(
         )))
     };
 
-    // 2. Everything else: errors go back to the site.
+    // 2. Everything else: errors go back to the site (RFC 6749 §4.1.2.1),
+    // a repeated parameter first (its values were dropped, `state` too).
+    if let Some(k) = repeated.first() {
+        // error_description allows printable ASCII only; a name is echoed
+        // only when it is a plain one.
+        let plain = k
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+        let description = if plain {
+            format!("parameter {k} appears more than once")
+        } else {
+            "a parameter appears more than once".to_owned()
+        };
+        return fail("invalid_request", &description);
+    }
     if state.is_some_and(|s| s.len() > 1024) {
         return fail("invalid_request", "state is too long");
     }

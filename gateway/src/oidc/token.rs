@@ -85,7 +85,7 @@ pub async fn handle(app: &App, req: http::Request<Incoming>, request_id: &str) -
 /// `Basic base64(id:secret)` → (id, secret), each form-urlencoded before
 /// base64 (RFC 6749 §2.3.1). Shared with the signing API.
 pub fn parse_basic(v: &str) -> Option<(String, String)> {
-    let b64 = v.strip_prefix("Basic ")?;
+    let b64 = crate::web::authorization::credentials(v, "Basic")?;
     let raw = base64::engine::general_purpose::STANDARD
         .decode(b64.trim())
         .ok()
@@ -165,7 +165,7 @@ async fn authenticate<'a>(
                     "malformed Authorization header",
                 )
             })?;
-            if !v.starts_with("Basic ") {
+            if !crate::web::authorization::scheme(v).eq_ignore_ascii_case("Basic") {
                 return Err(err(
                     StatusCode::BAD_REQUEST,
                     "invalid_request",

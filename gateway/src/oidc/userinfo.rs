@@ -6,6 +6,16 @@ use crate::web::{self, respond, Params, Response};
 use http::{header, HeaderValue, StatusCode};
 use hyper::body::Incoming;
 
+/// No credentials at all: a bare challenge, no error code (RFC 6750 §3.1).
+fn challenge() -> Response {
+    let mut r = respond::json(StatusCode::UNAUTHORIZED, &serde_json::json!({}));
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"munjigi\""),
+    );
+    r
+}
+
 fn refuse(status: StatusCode, error: &'static str) -> Response {
     let mut r = respond::json(status, &serde_json::json!({ "error": error }));
     let challenge = format!("Bearer realm=\"munjigi\", error=\"{error}\"");
@@ -17,27 +27,33 @@ fn refuse(status: StatusCode, error: &'static str) -> Response {
 
 pub async fn handle(app: &App, req: http::Request<Incoming>) -> Response {
     let (parts, body) = req.into_parts();
-    let from_header = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| t.trim().to_owned());
+    let from_header = match parts.headers.get(header::AUTHORIZATION) {
+        None => None,
+        Some(v) => match v
+            .to_str()
+            .ok()
+            .and_then(|v| web::authorization::credentials(v, "Bearer"))
+        {
+            Some(t) => Some(t.to_owned()),
+            // Another scheme, or no credentials after it.
+            None => return refuse(StatusCode::BAD_REQUEST, "invalid_request"),
+        },
+    };
     let token = match (from_header, parts.method.clone()) {
         (Some(t), _) => t,
         (None, http::Method::POST) => {
             let Ok(raw) = web::read_body(body, web::params::MAX_PARAMS_LEN).await else {
                 return refuse(StatusCode::BAD_REQUEST, "invalid_request");
             };
-            match Params::parse(&raw)
-                .ok()
-                .and_then(|p| p.get("access_token").map(str::to_owned))
-            {
-                Some(t) => t,
-                None => return refuse(StatusCode::UNAUTHORIZED, "invalid_token"),
+            let Ok(params) = Params::parse(&raw) else {
+                return refuse(StatusCode::BAD_REQUEST, "invalid_request");
+            };
+            match params.get("access_token") {
+                Some(t) => t.to_owned(),
+                None => return challenge(),
             }
         }
-        (None, _) => return refuse(StatusCode::UNAUTHORIZED, "invalid_token"),
+        (None, _) => return challenge(),
     };
     if token.len() > 256 {
         return refuse(StatusCode::UNAUTHORIZED, "invalid_token");

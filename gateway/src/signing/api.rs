@@ -54,7 +54,7 @@ async fn client<'a>(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .ok_or_else(refused)?;
-    if let Some(token) = v.strip_prefix("Bearer ") {
+    if let Some(token) = crate::web::authorization::credentials(v, "Bearer") {
         use crate::oidc::client_assertion::{authenticate, Failure};
         let api = format!("{}/api/v1/signatures", app.config.issuer());
         let audiences = [api.as_str(), app.config.issuer()];

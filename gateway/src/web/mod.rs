@@ -4,6 +4,7 @@
 //! We use hyper directly (no framework), so these few helpers are the whole
 //! "framework": each refuses malformed input with a typed error instead of guessing.
 
+pub mod authorization;
 pub mod cookies;
 pub mod layers;
 pub mod params;

@@ -53,6 +53,35 @@ impl Params {
         Ok(Self(map))
     }
 
+    /// As [`Params::parse`], but a repeated parameter is dropped (none of its
+    /// values is kept) and named instead of failing the whole parse: for an
+    /// endpoint that must first learn where to send the error
+    /// (`/authorize`: the client and its redirect URI).
+    pub fn parse_noting_repeats(raw: &[u8]) -> Result<(Self, Vec<String>), ParamError> {
+        if raw.len() > MAX_PARAMS_LEN {
+            return Err(ParamError::TooLarge);
+        }
+        let mut map: HashMap<String, String> = HashMap::new();
+        let mut repeated: Vec<String> = Vec::new();
+        for (k, v) in form_urlencoded::parse(raw) {
+            if k.len() > MAX_KEY_LEN || map.len() + repeated.len() >= MAX_FIELDS {
+                return Err(ParamError::TooLarge);
+            }
+            if v.len() > MAX_VALUE_LEN {
+                return Err(ParamError::TooLong(k.into_owned()));
+            }
+            let k = k.into_owned();
+            if map.remove(&k).is_some() || repeated.contains(&k) {
+                if !repeated.contains(&k) {
+                    repeated.push(k);
+                }
+                continue;
+            }
+            map.insert(k, v.into_owned());
+        }
+        Ok((Self(map), repeated))
+    }
+
     pub fn from_query(uri: &http::Uri) -> Result<Self, ParamError> {
         Self::parse(uri.query().unwrap_or_default().as_bytes())
     }
@@ -89,6 +118,25 @@ pub fn append_query(url: &str, pairs: &[(&str, &str)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repeats_can_be_noted_and_dropped() {
+        let (p, r) = Params::parse_noting_repeats(b"a=1&b=2&a=3&c=4&a=5&b=6").unwrap();
+        assert_eq!(
+            (p.get("a"), p.get("b"), p.get("c")),
+            (None, None, Some("4"))
+        );
+        assert_eq!(r, vec!["a".to_owned(), "b".to_owned()]);
+        let (p, r) = Params::parse_noting_repeats(b"a=1").unwrap();
+        assert_eq!((p.get("a"), r.len()), (Some("1"), 0));
+        let many: String = (0..=MAX_FIELDS).map(|_| "a=1&").collect();
+        assert!(Params::parse_noting_repeats(many.as_bytes()).is_ok());
+        let many: String = (0..=MAX_FIELDS).map(|i| format!("k{i}=1&")).collect();
+        assert_eq!(
+            Params::parse_noting_repeats(many.as_bytes()).unwrap_err(),
+            ParamError::TooLarge
+        );
+    }
 
     #[test]
     fn repeats_are_refused() {
