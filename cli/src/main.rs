@@ -64,6 +64,10 @@ enum Command {
         /// The site (client id) the receipt must be of; required.
         #[arg(long, value_name = "CLIENT_ID")]
         aud: Option<String>,
+        /// Accept a receipt sealed with the ID token key (sealed before receipts had a key
+        /// of their own); refused otherwise.
+        #[arg(long)]
+        accept_id_token_key: bool,
     },
     /// The audit log.
     Audit {
@@ -195,6 +199,7 @@ fn main() -> ExitCode {
         config,
         iss,
         aud,
+        accept_id_token_key,
     }) = cli.command
     {
         let args = verify_receipt::Args {
@@ -204,6 +209,7 @@ fn main() -> ExitCode {
             config,
             iss,
             aud,
+            accept_id_token_key,
         };
         let result = runtime().map(|rt| rt.block_on(verify_receipt::run(&args)));
         return verdict(

@@ -36,6 +36,9 @@ pub struct Args {
     pub iss: Option<String>,
     /// The site (client id) the receipt must be of.
     pub aud: Option<String>,
+    /// Accept a receipt sealed with the ID token key (before receipts had a
+    /// key of their own).
+    pub accept_id_token_key: bool,
 }
 
 /// Why the command did not say "valid".
@@ -167,7 +170,22 @@ pub async fn run(args: &Args) -> Result<String, Failure> {
     let jwks = load_jwks(jwks_src).await.map_err(Failure::Usage)?;
 
     let token = token_from_text(&text).map_err(Failure::receipt)?;
+    // A key the JWKS does not have says nothing about the receipt: another
+    // gateway's JWKS, or a key rotated out since; the check cannot be run.
+    if let Some(kid) = kid_of(&token).filter(|kid| !has_kid(&jwks, kid)) {
+        return Err(Failure::Usage(format!(
+            "the JWKS from {jwks_src} has no key `{kid}`: give the JWKS of the gateway that sealed it \
+             (one saved when the receipt was issued, if the key was rotated out since)"
+        )));
+    }
     let sealed = open_jws(&token, &jwks).map_err(Failure::receipt)?;
+    if sealed.key == SealKey::IdToken && !args.accept_id_token_key {
+        return Err(Failure::receipt(format!(
+            "sealed with the ID token key `{}`, not a receipt key; receipts sealed before receipts \
+             had their own key pass with --accept-id-token-key",
+            sealed.kid
+        )));
+    }
     expected.check(&sealed.claims).map_err(Failure::receipt)?;
     let provider = &sealed.claims.signer.provider;
     let trust = match (&roots, &config) {
@@ -634,6 +652,7 @@ mod tests {
             config: None,
             iss: Some("https://gw.example".into()),
             aud: Some("town".into()),
+            accept_id_token_key: false,
         };
         let out = run(&args).await.unwrap();
         assert!(out.starts_with("receipt: valid"), "{out}");
@@ -733,6 +752,40 @@ mod tests {
             assert_eq!(e.exit_code(), 1, "{iss} {aud}: {e}");
             assert!(e.to_string().contains(why), "{iss} {aud}: {e}");
         }
+        // Sealed with the ID token key: refused unless accepted as such.
+        let legacy = f
+            .keys
+            .sign(IdTokenAlg::Es256, TYP, &claims_json(&docs))
+            .unwrap();
+        let legacy_file = dir.join("legacy.jws");
+        std::fs::write(&legacy_file, &legacy).unwrap();
+        let e = run(&Args {
+            file: legacy_file.clone(),
+            ..args.clone()
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(e.exit_code(), 1, "{e}");
+        assert!(e.to_string().contains("--accept-id-token-key"), "{e}");
+        let out = run(&Args {
+            file: legacy_file,
+            accept_id_token_key: true,
+            ..args.clone()
+        })
+        .await
+        .unwrap();
+        assert!(out.contains("the ID token key (sealed before"), "{out}");
+        // Another gateway's JWKS has no such key: the check cannot be run.
+        let theirs = dir.join("their-jwks.json");
+        std::fs::write(&theirs, f.other_keys.jwks()).unwrap();
+        let e = run(&Args {
+            jwks: Some(theirs.display().to_string()),
+            ..args.clone()
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(e.exit_code(), 2, "{e}");
+        assert!(e.to_string().contains("has no key"), "{e}");
         // --aud always, --iss without --config: usage errors.
         for (iss, aud) in [(None, Some("town")), (Some("https://gw.example"), None)] {
             let e = run(&Args {

@@ -9,10 +9,11 @@
 //! provider's circuit, override and last failure class, as JSON, for an
 //! operator's curl) and one write, `POST /admin/signer-changes` (an
 //! operator confirms a person's new signer certificate, `crate::signers`).
-//! That write takes only a small JSON body (`Content-Type:
-//! application/json`, which a browser cannot send cross-origin without a
-//! preflight this listener never grants), so a page an operator happens to
-//! open cannot confirm anything through their browser.
+//! That write needs `[admin] token` as a bearer token (compared in constant
+//! time; without a token configured the listener is read-only): whatever
+//! else can reach the port (monitoring, other pods, a page in an operator's
+//! browser after a DNS rebinding) can read metrics but change nothing. It
+//! takes only a small JSON body.
 
 use crate::circuit::{Force, Offer, Phase};
 use crate::config::Config;
@@ -154,14 +155,15 @@ async fn answer(
 /// The largest body `POST /admin/signer-changes` reads.
 const MAX_ADMIN_BODY: usize = 4 * 1024;
 
-/// What an operator confirms: the site, the person's `sub` there (from the
-/// site's help desk) and the provider, as the gateway's warning named them.
+/// What an operator confirms: the refused login's reference (on the
+/// citizen's page), and the account it is for: the site and the person's
+/// `sub` there (from the site's help desk).
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SignerChangeRequest {
+    txn: String,
     site: String,
     sub: String,
-    provider: String,
 }
 
 /// `POST /admin/signer-changes`: confirms a refused new signer certificate.
@@ -171,6 +173,25 @@ async fn signer_change(
 ) -> (StatusCode, serde_json::Value) {
     use http_body_util::BodyExt as _;
     let refuse = |status: StatusCode, why: &str| (status, serde_json::json!({ "error": why }));
+    let Some(token) = app.config.admin_token.as_ref() else {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "this admin listener is read-only: configure [admin] token",
+        );
+    };
+    let authorized = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| crate::web::authorization::credentials(v, "Bearer"))
+        .is_some_and(|given| token.matches(given.as_bytes()));
+    if !authorized {
+        tracing::warn!("admin: a write without the admin token was refused");
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "Authorization: Bearer <admin token> required",
+        );
+    }
     let json = req
         .headers()
         .get(http::header::CONTENT_TYPE)
@@ -198,30 +219,35 @@ async fn signer_change(
     let Ok(ask) = serde_json::from_slice::<SignerChangeRequest>(&body) else {
         return refuse(
             StatusCode::BAD_REQUEST,
-            "expected {\"site\": …, \"sub\": …, \"provider\": …}",
+            "expected {\"txn\": …, \"site\": …, \"sub\": …}",
         );
     };
     if !app.config.sites.contains_key(&ask.site) {
         return refuse(StatusCode::NOT_FOUND, "no such site");
     }
-    if app.config.provider(&ask.provider).is_none() {
-        return refuse(StatusCode::NOT_FOUND, "no such provider");
-    }
-    let sub_like = ask.sub.len() == 43
-        && ask
-            .sub
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !sub_like {
+    let id_like = |v: &str, max: usize| {
+        !v.is_empty()
+            && v.len() <= max
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    if ask.sub.len() != 43 || !id_like(&ask.sub, 43) {
         return refuse(StatusCode::BAD_REQUEST, "sub is not a pairwise subject");
     }
-    match crate::signers::confirm(app, &ask.site, &ask.sub, &ask.provider).await {
+    if !id_like(&ask.txn, 64) {
+        return refuse(StatusCode::BAD_REQUEST, "txn is not a login reference");
+    }
+    match crate::signers::confirm(app, &ask.txn, &ask.site, &ask.sub).await {
         Ok(crate::signers::Confirmed::Done) => {
             (StatusCode::OK, serde_json::json!({ "confirmed": true }))
         }
         Ok(crate::signers::Confirmed::NothingPending) => refuse(
             StatusCode::NOT_FOUND,
-            "no refused certificate waits for that site, sub and provider (at most a week)",
+            "no refused certificate waits under that reference for that site and sub (at most a week)",
+        ),
+        Ok(crate::signers::Confirmed::Superseded) => refuse(
+            StatusCode::CONFLICT,
+            "the remembered certificate changed since that refusal: ask the person to log in again",
         ),
         Err(e) => {
             tracing::error!(error = %e, "admin: a signer change could not be confirmed");

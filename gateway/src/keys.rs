@@ -116,6 +116,86 @@ fn thumbprint(jwk: &Jwk, members: &[&str]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
 }
 
+/// Files of receipt keys no longer used to seal, still published so that
+/// receipts sealed with them verify against `/jwks`: `receipt-es256.retired*.pem`.
+const RETIRED_RECEIPT_PREFIX: &str = "receipt-es256.retired";
+
+/// The public JWKs (`use` [`RECEIPT_USE`], `key_ops` `verify`) of every
+/// retired receipt key in `dir`, from a public or a private P-256 PEM.
+fn retired_receipt_keys(dir: &Path) -> Result<Vec<Jwk>, KeyError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(file_err(dir, e)),
+    };
+    let mut paths: Vec<std::path::PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(RETIRED_RECEIPT_PREFIX) && n.ends_with(".pem"))
+        })
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|path| {
+            let pem = std::fs::read(path).map_err(|e| file_err(path, e))?;
+            let mut jwk = p256_public_jwk(&pem).map_err(|e| file_err(path, e))?;
+            jwk.set_key_use(RECEIPT_USE);
+            jwk.set_key_operations(vec!["verify"]);
+            Ok(jwk)
+        })
+        .collect()
+}
+
+/// The public JWK (thumbprint `kid`, `alg` ES256) of a P-256 key in PEM,
+/// public or private.
+fn p256_public_jwk(pem: &[u8]) -> Result<Jwk, String> {
+    use openssl::ec::EcKey;
+    use openssl::pkey::PKey;
+    let ec = match PKey::private_key_from_pem(pem) {
+        Ok(k) => {
+            let private = k.ec_key().map_err(|_| "not an EC key".to_owned())?;
+            EcKey::from_public_key(private.group(), private.public_key())
+                .map_err(|e| e.to_string())?
+        }
+        Err(_) => PKey::public_key_from_pem(pem)
+            .map_err(|_| "neither a public nor a private key PEM".to_owned())?
+            .ec_key()
+            .map_err(|_| "not an EC key".to_owned())?,
+    };
+    if ec.group().curve_name() != Some(openssl::nid::Nid::X9_62_PRIME256V1) {
+        return Err("not a P-256 key".into());
+    }
+    let mut ctx = openssl::bn::BigNumContext::new().map_err(|e| e.to_string())?;
+    let mut x = openssl::bn::BigNum::new().map_err(|e| e.to_string())?;
+    let mut y = openssl::bn::BigNum::new().map_err(|e| e.to_string())?;
+    ec.public_key()
+        .affine_coordinates(ec.group(), &mut x, &mut y, &mut ctx)
+        .map_err(|_| "not a P-256 key".to_owned())?;
+    let pad = |n: &openssl::bn::BigNum| {
+        n.to_vec_padded(32)
+            .map_err(|_| "not a P-256 key".to_owned())
+    };
+    let b64 = |v: Vec<u8>| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+    let map = serde_json::json!({
+        "kty": "EC",
+        "crv": "P-256",
+        "x": b64(pad(&x)?),
+        "y": b64(pad(&y)?),
+    });
+    let serde_json::Value::Object(map) = map else {
+        return Err("a JWK is not an object".into());
+    };
+    let mut jwk = Jwk::from_map(map).map_err(|e| e.to_string())?;
+    let kid = thumbprint(&jwk, &["crv", "kty", "x", "y"]);
+    jwk.set_key_id(&kid);
+    jwk.set_algorithm("ES256");
+    Ok(jwk)
+}
+
 /// The public JWK (with its thumbprint `kid`, `use` `sig`) of a private key file.
 fn public_jwk(pem: &[u8], alg: IdTokenAlg) -> Result<Jwk, String> {
     let (mut jwk, kid) = match alg {
@@ -165,6 +245,9 @@ impl SigningKeys {
         })?;
         let mut keys = Self::from_pem(&es_pem, &rs_pem).map_err(|e| file_err(&settings.dir, e))?;
         let mut in_use = vec![("es256", es_path), ("rs256", rs_path)];
+        // Published whenever the file is there, so a receipt key never
+        // leaves /jwks because signing was switched off on one replica.
+        let receipts = receipts || settings.dir.join(RECEIPT_KEY_FILE).exists();
         if receipts {
             let path = settings.dir.join(RECEIPT_KEY_FILE);
             let pem = read_or_generate(&path, settings.generate_missing, || {
@@ -203,9 +286,9 @@ impl SigningKeys {
                 Err(e) => return Err(file_err(&path, e)),
             }
         }
-        if !next.is_empty() {
-            keys.publish_also(&next);
-        }
+        next.extend(retired_receipt_keys(&settings.dir)?);
+        keys.publish_also(&next)
+            .map_err(|e| file_err(&settings.dir, e))?;
         Ok(keys)
     }
 
@@ -214,12 +297,23 @@ impl SigningKeys {
         &self.written
     }
 
-    fn publish_also(&mut self, extra: &[Jwk]) {
+    /// Publishes the keys in use and `extra`; two keys with one `kid` are an
+    /// error (a verifier would refuse both, and a receipt key could pass for
+    /// a login key).
+    fn publish_also(&mut self, extra: &[Jwk]) -> Result<(), String> {
         let mut all: Vec<&serde_json::Map<String, serde_json::Value>> =
             vec![self.es256.public.as_ref(), self.rs256.public.as_ref()];
         all.extend(self.receipt.iter().map(|r| r.public.as_ref()));
         all.extend(extra.iter().map(AsRef::as_ref));
+        let mut kids = std::collections::HashSet::new();
+        for k in &all {
+            let kid = k.get("kid").and_then(|v| v.as_str()).unwrap_or_default();
+            if !kids.insert(kid) {
+                return Err(format!("two published keys have the kid `{kid}` (one key file copied to another name?)"));
+            }
+        }
         self.jwks = Bytes::from(serde_json::json!({ "keys": all }).to_string());
+        Ok(())
     }
 
     /// The same keys with `pem` (a P-256 private key) as the receipt-sealing
@@ -241,7 +335,7 @@ impl SigningKeys {
             signer: Box::new(signer),
             public,
         });
-        self.publish_also(&[]);
+        self.publish_also(&[])?;
         Ok(self)
     }
 
@@ -479,6 +573,55 @@ mod tests {
             .filter(|k| k["use"] == RECEIPT_USE)
             .count();
         assert_eq!(receipt_keys, 2, "{jwks}");
+        // Published whenever its file is there, signing on or not.
+        let without = SigningKeys::load(&settings, false).unwrap();
+        assert_eq!(without.jwks(), keys.jwks());
+        // Retired: still published, for verifying only, from a private or a
+        // public PEM, with the kid it had.
+        std::fs::remove_file(dir.join("receipt-es256.next.pem")).unwrap();
+        std::fs::rename(
+            dir.join(RECEIPT_KEY_FILE),
+            dir.join("receipt-es256.retired-1.pem"),
+        )
+        .unwrap();
+        let public = openssl::pkey::PKey::private_key_from_pem(&next)
+            .unwrap()
+            .public_key_to_pem()
+            .unwrap();
+        std::fs::write(dir.join("receipt-es256.retired-2.pem"), public).unwrap();
+        let next_kid = public_jwk(&next, IdTokenAlg::Es256)
+            .unwrap()
+            .key_id()
+            .unwrap()
+            .to_owned();
+        let keys = SigningKeys::load(&settings, true).unwrap();
+        let jwks: serde_json::Value = serde_json::from_slice(&keys.jwks()).unwrap();
+        let retired: Vec<&serde_json::Value> = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|k| k["key_ops"] == serde_json::json!(["verify"]))
+            .collect();
+        assert_eq!(retired.len(), 2, "{jwks}");
+        assert!(retired
+            .iter()
+            .all(|k| k["use"] == RECEIPT_USE && k["alg"] == "ES256"));
+        assert!(retired.iter().any(|k| k["kid"] == kid), "{jwks}");
+        assert!(
+            retired.iter().any(|k| k["kid"] == next_kid.as_str()),
+            "{jwks}"
+        );
+        assert!(keys
+            .receipt
+            .as_ref()
+            .is_some_and(|r| r.kid != kid && r.kid != next_kid));
+        std::fs::remove_file(dir.join("receipt-es256.retired-2.pem")).unwrap();
+        std::fs::remove_file(dir.join("receipt-es256.retired-1.pem")).unwrap();
+        // One kid twice (a key file copied to another name) is refused.
+        std::fs::copy(dir.join("es256.pem"), dir.join("receipt-es256.next.pem")).unwrap();
+        let e = SigningKeys::load(&settings, true).unwrap_err().to_string();
+        assert!(e.contains("two published keys"), "{e}");
+        std::fs::remove_file(dir.join("receipt-es256.next.pem")).unwrap();
         // The ID token key can never double as the receipt key.
         std::fs::copy(dir.join("es256.pem"), dir.join(RECEIPT_KEY_FILE)).unwrap();
         let e = SigningKeys::load(&settings, true).unwrap_err().to_string();

@@ -11,13 +11,20 @@
 //! the store keeps `signer:<provider>:<keyed digest of the CI>` → a digest of
 //! the certificate (issuer and serial), for `[signers] remember_days`. The
 //! first time nothing is compared; a different certificate later is a
-//! *change*: logged (provider, site, the site's `sub`, never the CI), counted
+//! *change*: logged (provider, site, txn; never the CI or the `sub`), counted
 //! (`munjigi_signer_changes_total`), recorded in the audit log
-//! (`signer.changed`) and, where `on_change = "refuse"`, the
-//! login fails with `MJ-P15` and the change waits under
-//! `signer-new:<site>:<sub>:<provider>` for a week until an operator confirms
-//! it (`POST /admin/signer-changes`, after the site's help desk has checked
-//! the person), after which the next login with that certificate passes.
+//! (`signer.changed`, with the site's `sub`) and, where
+//! `on_change = "refuse"`, the login fails with `MJ-P15`.
+//!
+//! A refused change waits a week under its own login's reference
+//! (`signer-new:<txn>`, the reference on the citizen's page), with the
+//! certificate it would replace. An operator confirms it by that reference
+//! and the account's site and `sub` (`POST /admin/signer-changes`, with the
+//! admin token, after the site's help desk has checked the person): only if
+//! the remembered certificate is still the one it was compared with (a
+//! compare-and-swap), so a compromised provider's own refused attempts, each
+//! under another reference, cannot be confirmed in the person's place, and a
+//! confirmation never undoes a later one.
 //!
 //! Digests, not values: the store holds no CI and no certificate detail, and
 //! the CI digest is keyed with the deployment's pairwise key (domain
@@ -46,7 +53,7 @@ pub enum Seen {
     First,
     /// The same certificate as last time.
     Same,
-    /// Another certificate, allowed (logged) or confirmed by an operator.
+    /// Another certificate, allowed and logged (`on_change = "log"`).
     Changed,
     /// Another certificate, refused until confirmed.
     Refused,
@@ -57,8 +64,14 @@ pub enum Seen {
 struct Pending {
     /// The memory key the change goes to once confirmed.
     memory: String,
+    /// The certificate remembered when the change was refused.
+    previous: String,
     /// The new certificate's digest.
     cert: String,
+    site: String,
+    /// The site's pairwise subject of the person.
+    sub: String,
+    provider: String,
 }
 
 /// A digest naming the certificate of `evidence` (issuer and serial).
@@ -93,9 +106,9 @@ fn memory_key(key: &[u8], provider: &ProviderId, ci: &Ci) -> String {
     ))
 }
 
-/// The key a refused change waits under: what the site's help desk can name.
-fn pending_key(site: &str, sub: &str, provider: &str) -> String {
-    Family::SignerChange.key(&format!("{site}:{sub}:{provider}"))
+/// The key a refused change waits under: its login's reference.
+fn pending_key(txn: &str) -> String {
+    Family::SignerChange.key(txn)
 }
 
 /// Compares the certificate of a verified result with the one last seen for
@@ -114,9 +127,9 @@ pub async fn check(
     let cert = cert_digest(evidence);
     let remember = settings.remember;
     let last = app.store.get(&key).await?;
-    let seen = match last {
+    let seen = match &last {
         None => Seen::First,
-        Some(last) if last == cert.as_bytes() => Seen::Same,
+        Some(last) if last.as_slice() == cert.as_bytes() => Seen::Same,
         Some(_) => match settings.on_change(provider.as_str()) {
             OnSignerChange::Log => Seen::Changed,
             OnSignerChange::Refuse => Seen::Refused,
@@ -130,17 +143,18 @@ pub async fn check(
         }
         return Ok(seen);
     }
-    // A change confirmed by an operator since: the memory already holds it
-    // (compared above), so here the change is new or still unconfirmed.
-    let sub = sub_of(app, site, ci)?;
-    let pending = serde_json::to_vec(&Pending { memory: key, cert })
+    let pending = Pending {
+        memory: key,
+        previous: String::from_utf8_lossy(last.as_deref().unwrap_or_default()).into_owned(),
+        cert,
+        site: site.to_owned(),
+        sub: sub_of(app, site, ci)?,
+        provider: provider.as_str().to_owned(),
+    };
+    let pending = serde_json::to_vec(&pending)
         .map_err(|_| GatewayError::invariant("a pending signer change did not serialise"))?;
     app.store
-        .put(
-            &pending_key(site, &sub, provider.as_str()),
-            pending,
-            PENDING_FOR,
-        )
+        .put(&pending_key(txn), pending, PENDING_FOR)
         .await?;
     changed(app, provider, site, txn, ci, "refused");
     Ok(seen)
@@ -150,8 +164,9 @@ fn sub_of(app: &App, site: &str, ci: &Ci) -> Result<String, GatewayError> {
     crate::pairwise::subject(app.config.pairwise_key.expose(), site, ci).map_err(GatewayError::keys)
 }
 
-/// The operator's line and counter for a change (the site's `sub`, so the
-/// help desk and the operator talk about the same account; never the CI).
+/// The operator's line, counter and audit record for a change (the audit
+/// record has the site's `sub`, so the help desk and the operator talk about
+/// the same account; the log line only the login's reference).
 fn changed(app: &App, provider: &ProviderId, site: &str, txn: &str, ci: &Ci, action: &'static str) {
     app.runtime.metrics.signer_changed(provider, action);
     let sub = sub_of(app, site, ci).unwrap_or_default();
@@ -159,7 +174,6 @@ fn changed(app: &App, provider: &ProviderId, site: &str, txn: &str, ci: &Ci, act
     tracing::warn!(
         provider = %provider,
         site,
-        sub = %sub,
         txn,
         action,
         "a person signed with another certificate than last time at this provider"
@@ -171,39 +185,59 @@ fn changed(app: &App, provider: &ProviderId, site: &str, txn: &str, ci: &Ci, act
 pub enum Confirmed {
     /// The waiting certificate is now the one remembered.
     Done,
-    /// Nothing waits under that site, sub and provider (never refused, or
-    /// confirmed already, or more than a week ago).
+    /// Nothing waits under that reference for that site and `sub` (never
+    /// refused, confirmed already, more than a week ago, or another
+    /// account's).
     NothingPending,
+    /// The remembered certificate changed since this change was refused
+    /// (another confirmation, or a renewal logged): the person logs in again.
+    Superseded,
 }
 
-/// Confirms the change refused for `sub` at `site` with `provider`: the new
-/// certificate becomes the remembered one, so the person's next login with
-/// it passes.
+/// Confirms the change refused in the login `txn` for the person `sub` at
+/// `site`: the new certificate becomes the remembered one, so the person's
+/// next login with it passes.
 pub async fn confirm(
     app: &App,
+    txn: &str,
     site: &str,
     sub: &str,
-    provider: &str,
 ) -> Result<Confirmed, GatewayError> {
-    let Some(raw) = app.store.take(&pending_key(site, sub, provider)).await? else {
+    let key = pending_key(txn);
+    let Some(raw) = app.store.get(&key).await? else {
         return Ok(Confirmed::NothingPending);
     };
     let pending: Pending = serde_json::from_slice(&raw)
-        .map_err(|_| GatewayError::invariant("a pending signer change is unreadable"))?;
-    app.store
-        .put(
+        .map_err(|_| GatewayError::corrupt("a pending signer change is unreadable"))?;
+    let same_account = pending.site == site
+        && pending.sub.len() == sub.len()
+        && bool::from(subtle::ConstantTimeEq::ct_eq(
+            pending.sub.as_bytes(),
+            sub.as_bytes(),
+        ));
+    if !same_account {
+        return Ok(Confirmed::NothingPending);
+    }
+    let swapped = app
+        .store
+        .swap(
             &pending.memory,
+            pending.previous.as_bytes(),
             pending.cert.into_bytes(),
             app.config.signers.remember,
         )
         .await?;
+    app.store.delete(&key).await?;
+    if !swapped {
+        return Ok(Confirmed::Superseded);
+    }
     tracing::warn!(
-        provider,
+        provider = %pending.provider,
         site,
-        sub,
+        txn,
         "an operator confirmed a person's new signer certificate"
     );
-    crate::audit::signer_confirmed(app, site, provider, sub);
+    crate::audit::signer_confirmed(app, txn, site, &pending.provider, sub);
     Ok(Confirmed::Done)
 }
 

@@ -5,9 +5,11 @@
 //! 1. the JWS ([`open_jws`]): ES256 only, `typ` [`TYP`], the key named by
 //!    `kid` taken from the gateway's JWKS the caller gives ([`load_jwks`], a
 //!    URL fetched once or a saved file) — never from the receipt itself — and
-//!    published for receipts (`use` [`KEY_USE`]; a receipt sealed before
-//!    receipts had their own key names the ID token key, `use` `sig`, and is
-//!    reported as such);
+//!    published for receipts (`use` [`KEY_USE`]). A receipt sealed before
+//!    receipts had their own key names the ID token key (`use` `sig`): it is
+//!    refused unless the caller accepts such receipts ([`SealKey::IdToken`]),
+//!    because whoever holds the ID token key, used at every login, could
+//!    otherwise seal a receipt with any date;
 //! 2. where it is shown ([`Expected::check`]): the issuer and the site the
 //!    verifier expects, exactly, so a genuine receipt of another site or
 //!    another gateway is refused rather than believed;
@@ -132,6 +134,23 @@ fn b64url_json(part: &str, what: &str) -> Result<serde_json::Value, String> {
         .decode(part)
         .map_err(|_| format!("the JWS {what} is not base64url"))?;
     serde_json::from_slice(&bytes).map_err(|_| format!("the JWS {what} is not JSON"))
+}
+
+/// The `kid` a compact JWS names in its header, if it can be read.
+pub fn kid_of(token: &str) -> Option<String> {
+    let header = token.split('.').next()?;
+    let header = b64url_json(header, "header").ok()?;
+    header.get("kid")?.as_str().map(str::to_owned)
+}
+
+/// Whether `jwks` holds a key named `kid` (of whatever kind).
+pub fn has_kid(jwks: &serde_json::Value, kid: &str) -> bool {
+    jwks.get("keys")
+        .and_then(|k| k.as_array())
+        .is_some_and(|keys| {
+            keys.iter()
+                .any(|k| k.get("kid").and_then(|v| v.as_str()) == Some(kid))
+        })
 }
 
 /// The one ES256 key `kid` names in `jwks`, and what it is published for.
@@ -295,16 +314,15 @@ pub fn check_document(
     Ok(())
 }
 
-/// Every `.pem` file under `dir`, recursively, sorted.
-fn pem_files(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) -> Result<(), String> {
-    if depth > 16 {
-        return Err(format!("{}: folders nested too deep", dir.display()));
-    }
+/// Every `.pem` file directly in `dir`, sorted: not its subfolders, so a
+/// folder given for one provider cannot pull in another's (`pki/` holds
+/// every provider's, and the simulator's untrusted one).
+fn pem_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
     let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     for entry in entries {
         let path = entry.map_err(|e| format!("{}: {e}", dir.display()))?.path();
         if path.is_dir() {
-            pem_files(&path, out, depth + 1)?;
+            continue;
         } else if path
             .extension()
             .is_some_and(|x| x.eq_ignore_ascii_case("pem"))
@@ -392,13 +410,13 @@ impl Roots {
     }
 }
 
-/// Every certificate in a PEM file, or in every PEM file under a folder
+/// Every certificate in a PEM file, or in every PEM file in a folder
 /// (keys and CRLs are skipped), as `provider`'s roots. No revocation check: a
 /// folder says nothing about which CRL belongs to whom.
 fn trust_from_path(path: &Path, provider: &str) -> Result<Trust, String> {
     let mut files = Vec::new();
     if path.is_dir() {
-        pem_files(path, &mut files, 0)?;
+        pem_files(path, &mut files)?;
     } else {
         files.push(path.to_owned());
     }

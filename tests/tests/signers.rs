@@ -12,11 +12,16 @@ struct Setup {
     admin: String,
 }
 
+/// The admin token of these tests' gateways.
+const ADMIN_TOKEN: &str = "e2e-admin-token-0123456789abcdef0123456789";
+
 fn setup(tag: &str, signers: &str) -> Setup {
     let admin_port = free_port();
     let w = world_with(
         tag,
-        &format!("\n[admin]\nlisten = \"127.0.0.1:{admin_port}\"\n\n{signers}"),
+        &format!(
+            "\n[admin]\nlisten = \"127.0.0.1:{admin_port}\"\ntoken = {{ value = \"{ADMIN_TOKEN}\" }}\n\n{signers}"
+        ),
     );
     Setup {
         w,
@@ -82,12 +87,10 @@ async fn a_renewed_certificate_is_logged_once_in_every_family() {
         // person, and the operator hears of it once.
         sim_set_scenario(&s.w.sim_url, HONG.phone, "renewed");
         assert_eq!(sub_via(&s, provider).await, sub, "{provider}");
-        let line = logged(&s, &[CHANGE, provider, "logged", &sub]).await;
-        assert!(!line.contains(&hong_ci), "the CI is never logged: {line}");
-        assert!(
-            !line.contains(HONG.name),
-            "the name is never logged: {line}"
-        );
+        let line = logged(&s, &[CHANGE, provider, "logged"]).await;
+        for private in [hong_ci.as_str(), HONG.name, sub.as_str()] {
+            assert!(!line.contains(private), "never logged: {private} in {line}");
+        }
         assert_eq!(changes(&s, provider, "logged").await, 1, "{provider}");
         assert_eq!(sub_via(&s, provider).await, sub, "{provider}");
         assert_eq!(
@@ -112,72 +115,92 @@ async fn a_refused_change_waits_for_an_operator_and_then_passes() {
 
     // The renewed certificate at Kakao: refused, the citizen told why.
     sim_set_scenario(&s.w.sim_url, HONG.phone, "renewed");
-    let page = refused_at_continue(&s).await;
-    assert!(page.body.contains("MJ-P15"), "{}", page.body);
+    let (page, first) = refused_at_continue(&s).await;
     assert!(page.body.contains("이전과 다른 인증서"), "{}", page.body);
-    assert!(page.location.is_none(), "no code reaches the site");
-    logged(&s, &[CHANGE, "kakao", "refused", &sub]).await;
+    logged(&s, &[CHANGE, "kakao", "refused", &first]).await;
     assert_eq!(changes(&s, "kakao", "refused").await, 1);
     // Naver's own rule is to log: the same renewal passes there.
     assert_eq!(sub_via(&s, "naver").await, sub);
     assert_eq!(changes(&s, "naver", "logged").await, 1);
     // Trying again changes nothing until someone confirms.
-    refused_at_continue(&s).await;
+    let (_, second) = refused_at_continue(&s).await;
 
-    // The operator: only the exact site, sub and provider, only as JSON.
-    let confirm = |body: serde_json::Value| {
-        let url = format!("{}/admin/signer-changes", s.admin);
-        async move { site_api("POST", &url, "", Some(&body)).await }
+    // The operator, with the admin token: the refused login's reference
+    // (on the citizen's page) and the account's site and sub, as JSON.
+    let url = format!("{}/admin/signer-changes", s.admin);
+    let bearer = format!("Bearer {ADMIN_TOKEN}");
+    let confirm = |body: serde_json::Value, auth: String| {
+        let url = url.clone();
+        async move { site_api("POST", &url, &auth, Some(&body)).await }
     };
-    let other_sub = format!("{}A", &sub[..42]);
-    let other_sub = if other_sub == sub {
+    let other_sub = if sub.ends_with('A') {
         format!("{}B", &sub[..42])
     } else {
-        other_sub
+        format!("{}A", &sub[..42])
     };
-    for (body, want) in [
+    let good = serde_json::json!({"txn": first, "site": "town", "sub": sub});
+    let cases = [
+        (good.clone(), String::new(), 401),
+        (good.clone(), "Bearer not-the-token".to_owned(), 401),
+        (good.clone(), format!("Basic {ADMIN_TOKEN}"), 401),
         (
-            serde_json::json!({"site": "town", "sub": other_sub, "provider": "kakao"}),
+            serde_json::json!({"txn": first, "site": "town", "sub": other_sub}),
+            bearer.clone(),
             404,
         ),
         (
-            serde_json::json!({"site": "town", "sub": sub, "provider": "naver"}),
+            serde_json::json!({"txn": "nope", "site": "town", "sub": sub}),
+            bearer.clone(),
             404,
         ),
         (
-            serde_json::json!({"site": "nowhere", "sub": sub, "provider": "kakao"}),
+            serde_json::json!({"txn": first, "site": "nowhere", "sub": sub}),
+            bearer.clone(),
             404,
         ),
         (
-            serde_json::json!({"site": "town", "sub": "x", "provider": "kakao"}),
+            serde_json::json!({"txn": first, "site": "town", "sub": "x"}),
+            bearer.clone(),
             400,
         ),
         (
-            serde_json::json!({"site": "town", "sub": sub, "provider": "kakao", "ci": "x"}),
+            serde_json::json!({"txn": "../x", "site": "town", "sub": sub}),
+            bearer.clone(),
             400,
         ),
-    ] {
-        let (status, j) = confirm(body.clone()).await;
-        assert_eq!(status, want, "{body}: {j}");
+        (
+            serde_json::json!({"txn": first, "site": "town", "sub": sub, "ci": "x"}),
+            bearer.clone(),
+            400,
+        ),
+    ];
+    for (body, auth, want) in cases {
+        let (status, j) = confirm(body.clone(), auth.clone()).await;
+        assert_eq!(status, want, "{body} {auth:?}: {j}");
     }
     let form = Browser::new(None)
-        .post(
-            &format!("{}/admin/signer-changes", s.admin),
-            &[("site", "town"), ("sub", &sub), ("provider", "kakao")],
+        .request_with(
+            http::Method::POST,
+            &url,
+            Some(&[("txn", first.as_str()), ("site", "town"), ("sub", &sub)]),
+            &[("authorization", &bearer)],
         )
         .await;
-    assert_eq!(
-        form.status, 415,
-        "a form post (as a browser could send cross-site) is refused"
-    );
-    let (status, j) =
-        confirm(serde_json::json!({"site": "town", "sub": sub, "provider": "kakao"})).await;
+    assert_eq!(form.status, 415, "JSON only");
+    let (status, j) = confirm(good.clone(), bearer.clone()).await;
     assert_eq!(status, 200, "{j}");
     assert_eq!(j["confirmed"], true);
-    logged(&s, &["an operator confirmed", "kakao", &sub]).await;
-    let (status, _) =
-        confirm(serde_json::json!({"site": "town", "sub": sub, "provider": "kakao"})).await;
+    logged(&s, &["an operator confirmed", "kakao", &first]).await;
+    let (status, _) = confirm(good.clone(), bearer.clone()).await;
     assert_eq!(status, 404, "confirmed once");
+    // The second refusal was compared with the old certificate: confirming
+    // it now could undo the first confirmation, so it is refused.
+    let (status, j) = confirm(
+        serde_json::json!({"txn": second, "site": "town", "sub": sub}),
+        bearer.clone(),
+    )
+    .await;
+    assert_eq!(status, 409, "{j}");
 
     // The confirmed certificate passes; the old one is now the change.
     assert_eq!(sub_via(&s, "kakao").await, sub);
@@ -218,8 +241,8 @@ async fn a_refused_change_waits_for_an_operator_and_then_passes() {
 
 /// A Kakao login whose provider approved, refused when the gateway verifies
 /// the result (on the way back to the site): the page, which must not
-/// redirect to the site.
-async fn refused_at_continue(s: &Setup) -> Page {
+/// redirect to the site and shows the login's reference, and that reference.
+async fn refused_at_continue(s: &Setup) -> (Page, String) {
     let (mut b, base, done) = until_outcome_via(&s.w, "kakao", &[], &HONG).await;
     assert_eq!(done["state"], "completed", "the app approved: {done}");
     let page = b.get(&format!("{base}/continue")).await;
@@ -229,5 +252,11 @@ async fn refused_at_continue(s: &Setup) -> Page {
         page.location
     );
     assert!(page.body.contains("MJ-P15"), "{}", page.body);
-    page
+    let txn = base.rsplit('/').next().unwrap().to_owned();
+    assert!(
+        page.body.contains(&txn),
+        "the page shows the reference: {}",
+        page.body
+    );
+    (page, txn)
 }

@@ -149,6 +149,8 @@ pub enum Event {
     /// An operator confirmed a refused new certificate.
     #[serde(rename = "signer.confirmed")]
     SignerConfirmed {
+        /// The refused login's reference the operator confirmed.
+        txn: String,
         site: String,
         provider: String,
         sub: String,
@@ -379,11 +381,12 @@ pub fn signer_changed(
 }
 
 /// An operator confirmed a person's new signer certificate.
-pub fn signer_confirmed(app: &App, site: &str, provider: &str, sub: &str) {
+pub fn signer_confirmed(app: &App, txn: &str, site: &str, provider: &str, sub: &str) {
     if off(app) {
         return;
     }
     app.runtime.audit.record(Event::SignerConfirmed {
+        txn: txn.to_owned(),
         site: site.to_owned(),
         provider: provider.to_owned(),
         sub: sub.to_owned(),

@@ -325,15 +325,21 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
     let signing = signing(r, raw.signing);
 
     let saml_settings = saml::settings(r, &public_url, raw.saml);
-    let admin_listen = admin_listen(r, raw.admin, listen);
+    let (admin_listen, admin_token) = admin_listen(r, base, raw.admin, listen);
     let health = health::settings(r, raw.health, &provider_ids);
     let otlp_endpoint = telemetry::otlp_endpoint(r, raw.tracing);
-    let signers = signers::settings(r, raw.signers, &provider_ids);
+    let signers = signers::settings(
+        r,
+        raw.signers,
+        &provider_ids,
+        admin_listen.is_some() && admin_token.is_some(),
+    );
     Some(Config {
         source: r.file.to_path_buf(),
         public_url,
         listen: listen?,
         admin_listen,
+        admin_token,
         tls,
         login_ttl,
         session_ttl,
@@ -363,26 +369,47 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
 /// (what it serves is for the operator only).
 fn admin_listen(
     r: &mut Report<'_>,
+    base: &Path,
     admin: Option<Spanned<RawAdmin>>,
     public: Option<std::net::SocketAddr>,
-) -> Option<std::net::SocketAddr> {
-    let admin = admin?.into_inner();
+) -> (Option<std::net::SocketAddr>, Option<super::secret::Secret>) {
+    let Some(admin) = admin else {
+        return (None, None);
+    };
+    let admin = admin.into_inner();
+    let token = admin
+        .token
+        .as_ref()
+        .and_then(|t| match t.get_ref().resolve(base) {
+            Ok(s) if s.expose().len() >= 32 => Some(s),
+            Ok(_) => {
+                r.at(
+                    t.span(),
+                    "admin.token must be at least 32 bytes (e.g. `openssl rand -base64 48`)",
+                );
+                None
+            }
+            Err(e) => {
+                r.at(t.span(), format!("admin.token: {e}"));
+                None
+            }
+        });
     let written = admin.listen.get_ref();
     let Ok(addr) = written.parse::<std::net::SocketAddr>() else {
         r.at(
             admin.listen.span(),
             format!("admin.listen `{written}` is not an address such as 127.0.0.1:9090"),
         );
-        return None;
+        return (None, token);
     };
     if public.is_some_and(|p| p.port() == addr.port() && p.port() != 0) {
         r.at(
             admin.listen.span(),
             format!("admin.listen `{written}` must not share server.listen's port: the admin listener is never public"),
         );
-        return None;
+        return (None, token);
     }
-    Some(addr)
+    (Some(addr), token)
 }
 
 /// `[server]`'s values, checked.

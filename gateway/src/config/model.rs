@@ -19,6 +19,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// The admin listener (`[admin] listen`): metrics for the operator.
     pub admin_listen: Option<SocketAddr>,
+    /// `[admin] token`: what an operator's write on the admin listener must
+    /// carry (`Authorization: Bearer …`); none: the listener is read-only.
+    pub admin_token: Option<Secret>,
     pub tls: Option<TlsFiles>,
     pub login_ttl: Duration,
     pub session_ttl: Duration,

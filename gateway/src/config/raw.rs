@@ -137,6 +137,9 @@ pub struct RawTracing {
 pub struct RawAdmin {
     /// Address to listen on, e.g. `127.0.0.1:9090`; never the public port.
     pub listen: Spanned<String>,
+    /// The bearer token an operator's write (`POST /admin/…`) must carry;
+    /// without it the admin listener is read-only.
+    pub token: Option<Spanned<SecretRef>>,
 }
 
 /// Abuse limits, each a list of `"N/window"` that must all hold; a key left

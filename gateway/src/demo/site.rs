@@ -288,6 +288,9 @@ async fn verify_receipt(
     let jwks: serde_json::Value =
         serde_json::from_slice(&fetch_jwks(http, base).await?).map_err(|e| bad(&e.to_string()))?;
     let sealed = munjigi_receipt::verify::open_jws(jws, &jwks).map_err(|e| bad(&e))?;
+    if sealed.key != munjigi_receipt::verify::SealKey::Receipt {
+        return Err(bad("the receipt is not sealed with the receipt key"));
+    }
     serde_json::to_value(&sealed.claims).map_err(|e| bad(&e.to_string()))
 }
 

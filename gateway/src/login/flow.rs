@@ -515,7 +515,7 @@ pub async fn finish(app: &App, txn: LoginTxn) -> Result<Option<LoginTxn>, Gatewa
         Ok((person, amr, evidence, signed)) => {
             // The certificate is the one last seen for this person here, or
             // the change is logged, or (when the operator says so) refused.
-            let seen = crate::signers::check(
+            let seen = match crate::signers::check(
                 app,
                 &attempt.provider,
                 &txn.request.site_id,
@@ -523,7 +523,20 @@ pub async fn finish(app: &App, txn: LoginTxn) -> Result<Option<LoginTxn>, Gatewa
                 &person.ci,
                 &evidence,
             )
-            .await?;
+            .await
+            {
+                Ok(seen) => seen,
+                // Only advisory when changes are logged: a store blip must
+                // not cost the citizen a login the provider approved.
+                Err(e)
+                    if app.config.signers.on_change(attempt.provider.as_str())
+                        == crate::config::model::OnSignerChange::Log =>
+                {
+                    tracing::warn!(txn = %txn.id, provider = %attempt.provider, error = %e, "signer memory unavailable: the certificate was not compared");
+                    crate::signers::Seen::First
+                }
+                Err(e) => return Err(e),
+            };
             if seen == crate::signers::Seen::Refused {
                 tracing::warn!(txn = %txn.id, provider = %attempt.provider, code = "MJ-P15", elapsed_ms, "provider result refused: a new signer certificate awaits an operator's confirmation");
                 return Ok(Some(

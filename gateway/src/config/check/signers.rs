@@ -29,16 +29,19 @@ fn on_change(r: &mut Report<'_>, at: &str, v: &Spanned<String>) -> Option<OnSign
     }
 }
 
-/// `[signers]`, checked; the defaults without it.
+/// `[signers]`, checked; the defaults without it. `can_confirm`: an admin
+/// listener with a token exists, so a refused change can be confirmed.
 pub fn settings(
     r: &mut Report<'_>,
     raw: Option<Spanned<RawSigners>>,
     known: &HashSet<String>,
+    can_confirm: bool,
 ) -> SignerSettings {
     let mut out = SignerSettings::default();
     let Some(raw) = raw else {
         return out;
     };
+    let span = raw.span();
     let raw = raw.into_inner();
     if let Some(v) = raw.on_change.as_ref() {
         if let Some(c) = on_change(r, "signers.on_change", v) {
@@ -69,6 +72,16 @@ pub fn settings(
         if let Some(c) = on_change(r, &format!("{at}.on_change"), &p.get_ref().on_change) {
             out.providers.insert(id, c);
         }
+    }
+    // Refusing without a way to confirm would lock out everyone who renews a
+    // certificate until the memory expires.
+    let refuses = out.on_change == OnSignerChange::Refuse
+        || out.providers.values().any(|c| *c == OnSignerChange::Refuse);
+    if refuses && !can_confirm {
+        r.at(
+            span,
+            "signers: on_change = \"refuse\" needs [admin] listen and token, where an operator confirms a person's new certificate",
+        );
     }
     out
 }

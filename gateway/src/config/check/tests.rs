@@ -193,7 +193,8 @@ fn signer_changes_are_logged_or_refused_per_provider() {
             "{GOOD}\n[providers.kakao]\ntype = \"barocert\"\nproduct = \"kakao\"\nname_ko = \"p\"\nname_en = \"p\"\n\
              level = \"substantial\"\nendpoint = \"https://b.example\"\nauth_endpoint = \"https://a.example\"\n\
              link_id = \"L\"\nclient_code = \"023040000001\"\nsecret_key = {{ value = \"c2VjcmV0\" }}\n\
-             roots = \"{}\"\n\n[signers]\n{body}\n",
+             roots = \"{}\"\n\n[admin]\nlisten = \"127.0.0.1:9090\"\n\
+             token = {{ value = \"0123456789abcdef0123456789abcdef\" }}\n\n[signers]\n{body}\n",
             root.display()
         )
     };
@@ -231,6 +232,31 @@ fn signer_changes_are_logged_or_refused_per_provider() {
         let e = errs(&with(body));
         assert!(e.iter().any(|m| m.contains(want)), "{body}: {e:?}");
     }
+    // Refusing needs somewhere to confirm: an admin listener with a token.
+    let refuse = with("on_change = \"refuse\"");
+    for (from, to) in [
+        (
+            "token = { value = \"0123456789abcdef0123456789abcdef\" }\n",
+            "",
+        ),
+        (
+            "[admin]\nlisten = \"127.0.0.1:9090\"\ntoken = { value = \"0123456789abcdef0123456789abcdef\" }\n",
+            "",
+        ),
+    ] {
+        let e = errs(&refuse.replace(from, to));
+        assert!(
+            e.iter()
+                .any(|m| m.contains("needs [admin] listen and token")),
+            "{from}: {e:?}"
+        );
+    }
+    let e = errs(&refuse.replace("0123456789abcdef0123456789abcdef", "short"));
+    assert!(
+        e.iter()
+            .any(|m| m.contains("admin.token must be at least 32 bytes")),
+        "{e:?}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
