@@ -3,11 +3,14 @@
 //! A provider's signed result is the only thing that proves the citizen approved
 //! this login, so [`verify`] checks all of it before anything is believed: decoding
 //! (DER or BER indefinite length), exactly one signer, the signature and
-//! messageDigest, the signer certificate's chain to *this* provider's roots as of
-//! the signingTime, whether the provider's CRL revokes it (when the anchors carry
-//! a [`CrlPolicy`], see `revocation.rs`), its KeyUsage, the content (or, detached, the supplied content)
-//! against exactly what the gateway asked to be signed, and the signingTime against
-//! the request window.
+//! messageDigest, that the signer certificate is not a CA, its chain to *this*
+//! provider's roots as of the signingTime, the provider's rules for its signer
+//! (policies, extended key usage, a pinned issuing CA: [`SignerRules`], see
+//! `profile.rs`), whether the provider's CRLs revoke the signer or a CA above
+//! it (when the anchors carry a [`CrlPolicy`], see `revocation.rs`), its
+//! KeyUsage, the content (or, detached, the supplied content) against exactly
+//! what the gateway asked to be signed, and the signingTime against the
+//! request window.
 //!
 //! A detached signature can also be checked with only the content's SHA-256 at
 //! hand ([`Content::DetachedSha256`], how Naver signs a document hash): OpenSSL
@@ -38,9 +41,11 @@
 //! production build only ever verifies. Errors say which check failed, never
 //! what the certificate or content held.
 
+mod profile;
 mod revocation;
 
-pub use revocation::{parse_crls, CrlPolicy, CrlRefresh};
+pub use profile::{RuleError, SignerRules};
+pub use revocation::{parse_crls, CrlMemory, CrlPolicy, CrlRefresh};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -128,8 +133,18 @@ pub enum CmsError {
     NoTrustAnchors,
     #[error("the signer certificate is revoked by the provider's CRL")]
     Revoked,
-    #[error("no current CRL from the signer's issuer, and the provider requires one")]
+    #[error("a CA certificate of the signer's chain is revoked by its issuer's CRL")]
+    CaRevoked,
+    #[error("no current CRL covering a certificate of the chain, and the provider requires one")]
     CrlUnavailable,
+    #[error("the signer certificate is a CA certificate (basicConstraints cA)")]
+    CaSigner,
+    #[error("the signer certificate names none of the provider's required policies")]
+    PolicyMissing,
+    #[error("the signer certificate names none of the provider's required extended key usages")]
+    EkuMissing,
+    #[error("the signer certificate's issuer is not the provider's pinned issuing CA")]
+    IssuingCa,
     #[error("not a decodable CRL (PEM or DER)")]
     BadCrl,
     #[error("internal openssl failure: {0}")]
@@ -161,7 +176,12 @@ impl CmsError {
             Self::SigningTimeOutsideWindow => "signing_time_outside_window",
             Self::NoTrustAnchors => "no_trust_anchors",
             Self::Revoked => "revoked",
+            Self::CaRevoked => "ca_revoked",
             Self::CrlUnavailable => "crl_unavailable",
+            Self::CaSigner => "ca_signer",
+            Self::PolicyMissing => "policy_missing",
+            Self::EkuMissing => "eku_missing",
+            Self::IssuingCa => "issuing_ca",
             Self::BadCrl => "bad_crl",
             Self::Openssl(_) => "openssl",
             Self::Internal(_) => "internal",
@@ -204,6 +224,8 @@ pub struct TrustAnchors {
     /// The provider's CRLs and what a missing one means; `None`: no revocation
     /// check.
     crl: Option<Arc<CrlPolicy>>,
+    /// What the signer certificate must be besides chaining.
+    signer: Arc<SignerRules>,
     /// Intermediate certificates seen in results, decoded, by SHA-256 of their DER.
     intermediates: Arc<Mutex<HashMap<[u8; 32], X509>>>,
 }
@@ -219,6 +241,7 @@ impl std::fmt::Debug for TrustAnchors {
         f.debug_struct("TrustAnchors")
             .field("roots", &self.roots.len())
             .field("crl", &self.crl)
+            .field("signer", &self.signer)
             .finish()
     }
 }
@@ -233,13 +256,20 @@ impl TrustAnchors {
         Ok(Self {
             roots,
             crl: None,
+            signer: Arc::default(),
             intermediates: Arc::default(),
         })
     }
 
-    /// The same roots, with the signer certificate checked against `policy`'s CRLs.
+    /// The same roots, with the chain checked against `policy`'s CRLs.
     pub fn with_crl(mut self, policy: CrlPolicy) -> Self {
         self.crl = Some(Arc::new(policy));
+        self
+    }
+
+    /// The same roots, with the signer certificate held to `rules`.
+    pub fn with_signer_rules(mut self, rules: SignerRules) -> Self {
+        self.signer = Arc::new(rules);
         self
     }
 
@@ -468,24 +498,43 @@ pub fn verify(
         )
         .map_err(|_| CmsError::Signature)?;
 
-    let intermediates = certs
+    // A CA's own key is never a citizen's.
+    if profile::is_ca(signer) {
+        return Err(CmsError::CaSigner);
+    }
+
+    let mut intermediates = certs
         .iter()
         .filter(|c| !std::ptr::eq(**c, signer))
         .map(|c| {
             let der = c
                 .to_der()
                 .map_err(|_| CmsError::Internal("re-encoding a certificate"))?;
-            if is_ca(c) && der.len() <= MAX_KEPT_CERT_BYTES {
+            if profile::is_ca(c) && der.len() <= MAX_KEPT_CERT_BYTES {
                 anchors.intermediate(&der)
             } else {
                 X509::from_der(&der).map_err(|_| CmsError::Decode)
             }
         })
         .collect::<Result<Vec<_>, _>>()?;
-    check_chain(anchors, &signer_x509, &intermediates, signing_time)?;
+    intermediates.extend(anchors.signer.helpers().iter().cloned());
+    let chain = check_chain(anchors, &signer_x509, &intermediates, signing_time)?;
+    anchors.signer.check(signer, &chain)?;
     if let Some(policy) = &anchors.crl {
-        let issuer = issuer_of(&signer_x509, &intermediates, &anchors.roots)?;
-        policy.check(&signer_x509, issuer, unix_now())?;
+        // Every certificate below the root against its issuer's CRL: the
+        // signer against its CA's, each CA against the CA (or root) above it.
+        let now = unix_now();
+        let signed_at = i64::try_from(signing_time).unwrap_or(i64::MAX);
+        for (i, pair) in chain.windows(2).enumerate() {
+            if let [cert, issuer] = pair {
+                let level = if i == 0 {
+                    revocation::Level::Signer
+                } else {
+                    revocation::Level::Ca
+                };
+                policy.check(cert, issuer, level, now, signed_at)?;
+            }
+        }
     }
     check_key_usage(signer)?;
 
@@ -537,27 +586,6 @@ fn message_digest(attrs: &Attributes) -> Result<&[u8], CmsError> {
     Ok(v.value())
 }
 
-/// The certificate (among the chain helpers and roots) that issued `cert`: its
-/// subject is `cert`'s issuer and its key verifies `cert`. The chain check has
-/// already found one, so none here is an internal inconsistency.
-fn issuer_of<'a>(
-    cert: &X509,
-    intermediates: &'a [X509],
-    roots: &'a [X509],
-) -> Result<&'a X509, CmsError> {
-    let want = cert.issuer_name().to_der().map_err(ossl)?;
-    intermediates
-        .iter()
-        .chain(roots)
-        .find(|c| {
-            c.subject_name().to_der().is_ok_and(|n| n == want)
-                && c.public_key()
-                    .and_then(|k| cert.verify(&k))
-                    .unwrap_or(false)
-        })
-        .ok_or_else(|| CmsError::Chain("the signer's issuer is not in the chain".into()))
-}
-
 fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -606,18 +634,6 @@ fn sid_matches(sid: &SignerIdentifier, cert: &Certificate) -> bool {
 
 /// The certificate must allow signatures: KeyUsage present with digitalSignature
 /// or nonRepudiation.
-/// Whether `cert` says it is a CA (basicConstraints cA): only those are kept
-/// decoded, never a citizen's certificate that came along in the set.
-fn is_ca(cert: &Certificate) -> bool {
-    use x509_cert::ext::pkix::BasicConstraints;
-    cert.tbs_certificate
-        .extensions
-        .iter()
-        .flatten()
-        .filter(|e| e.extn_id == BasicConstraints::OID)
-        .any(|e| BasicConstraints::from_der(e.extn_value.as_bytes()).is_ok_and(|b| b.ca))
-}
-
 fn check_key_usage(cert: &Certificate) -> Result<(), CmsError> {
     use x509_cert::ext::pkix::KeyUsage;
     let mut kus = cert
@@ -639,13 +655,14 @@ fn check_key_usage(cert: &Certificate) -> Result<(), CmsError> {
 }
 
 /// Chains `leaf` (with `intermediates` as untrusted helpers) to one of `anchors`,
-/// with every validity period checked at `at` rather than now.
+/// with every validity period checked at `at` rather than now; the chain
+/// OpenSSL built, `leaf` first and the root last.
 fn check_chain(
     anchors: &TrustAnchors,
     leaf: &X509,
     intermediates: &[X509],
     at: u64,
-) -> Result<(), CmsError> {
+) -> Result<Vec<X509>, CmsError> {
     let mut param = X509VerifyParam::new().map_err(ossl)?;
     param.set_time(
         at.try_into()
@@ -663,14 +680,18 @@ fn check_chain(
         chain.push(c.clone()).map_err(ossl)?;
     }
     let mut ctx = X509StoreContext::new().map_err(ossl)?;
-    let (ok, err, depth) = ctx
+    let (ok, err, depth, built) = ctx
         .init(&store, leaf, &chain, |c| {
             let ok = c.verify_cert()?;
-            Ok((ok, c.error(), c.error_depth()))
+            let built: Vec<X509> = c
+                .chain()
+                .map(|s| s.iter().map(|x| x.to_owned()).collect())
+                .unwrap_or_default();
+            Ok((ok, c.error(), c.error_depth(), built))
         })
         .map_err(ossl)?;
     if ok {
-        return Ok(());
+        return Ok(built);
     }
     let time_error = matches!(
         err.as_raw(),

@@ -10,9 +10,11 @@ use cms::content_info::ContentInfo;
 use cms::signed_data::SignedData;
 use der::asn1::ObjectIdentifier;
 use der::{Decode as _, Encode as _};
-use munjigi_providers::cms::{verify, CmsError, Content, Encoding, Expect, TrustAnchors};
+use munjigi_providers::cms::{
+    verify, CmsError, Content, Encoding, Expect, RuleError, SignerRules, TrustAnchors,
+};
 use munjigi_sim::cms::{sign, sign_sha256_detached};
-use munjigi_sim::testpki::{ProviderPki, Subscriber};
+use munjigi_sim::testpki::{Profile, ProviderPki, Subscriber, TEST_POLICY_OID};
 use x509_cert::Certificate;
 
 const ID_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.1");
@@ -630,7 +632,12 @@ fn codes_are_stable_snake_case_and_unique() {
         CmsError::SigningTimeOutsideWindow,
         CmsError::NoTrustAnchors,
         CmsError::Revoked,
+        CmsError::CaRevoked,
         CmsError::CrlUnavailable,
+        CmsError::CaSigner,
+        CmsError::PolicyMissing,
+        CmsError::EkuMissing,
+        CmsError::IssuingCa,
         CmsError::BadCrl,
         CmsError::Openssl("x".into()),
         CmsError::Internal("x"),
@@ -641,4 +648,204 @@ fn codes_are_stable_snake_case_and_unique() {
         .iter()
         .all(|c| c.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_')));
     assert_eq!(CmsError::Signature.code(), "signature");
+}
+
+/// A CA certificate never signs a result, whatever its KeyUsage says: the
+/// CA's own certificate and key, or a "subscriber" certificate with cA=TRUE
+/// and digitalSignature.
+#[test]
+fn a_ca_certificate_is_never_the_signer() {
+    let f = fx();
+    let ca = f.pki.ca_as_subscriber();
+    let cms = sign(NONCE, &ca, &[], Encoding::DerAttached).unwrap();
+    assert_eq!(
+        verify(&cms, &expect(NONCE, false), &f.anchors).unwrap_err(),
+        CmsError::CaSigner
+    );
+    let flagged = f
+        .pki
+        .issue_subscriber_as(
+            "홍길동",
+            "ALPHA-UID-CA",
+            None,
+            &Profile {
+                ca: true,
+                ..Profile::default()
+            },
+        )
+        .unwrap();
+    let cms = sign(
+        NONCE,
+        &flagged,
+        &[f.pki.ca().clone()],
+        Encoding::DerAttached,
+    )
+    .unwrap();
+    assert_eq!(
+        verify(&cms, &expect(NONCE, false), &f.anchors).unwrap_err(),
+        CmsError::CaSigner
+    );
+    assert_eq!(CmsError::CaSigner.code(), "ca_signer");
+}
+
+/// `required_policies` and `required_eku`: one of the listed OIDs must be in
+/// the signer's certificatePolicies / extendedKeyUsage.
+#[test]
+fn required_policies_and_extended_key_usages() {
+    let f = fx();
+    const EMAIL_PROTECTION: &str = "1.3.6.1.5.5.7.3.4";
+    let with = |rules: SignerRules| f.anchors.clone().with_signer_rules(rules);
+    let alice = signed(Encoding::DerAttached);
+
+    let other_policy = with(
+        SignerRules::default()
+            .require_policies(["1.2.410.200005.1.1.1"])
+            .unwrap(),
+    );
+    assert_eq!(
+        verify(&alice, &expect(NONCE, false), &other_policy).unwrap_err(),
+        CmsError::PolicyMissing
+    );
+    let any_of = with(
+        SignerRules::default()
+            .require_policies(["1.2.410.200005.1.1.1", TEST_POLICY_OID])
+            .unwrap(),
+    );
+    verify(&alice, &expect(NONCE, false), &any_of).unwrap();
+    let no_policies = f
+        .pki
+        .issue_subscriber_as(
+            "홍길동",
+            "ALPHA-UID-NP",
+            None,
+            &Profile {
+                policies: Vec::new(),
+                ..Profile::default()
+            },
+        )
+        .unwrap();
+    let cms = sign(
+        NONCE,
+        &no_policies,
+        &[f.pki.ca().clone()],
+        Encoding::DerAttached,
+    )
+    .unwrap();
+    assert_eq!(
+        verify(&cms, &expect(NONCE, false), &any_of).unwrap_err(),
+        CmsError::PolicyMissing
+    );
+
+    let eku = with(
+        SignerRules::default()
+            .require_eku([EMAIL_PROTECTION])
+            .unwrap(),
+    );
+    // Alice's certificate has no extendedKeyUsage at all.
+    assert_eq!(
+        verify(&alice, &expect(NONCE, false), &eku).unwrap_err(),
+        CmsError::EkuMissing
+    );
+    let with_eku = f
+        .pki
+        .issue_subscriber_as(
+            "홍길동",
+            "ALPHA-UID-EKU",
+            None,
+            &Profile {
+                eku: vec![EMAIL_PROTECTION.into()],
+                ..Profile::default()
+            },
+        )
+        .unwrap();
+    let cms = sign(
+        NONCE,
+        &with_eku,
+        &[f.pki.ca().clone()],
+        Encoding::DerAttached,
+    )
+    .unwrap();
+    verify(&cms, &expect(NONCE, false), &eku).unwrap();
+    let other_eku = with(
+        SignerRules::default()
+            .require_eku(["1.3.6.1.5.5.7.3.2"])
+            .unwrap(),
+    );
+    assert_eq!(
+        verify(&cms, &expect(NONCE, false), &other_eku).unwrap_err(),
+        CmsError::EkuMissing
+    );
+
+    for bad in ["", "not-an-oid", "1", "1.2.x"] {
+        assert_eq!(
+            SignerRules::default().require_policies([bad]).unwrap_err(),
+            RuleError::Oid(bad.into())
+        );
+    }
+}
+
+/// Two banks under one national root: without a pin each provider would
+/// trust the other's subscribers; pinned to its own issuing CA (by PEM or by
+/// fingerprint) each refuses the sibling's.
+#[test]
+fn a_pinned_issuing_ca_refuses_the_sibling_bank() {
+    let a = ProviderPki::generate("Bank A").unwrap();
+    let b = a.sibling("Bank B").unwrap();
+    let kim = a.issue_subscriber("김철수", "A-1", None).unwrap();
+    let lee = b.issue_subscriber("이영희", "B-1", None).unwrap();
+    let of_a = sign(NONCE, &kim, &[a.ca().clone()], Encoding::DerAttached).unwrap();
+    let of_b = sign(NONCE, &lee, &[b.ca().clone()], Encoding::DerAttached).unwrap();
+    let root = TrustAnchors::from_pem(&a.root_pem().unwrap()).unwrap();
+    // The shared root alone trusts both for both.
+    for cms in [&of_a, &of_b] {
+        verify(cms, &expect(NONCE, false), &root).unwrap();
+    }
+    let fingerprint = |pki: &ProviderPki| {
+        let d = openssl::sha::sha256(&pki.ca().to_der().unwrap());
+        d.iter()
+            .map(|x| format!("{x:02X}"))
+            .collect::<Vec<_>>()
+            .join(":")
+    };
+    let pinned_a = root.clone().with_signer_rules(
+        SignerRules::default()
+            .pin_issuing_ca_pem(&a.ca_pem().unwrap())
+            .unwrap(),
+    );
+    let pinned_b = root.clone().with_signer_rules(
+        SignerRules::default()
+            .pin_issuing_ca_sha256([fingerprint(&b).as_str()])
+            .unwrap(),
+    );
+    verify(&of_a, &expect(NONCE, false), &pinned_a).unwrap();
+    verify(&of_b, &expect(NONCE, false), &pinned_b).unwrap();
+    assert_eq!(
+        verify(&of_b, &expect(NONCE, false), &pinned_a).unwrap_err(),
+        CmsError::IssuingCa
+    );
+    assert_eq!(
+        verify(&of_a, &expect(NONCE, false), &pinned_b).unwrap_err(),
+        CmsError::IssuingCa
+    );
+    // A pinned PEM also completes a chain the result leaves out.
+    let bare = sign(NONCE, &kim, &[], Encoding::DerAttached).unwrap();
+    verify(&bare, &expect(NONCE, false), &pinned_a).unwrap();
+
+    assert_eq!(
+        SignerRules::default()
+            .pin_issuing_ca_pem(&a.root_pem().unwrap())
+            .map(|_| ()),
+        Ok(())
+    );
+    let leaf_pem = kim.cert.to_pem().unwrap();
+    assert_eq!(
+        SignerRules::default()
+            .pin_issuing_ca_pem(&leaf_pem)
+            .unwrap_err(),
+        RuleError::NotCa
+    );
+    assert!(matches!(
+        SignerRules::default().pin_issuing_ca_sha256(["abcd"]),
+        Err(RuleError::Fingerprint(_))
+    ));
 }

@@ -6,8 +6,12 @@
 //! KeyUsage digitalSignature + nonRepudiation, a certificate policy, CRL and OCSP
 //! pointers, and a subject with the person's name and a provider UID (never the CI).
 //!
-//! Each CA can revoke and issue a signed CRL over what it revoked (`crl.rs`); the
-//! simulator publishes it as a file next to the root.
+//! Each CA can revoke and issue a signed CRL over what it revoked, and the root
+//! likewise over the CAs it revoked (`crl.rs`); the simulator publishes both,
+//! one PEM bundle, as a file next to the root. [`ProviderPki::sibling`] makes a
+//! second CA under the same root (two banks under one national root), and
+//! [`Profile`] shapes a subscriber certificate the way a misbehaving CA might
+//! (other policies, an extended key usage, a CA flag).
 //!
 //! Not here: anything a production deployment trusts. The CRL and OCSP URLs in the
 //! certificates point at placeholders nobody serves, the CA key sits in a file,
@@ -21,7 +25,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-pub use crl::CRL_VALIDITY_SECS;
+pub use crl::{CrlNumber, CrlSpec, Idp, CRL_VALIDITY_SECS};
 
 use der::asn1::{Ia5String, ObjectIdentifier};
 use der::Encode as _;
@@ -32,7 +36,7 @@ use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
 use openssl::rsa::Rsa;
 use openssl::x509::extension::{
-    AuthorityKeyIdentifier, BasicConstraints, KeyUsage, SubjectKeyIdentifier,
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectKeyIdentifier,
 };
 use openssl::x509::{X509Builder, X509Extension, X509Name, X509NameBuilder, X509};
 use x509_cert::ext::pkix::certpolicy::PolicyInformation;
@@ -53,6 +57,7 @@ const ROOT_DAYS: i64 = 20 * 365;
 const CA_DAYS: i64 = 10 * 365;
 
 const ROOT_FILE: &str = "root.pem";
+const ROOT_KEY_FILE: &str = "root.key.pem";
 const CA_FILE: &str = "ca.pem";
 const CA_KEY_FILE: &str = "ca.key.pem";
 
@@ -79,7 +84,7 @@ pub enum PkiError {
     },
     #[error("could not encode the {0} extension")]
     Encode(&'static str),
-    #[error("{} holds only part of a test PKI (need {ROOT_FILE}, {CA_FILE} and {CA_KEY_FILE}); remove it or complete it", .0.display())]
+    #[error("{} holds only part of a test PKI (need {ROOT_FILE}, {ROOT_KEY_FILE}, {CA_FILE} and {CA_KEY_FILE}); remove it or complete it", .0.display())]
     Incomplete(PathBuf),
     #[error("the test PKI in {} is inconsistent: {reason}", path.display())]
     Inconsistent { path: PathBuf, reason: &'static str },
@@ -105,10 +110,16 @@ fn io_err(context: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> 
 pub struct ProviderPki {
     label: String,
     root: X509,
+    /// The root's key: it signs CA certificates and the root's CRL.
+    root_key: PKey<Private>,
     ca: X509,
     ca_key: PKey<Private>,
     /// Serials this CA has revoked (see `crl.rs`).
     revoked: Mutex<Vec<crl::Revoked>>,
+    /// CA serials the root has revoked.
+    root_revoked: Mutex<Vec<crl::Revoked>>,
+    /// The last cRLNumber issued (see `crl.rs`).
+    crl_number: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for ProviderPki {
@@ -116,6 +127,30 @@ impl std::fmt::Debug for ProviderPki {
         f.debug_struct("ProviderPki")
             .field("label", &self.label)
             .finish_non_exhaustive()
+    }
+}
+
+/// How a subscriber certificate is shaped beyond name and validity. The
+/// default is what real providers issue: the [`TEST_POLICY_OID`] policy, no
+/// extended key usage, not a CA.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    /// certificatePolicies OIDs (none: no extension).
+    pub policies: Vec<String>,
+    /// extendedKeyUsage OIDs (none: no extension).
+    pub eku: Vec<String>,
+    /// basicConstraints cA=TRUE (KeyUsage stays digitalSignature +
+    /// nonRepudiation): a CA certificate a misbehaving signer might use.
+    pub ca: bool,
+}
+
+impl Default for Profile {
+    fn default() -> Self {
+        Self {
+            policies: vec![TEST_POLICY_OID.to_owned()],
+            eku: Vec::new(),
+            ca: false,
+        }
     }
 }
 
@@ -148,24 +183,45 @@ impl ProviderPki {
             None,
             (now - DAY, now + ROOT_DAYS * DAY),
         )?;
-        let ca_key = rsa_key()?;
-        let ca_name = ca_name(&label, &format!("{label} Test CA"))?;
-        let ca = build_ca(
-            &ca_name,
-            &ca_key,
-            &root_name,
-            &root_key,
-            Some(&root),
-            Some(0),
-            (now - DAY, now + CA_DAYS * DAY),
-        )?;
+        let (ca, ca_key) = issue_ca(&label, &root, &root_key)?;
         Ok(Self {
             label,
             root,
+            root_key,
             ca,
             ca_key,
             revoked: Mutex::default(),
+            root_revoked: Mutex::default(),
+            crl_number: Default::default(),
         })
+    }
+
+    /// Another CA, "{label} Test CA", under this PKI's root: a second bank
+    /// under one national root. It shares the root (and its key), not the
+    /// revocations.
+    pub fn sibling(&self, label: &str) -> Result<Self, PkiError> {
+        let label = clean_label(label)?;
+        let (ca, ca_key) = issue_ca(&label, &self.root, &self.root_key)?;
+        Ok(Self {
+            label,
+            root: self.root.clone(),
+            root_key: self.root_key.clone(),
+            ca,
+            ca_key,
+            revoked: Mutex::default(),
+            root_revoked: Mutex::default(),
+            crl_number: Default::default(),
+        })
+    }
+
+    /// A certificate of the CA's own shape and name, with the CA's key: what a
+    /// signer holding a CA key would present (basicConstraints cA=TRUE and
+    /// KeyUsage keyCertSign + cRLSign).
+    pub fn ca_as_subscriber(&self) -> Subscriber {
+        Subscriber {
+            cert: self.ca.clone(),
+            key: self.ca_key.clone(),
+        }
     }
 
     /// Loads `root.pem`, `ca.pem` and `ca.key.pem` from `dir`, or, when none of them
@@ -221,6 +277,18 @@ impl ProviderPki {
         uid: &str,
         validity: Option<(i64, i64)>,
     ) -> Result<Subscriber, PkiError> {
+        self.issue_subscriber_as(name, uid, validity, &Profile::default())
+    }
+
+    /// [`Self::issue_subscriber`] shaped by `profile` (policies, extended key
+    /// usage, CA flag).
+    pub fn issue_subscriber_as(
+        &self,
+        name: &str,
+        uid: &str,
+        validity: Option<(i64, i64)>,
+        profile: &Profile,
+    ) -> Result<Subscriber, PkiError> {
         if name.trim().is_empty() || name.chars().any(char::is_control) {
             return Err(PkiError::Invalid("subscriber name must be non-empty text"));
         }
@@ -265,12 +333,12 @@ impl ProviderPki {
             self.ca.subject_name(),
             (not_before, not_after),
         )?;
-        b.append_extension(
-            BasicConstraints::new()
-                .build()
-                .map_err(ossl("building basicConstraints"))?,
-        )
-        .map_err(ossl("adding basicConstraints"))?;
+        let mut bc = BasicConstraints::new();
+        if profile.ca {
+            bc.critical().ca();
+        }
+        b.append_extension(bc.build().map_err(ossl("building basicConstraints"))?)
+            .map_err(ossl("adding basicConstraints"))?;
         b.append_extension(
             KeyUsage::new()
                 .critical()
@@ -293,9 +361,19 @@ impl ProviderPki {
             .map_err(ossl("adding authorityKeyIdentifier"))?;
 
         let slug = slug(&self.label);
-        b.append_extension(policies_ext(TEST_POLICY_OID)?)
-            .map_err(ossl("adding certificatePolicies"))?;
-        b.append_extension(crl_dp_ext(&format!("http://127.0.0.1/crl/{slug}.crl"))?)
+        if !profile.policies.is_empty() {
+            b.append_extension(policies_ext(&profile.policies)?)
+                .map_err(ossl("adding certificatePolicies"))?;
+        }
+        if !profile.eku.is_empty() {
+            let mut eku = ExtendedKeyUsage::new();
+            for oid in &profile.eku {
+                eku.other(oid);
+            }
+            b.append_extension(eku.build().map_err(ossl("building extendedKeyUsage"))?)
+                .map_err(ossl("adding extendedKeyUsage"))?;
+        }
+        b.append_extension(crl_dp_ext(&self.crl_url())?)
             .map_err(ossl("adding cRLDistributionPoints"))?;
         b.append_extension(aia_ext(
             &format!("http://127.0.0.1/ocsp/{slug}"),
@@ -311,8 +389,15 @@ impl ProviderPki {
         })
     }
 
+    /// The CRL distribution point every subscriber certificate names (a
+    /// placeholder nobody serves; CRLs with an issuingDistributionPoint are
+    /// matched against it).
+    pub fn crl_url(&self) -> String {
+        format!("http://127.0.0.1/crl/{}.crl", slug(&self.label))
+    }
+
     fn try_load(dir: &Path, label: &str) -> Result<Option<Self>, PkiError> {
-        let paths = [ROOT_FILE, CA_FILE, CA_KEY_FILE].map(|f| dir.join(f));
+        let paths = [ROOT_FILE, ROOT_KEY_FILE, CA_FILE, CA_KEY_FILE].map(|f| dir.join(f));
         let present = paths.iter().filter(|p| p.exists()).count();
         if present == 0 {
             return Ok(None);
@@ -320,12 +405,14 @@ impl ProviderPki {
         if present < paths.len() {
             return Err(PkiError::Incomplete(dir.into()));
         }
-        let [root_path, ca_path, key_path] = paths;
+        let [root_path, root_key_path, ca_path, key_path] = paths;
         let read = |p: &Path| std::fs::read(p).map_err(io_err("read", p));
         let root = X509::from_pem(&read(&root_path)?).map_err(ossl("parsing root.pem"))?;
         let ca = X509::from_pem(&read(&ca_path)?).map_err(ossl("parsing ca.pem"))?;
         let ca_key =
             PKey::private_key_from_pem(&read(&key_path)?).map_err(ossl("parsing ca.key.pem"))?;
+        let root_key = PKey::private_key_from_pem(&read(&root_key_path)?)
+            .map_err(ossl("parsing root.key.pem"))?;
 
         let inconsistent = |reason| PkiError::Inconsistent {
             path: dir.into(),
@@ -336,6 +423,9 @@ impl ProviderPki {
             return Err(inconsistent("ca.key.pem does not belong to ca.pem"));
         }
         let root_pub = root.public_key().map_err(ossl("reading the root key"))?;
+        if !root_pub.public_eq(&root_key) {
+            return Err(inconsistent("root.key.pem does not belong to root.pem"));
+        }
         if !ca.verify(&root_pub).map_err(ossl("checking the CA"))? {
             return Err(inconsistent("ca.pem is not signed by root.pem"));
         }
@@ -344,9 +434,12 @@ impl ProviderPki {
         Ok(Some(Self {
             label,
             root,
+            root_key,
             ca,
             ca_key,
             revoked: Mutex::default(),
+            root_revoked: Mutex::default(),
+            crl_number: Default::default(),
         }))
     }
 
@@ -393,6 +486,11 @@ impl ProviderPki {
             .private_key_to_pem_pkcs8()
             .map_err(ossl("encoding the CA key"))?;
         write_new(&dir.join(CA_KEY_FILE), &key_pem, 0o600)?;
+        let root_key_pem = self
+            .root_key
+            .private_key_to_pem_pkcs8()
+            .map_err(ossl("encoding the root key"))?;
+        write_new(&dir.join(ROOT_KEY_FILE), &root_key_pem, 0o600)?;
         write_new(&dir.join(CA_FILE), &self.ca_pem()?, 0o644)?;
         write_new(&dir.join(ROOT_FILE), &self.root_pem()?, 0o644)?;
         Ok(())
@@ -505,11 +603,32 @@ fn base_builder(
     Ok(b)
 }
 
+/// A CA "{label} Test CA" (pathlen 0) under `root`, and its key.
+fn issue_ca(
+    label: &str,
+    root: &X509,
+    root_key: &PKey<Private>,
+) -> Result<(X509, PKey<Private>), PkiError> {
+    let now = unix_now();
+    let ca_key = rsa_key()?;
+    let ca_name = ca_name(label, &format!("{label} Test CA"))?;
+    let ca = build_ca(
+        &ca_name,
+        &ca_key,
+        root.subject_name(),
+        root_key,
+        Some(root),
+        Some(0),
+        (now - DAY, now + CA_DAYS * DAY),
+    )?;
+    Ok((ca, ca_key))
+}
+
 /// A CA certificate: self-signed when `issuer_cert` is `None`.
 fn build_ca(
-    subject: &X509Name,
+    subject: &openssl::x509::X509NameRef,
     key: &PKey<Private>,
-    issuer: &X509Name,
+    issuer: &openssl::x509::X509NameRef,
     issuer_key: &PKey<Private>,
     issuer_cert: Option<&X509>,
     pathlen: Option<u32>,
@@ -563,14 +682,21 @@ fn uri(s: &str, what: &'static str) -> Result<GeneralName, PkiError> {
         .map_err(|_| PkiError::Encode(what))
 }
 
-fn policies_ext(policy: &str) -> Result<X509Extension, PkiError> {
+fn policies_ext(policies: &[String]) -> Result<X509Extension, PkiError> {
     use der::oid::AssociatedOid as _;
     const WHAT: &str = "certificatePolicies";
-    let oid = ObjectIdentifier::new(policy).map_err(|_| PkiError::Encode(WHAT))?;
-    let value = CertificatePolicies(vec![PolicyInformation {
-        policy_identifier: oid,
-        policy_qualifiers: None,
-    }])
+    let value = CertificatePolicies(
+        policies
+            .iter()
+            .map(|p| {
+                Ok(PolicyInformation {
+                    policy_identifier: ObjectIdentifier::new(p)
+                        .map_err(|_| PkiError::Encode(WHAT))?,
+                    policy_qualifiers: None,
+                })
+            })
+            .collect::<Result<_, PkiError>>()?,
+    )
     .to_der()
     .map_err(|_| PkiError::Encode(WHAT))?;
     der_ext(&CertificatePolicies::OID, &value)

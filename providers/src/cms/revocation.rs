@@ -1,12 +1,50 @@
-//! Revocation: whether a provider's CRL lists the signer certificate.
+//! Revocation: whether a provider's CRLs list a certificate of the chain.
 //!
 //! A [`CrlPolicy`] belongs to one provider's [`super::TrustAnchors`]. Its CRLs
-//! come from a file the operator configures (the provider's published CRL,
-//! fetched by whatever mirrors it), from the provider's CRL URL, or from PEM
+//! come from a file the operator configures (the provider's published CRLs,
+//! fetched by whatever mirrors them), from the provider's CRL URL, or from PEM
 //! given in code; a file is re-read when its modification time or size
 //! changes, so a new CRL takes effect at the next verification without a
-//! restart. A CRL is used only if its issuer is the signer certificate's issuer
-//! and that issuer's key verifies it.
+//! restart. Every certificate of the chain below the root is checked against
+//! a CRL of its own issuer: the signer against its CA's CRL, the CA against
+//! the root's (an ARL). A CRL is used for a certificate only if its issuer
+//! name is the certificate's issuer, that issuer's key verifies it, and it
+//! provably covers the certificate (below).
+//!
+//! ## What a CRL must be to be used
+//!
+//! - **Complete.** A delta CRL (deltaCRLIndicator) lists only what changed
+//!   since a base CRL; taken alone it would un-revoke everything else, so it
+//!   is never used (delta CRLs are not supported; the provider's full CRL is).
+//! - **Understood.** A CRL with a critical extension (or a critical entry
+//!   extension) other than those below is not used (RFC 5280 §5.2): it may
+//!   narrow what the list means (an indirect CRL's certificateIssuer, say).
+//! - **Covering the certificate.** A CRL with an issuingDistributionPoint is a
+//!   partition: it is used only when it provably covers the certificate: no
+//!   onlySomeReasons, not indirect, not onlyContainsAttributeCerts,
+//!   onlyContainsUserCerts only for a leaf, onlyContainsCACerts only for a CA,
+//!   and a distributionPoint fullName (when present) equal to one of the
+//!   certificate's own cRLDistributionPoints (without reasons or cRLIssuer).
+//!   Anything else is "no CRL for this certificate", not "not revoked".
+//! - **Not older than one already seen** (below).
+//!
+//! ## Rollback
+//!
+//! A source that serves an older CRL (a stale mirror, a replayed download, a
+//! file put back from a backup) must not un-revoke a serial. A [`CrlMemory`]
+//! keeps, per issuer (name and key) and partition (the CRL's
+//! issuingDistributionPoint), the newest CRL seen: the highest cRLNumber, or
+//! without one the latest thisUpdate. An older CRL is refused (a warning
+//! names the provider, once per such CRL) and the newer one stays in use, even
+//! when the source no longer serves it at all, until a newer CRL replaces it.
+//! Only CRLs whose signature verified are remembered, so a forged CRL with a
+//! huge number cannot block the real ones.
+//!
+//! The memory is in-process and per replica: the gateway keeps one per
+//! provider on its runtime, so a config reload keeps it, but a restart or a
+//! new replica starts empty and takes the first CRL its source serves. What
+//! it protects against is a rollback while a replica runs; across restarts the
+//! source itself (TLS to the provider, the mirror's file) must be trusted.
 //!
 //! ## CRLs from a URL
 //!
@@ -28,25 +66,57 @@
 //! (below). Until the first fetch lands there is no CRL (a required policy
 //! refuses results for those first moments after start).
 //!
-//! `required` decides what a missing, unreadable, foreign or stale (past
-//! nextUpdate) CRL means: refuse the result ([`CmsError::CrlUnavailable`]) or
-//! accept it unchecked (logged). A listed serial is always refused
-//! ([`CmsError::Revoked`]), even on a stale CRL.
+//! ## Missing CRLs and revocation dates
 //!
-//! Not here: OCSP, delta CRLs, indirect CRLs, the CRL distribution points in
-//! certificates, or revocation reasons (any listed serial is revoked, whatever
-//! the reason or date).
+//! `required` decides what a missing, unreadable, foreign, non-covering or
+//! stale (past nextUpdate) CRL means, at every level of the chain alike:
+//! refuse the result ([`CmsError::CrlUnavailable`]) or accept it unchecked
+//! (logged). So a required policy needs the root's CRL as well as the CA's.
+//! A listed serial is always refused ([`CmsError::Revoked`], or
+//! [`CmsError::CaRevoked`] for a CA), even on a stale CRL, whatever its
+//! reason. At login the question is "revoked now?", so any listed serial
+//! refuses. A long-term check ([`CrlPolicy::long_term`], `verify-receipt`)
+//! asks "was it revoked when it signed?": a serial whose revocationDate is
+//! after the signing time does not fail a signature made before it.
+//!
+//! Not here: OCSP, delta and indirect CRLs, fetching the distribution points
+//! a certificate names, or revocation reasons.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, SystemTime};
 
+use der::asn1::ObjectIdentifier;
+use der::{Decode as _, Encode as _};
 use openssl::asn1::Asn1Time;
 use openssl::x509::{CrlStatus, X509Crl, X509};
 use tracing::{debug, info, warn};
+use x509_cert::crl::CertificateList;
+use x509_cert::ext::pkix::crl::dp::IssuingDistributionPoint;
+use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
+use x509_cert::ext::pkix::CrlDistributionPoints;
+use x509_cert::Certificate;
 
 use super::CmsError;
 use crate::http_client::HttpClient;
+
+const ID_CE_CRL_NUMBER: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.20");
+const ID_CE_DELTA_CRL_INDICATOR: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.27");
+/// Spelled out: `x509-cert` 0.2's `IssuingDistributionPoint::OID` is wrong.
+const ID_CE_ISSUING_DISTRIBUTION_POINT: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("2.5.29.28");
+const ID_CE_AUTHORITY_KEY_IDENTIFIER: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.35");
+const ID_CE_ISSUER_ALT_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.18");
+const ID_CE_FRESHEST_CRL: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.46");
+const ID_CE_REASON_CODE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.21");
+const ID_CE_INVALIDITY_DATE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.24");
+const ID_CE_CRL_DISTRIBUTION_POINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.31");
+const ID_CE_BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
+
+/// At most this many (issuer, partition) pairs are remembered per provider;
+/// only CRLs that verified under an issuer of a verified chain get here.
+const MAX_REMEMBERED: usize = 256;
 
 /// How a CRL fetched from a URL is kept fresh.
 #[derive(Debug, Clone, Copy)]
@@ -75,10 +145,15 @@ const PEM_END: &str = "-----END X509 CRL-----";
 pub struct CrlPolicy {
     source: Source,
     required: bool,
+    /// Revocation dates against the signing time rather than "listed at all".
+    long_term: bool,
+    /// The provider, as the warnings name it.
+    provider: String,
+    memory: Arc<CrlMemory>,
 }
 
 enum Source {
-    Fixed(Arc<Vec<X509Crl>>),
+    Fixed(Arc<Vec<Arc<Crl>>>),
     File {
         path: PathBuf,
         cache: Mutex<Option<FileCrls>>,
@@ -91,13 +166,293 @@ struct UrlCrls {
     provider: String,
     url: String,
     http: HttpClient,
-    held: Mutex<Option<Arc<Vec<X509Crl>>>>,
+    held: Mutex<Option<Arc<Vec<Arc<Crl>>>>>,
 }
 
 struct FileCrls {
     modified: Option<SystemTime>,
     len: u64,
-    crls: Arc<Vec<X509Crl>>,
+    crls: Arc<Vec<Arc<Crl>>>,
+}
+
+/// One CRL as read: OpenSSL's for the signature and the serial lookup, and
+/// what `x509-cert` reads of the fields OpenSSL's safe API does not expose.
+struct Crl {
+    x509: X509Crl,
+    issuer: Vec<u8>,
+    this_update: i64,
+    next_update: Option<i64>,
+    /// cRLNumber, unsigned big-endian without leading zeros.
+    number: Option<Vec<u8>>,
+    kind: Kind,
+    /// The issuingDistributionPoint's DER (empty: none): the partition, part
+    /// of what the memory is keyed by.
+    idp_der: Vec<u8>,
+    idp: Option<IssuingDistributionPoint>,
+    /// The issuer (see [`issuer_id`]) whose key verified the signature.
+    verified_by: Mutex<Option<[u8; 32]>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Complete,
+    /// deltaCRLIndicator: not a complete CRL.
+    Delta,
+    /// A critical extension this module does not understand.
+    UnknownCritical,
+}
+
+/// What a CRL's coverage depends on: is the certificate a CA, and which
+/// distribution points does it name.
+struct Covered {
+    ca: bool,
+    points: Vec<GeneralName>,
+}
+
+impl Covered {
+    fn of(cert: &X509) -> Result<Self, CmsError> {
+        let der = cert.to_der().map_err(super::ossl)?;
+        let cert = Certificate::from_der(&der).map_err(|_| CmsError::Decode)?;
+        let exts = cert.tbs_certificate.extensions.unwrap_or_default();
+        let ca = exts
+            .iter()
+            .filter(|e| e.extn_id == ID_CE_BASIC_CONSTRAINTS)
+            .any(|e| {
+                x509_cert::ext::pkix::BasicConstraints::from_der(e.extn_value.as_bytes())
+                    .is_ok_and(|b| b.ca)
+            });
+        let points = exts
+            .iter()
+            .filter(|e| e.extn_id == ID_CE_CRL_DISTRIBUTION_POINTS)
+            .filter_map(|e| CrlDistributionPoints::from_der(e.extn_value.as_bytes()).ok())
+            .flat_map(|d| d.0)
+            .filter(|dp| dp.reasons.is_none() && dp.crl_issuer.is_none())
+            .filter_map(|dp| match dp.distribution_point {
+                Some(DistributionPointName::FullName(names)) => Some(names),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        Ok(Self { ca, points })
+    }
+}
+
+impl Crl {
+    fn read(x509: X509Crl) -> Result<Self, CmsError> {
+        let der = x509.to_der().map_err(|_| CmsError::BadCrl)?;
+        let list = CertificateList::from_der(&der).map_err(|_| CmsError::BadCrl)?;
+        let tbs = list.tbs_cert_list;
+        let unix = |t: x509_cert::time::Time| {
+            i64::try_from(t.to_unix_duration().as_secs()).unwrap_or(i64::MAX)
+        };
+        let mut crl = Self {
+            issuer: tbs.issuer.to_der().map_err(|_| CmsError::BadCrl)?,
+            this_update: unix(tbs.this_update),
+            next_update: tbs.next_update.map(unix),
+            number: None,
+            kind: Kind::Complete,
+            idp_der: Vec::new(),
+            idp: None,
+            verified_by: Mutex::new(None),
+            x509,
+        };
+        let known = [
+            ID_CE_CRL_NUMBER,
+            ID_CE_ISSUING_DISTRIBUTION_POINT,
+            ID_CE_AUTHORITY_KEY_IDENTIFIER,
+            ID_CE_ISSUER_ALT_NAME,
+            ID_CE_FRESHEST_CRL,
+        ];
+        for e in tbs.crl_extensions.iter().flatten() {
+            let value = e.extn_value.as_bytes();
+            if e.extn_id == ID_CE_CRL_NUMBER {
+                let n = der::asn1::Uint::from_der(value).map_err(|_| CmsError::BadCrl)?;
+                let bytes = n.as_bytes();
+                let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+                crl.number = Some(bytes.get(first..).unwrap_or_default().to_vec());
+            } else if e.extn_id == ID_CE_DELTA_CRL_INDICATOR {
+                crl.kind = Kind::Delta;
+            } else if e.extn_id == ID_CE_ISSUING_DISTRIBUTION_POINT {
+                crl.idp =
+                    Some(IssuingDistributionPoint::from_der(value).map_err(|_| CmsError::BadCrl)?);
+                crl.idp_der = value.to_vec();
+            } else if e.critical && !known.contains(&e.extn_id) && crl.kind == Kind::Complete {
+                crl.kind = Kind::UnknownCritical;
+            }
+        }
+        let entry_known = [ID_CE_REASON_CODE, ID_CE_INVALIDITY_DATE];
+        let odd_entry = tbs
+            .revoked_certificates
+            .iter()
+            .flatten()
+            .flat_map(|r| r.crl_entry_extensions.iter().flatten())
+            .any(|e| e.critical && !entry_known.contains(&e.extn_id));
+        if odd_entry && crl.kind == Kind::Complete {
+            crl.kind = Kind::UnknownCritical;
+        }
+        Ok(crl)
+    }
+
+    /// Whether `issuer` (name `name`, id `id`) signed this CRL; remembered.
+    fn signed_by(&self, issuer: &X509, name: &[u8], id: &[u8; 32]) -> bool {
+        if self.issuer != name {
+            return false;
+        }
+        let mut by = self
+            .verified_by
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if by.as_ref() == Some(id) {
+            return true;
+        }
+        let ok = issuer
+            .public_key()
+            .and_then(|k| self.x509.verify(&k))
+            .unwrap_or(false);
+        if ok {
+            *by = Some(*id);
+        }
+        ok
+    }
+
+    /// Whether this CRL provably covers a certificate (see the module docs).
+    fn covers(&self, cert: &Covered) -> bool {
+        let Some(idp) = &self.idp else {
+            return true;
+        };
+        if idp.only_some_reasons.is_some()
+            || idp.indirect_crl
+            || idp.only_contains_attribute_certs
+            || (idp.only_contains_user_certs && cert.ca)
+            || (idp.only_contains_ca_certs && !cert.ca)
+        {
+            return false;
+        }
+        match &idp.distribution_point {
+            None => true,
+            Some(DistributionPointName::FullName(names)) => {
+                names.iter().any(|n| cert.points.contains(n))
+            }
+            Some(DistributionPointName::NameRelativeToCRLIssuer(_)) => false,
+        }
+    }
+
+    /// Whether this CRL is older than `seen` (of the same issuer and partition).
+    fn older_than(&self, seen: &Crl) -> bool {
+        match (&self.number, &seen.number) {
+            (Some(a), Some(b)) => (a.len(), a) < (b.len(), b),
+            _ => self.this_update < seen.this_update,
+        }
+    }
+
+    fn is_current(&self, now: i64) -> bool {
+        self.this_update <= now && self.next_update.is_some_and(|n| n >= now)
+    }
+
+    fn number_hex(&self) -> String {
+        self.number
+            .as_deref()
+            .map_or_else(|| "-".into(), hex::encode)
+    }
+}
+
+/// What one provider's CRLs have said: per issuer and partition, the newest
+/// CRL that verified (see "Rollback" in the module docs). In-process; share
+/// one across the policies a provider gets over config reloads.
+#[derive(Default)]
+pub struct CrlMemory {
+    newest: Mutex<HashMap<[u8; 32], Seen>>,
+}
+
+impl std::fmt::Debug for CrlMemory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.newest.lock().map(|m| m.len()).unwrap_or_default();
+        f.debug_struct("CrlMemory").field("remembered", &n).finish()
+    }
+}
+
+struct Seen {
+    issuer: [u8; 32],
+    crl: Arc<Crl>,
+    /// The last older CRL refused (its number and thisUpdate), so it is
+    /// warned about once, not at every login.
+    refused: Option<(Option<Vec<u8>>, i64)>,
+}
+
+impl CrlMemory {
+    pub fn new() -> Arc<Self> {
+        Arc::default()
+    }
+
+    /// Offers `crl` (verified, complete, from `issuer`): remembered unless an
+    /// already seen CRL of its issuer and partition is newer. False only when
+    /// the memory is full and had nothing of its partition: then it is used
+    /// as it comes, unremembered.
+    fn offer(&self, provider: &str, issuer: &[u8; 32], crl: &Arc<Crl>) -> bool {
+        let mut key = openssl::sha::Sha256::new();
+        key.update(issuer);
+        key.update(&crl.idp_der);
+        let key = key.finish();
+        let mut newest = self.newest.lock().unwrap_or_else(PoisonError::into_inner);
+        let full = newest.len() >= MAX_REMEMBERED;
+        match newest.get_mut(&key) {
+            None if full => return false,
+            None => {
+                newest.insert(
+                    key,
+                    Seen {
+                        issuer: *issuer,
+                        crl: Arc::clone(crl),
+                        refused: None,
+                    },
+                );
+            }
+            Some(seen) if Arc::ptr_eq(&seen.crl, crl) => {}
+            Some(seen) if crl.older_than(&seen.crl) => {
+                let this = (crl.number.clone(), crl.this_update);
+                if seen.refused.as_ref() != Some(&this) {
+                    warn!(
+                        provider,
+                        crl_number = %crl.number_hex(),
+                        this_update = crl.this_update,
+                        newest_crl_number = %seen.crl.number_hex(),
+                        newest_this_update = seen.crl.this_update,
+                        "an older CRL than one already seen is refused; the newer one stays in use"
+                    );
+                    seen.refused = Some(this);
+                }
+            }
+            Some(seen) => {
+                seen.crl = Arc::clone(crl);
+                seen.refused = None;
+            }
+        }
+        true
+    }
+
+    /// The newest CRL of every partition of `issuer`.
+    fn of(&self, issuer: &[u8; 32]) -> Vec<Arc<Crl>> {
+        self.newest
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .filter(|s| s.issuer == *issuer)
+            .map(|s| Arc::clone(&s.crl))
+            .collect()
+    }
+}
+
+/// An issuer as the memory knows it: its name and its key.
+fn issuer_id(issuer: &X509) -> Result<[u8; 32], CmsError> {
+    let mut h = openssl::sha::Sha256::new();
+    h.update(&issuer.subject_name().to_der().map_err(super::ossl)?);
+    h.update(
+        &issuer
+            .public_key()
+            .and_then(|k| k.public_key_to_der())
+            .map_err(super::ossl)?,
+    );
+    Ok(h.finish())
 }
 
 impl std::fmt::Debug for CrlPolicy {
@@ -110,12 +465,23 @@ impl std::fmt::Debug for CrlPolicy {
         f.debug_struct("CrlPolicy")
             .field("source", &source)
             .field("required", &self.required)
+            .field("long_term", &self.long_term)
             .finish()
     }
 }
 
-/// Every CRL in a PEM bundle (or one DER CRL). An input holding none is an error.
+/// Every CRL in a PEM bundle (or one DER CRL). An input holding none, or one
+/// that is not a well-formed CRL, is an error.
 pub fn parse_crls(bytes: &[u8]) -> Result<Vec<X509Crl>, CmsError> {
+    let crls = pem_or_der(bytes)?;
+    for c in &crls {
+        let der = c.to_der().map_err(|_| CmsError::BadCrl)?;
+        CertificateList::from_der(&der).map_err(|_| CmsError::BadCrl)?;
+    }
+    Ok(crls)
+}
+
+fn pem_or_der(bytes: &[u8]) -> Result<Vec<X509Crl>, CmsError> {
     let bad = || CmsError::BadCrl;
     let Ok(text) = std::str::from_utf8(bytes) else {
         return X509Crl::from_der(bytes).map(|c| vec![c]).map_err(|_| bad());
@@ -135,17 +501,42 @@ pub fn parse_crls(bytes: &[u8]) -> Result<Vec<X509Crl>, CmsError> {
     Ok(out)
 }
 
+/// [`parse_crls`], read for checking.
+fn read_crls(bytes: &[u8]) -> Result<Vec<Arc<Crl>>, CmsError> {
+    pem_or_der(bytes)?
+        .into_iter()
+        .map(|c| Crl::read(c).map(Arc::new))
+        .collect()
+}
+
+/// Which certificate of the chain a check is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Level {
+    Signer,
+    Ca,
+}
+
 impl CrlPolicy {
+    fn new(source: Source, required: bool) -> Self {
+        Self {
+            source,
+            required,
+            long_term: false,
+            provider: String::new(),
+            memory: CrlMemory::new(),
+        }
+    }
+
     /// CRLs read from `path` when first needed and again whenever the file
     /// changes. A missing file is "no CRL", not an error here.
     pub fn from_file(path: impl Into<PathBuf>, required: bool) -> Self {
-        Self {
-            source: Source::File {
+        Self::new(
+            Source::File {
                 path: path.into(),
                 cache: Mutex::new(None),
             },
             required,
-        }
+        )
     }
 
     /// CRLs fetched from `url` with `http` (the provider's TLS trust) by a
@@ -176,18 +567,35 @@ impl CrlPolicy {
                 );
             }
         }
-        Self {
-            source: Source::Url(state),
-            required,
-        }
+        Self::new(Source::Url(state), required).named(provider)
     }
 
     /// Fixed CRLs, from PEM (one or more) or DER.
     pub fn from_pem(bytes: &[u8], required: bool) -> Result<Self, CmsError> {
-        Ok(Self {
-            source: Source::Fixed(Arc::new(parse_crls(bytes)?)),
+        Ok(Self::new(
+            Source::Fixed(Arc::new(read_crls(bytes)?)),
             required,
-        })
+        ))
+    }
+
+    /// Names the provider in this policy's warnings.
+    pub fn named(mut self, provider: &str) -> Self {
+        provider.clone_into(&mut self.provider);
+        self
+    }
+
+    /// Keeps what CRLs said in `memory` (shared with the policies the same
+    /// provider had and will have) instead of a memory of this policy's own.
+    pub fn remembering(mut self, memory: Arc<CrlMemory>) -> Self {
+        self.memory = memory;
+        self
+    }
+
+    /// Long-term validity: a listed serial refuses a signature only when its
+    /// revocationDate is at or before the signing time (`verify-receipt`).
+    pub fn long_term(mut self) -> Self {
+        self.long_term = true;
+        self
     }
 
     pub fn required(&self) -> bool {
@@ -195,7 +603,7 @@ impl CrlPolicy {
     }
 
     /// The current CRLs, or why there are none usable.
-    fn current(&self) -> Result<Arc<Vec<X509Crl>>, &'static str> {
+    fn current(&self) -> Result<Arc<Vec<Arc<Crl>>>, &'static str> {
         match &self.source {
             Source::Fixed(c) => Ok(Arc::clone(c)),
             Source::File { path, cache } => load_file(path, cache),
@@ -208,56 +616,92 @@ impl CrlPolicy {
         }
     }
 
-    /// Refuses `cert` (issued by `issuer`) if a CRL from `issuer` lists it, and,
-    /// when required, if no such CRL is current at `now` (Unix seconds).
-    pub(super) fn check(&self, cert: &X509, issuer: &X509, now: i64) -> Result<(), CmsError> {
-        let crls = match self.current() {
-            Ok(c) => c,
-            Err(why) => return self.unusable(why),
-        };
-        let issuer_name = issuer.subject_name().to_der().map_err(super::ossl)?;
-        let issuer_key = issuer.public_key().map_err(super::ossl)?;
-        let now_t = Asn1Time::from_unix(now).map_err(super::ossl)?;
-        let mut fresh = false;
-        let mut from_issuer = false;
-        for crl in crls.iter() {
-            let same_issuer = crl.issuer_name().to_der().is_ok_and(|n| n == issuer_name);
-            if !same_issuer || !crl.verify(&issuer_key).unwrap_or(false) {
-                continue;
+    /// Refuses `cert` (issued by `issuer`, at `level` of the chain) if a CRL
+    /// from `issuer` that covers it lists it (as of `signed_at` when
+    /// long-term), and, when required, if no such CRL is current at `now`
+    /// (both Unix seconds).
+    pub(super) fn check(
+        &self,
+        cert: &X509,
+        issuer: &X509,
+        level: Level,
+        now: i64,
+        signed_at: i64,
+    ) -> Result<(), CmsError> {
+        let id = issuer_id(issuer)?;
+        let name = issuer.subject_name().to_der().map_err(super::ossl)?;
+        let mut why = "no CRL from the certificate's issuer covers it";
+        let mut unremembered = Vec::new();
+        match self.current() {
+            Ok(crls) => {
+                for crl in crls.iter().filter(|c| c.signed_by(issuer, &name, &id)) {
+                    match crl.kind {
+                        Kind::Complete => {
+                            if !self.memory.offer(&self.provider, &id, crl) {
+                                unremembered.push(Arc::clone(crl));
+                            }
+                        }
+                        Kind::Delta => {
+                            debug!(provider = %self.provider, "a delta CRL is not a complete CRL; not used");
+                        }
+                        Kind::UnknownCritical => {
+                            debug!(provider = %self.provider, "a CRL with an unknown critical extension is not used");
+                        }
+                    }
+                }
             }
-            from_issuer = true;
-            if let CrlStatus::Revoked(_) = crl.get_by_serial(cert.serial_number()) {
-                return Err(CmsError::Revoked);
+            Err(w) => why = w,
+        }
+        let covered = Covered::of(cert)?;
+        let crls: Vec<Arc<Crl>> = self
+            .memory
+            .of(&id)
+            .into_iter()
+            .chain(unremembered)
+            .filter(|c| c.covers(&covered))
+            .collect();
+        if crls.is_empty() {
+            return self.unusable(level, why);
+        }
+        let signed_at = Asn1Time::from_unix(signed_at).map_err(super::ossl)?;
+        for crl in &crls {
+            if let CrlStatus::Revoked(entry) = crl.x509.get_by_serial(cert.serial_number()) {
+                if !self.long_term || *entry.revocation_date() <= signed_at {
+                    return Err(match level {
+                        Level::Signer => CmsError::Revoked,
+                        Level::Ca => CmsError::CaRevoked,
+                    });
+                }
             }
-            let started = *crl.last_update() <= now_t;
-            let not_stale = crl.next_update().is_some_and(|n| *n >= now_t);
-            fresh |= started && not_stale;
         }
-        if !from_issuer {
-            return self.unusable("no CRL from the signer's issuer");
-        }
-        if !fresh {
-            return self.unusable("the CRL is past its nextUpdate");
+        if !crls.iter().any(|c| c.is_current(now)) {
+            return self.unusable(level, "the CRL is past its nextUpdate");
         }
         Ok(())
     }
 
-    fn unusable(&self, why: &'static str) -> Result<(), CmsError> {
+    fn unusable(&self, level: Level, why: &'static str) -> Result<(), CmsError> {
+        let level = match level {
+            Level::Signer => "signer",
+            Level::Ca => "ca",
+        };
         if self.required {
             warn!(
+                provider = %self.provider,
+                level,
                 reason = why,
                 "no usable CRL; refusing the result (crl_required)"
             );
             Err(CmsError::CrlUnavailable)
         } else {
-            warn!(reason = why, "no usable CRL; revocation not checked");
+            warn!(provider = %self.provider, level, reason = why, "no usable CRL; revocation not checked");
             Ok(())
         }
     }
 }
 
 /// Fetches the CRL from the URL once: the parsed CRLs, or why not.
-async fn fetch(u: &UrlCrls) -> Result<Vec<X509Crl>, String> {
+async fn fetch(u: &UrlCrls) -> Result<Vec<Arc<Crl>>, String> {
     let resp = u
         .http
         .get(&u.url, http::HeaderMap::new())
@@ -266,21 +710,17 @@ async fn fetch(u: &UrlCrls) -> Result<Vec<X509Crl>, String> {
     if resp.status != http::StatusCode::OK {
         return Err(format!("HTTP {}", resp.status.as_u16()));
     }
-    parse_crls(&resp.body).map_err(|e| e.to_string())
+    read_crls(&resp.body).map_err(|e| e.to_string())
 }
 
 /// How long until the earliest nextUpdate among `crls` (zero if one is past
 /// or has none).
-fn until_next_update(crls: &[X509Crl]) -> Duration {
-    let Ok(now) = Asn1Time::days_from_now(0) else {
-        return Duration::ZERO;
-    };
+fn until_next_update(crls: &[Arc<Crl>]) -> Duration {
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
     crls.iter()
-        .map(|c| {
-            c.next_update()
-                .and_then(|n| now.diff(n).ok())
-                .map_or(0, |d| i64::from(d.days) * 86_400 + i64::from(d.secs))
-        })
+        .map(|c| c.next_update.map_or(0, |n| n.saturating_sub(now)))
         .min()
         .map_or(Duration::ZERO, |s| {
             Duration::from_secs(u64::try_from(s).unwrap_or(0))
@@ -332,7 +772,7 @@ async fn keep_fresh(state: Weak<UrlCrls>, refresh: CrlRefresh) {
 fn load_file(
     path: &Path,
     cache: &Mutex<Option<FileCrls>>,
-) -> Result<Arc<Vec<X509Crl>>, &'static str> {
+) -> Result<Arc<Vec<Arc<Crl>>>, &'static str> {
     let meta = std::fs::metadata(path).map_err(|_| "the CRL file cannot be read")?;
     let modified = meta.modified().ok();
     let len = meta.len();
@@ -343,7 +783,7 @@ fn load_file(
         }
     }
     let bytes = std::fs::read(path).map_err(|_| "the CRL file cannot be read")?;
-    let crls = Arc::new(parse_crls(&bytes).map_err(|_| "the CRL file holds no valid CRL")?);
+    let crls = Arc::new(read_crls(&bytes).map_err(|_| "the CRL file holds no valid CRL")?);
     *cached = Some(FileCrls {
         modified,
         len,
