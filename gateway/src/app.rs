@@ -14,7 +14,7 @@ use crate::runtime::Runtime;
 use crate::store::Store;
 use crate::txn::TxnRepo;
 use crate::web::cookies::CookieJar;
-use munjigi_providers::cms::{CrlPolicy, CrlRefresh, TrustAnchors};
+use munjigi_providers::cms::{CrlMemory, CrlPolicy, CrlRefresh, TrustAnchors};
 use munjigi_providers::config::Material;
 use munjigi_providers::http_client::HttpClient;
 use munjigi_providers::Provider;
@@ -52,18 +52,32 @@ const CRL_MAX_BYTES: usize = 32 * 1024 * 1024;
 
 /// Adds the provider's revocation policy to its trust anchors: a CRL file
 /// (re-read when it changes) or a URL fetched in the background with the
-/// provider's TLS trust (see `munjigi_providers::cms::CrlPolicy::from_url`).
+/// provider's TLS trust (see `munjigi_providers::cms::CrlPolicy::from_url`),
+/// remembering in `memory` (the runtime's, so a reload keeps it). A provider
+/// run without revocation, or without refusing when no CRL is held, is
+/// logged at every start and reload.
 fn with_crl(
     anchors: TrustAnchors,
     provider: &str,
     crl: Option<&CrlSettings>,
     tls_ca_pem: Option<&[u8]>,
+    memory: Arc<CrlMemory>,
 ) -> Result<TrustAnchors, String> {
     let Some(c) = crl else {
+        tracing::warn!(
+            provider,
+            "no crl configured: revoked certificates of this provider are not refused"
+        );
         return Ok(anchors);
     };
+    if !c.required {
+        tracing::warn!(
+            provider,
+            "crl_required = false: results are accepted unchecked while no current CRL is held"
+        );
+    }
     let policy = match &c.source {
-        CrlSource::File(path) => CrlPolicy::from_file(path, c.required),
+        CrlSource::File(path) => CrlPolicy::from_file(path, c.required).named(provider),
         CrlSource::Url(url) => {
             // The config allows plain http only to loopback.
             let http = HttpClient::new(tls_ca_pem, CRL_FETCH_TIMEOUT)
@@ -73,7 +87,7 @@ fn with_crl(
             CrlPolicy::from_url(provider, url, http, CrlRefresh::default(), c.required)
         }
     };
-    Ok(anchors.with_crl(policy))
+    Ok(anchors.with_crl(policy.remembering(memory)))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -116,11 +130,14 @@ impl App {
             // asks (after reading its own secrets, so their errors come first).
             let material = || {
                 let (roots_pem, tls_ca_pem, crl) = p.family.trust();
-                let anchors = TrustAnchors::from_pem(roots_pem).map_err(|e| e.to_string())?;
+                let anchors = TrustAnchors::from_pem(roots_pem)
+                    .map_err(|e| e.to_string())?
+                    .with_signer_rules(p.signer.clone());
+                let memory = runtime.crl_memory(p.id.as_str());
                 Ok(Material {
                     id: p.id.clone(),
                     level: p.level,
-                    anchors: with_crl(anchors, p.id.as_str(), crl, tls_ca_pem)?,
+                    anchors: with_crl(anchors, p.id.as_str(), crl, tls_ca_pem, memory)?,
                     tls_ca_pem: tls_ca_pem.map(<[u8]>::to_vec),
                 })
             };

@@ -56,12 +56,22 @@ pub struct Runtime {
     pub circuits: crate::circuit::Circuits,
     /// This process's audit chain: a reload keeps writing it.
     pub audit: crate::audit::Audit,
+    /// What each provider's CRLs have said (the newest per issuer): a reload
+    /// keeps it, so a CRL source going back to an older CRL is refused
+    /// across reloads too. In-process: each replica remembers on its own.
+    crls: Mutex<HashMap<String, Arc<munjigi_providers::cms::CrlMemory>>>,
     /// Pools held by the snapshots in use; a pool lives as long as one of
     /// them routes to it.
     pools: Mutex<HashMap<PoolKey, Weak<Pool>>>,
 }
 
 impl Runtime {
+    /// The CRL memory of `provider`, the same for every config snapshot.
+    pub fn crl_memory(&self, provider: &str) -> Arc<munjigi_providers::cms::CrlMemory> {
+        let mut crls = self.crls.lock().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(crls.entry(provider.to_owned()).or_default())
+    }
+
     /// A runtime on `store`, telling time by `clock`.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Arc<Self> {
         Self::with_audit(store, clock, crate::audit::Audit::off())
@@ -87,6 +97,7 @@ impl Runtime {
             metrics,
             circuits: crate::circuit::Circuits::new(),
             audit,
+            crls: Mutex::new(HashMap::new()),
             pools: Mutex::new(HashMap::new()),
         })
     }

@@ -18,7 +18,7 @@
 //! everything written in the file, and as serde names it in its messages
 //! ("expected struct RawKakaoDirect …"), which stay what they were.
 
-use crate::cms::TrustAnchors;
+use crate::cms::{SignerRules, TrustAnchors};
 use crate::{Level, ProviderId};
 
 /// The gateway's side of checking one provider section. Every method that can
@@ -66,7 +66,69 @@ pub struct Checked<F, Crl> {
     /// The CA of the provider's TLS server (PEM), when not the system's.
     pub tls_ca_pem: Option<Vec<u8>>,
     pub crl: Option<Crl>,
+    /// What the signer certificate must be besides chaining to `roots_pem`.
+    pub signer: SignerRules,
     pub settings: F,
+}
+
+/// The `required_policies`, `required_eku`, `issuing_ca` (a PEM file) and
+/// `issuing_ca_sha256` keys every family has, as [`SignerRules`]. An invalid
+/// OID or fingerprint, or a file that is not CA certificates, is reported.
+pub fn signer_rules<C: Check>(
+    c: &mut C,
+    policies: &Option<Vec<String>>,
+    eku: &Option<Vec<String>>,
+    issuing_ca: &Option<String>,
+    issuing_ca_sha256: &Option<Vec<String>>,
+) -> Option<SignerRules> {
+    let id = c.id().to_owned();
+    let mut ok = true;
+    let mut rules = SignerRules::default();
+    let report = |c: &mut C, field: &str, r: Result<SignerRules, crate::cms::RuleError>| match r {
+        Ok(next) => Some(next),
+        Err(e) => {
+            c.problem(format!("providers.{id}.{field}: {e}"));
+            None
+        }
+    };
+    let lists = [
+        (
+            "required_policies",
+            policies,
+            SignerRules::require_policies as fn(_, _) -> _,
+        ),
+        ("required_eku", eku, SignerRules::require_eku),
+        (
+            "issuing_ca_sha256",
+            issuing_ca_sha256,
+            SignerRules::pin_issuing_ca_sha256,
+        ),
+    ];
+    for (field, given, add) in lists {
+        let Some(given) = given else { continue };
+        if given.is_empty() {
+            c.problem(format!(
+                "providers.{id}.{field} is empty; leave it out to require nothing"
+            ));
+            ok = false;
+            continue;
+        }
+        let attempt = add(rules.clone(), given.iter().map(String::as_str));
+        match report(c, field, attempt) {
+            Some(next) => rules = next,
+            None => ok = false,
+        }
+    }
+    if let Some(rel) = issuing_ca {
+        match c.file("issuing_ca", rel) {
+            Some(pem) => match report(c, "issuing_ca", rules.clone().pin_issuing_ca_pem(&pem)) {
+                Some(next) => rules = next,
+                None => ok = false,
+            },
+            None => ok = false,
+        }
+    }
+    ok.then_some(rules)
 }
 
 /// What the gateway gives every family's builder: the provider's identity and

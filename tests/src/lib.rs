@@ -484,6 +484,7 @@ link_id = "MUNJIGI_E2E"
 client_code = "023040000001"
 secret_key = {{ value = "{SIM_SECRET}" }}
 roots = "pki/naver/root.pem"
+crl_required = false
 call_center_num = "1600-0000"
 {provider_ttl}
 
@@ -499,6 +500,7 @@ link_id = "MUNJIGI_E2E"
 client_code = "023040000001"
 secret_key = {{ value = "{SIM_SECRET}" }}
 roots = "pki/pass/root.pem"
+crl_required = false
 call_center_num = "1600-0000"
 {provider_ttl}
 
@@ -514,6 +516,7 @@ link_id = "MUNJIGI_E2E"
 client_code = "023040000001"
 secret_key = {{ value = "{SIM_SECRET}" }}
 roots = "pki/toss/root.pem"
+crl_required = false
 {provider_ttl}
 
 [providers.kakao-direct]
@@ -538,6 +541,7 @@ client_id = "{TOSS_DIRECT_CLIENT_ID}"
 client_secret = {{ value = "{TOSS_DIRECT_SECRET}" }}
 session_public_key = "pki/toss-direct/session-public.pem"
 roots = "pki/toss-direct/root.pem"
+crl_required = false
 {provider_ttl}
 {banks}
 [policies.standard]
@@ -576,7 +580,13 @@ id_token_alg = "{alg}"
         .flatten()
         .collect::<Vec<_>>()
         .join("\n"),
-        kakao_direct_extra = opts.kakao_direct_extra,
+        // Only Kakao checks CRLs unless a test asks: the other providers
+        // say so (`crl_required = false`), as a config outside the demo must.
+        kakao_direct_extra = if opts.kakao_direct_extra.contains("crl") {
+            opts.kakao_direct_extra.clone()
+        } else {
+            format!("crl_required = false\n{}", opts.kakao_direct_extra)
+        },
         limits = opts.limits,
         extra = opts.extra,
         server_extra = opts.server_extra,
@@ -1094,6 +1104,7 @@ name_ko = "KB국민인증서"
 name_en = "KB Kookmin Bank"
 level = "substantial"
 roots = "pki/bank-kb/root.pem"
+crl_required = false
 secrets = { hmac_key = { value = "{KB_HMAC_KEY}" }, field_key = { value = "{KB_FIELD_KEY}" } }
 
 [providers.kb.api]
@@ -1144,6 +1155,7 @@ name_ko = "신한인증서"
 name_en = "Shinhan Bank"
 level = "substantial"
 roots = "pki/bank-shinhan/root.pem"
+crl_required = false
 secrets = { client_secret = { value = "{SHINHAN_SECRET}" } }
 
 [providers.shinhan.api]

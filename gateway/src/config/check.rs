@@ -280,7 +280,7 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
 
     let keys = keys(base, raw.keys);
 
-    let providers = providers(r, base, raw.providers);
+    let providers = providers(r, base, raw.providers, raw.demo.is_some());
     let provider_ids: HashSet<String> =
         providers.iter().map(|p| p.id.as_str().to_owned()).collect();
 
@@ -598,6 +598,7 @@ fn providers(
     r: &mut Report<'_>,
     base: &Path,
     raw: indexmap::IndexMap<String, Spanned<RawProvider>>,
+    demo: bool,
 ) -> Vec<ProviderConfig> {
     let mut providers = Vec::new();
     for (id, p) in raw {
@@ -608,7 +609,7 @@ fn providers(
                 format!("provider id `{id}` must be lower-case letters, digits, `-` or `_`"),
             );
         }
-        if let Some(p) = provider::build(r, base, &id, span, p.into_inner()) {
+        if let Some(p) = provider::build(r, base, &id, span, p.into_inner(), demo) {
             providers.push(p);
         }
     }

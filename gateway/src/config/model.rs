@@ -231,6 +231,9 @@ pub struct ProviderConfig {
     pub name_ko: String,
     pub name_en: String,
     pub level: Level,
+    /// What its signer certificates must be besides chaining to its roots
+    /// (`required_policies`, `required_eku`, `issuing_ca`, `issuing_ca_sha256`).
+    pub signer: munjigi_providers::cms::SignerRules,
     pub family: ProviderFamily,
 }
 

@@ -8,7 +8,7 @@
 //! files, positions, CRL), reached through [`Check`].
 
 use super::{BarocertAdapter, BarocertConfig, BarocertProduct, BarocertSecret};
-use crate::config::{Check, Checked, Material};
+use crate::config::{signer_rules, Check, Checked, Material};
 use crate::Provider;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -40,8 +40,16 @@ pub struct RawBarocert<S> {
     /// The provider's CRL: a file (PEM or DER, re-read when it changes) or an
     /// `https://` URL (`http://` only on loopback), fetched in the background.
     pub crl: Option<String>,
-    /// Refuse results when no current CRL is held (default false).
+    /// Refuse results when no current CRL is held (default true with `crl`).
     pub crl_required: Option<bool>,
+    /// certificatePolicies OIDs; the signer's certificate must name one of them.
+    pub required_policies: Option<Vec<String>>,
+    /// extendedKeyUsage OIDs; the signer's certificate must name one of them.
+    pub required_eku: Option<Vec<String>>,
+    /// PEM file of the CA certificate(s) that alone may issue the signer's.
+    pub issuing_ca: Option<String>,
+    /// SHA-256 fingerprints of the CA certificate(s) that alone may issue the signer's.
+    pub issuing_ca_sha256: Option<Vec<String>>,
 }
 
 /// The family's part of a checked section.
@@ -88,8 +96,15 @@ pub fn check<C: Check>(
     let roots_pem = c.roots(&b.roots);
     let tls_ca_pem = b.tls_ca.as_deref().and_then(|f| c.file("tls_ca", f));
     let crl = c.crl(b.crl.as_deref(), b.crl_required);
-    let (Some(product), Some(level), Some(secret_key), Some(roots_pem), Some(crl)) =
-        (product, lvl, secret, roots_pem, crl)
+    let signer = signer_rules(
+        c,
+        &b.required_policies,
+        &b.required_eku,
+        &b.issuing_ca,
+        &b.issuing_ca_sha256,
+    );
+    let (Some(product), Some(level), Some(secret_key), Some(roots_pem), Some(crl), Some(signer)) =
+        (product, lvl, secret, roots_pem, crl, signer)
     else {
         return None;
     };
@@ -100,6 +115,7 @@ pub fn check<C: Check>(
         roots_pem,
         tls_ca_pem,
         crl,
+        signer,
         settings: Settings {
             product,
             config: BarocertConfig {

@@ -13,7 +13,7 @@
 
 use super::{DeclarativeAdapter, DeclarativeSecrets, Description};
 use crate::cms::TrustAnchors;
-use crate::config::{Check, Checked, Material};
+use crate::config::{signer_rules, Check, Checked, Material};
 use crate::{Provider, ProviderId};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -41,8 +41,16 @@ pub struct RawDeclarative<S> {
     /// The provider's CRL: a file (PEM or DER, re-read when it changes) or an
     /// `https://` URL (`http://` only on loopback), fetched in the background.
     pub crl: Option<String>,
-    /// Refuse results when no current CRL is held (default false).
+    /// Refuse results when no current CRL is held (default true with `crl`).
     pub crl_required: Option<bool>,
+    /// certificatePolicies OIDs; the signer's certificate must name one of them.
+    pub required_policies: Option<Vec<String>>,
+    /// extendedKeyUsage OIDs; the signer's certificate must name one of them.
+    pub required_eku: Option<Vec<String>>,
+    /// PEM file of the CA certificate(s) that alone may issue the signer's.
+    pub issuing_ca: Option<String>,
+    /// SHA-256 fingerprints of the CA certificate(s) that alone may issue the signer's.
+    pub issuing_ca_sha256: Option<Vec<String>>,
 }
 
 /// The family's part of a checked section.
@@ -82,9 +90,17 @@ pub fn check<C: Check>(
         .and_then(|pem| TrustAnchors::from_pem(pem).ok());
     let tls_ca_pem = d.tls_ca.as_deref().and_then(|f| c.file("tls_ca", f));
     let crl = c.crl(d.crl.as_deref(), d.crl_required);
+    let signer = signer_rules(
+        c,
+        &d.required_policies,
+        &d.required_eku,
+        &d.issuing_ca,
+        &d.issuing_ca_sha256,
+    );
     let level = lvl?;
     let roots_pem = roots_pem?;
     let crl = crl?;
+    let signer = signer?;
     if !problems.is_empty() || !all_secrets {
         return None;
     }
@@ -113,6 +129,7 @@ pub fn check<C: Check>(
         roots_pem,
         tls_ca_pem,
         crl,
+        signer,
         settings,
     })
 }

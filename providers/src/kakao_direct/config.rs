@@ -11,7 +11,7 @@
 //! key against Kakao (only a call can).
 
 use super::{KakaoDirectAdapter, KakaoDirectApiKey, KakaoDirectConfig, MAX_TTL_SECS};
-use crate::config::{check_times, Check, Checked, Material};
+use crate::config::{check_times, signer_rules, Check, Checked, Material};
 use crate::Provider;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -38,8 +38,16 @@ pub struct RawKakaoDirect<S> {
     /// The provider's CRL: a file (PEM or DER, re-read when it changes) or an
     /// `https://` URL (`http://` only on loopback), fetched in the background.
     pub crl: Option<String>,
-    /// Refuse results when no current CRL is held (default false).
+    /// Refuse results when no current CRL is held (default true with `crl`).
     pub crl_required: Option<bool>,
+    /// certificatePolicies OIDs; the signer's certificate must name one of them.
+    pub required_policies: Option<Vec<String>>,
+    /// extendedKeyUsage OIDs; the signer's certificate must name one of them.
+    pub required_eku: Option<Vec<String>>,
+    /// PEM file of the CA certificate(s) that alone may issue the signer's.
+    pub issuing_ca: Option<String>,
+    /// SHA-256 fingerprints of the CA certificate(s) that alone may issue the signer's.
+    pub issuing_ca_sha256: Option<Vec<String>>,
 }
 
 /// The family's part of a checked section.
@@ -77,7 +85,14 @@ pub fn check<C: Check>(
     let tls_ca_pem = k.tls_ca.as_deref().and_then(|f| c.file("tls_ca", f));
     check_times(c, k.ttl_secs, MAX_TTL_SECS, k.timeout_ms);
     let crl = c.crl(k.crl.as_deref(), k.crl_required);
-    let (level, api_key, roots_pem, crl) = (lvl?, api_key?, roots_pem?, crl?);
+    let signer = signer_rules(
+        c,
+        &k.required_policies,
+        &k.required_eku,
+        &k.issuing_ca,
+        &k.issuing_ca_sha256,
+    );
+    let (level, api_key, roots_pem, crl, signer) = (lvl?, api_key?, roots_pem?, crl?, signer?);
     Some(Checked {
         name_ko: k.name_ko,
         name_en: k.name_en,
@@ -85,6 +100,7 @@ pub fn check<C: Check>(
         roots_pem,
         tls_ca_pem,
         crl,
+        signer,
         settings: Settings {
             config: KakaoDirectConfig {
                 endpoint: k.endpoint,

@@ -14,7 +14,7 @@ use super::session::TossPublicKey;
 use super::{
     visible_ascii, TossDirectAdapter, TossDirectClientSecret, TossDirectConfig, MAX_TTL_SECS,
 };
-use crate::config::{check_times, Check, Checked, Material};
+use crate::config::{check_times, signer_rules, Check, Checked, Material};
 use crate::Provider;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -45,8 +45,16 @@ pub struct RawTossDirect<S> {
     /// The provider's CRL: a file (PEM or DER, re-read when it changes) or an
     /// `https://` URL (`http://` only on loopback), fetched in the background.
     pub crl: Option<String>,
-    /// Refuse results when no current CRL is held (default false).
+    /// Refuse results when no current CRL is held (default true with `crl`).
     pub crl_required: Option<bool>,
+    /// certificatePolicies OIDs; the signer's certificate must name one of them.
+    pub required_policies: Option<Vec<String>>,
+    /// extendedKeyUsage OIDs; the signer's certificate must name one of them.
+    pub required_eku: Option<Vec<String>>,
+    /// PEM file of the CA certificate(s) that alone may issue the signer's.
+    pub issuing_ca: Option<String>,
+    /// SHA-256 fingerprints of the CA certificate(s) that alone may issue the signer's.
+    pub issuing_ca_sha256: Option<Vec<String>>,
 }
 
 /// The family's part of a checked section.
@@ -108,12 +116,20 @@ pub fn check<C: Check>(
     let tls_ca_pem = t.tls_ca.as_deref().and_then(|f| c.file("tls_ca", f));
     check_times(c, t.ttl_secs, MAX_TTL_SECS, t.timeout_ms);
     let crl = c.crl(t.crl.as_deref(), t.crl_required);
-    let (level, client_secret, session_public_key_pem, roots_pem, crl) = (
+    let signer = signer_rules(
+        c,
+        &t.required_policies,
+        &t.required_eku,
+        &t.issuing_ca,
+        &t.issuing_ca_sha256,
+    );
+    let (level, client_secret, session_public_key_pem, roots_pem, crl, signer) = (
         lvl?,
         client_secret?,
         session_public_key_pem?,
         roots_pem?,
         crl?,
+        signer?,
     );
     Some(Checked {
         name_ko: t.name_ko,
@@ -122,6 +138,7 @@ pub fn check<C: Check>(
         roots_pem,
         tls_ca_pem,
         crl,
+        signer,
         settings: Settings {
             config: TossDirectConfig {
                 endpoint: t.endpoint,

@@ -2,6 +2,14 @@
 //! family): where its published CRL comes from, and whether a login must be
 //! refused without a current one.
 //!
+//! Revocation is on unless an operator says otherwise: with `crl`,
+//! `crl_required` defaults to true (a result is refused while no current CRL
+//! covers each certificate of its chain). Outside the demo (a config without
+//! `[demo]`) a provider without `crl` is an error: a national login that never
+//! learns of a revoked certificate would keep logging its thief in. An operator
+//! who means it writes `crl_required = false` (the gateway logs a warning for
+//! that provider at every start and reload). The demo may leave `crl` out.
+//!
 //! `crl` is a URL when it starts with `https://` or `http://` (plain http only
 //! on loopback, as for every other URL in the config), fetched by the adapter
 //! in the background; otherwise a file, resolved against the config's folder.
@@ -25,18 +33,32 @@ pub(super) fn build(
     span: Range<usize>,
     crl: Option<&str>,
     required: Option<bool>,
+    demo: bool,
 ) -> Option<Option<CrlSettings>> {
     let Some(rel) = crl else {
-        if required == Some(true) {
-            r.at(
-                span,
-                format!("providers.{id}: crl_required = true needs crl (the CRL file or URL)"),
-            );
-            return None;
+        match required {
+            Some(true) => {
+                r.at(
+                    span,
+                    format!("providers.{id}: crl_required = true needs crl (the CRL file or URL)"),
+                );
+                return None;
+            }
+            None if !demo => {
+                r.at(
+                    span,
+                    format!(
+                        "providers.{id}: no crl: outside the demo every provider needs its CRL \
+                         (crl = \"FILE\" or \"https://URL\"); write crl_required = false to run \
+                         it without revocation checks"
+                    ),
+                );
+                return None;
+            }
+            _ => return Some(None),
         }
-        return Some(None);
     };
-    let required = required.unwrap_or(false);
+    let required = required.unwrap_or(true);
     if rel.starts_with("https://") || rel.starts_with("http://") {
         if let Err(e) = super::check_url(rel, false) {
             r.at(span, format!("providers.{id}.crl: {e}"));

@@ -26,6 +26,7 @@ name_ko = "KB국민인증서"
 name_en = "KB Kookmin Bank"
 level = "substantial"
 roots = "root.pem"
+crl_required = false
 secrets = { hmac_key = { value = "a2ItaG1hYy1rZXk=" }, field_key = { value = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" } }
 
 [providers.kb.api]

@@ -20,7 +20,7 @@ pairwise_key = { value = "0123456789abcdef0123456789abcdef" }
 
     fn section(extra: &str) -> String {
         format!(
-            "{BASE}\n[providers.kakao-direct]\ntype = \"kakao_direct\"\nname_ko = \"카카오 (직접 연동)\"\nname_en = \"Kakao (direct)\"\nlevel = \"substantial\"\nendpoint = \"http://127.0.0.1:8081/kakao-direct\"\napi_key = {{ value = \"0123abcd\" }}\nroots = \"root.pem\"\n{extra}"
+            "{BASE}\n[providers.kakao-direct]\ntype = \"kakao_direct\"\nname_ko = \"카카오 (직접 연동)\"\nname_en = \"Kakao (direct)\"\nlevel = \"substantial\"\nendpoint = \"http://127.0.0.1:8081/kakao-direct\"\napi_key = {{ value = \"0123abcd\" }}\nroots = \"root.pem\"\ncrl_required = false\n{extra}"
         )
     }
 

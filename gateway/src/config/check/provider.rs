@@ -23,6 +23,8 @@ struct Section<'r, 'a> {
     base: &'r Path,
     id: &'r str,
     span: Range<usize>,
+    /// The config has `[demo]` (see `crl.rs`).
+    demo: bool,
 }
 
 impl Check for Section<'_, '_> {
@@ -75,7 +77,15 @@ impl Check for Section<'_, '_> {
     }
 
     fn crl(&mut self, c: Option<&str>, required: Option<bool>) -> Option<Option<CrlSettings>> {
-        crl::build(self.r, self.base, self.id, self.span.clone(), c, required)
+        crl::build(
+            self.r,
+            self.base,
+            self.id,
+            self.span.clone(),
+            c,
+            required,
+            self.demo,
+        )
     }
 }
 
@@ -87,8 +97,15 @@ pub(super) fn build(
     id: &str,
     span: Range<usize>,
     raw: RawProvider,
+    demo: bool,
 ) -> Option<ProviderConfig> {
-    let mut c = Section { r, base, id, span };
+    let mut c = Section {
+        r,
+        base,
+        id,
+        span,
+        demo,
+    };
     /// The common part of a checked section, and the family's variant.
     fn config<F>(
         id: &str,
@@ -100,6 +117,7 @@ pub(super) fn build(
             name_ko: checked.name_ko,
             name_en: checked.name_en,
             level: checked.level,
+            signer: checked.signer,
             family: family(
                 checked.settings,
                 checked.roots_pem,

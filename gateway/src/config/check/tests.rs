@@ -116,7 +116,7 @@ fn provider_health_thresholds_and_overrides() {
             "{GOOD}\n[providers.kakao]\ntype = \"barocert\"\nproduct = \"kakao\"\nname_ko = \"p\"\nname_en = \"p\"\n\
              level = \"substantial\"\nendpoint = \"https://b.example\"\nauth_endpoint = \"https://a.example\"\n\
              link_id = \"L\"\nclient_code = \"023040000001\"\nsecret_key = {{ value = \"c2VjcmV0\" }}\n\
-             roots = \"{}\"\n\n[health]\n{body}\n",
+             roots = \"{}\"\ncrl_required = false\n\n[health]\n{body}\n",
             root.display()
         )
     };
@@ -285,7 +285,7 @@ fn barocert_products_and_their_required_fields() {
             "{GOOD}\n[providers.p]\ntype = \"barocert\"\nproduct = \"{product}\"\nname_ko = \"p\"\nname_en = \"p\"\n\
              level = \"substantial\"\nendpoint = \"https://b.example\"\nauth_endpoint = \"https://a.example\"\n\
              link_id = \"L\"\nclient_code = \"023040000001\"\nsecret_key = {{ value = \"c2VjcmV0\" }}\n\
-             roots = \"{}\"\n{extra}",
+             roots = \"{}\"\ncrl_required = false\n{extra}",
             root.display()
         )
     };
@@ -333,7 +333,7 @@ fn barocert_crl_keys() {
             _ => panic!("not barocert"),
         }
     };
-    assert!(crl_of(&provider("")).is_none());
+    assert!(crl_of(&provider("crl_required = false")).is_none());
     let set = crl_of(&provider(&format!(
         "crl = \"{}\"\ncrl_required = true",
         crl.display()
@@ -347,7 +347,13 @@ fn barocert_crl_keys() {
         dir.join("later.pem").display()
     )))
     .unwrap();
-    assert!(!later.required);
+    assert!(later.required, "crl_required defaults to true with crl");
+    let optional = crl_of(&provider(&format!(
+        "crl = \"{}\"\ncrl_required = false",
+        crl.display()
+    )))
+    .unwrap();
+    assert!(!optional.required);
 
     let e = errs(&provider("crl_required = true"));
     assert!(e.len() == 1 && e[0].contains("needs crl"), "{e:?}");
@@ -431,7 +437,10 @@ fn crl_keys_on_every_family() {
         }
     };
     for section in [&kakao, &toss, &bank] {
-        assert!(crl_of(&with(section, "")).is_none(), "{section}");
+        assert!(
+            crl_of(&with(section, "crl_required = false")).is_none(),
+            "{section}"
+        );
         let set = crl_of(&with(section, "crl = \"crl.pem\"\ncrl_required = true")).unwrap();
         assert_eq!(set.source, CrlSource::File(PathBuf::from("/tmp/crl.pem")));
         assert!(set.required);
@@ -440,7 +449,7 @@ fn crl_keys_on_every_family() {
             set.source,
             CrlSource::Url("https://crl.example/p.crl".into())
         );
-        assert!(!set.required);
+        assert!(set.required, "crl_required defaults to true with crl");
         let e = errs(&with(section, "crl_required = true"));
         assert!(e.len() == 1 && e[0].contains("needs crl"), "{e:?}");
         let e = errs(&with(section, "crl = \"http://crl.example/p.crl\""));
@@ -458,7 +467,7 @@ fn providers_keep_file_order() {
     std::fs::write(dir.join("root.pem"), pki.root_pem().unwrap()).unwrap();
     let provider = |id: &str| {
         format!(
-            "[providers.{id}]\ntype = \"barocert\"\nproduct = \"kakao\"\nname_ko = \"{id}\"\nname_en = \"{id}\"\nlevel = \"substantial\"\nendpoint = \"http://127.0.0.1:9\"\nauth_endpoint = \"http://127.0.0.1:9\"\nlink_id = \"L\"\nclient_code = \"023040000001\"\nsecret_key = {{ value = \"bXVuamlnaS1kZW1vLXNlY3JldC1rZXktMzJieXRlcyE=\" }}\nroots = \"root.pem\"\n"
+            "[providers.{id}]\ntype = \"barocert\"\nproduct = \"kakao\"\nname_ko = \"{id}\"\nname_en = \"{id}\"\nlevel = \"substantial\"\nendpoint = \"http://127.0.0.1:9\"\nauth_endpoint = \"http://127.0.0.1:9\"\nlink_id = \"L\"\nclient_code = \"023040000001\"\nsecret_key = {{ value = \"bXVuamlnaS1kZW1vLXNlY3JldC1rZXktMzJieXRlcyE=\" }}\nroots = \"root.pem\"\ncrl_required = false\n"
         )
     };
     let text = format!(
@@ -932,4 +941,106 @@ fn the_audit_log_is_one_section_with_the_signing_key_as_its_old_name() {
     assert!(e[0].contains("unknown field `sync`"), "{e:?}");
     let e = errs(&audit("on_failure = \"log\""));
     assert!(e[0].contains("missing field `path`"), "{e:?}");
+}
+
+/// Outside the demo a provider without `crl` is an error unless it says
+/// `crl_required = false`; the demo may leave it out.
+#[test]
+fn revocation_is_required_outside_the_demo() {
+    let dir = std::env::temp_dir().join(format!("munjigi-check-nocrl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pki = munjigi_sim::testpki::ProviderPki::generate("Test").unwrap();
+    let root = dir.join("root.pem");
+    std::fs::write(&root, pki.root_pem().unwrap()).unwrap();
+    let provider = |extra: &str| {
+        format!(
+            "{GOOD}\n[providers.p]\ntype = \"barocert\"\nproduct = \"kakao\"\nname_ko = \"p\"\nname_en = \"p\"\n\
+             level = \"substantial\"\nendpoint = \"https://b.example\"\nauth_endpoint = \"https://a.example\"\n\
+             link_id = \"L\"\nclient_code = \"023040000001\"\nsecret_key = {{ value = \"c2VjcmV0\" }}\n\
+             roots = \"{}\"\n{extra}",
+            root.display()
+        )
+    };
+    let e = errs(&provider(""));
+    assert!(
+        e.len() == 1 && e[0].contains("providers.p: no crl: outside the demo"),
+        "{e:?}"
+    );
+    assert!(errs(&provider("crl_required = false")).is_empty());
+    assert!(errs(&provider("crl = \"crl.pem\"")).is_empty());
+    let demo = format!("{}\n[demo]\nsite = \"town\"\n", provider(""));
+    assert!(errs(&demo).is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `required_policies`, `required_eku`, `issuing_ca` and `issuing_ca_sha256`
+/// (every family): OIDs and fingerprints are checked, the PEM must hold CA
+/// certificates, an empty list is a mistake.
+#[test]
+fn signer_certificate_rules() {
+    let dir = std::env::temp_dir().join(format!("munjigi-check-signer-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pki = munjigi_sim::testpki::ProviderPki::generate("Test").unwrap();
+    std::fs::write(dir.join("root.pem"), pki.root_pem().unwrap()).unwrap();
+    std::fs::write(dir.join("ca.pem"), pki.ca_pem().unwrap()).unwrap();
+    let leaf = pki.issue_subscriber("Kim", "U1", None).unwrap();
+    std::fs::write(dir.join("leaf.pem"), leaf.cert.to_pem().unwrap()).unwrap();
+    let kakao = "[providers.p]\ntype = \"kakao_direct\"\nname_ko = \"p\"\nname_en = \"p\"\nlevel = \"substantial\"\n\
+         endpoint = \"https://k.example\"\napi_key = { value = \"k\" }\nroots = \"root.pem\"\ncrl = \"crl.pem\"\n";
+    let barocert = "[providers.p]\ntype = \"barocert\"\nproduct = \"kakao\"\nname_ko = \"p\"\nname_en = \"p\"\n\
+         level = \"substantial\"\nendpoint = \"https://b.example\"\nauth_endpoint = \"https://a.example\"\n\
+         link_id = \"L\"\nclient_code = \"023040000001\"\nsecret_key = { value = \"c2VjcmV0\" }\n\
+         roots = \"root.pem\"\ncrl = \"crl.pem\"\n";
+    let file = dir.join("x.toml");
+    let errs_in = |text: &str| match parse(&file, text) {
+        Ok(_) => vec![],
+        Err(e) => e.0.iter().map(|e| e.message.clone()).collect(),
+    };
+    let fp = {
+        let d = openssl::sha::sha256(&pki.ca().to_der().unwrap());
+        hex::encode_upper(d)
+    };
+    for section in [kakao, barocert] {
+        let with = |keys: &str| format!("{GOOD}\n{section}{keys}\n");
+        let good = format!(
+            "required_policies = [\"1.2.410.200005.1.1.5\", \"1.2.410.200005.1.1.1\"]\n\
+             required_eku = [\"1.3.6.1.5.5.7.3.4\"]\nissuing_ca = \"ca.pem\"\n\
+             issuing_ca_sha256 = [\"{fp}\"]"
+        );
+        let c = parse(&file, &with(&good)).unwrap();
+        assert!(c.providers[0].signer.pins_issuing_ca());
+        let c = parse(&file, &with("")).unwrap();
+        assert!(!c.providers[0].signer.pins_issuing_ca());
+        for (keys, want) in [
+            (
+                "required_policies = [\"1.2.410.x\"]",
+                "providers.p.required_policies: `1.2.410.x` is not an object identifier",
+            ),
+            (
+                "required_eku = [\"serverAuth\"]",
+                "providers.p.required_eku: `serverAuth` is not an object identifier",
+            ),
+            ("required_eku = []", "providers.p.required_eku is empty"),
+            (
+                "issuing_ca_sha256 = [\"00\"]",
+                "providers.p.issuing_ca_sha256: `00` is not a SHA-256 fingerprint",
+            ),
+            (
+                "issuing_ca = \"leaf.pem\"",
+                "providers.p.issuing_ca: a pinned issuing CA certificate is not a CA",
+            ),
+            (
+                "issuing_ca = \"absent.pem\"",
+                "cannot read providers.p.issuing_ca",
+            ),
+            (
+                "issuing_ca_pem = \"ca.pem\"",
+                "unknown field `issuing_ca_pem`",
+            ),
+        ] {
+            let e = errs_in(&with(keys));
+            assert!(e.len() == 1 && e[0].contains(want), "{keys}: {e:?}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -20,7 +20,7 @@ pairwise_key = { value = "0123456789abcdef0123456789abcdef" }
 
     fn section(extra: &str) -> String {
         format!(
-            "{BASE}\n[providers.toss-direct]\ntype = \"toss_direct\"\nname_ko = \"토스 (직접 연동)\"\nname_en = \"Toss (direct)\"\nlevel = \"substantial\"\nendpoint = \"http://127.0.0.1:8081/toss-direct\"\ntoken_endpoint = \"http://127.0.0.1:8081/toss-direct/token\"\nclient_id = \"munjigi\"\nclient_secret = {{ value = \"s3cr3t-value\" }}\nsession_public_key = \"session.pem\"\nroots = \"root.pem\"\n{extra}"
+            "{BASE}\n[providers.toss-direct]\ntype = \"toss_direct\"\nname_ko = \"토스 (직접 연동)\"\nname_en = \"Toss (direct)\"\nlevel = \"substantial\"\nendpoint = \"http://127.0.0.1:8081/toss-direct\"\ntoken_endpoint = \"http://127.0.0.1:8081/toss-direct/token\"\nclient_id = \"munjigi\"\nclient_secret = {{ value = \"s3cr3t-value\" }}\nsession_public_key = \"session.pem\"\nroots = \"root.pem\"\ncrl_required = false\n{extra}"
         )
     }
 
