@@ -2,8 +2,11 @@
 //! simulator's signing path (DER attached, BER indefinite-length, detached, and
 //! detached over a SHA-256 only), over
 //! the content the fuzz target expects, signed under a test PKI whose root the
-//! target trusts. Usage: `cargo run -p munjigi-providers --example cms_seeds -- DIR`
-//! (writes DIR/pki/… and DIR/corpus/…).
+//! target trusts, and the PKI's CRLs (DIR/pki/crl.pem, the target's stricter
+//! anchors check them) with one other subscriber revoked; plus a result signed
+//! with the CA's own key (refused as `ca_signer`). Usage:
+//! `cargo run -p munjigi-providers --example cms_seeds -- DIR` (writes
+//! DIR/pki/… and DIR/corpus/…).
 
 use munjigi_providers::cms::Encoding;
 use munjigi_sim::testpki::ProviderPki;
@@ -14,7 +17,15 @@ pub const CONTENT: &[u8] = b"munjigi-fuzz-nonce-0123456789abcdef";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = PathBuf::from(std::env::args().nth(1).ok_or("usage: cms_seeds DIR")?);
-    let pki = ProviderPki::load_or_generate(&dir.join("pki"), "Fuzz")?;
+    let pki_dir = dir.join("pki");
+    let pki = match ProviderPki::load_or_generate(&pki_dir, "Fuzz") {
+        // A folder of an older layout (no root key): seeds are throw-away.
+        Err(munjigi_sim::testpki::PkiError::Incomplete(_)) => {
+            std::fs::remove_dir_all(&pki_dir)?;
+            ProviderPki::load_or_generate(&pki_dir, "Fuzz")?
+        }
+        other => other?,
+    };
     let corpus = dir.join("corpus");
     std::fs::create_dir_all(&corpus)?;
     let person = pki.issue_subscriber("홍길동", "FUZZ-0001", None)?;
@@ -35,6 +46,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Encoding::BerIndefiniteDetached,
     )?;
     std::fs::write(corpus.join("ber-detached-sha256"), signed)?;
+    let ca = munjigi_sim::cms::sign(CONTENT, &pki.ca_as_subscriber(), &[], Encoding::DerAttached)?;
+    std::fs::write(corpus.join("ca-signer"), ca)?;
+    let other = pki.issue_subscriber("김철수", "FUZZ-0002", None)?;
+    pki.revoke(other.cert.serial_number())?;
+    pki.write_crl(&pki_dir.join("crl.pem"))?;
     println!("seeds in {}", corpus.display());
     Ok(())
 }

@@ -2,10 +2,15 @@
 //! and verification must end in `Ok` or a typed `CmsError`, never a panic or a
 //! crash. Trusts the root in `$MUNJIGI_FUZZ_DIR/pki/root.pem` (written with the
 //! seeds by the `cms_seeds` example) so mutated seeds reach the deep checks.
+//!
+//! Oracle: the same root with the provider rules on top (its CRLs required,
+//! the seeds' policy, the CA pinned) only ever refuses more: whatever passes
+//! them passes the root alone, and whatever the root alone refuses they
+//! refuse too.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use munjigi_providers::cms::{self, Content, Expect, TrustAnchors};
+use munjigi_providers::cms::{self, Content, CrlPolicy, Expect, SignerRules, TrustAnchors};
 use std::sync::OnceLock;
 
 const CONTENT: &[u8] = b"munjigi-fuzz-nonce-0123456789abcdef";
@@ -25,6 +30,25 @@ fn anchors() -> &'static TrustAnchors {
     })
 }
 
+/// The test PKI's subscriber policy (`munjigi_sim::testpki::TEST_POLICY_OID`).
+const POLICY: &str = "1.2.410.200005.1.1.5";
+
+fn strict() -> &'static TrustAnchors {
+    static A: OnceLock<TrustAnchors> = OnceLock::new();
+    A.get_or_init(|| {
+        let dir = std::env::var("MUNJIGI_FUZZ_DIR").unwrap_or_else(|_| "target/fuzz-cms".into());
+        let ca = std::fs::read(format!("{dir}/pki/ca.pem")).expect("run deploy/fuzz");
+        let rules = SignerRules::default()
+            .require_policies([POLICY])
+            .and_then(|r| r.pin_issuing_ca_pem(&ca))
+            .expect("rules");
+        anchors()
+            .clone()
+            .with_signer_rules(rules)
+            .with_crl(CrlPolicy::from_file(format!("{dir}/pki/crl.pem"), true))
+    })
+}
+
 fuzz_target!(|data: &[u8]| {
     for content in [
         Content::Attached(CONTENT),
@@ -37,6 +61,12 @@ fuzz_target!(|data: &[u8]| {
             not_after: u64::MAX / 2,
             skew_secs: 60,
         };
-        let _ = cms::verify(data, &expect, anchors());
+        let plain = cms::verify(data, &expect, anchors());
+        let strict = cms::verify(data, &expect, strict());
+        match (&plain, &strict) {
+            (Err(_), Ok(_)) => panic!("the stricter anchors accepted what the root refused"),
+            (Ok(p), Ok(s)) => assert_eq!(p.signing_time, s.signing_time),
+            _ => {}
+        }
     }
 });

@@ -406,4 +406,98 @@ mod tests {
         ));
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    /// What [`CrlSpec`] asks for is in the CRL, read back with `x509-cert`.
+    #[test]
+    fn crl_spec_shapes_the_crl() {
+        let pki = ProviderPki::generate("Spec").unwrap();
+        let read = |spec: &CrlSpec| {
+            let pem = pki.crl_pem_with(spec).unwrap();
+            let der = X509Crl::from_pem(&pem).unwrap().to_der().unwrap();
+            CertificateList::from_der(&der).unwrap().tbs_cert_list
+        };
+        let ext = |tbs: &TbsCertList, oid: ObjectIdentifier| {
+            tbs.crl_extensions
+                .iter()
+                .flatten()
+                .find(|e| e.extn_id == oid)
+                .cloned()
+        };
+        let number = |tbs: &TbsCertList| {
+            let e = ext(tbs, ID_CE_CRL_NUMBER).unwrap();
+            let n = Uint::from_der(e.extn_value.as_bytes()).unwrap();
+            n.as_bytes()
+                .iter()
+                .fold(0u64, |a, b| (a << 8) | u64::from(*b))
+        };
+        // Numbers only go up, and start at thisUpdate in milliseconds.
+        let a = number(&read(&CrlSpec::default()));
+        let b = number(&read(&CrlSpec::default()));
+        assert!(b > a && a >= u64::try_from(unix_now() - 61).unwrap() * 1000);
+        assert_eq!(
+            number(&read(&CrlSpec {
+                number: CrlNumber::Is(7),
+                ..CrlSpec::default()
+            })),
+            7
+        );
+        assert!(ext(
+            &read(&CrlSpec {
+                number: CrlNumber::Absent,
+                ..CrlSpec::default()
+            }),
+            ID_CE_CRL_NUMBER
+        )
+        .is_none());
+        let delta = ext(
+            &read(&CrlSpec {
+                delta_of: Some(3),
+                ..CrlSpec::default()
+            }),
+            ID_CE_DELTA_CRL_INDICATOR,
+        )
+        .unwrap();
+        assert!(delta.critical);
+        let idp = ext(
+            &read(&CrlSpec {
+                idp: Some(Idp::CaCertsOnly),
+                ..CrlSpec::default()
+            }),
+            ID_CE_ISSUING_DISTRIBUTION_POINT,
+        )
+        .unwrap();
+        assert!(idp.critical);
+        let idp = IssuingDistributionPoint::from_der(idp.extn_value.as_bytes()).unwrap();
+        assert!(idp.only_contains_ca_certs && !idp.only_contains_user_certs);
+        let odd = read(&CrlSpec {
+            unknown_critical: true,
+            ..CrlSpec::default()
+        });
+        assert!(ext(&odd, UNKNOWN_EXTENSION).unwrap().critical);
+
+        // The root's CRL: signed by the root, listing the revoked CA with its date.
+        pki.revoke_ca_at(1_700_000_000).unwrap();
+        let pem = pki
+            .crl_pem_with(&CrlSpec {
+                by_root: true,
+                ..CrlSpec::default()
+            })
+            .unwrap();
+        let crl = X509Crl::from_pem(&pem).unwrap();
+        assert!(crl.verify(&pki.root().public_key().unwrap()).unwrap());
+        match crl.get_by_serial(pki.ca().serial_number()) {
+            CrlStatus::Revoked(r) => assert!(
+                *r.revocation_date() == openssl::asn1::Asn1Time::from_unix(1_700_000_000).unwrap()
+            ),
+            _ => panic!("the CA is not on the root's CRL"),
+        }
+        // The default bundle holds both.
+        assert_eq!(
+            String::from_utf8(pki.crl_pem().unwrap())
+                .unwrap()
+                .matches("BEGIN X509 CRL")
+                .count(),
+            2
+        );
+    }
 }
