@@ -193,7 +193,7 @@ fn signer_changes_are_logged_or_refused_per_provider() {
             "{GOOD}\n[providers.kakao]\ntype = \"barocert\"\nproduct = \"kakao\"\nname_ko = \"p\"\nname_en = \"p\"\n\
              level = \"substantial\"\nendpoint = \"https://b.example\"\nauth_endpoint = \"https://a.example\"\n\
              link_id = \"L\"\nclient_code = \"023040000001\"\nsecret_key = {{ value = \"c2VjcmV0\" }}\n\
-             roots = \"{}\"\n\n[admin]\nlisten = \"127.0.0.1:9090\"\n\
+             roots = \"{}\"\ncrl_required = false\n\n[admin]\nlisten = \"127.0.0.1:9090\"\n\
              token = {{ value = \"0123456789abcdef0123456789abcdef\" }}\n\n[signers]\n{body}\n",
             root.display()
         )
