@@ -275,6 +275,12 @@ struct SetOutage {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RevokeCa {
+    provider: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct SetCrl {
     provider: String,
     available: bool,
@@ -710,6 +716,35 @@ impl Simulator {
                 };
                 self.control.set_crl_available(&set.provider, set.available);
                 info!(provider = %set.provider, available = set.available, "simulator control: CRL URL availability changed");
+                reply(StatusCode::OK, serde_json::json!({"status": "ok"}))
+            }
+            // The provider's root revokes its CA (above every subscriber)
+            // as of now; its CRL file is rewritten, as on every revocation.
+            (&Method::POST, "revoke-ca") => {
+                let Ok(who) = serde_json::from_slice::<RevokeCa>(body) else {
+                    return reply(
+                        StatusCode::BAD_REQUEST,
+                        serde_json::json!({"error": "expected {\"provider\"}"}),
+                    );
+                };
+                let pkis = self.named_pkis();
+                let Some((name, pki)) = pkis.iter().find(|(n, _)| *n == who.provider) else {
+                    return reply(
+                        StatusCode::BAD_REQUEST,
+                        serde_json::json!({"error": "no such provider"}),
+                    );
+                };
+                let done = pki
+                    .revoke_ca()
+                    .and_then(|()| pki.write_crl(&crl_path(&self.control.pki_dir, name)));
+                if let Err(e) = done {
+                    warn!(provider = %name, error = %e, "simulator control: revoking the CA failed");
+                    return reply(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        serde_json::json!({"error": "revoking the CA failed"}),
+                    );
+                }
+                info!(provider = %name, "simulator control: the provider's CA revoked by its root");
                 reply(StatusCode::OK, serde_json::json!({"status": "ok"}))
             }
             (&Method::POST, "people") => {

@@ -49,6 +49,10 @@
 //! - `POST /_control/crl` with `{"provider": "kakao", "available": false}`:
 //!   makes `GET /pki/kakao/crl` answer 503 until set `true` again (a CRL
 //!   distribution point outage). 200 `{"status":"ok"}`; 400 on a bad body.
+//! - `POST /_control/revoke-ca` with `{"provider": "kakao"}`: the provider's
+//!   root revokes its CA as of now and its `crl.pem` is rewritten (every
+//!   result of that provider then fails the gateway's CRL check of the CA).
+//!   200 `{"status":"ok"}`; 400 on a bad body or an unknown provider.
 //! - `POST /_control/outage` with `{"provider": "kakao", "mode": "down"}`: a
 //!   provider-wide outage (`misbehave.rs`'s `Outage`) of one provider, named
 //!   as the CRL URLs name it: every call to it, starts included and whoever

@@ -161,6 +161,11 @@ impl ProviderPki {
         add(&self.revoked, serial, at)
     }
 
+    /// The root revokes this PKI's CA as of now (see [`Self::revoke_ca_at`]).
+    pub fn revoke_ca(&self) -> Result<(), PkiError> {
+        self.revoke_ca_at(unix_now())
+    }
+
     /// The root revokes this PKI's CA (the intermediate) as of `at`: its
     /// serial is on the root's CRL.
     pub fn revoke_ca_at(&self, at: i64) -> Result<(), PkiError> {
