@@ -88,7 +88,7 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, SystemTime};
 
 use der::asn1::ObjectIdentifier;
-use der::{Decode as _, Encode as _};
+use der::Decode as _;
 use openssl::asn1::Asn1Time;
 use openssl::x509::{CrlStatus, X509Crl, X509};
 use tracing::{debug, info, warn};
@@ -246,7 +246,8 @@ impl Crl {
             i64::try_from(t.to_unix_duration().as_secs()).unwrap_or(i64::MAX)
         };
         let mut crl = Self {
-            issuer: tbs.issuer.to_der().map_err(|_| CmsError::BadCrl)?,
+            // As OpenSSL encodes it, as it encodes the issuer's subject.
+            issuer: x509.issuer_name().to_der().map_err(|_| CmsError::BadCrl)?,
             this_update: unix(tbs.this_update),
             next_update: tbs.next_update.map(unix),
             number: None,
