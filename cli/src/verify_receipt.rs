@@ -72,7 +72,8 @@ impl std::fmt::Display for Failure {
     }
 }
 
-/// The roots (and CRL, if any) of `provider` in a gateway config.
+/// The roots, signer rules (policies, EKU, issuing CA) and CRL (if any) of
+/// `provider` in a gateway config.
 pub fn trust_from_config(cfg: &munjigi::config::Config, provider: &str) -> Result<Trust, String> {
     use munjigi::config::model::{CrlSource, ProviderFamily};
     let p = cfg
@@ -85,7 +86,8 @@ pub fn trust_from_config(cfg: &munjigi::config::Config, provider: &str) -> Resul
         | ProviderFamily::Declarative { roots_pem, crl, .. } => (roots_pem, crl.as_ref()),
     };
     let mut anchors = TrustAnchors::from_pem(roots_pem)
-        .map_err(|e| format!("provider `{provider}` roots: {e}"))?;
+        .map_err(|e| format!("provider `{provider}` roots: {e}"))?
+        .with_signer_rules(p.signer.clone());
     let revocation = match crl.map(|c| &c.source) {
         None => format!("not checked (provider `{provider}` has no crl in the config)"),
         Some(CrlSource::Url(url)) => format!(
