@@ -10,7 +10,10 @@
 //! [`Check`] once; each family calls it in its own order, so its messages (and
 //! their order) are the family's alone. Likewise the gateway builds the trust
 //! anchors with the CRL once, as a [`Material`], and each family's `build`
-//! turns its checked settings into an adapter.
+//! turns its checked settings into an adapter. The keys on the signer's
+//! certificate every family has (`required_policies`, `required_eku`,
+//! `issuing_ca`, `issuing_ca_sha256`) are read once, by [`signer_rules`], so
+//! their meaning and messages cannot differ between families.
 //!
 //! Nothing here knows about TOML, positions or the gateway's types: they are
 //! the associated types of [`Check`]. A family's section type is named
@@ -91,6 +94,7 @@ pub fn signer_rules<C: Check>(
             None
         }
     };
+    // Each list key and the rule it adds.
     let lists = [
         (
             "required_policies",
