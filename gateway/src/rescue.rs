@@ -405,7 +405,20 @@ pub fn respond(e: &GatewayError, ctx: &Ctx, ways: &Ways) -> Response {
         }
         _ => ways,
     };
-    let mut resp = page(&rescue, ctx, ways, wait);
+    // What an integrator must change on their side, when only they can:
+    // the SP and the algorithm it used (its own message's contents).
+    let detail = match e {
+        GatewayError::Saml(s)
+            if matches!(
+                s.refusal,
+                crate::saml::error::Refusal::SignatureAlgorithm(_)
+            ) =>
+        {
+            Some(s.to_string())
+        }
+        _ => None,
+    };
+    let mut resp = page(&rescue, ctx, ways, wait, detail.as_deref());
     if let Some(w) = wait {
         // Rounded up: retrying at the second given must not be too early.
         let secs = w.as_millis().div_ceil(1000).max(1);
@@ -444,6 +457,7 @@ pub fn page(
     ctx: &Ctx,
     ways: &Ways,
     wait: Option<std::time::Duration>,
+    detail: Option<&str>,
 ) -> Response {
     let (ko, en) = ctx.lang_hrefs();
     let view = ErrorView {
@@ -457,6 +471,7 @@ pub fn page(
         lang_ko_href: &ko,
         lang_en_href: &en,
         wait,
+        detail,
     };
     let body = pages::error(&view).unwrap_or_else(|err| {
         tracing::error!(code = Fault::Render.code(), error = %err, "error page failed to render");
@@ -633,7 +648,7 @@ mod tests {
             M::UnknownSp,
             M::SignatureMissing,
             M::BadSignature,
-            M::SignatureAlgorithm,
+            M::SignatureAlgorithm("SigAlg `x`".into()),
             M::RepeatedParameter,
             M::UnknownAcs,
             M::Destination,

@@ -45,9 +45,13 @@ from saml2.response import StatusError
 from saml2.s_utils import decode_base64_and_inflate
 from saml2.saml import NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_TRANSIENT
 from saml2.sigver import get_xmlsec_binary, verify_redirect_signature
-from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
+from saml2.xmldsig import DIGEST_SHA1, DIGEST_SHA256, SIG_RSA_SHA1, SIG_RSA_SHA256
 
 BINDINGS = {"redirect": BINDING_HTTP_REDIRECT, "post": BINDING_HTTP_POST}
+# The algorithms of signed AuthnRequests: RSA-SHA256 and SHA-256 unless a test
+# plays an SP that keeps pysaml2's SHA-1 defaults (7.5: RSA-SHA1, SHA-1).
+AUTHN_SIG = {"rsa-sha256": SIG_RSA_SHA256, "rsa-sha1": SIG_RSA_SHA1}
+AUTHN_DIGEST = {"sha256": DIGEST_SHA256, "sha1": DIGEST_SHA1}
 NAMEID_FORMATS = {"persistent": NAMEID_FORMAT_PERSISTENT, "transient": NAMEID_FORMAT_TRANSIENT}
 
 ARGS = None
@@ -259,7 +263,8 @@ class Handler(BaseHTTPRequestHandler):
             kw["assertion_consumer_service_url"] = one["acs_url"]
         req_id, info = c.prepare_for_authenticate(
             relay_state=relay, binding=binding, nameid_format=NAMEID_FORMATS.get(one.get("nameid")),
-            sign=ARGS.sign_requests, sigalg=SIG_RSA_SHA256, digest_alg=DIGEST_SHA256,
+            sign=ARGS.sign_requests, sigalg=AUTHN_SIG[ARGS.authn_sig_alg],
+            digest_alg=AUTHN_DIGEST[ARGS.authn_digest],
             response_binding=response_binding, **kw)
         STATE["authn"][req_id] = relay
         return self.send_binding(info, "SAMLRequest", relay)
@@ -422,6 +427,8 @@ def main():
     p.add_argument("--want-response-signed", action="store_true")
     p.add_argument("--encrypt", action="store_true", help="publish an encryption key")
     p.add_argument("--allow-unsolicited", action="store_true", help="accept IdP-initiated responses at the ACS")
+    p.add_argument("--authn-sig-alg", choices=sorted(AUTHN_SIG), default="rsa-sha256")
+    p.add_argument("--authn-digest", choices=sorted(AUTHN_DIGEST), default="sha256")
     ARGS = p.parse_args()
     ARGS.base = f"http://127.0.0.1:{ARGS.port}"
     ARGS.entity_id = f"{ARGS.base}/metadata"

@@ -21,6 +21,10 @@ pub struct SamlSpOpts {
     pub encrypt: bool,
     /// Accept IdP-initiated (unsolicited) responses at `/acs`.
     pub allow_unsolicited: bool,
+    /// Sign AuthnRequests with RSA-SHA1 (pysaml2's own default) instead of RSA-SHA256.
+    pub authn_rsa_sha1: bool,
+    /// Digest signed AuthnRequests with SHA-1 (pysaml2's own default) instead of SHA-256.
+    pub authn_sha1_digest: bool,
 }
 
 /// The running SP: `url` is its base (`http://127.0.0.1:PORT`), `metadata` its
@@ -53,6 +57,12 @@ pub fn start_saml_sp(dir: &Path, idp_url: &str, opts: &SamlSpOpts) -> SamlSp {
         if on {
             cmd.arg(flag);
         }
+    }
+    if opts.authn_rsa_sha1 {
+        cmd.args(["--authn-sig-alg", "rsa-sha1"]);
+    }
+    if opts.authn_sha1_digest {
+        cmd.args(["--authn-digest", "sha1"]);
     }
     let (proc, _) = Proc::start("saml sp", cmd, "sp listening on");
     let url = format!("http://127.0.0.1:{port}");

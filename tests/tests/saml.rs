@@ -340,3 +340,79 @@ async fn idp_initiated_sso_only_where_the_site_allows_it() {
     assert_eq!(j["relay_state"], "deep-link", "{j}");
     assert!(j["in_response_to"].is_null(), "unsolicited: {j}");
 }
+
+/// What the gateway answers a POSTed AuthnRequest from the SP's login link.
+async fn post_authn_request(w: &SamlWorld) -> Page {
+    let mut b = Browser::new(None);
+    let start = b.get(&format!("{}/login?binding=post", w.sp.url)).await;
+    assert_eq!(start.status, 200, "{}", start.body);
+    submit_auto_post(&mut b, &start, &w.sp.url).await
+}
+
+/// Issue 19: pysaml2 signing with RSA-SHA256 but keeping its SHA-1 digest is
+/// refused by algorithm (MJ-M18), the page and the log naming the SP and the
+/// algorithm, until the site allows SHA-1 digests; an RSA-SHA1 signature
+/// (pysaml2's full default) is refused whatever the site says.
+#[tokio::test]
+async fn sha1_digests_only_where_allowed_and_sha1_signatures_never() {
+    let sha1_digest = SamlSpOpts {
+        sign_requests: true,
+        authn_sha1_digest: true,
+        ..SamlSpOpts::default()
+    };
+    let w = saml_world("saml-sha1-refused", &sha1_digest, "");
+    let page = post_authn_request(&w).await;
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert!(page.body.contains("MJ-M18"), "{}", page.body);
+    for named in [w.sp.entity_id.as_str(), "DigestMethod", "xmldsig#sha1"] {
+        assert!(
+            page.body.contains(named),
+            "page names {named}: {}",
+            page.body
+        );
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut lines: Vec<String> = Vec::new();
+    let wanted = |l: &String| {
+        l.contains("MJ-M18") && l.contains(&w.sp.entity_id) && l.contains("xmldsig#sha1")
+    };
+    while !lines.iter().any(wanted) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no log line naming the SP and the algorithm:\n{}",
+            lines.join("\n")
+        );
+        lines.extend(w.gw.proc.drain());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    // Allowed for this SP: the same request logs in.
+    let w = saml_world(
+        "saml-sha1-allowed",
+        &sha1_digest,
+        "allow_sha1_digest = true",
+    );
+    let mut b = Browser::new(None);
+    assert_logged_in(&saml_login(&mut b, &w, "binding=post").await);
+
+    // pysaml2's own defaults, RSA-SHA1 signatures: never, even when allowed.
+    let rsa_sha1 = SamlSpOpts {
+        authn_rsa_sha1: true,
+        ..sha1_digest
+    };
+    let w = saml_world("saml-rsa-sha1", &rsa_sha1, "allow_sha1_digest = true");
+    let page = post_authn_request(&w).await;
+    assert_eq!(page.status, 400, "{}", page.body);
+    for named in [
+        "MJ-M18",
+        w.sp.entity_id.as_str(),
+        "SignatureMethod",
+        "rsa-sha1",
+    ] {
+        assert!(
+            page.body.contains(named),
+            "page names {named}: {}",
+            page.body
+        );
+    }
+}

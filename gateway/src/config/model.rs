@@ -140,6 +140,8 @@ pub struct SamlSite {
     pub idp_initiated: bool,
     pub scope: String,
     pub encrypt_assertions: bool,
+    /// SHA-1 digests accepted in this SP's signed requests.
+    pub allow_sha1_digest: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -318,6 +318,11 @@ pub struct RawSiteSaml {
     /// Encrypt assertions to the metadata's encryption key (default: when
     /// the metadata has one).
     pub encrypt_assertions: Option<bool>,
+    /// Accept SHA-1 as the *digest* of this SP's signed requests (never as
+    /// the signature algorithm, never in what the gateway signs); for SPs
+    /// whose library still digests with SHA-1 (default false).
+    #[serde(default)]
+    pub allow_sha1_digest: bool,
 }
 
 #[derive(Debug, Deserialize)]

@@ -400,7 +400,7 @@ fn failure_page(txn: &LoginTxn, ctx: &Ctx) -> Response {
         other_provider: Some(base.clone()),
         back_to_site: Some(format!("{base}/abort")),
     };
-    rescue::page(&r, ctx, &ways, None)
+    rescue::page(&r, ctx, &ways, None, None)
 }
 
 async fn wait(app: &App, txn: LoginTxn, ctx: &Ctx) -> Result<Response, GatewayError> {

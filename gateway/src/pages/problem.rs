@@ -89,6 +89,9 @@ pub struct ErrorView<'a> {
     pub lang_en_href: &'a str,
     /// How long until a limit lets the citizen try again.
     pub wait: Option<std::time::Duration>,
+    /// For the site's developers: what their software sent that was refused
+    /// (a SAML SP's algorithm), in English as the log line says it.
+    pub detail: Option<&'a str>,
 }
 
 #[derive(Template)]
@@ -103,6 +106,7 @@ struct ErrorPage<'a> {
     wait: Option<String>,
     /// The first is the main button.
     actions: Vec<Action<'a>>,
+    detail: Option<&'a str>,
 }
 
 pub fn error(v: &ErrorView<'_>) -> Result<String, PageError> {
@@ -136,6 +140,7 @@ pub fn error(v: &ErrorView<'_>) -> Result<String, PageError> {
         txn: v.txn,
         wait: v.wait.map(|w| super::text::try_again_in(v.lang, w)),
         actions,
+        detail: v.detail,
     };
     Ok(page.render()?)
 }

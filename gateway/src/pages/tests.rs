@@ -608,6 +608,30 @@ fn error_view(lang: Lang, problem: Problem) -> ErrorView<'static> {
         lang_ko_href: "/x?lang=ko",
         lang_en_href: "/x?lang=en",
         wait: None,
+        detail: None,
+    }
+}
+
+#[test]
+fn a_detail_for_developers_is_labelled_escaped_and_only_when_given() {
+    for (lang, label) in [
+        (Lang::Ko, "사이트 개발자용 정보"),
+        (Lang::En, "For developers of the site"),
+    ] {
+        let plain = error(&error_view(lang, Problem::BadRequest)).unwrap();
+        assert!(!plain.contains(label));
+        let v = ErrorView {
+            detail: Some(HOSTILE),
+            ..error_view(lang, Problem::BadRequest)
+        };
+        let html = error(&v).unwrap();
+        assert!(html.contains(label), "{html}");
+        assert!(html.contains(HOSTILE_ESCAPED), "{html}");
+        assert!(!html.contains(HOSTILE));
+        assert!(
+            html.contains("<code lang=\"en\">"),
+            "marked as English for screen readers"
+        );
     }
 }
 

@@ -93,6 +93,8 @@ pub(super) struct Text {
     // Error page.
     pub code_label: &'static str,
     pub txn_label: &'static str,
+    /// Before what the site's developers must fix (an error page's detail).
+    pub detail_label: &'static str,
     pub quote_hint: &'static str,
     pub retry: &'static str,
     pub back_to_site: &'static str,
@@ -263,6 +265,7 @@ const KO: Text = Text {
 
     code_label: "오류 코드",
     txn_label: "거래 번호",
+    detail_label: "사이트 개발자용 정보",
     quote_hint: "사이트에 문의하실 때 이 번호를 알려 주세요.",
     retry: "다시 시도",
     back_to_site: "사이트로 돌아가기",
@@ -492,6 +495,7 @@ const EN: Text = Text {
 
     code_label: "Error code",
     txn_label: "Reference",
+    detail_label: "For developers of the site",
     quote_hint: "Quote these when you contact the site.",
     retry: "Try again",
     back_to_site: "Go back to the site",

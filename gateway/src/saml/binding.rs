@@ -55,6 +55,26 @@ impl Arrived {
     }
 }
 
+/// The Issuer an HTTP-Redirect message claims, read best-effort when it is
+/// refused before its SP is known: for the operator's log line and the
+/// integrator's page, never for a decision.
+pub fn claimed_issuer_redirect(raw_query: &str, kind: Kind) -> Option<String> {
+    if raw_query.len() > inbound::MAX_ENCODED * 2 {
+        return None;
+    }
+    let raw = raw_query
+        .split('&')
+        .find_map(|piece| piece.strip_prefix(kind)?.strip_prefix('='))?;
+    let xml = inbound::decode_redirect(&decode_component(raw).ok()?.replace(' ', "+")).ok()?;
+    inbound::claimed_issuer(&xml)
+}
+
+/// [`claimed_issuer_redirect`] for an HTTP-POST form.
+pub fn claimed_issuer_post(form: &[(String, String)], kind: Kind) -> Option<String> {
+    let (_, value) = form.iter().find(|(k, _)| k == kind)?;
+    inbound::claimed_issuer(&inbound::decode_post(value).ok()?)
+}
+
 /// Largest RelayState (SAML bindings §3.4.3: 80 bytes).
 const MAX_RELAY_STATE: usize = 80;
 
@@ -185,12 +205,15 @@ pub struct Trusted {
 }
 
 /// Verifies `msg` against the SP's metadata keys. With `required`, an unsigned
-/// message is refused; a present signature is always verified.
+/// message is refused; a present signature is always verified. A SHA-1
+/// digest in an XML signature passes only with `allow_sha1_digest` (the SP's
+/// `allow_sha1_digest`); SHA-1 signatures never do.
 pub fn verify(
     msg: &Arrived,
     keys: &[CertificateDer],
     root: &'static str,
     required: bool,
+    allow_sha1_digest: bool,
 ) -> Result<Trusted, Refusal> {
     if let Some(sig) = &msg.redirect_sig {
         verify_redirect(sig, keys)?;
@@ -200,6 +223,12 @@ pub fn verify(
         });
     }
     if msg.shape.signed {
+        if msg.shape.sha1_digest && !allow_sha1_digest {
+            return Err(Refusal::algorithm(
+                "DigestMethod",
+                super::inbound::ALG_SHA1_DIGEST,
+            ));
+        }
         // Never verify with xmlsec's defaults (fetching, XSLT): fail closed.
         if let Err(e) = munjigi_xmlsec_lockdown::lock_down() {
             tracing::error!(error = %e, "SAML signature not verified");
@@ -209,11 +238,16 @@ pub fn verify(
             AllowedSignatureAlgorithm::RsaSha256,
             AllowedSignatureAlgorithm::EcdsaSha256,
         ];
+        // samael pairs each signature algorithm with its own digest, so a
+        // SHA-1 digest (allowed for this SP, above) is verified without that
+        // list: the scan has already held the message to one SignedInfo with
+        // one Reference, RSA-SHA256 or ECDSA-SHA256, and SHA-256 or SHA-1.
+        let allowed = (!msg.shape.sha1_digest).then_some(&allowed[..]);
         let reduced = samael::crypto::Crypto::reduce_xml_to_signed_with_allowed_algorithms(
             &msg.xml,
             keys,
             ReduceMode::PreDigest,
-            Some(&allowed),
+            allowed,
         )
         .map_err(|_| Refusal::BadSignature)?;
         // The signed element itself must be the whole message's root: same
@@ -240,7 +274,7 @@ fn verify_redirect(sig: &RedirectSig, keys: &[CertificateDer]) -> Result<(), Ref
     let ec = match sig.alg.as_str() {
         RSA_SHA256 => false,
         ECDSA_SHA256 => true,
-        _ => return Err(Refusal::SignatureAlgorithm),
+        other => return Err(Refusal::algorithm("SigAlg", other)),
     };
     for cert in keys {
         let Some(key) = public_key(cert) else {
@@ -347,20 +381,20 @@ mod tests {
             let q = signed_query(&key, alg, "rs 1+2");
             let m = from_redirect(&q, "SAMLRequest", "AuthnRequest").unwrap();
             assert_eq!(m.relay_state.as_deref(), Some("rs 1+2"));
-            let t = verify(&m, std::slice::from_ref(&cert), "AuthnRequest", true).unwrap();
+            let t = verify(&m, std::slice::from_ref(&cert), "AuthnRequest", true, false).unwrap();
             assert!(t.signed);
             // Another RelayState than the one signed.
             let tampered = q.replace("RelayState=rs", "RelayState=rX");
             let m = from_redirect(&tampered, "SAMLRequest", "AuthnRequest").unwrap();
             assert_eq!(
-                verify(&m, std::slice::from_ref(&cert), "AuthnRequest", true).err(),
+                verify(&m, std::slice::from_ref(&cert), "AuthnRequest", true, false).err(),
                 Some(Refusal::BadSignature)
             );
             // Another key than the SP's.
             let (other, _) = cert_and_key(ec);
             let m = from_redirect(&q, "SAMLRequest", "AuthnRequest").unwrap();
             assert_eq!(
-                verify(&m, &[other], "AuthnRequest", true).err(),
+                verify(&m, &[other], "AuthnRequest", true, false).err(),
                 Some(Refusal::BadSignature)
             );
         }
@@ -409,12 +443,13 @@ mod tests {
             shape: Shape {
                 root_id: Some("_r1".into()),
                 signed: true,
+                sha1_digest: false,
                 view: inbound::View::default(),
             },
         };
         let (cert, _) = cert_and_key(false);
         assert_eq!(
-            verify(&arrived, &[cert], "AuthnRequest", true).err(),
+            verify(&arrived, &[cert], "AuthnRequest", true, false).err(),
             Some(Refusal::BadSignature)
         );
         assert_eq!(foreign_connections(&l), 0, "xmlsec fetched a Reference URI");
@@ -426,16 +461,19 @@ mod tests {
         let q = signed_query(&key, "http://www.w3.org/2000/09/xmldsig#rsa-sha1", "x");
         let m = from_redirect(&q, "SAMLRequest", "AuthnRequest").unwrap();
         assert_eq!(
-            verify(&m, std::slice::from_ref(&cert), "AuthnRequest", true).err(),
-            Some(Refusal::SignatureAlgorithm)
+            verify(&m, std::slice::from_ref(&cert), "AuthnRequest", true, false).err(),
+            Some(Refusal::algorithm(
+                "SigAlg",
+                "http://www.w3.org/2000/09/xmldsig#rsa-sha1"
+            ))
         );
         let unsigned = format!("SAMLRequest={}", enc(&deflated()));
         let m = from_redirect(&unsigned, "SAMLRequest", "AuthnRequest").unwrap();
         assert_eq!(
-            verify(&m, std::slice::from_ref(&cert), "AuthnRequest", true).err(),
+            verify(&m, std::slice::from_ref(&cert), "AuthnRequest", true, false).err(),
             Some(Refusal::SignatureMissing)
         );
-        assert!(verify(&m, &[cert], "AuthnRequest", false).is_ok());
+        assert!(verify(&m, &[cert], "AuthnRequest", false, false).is_ok());
         let twice = format!("{unsigned}&{unsigned}");
         assert_eq!(
             from_redirect(&twice, "SAMLRequest", "AuthnRequest").err(),

@@ -65,8 +65,9 @@ pub enum Refusal {
     SignatureMissing,
     #[error("signature does not verify with the SP's metadata keys")]
     BadSignature,
-    #[error("signature algorithm not allowed (RSA-SHA256 or ECDSA-SHA256 only)")]
-    SignatureAlgorithm,
+    /// What was found, already cut to something safe to log and show.
+    #[error("{0} is not allowed: signatures RSA-SHA256 or ECDSA-SHA256, digests SHA-256 (SHA-1 digests only where the SP is allowed them)")]
+    SignatureAlgorithm(String),
     #[error("a request parameter is repeated")]
     RepeatedParameter,
     #[error("AssertionConsumerService not in the SP's metadata")]
@@ -118,6 +119,23 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// An algorithm refused: `what` (`SigAlg`, `SignatureMethod`,
+    /// `DigestMethod`) and the URI found, at most 120 printable ASCII
+    /// characters of it (it is the sender's text).
+    pub fn algorithm(what: &str, found: &str) -> Self {
+        let shown: String = found
+            .chars()
+            .filter(|c| c.is_ascii_graphic())
+            .take(120)
+            .collect();
+        let shown = if shown.is_empty() {
+            "none".to_owned()
+        } else {
+            shown
+        };
+        Self::SignatureAlgorithm(format!("{what} `{shown}`"))
+    }
+
     /// The stable operator code (`MJ-M..`), also shown on the citizen's page.
     pub fn code(&self) -> &'static str {
         use Refusal::*;
@@ -139,7 +157,7 @@ impl Refusal {
             UnknownSp => "MJ-M15",
             SignatureMissing => "MJ-M16",
             BadSignature => "MJ-M17",
-            SignatureAlgorithm => "MJ-M18",
+            SignatureAlgorithm(_) => "MJ-M18",
             RepeatedParameter => "MJ-M19",
             UnknownAcs => "MJ-M20",
             Destination => "MJ-M21",
@@ -185,10 +203,13 @@ impl Refusal {
 
 /// A refusal with the SP it concerns (when known), for the log line and page.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("SAML request from `{sp}` refused: {refusal}")]
+#[error("SAML request from `{sp}`{} refused: {refusal}", if *.claimed { " (as its Issuer claims, not verified)" } else { "" })]
 pub struct SamlError {
     pub sp: String,
     pub refusal: Refusal,
+    /// `sp` is what the message's Issuer says, read before anything about the
+    /// message was checked: for the integrator, never for a decision.
+    pub claimed: bool,
 }
 
 impl SamlError {
@@ -196,6 +217,20 @@ impl SamlError {
         Self {
             sp: sp.unwrap_or("-").to_owned(),
             refusal,
+            claimed: false,
+        }
+    }
+
+    /// A refusal of a message not yet read far enough to know its SP, with
+    /// the Issuer it claims, if one could be read.
+    pub fn claimed(issuer: Option<String>, refusal: Refusal) -> Self {
+        match issuer {
+            Some(sp) => Self {
+                sp,
+                refusal,
+                claimed: true,
+            },
+            None => Self::new(None, refusal),
         }
     }
 }

@@ -48,19 +48,29 @@ const ALG_ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signatu
 const ALG_RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
 const ALG_ECDSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256";
 const ALG_SHA256: &str = "http://www.w3.org/2001/04/xmlenc#sha256";
+/// SHA-1 as a Reference's digest: read, then accepted only for an SP allowed
+/// it (`allow_sha1_digest`), after the SP is known.
+pub const ALG_SHA1_DIGEST: &str = "http://www.w3.org/2000/09/xmldsig#sha1";
+/// XML-DSig 1.1's namespace: its `ECKeyValue` may sit in a KeyInfo.
+const NS_DSIG11: &str = "http://www.w3.org/2009/xmldsig11#";
 
 /// The only shape of XML signature accepted from outside, checked before
 /// xmlsec sees it: xmlsec would otherwise dereference any `Reference/@URI`
 /// (http, file) and run any transform (XPath, XSLT) while verifying, before
 /// it knows the signature is bad. One SignedInfo with one Reference to the
 /// root, exclusive c14n, enveloped-signature, SHA-256, RSA/ECDSA-SHA256, and
-/// a KeyInfo holding at most certificates and names (its keys are ignored:
-/// they come from metadata).
+/// a KeyInfo holding at most certificates, names and key values (all
+/// ignored: the keys come from metadata, and samael hands xmlsec the key, so
+/// xmlsec never reads KeyInfo). SHA-1 digests are let through here and
+/// recorded: whether the SP may use them is decided once it is known.
+/// An algorithm outside these is refused as such
+/// ([`Refusal::SignatureAlgorithm`], naming it), not as a shape.
 #[derive(Default)]
 struct SignatureCheck {
     open: bool,
     signed_info: usize,
     references: usize,
+    sha1_digest: bool,
 }
 
 impl SignatureCheck {
@@ -74,6 +84,11 @@ impl SignatureCheck {
     ) -> Result<(), Refusal> {
         let unsafe_sig = |why: &'static str| Err(Refusal::UnsafeSignature(why));
         if ns == Some(NS_EXC_C14N.as_bytes()) && local == b"InclusiveNamespaces" {
+            return Ok(());
+        }
+        if ns == Some(NS_DSIG11.as_bytes())
+            && matches!(local, b"ECKeyValue" | b"NamedCurve" | b"PublicKey")
+        {
             return Ok(());
         }
         if ns != Some(NS_DSIG.as_bytes()) {
@@ -97,10 +112,22 @@ impl SignatureCheck {
                 _ => Err(Refusal::UnsafeSignature("an algorithm that is not allowed")),
             }
         };
+        // A signature or digest algorithm: named when refused, so an
+        // integrator learns what to change on the SP.
+        let crypto = |allowed: &[&str], what: &str| -> Result<String, Refusal> {
+            let found = attr(b"Algorithm")?.unwrap_or_default();
+            if allowed.contains(&found.as_str()) {
+                Ok(found)
+            } else {
+                Err(Refusal::algorithm(what, &found))
+            }
+        };
         match local {
             b"SignedInfo" if depth == 2 => self.signed_info += 1,
             b"CanonicalizationMethod" => algorithm(&[NS_EXC_C14N])?,
-            b"SignatureMethod" => algorithm(&[ALG_RSA_SHA256, ALG_ECDSA_SHA256])?,
+            b"SignatureMethod" => {
+                crypto(&[ALG_RSA_SHA256, ALG_ECDSA_SHA256], "SignatureMethod")?;
+            }
             b"Reference" => {
                 self.references += 1;
                 let want = root_id.map(|id| format!("#{id}"));
@@ -110,9 +137,14 @@ impl SignatureCheck {
             }
             b"Transforms" | b"DigestValue" | b"SignatureValue" | b"KeyInfo" | b"X509Data"
             | b"X509Certificate" | b"KeyName" | b"X509SubjectName" | b"X509IssuerSerial"
-            | b"X509IssuerName" | b"X509SerialNumber" => {}
+            | b"X509IssuerName" | b"X509SerialNumber" | b"KeyValue" | b"RSAKeyValue"
+            | b"Modulus" | b"Exponent" => {}
             b"Transform" => algorithm(&[ALG_ENVELOPED, NS_EXC_C14N])?,
-            b"DigestMethod" => algorithm(&[ALG_SHA256])?,
+            b"DigestMethod" => {
+                if crypto(&[ALG_SHA256, ALG_SHA1_DIGEST], "DigestMethod")? == ALG_SHA1_DIGEST {
+                    self.sha1_digest = true;
+                }
+            }
             _ => return unsafe_sig("an element XML-DSig allows but SAML does not need"),
         }
         Ok(())
@@ -285,6 +317,9 @@ pub struct Shape {
     pub root_id: Option<String>,
     /// Whether a `ds:Signature` is a child of the root.
     pub signed: bool,
+    /// Whether that signature's Reference is digested with SHA-1 (allowed
+    /// only for an SP configured so; decided by `binding::verify`).
+    pub sha1_digest: bool,
     /// What the scan read, to compare with libxml2's reading.
     pub view: View,
 }
@@ -401,6 +436,48 @@ fn check_attribute_value(raw: &[u8]) -> Result<(), Refusal> {
 }
 
 /// Checks that `xml` is exactly one `samlp:{root}` and nothing hostile.
+/// The text of the first `Issuer` child of the root, as a lenient reader
+/// finds it (no entities resolved, at most 64 elements read, 256 printable
+/// characters kept): what a message *claims* to come from, for naming it
+/// when it is refused before it could be checked. Never a decision's input.
+pub fn claimed_issuer(xml: &str) -> Option<String> {
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut depth = 0usize;
+    let mut in_issuer = false;
+    for _ in 0..256 {
+        match reader.read_event().ok()? {
+            Event::Start(s) => {
+                depth += 1;
+                if depth == 2 && s.local_name().as_ref() == b"Issuer" {
+                    in_issuer = true;
+                }
+                if depth > 3 {
+                    return None;
+                }
+            }
+            Event::Text(t) if in_issuer => {
+                let text = String::from_utf8_lossy(t.as_ref());
+                let shown: String = text
+                    .trim()
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(256)
+                    .collect();
+                return (!shown.is_empty()).then_some(shown);
+            }
+            Event::End(_) => {
+                if in_issuer {
+                    return None;
+                }
+                depth = depth.saturating_sub(1);
+            }
+            Event::Eof => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
 pub fn check_shape(xml: &str, root: &'static str) -> Result<Shape, Refusal> {
     let mut reader = quick_xml::reader::NsReader::from_str(xml);
     let cfg = reader.config_mut();
@@ -414,6 +491,7 @@ pub fn check_shape(xml: &str, root: &'static str) -> Result<Shape, Refusal> {
     let mut shape = Shape {
         root_id: None,
         signed: false,
+        sha1_digest: false,
         view: View::default(),
     };
     let mut first = true;
@@ -557,6 +635,7 @@ pub fn check_shape(xml: &str, root: &'static str) -> Result<Shape, Refusal> {
     if roots != 1 || depth != 0 {
         return Err(Refusal::Root(root));
     }
+    shape.sha1_digest = sig.sha1_digest;
     shape.view.ids = ids.into_iter().collect();
     shape.view.ids.sort_unstable();
     Ok(shape)
@@ -687,6 +766,102 @@ mod tests {
             "</a>".repeat(40)
         );
         assert_eq!(check_shape(&deep, "AuthnRequest"), Err(Refusal::Shape));
+    }
+
+    /// A signed request's shape with this SignatureMethod, DigestMethod and
+    /// KeyInfo content (the signature's bytes do not matter to the scan).
+    fn signed(sig_alg: &str, digest_alg: &str, key_info: &str) -> String {
+        format!(
+            r##"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_a1" Version="2.0"><saml:Issuer>https://sp.example/</saml:Issuer><ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="{sig_alg}"/><ds:Reference URI="#_a1"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms><ds:DigestMethod Algorithm="{digest_alg}"/><ds:DigestValue>AA==</ds:DigestValue></ds:Reference></ds:SignedInfo><ds:SignatureValue>AA==</ds:SignatureValue><ds:KeyInfo>{key_info}</ds:KeyInfo></ds:Signature></samlp:AuthnRequest>"##
+        )
+    }
+
+    #[test]
+    fn algorithms_are_named_and_sha1_digests_are_recorded() {
+        const RSA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
+        const SHA256: &str = "http://www.w3.org/2001/04/xmlenc#sha256";
+        const CERT: &str =
+            "<ds:X509Data><ds:X509Certificate>AA==</ds:X509Certificate></ds:X509Data>";
+        let ok = check_shape(&signed(RSA256, SHA256, CERT), "AuthnRequest").unwrap();
+        assert!(ok.signed && !ok.sha1_digest);
+        // A SHA-1 digest is read and recorded; the SP decides later.
+        let sha1 = check_shape(&signed(RSA256, ALG_SHA1_DIGEST, CERT), "AuthnRequest").unwrap();
+        assert!(sha1.signed && sha1.sha1_digest);
+        // Other algorithms are refused as algorithms, named, not as shapes.
+        for (sig, digest, what, named) in [
+            (
+                "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
+                SHA256,
+                "SignatureMethod",
+                "rsa-sha1",
+            ),
+            (
+                "http://www.w3.org/2000/09/xmldsig#hmac-sha1",
+                SHA256,
+                "SignatureMethod",
+                "hmac-sha1",
+            ),
+            (
+                RSA256,
+                "http://www.w3.org/2001/04/xmldsig-more#md5",
+                "DigestMethod",
+                "md5",
+            ),
+            (RSA256, "", "DigestMethod", "none"),
+        ] {
+            let e = check_shape(&signed(sig, digest, CERT), "AuthnRequest").unwrap_err();
+            let Refusal::SignatureAlgorithm(found) = &e else {
+                panic!("{sig} {digest}: {e:?}");
+            };
+            assert!(found.starts_with(what) && found.contains(named), "{found}");
+            assert_eq!(e.code(), "MJ-M18");
+        }
+        // The sender's text is cut to printable ASCII before it is shown.
+        let e = Refusal::algorithm("SigAlg", &format!("x\u{202e}y\n{}", "z".repeat(500)));
+        let Refusal::SignatureAlgorithm(found) = e else {
+            panic!()
+        };
+        assert!(
+            found.len() < 140 && !found.contains('\n') && found.contains("xy"),
+            "{found}"
+        );
+        // Key values in KeyInfo (RSA, and XML-DSig 1.1's EC) are ignored like any KeyInfo.
+        for key_info in [
+            "<ds:KeyValue><ds:RSAKeyValue><ds:Modulus>AA==</ds:Modulus><ds:Exponent>AQAB</ds:Exponent></ds:RSAKeyValue></ds:KeyValue>",
+            r#"<ds:KeyValue><dsig11:ECKeyValue xmlns:dsig11="http://www.w3.org/2009/xmldsig11#"><dsig11:NamedCurve URI="urn:oid:1.2.840.10045.3.1.7"/><dsig11:PublicKey>AA==</dsig11:PublicKey></dsig11:ECKeyValue></ds:KeyValue>"#,
+        ] {
+            let key = format!("{key_info}{CERT}");
+            assert!(check_shape(&signed(RSA256, SHA256, &key), "AuthnRequest").is_ok(), "{key_info}");
+        }
+        // Still refused: what xmlsec would act on.
+        for key_info in [
+            "<ds:RetrievalMethod URI=\"http://evil.example/k\"/>",
+            r#"<dsig11:DEREncodedKeyValue xmlns:dsig11="http://www.w3.org/2009/xmldsig11#">AA==</dsig11:DEREncodedKeyValue>"#,
+        ] {
+            assert!(matches!(
+                check_shape(&signed(RSA256, SHA256, key_info), "AuthnRequest"),
+                Err(Refusal::UnsafeSignature(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn the_claimed_issuer_is_read_leniently_and_cut() {
+        // Text up to a reference: entities are not resolved, not even the
+        // five XML ones (good enough to name an SP, never a decision).
+        assert_eq!(claimed_issuer(OK).as_deref(), Some("https://sp.example/"));
+        let s = signed("x", "y", "");
+        assert_eq!(claimed_issuer(&s).as_deref(), Some("https://sp.example/"));
+        let long = OK.replace("https://sp.example/&amp;x", &"a".repeat(1000));
+        assert_eq!(claimed_issuer(&long).map(|i| i.len()), Some(256));
+        for xml in [
+            "",
+            "not xml",
+            r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"/>"#,
+            r#"<a><b><c><Issuer>deep</Issuer></c></b></a>"#,
+        ] {
+            assert_eq!(claimed_issuer(xml), None, "{xml}");
+        }
     }
 
     const BODY: &str = r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_a1" Version="2.0"><saml:Issuer>https://sp.example/</saml:Issuer></samlp:AuthnRequest>"#;

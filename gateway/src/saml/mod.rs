@@ -66,16 +66,22 @@ async fn read_request(
     root: &'static str,
 ) -> Result<binding::Arrived, crate::rescue::GatewayError> {
     use crate::rescue::GatewayError;
+    // Refused before its SP is known: named by the Issuer it claims.
     let arrived = match parts.method {
         http::Method::GET => {
-            binding::from_redirect(parts.uri.query().unwrap_or_default(), "SAMLRequest", root)
+            let query = parts.uri.query().unwrap_or_default();
+            binding::from_redirect(query, "SAMLRequest", root).map_err(|r| {
+                error::SamlError::claimed(binding::claimed_issuer_redirect(query, "SAMLRequest"), r)
+            })
         }
         http::Method::POST => {
             let raw = crate::web::read_body(body, inbound::MAX_ENCODED * 2).await?;
             let form: Vec<(String, String)> = form_urlencoded::parse(&raw).into_owned().collect();
-            binding::from_post(&form, "SAMLRequest", root)
+            binding::from_post(&form, "SAMLRequest", root).map_err(|r| {
+                error::SamlError::claimed(binding::claimed_issuer_post(&form, "SAMLRequest"), r)
+            })
         }
         _ => return Err(GatewayError::MethodNotAllowed),
     };
-    Ok(arrived.map_err(|r| error::SamlError::new(None, r))?)
+    Ok(arrived?)
 }

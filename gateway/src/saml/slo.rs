@@ -57,6 +57,7 @@ pub async fn handle(
         &sp.signing_keys,
         "LogoutRequest",
         !sp.signing_keys.is_empty(),
+        saml.allow_sha1_digest,
     )
     .map_err(refuse)?;
     let request: LogoutRequest = trusted

@@ -108,8 +108,14 @@ async fn accept<'a>(app: &'a App, arrived: &Arrived) -> Result<Accepted<'a>, Gat
         .saml_sp(&sp_id)
         .ok_or_else(|| refuse(Refusal::UnknownSp))?;
     let required = saml.sp.authn_requests_signed || saml.require_signed_requests;
-    let trusted = binding::verify(arrived, &saml.sp.signing_keys, "AuthnRequest", required)
-        .map_err(refuse)?;
+    let trusted = binding::verify(
+        arrived,
+        &saml.sp.signing_keys,
+        "AuthnRequest",
+        required,
+        saml.allow_sha1_digest,
+    )
+    .map_err(refuse)?;
     let request: AuthnRequest =
         trusted
             .xml

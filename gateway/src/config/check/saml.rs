@@ -133,5 +133,6 @@ pub(super) fn site(
         idp_initiated: raw.idp_initiated,
         scope,
         encrypt_assertions,
+        allow_sha1_digest: raw.allow_sha1_digest,
     })
 }
