@@ -42,9 +42,15 @@ pub trait Check {
     fn problem(&mut self, message: String);
     /// The assurance level as written (`low`, `substantial`, `high`).
     fn level(&mut self, written: &str) -> Option<Level>;
-    /// The config's one rule for URLs (https, or http on loopback; no userinfo
-    /// or fragment); reports `providers.{id}.{field}: …`.
+    /// The config's one rule for URLs ([`crate::url_rule`]: https, or http on
+    /// loopback; no userinfo or fragment; a canonical host); reports
+    /// `providers.{id}.{field}: …`.
     fn url(&mut self, field: &str, url: &str);
+    /// A section asks for plain http to any host (`allow_plain_http`): only
+    /// the demo's config may; anywhere else this reports
+    /// `providers.{id}.{field}: …`. (The URL itself still follows the one
+    /// rule, [`crate::url_rule`], with plain http allowed to any host.)
+    fn plain_http(&mut self, field: &str);
     /// Resolves a secret; reports `providers.{id}.{field}: …`.
     fn secret(&mut self, field: &str, secret: &Self::SecretRef) -> Option<Self::Secret>;
     /// Reads a file named relative to the config; reports

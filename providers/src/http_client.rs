@@ -38,11 +38,14 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ProviderError;
 
-/// Validates a provider endpoint once, at start: http(s) only, no query, plain
-/// http only to loopback unless `allow_plain` (simulators, tests). With
-/// `allow_path` false the URL must be scheme and host only (APIs that sign
-/// absolute paths). Returns the base without a trailing `/`, and whether it is
-/// plain http. `what` names the setting in the error.
+/// Validates a provider endpoint once, at start, by the config's one URL rule
+/// ([`crate::url_rule`]: https, or plain http only to loopback unless
+/// `allow_plain` (the demo, simulators, tests); no userinfo, a canonical host,
+/// no fragment), and no query. With `allow_path` false the URL must be scheme
+/// and host only (APIs that sign absolute paths). Returns the base as the
+/// parser decided it (the form every request is built from), without a
+/// trailing `/`, and whether it is plain http. `what` names the setting in the
+/// error.
 pub fn endpoint(
     raw: &str,
     what: &str,
@@ -50,42 +53,37 @@ pub fn endpoint(
     allow_path: bool,
 ) -> Result<(String, bool), ProviderError> {
     let bad = |m: &str| ProviderError::Config(format!("{what} {m}"));
-    let uri: Uri = raw.trim().parse().map_err(|_| bad("is not a URL"))?;
-    let authority = uri.authority().ok_or_else(|| bad("has no host"))?;
-    if uri.query().is_some() {
+    let plain = if allow_plain {
+        crate::url_rule::PlainHttp::Anywhere
+    } else {
+        crate::url_rule::PlainHttp::LoopbackOnly
+    };
+    let checked = crate::url_rule::check(raw, plain).map_err(|e| bad(&e))?;
+    let url = checked.url();
+    if url.query().is_some() {
         return Err(bad("must not have a query"));
     }
-    if !allow_path && !matches!(uri.path(), "" | "/") {
+    if !allow_path && !matches!(url.path(), "" | "/") {
         return Err(bad(
             "must be scheme and host only (the API signs absolute paths)",
         ));
     }
-    if authority.as_str().contains('@') {
-        return Err(bad("must not carry user:password@ (userinfo)"));
-    }
-    let plain = match uri.scheme_str() {
-        Some("https") => false,
-        Some("http") => {
-            if !is_loopback_host(authority.host()) && !allow_plain {
-                return Err(bad(
-                    "uses plain http to a non-loopback host; set allow_plain_http to permit it",
-                ));
-            }
-            true
-        }
-        _ => return Err(bad("must be http(s)")),
-    };
-    let scheme = if plain { "http" } else { "https" };
-    let path = uri.path().trim_end_matches('/');
-    Ok((format!("{scheme}://{authority}{path}"), plain))
+    let host = url.host_str().unwrap_or_default();
+    let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+    let path = url.path().trim_end_matches('/');
+    Ok((
+        format!("{}://{host}{port}{path}", url.scheme()),
+        checked.is_plain(),
+    ))
 }
 
-/// The one loopback rule, for every URL the gateway or an adapter decides
-/// about (plain http is allowed only here): `localhost`, an address in
-/// 127.0.0.0/8, `::1` or an IPv4-mapped loopback address. `host` must be the
-/// host a URL parser extracted (with or without IPv6 brackets), never a prefix
-/// of the raw text: `http://localhost:1@evil.example/` has the host
-/// `evil.example`. Callers refuse URLs with userinfo before asking.
+/// The loopback rule of [`crate::url_rule`] on a host already extracted by a
+/// URL parser (with or without IPv6 brackets), for a URL given at run time
+/// rather than in the config (a JWKS URL on the command line): `localhost`,
+/// an address in 127.0.0.0/8, `::1` or an IPv4-mapped loopback address. Never
+/// a prefix of the raw text: `http://localhost:1@evil.example/` has the host
+/// `evil.example`. Callers refuse URLs with userinfo before asking; a URL
+/// from the config goes through [`crate::url_rule::check`] whole.
 pub fn is_loopback_host(host: &str) -> bool {
     let bare = host
         .strip_prefix('[')

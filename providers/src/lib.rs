@@ -33,6 +33,7 @@ pub mod kakao_direct;
 pub mod signing;
 pub mod toss_direct;
 pub mod trace;
+pub mod url_rule;
 
 pub use adapter::{Challenge, Pending, Provider, Status, Verified};
 pub use error::ProviderError;

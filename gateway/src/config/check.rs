@@ -215,51 +215,15 @@ fn client_auth(
 
 /// The one check for a URL the config names (redirect and post-logout URIs,
 /// SAML ACS/SLO endpoints from SP metadata, webhooks, provider endpoints, CRL
-/// URLs): `https://`, or `http://` only when the parsed host is loopback
-/// ([`munjigi_providers::http_client::is_loopback_host`], the one rule).
-/// The URL is parsed as a browser parses it, so a prefix cannot fool it
-/// (`http://localhost:1@evil.example/` goes to `evil.example`), and any
-/// userinfo (`user:password@`) is refused outright: the gateway redirects
-/// browsers to some of these, and credentials have no place in the config's
-/// URLs. The URL is kept as written.
-fn check_url(v: &str, allow_fragment: bool) -> Result<(), String> {
-    let (https, rest) = if let Some(rest) = v.strip_prefix("https://") {
-        (true, rest)
-    } else if let Some(rest) = v.strip_prefix("http://") {
-        (false, rest)
-    } else {
-        return Err(format!("`{v}` must be an absolute https:// URL"));
-    };
-    if v.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!("`{v}` contains whitespace"));
-    }
-    if v.contains('\\') {
-        return Err(format!("`{v}` contains a backslash"));
-    }
-    // A parser would skip extra slashes (`https:///x` is host `x`); the text must
-    // name its host where a reader of the config expects it.
-    if rest.is_empty() || rest.starts_with('/') {
-        return Err(format!("`{v}` has no host"));
-    }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let parsed = url::Url::parse(v).map_err(|e| format!("`{v}` is not a valid URL: {e}"))?;
-    if authority.contains('@') || !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(format!(
-            "`{v}` must not carry user:password@ (userinfo); name the host alone"
-        ));
-    }
-    let Some(host) = parsed.host_str().filter(|h| !h.is_empty()) else {
-        return Err(format!("`{v}` has no host"));
-    };
-    if !https && !munjigi_providers::http_client::is_loopback_host(host) {
-        return Err(format!(
-            "`{v}` uses http:// on a non-loopback host; use https://"
-        ));
-    }
-    if !allow_fragment && v.contains('#') {
-        return Err(format!("`{v}` must not contain a fragment (#)"));
-    }
-    Ok(())
+/// URLs, the OTLP endpoint): the config's one rule,
+/// [`munjigi_providers::url_rule`] — `https://`, or `http://` only when the
+/// host a browser's parser reads is loopback (an IP literal or `localhost`);
+/// no userinfo, no fragment, and the host written in the canonical form that
+/// parser decided, so no other parser can read another host. The URL is kept
+/// as written.
+fn check_url(v: &str) -> Result<(), String> {
+    munjigi_providers::url_rule::check(v, munjigi_providers::url_rule::PlainHttp::LoopbackOnly)
+        .map(|_| ())
 }
 
 /// The whole config, one section at a time (each function below checks one
@@ -280,6 +244,8 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
 
     let keys = keys(base, raw.keys);
 
+    // The demo's config is the one with a `[demo]` section: its providers may
+    // leave `crl` out (crl.rs) and ask for plain http to any host.
     let providers = providers(r, base, raw.providers, raw.demo.is_some());
     let provider_ids: HashSet<String> =
         providers.iter().map(|p| p.id.as_str().to_owned()).collect();
@@ -423,7 +389,7 @@ struct ServerPart {
 
 fn server_part(r: &mut Report<'_>, base: &Path, server: &RawServer) -> ServerPart {
     let public_url = server.public_url.get_ref().trim_end_matches('/').to_owned();
-    if let Err(e) = check_url(&public_url, false) {
+    if let Err(e) = check_url(&public_url) {
         r.at(server.public_url.span(), format!("server.public_url: {e}"));
     }
     if public_url.contains('?') {
@@ -814,7 +780,7 @@ fn oidc_client(
         .iter()
         .chain(&o.post_logout_redirect_uris)
     {
-        if let Err(e) = check_url(u.get_ref(), false) {
+        if let Err(e) = check_url(u.get_ref()) {
             r.at(u.span(), format!("sites.{id}.oidc: {e}"));
         }
     }

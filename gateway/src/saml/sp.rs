@@ -149,25 +149,14 @@ impl ServiceProvider {
     }
 }
 
-/// https, or http on a loopback host, decided on the parsed URL (never on
-/// its text: `http://127.0.0.1:1@evil.example/acs` is evil.example); no
-/// userinfo at all.
+/// The config's one URL rule ([`munjigi_providers::url_rule`]): https, or
+/// http on a loopback host as a browser's parser reads it (never on the
+/// text: `http://127.0.0.1:1@evil.example/acs` is evil.example); no userinfo,
+/// a canonical host, no fragment. The browser is sent to this URL.
 fn check_endpoint(url: &str) -> Result<(), String> {
-    let refused =
-        || format!("endpoint `{url}` must be https (or http on loopback), without user:password@");
-    let parsed = url::Url::parse(url).map_err(|_| refused())?;
-    if !parsed.username().is_empty() || parsed.password().is_some() || url.contains('\\') {
-        return Err(refused());
-    }
-    let loopback_http = parsed.scheme() == "http"
-        && parsed
-            .host_str()
-            .is_some_and(munjigi_providers::http_client::is_loopback_host);
-    if parsed.scheme() == "https" || loopback_http {
-        Ok(())
-    } else {
-        Err(refused())
-    }
+    munjigi_providers::url_rule::check(url, munjigi_providers::url_rule::PlainHttp::LoopbackOnly)
+        .map(|_| ())
+        .map_err(|e| format!("endpoint {e}"))
 }
 
 #[cfg(test)]

@@ -71,7 +71,11 @@ pub fn check<C: Check>(
 ) -> Option<Checked<Settings<C::Secret>, C::Crl>> {
     let id = c.id().to_owned();
     let lvl = c.level(&d.level);
-    c.url("api.base_url", &d.api.base_url);
+    // `base_url` is checked by the description's own rules (the one URL
+    // rule, honouring allow_plain_http), reported as `api.base_url` below.
+    if d.api.allow_plain_http {
+        c.plain_http("api.allow_plain_http");
+    }
     let problems = d.api.validate(&|n| d.secrets.contains_key(n));
     for p in &problems {
         c.problem(format!("providers.{id}.api.{}: {}", p.field, p.message));

@@ -23,6 +23,9 @@ pub struct Description {
     /// Base URL every path is appended to; may carry a path prefix.
     pub base_url: String,
     /// Allow `http://` to a non-loopback host (loopback is always allowed).
+    /// Only the demo's config may set it (`munjigi check` refuses it
+    /// elsewhere): plain http gives a network attacker the citizen's request
+    /// and the provider's answer.
     #[serde(default)]
     pub allow_plain_http: bool,
     /// Per-request HTTP deadline, milliseconds (default 15,000).
@@ -430,15 +433,17 @@ impl Description {
     /// name is supplied. Empty when the description is usable.
     pub fn validate(&self, secret_known: &dyn Fn(&str) -> bool) -> Vec<DescriptionError> {
         let mut c = Check { errors: Vec::new() };
-        match self.base_url.parse::<http::Uri>() {
-            Ok(u)
-                if matches!(u.scheme_str(), Some("http" | "https"))
-                    && u.authority().is_some()
-                    && u.query().is_none() => {}
-            _ => c.err(
-                "base_url",
-                "must be an absolute http(s) URL without a query",
-            ),
+        // The config's one URL rule (https, or http on loopback unless
+        // allow_plain_http, which only the demo may set), and no query.
+        let plain = if self.allow_plain_http {
+            crate::url_rule::PlainHttp::Anywhere
+        } else {
+            crate::url_rule::PlainHttp::LoopbackOnly
+        };
+        match crate::url_rule::check(&self.base_url, plain) {
+            Ok(u) if u.url().query().is_some() => c.err("base_url", "must not have a query"),
+            Ok(_) => {}
+            Err(e) => c.err("base_url", e),
         }
         if self.timeout_ms == Some(0) {
             c.err("timeout_ms", "must be above zero");

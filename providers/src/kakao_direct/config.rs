@@ -159,6 +159,9 @@ mod tests {
             Level::from_acr(written)
         }
         fn url(&mut self, _field: &str, _url: &str) {}
+        fn plain_http(&mut self, field: &str) {
+            self.0.push(format!("not the demo: {field}"));
+        }
         fn secret(&mut self, _field: &str, secret: &String) -> Option<String> {
             Some(secret.clone())
         }

@@ -10,8 +10,9 @@
 //! who means it writes `crl_required = false` (the gateway logs a warning for
 //! that provider at every start and reload). The demo may leave `crl` out.
 //!
-//! `crl` is a URL when it starts with `https://` or `http://` (plain http only
-//! on loopback, as for every other URL in the config), fetched by the adapter
+//! `crl` is a URL when it has a scheme (`…://`), checked by the config's one
+//! URL rule as every provider endpoint is (https, or plain http only on
+//! loopback; see `munjigi_providers::url_rule`), fetched by the adapter
 //! in the background; otherwise a file, resolved against the config's folder.
 //! The file may not exist yet when the config is checked (a CRL mirror, or the
 //! simulator, writes it later), so only a file that exists is parsed here; the
@@ -59,8 +60,11 @@ pub(super) fn build(
         }
     };
     let required = required.unwrap_or(true);
-    if rel.starts_with("https://") || rel.starts_with("http://") {
-        if let Err(e) = super::check_url(rel, false) {
+    // Anything with a scheme is a URL, checked by the config's one URL rule
+    // (the same as every provider endpoint): `ftp://…` or `HTTP://…` is
+    // refused, not read as a file name.
+    if rel.contains("://") {
+        if let Err(e) = super::check_url(rel) {
             r.at(span, format!("providers.{id}.crl: {e}"));
             return None;
         }

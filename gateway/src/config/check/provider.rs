@@ -23,7 +23,8 @@ struct Section<'r, 'a> {
     base: &'r Path,
     id: &'r str,
     span: Range<usize>,
-    /// The config has `[demo]` (see `crl.rs`).
+    /// Whether this is the demo's config (it has a `[demo]` section; see
+    /// `crl.rs` and `plain_http`).
     demo: bool,
 }
 
@@ -45,9 +46,19 @@ impl Check for Section<'_, '_> {
     }
 
     fn url(&mut self, field: &str, url: &str) {
-        if let Err(e) = check_url(url, false) {
+        if let Err(e) = check_url(url) {
             let id = self.id;
             self.problem(format!("providers.{id}.{field}: {e}"));
+        }
+    }
+
+    fn plain_http(&mut self, field: &str) {
+        if !self.demo {
+            let id = self.id;
+            self.problem(format!(
+                "providers.{id}.{field}: plain http to a non-loopback host is only for the demo \
+                 (a config with a [demo] section); use https:// and remove the setting"
+            ));
         }
     }
 

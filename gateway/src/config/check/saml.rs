@@ -85,7 +85,7 @@ pub(super) fn site(
         .iter()
         .flat_map(|s| std::iter::once(&s.url).chain(s.response_url.as_ref()));
     for url in sp.acs.iter().map(|a| &a.url).chain(slo_urls) {
-        if let Err(e) = check_url(url, false) {
+        if let Err(e) = check_url(url) {
             r.at(
                 raw.metadata.span(),
                 format!("sites.{id}.saml.metadata: {e}"),

@@ -25,7 +25,7 @@ pub(super) fn otlp_endpoint(
         );
         return None;
     }
-    if let Err(e) = check_url(url.get_ref(), false) {
+    if let Err(e) = check_url(url.get_ref()) {
         r.at(url.span(), format!("tracing.otlp_endpoint: {e}"));
         return None;
     }

@@ -695,9 +695,8 @@ fn saml_acs_and_slo_urls_decide_loopback_on_the_parsed_host() {
         }
     };
     let good = "https://sp.example/acs";
-    // (`saml::sp` still has its own, narrower prefix test, so
-    // `http://LOCALHOST` and `http://127.0.0.2` are refused before this
-    // check sees them.)
+    // (`saml::sp` checks by the same rule when it reads the metadata; the
+    // whole table of hostile URLs is in every_url_setting_refuses_every_hostile_url.)
     for ok in [
         "http://127.0.0.1:9/cb",
         "http://localhost/cb",
@@ -1043,4 +1042,262 @@ fn signer_certificate_rules() {
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// URLs that name, or seem to name, a host other than the one a browser's
+/// parser reads, or carry credentials: each must be refused wherever the
+/// config takes a URL.
+const HOSTILE_URLS: [&str; 25] = [
+    "http://localhost:1@evil.example/",
+    "http://localhost@evil.example/",
+    "http://127.0.0.1@evil.example/",
+    "https://user:pass@good.example/",
+    "http://evil.example#@127.0.0.1/",
+    "http://evil.example?@127.0.0.1/",
+    "http://localhost\\@evil.example/",
+    "http://evil.example\\.localhost/",
+    "http://local\thost/",
+    "http://localhost\n/",
+    "http://localhost.evil.example/",
+    "http://127.0.0.1.nip.io/",
+    "http://localhost./",
+    "http://2130706433/",
+    "http://0x7f.1/",
+    "http://0x7f000001/",
+    "http://0177.0.0.1/",
+    "http://127.1/",
+    "http://%6c%6fcalhost/",
+    "http://[::ffff:a00:1]/",
+    "http://[::ffff:127.0.0.1]/",
+    "http://[0:0:0:0:0:0:0:1]/",
+    "http://evil.example/",
+    "https://good.example/#frag",
+    "https:///good.example/",
+];
+
+/// `v` as the inside of a TOML basic string.
+fn toml_escaped(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\t', "\\t")
+        .replace('\n', "\\n")
+}
+
+/// A setting that takes a URL: the config text with `url` in it (writing
+/// any file it needs), and the setting name its errors carry.
+type UrlSetting<'a> = (Box<dyn Fn(&str) -> String + 'a>, &'static str);
+
+/// Every setting that takes a URL.
+fn url_settings(dir: &Path) -> Vec<UrlSetting<'_>> {
+    let pki = munjigi_sim::testpki::ProviderPki::generate("Url").unwrap();
+    std::fs::write(dir.join("root.pem"), pki.root_pem().unwrap()).unwrap();
+    let rsa = openssl::rsa::Rsa::generate(2048).unwrap();
+    std::fs::write(dir.join("session.pem"), rsa.public_key_to_pem().unwrap()).unwrap();
+    fn barocert(endpoint: &str, auth: &str, crl: &str) -> String {
+        format!(
+            "{GOOD}\n[providers.p]\ntype = \"barocert\"\nproduct = \"kakao\"\nname_ko = \"p\"\nname_en = \"p\"\n\
+             level = \"substantial\"\nendpoint = \"{endpoint}\"\nauth_endpoint = \"{auth}\"\nlink_id = \"L\"\n\
+             client_code = \"023040000001\"\nsecret_key = {{ value = \"c2VjcmV0\" }}\nroots = \"root.pem\"\n{crl}\n"
+        )
+    }
+    fn kakao(endpoint: &str, crl: &str) -> String {
+        format!(
+            "{GOOD}\n[providers.p]\ntype = \"kakao_direct\"\nname_ko = \"p\"\nname_en = \"p\"\nlevel = \"substantial\"\n\
+             endpoint = \"{endpoint}\"\napi_key = {{ value = \"k\" }}\nroots = \"root.pem\"\n{crl}\n"
+        )
+    }
+    fn toss(endpoint: &str, token: &str, crl: &str) -> String {
+        format!(
+            "{GOOD}\n[providers.p]\ntype = \"toss_direct\"\nname_ko = \"p\"\nname_en = \"p\"\nlevel = \"substantial\"\n\
+             endpoint = \"{endpoint}\"\ntoken_endpoint = \"{token}\"\nclient_id = \"c\"\n\
+             client_secret = {{ value = \"s\" }}\nsession_public_key = \"session.pem\"\nroots = \"root.pem\"\n{crl}\n"
+        )
+    }
+    fn bank(base_url: &str, crl: &str) -> String {
+        format!(
+            "{GOOD}\n[providers.p]\ntype = \"declarative\"\nname_ko = \"p\"\nname_en = \"p\"\nlevel = \"substantial\"\n\
+             roots = \"root.pem\"\nsecrets = {{ k = {{ value = \"key\" }} }}\n{crl}\n\
+             [providers.p.api]\nbase_url = \"{base_url}\"\n\
+             auth = {{ scheme = \"api_key\", header = \"x-api-key\", key = \"k\" }}\n\
+             [providers.p.api.start]\nmethod = \"POST\"\npath = \"/start\"\n\
+             request = [{{ from = \"nonce\", to = \"nonce\" }}]\nhandle = \"id\"\n\
+             [providers.p.api.status]\nmethod = \"GET\"\npath = \"/s/{{handle}}\"\nstate = \"state\"\n\
+             states = {{ D = \"completed\" }}\n\
+             [providers.p.api.result]\nmethod = \"POST\"\npath = \"/r/{{handle}}\"\nsigned_data = \"sd\"\n\
+             ci = \"ci\"\nname = \"name\"\nbirthdate = \"birth\"\nphone = \"phone\"\n"
+        )
+    }
+    fn crl(url: &str) -> String {
+        format!("crl = \"{}\"", toml_escaped(url))
+    }
+    // A section without a CRL says so: only the CRL settings are under test.
+    const NO_CRL: &str = "crl_required = false";
+    let t = toml_escaped;
+    let saml = move |acs: String, slo: String| {
+        let md = format!(
+            r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://sp.example/sp">
+  <md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+    <md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="{slo}"/>
+    <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="{acs}" index="0"/>
+  </md:SPSSODescriptor>
+</md:EntityDescriptor>"#
+        );
+        std::fs::write(dir.join("sp.xml"), md).unwrap();
+        format!("{GOOD}[sites.town.saml]\nmetadata = \"sp.xml\"\n")
+    };
+    let good = || "https://good.example/".to_owned();
+    vec![
+        (
+            Box::new(move |u| GOOD.replace("http://127.0.0.1:8080", &t(u))),
+            "server.public_url",
+        ),
+        (
+            Box::new(move |u| GOOD.replace("https://town.example/cb", &t(u))),
+            "sites.town.oidc",
+        ),
+        (
+            Box::new(move |u| format!("{GOOD}post_logout_redirect_uris = [\"{}\"]\n", t(u))),
+            "sites.town.oidc",
+        ),
+        (
+            Box::new(move |u| format!("{GOOD}[sites.town.signing]\nwebhook_url = \"{}\"\n", t(u))),
+            "sites.town.signing.webhook_url",
+        ),
+        (
+            Box::new(move |u| saml(u.to_owned(), good())),
+            "sites.town.saml.metadata",
+        ),
+        (
+            Box::new(move |u| saml(good(), u.to_owned())),
+            "sites.town.saml.metadata",
+        ),
+        (
+            Box::new(move |u| barocert(&t(u), "https://a.example", NO_CRL)),
+            "providers.p.endpoint",
+        ),
+        (
+            Box::new(move |u| barocert("https://b.example", &t(u), NO_CRL)),
+            "providers.p.auth_endpoint",
+        ),
+        (
+            Box::new(|u| barocert("https://b.example", "https://a.example", &crl(u))),
+            "providers.p.crl",
+        ),
+        (
+            Box::new(move |u| kakao(&t(u), NO_CRL)),
+            "providers.p.endpoint",
+        ),
+        (
+            Box::new(|u| kakao("https://k.example", &crl(u))),
+            "providers.p.crl",
+        ),
+        (
+            Box::new(move |u| toss(&t(u), "https://t.example/token", NO_CRL)),
+            "providers.p.endpoint",
+        ),
+        (
+            Box::new(move |u| toss("https://t.example", &t(u), NO_CRL)),
+            "providers.p.token_endpoint",
+        ),
+        (
+            Box::new(|u| toss("https://t.example", "https://t.example/token", &crl(u))),
+            "providers.p.crl",
+        ),
+        (
+            Box::new(move |u| bank(&t(u), NO_CRL)),
+            "providers.p.api.base_url",
+        ),
+        (
+            Box::new(|u| bank("https://bank.example", &crl(u))),
+            "providers.p.crl",
+        ),
+    ]
+}
+
+/// Issue 18 point 4: one URL rule, on a real parser, in every setting that
+/// takes a URL. A loopback literal loads everywhere; every hostile spelling
+/// (userinfo, a host hidden behind `#`, `?` or `\`, a tab or newline, a name
+/// that only starts like loopback, decimal, hex and octal IPv4, a mapped
+/// non-loopback or non-canonical IPv6, plain http elsewhere, a fragment, a
+/// missing host) is refused, naming the setting.
+#[test]
+fn every_url_setting_refuses_every_hostile_url() {
+    let dir = std::env::temp_dir().join(format!("munjigi-urls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let errs_in = |text: &str| match parse(&dir.join("munjigi.toml"), text) {
+        Ok(_) => vec![],
+        Err(e) => e.0.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    };
+    for (text, setting) in url_settings(&dir) {
+        for ok in [
+            "http://127.0.0.1:9/",
+            "http://localhost/",
+            "http://[::1]:9/",
+        ] {
+            assert_eq!(errs_in(&text(ok)), Vec::<String>::new(), "{setting} {ok}");
+        }
+        for bad in HOSTILE_URLS {
+            let e = errs_in(&text(bad));
+            assert!(!e.is_empty(), "{setting} took {bad:?}");
+            assert!(
+                e.iter()
+                    .any(|m| m.contains(setting) && m.contains("munjigi.toml:")),
+                "{setting} {bad:?}: {e:?}"
+            );
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `allow_plain_http` (a declarative description's) is the demo's alone:
+/// refused in any config without a `[demo]` section; in the demo it allows
+/// plain http to any host, and nothing else of the rule is relaxed.
+#[test]
+fn allow_plain_http_is_only_for_the_demo() {
+    let dir = std::env::temp_dir().join(format!("munjigi-plain-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let settings = url_settings(&dir);
+    let (bank, _) = settings
+        .iter()
+        .find(|(_, s)| *s == "providers.p.api.base_url")
+        .unwrap();
+    let plain = |url: &str| {
+        bank(url).replace(
+            "[providers.p.api]\n",
+            "[providers.p.api]\nallow_plain_http = true\n",
+        )
+    };
+    let demo = |text: String| format!("{text}\n[demo]\nsite = \"town\"\n");
+    let errs_in = |text: &str| match parse(&dir.join("munjigi.toml"), text) {
+        Ok(_) => vec![],
+        Err(e) => e.0.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    };
+    for url in ["http://bank.internal:8081/kb", "http://127.0.0.1:8081/kb"] {
+        let e = errs_in(&plain(url));
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].contains("providers.p.api.allow_plain_http") && e[0].contains("only for the demo"),
+            "{e:?}"
+        );
+        assert_eq!(errs_in(&demo(plain(url))), Vec::<String>::new(), "{url}");
+    }
+    for bad in [
+        "http://u@bank.internal/",
+        "http://0x7f.1/",
+        "http://bank.internal/#x",
+    ] {
+        let e = errs_in(&demo(plain(bad)));
+        assert!(
+            e.iter().any(|m| m.contains("providers.p.api.base_url")),
+            "{bad}: {e:?}"
+        );
+    }
+    // Without the flag, the demo is held to the rule like any config.
+    let e = errs_in(&demo(bank("http://bank.internal/")));
+    assert!(
+        e.iter()
+            .any(|m| m.contains("providers.p.api.base_url") && m.contains("non-loopback")),
+        "{e:?}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

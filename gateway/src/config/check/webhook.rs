@@ -13,7 +13,7 @@ pub(super) fn site_url(
     raw: Option<RawSiteSigning>,
 ) -> Option<String> {
     let url = raw?.webhook_url?;
-    if let Err(e) = check_url(url.get_ref(), false) {
+    if let Err(e) = check_url(url.get_ref()) {
         r.at(url.span(), format!("sites.{id}.signing.webhook_url: {e}"));
         return None;
     }
