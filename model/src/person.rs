@@ -15,7 +15,7 @@ use subtle::ConstantTimeEq;
 /// Why a personal field was refused; carries no part of the value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum PersonFieldError {
-    #[error("name must be 1 to 50 letters without control characters")]
+    #[error("name must be 1 to 50 letters without control or invisible characters")]
     Name,
     #[error("birth date must be a real date as YYYY-MM-DD or YYYYMMDD, not in the future")]
     BirthDate,
@@ -47,13 +47,29 @@ pub struct Name(String);
 redacted_debug!(Name);
 
 impl Name {
+    /// The one rule for a name, whoever gives it (the citizen's form, any
+    /// provider family's answer): trimmed, normalised to NFC, 1 to 50
+    /// characters, and nothing invisible in it.
+    ///
+    /// Why NFC: `홍길동` can be written as three syllables or as eight
+    /// conjoining jamo that look the same; names are compared (the citizen's
+    /// with the provider's, the certificate's CN) and released in one form.
+    /// Why no invisible characters: a name that renders like `홍길동` but
+    /// holds a bidi override (U+202E), a zero-width space or joiner (U+200B,
+    /// U+200D), a BOM (U+FEFF), an isolate (U+2066…) or a Hangul filler
+    /// (U+3164, which renders as nothing) lets one person pass as another to
+    /// whoever reads it — a site's operator, an audit log — so it is
+    /// refused, not cleaned: the general categories Cc, Cf, Cs, Co and Cn
+    /// (controls, format characters, private use, unassigned), line and
+    /// paragraph separators, and the four Hangul fillers.
     pub fn parse(raw: &str) -> Result<Self, PersonFieldError> {
-        let v = raw.trim();
+        use unicode_normalization::UnicodeNormalization as _;
+        let v: String = raw.trim().nfc().collect();
         let n = v.chars().count();
-        if n == 0 || n > 50 || v.chars().any(char::is_control) {
+        if n == 0 || n > 50 || v.chars().any(invisible) {
             return Err(PersonFieldError::Name);
         }
-        Ok(Self(v.to_owned()))
+        Ok(Self(v))
     }
     pub fn expose(&self) -> &str {
         &self.0
@@ -66,6 +82,18 @@ impl Name {
         let b: String = other.0.chars().filter(|c| !c.is_whitespace()).collect();
         ct_same(&a, &b)
     }
+}
+
+/// A character a name must not hold (see [`Name::parse`]).
+fn invisible(c: char) -> bool {
+    use unicode_properties::{GeneralCategory, GeneralCategoryGroup, UnicodeGeneralCategory as _};
+    c.general_category_group() == GeneralCategoryGroup::Other
+        || matches!(
+            c.general_category(),
+            GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator
+        )
+        // Hangul fillers: letters (Lo) by category, drawn as nothing.
+        || matches!(c, '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}')
 }
 
 /// A calendar date of birth.
@@ -391,5 +419,77 @@ mod tests {
             .same_as(&Name::parse("홍길순").unwrap()));
         assert!(Name::parse("").is_err());
         assert!(Name::parse("a\u{0}b").is_err());
+    }
+
+    #[test]
+    fn names_are_nfc_and_hold_nothing_invisible() {
+        // Eight conjoining jamo that render as 홍길동: the same name, one form.
+        let jamo = "\u{1112}\u{1169}\u{11BC}\u{1100}\u{1175}\u{11AF}\u{1103}\u{1169}\u{11BC}";
+        let n = Name::parse(jamo).unwrap();
+        assert_eq!(n.expose(), "홍길동");
+        assert!(n.same_as(&Name::parse("홍길동").unwrap()));
+        assert_eq!(Name::parse("Jose\u{301}").unwrap().expose(), "Jos\u{e9}");
+        for ok in [
+            "홍길동",
+            "홍 길동",
+            "Kim Min-jun",
+            "O'Brien",
+            "金正恩",
+            "Nguyễn",
+        ] {
+            assert!(Name::parse(ok).is_ok(), "{ok}");
+        }
+        // Format (Cf), controls (Cc), private use, unassigned, separators,
+        // Hangul fillers: refused wherever they are, not cleaned.
+        for c in [
+            '\u{202E}',
+            '\u{202A}',
+            '\u{200B}',
+            '\u{200C}',
+            '\u{200D}',
+            '\u{200E}',
+            '\u{2060}',
+            '\u{2066}',
+            '\u{2067}',
+            '\u{2068}',
+            '\u{2069}',
+            '\u{FEFF}',
+            '\u{00AD}',
+            '\u{061C}',
+            '\u{180E}',
+            '\u{FFF9}',
+            '\u{E0001}',
+            '\u{E0041}',
+            '\u{1D173}',
+            '\u{0007}',
+            '\u{001B}',
+            '\u{0085}',
+            '\u{009B}',
+            '\u{E000}',
+            '\u{F0000}',
+            '\u{0378}',
+            '\u{2028}',
+            '\u{2029}',
+            '\u{115F}',
+            '\u{1160}',
+            '\u{3164}',
+            '\u{FFA0}',
+        ] {
+            // (Whitespace at either end is trimmed, as any name's is.)
+            let ends = if c.is_whitespace() { 0 } else { 2 };
+            let places = [
+                format!("홍길{c}동"),
+                format!("홍길동{c}"),
+                format!("{c}홍길동"),
+            ];
+            for raw in places.iter().take(1 + ends) {
+                assert_eq!(
+                    Name::parse(raw).map(|_| ()),
+                    Err(PersonFieldError::Name),
+                    "U+{:04X}",
+                    u32::from(c)
+                );
+            }
+        }
     }
 }

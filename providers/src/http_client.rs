@@ -117,9 +117,24 @@ pub struct HttpResponse {
 }
 
 impl HttpResponse {
-    /// Parses the body as JSON; a body that does not parse is a protocol error.
-    /// The error names the Rust type, never the body (it may hold personal data).
+    /// Parses the body as JSON; a body that does not parse, or whose objects
+    /// name a key twice ([`crate::json`]: every family's answers), is a
+    /// protocol error. The error names the kind of problem and where, never
+    /// the body (it may hold personal data).
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ProviderError> {
+        if let Err(e) = crate::json::unique_keys(&self.body) {
+            let kind = if crate::json::is_duplicate(&e) {
+                "an object names a key twice"
+            } else {
+                json_error_kind(&e)
+            };
+            return Err(ProviderError::Protocol(format!(
+                "HTTP {} body is not the expected JSON ({kind}; line {} column {})",
+                self.status.as_u16(),
+                e.line(),
+                e.column()
+            )));
+        }
         serde_json::from_slice(&self.body).map_err(|e| {
             ProviderError::Protocol(format!(
                 "HTTP {} body is not the expected JSON ({}; line {} column {})",

@@ -29,6 +29,7 @@ pub mod declarative;
 pub mod error;
 pub mod hmac;
 pub mod http_client;
+pub mod json;
 pub mod kakao_direct;
 pub mod signing;
 pub mod toss_direct;

@@ -3,7 +3,9 @@
 //! encrypted fields, numeric states, flat JSON, DER) and "shinhan" (bearer token,
 //! plain fields, string states in a `data.*` envelope, BER). Success, rejection,
 //! a tampered result, a wrong signer, an unknown person, bad credentials, a
-//! foreign root, and a description mistake reported with its field name.
+//! foreign root, a description mistake reported with its field name, and
+//! answers refused for their shape (a key twice, an invisible character in
+//! the name, a number for a string, a sealed field moved or replayed).
 
 // Test helpers outside `#[test]` functions: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
@@ -68,6 +70,11 @@ async fn start_sim() -> Sim {
             person("010-3333-0005", Scenario::WrongPerson),
             person("010-3333-0006", Scenario::BadSignature),
             person("010-3333-0008", Scenario::Unknown),
+            person("010-3333-0011", Scenario::DuplicateKeys),
+            person("010-3333-0012", Scenario::InvisibleName),
+            person("010-3333-0013", Scenario::NumberField),
+            person("010-3333-0014", Scenario::SwappedField),
+            person("010-3333-0015", Scenario::ReplayedField),
         ],
         unknown_people: UnknownPeople::Approve,
         banks: vec![
@@ -516,4 +523,49 @@ async fn the_signer_cn_is_matched_exactly_in_the_descriptions_format() {
 fn cms(e: &munjigi_providers::Evidence) -> &munjigi_providers::CmsEvidence {
     let munjigi_providers::Evidence::Cms(c) = e;
     c
+}
+
+/// Verifies a fresh request by `phone` through `a`; the refusal's message.
+async fn refused(a: &DeclarativeAdapter, phone: &str) -> String {
+    match verified(a, phone).await {
+        Err(ProviderError::Protocol(m)) => m,
+        other => panic!("{phone}: {other:?}"),
+    }
+}
+
+/// Issue 18 point 5, over HTTP from the simulator's banks: an answer whose
+/// object names a key twice (the genuine value last, so a reader keeping the
+/// last would log the citizen in), a name with U+202E after it, a birth date
+/// sent as a number, and (where fields are encrypted) a sealed field moved to
+/// another field or copied from another request are each refused as a
+/// protocol error saying why, never as a person mismatch or a success.
+#[tokio::test]
+async fn answers_are_refused_for_their_shape() {
+    let sim = start_sim().await;
+    let kb = kb(&sim, b"kb-hmac-key-for-tests");
+    let shinhan = shinhan(&sim, SHINHAN_SECRET);
+    for a in [&kb, &shinhan] {
+        let m = refused(a, "010-3333-0011").await;
+        assert!(m.contains("names a key twice"), "{m}");
+        let m = refused(a, "010-3333-0012").await;
+        assert!(m.contains("result name is malformed"), "{m}");
+        let m = refused(a, "010-3333-0013").await;
+        assert!(m.contains("Birthdate is not a JSON string"), "{m}");
+        // Nothing personal in the reason.
+        assert!(!m.contains("1990") && !m.contains("홍길동"), "{m}");
+    }
+    let m = refused(&kb, "010-3333-0014").await;
+    assert!(
+        m.contains("Name does not decrypt for this request and field"),
+        "{m}"
+    );
+    let m = refused(&kb, "010-3333-0015").await;
+    assert!(
+        m.contains("Ci does not decrypt for this request and field"),
+        "{m}"
+    );
+    // Shinhan sends plain fields: the last two answer as approved there.
+    for phone in ["010-3333-0014", "010-3333-0015"] {
+        verified(&shinhan, phone).await.unwrap();
+    }
 }

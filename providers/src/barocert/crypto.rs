@@ -123,8 +123,20 @@ pub fn token_sign_target(
     Ok(t)
 }
 
-/// Encrypts one personal field: `b64(iv ‖ ciphertext ‖ tag)` under AES-256-GCM.
+/// Encrypts one personal field: `b64(iv ‖ ciphertext ‖ tag)` under AES-256-GCM
+/// (barocert's format: no associated data).
 pub fn encrypt_field(key: &[u8; 32], plaintext: &str) -> Result<String, CryptoError> {
+    encrypt_field_bound(key, plaintext, &[])
+}
+
+/// [`encrypt_field`] with associated data `aad`: the tag then also covers
+/// `aad`, so the field opens only where the reader gives the same `aad`
+/// (the declarative family binds each field to its request and its name).
+pub fn encrypt_field_bound(
+    key: &[u8; 32],
+    plaintext: &str,
+    aad: &[u8],
+) -> Result<String, CryptoError> {
     let mut iv = [0u8; IV_LEN];
     openssl::rand::rand_bytes(&mut iv)?;
     let mut tag = [0u8; TAG_LEN];
@@ -132,7 +144,7 @@ pub fn encrypt_field(key: &[u8; 32], plaintext: &str) -> Result<String, CryptoEr
         Cipher::aes_256_gcm(),
         key,
         Some(&iv),
-        &[],
+        aad,
         plaintext.as_bytes(),
         &mut tag,
     )?;
@@ -145,6 +157,16 @@ pub fn encrypt_field(key: &[u8; 32], plaintext: &str) -> Result<String, CryptoEr
 
 /// Decrypts a field made by [`encrypt_field`]; any tampering fails the tag check.
 pub fn decrypt_field(key: &[u8; 32], field_b64: &str) -> Result<String, CryptoError> {
+    decrypt_field_bound(key, field_b64, &[])
+}
+
+/// Decrypts a field made by [`encrypt_field_bound`] with the same `aad`; a
+/// field made for other associated data fails the tag check as tampering does.
+pub fn decrypt_field_bound(
+    key: &[u8; 32],
+    field_b64: &str,
+    aad: &[u8],
+) -> Result<String, CryptoError> {
     let raw = B64
         .decode(field_b64.trim())
         .map_err(|_| CryptoError::Base64)?;
@@ -153,7 +175,7 @@ pub fn decrypt_field(key: &[u8; 32], field_b64: &str) -> Result<String, CryptoEr
     }
     let (iv, rest) = raw.split_at(IV_LEN);
     let (ct, tag) = rest.split_at(rest.len() - TAG_LEN);
-    let pt = decrypt_aead(Cipher::aes_256_gcm(), key, Some(iv), &[], ct, tag)
+    let pt = decrypt_aead(Cipher::aes_256_gcm(), key, Some(iv), aad, ct, tag)
         .map_err(|_| CryptoError::Decrypt)?;
     String::from_utf8(pt).map_err(|_| CryptoError::Utf8)
 }
@@ -346,6 +368,19 @@ mod tests {
             Err(CryptoError::Short)
         );
         assert_eq!(decrypt_field(&key, "***"), Err(CryptoError::Base64));
+        // Bound to associated data: opens only with the same.
+        let bound = encrypt_field_bound(&key, "홍길동", b"tx1\nuserNm").unwrap();
+        assert_eq!(
+            decrypt_field_bound(&key, &bound, b"tx1\nuserNm").unwrap(),
+            "홍길동"
+        );
+        for other in [&b"tx2\nuserNm"[..], b"tx1\ntelNo", b""] {
+            assert_eq!(
+                decrypt_field_bound(&key, &bound, other),
+                Err(CryptoError::Decrypt)
+            );
+        }
+        assert_eq!(decrypt_field(&key, &bound), Err(CryptoError::Decrypt));
         // Empty plaintext is still authenticated.
         let e = encrypt_field(&key, "").unwrap();
         assert_eq!(decrypt_field(&key, &e).unwrap(), "");

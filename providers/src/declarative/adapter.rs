@@ -26,7 +26,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use serde_json::{Map, Value};
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use super::description::{
     Auth, CmsEncoding, Description, HttpMethod, NormalState, Reason, RequestField, ResultField,
@@ -46,6 +46,8 @@ const DEFAULT_TIMEOUT_MS: u64 = 15_000;
 const DEFAULT_MAX_TTL_SECS: u32 = 300;
 /// A cached token is dropped this long before the provider says it expires.
 const TOKEN_MARGIN: Duration = Duration::from_secs(30);
+/// Longest a bearer token is cached, whatever the provider says (a day).
+const MAX_TOKEN_SECS: u64 = 86_400;
 /// Longest handle accepted from a provider.
 const MAX_HANDLE_CHARS: usize = 128;
 
@@ -107,6 +109,27 @@ fn valid_handle(raw: &str) -> bool {
         && raw
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The associated data an encrypted field is sealed with: the request it
+/// belongs to (the provider's handle; for the start request, which has none
+/// yet, the nonce) and the field's JSON path in the body, joined by `\n`
+/// (neither may hold one). A field therefore opens only in its own place:
+/// one copied from another field or another request fails the tag check.
+fn bound_to(request: &str, path: &str) -> String {
+    format!("{request}\n{path}")
+}
+
+/// A token's `expires_in`: a whole number of seconds (a JSON integer, or one
+/// written as a string); negative, fractional, absent or anything else is a
+/// broken answer, and a huge one is held for a day at most, so no arithmetic
+/// on it can overflow.
+fn token_secs(v: Option<&Value>) -> Result<u64, ProviderError> {
+    v.and_then(|e| e.as_u64().or_else(|| e.as_str()?.trim().parse().ok()))
+        .map(|s| s.min(MAX_TOKEN_SECS))
+        .ok_or_else(|| {
+            ProviderError::Protocol("token response has no expires_in in whole seconds".into())
+        })
 }
 
 fn local_bad_request(message: &str) -> ProviderError {
@@ -238,12 +261,13 @@ impl DeclarativeAdapter {
         asked.clamp(1, self.ttl_cap)
     }
 
-    fn encrypt(&self, plain: &str) -> Result<String, ProviderError> {
+    fn encrypt(&self, plain: &str, aad: &str) -> Result<String, ProviderError> {
         let key = self
             .field_key
             .as_ref()
             .ok_or_else(|| config("no encryption key"))?;
-        crypto::encrypt_field(key, plain).map_err(|_| config("field encryption failed"))
+        crypto::encrypt_field_bound(key, plain, aad.as_bytes())
+            .map_err(|_| config("field encryption failed"))
     }
 
     /// The JSON body of a call (`None` when it has no request fields and is a GET).
@@ -273,7 +297,14 @@ impl DeclarativeAdapter {
                 Source::Handle => Value::from(handle.ok_or_else(missing)?),
             };
             let v = match (f.encrypted, v) {
-                (true, Value::String(s)) => Value::from(self.encrypt(&s)?),
+                (true, Value::String(s)) => {
+                    // Bound to this request and this field (see `bound_to`):
+                    // the start request has no handle yet, so its nonce.
+                    let request = handle.or(ask.map(|a| a.0.nonce.as_str()));
+                    let request =
+                        request.ok_or_else(|| config("an encrypted field has no request"))?;
+                    Value::from(self.encrypt(&s, &bound_to(request, &f.to))?)
+                }
                 (_, v) => v,
             };
             json::set(&mut m, &f.to, v)
@@ -321,10 +352,11 @@ impl DeclarativeAdapter {
         let token = json::get_text(&v, &b.token)
             .filter(|t| !t.is_empty() && HeaderValue::from_str(t).is_ok())
             .ok_or_else(|| ProviderError::Protocol("token response has no usable token".into()))?;
-        let secs = json::get(&v, &b.expires_in)
-            .and_then(|e| e.as_u64().or_else(|| e.as_str()?.parse().ok()))
-            .ok_or_else(|| ProviderError::Protocol("token response has no expires_in".into()))?;
-        let until = Instant::now() + Duration::from_secs(secs).saturating_sub(TOKEN_MARGIN);
+        let secs = token_secs(json::get(&v, &b.expires_in))?;
+        let now = Instant::now();
+        let until = now
+            .checked_add(Duration::from_secs(secs).saturating_sub(TOKEN_MARGIN))
+            .unwrap_or(now);
         if let Ok(mut t) = self.token.lock() {
             *t = Some(CachedToken {
                 value: token.clone(),
@@ -419,7 +451,7 @@ impl DeclarativeAdapter {
                 .send(method.clone(), &url, h, Bytes::from(body.clone()))
                 .await?;
             if resp.status.is_success() {
-                return resp.json();
+                return resp.json().inspect_err(|e| self.answer_refused(op, e));
             }
             if resp.status == StatusCode::UNAUTHORIZED
                 && matches!(self.auth, AuthKey::Bearer { .. })
@@ -443,10 +475,23 @@ impl DeclarativeAdapter {
         }
     }
 
+    /// The operator's line for an answer refused for its shape (a key twice,
+    /// a person field that is not a string, one that does not decrypt for
+    /// this request and field, a name with invisible characters): the
+    /// provider, the call and the reason, which names fields and never
+    /// holds their values.
+    fn answer_refused(&self, op: &'static str, e: &ProviderError) {
+        if let ProviderError::Protocol(reason) = e {
+            warn!(provider = %self.id, op, reason = %reason, "declarative provider's answer refused");
+        }
+    }
+
     /// A refusal through the description's code table, else by HTTP status.
     fn refusal(&self, _op: &str, resp: &HttpResponse) -> ProviderError {
         let status = resp.status.as_u16();
-        let body: Option<Value> = serde_json::from_slice(&resp.body).ok();
+        // Read as every answer is (no key twice): an ambiguous error body
+        // maps by HTTP status alone.
+        let body: Option<Value> = crate::json::from_slice(&resp.body).ok();
         let errs = self.d.errors.as_ref();
         let code = match (errs.and_then(|e| e.code.as_deref()), &body) {
             (Some(p), Some(b)) => json::get_text(b, p),
@@ -478,21 +523,41 @@ impl DeclarativeAdapter {
         template.replace("{handle}", handle)
     }
 
-    fn person_from(&self, v: &Value) -> Result<Person, ProviderError> {
+    /// The person of a result answer. Each field must be a JSON string (a
+    /// number or an array is refused, never written out as text: `01012345678`
+    /// as a number has lost its leading zero, and what a provider meant by an
+    /// array no reader can say); encrypted ones must open bound to this
+    /// request's `handle` and their own path; then each is parsed by its
+    /// type's one rule (a name in NFC without invisible characters).
+    fn person_from(&self, v: &Value, handle: &str) -> Result<Person, ProviderError> {
         let r = &self.d.result;
         let field = |which: ResultField, path: &str| -> Result<String, ProviderError> {
-            let raw = json::get_text(v, path)
-                .map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty())
-                .ok_or_else(|| ProviderError::Protocol(format!("result has no {which:?}")))?;
+            let raw = match json::get(v, path) {
+                None | Some(Value::Null) => {
+                    return Err(ProviderError::Protocol(format!("result has no {which:?}")))
+                }
+                Some(Value::String(s)) => s.trim().to_owned(),
+                Some(_) => {
+                    return Err(ProviderError::Protocol(format!(
+                        "result {which:?} is not a JSON string"
+                    )))
+                }
+            };
+            if raw.is_empty() {
+                return Err(ProviderError::Protocol(format!("result has no {which:?}")));
+            }
             if r.encrypted.contains(&which) {
                 let key = self
                     .field_key
                     .as_ref()
                     .ok_or_else(|| config("no encryption key"))?;
-                crypto::decrypt_field(key, &raw).map_err(|_| {
-                    ProviderError::Protocol(format!("result {which:?} does not decrypt"))
-                })
+                crypto::decrypt_field_bound(key, &raw, bound_to(handle, path).as_bytes()).map_err(
+                    |_| {
+                        ProviderError::Protocol(format!(
+                            "result {which:?} does not decrypt for this request and field"
+                        ))
+                    },
+                )
             } else {
                 Ok(raw)
             }
@@ -505,10 +570,12 @@ impl DeclarativeAdapter {
             Phone::parse(&field(ResultField::Phone, &r.phone)?).map_err(|_| bad("phone"))?;
         let ci = Ci::parse(&field(ResultField::Ci, &r.ci)?).map_err(|_| bad("ci"))?;
         let gender = match &r.gender {
-            Some(p) => field(ResultField::Gender, p)
-                .ok()
-                .and_then(|g| Gender::parse(&g).ok()),
-            None => None,
+            // Optional: when given it must be a string (and open, when
+            // encrypted); a value it does not know is left out, as before.
+            Some(p) if json::get(v, p).is_some_and(|g| !g.is_null()) => {
+                Gender::parse(&field(ResultField::Gender, p)?).ok()
+            }
+            _ => None,
         };
         Ok(Person {
             name,
@@ -616,8 +683,10 @@ impl Provider for DeclarativeAdapter {
                 body,
             )
             .await?;
-        let signed_b64 = json::get_text(&v, &r.signed_data)
-            .ok_or_else(|| ProviderError::Protocol("result has no signed data".into()))?;
+        let signed_b64 = json::get(&v, &r.signed_data)
+            .and_then(Value::as_str)
+            .ok_or_else(|| ProviderError::Protocol("result has no signed data string".into()))
+            .inspect_err(|e| self.answer_refused("result", e))?;
         let rules = Rules {
             provider: &self.id,
             anchors: &self.anchors,
@@ -629,12 +698,14 @@ impl Provider for DeclarativeAdapter {
             cms::Content::Attached(ask.nonce.as_bytes())
         };
         let signed = rules.signature(
-            SignedResult::cms_base64(&signed_b64, "signed data")?,
+            SignedResult::cms_base64(signed_b64, "signed data")?,
             content,
             pending,
             None,
         )?;
-        let person = self.person_from(&v)?;
+        let person = self
+            .person_from(&v, &pending.handle)
+            .inspect_err(|e| self.answer_refused("result", e))?;
         let evidence = rules.bind_one(signed, &person, who, pending)?;
         info!(provider = %self.id, tx = %pending.handle, "declarative identity verified");
         Ok(Verified {
@@ -649,6 +720,46 @@ impl Provider for DeclarativeAdapter {
 mod tests {
     use super::*;
     use crate::signer_cn::SignerCn;
+    use serde_json::json;
+
+    #[test]
+    fn a_tokens_lifetime_is_whole_seconds_and_at_most_a_day() {
+        for (v, secs) in [
+            (json!(3600), 3600),
+            (json!("3600"), 3600),
+            (json!(" 60 "), 60),
+            (json!(0), 0),
+            (json!(u64::MAX), MAX_TOKEN_SECS),
+            (json!("18446744073709551615"), MAX_TOKEN_SECS),
+        ] {
+            assert_eq!(token_secs(Some(&v)).unwrap(), secs, "{v}");
+        }
+        for v in [
+            json!(-1),
+            json!(i64::MIN),
+            json!(3600.5),
+            json!(1e300),
+            json!("-1"),
+            json!("1e9"),
+            json!("99999999999999999999999"),
+            json!("soon"),
+            json!(null),
+            json!([3600]),
+            json!({"s": 3600}),
+            json!(true),
+        ] {
+            assert!(
+                matches!(token_secs(Some(&v)), Err(ProviderError::Protocol(_))),
+                "{v}"
+            );
+        }
+        assert!(token_secs(None).is_err());
+        // Whatever it was, adding it to now cannot overflow.
+        let now = Instant::now();
+        let _ = now
+            .checked_add(Duration::from_secs(MAX_TOKEN_SECS))
+            .unwrap();
+    }
 
     #[test]
     fn handles_are_path_safe() {

@@ -4,7 +4,8 @@
 //!
 //! Two dialects, each a fixed wire shape a real bank could have:
 //! - [`BankDialect::FlatEncrypted`] (KB-like): flat JSON, personal fields sent and
-//!   returned AES-256-GCM encrypted (`b64(iv ‖ ct ‖ tag)` under `field_key`),
+//!   returned AES-256-GCM encrypted (`b64(iv ‖ ct ‖ tag)` under `field_key`,
+//!   sealed to the request and the field: `bank/answer.rs`),
 //!   numeric states (`stateCd` 0 waiting, 1 opened, 2 signed, 3 declined, 4
 //!   expired), errors `{errCd, errMsg}`, DER CMS. Paths `/v1/auth/requests`,
 //!   `…/{txId}`, `POST …/{txId}/result`.
@@ -29,6 +30,10 @@
 //! `INTERNAL_ERROR`; slow, hung and bad bodies as for every family. `revoked`
 //! and `expired_cert` sign with such a certificate.
 //!
+//! The result answer, its sealed fields and its misbehaviour on demand
+//! (duplicate keys, an invisible character in the name, a number for a
+//! string, a sealed field moved or replayed): `bank/answer.rs`.
+//!
 //! Not here: document signing. State is computed lazily from timestamps
 //! ([`super::state::phase_at`]).
 
@@ -46,6 +51,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use subtle::ConstantTimeEq as _;
 use tracing::{debug, info};
+
+mod answer;
 
 use super::people::Subject;
 use super::state::{phase_at, Phase};
@@ -656,14 +663,15 @@ impl Simulator {
         let (name, birth, phone, nonce, ttl, title) = match bank.dialect {
             BankDialect::FlatEncrypted => {
                 let key = bank.field_key.as_ref().ok_or(BankErr::Internal)?;
-                let dec = |k: &str| -> Result<String, BankErr> {
-                    crypto::decrypt_field(key, &text(&v, k)?).map_err(|_| BankErr::BadParams)
-                };
+                // Sealed to this request (its nonce: there is no txId yet)
+                // and each field's path.
+                let nonce = text(&v, "signTarget")?;
+                let dec = |k: &str| answer::open(key, &text(&v, k)?, &nonce, k);
                 (
                     dec("userNm")?,
                     dec("birthDt")?,
                     dec("telNo")?,
-                    text(&v, "signTarget")?,
+                    nonce.clone(),
                     v.get("expiresIn").and_then(Value::as_u64),
                     text(&v, "title")?,
                 )
@@ -854,38 +862,22 @@ impl Simulator {
         let ci = s.ci().map_err(|_| BankErr::Internal)?;
         info!(bank = %bank.name, tx = %id, scenario = ?scenario, "simulator (bank) delivered a result");
         let signed = B64.encode(signed);
-        let gender = gender_word(s.gender, bank.dialect);
-        Ok(match bank.dialect {
-            BankDialect::FlatEncrypted => {
-                let key = bank.field_key.as_ref().ok_or(BankErr::Internal)?;
-                let enc = |p: &str| crypto::encrypt_field(key, p).map_err(|_| BankErr::Internal);
-                ok(
-                    bank.dialect,
-                    json!({
-                        "txId": id,
-                        "signedData": signed,
-                        "ci": enc(&ci)?,
-                        "userNm": enc(s.name.expose())?,
-                        "birthDt": enc(&s.birthdate.yyyymmdd())?,
-                        "telNo": enc(&s.phone.national())?,
-                        "genderCd": gender,
-                    }),
-                )
-            }
-            BankDialect::Enveloped => ok(
-                bank.dialect,
-                json!({
-                    "transactionId": id,
-                    "signature": signed,
-                    "person": {
-                        "ci": ci,
-                        "name": s.name.expose(),
-                        "birthday": s.birthdate.iso(),
-                        "mobileNo": s.phone.e164(),
-                        "gender": gender,
-                    },
-                }),
-            ),
-        })
+        let person = answer::Person {
+            ci: &ci,
+            name: s.name.expose(),
+            birth_yyyymmdd: s.birthdate.yyyymmdd(),
+            birth_iso: s.birthdate.iso(),
+            phone_national: s.phone.national(),
+            phone_e164: s.phone.e164(),
+            gender: s.gender,
+        };
+        answer::reply(
+            bank.dialect,
+            bank.field_key.as_ref(),
+            scenario,
+            id,
+            &signed,
+            &person,
+        )
     }
 }

@@ -310,6 +310,23 @@ pub enum Scenario {
     /// request (every family), so a gateway that remembers signers sees a
     /// change once, and the same certificate again after that.
     Renewed,
+    /// Approves, but a bank's result answer names the name's key twice: a
+    /// stranger's name first, the genuine one last (banks; otherwise `Approve`).
+    DuplicateKeys,
+    /// Approves, but a bank's result answer has U+202E (a bidi override) after
+    /// the name (banks; otherwise `Approve`).
+    InvisibleName,
+    /// Approves, but a bank's result answer has the birth date as a JSON
+    /// number (`19900131`), not a string (banks; otherwise `Approve`).
+    NumberField,
+    /// Approves, but a bank's result answer has the sealed name and birth date
+    /// swapped, each sealed for its own field (banks that encrypt fields;
+    /// otherwise `Approve`).
+    SwappedField,
+    /// Approves, but a bank's result answer has the CI sealed for another
+    /// request, as if copied from an earlier answer (banks that encrypt
+    /// fields; otherwise `Approve`).
+    ReplayedField,
 }
 
 /// What to do with a person not listed in [`SimConfig::people`].

@@ -202,6 +202,11 @@ pub(crate) fn phase_at(
         | Scenario::MultiOneBad
         | Scenario::ReplayedResult
         | Scenario::Renewed
+        | Scenario::DuplicateKeys
+        | Scenario::InvisibleName
+        | Scenario::NumberField
+        | Scenario::SwappedField
+        | Scenario::ReplayedField
             if acts =>
         {
             return Phase::Completed {
