@@ -10,6 +10,16 @@
 //! certificate's CN is exactly their name in the description's `signer_cn`
 //! format (the name alone unless the description says otherwise).
 //!
+//! Answers are read strictly, because a description reads `Value`s by path
+//! and cannot lean on typed structs: no key twice anywhere (refused for
+//! every family by [`crate::json`]), person fields only as JSON strings (a
+//! number has lost its leading zeros, an array has no one meaning), each
+//! encrypted field sealed to this request and its own path (AES-GCM
+//! associated data, [`bound_to`]: a ciphertext moved between fields or
+//! replayed from another request does not open), names by [`Name::parse`]
+//! (NFC, nothing invisible). A refusal of an answer's shape is logged with
+//! the provider, the call and the reason, never a value.
+//!
 //! Auth per the description: an HMAC header over the listed parts, a bearer
 //! token from a client-credentials token endpoint (cached; fetched again once
 //! when a call is refused with HTTP 401), or a static key header. Refusals map

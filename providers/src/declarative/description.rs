@@ -37,7 +37,13 @@ pub struct Description {
     /// How each call is authenticated.
     pub auth: Auth,
     /// Field encryption (AES-256-GCM, `b64(iv[12] ‖ ct ‖ tag[16])`), when any
-    /// field is sent or received encrypted.
+    /// field is sent or received encrypted. Each field is sealed to its place:
+    /// the associated data is `request` `\n` `path` — the provider's handle
+    /// (in the start request, which has none yet, the nonce sent in it) and
+    /// the field's JSON dot path in that body as written here (`userNm`,
+    /// `data.person.ci`) — so a field moved to another field, or copied from
+    /// another request's answer, does not open. Providers seal the fields of
+    /// their answers the same way.
     #[serde(default)]
     pub encryption: Option<Encryption>,
     pub start: StartOp,
@@ -161,7 +167,8 @@ pub struct RequestField {
     pub from: Source,
     /// Dot path in the body (`customer.name`).
     pub to: String,
-    /// Sent as `b64(iv ‖ AES-256-GCM ct ‖ tag)` under the encryption key.
+    /// Sent as `b64(iv ‖ AES-256-GCM ct ‖ tag)` under the encryption key,
+    /// sealed to this request and `to` (see [`Description::encryption`]).
     #[serde(default)]
     pub encrypted: bool,
 }
@@ -247,7 +254,9 @@ pub struct ResultOp {
     pub phone: String,
     #[serde(default)]
     pub gender: Option<String>,
-    /// Which of these arrive encrypted.
+    /// Which of these arrive encrypted (each sealed to the handle and its
+    /// own path, see [`Description::encryption`]). Every one of these fields
+    /// must be a JSON string.
     #[serde(default)]
     pub encrypted: Vec<ResultField>,
     /// How the provider's CA writes the signer's name into the certificate
