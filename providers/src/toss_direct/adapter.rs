@@ -90,11 +90,11 @@ impl std::fmt::Debug for TossDirectAdapter {
     }
 }
 
-/// A refusal from Toss, before it becomes a [`ProviderError`].
+/// A refusal from Toss, before it becomes a [`ProviderError`]. Its `reason`
+/// text is not kept (see [`map_refusal`]).
 struct Refusal {
     status: u16,
     code: Option<String>,
-    reason: String,
 }
 
 impl Refusal {
@@ -102,7 +102,7 @@ impl Refusal {
         self.code.as_deref().and_then(TossCode::from_code)
     }
     fn into_error(self) -> ProviderError {
-        map_refusal(self.status, self.code.as_deref(), &self.reason)
+        map_refusal(self.status, self.code.as_deref())
     }
 }
 
@@ -215,7 +215,7 @@ impl TossDirectAdapter {
             .await?;
         if resp.status != StatusCode::OK {
             let err = serde_json::from_slice::<OAuthError>(&resp.body).ok();
-            let code = err.map_or_else(|| "-".to_owned(), |e| e.error);
+            let code = err.map_or_else(|| "-".to_owned(), |e| super::codes::clip_code(&e.error));
             let status = resp.status.as_u16();
             info!(provider = %self.id, status, code = %code, "toss_direct token refused");
             return Err(match status {
@@ -295,7 +295,7 @@ impl TossDirectAdapter {
                         provider = %self.id,
                         op,
                         status = refusal.status,
-                        code = refusal.code.as_deref().unwrap_or("-"),
+                        code = %refusal.code.as_deref().map_or_else(|| "-".to_owned(), super::codes::clip_code),
                         elapsed_ms = started.elapsed().as_millis() as u64,
                         "toss_direct refused"
                     );
@@ -314,13 +314,7 @@ impl TossDirectAdapter {
         let env = match resp.json::<Envelope<T>>() {
             Ok(env) => env,
             // A non-200 without the envelope (a proxy, an outage): by status.
-            Err(_) if status != 200 => {
-                return Ok(Err(Refusal {
-                    status,
-                    code: None,
-                    reason: String::new(),
-                }))
-            }
+            Err(_) if status != 200 => return Ok(Err(Refusal { status, code: None })),
             Err(e) => return Err(e),
         };
         match (env.result_type, env.success, env.error) {
@@ -328,13 +322,8 @@ impl TossDirectAdapter {
             (ResultType::Fail, _, Some(e)) => Ok(Err(Refusal {
                 status,
                 code: Some(e.error_code),
-                reason: e.reason,
             })),
-            (ResultType::Fail, _, None) if status != 200 => Ok(Err(Refusal {
-                status,
-                code: None,
-                reason: String::new(),
-            })),
+            (ResultType::Fail, _, None) if status != 200 => Ok(Err(Refusal { status, code: None })),
             _ => Err(ProviderError::Protocol(
                 "answer does not match its resultType".into(),
             )),

@@ -106,10 +106,15 @@ impl TossCode {
     }
 }
 
-/// A refusal (HTTP status, errorCode if any, reason) as a neutral error.
-pub fn map_refusal(status: u16, code: Option<&str>, reason: &str) -> ProviderError {
+/// A refusal (HTTP status, errorCode if any) as a neutral error. Toss's own
+/// `reason` text is never carried (it is a piece of the answer's body, which
+/// may echo what was sent, and errors reach logs): a known code's message is
+/// ours ([`TossCode::reason`]); an unknown code is kept only as letters,
+/// digits, `_` and `-`, at most 64 of them.
+pub fn map_refusal(status: u16, code: Option<&str>) -> ProviderError {
     let known = code.and_then(TossCode::from_code);
-    let code_text = code.unwrap_or("-").to_owned();
+    let code_text = code.map_or_else(|| "-".to_owned(), clip_code);
+    let message = known.map(TossCode::reason).unwrap_or_default().to_owned();
     match known {
         Some(TossCode::InvalidToken) => ProviderError::Unauthorized { code: code_text },
         Some(TossCode::UserNotFound) => ProviderError::UnknownPerson,
@@ -129,7 +134,7 @@ pub fn map_refusal(status: u16, code: Option<&str>, reason: &str) -> ProviderErr
             | TossCode::TxNotFound,
         ) => ProviderError::BadRequest {
             code: code_text,
-            message: reason.to_owned(),
+            message,
         },
         None if status == 401 || status == 403 => ProviderError::Unauthorized { code: code_text },
         None if status >= 500 => ProviderError::Unavailable {
@@ -138,9 +143,17 @@ pub fn map_refusal(status: u16, code: Option<&str>, reason: &str) -> ProviderErr
         },
         None => ProviderError::BadRequest {
             code: code_text,
-            message: reason.to_owned(),
+            message,
         },
     }
+}
+
+/// An `errorCode` as it may be logged: letters, digits, `_` and `-`, at most 64.
+pub fn clip_code(code: &str) -> String {
+    code.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .take(64)
+        .collect()
 }
 
 #[cfg(test)]
@@ -153,20 +166,26 @@ mod tests {
             assert_eq!(TossCode::from_code(c.code()), Some(c));
         }
         assert!(matches!(
-            map_refusal(400, Some("DECRYPTION_FAILED"), "x"),
+            map_refusal(400, Some("DECRYPTION_FAILED")),
             ProviderError::BadRequest { ref code, .. } if code == "DECRYPTION_FAILED"
         ));
         assert!(matches!(
-            map_refusal(400, Some("RESULT_READ_LIMIT_EXCEEDED"), ""),
+            map_refusal(400, Some("RESULT_READ_LIMIT_EXCEEDED")),
             ProviderError::AlreadyUsed
         ));
         assert!(matches!(
-            map_refusal(401, None, ""),
+            map_refusal(401, None),
             ProviderError::Unauthorized { .. }
         ));
         assert!(matches!(
-            map_refusal(418, Some("SOMETHING_NEW"), "r"),
+            map_refusal(418, Some("SOMETHING_NEW"), ),
             ProviderError::BadRequest { ref code, .. } if code == "SOMETHING_NEW"
+        ));
+        // Toss's words are never carried; a strange code is cut to a safe one.
+        assert!(matches!(
+            map_refusal(400, Some("NEW <i>홍길동</i>\n!")),
+            ProviderError::BadRequest { ref code, ref message }
+                if code == "NEWii" && message.is_empty()
         ));
     }
 }

@@ -15,6 +15,24 @@
 //! Every answer is the envelope `{resultType: SUCCESS|FAIL, success | error}`;
 //! refusals carry an `errorCode` ([`codes`]).
 //!
+//! What the encryption is worth: nothing beyond TLS. The format (the SDK's)
+//! encrypts every field of one call under the session's one key and one IV,
+//! and the key travels with the call (wrapped for Toss). AES-GCM with a
+//! repeated key and IV leaks the XOR of the fields' plaintexts to anyone who
+//! sees them, and lets anyone who knows one field's plaintext forge the
+//! others' tags; so the fields are neither confidential nor bound to each
+//! other against whoever reads or rewrites the traffic. We follow the format
+//! because Toss speaks only it (a fresh session per call, so no key or IV is
+//! ever reused across calls), and we trust the channel exactly as far as the
+//! TLS to Toss goes: what makes a result believed is the CMS signature over
+//! the nonce by a certificate chaining to Toss's root, for the person asked,
+//! checked as for every family; the session-encrypted person fields are
+//! read, then held to that person. And because a body's encryption is no
+//! protection, no request or response body is ever logged, at any level: the
+//! adapter logs ids, status, codes and durations; Toss's error `reason` text
+//! is dropped ([`codes::map_refusal`]); the HTTP client logs nothing of a
+//! body (tested at trace level in `tests/toss_direct_simulator.rs`).
+//!
 //! Public record vs reading: the session key and field formats (version, uuid,
 //! `AES_GCM$key$iv`, RSA-OAEP with SHA-1/MGF1, AES-GCM with a 128-bit tag and the
 //! key as AAD, standard base64), the request fields `requestType`

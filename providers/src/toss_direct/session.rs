@@ -11,7 +11,12 @@
 //!
 //! As in the SDK, every field of one call is encrypted under the session's one
 //! key and IV, so a session must serve one call only: the adapter makes a new
-//! one per call. Base64 is standard with padding.
+//! one per call. Even so the fields of one call share a GCM keystream and
+//! authentication key, so this encryption gives them no confidentiality or
+//! integrity beyond the TLS they travel in (see the family's docs); nothing
+//! decrypted here is believed until the signed result vouches for it, and
+//! no session key, field or body is ever logged. Base64 is standard with
+//! padding.
 //!
 //! Not here: AES-CBC sessions, or keeping sessions (they die with the call).
 

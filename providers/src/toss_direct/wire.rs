@@ -31,6 +31,8 @@ pub(crate) struct Envelope<T> {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ErrorBody {
     pub error_code: String,
+    /// Toss's words: read, never carried into errors or logs
+    /// (`codes::map_refusal`).
     #[serde(default)]
     pub reason: String,
 }
