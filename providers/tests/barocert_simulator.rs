@@ -79,6 +79,7 @@ async fn start_sim(approve_after_ms: u64) -> Sim {
             person("010-1111-0008", Scenario::Unknown),
             person("010-1111-0009", Scenario::Dormant),
             person("010-1111-0010", Scenario::Viewed),
+            person("010-1111-0011", Scenario::InvisibleName),
         ],
         unknown_people: UnknownPeople::Approve,
         ..SimConfig::default()
@@ -331,6 +332,13 @@ async fn misbehaving_results_are_refused() {
     match completed_then_verify(&a, "010-1111-0007").await {
         Err(ProviderError::BadSignature(CmsError::Chain(_))) => {}
         other => panic!("wrong chain: {other:?}"),
+    }
+    // A name with U+202E after it (every family parses names with
+    // Name::parse: NFC, nothing invisible): refused as malformed, though the
+    // signature and its certificate are the person's.
+    match completed_then_verify(&a, "010-1111-0011").await {
+        Err(ProviderError::Protocol(m)) if m.contains("name") || m.contains("Name") => {}
+        other => panic!("invisible name: {other:?}"),
     }
 }
 

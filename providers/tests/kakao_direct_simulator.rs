@@ -68,6 +68,7 @@ async fn start_sim(approve_after_ms: u64) -> Sim {
             person("010-2222-0008", Scenario::Unknown),
             person("010-2222-0009", Scenario::Dormant),
             person("010-2222-0010", Scenario::Viewed),
+            person("010-2222-0011", Scenario::InvisibleName),
         ],
         unknown_people: UnknownPeople::Approve,
         kakao_direct_keys: vec![SimApiKey::new(API_KEY), SimApiKey::new("other-rp-key")],
@@ -317,6 +318,16 @@ async fn the_adapter_catches_every_bad_result() {
     assert!(
         matches!(e, ProviderError::WrongSigner),
         "wrong_person: {e:?}"
+    );
+
+    // A name with U+202E after it (every family parses names with
+    // Name::parse: NFC, nothing invisible): refused as malformed, though the
+    // signature and its certificate are the person's.
+    let (who, ask, p) = completed(&a, "010-2222-0011").await;
+    let e = a.verify(&who, &ask, &p).await.unwrap_err();
+    assert!(
+        matches!(e, ProviderError::Protocol(ref m) if m.contains("name")),
+        "invisible_name: {e:?}"
     );
 }
 

@@ -31,7 +31,7 @@
 //! protection, no request or response body is ever logged, at any level: the
 //! adapter logs ids, status, codes and durations; Toss's error `reason` text
 //! is dropped ([`codes::map_refusal`]); the HTTP client logs nothing of a
-//! body (tested at trace level in `tests/toss_direct_simulator.rs`).
+//! body (tested at trace level in `tests/toss_direct_logs.rs`).
 //!
 //! Public record vs reading: the session key and field formats (version, uuid,
 //! `AES_GCM$key$iv`, RSA-OAEP with SHA-1/MGF1, AES-GCM with a 128-bit tag and the

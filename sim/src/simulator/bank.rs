@@ -864,7 +864,7 @@ impl Simulator {
         let signed = B64.encode(signed);
         let person = answer::Person {
             ci: &ci,
-            name: s.name.expose(),
+            name: s.answered_name(scenario),
             birth_yyyymmdd: s.birthdate.yyyymmdd(),
             birth_iso: s.birthdate.iso(),
             phone_national: s.phone.national(),

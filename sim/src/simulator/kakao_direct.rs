@@ -575,6 +575,7 @@ impl Simulator {
         }
         let s = t.subject.clone();
         let release_ci = t.release_ci;
+        let scenario = t.scenario;
         drop(txs);
         let ci = if release_ci {
             Some(s.ci().map_err(|_| KakaoCode::Internal)?)
@@ -583,7 +584,7 @@ impl Simulator {
         };
         Ok(reply(&SignerInfoResponse {
             tx_id: req.tx_id,
-            name: Some(s.name.expose().to_owned()),
+            name: Some(s.answered_name(scenario)),
             birthday: Some(s.birthdate.yyyymmdd()),
             phone_number: Some(s.phone.national()),
             gender: Some(

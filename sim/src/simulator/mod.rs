@@ -313,8 +313,8 @@ pub enum Scenario {
     /// Approves, but a bank's result answer names the name's key twice: a
     /// stranger's name first, the genuine one last (banks; otherwise `Approve`).
     DuplicateKeys,
-    /// Approves, but a bank's result answer has U+202E (a bidi override) after
-    /// the name (banks; otherwise `Approve`).
+    /// Approves, but the result answer has U+202E (a bidi override) after the
+    /// name, in every family's answer (the certificate's CN is the plain name).
     InvisibleName,
     /// Approves, but a bank's result answer has the birth date as a JSON
     /// number (`19900131`), not a string (banks; otherwise `Approve`).

@@ -62,6 +62,17 @@ impl Subject {
         ))
     }
 
+    /// The name as a provider's answer writes it: the person's, with U+202E
+    /// (a bidi override) after it under [`Scenario::InvisibleName`] (every
+    /// family), which the gateway must refuse however the rest checks out.
+    pub(crate) fn answered_name(&self, scenario: super::Scenario) -> String {
+        if scenario == super::Scenario::InvisibleName {
+            format!("{}\u{202E}", self.name.expose())
+        } else {
+            self.name.expose().to_owned()
+        }
+    }
+
     /// The subject CN of this person's certificate in format `form`.
     pub(crate) fn cn(&self, form: SignerCn) -> Result<String, BrokerCode> {
         Ok(form.render(self.name.expose(), &self.uid()?))

@@ -638,7 +638,7 @@ impl Simulator {
             "simulator delivered a result"
         );
         let b64 = |d: &Vec<u8>| base64::engine::general_purpose::STANDARD.encode(d);
-        let p = receiver(&subject, product, kind, info)?;
+        let p = receiver(&subject, product, kind, info, scenario)?;
         if kind == ApiKind::MultiSign {
             return Ok(json_reply(
                 StatusCode::OK,
@@ -673,12 +673,13 @@ fn receiver(
     product: BarocertProduct,
     kind: ApiKind,
     info: bool,
+    scenario: Scenario,
 ) -> Result<Receiver, BrokerCode> {
     let birth = subject.birthdate;
     // PASS's identity result omits the phone; every sign result carries it.
     let hp = kind != ApiKind::Identity || product.result_has_phone();
     Ok(Receiver {
-        receiver_name: info.then(|| subject.name.expose().to_owned()),
+        receiver_name: info.then(|| subject.answered_name(scenario)),
         receiver_year: info.then(|| format!("{:04}", birth.year())),
         receiver_day: info.then(|| birth.mmdd()),
         receiver_hp: hp.then(|| subject.phone.national()),

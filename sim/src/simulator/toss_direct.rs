@@ -668,7 +668,7 @@ impl Simulator {
         let personal_data = PersonalData {
             ci: Some(enc(&ci)?),
             di: Some(enc(&di)?),
-            name: Some(enc(subject.name.expose())?),
+            name: Some(enc(&subject.answered_name(scenario))?),
             phone: Some(enc(&subject.phone.national())?),
             birthday: Some(enc(&subject.birthdate.yyyymmdd())?),
             gender: Some(enc(match subject.gender {

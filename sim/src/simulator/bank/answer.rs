@@ -11,8 +11,8 @@
 //! Misbehaviour (per person's scenario, on the result only; other scenarios
 //! answer as `approve` here): `duplicate_keys` names the person's name key
 //! twice, a stranger's name first and the genuine one last (what a reader that
-//! keeps the last key would accept); `invisible_name` appends U+202E (a bidi
-//! override) to the name; `number_field` sends the birth date as a JSON number
+//! keeps the last key would accept); `invisible_name` (every family's, in
+//! `people.rs`) has U+202E after the name; `number_field` sends the birth date as a JSON number
 //! (`19900131`); and, where fields are encrypted (`flat_encrypted`),
 //! `swapped_field` swaps the sealed name and birth date (each sealed for its
 //! own path), `replayed_field` seals the CI for another request, as if copied
@@ -51,7 +51,8 @@ pub(super) fn open(
 /// What the result says, before the dialect writes it.
 pub(super) struct Person<'a> {
     pub ci: &'a str,
-    pub name: &'a str,
+    /// As answered ([`super::super::people::Subject::answered_name`]).
+    pub name: String,
     pub birth_yyyymmdd: String,
     pub birth_iso: String,
     pub phone_national: String,
@@ -68,11 +69,7 @@ pub(super) fn reply(
     signed: &str,
     p: &Person<'_>,
 ) -> Result<Reply, BankErr> {
-    let name = if scenario == Scenario::InvisibleName {
-        format!("{}\u{202E}", p.name)
-    } else {
-        p.name.to_owned()
-    };
+    let name = p.name.clone();
     let number_birth = || -> Result<Value, BankErr> {
         Ok(Value::from(
             p.birth_yyyymmdd
