@@ -150,6 +150,16 @@ fn upstream(
         );
         return None;
     };
+    // The config's one URL rule, with plain http to any host (an upstream
+    // is the operator's own application, often on a private network): no
+    // userinfo, a canonical host hyper and the resolver read as the rule
+    // did, no fragment.
+    if let Err(e) =
+        munjigi_providers::url_rule::check(v, munjigi_providers::url_rule::PlainHttp::Anywhere)
+    {
+        r.at(u.span(), format!("routes.{id}.upstream: {e}"));
+        return None;
+    }
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let authority = match authority.parse::<http::uri::Authority>() {
         Ok(a) if !authority.is_empty() && !authority.contains('@') => a,

@@ -545,6 +545,32 @@ fn routes_load_with_defaults_and_their_mistakes_are_reported() {
             "{e:?}"
         );
     }
+    // Upstreams follow the one URL rule, plain http to any host allowed.
+    for ok in [
+        "http://10.0.0.5:8080",
+        "http://app.internal:9000/base/",
+        "https://app.example/",
+    ] {
+        let text = good.replacen("http://127.0.0.1:9000/base/", ok, 1);
+        assert_eq!(errs(&text), Vec::<String>::new(), "{ok}");
+    }
+    for bad in HOSTILE_URLS.iter().filter(|u| {
+        !matches!(
+            **u,
+            "http://evil.example/"
+                | "http://localhost.evil.example/"
+                | "http://127.0.0.1.nip.io/"
+                | "http://localhost./"
+                | "http://[::ffff:a00:1]/"
+        )
+    }) {
+        let text = good.replacen("http://127.0.0.1:9000/base/", &toml_escaped(bad), 1);
+        let e = errs(&text);
+        assert!(
+            e.iter().any(|m| m.contains("routes.portal.upstream")),
+            "{bad:?}: {e:?}"
+        );
+    }
     // A forward-auth route needs the front proxy's host.
     let e = errs(&format!("{GOOD}\n[routes.bare]\nsite = \"town\"\n"));
     assert!(
