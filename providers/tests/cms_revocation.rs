@@ -276,7 +276,7 @@ fn an_older_crl_after_a_newer_one_is_refused() {
         (newer(CrlNumber::Absent), &old_plain, "thisUpdate"),
     ] {
         let path = dir.join(format!("{what}.pem"));
-        std::fs::write(&path, &old).unwrap();
+        std::fs::write(&path, old).unwrap();
         let memory = CrlMemory::new();
         let a = anchors(&pki).with_crl(
             CrlPolicy::from_file(&path, false)
@@ -292,7 +292,7 @@ fn an_older_crl_after_a_newer_one_is_refused() {
             "{what}"
         );
         // Back to the older file (another size, so it is re-read): still revoked.
-        std::fs::write(&path, &old).unwrap();
+        std::fs::write(&path, old).unwrap();
         assert_eq!(
             verify(&cms, &expect(), &a).unwrap_err(),
             CmsError::Revoked,

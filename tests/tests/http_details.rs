@@ -6,6 +6,13 @@
 //! (RFC 6749 §4.1.2.1), and is a page while they are not. Real gateway,
 //! real simulator, the Authlib site for a genuine access token.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use munjigi_e2e::*;
 
 async fn call(

@@ -4,6 +4,13 @@
 //! gateway saw a newer one does not un-revoke. Real simulator, real gateway,
 //! the Authlib site.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use munjigi_e2e::*;
 
 /// Waits (a few seconds at most) for a gateway log line holding every fragment.

@@ -5,6 +5,13 @@
 //! `renewed` scenario: the person's second certificate), real gateway, the
 //! Authlib site.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use munjigi_e2e::*;
 
 struct Setup {
