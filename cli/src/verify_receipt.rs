@@ -200,6 +200,14 @@ pub async fn run(args: &Args) -> Result<String, Failure> {
     if !failures.is_empty() {
         return Err(Failure::Invalid(failures));
     }
+    // A CRL that did not cover some level (the CA's, the root's for the CA)
+    // checked nothing there: never say "checked" then.
+    let mut trust = trust;
+    if let Some(why) = trust.anchors.crl().and_then(|p| p.unchecked()) {
+        trust.revocation = format!(
+            "not fully checked ({why}: the CRL file needs the CRLs of the signer's CA and of the root)"
+        );
+    }
     Ok(report(&sealed, jwks_src, &trust))
 }
 

@@ -42,7 +42,8 @@ pub struct App {
     /// The SAML IdP key and certificate(s).
     pub saml_keys: crate::saml::keys::SamlKeys,
     /// Precomputed `/saml/metadata`.
-    pub saml_metadata: bytes::Bytes,
+    /// The signed IdP metadata, re-signed hourly.
+    pub saml_metadata: crate::saml::metadata::Cached,
 }
 
 /// How long one CRL download may take.
@@ -171,10 +172,15 @@ impl App {
             &saml_host,
         )
         .map_err(StartError::Saml)?;
-        let saml_metadata =
-            crate::saml::metadata::document(&config.public_url, &config.saml, &saml_keys)
-                .map_err(StartError::Saml)?
-                .into();
+        // Signed once at start, so a key that cannot sign stops the start.
+        crate::saml::metadata::document(
+            &config.public_url,
+            &config.saml,
+            &saml_keys,
+            runtime.clock.now(),
+        )
+        .map_err(StartError::Saml)?;
+        let saml_metadata = crate::saml::metadata::Cached::default();
         let proxy = crate::proxy::Runtime::build(&config, &runtime).map_err(StartError::Proxy)?;
         Ok(Arc::new(App {
             txns: runtime.txns.clone(),

@@ -358,10 +358,10 @@ async fn route(
             let id = p.trim_start_matches("/sign/").to_owned();
             crate::signing::start(app, req, &id, ctx).await
         }
-        (Method::GET, "/saml/metadata") => Ok(respond::asset_bytes(
-            "application/samlmetadata+xml",
-            app.saml_metadata.clone(),
-        )),
+        (Method::GET, "/saml/metadata") => match app.saml_metadata.current(app) {
+            Some(doc) => Ok(respond::asset_bytes("application/samlmetadata+xml", doc)),
+            None => Err(GatewayError::keys("the SAML metadata could not be signed")),
+        },
         (_, "/saml/sso") => crate::saml::sso::handle(app, req, ctx).await,
         (_, "/saml/init") => crate::saml::sso::init(app, req, ctx).await,
         (_, "/saml/slo") => crate::saml::slo::handle(app, req, ctx).await,

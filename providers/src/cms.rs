@@ -267,6 +267,11 @@ impl TrustAnchors {
         self
     }
 
+    /// The CRL policy the anchors check with, if any.
+    pub fn crl(&self) -> Option<&CrlPolicy> {
+        self.crl.as_deref()
+    }
+
     /// The same roots, with the signer certificate held to `rules`.
     pub fn with_signer_rules(mut self, rules: SignerRules) -> Self {
         self.signer = Arc::new(rules);

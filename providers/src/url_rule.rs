@@ -108,7 +108,7 @@ pub fn check(v: &str, plain: PlainHttp) -> Result<CheckedUrl, String> {
         let plain_decimal = !p.is_empty()
             && p.bytes().all(|b| b.is_ascii_digit())
             && (p.len() == 1 || !p.starts_with('0'));
-        if !plain_decimal || p.parse::<u16>().ok() != url.port_or_known_default() {
+        if !plain_decimal || p.parse::<u16>().ok() != url.port_or_known_default() || p == "0" {
             return Err(format!(
                 "`{v}` has the port `{p}`; write a port in plain decimal (1 to 65535)"
             ));

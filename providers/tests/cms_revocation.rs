@@ -517,3 +517,80 @@ fn long_term_checks_compare_the_revocation_date_with_the_signing_time() {
         CmsError::CaRevoked
     );
 }
+
+/// A URL that served a newer CRL once and then an older one again, with no
+/// verification in between (a quiet night): the newer one is still held
+/// beside the older and wins at the next check, so the serial stays revoked.
+#[tokio::test]
+async fn a_newer_crl_seen_only_by_the_fetcher_still_wins() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let pki = ProviderPki::generate("Quiet").unwrap();
+    let alice = pki.issue_subscriber("Kim", "Q1", None).unwrap();
+    let old = bundle(
+        &pki,
+        &CrlSpec {
+            number: CrlNumber::Is(9),
+            this_update: Some(now() - 7200),
+            ..CrlSpec::default()
+        },
+    );
+    pki.revoke(alice.cert.serial_number()).unwrap();
+    let new = bundle(
+        &pki,
+        &CrlSpec {
+            number: CrlNumber::Is(10),
+            ..CrlSpec::default()
+        },
+    );
+    // The first fetch gets the newer CRL; every later one the older.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/crl", listener.local_addr().unwrap());
+    let served = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = std::sync::Arc::clone(&served);
+    let server = tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            let mut buf = [0u8; 2048];
+            let _ = s.read(&mut buf).await;
+            let body = if count.fetch_add(1, Ordering::SeqCst) == 0 {
+                new.clone()
+            } else {
+                old.clone()
+            };
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/pkix-crl\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(head.as_bytes()).await;
+            let _ = s.write_all(&body).await;
+        }
+    });
+    let http =
+        munjigi_providers::http_client::HttpClient::new(None, std::time::Duration::from_secs(2))
+            .unwrap()
+            .allow_plain_http(true);
+    let fast = CrlRefresh {
+        max_interval: std::time::Duration::from_millis(150),
+        retry_after: std::time::Duration::from_millis(50),
+    };
+    let a = anchors(&pki).with_crl(
+        CrlPolicy::from_url("quiet", &url, http, fast, true).remembering(CrlMemory::new()),
+    );
+    // No verification until the older CRL has been served (at least twice).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while served.load(Ordering::SeqCst) < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the fetcher never refetched"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        verify(&signed(&pki, &alice), &expect(), &a).unwrap_err(),
+        CmsError::Revoked
+    );
+    server.abort();
+}

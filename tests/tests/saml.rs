@@ -416,3 +416,66 @@ async fn sha1_digests_only_where_allowed_and_sha1_signatures_never() {
         );
     }
 }
+
+/// Issue 19: the metadata is signed (xmlsec1 verifies it with the IdP
+/// certificate, and not once changed), dated, lists what is released and
+/// the scope; the SP receives the pairwise subject as the standard
+/// `pairwise-id` too, scoped, the same subject in hex.
+#[tokio::test]
+async fn signed_metadata_and_the_standard_pairwise_id() {
+    let w = saml_world("saml-metadata", &SamlSpOpts::default(), "");
+    let xml = reqwest_text(&format!("{}/saml/metadata", w.gw.url)).await;
+    for want in [
+        "validUntil=\"",
+        "cacheDuration=\"PT6H\"",
+        "<ds:Signature",
+        r#"<shibmd:Scope xmlns:shibmd="urn:mace:shibboleth:metadata:1.0" regexp="false">127.0.0.1</shibmd:Scope>"#,
+        r#"Name="urn:oasis:names:tc:SAML:attribute:pairwise-id""#,
+        r#"Name="urn:oid:1.3.6.1.5.5.7.9.1""#,
+    ] {
+        assert!(xml.contains(want), "{want} in {xml}");
+    }
+    let cert = w.gw.config.parent().unwrap().join("keys/saml.crt");
+    let verify = |file: &std::path::Path| {
+        std::process::Command::new("xmlsec1")
+            .arg("--verify")
+            .arg("--pubkey-cert-pem")
+            .arg(&cert)
+            .arg("--id-attr:ID")
+            .arg("urn:oasis:names:tc:SAML:2.0:metadata:EntityDescriptor")
+            .arg(file)
+            .output()
+            .expect("xmlsec1 runs")
+    };
+    let file = w.dir.path().join("idp-metadata.xml");
+    std::fs::write(&file, &xml).unwrap();
+    let out = verify(&file);
+    assert!(
+        out.status.success(),
+        "xmlsec1 --verify of the metadata: {}\n{xml}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let changed = xml.replacen("/saml/sso", "/saml/ssx", 1);
+    std::fs::write(&file, &changed).unwrap();
+    assert!(
+        !verify(&file).status.success(),
+        "a changed endpoint breaks the signature"
+    );
+
+    // The SP (reading the signed metadata) gets pairwise-id = hex(sub)@scope.
+    let mut b = Browser::new(None);
+    let j = saml_login(&mut b, &w, "binding=redirect").await;
+    assert_logged_in(&j);
+    use base64::Engine as _;
+    let sub = j["friendly"]["sub"][0].as_str().unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(sub)
+        .unwrap();
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let want = format!("{hex}@127.0.0.1");
+    assert_eq!(
+        j["attributes"]["urn:oasis:names:tc:SAML:attribute:pairwise-id"][0],
+        want.as_str(),
+        "{j}"
+    );
+}

@@ -255,6 +255,25 @@ impl Signer {
     /// RSA-SHA256 signature placed right after its `Issuer` child (`issuer_end`
     /// is that element's end tag). Returns the canonical document, signed.
     pub fn sign(&self, xml: &str, id: &str, issuer_end: &str) -> Result<String, DsigError> {
+        let (canonical, signature) = self.signature(xml, id)?;
+        let at = canonical.find(issuer_end).ok_or(DsigError::NoIssuer)? + issuer_end.len();
+        let mut signed = canonical;
+        signed.insert_str(at, &signature);
+        Ok(signed)
+    }
+
+    /// As [`Signer::sign`], the signature placed right before `first_child`
+    /// (the start tag of the root's first child), where metadata has it.
+    pub fn sign_before(&self, xml: &str, id: &str, first_child: &str) -> Result<String, DsigError> {
+        let (canonical, signature) = self.signature(xml, id)?;
+        let at = canonical.find(first_child).ok_or(DsigError::NoIssuer)?;
+        let mut signed = canonical;
+        signed.insert_str(at, &signature);
+        Ok(signed)
+    }
+
+    /// The canonical document and its enveloped signature element.
+    fn signature(&self, xml: &str, id: &str) -> Result<(String, String), DsigError> {
         let canonical = exc_c14n(xml)?;
         let digest = base64::engine::general_purpose::STANDARD
             .encode(openssl::sha::sha256(canonical.as_bytes()));
@@ -280,10 +299,7 @@ impl Signer {
             base64::engine::general_purpose::STANDARD.encode(value),
             self.cert_b64
         );
-        let at = canonical.find(issuer_end).ok_or(DsigError::NoIssuer)? + issuer_end.len();
-        let mut signed = canonical;
-        signed.insert_str(at, &signature);
-        Ok(signed)
+        Ok((canonical, signature))
     }
 }
 

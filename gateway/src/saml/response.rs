@@ -12,6 +12,7 @@ use super::SamlReturn;
 use crate::app::App;
 use crate::config::model::SamlSite;
 use crate::rescue::GatewayError;
+use base64::Engine as _;
 use chrono::{DateTime, TimeZone as _, Utc};
 use munjigi_policy::Claims;
 use munjigi_providers::Level;
@@ -85,7 +86,40 @@ where
         .map_err(|e| GatewayError::encode(format!("SAML serialisation failed: {e:?}")))
 }
 
-fn attributes(claims: &Claims) -> Vec<Attribute> {
+/// The SAML V2.0 Subject Identifier Attributes Profile's pairwise identifier:
+/// stock SP attribute maps (Shibboleth's among them) decode it, so a site
+/// gets its subject without editing its map.
+pub const PAIRWISE_ID: &str = "urn:oasis:names:tc:SAML:attribute:pairwise-id";
+
+/// The scope of the gateway's scoped attributes: its public host, lower
+/// case, without a port (what the metadata's `shibmd:Scope` says).
+pub fn scope(public_url: &str) -> String {
+    let authority = public_url
+        .split("://")
+        .nth(1)
+        .unwrap_or_default()
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        // An IPv6 literal has no scope syntax; the profile needs a domain.
+        Some(_) => "localhost",
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    host.to_ascii_lowercase()
+}
+
+/// `sub` as the profile's unique ID (1 to 127 of `[a-z0-9=-]`, compared
+/// without case, so base64url will not do): the same bytes, in hex.
+fn pairwise_id(sub: &str, scope: &str) -> Option<String> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(sub)
+        .ok()
+        .filter(|b| !b.is_empty() && b.len() <= 63)?;
+    Some(format!("{}@{scope}", hex::encode(bytes)))
+}
+
+fn attributes(claims: &Claims, scope: &str) -> Vec<Attribute> {
     let mut out = Vec::new();
     let json = serde_json::to_value(claims).unwrap_or_default();
     for (claim, name, friendly) in ATTRIBUTES {
@@ -113,6 +147,17 @@ fn attributes(claims: &Claims) -> Vec<Attribute> {
                     value: Some(esc(v)),
                 })
                 .collect(),
+        });
+    }
+    if let Some(id) = pairwise_id(&claims.sub, scope) {
+        out.push(Attribute {
+            friendly_name: Some("pairwise-id".to_owned()),
+            name: Some(PAIRWISE_ID.to_owned()),
+            name_format: Some(ATTRNAME_URI.to_owned()),
+            values: vec![AttributeValue {
+                attribute_type: None,
+                value: Some(esc(&id)),
+            }],
         });
     }
     out
@@ -197,7 +242,7 @@ pub fn success(
             }),
         }]),
         attribute_statements: Some(vec![AttributeStatement {
-            attributes: attributes(ok.claims),
+            attributes: attributes(ok.claims, &scope(&app.config.public_url)),
         }]),
     };
     let mut signed_assertion = sign(&to_xml(&assertion)?, &assertion_id, app)?;

@@ -183,12 +183,15 @@ fn extension<T: for<'a> der::Decode<'a> + der::oid::AssociatedOid>(
     }
 }
 
-/// Whether `cert` says it is a CA (basicConstraints cA).
+/// Whether `cert` says it is a CA (basicConstraints cA), or might: a
+/// basicConstraints this reader cannot decode (OpenSSL reads some non-DER
+/// encodings, e.g. TRUE as 0x01, that `x509-cert` refuses) counts as one, so
+/// the two readers cannot disagree in the signer's favour.
 pub(super) fn is_ca(cert: &Certificate) -> bool {
     cert.tbs_certificate
         .extensions
         .iter()
         .flatten()
         .filter(|e| e.extn_id == BasicConstraints::OID)
-        .any(|e| BasicConstraints::from_der(e.extn_value.as_bytes()).is_ok_and(|b| b.ca))
+        .any(|e| !matches!(BasicConstraints::from_der(e.extn_value.as_bytes()), Ok(b) if !b.ca))
 }

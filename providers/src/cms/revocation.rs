@@ -150,6 +150,9 @@ pub struct CrlPolicy {
     /// The provider, as the warnings name it.
     provider: String,
     memory: Arc<CrlMemory>,
+    /// Why a check went unchecked at some level (not required), if one did:
+    /// for a verifier that must not say "checked" (`verify-receipt`).
+    unchecked: Mutex<Option<&'static str>>,
 }
 
 enum Source {
@@ -338,16 +341,28 @@ impl Crl {
         }
     }
 
-    /// Whether this CRL is older than `seen` (of the same issuer and partition).
+    /// Whether this CRL is older than `seen` (of the same issuer and
+    /// partition): by cRLNumber, and by thisUpdate when the numbers are
+    /// equal or absent.
     fn older_than(&self, seen: &Crl) -> bool {
         match (&self.number, &seen.number) {
-            (Some(a), Some(b)) => (a.len(), a) < (b.len(), b),
+            (Some(a), Some(b)) if a != b => (a.len(), a) < (b.len(), b),
             _ => self.this_update < seen.this_update,
         }
     }
 
+    /// Whether it is in force at `now`, clocks [`CRL_SKEW_SECS`] apart.
     fn is_current(&self, now: i64) -> bool {
-        self.this_update <= now && self.next_update.is_some_and(|n| n >= now)
+        self.this_update <= now.saturating_add(CRL_SKEW_SECS)
+            && self.next_update.is_some_and(|n| n >= now)
+    }
+
+    /// The same CRL (issuer, partition, number and thisUpdate).
+    fn same_as(&self, other: &Crl) -> bool {
+        self.issuer == other.issuer
+            && self.idp_der == other.idp_der
+            && self.number == other.number
+            && self.this_update == other.this_update
     }
 
     fn number_hex(&self) -> String {
@@ -355,6 +370,32 @@ impl Crl {
             .as_deref()
             .map_or_else(|| "-".into(), hex::encode)
     }
+}
+
+/// How far a CRL's thisUpdate may be ahead of our clock: further ahead, it
+/// is not used (nor remembered) yet, so a CRL dated in the future cannot pin
+/// the memory and refuse every login until then.
+const CRL_SKEW_SECS: i64 = 300;
+
+/// At most this many CRLs are held from one source (see [`merged`]).
+const MAX_HELD: usize = 64;
+
+/// What a source holds after serving `fresh`: everything it serves now, then
+/// what it served before and no longer does (most recent first, bounded).
+/// So a newer CRL served once is still offered to the memory at the next
+/// check, even when the source went back to an older one before any login
+/// checked: the rollback memory does not depend on a login falling between.
+fn merged(previous: Option<&[Arc<Crl>]>, fresh: Vec<Arc<Crl>>) -> Vec<Arc<Crl>> {
+    let mut out = fresh;
+    for old in previous.unwrap_or_default() {
+        if out.len() >= MAX_HELD {
+            break;
+        }
+        if !out.iter().any(|n| n.same_as(old)) {
+            out.push(Arc::clone(old));
+        }
+    }
+    out
 }
 
 /// What one provider's CRLs have said: per issuer and partition, the newest
@@ -523,6 +564,7 @@ impl CrlPolicy {
             source,
             required,
             long_term: false,
+            unchecked: Mutex::new(None),
             provider: String::new(),
             memory: CrlMemory::new(),
         }
@@ -636,6 +678,10 @@ impl CrlPolicy {
         match self.current() {
             Ok(crls) => {
                 for crl in crls.iter().filter(|c| c.signed_by(issuer, &name, &id)) {
+                    if crl.this_update > now.saturating_add(CRL_SKEW_SECS) {
+                        debug!(provider = %self.provider, this_update = crl.this_update, "a CRL dated in the future is not used yet");
+                        continue;
+                    }
                     match crl.kind {
                         Kind::Complete => {
                             if !self.memory.offer(&self.provider, &id, crl) {
@@ -696,8 +742,22 @@ impl CrlPolicy {
             Err(CmsError::CrlUnavailable)
         } else {
             warn!(provider = %self.provider, level, reason = why, "no usable CRL; revocation not checked");
+            let mut unchecked = self
+                .unchecked
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            unchecked.get_or_insert(why);
             Ok(())
         }
+    }
+
+    /// Why some check since this policy was made went unchecked for want of
+    /// a covering CRL (it was not required), if one did.
+    pub fn unchecked(&self) -> Option<&'static str> {
+        *self
+            .unchecked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -746,7 +806,8 @@ async fn keep_fresh(state: Weak<UrlCrls>, refresh: CrlRefresh) {
                     if held.is_none() {
                         info!(provider = %u.provider, "CRL fetched from its URL");
                     }
-                    *held = Some(Arc::new(crls));
+                    let all = merged(held.as_deref().map(Vec::as_slice), crls);
+                    *held = Some(Arc::new(all));
                 }
                 wait
             }
@@ -784,7 +845,9 @@ fn load_file(
         }
     }
     let bytes = std::fs::read(path).map_err(|_| "the CRL file cannot be read")?;
-    let crls = Arc::new(read_crls(&bytes).map_err(|_| "the CRL file holds no valid CRL")?);
+    let fresh = read_crls(&bytes).map_err(|_| "the CRL file holds no valid CRL")?;
+    let previous = cached.as_ref().map(|c| Arc::clone(&c.crls));
+    let crls = Arc::new(merged(previous.as_deref().map(Vec::as_slice), fresh));
     *cached = Some(FileCrls {
         modified,
         len,

@@ -148,12 +148,19 @@ pub fn map_refusal(status: u16, code: Option<&str>) -> ProviderError {
     }
 }
 
-/// An `errorCode` as it may be logged: letters, digits, `_` and `-`, at most 64.
+/// An `errorCode` as it may be logged: the code itself when it is 1 to 64
+/// letters, digits, `_` and `-`; otherwise `invalid` (filtering characters
+/// out would keep what they separated, e.g. the digits of a phone number).
 pub fn clip_code(code: &str) -> String {
-    code.chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
-        .take(64)
-        .collect()
+    let plain = (1..=64).contains(&code.len())
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if plain {
+        code.to_owned()
+    } else {
+        "invalid".to_owned()
+    }
 }
 
 #[cfg(test)]
@@ -181,11 +188,23 @@ mod tests {
             map_refusal(418, Some("SOMETHING_NEW"), ),
             ProviderError::BadRequest { ref code, .. } if code == "SOMETHING_NEW"
         ));
-        // Toss's words are never carried; a strange code is cut to a safe one.
-        assert!(matches!(
-            map_refusal(400, Some("NEW <i>홍길동</i>\n!")),
-            ProviderError::BadRequest { ref code, ref message }
-                if code == "NEWii" && message.is_empty()
-        ));
+        // Toss's words are never carried; a code that is not a plain code
+        // is logged as `invalid`, nothing of it kept (filtering would keep
+        // the digits of a phone number).
+        for strange in [
+            "NEW <i>홍길동</i>\n!",
+            "X: 010-1234-5678",
+            "",
+            &"A".repeat(65),
+        ] {
+            assert!(
+                matches!(
+                    map_refusal(400, Some(strange)),
+                    ProviderError::BadRequest { ref code, ref message }
+                        if code == "invalid" && message.is_empty()
+                ),
+                "{strange:?}"
+            );
+        }
     }
 }
