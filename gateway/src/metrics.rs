@@ -144,6 +144,13 @@ struct SignerChangeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LogoutLabels {
+    site: String,
+    channel: &'static str,
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReloadLabels {
     result: &'static str,
 }
@@ -206,6 +213,7 @@ pub struct Metrics {
     upstream_errors: Family<UpstreamErrorLabels, Counter>,
     refusals: Refusals,
     signer_changes: Family<SignerChangeLabels, Counter>,
+    logouts_told: Family<LogoutLabels, Counter>,
 }
 
 /// The refusals counter, carried by each request's [`crate::rescue::Ctx`].
@@ -343,7 +351,14 @@ impl Metrics {
             "Verified results signed with another certificate than the one last seen for that person at the provider, by action (logged, refused)",
             signer_changes.clone(),
         );
+        let logouts_told = Family::<LogoutLabels, Counter>::default();
+        registry.register(
+            "munjigi_logout_sites",
+            "Sites told that a single sign-on they took part in ended, by site, channel (back_channel, front_channel, saml, none) and result (confirmed, unconfirmed)",
+            logouts_told.clone(),
+        );
         Self {
+            logouts_told,
             signer_changes,
             approvals,
             store,
@@ -418,6 +433,21 @@ impl Metrics {
     }
 
     /// The handle each request's context counts refusals with.
+    /// One site told of a logout (or not: `channel` "none").
+    pub fn logout_told(&self, site: &str, channel: &'static str, confirmed: bool) {
+        self.logouts_told
+            .get_or_create(&LogoutLabels {
+                site: site.to_owned(),
+                channel,
+                result: if confirmed {
+                    "confirmed"
+                } else {
+                    "unconfirmed"
+                },
+            })
+            .inc();
+    }
+
     pub fn refusals(&self) -> Refusals {
         self.refusals.clone()
     }

@@ -20,9 +20,13 @@
 //!
 //! [`end_everything`] is the one place a single sign-on ends (RP-initiated
 //! logout, the proxy's logout, SAML Single Logout through
-//! [`crate::login::session::end`]). Later propagation of a logout to sites
-//! (back-channel logout) hooks in there: the [`Ended`] summary names the
-//! clients that were given tokens.
+//! [`crate::login::session::end`]). The index also lists the sites that took
+//! part (an OIDC client given an ID token, a SAML SP given an assertion, with
+//! the subject each was given), so the [`Ended`] summary says whom
+//! [`crate::logout`] must tell, and a SAML LogoutRequest can be checked
+//! against the NameID that very SP received. Parties are kept in a field of
+//! their own: a replica of the previous version reads and rewrites the index
+//! without them (it drops them, never the things to end).
 //!
 //! Not here: who may ask for a logout and how it is confirmed
 //! ([`crate::oidc::logout`]), cookies, pages.
@@ -56,6 +60,39 @@ struct Item {
     until: u64,
 }
 
+/// A site that took part in a session: told when it ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Party {
+    /// An OIDC client given an ID token; `sub` is the one it was given.
+    Oidc { client_id: String, sub: String },
+    /// A SAML SP given an assertion with this NameID (persistent: the
+    /// pairwise `sub`; transient: the one-off value).
+    Saml {
+        entity_id: String,
+        name_id: String,
+        transient: bool,
+    },
+}
+
+impl Party {
+    /// The site's identifier at its front (a client id or an entityID): one
+    /// entry per site, the latest login's.
+    pub fn id(&self) -> &str {
+        match self {
+            Party::Oidc { client_id, .. } => client_id,
+            Party::Saml { entity_id, .. } => entity_id,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct PartyItem {
+    #[serde(flatten)]
+    party: Party,
+    until: u64,
+}
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Index {
     /// The session was ended: nothing may be added any more.
@@ -63,6 +100,8 @@ struct Index {
     ended: bool,
     #[serde(default)]
     items: Vec<Item>,
+    #[serde(default)]
+    parties: Vec<PartyItem>,
 }
 
 /// Whether [`attach`] registered the thing.
@@ -81,15 +120,19 @@ pub struct Ended {
     pub sessions: usize,
     pub proxy_sessions: usize,
     pub access_tokens: usize,
-    /// Clients that were given tokens from this session (for a later
-    /// back-channel logout), each once.
+    /// Clients that were given tokens from this session, each once.
     pub clients: Vec<String>,
+    /// The sites that took part, to be told ([`crate::logout`]).
+    pub parties: Vec<Party>,
 }
 
 /// Bounds the index: beyond this, the item ending soonest is ended early, so
 /// everything alive stays listed (a browser that starts thousands of proxy
 /// sessions loses its oldest, never its logout).
 const MAX_ITEMS: usize = 256;
+/// Bounds the parties (sites of one session): beyond this, the one whose
+/// entry ends soonest is forgotten (it is then not told of the logout).
+const MAX_PARTIES: usize = 64;
 /// Compare-and-swap attempts before giving up (each one lost means another
 /// request of the same session wrote in between).
 const ATTEMPTS: usize = 16;
@@ -121,21 +164,63 @@ pub async fn attach(
     key: &str,
     ttl: Duration,
 ) -> Result<Attached, StoreError> {
+    let thing = Some((held, key, ttl));
     let (attached, evicted) =
-        attach_in(app.store.as_ref(), sid, held, key, ttl, app.clock.now()).await?;
+        attach_in(app.store.as_ref(), sid, thing, None, app.clock.now()).await?;
     for e in &evicted {
         end_item(app, e).await?;
     }
     Ok(attached)
 }
 
+/// As [`attach`], and lists `party` as a site of the session (for `ttl`,
+/// replacing that site's earlier entry), in the same write. `thing` may be
+/// absent (a SAML SP is given nothing the store holds).
+pub async fn attach_party(
+    app: &App,
+    sid: &str,
+    thing: Option<(Held, &str, Duration)>,
+    party: Party,
+    ttl: Duration,
+) -> Result<Attached, StoreError> {
+    let (attached, evicted) = attach_in(
+        app.store.as_ref(),
+        sid,
+        thing,
+        Some((party, ttl)),
+        app.clock.now(),
+    )
+    .await?;
+    for e in &evicted {
+        end_item(app, e).await?;
+    }
+    Ok(attached)
+}
+
+/// The sites that took part in session `sid` so far (none once it ended).
+pub async fn parties(app: &App, sid: &str) -> Result<Vec<Party>, StoreError> {
+    let now = app.clock.now();
+    let index = app
+        .store
+        .get(&index_key(sid))
+        .await?
+        .as_deref()
+        .map(decode)
+        .unwrap_or_default();
+    Ok(index
+        .parties
+        .into_iter()
+        .filter(|p| p.until > now)
+        .map(|p| p.party)
+        .collect())
+}
+
 /// [`attach`] on the store alone; also returns what was evicted (to be ended).
 async fn attach_in(
     store: &dyn Store,
     sid: &str,
-    held: Held,
-    key: &str,
-    ttl: Duration,
+    thing: Option<(Held, &str, Duration)>,
+    party: Option<(Party, Duration)>,
     now: u64,
 ) -> Result<(Attached, Vec<Item>), StoreError> {
     let ik = index_key(sid);
@@ -143,15 +228,39 @@ async fn attach_in(
         let current = store.get(&ik).await?;
         let mut index = current.as_deref().map(decode).unwrap_or_default();
         if index.ended {
-            store.delete(key).await?;
+            if let Some((_, key, _)) = &thing {
+                store.delete(key).await?;
+            }
             return Ok((Attached::Ended, Vec::new()));
         }
-        index.items.retain(|i| i.until > now && i.key != key);
-        index.items.push(Item {
-            held: held.clone(),
-            key: key.to_owned(),
-            until: now + ttl.as_secs().max(1),
-        });
+        index.items.retain(|i| i.until > now);
+        index.parties.retain(|p| p.until > now);
+        if let Some((held, key, ttl)) = &thing {
+            index.items.retain(|i| i.key != *key);
+            index.items.push(Item {
+                held: held.clone(),
+                key: (*key).to_owned(),
+                until: now + ttl.as_secs().max(1),
+            });
+        }
+        if let Some((p, ttl)) = &party {
+            index.parties.retain(|q| q.party.id() != p.id());
+            index.parties.push(PartyItem {
+                party: p.clone(),
+                until: now + ttl.as_secs().max(1),
+            });
+            while index.parties.len() > MAX_PARTIES {
+                let Some((at, _)) = index
+                    .parties
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, i)| i.until)
+                else {
+                    break;
+                };
+                index.parties.remove(at);
+            }
+        }
         let mut evicted = Vec::new();
         while index.items.len() > MAX_ITEMS {
             let Some((at, _)) = index.items.iter().enumerate().min_by_key(|(_, i)| i.until) else {
@@ -159,7 +268,13 @@ async fn attach_in(
             };
             evicted.push(index.items.remove(at));
         }
-        let last = index.items.iter().map(|i| i.until).max().unwrap_or(now);
+        let last = index
+            .items
+            .iter()
+            .map(|i| i.until)
+            .chain(index.parties.iter().map(|p| p.until))
+            .max()
+            .unwrap_or(now);
         let life = Duration::from_secs(last.saturating_sub(now).max(1));
         let bytes = encode(&index)?;
         let written = match &current {
@@ -176,16 +291,16 @@ async fn attach_in(
 }
 
 /// Turns session `sid`'s index into a tombstone; returns what it listed.
-async fn close_in(store: &dyn Store, sid: &str) -> Result<Vec<Item>, StoreError> {
+async fn close_in(store: &dyn Store, sid: &str) -> Result<Index, StoreError> {
     let ik = index_key(sid);
     let tomb = encode(&Index {
         ended: true,
-        items: Vec::new(),
+        ..Index::default()
     })?;
-    let mut listed = Vec::new();
+    let mut listed = Index::default();
     for _ in 0..ATTEMPTS {
         let current = store.get(&ik).await?;
-        listed = current.as_deref().map(decode).unwrap_or_default().items;
+        listed = current.as_deref().map(decode).unwrap_or_default();
         let written = match &current {
             None => store.put_new(&ik, tomb.clone(), TOMBSTONE).await?,
             Some(old) => store.swap(&ik, old, tomb.clone(), TOMBSTONE).await?,
@@ -205,8 +320,17 @@ async fn close_in(store: &dyn Store, sid: &str) -> Result<Vec<Item>, StoreError>
 /// place a single sign-on ends; later logout propagation starts here.
 pub async fn end_everything(app: &App, sid: &str) -> Result<Ended, StoreError> {
     let listed = close_in(app.store.as_ref(), sid).await?;
-    let mut ended = Ended::default();
-    for item in &listed {
+    let now = app.clock.now();
+    let mut ended = Ended {
+        parties: listed
+            .parties
+            .into_iter()
+            .filter(|p| p.until > now)
+            .map(|p| p.party)
+            .collect(),
+        ..Ended::default()
+    };
+    for item in &listed.items {
         end_item(app, item).await?;
         match &item.held {
             Held::Session => ended.sessions += 1,
@@ -224,6 +348,7 @@ pub async fn end_everything(app: &App, sid: &str) -> Result<Ended, StoreError> {
         sessions = ended.sessions,
         proxy_sessions = ended.proxy_sessions,
         access_tokens = ended.access_tokens,
+        parties = ended.parties.len(),
         "single sign-on ended"
     );
     Ok(ended)
@@ -269,6 +394,14 @@ mod tests {
                     until: 6,
                 },
             ],
+            parties: vec![PartyItem {
+                party: Party::Saml {
+                    entity_id: "https://sp.example".into(),
+                    name_id: "n".into(),
+                    transient: false,
+                },
+                until: 7,
+            }],
         };
         let raw = encode(&i).unwrap();
         let back = decode(&raw);
@@ -281,6 +414,11 @@ mod tests {
             }
         );
         assert_eq!(back.items[1].key, "pxs:y");
+        assert_eq!(back.parties.len(), 1);
+        assert_eq!(back.parties[0].party.id(), "https://sp.example");
+        // An index written by the previous version (no parties) still reads.
+        let old = br#"{"ended":false,"items":[{"kind":"session","key":"sess:a","until":9}]}"#;
+        assert_eq!(decode(old).items.len(), 1);
         assert!(decode(b"not json").items.is_empty());
         assert!(decode(br#"{"ended":true}"#).ended);
     }
@@ -303,32 +441,36 @@ mod tests {
             (Held::ProxySession, "pxs:b"),
             (at.clone(), "at:c"),
         ] {
-            let (a, evicted) = attach_in(s, "sid1", held, k, T, now).await.unwrap();
+            let (a, evicted) = attach_in(s, "sid1", Some((held, k, T)), None, now)
+                .await
+                .unwrap();
             assert_eq!(a, Attached::Yes);
             assert!(evicted.is_empty());
         }
         // Another session's index is its own.
         s.put("at:other", b"v".to_vec(), T).await.unwrap();
-        let other = attach_in(s, "sid2", at.clone(), "at:other", T, now);
+        let other = attach_in(s, "sid2", Some((at.clone(), "at:other", T)), None, now);
         assert_eq!(other.await.unwrap().0, Attached::Yes);
 
-        let listed = close_in(s, "sid1").await.unwrap();
+        let listed = close_in(s, "sid1").await.unwrap().items;
         let keys: Vec<&str> = listed.iter().map(|i| i.key.as_str()).collect();
         assert_eq!(keys, ["sess:a", "pxs:b", "at:c"]);
         // Closing again finds the tombstone: nothing twice.
-        assert!(close_in(s, "sid1").await.unwrap().is_empty());
+        assert!(close_in(s, "sid1").await.unwrap().items.is_empty());
 
         // A token minted from a code redeemed after the logout: undone at once.
         s.put("at:late", b"v".to_vec(), T).await.unwrap();
-        let (a, _) = attach_in(s, "sid1", at.clone(), "at:late", T, now)
+        let (a, _) = attach_in(s, "sid1", Some((at.clone(), "at:late", T)), None, now)
             .await
             .unwrap();
         assert_eq!(a, Attached::Ended);
         assert_eq!(s.get("at:late").await.unwrap(), None);
         // The other session is untouched and still takes more.
-        let more = attach_in(s, "sid2", at, "at:more", T, now).await.unwrap();
+        let more = attach_in(s, "sid2", Some((at, "at:more", T)), None, now)
+            .await
+            .unwrap();
         assert_eq!(more.0, Attached::Yes);
-        let listed = close_in(s, "sid2").await.unwrap();
+        let listed = close_in(s, "sid2").await.unwrap().items;
         assert_eq!(listed.len(), 2);
     }
 
@@ -338,22 +480,98 @@ mod tests {
         let s: &dyn Store = store.as_ref();
         let now = crate::clock::Clock::now(&crate::clock::SystemClock);
         // One already past its end (as if written an hour ago): pruned.
-        let old = attach_in(s, "sid", Held::ProxySession, "pxs:old", T, now - 3600);
+        let old = attach_in(
+            s,
+            "sid",
+            Some((Held::ProxySession, "pxs:old", T)),
+            None,
+            now - 3600,
+        );
         assert_eq!(old.await.unwrap().0, Attached::Yes);
         let mut evicted = Vec::new();
         for n in 0..MAX_ITEMS + 3 {
             let ttl = Duration::from_secs(100 + n as u64);
-            let (a, e) = attach_in(s, "sid", Held::ProxySession, &format!("pxs:{n}"), ttl, now)
-                .await
-                .unwrap();
+            let (a, e) = attach_in(
+                s,
+                "sid",
+                Some((Held::ProxySession, &format!("pxs:{n}"), ttl)),
+                None,
+                now,
+            )
+            .await
+            .unwrap();
             assert_eq!(a, Attached::Yes);
             evicted.extend(e);
         }
         // The soonest to end were evicted (to be ended by the caller).
         let gone: Vec<&str> = evicted.iter().map(|i| i.key.as_str()).collect();
         assert_eq!(gone, ["pxs:0", "pxs:1", "pxs:2"]);
-        let listed = close_in(s, "sid").await.unwrap();
+        let listed = close_in(s, "sid").await.unwrap().items;
         assert_eq!(listed.len(), MAX_ITEMS);
         assert!(listed.iter().all(|i| i.key != "pxs:old"));
+    }
+
+    #[tokio::test]
+    async fn parties_are_one_per_site_the_latest_and_listed_when_the_session_ends() {
+        let store = crate::store::memory::MemoryStore::new(1000);
+        let s: &dyn Store = store.as_ref();
+        let now = crate::clock::Clock::now(&crate::clock::SystemClock);
+        let oidc = |sub: &str| Party::Oidc {
+            client_id: "town".into(),
+            sub: sub.into(),
+        };
+        let saml = Party::Saml {
+            entity_id: "https://sp.example".into(),
+            name_id: "_t1".into(),
+            transient: true,
+        };
+        s.put("at:1", b"v".to_vec(), T).await.unwrap();
+        let held = Held::AccessToken {
+            client_id: "town".into(),
+        };
+        let (a, _) = attach_in(s, "sid", Some((held, "at:1", T)), Some((oidc("a"), T)), now)
+            .await
+            .unwrap();
+        assert_eq!(a, Attached::Yes);
+        let (a, _) = attach_in(s, "sid", None, Some((saml.clone(), T)), now)
+            .await
+            .unwrap();
+        assert_eq!(a, Attached::Yes);
+        // The same client again: replaced, not added.
+        let (a, _) = attach_in(s, "sid", None, Some((oidc("b"), T)), now)
+            .await
+            .unwrap();
+        assert_eq!(a, Attached::Yes);
+        let closed = close_in(s, "sid").await.unwrap();
+        let parties: Vec<Party> = closed.parties.into_iter().map(|p| p.party).collect();
+        assert_eq!(parties, vec![saml.clone(), oidc("b")]);
+        assert_eq!(closed.items.len(), 1);
+        // After the end, a party joining is refused like anything else.
+        let late = attach_in(s, "sid", None, Some((saml, T)), now)
+            .await
+            .unwrap();
+        assert_eq!(late.0, Attached::Ended);
+        assert!(close_in(s, "sid").await.unwrap().parties.is_empty());
+    }
+
+    #[tokio::test]
+    async fn parties_are_bounded() {
+        let store = crate::store::memory::MemoryStore::new(10_000);
+        let s: &dyn Store = store.as_ref();
+        let now = crate::clock::Clock::now(&crate::clock::SystemClock);
+        for n in 0..MAX_PARTIES + 5 {
+            let p = Party::Oidc {
+                client_id: format!("c{n}"),
+                sub: "s".into(),
+            };
+            let ttl = Duration::from_secs(100 + n as u64);
+            let (a, _) = attach_in(s, "sid", None, Some((p, ttl)), now)
+                .await
+                .unwrap();
+            assert_eq!(a, Attached::Yes);
+        }
+        let closed = close_in(s, "sid").await.unwrap();
+        assert_eq!(closed.parties.len(), MAX_PARTIES);
+        assert!(closed.parties.iter().all(|p| p.party.id() != "c0"));
     }
 }

@@ -251,3 +251,26 @@
   var form = document.getElementById('mj-autopost');
   if (form) { form.submit(); }
 }());
+
+/* After a logout (#mj-logout[data-auto]): once the front-channel logout
+   frames have loaded (or after 5 s), go on to the site that asked, as its
+   link or form says. Without script, or when a site did not confirm, the
+   citizen follows the visible button. */
+(function () {
+  'use strict';
+  var root = document.getElementById('mj-logout');
+  var next = document.getElementById('mj-logout-next');
+  if (!root || !next || root.getAttribute('data-auto') !== '1') { return; }
+  var frames = document.querySelectorAll('iframe.mj-logout-frame');
+  var left = frames.length;
+  var gone = false;
+  function go() {
+    if (gone) { return; }
+    gone = true;
+    if (next.tagName === 'FORM') { next.submit(); } else { window.location.assign(next.href); }
+  }
+  function loaded() { left -= 1; if (left <= 0) { go(); } }
+  for (var i = 0; i < frames.length; i += 1) { frames[i].addEventListener('load', loaded); }
+  if (left === 0) { go(); }
+  window.setTimeout(go, 5000);
+}());

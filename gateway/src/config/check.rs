@@ -800,6 +800,7 @@ fn oidc_client(
         }
     };
     let assertion_keys = client_auth(r, base, id, &o);
+    let (backchannel_logout_uri, frontchannel_logout_uri) = logout::uris(r, id, &o);
     OidcClient {
         client_id: o.client_id.into_inner(),
         secret,
@@ -816,6 +817,8 @@ fn oidc_client(
             .collect(),
         id_token_alg: alg,
         assertion_keys,
+        backchannel_logout_uri,
+        frontchannel_logout_uri,
     }
 }
 
@@ -835,6 +838,7 @@ mod health;
 #[cfg(test)]
 mod kakao_direct;
 mod limits;
+mod logout;
 mod provider;
 mod routes;
 mod saml;

@@ -350,6 +350,10 @@ pub struct OidcClient {
     pub id_token_alg: IdTokenAlg,
     /// `private_key_jwt`: the site's registered public keys (then `secret` is None).
     pub assertion_keys: Option<crate::oidc::client_assertion::ClientKeys>,
+    /// Back-Channel Logout 1.0: the gateway POSTs a logout token here.
+    pub backchannel_logout_uri: Option<String>,
+    /// Front-Channel Logout 1.0: loaded in a frame of the logout page.
+    pub frontchannel_logout_uri: Option<String>,
 }
 
 impl OidcClient {

@@ -348,6 +348,18 @@ pub struct RawOidcClient {
     pub token_endpoint_auth_method: Option<Spanned<String>>,
     /// For `private_key_jwt`: a file with the site's public JWK Set.
     pub jwks: Option<Spanned<String>>,
+    /// Back-Channel Logout 1.0: where the gateway POSTs a logout token when
+    /// a single sign-on the client took part in ends.
+    pub backchannel_logout_uri: Option<Spanned<String>>,
+    /// Accepted for registrations copied from elsewhere: the logout token
+    /// always carries `sid`.
+    pub backchannel_logout_session_required: Option<bool>,
+    /// Front-Channel Logout 1.0: loaded in a frame of the final logout page,
+    /// with `iss` and `sid`. Same scheme, host and port as a redirect URI.
+    pub frontchannel_logout_uri: Option<Spanned<String>>,
+    /// Accepted for registrations copied from elsewhere: `iss` and `sid` are
+    /// always added.
+    pub frontchannel_logout_session_required: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

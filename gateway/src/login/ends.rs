@@ -33,7 +33,7 @@ pub async fn answer(
             Ok(respond::redirect(&url))
         }
         Front::Saml(ret) => {
-            crate::saml::sso::complete(app, txn_id, ret, request, policy, outcome, sid, ctx)
+            crate::saml::sso::complete(app, txn_id, ret, request, policy, outcome, sid, ctx).await
         }
         Front::Proxy(px) => {
             let url = crate::proxy::entry::handoff(app, px, outcome, sid).await?;

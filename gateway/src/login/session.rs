@@ -81,14 +81,23 @@ pub async fn load(app: &App, ticket: &str) -> Result<Option<Session>, StoreError
 }
 
 /// Ends the browser's single sign-on: this session and everything it handed
-/// out ([`crate::sso::end_everything`]).
-pub async fn end(app: &App, ticket: &str) -> Result<(), StoreError> {
-    if let Some(s) = load(app, ticket).await? {
-        crate::sso::end_everything(app, &s.sid).await?;
-    }
+/// out ([`crate::sso::end_everything`]). Returns the session's `sid` and
+/// what ended (whom to tell: [`crate::logout`]), if there was a session.
+pub async fn end(
+    app: &App,
+    ticket: &str,
+) -> Result<Option<(String, crate::sso::Ended)>, StoreError> {
+    let ended = match load(app, ticket).await? {
+        Some(s) => Some((
+            s.sid.clone(),
+            crate::sso::end_everything(app, &s.sid).await?,
+        )),
+        None => None,
+    };
     let k = key(ticket);
     app.sessions.invalidate(&k);
-    app.store.delete(&k).await
+    app.store.delete(&k).await?;
+    Ok(ended)
 }
 
 /// The logout confirmation's CSRF token for the browser holding `ticket`:

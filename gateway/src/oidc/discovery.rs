@@ -16,6 +16,12 @@ pub fn document(config: &Config) -> Bytes {
         "userinfo_endpoint": format!("{iss}/userinfo"),
         "jwks_uri": format!("{iss}/jwks"),
         "end_session_endpoint": format!("{iss}/logout"),
+        // Back- and Front-Channel Logout 1.0: clients register their URIs in
+        // config; the logout token and the frame's query always carry `sid`.
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
+        "frontchannel_logout_supported": true,
+        "frontchannel_logout_session_supported": true,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code"],

@@ -12,15 +12,17 @@
 //!
 //! Ending is [`crate::sso::end_everything`] (via [`session::end`]): the
 //! gateway session, the proxy sessions and the access tokens it handed out.
-//! Then, when the site names a `post_logout_redirect_uri` registered exactly
-//! for it, the browser returns there with `state`; otherwise it sees "you are
-//! logged out". The site is identified by `client_id` or by the audience of an
+//! Every other site of the session is then told ([`crate::logout`]). Then,
+//! when the site names a `post_logout_redirect_uri` registered exactly for
+//! it, the browser returns there with `state`; otherwise it sees "you are
+//! logged out" (and, either way, which sites did not confirm). The site is identified by `client_id` or by the audience of an
 //! `id_token_hint` (expired hints are fine). Without a live session there is
 //! nothing to end and nothing to confirm.
 
 use crate::app::App;
 use crate::config::model::IdTokenAlg;
 use crate::login::session;
+use crate::logout::Finish;
 use crate::pages::{self, LoggedOutView, LogoutConfirmView};
 use crate::rescue::{Ctx, GatewayError};
 use crate::web::{self, params::append_query, respond, Params, Response};
@@ -188,8 +190,20 @@ pub async fn handle(
             };
             return confirmation(app, ctx, ticket, &request, None, posted, status);
         }
-        session::end(app, ticket).await?;
+        let ended = session::end(app, ticket).await?;
         tracing::info!(client, sid = %s.sid, req = %ctx.request_id, "gateway session ended");
+        if let Some((sid, ended)) = ended {
+            let finish = match request.target() {
+                Some(url) => Finish::Redirect(url),
+                None => Finish::Page { back_href: None },
+            };
+            let asker = request.client_id.as_deref();
+            let resp = crate::logout::propagate(app, &sid, ended, asker, finish, ctx).await?;
+            return Ok(respond::with_cookie(
+                resp,
+                &app.cookies.clear(session::COOKIE),
+            ));
+        }
     }
     let resp = match request.target() {
         Some(url) => respond::redirect(&url),
@@ -260,6 +274,10 @@ pub fn logged_out_page(ctx: &Ctx, back_href: Option<&str>) -> Result<Response, G
     let body = pages::logged_out(&LoggedOutView {
         lang: ctx.lang,
         back_href,
+        unconfirmed: &[],
+        frames: &[],
+        next: None,
+        auto: false,
         lang_ko_href: &ko,
         lang_en_href: &en,
     })

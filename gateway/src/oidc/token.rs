@@ -385,12 +385,24 @@ async fn redeem(
         ])
         .await
         .map_err(|_| unavailable())?;
-    // Listed under the single sign-on it came from, whose logout revokes it; a
-    // code redeemed after that logout gets nothing.
+    // Listed under the single sign-on it came from, whose logout revokes it
+    // and tells the client (back- or front-channel); a code redeemed after
+    // that logout gets nothing.
     let held = crate::sso::Held::AccessToken {
         client_id: client.client_id.clone(),
     };
-    match crate::sso::attach(app, &record.sid, held, &at_key, ttl).await {
+    let party = crate::sso::Party::Oidc {
+        client_id: client.client_id.clone(),
+        sub: record.claims.sub.clone(),
+    };
+    let attached = crate::sso::attach_party(
+        app,
+        &record.sid,
+        Some((held, &at_key, ttl)),
+        party,
+        app.config.session_ttl,
+    );
+    match attached.await {
         Ok(crate::sso::Attached::Yes) => {}
         Ok(crate::sso::Attached::Ended) => {
             tracing::info!(client = %client.client_id, req = request_id, "code redeemed after its session's logout");

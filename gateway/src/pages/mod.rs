@@ -35,7 +35,7 @@ pub use demo::{
 };
 pub use identify::{identify, Field, IdentifyView};
 pub use lang::Lang;
-pub use logged_out::{logged_out, LoggedOutView};
+pub use logged_out::{logged_out, LoggedOutNext, LoggedOutView};
 pub use logout_confirm::{logout_confirm, LogoutConfirmView};
 pub use post_back::{post_back, PostBackView};
 pub use problem::{error, error_fallback, ErrorView, Problem};

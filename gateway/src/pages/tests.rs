@@ -733,18 +733,88 @@ fn logged_out_in_both_languages() {
         let v = LoggedOutView {
             lang,
             back_href: Some("/site"),
+            unconfirmed: &[],
+            frames: &[],
+            next: None,
+            auto: false,
             lang_ko_href: "/x?lang=ko",
             lang_en_href: "/x?lang=en",
         };
         let html = logged_out(&v).unwrap();
         assert_common(&html, lang);
         assert!(html.contains("href=\"/site\""));
+        let t = Text::of(lang);
+        assert!(!html.contains(t.logout_unconfirmed_title));
+        assert!(tags(&html, "iframe").is_empty());
+        assert!(tags(&html, "script").is_empty());
         let html = logged_out(&LoggedOutView {
             back_href: None,
             ..v
         })
         .unwrap();
         assert!(!html.contains("href=\"/site\""));
+    }
+}
+
+#[test]
+fn logged_out_names_unconfirmed_sites_holds_frames_and_leads_on() {
+    for lang in langs() {
+        let t = Text::of(lang);
+        let unconfirmed = [HOSTILE.to_owned(), "구청".to_owned()];
+        let frames = ["https://rp.example/fc?iss=x&sid=y".to_owned()];
+        let form = LoggedOutNext::Form {
+            action: "https://sp.example/slo".into(),
+            fields: vec![
+                ("SAMLResponse", "PHg+".into()),
+                ("RelayState", HOSTILE.into()),
+            ],
+        };
+        let v = LoggedOutView {
+            lang,
+            back_href: Some("/ignored-when-next"),
+            unconfirmed: &unconfirmed,
+            frames: &frames,
+            next: Some(&form),
+            auto: false,
+            lang_ko_href: "/x?lang=ko",
+            lang_en_href: "/x?lang=en",
+        };
+        let html = logged_out(&v).unwrap();
+        // The only outside addresses are the frames' and the way on.
+        let outside = |h: &str| {
+            h.replace("https://rp.example", "")
+                .replace("https://sp.example", "")
+        };
+        assert_common(&outside(&html), lang);
+        assert!(html.contains(t.logout_unconfirmed_title));
+        assert!(html.contains("<li>구청</li>"));
+        assert!(!html.contains("<script>"));
+        let iframes = tags(&html, "iframe");
+        assert_eq!(iframes.len(), 1);
+        assert_eq!(
+            attr(iframes[0], "src"),
+            Some("https://rp.example/fc?iss=x&#38;sid=y")
+        );
+        assert_eq!(attr(iframes[0], "title"), Some(t.logout_frame_title));
+        let forms = tags(&html, "form");
+        assert_eq!(forms.len(), 1);
+        assert_eq!(attr(forms[0], "method"), Some("post"));
+        assert_eq!(attr(forms[0], "action"), Some("https://sp.example/slo"));
+        assert!(!html.contains("/ignored-when-next"));
+        // Not followed by itself while a site did not confirm.
+        assert!(!html.contains("data-auto"));
+        let link = LoggedOutNext::Link("https://rp.example/bye?state=s".into());
+        let html = logged_out(&LoggedOutView {
+            unconfirmed: &[],
+            next: Some(&link),
+            auto: true,
+            ..v
+        })
+        .unwrap();
+        assert!(html.contains("data-auto=\"1\""));
+        assert!(html.contains("href=\"https://rp.example/bye?state=s\""));
+        assert!(!html.contains(t.logout_unconfirmed_title));
+        assert_csp_clean(&outside(&html));
     }
 }
 

@@ -123,6 +123,9 @@ pub(super) struct Text {
     // Logged out.
     pub logged_out_title: &'static str,
     pub logged_out_body: &'static str,
+    pub logout_unconfirmed_title: &'static str,
+    pub logout_unconfirmed_body: &'static str,
+    pub logout_frame_title: &'static str,
 
     // Logout confirmation (a logout nobody can prove the citizen asked for).
     pub logout_confirm_title: &'static str,
@@ -364,6 +367,9 @@ const KO: Text = Text {
 
     logged_out_title: "로그아웃되었습니다",
     logged_out_body: "문지기 로그인이 끝났습니다. 공용 컴퓨터를 쓰셨다면 브라우저 창을 모두 닫아 주세요.",
+    logout_unconfirmed_title: "로그아웃을 확인하지 못한 사이트",
+    logout_unconfirmed_body: "아래 사이트는 로그아웃되었다고 알려 오지 않았습니다. 그 사이트에 아직 로그인되어 있을 수 있으니, 사이트에서 직접 로그아웃하거나 브라우저를 모두 닫아 주세요.",
+    logout_frame_title: "사이트 로그아웃 알림",
 
     logout_confirm_title: "문지기에서 로그아웃할까요?",
     logout_confirm_body: "로그아웃하면 문지기로 들어간 모든 사이트에서 로그인이 끝납니다. 로그아웃하려던 것이 아니라면 이 페이지를 닫으세요. 로그인은 그대로 유지됩니다.",
@@ -594,6 +600,9 @@ const EN: Text = Text {
 
     logged_out_title: "You have logged out",
     logged_out_body: "Your Munjigi login has ended. If you used a shared computer, close all browser windows.",
+    logout_unconfirmed_title: "Sites that did not confirm the logout",
+    logout_unconfirmed_body: "These sites did not confirm that you are logged out. You may still be logged in there: log out at the site itself, or close all browser windows.",
+    logout_frame_title: "Logout notice to a site",
 
     logout_confirm_title: "Log out of Munjigi?",
     logout_confirm_body: "Logging out ends your login on every site you entered through Munjigi. If you did not mean to log out, close this page: you stay logged in.",

@@ -645,6 +645,23 @@ pub fn check_shape(xml: &str, root: &'static str) -> Result<Shape, Refusal> {
 /// core §3.7.1). samael reads SessionIndex as an attribute, which no SP
 /// sends, so the elements are read here from the already-checked message.
 pub fn session_indexes(xml: &str) -> Result<Vec<String>, Refusal> {
+    root_children(xml, NS_PROTOCOL, b"SessionIndex")
+}
+
+/// The text of a LogoutRequest's `saml:NameID` (exactly one, SAML core
+/// §3.7.1; an `EncryptedID` or `BaseID` is not offered). samael reads its
+/// `Format` as an element, so it is read here too.
+pub fn logout_name_id(xml: &str) -> Result<String, Refusal> {
+    match root_children(xml, NS_ASSERTION, b"NameID")?.as_slice() {
+        [one] => Ok(one.clone()),
+        _ => Err(Refusal::Schema(
+            "a LogoutRequest names its subject by exactly one NameID".into(),
+        )),
+    }
+}
+
+/// The texts of the root's children `ns`:`local` of an already-checked message.
+fn root_children(xml: &str, ns: &str, local: &[u8]) -> Result<Vec<String>, Refusal> {
     let mut reader = quick_xml::reader::NsReader::from_str(xml);
     let mut depth = 0usize;
     let mut current: Option<String> = None;
@@ -653,18 +670,15 @@ pub fn session_indexes(xml: &str) -> Result<Vec<String>, Refusal> {
         let (resolved, event) = reader
             .read_resolved_event()
             .map_err(|e| Refusal::Xml(e.to_string()))?;
-        let in_protocol =
-            matches!(resolved, ResolveResult::Bound(ns) if ns.0 == NS_PROTOCOL.as_bytes());
+        let in_ns = matches!(resolved, ResolveResult::Bound(n) if n.0 == ns.as_bytes());
         match event {
             Event::Start(s) => {
-                if depth == 1 && in_protocol && s.local_name().as_ref() == b"SessionIndex" {
+                if depth == 1 && in_ns && s.local_name().as_ref() == local {
                     current = Some(String::new());
                 }
                 depth += 1;
             }
-            Event::Empty(s)
-                if depth == 1 && in_protocol && s.local_name().as_ref() == b"SessionIndex" =>
-            {
+            Event::Empty(s) if depth == 1 && in_ns && s.local_name().as_ref() == local => {
                 out.push(String::new());
             }
             Event::Text(t) => {

@@ -15,6 +15,7 @@ pub mod encrypt;
 pub mod error;
 pub mod inbound;
 pub mod keys;
+pub mod logout_out;
 pub mod metadata;
 pub mod once;
 pub mod parity;
@@ -65,23 +66,50 @@ async fn read_request(
     body: hyper::body::Incoming,
     root: &'static str,
 ) -> Result<binding::Arrived, crate::rescue::GatewayError> {
+    let (_, arrived) = read_message(parts, body, &[("SAMLRequest", root)]).await?;
+    Ok(arrived)
+}
+
+/// Reads whichever of `kinds` (a parameter and the root it must carry)
+/// arrived, from either binding; returns the one found (the first of
+/// `kinds` when none is there, to be refused as missing).
+async fn read_message(
+    parts: &http::request::Parts,
+    body: hyper::body::Incoming,
+    kinds: &[(binding::Kind, &'static str)],
+) -> Result<(binding::Kind, binding::Arrived), crate::rescue::GatewayError> {
     use crate::rescue::GatewayError;
+    let Some(&first) = kinds.first() else {
+        return Err(GatewayError::invariant("no SAML message kind to read"));
+    };
     // Refused before its SP is known: named by the Issuer it claims.
-    let arrived = match parts.method {
+    match parts.method {
         http::Method::GET => {
             let query = parts.uri.query().unwrap_or_default();
-            binding::from_redirect(query, "SAMLRequest", root).map_err(|r| {
-                error::SamlError::claimed(binding::claimed_issuer_redirect(query, "SAMLRequest"), r)
-            })
+            let has = |kind: &str| {
+                query
+                    .split('&')
+                    .any(|p| p.split_once('=').map_or(p, |(n, _)| n) == kind)
+            };
+            let (kind, root) = kinds.iter().copied().find(|(k, _)| has(k)).unwrap_or(first);
+            let arrived = binding::from_redirect(query, kind, root).map_err(|r| {
+                error::SamlError::claimed(binding::claimed_issuer_redirect(query, kind), r)
+            })?;
+            Ok((kind, arrived))
         }
         http::Method::POST => {
             let raw = crate::web::read_body(body, inbound::MAX_ENCODED * 2).await?;
             let form: Vec<(String, String)> = form_urlencoded::parse(&raw).into_owned().collect();
-            binding::from_post(&form, "SAMLRequest", root).map_err(|r| {
-                error::SamlError::claimed(binding::claimed_issuer_post(&form, "SAMLRequest"), r)
-            })
+            let (kind, root) = kinds
+                .iter()
+                .copied()
+                .find(|(k, _)| form.iter().any(|(n, _)| n == k))
+                .unwrap_or(first);
+            let arrived = binding::from_post(&form, kind, root).map_err(|r| {
+                error::SamlError::claimed(binding::claimed_issuer_post(&form, kind), r)
+            })?;
+            Ok((kind, arrived))
         }
-        _ => return Err(GatewayError::MethodNotAllowed),
-    };
-    Ok(arrived?)
+        _ => Err(GatewayError::MethodNotAllowed),
+    }
 }

@@ -1,28 +1,36 @@
-//! `/saml/slo`: SP-initiated Single Logout.
+//! `/saml/slo`: SAML Single Logout, both directions.
 //!
-//! An SP's LogoutRequest (either binding) ends this browser's gateway session
-//! when it names that session (its SessionIndex is the session's `sid`), and
-//! is answered with a signed LogoutResponse to the SP's SingleLogoutService
-//! from its metadata, by the request's binding when the SP offers it. The
-//! request goes through the same layers as an AuthnRequest: shape, signature
-//! by metadata keys (required whenever the SP has any), Destination,
-//! freshness and one use.
+//! A LogoutRequest from an SP (either binding) goes through the same layers
+//! as an AuthnRequest (shape, signature by metadata keys, required whenever
+//! the SP has any, Destination, freshness, one use), and then must be about
+//! this browser's session *as that SP knows it* (SAML core §3.7.3.2): the SP
+//! took part in the session, the NameID is the one it was given, and a
+//! SessionIndex, when sent, is that SP's own. An unsigned request (an SP
+//! without keys) must also carry the SessionIndex, which a third-party page
+//! cannot know: no logout by cross-site request. A request that names
+//! another subject, or comes from an SP that was never part of the session,
+//! ends nothing and is answered `Requester`/`UnknownPrincipal`. One that
+//! matches ends the single sign-on and tells every other site
+//! ([`crate::logout`]); the SP's signed LogoutResponse comes last, with
+//! `PartialLogout` when some site did not confirm.
+//!
+//! A LogoutResponse is an SP's answer to a LogoutRequest we sent while
+//! carrying a logout through the browser ([`crate::logout::chain`]).
 
-use super::binding::{self, BINDING_POST, RSA_SHA256};
+use super::binding::{self, BINDING_POST};
 use super::error::{status, Refusal, SamlError};
-use super::response::{issuer, new_id, sign, to_xml};
 use crate::app::App;
 use crate::login::session;
+use crate::logout::{Finish, SamlAnswer};
 use crate::rescue::{Ctx, GatewayError};
+use crate::sso::Party;
 use crate::web::{respond, Response};
-use base64::Engine as _;
 use hyper::body::Incoming;
-use samael::schema::{LogoutRequest, LogoutResponse, Status, StatusCode as SamlStatusCode};
-use std::io::Write as _;
+use samael::schema::LogoutRequest;
 
-fn enc(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
+/// The second-level status for a request about someone this SP does not
+/// share a session with here.
+const UNKNOWN_PRINCIPAL: &str = "urn:oasis:names:tc:SAML:2.0:status:UnknownPrincipal";
 
 fn issuer_of(r: &LogoutRequest) -> Option<String> {
     r.issuer
@@ -37,7 +45,14 @@ pub async fn handle(
     ctx: &mut Ctx,
 ) -> Result<Response, GatewayError> {
     let (parts, body) = req.into_parts();
-    let arrived = super::read_request(&parts, body, "LogoutRequest").await?;
+    let kinds = [
+        ("SAMLRequest", "LogoutRequest"),
+        ("SAMLResponse", "LogoutResponse"),
+    ];
+    let (kind, arrived) = super::read_message(&parts, body, &kinds).await?;
+    if kind == "SAMLResponse" {
+        return crate::logout::chain::on_response(app, arrived, ctx).await;
+    }
     let unverified: LogoutRequest =
         arrived
             .xml
@@ -83,6 +98,8 @@ pub async fn handle(
     {
         return Err(refuse(Refusal::Stale));
     }
+    let name_id = super::inbound::logout_name_id(&trusted.xml).map_err(refuse)?;
+    let indexes = super::inbound::session_indexes(&trusted.xml).map_err(refuse)?;
     if !super::once::first_use(app, &sp_id, "LogoutRequest", &id).await? {
         return Err(refuse(Refusal::Replayed));
     }
@@ -91,107 +108,64 @@ pub async fn handle(
             "the SP's metadata has no SingleLogoutService",
         ))
     })?;
+    let answer = SamlAnswer {
+        sp: sp_id.clone(),
+        in_response_to: id,
+        relay_state: arrived.relay_state.clone(),
+        url: endpoint
+            .response_url
+            .clone()
+            .unwrap_or_else(|| endpoint.url.clone()),
+        post: endpoint.binding == BINDING_POST,
+    };
 
-    // End this browser's session when the request names it. An unsigned
-    // request (an SP without keys) must name the session by its index, which
-    // a third-party page cannot know: no logout by cross-site request.
-    let mut ended = false;
-    if let Some(ticket) = app.cookies.get(&parts.headers, session::COOKIE) {
-        if let Some(s) = session::load(app, ticket).await? {
-            let indexes = super::inbound::session_indexes(&trusted.xml).map_err(refuse)?;
-            let names_it = if indexes.is_empty() {
-                trusted.signed
-            } else {
-                indexes.contains(&super::session_index(&s.sid, &sp_id))
-            };
-            if names_it {
-                session::end(app, ticket).await?;
-                ended = true;
-            }
+    let Some(ticket) = app.cookies.get(&parts.headers, session::COOKIE) else {
+        tracing::info!(sp = %sp_id, req = %ctx.request_id, "SAML logout request: no gateway session in this browser");
+        return super::logout_out::response(app, &answer, false, None)?.send(ctx);
+    };
+    let Some(s) = session::load(app, ticket).await? else {
+        tracing::info!(sp = %sp_id, req = %ctx.request_id, "SAML logout request: the gateway session had already ended");
+        let out = super::logout_out::response(app, &answer, false, None)?;
+        return Ok(respond::with_cookie(
+            out.send(ctx)?,
+            &app.cookies.clear(session::COOKIE),
+        ));
+    };
+    let parties = crate::sso::parties(app, &s.sid).await?;
+    let given = parties.iter().find_map(|p| match p {
+        Party::Saml {
+            entity_id, name_id, ..
+        } if *entity_id == sp_id => Some(name_id.as_str()),
+        _ => None,
+    });
+    let own_index = super::session_index(&s.sid, &sp_id);
+    let why_not = match given {
+        None => Some("the SP took no part in this browser's session"),
+        Some(n) if n != name_id => Some("the NameID is not the one this SP was given"),
+        Some(_) if !indexes.is_empty() && !indexes.contains(&own_index) => {
+            Some("the SessionIndex is not this session's")
         }
-    }
-    tracing::info!(sp = %sp_id, ended, req = %ctx.request_id, "SAML logout request answered");
-
-    let destination = endpoint
-        .response_url
-        .clone()
-        .unwrap_or_else(|| endpoint.url.clone());
-    let response_id = new_id()?;
-    let post = endpoint.binding == BINDING_POST;
-    let response = LogoutResponse {
-        id: Some(response_id.clone()),
-        in_response_to: Some(id),
-        version: Some("2.0".into()),
-        issue_instant: Some(crate::clock::utc(app.clock.as_ref())),
-        destination: Some(destination.clone()),
-        consent: None,
-        issuer: Some(issuer(app)),
-        signature: None,
-        status: Some(Status {
-            status_code: SamlStatusCode {
-                value: Some(status::SUCCESS.into()),
-            },
-            status_message: None,
-            status_detail: None,
-        }),
+        Some(_) if indexes.is_empty() && !trusted.signed => {
+            Some("an unsigned request must name the session by its SessionIndex")
+        }
+        Some(_) => None,
     };
-    let xml = to_xml(&response)?;
-    let mut resp = if post {
-        let signed = sign(&xml, &response_id, app)?;
-        super::sso::post_back(
-            &destination,
-            &signed,
-            "SAMLResponse",
-            arrived.relay_state.as_deref(),
-            ctx,
-        )?
-    } else {
-        respond::redirect(&redirect_url(
-            app,
-            &destination,
-            &xml,
-            arrived.relay_state.as_deref(),
-        )?)
+    if let Some(why) = why_not {
+        tracing::warn!(sp = %sp_id, reason = why, req = %ctx.request_id, "SAML logout request refused: it does not name this browser's session");
+        let refused = Some((status::REQUESTER, UNKNOWN_PRINCIPAL));
+        return super::logout_out::response(app, &answer, false, refused)?.send(ctx);
+    }
+    let ended = session::end(app, ticket).await?;
+    tracing::info!(sp = %sp_id, req = %ctx.request_id, "SAML logout request: the gateway session ended");
+    let resp = match ended {
+        Some((sid, ended)) => {
+            crate::logout::propagate(app, &sid, ended, Some(&sp_id), Finish::Saml(answer), ctx)
+                .await?
+        }
+        None => super::logout_out::response(app, &answer, false, None)?.send(ctx)?,
     };
-    if ended {
-        resp = respond::with_cookie(resp, &app.cookies.clear(session::COOKIE));
-    }
-    Ok(resp)
-}
-
-/// An HTTP-Redirect message: DEFLATE, base64, and the query signed as sent.
-fn redirect_url(
-    app: &App,
-    to: &str,
-    xml: &str,
-    relay_state: Option<&str>,
-) -> Result<String, GatewayError> {
-    let internal =
-        |e: &dyn std::fmt::Display| GatewayError::encode(format!("SAML redirect encoding: {e}"));
-    let mut deflater =
-        flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
-    deflater
-        .write_all(xml.as_bytes())
-        .map_err(|e| internal(&e))?;
-    let deflated = deflater.finish().map_err(|e| internal(&e))?;
-    let mut query = format!(
-        "SAMLResponse={}",
-        enc(&base64::engine::general_purpose::STANDARD.encode(deflated))
-    );
-    if let Some(r) = relay_state {
-        query.push_str("&RelayState=");
-        query.push_str(&enc(r));
-    }
-    query.push_str("&SigAlg=");
-    query.push_str(&enc(RSA_SHA256));
-    let signature =
-        openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &app.saml_keys.key)
-            .and_then(|mut s| s.sign_oneshot_to_vec(query.as_bytes()))
-            .map_err(|e| internal(&e))?;
-    query.push_str("&Signature=");
-    query.push_str(&enc(
-        &base64::engine::general_purpose::STANDARD.encode(signature)
-    ));
-    let sep = if to.contains('?') { '&' } else { '?' };
-    Ok(format!("{to}{sep}{query}"))
+    Ok(respond::with_cookie(
+        resp,
+        &app.cookies.clear(session::COOKIE),
+    ))
 }

@@ -280,7 +280,8 @@ async fn start(
             .await?;
             let answered = complete(
                 app, &txn_id, &ret, &request, &policy, &s.outcome, &s.sid, ctx,
-            );
+            )
+            .await;
             if answered.is_ok() {
                 app.runtime
                     .metrics
@@ -306,7 +307,7 @@ async fn start(
 
 /// The end of a login for a SAML SP: release, project, sign, post.
 #[allow(clippy::too_many_arguments)]
-pub fn complete(
+pub async fn complete(
     app: &App,
     txn_id: &str,
     ret: &SamlReturn,
@@ -344,6 +345,18 @@ pub fn complete(
     } else {
         claims.sub.as_str()
     };
+    // The SP takes part in the session from now on: its logout must name
+    // this NameID, and the session's end sends it a LogoutRequest.
+    let party = crate::sso::Party::Saml {
+        entity_id: ret.sp.clone(),
+        name_id: name_id.to_owned(),
+        transient: ret.transient,
+    };
+    let joined = crate::sso::attach_party(app, sid, None, party, app.config.session_ttl).await?;
+    if joined == crate::sso::Attached::Ended {
+        tracing::info!(txn = txn_id, sp = %ret.sp, "the gateway session ended during this login");
+        return answer(app, &ret.sp, ret, &Refusal::Cancelled, ctx);
+    }
     let xml = response::success(
         app,
         saml,

@@ -12,7 +12,7 @@
 //! Delivery never holds up the citizen: it runs in a spawned task, at least
 //! once, with retries after 1 s, 5 s and 25 s on network errors, timeouts,
 //! 5xx, 408 and 429. Any 2xx is success; any other answer gives up. One
-//! shared outbound client (5 s per attempt) serves every site; each
+//! shared outbound client ([`crate::outbound`], 5 s per attempt) serves every site; each
 //! attempt carries a `traceparent` in the trace of the request that ended it.
 
 use super::record::SignatureRecord;
@@ -21,21 +21,16 @@ use crate::config::model::IdTokenAlg;
 use munjigi_providers::http_client::HttpClient;
 use munjigi_providers::ProviderError;
 use serde::Serialize;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 pub const TYP: &str = "munjigi-notification+jwt";
 
-/// One attempt's deadline: connect, send and the answer's headers and body.
-const TIMEOUT: Duration = Duration::from_secs(5);
 /// Waits before the second, third and fourth attempt.
 const BACKOFF: [Duration; 3] = [
     Duration::from_secs(1),
     Duration::from_secs(5),
     Duration::from_secs(25),
 ];
-/// A site's answer is not read for anything: a small cap.
-const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, Serialize)]
 struct Notification<'a> {
@@ -47,30 +42,6 @@ struct Notification<'a> {
     status: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     failure: Option<&'a str>,
-}
-
-/// The shared client: system roots for https (`SSL_CERT_FILE` honoured);
-/// plain http is only ever configured for loopback. None if it cannot be built.
-fn client() -> Option<&'static HttpClient> {
-    static CLIENT: OnceLock<Option<HttpClient>> = OnceLock::new();
-    CLIENT
-        .get_or_init(|| {
-            let roots = munjigi_receipt::verify::system_roots_pem().ok();
-            if roots.is_none() {
-                tracing::warn!("no system CA certificates: https webhooks cannot be delivered");
-            }
-            match HttpClient::new(roots.as_deref(), TIMEOUT) {
-                Ok(c) => Some(
-                    c.allow_plain_http(true)
-                        .with_max_response_bytes(MAX_ANSWER_BYTES),
-                ),
-                Err(e) => {
-                    tracing::error!(error = %e, "webhook client could not be built");
-                    None
-                }
-            }
-        })
-        .as_ref()
 }
 
 /// Tells the site's webhook, if it registered one, that `r` ended. Returns at
@@ -154,7 +125,7 @@ async fn attempt(client: &HttpClient, url: &str, jws: &str) -> Attempt {
 }
 
 async fn deliver(url: &str, jws: String, request: &str, site: &str) {
-    let Some(client) = client() else {
+    let Some(client) = crate::outbound::client() else {
         tracing::error!(request, site, "webhook not delivered: no HTTP client");
         return;
     };

@@ -54,10 +54,13 @@ pub enum Family {
     /// A refused new certificate waiting for an operator's confirmation
     /// (`signer-new:<site>:<pairwise sub>:<provider>`), a week.
     SignerChange,
+    /// A logout being carried to SAML SPs through the browser (`logout:<run
+    /// id>`), ten minutes.
+    LogoutRun,
 }
 
 impl Family {
-    pub const ALL: [Family; 17] = [
+    pub const ALL: [Family; 18] = [
         Family::Login,
         Family::Code,
         Family::UsedCode,
@@ -75,6 +78,7 @@ impl Family {
         Family::AuditWriters,
         Family::SignerMemory,
         Family::SignerChange,
+        Family::LogoutRun,
     ];
 
     /// The prefix every key of the family starts with.
@@ -97,6 +101,7 @@ impl Family {
             Family::AuditWriters => "audit:writers",
             Family::SignerMemory => "signer:",
             Family::SignerChange => "signer-new:",
+            Family::LogoutRun => "logout:",
         }
     }
 

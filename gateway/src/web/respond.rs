@@ -37,6 +37,28 @@ pub fn html(status: StatusCode, body: String) -> Response {
     r
 }
 
+/// [`html`] for a page that frames other sites' logout pages: the CSP lets
+/// frames load from exactly the origins of `frame_urls`, nothing else.
+pub fn html_with_frames(status: StatusCode, body: String, frame_urls: &[String]) -> Response {
+    let mut r = html(status, body);
+    let mut origins: Vec<String> = frame_urls
+        .iter()
+        .filter_map(|u| url::Url::parse(u).ok())
+        .map(|u| u.origin().ascii_serialization())
+        .filter(|o| o != "null")
+        .collect();
+    origins.sort();
+    origins.dedup();
+    if origins.is_empty() {
+        return r;
+    }
+    let csp = format!("{CSP}; frame-src {}", origins.join(" "));
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    r
+}
+
 pub fn json(status: StatusCode, value: &serde_json::Value) -> Response {
     base(status, "application/json", Bytes::from(value.to_string()))
 }

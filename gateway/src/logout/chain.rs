@@ -1,0 +1,252 @@
+//! Carrying a logout to SAML SPs through the browser, one SP after another.
+//!
+//! SAML Single Logout over the front channel can only tell an SP by sending
+//! the citizen's browser to it, and the SP answers by sending the browser
+//! back with a LogoutResponse. So a logout is a run of hops: the run (who is
+//! left, who answered, where the browser ends up) waits in the store under a
+//! random id between hops, the id travels as the RelayState, and whichever
+//! replica the SP's answer reaches carries on. An answer counts only when it
+//! is the one expected now: from the SP the last request went to (its
+//! Issuer, and its signature by that SP's metadata keys whenever it has
+//! any), naming that request (InResponseTo), to our endpoint; the run is
+//! advanced by compare-and-swap, so a replayed or raced answer cannot
+//! advance it twice. An SP that never sends the browser back leaves the run
+//! to expire; its session and every other were already ended.
+
+use super::{Channel, Finish, Told};
+use crate::app::App;
+use crate::rescue::{Ctx, GatewayError};
+use crate::saml::binding::{self, Arrived, BINDING_POST, BINDING_REDIRECT};
+use crate::saml::error::{status, Refusal, SamlError};
+use crate::saml::logout_out::{self, RequestTo};
+use crate::saml::sp::ServiceProvider;
+use crate::store::keys::Family;
+use crate::web::Response;
+use samael::schema::LogoutResponse;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// How long a run waits for the SPs to send the browser back.
+const RUN_TTL: Duration = Duration::from_secs(600);
+
+/// One SP to send a LogoutRequest to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Target {
+    site: String,
+    sp: String,
+    name_id: String,
+    transient: bool,
+    url: String,
+    post: bool,
+}
+
+impl Target {
+    /// The SP's SingleLogoutService, HTTP-Redirect preferred; None without one.
+    pub fn of(site: &str, sp: &ServiceProvider, name_id: String, transient: bool) -> Option<Self> {
+        let endpoint = sp
+            .slo
+            .iter()
+            .find(|s| s.binding == BINDING_REDIRECT)
+            .or_else(|| sp.slo.iter().find(|s| s.binding == BINDING_POST))?;
+        Some(Self {
+            site: site.to_owned(),
+            sp: sp.entity_id.clone(),
+            name_id,
+            transient,
+            url: endpoint.url.clone(),
+            post: endpoint.binding == BINDING_POST,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Current {
+    target: Target,
+    request_id: String,
+}
+
+/// A logout on its way through the SPs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Run {
+    id: String,
+    sid: String,
+    queue: Vec<Target>,
+    current: Option<Current>,
+    pub(super) told: Vec<Told>,
+    pub(super) frames: Vec<String>,
+    pub(super) finish: Finish,
+}
+
+impl Run {
+    pub fn new(
+        sid: &str,
+        queue: Vec<Target>,
+        told: Vec<Told>,
+        frames: Vec<String>,
+        finish: Finish,
+    ) -> Result<Self, GatewayError> {
+        Ok(Self {
+            id: crate::random::token(16)?,
+            sid: sid.to_owned(),
+            queue,
+            current: None,
+            told,
+            frames,
+            finish,
+        })
+    }
+}
+
+fn key(id: &str) -> String {
+    Family::LogoutRun.key(&crate::random::digest(id))
+}
+
+fn encode(run: &Run) -> Result<Vec<u8>, GatewayError> {
+    serde_json::to_vec(run).map_err(GatewayError::encode)
+}
+
+/// Sends the browser to the next SP, or to the end. `stored` is the run's
+/// bytes in the store, if it is there (swapped, so it advances once).
+async fn advance(
+    app: &App,
+    mut run: Run,
+    stored: Option<Vec<u8>>,
+    ctx: &Ctx,
+) -> Result<Response, GatewayError> {
+    let k = key(&run.id);
+    loop {
+        if run.queue.is_empty() {
+            if stored.is_some() {
+                app.store.delete(&k).await?;
+            }
+            return super::finish(app, run, ctx).await;
+        }
+        let target = run.queue.remove(0);
+        let index = crate::saml::session_index(&run.sid, &target.sp);
+        let sent = logout_out::request(
+            app,
+            &RequestTo {
+                url: &target.url,
+                post: target.post,
+                relay_state: &run.id,
+                name_id: &target.name_id,
+                transient: target.transient,
+                session_index: &index,
+            },
+        );
+        let (request_id, out) = match sent {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(sp = %target.sp, error = %e, "LogoutRequest not made");
+                run.told.push(Told::no(
+                    &target.site,
+                    Channel::Saml,
+                    "LogoutRequest not made",
+                ));
+                continue;
+            }
+        };
+        tracing::info!(sp = %target.sp, run = %crate::random::digest(&run.id), req = %ctx.request_id, "LogoutRequest sent");
+        run.current = Some(Current { target, request_id });
+        let bytes = encode(&run)?;
+        let written = match &stored {
+            None => app.store.put_new(&k, bytes, RUN_TTL).await?,
+            Some(old) => app.store.swap(&k, old, bytes, RUN_TTL).await?,
+        };
+        if !written {
+            return Err(GatewayError::BadRequest(
+                "this logout was already carried on".into(),
+            ));
+        }
+        return out.send(ctx);
+    }
+}
+
+/// Starts a run: the first SP, or the end when there is none.
+pub async fn next(app: &App, run: Run, ctx: &Ctx) -> Result<Response, GatewayError> {
+    advance(app, run, None, ctx).await
+}
+
+/// An SP's LogoutResponse to our LogoutRequest (at `/saml/slo`).
+pub async fn on_response(app: &App, arrived: Arrived, ctx: &Ctx) -> Result<Response, GatewayError> {
+    let unknown = || {
+        GatewayError::BadRequest(
+            "this LogoutResponse answers no logout in progress (ended, expired or answered already)"
+                .into(),
+        )
+    };
+    let run_id = arrived.relay_state.clone().ok_or_else(unknown)?;
+    if run_id.len() > 64
+        || !run_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(unknown());
+    }
+    let stored = app.store.get(&key(&run_id)).await?.ok_or_else(unknown)?;
+    let mut run: Run = serde_json::from_slice(&stored).map_err(|_| unknown())?;
+    let Some(current) = run.current.take() else {
+        return Err(unknown());
+    };
+    let sp_id = current.target.sp.clone();
+    let refuse = |r: Refusal| GatewayError::from(SamlError::new(Some(&sp_id), r));
+    let (site, keys, allow_sha1) = match app.config.saml_sp(&sp_id) {
+        Some((site, saml)) => (
+            site.id.clone(),
+            saml.sp.signing_keys.clone(),
+            saml.allow_sha1_digest,
+        ),
+        None => return Err(refuse(Refusal::UnknownSp)),
+    };
+    let unverified: LogoutResponse = arrived
+        .xml
+        .parse()
+        .map_err(|e: samael::schema::LogoutResponseError| refuse(Refusal::Schema(e.to_string())))?;
+    if issuer_of(&unverified).as_deref() != Some(sp_id.as_str()) {
+        return Err(refuse(Refusal::BadSignature));
+    }
+    let trusted = binding::verify(
+        &arrived,
+        &keys,
+        "LogoutResponse",
+        !keys.is_empty(),
+        allow_sha1,
+    )
+    .map_err(refuse)?;
+    let response: LogoutResponse = trusted
+        .xml
+        .parse()
+        .map_err(|e: samael::schema::LogoutResponseError| refuse(Refusal::Schema(e.to_string())))?;
+    if issuer_of(&response).as_deref() != Some(sp_id.as_str()) {
+        return Err(refuse(Refusal::BadSignature));
+    }
+    if response.in_response_to.as_deref() != Some(current.request_id.as_str()) {
+        return Err(unknown());
+    }
+    let slo_url = format!("{}/saml/slo", app.config.public_url);
+    match response.destination.as_deref() {
+        Some(d) if d == slo_url => {}
+        None if !trusted.signed => {}
+        _ => return Err(refuse(Refusal::Destination)),
+    }
+    let top = response
+        .status
+        .as_ref()
+        .and_then(|s| s.status_code.value.clone())
+        .unwrap_or_default();
+    if top == status::SUCCESS {
+        run.told.push(Told::yes(&site, Channel::Saml));
+    } else {
+        run.told
+            .push(Told::no(&site, Channel::Saml, format!("status {top}")));
+    }
+    tracing::info!(sp = %sp_id, success = top == status::SUCCESS, req = %ctx.request_id, "LogoutResponse received");
+    advance(app, run, Some(stored), ctx).await
+}
+
+fn issuer_of(r: &LogoutResponse) -> Option<String> {
+    r.issuer
+        .as_ref()
+        .and_then(|i| i.value.clone())
+        .filter(|v| !v.is_empty())
+}
