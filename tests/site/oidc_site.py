@@ -10,6 +10,10 @@ Endpoints:
   GET /login?scope=..&prompt=..&acr_values=..&max_age=..   -> 302 to the gateway
   GET /callback?...                                        -> JSON result
   GET /replay                                              -> JSON: the last code redeemed again
+  POST /backchannel-logout (logout_token=..)               -> 200 when the logout token is valid
+                                                              (Back-Channel Logout 1.0 §2.6), else 400
+  GET /backchannel-logouts                                 -> JSON: every logout token received and
+                                                              what the checks found
 Prints "site listening on http://127.0.0.1:PORT" when ready.
 """
 
@@ -108,9 +112,39 @@ class Handler(BaseHTTPRequestHandler):
                 return self.callback(q)
             if url.path == "/replay":
                 return self.replay()
+            if url.path == "/backchannel-logouts":
+                with LOCK:
+                    return self.reply(200, list(STATE.get("logouts", [])))
             return self.reply(404, {"error": "not found"})
         except Exception as e:  # the test reads this
             return self.reply(500, {"error": "site_exception", "detail": repr(e)})
+
+    def do_POST(self):
+        url = urlparse(self.path)
+        if url.path != "/backchannel-logout":
+            return self.reply(404, {"error": "not found"})
+        length = int(self.headers.get("Content-Length") or 0)
+        form = {k: v for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+        seen = {"content_type": self.headers.get("Content-Type")}
+        try:
+            tokens = form.get("logout_token", [])
+            if len(tokens) != 1:
+                raise ValueError("exactly one logout_token expected")
+            seen.update(check_logout_token(tokens[0]))
+            seen["valid"] = True
+            status = 200
+        except Exception as e:  # recorded for the test, answered as §2.8 says
+            seen.update({"valid": False, "error": repr(e)})
+            status = 400
+        with LOCK:
+            STATE.setdefault("logouts", []).append(seen)
+        if status == 200:
+            self.send_response(200)
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+        return self.reply(400, {"error": "invalid_request"})
 
     def login(self, q):
         meta = discovery()
@@ -188,6 +222,47 @@ class Handler(BaseHTTPRequestHandler):
             data.update(client_id=ARGS.client_id)
         r = session(ARGS.ca or True).post(last["meta"]["token_endpoint"], data=data, auth=auth, timeout=10)
         return self.reply(200, {"status": r.status_code, "body": r.json()})
+
+
+BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+
+
+def check_logout_token(token):
+    """Back-Channel Logout 1.0 §2.6, with Authlib's JWT decoding: the
+    signature by the OP's published keys, `iss`, `aud` (this client), `iat`,
+    `exp`, explicit typing (`typ` logout+jwt), the `events` member with the
+    back-channel event, `sub` or `sid`, no `nonce`, a `jti` seen once."""
+    import base64 as b64
+    header = json.loads(b64.urlsafe_b64decode(token.split(".")[0] + "=="))
+    if header.get("typ") != "logout+jwt":
+        raise ValueError(f"typ is {header.get('typ')!r}, not logout+jwt")
+    meta = discovery()
+    jwks = session(ARGS.ca or True).get(meta["jwks_uri"], timeout=10).json()
+    claims = jwt.decode(
+        token,
+        JsonWebKey.import_key_set(jwks),
+        claims_options={
+            "iss": {"essential": True, "value": meta["issuer"]},
+            "aud": {"essential": True, "value": ARGS.client_id},
+            "iat": {"essential": True},
+            "exp": {"essential": True},
+            "jti": {"essential": True},
+        },
+    )
+    claims.validate(leeway=30)
+    events = claims.get("events")
+    if not isinstance(events, dict) or not isinstance(events.get(BACKCHANNEL_EVENT), dict):
+        raise ValueError("no back-channel logout event")
+    if "nonce" in claims:
+        raise ValueError("a logout token must not carry a nonce")
+    if not claims.get("sub") and not claims.get("sid"):
+        raise ValueError("neither sub nor sid")
+    with LOCK:
+        jtis = STATE.setdefault("jtis", set())
+        if claims["jti"] in jtis:
+            raise ValueError("jti seen before")
+        jtis.add(claims["jti"])
+    return {"header": header, "claims": dict(claims)}
 
 
 def main():

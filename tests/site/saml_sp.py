@@ -17,6 +17,7 @@ Endpoints (the Rust end-to-end tests play the browser and read the JSON):
   GET /logout[?binding=post]             -> 302 / form: LogoutRequest to the IdP
   GET|POST /slo                          -> LogoutResponse: JSON; LogoutRequest: answered
   GET /last-logout-message               -> the last logout message XML seen at /slo
+  GET /session                            -> JSON: the NameID logged in here (null once logged out)
 Prints "sp listening on http://127.0.0.1:PORT" when ready.
 """
 
@@ -37,7 +38,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
-from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, class_name, samlp
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, class_name, saml, samlp
 from saml2.client import Saml2Client
 from saml2.config import SPConfig
 from saml2.metadata import entity_descriptor, metadata_tostring_fix
@@ -219,6 +220,9 @@ class Handler(BaseHTTPRequestHandler):
                     return self.logout(params)
                 if path == "/slo":
                     return self.slo(params)
+                if path == "/session" and self.command == "GET":
+                    subject = STATE["subject"]
+                    return self.reply(200, {"name_id": subject[0].text if subject else None})
                 if path in ("/last-response", "/last-logout-message") and self.command == "GET":
                     xml = STATE["last_response" if path == "/last-response" else "last_logout"]
                     if xml is None:
@@ -345,6 +349,8 @@ class Handler(BaseHTTPRequestHandler):
         if STATE["subject"] is None:
             raise Rejected("nobody is logged in")
         name_id, session_index = STATE["subject"]
+        if "name_id" in q:  # a test asking about someone else
+            name_id = saml.NameID(format=name_id.format, text=q["name_id"][0])
         binding = BINDINGS[q.get("binding", ["redirect"])[0]]
         idp = idp_entity_id(c)
         dest = c.metadata.single_logout_service(idp, binding, "idpsso")[0]["location"]

@@ -652,13 +652,24 @@ pub fn site_port_and_redirect() -> (u16, String) {
 }
 
 pub fn start_site(port: u16, issuer: &str, auth_method: &str, ca: Option<&Path>) -> Site {
+    start_site_as("town", port, issuer, auth_method, ca)
+}
+
+/// [`start_site`] as OIDC client `client_id` (with the suite's secret).
+pub fn start_site_as(
+    client_id: &str,
+    port: u16,
+    issuer: &str,
+    auth_method: &str,
+    ca: Option<&Path>,
+) -> Site {
     let mut cmd = Command::new(python());
     cmd.arg(repo_root().join("tests/site/oidc_site.py"))
         .args([
             "--issuer",
             issuer,
             "--client-id",
-            "town",
+            client_id,
             "--auth-method",
             auth_method,
         ])

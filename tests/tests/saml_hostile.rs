@@ -616,12 +616,12 @@ fn keyless_authn(id: &str, passive: bool) -> String {
     format!("SAMLRequest={}", enc(&deflate(&xml)))
 }
 
-fn keyless_logout(id: &str, session_index: Option<&str>) -> String {
+fn keyless_logout(id: &str, name_id: &str, session_index: Option<&str>) -> String {
     let index = session_index
         .map(|i| format!("<samlp:SessionIndex>{i}</samlp:SessionIndex>"))
         .unwrap_or_default();
     let xml = format!(
-        r#"<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{}"><saml:Issuer>{KEYLESS}</saml:Issuer><saml:NameID>x</saml:NameID>{index}</samlp:LogoutRequest>"#,
+        r#"<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{}"><saml:Issuer>{KEYLESS}</saml:Issuer><saml:NameID>{name_id}</saml:NameID>{index}</samlp:LogoutRequest>"#,
         now()
     );
     format!("SAMLRequest={}", enc(&deflate(&xml)))
@@ -656,6 +656,13 @@ async fn an_unsigned_logout_must_name_the_session_it_ends() {
         .and_then(|r| r.split('"').next())
         .unwrap()
         .to_owned();
+    let name_id = xml
+        .split("NameID Format=\"")
+        .nth(1)
+        .and_then(|r| r.split('>').nth(1))
+        .and_then(|r| r.split('<').next())
+        .unwrap()
+        .to_owned();
 
     // A forged logout (what any web page could make the browser send): no
     // SessionIndex, no signature. Answered, but the session stays.
@@ -663,7 +670,7 @@ async fn an_unsigned_logout_must_name_the_session_it_ends() {
         .get(&format!(
             "{}/saml/slo?{}",
             s.gw.url,
-            keyless_logout("_lo1", None)
+            keyless_logout("_lo1", &name_id, None)
         ))
         .await;
     assert_eq!(forged.status, 303, "{}", forged.body);
@@ -684,13 +691,22 @@ async fn an_unsigned_logout_must_name_the_session_it_ends() {
         "the session survived"
     );
 
-    // A wrong SessionIndex changes nothing either; the right one ends it.
+    // A wrong SessionIndex changes nothing either, nor the right one for
+    // another subject (SAML core §3.7.3.2); the right pair ends it.
     b.get(&format!(
         "{}/saml/slo?{}",
         s.gw.url,
-        keyless_logout("_lo2", Some("not-it"))
+        keyless_logout("_lo2", &name_id, Some("not-it"))
     ))
     .await;
+    let other = b
+        .get(&format!(
+            "{}/saml/slo?{}",
+            s.gw.url,
+            keyless_logout("_lo2b", "someone-else", Some(&index))
+        ))
+        .await;
+    assert_eq!(other.status, 303, "{}", other.body);
     let passive = b
         .get(&format!(
             "{}/saml/sso?{}",
@@ -703,7 +719,7 @@ async fn an_unsigned_logout_must_name_the_session_it_ends() {
         .get(&format!(
             "{}/saml/slo?{}",
             s.gw.url,
-            keyless_logout("_lo3", Some(&index))
+            keyless_logout("_lo3", &name_id, Some(&index))
         ))
         .await;
     assert_eq!(out.status, 303, "{}", out.body);
