@@ -142,6 +142,8 @@ pub struct SamlSite {
     pub encrypt_assertions: bool,
     /// SHA-1 digests accepted in this SP's signed requests.
     pub allow_sha1_digest: bool,
+    /// The names its attributes are sent under.
+    pub attribute_profile: crate::saml::profile::AttributeProfile,
 }
 
 #[derive(Debug, Clone)]

@@ -323,6 +323,9 @@ pub struct RawSiteSaml {
     /// whose library still digests with SHA-1 (default false).
     #[serde(default)]
     pub allow_sha1_digest: bool,
+    /// The attribute names this SP expects: "munjigi" (default), "oid" or
+    /// "basic" (the README's table).
+    pub attribute_profile: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

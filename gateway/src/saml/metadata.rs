@@ -8,10 +8,12 @@
 //! next to the current one, so SPs that refresh metadata trust both before
 //! the switch. It also names what the IdP releases (`saml:Attribute`) and
 //! the scope of its scoped attributes (`shibmd:Scope`, which Shibboleth
-//! checks a `pairwise-id` against).
+//! checks a `pairwise-id` against). Being one document for all SPs, it lists
+//! the default attribute profile's names, not each site's.
 
 use super::binding::{BINDING_POST, BINDING_REDIRECT};
 use super::keys::SamlKeys;
+use super::profile::{AttributeProfile, NAMEFORMAT_URI};
 use super::response::{NAMEID_PERSISTENT, NAMEID_TRANSIENT};
 use crate::config::model::SamlSettings;
 use samael::key_info::{KeyInfo, X509Data};
@@ -27,7 +29,6 @@ const CACHE_DURATION: &str = "PT6H";
 const REBUILD_AFTER_SECS: u64 = 3_600;
 const NS_SHIBMD: &str = "urn:mace:shibboleth:metadata:1.0";
 const NS_MDATTR_ASSERTION: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
-const ATTRNAME_URI: &str = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri";
 
 /// The signed document, and when it was made (Unix seconds).
 #[derive(Default)]
@@ -182,14 +183,17 @@ fn released(xml: &str, scope: &str) -> Result<String, String> {
         esc(scope)
     );
     let mut attributes = String::new();
-    let all = super::response::ATTRIBUTES
-        .iter()
-        .map(|(_, name, friendly)| (*name, *friendly))
-        .chain([(super::response::PAIRWISE_ID, "pairwise-id")]);
-    for (name, friendly) in all {
+    // One document for every SP: the default profile's names (an SP on
+    // another profile finds its names in the README's table).
+    let all = AttributeProfile::Munjigi
+        .namings()
+        .map(|n| (n.name, n.name_format, n.friendly_name))
+        .chain([(super::response::PAIRWISE_ID, NAMEFORMAT_URI, "pairwise-id")]);
+    for (name, format, friendly) in all {
         attributes.push_str(&format!(
-            r#"<saml:Attribute xmlns:saml="{NS_MDATTR_ASSERTION}" Name="{}" NameFormat="{ATTRNAME_URI}" FriendlyName="{}"></saml:Attribute>"#,
+            r#"<saml:Attribute xmlns:saml="{NS_MDATTR_ASSERTION}" Name="{}" NameFormat="{}" FriendlyName="{}"></saml:Attribute>"#,
             esc(name),
+            esc(format),
             esc(friendly)
         ));
     }

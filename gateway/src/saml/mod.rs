@@ -19,6 +19,7 @@ pub mod logout_out;
 pub mod metadata;
 pub mod once;
 pub mod parity;
+pub mod profile;
 pub mod response;
 pub mod slo;
 pub mod sp;

@@ -8,6 +8,7 @@
 
 use super::error::status;
 use super::inbound::NS_ASSERTION;
+use super::profile::{AttributeProfile, NAMEFORMAT_URI};
 use super::SamlReturn;
 use crate::app::App;
 use crate::config::model::SamlSite;
@@ -27,21 +28,7 @@ use samael::traits::ToXml;
 pub const NAMEID_PERSISTENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent";
 pub const NAMEID_TRANSIENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient";
 pub const NAMEID_UNSPECIFIED: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified";
-const ATTRNAME_URI: &str = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri";
 const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
-
-/// Released claims as attributes: `(URI name, FriendlyName)`. The names are
-/// documented in the README; standard OIDs where one exists.
-pub const ATTRIBUTES: &[(&str, &str, &str)] = &[
-    ("sub", "urn:munjigi:attribute:sub", "sub"),
-    ("name", "urn:oid:2.16.840.1.113730.3.1.241", "displayName"),
-    ("birthdate", "urn:oid:1.3.6.1.5.5.7.9.1", "dateOfBirth"),
-    ("gender", "urn:oid:1.3.6.1.5.5.7.9.3", "gender"),
-    ("phone_number", "urn:oid:2.5.4.20", "telephoneNumber"),
-    ("ci", "urn:munjigi:attribute:ci", "ci"),
-    ("provider", "urn:munjigi:attribute:provider", "provider"),
-    ("amr", "urn:munjigi:attribute:amr", "amr"),
-];
 
 /// Escapes text for XML, dropping the characters XML 1.0 cannot carry at
 /// all (control characters other than tab and line breaks, U+FFFE, U+FFFF):
@@ -119,11 +106,13 @@ fn pairwise_id(sub: &str, scope: &str) -> Option<String> {
     Some(format!("{}@{scope}", hex::encode(bytes)))
 }
 
-fn attributes(claims: &Claims, scope: &str) -> Vec<Attribute> {
+/// The released claims as attributes, named as the site's profile says,
+/// then `pairwise-id` (the same in every profile).
+fn attributes(claims: &Claims, scope: &str, profile: AttributeProfile) -> Vec<Attribute> {
     let mut out = Vec::new();
     let json = serde_json::to_value(claims).unwrap_or_default();
-    for (claim, name, friendly) in ATTRIBUTES {
-        let values: Vec<String> = match json.get(*claim) {
+    for naming in profile.namings() {
+        let values: Vec<String> = match json.get(naming.claim) {
             Some(serde_json::Value::String(s)) => vec![s.clone()],
             Some(serde_json::Value::Array(a)) => a
                 .iter()
@@ -131,13 +120,17 @@ fn attributes(claims: &Claims, scope: &str) -> Vec<Attribute> {
                 .collect(),
             _ => continue,
         };
+        let values: Vec<String> = values
+            .iter()
+            .filter_map(|v| profile.value(naming.claim, v))
+            .collect();
         if values.is_empty() {
             continue;
         }
         out.push(Attribute {
-            friendly_name: Some((*friendly).to_owned()),
-            name: Some((*name).to_owned()),
-            name_format: Some(ATTRNAME_URI.to_owned()),
+            friendly_name: Some(naming.friendly_name.to_owned()),
+            name: Some(naming.name.to_owned()),
+            name_format: Some(naming.name_format.to_owned()),
             values: values
                 .iter()
                 .map(|v| AttributeValue {
@@ -153,7 +146,7 @@ fn attributes(claims: &Claims, scope: &str) -> Vec<Attribute> {
         out.push(Attribute {
             friendly_name: Some("pairwise-id".to_owned()),
             name: Some(PAIRWISE_ID.to_owned()),
-            name_format: Some(ATTRNAME_URI.to_owned()),
+            name_format: Some(NAMEFORMAT_URI.to_owned()),
             values: vec![AttributeValue {
                 attribute_type: None,
                 value: Some(esc(&id)),
@@ -242,7 +235,11 @@ pub fn success(
             }),
         }]),
         attribute_statements: Some(vec![AttributeStatement {
-            attributes: attributes(ok.claims, &scope(&app.config.public_url)),
+            attributes: attributes(
+                ok.claims,
+                &scope(&app.config.public_url),
+                site.attribute_profile,
+            ),
         }]),
     };
     let mut signed_assertion = sign(&to_xml(&assertion)?, &assertion_id, app)?;
@@ -330,4 +327,119 @@ fn envelope(
     }
     debug_assert!(xml.contains(NS_ASSERTION));
     Ok(xml)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::profile::NAMEFORMAT_BASIC;
+    use super::*;
+
+    fn claims() -> Claims {
+        Claims {
+            sub: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8".into(),
+            name: Some("홍길동".into()),
+            birthdate: Some("1990-01-31".into()),
+            gender: Some("male".into()),
+            phone_number: Some("+821012345678".into()),
+            phone_number_verified: Some(true),
+            ci: None,
+            provider: "kakao".into(),
+            acr: Level::Substantial.acr().into(),
+            amr: vec!["pin".into()],
+            auth_time: 1_700_000_000,
+        }
+    }
+
+    /// `(Name, NameFormat, FriendlyName, values)` of each attribute.
+    fn sent(p: AttributeProfile) -> Vec<(String, String, String, Vec<String>)> {
+        attributes(&claims(), "login.example", p)
+            .into_iter()
+            .map(|a| {
+                (
+                    a.name.unwrap_or_default(),
+                    a.name_format.unwrap_or_default(),
+                    a.friendly_name.unwrap_or_default(),
+                    a.values.into_iter().filter_map(|v| v.value).collect(),
+                )
+            })
+            .collect()
+    }
+
+    fn value(sent: &[(String, String, String, Vec<String>)], name: &str) -> Option<Vec<String>> {
+        sent.iter().find(|a| a.0 == name).map(|a| a.3.clone())
+    }
+
+    #[test]
+    fn default_profile_sends_todays_names() {
+        let s = sent(AttributeProfile::Munjigi);
+        let names: Vec<_> = s.iter().map(|a| a.0.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "urn:munjigi:attribute:sub",
+                "urn:oid:2.16.840.1.113730.3.1.241",
+                "urn:oid:1.3.6.1.5.5.7.9.1",
+                "urn:oid:1.3.6.1.5.5.7.9.3",
+                "urn:oid:2.5.4.20",
+                "urn:munjigi:attribute:provider",
+                "urn:munjigi:attribute:amr",
+                PAIRWISE_ID,
+            ]
+        );
+        assert!(s.iter().all(|a| a.1 == NAMEFORMAT_URI));
+        assert_eq!(
+            value(&s, "urn:oid:1.3.6.1.5.5.7.9.1"),
+            Some(vec!["1990-01-31".to_owned()])
+        );
+    }
+
+    #[test]
+    fn oid_profile_sends_standard_names_and_schac_values() {
+        let s = sent(AttributeProfile::Oid);
+        assert!(s.iter().all(|a| a.1 == NAMEFORMAT_URI), "{s:?}");
+        assert_eq!(
+            value(&s, "urn:oid:2.16.840.1.113730.3.1.241"),
+            Some(vec!["홍길동".to_owned()])
+        );
+        assert_eq!(
+            value(&s, "urn:oid:1.3.6.1.4.1.25178.1.2.3"),
+            Some(vec!["19900131".to_owned()])
+        );
+        assert_eq!(
+            value(&s, "urn:oid:1.3.6.1.4.1.25178.1.2.2"),
+            Some(vec!["1".to_owned()])
+        );
+        assert_eq!(
+            value(&s, "urn:oid:0.9.2342.19200300.100.1.41"),
+            Some(vec!["+821012345678".to_owned()])
+        );
+        assert_eq!(value(&s, "urn:oid:1.3.6.1.5.5.7.9.1"), None);
+        assert_eq!(value(&s, "urn:oid:2.5.4.20"), None);
+    }
+
+    #[test]
+    fn basic_profile_sends_short_names_and_pairwise_id_stays_uri() {
+        let s = sent(AttributeProfile::Basic);
+        let (pairwise, rest) = s.split_last().unwrap();
+        assert!(
+            rest.iter().all(|a| a.1 == NAMEFORMAT_BASIC && a.0 == a.2),
+            "{s:?}"
+        );
+        assert_eq!(
+            value(&s, "dateOfBirth"),
+            Some(vec!["1990-01-31".to_owned()])
+        );
+        assert_eq!(
+            value(&s, "telephoneNumber"),
+            Some(vec!["+821012345678".to_owned()])
+        );
+        for p in AttributeProfile::ALL {
+            let last = sent(p).pop().unwrap();
+            assert_eq!(last, pairwise.clone(), "{p}");
+        }
+        assert_eq!(pairwise.0, PAIRWISE_ID);
+        assert_eq!(pairwise.1, NAMEFORMAT_URI);
+        assert_eq!(pairwise.2, "pairwise-id");
+        assert!(pairwise.3[0].ends_with("@login.example"));
+    }
 }

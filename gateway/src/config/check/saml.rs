@@ -7,6 +7,7 @@
 use super::{check_url, read_file, Report};
 use crate::config::model::{SamlSettings, SamlSite};
 use crate::config::raw::{RawSaml, RawSiteSaml};
+use crate::saml::profile::AttributeProfile;
 use crate::saml::sp::ServiceProvider;
 use std::collections::HashMap;
 use std::path::Path;
@@ -126,6 +127,22 @@ pub(super) fn site(
         Some(v) => v,
         None => sp.encryption_key.is_some(),
     };
+    let attribute_profile = match &raw.attribute_profile {
+        None => AttributeProfile::default(),
+        Some(p) => match AttributeProfile::parse(p.get_ref()) {
+            Some(profile) => profile,
+            None => {
+                r.at(
+                    p.span(),
+                    format!(
+                        "sites.{id}.saml.attribute_profile: unknown profile `{}`; use \"munjigi\" (the default), \"oid\" or \"basic\"",
+                        p.get_ref().escape_debug()
+                    ),
+                );
+                AttributeProfile::default()
+            }
+        },
+    };
     Some(SamlSite {
         sp: Arc::new(sp),
         sign_response: raw.sign_response,
@@ -134,5 +151,6 @@ pub(super) fn site(
         scope,
         encrypt_assertions,
         allow_sha1_digest: raw.allow_sha1_digest,
+        attribute_profile,
     })
 }

@@ -1327,3 +1327,60 @@ fn allow_plain_http_is_only_for_the_demo() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn saml_attribute_profile_is_one_of_three_and_an_unknown_one_names_the_site() {
+    let dir = std::env::temp_dir().join(format!("munjigi-profile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("sp.xml"),
+        r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://sp.example/sp">
+  <md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+    <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://sp.example/acs" index="0"/>
+  </md:SPSSODescriptor>
+</md:EntityDescriptor>"#,
+    )
+    .unwrap();
+    let load = |line: &str| {
+        let text = format!("{GOOD}[sites.town.saml]\nmetadata = \"sp.xml\"\n{line}\n");
+        parse(&dir.join("munjigi.toml"), &text)
+    };
+    let profile = |line: &str| {
+        let c = load(line).unwrap();
+        c.sites["town"].saml.as_ref().unwrap().attribute_profile
+    };
+    use crate::saml::profile::AttributeProfile;
+    assert_eq!(profile(""), AttributeProfile::Munjigi);
+    assert_eq!(
+        profile("attribute_profile = \"munjigi\""),
+        AttributeProfile::Munjigi
+    );
+    assert_eq!(
+        profile("attribute_profile = \"oid\""),
+        AttributeProfile::Oid
+    );
+    assert_eq!(
+        profile("attribute_profile = \"basic\""),
+        AttributeProfile::Basic
+    );
+    for bad in ["OID", "eduperson", ""] {
+        let e: Vec<String> = match load(&format!("attribute_profile = \"{bad}\"")) {
+            Ok(_) => panic!("{bad:?} accepted"),
+            Err(e) => e.0.iter().map(ToString::to_string).collect(),
+        };
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].contains("munjigi.toml:")
+                && e[0].contains(&format!(
+                    "sites.town.saml.attribute_profile: unknown profile `{bad}`"
+                ))
+                && e[0].contains("\"oid\""),
+            "{e:?}"
+        );
+    }
+    let e = match load("attribute_profile = 1") {
+        Ok(_) => panic!("a number accepted"),
+        Err(e) => e.0.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    };
+    assert_eq!(e.len(), 1, "{e:?}");
+}
