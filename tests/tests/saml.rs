@@ -479,3 +479,59 @@ async fn signed_metadata_and_the_standard_pairwise_id() {
         "{j}"
     );
 }
+
+/// An SP on the `oid` profile gets the directory standards' names (uri
+/// NameFormat, SCHAC's date syntax); one on the default gets today's names;
+/// `pairwise-id` is the same in both.
+#[tokio::test]
+async fn attribute_profile_oid_sends_oid_names_and_the_default_todays_names() {
+    const URI: &str = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri";
+    const PAIRWISE: &str = "urn:oasis:names:tc:SAML:attribute:pairwise-id";
+    let oid = saml_world(
+        "saml-profile-oid",
+        &SamlSpOpts::default(),
+        "attribute_profile = \"oid\"",
+    );
+    let mut b = Browser::new(None);
+    let j = saml_login(&mut b, &oid, "binding=redirect").await;
+    assert_eq!(j["ok"], true, "{j}");
+    let attrs = &j["attributes"];
+    assert_eq!(
+        attrs["urn:oid:2.16.840.1.113730.3.1.241"][0], "홍길동",
+        "{j}"
+    );
+    assert_eq!(
+        attrs["urn:oid:1.3.6.1.4.1.25178.1.2.3"][0], "19900131",
+        "{j}"
+    );
+    assert_eq!(
+        attrs["urn:oid:0.9.2342.19200300.100.1.41"][0], "+821012345678",
+        "{j}"
+    );
+    assert_eq!(j["friendly"]["schacDateOfBirth"][0], "19900131", "{j}");
+    assert_eq!(j["friendly"]["mobile"][0], "+821012345678", "{j}");
+    for gone in ["urn:oid:1.3.6.1.5.5.7.9.1", "urn:oid:2.5.4.20"] {
+        assert!(attrs.get(gone).is_none(), "{gone} under oid: {j}");
+    }
+    let formats = j["attribute_name_formats"].as_object().unwrap();
+    assert!(formats.values().all(|f| f == URI), "{j}");
+    let oid_pairwise = attrs[PAIRWISE][0].as_str().unwrap().to_owned();
+    assert!(oid_pairwise.ends_with("@127.0.0.1"), "{j}");
+
+    let default = saml_world("saml-profile-default", &SamlSpOpts::default(), "");
+    let mut b = Browser::new(None);
+    let j = saml_login(&mut b, &default, "binding=redirect").await;
+    assert_logged_in(&j);
+    let attrs = &j["attributes"];
+    assert_eq!(attrs["urn:oid:1.3.6.1.5.5.7.9.1"][0], "1990-01-31", "{j}");
+    assert_eq!(attrs["urn:oid:2.5.4.20"][0], "+821012345678", "{j}");
+    for gone in [
+        "urn:oid:1.3.6.1.4.1.25178.1.2.3",
+        "urn:oid:0.9.2342.19200300.100.1.41",
+    ] {
+        assert!(attrs.get(gone).is_none(), "{gone} under munjigi: {j}");
+    }
+    let formats = j["attribute_name_formats"].as_object().unwrap();
+    assert!(formats.values().all(|f| f == URI), "{j}");
+    assert_eq!(formats[PAIRWISE], URI, "{j}");
+}
