@@ -25,6 +25,11 @@ MUNJIGI_METRICS_PACKAGES=(prometheus)
 # The openssl command: the deployment test runs deploy/compose/dev-secrets.sh
 # (the compose stack's keys and test CA) and serves the configs with them.
 MUNJIGI_DEPLOY_PACKAGES=(openssl)
+# The real Shibboleth SP (3.4 in Debian 12: shibd and Apache's mod_shib): the
+# shibboleth test logs in through it and reads what its attribute map decoded
+# (stock, then with deploy/examples' entries). Each test runs its own shibd and
+# apache2 on loopback; the packages' system services are never started.
+MUNJIGI_SHIBBOLETH_PACKAGES=(apache2 libapache2-mod-shib)
 
 _munjigi_sudo() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -81,7 +86,7 @@ ensure_test_prereqs() {
         "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$MUNJIGI_ROOT/tests/site/requirements.txt"
     fi
     export MUNJIGI_PYTHON="$venv/bin/python"
-    apt_ensure "${MUNJIGI_REDIS_PACKAGES[@]}" "${MUNJIGI_BROWSER_PACKAGES[@]}" "${MUNJIGI_PROXY_PACKAGES[@]}" "${MUNJIGI_METRICS_PACKAGES[@]}" "${MUNJIGI_DEPLOY_PACKAGES[@]}"
+    apt_ensure "${MUNJIGI_REDIS_PACKAGES[@]}" "${MUNJIGI_BROWSER_PACKAGES[@]}" "${MUNJIGI_PROXY_PACKAGES[@]}" "${MUNJIGI_METRICS_PACKAGES[@]}" "${MUNJIGI_DEPLOY_PACKAGES[@]}" "${MUNJIGI_SHIBBOLETH_PACKAGES[@]}"
     # Only promtool is wanted: the package's own server (an unauthenticated
     # :9090, the demo's admin port) must not come up at the next boot either.
     if command -v deb-systemd-helper >/dev/null 2>&1; then
@@ -90,6 +95,15 @@ ensure_test_prereqs() {
     if command -v update-rc.d >/dev/null 2>&1 && [ -e /etc/init.d/prometheus ]; then
         _munjigi_sudo update-rc.d prometheus disable >/dev/null 2>&1 || true
     fi
+    # Likewise Apache (port 80) and shibd: the Shibboleth test runs its own.
+    for service in apache2 shibd; do
+        if command -v deb-systemd-helper >/dev/null 2>&1; then
+            _munjigi_sudo deb-systemd-helper disable "$service.service" >/dev/null 2>&1 || true
+        fi
+        if command -v update-rc.d >/dev/null 2>&1 && [ -e "/etc/init.d/$service" ]; then
+            _munjigi_sudo update-rc.d "$service" disable >/dev/null 2>&1 || true
+        fi
+    done
     if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
         apt_ensure nodejs npm
     fi

@@ -234,4 +234,35 @@ mod tests {
             assert_eq!(p.value("gender", "male").as_deref(), Some("male"));
         }
     }
+
+    /// The maps shipped for SPs name every attribute released under the
+    /// profiles they cover (the Shibboleth one is also run against the real
+    /// SP in tests/tests/shibboleth.rs).
+    #[test]
+    fn shipped_sp_attribute_maps_cover_every_released_name() {
+        let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/examples");
+        let read = |f: &str| std::fs::read_to_string(examples.join(f)).unwrap();
+        let shibboleth = read("shibboleth-attribute-map.xml");
+        let simplesamlphp = read("simplesamlphp-attributemap.php");
+        for p in [AttributeProfile::Munjigi, AttributeProfile::Oid] {
+            for n in p.namings() {
+                assert!(
+                    shibboleth.contains(&format!("<Attribute name=\"{}\" id=", n.name)),
+                    "{p}: {} missing from the Shibboleth map",
+                    n.name
+                );
+                assert!(
+                    simplesamlphp.contains(&format!("'{}' => '", n.name)),
+                    "{p}: {} missing from the SimpleSAMLphp map",
+                    n.name
+                );
+            }
+        }
+        // pairwise-id: in Shibboleth's stock map already; SimpleSAMLphp's has it.
+        assert!(simplesamlphp.contains(&format!(
+            "'{}' => 'pairwise-id'",
+            super::super::response::PAIRWISE_ID
+        )));
+        assert!(simplesamlphp.contains("$attributemap = ["));
+    }
 }
