@@ -535,3 +535,34 @@ async fn attribute_profile_oid_sends_oid_names_and_the_default_todays_names() {
     assert!(formats.values().all(|f| f == URI), "{j}");
     assert_eq!(formats[PAIRWISE], URI, "{j}");
 }
+
+/// An SP on the `basic` profile gets short names with the basic NameFormat;
+/// `pairwise-id` keeps its uri name and format.
+#[tokio::test]
+async fn attribute_profile_basic_sends_short_names() {
+    const BASIC: &str = "urn:oasis:names:tc:SAML:2.0:attrname-format:basic";
+    const PAIRWISE: &str = "urn:oasis:names:tc:SAML:attribute:pairwise-id";
+    let w = saml_world(
+        "saml-profile-basic",
+        &SamlSpOpts::default(),
+        "attribute_profile = \"basic\"",
+    );
+    let mut b = Browser::new(None);
+    let j = saml_login(&mut b, &w, "binding=post").await;
+    assert_eq!(j["ok"], true, "{j}");
+    let attrs = &j["attributes"];
+    assert_eq!(attrs["displayName"][0], "홍길동", "{j}");
+    assert_eq!(attrs["dateOfBirth"][0], "1990-01-31", "{j}");
+    assert_eq!(attrs["telephoneNumber"][0], "+821012345678", "{j}");
+    assert_eq!(attrs["sub"][0], j["name_id"], "{j}");
+    let formats = j["attribute_name_formats"].as_object().unwrap();
+    for (name, format) in formats {
+        let want = if name == PAIRWISE {
+            "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"
+        } else {
+            BASIC
+        };
+        assert_eq!(format, want, "{name}: {j}");
+    }
+    assert!(formats.contains_key(PAIRWISE), "{j}");
+}

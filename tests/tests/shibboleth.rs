@@ -84,6 +84,11 @@ fn sp_credentials(dir: &Path) -> (PathBuf, PathBuf) {
     b.sign(&key, MessageDigest::sha256()).unwrap();
     let (k, c) = (dir.join("sp-key.pem"), dir.join("sp-cert.pem"));
     std::fs::write(&k, key.private_key_to_pem_pkcs8().unwrap()).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        // Read by shibd alone (Debian's is _shibd's, 0600).
+        std::fs::set_permissions(&k, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     std::fs::write(&c, b.build().to_pem().unwrap()).unwrap();
     (k, c)
 }
@@ -91,6 +96,7 @@ fn sp_credentials(dir: &Path) -> (PathBuf, PathBuf) {
 /// Debian's stock map with the shipped entries pasted in before its end, as
 /// the example's comment tells an operator to.
 fn stock_map_with_shipped_entries() -> String {
+    require_shibboleth();
     let stock = std::fs::read_to_string(Path::new(ETC).join("attribute-map.xml")).unwrap();
     let shipped =
         std::fs::read_to_string(repo_root().join("deploy/examples/shibboleth-attribute-map.xml"))
@@ -149,7 +155,6 @@ impl ShibSp {
         )
         .unwrap();
         std::fs::write(&native_log, "").unwrap();
-        make_world_writable(&native_log);
         let port = free_port();
         let url = format!("http://127.0.0.1:{port}");
         Self {
@@ -245,6 +250,7 @@ DocumentRoot {d}/htdocs
 "#
         );
         std::fs::write(self.dir.join("httpd.conf"), apache_conf).unwrap();
+        readable_by_apache(&self.dir);
 
         let mut shibd = Command::new(SHIBD);
         shibd
@@ -324,9 +330,31 @@ fn running_as_root() -> bool {
         .unwrap_or(false)
 }
 
-fn make_world_writable(p: &Path) {
+/// Apache's children (www-data under root) read the SP's configuration
+/// and pages whatever the umask: the directories up to here and every file
+/// but the SP's key.
+fn readable_by_apache(dir: &Path) {
     use std::os::unix::fs::PermissionsExt as _;
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let mode = |p: &Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    };
+    mode(dir.parent().unwrap(), 0o755);
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        mode(&d, 0o755);
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                todo.push(p);
+            } else if !p.is_file() {
+                // shibd's socket, which it makes for everyone itself.
+            } else if p.ends_with("native.log") {
+                mode(&p, 0o666);
+            } else if !p.ends_with("sp-key.pem") {
+                mode(&p, 0o644);
+            }
+        }
+    }
 }
 
 /// A GET's body when it answered 200 (None while it does not).
