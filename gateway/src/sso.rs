@@ -72,16 +72,44 @@ pub enum Party {
         entity_id: String,
         name_id: String,
         transient: bool,
+        /// NameIDs this SP was given earlier in the same session (transient
+        /// ones differ per login), newest first, a few at most: its logout
+        /// may name any of them.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        earlier: Vec<String>,
     },
 }
 
+/// NameIDs kept per SP besides the latest.
+const EARLIER_NAME_IDS: usize = 3;
+
 impl Party {
+    /// Whether `name_id` is one this SP was given in the session.
+    pub fn gave(&self, name_id: &str) -> bool {
+        match self {
+            Party::Saml {
+                name_id: latest,
+                earlier,
+                ..
+            } => latest == name_id || earlier.iter().any(|n| n == name_id),
+            Party::Oidc { .. } => false,
+        }
+    }
+
     /// The site's identifier at its front (a client id or an entityID): one
     /// entry per site, the latest login's.
     pub fn id(&self) -> &str {
         match self {
             Party::Oidc { client_id, .. } => client_id,
             Party::Saml { entity_id, .. } => entity_id,
+        }
+    }
+
+    /// Which front the site took part through.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Party::Oidc { .. } => "oidc",
+            Party::Saml { .. } => "saml",
         }
     }
 }
@@ -93,8 +121,16 @@ struct PartyItem {
     until: u64,
 }
 
+/// The index format that lists parties: an index without it was written (or
+/// last rewritten) by a replica that does not know them, so its party list
+/// says nothing.
+const WITH_PARTIES: u32 = 2;
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Index {
+    /// [`WITH_PARTIES`] when this version wrote it (absent before).
+    #[serde(default)]
+    v: u32,
     /// The session was ended: nothing may be added any more.
     #[serde(default)]
     ended: bool,
@@ -197,8 +233,10 @@ pub async fn attach_party(
     Ok(attached)
 }
 
-/// The sites that took part in session `sid` so far (none once it ended).
-pub async fn parties(app: &App, sid: &str) -> Result<Vec<Party>, StoreError> {
+/// The sites that took part in session `sid` so far (none once it ended);
+/// None when the index was last written by a replica that does not list
+/// parties (during a rolling upgrade), so nobody can say.
+pub async fn parties(app: &App, sid: &str) -> Result<Option<Vec<Party>>, StoreError> {
     let now = app.clock.now();
     let index = app
         .store
@@ -207,12 +245,17 @@ pub async fn parties(app: &App, sid: &str) -> Result<Vec<Party>, StoreError> {
         .as_deref()
         .map(decode)
         .unwrap_or_default();
-    Ok(index
-        .parties
-        .into_iter()
-        .filter(|p| p.until > now)
-        .map(|p| p.party)
-        .collect())
+    if index.v < WITH_PARTIES && !index.ended {
+        return Ok(None);
+    }
+    Ok(Some(
+        index
+            .parties
+            .into_iter()
+            .filter(|p| p.until > now)
+            .map(|p| p.party)
+            .collect(),
+    ))
 }
 
 /// [`attach`] on the store alone; also returns what was evicted (to be ended).
@@ -244,9 +287,32 @@ async fn attach_in(
             });
         }
         if let Some((p, ttl)) = &party {
-            index.parties.retain(|q| q.party.id() != p.id());
+            let mut p = p.clone();
+            let before = index
+                .parties
+                .iter()
+                .position(|q| q.party.id() == p.id() && q.party.kind() == p.kind())
+                .map(|at| index.parties.remove(at).party);
+            if let (
+                Some(Party::Saml {
+                    name_id: old,
+                    earlier: older,
+                    ..
+                }),
+                Party::Saml {
+                    name_id, earlier, ..
+                },
+            ) = (before, &mut p)
+            {
+                if old != *name_id {
+                    earlier.push(old);
+                }
+                earlier.extend(older.into_iter().filter(|n| n != name_id));
+                earlier.dedup();
+                earlier.truncate(EARLIER_NAME_IDS);
+            }
             index.parties.push(PartyItem {
-                party: p.clone(),
+                party: p,
                 until: now + ttl.as_secs().max(1),
             });
             while index.parties.len() > MAX_PARTIES {
@@ -276,6 +342,7 @@ async fn attach_in(
             .max()
             .unwrap_or(now);
         let life = Duration::from_secs(last.saturating_sub(now).max(1));
+        index.v = WITH_PARTIES;
         let bytes = encode(&index)?;
         let written = match &current {
             None => store.put_new(&ik, bytes, life).await?,
@@ -379,6 +446,7 @@ mod tests {
     #[test]
     fn the_index_reads_back_what_it_wrote() {
         let i = Index {
+            v: WITH_PARTIES,
             ended: false,
             items: vec![
                 Item {
@@ -399,6 +467,7 @@ mod tests {
                     entity_id: "https://sp.example".into(),
                     name_id: "n".into(),
                     transient: false,
+                    earlier: Vec::new(),
                 },
                 until: 7,
             }],
@@ -524,6 +593,7 @@ mod tests {
             entity_id: "https://sp.example".into(),
             name_id: "_t1".into(),
             transient: true,
+            earlier: Vec::new(),
         };
         s.put("at:1", b"v".to_vec(), T).await.unwrap();
         let held = Held::AccessToken {
@@ -573,5 +643,47 @@ mod tests {
         let closed = close_in(s, "sid").await.unwrap();
         assert_eq!(closed.parties.len(), MAX_PARTIES);
         assert!(closed.parties.iter().all(|p| p.party.id() != "c0"));
+    }
+
+    #[tokio::test]
+    async fn an_sp_keeps_the_last_few_name_ids_it_was_given() {
+        let store = crate::store::memory::MemoryStore::new(1000);
+        let s: &dyn Store = store.as_ref();
+        let now = crate::clock::Clock::now(&crate::clock::SystemClock);
+        let given = |n: &str| Party::Saml {
+            entity_id: "https://sp.example".into(),
+            name_id: n.into(),
+            transient: true,
+            earlier: Vec::new(),
+        };
+        for n in ["_1", "_2", "_2", "_3", "_4", "_5"] {
+            let (a, _) = attach_in(s, "sid", None, Some((given(n), T)), now)
+                .await
+                .unwrap();
+            assert_eq!(a, Attached::Yes);
+        }
+        // An OIDC client with the SP's entityID as its id is another site.
+        let oidc = Party::Oidc {
+            client_id: "https://sp.example".into(),
+            sub: "s".into(),
+        };
+        let (a, _) = attach_in(s, "sid", None, Some((oidc, T)), now)
+            .await
+            .unwrap();
+        assert_eq!(a, Attached::Yes);
+        let closed = close_in(s, "sid").await.unwrap();
+        assert_eq!(closed.parties.len(), 2);
+        let sp = &closed.parties[0].party;
+        for n in ["_5", "_4", "_3", "_2"] {
+            assert!(sp.gave(n), "{n}");
+        }
+        assert!(!sp.gave("_1"), "only a few are kept");
+        let Party::Saml { name_id, .. } = sp else {
+            panic!("{sp:?}")
+        };
+        assert_eq!(
+            name_id, "_5",
+            "the latest is the one named in our LogoutRequest"
+        );
     }
 }

@@ -731,13 +731,19 @@ impl Page {
     }
 }
 
-pub(crate) fn html_unescape(s: &str) -> String {
-    s.replace("&amp;", "&")
-        .replace("&quot;", "\"")
+/// Undoes HTML escaping as askama and the SP libraries write it (named and
+/// decimal references alike).
+pub fn html_unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&#34;", "\"")
         .replace("&#x27;", "'")
         .replace("&#39;", "'")
         .replace("&lt;", "<")
+        .replace("&#60;", "<")
         .replace("&gt;", ">")
+        .replace("&#62;", ">")
+        .replace("&#38;", "&")
+        .replace("&amp;", "&")
 }
 
 /// A cookie-keeping HTTP client that does not follow redirects by itself.

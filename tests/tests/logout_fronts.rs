@@ -152,6 +152,16 @@ async fn sso_saml_login(b: &mut Browser, w: &World) -> serde_json::Value {
     answer.json()
 }
 
+/// The logged-out page's way on to the asking site (its button's link).
+fn next_href(page: &Page) -> String {
+    let tail = page
+        .body
+        .split("id=\"mj-logout-next\" href=\"")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no way on in: {}", page.body));
+    html_unescape(&tail[..tail.find('"').unwrap()])
+}
+
 async fn get_json(url: &str) -> serde_json::Value {
     let p = Browser::new(None).get(url).await;
     assert_eq!(p.status, 200, "{url}: {}", p.body);
@@ -242,6 +252,14 @@ async fn a_logout_at_one_oidc_client_ends_the_saml_sp_the_proxy_and_tells_the_ot
     let mut hops = Vec::new();
     let mut next = url;
     let end = loop {
+        if next.starts_with(&format!("{}/saml/slo?SAMLResponse=", w.gw.url)) {
+            // The SP's answer, sent from anywhere but this browser (the SP's
+            // own server, or a page luring another browser): it belongs to
+            // no logout there, and moves nothing.
+            let elsewhere = Browser::new(None).get(&next).await;
+            assert_eq!(elsewhere.status, 400, "{}", elsewhere.body);
+            assert!(elsewhere.location.is_none());
+        }
         let p = b.get(&next).await;
         hops.push(next.clone());
         match p.location.clone() {
@@ -266,6 +284,10 @@ async fn a_logout_at_one_oidc_client_ends_the_saml_sp_the_proxy_and_tells_the_ot
         end.body
     );
     assert!(b.cookie("mj_sid").is_none(), "session cookie cleared");
+    assert!(
+        b.cookie("mj_lo").is_none(),
+        "the logout's own cookie cleared"
+    );
 
     // The SP: its session ended, by a signed LogoutRequest naming exactly
     // the NameID and the SessionIndex it was given.
@@ -381,7 +403,12 @@ async fn a_site_that_does_not_confirm_is_named_on_the_page_and_to_the_sp_as_part
     //    Success with PartialLogout beneath it.
     let mut b = Browser::new(None);
     everywhere(&mut b, &w).await;
-    let (done, url) = b.follow(&format!("{}/logout", w.sp.url)).await;
+    let (page, url) = b.follow(&format!("{}/logout", w.sp.url)).await;
+    assert!(url.starts_with(&format!("{}/saml/slo", w.gw.url)), "{url}");
+    // The citizen sees which sites did not confirm before going on to the SP.
+    assert!(page.body.contains("id=\"mj-unconfirmed\""), "{}", page.body);
+    assert!(!page.body.contains("data-auto"), "{}", page.body);
+    let (done, url) = b.follow(&next_href(&page)).await;
     assert!(url.starts_with(&format!("{}/slo", w.sp.url)), "{url}");
     let j = done.json();
     assert_eq!(j["ok"], true, "{j}");
@@ -448,7 +475,9 @@ async fn an_sp_ends_only_a_session_it_took_part_in_for_the_subject_it_was_given(
 
     // The right subject ends this browser's session; hall is told. Town
     // registered no way to be told, so its session may live on: partial.
-    let (done, _) = b.follow(&format!("{}/logout", w.sp.url)).await;
+    let (page, _) = b.follow(&format!("{}/logout", w.sp.url)).await;
+    assert!(page.body.contains("id=\"mj-unconfirmed\""), "{}", page.body);
+    let (done, _) = b.follow(&next_href(&page)).await;
     let j = done.json();
     assert_eq!(
         j["status"], "urn:oasis:names:tc:SAML:2.0:status:Success",
@@ -484,11 +513,22 @@ async fn a_logout_at_the_gateway_frames_front_channel_clients_and_tells_everyone
     let w = world_with("logout-frontchannel", None, true).await;
     let mut b = Browser::new(None);
     let (town, hall, _, px) = everywhere(&mut b, &w).await;
-    // The citizen logs out at the gateway itself (no site asked).
-    let ask = b.get(&format!("{}/logout?lang=en", w.gw.url)).await;
+    // A bare client_id proves nothing: it names an unknown client (refused)
+    // or one that is then told like any other.
+    let unknown = b
+        .get(&format!("{}/logout?client_id=nobody", w.gw.url))
+        .await;
+    assert_eq!(unknown.status, 400, "{}", unknown.body);
+    // The citizen logs out at the gateway itself; a page named hall.
+    let ask = b
+        .get(&format!("{}/logout?client_id=hall&lang=en", w.gw.url))
+        .await;
     let csrf = ask.input_value("csrf").unwrap();
     let first = b
-        .post(&format!("{}/logout", w.gw.url), &[("csrf", &csrf)])
+        .post(
+            &format!("{}/logout", w.gw.url),
+            &[("csrf", &csrf), ("client_id", "hall")],
+        )
         .await;
     // Through the SP (its LogoutRequest and LogoutResponse) to the page.
     assert_eq!(first.status, 303, "to the SP: {}", first.body);
@@ -520,9 +560,51 @@ async fn a_logout_at_the_gateway_frames_front_channel_clients_and_tells_everyone
     let csp = page.headers["content-security-policy"].to_str().unwrap();
     assert!(csp.ends_with(&format!("frame-src {}", w.town.url)), "{csp}");
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
-    // Hall was told over the back channel; the proxy session is gone.
+    // Hall was told over the back channel all the same; the proxy session is gone.
     let told = get_json(&format!("{}/backchannel-logouts", w.hall.url)).await;
     assert_eq!(told.as_array().unwrap().len(), 1, "{told}");
     assert_eq!(told[0]["claims"]["sub"], hall["id_token_claims"]["sub"]);
     assert_eq!(proxied_after_logout(&w, &px).await, 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cross_site_post_logout_is_posted_again_from_the_gateway_with_the_browsers_cookies() {
+    let w = world("logout-post-bounce", None).await;
+    let mut b = Browser::new(None);
+    let (_, hall, _, _) = everywhere(&mut b, &w).await;
+    // The SP's page posts its signed LogoutRequest. A browser sends no
+    // SameSite=Lax cookie with a cross-site POST: the gateway gets none.
+    let form = b.get(&format!("{}/logout?binding=post", w.sp.url)).await;
+    assert_eq!(form.status, 200, "SP logout form: {}", form.body);
+    let cookieless = submit_auto_post(&mut Browser::new(None), &form, &w.sp.url).await;
+    assert_eq!(cookieless.status, 200, "{}", cookieless.body);
+    let (action, fields) = munjigi_e2e::saml::auto_post_form(&cookieless);
+    assert_eq!(
+        action,
+        format!("{}/saml/slo", w.gw.url),
+        "posted again to itself"
+    );
+    assert!(
+        fields.iter().any(|(k, v)| k == "mj_bounced" && v == "1"),
+        "{fields:?}"
+    );
+    assert!(fields.iter().any(|(k, _)| k == "SAMLRequest"), "{fields:?}");
+    assert_eq!(
+        userinfo_status(&w, hall["access_token"].as_str().unwrap()).await,
+        200,
+        "nothing ended yet"
+    );
+    // The gateway's own page posts it again: same-site, the cookies come.
+    let answer = submit_auto_post(&mut b, &cookieless, &w.gw.url).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let done = submit_auto_post(&mut b, &answer, &w.gw.url).await;
+    let j = done.json();
+    assert_eq!(j["ok"], true, "{j}");
+    assert_eq!(
+        userinfo_status(&w, hall["access_token"].as_str().unwrap()).await,
+        401,
+        "the session ended"
+    );
+    let told = get_json(&format!("{}/backchannel-logouts", w.hall.url)).await;
+    assert_eq!(told.as_array().unwrap().len(), 1, "{told}");
 }

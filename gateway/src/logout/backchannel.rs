@@ -55,7 +55,9 @@ pub(super) async fn tell_all(app: &App, sid: &str, jobs: Vec<Job>) -> Vec<Told> 
     }
     let now = app.clock.now();
     let mut told = Vec::new();
-    let mut set = tokio::task::JoinSet::new();
+    // Detached tasks, awaited: a browser that goes away does not cancel a
+    // site's notice half-sent.
+    let mut handles = Vec::new();
     for job in jobs {
         let token = crate::random::token(16)
             .map_err(|e| e.to_string())
@@ -76,10 +78,11 @@ pub(super) async fn tell_all(app: &App, sid: &str, jobs: Vec<Job>) -> Vec<Told> 
             });
         match token {
             Ok(token) => {
-                set.spawn(munjigi_providers::trace::propagate(async move {
-                    let outcome = post(&job.url, &token).await;
-                    (job.site, outcome)
+                let site = job.site.clone();
+                let handle = tokio::spawn(munjigi_providers::trace::propagate(async move {
+                    post(&job.url, &token).await
                 }));
+                handles.push((site, handle));
             }
             Err(e) => {
                 tracing::error!(site = %job.site, error = %e, "logout token not signed");
@@ -91,11 +94,14 @@ pub(super) async fn tell_all(app: &App, sid: &str, jobs: Vec<Job>) -> Vec<Told> 
             }
         }
     }
-    while let Some(joined) = set.join_next().await {
-        match joined {
-            Ok((site, Ok(()))) => told.push(Told::yes(&site, Channel::BackChannel)),
-            Ok((site, Err(why))) => told.push(Told::no(&site, Channel::BackChannel, why)),
-            Err(e) => tracing::error!(error = %e, "back-channel logout task failed"),
+    for (site, handle) in handles {
+        match handle.await {
+            Ok(Ok(())) => told.push(Told::yes(&site, Channel::BackChannel)),
+            Ok(Err(why)) => told.push(Told::no(&site, Channel::BackChannel, why)),
+            Err(e) => {
+                tracing::error!(site = %site, error = %e, "back-channel logout task failed");
+                told.push(Told::no(&site, Channel::BackChannel, "task failed"));
+            }
         }
     }
     told

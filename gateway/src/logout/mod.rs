@@ -14,7 +14,9 @@
 //!   any replica takes the SP's LogoutResponse.
 //! - OIDC clients with a `frontchannel_logout_uri` are loaded in frames of the
 //!   final page (Front-Channel Logout 1.0); a browser does not say whether a
-//!   frame's site ended its session, so they count as told.
+//!   frame's site ended its session, so they count as told. (Browsers that
+//!   block third-party cookies keep a cross-site frame from seeing the site's
+//!   session: the README recommends the back channel.)
 //! - A site with no way to be told is reported as not confirmed, as is any
 //!   that failed or answered with an error. The final page lists them (a
 //!   citizen on a shared computer must know), the log names each with the
@@ -105,14 +107,32 @@ impl Told {
     }
 }
 
-/// Tells every site of the ended session `sid` but `asker` (the client id or
-/// entityID that asked, not told again), then answers the browser: the next
-/// SP's LogoutRequest, or `finish`.
+/// The site that asked for the logout, proven (an ID token we issued to it,
+/// a LogoutRequest signed by it): not told again. A bare `client_id` proves
+/// nothing and skips nobody.
+#[derive(Debug, Clone, Copy)]
+pub enum Asker<'a> {
+    Oidc(&'a str),
+    Saml(&'a str),
+}
+
+impl Asker<'_> {
+    fn is(&self, p: &Party) -> bool {
+        match (self, p) {
+            (Asker::Oidc(id), Party::Oidc { client_id, .. }) => client_id == id,
+            (Asker::Saml(id), Party::Saml { entity_id, .. }) => entity_id == id,
+            _ => false,
+        }
+    }
+}
+
+/// Tells every site of the ended session `sid` but `asker`, then answers the
+/// browser: the next SP's LogoutRequest, or `finish`.
 pub async fn propagate(
     app: &App,
     sid: &str,
     ended: Ended,
-    asker: Option<&str>,
+    asker: Option<Asker<'_>>,
     finish: Finish,
     ctx: &Ctx,
 ) -> Result<Response, GatewayError> {
@@ -121,7 +141,7 @@ pub async fn propagate(
     let mut back = Vec::new();
     let mut queue = Vec::new();
     for party in ended.parties {
-        if Some(party.id()) == asker {
+        if asker.is_some_and(|a| a.is(&party)) {
             continue;
         }
         match party {
@@ -158,6 +178,7 @@ pub async fn propagate(
                 entity_id,
                 name_id,
                 transient,
+                ..
             } => {
                 let Some((site, saml)) = app.config.saml_sp(&entity_id) else {
                     continue;

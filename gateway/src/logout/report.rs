@@ -1,8 +1,9 @@
 //! The browser's last stop after a logout was carried to every site: where
 //! it goes, and what it is shown on the way.
 //!
-//! Straight to the asking site (a 302, or the LogoutResponse) when every
-//! site confirmed and none needs a frame. Otherwise the logged-out page:
+//! Straight to the asking site (a 302, or the LogoutResponse: with
+//! `PartialLogout` when some site did not confirm) when every site confirmed
+//! and none needs a frame. Otherwise the logged-out page:
 //! the sites that did not confirm (so a citizen on a shared computer knows
 //! where a session may live on), the front-channel frames, and the way on to
 //! the asking site, followed by itself once the frames loaded when nothing
@@ -35,10 +36,11 @@ pub(super) fn answer(app: &App, run: &Run, ctx: &Ctx) -> Result<Response, Gatewa
         }
         Finish::Saml(a) => {
             let out = logout_out::response(app, a, !unconfirmed.is_empty(), None)?;
-            if run.frames.is_empty() {
-                // The SP hears PartialLogout; the citizen is at the SP next.
+            if quiet {
                 return out.send(ctx);
             }
+            // The SP hears PartialLogout, and the citizen sees which sites
+            // before going on to it.
             (Some(out), None)
         }
     };
@@ -46,7 +48,12 @@ pub(super) fn answer(app: &App, run: &Run, ctx: &Ctx) -> Result<Response, Gatewa
         Outgoing::Redirect(href) => LoggedOutNext::Link(href),
         Outgoing::Post { action, fields } => LoggedOutNext::Form { action, fields },
     });
-    let (ko, en) = ctx.lang_hrefs();
+    // This page may be drawn at `/saml/slo`, which a GET cannot show again:
+    // the language links go to the logout page (the session is gone).
+    let (ko, en) = (
+        format!("{}/logout?lang=ko", app.config.public_url),
+        format!("{}/logout?lang=en", app.config.public_url),
+    );
     let body = pages::logged_out(&LoggedOutView {
         lang: ctx.lang,
         back_href: back_href.as_deref(),

@@ -95,6 +95,13 @@ fn checked(app: &App, params: &Params, hint: Option<&Hint>) -> Result<Asked, Gat
         (Some(a), _) => Some(a.to_owned()),
         (None, b) => b.map(str::to_owned),
     };
+    // A client_id the site sends must be one we know (a hint's audience
+    // removed by a reload since still lets the citizen log out).
+    if let Some(id) = params.get("client_id") {
+        if app.config.client(id).is_none() {
+            return Err(GatewayError::UnknownClient);
+        }
+    }
     let redirect = match params.get("post_logout_redirect_uri") {
         None => None,
         Some(uri) => {
@@ -197,7 +204,15 @@ pub async fn handle(
                 Some(url) => Finish::Redirect(url),
                 None => Finish::Page { back_href: None },
             };
-            let asker = request.client_id.as_deref();
+            // The site that asked is not told again when it is proven: by
+            // its ID token, or because the browser ends up at its own
+            // registered post_logout_redirect_uri (arriving there tells it).
+            // A bare client_id skips nobody.
+            let asker = hint
+                .as_ref()
+                .and_then(|h| h.aud.as_deref())
+                .or(request.redirect.as_ref().and(request.client_id.as_deref()))
+                .map(crate::logout::Asker::Oidc);
             let resp = crate::logout::propagate(app, &sid, ended, asker, finish, ctx).await?;
             return Ok(respond::with_cookie(
                 resp,

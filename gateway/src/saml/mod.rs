@@ -79,13 +79,34 @@ async fn read_message(
     body: hyper::body::Incoming,
     kinds: &[(binding::Kind, &'static str)],
 ) -> Result<(binding::Kind, binding::Arrived), crate::rescue::GatewayError> {
+    let form = match parts.method {
+        http::Method::POST => Some(read_form(body).await?),
+        _ => None,
+    };
+    message_of(parts, form.as_deref(), kinds)
+}
+
+/// A POST's form fields (a SAML message is at most [`inbound::MAX_ENCODED`]).
+async fn read_form(
+    body: hyper::body::Incoming,
+) -> Result<Vec<(String, String)>, crate::rescue::GatewayError> {
+    let raw = crate::web::read_body(body, inbound::MAX_ENCODED * 2).await?;
+    Ok(form_urlencoded::parse(&raw).into_owned().collect())
+}
+
+/// [`read_message`] with a POST's form already read (`form`; None for GET).
+fn message_of(
+    parts: &http::request::Parts,
+    form: Option<&[(String, String)]>,
+    kinds: &[(binding::Kind, &'static str)],
+) -> Result<(binding::Kind, binding::Arrived), crate::rescue::GatewayError> {
     use crate::rescue::GatewayError;
     let Some(&first) = kinds.first() else {
         return Err(GatewayError::invariant("no SAML message kind to read"));
     };
     // Refused before its SP is known: named by the Issuer it claims.
-    match parts.method {
-        http::Method::GET => {
+    match (&parts.method, form) {
+        (&http::Method::GET, _) => {
             let query = parts.uri.query().unwrap_or_default();
             let has = |kind: &str| {
                 query
@@ -98,16 +119,14 @@ async fn read_message(
             })?;
             Ok((kind, arrived))
         }
-        http::Method::POST => {
-            let raw = crate::web::read_body(body, inbound::MAX_ENCODED * 2).await?;
-            let form: Vec<(String, String)> = form_urlencoded::parse(&raw).into_owned().collect();
+        (&http::Method::POST, Some(form)) => {
             let (kind, root) = kinds
                 .iter()
                 .copied()
                 .find(|(k, _)| form.iter().any(|(n, _)| n == k))
                 .unwrap_or(first);
-            let arrived = binding::from_post(&form, kind, root).map_err(|r| {
-                error::SamlError::claimed(binding::claimed_issuer_post(&form, kind), r)
+            let arrived = binding::from_post(form, kind, root).map_err(|r| {
+                error::SamlError::claimed(binding::claimed_issuer_post(form, kind), r)
             })?;
             Ok((kind, arrived))
         }

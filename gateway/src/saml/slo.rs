@@ -16,6 +16,13 @@
 //!
 //! A LogoutResponse is an SP's answer to a LogoutRequest we sent while
 //! carrying a logout through the browser ([`crate::logout::chain`]).
+//!
+//! Either message by HTTP-POST comes from the SP's page, cross-site, without
+//! our `SameSite=Lax` cookies: it is first posted again by a page of ours
+//! ([`bounce`]), so it is judged with the browser's session in hand rather
+//! than answered "no session, Success" while the session lives on. During a
+//! rolling upgrade, a session whose index a previous replica wrote lists no
+//! parties; then the SessionIndex rule alone decides, as before.
 
 use super::binding::{self, BINDING_POST};
 use super::error::{status, Refusal, SamlError};
@@ -31,6 +38,45 @@ use samael::schema::LogoutRequest;
 /// The second-level status for a request about someone this SP does not
 /// share a session with here.
 const UNKNOWN_PRINCIPAL: &str = "urn:oasis:names:tc:SAML:2.0:status:UnknownPrincipal";
+
+/// The form field marking a POST that [`bounce`] sent back to us.
+const BOUNCED: &str = "mj_bounced";
+
+/// A cross-site HTTP-POST (an SP's page posting its message) arrives
+/// without the browser's `SameSite=Lax` cookies, so it could neither find the
+/// session a LogoutRequest is about nor the logout run a LogoutResponse
+/// belongs to. Such a POST is posted again, unchanged, by a page of our own
+/// (same-site: the cookies come along). A POST already bounced, or one that
+/// carries a cookie of ours, is read as it is.
+fn bounce(
+    app: &App,
+    headers: &http::HeaderMap,
+    form: &[(String, String)],
+    ctx: &Ctx,
+) -> Result<Option<Response>, GatewayError> {
+    let ours = app.cookies.get(headers, session::COOKIE).is_some()
+        || app
+            .cookies
+            .get(headers, crate::logout::chain::COOKIE)
+            .is_some();
+    if ours || form.iter().any(|(k, _)| k == BOUNCED) {
+        return Ok(None);
+    }
+    let mut fields: Vec<(&str, String)> = form
+        .iter()
+        .filter(|(k, _)| matches!(k.as_str(), "SAMLRequest" | "SAMLResponse" | "RelayState"))
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    fields.push((BOUNCED, "1".to_owned()));
+    let action = format!("{}/saml/slo", app.config.public_url);
+    let body = crate::pages::post_back(&crate::pages::PostBackView {
+        lang: ctx.lang,
+        action: &action,
+        fields: &fields,
+    })
+    .map_err(GatewayError::render)?;
+    Ok(Some(respond::html(http::StatusCode::OK, body)))
+}
 
 fn issuer_of(r: &LogoutRequest) -> Option<String> {
     r.issuer
@@ -49,9 +95,19 @@ pub async fn handle(
         ("SAMLRequest", "LogoutRequest"),
         ("SAMLResponse", "LogoutResponse"),
     ];
-    let (kind, arrived) = super::read_message(&parts, body, &kinds).await?;
+    let form = match parts.method {
+        http::Method::POST => Some(super::read_form(body).await?),
+        _ => None,
+    };
+    // Read (and refused if malformed) before anything else, bounced or not.
+    let (kind, arrived) = super::message_of(&parts, form.as_deref(), &kinds)?;
+    if let Some(form) = &form {
+        if let Some(page) = bounce(app, &parts.headers, form, ctx)? {
+            return Ok(page);
+        }
+    }
     if kind == "SAMLResponse" {
-        return crate::logout::chain::on_response(app, arrived, ctx).await;
+        return crate::logout::chain::on_response(app, &parts.headers, arrived, ctx).await;
     }
     let unverified: LogoutRequest =
         arrived
@@ -131,24 +187,32 @@ pub async fn handle(
             &app.cookies.clear(session::COOKIE),
         ));
     };
-    let parties = crate::sso::parties(app, &s.sid).await?;
-    let given = parties.iter().find_map(|p| match p {
-        Party::Saml {
-            entity_id, name_id, ..
-        } if *entity_id == sp_id => Some(name_id.as_str()),
-        _ => None,
-    });
     let own_index = super::session_index(&s.sid, &sp_id);
-    let why_not = match given {
-        None => Some("the SP took no part in this browser's session"),
-        Some(n) if n != name_id => Some("the NameID is not the one this SP was given"),
-        Some(_) if !indexes.is_empty() && !indexes.contains(&own_index) => {
-            Some("the SessionIndex is not this session's")
+    let index_ok = if indexes.is_empty() {
+        trusted.signed
+    } else {
+        indexes.contains(&own_index)
+    };
+    let why_not = match crate::sso::parties(app, &s.sid).await? {
+        // The index was written by a replica that does not list parties
+        // (a rolling upgrade): the SessionIndex rule alone, as before.
+        None if index_ok => None,
+        None => Some("the SessionIndex is not this session's"),
+        Some(parties) => {
+            let this_sp = parties.iter().find(|p| match p {
+                Party::Saml { entity_id, .. } => *entity_id == sp_id,
+                Party::Oidc { .. } => false,
+            });
+            match this_sp {
+                None => Some("the SP took no part in this browser's session"),
+                Some(p) if !p.gave(&name_id) => Some("the NameID is not the one this SP was given"),
+                Some(_) if !index_ok && indexes.is_empty() => {
+                    Some("an unsigned request must name the session by its SessionIndex")
+                }
+                Some(_) if !index_ok => Some("the SessionIndex is not this session's"),
+                Some(_) => None,
+            }
         }
-        Some(_) if indexes.is_empty() && !trusted.signed => {
-            Some("an unsigned request must name the session by its SessionIndex")
-        }
-        Some(_) => None,
     };
     if let Some(why) = why_not {
         tracing::warn!(sp = %sp_id, reason = why, req = %ctx.request_id, "SAML logout request refused: it does not name this browser's session");
@@ -159,8 +223,8 @@ pub async fn handle(
     tracing::info!(sp = %sp_id, req = %ctx.request_id, "SAML logout request: the gateway session ended");
     let resp = match ended {
         Some((sid, ended)) => {
-            crate::logout::propagate(app, &sid, ended, Some(&sp_id), Finish::Saml(answer), ctx)
-                .await?
+            let asker = Some(crate::logout::Asker::Saml(&sp_id));
+            crate::logout::propagate(app, &sid, ended, asker, Finish::Saml(answer), ctx).await?
         }
         None => super::logout_out::response(app, &answer, false, None)?.send(ctx)?,
     };

@@ -351,6 +351,7 @@ pub async fn complete(
         entity_id: ret.sp.clone(),
         name_id: name_id.to_owned(),
         transient: ret.transient,
+        earlier: Vec::new(),
     };
     let joined = crate::sso::attach_party(app, sid, None, party, app.config.session_ttl).await?;
     if joined == crate::sso::Attached::Ended {
