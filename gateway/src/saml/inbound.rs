@@ -65,16 +65,20 @@ const NS_DSIG11: &str = "http://www.w3.org/2009/xmldsig11#";
 /// recorded: whether the SP may use them is decided once it is known.
 /// An algorithm outside these is refused as such
 /// ([`Refusal::SignatureAlgorithm`], naming it), not as a shape.
+/// Metadata fetched from a URL ([`super::aggregate`]) is checked by the same
+/// rules, with `URI=""` (the whole document, i.e. the root) also allowed.
 #[derive(Default)]
-struct SignatureCheck {
-    open: bool,
+pub(super) struct SignatureCheck {
+    pub(super) open: bool,
     signed_info: usize,
     references: usize,
-    sha1_digest: bool,
+    pub(super) sha1_digest: bool,
+    /// `Reference URI=""` names the root too (metadata, never a message).
+    pub(super) whole_document: bool,
 }
 
 impl SignatureCheck {
-    fn element(
+    pub(super) fn element(
         &mut self,
         ns: Option<&[u8]>,
         local: &[u8],
@@ -131,7 +135,9 @@ impl SignatureCheck {
             b"Reference" => {
                 self.references += 1;
                 let want = root_id.map(|id| format!("#{id}"));
-                if attr(b"URI")? != want || want.is_none() {
+                let uri = attr(b"URI")?;
+                let whole = self.whole_document && uri.as_deref() == Some("");
+                if !whole && (uri != want || want.is_none()) {
                     return unsafe_sig("a Reference that is not to the root");
                 }
             }
@@ -150,7 +156,7 @@ impl SignatureCheck {
         Ok(())
     }
 
-    fn close(&mut self) -> Result<(), Refusal> {
+    pub(super) fn close(&mut self) -> Result<(), Refusal> {
         self.open = false;
         if self.signed_info != 1 || self.references != 1 {
             return Err(Refusal::UnsafeSignature(
@@ -227,7 +233,7 @@ pub fn utf8_document(mut bytes: Vec<u8>) -> Result<String, Refusal> {
 /// An XML declaration the scan and libxml2 read alike: version 1.0, and no
 /// encoding or UTF-8 (any case). Not `UTF8`: libxml2 takes it for UTF-8 but
 /// it is no registered name and no honest SAML library writes it.
-fn check_declaration(d: &quick_xml::events::BytesDecl<'_>) -> Result<(), Refusal> {
+pub(super) fn check_declaration(d: &quick_xml::events::BytesDecl<'_>) -> Result<(), Refusal> {
     let version = d.version().map_err(|e| Refusal::Xml(e.to_string()))?;
     if version.as_ref() != b"1.0" {
         return Err(Refusal::Xml("an XML version other than 1.0".into()));
@@ -343,7 +349,7 @@ const ROOT_CHILDREN: &[(&str, &str)] = &[
 
 /// An `ID` is an `xs:ID`, an NCName; only its ASCII form is accepted, which
 /// also keeps `#xpointer(…)` out of a Reference that names the root.
-fn is_ascii_ncname(v: &str) -> bool {
+pub(super) fn is_ascii_ncname(v: &str) -> bool {
     let mut chars = v.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
@@ -351,7 +357,7 @@ fn is_ascii_ncname(v: &str) -> bool {
 
 /// An element or attribute name: a QName of ASCII NCNames (all SAML and
 /// XML-DSig names are ASCII). quick-xml does not check names; libxml2 does.
-fn check_name(qname: &[u8]) -> Result<(), Refusal> {
+pub(super) fn check_name(qname: &[u8]) -> Result<(), Refusal> {
     let ncname = |part: &[u8]| {
         matches!(part.first(), Some(c) if c.is_ascii_alphabetic() || *c == b'_')
             && part

@@ -9,6 +9,7 @@
 //! [`parity`] (strict libxml2 reads it as the scan did), [`binding`]
 //! (signatures, reduction to the signed bytes), [`sso`] (who, where, when).
 
+pub mod aggregate;
 pub mod binding;
 pub mod dsig;
 pub mod encrypt;
