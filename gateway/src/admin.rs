@@ -278,6 +278,7 @@ async fn metrics(app: &crate::app::App) -> Result<String, std::fmt::Error> {
     if let Ok(Ok(n)) = counted {
         app.runtime.metrics.set_pending(n);
     }
+    crate::saml::remote_metadata::report_ages(app);
     for (key, at) in app.keys.written() {
         let age = wall.duration_since(*at).unwrap_or_default();
         app.runtime.metrics.key_age(key, age);

@@ -44,6 +44,9 @@ pub struct App {
     /// Precomputed `/saml/metadata`.
     /// The signed IdP metadata, re-signed hourly.
     pub saml_metadata: crate::saml::metadata::Cached,
+    /// The metadata fetcher of each site with `metadata_url` (the runtime's:
+    /// a reload keeps them).
+    pub saml_feeds: crate::saml::remote_metadata::SiteFeeds,
 }
 
 /// How long one CRL download may take.
@@ -181,6 +184,7 @@ impl App {
         )
         .map_err(StartError::Saml)?;
         let saml_metadata = crate::saml::metadata::Cached::default();
+        let saml_feeds = crate::saml::remote_metadata::attach(&config, &runtime);
         let proxy = crate::proxy::Runtime::build(&config, &runtime).map_err(StartError::Proxy)?;
         Ok(Arc::new(App {
             txns: runtime.txns.clone(),
@@ -198,6 +202,7 @@ impl App {
             proxy,
             saml_keys,
             saml_metadata,
+            saml_feeds,
         }))
     }
 }

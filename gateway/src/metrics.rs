@@ -155,6 +155,58 @@ struct ReloadLabels {
     result: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefreshLabels {
+    site: String,
+    result: Refreshed,
+}
+
+/// How one refresh of a site's metadata from its `metadata_url` ended.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum Refreshed {
+    /// A new copy of the site's EntityDescriptor is in use.
+    updated,
+    /// The same EntityDescriptor as the copy in use (its dates renewed).
+    unchanged,
+    /// Not downloaded: transport, HTTP status, size or time.
+    fetch_failed,
+    /// Downloaded but refused as a whole: shape, signature, validUntil.
+    document_refused,
+    /// The document was good but the site's entity was not: missing,
+    /// listed twice, expired, unreadable, or unfit for the site's settings.
+    entity_refused,
+}
+
+/// What the SAML metadata fetchers ([`crate::saml::remote_metadata`])
+/// report into.
+#[derive(Clone, Debug)]
+pub struct MetadataMetrics {
+    refreshes: Family<RefreshLabels, Counter>,
+    ages: Family<SiteLabels, Gauge>,
+}
+
+impl MetadataMetrics {
+    /// One refresh's outcome for `site`.
+    pub fn refreshed(&self, site: &str, result: Refreshed) {
+        self.refreshes
+            .get_or_create(&RefreshLabels {
+                site: site.to_owned(),
+                result,
+            })
+            .inc();
+    }
+
+    /// How old the copy `site` uses is (since it was downloaded).
+    pub fn age(&self, site: &str, age: Duration) {
+        self.ages
+            .get_or_create(&SiteLabels {
+                site: site.to_owned(),
+            })
+            .set(i64::try_from(age.as_secs()).unwrap_or(i64::MAX));
+    }
+}
+
 /// Provider calls take from milliseconds (a status read) to tens of seconds
 /// (a provider timing out): 5 ms to about 20 s.
 fn call_latency() -> Histogram {
@@ -214,6 +266,7 @@ pub struct Metrics {
     refusals: Refusals,
     signer_changes: Family<SignerChangeLabels, Counter>,
     logouts_told: Family<LogoutLabels, Counter>,
+    metadata: MetadataMetrics,
 }
 
 /// The refusals counter, carried by each request's [`crate::rescue::Ctx`].
@@ -357,8 +410,23 @@ impl Metrics {
             "Sites told that a single sign-on they took part in ended, by site, channel (back_channel, front_channel, saml, none) and result (confirmed, unconfirmed)",
             logouts_told.clone(),
         );
+        let metadata = MetadataMetrics {
+            refreshes: Family::default(),
+            ages: Family::default(),
+        };
+        registry.register(
+            "munjigi_saml_metadata_refreshes",
+            "Refreshes of a site's SAML metadata from its metadata_url, by result (updated, unchanged, fetch_failed, document_refused, entity_refused)",
+            metadata.refreshes.clone(),
+        );
+        registry.register(
+            "munjigi_saml_metadata_age_seconds",
+            "Age of the SAML metadata copy a site with metadata_url uses, since it was downloaded (absent until the first copy)",
+            metadata.ages.clone(),
+        );
         Self {
             logouts_told,
+            metadata,
             signer_changes,
             approvals,
             store,
@@ -377,6 +445,11 @@ impl Metrics {
             limited,
             reloads,
         }
+    }
+
+    /// The handle the SAML metadata fetchers report into.
+    pub fn saml_metadata(&self) -> MetadataMetrics {
+        self.metadata.clone()
     }
 
     /// The handle the store decorator reports into.
@@ -558,6 +631,9 @@ mod tests {
         m.login("town", "oidc", Left::completed);
         m.reload(false);
         m.limited("person");
+        m.saml_metadata()
+            .refreshed("shop", Refreshed::document_refused);
+        m.saml_metadata().age("shop", Duration::from_secs(42));
         let text = m.render().unwrap();
         for line in [
             "munjigi_provider_requests_started_total{provider=\"kakao\"} 2",
@@ -568,6 +644,8 @@ mod tests {
             "munjigi_logins_total{site=\"town\",front=\"oidc\",outcome=\"completed\"} 1",
             "munjigi_config_reloads_total{result=\"refused\"} 1",
             "munjigi_limit_refusals_total{kind=\"person\"} 1",
+            "munjigi_saml_metadata_refreshes_total{site=\"shop\",result=\"document_refused\"} 1",
+            "munjigi_saml_metadata_age_seconds{site=\"shop\"} 42",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in:\n{text}");
         }

@@ -308,6 +308,20 @@ pub fn rescue_of(e: &GatewayError) -> Rescue {
                 "MJ-L05",
             ),
         },
+        // A site whose metadata_url copy is not usable yet: try again later.
+        G::Saml(e)
+            if matches!(
+                e.refusal,
+                crate::saml::error::Refusal::MetadataUnavailable(_)
+            ) =>
+        {
+            r(
+                S::SERVICE_UNAVAILABLE,
+                Problem::TryLater,
+                Warn,
+                e.refusal.code(),
+            )
+        }
         G::Saml(e) => r(S::BAD_REQUEST, Problem::BadRequest, Warn, e.refusal.code()),
         G::ProviderOff { forced: false, .. } => r(
             S::SERVICE_UNAVAILABLE,
@@ -660,6 +674,7 @@ mod tests {
             M::MisplacedSignature,
             M::UnsafeSignature("x"),
             M::Namespace("x"),
+            M::MetadataUnavailable("x"),
             M::Version,
             M::NoPassive,
             M::NoAuthnContext,

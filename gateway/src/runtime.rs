@@ -63,6 +63,8 @@ pub struct Runtime {
     /// Pools held by the snapshots in use; a pool lives as long as one of
     /// them routes to it.
     pools: Mutex<HashMap<PoolKey, Weak<Pool>>>,
+    /// SAML metadata URLs being fetched: a reload keeps each copy in use.
+    pub metadata_feeds: crate::saml::remote_metadata::Feeds,
 }
 
 impl Runtime {
@@ -99,6 +101,7 @@ impl Runtime {
             audit,
             crls: Mutex::new(HashMap::new()),
             pools: Mutex::new(HashMap::new()),
+            metadata_feeds: crate::saml::remote_metadata::Feeds::default(),
         })
     }
 

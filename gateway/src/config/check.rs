@@ -688,6 +688,7 @@ fn sites(
     saml_sps: &mut HashMap<String, String>,
 ) -> BTreeMap<String, Site> {
     let mut sites = BTreeMap::new();
+    let mut metadata_urls = saml::MetadataUrls::new();
     for (id, s) in raw {
         let span = s.span();
         let s = s.into_inner();
@@ -727,7 +728,15 @@ fn sites(
                     true,
                 ),
                 webhook_url: webhook::site_url(r, &id, s.signing),
-                saml: saml::site(r, base, &id, s.saml, saml_sps),
+                saml: saml::site(
+                    r,
+                    base,
+                    &id,
+                    span.clone(),
+                    s.saml,
+                    saml_sps,
+                    &mut metadata_urls,
+                ),
             },
         );
     }

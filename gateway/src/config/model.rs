@@ -134,16 +134,59 @@ pub struct SamlSettings {
 /// A site's SAML SP registration.
 #[derive(Debug, Clone)]
 pub struct SamlSite {
-    pub sp: std::sync::Arc<crate::saml::sp::ServiceProvider>,
+    /// Where the SP's metadata comes from (read it with
+    /// `crate::saml::remote_metadata::service_provider`).
+    pub metadata: SpMetadata,
     pub sign_response: bool,
     pub require_signed_requests: bool,
     pub idp_initiated: bool,
     pub scope: String,
-    pub encrypt_assertions: bool,
+    /// None: when the metadata has an encryption certificate.
+    pub encrypt_assertions: Option<bool>,
     /// SHA-1 digests accepted in this SP's signed requests.
     pub allow_sha1_digest: bool,
     /// The names its attributes are sent under.
     pub attribute_profile: crate::saml::profile::AttributeProfile,
+}
+
+/// Where an SP's metadata comes from.
+#[derive(Debug, Clone)]
+pub enum SpMetadata {
+    /// A file, read and checked with the config.
+    File(std::sync::Arc<crate::saml::sp::ServiceProvider>),
+    /// A URL, fetched and refreshed by the runtime (the copy in use is not
+    /// part of the config: a reload keeps it).
+    Url(MetadataUrl),
+}
+
+/// `metadata_url` with what its document must be signed by, and the entity
+/// the site is in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetadataUrl {
+    pub url: String,
+    /// The `metadata_signer` certificate (DER).
+    pub signer: samael::crypto::CertificateDer,
+    pub entity_id: String,
+}
+
+impl SamlSite {
+    /// Why `sp`'s metadata cannot serve this site's settings, if it cannot:
+    /// signed requests without a signing certificate, or encryption asked
+    /// for without an encryption certificate.
+    pub fn unfit(&self, sp: &crate::saml::sp::ServiceProvider) -> Option<&'static str> {
+        if (sp.authn_requests_signed || self.require_signed_requests) && sp.signing_keys.is_empty()
+        {
+            return Some(
+                "signed requests are required but the metadata has no signing certificate",
+            );
+        }
+        if self.encrypt_assertions == Some(true) && sp.encryption_key.is_none() {
+            return Some(
+                "encrypt_assertions = true needs an encryption certificate in the metadata",
+            );
+        }
+        None
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -301,8 +301,18 @@ pub struct RawSite {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSiteSaml {
-    /// The SP's metadata file: entityID, ACS endpoints, keys. Required.
-    pub metadata: Spanned<String>,
+    /// The SP's metadata file: entityID, ACS endpoints, keys. This or
+    /// `metadata_url`.
+    pub metadata: Option<Spanned<String>>,
+    /// Where the SP's metadata (or a federation's aggregate holding it) is
+    /// fetched from and refreshed; with `metadata_signer` and `entity_id`.
+    pub metadata_url: Option<Spanned<String>>,
+    /// The PEM certificate whose key must have signed what `metadata_url`
+    /// serves (at the document's root).
+    pub metadata_signer: Option<Spanned<String>>,
+    /// The entityID of the site's EntityDescriptor in what `metadata_url`
+    /// serves.
+    pub entity_id: Option<Spanned<String>>,
     /// Sign the Response as well as the Assertion (default false).
     #[serde(default)]
     pub sign_response: bool,

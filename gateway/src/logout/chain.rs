@@ -271,7 +271,11 @@ pub async fn on_response(
 fn judge(app: &App, arrived: &Arrived, current: &Current) -> Result<(), String> {
     let sp_id = current.target.sp.as_str();
     let (keys, allow_sha1) = match app.config.saml_sp(sp_id) {
-        Some((_, saml)) => (saml.sp.signing_keys.clone(), saml.allow_sha1_digest),
+        Some((site, saml)) => {
+            let sp = crate::saml::remote_metadata::service_provider(app, &site.id, saml)
+                .map_err(|u| format!("the SP's metadata is not available: {}", u.reason()))?;
+            (sp.signing_keys.clone(), saml.allow_sha1_digest)
+        }
         None => return Err("the SP is no longer configured".into()),
     };
     let unverified: LogoutResponse = arrived

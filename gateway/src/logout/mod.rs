@@ -183,7 +183,14 @@ pub async fn propagate(
                 let Some((site, saml)) = app.config.saml_sp(&entity_id) else {
                     continue;
                 };
-                match chain::Target::of(&site.id, &saml.sp, name_id, transient) {
+                let sp = match crate::saml::remote_metadata::service_provider(app, &site.id, saml) {
+                    Ok(sp) => sp,
+                    Err(u) => {
+                        told.push(Told::no(&site.id, Channel::Saml, u.reason()));
+                        continue;
+                    }
+                };
+                match chain::Target::of(&site.id, &sp, name_id, transient) {
                     Some(t) => queue.push(t),
                     None => told.push(Told::no(
                         &site.id,

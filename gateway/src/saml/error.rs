@@ -92,6 +92,9 @@ pub enum Refusal {
     /// namespace would be taken for the SAML one.
     #[error("{0} is not in its SAML namespace")]
     Namespace(&'static str),
+    /// A site with `metadata_url` whose copy is not usable now.
+    #[error("the SP's metadata from its metadata_url is not available: {0}")]
+    MetadataUnavailable(&'static str),
 
     // The request was trustworthy: answered to the ACS with a status.
     #[error("SAML version is not 2.0")]
@@ -170,6 +173,7 @@ impl Refusal {
             UnsafeSignature(_) => "MJ-M28",
             Charset(_) => "MJ-M29",
             Namespace(_) => "MJ-M37",
+            MetadataUnavailable(_) => "MJ-M39",
             Version => "MJ-M30",
             NoPassive => "MJ-M31",
             NoAuthnContext => "MJ-M32",

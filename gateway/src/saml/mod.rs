@@ -21,6 +21,7 @@ pub mod metadata;
 pub mod once;
 pub mod parity;
 pub mod profile;
+pub mod remote_metadata;
 pub mod response;
 pub mod slo;
 pub mod sp;

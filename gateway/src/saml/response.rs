@@ -175,6 +175,7 @@ fn at(unix: u64) -> DateTime<Utc> {
 pub fn success(
     app: &App,
     site: &SamlSite,
+    sp: &super::sp::ServiceProvider,
     ret: &SamlReturn,
     ok: &Success<'_>,
 ) -> Result<String, GatewayError> {
@@ -243,10 +244,22 @@ pub fn success(
         }]),
     };
     let mut signed_assertion = sign(&to_xml(&assertion)?, &assertion_id, app)?;
-    if site.encrypt_assertions {
-        if let Some(cert) = &site.sp.encryption_key {
-            signed_assertion = super::encrypt::encrypted_assertion(&signed_assertion, cert)?;
-        }
+    if site
+        .encrypt_assertions
+        .unwrap_or(sp.encryption_key.is_some())
+    {
+        // A copy without the key is never in use (`SamlSite::unfit`); if one
+        // were, the assertion would not go out in clear.
+        let Some(cert) = &sp.encryption_key else {
+            return Err(super::error::SamlError::new(
+                Some(&ret.sp),
+                super::error::Refusal::MetadataUnavailable(
+                    super::remote_metadata::Unavailable::Unfit.reason(),
+                ),
+            )
+            .into());
+        };
+        signed_assertion = super::encrypt::encrypted_assertion(&signed_assertion, cert)?;
     }
     envelope(
         app,

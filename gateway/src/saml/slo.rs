@@ -118,11 +118,12 @@ pub async fn handle(
             })?;
     let sp_id = issuer_of(&unverified).ok_or_else(|| SamlError::new(None, Refusal::NoIssuer))?;
     let refuse = |r: Refusal| GatewayError::from(SamlError::new(Some(&sp_id), r));
-    let (_, saml) = app
+    let (site, saml) = app
         .config
         .saml_sp(&sp_id)
         .ok_or_else(|| refuse(Refusal::UnknownSp))?;
-    let sp = saml.sp.clone();
+    let sp = super::remote_metadata::service_provider(app, &site.id, saml)
+        .map_err(|u| refuse(Refusal::MetadataUnavailable(u.reason())))?;
     let trusted = binding::verify(
         &arrived,
         &sp.signing_keys,

@@ -29,6 +29,16 @@ use hyper::body::Incoming;
 use munjigi_providers::Level;
 use samael::schema::{AuthnContextComparison, AuthnRequest};
 
+/// The SP's metadata in use for `site` (a file's, or its URL's copy).
+fn current_sp(
+    app: &App,
+    site: &Site,
+    saml: &SamlSite,
+) -> Result<std::sync::Arc<super::sp::ServiceProvider>, Refusal> {
+    super::remote_metadata::service_provider(app, &site.id, saml)
+        .map_err(|u| Refusal::MetadataUnavailable(u.reason()))
+}
+
 fn sso_url(app: &App) -> String {
     format!("{}/saml/sso", app.config.public_url)
 }
@@ -107,10 +117,11 @@ async fn accept<'a>(app: &'a App, arrived: &Arrived) -> Result<Accepted<'a>, Gat
         .config
         .saml_sp(&sp_id)
         .ok_or_else(|| refuse(Refusal::UnknownSp))?;
-    let required = saml.sp.authn_requests_signed || saml.require_signed_requests;
+    let sp = current_sp(app, site, saml).map_err(refuse)?;
+    let required = sp.authn_requests_signed || saml.require_signed_requests;
     let trusted = binding::verify(
         arrived,
-        &saml.sp.signing_keys,
+        &sp.signing_keys,
         "AuthnRequest",
         required,
         saml.allow_sha1_digest,
@@ -132,9 +143,9 @@ async fn accept<'a>(app: &'a App, arrived: &Arrived) -> Result<Accepted<'a>, Gat
         request.assertion_consumer_service_url.as_deref(),
     ) {
         (Some(_), Some(_)) => None,
-        (Some(i), None) => saml.sp.acs_by_index(i),
-        (None, Some(u)) => saml.sp.acs_by_url(u),
-        (None, None) => saml.sp.default_acs(),
+        (Some(i), None) => sp.acs_by_index(i),
+        (None, Some(u)) => sp.acs_by_url(u),
+        (None, None) => sp.default_acs(),
     };
     let acs = acs.ok_or_else(|| refuse(Refusal::UnknownAcs))?;
     if request
@@ -317,10 +328,11 @@ pub async fn complete(
     sid: &str,
     ctx: &Ctx,
 ) -> Result<Response, GatewayError> {
-    let Some((_, saml)) = app.config.saml_sp(&ret.sp) else {
+    let Some((site, saml)) = app.config.saml_sp(&ret.sp) else {
         // The SP was removed by a reload mid-login: nowhere trusted to answer.
         return Err(SamlError::new(Some(&ret.sp), Refusal::UnknownSp).into());
     };
+    let sp = current_sp(app, site, saml).map_err(|r| SamlError::new(Some(&ret.sp), r))?;
     // The strongest accepted level the citizen's login reached.
     let Some(level) = ret
         .levels
@@ -361,6 +373,7 @@ pub async fn complete(
     let xml = response::success(
         app,
         saml,
+        &sp,
         ret,
         &Success {
             claims: &claims,
@@ -446,8 +459,8 @@ pub async fn init(
     }
     let relay_state = q.get("RelayState").map(str::to_owned);
     binding::check_relay_state(relay_state.as_deref()).map_err(refuse)?;
-    let acs = saml
-        .sp
+    let sp = current_sp(app, site, saml).map_err(refuse)?;
+    let acs = sp
         .default_acs()
         .ok_or_else(|| refuse(Refusal::UnknownAcs))?;
     let Some(levels) = acceptable_levels(&AuthnRequest::default(), site.policy.min_level) else {
