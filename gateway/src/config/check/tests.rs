@@ -1119,6 +1119,7 @@ fn url_settings(dir: &Path) -> Vec<UrlSetting<'_>> {
     std::fs::write(dir.join("root.pem"), pki.root_pem().unwrap()).unwrap();
     let rsa = openssl::rsa::Rsa::generate(2048).unwrap();
     std::fs::write(dir.join("session.pem"), rsa.public_key_to_pem().unwrap()).unwrap();
+    std::fs::write(dir.join("signer.pem"), self_signed_pem()).unwrap();
     fn barocert(endpoint: &str, auth: &str, crl: &str) -> String {
         format!(
             "{GOOD}\n[providers.p]\ntype = \"barocert\"\nproduct = \"kakao\"\nname_ko = \"p\"\nname_en = \"p\"\n\
@@ -1196,6 +1197,15 @@ fn url_settings(dir: &Path) -> Vec<UrlSetting<'_>> {
         (
             Box::new(move |u| saml(good(), u.to_owned())),
             "sites.town.saml.metadata",
+        ),
+        (
+            Box::new(move |u| {
+                format!(
+                    "{GOOD}[sites.town.saml]\nmetadata_url = \"{}\"\nmetadata_signer = \"signer.pem\"\nentity_id = \"https://sp.example/sp\"\n",
+                    t(u)
+                )
+            }),
+            "sites.town.saml.metadata_url",
         ),
         (
             Box::new(move |u| barocert(&t(u), "https://a.example", NO_CRL)),
@@ -1383,4 +1393,105 @@ fn saml_attribute_profile_is_one_of_three_and_an_unknown_one_names_the_site() {
         Err(e) => e.0.iter().map(ToString::to_string).collect::<Vec<_>>(),
     };
     assert_eq!(e.len(), 1, "{e:?}");
+}
+
+/// A self-signed certificate (PEM), as a federation's metadata signer.
+fn self_signed_pem() -> Vec<u8> {
+    let key = openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+    let mut b = openssl::x509::X509::builder().unwrap();
+    b.set_pubkey(&key).unwrap();
+    b.set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    b.set_not_after(&openssl::asn1::Asn1Time::days_from_now(1).unwrap())
+        .unwrap();
+    b.sign(&key, openssl::hash::MessageDigest::sha256())
+        .unwrap();
+    b.build().to_pem().unwrap()
+}
+
+/// `metadata_url` is checked without fetching: https (or loopback), a
+/// signer that is one certificate, an entity_id, one signer per URL, and
+/// not beside a metadata file. Each error names the site.
+#[test]
+fn metadata_url_settings_are_checked_without_fetching() {
+    let dir = std::env::temp_dir().join(format!("munjigi-check-mdurl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("fed.pem"), self_signed_pem()).unwrap();
+    std::fs::write(dir.join("other.pem"), self_signed_pem()).unwrap();
+    std::fs::write(
+        dir.join("not-a-cert.pem"),
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let errs_in = |text: &str| match parse(&dir.join("munjigi.toml"), text) {
+        Ok(_) => vec![],
+        Err(e) => e.0.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    };
+    let site = |id: &str, body: &str| {
+        format!(
+            "\n[sites.{id}]\nname = \"{id}\"\npolicy = \"standard\"\n[sites.{id}.saml]\n{body}\n"
+        )
+    };
+    let good = "metadata_url = \"https://mds.fed.example/aggregate.xml\"\nmetadata_signer = \"fed.pem\"\nentity_id = \"https://sp.example/sp\"";
+    // Loads, though nothing answers at that URL.
+    let c = parse(
+        &dir.join("munjigi.toml"),
+        &format!("{GOOD}{}", site("portal", good)),
+    )
+    .unwrap();
+    let (found, saml) = c.saml_sp("https://sp.example/sp").unwrap();
+    assert_eq!(found.id, "portal");
+    let crate::config::model::SpMetadata::Url(m) = &saml.metadata else {
+        panic!("a URL site");
+    };
+    assert_eq!(m.url, "https://mds.fed.example/aggregate.xml");
+    assert_eq!(saml.encrypt_assertions, None, "decided by the copy in use");
+    // Two sites in one aggregate, one signer: fine.
+    let second = good.replace("https://sp.example/sp", "https://second.example/sp");
+    assert_eq!(
+        errs_in(&format!(
+            "{GOOD}{}{}",
+            site("portal", good),
+            site("second", &second)
+        )),
+        Vec::<String>::new()
+    );
+    for (body, expected) in [
+        (good.replace("https://mds", "http://mds"), "sites.portal.saml.metadata_url: `http://mds.fed.example/aggregate.xml` uses http:// on a non-loopback host"),
+        (good.replace("metadata_signer = \"fed.pem\"\n", ""), "sites.portal.saml.metadata_url needs metadata_signer"),
+        (good.replace("\nentity_id = \"https://sp.example/sp\"", ""), "sites.portal.saml.metadata_url needs entity_id"),
+        (good.replace("https://sp.example/sp", ""), "sites.portal.saml.entity_id must be 1 to 1024 characters"),
+        (good.replace("fed.pem", "missing.pem"), "cannot read metadata_signer"),
+        (good.replace("fed.pem", "not-a-cert.pem"), "sites.portal.saml.metadata_signer `not-a-cert.pem` must hold exactly one PEM certificate"),
+        (format!("metadata = \"sp.xml\"\n{good}"), "sites.portal.saml: metadata (a file) and metadata_url exclude each other"),
+        ("metadata_signer = \"fed.pem\"".to_owned(), "sites.portal.saml needs metadata (the SP's metadata file) or metadata_url"),
+        (format!("{good}\nmetadata_refresh = 1"), "unknown field `metadata_refresh`"),
+    ] {
+        let e = errs_in(&format!("{GOOD}{}", site("portal", &body)));
+        assert!(e.iter().any(|m| m.contains(expected) && m.contains("munjigi.toml:")), "{body}: {e:?}");
+    }
+    // One URL is fetched once: its sites must agree on the signer.
+    let other = second.replace("fed.pem", "other.pem");
+    let e = errs_in(&format!(
+        "{GOOD}{}{}",
+        site("portal", good),
+        site("second", &other)
+    ));
+    assert!(
+        e.iter()
+            .any(|m| m.contains("sites.second.saml.metadata_signer differs from sites.portal's")),
+        "{e:?}"
+    );
+    // The entityID is unique across sites, files and URLs alike.
+    let e = errs_in(&format!(
+        "{GOOD}{}{}",
+        site("portal", good),
+        site("second", good)
+    ));
+    assert!(
+        e.iter()
+            .any(|m| m.contains("SP entityID `https://sp.example/sp` is registered by two sites")),
+        "{e:?}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
