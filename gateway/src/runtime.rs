@@ -1,6 +1,7 @@
 //! What lives as long as the process, across configuration reloads: the
 //! store connection, the clock, the in-process session caches and the
-//! upstream connection pools and the metrics registry.
+//! upstream connection pools and the metrics registry, and the SAML metadata
+//! fetched from URLs (`crate::saml::remote_metadata`).
 //!
 //! A reload swaps the [`crate::app::App`] snapshot whole (sites, adapters,
 //! keys, metadata, routes) but builds it on the same `Runtime`, so it does
