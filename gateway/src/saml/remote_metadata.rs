@@ -328,10 +328,13 @@ async fn keep_fresh(feed: Weak<Feed>, wake: Arc<Notify>) {
     }
 }
 
+/// A feed's identity: its URL and its signer's DER.
+type FeedKey = (String, Vec<u8>);
+
 /// Every feed a snapshot uses, by URL and signer: on the runtime, so a
 /// reload finds the one already fetching.
 #[derive(Default)]
-pub struct Feeds(Mutex<HashMap<(String, Vec<u8>), Weak<Feed>>>);
+pub struct Feeds(Mutex<HashMap<FeedKey, Weak<Feed>>>);
 
 impl Feeds {
     /// The feed of `m`: the one already serving this URL with this signer,
@@ -388,7 +391,7 @@ pub type SiteFeeds = HashMap<String, Arc<Feed>>;
 /// entity has no copy yet.
 pub fn attach(config: &Config, runtime: &crate::runtime::Runtime) -> SiteFeeds {
     let metrics = runtime.metrics.saml_metadata();
-    let mut by_feed: BTreeMap<(String, Vec<u8>), (Arc<Feed>, Vec<Want>)> = BTreeMap::new();
+    let mut by_feed: BTreeMap<FeedKey, (Arc<Feed>, Vec<Want>)> = BTreeMap::new();
     let mut out = SiteFeeds::new();
     for site in config.sites.values() {
         let Some(saml) = &site.saml else { continue };
