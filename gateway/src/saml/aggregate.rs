@@ -589,4 +589,4 @@ pub fn xs_duration(v: &str) -> Option<Duration> {
 
 #[cfg(test)]
 #[path = "aggregate_tests.rs"]
-mod tests;
+pub(super) mod tests;

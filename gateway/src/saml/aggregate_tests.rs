@@ -6,10 +6,10 @@ use openssl::pkey::{PKey, Private};
 const NOW: i64 = 1_800_000_000;
 const FUTURE: &str = "2027-12-31T00:00:00Z"; // after NOW (2027-01-15)
 const PAST: &str = "2026-01-01T00:00:00Z";
-const MD: &str = r#"xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata""#;
+pub(crate) const MD: &str = r#"xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata""#;
 const SP: &str = "https://sp.example/metadata";
 
-fn key_and_cert() -> (PKey<Private>, CertificateDer) {
+pub(crate) fn key_and_cert() -> (PKey<Private>, CertificateDer) {
     let key = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
     let mut b = openssl::x509::X509::builder().unwrap();
     b.set_pubkey(&key).unwrap();
@@ -23,12 +23,12 @@ fn key_and_cert() -> (PKey<Private>, CertificateDer) {
     (key, der.into())
 }
 
-struct Federation {
+pub(crate) struct Federation {
     signer: Signer,
-    cert: CertificateDer,
+    pub(crate) cert: CertificateDer,
 }
 
-fn federation() -> Federation {
+pub(crate) fn federation() -> Federation {
     let (key, cert) = key_and_cert();
     Federation {
         signer: Signer::new(key, cert.der_data()),
@@ -38,12 +38,12 @@ fn federation() -> Federation {
 
 impl Federation {
     /// Signs the root (whose ID is `id`), the signature before `first_child`.
-    fn sign(&self, xml: &str, id: &str, first_child: &str) -> String {
+    pub(crate) fn sign(&self, xml: &str, id: &str, first_child: &str) -> String {
         self.signer.sign_before(xml, id, first_child).unwrap()
     }
 }
 
-fn entity(entity_id: &str, acs: &str, attrs: &str) -> String {
+pub(crate) fn entity(entity_id: &str, acs: &str, attrs: &str) -> String {
     format!(
         r#"<md:EntityDescriptor entityID="{entity_id}"{attrs}><md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="{acs}" index="0"/></md:SPSSODescriptor></md:EntityDescriptor>"#
     )

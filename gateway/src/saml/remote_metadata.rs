@@ -467,31 +467,5 @@ pub fn report_ages(app: &crate::app::App) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn refreshes_follow_cache_duration_within_bounds_and_before_valid_until() {
-        let h = |n: u64| Duration::from_secs(n * 3600);
-        assert_eq!(next_refresh(None, None, 0), DEFAULT_REFRESH);
-        assert_eq!(next_refresh(Some(h(2)), None, 0), h(2));
-        assert_eq!(
-            next_refresh(Some(Duration::from_secs(1)), None, 0),
-            MIN_REFRESH
-        );
-        assert_eq!(next_refresh(Some(h(48)), None, 0), MAX_REFRESH);
-        // Four hours left: refreshed after three, whatever cacheDuration says.
-        assert_eq!(next_refresh(Some(h(6)), Some(4 * 3600), 0), h(3));
-        // Almost expired: as soon as allowed, not in a loop.
-        assert_eq!(next_refresh(Some(h(6)), Some(10), 0), MIN_REFRESH);
-        assert_eq!(
-            (
-                retry_after(1),
-                retry_after(2),
-                retry_after(3),
-                retry_after(40)
-            ),
-            (RETRY_FIRST, RETRY_FIRST * 2, RETRY_FIRST * 4, RETRY_MAX)
-        );
-    }
-}
+#[path = "remote_metadata_tests.rs"]
+mod tests;
