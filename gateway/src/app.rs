@@ -184,8 +184,10 @@ impl App {
         )
         .map_err(StartError::Saml)?;
         let saml_metadata = crate::saml::metadata::Cached::default();
-        let saml_feeds = crate::saml::remote_metadata::attach(&config, &runtime);
         let proxy = crate::proxy::Runtime::build(&config, &runtime).map_err(StartError::Proxy)?;
+        // Last: nothing after it fails, so a snapshot that is never swapped in
+        // does not hand the fetchers its sites.
+        let saml_feeds = crate::saml::remote_metadata::attach(&config, &runtime);
         Ok(Arc::new(App {
             txns: runtime.txns.clone(),
             store: runtime.store.clone(),

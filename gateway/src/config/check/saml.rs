@@ -273,7 +273,8 @@ fn signer(
     id: &str,
     file: &Spanned<String>,
 ) -> Option<samael::crypto::CertificateDer> {
-    let bytes = read_file(r, base, file.span(), file.get_ref(), "metadata_signer")?;
+    let what = format!("sites.{id}.saml.metadata_signer");
+    let bytes = read_file(r, base, file.span(), file.get_ref(), &what)?;
     let certs = openssl::x509::X509::stack_from_pem(&bytes).unwrap_or_default();
     let der = match certs.as_slice() {
         [one] => one.to_der().ok(),

@@ -1461,7 +1461,7 @@ fn metadata_url_settings_are_checked_without_fetching() {
         (good.replace("metadata_signer = \"fed.pem\"\n", ""), "sites.portal.saml.metadata_url needs metadata_signer"),
         (good.replace("\nentity_id = \"https://sp.example/sp\"", ""), "sites.portal.saml.metadata_url needs entity_id"),
         (good.replace("https://sp.example/sp", ""), "sites.portal.saml.entity_id must be 1 to 1024 characters"),
-        (good.replace("fed.pem", "missing.pem"), "cannot read metadata_signer"),
+        (good.replace("fed.pem", "missing.pem"), "cannot read sites.portal.saml.metadata_signer"),
         (good.replace("fed.pem", "not-a-cert.pem"), "sites.portal.saml.metadata_signer `not-a-cert.pem` must hold exactly one PEM certificate"),
         (format!("metadata = \"sp.xml\"\n{good}"), "sites.portal.saml: metadata (a file) and metadata_url exclude each other"),
         ("metadata_signer = \"fed.pem\"".to_owned(), "sites.portal.saml needs metadata (the SP's metadata file) or metadata_url"),
