@@ -27,6 +27,10 @@
 //! document whose entity for one site is refused keeps that site's last copy
 //! only. Never the document's contents in a log or a metric.
 //!
+//! The download is conditional (`If-None-Match`, `If-Modified-Since`) when
+//! the server gave validators and the last document served every site: a
+//! `304 Not Modified` counts as `unchanged`.
+//!
 //! Every replica fetches on its own: N replicas make N downloads per
 //! refresh, and may use different copies for up to one refresh interval.
 
@@ -112,6 +116,26 @@ pub struct Feed {
     clock: Arc<dyn Clock>,
     metrics: MetadataMetrics,
     http: Option<HttpClient>,
+    /// What the last good document was served with, for a conditional GET.
+    last: Mutex<Option<LastGood>>,
+}
+
+/// The last good document's validators (`ETag`, `Last-Modified`) and the
+/// dates its refresh is timed by: a `304 Not Modified` is that document again.
+#[derive(Debug, Clone, Default)]
+struct LastGood {
+    etag: Option<http::HeaderValue>,
+    last_modified: Option<http::HeaderValue>,
+    cache: Option<Duration>,
+    until: Option<i64>,
+    /// Every site of the feed took its entity from that document.
+    complete: bool,
+}
+
+/// A download: the document, or the server saying the last one is current.
+enum Fetched {
+    Document(Vec<u8>, LastGood),
+    NotModified(LastGood),
 }
 
 impl std::fmt::Debug for Feed {
@@ -169,8 +193,21 @@ impl Feed {
                 self.metrics.refreshed(&w.site, result);
             }
         };
-        let bytes = match self.fetch().await {
-            Ok(b) => b,
+        // Conditional only when every site's entity is held: a site without
+        // a copy needs the document itself.
+        let conditional = {
+            let held = lock(&self.held);
+            let every = wants.iter().all(|w| held.contains_key(&w.entity_id));
+            lock(&self.last).clone().filter(|l| every && l.complete)
+        };
+        let (bytes, mut validators) = match self.fetch(conditional).await {
+            Ok(Fetched::Document(b, validators)) => (b, validators),
+            Ok(Fetched::NotModified(last)) => {
+                tracing::debug!(sites = %sites, url = %self.url, "SAML metadata not modified");
+                count(Refreshed::unchanged);
+                let now = i64::try_from(self.clock.now()).unwrap_or(i64::MAX);
+                return Ok(next_refresh(last.cache, last.until, now));
+            }
             Err(e) => {
                 tracing::warn!(sites = %sites, url = %self.url, error = %e, keeping_last_good = holding, "SAML metadata fetch failed");
                 count(Refreshed::fetch_failed);
@@ -190,11 +227,13 @@ impl Feed {
         let doc = match read {
             Ok(Ok(doc)) => doc,
             Ok(Err(refusal)) => {
+                *lock(&self.last) = None;
                 tracing::warn!(sites = %sites, url = %self.url, reason = %refusal, keeping_last_good = holding, "SAML metadata refused");
                 count(Refreshed::document_refused);
                 return Err(());
             }
             Err(e) => {
+                *lock(&self.last) = None;
                 tracing::error!(sites = %sites, url = %self.url, error = %e, "SAML metadata check did not finish");
                 count(Refreshed::document_refused);
                 return Err(());
@@ -202,6 +241,7 @@ impl Feed {
         };
         let mut cache = doc.cache_duration;
         let mut until = doc.valid_until;
+        let mut complete = true;
         for w in &wants {
             let selected = doc
                 .entities
@@ -215,12 +255,19 @@ impl Feed {
                     until = shortest(until, selected_until);
                 }
                 Err(reason) => {
+                    complete = false;
                     let kept = lock(&self.held).contains_key(&w.entity_id);
                     tracing::warn!(site = %w.site, entity_id = %w.entity_id, url = %self.url, reason = %reason, keeping_last_good = kept, "SAML metadata: the site's entity refused");
                     self.metrics.refreshed(&w.site, Refreshed::entity_refused);
                 }
             }
         }
+        // Entities no site reads any more are forgotten.
+        lock(&self.held).retain(|id, _| wants.iter().any(|w| w.entity_id == *id));
+        validators.cache = cache;
+        validators.until = until;
+        validators.complete = complete;
+        *lock(&self.last) = Some(validators);
         Ok(next_refresh(cache, until, now))
     }
 
@@ -261,19 +308,36 @@ impl Feed {
         Ok((result, selected.cache_duration, selected.valid_until))
     }
 
-    async fn fetch(&self) -> Result<Vec<u8>, String> {
+    async fn fetch(&self, conditional: Option<LastGood>) -> Result<Fetched, String> {
         let http = self
             .http
             .as_ref()
             .ok_or("no HTTP client (no system CA certificates for https)")?;
+        let mut headers = http::HeaderMap::new();
+        if let Some(last) = &conditional {
+            if let Some(etag) = &last.etag {
+                headers.insert(http::header::IF_NONE_MATCH, etag.clone());
+            }
+            if let Some(at) = &last.last_modified {
+                headers.insert(http::header::IF_MODIFIED_SINCE, at.clone());
+            }
+        }
         let resp = http
-            .get(&self.url, http::HeaderMap::new())
+            .get(&self.url, headers)
             .await
             .map_err(|e| e.to_string())?;
-        if resp.status != http::StatusCode::OK {
-            return Err(format!("HTTP {}", resp.status.as_u16()));
+        match (resp.status, conditional) {
+            (http::StatusCode::OK, _) => Ok(Fetched::Document(
+                resp.body.to_vec(),
+                LastGood {
+                    etag: resp.headers.get(http::header::ETAG).cloned(),
+                    last_modified: resp.headers.get(http::header::LAST_MODIFIED).cloned(),
+                    ..LastGood::default()
+                },
+            )),
+            (http::StatusCode::NOT_MODIFIED, Some(last)) => Ok(Fetched::NotModified(last)),
+            (status, _) => Err(format!("HTTP {}", status.as_u16())),
         }
-        Ok(resp.body.to_vec())
     }
 }
 
@@ -368,6 +432,7 @@ impl Feeds {
             clock: clock.clone(),
             metrics: metrics.clone(),
             http,
+            last: Mutex::new(None),
         });
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {

@@ -27,8 +27,26 @@ fn refreshes_follow_cache_duration_within_bounds_and_before_valid_until() {
     );
 }
 
+/// What the test server answers: a status and a body, with an ETag when
+/// set (and then `304` to a request that names it).
+#[derive(Default)]
+struct Served {
+    status: u16,
+    body: Vec<u8>,
+    etag: Option<&'static str>,
+    not_modified: usize,
+}
+
+fn answer(status: u16, body: Vec<u8>) -> Served {
+    Served {
+        status,
+        body,
+        ..Served::default()
+    }
+}
+
 /// A loopback server answering every request with what `served` holds.
-async fn serve(served: Arc<Mutex<(u16, Vec<u8>)>>) -> String {
+async fn serve(served: Arc<Mutex<Served>>) -> String {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/md.xml", listener.local_addr().unwrap());
@@ -42,9 +60,20 @@ async fn serve(served: Arc<Mutex<(u16, Vec<u8>)>>) -> String {
                     Ok(n) => seen.extend_from_slice(&buf[..n]),
                 }
             }
-            let (status, body) = served.lock().unwrap().clone();
+            let request = String::from_utf8_lossy(&seen).to_ascii_lowercase();
+            let (status, body, etag) = {
+                let mut s = served.lock().unwrap();
+                match s.etag {
+                    Some(e) if request.contains(&format!("if-none-match: {e}")) => {
+                        s.not_modified += 1;
+                        (304, Vec::new(), s.etag)
+                    }
+                    _ => (s.status, s.body.clone(), s.etag),
+                }
+            };
+            let etag = etag.map(|e| format!("ETag: {e}\r\n")).unwrap_or_default();
             let head = format!(
-                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                "HTTP/1.1 {status} X\r\n{etag}Content-Length: {}\r\nConnection: close\r\n\r\n",
                 body.len()
             );
             let _ = conn.write_all(head.as_bytes()).await;
@@ -94,24 +123,11 @@ const C: &str = "https://c.example/sp";
 #[tokio::test]
 async fn one_fetch_serves_every_site_and_the_last_good_copy_is_kept() {
     let f = federation();
-    let served = Arc::new(Mutex::new((200u16, Vec::new())));
+    let served = Arc::new(Mutex::new(answer(200, Vec::new())));
     let url = serve(served.clone()).await;
     let clock = Arc::new(ManualClock::at(1_800_000_000));
     let metrics = crate::metrics::Metrics::new();
-    let feed = Feed {
-        url: url.clone(),
-        signer: f.cert.clone(),
-        wants: Mutex::new(Vec::new()),
-        held: Mutex::new(HashMap::new()),
-        wake: Arc::new(Notify::new()),
-        clock: clock.clone(),
-        metrics: metrics.saml_metadata(),
-        http: Some(
-            HttpClient::new(None, Duration::from_secs(5))
-                .unwrap()
-                .allow_plain_http(true),
-        ),
-    };
+    let feed = test_feed(&url, &f, clock.clone(), &metrics);
     let want = |site: &str, id: &str, signed: bool| Want {
         site: site.to_owned(),
         entity_id: id.to_owned(),
@@ -126,7 +142,7 @@ async fn one_fetch_serves_every_site_and_the_last_good_copy_is_kept() {
         entity(B, "https://b.example/acs", ""),
         entity(C, "https://c.example/acs", "")
     );
-    *lock(&served) = (200, aggregate(&f, &first, until));
+    *lock(&served) = answer(200, aggregate(&f, &first, until));
     assert_eq!(
         feed.refresh().await,
         Ok(Duration::from_secs(3600)),
@@ -148,7 +164,7 @@ async fn one_fetch_serves_every_site_and_the_last_good_copy_is_kept() {
     );
 
     // A changes, B is gone: A's new copy, B's last one.
-    *lock(&served) = (
+    *lock(&served) = answer(
         200,
         aggregate(&f, &entity(A, "https://a.example/acs-new", ""), until),
     );
@@ -166,9 +182,9 @@ async fn one_fetch_serves_every_site_and_the_last_good_copy_is_kept() {
     let tampered = String::from_utf8(aggregate(&f, &first, until))
         .unwrap()
         .replace("https://a.example/acs", "https://evil.example/acs");
-    *lock(&served) = (200, tampered.into_bytes());
+    *lock(&served) = answer(200, tampered.into_bytes());
     assert_eq!(feed.refresh().await, Err(()));
-    *lock(&served) = (503, Vec::new());
+    *lock(&served) = answer(503, Vec::new());
     assert_eq!(feed.refresh().await, Err(()));
     assert_eq!(
         feed.current(A, now).unwrap().sp.acs[0].url,
@@ -192,6 +208,69 @@ async fn one_fetch_serves_every_site_and_the_last_good_copy_is_kept() {
     ] {
         assert!(text.lines().any(|l| l == line), "{line} in:\n{text}");
     }
+}
+
+fn test_feed(
+    url: &str,
+    f: &Federation,
+    clock: Arc<ManualClock>,
+    metrics: &crate::metrics::Metrics,
+) -> Feed {
+    Feed {
+        url: url.to_owned(),
+        signer: f.cert.clone(),
+        wants: Mutex::new(Vec::new()),
+        held: Mutex::new(HashMap::new()),
+        wake: Arc::new(Notify::new()),
+        clock,
+        metrics: metrics.saml_metadata(),
+        http: Some(
+            HttpClient::new(None, Duration::from_secs(5))
+                .unwrap()
+                .allow_plain_http(true),
+        ),
+        last: Mutex::new(None),
+    }
+}
+
+/// With an ETag, a refresh asks conditionally once every site holds a copy
+/// from that document; `304` is the same document, counted `unchanged`.
+#[tokio::test]
+async fn an_unchanged_document_is_not_downloaded_again() {
+    let f = federation();
+    let until = "2027-12-31T00:00:00Z";
+    let served = Arc::new(Mutex::new(Served {
+        etag: Some("\"v1\""),
+        ..answer(
+            200,
+            aggregate(&f, &entity(A, "https://a.example/acs", ""), until),
+        )
+    }));
+    let url = serve(served.clone()).await;
+    let clock = Arc::new(ManualClock::at(1_800_000_000));
+    let metrics = crate::metrics::Metrics::new();
+    let feed = test_feed(&url, &f, clock.clone(), &metrics);
+    let want = |site: &str, id: &str| Want {
+        site: site.to_owned(),
+        entity_id: id.to_owned(),
+        saml: settings(&url, &f.cert, id, false),
+    };
+    *lock(&feed.wants) = vec![want("a", A)];
+    assert!(feed.refresh().await.is_ok());
+    assert_eq!(lock(&served).not_modified, 0, "the first GET is plain");
+    assert_eq!(feed.refresh().await, Ok(Duration::from_secs(3600)));
+    assert_eq!(lock(&served).not_modified, 1);
+    assert!(feed.current(A, clock.now()).is_ok());
+    // A site added whose entity is not held yet: the document itself.
+    *lock(&feed.wants) = vec![want("a", A), want("b", B)];
+    assert!(feed.refresh().await.is_ok());
+    assert_eq!(lock(&served).not_modified, 1);
+    let text = metrics.render().unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l == r#"munjigi_saml_metadata_refreshes_total{site="a",result="unchanged"} 2"#),
+        "{text}"
+    );
 }
 
 #[tokio::test]
