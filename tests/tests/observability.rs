@@ -278,6 +278,22 @@ fn exposed(text: &str) -> BTreeMap<String, BTreeSet<String>> {
     out
 }
 
+/// A self-signed certificate file, as a federation's metadata signer.
+fn federation_signer(dir: &std::path::Path) -> std::path::PathBuf {
+    let key = openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+    let mut b = openssl::x509::X509::builder().unwrap();
+    b.set_pubkey(&key).unwrap();
+    b.set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    b.set_not_after(&openssl::asn1::Asn1Time::days_from_now(1).unwrap())
+        .unwrap();
+    b.sign(&key, openssl::hash::MessageDigest::sha256())
+        .unwrap();
+    let path = dir.join("federation-signer.pem");
+    std::fs::write(&path, b.build().to_pem().unwrap()).unwrap();
+    path
+}
+
 /// The families `gateway/src/metrics.rs` registers (for the failure message
 /// only: the truth is the scrape).
 fn registered_in_source() -> Vec<String> {
@@ -364,9 +380,19 @@ prefix = "/down/"
 upstream = "http://127.0.0.1:{closed}"
 public_paths = ["/down/"]
 connect_timeout_ms = 1000
+
+# A SAML SP whose metadata URL does not answer: its refreshes fail.
+[sites.library]
+name = "도서관"
+policy = "standard"
+[sites.library.saml]
+metadata_url = "http://127.0.0.1:{closed}/federation.xml"
+metadata_signer = "{signer}"
+entity_id = "https://library.example/sp"
 "#,
                 redis = redis.port,
                 up = upstream.url,
+                signer = federation_signer(dir.path()).display(),
             ),
             ..GatewayOpts::default()
         },
