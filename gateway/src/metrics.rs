@@ -197,7 +197,8 @@ impl MetadataMetrics {
             .inc();
     }
 
-    /// How old the copy `site` uses is (since it was downloaded).
+    /// How old the copy `site` uses is (since it was last downloaded or
+    /// confirmed unchanged).
     pub fn age(&self, site: &str, age: Duration) {
         self.ages
             .get_or_create(&SiteLabels {
@@ -421,7 +422,7 @@ impl Metrics {
         );
         registry.register(
             "munjigi_saml_metadata_age_seconds",
-            "Age of the SAML metadata copy a site with metadata_url uses, since it was downloaded (absent until the first copy)",
+            "Age of the SAML metadata copy a site with metadata_url uses, since it was last downloaded or confirmed unchanged (absent until the first copy)",
             metadata.ages.clone(),
         );
         Self {

@@ -88,7 +88,8 @@ impl Unavailable {
 pub struct Held {
     pub sp: Arc<ServiceProvider>,
     pub valid_until: Option<i64>,
-    /// When the document it came from was downloaded (Unix seconds).
+    /// When the document it came from was last downloaded, or confirmed
+    /// unchanged by a `304` (Unix seconds).
     pub fetched_at: u64,
     /// Its canonical bytes' digest: an unchanged entity is not "updated".
     digest: [u8; 32],
@@ -205,7 +206,11 @@ impl Feed {
             Ok(Fetched::NotModified(last)) => {
                 tracing::debug!(sites = %sites, url = %self.url, "SAML metadata not modified");
                 count(Refreshed::unchanged);
-                let now = i64::try_from(self.clock.now()).unwrap_or(i64::MAX);
+                let confirmed = self.clock.now();
+                for h in lock(&self.held).values_mut() {
+                    h.fetched_at = confirmed;
+                }
+                let now = i64::try_from(confirmed).unwrap_or(i64::MAX);
                 return Ok(next_refresh(last.cache, last.until, now));
             }
             Err(e) => {

@@ -258,9 +258,11 @@ async fn an_unchanged_document_is_not_downloaded_again() {
     *lock(&feed.wants) = vec![want("a", A)];
     assert!(feed.refresh().await.is_ok());
     assert_eq!(lock(&served).not_modified, 0, "the first GET is plain");
+    clock.advance(600);
     assert_eq!(feed.refresh().await, Ok(Duration::from_secs(3600)));
     assert_eq!(lock(&served).not_modified, 1);
-    assert!(feed.current(A, clock.now()).is_ok());
+    let held = feed.current(A, clock.now()).unwrap();
+    assert_eq!(held.fetched_at, clock.now(), "a 304 confirms the copy");
     // A site added whose entity is not held yet: the document itself.
     *lock(&feed.wants) = vec![want("a", A), want("b", B)];
     assert!(feed.refresh().await.is_ok());
