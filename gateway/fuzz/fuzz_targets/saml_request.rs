@@ -37,7 +37,7 @@ mod samael_key {
 fn exercise(arrived: Result<binding::Arrived, munjigi::saml::error::Refusal>, root: &'static str) {
     let Ok(arrived) = arrived else { return };
     let keys = [cert().clone().into()];
-    if let Ok(trusted) = binding::verify(&arrived, &keys, root, false) {
+    if let Ok(trusted) = binding::verify(&arrived, &keys, root, false, false) {
         let _ = trusted.xml.parse::<samael::schema::AuthnRequest>();
         let _ = trusted.xml.parse::<samael::schema::LogoutRequest>();
         let _ = munjigi::saml::inbound::session_indexes(&trusted.xml);
