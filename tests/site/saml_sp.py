@@ -427,6 +427,9 @@ def main():
     global ARGS
     p = argparse.ArgumentParser()
     p.add_argument("--port", type=int, required=True)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="the host name in the SP's URLs (it listens on 127.0.0.1 whatever the name): "
+                        "`localhost` makes it another site than a gateway at 127.0.0.1, for SameSite")
     p.add_argument("--dir", required=True, help="where the keys and metadata files go")
     p.add_argument("--idp-metadata-url", required=True)
     p.add_argument("--sign-requests", action="store_true")
@@ -436,7 +439,7 @@ def main():
     p.add_argument("--authn-sig-alg", choices=sorted(AUTHN_SIG), default="rsa-sha256")
     p.add_argument("--authn-digest", choices=sorted(AUTHN_DIGEST), default="sha256")
     ARGS = p.parse_args()
-    ARGS.base = f"http://127.0.0.1:{ARGS.port}"
+    ARGS.base = f"http://{ARGS.host}:{ARGS.port}"
     ARGS.entity_id = f"{ARGS.base}/metadata"
     os.makedirs(ARGS.dir, exist_ok=True)
     ARGS.key_file, ARGS.cert_file = make_key_pair(ARGS.dir, "sp-signing", "munjigi-e2e-sp")

@@ -25,6 +25,10 @@ pub struct SamlSpOpts {
     pub authn_rsa_sha1: bool,
     /// Digest signed AuthnRequests with SHA-1 (pysaml2's own default) instead of SHA-256.
     pub authn_sha1_digest: bool,
+    /// The host name in the SP's URLs (default `127.0.0.1`): `localhost` makes
+    /// the SP another site than a gateway at 127.0.0.1, as a browser's
+    /// SameSite rules see it.
+    pub host: Option<&'static str>,
 }
 
 /// The running SP: `url` is its base (`http://127.0.0.1:PORT`), `metadata` its
@@ -64,8 +68,10 @@ pub fn start_saml_sp(dir: &Path, idp_url: &str, opts: &SamlSpOpts) -> SamlSp {
     if opts.authn_sha1_digest {
         cmd.args(["--authn-digest", "sha1"]);
     }
+    let host = opts.host.unwrap_or("127.0.0.1");
+    cmd.args(["--host", host]);
     let (proc, _) = Proc::start("saml sp", cmd, "sp listening on");
-    let url = format!("http://127.0.0.1:{port}");
+    let url = format!("http://{host}:{port}");
     SamlSp {
         proc,
         entity_id: format!("{url}/metadata"),

@@ -227,3 +227,63 @@ fn a_waiting_page_offers_another_provider_in_place_in_a_real_browser() {
         );
     }
 }
+
+/// An SP on another site logs out over HTTP-POST in a real browser (which
+/// withholds SameSite=Lax cookies from that cross-site POST): the gateway
+/// session must end, and the SP must hear Success only then.
+#[test]
+fn a_cross_site_post_logout_ends_the_gateway_session_in_a_real_browser() {
+    use munjigi_e2e::saml::{start_saml_sp, SamlSpOpts};
+    let dir = TempDir::new("browser-saml-logout");
+    let (_sim, sim_url) = start_simulator(
+        dir.path(),
+        &SimOpts {
+            approve_after_ms: 1000,
+            ..SimOpts::default()
+        },
+    );
+    let port = free_port();
+    let gw_url = format!("http://127.0.0.1:{port}");
+    let sp = start_saml_sp(
+        dir.path(),
+        &gw_url,
+        &SamlSpOpts {
+            sign_requests: true,
+            host: Some("localhost"),
+            ..SamlSpOpts::default()
+        },
+    );
+    let gw = start_gateway(
+        dir.path(),
+        &sim_url,
+        &GatewayOpts {
+            port: Some(port),
+            site_redirect: "http://127.0.0.1:9/cb".into(),
+            extra: format!(
+                "\n[sites.shop]\nname = \"민원 포털\"\nname_en = \"Civil portal\"\npolicy = \"standard\"\n\n[sites.shop.saml]\nmetadata = \"{}\"\nscope = \"profile phone\"\n",
+                sp.metadata.display()
+            ),
+            ..GatewayOpts::default()
+        },
+    );
+    let shots = repo_root().join("target/browser-shots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let out = Command::new("node")
+        .arg(repo_root().join("tests/browser/saml_logout_post.mjs"))
+        .arg(&sp.url)
+        .arg(&shots)
+        .output()
+        .expect("node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("OK:"),
+        "browser SAML POST logout failed:\n{stdout}\n{stderr}\ngateway:\n{}",
+        gw.proc.drain().join("\n")
+    );
+    let logs = gw.proc.drain().join("\n");
+    assert!(
+        logs.contains("SAML logout request: the gateway session ended"),
+        "{logs}"
+    );
+}
