@@ -62,32 +62,6 @@ pub fn session_index(sid: &str, sp: &str) -> String {
     )
 }
 
-/// Reads a `SAMLRequest` whose root is `root` from either binding: the query
-/// of a GET (HTTP-Redirect) or the form of a POST (HTTP-POST).
-async fn read_request(
-    parts: &http::request::Parts,
-    body: hyper::body::Incoming,
-    root: &'static str,
-) -> Result<binding::Arrived, crate::rescue::GatewayError> {
-    let (_, arrived) = read_message(parts, body, &[("SAMLRequest", root)]).await?;
-    Ok(arrived)
-}
-
-/// Reads whichever of `kinds` (a parameter and the root it must carry)
-/// arrived, from either binding; returns the one found (the first of
-/// `kinds` when none is there, to be refused as missing).
-async fn read_message(
-    parts: &http::request::Parts,
-    body: hyper::body::Incoming,
-    kinds: &[(binding::Kind, &'static str)],
-) -> Result<(binding::Kind, binding::Arrived), crate::rescue::GatewayError> {
-    let form = match parts.method {
-        http::Method::POST => Some(read_form(body).await?),
-        _ => None,
-    };
-    message_of(parts, form.as_deref(), kinds)
-}
-
 /// A POST's form fields (a SAML message is at most [`inbound::MAX_ENCODED`]).
 async fn read_form(
     body: hyper::body::Incoming,
@@ -96,7 +70,10 @@ async fn read_form(
     Ok(form_urlencoded::parse(&raw).into_owned().collect())
 }
 
-/// [`read_message`] with a POST's form already read (`form`; None for GET).
+/// Reads whichever of `kinds` (a parameter and the root it must carry)
+/// arrived, from either binding (a GET's query, or a POST's `form` read with
+/// [`read_form`]); returns the one found (the first of `kinds` when none is
+/// there, to be refused as missing).
 fn message_of(
     parts: &http::request::Parts,
     form: Option<&[(String, String)]>,
@@ -134,4 +111,49 @@ fn message_of(
         }
         _ => Err(GatewayError::MethodNotAllowed),
     }
+}
+
+/// The form field marking a POST that [`bounce`] sent back to us.
+const BOUNCED: &str = "mj_bounced";
+
+/// A cross-site HTTP-POST (an SP's page posting its message) arrives
+/// without the browser's `SameSite=Lax` cookies, so it could not find the
+/// session a LogoutRequest is about nor the browser's logout run. (An
+/// AuthnRequest by POST is not bounced yet: it then starts a login instead of
+/// reusing the single sign-on.) Such a POST is posted again to `path`,
+/// unchanged, by a page of our own (same-site: the cookies come along). A
+/// POST already bounced, or one that carries a cookie of ours, is read as it
+/// is.
+fn bounce(
+    app: &crate::app::App,
+    headers: &http::HeaderMap,
+    form: &[(String, String)],
+    path: &str,
+    ctx: &crate::rescue::Ctx,
+) -> Result<Option<crate::web::Response>, crate::rescue::GatewayError> {
+    let ours = app
+        .cookies
+        .get(headers, crate::login::session::COOKIE)
+        .is_some()
+        || app
+            .cookies
+            .get(headers, crate::logout::chain::COOKIE)
+            .is_some();
+    if ours || form.iter().any(|(k, _)| k == BOUNCED) {
+        return Ok(None);
+    }
+    let mut fields: Vec<(&str, String)> = form
+        .iter()
+        .filter(|(k, _)| matches!(k.as_str(), "SAMLRequest" | "SAMLResponse" | "RelayState"))
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    fields.push((BOUNCED, "1".to_owned()));
+    let action = format!("{}{path}", app.config.public_url);
+    let body = crate::pages::post_back(&crate::pages::PostBackView {
+        lang: ctx.lang,
+        action: &action,
+        fields: &fields,
+    })
+    .map_err(crate::rescue::GatewayError::render)?;
+    Ok(Some(crate::web::respond::html(http::StatusCode::OK, body)))
 }

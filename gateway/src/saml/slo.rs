@@ -19,7 +19,7 @@
 //!
 //! Either message by HTTP-POST comes from the SP's page, cross-site, without
 //! our `SameSite=Lax` cookies: it is first posted again by a page of ours
-//! ([`bounce`]), so it is judged with the browser's session in hand rather
+//! ([`super::bounce`]), so it is judged with the browser's session in hand rather
 //! than answered "no session, Success" while the session lives on. During a
 //! rolling upgrade, a session whose index a previous replica wrote lists no
 //! parties; then the SessionIndex rule alone decides, as before.
@@ -38,45 +38,6 @@ use samael::schema::LogoutRequest;
 /// The second-level status for a request about someone this SP does not
 /// share a session with here.
 const UNKNOWN_PRINCIPAL: &str = "urn:oasis:names:tc:SAML:2.0:status:UnknownPrincipal";
-
-/// The form field marking a POST that [`bounce`] sent back to us.
-const BOUNCED: &str = "mj_bounced";
-
-/// A cross-site HTTP-POST (an SP's page posting its message) arrives
-/// without the browser's `SameSite=Lax` cookies, so it could neither find the
-/// session a LogoutRequest is about nor the logout run a LogoutResponse
-/// belongs to. Such a POST is posted again, unchanged, by a page of our own
-/// (same-site: the cookies come along). A POST already bounced, or one that
-/// carries a cookie of ours, is read as it is.
-fn bounce(
-    app: &App,
-    headers: &http::HeaderMap,
-    form: &[(String, String)],
-    ctx: &Ctx,
-) -> Result<Option<Response>, GatewayError> {
-    let ours = app.cookies.get(headers, session::COOKIE).is_some()
-        || app
-            .cookies
-            .get(headers, crate::logout::chain::COOKIE)
-            .is_some();
-    if ours || form.iter().any(|(k, _)| k == BOUNCED) {
-        return Ok(None);
-    }
-    let mut fields: Vec<(&str, String)> = form
-        .iter()
-        .filter(|(k, _)| matches!(k.as_str(), "SAMLRequest" | "SAMLResponse" | "RelayState"))
-        .map(|(k, v)| (k.as_str(), v.clone()))
-        .collect();
-    fields.push((BOUNCED, "1".to_owned()));
-    let action = format!("{}/saml/slo", app.config.public_url);
-    let body = crate::pages::post_back(&crate::pages::PostBackView {
-        lang: ctx.lang,
-        action: &action,
-        fields: &fields,
-    })
-    .map_err(GatewayError::render)?;
-    Ok(Some(respond::html(http::StatusCode::OK, body)))
-}
 
 fn issuer_of(r: &LogoutRequest) -> Option<String> {
     r.issuer
@@ -102,7 +63,7 @@ pub async fn handle(
     // Read (and refused if malformed) before anything else, bounced or not.
     let (kind, arrived) = super::message_of(&parts, form.as_deref(), &kinds)?;
     if let Some(form) = &form {
-        if let Some(page) = bounce(app, &parts.headers, form, ctx)? {
+        if let Some(page) = super::bounce(app, &parts.headers, form, "/saml/slo", ctx)? {
             return Ok(page);
         }
     }

@@ -50,7 +50,12 @@ pub async fn handle(
     ctx: &mut Ctx,
 ) -> Result<Response, GatewayError> {
     let (parts, body) = req.into_parts();
-    let arrived = super::read_request(&parts, body, "AuthnRequest").await?;
+    let form = match parts.method {
+        http::Method::POST => Some(super::read_form(body).await?),
+        _ => None,
+    };
+    let (_, arrived) =
+        super::message_of(&parts, form.as_deref(), &[("SAMLRequest", "AuthnRequest")])?;
     let (site, saml, ret, request) = match accept(app, &arrived).await {
         Ok(Accepted::Login {
             site,
