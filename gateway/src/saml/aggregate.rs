@@ -42,6 +42,12 @@ use std::time::Duration;
 pub const NS_MD: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
 /// Far deeper than any aggregate nests (libxml2 itself stops at 256).
 const MAX_DEPTH: usize = 64;
+/// Most elements a document may have (eduGAIN's aggregate, ~80 MB, has a
+/// few million): a bound on the trees libxml2 and samael build of it.
+const MAX_ELEMENTS: usize = 8_000_000;
+/// Most attributes on one element (metadata needs a handful): libxml2 before
+/// 2.12 finds repeated attributes in quadratic time.
+const MAX_ATTRIBUTES: usize = 64;
 
 /// Why a whole document was not used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -210,6 +216,12 @@ fn scan(xml: &str) -> Result<Scanned, DocumentRefusal> {
         };
         let Some(s) = start else { continue };
         out.view.elements += 1;
+        if out.view.elements > MAX_ELEMENTS {
+            return Err(shape("more elements than a metadata document may have"));
+        }
+        if s.attributes().take(MAX_ATTRIBUTES + 1).count() > MAX_ATTRIBUTES {
+            return Err(shape("an element with too many attributes"));
+        }
         if depth >= MAX_DEPTH {
             return Err(shape("elements nest too deep"));
         }
@@ -342,6 +354,12 @@ struct Frame {
     cache_duration: Option<Duration>,
     /// Where the wanted EntityDescriptor that opened this frame starts.
     entity: Option<(String, usize)>,
+    /// This element is the root or hangs from it through EntitiesDescriptors
+    /// only: the one place an entity may be taken from (never from inside
+    /// another entity's Extensions or an attribute value).
+    in_chain: bool,
+    /// It is an `md:EntitiesDescriptor`.
+    is_entities: bool,
 }
 
 fn attribute(s: &BytesStart<'_>, name: &[u8]) -> Result<Option<String>, DocumentRefusal> {
@@ -400,6 +418,8 @@ fn select(
             valid_until: parent.map_or(Ok(None), |p| p.valid_until.clone()),
             cache_duration: parent.and_then(|p| p.cache_duration),
             entity: None,
+            in_chain: parent.is_none_or(|p| p.in_chain && p.is_entities),
+            is_entities: md && local == b"EntitiesDescriptor",
         };
         for a in s.attributes() {
             let a = a.map_err(shape)?;
@@ -416,7 +436,8 @@ fn select(
                 .map_err(shape)?;
             frame.ns.push((prefix.to_owned(), v.into_owned()));
         }
-        let descriptor = md && matches!(local, b"EntitiesDescriptor" | b"EntityDescriptor");
+        let descriptor =
+            frame.in_chain && md && matches!(local, b"EntitiesDescriptor" | b"EntityDescriptor");
         if !seen_root {
             seen_root = true;
             let same_id = attribute(&s, b"ID")? == scanned.root_id;
@@ -447,7 +468,7 @@ fn select(
                 frame.cache_duration = Some(frame.cache_duration.map_or(d, |p| p.min(d)));
             }
         }
-        if md && local == b"EntityDescriptor" {
+        if frame.in_chain && md && local == b"EntityDescriptor" {
             if let Some(id) = attribute(&s, b"entityID")? {
                 if wanted.contains(&id.as_str()) {
                     frame.entity = Some((id, at));

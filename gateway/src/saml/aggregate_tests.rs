@@ -178,6 +178,42 @@ fn a_missing_entity_and_an_entity_listed_twice_are_refused() {
 }
 
 #[test]
+fn an_entity_hidden_inside_another_entity_is_never_taken() {
+    let f = federation();
+    // One member hides a copy of the victim inside its own Extensions.
+    let hidden = |with_victim: bool| {
+        let smuggled = entity(SP, "https://evil.example/acs", "");
+        let carrier = entity("https://carrier.example/sp", "https://carrier.example/acs", "")
+            .replacen(
+                "<md:SPSSODescriptor",
+                &format!("<md:Extensions><x:wrap xmlns:x=\"urn:x\">{smuggled}</x:wrap></md:Extensions><md:SPSSODescriptor"),
+                1,
+            );
+        let victim = if with_victim {
+            entity(SP, "https://sp.example/acs", "")
+        } else {
+            String::new()
+        };
+        f.sign(
+            &format!(
+                r#"<md:EntitiesDescriptor {MD} ID="_agg" validUntil="{FUTURE}">{carrier}{victim}</md:EntitiesDescriptor>"#
+            ),
+            "_agg",
+            "<md:EntityDescriptor",
+        )
+    };
+    // With the real entity there: it is the one used (no "duplicate").
+    let real = read_one(&hidden(true), &f.cert).unwrap().unwrap();
+    let sp = ServiceProvider::from_metadata(&real.xml).unwrap();
+    assert_eq!(sp.acs[0].url, "https://sp.example/acs");
+    // Without it: missing, never the smuggled one.
+    assert_eq!(
+        read_one(&hidden(false), &f.cert).unwrap(),
+        Err(EntityRefusal::Missing)
+    );
+}
+
+#[test]
 fn only_the_configured_key_verifies() {
     let f = federation();
     let signed = signed_aggregate(&f);
@@ -329,6 +365,18 @@ fn hostile_shapes_are_refused_and_comments_are_not_read() {
         read_one(&not_md, &f.cert).unwrap_err(),
         DocumentRefusal::Shape(_)
     ));
+    // An element with more attributes than metadata ever needs (libxml2
+    // 2.9 checks repeats in quadratic time): refused before it is parsed.
+    let many: String = (0..65).map(|i| format!(" a{i}=\"v\"")).collect();
+    let crowded = signed.replacen(
+        "<md:EntitiesDescriptor Name=\"urn:fed:kr\"",
+        &format!("<md:EntitiesDescriptor{many} Name=\"urn:fed:kr\""),
+        1,
+    );
+    assert_eq!(
+        read_one(&crowded, &f.cert).unwrap_err(),
+        DocumentRefusal::Shape("an element with too many attributes".into())
+    );
     // Canonical XML without comments does not cover them: a comment added
     // after signing keeps the signature good and is never read.
     let commented = signed.replacen(

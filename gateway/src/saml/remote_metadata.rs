@@ -119,6 +119,10 @@ pub struct Feed {
     http: Option<HttpClient>,
     /// What the last good document was served with, for a conditional GET.
     last: Mutex<Option<LastGood>>,
+    /// The root `validUntil` of the newest document taken into use: a
+    /// document whose own is earlier is an older one served again (a
+    /// rollback to old keys or endpoints), refused.
+    newest_until: Mutex<Option<i64>>,
 }
 
 /// The last good document's validators (`ETag`, `Last-Modified`) and the
@@ -204,13 +208,21 @@ impl Feed {
         let (bytes, mut validators) = match self.fetch(conditional).await {
             Ok(Fetched::Document(b, validators)) => (b, validators),
             Ok(Fetched::NotModified(last)) => {
+                let confirmed = self.clock.now();
+                let now = i64::try_from(confirmed).unwrap_or(i64::MAX);
+                if last.until.is_some_and(|u| u <= now) {
+                    // "Not modified" renews nothing past its validUntil: the
+                    // federation stopped re-signing, and that is news.
+                    *lock(&self.last) = None;
+                    tracing::warn!(sites = %sites, url = %self.url, reason = "not modified, and past its validUntil", keeping_last_good = holding, "SAML metadata refused");
+                    count(Refreshed::document_refused);
+                    return Err(());
+                }
                 tracing::debug!(sites = %sites, url = %self.url, "SAML metadata not modified");
                 count(Refreshed::unchanged);
-                let confirmed = self.clock.now();
                 for h in lock(&self.held).values_mut() {
                     h.fetched_at = confirmed;
                 }
-                let now = i64::try_from(confirmed).unwrap_or(i64::MAX);
                 return Ok(next_refresh(last.cache, last.until, now));
             }
             Err(e) => {
@@ -223,8 +235,15 @@ impl Feed {
         let now = i64::try_from(fetched_at).unwrap_or(i64::MAX);
         let signer = self.signer.clone();
         let ids: Vec<String> = wants.iter().map(|w| w.entity_id.clone()).collect();
-        // Parsing and verifying tens of MiB is CPU work: off the reactor.
+        // Parsing and verifying tens of MiB is CPU and memory: off the
+        // reactor, and one document at a time in the whole process (each
+        // builds whole trees of what it read).
+        static ONE_AT_A_TIME: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+        let Ok(permit) = ONE_AT_A_TIME.acquire().await else {
+            return Err(());
+        };
         let read = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
             aggregate::read(bytes, &signer, &ids, now)
         })
@@ -244,6 +263,18 @@ impl Feed {
                 return Err(());
             }
         };
+        let newest = *lock(&self.newest_until);
+        if let (Some(held), Some(new)) = (newest, doc.valid_until) {
+            if new < held {
+                *lock(&self.last) = None;
+                tracing::warn!(sites = %sites, url = %self.url, reason = "an older document than the one in use (an earlier validUntil)", keeping_last_good = holding, "SAML metadata refused");
+                count(Refreshed::document_refused);
+                return Err(());
+            }
+        }
+        if doc.valid_until.is_some() {
+            *lock(&self.newest_until) = doc.valid_until;
+        }
         let mut cache = doc.cache_duration;
         let mut until = doc.valid_until;
         let mut complete = true;
@@ -438,6 +469,7 @@ impl Feeds {
             metrics: metrics.clone(),
             http,
             last: Mutex::new(None),
+            newest_until: Mutex::new(None),
         });
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {

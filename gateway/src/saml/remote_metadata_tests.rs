@@ -230,6 +230,7 @@ fn test_feed(
                 .allow_plain_http(true),
         ),
         last: Mutex::new(None),
+        newest_until: Mutex::new(None),
     }
 }
 
@@ -271,6 +272,71 @@ async fn an_unchanged_document_is_not_downloaded_again() {
     assert!(
         text.lines()
             .any(|l| l == r#"munjigi_saml_metadata_refreshes_total{site="a",result="unchanged"} 2"#),
+        "{text}"
+    );
+}
+
+/// An older signed document served again (an earlier validUntil) would roll
+/// an SP back to old keys or endpoints: refused, the newer copy kept. A 304
+/// renews nothing once the document is past its validUntil.
+#[tokio::test]
+async fn an_older_document_and_a_304_past_valid_until_are_refused() {
+    let f = federation();
+    let newer = aggregate(
+        &f,
+        &entity(A, "https://a.example/new-acs", ""),
+        "2027-12-31T00:00:00Z",
+    );
+    let older = aggregate(
+        &f,
+        &entity(A, "https://a.example/old-acs", ""),
+        "2027-06-30T00:00:00Z",
+    );
+    let served = Arc::new(Mutex::new(Served {
+        etag: Some("\"v2\""),
+        ..answer(200, newer)
+    }));
+    let url = serve(served.clone()).await;
+    let clock = Arc::new(ManualClock::at(1_800_000_000));
+    let metrics = crate::metrics::Metrics::new();
+    let feed = test_feed(&url, &f, clock.clone(), &metrics);
+    *lock(&feed.wants) = vec![Want {
+        site: "a".to_owned(),
+        entity_id: A.to_owned(),
+        saml: settings(&url, &f.cert, A, false),
+    }];
+    assert!(feed.refresh().await.is_ok());
+    *lock(&served) = answer(200, older);
+    assert_eq!(feed.refresh().await, Err(()));
+    let held = feed.current(A, clock.now()).unwrap();
+    assert_eq!(
+        held.sp.acs[0].url, "https://a.example/new-acs",
+        "the newer copy kept"
+    );
+    // Back to the newer document with its ETag; then time passes its
+    // validUntil (2027-12-31) and the server keeps saying 304.
+    *lock(&served) = Served {
+        etag: Some("\"v2\""),
+        ..answer(
+            200,
+            aggregate(
+                &f,
+                &entity(A, "https://a.example/new-acs", ""),
+                "2027-12-31T00:00:00Z",
+            ),
+        )
+    };
+    assert!(feed.refresh().await.is_ok());
+    clock.advance(2_000_000_000 - 1_800_000_000);
+    assert_eq!(
+        feed.refresh().await,
+        Err(()),
+        "a 304 past validUntil is not a refresh"
+    );
+    let text = metrics.render().unwrap();
+    assert!(
+        text.lines().any(|l| l
+            == r#"munjigi_saml_metadata_refreshes_total{site="a",result="document_refused"} 2"#),
         "{text}"
     );
 }
