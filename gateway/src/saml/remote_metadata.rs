@@ -284,6 +284,16 @@ impl Feed {
                 .get(&w.entity_id)
                 .cloned()
                 .unwrap_or(Err(EntityRefusal::Missing));
+            // The federation itself (a verified document) says the entity is
+            // gone or expired: its old copy is not kept (a deregistration
+            // takes effect); other refusals keep the last good copy.
+            if matches!(
+                selected,
+                Err(EntityRefusal::Missing | EntityRefusal::Expired(_))
+            ) && lock(&self.held).remove(&w.entity_id).is_some()
+            {
+                tracing::warn!(site = %w.site, entity_id = %w.entity_id, url = %self.url, "SAML metadata: the signed document no longer lists the site's entity as valid; its copy is dropped");
+            }
             match self.accept(w, selected, fetched_at) {
                 Ok((result, selected_cache, selected_until)) => {
                     self.metrics.refreshed(&w.site, result);

@@ -163,7 +163,8 @@ async fn one_fetch_serves_every_site_and_the_last_good_copy_is_kept() {
         "unfit: never taken"
     );
 
-    // A changes, B is gone: A's new copy, B's last one.
+    // A changes, B is gone from the signed document (deregistered): A's new
+    // copy, and B's old one is not kept.
     *lock(&served) = answer(
         200,
         aggregate(&f, &entity(A, "https://a.example/acs-new", ""), until),
@@ -174,8 +175,9 @@ async fn one_fetch_serves_every_site_and_the_last_good_copy_is_kept() {
         "https://a.example/acs-new"
     );
     assert_eq!(
-        feed.current(B, now).unwrap().sp.acs[0].url,
-        "https://b.example/acs"
+        feed.current(B, now).unwrap_err(),
+        Unavailable::NotYet,
+        "a deregistration takes effect"
     );
 
     // Tampered, then down: every site keeps its copy.
