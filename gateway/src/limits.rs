@@ -240,6 +240,24 @@ pub async fn submission(app: &App, site: &str, client: IpAddr) -> Result<(), Gat
     .await
 }
 
+/// Before a user code typed at `/device` is looked up: the client's rate,
+/// then everyone's. Codes are random, so a code cannot be locked after
+/// wrong guesses (the guesser names no code); the guesser is limited.
+/// Deployment limits only: the site is known after the lookup.
+pub async fn device_code(app: &App, client: IpAddr) -> Result<(), GatewayError> {
+    let l = &app.config.limits;
+    let who = limits::client_bucket(client);
+    lenient(
+        app,
+        Kind::ClientDeviceCodes,
+        &who,
+        "-",
+        &l.device_codes_per_client,
+    )
+    .await?;
+    lenient(app, Kind::DeviceCodes, "all", "-", &l.device_codes).await
+}
+
 async fn lenient(
     app: &App,
     kind: Kind,

@@ -307,6 +307,18 @@ pub fn rescue_of(e: &GatewayError) -> Rescue {
                 Warn,
                 "MJ-L05",
             ),
+            Kind::ClientDeviceCodes => r(
+                S::TOO_MANY_REQUESTS,
+                Problem::TooManyDeviceCodes,
+                Warn,
+                "MJ-L07",
+            ),
+            Kind::DeviceCodes => r(
+                S::TOO_MANY_REQUESTS,
+                Problem::TooManyDeviceCodes,
+                Warn,
+                "MJ-L08",
+            ),
         },
         // A site whose metadata_url copy is not usable yet: try again later.
         G::Saml(e)
@@ -609,6 +621,8 @@ mod tests {
             Kind::ClientSubmissions,
             Kind::Site,
             Kind::Provider,
+            Kind::ClientDeviceCodes,
+            Kind::DeviceCodes,
         ] {
             all.push(GatewayError::Limited(crate::limits::Refused {
                 kind,

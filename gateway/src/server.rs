@@ -134,7 +134,7 @@ fn unsafe_path(
 /// Paths the gateway itself answers on its own host; a host-less proxy route
 /// gets every other path.
 fn is_gateway_path(path: &str, demo: bool) -> bool {
-    const EXACT: [&str; 10] = [
+    const EXACT: [&str; 13] = [
         "/health",
         "/healthz",
         "/readyz",
@@ -145,6 +145,9 @@ fn is_gateway_path(path: &str, demo: bool) -> bool {
         "/userinfo",
         "/logout",
         "/favicon.ico",
+        "/device_authorization",
+        "/device",
+        "/device/qr",
     ];
     EXACT.contains(&path)
         || path == pages::CSS_PATH
@@ -335,6 +338,9 @@ async fn route(
         (_, "/token") => Ok(oidc::token::handle(app, req, &ctx.request_id).await),
         (Method::GET | Method::POST, "/userinfo") => Ok(oidc::userinfo::handle(app, req).await),
         (_, "/logout") => oidc::logout::handle(app, req, ctx).await,
+        (_, "/device_authorization") => Ok(oidc::device::handle(app, req, &ctx.request_id).await),
+        (Method::GET | Method::POST, "/device") => oidc::device_page::handle(app, req, ctx).await,
+        (Method::GET, "/device/qr") => oidc::device_page::qr(app, &req),
         (Method::GET, pages::CSS_PATH) => Ok(respond::asset("text/css; charset=utf-8", pages::CSS)),
         (Method::GET, pages::JS_PATH) => {
             Ok(respond::asset("text/javascript; charset=utf-8", pages::JS))

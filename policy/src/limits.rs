@@ -45,6 +45,11 @@ pub enum Kind {
     Site,
     /// Requests to one provider (its contract's rate).
     Provider,
+    /// Device user codes typed from one client address (IPv6 by /64).
+    ClientDeviceCodes,
+    /// Device user codes typed from every client together: guessing from
+    /// many addresses is still guessing.
+    DeviceCodes,
 }
 
 impl Kind {
@@ -55,6 +60,8 @@ impl Kind {
             Kind::ClientSubmissions => "client_submissions",
             Kind::Site => "site",
             Kind::Provider => "provider",
+            Kind::ClientDeviceCodes => "client_device_codes",
+            Kind::DeviceCodes => "device_codes",
         }
     }
 
@@ -79,6 +86,10 @@ pub struct Limits {
     pub client_starts: Vec<Limit>,
     pub client_submissions: Vec<Limit>,
     pub site_starts: Vec<Limit>,
+    /// User codes typed at the device page from one client (deployment only).
+    pub device_codes_per_client: Vec<Limit>,
+    /// User codes typed at the device page in all (deployment only).
+    pub device_codes: Vec<Limit>,
 }
 
 impl Default for Limits {
@@ -89,6 +100,10 @@ impl Default for Limits {
             client_starts: vec![Limit::new(300, 60)],
             client_submissions: vec![Limit::new(60, 60)],
             site_starts: vec![Limit::new(500, 1)],
+            // A citizen types a code once or twice; 20^8 codes are found by
+            // guessing only at rates far above these.
+            device_codes_per_client: vec![Limit::new(10, 60), Limit::new(50, 3_600)],
+            device_codes: vec![Limit::new(600, 60)],
         }
     }
 }

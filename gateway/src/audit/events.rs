@@ -135,6 +135,25 @@ pub enum Event {
         site: String,
         count: u64,
     },
+    /// A client asked for a device authorization (RFC 8628); `device` is
+    /// its public id, never a code.
+    #[serde(rename = "device.requested")]
+    DeviceRequested {
+        device: String,
+        client: String,
+        site: String,
+        acr: &'static str,
+    },
+    /// A device authorization ended: `approved` or `denied` by the citizen
+    /// (the login itself is `login.completed` / `login.returned` with front
+    /// `device`), `redeemed` by the device, or `expired`.
+    #[serde(rename = "device.ended")]
+    DeviceEnded {
+        device: String,
+        client: String,
+        site: String,
+        outcome: &'static str,
+    },
     /// A person signed with another certificate than last time at a
     /// provider ([`crate::signers`]): `action` `logged` or `refused`.
     #[serde(rename = "signer.changed")]
@@ -390,6 +409,32 @@ pub fn signer_confirmed(app: &App, txn: &str, site: &str, provider: &str, sub: &
         site: site.to_owned(),
         provider: provider.to_owned(),
         sub: sub.to_owned(),
+    });
+}
+
+/// A device authorization was issued (queued, not waited for).
+pub fn device_requested(app: &App, r: &crate::oidc::device::DeviceRecord) {
+    if off(app) {
+        return;
+    }
+    app.runtime.audit.record(Event::DeviceRequested {
+        device: r.id.clone(),
+        client: r.client_id.clone(),
+        site: r.site_id.clone(),
+        acr: r.required_level.acr(),
+    });
+}
+
+/// A device authorization ended (`outcome`: approved, denied, redeemed, expired).
+pub fn device_ended(app: &App, r: &crate::oidc::device::DeviceRecord, outcome: &'static str) {
+    if off(app) {
+        return;
+    }
+    app.runtime.audit.record(Event::DeviceEnded {
+        device: r.id.clone(),
+        client: r.client_id.clone(),
+        site: r.site_id.clone(),
+        outcome,
     });
 }
 

@@ -810,6 +810,7 @@ fn oidc_client(
     };
     let assertion_keys = client_auth(r, base, id, &o);
     let (backchannel_logout_uri, frontchannel_logout_uri) = logout::uris(r, id, &o);
+    let device = device::grant(r, id, &o);
     OidcClient {
         client_id: o.client_id.into_inner(),
         secret,
@@ -828,6 +829,7 @@ fn oidc_client(
         assertion_keys,
         backchannel_logout_uri,
         frontchannel_logout_uri,
+        device,
     }
 }
 
@@ -843,6 +845,7 @@ mod audit;
 mod crl;
 #[cfg(test)]
 mod declarative;
+mod device;
 mod health;
 #[cfg(test)]
 mod kakao_direct;

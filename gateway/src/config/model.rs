@@ -399,6 +399,15 @@ pub struct OidcClient {
     pub backchannel_logout_uri: Option<String>,
     /// Front-Channel Logout 1.0: loaded in a frame of the logout page.
     pub frontchannel_logout_uri: Option<String>,
+    /// The Device Authorization Grant (RFC 8628), when allowed.
+    pub device: Option<DeviceGrant>,
+}
+
+/// `device_grant = true` on a client, checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceGrant {
+    /// How long a device code and its user code live.
+    pub ttl: Duration,
 }
 
 impl OidcClient {

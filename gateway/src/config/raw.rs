@@ -153,6 +153,10 @@ pub struct RawLimits {
     pub starts_per_client: Option<Spanned<Vec<Spanned<String>>>>,
     /// Identity-form submissions from one client address.
     pub submissions_per_client: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Device user codes typed at `/device` from one client address.
+    pub device_codes_per_client: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Device user codes typed at `/device`, from every client together.
+    pub device_codes: Option<Spanned<Vec<Spanned<String>>>>,
     /// Login starts for one site (the site's own share of provider quota).
     pub starts_per_site: Option<Spanned<Vec<Spanned<String>>>>,
     /// Requests to each provider, by provider id (its contract's rate;
@@ -373,6 +377,15 @@ pub struct RawOidcClient {
     /// Accepted for registrations copied from elsewhere: `iss` and `sid` are
     /// always added.
     pub frontchannel_logout_session_required: Option<bool>,
+    /// RFC 8628 Device Authorization Grant: the client may start logins at
+    /// `/device_authorization` that the citizen finishes on another device.
+    /// Default false: a code typed on a phone is a weaker link between the
+    /// citizen and the site than a browser redirect.
+    #[serde(default)]
+    pub device_grant: bool,
+    /// How long a device code and its user code live, seconds (default 600,
+    /// 10 to 1800).
+    pub device_code_ttl_secs: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]

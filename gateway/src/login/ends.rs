@@ -42,6 +42,11 @@ pub async fn answer(
         Front::Signing(_) => Err(GatewayError::invariant(
             "a signature cannot be answered from a session",
         )),
+        Front::Device(d) => {
+            let settled =
+                crate::oidc::device::approve(app, txn_id, d, request, policy, outcome, sid).await?;
+            crate::oidc::device_page::finished(app, ctx, settled)
+        }
     }
 }
 
@@ -133,5 +138,9 @@ pub async fn back_to_site(app: &App, txn: LoginTxn, ctx: &Ctx) -> Result<Respons
             Ok(respond::redirect(&back))
         }
         Front::Signing(spec) => crate::signing::declined(app, &txn, spec).await,
+        Front::Device(d) => {
+            crate::oidc::device::deny(app, &d.device).await?;
+            crate::oidc::device_page::declined(app, ctx)
+        }
     }
 }

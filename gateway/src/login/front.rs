@@ -9,6 +9,7 @@
 //! is one more variant and one more arm, and the compiler lists every place
 //! that must answer it.
 
+use crate::oidc::device::DeviceReturn;
 use crate::oidc::OidcReturn;
 use crate::proxy::entry::ProxyReturn;
 use crate::saml::SamlReturn;
@@ -46,6 +47,10 @@ pub enum Front {
     Proxy(ProxyReturn),
     /// A site's signature request: answered with a receipt.
     Signing(SigningSpec),
+    /// A device's authorization (RFC 8628): answered by approving its
+    /// record, which the device's next poll redeems; the citizen is told to
+    /// go back to the device.
+    Device(DeviceReturn),
 }
 
 impl Front {
@@ -56,6 +61,7 @@ impl Front {
             Front::Saml(_) => "saml",
             Front::Proxy(_) => "proxy",
             Front::Signing(_) => "signing",
+            Front::Device(_) => "device",
         }
     }
 
@@ -67,6 +73,7 @@ impl Front {
             Front::Saml(s) => &s.sp,
             Front::Proxy(p) => &p.route,
             Front::Signing(s) => &s.client_id,
+            Front::Device(d) => &d.client_id,
         }
     }
 

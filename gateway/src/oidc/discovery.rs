@@ -24,7 +24,9 @@ pub fn document(config: &Config) -> Bytes {
         "frontchannel_logout_session_supported": true,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code"],
+        // RFC 8628: clients with `device_grant = true` only.
+        "device_authorization_endpoint": format!("{iss}/device_authorization"),
+        "grant_types_supported": ["authorization_code", super::device::GRANT_TYPE],
         "subject_types_supported": ["pairwise"],
         "id_token_signing_alg_values_supported": ["ES256", "RS256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],

@@ -1,14 +1,17 @@
 //! The OpenID Connect provider sites integrate with.
 //!
-//! Authorization code flow only (no implicit, no hybrid): PKCE S256, exact
+//! Authorization code flow (no implicit, no hybrid): PKCE S256, exact
 //! redirect URI matching, one-time codes of 60 seconds, `iss` in the authorization
 //! response (RFC 9207), `client_secret_basic`, `client_secret_post` and
-//! `private_key_jwt`, userinfo
-//! and RP-initiated logout. What a login proves comes from [`crate::txn`]; this
+//! `private_key_jwt`, userinfo,
+//! RP-initiated logout, and the Device Authorization Grant (RFC 8628) for
+//! sites that are allowed it. What a login proves comes from [`crate::txn`]; this
 //! module only speaks the protocol.
 
 pub mod authorize;
 pub mod client_assertion;
+pub mod device;
+pub mod device_page;
 pub mod discovery;
 pub mod grant;
 pub mod logout;

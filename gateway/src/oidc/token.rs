@@ -1,7 +1,11 @@
-//! `/token`: a site redeems a code for an ID token and an access token.
+//! `/token`: a site redeems a grant for an ID token and an access token.
 //!
-//! Client authentication compares secrets in constant time. A code is taken from
-//! the store in one step, so it works once; a second presentation is logged as a
+//! Client authentication compares secrets in constant time. Each grant type
+//! (the authorization code here, the device code in [`super::device`]) only
+//! decides whether its grant holds and what it carries ([`Granted`]); the
+//! tokens are issued by one function for all, so what a site receives does
+//! not depend on how the citizen logged in. A grant is taken from the store
+//! in one step, so it works once; a second presentation is logged as a
 //! replay and revokes the access token the first one produced. Each access
 //! token is listed under its single sign-on ([`crate::sso`]), so a logout
 //! revokes it.
@@ -28,7 +32,11 @@ pub struct TokenError {
     basic_challenge: bool,
 }
 
-const fn err(status: StatusCode, error: &'static str, description: &'static str) -> TokenError {
+pub(super) const fn err(
+    status: StatusCode,
+    error: &'static str,
+    description: &'static str,
+) -> TokenError {
     TokenError {
         status,
         error,
@@ -99,9 +107,9 @@ pub fn parse_basic(v: &str) -> Option<(String, String)> {
     Some((dec(id)?, dec(secret)?))
 }
 
-/// Which client is calling, by `client_secret_basic`, `client_secret_post`,
+/// Which client is calling (at `/token` and `/device_authorization`), by `client_secret_basic`, `client_secret_post`,
 /// `private_key_jwt` or (public) `none`.
-async fn authenticate<'a>(
+pub(super) async fn authenticate<'a>(
     app: &'a App,
     headers: &http::HeaderMap,
     form: &Params,
@@ -222,11 +230,48 @@ async fn authenticate<'a>(
     }
 }
 
-async fn redeem(
+/// What a grant carries to the tokens, once the grant type has checked it.
+pub(super) struct Granted {
+    pub scope: String,
+    pub claims: munjigi_policy::Claims,
+    /// The single sign-on the login belongs to.
+    pub sid: String,
+    pub nonce: Option<String>,
+    /// Where the grant is remembered as used (its digest), so a replay can
+    /// revoke what this one issued.
+    pub used_key: String,
+}
+
+pub(super) fn unavailable() -> TokenError {
+    err(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "temporarily_unavailable",
+        "try again shortly",
+    )
+}
+
+/// A grant presented again after it was used: revoke the access token its
+/// first use produced (RFC 6749 §4.1.2), and say so (`MJ-O01`).
+pub(super) async fn replayed(
     app: &App,
-    req: http::Request<Incoming>,
+    used_key: &str,
+    client: &OidcClient,
+    grant: &'static str,
     request_id: &str,
-) -> Result<Response, TokenError> {
+) {
+    if let Ok(Some(used)) = app.store.get(used_key).await {
+        if let Ok(used) = serde_json::from_slice::<UsedCode>(&used) {
+            let _ = app.store.delete(&used.access_token_key).await;
+            tracing::warn!(code = "MJ-O01", grant, client = %client.client_id, first_client = %used.client_id, req = request_id, "grant replayed; its access token was revoked");
+        }
+    }
+}
+
+/// A form POST as RFC 6749 §3.2 asks of the token endpoint (and RFC 8628
+/// §3.1 of the device authorization endpoint).
+pub(super) async fn read_form(
+    req: http::Request<Incoming>,
+) -> Result<(http::request::Parts, Params), TokenError> {
     if req.method() != http::Method::POST {
         return Err(err(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -263,9 +308,22 @@ async fn redeem(
             "malformed or repeated parameters",
         )
     })?;
+    Ok((parts, form))
+}
+
+async fn redeem(
+    app: &App,
+    req: http::Request<Incoming>,
+    request_id: &str,
+) -> Result<Response, TokenError> {
+    let (parts, form) = read_form(req).await?;
     let client = authenticate(app, &parts.headers, &form, request_id).await?;
-    match form.get("grant_type") {
-        Some("authorization_code") => {}
+    // One arm per grant type; each checks its grant and says what it carries.
+    let granted = match form.get("grant_type") {
+        Some("authorization_code") => code_grant(app, client, &form, request_id).await?,
+        Some(super::device::GRANT_TYPE) => {
+            super::device::redeem(app, client, &form, request_id).await?
+        }
         None => {
             return Err(err(
                 StatusCode::BAD_REQUEST,
@@ -277,22 +335,25 @@ async fn redeem(
             return Err(err(
                 StatusCode::BAD_REQUEST,
                 "unsupported_grant_type",
-                "only authorization_code is supported",
+                "only authorization_code and the device code are supported",
             ))
         }
-    }
+    };
+    issue(app, client, granted, request_id).await
+}
+
+/// The authorization code grant (RFC 6749 §4.1.3, PKCE RFC 7636 §4.6).
+async fn code_grant(
+    app: &App,
+    client: &OidcClient,
+    form: &Params,
+    request_id: &str,
+) -> Result<Granted, TokenError> {
     let code = form.get("code").ok_or(err(
         StatusCode::BAD_REQUEST,
         "invalid_request",
         "code is required",
     ))?;
-    let unavailable = || {
-        err(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "temporarily_unavailable",
-            "try again shortly",
-        )
-    };
     let invalid_grant = err(
         StatusCode::BAD_REQUEST,
         "invalid_grant",
@@ -306,12 +367,14 @@ async fn redeem(
         .map_err(|_| unavailable())?
     else {
         // Unknown, expired, or replayed: a replay revokes what the first use got.
-        if let Ok(Some(used)) = app.store.get(&grant::used_code_key(code)).await {
-            if let Ok(used) = serde_json::from_slice::<UsedCode>(&used) {
-                let _ = app.store.delete(&used.access_token_key).await;
-                tracing::warn!(code = "MJ-O01", client = %client.client_id, first_client = %used.client_id, req = request_id, "authorization code replayed; its access token was revoked");
-            }
-        }
+        replayed(
+            app,
+            &grant::used_code_key(code),
+            client,
+            "authorization_code",
+            request_id,
+        )
+        .await;
         return Err(invalid_grant);
     };
     let record: CodeRecord = serde_json::from_slice(&raw).map_err(|_| unavailable())?;
@@ -362,6 +425,23 @@ async fn redeem(
         }
     }
 
+    Ok(Granted {
+        scope: record.scope,
+        claims: record.claims,
+        sid: record.sid,
+        nonce: record.nonce,
+        used_key: grant::used_code_key(code),
+    })
+}
+
+/// The tokens of a grant that holds, the same for every grant type: an
+/// access token listed under its single sign-on, and an ID token.
+async fn issue(
+    app: &App,
+    client: &OidcClient,
+    record: Granted,
+    request_id: &str,
+) -> Result<Response, TokenError> {
     let now = app.clock.now();
     let access_token = random::token(32).map_err(|_| unavailable())?;
     let access = AccessRecord {
@@ -377,11 +457,11 @@ async fn redeem(
         access_token_key: at_key.clone(),
     })
     .map_err(|_| unavailable())?;
-    // The access token and the code's replay marker in one round trip.
+    // The access token and the grant's replay marker in one round trip.
     app.store
         .put_many(vec![
             (at_key.clone(), access_bytes, ttl),
-            (grant::used_code_key(code), used, Duration::from_secs(600)),
+            (record.used_key.clone(), used, Duration::from_secs(600)),
         ])
         .await
         .map_err(|_| unavailable())?;
@@ -405,8 +485,12 @@ async fn redeem(
     match attached.await {
         Ok(crate::sso::Attached::Yes) => {}
         Ok(crate::sso::Attached::Ended) => {
-            tracing::info!(client = %client.client_id, req = request_id, "code redeemed after its session's logout");
-            return Err(invalid_grant);
+            tracing::info!(client = %client.client_id, req = request_id, "grant redeemed after its session's logout");
+            return Err(err(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                "the login's session has ended",
+            ));
         }
         Err(_) => {
             let _ = app.store.delete(&at_key).await;

@@ -1,5 +1,5 @@
 //! The pages a citizen sees: provider chooser, identity form, waiting page, error,
-//! logout confirmation and logged-out pages, and the demo site's pages.
+//! logout confirmation and logged-out pages, the device page, and the demo site's pages.
 //!
 //! Each page is a view struct of borrowed values (what the handler already has)
 //! and a function that renders it through an askama template in
@@ -16,6 +16,7 @@
 
 mod chooser;
 mod demo;
+mod device;
 mod identify;
 mod lang;
 mod logged_out;
@@ -33,6 +34,7 @@ pub use demo::{
     demo_home, demo_result, demo_sign, demo_signed, DemoClaim, DemoHomeView, DemoResultView,
     DemoSignError, DemoSignView, DemoSignedOutcome, DemoSignedView,
 };
+pub use device::{device, DeviceEnd, DeviceStep, DeviceView};
 pub use identify::{identify, Field, IdentifyView};
 pub use lang::Lang;
 pub use logged_out::{logged_out, LoggedOutNext, LoggedOutView};

@@ -38,6 +38,8 @@ pub enum Problem {
     TooManyPushes,
     /// Too many logins started from this network lately.
     TooManyRequests,
+    /// Too many device user codes typed from this network (or from all).
+    TooManyDeviceCodes,
     /// The provider's request rate is used up for the moment.
     ProviderBusy,
     /// The gateway's shared state is briefly unreachable: retrying will work.
@@ -65,6 +67,7 @@ impl Problem {
             Problem::TooManyAttempts => &t.too_many_attempts,
             Problem::TooManyPushes => &t.too_many_pushes,
             Problem::TooManyRequests => &t.too_many_requests,
+            Problem::TooManyDeviceCodes => &t.too_many_device_codes,
             Problem::ProviderBusy => &t.provider_busy,
             Problem::TryLater => &t.try_later,
             Problem::ChangedElsewhere => &t.changed_elsewhere,

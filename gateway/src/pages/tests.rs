@@ -7,7 +7,7 @@ use super::*;
 const HOSTILE: &str = "<script>alert(1)</script>\"'&";
 const HOSTILE_ESCAPED: &str = "&#60;script&#62;alert(1)&#60;/script&#62;&#34;&#39;&#38;";
 
-const ALL_PROBLEMS: [Problem; 18] = [
+const ALL_PROBLEMS: [Problem; 19] = [
     Problem::Rejected,
     Problem::Expired,
     Problem::ProviderUnavailable,
@@ -22,6 +22,7 @@ const ALL_PROBLEMS: [Problem; 18] = [
     Problem::TooManyAttempts,
     Problem::TooManyPushes,
     Problem::TooManyRequests,
+    Problem::TooManyDeviceCodes,
     Problem::ProviderBusy,
     Problem::TryLater,
     Problem::ChangedElsewhere,

@@ -57,10 +57,19 @@ pub enum Family {
     /// A logout being carried to SAML SPs through the browser (`logout:<run
     /// id>`), ten minutes.
     LogoutRun,
+    /// A device authorization (RFC 8628) by its device code's digest, until
+    /// shortly after it expires.
+    DeviceCode,
+    /// A redeemed device code (digest) → the token it produced, for replay
+    /// revocation.
+    UsedDeviceCode,
+    /// A user code (digest of its normal form) → its device code's digest,
+    /// as long as the device code lives.
+    UserCode,
 }
 
 impl Family {
-    pub const ALL: [Family; 18] = [
+    pub const ALL: [Family; 21] = [
         Family::Login,
         Family::Code,
         Family::UsedCode,
@@ -79,6 +88,9 @@ impl Family {
         Family::SignerMemory,
         Family::SignerChange,
         Family::LogoutRun,
+        Family::DeviceCode,
+        Family::UsedDeviceCode,
+        Family::UserCode,
     ];
 
     /// The prefix every key of the family starts with.
@@ -102,6 +114,9 @@ impl Family {
             Family::SignerMemory => "signer:",
             Family::SignerChange => "signer-new:",
             Family::LogoutRun => "logout:",
+            Family::DeviceCode => "device:",
+            Family::UsedDeviceCode => "device-used:",
+            Family::UserCode => "device-user:",
         }
     }
 

@@ -128,6 +128,9 @@ impl<'a> From<&'a LoginTxn> for LoginTxnV1<'a> {
                     signer: spec.signer.as_ref().map(Cow::Borrowed),
                 });
             }
+            // Never written in format 1 (see `super::encode`); the client
+            // id above is all this shape could say of it.
+            Front::Device(_) => {}
         }
         Self {
             id: Cow::Borrowed(&t.id),

@@ -154,6 +154,43 @@ pub fn build(
             raw.starts_per_site.as_ref(),
             &base.site_starts,
         ),
+        // Typed before any site is known: the deployment's alone.
+        device_codes_per_client: deployment_only(
+            r,
+            at,
+            "device_codes_per_client",
+            raw.device_codes_per_client.as_ref(),
+            &base.device_codes_per_client,
+            site,
+        ),
+        device_codes: deployment_only(
+            r,
+            at,
+            "device_codes",
+            raw.device_codes.as_ref(),
+            &base.device_codes,
+            site,
+        ),
+    }
+}
+
+fn deployment_only(
+    r: &mut Report<'_>,
+    at: &str,
+    name: &str,
+    v: Option<&Spanned<Vec<Spanned<String>>>>,
+    base: &[Limit],
+    site: bool,
+) -> Vec<Limit> {
+    match (site, v) {
+        (true, Some(v)) => {
+            r.at(
+                v.span(),
+                format!("{at}.{name}: set it under [limits]: a user code is typed before its site is known"),
+            );
+            base.to_vec()
+        }
+        _ => list(r, at, name, v, base),
     }
 }
 
