@@ -12,7 +12,8 @@ MUNJIGI_TEST_PACKAGES=(python3-venv)
 MUNJIGI_XMLSEC_PACKAGES=(xmlsec1)
 # A real Redis for the store and replica tests.
 MUNJIGI_REDIS_PACKAGES=(redis-server)
-# A real browser for the demo test (driven by playwright-core from npm).
+# A real browser for the demo test (driven by playwright-core from npm), and
+# openid-client (npm) as the device of the Device Authorization Grant test.
 # fonts-noto-cjk: Korean glyphs, so screenshots of the Korean pages show text, not boxes.
 MUNJIGI_BROWSER_PACKAGES=(chromium fonts-noto-cjk)
 # A real nginx in front of the gateway for the forward-auth test (its own
@@ -110,6 +111,10 @@ ensure_test_prereqs() {
     if [ ! -d "$MUNJIGI_ROOT/tests/browser/node_modules/playwright-core" ]; then
         echo "installing browser test driver (playwright-core)" >&2
         (cd "$MUNJIGI_ROOT/tests/browser" && npm ci --silent --no-audit --no-fund)
+    fi
+    if [ ! -d "$MUNJIGI_ROOT/tests/device/node_modules/openid-client" ]; then
+        echo "installing the device grant test's client (openid-client)" >&2
+        (cd "$MUNJIGI_ROOT/tests/device" && npm ci --silent --no-audit --no-fund)
     fi
     if ! cargo nextest --version >/dev/null 2>&1; then
         echo "installing cargo-nextest" >&2
