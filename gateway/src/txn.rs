@@ -554,5 +554,25 @@ mod size {
         let back = decode(&bytes).unwrap();
         assert_eq!(back.attempt.unwrap().citizen.phone.e164(), "+821012345678");
         eprintln!("pending login record: {} bytes", bytes.len());
+
+        // A device login is written in format 2 (format 1 has no place for
+        // its front) and reads back as itself.
+        let mut device = txn.clone();
+        device.front = Front::Device(crate::oidc::device::DeviceReturn {
+            client_id: "kiosk".into(),
+            device: long.clone(),
+            id: "d1".into(),
+        });
+        let bytes = encode(&device).unwrap();
+        let as_value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(as_value["v"], FORMAT);
+        assert!(bytes.len() < 2048, "{} bytes", bytes.len());
+        let Front::Device(d) = decode(&bytes).unwrap().front else {
+            panic!("not the device front");
+        };
+        assert_eq!(
+            (d.client_id.as_str(), d.device.as_str()),
+            ("kiosk", long.as_str())
+        );
     }
 }
