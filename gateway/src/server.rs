@@ -338,7 +338,7 @@ async fn route(
         (_, "/token") => Ok(oidc::token::handle(app, req, &ctx.request_id).await),
         (Method::GET | Method::POST, "/userinfo") => Ok(oidc::userinfo::handle(app, req).await),
         (_, "/logout") => oidc::logout::handle(app, req, ctx).await,
-        (_, "/device_authorization") => Ok(oidc::device::handle(app, req, &ctx.request_id).await),
+        (_, "/device_authorization") => Ok(oidc::device::handle(app, req, ctx).await),
         (Method::GET | Method::POST, "/device") => oidc::device_page::handle(app, req, ctx).await,
         (Method::GET, "/device/qr") => oidc::device_page::qr(app, &req),
         (Method::GET, pages::CSS_PATH) => Ok(respond::asset("text/css; charset=utf-8", pages::CSS)),

@@ -194,8 +194,9 @@ fn bad(error: &'static str, description: &'static str) -> TokenError {
 }
 
 /// `POST /device_authorization` (RFC 8628 §3.1–3.2).
-pub async fn handle(app: &App, req: http::Request<Incoming>, request_id: &str) -> Response {
-    match authorize(app, req, request_id).await {
+pub async fn handle(app: &App, req: http::Request<Incoming>, ctx: &crate::rescue::Ctx) -> Response {
+    let request_id = ctx.request_id.as_str();
+    match authorize(app, req, request_id, ctx.client).await {
         Ok(r) => r,
         Err(e) => {
             tracing::info!(req = request_id, "device authorization refused");
@@ -208,6 +209,7 @@ async fn authorize(
     app: &App,
     req: http::Request<Incoming>,
     request_id: &str,
+    caller: std::net::IpAddr,
 ) -> Result<Response, TokenError> {
     let (parts, form) = token::read_form(req).await?;
     let client = token::authenticate(app, &parts.headers, &form, request_id).await?;
@@ -231,6 +233,19 @@ async fn authorize(
         return Err(bad(
             "invalid_request",
             "no provider offers the requested assurance level",
+        ));
+    }
+    // A device authorization is a login start: the same limits (the
+    // caller's address, the site's rate), so a public client's id alone
+    // cannot fill the store.
+    if let Err(e) = crate::limits::start(app, &site.id, caller).await {
+        if let GatewayError::Limited(r) = &e {
+            tracing::warn!(client = %client.client_id, reason = %r, req = request_id, "device authorization refused by a limit");
+        }
+        return Err(err(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "too many logins right now; try again shortly",
         ));
     }
     let now = app.clock.now();
