@@ -305,6 +305,47 @@ async fn a_device_logs_in_through_the_citizens_browser_and_its_code_works_once()
         !log.contains(&code) && !log.contains(&typed),
         "a user code in the log"
     );
+
+    // The browser now has a gateway session; a second device code (one a
+    // stranger could have sent) is still never answered from it: confirming
+    // leads to the chooser and the citizen's app, not straight to "done".
+    let second = device_authorization(
+        &mut Browser::new(None),
+        &w.gw.url,
+        &[
+            ("client_id", "town"),
+            ("client_secret", CLIENT_SECRET),
+            ("scope", "openid profile"),
+        ],
+    )
+    .await;
+    assert_eq!(second.status, 200, "{}", second.body);
+    let second = second.json();
+    let code2 = second["user_code"].as_str().unwrap().to_owned();
+    let (_, csrf2) = type_code(
+        &mut b,
+        second["verification_uri_complete"].as_str().unwrap(),
+        &code2,
+    )
+    .await;
+    let go = b
+        .post(
+            &format!("{}/device", w.gw.url),
+            &[
+                ("csrf", &csrf2),
+                ("user_code", &code2),
+                ("action", "confirm"),
+            ],
+        )
+        .await;
+    assert_eq!(go.status, 303, "{}", go.body);
+    let to = go.location.unwrap();
+    let (chooser, _) = b.follow(&absolute(&w.gw.url, &to)).await;
+    assert!(
+        chooser.body.contains("data-provider=\"kakao\""),
+        "the chooser, not an answer from the session: {}",
+        chooser.body
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

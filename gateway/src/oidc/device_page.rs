@@ -18,7 +18,6 @@
 use super::device::{self, DeviceRecord, DeviceReturn, DeviceState, Settled};
 use crate::app::App;
 use crate::login::{self, Front, LoginRequest, BROWSER_COOKIE};
-use crate::metrics::Left;
 use crate::pages::{self, DeviceEnd, DeviceStep, DeviceView};
 use crate::random;
 use crate::rescue::{Ctx, GatewayError};
@@ -188,30 +187,10 @@ pub async fn handle(
         login_hint: None,
     };
     let policy = PolicySnapshot::from_policy(&site.policy);
-    if let Some(s) = login::reusable(app, &parts.headers, &request, &policy).await? {
-        let txn_id = random::token(16)?;
-        tracing::info!(txn = %txn_id, device = %rec.id, client = %rec.client_id, "device login answered from the gateway session");
-        crate::audit::login_completed(
-            app,
-            &txn_id,
-            &request.site_id,
-            front.kind(),
-            front.party(),
-            &s.outcome,
-            crate::audit::Via::Session,
-        )
-        .await?;
-        let answered = login::ends::answer(
-            app, &txn_id, &front, &request, &policy, &s.outcome, &s.sid, ctx,
-        )
-        .await;
-        if answered.is_ok() {
-            app.runtime
-                .metrics
-                .login(&request.site_id, front.kind(), Left::session);
-        }
-        return answered;
-    }
+    // Never answered from the browser's gateway session: a device code is
+    // easily sent to someone else ("confirm your benefit here"), and two
+    // clicks must not hand a stranger's device this citizen's identity. The
+    // citizen approves in their certificate app, which names the site.
     let (resp, _) = login::begin(app, &parts.headers, front, request, policy, ctx).await?;
     Ok(resp)
 }
