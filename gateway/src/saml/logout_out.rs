@@ -1,4 +1,5 @@
-//! The logout messages the IdP sends: a LogoutRequest to each SP of an ended
+//! The logout messages the IdP sends (and [`Outgoing`], how any message of
+//! ours reaches the browser): a LogoutRequest to each SP of an ended
 //! session, and the LogoutResponse to the SP that asked.
 //!
 //! Both are signed, whichever binding: HTTP-POST carries an enveloped XML
@@ -11,7 +12,9 @@
 
 use super::binding::RSA_SHA256;
 use super::error::status;
-use super::response::{esc, issuer, new_id, sign, to_xml, NAMEID_PERSISTENT, NAMEID_TRANSIENT};
+use super::response::{
+    esc, issuer, nest_status, new_id, sign, to_xml, NAMEID_PERSISTENT, NAMEID_TRANSIENT,
+};
 use crate::app::App;
 use crate::logout::SamlAnswer;
 use crate::rescue::{Ctx, GatewayError};
@@ -36,6 +39,19 @@ pub enum Outgoing {
 }
 
 impl Outgoing {
+    /// The HTTP-POST binding's form: `xml` (already signed where it must be)
+    /// base64-encoded in `field`, with the RelayState.
+    pub fn post(action: &str, xml: &str, field: &'static str, relay_state: Option<&str>) -> Self {
+        let mut fields = vec![(field, base64::engine::general_purpose::STANDARD.encode(xml))];
+        if let Some(r) = relay_state {
+            fields.push(("RelayState", r.to_owned()));
+        }
+        Outgoing::Post {
+            action: action.to_owned(),
+            fields,
+        }
+    }
+
     /// The browser's answer: the form page or the redirect.
     pub fn send(&self, ctx: &Ctx) -> Result<Response, GatewayError> {
         match self {
@@ -138,15 +154,7 @@ pub fn response(
     };
     let mut xml = to_xml(&response)?;
     if let Some(second) = second {
-        // samael's StatusCode has no nested code: add it in the element.
-        let top_tag = format!("<saml2p:StatusCode Value=\"{top}\"/>");
-        if !xml.contains(&top_tag) {
-            return Err(GatewayError::encode("SAML status element not found"));
-        }
-        let nested = format!(
-            "<saml2p:StatusCode Value=\"{top}\"><saml2p:StatusCode Value=\"{second}\"/></saml2p:StatusCode>"
-        );
-        xml = xml.replacen(&top_tag, &nested, 1);
+        xml = nest_status(&xml, top, second)?;
     }
     encode(
         app,
@@ -170,17 +178,7 @@ fn encode(
 ) -> Result<Outgoing, GatewayError> {
     if post {
         let signed = sign(xml, id, app)?;
-        let mut fields = vec![(
-            field,
-            base64::engine::general_purpose::STANDARD.encode(signed),
-        )];
-        if let Some(r) = relay_state {
-            fields.push(("RelayState", r.to_owned()));
-        }
-        return Ok(Outgoing::Post {
-            action: to.to_owned(),
-            fields,
-        });
+        return Ok(Outgoing::post(to, &signed, field, relay_state));
     }
     Ok(Outgoing::Redirect(redirect_url(
         app,

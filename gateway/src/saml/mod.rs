@@ -142,18 +142,22 @@ fn bounce(
     if ours || form.iter().any(|(k, _)| k == BOUNCED) {
         return Ok(None);
     }
-    let mut fields: Vec<(&str, String)> = form
+    let mut fields: Vec<(&'static str, String)> = form
         .iter()
-        .filter(|(k, _)| matches!(k.as_str(), "SAMLRequest" | "SAMLResponse" | "RelayState"))
-        .map(|(k, v)| (k.as_str(), v.clone()))
+        .filter_map(|(k, v)| {
+            let name = match k.as_str() {
+                "SAMLRequest" => "SAMLRequest",
+                "SAMLResponse" => "SAMLResponse",
+                "RelayState" => "RelayState",
+                _ => return None,
+            };
+            Some((name, v.clone()))
+        })
         .collect();
     fields.push((BOUNCED, "1".to_owned()));
-    let action = format!("{}{path}", app.config.public_url);
-    let body = crate::pages::post_back(&crate::pages::PostBackView {
-        lang: ctx.lang,
-        action: &action,
-        fields: &fields,
-    })
-    .map_err(crate::rescue::GatewayError::render)?;
-    Ok(Some(crate::web::respond::html(http::StatusCode::OK, body)))
+    let again = logout_out::Outgoing::Post {
+        action: format!("{}{path}", app.config.public_url),
+        fields,
+    };
+    again.send(ctx).map(Some)
 }

@@ -54,6 +54,19 @@ pub(super) fn new_id() -> Result<String, GatewayError> {
     Ok(format!("_{}", crate::random::token(20)?))
 }
 
+/// Puts the second-level status `second` inside the top-level StatusCode
+/// `top` of `xml` (samael's StatusCode has no nested code).
+pub(super) fn nest_status(xml: &str, top: &str, second: &str) -> Result<String, GatewayError> {
+    let top_tag = format!("<saml2p:StatusCode Value=\"{top}\"/>");
+    if !xml.contains(&top_tag) {
+        return Err(GatewayError::encode("SAML status element not found"));
+    }
+    let nested = format!(
+        "<saml2p:StatusCode Value=\"{top}\"><saml2p:StatusCode Value=\"{second}\"/></saml2p:StatusCode>"
+    );
+    Ok(xml.replacen(&top_tag, &nested, 1))
+}
+
 /// Signs the root element `id` of `xml` (the IdP's own document, written by
 /// samael), the signature after its `Issuer`.
 pub(super) fn sign(xml: &str, id: &str, app: &App) -> Result<String, GatewayError> {
@@ -318,15 +331,7 @@ fn envelope(
     };
     let mut xml = to_xml(&response)?;
     if let Some(second) = second {
-        // samael's StatusCode has no nested code: add it in the element.
-        let top_tag = format!("<saml2p:StatusCode Value=\"{top}\"/>");
-        let nested = format!(
-            "<saml2p:StatusCode Value=\"{top}\"><saml2p:StatusCode Value=\"{second}\"/></saml2p:StatusCode>"
-        );
-        if !xml.contains(&top_tag) {
-            return Err(GatewayError::encode("SAML status element not found"));
-        }
-        xml = xml.replacen(&top_tag, &nested, 1);
+        xml = nest_status(&xml, top, second)?;
     }
     if let Some(a) = assertion_xml {
         // The signed assertion goes after Status.

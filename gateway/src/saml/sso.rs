@@ -22,9 +22,8 @@ use crate::metrics::Left;
 use crate::random;
 use crate::rescue::{Ctx, GatewayError};
 use crate::txn::{Outcome, PolicySnapshot};
-use crate::web::{respond, Response};
-use base64::Engine as _;
-use http::{Method, StatusCode};
+use crate::web::Response;
+use http::Method;
 use hyper::body::Incoming;
 use munjigi_providers::Level;
 use samael::schema::{AuthnContextComparison, AuthnRequest};
@@ -429,17 +428,7 @@ pub(super) fn post_back(
     relay_state: Option<&str>,
     ctx: &Ctx,
 ) -> Result<Response, GatewayError> {
-    let mut fields = vec![(field, base64::engine::general_purpose::STANDARD.encode(xml))];
-    if let Some(r) = relay_state {
-        fields.push(("RelayState", r.to_owned()));
-    }
-    let body = crate::pages::post_back(&crate::pages::PostBackView {
-        lang: ctx.lang,
-        action: acs,
-        fields: &fields,
-    })
-    .map_err(GatewayError::render)?;
-    Ok(respond::html(StatusCode::OK, body))
+    super::logout_out::Outgoing::post(acs, xml, field, relay_state).send(ctx)
 }
 
 /// `/saml/init?sp=ENTITYID[&RelayState=..]`: IdP-initiated SSO, for SPs
