@@ -76,7 +76,7 @@ pub fn client_ip(trusted: &TrustedProxies, peer: SocketAddr, headers: &http::Hea
 }
 
 /// The name of a person for counting: a keyed hash of the E.164 number.
-fn person_subject(app: &App, phone: &Phone) -> String {
+pub(crate) fn person_subject(app: &App, phone: &Phone) -> String {
     let mac = munjigi_providers::hmac::sha256(
         app.config.pairwise_key.expose(),
         &[b"munjigi limits person\0", phone.e164().as_bytes()],
@@ -256,6 +256,34 @@ pub async fn device_code(app: &App, client: IpAddr) -> Result<(), GatewayError> 
     )
     .await?;
     lenient(app, Kind::DeviceCodes, "all", "-", &l.device_codes).await
+}
+
+/// Before a CIBA request of `site` pushes to `phone`: the site's share of
+/// logins, then this site's pushes to this person (fail closed: a push the
+/// citizen did not start is what a harasser wants). The deployment's
+/// `pushes_per_person` is counted by the push itself.
+pub async fn ciba(app: &App, site: &str, phone: &Phone) -> Result<Reserved, GatewayError> {
+    let l = site_limits(app, site);
+    lenient(app, Kind::Site, site, site, &l.site_starts).await?;
+    let subject = format!("{site}:{}", person_subject(app, phone));
+    let windows = keys(Kind::CibaPerson, &subject, &l.ciba_person);
+    let d = count_windows(app, &l.ciba_person, &windows).await?;
+    let reserved = Reserved {
+        keys: windows.into_iter().map(|(k, _)| k).collect(),
+    };
+    if let Err(e) = refused(app, Kind::CibaPerson, site, d) {
+        reserved.refund(app).await;
+        return Err(e);
+    }
+    Ok(reserved)
+}
+
+/// After a CIBA request named a person the provider does not know: counted,
+/// so a site cannot find out at leisure who holds which certificate (the
+/// push limits do not see these: nothing was pushed).
+pub async fn ciba_miss(app: &App, site: &str) -> Result<(), GatewayError> {
+    let l = site_limits(app, site);
+    lenient(app, Kind::CibaMisses, site, site, &l.ciba_misses).await
 }
 
 async fn lenient(

@@ -151,6 +151,12 @@ struct LogoutLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PingLabels {
+    site: String,
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReloadLabels {
     result: &'static str,
 }
@@ -267,6 +273,7 @@ pub struct Metrics {
     refusals: Refusals,
     signer_changes: Family<SignerChangeLabels, Counter>,
     logouts_told: Family<LogoutLabels, Counter>,
+    ciba_pings: Family<PingLabels, Counter>,
     metadata: MetadataMetrics,
 }
 
@@ -411,6 +418,12 @@ impl Metrics {
             "Sites told that a single sign-on they took part in ended, by site, channel (back_channel, front_channel, saml, none) and result (confirmed, unconfirmed)",
             logouts_told.clone(),
         );
+        let ciba_pings = Family::<PingLabels, Counter>::default();
+        registry.register(
+            "munjigi_ciba_pings",
+            "CIBA ping notifications to a client's endpoint, by site and result (delivered, undelivered)",
+            ciba_pings.clone(),
+        );
         let metadata = MetadataMetrics {
             refreshes: Family::default(),
             ages: Family::default(),
@@ -427,6 +440,7 @@ impl Metrics {
         );
         Self {
             logouts_told,
+            ciba_pings,
             metadata,
             signer_changes,
             approvals,
@@ -507,6 +521,20 @@ impl Metrics {
     }
 
     /// The handle each request's context counts refusals with.
+    /// One CIBA ping told to a site's endpoint (or given up on).
+    pub fn ciba_ping(&self, site: &str, delivered: bool) {
+        self.ciba_pings
+            .get_or_create(&PingLabels {
+                site: site.to_owned(),
+                result: if delivered {
+                    "delivered"
+                } else {
+                    "undelivered"
+                },
+            })
+            .inc();
+    }
+
     /// One site told of a logout (or not: `channel` "none").
     pub fn logout_told(&self, site: &str, channel: &'static str, confirmed: bool) {
         self.logouts_told

@@ -319,6 +319,9 @@ pub fn rescue_of(e: &GatewayError) -> Rescue {
                 Warn,
                 "MJ-L08",
             ),
+            // Answered to the CIBA client (403 / 503), never to a citizen.
+            Kind::CibaPerson => r(S::FORBIDDEN, Problem::TooManyPushes, Warn, "MJ-L10"),
+            Kind::CibaMisses => r(S::SERVICE_UNAVAILABLE, Problem::TryLater, Warn, "MJ-L11"),
         },
         // A site whose metadata_url copy is not usable yet: try again later.
         G::Saml(e)
@@ -623,6 +626,8 @@ mod tests {
             Kind::Provider,
             Kind::ClientDeviceCodes,
             Kind::DeviceCodes,
+            Kind::CibaPerson,
+            Kind::CibaMisses,
         ] {
             all.push(GatewayError::Limited(crate::limits::Refused {
                 kind,

@@ -134,7 +134,7 @@ fn unsafe_path(
 /// Paths the gateway itself answers on its own host; a host-less proxy route
 /// gets every other path.
 fn is_gateway_path(path: &str, demo: bool) -> bool {
-    const EXACT: [&str; 13] = [
+    const EXACT: [&str; 14] = [
         "/health",
         "/healthz",
         "/readyz",
@@ -146,6 +146,7 @@ fn is_gateway_path(path: &str, demo: bool) -> bool {
         "/logout",
         "/favicon.ico",
         "/device_authorization",
+        "/bc-authorize",
         "/device",
         "/device/qr",
     ];
@@ -271,7 +272,7 @@ impl tower::Service<http::Request<Incoming>> for Endpoints {
     }
 }
 
-async fn endpoint(app: &App, req: http::Request<Incoming>, peer: SocketAddr) -> Response {
+async fn endpoint(app: &Arc<App>, req: http::Request<Incoming>, peer: SocketAddr) -> Response {
     let request_id = req
         .extensions()
         .get::<RequestId>()
@@ -320,7 +321,7 @@ async fn endpoint(app: &App, req: http::Request<Incoming>, peer: SocketAddr) -> 
 }
 
 async fn route(
-    app: &App,
+    app: &Arc<App>,
     req: http::Request<Incoming>,
     ctx: &mut Ctx,
 ) -> Result<Response, GatewayError> {
@@ -339,6 +340,7 @@ async fn route(
         (Method::GET | Method::POST, "/userinfo") => Ok(oidc::userinfo::handle(app, req).await),
         (_, "/logout") => oidc::logout::handle(app, req, ctx).await,
         (_, "/device_authorization") => Ok(oidc::device::handle(app, req, ctx).await),
+        (_, "/bc-authorize") => Ok(oidc::ciba::handle(app, req, ctx).await),
         (Method::GET | Method::POST, "/device") => oidc::device_page::handle(app, req, ctx).await,
         (Method::GET, "/device/qr") => oidc::device_page::qr(app, &req),
         (Method::GET, pages::CSS_PATH) => Ok(respond::asset("text/css; charset=utf-8", pages::CSS)),

@@ -413,13 +413,13 @@ pub const WRITTEN: u32 = 1;
 
 /// The bytes a login is stored as ([`WRITTEN`]).
 ///
-/// A device login is written in [`FORMAT`] whatever [`WRITTEN`] says:
+/// A device or CIBA login is written in [`FORMAT`] whatever [`WRITTEN`] says:
 /// format 1 has no place for its front, and a replica of the previous
-/// version, which has no `/device`, could not finish it anyway (it refuses
+/// version, which has neither, could not finish it anyway (it refuses
 /// the record rather than misread it as an OIDC login).
 pub fn encode(txn: &LoginTxn) -> Result<Vec<u8>, TxnError> {
     let bytes = match (WRITTEN, &txn.front) {
-        (_, Front::Device(_)) => serde_json::to_vec(txn),
+        (_, Front::Device(_) | Front::Ciba(_)) => serde_json::to_vec(txn),
         (1, _) => serde_json::to_vec(&v1::LoginTxnV1::from(txn)),
         _ => serde_json::to_vec(txn),
     };

@@ -50,6 +50,10 @@ pub enum Kind {
     /// Device user codes typed from every client together: guessing from
     /// many addresses is still guessing.
     DeviceCodes,
+    /// CIBA pushes to one person asked by one site.
+    CibaPerson,
+    /// CIBA requests of one site naming a person the provider does not know.
+    CibaMisses,
 }
 
 impl Kind {
@@ -62,6 +66,8 @@ impl Kind {
             Kind::Provider => "provider",
             Kind::ClientDeviceCodes => "client_device_codes",
             Kind::DeviceCodes => "device_codes",
+            Kind::CibaPerson => "ciba_person",
+            Kind::CibaMisses => "ciba_misses",
         }
     }
 
@@ -90,6 +96,10 @@ pub struct Limits {
     pub device_codes_per_client: Vec<Limit>,
     /// User codes typed at the device page in all (deployment only).
     pub device_codes: Vec<Limit>,
+    /// CIBA pushes to one person from one site.
+    pub ciba_person: Vec<Limit>,
+    /// CIBA requests of one site naming an unknown person.
+    pub ciba_misses: Vec<Limit>,
 }
 
 impl Default for Limits {
@@ -104,6 +114,11 @@ impl Default for Limits {
             // guessing only at rates far above these.
             device_codes_per_client: vec![Limit::new(10, 60), Limit::new(50, 3_600)],
             device_codes: vec![Limit::new(600, 60)],
+            // A call centre confirms a caller once or twice; a site pushing
+            // more to one person than this is harassing them.
+            ciba_person: vec![Limit::new(3, 600), Limit::new(10, 86_400)],
+            // Honest operators mistype now and then; enumeration needs many.
+            ciba_misses: vec![Limit::new(30, 600)],
         }
     }
 }

@@ -286,7 +286,10 @@ async fn a_completed_request_is_notified_with_a_verifiable_jws() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(w.hook.hits().len(), 1, "{:?}", w.hook.hits());
     let logs = w.gw.proc.drain().join("\n");
-    assert!(logs.contains("webhook delivered"), "{logs}");
+    assert!(
+        logs.contains("notification delivered") && logs.contains("webhook"),
+        "{logs}"
+    );
     assert!(!logs.contains(CLIENT_SECRET), "no secrets in the log");
 }
 
@@ -333,7 +336,10 @@ async fn a_5xx_answer_is_retried_until_a_2xx() {
     assert_eq!(w.hook.hits().len(), 2, "{:?}", w.hook.hits());
     let logs = w.gw.proc.drain().join("\n");
     assert!(logs.contains("will retry"), "{logs}");
-    assert!(logs.contains("webhook delivered"), "{logs}");
+    assert!(
+        logs.contains("notification delivered") && logs.contains("webhook"),
+        "{logs}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

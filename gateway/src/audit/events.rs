@@ -154,6 +154,32 @@ pub enum Event {
         site: String,
         outcome: &'static str,
     },
+    /// A client asked for a named citizen's approval (CIBA): recorded
+    /// before anything reaches the phone. `request` is its public id,
+    /// `hint` `signed` or `unsigned`, `agent` the operator reference the
+    /// site signed into its hint (if any). Nothing personal.
+    #[serde(rename = "ciba.requested")]
+    CibaRequested {
+        request: String,
+        client: String,
+        site: String,
+        provider: String,
+        acr: &'static str,
+        mode: &'static str,
+        hint: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        agent: Option<String>,
+    },
+    /// A CIBA request ended: `approved`, `denied`, `expired` (the login itself
+    /// is `login.completed` / `login.failed` with front `ciba`) or
+    /// `redeemed` by the client.
+    #[serde(rename = "ciba.ended")]
+    CibaEnded {
+        request: String,
+        client: String,
+        site: String,
+        outcome: &'static str,
+    },
     /// A person signed with another certificate than last time at a
     /// provider ([`crate::signers`]): `action` `logged` or `refused`.
     #[serde(rename = "signer.changed")]
@@ -432,6 +458,29 @@ pub fn device_ended(app: &App, r: &crate::oidc::device::DeviceRecord, outcome: &
     }
     app.runtime.audit.record(Event::DeviceEnded {
         device: r.id.clone(),
+        client: r.client_id.clone(),
+        site: r.site_id.clone(),
+        outcome,
+    });
+}
+
+/// A CIBA request is about to push: written and synced first where logins
+/// refuse without their record (`on_failure = "refuse"`), so no citizen is
+/// pushed on a site's word without a trace of it.
+pub async fn ciba_requested(app: &App, event: Event) -> Result<(), GatewayError> {
+    if off(app) {
+        return Ok(());
+    }
+    login_record(app, event).await
+}
+
+/// A CIBA request ended (`outcome`: approved, denied, expired, redeemed).
+pub fn ciba_ended(app: &App, r: &crate::oidc::ciba::CibaRecord, outcome: &'static str) {
+    if off(app) {
+        return;
+    }
+    app.runtime.audit.record(Event::CibaEnded {
+        request: r.id.clone(),
         client: r.client_id.clone(),
         site: r.site_id.clone(),
         outcome,

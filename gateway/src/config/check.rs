@@ -811,6 +811,7 @@ fn oidc_client(
     let assertion_keys = client_auth(r, base, id, &o);
     let (backchannel_logout_uri, frontchannel_logout_uri) = logout::uris(r, id, &o);
     let device = device::grant(r, id, &o);
+    let ciba = ciba::grant(r, base, id, &o, assertion_keys.as_ref());
     OidcClient {
         client_id: o.client_id.into_inner(),
         secret,
@@ -830,6 +831,7 @@ fn oidc_client(
         backchannel_logout_uri,
         frontchannel_logout_uri,
         device,
+        ciba,
     }
 }
 
@@ -842,6 +844,7 @@ fn valid_id(id: &str) -> bool {
 }
 
 mod audit;
+mod ciba;
 mod crl;
 #[cfg(test)]
 mod declarative;

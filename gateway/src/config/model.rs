@@ -401,6 +401,30 @@ pub struct OidcClient {
     pub frontchannel_logout_uri: Option<String>,
     /// The Device Authorization Grant (RFC 8628), when allowed.
     pub device: Option<DeviceGrant>,
+    /// Client-Initiated Backchannel Authentication, when allowed.
+    pub ciba: Option<CibaGrant>,
+}
+
+/// `ciba = true` on a client, checked.
+#[derive(Debug, Clone)]
+pub struct CibaGrant {
+    pub delivery: CibaDelivery,
+    /// The keys that sign the client's `login_hint_token`s (None: unsigned
+    /// hints only).
+    pub hint_keys: Option<crate::oidc::client_assertion::ClientKeys>,
+    /// Whether an unsigned `login_hint` is accepted.
+    pub unsigned_hints: bool,
+    /// A request's life when the client asks for none.
+    pub expiry: Duration,
+}
+
+/// How a client learns that a CIBA request ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CibaDelivery {
+    /// The client polls `/token`.
+    Poll,
+    /// The gateway POSTs to this endpoint, then the client calls `/token`.
+    Ping { endpoint: String },
 }
 
 /// `device_grant = true` on a client, checked.

@@ -157,6 +157,12 @@ pub struct RawLimits {
     pub device_codes_per_client: Option<Spanned<Vec<Spanned<String>>>>,
     /// Device user codes typed at `/device`, from every client together.
     pub device_codes: Option<Spanned<Vec<Spanned<String>>>>,
+    /// CIBA pushes to one person asked by one site (tighter than
+    /// `pushes_per_person`: the citizen did not start them).
+    pub ciba_pushes_per_person: Option<Spanned<Vec<Spanned<String>>>>,
+    /// CIBA requests of one site that named a person the provider does not
+    /// know (guessing who holds which certificate).
+    pub ciba_misses_per_site: Option<Spanned<Vec<Spanned<String>>>>,
     /// Login starts for one site (the site's own share of provider quota).
     pub starts_per_site: Option<Spanned<Vec<Spanned<String>>>>,
     /// Requests to each provider, by provider id (its contract's rate;
@@ -386,6 +392,26 @@ pub struct RawOidcClient {
     /// How long a device code and its user code live, seconds (default 600,
     /// 10 to 1800).
     pub device_code_ttl_secs: Option<Spanned<u64>>,
+    /// OpenID Connect CIBA: the client may ask at `/bc-authorize` for a
+    /// named citizen to approve a login on their phone (call centres, back
+    /// offices). Default false: a push the citizen did not start is stronger
+    /// medicine than a browser login.
+    #[serde(default)]
+    pub ciba: bool,
+    /// `poll` (default) or `ping`.
+    pub backchannel_token_delivery_mode: Option<Spanned<String>>,
+    /// Ping mode: where the gateway POSTs `{"auth_req_id": ...}` when a
+    /// request ends.
+    pub backchannel_client_notification_endpoint: Option<Spanned<String>>,
+    /// A CIBA request's life when the client asks for none, seconds
+    /// (default 120, 30 to 300).
+    pub ciba_expiry_secs: Option<Spanned<u64>>,
+    /// For a client with a secret: a file with the public JWK Set that signs
+    /// its `login_hint_token`s (a `private_key_jwt` client uses its `jwks`).
+    pub login_hint_jwks: Option<Spanned<String>>,
+    /// Also accept an unsigned `login_hint` (JSON of the same claims).
+    #[serde(default)]
+    pub ciba_unsigned_hints: bool,
 }
 
 #[derive(Debug, Deserialize)]

@@ -64,6 +64,39 @@ pub async fn begin(
     Ok((resp, txn.id))
 }
 
+/// Starts a login that no browser drives (CIBA): no cookie, no client
+/// address to count (the caller is an authenticated site, limited by the
+/// caller), bound to a browser secret that is drawn and forgotten, so no
+/// `/login/{id}` page can ever act on it. It lives the login's full life.
+pub async fn begin_backchannel(
+    app: &App,
+    front: Front,
+    request: LoginRequest,
+    policy: PolicySnapshot,
+) -> Result<LoginTxn, GatewayError> {
+    let now = app.clock.now();
+    let txn = LoginTxn {
+        v: FORMAT,
+        id: random::token(16)?,
+        rev: 0,
+        created_at: now,
+        expires_at: now + app.config.login_ttl.as_secs(),
+        browser: random::digest(&random::token(32)?),
+        csrf: random::token(24)?,
+        front,
+        request,
+        policy,
+        state: State::Choosing,
+        attempt: None,
+        attempts: 0,
+        failure: None,
+        outcome: None,
+    };
+    app.txns.create(&txn).await?;
+    tracing::info!(txn = %txn.id, front = txn.front.kind(), client = %txn.front.party(), acr = txn.request.required_level.short(), "login started");
+    Ok(txn)
+}
+
 /// Whether this request comes from the browser that began `txn`.
 pub fn same_browser(app: &App, headers: &http::HeaderMap, txn: &LoginTxn) -> bool {
     let Some(v) = app.cookies.get(headers, BROWSER_COOKIE) else {

@@ -42,6 +42,9 @@ pub async fn answer(
         Front::Signing(_) => Err(GatewayError::invariant(
             "a signature cannot be answered from a session",
         )),
+        Front::Ciba(_) => Err(GatewayError::invariant(
+            "a CIBA login is never answered from a browser",
+        )),
         Front::Device(d) => {
             let settled =
                 crate::oidc::device::approve(app, txn_id, d, request, policy, outcome, sid).await?;
@@ -138,6 +141,10 @@ pub async fn back_to_site(app: &App, txn: LoginTxn, ctx: &Ctx) -> Result<Respons
             Ok(respond::redirect(&back))
         }
         Front::Signing(spec) => crate::signing::declined(app, &txn, spec).await,
+        // No browser holds a CIBA login's secret: nobody can reach this.
+        Front::Ciba(_) => Err(GatewayError::invariant(
+            "a CIBA login has no browser to go back from",
+        )),
         Front::Device(d) => {
             crate::oidc::device::deny(app, &d.device).await?;
             crate::oidc::device_page::declined(app, ctx)

@@ -46,7 +46,7 @@ fn provider<'a>(
 }
 
 /// The longest request title every provider that shows one accepts.
-const TITLE_MAX_CHARS: usize = 40;
+pub(crate) const TITLE_MAX_CHARS: usize = 40;
 
 /// Two digits the citizen compares between the app and the waiting page.
 fn push_code() -> Result<String, GatewayError> {
@@ -59,6 +59,17 @@ fn push_code() -> Result<String, GatewayError> {
 /// is shortened, never the rest).
 pub fn push_title(site_name: &str, code: &str) -> String {
     let tail = format!(" 로그인 확인번호 {code} · 내가 한 요청이 아니면 거절");
+    let room = TITLE_MAX_CHARS.saturating_sub(tail.chars().count());
+    let site: String = site_name.chars().take(room).collect();
+    format!("{}{tail}", site.trim_end())
+}
+
+/// A CIBA push's text: the site, the code the operator reads out, and to
+/// reject unless it is the code the citizen was told (which also covers a
+/// push nobody announced), within the title limit. Visibly unlike a
+/// browser login's text, whose code is on the citizen's own screen.
+pub fn ciba_title(site_name: &str, code: &str) -> String {
+    let tail = format!(" 확인 {code} · 안내받은 번호 아니면 거절");
     let room = TITLE_MAX_CHARS.saturating_sub(tail.chars().count());
     let site: String = site_name.chars().take(room).collect();
     format!("{}{tail}", site.trim_end())
@@ -92,14 +103,23 @@ pub async fn start(
     // (until now it lived only as long as a chooser may be looked at).
     let deadline = txn.created_at + app.config.login_ttl.as_secs();
     let remaining = deadline.saturating_sub(app.clock.now());
-    let ttl_secs = u32::try_from(remaining.min(300)).unwrap_or(300);
+    let cap = txn
+        .front
+        .ciba()
+        .map_or(300, |c| u64::from(c.ttl_secs).min(300));
+    let ttl_secs = u32::try_from(remaining.min(cap)).unwrap_or(300);
     let started = std::time::Instant::now();
     // A code only where the app shows our text: the waiting page must never
     // ask the citizen to compare with something their app does not show.
-    let code = if adapter.shows_title() && txn.signing().is_none() {
-        push_code()?
-    } else {
-        String::new()
+    // A CIBA request's code is the one the site's operator reads out.
+    let binding = txn.front.ciba().and_then(|c| c.binding.clone());
+    let code = match binding {
+        Some(b) if adapter.shows_title() => b,
+        Some(_) => String::new(),
+        None if adapter.shows_title() && txn.signing().is_none() && txn.front.ciba().is_none() => {
+            push_code()?
+        }
+        None => String::new(),
     };
     let (challenge, pending) = match txn.signing() {
         None => {
@@ -111,6 +131,8 @@ pub async fn start(
                         .chars()
                         .take(TITLE_MAX_CHARS)
                         .collect()
+                } else if txn.front.ciba().is_some() {
+                    ciba_title(site_name, &code)
                 } else {
                     push_title(site_name, &code)
                 },
@@ -608,6 +630,19 @@ mod tests {
             );
         }
         assert!(push_title("정부24", "47").starts_with("정부24 로그인"));
+        for site in [
+            "정부통합콜센터",
+            "아주아주아주아주아주아주아주아주 긴 이름의 콜센터",
+        ] {
+            for code in ["4821", "AB-12CD9"] {
+                let t = ciba_title(site, code);
+                assert!(t.chars().count() <= TITLE_MAX_CHARS, "{t}");
+                assert!(
+                    t.contains(&format!("확인 {code}")) && t.ends_with("아니면 거절"),
+                    "{t}"
+                );
+            }
+        }
         for _ in 0..200 {
             let c = push_code().unwrap();
             assert!(

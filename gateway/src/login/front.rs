@@ -9,6 +9,7 @@
 //! is one more variant and one more arm, and the compiler lists every place
 //! that must answer it.
 
+use crate::oidc::ciba::CibaReturn;
 use crate::oidc::device::DeviceReturn;
 use crate::oidc::OidcReturn;
 use crate::proxy::entry::ProxyReturn;
@@ -51,6 +52,10 @@ pub enum Front {
     /// record, which the device's next poll redeems; the citizen is told to
     /// go back to the device.
     Device(DeviceReturn),
+    /// A site's backchannel request for a named citizen (CIBA): no browser;
+    /// answered by settling its record, which the site's `/token` polls
+    /// redeem.
+    Ciba(CibaReturn),
 }
 
 impl Front {
@@ -62,6 +67,7 @@ impl Front {
             Front::Proxy(_) => "proxy",
             Front::Signing(_) => "signing",
             Front::Device(_) => "device",
+            Front::Ciba(_) => "ciba",
         }
     }
 
@@ -74,6 +80,15 @@ impl Front {
             Front::Proxy(p) => &p.route,
             Front::Signing(s) => &s.client_id,
             Front::Device(d) => &d.client_id,
+            Front::Ciba(c) => &c.client_id,
+        }
+    }
+
+    /// The CIBA request this login serves, if it is one.
+    pub fn ciba(&self) -> Option<&CibaReturn> {
+        match self {
+            Front::Ciba(c) => Some(c),
+            _ => None,
         }
     }
 

@@ -214,14 +214,15 @@ fn verify_with(alg: AssertionAlg, jwk: &Jwk, token: &str) -> Result<Map<String, 
         .map_err(|_| Refusal::Signature)
 }
 
-/// Checks an assertion for `client_id` against its keys (no replay check: see [`consume`]).
-pub fn check(
-    token: &str,
-    client_id: &str,
-    keys: &ClientKeys,
-    audiences: &[&str],
-    now: u64,
-) -> Result<Verified, Refusal> {
+/// A JSON object (a JWS header or claims set).
+pub(crate) type Json = Map<String, Value>;
+
+/// A compact JWS checked against a client's registered keys: at most 16 KiB,
+/// `alg` ES256 or RS256, a `kid` of that algorithm among `keys`, a signature
+/// that verifies. The header and the claims, nothing else checked. Shared by
+/// client assertions and CIBA's `login_hint_token`, so both trust a key the
+/// same way.
+pub(crate) fn verify_jws(token: &str, keys: &ClientKeys) -> Result<(Json, Json), Refusal> {
     if token.len() > 16 * 1024 || token.split('.').count() != 3 {
         return Err(Refusal::Malformed);
     }
@@ -241,22 +242,24 @@ pub fn check(
         .find(|k| k.kid == kid && k.alg == alg)
         .ok_or(Refusal::UnknownKid)?;
     let claims = verify_with(key.alg, &key.jwk, token)?;
+    Ok((header, claims))
+}
 
-    let str_claim = |name: &str| claims.get(name).and_then(Value::as_str);
-    if str_claim("iss") != Some(client_id) || str_claim("sub") != Some(client_id) {
-        return Err(Refusal::Issuer);
-    }
-    let aud_ok = match claims.get("aud") {
+/// `aud` names one of `audiences` (a string, or an array holding one).
+pub(crate) fn audience_ok(claims: &Map<String, Value>, audiences: &[&str]) -> bool {
+    match claims.get("aud") {
         Some(Value::String(a)) => audiences.contains(&a.as_str()),
         Some(Value::Array(list)) => list
             .iter()
             .filter_map(Value::as_str)
             .any(|a| audiences.contains(&a)),
         _ => false,
-    };
-    if !aud_ok {
-        return Err(Refusal::Audience);
     }
+}
+
+/// `exp` present, not past and at most five minutes ahead; `iat` and `nbf`
+/// (if present) not in the future; each with [`SKEW_SECS`]. Returns `exp`.
+pub(crate) fn check_times(claims: &Map<String, Value>, now: u64) -> Result<u64, Refusal> {
     let exp = claims
         .get("exp")
         .and_then(Value::as_u64)
@@ -276,9 +279,36 @@ pub fn check(
             },
         }
     }
-    let jti = str_claim("jti")
+    Ok(exp)
+}
+
+/// `jti` present and at most 256 characters.
+pub(crate) fn jti(claims: &Map<String, Value>) -> Result<&str, Refusal> {
+    claims
+        .get("jti")
+        .and_then(Value::as_str)
         .filter(|j| !j.is_empty() && j.len() <= MAX_JTI_LEN)
-        .ok_or(Refusal::Jti)?;
+        .ok_or(Refusal::Jti)
+}
+
+/// Checks an assertion for `client_id` against its keys (no replay check: see [`consume`]).
+pub fn check(
+    token: &str,
+    client_id: &str,
+    keys: &ClientKeys,
+    audiences: &[&str],
+    now: u64,
+) -> Result<Verified, Refusal> {
+    let (_, claims) = verify_jws(token, keys)?;
+    let str_claim = |name: &str| claims.get(name).and_then(Value::as_str);
+    if str_claim("iss") != Some(client_id) || str_claim("sub") != Some(client_id) {
+        return Err(Refusal::Issuer);
+    }
+    if !audience_ok(&claims, audiences) {
+        return Err(Refusal::Audience);
+    }
+    let exp = check_times(&claims, now)?;
+    let jti = jti(&claims)?;
     Ok(Verified {
         client_id: client_id.to_owned(),
         jti: jti.to_owned(),
@@ -286,19 +316,31 @@ pub fn check(
     })
 }
 
-fn jti_key(v: &Verified) -> String {
+/// Where a client's `jti` of one kind of token is remembered.
+pub(crate) fn jti_key(family: Family, client_id: &str, jti: &str) -> String {
     let mut h = openssl::sha::Sha256::new();
-    h.update(v.client_id.as_bytes());
+    h.update(client_id.as_bytes());
     h.update(b"\0");
-    h.update(v.jti.as_bytes());
-    Family::AssertionJti.key(&hex::encode(h.finish()))
+    h.update(jti.as_bytes());
+    family.key(&hex::encode(h.finish()))
 }
 
 /// Records the assertion's `jti` until it expires; `Err(Replayed)` if it was seen.
 pub async fn consume(store: &dyn Store, v: &Verified, now: u64) -> Result<(), ConsumeError> {
-    let ttl = v.exp.saturating_add(SKEW_SECS).saturating_sub(now).max(1);
+    let key = jti_key(Family::AssertionJti, &v.client_id, &v.jti);
+    consume_key(store, &key, v.exp, now).await
+}
+
+/// Records `key` until `exp` (plus skew); `Err(Replayed)` if it was there.
+pub(crate) async fn consume_key(
+    store: &dyn Store,
+    key: &str,
+    exp: u64,
+    now: u64,
+) -> Result<(), ConsumeError> {
+    let ttl = exp.saturating_add(SKEW_SECS).saturating_sub(now).max(1);
     let fresh = store
-        .put_new(&jti_key(v), b"1".to_vec(), Duration::from_secs(ttl))
+        .put_new(key, b"1".to_vec(), Duration::from_secs(ttl))
         .await
         .map_err(ConsumeError::Store)?;
     if fresh {

@@ -155,16 +155,23 @@ pub fn poll(rec: &mut DeviceRecord, now: u64) -> Poll {
         DeviceState::Approved { .. } => return Poll::Approved,
         DeviceState::Pending => {}
     }
-    let too_soon = rec
-        .last_poll
-        .is_some_and(|last| now < last.saturating_add(rec.interval));
-    rec.last_poll = Some(now);
-    if too_soon {
-        rec.interval = rec.interval.saturating_add(SLOW_DOWN_SECS);
+    if too_soon(&mut rec.last_poll, &mut rec.interval, now) {
         Poll::SlowDown
     } else {
         Poll::Pending
     }
+}
+
+/// Whether a poll at `now` comes sooner than `interval` after the last one
+/// (RFC 8628 §3.5, CIBA §11): then the interval grows by [`SLOW_DOWN_SECS`].
+/// The poll's time is kept either way.
+pub(super) fn too_soon(last_poll: &mut Option<u64>, interval: &mut u64, now: u64) -> bool {
+    let soon = last_poll.is_some_and(|last| now < last.saturating_add(*interval));
+    *last_poll = Some(now);
+    if soon {
+        *interval = interval.saturating_add(SLOW_DOWN_SECS);
+    }
+    soon
 }
 
 impl DeviceRecord {
@@ -212,7 +219,8 @@ async fn authorize(
     caller: std::net::IpAddr,
 ) -> Result<Response, TokenError> {
     let (parts, form) = token::read_form(req).await?;
-    let client = token::authenticate(app, &parts.headers, &form, request_id).await?;
+    let endpoint = format!("{}/device_authorization", app.config.issuer());
+    let client = token::authenticate(app, &parts.headers, &form, request_id, &endpoint).await?;
     let Some(grant) = client.device else {
         tracing::warn!(client = %client.client_id, req = request_id, "device authorization by a client not allowed the grant");
         return Err(bad(

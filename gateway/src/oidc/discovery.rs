@@ -26,7 +26,12 @@ pub fn document(config: &Config) -> Bytes {
         "response_modes_supported": ["query"],
         // RFC 8628: clients with `device_grant = true` only.
         "device_authorization_endpoint": format!("{iss}/device_authorization"),
-        "grant_types_supported": ["authorization_code", super::device::GRANT_TYPE],
+        "grant_types_supported": ["authorization_code", super::device::GRANT_TYPE, super::ciba::GRANT_TYPE],
+        // CIBA: clients with `ciba = true` only; no push mode, no signed
+        // requests (so no signing algorithms listed), no user_code.
+        "backchannel_authentication_endpoint": format!("{iss}/bc-authorize"),
+        "backchannel_token_delivery_modes_supported": ["poll", "ping"],
+        "backchannel_user_code_parameter_supported": false,
         "subject_types_supported": ["pairwise"],
         "id_token_signing_alg_values_supported": ["ES256", "RS256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],

@@ -4,16 +4,19 @@
 //! redirect URI matching, one-time codes of 60 seconds, `iss` in the authorization
 //! response (RFC 9207), `client_secret_basic`, `client_secret_post` and
 //! `private_key_jwt`, userinfo,
-//! RP-initiated logout, and the Device Authorization Grant (RFC 8628) for
-//! sites that are allowed it. What a login proves comes from [`crate::txn`]; this
+//! RP-initiated logout, and for sites that are allowed them the Device
+//! Authorization Grant (RFC 8628) and CIBA (backchannel logins of a named
+//! citizen). What a login proves comes from [`crate::txn`]; this
 //! module only speaks the protocol.
 
 pub mod authorize;
+pub mod ciba;
 pub mod client_assertion;
 pub mod device;
 pub mod device_page;
 pub mod discovery;
 pub mod grant;
+pub mod login_hint;
 pub mod logout;
 pub mod token;
 pub mod userinfo;

@@ -1,7 +1,8 @@
 //! `/token`: a site redeems a grant for an ID token and an access token.
 //!
 //! Client authentication compares secrets in constant time. Each grant type
-//! (the authorization code here, the device code in [`super::device`]) only
+//! (the authorization code here, the device code in [`super::device`], CIBA
+//! in [`super::ciba`]) only
 //! decides whether its grant holds and what it carries ([`Granted`]); the
 //! tokens are issued by one function for all, so what a site receives does
 //! not depend on how the citizen logged in. A grant is taken from the store
@@ -107,13 +108,17 @@ pub fn parse_basic(v: &str) -> Option<(String, String)> {
     Some((dec(id)?, dec(secret)?))
 }
 
-/// Which client is calling (at `/token` and `/device_authorization`), by `client_secret_basic`, `client_secret_post`,
-/// `private_key_jwt` or (public) `none`.
+/// Which client is calling (at `/token`, `/device_authorization` and
+/// `/bc-authorize`: `endpoint` is its URL), by `client_secret_basic`,
+/// `client_secret_post`, `private_key_jwt` or (public) `none`. An assertion
+/// may name the issuer, the token endpoint or `endpoint` as its audience
+/// (CIBA §7.1 asks that of the backchannel endpoint).
 pub(super) async fn authenticate<'a>(
     app: &'a App,
     headers: &http::HeaderMap,
     form: &Params,
     request_id: &str,
+    endpoint: &str,
 ) -> Result<&'a OidcClient, TokenError> {
     let invalid = TokenError {
         basic_challenge: headers.contains_key(header::AUTHORIZATION),
@@ -144,7 +149,7 @@ pub(super) async fn authenticate<'a>(
             return Err(invalid);
         }
         let token_endpoint = format!("{}/token", app.config.issuer());
-        let audiences = [token_endpoint.as_str(), app.config.issuer()];
+        let audiences = [token_endpoint.as_str(), app.config.issuer(), endpoint];
         return match client_assertion::authenticate(
             app,
             token,
@@ -317,12 +322,16 @@ async fn redeem(
     request_id: &str,
 ) -> Result<Response, TokenError> {
     let (parts, form) = read_form(req).await?;
-    let client = authenticate(app, &parts.headers, &form, request_id).await?;
+    let token_endpoint = format!("{}/token", app.config.issuer());
+    let client = authenticate(app, &parts.headers, &form, request_id, &token_endpoint).await?;
     // One arm per grant type; each checks its grant and says what it carries.
     let granted = match form.get("grant_type") {
         Some("authorization_code") => code_grant(app, client, &form, request_id).await?,
         Some(super::device::GRANT_TYPE) => {
             super::device::redeem(app, client, &form, request_id).await?
+        }
+        Some(super::ciba::GRANT_TYPE) => {
+            super::ciba::redeem(app, client, &form, request_id).await?
         }
         None => {
             return Err(err(
@@ -335,7 +344,7 @@ async fn redeem(
             return Err(err(
                 StatusCode::BAD_REQUEST,
                 "unsupported_grant_type",
-                "only authorization_code and the device code are supported",
+                "only authorization_code, the device code and CIBA are supported",
             ))
         }
     };

@@ -10,27 +10,16 @@
 //! dedupes by `jti`, then fetches the request over the API.
 //!
 //! Delivery never holds up the citizen: it runs in a spawned task, at least
-//! once, with retries after 1 s, 5 s and 25 s on network errors, timeouts,
-//! 5xx, 408 and 429. Any 2xx is success; any other answer gives up. One
-//! shared outbound client ([`crate::outbound`], 5 s per attempt) serves every site; each
+//! once, with the retries of [`crate::outbound::deliver`] (1 s, 5 s, 25 s).
+//! One shared outbound client (5 s per attempt) serves every site; each
 //! attempt carries a `traceparent` in the trace of the request that ended it.
 
 use super::record::SignatureRecord;
 use crate::app::App;
 use crate::config::model::IdTokenAlg;
-use munjigi_providers::http_client::HttpClient;
-use munjigi_providers::ProviderError;
 use serde::Serialize;
-use std::time::Duration;
 
 pub const TYP: &str = "munjigi-notification+jwt";
-
-/// Waits before the second, third and fourth attempt.
-const BACKOFF: [Duration; 3] = [
-    Duration::from_secs(1),
-    Duration::from_secs(5),
-    Duration::from_secs(25),
-];
 
 #[derive(Debug, Serialize)]
 struct Notification<'a> {
@@ -93,62 +82,19 @@ pub fn notify(app: &App, r: &SignatureRecord) {
     }));
 }
 
-/// What one attempt came to.
-enum Attempt {
-    Delivered(u16),
-    Retry(String),
-    GiveUp(String),
-}
-
-async fn attempt(client: &HttpClient, url: &str, jws: &str) -> Attempt {
+async fn deliver(url: &str, jws: String, request: &str, site: &str) {
     let mut headers = http::HeaderMap::new();
     headers.insert(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/jose"),
     );
-    match client
-        .post(url, headers, bytes::Bytes::from(jws.to_owned()))
-        .await
-    {
-        Ok(resp) if resp.status.is_success() => Attempt::Delivered(resp.status.as_u16()),
-        Ok(resp)
-            if resp.status.is_server_error()
-                || resp.status == http::StatusCode::REQUEST_TIMEOUT
-                || resp.status == http::StatusCode::TOO_MANY_REQUESTS =>
-        {
-            Attempt::Retry(format!("HTTP {}", resp.status.as_u16()))
-        }
-        Ok(resp) => Attempt::GiveUp(format!("HTTP {}", resp.status.as_u16())),
-        Err(ProviderError::Transport(e)) => Attempt::Retry(e),
-        Err(e) => Attempt::GiveUp(e.to_string()),
-    }
-}
-
-async fn deliver(url: &str, jws: String, request: &str, site: &str) {
-    let Some(client) = crate::outbound::client() else {
-        tracing::error!(request, site, "webhook not delivered: no HTTP client");
-        return;
-    };
-    let attempts = BACKOFF.len() + 1;
-    for n in 1..=attempts {
-        match attempt(client, url, &jws).await {
-            Attempt::Delivered(status) => {
-                tracing::info!(request, site, attempt = n, status, "webhook delivered");
-                return;
-            }
-            Attempt::GiveUp(why) => {
-                tracing::warn!(request, site, attempt = n, outcome = %why, "webhook refused: not retried");
-                return;
-            }
-            Attempt::Retry(why) => match BACKOFF.get(n - 1) {
-                Some(wait) => {
-                    tracing::warn!(request, site, attempt = n, outcome = %why, retry_in_s = wait.as_secs(), "webhook attempt failed: will retry");
-                    tokio::time::sleep(*wait).await;
-                }
-                None => {
-                    tracing::error!(request, site, attempt = n, outcome = %why, "webhook not delivered: attempts exhausted");
-                }
-            },
-        }
-    }
+    crate::outbound::deliver(
+        url,
+        headers,
+        bytes::Bytes::from(jws),
+        "webhook",
+        request,
+        site,
+    )
+    .await;
 }

@@ -66,10 +66,21 @@ pub enum Family {
     /// A user code (digest of its normal form) → its device code's digest,
     /// as long as the device code lives.
     UserCode,
+    /// A CIBA request by its `auth_req_id`'s digest, until shortly after it
+    /// expires.
+    CibaRequest,
+    /// A redeemed `auth_req_id` (digest) → the token it produced, for replay
+    /// revocation.
+    UsedCiba,
+    /// A `login_hint_token`'s `jti` (digest of client and jti), until it expires.
+    CibaHintJti,
+    /// A citizen who rejected a site's CIBA push (`ciba-no:<site>:<keyed
+    /// digest of the phone>`): the site is silent for ten minutes.
+    CibaRefused,
 }
 
 impl Family {
-    pub const ALL: [Family; 21] = [
+    pub const ALL: [Family; 25] = [
         Family::Login,
         Family::Code,
         Family::UsedCode,
@@ -91,6 +102,10 @@ impl Family {
         Family::DeviceCode,
         Family::UsedDeviceCode,
         Family::UserCode,
+        Family::CibaRequest,
+        Family::UsedCiba,
+        Family::CibaHintJti,
+        Family::CibaRefused,
     ];
 
     /// The prefix every key of the family starts with.
@@ -117,6 +132,10 @@ impl Family {
             Family::DeviceCode => "device:",
             Family::UsedDeviceCode => "device-used:",
             Family::UserCode => "device-user:",
+            Family::CibaRequest => "ciba:",
+            Family::UsedCiba => "ciba-used:",
+            Family::CibaHintJti => "ciba-hint:",
+            Family::CibaRefused => "ciba-no:",
         }
     }
 

@@ -130,7 +130,7 @@ impl<'a> From<&'a LoginTxn> for LoginTxnV1<'a> {
             }
             // Never written in format 1 (see `super::encode`); the client
             // id above is all this shape could say of it.
-            Front::Device(_) => {}
+            Front::Device(_) | Front::Ciba(_) => {}
         }
         Self {
             id: Cow::Borrowed(&t.id),

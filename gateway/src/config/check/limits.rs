@@ -154,6 +154,20 @@ pub fn build(
             raw.starts_per_site.as_ref(),
             &base.site_starts,
         ),
+        ciba_person: list(
+            r,
+            at,
+            "ciba_pushes_per_person",
+            raw.ciba_pushes_per_person.as_ref(),
+            &base.ciba_person,
+        ),
+        ciba_misses: list(
+            r,
+            at,
+            "ciba_misses_per_site",
+            raw.ciba_misses_per_site.as_ref(),
+            &base.ciba_misses,
+        ),
         // Typed before any site is known: the deployment's alone.
         device_codes_per_client: deployment_only(
             r,

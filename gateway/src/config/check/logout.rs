@@ -49,7 +49,8 @@ pub(super) fn uris(
     (back, front)
 }
 
-fn one(r: &mut Report<'_>, id: &str, what: &str, u: &Spanned<String>) -> Option<String> {
+/// One URL the gateway calls a client at: the one URL rule, no fragment.
+pub(super) fn one(r: &mut Report<'_>, id: &str, what: &str, u: &Spanned<String>) -> Option<String> {
     let v = u.get_ref();
     if let Err(e) = check_url(v) {
         r.at(u.span(), format!("sites.{id}.oidc.{what}: {e}"));
