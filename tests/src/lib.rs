@@ -1611,3 +1611,55 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .map(|x| format!("{x:02x}"))
         .collect()
 }
+
+/// A compact ES256 JWS (raw r||s signature) of `claims` under `header`,
+/// signed with `key` by OpenSSL: client assertions and login hints made by
+/// the test, independent of the gateway's JOSE library.
+pub fn es256_jws(
+    key: &openssl::ec::EcKey<openssl::pkey::Private>,
+    header: &serde_json::Value,
+    claims: &serde_json::Value,
+) -> String {
+    use base64::Engine as _;
+    let b64u = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let signed = format!(
+        "{}.{}",
+        b64u(header.to_string().as_bytes()),
+        b64u(claims.to_string().as_bytes())
+    );
+    let digest = openssl::sha::sha256(signed.as_bytes());
+    let sig = openssl::ecdsa::EcdsaSig::sign(&digest, key).unwrap();
+    let mut raw = sig.r().to_vec_padded(32).unwrap();
+    raw.extend(sig.s().to_vec_padded(32).unwrap());
+    format!("{signed}.{}", b64u(&raw))
+}
+
+/// A new P-256 key: the key, its public JWK (with `kid`), and its private
+/// key as PKCS#8 PEM written to `pem`.
+pub fn ec_site_key(
+    pem: &Path,
+    kid: &str,
+) -> (
+    openssl::ec::EcKey<openssl::pkey::Private>,
+    serde_json::Value,
+) {
+    use base64::Engine as _;
+    use openssl::bn::{BigNum, BigNumContext};
+    use openssl::ec::{EcGroup, EcKey};
+    let b64u = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let group = EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1).unwrap();
+    let ec = EcKey::generate(&group).unwrap();
+    let mut x = BigNum::new().unwrap();
+    let mut y = BigNum::new().unwrap();
+    let mut ctx = BigNumContext::new().unwrap();
+    ec.public_key()
+        .affine_coordinates(&group, &mut x, &mut y, &mut ctx)
+        .unwrap();
+    let jwk = serde_json::json!({
+        "kty": "EC", "crv": "P-256", "kid": kid,
+        "x": b64u(&x.to_vec_padded(32).unwrap()), "y": b64u(&y.to_vec_padded(32).unwrap()),
+    });
+    let pkey = openssl::pkey::PKey::from_ec_key(ec.clone()).unwrap();
+    std::fs::write(pem, pkey.private_key_to_pem_pkcs8().unwrap()).unwrap();
+    (ec, jwk)
+}

@@ -67,19 +67,10 @@ fn now() -> u64 {
         .as_secs()
 }
 
-/// An ES256 client assertion (raw r||s signature) signed with `key`.
+/// An ES256 client assertion signed with `key`.
 fn es256_assertion(key: &EcKey<Private>, kid: &str, claims: &serde_json::Value) -> String {
     let header = serde_json::json!({"alg": "ES256", "typ": "JWT", "kid": kid});
-    let signed = format!(
-        "{}.{}",
-        b64u(header.to_string().as_bytes()),
-        b64u(claims.to_string().as_bytes())
-    );
-    let digest = openssl::sha::sha256(signed.as_bytes());
-    let sig = openssl::ecdsa::EcdsaSig::sign(&digest, key).unwrap();
-    let mut raw = sig.r().to_vec_padded(32).unwrap();
-    raw.extend(sig.s().to_vec_padded(32).unwrap());
-    format!("{signed}.{}", b64u(&raw))
+    es256_jws(key, &header, claims)
 }
 
 fn claims(aud: &str, jti: &str) -> serde_json::Value {
