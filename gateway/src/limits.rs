@@ -174,14 +174,25 @@ fn keys(kind: Kind, subject: &str, rules: &[Limit]) -> Vec<(String, Duration)> {
 /// Fails closed: a push is what an attacker wants.
 pub async fn push(app: &App, site: &str, phone: &Phone) -> Result<Reserved, GatewayError> {
     let rules = &site_limits(app, site).person;
-    let subject = person_subject(app, phone);
-    let windows = keys(Kind::Person, &subject, rules);
+    reserve(app, Kind::Person, &person_subject(app, phone), site, rules).await
+}
+
+/// Counts one event of `kind` for `subject`, to be taken back if it turns
+/// out not to count (fails closed; a refused event is not counted).
+async fn reserve(
+    app: &App,
+    kind: Kind,
+    subject: &str,
+    site: &str,
+    rules: &[Limit],
+) -> Result<Reserved, GatewayError> {
+    let windows = keys(kind, subject, rules);
     let d = count_windows(app, rules, &windows).await?;
     let reserved = Reserved {
         keys: windows.into_iter().map(|(k, _)| k).collect(),
     };
-    if let Err(e) = refused(app, Kind::Person, site, d) {
-        // A refused push is not a push: it must not lengthen the wait.
+    if let Err(e) = refused(app, kind, site, d) {
+        // A refused event is not an event: it must not lengthen the wait.
         reserved.refund(app).await;
         return Err(e);
     }
@@ -266,24 +277,16 @@ pub async fn ciba(app: &App, site: &str, phone: &Phone) -> Result<Reserved, Gate
     let l = site_limits(app, site);
     lenient(app, Kind::Site, site, site, &l.site_starts).await?;
     let subject = format!("{site}:{}", person_subject(app, phone));
-    let windows = keys(Kind::CibaPerson, &subject, &l.ciba_person);
-    let d = count_windows(app, &l.ciba_person, &windows).await?;
-    let reserved = Reserved {
-        keys: windows.into_iter().map(|(k, _)| k).collect(),
-    };
-    if let Err(e) = refused(app, Kind::CibaPerson, site, d) {
-        reserved.refund(app).await;
-        return Err(e);
-    }
-    Ok(reserved)
+    reserve(app, Kind::CibaPerson, &subject, site, &l.ciba_person).await
 }
 
-/// After a CIBA request named a person the provider does not know: counted,
-/// so a site cannot find out at leisure who holds which certificate (the
-/// push limits do not see these: nothing was pushed).
-pub async fn ciba_miss(app: &App, site: &str) -> Result<(), GatewayError> {
+/// Before a CIBA request of `site` asks a provider: counted as a person the
+/// provider may not know, and taken back once it knew them. Counted before
+/// asking, so parallel requests cannot outrun the count: a site cannot find
+/// out at leisure who holds which certificate.
+pub async fn ciba_miss(app: &App, site: &str) -> Result<Reserved, GatewayError> {
     let l = site_limits(app, site);
-    lenient(app, Kind::CibaMisses, site, site, &l.ciba_misses).await
+    reserve(app, Kind::CibaMisses, site, site, &l.ciba_misses).await
 }
 
 async fn lenient(

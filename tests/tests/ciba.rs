@@ -395,7 +395,7 @@ async fn in_ping_mode_the_gateway_tells_the_client_which_then_fetches_the_tokens
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_that_break_a_rule_are_refused_as_ciba_says_and_push_nothing() {
-    let w = world("ciba-refusals", "");
+    let w = world("ciba-refusals", "ciba_misses_per_site = [\"2/10m\"]\n");
     let phone = "010-3333-0001";
     let hint = person(phone, "kakao").to_string();
     type Case<'a> = (Vec<(&'a str, &'a str)>, u16, &'a str);
@@ -550,6 +550,9 @@ async fn requests_that_break_a_rule_are_refused_as_ciba_says_and_push_nothing() 
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
+    // (Once the first is approved: while it waits, any request to that
+    // person is refused as such.)
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     let r = back_office(
         &w,
         phone,
@@ -564,14 +567,27 @@ async fn requests_that_break_a_rule_are_refused_as_ciba_says_and_push_nothing() 
     );
     assert_eq!(sim_pushes(&w.sim_url, phone).len(), 1);
 
-    // A person the provider does not know.
-    let r = back_office(&w, "010-0000-0006", &[]).await;
-    assert_eq!(
-        (r.status, error_of(&r).as_str()),
-        (400, "unknown_user_id"),
-        "{}",
-        r.body
-    );
+    // A person the provider does not know; twice, then the site hears
+    // nothing more about anyone (known or not) for the window.
+    for _ in 0..2 {
+        let r = back_office(&w, "010-0000-0006", &[]).await;
+        assert_eq!(
+            (r.status, error_of(&r).as_str()),
+            (400, "unknown_user_id"),
+            "{}",
+            r.body
+        );
+    }
+    for phone in ["010-0000-0006", "010-3333-0008"] {
+        let r = back_office(&w, phone, &[]).await;
+        assert_eq!(
+            (r.status, error_of(&r).as_str()),
+            (503, "temporarily_unavailable"),
+            "{}",
+            r.body
+        );
+    }
+    assert!(sim_pushes(&w.sim_url, "010-3333-0008").is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -631,13 +647,12 @@ async fn polling_is_paced_the_tokens_come_once_and_a_replay_revokes_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejection_silences_the_site_for_that_person_expiry_ends_and_pushes_are_limited() {
     let w = world("ciba-reject", "ciba_pushes_per_person = [\"2/10m\"]\n");
-    // 010-0000-0001 rejects in the app.
+    // 010-0000-0001 rejects in the app. The site does not poll: its next
+    // request to that person is still refused (the rejection is seen).
     let r = back_office(&w, "010-0000-0001", &[]).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let id = r.json()["auth_req_id"].as_str().unwrap().to_owned();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let denied = poll(&w, &id).await;
-    assert_eq!(error_of(&denied), "access_denied", "{}", denied.body);
     let again = back_office(&w, "010-0000-0001", &[]).await;
     assert_eq!(
         (again.status, error_of(&again).as_str()),
@@ -645,22 +660,44 @@ async fn a_rejection_silences_the_site_for_that_person_expiry_ends_and_pushes_ar
         "{}",
         again.body
     );
+    assert!(again.body.contains("rejected"), "{}", again.body);
+    let denied = poll(&w, &id).await;
+    assert_eq!(error_of(&denied), "access_denied", "{}", denied.body);
+    assert!(denied.body.contains("rejected"), "{}", denied.body);
+    assert_eq!(sim_pushes(&w.sim_url, "010-0000-0001").len(), 1);
 
-    // 010-0000-0002 never answers: the request ends at its expiry.
+    // 010-0000-0002 never answers: while the request waits, no second push
+    // to that person from this site; the request ends at its expiry.
     let r = back_office(&w, "010-0000-0002", &[("requested_expiry", "30")]).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["expires_in"], 30);
     let id = r.json()["auth_req_id"].as_str().unwrap().to_owned();
+    let second = back_office(&w, "010-0000-0002", &[]).await;
+    assert_eq!(
+        (second.status, error_of(&second).as_str()),
+        (403, "access_denied"),
+        "{}",
+        second.body
+    );
+    assert!(second.body.contains("still waiting"), "{}", second.body);
+    assert_eq!(sim_pushes(&w.sim_url, "010-0000-0002").len(), 1);
 
-    // Two pushes to one person from this site, then no more.
+    // Two pushes to one person from this site (each approved before the
+    // next), then no more.
     for _ in 0..2 {
         let r = back_office(&w, "010-3333-0009", &[]).await;
         assert_eq!(r.status, 200, "{}", r.body);
+        tokio::time::sleep(Duration::from_millis(1500)).await;
     }
     let third = back_office(&w, "010-3333-0009", &[]).await;
     assert_eq!(
         (third.status, error_of(&third).as_str()),
         (403, "access_denied"),
+        "{}",
+        third.body
+    );
+    assert!(
+        third.body.contains("too many requests to this person"),
         "{}",
         third.body
     );

@@ -57,6 +57,8 @@ const KEPT_AFTER_EXPIRY_SECS: u64 = 60;
 pub const COOLDOWN_SECS: u64 = 600;
 /// How often the ping task moves a request on.
 const PING_DRIVE_EVERY: Duration = Duration::from_secs(2);
+/// Compare-and-swap tries to settle a record against the client's polls.
+const SETTLE_TRIES: usize = 20;
 /// The longest `client_notification_token` accepted (CIBA §7.1).
 const MAX_NOTIFICATION_TOKEN_LEN: usize = 1024;
 
@@ -75,8 +77,9 @@ pub struct CibaReturn {
     pub binding: Option<String>,
 }
 
-/// One CIBA request, under its `auth_req_id`'s digest. Nothing personal:
-/// the citizen's details stay in the login, as for any login.
+/// One CIBA request, under its `auth_req_id`'s digest. The citizen's
+/// details stay in the login, as for any login; once approved, the record
+/// holds the released claims until redeemed, as an authorization code does.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CibaRecord {
     pub id: String,
@@ -161,9 +164,9 @@ fn used_key(auth_req_id: &str) -> String {
 fn cooldown_key(site: &str, person: &str) -> String {
     Family::CibaRefused.key(&format!("{site}:{person}"))
 }
-/// Not a person's digest (those are hex): the site's guessing block.
-fn misses_key(site: &str) -> String {
-    Family::CibaRefused.key(&format!("{site}:misses"))
+/// The open request of a site to a person (its record's key).
+fn open_key(site: &str, person: &str) -> String {
+    Family::CibaRefused.key(&format!("{site}:{person}:open"))
 }
 
 fn bad(error: &'static str, description: &'static str) -> TokenError {
@@ -395,21 +398,31 @@ async fn authorize(
             unavailable("the provider is not available right now"),
         ));
     }
-    // Only now, with every check passed, is the hint used up.
-    if let Some((jti, exp)) = &hinted.once {
-        let k = super::client_assertion::jti_key(Family::CibaHintJti, &client.client_id, jti);
-        match super::client_assertion::consume_key(app.store.as_ref(), &k, *exp, now).await {
-            Ok(()) => {}
-            Err(super::client_assertion::ConsumeError::Refused(_)) => {
-                tracing::warn!(code = "MJ-O05", client = %client.client_id, reason = "replayed", req = request_id, "login hint refused");
-                return Err(bad("invalid_request", "login_hint_token was already used"));
-            }
-            Err(super::client_assertion::ConsumeError::Store(_)) => {
-                return Err(token::unavailable())
-            }
-        }
-    }
     let person = crate::limits::person_subject(app, &hinted.citizen.phone);
+    // One open request per person and site: the earlier one is moved on
+    // first (so a rejection in the app is seen even if the site never
+    // polled), and while it waits no second push goes out.
+    let open = open_key(&site.id, &person);
+    if let Some(prev) = app
+        .store
+        .get(&open)
+        .await
+        .map_err(|_| token::unavailable())?
+    {
+        let prev = String::from_utf8_lossy(&prev).into_owned();
+        let waiting = match drive(app, &prev).await {
+            Ok(Some(r)) => matches!(r.state, CibaState::Pending),
+            Ok(None) => false,
+            Err(_) => true,
+        };
+        if waiting {
+            return Err(refuse(
+                "open",
+                denied("a request to this person from this site is still waiting"),
+            ));
+        }
+        let _ = app.store.delete(&open).await;
+    }
     let silenced = app
         .store
         .get(&cooldown_key(&site.id, &person))
@@ -421,32 +434,49 @@ async fn authorize(
             denied("this person rejected a request from this site moments ago"),
         ));
     }
-    let blocked = app
-        .store
-        .get(&misses_key(&site.id))
-        .await
-        .map_err(|_| token::unavailable())?;
-    if blocked.is_some() {
-        return Err(refuse(
-            "misses",
-            unavailable("too many requests named unknown persons; try again later"),
-        ));
-    }
-    let reserved = match crate::limits::ciba(app, &site.id, &hinted.citizen.phone).await {
+    let miss = match crate::limits::ciba_miss(app, &site.id).await {
         Ok(r) => r,
-        Err(GatewayError::Limited(l)) if l.kind == munjigi_policy::limits::Kind::CibaPerson => {
-            return Err(refuse(
-                "limit",
-                denied("too many requests to this person; try again later"),
-            ));
-        }
         Err(_) => {
             return Err(refuse(
                 "limit",
-                unavailable("too many logins right now; try again shortly"),
+                unavailable("too many requests from this site; try again later"),
             ))
         }
     };
+    let reserved = match crate::limits::ciba(app, &site.id, &hinted.citizen.phone).await {
+        Ok(r) => r,
+        Err(e) => {
+            miss.refund(app).await;
+            return Err(match e {
+                GatewayError::Limited(l) if l.kind == munjigi_policy::limits::Kind::CibaPerson => {
+                    refuse(
+                        "limit",
+                        denied("too many requests to this person; try again later"),
+                    )
+                }
+                _ => refuse(
+                    "limit",
+                    unavailable("too many requests from this site; try again later"),
+                ),
+            });
+        }
+    };
+    // Only now, with every check passed, is the hint used up.
+    if let Some((jti, exp)) = &hinted.once {
+        let k = super::client_assertion::jti_key(Family::CibaHintJti, &client.client_id, jti);
+        let used = super::client_assertion::consume_key(app.store.as_ref(), &k, *exp, now).await;
+        if let Err(e) = used {
+            miss.refund(app).await;
+            reserved.refund(app).await;
+            return Err(match e {
+                super::client_assertion::ConsumeError::Refused(_) => {
+                    tracing::warn!(code = "MJ-O05", client = %client.client_id, reason = "replayed", req = request_id, "login hint refused");
+                    bad("invalid_request", "login_hint_token was already used")
+                }
+                super::client_assertion::ConsumeError::Store(_) => token::unavailable(),
+            });
+        }
+    }
 
     let auth_req_id = random::token(32).map_err(|_| token::unavailable())?;
     let digest = random::digest(&auth_req_id);
@@ -472,6 +502,7 @@ async fn authorize(
     .await;
     if audited.is_err() {
         reserved.refund(app).await;
+        miss.refund(app).await;
         tracing::error!(code = "MJ-A01", client = %client.client_id, req = request_id, "backchannel authentication refused: its audit record could not be written");
         return Err(token::unavailable());
     }
@@ -493,6 +524,7 @@ async fn authorize(
         Ok(t) => t,
         Err(_) => {
             reserved.refund(app).await;
+            miss.refund(app).await;
             return Err(token::unavailable());
         }
     };
@@ -524,24 +556,62 @@ async fn authorize(
                 .map_err(|_| token::unavailable())
         }
     };
-    put(&record).await?;
+    let undo = || async {
+        let _ = app.store.delete(&rkey).await;
+        let _ = app.txns.claim(&txn.id).await;
+    };
+    if put(&record).await.is_err() {
+        undo().await;
+        reserved.refund(app).await;
+        miss.refund(app).await;
+        return Err(token::unavailable());
+    }
+    let opened = app
+        .store
+        .put_new(&open, rkey.clone().into_bytes(), record.ttl(now))
+        .await;
+    if !matches!(opened, Ok(true)) {
+        // Another request to this person won the race (or the store failed).
+        undo().await;
+        reserved.refund(app).await;
+        miss.refund(app).await;
+        return Err(refuse(
+            "open",
+            denied("a request to this person from this site is still waiting"),
+        ));
+    }
     let started = flow::start(app, &txn, &provider_id, hinted.citizen).await;
     let started = match started {
         Ok(t) => t,
         Err(e) => {
-            let _ = app.store.delete(&rkey).await;
-            let _ = app.txns.claim(&txn.id).await;
+            undo().await;
+            let _ = app.store.delete(&open).await;
+            let known = !matches!(
+                e,
+                GatewayError::Provider(
+                    ProviderError::UnknownPerson
+                        | ProviderError::PersonMismatch
+                        | ProviderError::AccountUnusable
+                )
+            );
+            if known {
+                miss.refund(app).await;
+            }
             if !matches!(e, GatewayError::Provider(ProviderError::Protocol(_))) {
                 reserved.refund(app).await;
             }
-            return Err(start_refused(app, &site.id, &client.client_id, &e, request_id).await);
+            return Err(start_refused(&site.id, &client.client_id, &e, request_id));
         }
     };
-    // The provider's own expiry wins when it is sooner.
+    miss.refund(app).await;
+    // The provider's own expiry wins when it is sooner. The first record
+    // stays valid if this write fails: the push is out, answer its id.
     if let Some(a) = &started.attempt {
         if a.pending.expires_at < record.expires_at {
             record.expires_at = a.pending.expires_at;
-            put(&record).await?;
+            if put(&record).await.is_err() {
+                tracing::warn!(request = %id, req = request_id, "CIBA record not shortened to the provider's expiry");
+            }
         }
     }
     tracing::info!(request = %id, client = %client.client_id, provider = %provider_id, acr = required_level.short(), mode, req = request_id, "backchannel authentication started");
@@ -575,13 +645,7 @@ fn flow_cap(app: &App) -> u64 {
 }
 
 /// How a push that did not start is answered (CIBA §13).
-async fn start_refused(
-    app: &App,
-    site: &str,
-    client: &str,
-    e: &GatewayError,
-    request_id: &str,
-) -> TokenError {
+fn start_refused(site: &str, client: &str, e: &GatewayError, request_id: &str) -> TokenError {
     match e {
         GatewayError::Provider(
             ProviderError::UnknownPerson
@@ -594,20 +658,11 @@ async fn start_refused(
                 req = request_id,
                 "backchannel authentication named a person the provider does not know"
             );
-            if let Err(GatewayError::Limited(l)) = crate::limits::ciba_miss(app, site).await {
-                let _ = app
-                    .store
-                    .put(
-                        &misses_key(site),
-                        b"1".to_vec(),
-                        l.retry_after.max(Duration::from_secs(1)),
-                    )
-                    .await;
-                return unavailable("too many requests named unknown persons; try again later");
-            }
             bad("unknown_user_id", "the provider does not know this person")
         }
-        GatewayError::Limited(_) => denied("too many requests to this person; try again later"),
+        GatewayError::Limited(l) if l.kind == munjigi_policy::limits::Kind::Person => {
+            denied("too many requests to this person; try again later")
+        }
         other => {
             let code = crate::rescue::rescue_of(other).code;
             tracing::warn!(client, site, code, error = %other, req = request_id, "backchannel authentication could not push");
@@ -626,18 +681,21 @@ pub(crate) async fn drive(app: &App, rkey: &str) -> Result<Option<CibaRecord>, G
     if !matches!(rec.state, CibaState::Pending) {
         return Ok(Some(rec));
     }
-    let now = app.clock.now();
-    if now >= rec.expires_at {
-        let _ = app.txns.claim(&rec.txn).await;
-        return end(app, rkey, Failure::Expired).await;
-    }
+    let past = app.clock.now() >= rec.expires_at;
     let txn = match app.txns.load(&rec.txn).await {
         Ok((t, _)) => t,
+        Err(TxnError::Gone) if past => return end(app, rkey, Failure::Expired).await,
         // Another request holds it while completing; expiry ends it otherwise.
         Err(TxnError::Gone) => return Ok(Some(rec)),
         Err(e) => return Err(e.into()),
     };
+    // Asked even when late: a rejection in the app is a rejection (it
+    // silences the site), not an expiry.
     let txn = flow::refresh(app, txn).await?;
+    if past && !matches!(txn.state, State::Rejected) {
+        let _ = app.txns.claim(&txn.id).await;
+        return end(app, rkey, Failure::Expired).await;
+    }
     let txn = match txn.state {
         State::Completed => match flow::finish(app, txn).await? {
             Some(t) => t,
@@ -687,9 +745,14 @@ async fn complete(
         tracing::error!(request = %rec.id, client = %rec.client_id, error = %e, "CIBA login not completed: its audit record could not be written");
         return end(app, rkey, Failure::Config).await;
     }
-    let claims = match crate::login::release(app, &txn.id, &txn.request, &txn.policy, &outcome)? {
-        Ok(c) => c,
-        Err(refused) => {
+    let released = crate::login::release(app, &txn.id, &txn.request, &txn.policy, &outcome);
+    let claims = match released {
+        Ok(Ok(c)) => c,
+        Err(e) => {
+            tracing::error!(txn = %txn.id, request = %rec.id, client = %rec.client_id, error = %e, "claim release failed");
+            return end(app, rkey, Failure::Config).await;
+        }
+        Ok(Err(refused)) => {
             tracing::warn!(txn = %txn.id, request = %rec.id, client = %rec.client_id, code = refused.code(), "claim release refused");
             return end(app, rkey, Failure::Config).await;
         }
@@ -699,12 +762,19 @@ async fn complete(
         sid: random::token(16)?,
     };
     let after = settle(app, rkey, approved).await?;
-    app.runtime.metrics.login(
-        &txn.request.site_id,
-        txn.front.kind(),
-        crate::metrics::Left::completed,
-    );
-    tracing::info!(txn = %txn.id, request = %rec.id, client = %rec.client_id, provider = %outcome.provider, acr = outcome.level.short(), "CIBA login approved");
+    if after
+        .as_ref()
+        .is_some_and(|r| matches!(r.state, CibaState::Approved { .. }))
+    {
+        app.runtime.metrics.login(
+            &txn.request.site_id,
+            txn.front.kind(),
+            crate::metrics::Left::completed,
+        );
+        tracing::info!(txn = %txn.id, request = %rec.id, client = %rec.client_id, provider = %outcome.provider, acr = outcome.level.short(), "CIBA login approved");
+    } else {
+        tracing::warn!(txn = %txn.id, request = %rec.id, client = %rec.client_id, "CIBA login verified after its request ended: not used");
+    }
     Ok(after)
 }
 
@@ -720,7 +790,9 @@ fn decode(raw: &[u8]) -> Result<CibaRecord, GatewayError> {
 /// Moves a pending record to `to` (compare-and-swap against the client's
 /// polls); the record as it is after (unchanged if it had already ended).
 async fn settle(app: &App, rkey: &str, to: CibaState) -> Result<Option<CibaRecord>, GatewayError> {
-    for _ in 0..5 {
+    // The client's polls swap the record too (their time): retried until
+    // the record is no longer pending, within reason.
+    for _ in 0..SETTLE_TRIES {
         let Some(before) = app.store.get(rkey).await? else {
             return Ok(None);
         };
@@ -875,6 +947,7 @@ pub(super) async fn redeem(
 /// the client once (CIBA §10.2). The clear `auth_req_id` and notification
 /// token live only in this task.
 fn spawn_ping(app: Arc<App>, rkey: String, auth_req_id: String, bearer: String, endpoint: String) {
+    let deadline = app.clock.now().saturating_add(300 + KEPT_AFTER_EXPIRY_SECS);
     tokio::spawn(munjigi_providers::trace::propagate(async move {
         let ended = loop {
             tokio::time::sleep(PING_DRIVE_EVERY).await;
@@ -888,6 +961,9 @@ fn spawn_ping(app: Arc<App>, rkey: String, auth_req_id: String, bearer: String, 
                 Ok(None) => break None,
                 Err(e) => {
                     tracing::warn!(error = %e, "CIBA ping task: the request was not moved on; trying again");
+                    if app.clock.now() > deadline {
+                        break None;
+                    }
                 }
             }
         };

@@ -83,7 +83,14 @@ pub fn check_signed(
 ) -> Result<Hinted, HintRefusal> {
     let (header, claims) =
         client_assertion::verify_jws(token, keys).map_err(|r| from_assertion(&r))?;
-    if header.get("typ").and_then(Value::as_str) != Some(TYP) {
+    // RFC 7515 §4.1.9: compared without case, `application/` optional.
+    let typ = header.get("typ").and_then(Value::as_str).map(|t| {
+        let t = t.to_ascii_lowercase();
+        t.strip_prefix("application/")
+            .map(str::to_owned)
+            .unwrap_or(t)
+    });
+    if typ.as_deref() != Some(TYP) {
         return Err(HintRefusal::Invalid(
             "login_hint_token typ must be login-hint+jwt",
         ));

@@ -75,7 +75,8 @@ pub enum Family {
     /// A `login_hint_token`'s `jti` (digest of client and jti), until it expires.
     CibaHintJti,
     /// A citizen who rejected a site's CIBA push (`ciba-no:<site>:<keyed
-    /// digest of the phone>`): the site is silent for ten minutes.
+    /// digest of the phone>`): the site is silent for ten minutes; and a
+    /// site's open request to a person (`…:open` → the request's key).
     CibaRefused,
 }
 
