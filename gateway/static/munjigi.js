@@ -274,3 +274,29 @@
   if (left === 0) { go(); }
   window.setTimeout(go, 5000);
 }());
+
+/* The demo's call-centre and kiosk pages: ask the demo site (which polls the
+   gateway's /token for itself) whether the login ended, then show the page
+   again. Without JavaScript the page refreshes itself every five seconds. */
+(function () {
+  'use strict';
+  var root = document.getElementById('mj-demo-away');
+  if (!root) { return; }
+  var statusUrl = root.getAttribute('data-status-url');
+  var refreshUrl = root.getAttribute('data-refresh-url');
+  if (!statusUrl || !refreshUrl || refreshUrl.charAt(0) !== '/' || refreshUrl.charAt(1) === '/') { return; }
+  function poll() {
+    var xhr = new XMLHttpRequest();
+    xhr.open('GET', statusUrl);
+    xhr.timeout = 10000;
+    xhr.onload = function () {
+      var done = false;
+      try { done = JSON.parse(xhr.responseText).done === true; } catch (e) { done = false; }
+      if (done) { window.location.replace(refreshUrl); } else { setTimeout(poll, 3000); }
+    };
+    xhr.onerror = function () { setTimeout(poll, 5000); };
+    xhr.ontimeout = xhr.onerror;
+    xhr.send();
+  }
+  setTimeout(poll, 3000);
+}());

@@ -59,6 +59,51 @@ fn a_citizen_logs_in_on_the_demo_site_in_a_real_browser() {
     }
 }
 
+/// The demo's call-centre screen (CIBA) and kiosk (device grant) in a real
+/// browser: the operator's form by keyboard, the waiting page's script
+/// showing the verified caller; the kiosk's code typed on a 320 px phone page,
+/// the kiosk's script showing the welcome. Korean and English.
+#[test]
+fn the_call_centre_and_the_kiosk_work_in_a_real_browser() {
+    let dir = TempDir::new("browser-away");
+    let (_sim, sim_url) = start_simulator(
+        dir.path(),
+        &SimOpts {
+            approve_after_ms: 1500,
+            ..SimOpts::default()
+        },
+    );
+    let gw = start_gateway(
+        dir.path(),
+        &sim_url,
+        &GatewayOpts {
+            demo: true,
+            site_redirect: "http://127.0.0.1:9/cb".into(),
+            extra: "device_grant = true\nciba = true\nciba_unsigned_hints = true\n".into(),
+            ..GatewayOpts::default()
+        },
+    );
+    let script = repo_root().join("tests/browser/demo_away.mjs");
+    let shots = repo_root().join("target/browser-shots");
+    std::fs::create_dir_all(&shots).unwrap();
+    for lang in ["ko", "en"] {
+        let out = Command::new("node")
+            .arg(&script)
+            .arg(&gw.url)
+            .arg(&shots)
+            .arg(lang)
+            .output()
+            .expect("node");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && stdout.contains("OK:"),
+            "call centre and kiosk ({lang}) failed:\n{stdout}\n{stderr}\ngateway:\n{}",
+            gw.proc.drain().join("\n")
+        );
+    }
+}
+
 /// The demo's "sign a document": typed text (Korean) and a file read by the
 /// page's script (English), the receipt table, the receipt downloaded. The
 /// demo site here is its own site registered with `/demo/signed`, signing on.

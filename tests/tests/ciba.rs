@@ -588,6 +588,27 @@ async fn requests_that_break_a_rule_are_refused_as_ciba_says_and_push_nothing() 
         );
     }
     assert!(sim_pushes(&w.sim_url, "010-3333-0008").is_empty());
+
+    // Every authenticated request refused is audited with its client.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let log = audit(w.dir.path());
+    for needle in [
+        "ciba.refused",
+        "\"client\":\"plain\"",
+        "unauthorized_client",
+        "invalid_binding_message",
+        "expired_login_hint_token",
+        "unknown_user_id",
+    ] {
+        assert!(
+            log.contains(needle),
+            "{needle} missing from the audit log: {log}"
+        );
+    }
+    assert!(
+        !log.contains("stranger"),
+        "an unauthenticated client is not audited"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -706,4 +727,230 @@ async fn a_rejection_silences_the_site_for_that_person_expiry_ends_and_pushes_ar
     tokio::time::sleep(Duration::from_secs(31)).await;
     let expired = poll(&w, &id).await;
     assert_eq!(error_of(&expired), "expired_token", "{}", expired.body);
+}
+
+/// Polls a demo status URL until it says done (the demo site polls `/token`
+/// no faster than the gateway's interval).
+async fn until_done(b: &mut Browser, status_url: &str) {
+    for _ in 0..40 {
+        let s = b.get(status_url).await;
+        assert_eq!(s.status, 200, "{}", s.body);
+        if s.json()["done"] == true {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!("{status_url} never said done");
+}
+
+fn between<'a>(body: &'a str, start: &str, end: &str) -> &'a str {
+    let from = body
+        .find(start)
+        .unwrap_or_else(|| panic!("{start} not in {body}"))
+        + start.len();
+    let to = body[from..].find(end).unwrap() + from;
+    &body[from..to]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_call_centre_confirms_a_caller_and_its_kiosk_welcomes_a_citizen() {
+    let dir = TempDir::new("ciba-demo");
+    let (_sim, sim_url) = start_simulator(dir.path(), &SimOpts::default());
+    let gw = start_gateway(
+        dir.path(),
+        &sim_url,
+        &GatewayOpts {
+            demo: true,
+            site_redirect: "http://127.0.0.1:9/cb".into(),
+            extra: "device_grant = true\nciba = true\nciba_unsigned_hints = true\n".into(),
+            ..GatewayOpts::default()
+        },
+    );
+    let mut b = Browser::new(None);
+    let home = b.get(&format!("{}/demo", gw.url)).await;
+    assert!(
+        home.body.contains("/demo/callcentre") && home.body.contains("/demo/kiosk"),
+        "{}",
+        home.body
+    );
+
+    // The operator types the caller and sends the request.
+    let form = b.get(&format!("{}/demo/callcentre", gw.url)).await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    let csrf = form.input_value("csrf").unwrap();
+    let forged = b
+        .post(
+            &format!("{}/demo/callcentre", gw.url),
+            &[("csrf", "x"), ("name", HONG.name)],
+        )
+        .await;
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    let sent = b
+        .post(
+            &format!("{}/demo/callcentre", gw.url),
+            &[
+                ("csrf", &csrf),
+                ("name", HONG.name),
+                ("birthdate", HONG.birthdate),
+                ("phone", HONG.phone),
+                ("provider", "kakao"),
+            ],
+        )
+        .await;
+    assert_eq!(sent.status, 303, "{}", sent.body);
+    let wait = b.get(&format!("{}/demo/callcentre/wait", gw.url)).await;
+    assert_eq!(wait.status, 200, "{}", wait.body);
+    let code = between(
+        &wait.body,
+        "<strong class=\"mj-pushcode__value\">",
+        "</strong>",
+    )
+    .to_owned();
+    assert_eq!(code.len(), 4, "{code}");
+    let title = sim_pushes(&sim_url, HONG.phone).last().unwrap()["title"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(title.contains(&format!("확인 {code}")), "{title} / {code}");
+    until_done(&mut b, &format!("{}/demo/callcentre/status", gw.url)).await;
+    let done = b.get(&format!("{}/demo/callcentre/wait", gw.url)).await;
+    assert!(
+        done.body.contains("mj-away-claims") && done.body.contains(HONG.name),
+        "{}",
+        done.body
+    );
+    assert!(
+        done.body.contains("urn:munjigi:acr:substantial"),
+        "{}",
+        done.body
+    );
+
+    // A refused request is shown at the form with the gateway's error.
+    let refused = b
+        .post(
+            &format!("{}/demo/callcentre", gw.url),
+            &[
+                ("csrf", &csrf),
+                ("name", HONG.name),
+                ("birthdate", "1990"),
+                ("phone", HONG.phone),
+                ("provider", "kakao"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.body.contains("invalid_request"), "{}", refused.body);
+
+    // The kiosk shows a code and its QR code; a citizen finishes on a phone.
+    let (kiosk, _) = b.follow(&format!("{}/demo/kiosk", gw.url)).await;
+    assert_eq!(kiosk.status, 200, "{}", kiosk.body);
+    let user_code = between(&kiosk.body, "id=\"mj-user-code\">", "<").to_owned();
+    assert_eq!(user_code.len(), 9, "{user_code}");
+    assert!(
+        kiosk.body.contains("/device/qr?user_code="),
+        "{}",
+        kiosk.body
+    );
+    let mut phone = Browser::new(None);
+    let page = phone
+        .get(&format!("{}/device?user_code={user_code}", gw.url))
+        .await;
+    let pcsrf = page.input_value("csrf").unwrap();
+    let go = phone
+        .post(
+            &format!("{}/device", gw.url),
+            &[
+                ("csrf", &pcsrf),
+                ("user_code", &user_code),
+                ("action", "confirm"),
+            ],
+        )
+        .await;
+    assert_eq!(go.status, 303, "{}", go.body);
+    let wait = pick_and_submit(&mut phone, &go.location.unwrap(), &HONG).await;
+    let base = wait.trim_end_matches("/wait").to_owned();
+    let done = wait_done(&mut phone, &base).await;
+    assert_eq!(done["state"], "completed", "{done}");
+    phone
+        .follow(&absolute(&base, done["next"].as_str().unwrap()))
+        .await;
+    until_done(&mut b, &format!("{}/demo/kiosk/status", gw.url)).await;
+    let welcome = b.get(&format!("{}/demo/kiosk/wait", gw.url)).await;
+    assert!(
+        welcome
+            .body
+            .contains(&format!("환영합니다, {}님", HONG.name)),
+        "{}",
+        welcome.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_made_on_one_replica_is_redeemed_on_another_once() {
+    let redis = start_redis();
+    let dir = TempDir::new("ciba-replicas");
+    let (_, bo_jwk) = ec_site_key(&dir.path().join("bo-key.pem"), BO_KID);
+    std::fs::write(
+        dir.path().join("bo-jwks.json"),
+        serde_json::json!({ "keys": [bo_jwk] }).to_string(),
+    )
+    .unwrap();
+    let (_, cc_jwk) = ec_site_key(&dir.path().join("cc-key.pem"), KID);
+    std::fs::write(
+        dir.path().join("cc-jwks.json"),
+        serde_json::json!({ "keys": [cc_jwk] }).to_string(),
+    )
+    .unwrap();
+    let (_sim, sim_url) = start_simulator(dir.path(), &SimOpts::default());
+    // One audit file per replica is the rule: none here.
+    let extra = sites(free_port()).replace("[audit]\npath = \"audit.log\"\n", "")
+        + &format!(
+            "\n[store]\nkind = \"redis\"\nurl = {{ value = \"redis://127.0.0.1:{}\" }}\n",
+            redis.port
+        );
+    let a = start_gateway(
+        dir.path(),
+        &sim_url,
+        &GatewayOpts {
+            site_redirect: "http://127.0.0.1:9/cb".into(),
+            extra,
+            ..GatewayOpts::default()
+        },
+    );
+    let (_b, b_url) = start_replica(&a.config, "b");
+    let hint = person("010-3333-0004", "kakao").to_string();
+    let form = |id: String| {
+        vec![
+            (
+                "grant_type".to_owned(),
+                "urn:openid:params:grant-type:ciba".to_owned(),
+            ),
+            ("auth_req_id".to_owned(), id),
+            ("client_id".to_owned(), "backoffice".to_owned()),
+            ("client_secret".to_owned(), BO_SECRET.to_owned()),
+        ]
+    };
+    let started = Browser::new(None)
+        .post(
+            &format!("{}/bc-authorize", a.url),
+            &[
+                ("client_id", "backoffice"),
+                ("client_secret", BO_SECRET),
+                ("scope", "openid"),
+                ("login_hint", &hint),
+                ("binding_message", "4821"),
+            ],
+        )
+        .await;
+    assert_eq!(started.status, 200, "{}", started.body);
+    let id = started.json()["auth_req_id"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let f = form(id.clone());
+    let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let tokens = Browser::new(None).post(&format!("{b_url}/token"), &f).await;
+    assert_eq!(tokens.status, 200, "redeemed on B: {}", tokens.body);
+    let again = Browser::new(None)
+        .post(&format!("{}/token", a.url), &f)
+        .await;
+    assert_eq!(error_of(&again), "invalid_grant", "{}", again.body);
 }

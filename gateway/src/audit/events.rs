@@ -170,6 +170,15 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         agent: Option<String>,
     },
+    /// An authenticated client's CIBA request refused before any push:
+    /// `reason` is the CIBA error code answered (`invalid_request`,
+    /// `access_denied`, `unknown_user_id`, …).
+    #[serde(rename = "ciba.refused")]
+    CibaRefused {
+        client: String,
+        site: String,
+        reason: &'static str,
+    },
     /// A CIBA request ended: `approved`, `denied`, `expired` (the login itself
     /// is `login.completed` / `login.failed` with front `ciba`) or
     /// `redeemed` by the client.
@@ -472,6 +481,18 @@ pub async fn ciba_requested(app: &App, event: Event) -> Result<(), GatewayError>
         return Ok(());
     }
     login_record(app, event).await
+}
+
+/// An authenticated client's CIBA request refused (queued, not waited for).
+pub fn ciba_refused(app: &App, client: &str, site: &str, reason: &'static str) {
+    if off(app) {
+        return;
+    }
+    app.runtime.audit.record(Event::CibaRefused {
+        client: client.to_owned(),
+        site: site.to_owned(),
+        reason,
+    });
 }
 
 /// A CIBA request ended (`outcome`: approved, denied, expired, redeemed).

@@ -36,9 +36,10 @@ pub mod verify;
 mod writer;
 
 pub use events::{
-    ciba_ended, ciba_requested, config_reloaded, device_ended, device_requested, limit_tripped,
-    login_completed, login_failed, login_returned, login_started, refuses_logins, signature_failed,
-    signature_requested, signer_changed, signer_confirmed, verified_login_completed, Event, Via,
+    ciba_ended, ciba_refused, ciba_requested, config_reloaded, device_ended, device_requested,
+    limit_tripped, login_completed, login_failed, login_returned, login_started, refuses_logins,
+    signature_failed, signature_requested, signer_changed, signer_confirmed,
+    verified_login_completed, Event, Via,
 };
 
 use crate::clock::Clock;

@@ -17,8 +17,8 @@
 
 use crate::app::App;
 use crate::pages::{
-    self, DemoClaim, DemoHomeView, DemoResultView, DemoSignError, DemoSignView, DemoSignedOutcome,
-    DemoSignedView,
+    self, DemoAway, DemoClaim, DemoHomeView, DemoResultView, DemoSignError, DemoSignView,
+    DemoSignedOutcome, DemoSignedView,
 };
 use crate::random;
 use crate::rescue::{Ctx, GatewayError};
@@ -34,7 +34,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 use subtle::ConstantTimeEq;
 
-const COOKIE: &str = "mj_demo";
+pub(super) const COOKIE: &str = "mj_demo";
 const MAX_SESSIONS: usize = 10_000;
 /// The largest file the demo signs (its form's script refuses larger ones).
 const MAX_FILE_BYTES: usize = 256 * 1024;
@@ -44,17 +44,19 @@ const MAX_SIGN_FORM: usize = 4 * MAX_FILE_BYTES;
 const MAX_RECEIPTS: usize = 20;
 
 #[derive(Default, Clone)]
-struct DemoSession {
+pub(super) struct DemoSession {
     state: String,
     nonce: String,
     verifier: String,
     result: Option<DemoResult>,
-    /// The sign form's CSRF token.
-    csrf: String,
+    /// The sign form's (and the call centre's) CSRF token.
+    pub(super) csrf: String,
     /// The state of the signature request under way.
     sign_state: Option<String>,
     /// (request id, receipt JWS) of the requests signed in this session.
     receipts: Vec<(String, String)>,
+    /// A call-centre or kiosk login under way ([`super::away`]).
+    pub(super) away: Option<super::away::Away>,
 }
 
 #[derive(Clone)]
@@ -69,20 +71,20 @@ fn sessions() -> &'static Mutex<HashMap<String, DemoSession>> {
     S.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
-fn with_sessions<T>(f: impl FnOnce(&mut HashMap<String, DemoSession>) -> T) -> T {
+pub(super) fn with_sessions<T>(f: impl FnOnce(&mut HashMap<String, DemoSession>) -> T) -> T {
     let mut guard = sessions()
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     f(&mut guard)
 }
 
-struct Client {
-    client_id: String,
+pub(super) struct Client {
+    pub(super) client_id: String,
     secret: Vec<u8>,
     redirect_uri: String,
 }
 
-fn client(app: &App) -> Result<Client, GatewayError> {
+pub(super) fn client(app: &App) -> Result<Client, GatewayError> {
     let site_id = app
         .config
         .demo
@@ -107,7 +109,7 @@ fn client(app: &App) -> Result<Client, GatewayError> {
     })
 }
 
-fn http_client(app: &App) -> Result<HttpClient, GatewayError> {
+pub(super) fn http_client(app: &App) -> Result<HttpClient, GatewayError> {
     let ca = match &app.config.tls {
         Some(t) => Some(std::fs::read(&t.cert_chain).map_err(GatewayError::config)?),
         None => None,
@@ -124,13 +126,28 @@ pub async fn route(
 ) -> Result<Response, GatewayError> {
     let path = req.uri().path().to_owned();
     match (req.method().clone(), path.as_str()) {
-        (Method::GET, "/demo") | (Method::GET, "/demo/") => home(req.headers(), ctx),
+        (Method::GET, "/demo") | (Method::GET, "/demo/") => home(app, req.headers(), ctx),
         (Method::GET, "/demo/login") => login(app),
         (Method::GET, "/demo/callback") => callback(app, req, ctx).await,
         (Method::GET, "/demo/logout") => logout(app, req.headers()),
         (Method::GET, "/demo/sign") => sign_form(app, req.headers(), ctx),
         (Method::POST, "/demo/sign") => sign(app, req, ctx).await,
         (Method::GET, "/demo/signed") => signed(app, req, ctx).await,
+        (Method::GET, "/demo/callcentre") => super::away::callcentre_form(app, req.headers(), ctx),
+        (Method::POST, "/demo/callcentre") => super::away::callcentre_start(app, req, ctx).await,
+        (Method::GET, "/demo/callcentre/wait") => {
+            super::away::wait(app, req.headers(), ctx, DemoAway::CallCentre).await
+        }
+        (Method::GET, "/demo/callcentre/status") => {
+            super::away::status(app, req.headers(), DemoAway::CallCentre).await
+        }
+        (Method::GET, "/demo/kiosk") => super::away::kiosk_start(app, req.headers()).await,
+        (Method::GET, "/demo/kiosk/wait") => {
+            super::away::wait(app, req.headers(), ctx, DemoAway::Kiosk).await
+        }
+        (Method::GET, "/demo/kiosk/status") => {
+            super::away::status(app, req.headers(), DemoAway::Kiosk).await
+        }
         (Method::GET, p) if p.starts_with("/demo/receipt/") => {
             receipt(req.headers(), p.trim_start_matches("/demo/receipt/"))
         }
@@ -138,11 +155,12 @@ pub async fn route(
     }
 }
 
-fn lang_hrefs(path: &str) -> (String, String) {
+pub(super) fn lang_hrefs(path: &str) -> (String, String) {
     (format!("{path}?lang=ko"), format!("{path}?lang=en"))
 }
 
-fn home(headers: &HeaderMap, ctx: &Ctx) -> Result<Response, GatewayError> {
+fn home(app: &App, headers: &HeaderMap, ctx: &Ctx) -> Result<Response, GatewayError> {
+    let (ciba, device) = super::away::allowed(app);
     let result = crate::web::cookies::get(headers, COOKIE)
         .and_then(|sid| with_sessions(|s| s.get(sid).and_then(|d| d.result.clone())));
     let (ko, en) = lang_hrefs("/demo");
@@ -151,6 +169,8 @@ fn home(headers: &HeaderMap, ctx: &Ctx) -> Result<Response, GatewayError> {
             lang: ctx.lang,
             login_href: "/demo/login",
             sign_href: "/demo/sign",
+            callcentre_href: ciba.then_some("/demo/callcentre"),
+            kiosk_href: device.then_some("/demo/kiosk"),
             lang_ko_href: &ko,
             lang_en_href: &en,
         }),
@@ -214,7 +234,7 @@ fn login(app: &App) -> Result<Response, GatewayError> {
     ))
 }
 
-fn store_session(sid: &str, session: DemoSession) {
+pub(super) fn store_session(sid: &str, session: DemoSession) {
     with_sessions(|s| {
         if s.len() >= MAX_SESSIONS {
             s.clear();
@@ -234,8 +254,17 @@ fn session_cookie(app: &App, sid: &str) -> String {
     )
 }
 
+/// `r` with the demo session's cookie when the session is new.
+pub(super) fn with_session_cookie(app: &App, r: Response, sid: &str, new: bool) -> Response {
+    if new {
+        respond::with_cookie(r, &session_cookie(app, sid))
+    } else {
+        r
+    }
+}
+
 /// `client_secret_basic`: id and secret form-encoded, then base64 (RFC 6749 2.3.1).
-fn basic_auth(c: &Client) -> Result<HeaderValue, GatewayError> {
+pub(super) fn basic_auth(c: &Client) -> Result<HeaderValue, GatewayError> {
     let enc = |s: &str| {
         crate::web::params::encode(&[("x", s)])
             .trim_start_matches("x=")
@@ -249,11 +278,11 @@ fn basic_auth(c: &Client) -> Result<HeaderValue, GatewayError> {
     HeaderValue::from_str(&format!("Basic {basic}")).map_err(GatewayError::encode)
 }
 
-fn eq(a: &str, b: &str) -> bool {
+pub(super) fn eq(a: &str, b: &str) -> bool {
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
-fn flatten(v: &serde_json::Value) -> Vec<(String, String)> {
+pub(super) fn flatten(v: &serde_json::Value) -> Vec<(String, String)> {
     v.as_object()
         .map(|o| {
             o.iter()
@@ -295,7 +324,7 @@ async fn verify_receipt(
 }
 
 /// Verifies an ID token of the gateway against its `/jwks`; returns the claims.
-async fn verify_jws(
+pub(super) async fn verify_jws(
     http: &HttpClient,
     base: &str,
     jws: &str,
@@ -469,7 +498,7 @@ fn logout(app: &App, headers: &HeaderMap) -> Result<Response, GatewayError> {
 }
 
 /// The demo session of this browser, made if it has none; true when new.
-fn session_of(headers: &HeaderMap) -> Result<(String, DemoSession, bool), GatewayError> {
+pub(super) fn session_of(headers: &HeaderMap) -> Result<(String, DemoSession, bool), GatewayError> {
     if let Some(sid) = crate::web::cookies::get(headers, COOKIE) {
         if let Some(d) = with_sessions(|s| s.get(sid).cloned()) {
             return Ok((sid.to_owned(), d, false));
@@ -478,7 +507,7 @@ fn session_of(headers: &HeaderMap) -> Result<(String, DemoSession, bool), Gatewa
     Ok((random::token(32)?, DemoSession::default(), true))
 }
 
-fn page(r: Result<String, pages::PageError>) -> Result<String, GatewayError> {
+pub(super) fn page(r: Result<String, pages::PageError>) -> Result<String, GatewayError> {
     r.map_err(GatewayError::render)
 }
 

@@ -230,11 +230,31 @@ async fn authorize(
     let (parts, form) = token::read_form(req).await?;
     let endpoint = format!("{}/bc-authorize", app.config.issuer());
     let client = token::authenticate(app, &parts.headers, &form, request_id, &endpoint).await?;
-    let Some(grant) = &client.ciba else {
-        tracing::warn!(client = %client.client_id, req = request_id, "backchannel authentication by a client not allowed CIBA");
-        return Err(bad("unauthorized_client", "this client may not use CIBA"));
-    };
     let Some((site, _)) = app.config.client(&client.client_id) else {
+        return Err(token::unavailable());
+    };
+    let asked = if client.ciba.is_none() {
+        tracing::warn!(client = %client.client_id, req = request_id, "backchannel authentication by a client not allowed CIBA");
+        Err(bad("unauthorized_client", "this client may not use CIBA"))
+    } else {
+        ask(app, client, site, &form, &endpoint, request_id).await
+    };
+    if let Err(e) = &asked {
+        crate::audit::ciba_refused(app, &client.client_id, &site.id, e.code());
+    }
+    asked
+}
+
+/// The request of an authenticated client (audited when refused).
+async fn ask(
+    app: &Arc<App>,
+    client: &OidcClient,
+    site: &crate::config::model::Site,
+    form: &crate::web::Params,
+    endpoint: &str,
+    request_id: &str,
+) -> Result<Response, TokenError> {
+    let Some(grant) = &client.ciba else {
         return Err(token::unavailable());
     };
     let refuse = |reason: &'static str, e: TokenError| {
@@ -283,7 +303,7 @@ async fn authorize(
                     ),
                 ));
             };
-            let audiences = [app.config.issuer(), endpoint.as_str()];
+            let audiences = [app.config.issuer(), endpoint];
             login_hint::check_signed(t, &client.client_id, keys, &audiences, now)
         }
         (None, Some(h)) if grant.unsigned_hints => login_hint::check_unsigned(h),

@@ -47,6 +47,11 @@ pub(super) const fn err(
 }
 
 impl TokenError {
+    /// The OAuth error code (`invalid_request`, …).
+    pub fn code(&self) -> &'static str {
+        self.error
+    }
+
     pub fn response(&self) -> Response {
         let mut r = respond::json(
             self.status,

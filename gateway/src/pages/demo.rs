@@ -14,6 +14,10 @@ pub struct DemoHomeView<'a> {
     pub login_href: &'a str,
     /// The "sign a document" page.
     pub sign_href: &'a str,
+    /// The call-centre and kiosk pages, when the demo client may use CIBA
+    /// and the device grant.
+    pub callcentre_href: Option<&'a str>,
+    pub kiosk_href: Option<&'a str>,
     pub lang_ko_href: &'a str,
     pub lang_en_href: &'a str,
 }
@@ -172,4 +176,117 @@ pub fn demo_result(v: &DemoResultView<'_>) -> Result<String, PageError> {
         ],
     };
     Ok(page.render()?)
+}
+
+/// The call centre's form: the caller's details and their provider.
+pub struct DemoCallCentreView<'a> {
+    pub lang: Lang,
+    pub action: &'a str,
+    pub csrf: &'a str,
+    /// (provider id, its name in this language), the site's providers.
+    pub providers: &'a [(&'a str, &'a str)],
+    pub name: &'a str,
+    pub birthdate: &'a str,
+    pub phone: &'a str,
+    pub provider: &'a str,
+    /// The gateway's refusal (`error: description`), shown at the form.
+    pub error: Option<&'a str>,
+    pub home_href: &'a str,
+    pub lang_ko_href: &'a str,
+    pub lang_en_href: &'a str,
+}
+
+/// Which back-channel demo a waiting page belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DemoAway {
+    CallCentre,
+    Kiosk,
+}
+
+/// Where a call-centre or kiosk login stands.
+pub enum DemoAwayState<'a> {
+    /// Waiting for the citizen; `code` is the binding code (call centre,
+    /// empty when the app shows none) or the user code (kiosk).
+    Waiting {
+        code: &'a str,
+        /// The kiosk's QR code image and the address to type the code at.
+        qr_src: &'a str,
+        verification_uri: &'a str,
+        status_url: &'a str,
+        refresh_url: &'a str,
+    },
+    /// Logged in: the verified ID token's claims.
+    Done {
+        name: &'a str,
+        claims: &'a [DemoClaim<'a>],
+    },
+    /// Rejected, expired, refused: the OAuth error code.
+    Failed { reason: &'a str },
+}
+
+pub struct DemoAwayView<'a> {
+    pub lang: Lang,
+    pub kind: DemoAway,
+    pub state: DemoAwayState<'a>,
+    pub again_href: &'a str,
+    pub home_href: &'a str,
+    pub lang_ko_href: &'a str,
+    pub lang_en_href: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "demo_callcentre.html")]
+struct DemoCallCentrePage<'a> {
+    frame: Frame<'a>,
+    v: &'a DemoCallCentreView<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "demo_away.html")]
+struct DemoAwayPage<'a> {
+    frame: Frame<'a>,
+    v: &'a DemoAwayView<'a>,
+    kiosk: bool,
+    welcome: String,
+    read_code: String,
+}
+
+pub fn demo_callcentre(v: &DemoCallCentreView<'_>) -> Result<String, PageError> {
+    let t = Frame::texts(v.lang);
+    let mut frame = Frame::new(
+        v.lang,
+        t.demo_cc_title.to_owned(),
+        v.lang_ko_href,
+        v.lang_en_href,
+    );
+    frame.demo = true;
+    Ok(DemoCallCentrePage { frame, v }.render()?)
+}
+
+pub fn demo_away(v: &DemoAwayView<'_>) -> Result<String, PageError> {
+    let t = Frame::texts(v.lang);
+    let kiosk = v.kind == DemoAway::Kiosk;
+    let title = match (&v.state, kiosk) {
+        (DemoAwayState::Waiting { .. }, true) => t.demo_kiosk_title,
+        (DemoAwayState::Waiting { .. }, false) => t.demo_cc_wait_title,
+        (DemoAwayState::Done { .. }, _) => t.demo_away_done_title,
+        (DemoAwayState::Failed { .. }, _) => t.demo_away_failed_title,
+    };
+    let mut frame = Frame::new(v.lang, title.to_owned(), v.lang_ko_href, v.lang_en_href);
+    frame.demo = true;
+    // Polls the status while waiting; the page works without it.
+    frame.script = matches!(v.state, DemoAwayState::Waiting { .. });
+    let (welcome, read_code) = match &v.state {
+        DemoAwayState::Done { name, .. } => ((t.demo_kiosk_welcome)(name), String::new()),
+        DemoAwayState::Waiting { .. } => (String::new(), t.demo_cc_read_code.to_owned()),
+        DemoAwayState::Failed { .. } => (String::new(), String::new()),
+    };
+    Ok(DemoAwayPage {
+        frame,
+        v,
+        kiosk,
+        welcome,
+        read_code,
+    }
+    .render()?)
 }

@@ -31,7 +31,8 @@ mod tests;
 
 pub use chooser::{chooser, ChooserView, ProviderChoice};
 pub use demo::{
-    demo_home, demo_result, demo_sign, demo_signed, DemoClaim, DemoHomeView, DemoResultView,
+    demo_away, demo_callcentre, demo_home, demo_result, demo_sign, demo_signed, DemoAway,
+    DemoAwayState, DemoAwayView, DemoCallCentreView, DemoClaim, DemoHomeView, DemoResultView,
     DemoSignError, DemoSignView, DemoSignedOutcome, DemoSignedView,
 };
 pub use device::{device, DeviceEnd, DeviceStep, DeviceView};

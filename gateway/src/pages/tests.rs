@@ -882,10 +882,23 @@ fn demo_home_in_both_languages() {
             lang,
             login_href: "/demo/login",
             sign_href: "/demo/sign",
+            callcentre_href: None,
+            kiosk_href: None,
             lang_ko_href: "/x?lang=ko",
             lang_en_href: "/x?lang=en",
         };
         let html = demo_home(&v).unwrap();
+        assert!(!html.contains("/demo/callcentre") && !html.contains("/demo/kiosk"));
+        let with = demo_home(&DemoHomeView {
+            callcentre_href: Some("/demo/callcentre"),
+            kiosk_href: Some("/demo/kiosk"),
+            ..v
+        })
+        .unwrap();
+        assert_common(&with, lang);
+        assert!(
+            with.contains("href=\"/demo/callcentre\"") && with.contains("href=\"/demo/kiosk\"")
+        );
         assert_common(&html, lang);
         assert!(html.contains("href=\"/demo/login\""));
         assert!(html.contains("href=\"/demo/sign\""));
@@ -1021,4 +1034,99 @@ fn static_files_are_self_contained() {
     assert!(!CSS.contains("@import") && !CSS.contains("url("));
     assert!(!JS.contains("eval(") && !JS.contains("innerHTML"));
     assert!(CSS_PATH.starts_with("/static/") && JS_PATH.starts_with("/static/"));
+}
+
+#[test]
+fn demo_call_centre_form_escapes_what_was_typed_and_shows_the_gateways_refusal() {
+    for lang in langs() {
+        let providers = [("kakao", "카카오"), ("naver", HOSTILE)];
+        let html = demo_callcentre(&DemoCallCentreView {
+            lang,
+            action: "/demo/callcentre",
+            csrf: "tok",
+            providers: &providers,
+            name: HOSTILE,
+            birthdate: "1990-01-31",
+            phone: "010",
+            provider: "naver",
+            error: Some("invalid_request: <b>x</b>"),
+            home_href: "/demo",
+            lang_ko_href: "/x?lang=ko",
+            lang_en_href: "/x?lang=en",
+        })
+        .unwrap();
+        assert_common(&html, lang);
+        assert!(!html.contains("<script>alert"), "escaped");
+        assert!(html.contains("role=\"alert\"") && html.contains("invalid_request: &#60;b&#62;x"));
+        assert!(html.contains("<option value=\"naver\" selected>"));
+        assert!(html.contains("for=\"provider\"") && html.contains("name=\"csrf\" value=\"tok\""));
+    }
+}
+
+#[test]
+fn demo_away_pages_wait_then_show_the_result_in_both_languages() {
+    for lang in langs() {
+        let t = Text::of(lang);
+        for kind in [DemoAway::CallCentre, DemoAway::Kiosk] {
+            let waiting = demo_away(&DemoAwayView {
+                lang,
+                kind,
+                state: DemoAwayState::Waiting {
+                    code: "4821",
+                    qr_src: "/device/qr?user_code=BCDF-GHJK",
+                    verification_uri: "/device",
+                    status_url: "/demo/kiosk/status",
+                    refresh_url: "/demo/kiosk/wait",
+                },
+                again_href: "/demo/kiosk",
+                home_href: "/demo",
+                lang_ko_href: "/x?lang=ko",
+                lang_en_href: "/x?lang=en",
+            })
+            .unwrap();
+            assert_common(&waiting, lang);
+            assert!(waiting.contains("4821") && waiting.contains("role=\"status\""));
+            assert!(waiting.contains("data-status-url=\"/demo/kiosk/status\""));
+            assert!(waiting.contains("<noscript><meta http-equiv=\"refresh\""));
+            assert_eq!(waiting.contains("mj-kiosk-qr"), kind == DemoAway::Kiosk);
+            assert_eq!(
+                waiting.contains(t.demo_cc_script),
+                kind == DemoAway::CallCentre
+            );
+            let claims = [DemoClaim {
+                name: "name",
+                value: HOSTILE,
+            }];
+            let done = demo_away(&DemoAwayView {
+                lang,
+                kind,
+                state: DemoAwayState::Done {
+                    name: HOSTILE,
+                    claims: &claims,
+                },
+                again_href: "/demo/kiosk",
+                home_href: "/demo",
+                lang_ko_href: "/x?lang=ko",
+                lang_en_href: "/x?lang=en",
+            })
+            .unwrap();
+            assert_common(&done, lang);
+            assert!(!done.contains("<script>alert") && done.contains("mj-away-claims"));
+            assert_eq!(done.contains("mj-kiosk-welcome"), kind == DemoAway::Kiosk);
+            assert!(!done.contains("http-equiv=\"refresh\""));
+            let failed = demo_away(&DemoAwayView {
+                lang,
+                kind,
+                state: DemoAwayState::Failed {
+                    reason: "access_denied",
+                },
+                again_href: "/demo/kiosk",
+                home_href: "/demo",
+                lang_ko_href: "/x?lang=ko",
+                lang_en_href: "/x?lang=en",
+            })
+            .unwrap();
+            assert!(failed.contains("access_denied") && failed.contains(t.demo_away_failed_lead));
+        }
+    }
 }
