@@ -156,6 +156,9 @@ async fn serve(path: PathBuf) -> Result<(), String> {
         "munjigi listening on {scheme}://{addr} as {}",
         app.config.public_url
     );
+    if munjigi::demo::site::pushes_for_anyone(&app) {
+        eprintln!("warning: the demo's call-centre screen (/demo/callcentre) lets any visitor ask for a push to any phone: serve [demo] with the simulator only");
+    }
     let admin = munjigi::admin::bind(&app.config).await?;
     let live = munjigi::reload::Live::new(app);
     if let Some(admin) = admin {

@@ -284,7 +284,9 @@
   if (!root) { return; }
   var statusUrl = root.getAttribute('data-status-url');
   var refreshUrl = root.getAttribute('data-refresh-url');
-  if (!statusUrl || !refreshUrl || refreshUrl.charAt(0) !== '/' || refreshUrl.charAt(1) === '/') { return; }
+  var target;
+  try { target = new URL(refreshUrl, window.location.href); } catch (e) { return; }
+  if (!statusUrl || target.origin !== window.location.origin) { return; }
   function poll() {
     var xhr = new XMLHttpRequest();
     xhr.open('GET', statusUrl);
@@ -292,7 +294,7 @@
     xhr.onload = function () {
       var done = false;
       try { done = JSON.parse(xhr.responseText).done === true; } catch (e) { done = false; }
-      if (done) { window.location.replace(refreshUrl); } else { setTimeout(poll, 3000); }
+      if (done) { window.location.replace(target.href); } else { setTimeout(poll, 3000); }
     };
     xhr.onerror = function () { setTimeout(poll, 5000); };
     xhr.ontimeout = xhr.onerror;

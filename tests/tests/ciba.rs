@@ -614,15 +614,23 @@ async fn requests_that_break_a_rule_are_refused_as_ciba_says_and_push_nothing() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn polling_is_paced_the_tokens_come_once_and_a_replay_revokes_them() {
     let w = world("ciba-polling", "");
-    let r = back_office(&w, "010-3333-0002", &[]).await;
+    // 010-0000-0002 never answers: polls are paced.
+    let r = back_office(&w, "010-0000-0002", &[]).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let id = r.json()["auth_req_id"].as_str().unwrap().to_owned();
     assert_eq!(error_of(&poll(&w, &id).await), "authorization_pending");
     assert_eq!(error_of(&poll(&w, &id).await), "slow_down");
-    // The interval is now 10 s.
+    // The interval is now 10 s, from the last poll.
     tokio::time::sleep(Duration::from_secs(6)).await;
     assert_eq!(error_of(&poll(&w, &id).await), "slow_down");
     tokio::time::sleep(Duration::from_secs(16)).await;
+    assert_eq!(error_of(&poll(&w, &id).await), "authorization_pending");
+
+    // Another person approves; the tokens come on the first poll after.
+    let r = back_office(&w, "010-3333-0002", &[]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let id = r.json()["auth_req_id"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_secs(3)).await;
     let tokens = poll(&w, &id).await;
     assert_eq!(tokens.status, 200, "{}", tokens.body);
     let at = tokens.json()["access_token"].as_str().unwrap().to_owned();
@@ -724,9 +732,34 @@ async fn a_rejection_silences_the_site_for_that_person_expiry_ends_and_pushes_ar
     );
     assert_eq!(sim_pushes(&w.sim_url, "010-3333-0009").len(), 2);
 
+    // Another person rejects a short request the site never polls: the
+    // rejection is still seen, and still silences the site, after expiry.
+    sim_set_scenario(&w.sim_url, "010-3333-0007", "reject");
+    let r = back_office(&w, "010-3333-0007", &[("requested_expiry", "30")]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // Two requests at once to one person: one push.
+    let (x, y) = tokio::join!(
+        back_office(&w, "010-3333-0006", &[]),
+        back_office(&w, "010-3333-0006", &[])
+    );
+    let mut statuses = [x.status, y.status];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 403], "{} / {}", x.body, y.body);
+    assert_eq!(sim_pushes(&w.sim_url, "010-3333-0006").len(), 1);
+
     tokio::time::sleep(Duration::from_secs(31)).await;
     let expired = poll(&w, &id).await;
     assert_eq!(error_of(&expired), "expired_token", "{}", expired.body);
+    let after = back_office(&w, "010-3333-0007", &[]).await;
+    assert_eq!(
+        (after.status, error_of(&after).as_str()),
+        (403, "access_denied"),
+        "{}",
+        after.body
+    );
+    assert!(after.body.contains("rejected"), "{}", after.body);
+    assert_eq!(sim_pushes(&w.sim_url, "010-3333-0007").len(), 1);
 }
 
 /// Polls a demo status URL until it says done (the demo site polls `/token`

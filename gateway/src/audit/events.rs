@@ -170,14 +170,18 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         agent: Option<String>,
     },
-    /// An authenticated client's CIBA request refused before any push:
+    /// An authenticated client's CIBA requests refused before any push:
     /// `reason` is the CIBA error code answered (`invalid_request`,
-    /// `access_denied`, `unknown_user_id`, …).
+    /// `access_denied`, `unknown_user_id`, …), `detail` its description;
+    /// `count` of them since this key's last record (aggregated as
+    /// `limit.tripped` is, see [`super`]).
     #[serde(rename = "ciba.refused")]
     CibaRefused {
         client: String,
         site: String,
         reason: &'static str,
+        detail: &'static str,
+        count: u64,
     },
     /// A CIBA request ended: `approved`, `denied`, `expired` (the login itself
     /// is `login.completed` / `login.failed` with front `ciba`) or
@@ -483,16 +487,16 @@ pub async fn ciba_requested(app: &App, event: Event) -> Result<(), GatewayError>
     login_record(app, event).await
 }
 
-/// An authenticated client's CIBA request refused (queued, not waited for).
-pub fn ciba_refused(app: &App, client: &str, site: &str, reason: &'static str) {
-    if off(app) {
-        return;
-    }
-    app.runtime.audit.record(Event::CibaRefused {
-        client: client.to_owned(),
-        site: site.to_owned(),
-        reason,
-    });
+/// An authenticated client's CIBA request refused (aggregated: see
+/// [`super::Audit::ciba_refused`]).
+pub fn ciba_refused(
+    app: &App,
+    client: &str,
+    site: &str,
+    reason: &'static str,
+    detail: &'static str,
+) {
+    app.runtime.audit.ciba_refused(client, site, reason, detail);
 }
 
 /// A CIBA request ended (`outcome`: approved, denied, expired, redeemed).

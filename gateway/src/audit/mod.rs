@@ -17,8 +17,9 @@
 //! `[audit] on_failure`. Nothing personal or secret is ever recorded.
 //!
 //! A refused request costs an attacker nothing, so a record each would let
-//! them fill the audit disk: `limit.tripped` is aggregated here, at most one
-//! record per (kind, site) per [`LIMIT_EVERY`], each carrying the refusals
+//! them fill the audit disk: `limit.tripped` (and `ciba.refused`) are
+//! aggregated here, at most one record per (kind, site) (per client, site and
+//! reason) per [`LIMIT_EVERY`], each carrying the refusals
 //! since the key's last record. The tally is in-process (each writer
 //! records its own replica's refusals); what is pending is recorded once
 //! [`LIMIT_EVERY`] has passed since the key's last record, by the next
@@ -81,8 +82,46 @@ struct Inner {
     sealed: tokio::sync::Mutex<(u64, bool)>,
     /// Whether the writer is down (its last batch failed).
     health: Arc<writer::Health>,
-    /// Refusals by (kind, site) not yet recorded.
-    limits: Mutex<HashMap<(&'static str, String), Tally>>,
+    /// Refusals not yet recorded, by what is tallied.
+    limits: Mutex<HashMap<Tallied, Tally>>,
+}
+
+/// What refusals are counted under: one record per key per [`LIMIT_EVERY`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Tallied {
+    /// `limit.tripped` (kind, site).
+    Limit(&'static str, String),
+    /// `ciba.refused` (client, site, the error answered, why).
+    CibaRefused {
+        client: String,
+        site: String,
+        reason: &'static str,
+        detail: &'static str,
+    },
+}
+
+impl Tallied {
+    fn event(&self, count: u64) -> Event {
+        match self {
+            Tallied::Limit(kind, site) => Event::LimitTripped {
+                kind,
+                site: site.clone(),
+                count,
+            },
+            Tallied::CibaRefused {
+                client,
+                site,
+                reason,
+                detail,
+            } => Event::CibaRefused {
+                client: client.clone(),
+                site: site.clone(),
+                reason,
+                detail,
+                count,
+            },
+        }
+    }
 }
 
 /// One (kind, site)'s refusals: when its last record was written, and how
@@ -178,12 +217,35 @@ impl Audit {
     /// has no record in the last [`LIMIT_EVERY`] seconds, else counted
     /// towards its next one.
     pub fn limit_tripped(&self, kind: &'static str, site: &str) {
+        self.tally(Tallied::Limit(kind, site.to_owned()));
+    }
+
+    /// An authenticated client's CIBA request refused: tallied as
+    /// `limit.tripped` is (a client sending refused requests could
+    /// otherwise fill the audit log), one record per (client, site, reason,
+    /// detail) per [`LIMIT_EVERY`] with the count.
+    pub fn ciba_refused(
+        &self,
+        client: &str,
+        site: &str,
+        reason: &'static str,
+        detail: &'static str,
+    ) {
+        self.tally(Tallied::CibaRefused {
+            client: client.to_owned(),
+            site: site.to_owned(),
+            reason,
+            detail,
+        });
+    }
+
+    fn tally(&self, key: Tallied) {
         let Some(inner) = self.inner.as_deref() else {
             return;
         };
         let now = inner.clock.now();
         let mut tallies = inner.limits.lock().unwrap_or_else(PoisonError::into_inner);
-        let t = tallies.entry((kind, site.to_owned())).or_default();
+        let t = tallies.entry(key.clone()).or_default();
         t.pending = t.pending.saturating_add(1);
         if t.last.is_some_and(|l| now.saturating_sub(l) < LIMIT_EVERY) {
             return;
@@ -191,11 +253,7 @@ impl Audit {
         let count = std::mem::take(&mut t.pending);
         t.last = Some(now);
         drop(tallies);
-        self.record(Event::LimitTripped {
-            kind,
-            site: site.to_owned(),
-            count,
-        });
+        self.record(key.event(count));
     }
 
     /// Records the pending refusals of every (kind, site) quiet for
@@ -208,14 +266,10 @@ impl Audit {
         let now = inner.clock.now();
         let mut due = Vec::new();
         let mut tallies = inner.limits.lock().unwrap_or_else(PoisonError::into_inner);
-        tallies.retain(|(kind, site), t| {
+        tallies.retain(|key, t| {
             let quiet = t.last.is_none_or(|l| now.saturating_sub(l) >= LIMIT_EVERY);
             if t.pending > 0 && (all || quiet) {
-                due.push(Event::LimitTripped {
-                    kind,
-                    site: site.clone(),
-                    count: std::mem::take(&mut t.pending),
-                });
+                due.push(key.event(std::mem::take(&mut t.pending)));
                 t.last = Some(now);
                 return true;
             }

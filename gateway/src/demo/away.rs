@@ -11,6 +11,11 @@
 //! only see the code to read out or type. The call centre sends the unsigned
 //! `login_hint` (the demo client is registered with `ciba_unsigned_hints`),
 //! which the page says a real call centre would sign.
+//!
+//! The call-centre screen lets any visitor ask for a push to any phone, as
+//! an operator's screen does: the visitor's address is limited as a login
+//! start is, and `munjigi serve` warns when the demo client may use CIBA.
+//! Serve `[demo]` with the simulator only.
 
 use super::site;
 use crate::app::App;
@@ -70,7 +75,7 @@ fn form_headers(app: &App) -> Result<HeaderMap, GatewayError> {
 }
 
 /// The demo client's grants, if it has them: (CIBA, device).
-pub(super) fn allowed(app: &App) -> (bool, bool) {
+pub fn allowed(app: &App) -> (bool, bool) {
     let oidc = app
         .config
         .demo
@@ -190,6 +195,9 @@ pub(super) async fn callcentre_start(
     if new || d.csrf.is_empty() || !site::eq(field("csrf"), &d.csrf) {
         return Err(GatewayError::Csrf);
     }
+    // The gateway sees the demo site, not the visitor: the visitor's own
+    // address is limited here, as a login start and a form submission.
+    visitor_limits(app, ctx, true).await?;
     let (name, birthdate, phone, provider) = (
         field("name").trim(),
         field("birthdate").trim(),
@@ -250,11 +258,29 @@ pub(super) async fn callcentre_start(
     Ok(respond::redirect("/demo/callcentre/wait"))
 }
 
+/// The limits a login start (and, for a form, a submission) from the
+/// visitor's address counts against.
+async fn visitor_limits(app: &App, ctx: &Ctx, form: bool) -> Result<(), GatewayError> {
+    let Some(site) = app.config.demo.as_ref().map(|d| d.site.as_str()) else {
+        return Err(GatewayError::NotFound);
+    };
+    crate::limits::start(app, site, ctx.client).await?;
+    if form {
+        crate::limits::submission(app, site, ctx.client).await?;
+    }
+    Ok(())
+}
+
 /// `GET /demo/kiosk`: a new device code, shown on the kiosk's screen.
-pub(super) async fn kiosk_start(app: &App, headers: &HeaderMap) -> Result<Response, GatewayError> {
+pub(super) async fn kiosk_start(
+    app: &App,
+    headers: &HeaderMap,
+    ctx: &Ctx,
+) -> Result<Response, GatewayError> {
     if !allowed(app).1 {
         return Err(GatewayError::NotFound);
     }
+    visitor_limits(app, ctx, false).await?;
     let (sid, mut d, new) = site::session_of(headers)?;
     let url = format!("{}/device_authorization", app.config.public_url);
     let started = call(app, &url, &[("scope", "openid profile")])

@@ -4,5 +4,5 @@
 //! when the demo client may use them. Starting the simulator beside it is the binary's (`munjigi
 //! demo`), so this library never links the simulator.
 
-mod away;
+pub mod away;
 pub mod site;

@@ -141,7 +141,7 @@ pub async fn route(
         (Method::GET, "/demo/callcentre/status") => {
             super::away::status(app, req.headers(), DemoAway::CallCentre).await
         }
-        (Method::GET, "/demo/kiosk") => super::away::kiosk_start(app, req.headers()).await,
+        (Method::GET, "/demo/kiosk") => super::away::kiosk_start(app, req.headers(), ctx).await,
         (Method::GET, "/demo/kiosk/wait") => {
             super::away::wait(app, req.headers(), ctx, DemoAway::Kiosk).await
         }
@@ -252,6 +252,12 @@ fn session_cookie(app: &App, sid: &str) -> String {
             ""
         }
     )
+}
+
+/// Whether the demo's call-centre screen is served: any visitor may then
+/// ask for a push to any phone (a warning at start).
+pub fn pushes_for_anyone(app: &App) -> bool {
+    super::away::allowed(app).0
 }
 
 /// `r` with the demo session's cookie when the session is new.

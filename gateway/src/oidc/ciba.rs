@@ -17,10 +17,14 @@
 //! authenticate; the person is named by a hint the site signs
 //! ([`super::login_hint`]); where the citizen's app shows our text, a
 //! `binding_message` code is required and put into the push with "reject
-//! unless it is the number you were told"; pushes per person per site are
-//! limited, a rejection silences the site for that person for ten minutes,
-//! unknown persons are counted against guessing; the request is audited
-//! (durably where logins are) before anything reaches the phone.
+//! unless it is the number you were told"; a site has one open request per
+//! person (the earlier one is asked first, so a rejection is seen even by a
+//! site that never polls), pushes per person per site are limited, a
+//! rejection silences the site for that person for ten minutes, unknown
+//! persons are counted before the provider is asked (so parallel requests
+//! cannot outrun the count); the request is audited (durably where logins
+//! are) before anything reaches the phone, and every refusal is audited with
+//! its client.
 //!
 //! Not offered: push delivery mode (tokens are only handed out at
 //! `/token`), signed authentication requests (`request`), `user_code`,
@@ -55,8 +59,8 @@ pub const INTERVAL_SECS: u64 = 5;
 const KEPT_AFTER_EXPIRY_SECS: u64 = 60;
 /// How long a site stays silent for a person who rejected its push.
 pub const COOLDOWN_SECS: u64 = 600;
-/// How often the ping task moves a request on.
-const PING_DRIVE_EVERY: Duration = Duration::from_secs(2);
+/// How often the background task moves a request on.
+const DRIVE_EVERY: Duration = Duration::from_secs(2);
 /// Compare-and-swap tries to settle a record against the client's polls.
 const SETTLE_TRIES: usize = 20;
 /// The longest `client_notification_token` accepted (CIBA §7.1).
@@ -240,7 +244,7 @@ async fn authorize(
         ask(app, client, site, &form, &endpoint, request_id).await
     };
     if let Err(e) = &asked {
-        crate::audit::ciba_refused(app, &client.client_id, &site.id, e.code());
+        crate::audit::ciba_refused(app, &client.client_id, &site.id, e.code(), e.description());
     }
     asked
 }
@@ -421,27 +425,23 @@ async fn ask(
     let person = crate::limits::person_subject(app, &hinted.citizen.phone);
     // One open request per person and site: the earlier one is moved on
     // first (so a rejection in the app is seen even if the site never
-    // polled), and while it waits no second push goes out.
+    // polled), and while it waits no second push goes out. The slot is
+    // taken further down, atomically from what was read here.
     let open = open_key(&site.id, &person);
-    if let Some(prev) = app
+    let prev = app
         .store
         .get(&open)
         .await
-        .map_err(|_| token::unavailable())?
-    {
-        let prev = String::from_utf8_lossy(&prev).into_owned();
-        let waiting = match drive(app, &prev).await {
+        .map_err(|_| token::unavailable())?;
+    if let Some(prev) = &prev {
+        let waiting = match drive(app, &String::from_utf8_lossy(prev)).await {
             Ok(Some(r)) => matches!(r.state, CibaState::Pending),
             Ok(None) => false,
             Err(_) => true,
         };
         if waiting {
-            return Err(refuse(
-                "open",
-                denied("a request to this person from this site is still waiting"),
-            ));
+            return Err(refuse("open", still_waiting()));
         }
-        let _ = app.store.delete(&open).await;
     }
     let silenced = app
         .store
@@ -463,7 +463,7 @@ async fn ask(
             ))
         }
     };
-    let reserved = match crate::limits::ciba(app, &site.id, &hinted.citizen.phone).await {
+    let person_count = match crate::limits::ciba(app, &site.id, &hinted.citizen.phone).await {
         Ok(r) => r,
         Err(e) => {
             miss.refund(app).await;
@@ -481,13 +481,16 @@ async fn ask(
             });
         }
     };
+    let held = Held {
+        miss,
+        person: person_count,
+    };
     // Only now, with every check passed, is the hint used up.
     if let Some((jti, exp)) = &hinted.once {
         let k = super::client_assertion::jti_key(Family::CibaHintJti, &client.client_id, jti);
         let used = super::client_assertion::consume_key(app.store.as_ref(), &k, *exp, now).await;
         if let Err(e) = used {
-            miss.refund(app).await;
-            reserved.refund(app).await;
+            held.release(app).await;
             return Err(match e {
                 super::client_assertion::ConsumeError::Refused(_) => {
                     tracing::warn!(code = "MJ-O05", client = %client.client_id, reason = "replayed", req = request_id, "login hint refused");
@@ -498,34 +501,13 @@ async fn ask(
         }
     }
 
-    let auth_req_id = random::token(32).map_err(|_| token::unavailable())?;
-    let digest = random::digest(&auth_req_id);
-    let id = random::token(9).map_err(|_| token::unavailable())?;
-    let mode = if ping.is_some() { "ping" } else { "poll" };
-    let audited = crate::audit::ciba_requested(
-        app,
-        crate::audit::Event::CibaRequested {
-            request: id.clone(),
-            client: client.client_id.clone(),
-            site: site.id.clone(),
-            provider: provider_id.to_string(),
-            acr: required_level.acr(),
-            mode,
-            hint: if hinted.once.is_some() {
-                "signed"
-            } else {
-                "unsigned"
-            },
-            agent: hinted.agent.clone(),
-        },
-    )
-    .await;
-    if audited.is_err() {
-        reserved.refund(app).await;
-        miss.refund(app).await;
-        tracing::error!(code = "MJ-A01", client = %client.client_id, req = request_id, "backchannel authentication refused: its audit record could not be written");
+    let ids = random::token(32).and_then(|a| Ok((a, random::token(9)?)));
+    let Ok((auth_req_id, id)) = ids else {
+        held.release(app).await;
         return Err(token::unavailable());
-    }
+    };
+    let digest = random::digest(&auth_req_id);
+    let mode = if ping.is_some() { "ping" } else { "poll" };
     let front = crate::login::Front::Ciba(CibaReturn {
         client_id: client.client_id.clone(),
         request: digest.clone(),
@@ -543,8 +525,7 @@ async fn ask(
     let txn = match begin_backchannel(app, front, request, policy).await {
         Ok(t) => t,
         Err(_) => {
-            reserved.refund(app).await;
-            miss.refund(app).await;
+            held.release(app).await;
             return Err(token::unavailable());
         }
     };
@@ -576,37 +557,67 @@ async fn ask(
                 .map_err(|_| token::unavailable())
         }
     };
+    // Gone again: the login and the record (a slot pointing at a record
+    // that is gone is free for the next request).
     let undo = || async {
         let _ = app.store.delete(&rkey).await;
         let _ = app.txns.claim(&txn.id).await;
     };
     if put(&record).await.is_err() {
         undo().await;
-        reserved.refund(app).await;
-        miss.refund(app).await;
+        held.release(app).await;
         return Err(token::unavailable());
     }
-    let opened = app
-        .store
-        .put_new(&open, rkey.clone().into_bytes(), record.ttl(now))
-        .await;
-    if !matches!(opened, Ok(true)) {
-        // Another request to this person won the race (or the store failed).
+    // The slot, taken from exactly what was read above: of two requests
+    // that both found the earlier one ended, one takes it.
+    let slot = rkey.clone().into_bytes();
+    let taken = match &prev {
+        Some(prev) => app.store.swap(&open, prev, slot, record.ttl(now)).await,
+        None => app.store.put_new(&open, slot, record.ttl(now)).await,
+    };
+    match taken {
+        Ok(true) => {}
+        Ok(false) => {
+            undo().await;
+            held.release(app).await;
+            return Err(refuse("open", still_waiting()));
+        }
+        Err(_) => {
+            undo().await;
+            held.release(app).await;
+            return Err(token::unavailable());
+        }
+    }
+    let audited = crate::audit::ciba_requested(
+        app,
+        crate::audit::Event::CibaRequested {
+            request: id.clone(),
+            client: client.client_id.clone(),
+            site: site.id.clone(),
+            provider: provider_id.to_string(),
+            acr: required_level.acr(),
+            mode,
+            hint: if hinted.once.is_some() {
+                "signed"
+            } else {
+                "unsigned"
+            },
+            agent: hinted.agent.clone(),
+        },
+    )
+    .await;
+    if audited.is_err() {
         undo().await;
-        reserved.refund(app).await;
-        miss.refund(app).await;
-        return Err(refuse(
-            "open",
-            denied("a request to this person from this site is still waiting"),
-        ));
+        held.release(app).await;
+        tracing::error!(code = "MJ-A01", client = %client.client_id, req = request_id, "backchannel authentication refused: its audit record could not be written");
+        return Err(token::unavailable());
     }
     let started = flow::start(app, &txn, &provider_id, hinted.citizen).await;
     let started = match started {
         Ok(t) => t,
         Err(e) => {
             undo().await;
-            let _ = app.store.delete(&open).await;
-            let known = !matches!(
+            let unknown = matches!(
                 e,
                 GatewayError::Provider(
                     ProviderError::UnknownPerson
@@ -614,16 +625,19 @@ async fn ask(
                         | ProviderError::AccountUnusable
                 )
             );
-            if known {
-                miss.refund(app).await;
+            // A garbled answer may hide a push that went out: it stays counted.
+            let pushed = matches!(e, GatewayError::Provider(ProviderError::Protocol(_)));
+            if !unknown {
+                held.miss.refund(app).await;
             }
-            if !matches!(e, GatewayError::Provider(ProviderError::Protocol(_))) {
-                reserved.refund(app).await;
+            if !pushed {
+                held.person.refund(app).await;
             }
+            crate::audit::ciba_ended(app, &record, "not_started");
             return Err(start_refused(&site.id, &client.client_id, &e, request_id));
         }
     };
-    miss.refund(app).await;
+    held.miss.refund(app).await;
     // The provider's own expiry wins when it is sooner. The first record
     // stays valid if this write fails: the push is out, answer its id.
     if let Some(a) = &started.attempt {
@@ -635,15 +649,17 @@ async fn ask(
         }
     }
     tracing::info!(request = %id, client = %client.client_id, provider = %provider_id, acr = required_level.short(), mode, req = request_id, "backchannel authentication started");
-    if let Some((endpoint, notification_token)) = ping {
-        spawn_ping(
-            Arc::clone(app),
-            rkey,
-            auth_req_id.clone(),
-            notification_token,
+    // Moved on in the background whether or not the client polls, so a
+    // rejection is seen (and silences the site) before the push expires.
+    spawn_driver(
+        Arc::clone(app),
+        rkey,
+        ping.map(|(endpoint, bearer)| Ping {
+            auth_req_id: auth_req_id.clone(),
+            bearer,
             endpoint,
-        );
-    }
+        }),
+    );
     let mut r = respond::json(
         StatusCode::OK,
         &serde_json::json!({
@@ -657,6 +673,23 @@ async fn ask(
         http::HeaderValue::from_static("no-cache"),
     );
     Ok(r)
+}
+
+/// This request's counts, until the push is known to have gone out (or not).
+struct Held {
+    miss: crate::limits::Reserved,
+    person: crate::limits::Reserved,
+}
+
+impl Held {
+    async fn release(self, app: &App) {
+        self.miss.refund(app).await;
+        self.person.refund(app).await;
+    }
+}
+
+fn still_waiting() -> TokenError {
+    denied("a request to this person from this site is still waiting")
 }
 
 /// The longest a CIBA request may live: the push's cap and the login's life.
@@ -758,6 +791,15 @@ async fn complete(
     let Some(outcome) = txn.outcome.clone() else {
         return Err(GatewayError::invariant("verified login without an outcome"));
     };
+    // Still open and in time, read now: a request that ended meanwhile
+    // (expired at a poll) does not get a completed login in the audit log.
+    let fresh = match app.store.get(rkey).await? {
+        Some(raw) => decode(&raw)?,
+        None => return Ok(None),
+    };
+    if !matches!(fresh.state, CibaState::Pending) || app.clock.now() >= fresh.expires_at {
+        return Ok(Some(fresh));
+    }
     if !app.txns.claim(&txn.id).await? {
         return Ok(Some(rec.clone()));
     }
@@ -794,6 +836,7 @@ async fn complete(
         tracing::info!(txn = %txn.id, request = %rec.id, client = %rec.client_id, provider = %outcome.provider, acr = outcome.level.short(), "CIBA login approved");
     } else {
         tracing::warn!(txn = %txn.id, request = %rec.id, client = %rec.client_id, "CIBA login verified after its request ended: not used");
+        crate::audit::ciba_ended(app, rec, "discarded");
     }
     Ok(after)
 }
@@ -963,31 +1006,36 @@ pub(super) async fn redeem(
     }
 }
 
-/// Ping mode: a task that moves the request on until it ends, then tells
-/// the client once (CIBA §10.2). The clear `auth_req_id` and notification
-/// token live only in this task.
-fn spawn_ping(app: Arc<App>, rkey: String, auth_req_id: String, bearer: String, endpoint: String) {
+/// Where and how a ping-mode client is told (CIBA §10.2).
+struct Ping {
+    auth_req_id: String,
+    bearer: String,
+    endpoint: String,
+}
+
+/// A task that moves the request on every few seconds until it ends (so a
+/// rejection is seen while the push lives, whether or not the client
+/// polls), then, in ping mode, tells the client once. The clear
+/// `auth_req_id` and notification token live only in this task. It stops
+/// at the latest a little after the longest request could live.
+fn spawn_driver(app: Arc<App>, rkey: String, ping: Option<Ping>) {
     let deadline = app.clock.now().saturating_add(300 + KEPT_AFTER_EXPIRY_SECS);
     tokio::spawn(munjigi_providers::trace::propagate(async move {
         let ended = loop {
-            tokio::time::sleep(PING_DRIVE_EVERY).await;
+            tokio::time::sleep(DRIVE_EVERY).await;
+            if app.clock.now() > deadline {
+                break None;
+            }
             match drive(&app, &rkey).await {
-                Ok(Some(rec)) if matches!(rec.state, CibaState::Pending) => {
-                    if app.clock.now() > rec.expires_at.saturating_add(KEPT_AFTER_EXPIRY_SECS) {
-                        break None;
-                    }
-                }
+                Ok(Some(rec)) if matches!(rec.state, CibaState::Pending) => {}
                 Ok(Some(rec)) => break Some(rec),
                 Ok(None) => break None,
                 Err(e) => {
-                    tracing::warn!(error = %e, "CIBA ping task: the request was not moved on; trying again");
-                    if app.clock.now() > deadline {
-                        break None;
-                    }
+                    tracing::warn!(error = %e, "CIBA request not moved on; trying again");
                 }
             }
         };
-        let Some(rec) = ended else {
+        let (Some(rec), Some(ping)) = (ended, ping) else {
             return;
         };
         let mut headers = http::HeaderMap::new();
@@ -995,13 +1043,13 @@ fn spawn_ping(app: Arc<App>, rkey: String, auth_req_id: String, bearer: String, 
             http::header::CONTENT_TYPE,
             http::HeaderValue::from_static("application/json"),
         );
-        let Ok(auth) = http::HeaderValue::from_str(&format!("Bearer {bearer}")) else {
+        let Ok(auth) = http::HeaderValue::from_str(&format!("Bearer {}", ping.bearer)) else {
             return;
         };
         headers.insert(http::header::AUTHORIZATION, auth);
-        let body = serde_json::json!({ "auth_req_id": auth_req_id }).to_string();
+        let body = serde_json::json!({ "auth_req_id": ping.auth_req_id }).to_string();
         let delivered = crate::outbound::deliver(
-            &endpoint,
+            &ping.endpoint,
             headers,
             bytes::Bytes::from(body),
             "CIBA ping",

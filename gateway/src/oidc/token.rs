@@ -52,6 +52,11 @@ impl TokenError {
         self.error
     }
 
+    /// Its description.
+    pub fn description(&self) -> &'static str {
+        self.description
+    }
+
     pub fn response(&self) -> Response {
         let mut r = respond::json(
             self.status,
