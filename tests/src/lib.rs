@@ -783,7 +783,13 @@ impl Browser {
             .enable_http1()
             .build();
         Self {
-            client: Client::builder(TokioExecutor::new()).build(conn),
+            // Idle connections are dropped before the gateway's own idle
+            // close (its header read timeout, 10 s), so a request never
+            // races the server closing the connection it reuses.
+            client: Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_secs(5))
+                .pool_timer(hyper_util::rt::TokioTimer::new())
+                .build(conn),
             cookies: HashMap::new(),
             accept_language: "ko-KR",
             accept: None,
