@@ -31,6 +31,7 @@ pub mod hmac;
 pub mod http_client;
 pub mod json;
 pub mod kakao_direct;
+pub mod mobile_id;
 pub mod signing;
 pub mod toss_direct;
 pub mod trace;

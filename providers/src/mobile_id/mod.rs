@@ -1,0 +1,21 @@
+//! The Korean mobile ID (모바일 신분증) as a provider family: the gateway is
+//! the service provider (SP) of the government's mobile-ID verification
+//! interface (message specification v1.8.0, `mip` messages), and the
+//! citizen's wallet app presents a driving licence or resident ID.
+//!
+//! Unlike the certificate providers, the result does not come from polling
+//! a provider: the wallet calls the SP back (`/mip/profile`, `/mip/vp`,
+//! `/mip/error`) with a verifiable presentation encrypted to the SP. This
+//! folder holds what can be decided without I/O, so it can be tested and
+//! fuzzed alone: the wire's encodings ([`b64`]), the JSON form that is signed
+//! ([`canon`]), and the signatures of profiles, presentations and
+//! credentials ([`sig`]).
+//!
+//! The specification leaves the signed form and the signature encoding
+//! unsaid; they were established from the reference SP's published test
+//! material (see each module). Where it is ambiguous, the strict reading is
+//! taken and named in the module that takes it.
+
+pub mod b64;
+pub mod canon;
+pub mod sig;
