@@ -8,8 +8,8 @@
 //! `/mip/error`) with a verifiable presentation encrypted to the SP. This
 //! folder holds what can be decided without I/O, so it can be tested and
 //! fuzzed alone: the wire's encodings ([`b64`]), the JSON form that is signed
-//! ([`canon`]), and the signatures of profiles, presentations and
-//! credentials ([`sig`]).
+//! ([`canon`]), the signatures of profiles, presentations and credentials
+//! ([`sig`]), and the presentation's encryption to the SP ([`seal`]).
 //!
 //! The specification leaves the signed form and the signature encoding
 //! unsaid; they were established from the reference SP's published test
@@ -18,4 +18,5 @@
 
 pub mod b64;
 pub mod canon;
+pub mod seal;
 pub mod sig;
