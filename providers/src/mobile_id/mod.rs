@@ -9,7 +9,8 @@
 //! folder holds what can be decided without I/O, so it can be tested and
 //! fuzzed alone: the wire's encodings ([`b64`]), the JSON form that is signed
 //! ([`canon`]), the signatures of profiles, presentations and credentials
-//! ([`sig`]), and the presentation's encryption to the SP ([`seal`]).
+//! ([`sig`]), the presentation's encryption to the SP ([`seal`]), and the
+//! checks a decrypted presentation must pass ([`vp`]).
 //!
 //! The specification leaves the signed form and the signature encoding
 //! unsaid; they were established from the reference SP's published test
@@ -20,3 +21,4 @@ pub mod b64;
 pub mod canon;
 pub mod seal;
 pub mod sig;
+pub mod vp;
