@@ -8,7 +8,7 @@
 //! `/mip/error`) with a verifiable presentation encrypted to the SP. This
 //! folder holds what can be decided without I/O, so it can be tested and
 //! fuzzed alone: the wire's encodings ([`b64`]), the JSON form that is signed
-//! ([`canon`]), the signatures of profiles, presentations and credentials
+//! ([`canon`]), the profile the SP serves ([`profile`]), the signatures of profiles, presentations and credentials
 //! ([`sig`]), the presentation's encryption to the SP ([`seal`]), and the
 //! checks a decrypted presentation must pass ([`vp`]).
 //!
@@ -19,6 +19,7 @@
 
 pub mod b64;
 pub mod canon;
+pub mod profile;
 pub mod seal;
 pub mod sig;
 pub mod vp;
