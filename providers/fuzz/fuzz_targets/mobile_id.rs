@@ -1,5 +1,6 @@
 //! Anything a wallet (or anyone) can post to `/mip/vp`, through the mobile
-//! ID readers (`munjigi_providers::mobile_id`): the envelope is opened with
+//! ID readers (`munjigi_providers::mobile_id`): the call is read as each
+//! endpoint's message or refused with its code, the envelope is opened with
 //! the SP's key or refused, a presentation of any shape is checked or
 //! refused, signatures and base64 are parsed or refused, and nothing
 //! panics. The input is used three ways: as the hex envelope, as the
@@ -8,7 +9,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use munjigi_providers::mobile_id::sig::{self, Compact, Curve};
-use munjigi_providers::mobile_id::{b64, seal, vp};
+use munjigi_providers::mobile_id::{b64, msg, seal, vp};
 use openssl::ec::{EcGroup, EcKey};
 use openssl::nid::Nid;
 use openssl::pkey::{PKey, Private, Public};
@@ -43,6 +44,10 @@ impl vp::Resolver for Everyone {
 }
 
 fuzz_target!(|data: &[u8]| {
+    // As a wallet's call to each endpoint.
+    let _ = msg::read::<msg::M310>(data, "310");
+    let _ = msg::read::<msg::M400>(data, "400");
+    let _ = msg::read::<msg::M900>(data, "900");
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };

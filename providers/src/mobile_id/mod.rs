@@ -7,8 +7,9 @@
 //! a provider: the wallet calls the SP back (`/mip/profile`, `/mip/vp`,
 //! `/mip/error`) with a verifiable presentation encrypted to the SP. This
 //! folder holds what can be decided without I/O, so it can be tested and
-//! fuzzed alone: the wire's encodings ([`b64`]), the JSON form that is signed
-//! ([`canon`]), the profile the SP serves ([`profile`]), the signatures of profiles, presentations and credentials
+//! fuzzed alone: the wire's encodings ([`b64`]) and messages ([`msg`]), the
+//! JSON form that is signed ([`canon`]), the profile the SP serves
+//! ([`profile`]), the signatures of profiles, presentations and credentials
 //! ([`sig`]), the presentation's encryption to the SP ([`seal`]), and the
 //! checks a decrypted presentation must pass ([`vp`]).
 //!
@@ -19,6 +20,7 @@
 
 pub mod b64;
 pub mod canon;
+pub mod msg;
 pub mod profile;
 pub mod seal;
 pub mod sig;
