@@ -54,9 +54,6 @@ use std::time::Duration;
 pub const GRANT_TYPE: &str = "urn:openid:params:grant-type:ciba";
 /// The least time between two polls, to begin with.
 pub const INTERVAL_SECS: u64 = 5;
-/// A record outlives its request by this much, so a late poll hears
-/// `expired_token` rather than `invalid_grant`.
-const KEPT_AFTER_EXPIRY_SECS: u64 = 60;
 /// How long a site stays silent for a person who rejected its push.
 pub const COOLDOWN_SECS: u64 = 600;
 /// How often the background task moves a request on.
@@ -121,12 +118,7 @@ pub enum CibaState {
 
 impl CibaRecord {
     fn ttl(&self, now: u64) -> Duration {
-        Duration::from_secs(
-            self.expires_at
-                .saturating_add(KEPT_AFTER_EXPIRY_SECS)
-                .saturating_sub(now)
-                .max(1),
-        )
+        super::device::kept_for(self.expires_at, now)
     }
 }
 
@@ -1019,7 +1011,10 @@ struct Ping {
 /// `auth_req_id` and notification token live only in this task. It stops
 /// at the latest a little after the longest request could live.
 fn spawn_driver(app: Arc<App>, rkey: String, ping: Option<Ping>) {
-    let deadline = app.clock.now().saturating_add(300 + KEPT_AFTER_EXPIRY_SECS);
+    let deadline = app
+        .clock
+        .now()
+        .saturating_add(300 + super::device::KEPT_AFTER_EXPIRY_SECS);
     tokio::spawn(munjigi_providers::trace::propagate(async move {
         let ended = loop {
             tokio::time::sleep(DRIVE_EVERY).await;

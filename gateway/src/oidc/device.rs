@@ -44,7 +44,7 @@ pub const INTERVAL_SECS: u64 = 5;
 pub const SLOW_DOWN_SECS: u64 = 5;
 /// A record outlives its code by this much, so a device polling just after
 /// expiry hears `expired_token` rather than `invalid_grant`.
-const KEPT_AFTER_EXPIRY_SECS: u64 = 60;
+pub(super) const KEPT_AFTER_EXPIRY_SECS: u64 = 60;
 /// Letters that are not easily mistaken for each other or for digits, and
 /// make no words (no vowels): RFC 8628 §6.1's example alphabet.
 pub const ALPHABET: &[u8; 20] = b"BCDFGHJKLMNPQRSTVWXZ";
@@ -177,13 +177,20 @@ pub(super) fn too_soon(last_poll: &mut Option<u64>, interval: &mut u64, now: u64
 impl DeviceRecord {
     /// How long the record is kept from `now`.
     fn ttl(&self, now: u64) -> Duration {
-        Duration::from_secs(
-            self.expires_at
-                .saturating_add(KEPT_AFTER_EXPIRY_SECS)
-                .saturating_sub(now)
-                .max(1),
-        )
+        kept_for(self.expires_at, now)
     }
+}
+
+/// How long, from `now`, a decoupled grant's record (device code, CIBA
+/// request) is kept: [`KEPT_AFTER_EXPIRY_SECS`] past its expiry, so a late
+/// poll hears `expired_token` rather than `invalid_grant`.
+pub(super) fn kept_for(expires_at: u64, now: u64) -> Duration {
+    Duration::from_secs(
+        expires_at
+            .saturating_add(KEPT_AFTER_EXPIRY_SECS)
+            .saturating_sub(now)
+            .max(1),
+    )
 }
 
 /// The device end of a login: which record its completion approves.
