@@ -84,6 +84,12 @@ pub fn trust_from_config(cfg: &munjigi::config::Config, provider: &str) -> Resul
         | ProviderFamily::KakaoDirect { roots_pem, crl, .. }
         | ProviderFamily::TossDirect { roots_pem, crl, .. }
         | ProviderFamily::Declarative { roots_pem, crl, .. } => (roots_pem, crl.as_ref()),
+        // No signing, so no receipt: nothing a receipt could be checked with.
+        ProviderFamily::MobileId { .. } => {
+            return Err(format!(
+            "provider `{provider}` is a mobile ID: it signs no documents, so it issues no receipts"
+        ))
+        }
     };
     let mut anchors = TrustAnchors::from_pem(roots_pem)
         .map_err(|e| format!("provider `{provider}` roots: {e}"))?

@@ -158,6 +158,21 @@ impl App {
                 ProviderFamily::Declarative { settings, .. } => {
                     munjigi_providers::declarative::config::build(settings, material)
                 }
+                ProviderFamily::MobileId {
+                    settings,
+                    tls_ca_pem,
+                    ..
+                } => munjigi_providers::mobile_id::config::build(
+                    settings,
+                    munjigi_providers::mobile_id::config::Wiring {
+                        id: p.id.clone(),
+                        level: p.level,
+                        host: config.public_url.clone(),
+                        inbox: Arc::new(crate::callbacks::StoreInbox(runtime.store.clone())),
+                        tls_ca_pem: tls_ca_pem.clone(),
+                        allow_plain_http: config.demo.is_some(),
+                    },
+                ),
             }
             .map_err(fail)?;
             providers.insert(p.id.to_string(), adapter);

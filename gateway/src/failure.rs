@@ -37,6 +37,8 @@ pub enum Failure {
     BadRequest,
     Protocol,
     BadSignature,
+    /// A wallet's presentation failed verification.
+    BadPresentation,
     WrongSigner,
     Transport,
     Config,
@@ -49,7 +51,7 @@ pub enum Failure {
 
 impl Failure {
     /// Every failure, for tests and the README check.
-    pub const ALL: [Failure; 18] = [
+    pub const ALL: [Failure; 19] = [
         Failure::Rejected,
         Failure::Expired,
         Failure::UnknownPerson,
@@ -63,6 +65,7 @@ impl Failure {
         Failure::BadRequest,
         Failure::Protocol,
         Failure::BadSignature,
+        Failure::BadPresentation,
         Failure::WrongSigner,
         Failure::Transport,
         Failure::Config,
@@ -87,6 +90,7 @@ impl Failure {
             Failure::BadRequest => "bad_request",
             Failure::Protocol => "protocol",
             Failure::BadSignature => "bad_signature",
+            Failure::BadPresentation => "bad_presentation",
             Failure::WrongSigner => "wrong_signer",
             Failure::Transport => "transport",
             Failure::Config => "config",
@@ -142,6 +146,7 @@ impl Failure {
             F::AccountUnusable => row(S::OK, Problem::PersonUnknown, Info, "MJ-P05", DENIED, NOT_COMPLETED),
             F::WrongSigner => row(S::OK, Problem::WrongPerson, Warn, "MJ-P06", DENIED, "someone other than the person asked approved"),
             F::BadSignature => row(S::OK, Problem::VerificationFailed, Error, "MJ-P07", DENIED, "the provider's result failed verification"),
+            F::BadPresentation => row(S::OK, Problem::VerificationFailed, Warn, "MJ-P16", DENIED, "the wallet's presentation failed verification"),
             F::AlreadyUsed | F::TooLate | F::NotReady => row(S::OK, Problem::VerificationFailed, Warn, "MJ-P08", DENIED, "the provider's result could not be fetched"),
             F::Unavailable | F::Transport => row(S::SERVICE_UNAVAILABLE, Problem::ProviderUnavailable, Warn, "MJ-P09", DOWN, "the provider is unavailable"),
             F::Unauthorized | F::BadRequest | F::Config => row(S::SERVICE_UNAVAILABLE, Problem::ProviderUnavailable, Error, "MJ-P10", BROKEN, "the provider refused the gateway's request"),
@@ -214,6 +219,7 @@ impl From<&ProviderError> for Failure {
             P::BadRequest { .. } => Failure::BadRequest,
             P::Protocol(_) => Failure::Protocol,
             P::BadSignature(_) => Failure::BadSignature,
+            P::BadPresentation(_) => Failure::BadPresentation,
             P::WrongSigner => Failure::WrongSigner,
             P::Transport(_) => Failure::Transport,
             P::Config(_) => Failure::Config,
@@ -262,6 +268,7 @@ mod tests {
             },
             ProviderError::Protocol("p".into()),
             ProviderError::BadSignature(CmsError::NotSignedData),
+            ProviderError::BadPresentation("nonce"),
             ProviderError::WrongSigner,
             ProviderError::Transport("t".into()),
             ProviderError::Config("c".into()),

@@ -24,6 +24,7 @@
 pub mod admin;
 pub mod app;
 pub mod audit;
+pub mod callbacks;
 pub mod circuit;
 pub mod clock;
 pub mod config;

@@ -158,6 +158,7 @@ fn is_gateway_path(path: &str, demo: bool) -> bool {
         || path.starts_with("/sign/")
         || path.starts_with("/api/v1/")
         || path.starts_with("/saml/")
+        || path.starts_with("/mip/")
         || (demo && (path == "/" || path == "/demo" || path.starts_with("/demo/")))
 }
 
@@ -379,6 +380,9 @@ async fn route(
             let rest = p.trim_start_matches("/login/").to_owned();
             login::route(app, req, &rest, ctx).await
         }
+        (_, p) if p.starts_with("/mip/") => crate::callbacks::handle(app, req, p)
+            .await
+            .unwrap_or(Err(GatewayError::NotFound)),
         _ => Err(GatewayError::NotFound),
     }
 }

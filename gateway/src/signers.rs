@@ -85,6 +85,13 @@ fn cert_digest(evidence: &Evidence) -> String {
             h.update(c.signer_serial.to_ascii_uppercase().as_bytes());
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(h.finish())
         }
+        // A wallet's key: a new phone, or the wallet installed again.
+        Evidence::Presentation(p) => {
+            let mut h = openssl::sha::Sha256::new();
+            h.update(b"munjigi-holder-v1\0");
+            h.update(p.holder.as_bytes());
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(h.finish())
+        }
     }
 }
 

@@ -537,6 +537,7 @@ mod size {
                     started_at: 1_800_000_010,
                     expires_at: 1_800_000_310,
                     app_scheme: None,
+                    qr: None,
                 },
                 viewed: true,
                 failing_since: None,

@@ -85,8 +85,10 @@ impl Level {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Evidence {
-    /// A CMS SignedData (RFC 5652): every family today.
+    /// A CMS SignedData (RFC 5652): the certificate providers.
     Cms(CmsEvidence),
+    /// A wallet's verifiable presentation (the mobile ID).
+    Presentation(PresentationEvidence),
 }
 
 impl Evidence {
@@ -94,6 +96,7 @@ impl Evidence {
     pub fn signing_time(&self) -> u64 {
         match self {
             Self::Cms(c) => c.signing_time,
+            Self::Presentation(p) => p.presented_at,
         }
     }
 
@@ -104,8 +107,26 @@ impl Evidence {
             (Self::Cms(a), Self::Cms(b)) => {
                 a.signer_issuer == b.signer_issuer && a.signer_serial == b.signer_serial
             }
+            (Self::Presentation(a), Self::Presentation(b)) => a.holder == b.holder,
+            _ => false,
         }
     }
+}
+
+/// A verifiable presentation that passed every check, as the wallet made it.
+/// No field a CMS evidence requires (see [`Evidence`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PresentationEvidence {
+    /// The presentation's JSON exactly as decrypted (the holder's and the
+    /// issuers' signatures cover it).
+    #[serde(with = "b64")]
+    pub presentation: Vec<u8>,
+    /// When the gateway received it, Unix seconds.
+    pub presented_at: u64,
+    /// The holder's DID (one per wallet installation).
+    pub holder: String,
+    /// The credential type presented (`mdriverlic` …).
+    pub credential: String,
 }
 
 /// A CMS signed result and the signer certificate it was checked with.
@@ -164,13 +185,15 @@ mod tests {
     fn cms_evidence_is_stored_as_before_the_enum() {
         let older = r#"{"signed_data":"MAA=","signing_time":7,"signer_issuer":"CN=CA","signer_serial":"0A","signer_cn":"name_paren_digits"}"#;
         let e: Evidence = serde_json::from_str(older).unwrap();
-        let Evidence::Cms(c) = &e;
+        let Evidence::Cms(c) = &e else { panic!("cms") };
         assert_eq!(c.signed_data, [0x30, 0x00]);
         assert_eq!(c.signer_cn, SignerCn::NameParenDigits);
         assert_eq!(serde_json::to_string(&e).unwrap(), older);
         // Records from before the CN format was kept.
         let oldest = r#"{"signed_data":"MAA=","signing_time":7,"signer_issuer":"CN=CA","signer_serial":"0A"}"#;
-        let Evidence::Cms(c) = serde_json::from_str::<Evidence>(oldest).unwrap();
+        let Evidence::Cms(c) = serde_json::from_str::<Evidence>(oldest).unwrap() else {
+            panic!("cms")
+        };
         assert_eq!(c.signer_cn, SignerCn::Exact);
         assert!(serde_json::from_str::<Evidence>(r#"{"signing_time":7}"#).is_err());
     }

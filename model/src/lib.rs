@@ -15,6 +15,6 @@ pub mod assertion;
 pub mod person;
 pub mod signer_cn;
 
-pub use assertion::{Assertion, CmsEvidence, Evidence, Level, ProviderId};
+pub use assertion::{Assertion, CmsEvidence, Evidence, Level, PresentationEvidence, ProviderId};
 pub use person::{BirthDate, Ci, Citizen, Gender, Name, Person, PersonFieldError, Phone};
 pub use signer_cn::SignerCn;

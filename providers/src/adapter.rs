@@ -35,6 +35,10 @@ pub struct Pending {
     /// An app-to-app URL scheme the provider returned, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_scheme: Option<String>,
+    /// Text the waiting page shows as a QR code for the citizen's app to
+    /// scan (a wallet's request), if the family offers one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qr: Option<String>,
 }
 
 /// The provider's view of a started request, mapped to one normalised state.
@@ -95,6 +99,12 @@ pub trait Provider: Send + Sync {
 
     /// Document signing, for providers that can (see [`crate::signing`]).
     fn signer(&self) -> Option<&dyn crate::signing::DocumentSigner> {
+        None
+    }
+
+    /// For families whose result arrives by a call to the gateway (see
+    /// [`crate::callback`]).
+    fn callbacks(&self) -> Option<&dyn crate::callback::Callbacks> {
         None
     }
 }

@@ -56,6 +56,11 @@ pub trait Check {
     /// Reads a file named relative to the config; reports
     /// `cannot read providers.{id}.{field} …`.
     fn file(&mut self, field: &str, rel: &str) -> Option<Vec<u8>>;
+    /// A file named relative to the config, as a path (for files a family
+    /// re-reads while running).
+    fn path(&self, rel: &str) -> std::path::PathBuf {
+        rel.into()
+    }
     /// Reads the provider's roots (`roots`) and reports when they are not
     /// usable trust anchors; `None` only when the file cannot be read.
     fn roots(&mut self, rel: &str) -> Option<Vec<u8>>;

@@ -48,6 +48,10 @@ pub enum ProviderError {
     /// The signed result failed verification.
     #[error("the provider's signed result failed verification: {0}")]
     BadSignature(#[from] CmsError),
+    /// A wallet's presentation failed verification (the reason names the
+    /// check, never the content).
+    #[error("the presentation failed verification: {0}")]
+    BadPresentation(&'static str),
     /// The signed result is valid but not by the person who was asked.
     #[error("the signer is not the person who was asked")]
     WrongSigner,
@@ -76,6 +80,7 @@ impl ProviderError {
             Self::BadRequest { .. } => "bad_request",
             Self::Protocol(_) => "protocol",
             Self::BadSignature(_) => "bad_signature",
+            Self::BadPresentation(_) => "bad_presentation",
             Self::WrongSigner => "wrong_signer",
             Self::Transport(_) => "transport",
             Self::Config(_) => "config",

@@ -23,6 +23,7 @@
 pub mod adapter;
 pub mod barocert;
 pub mod binding;
+pub mod callback;
 pub mod cms;
 pub mod config;
 pub mod declarative;
@@ -44,5 +45,5 @@ pub use error::ProviderError;
 pub use munjigi_model::{assertion, person, signer_cn};
 pub use munjigi_model::{
     Assertion, BirthDate, Ci, Citizen, CmsEvidence, Evidence, Gender, Level, Name, Person, Phone,
-    ProviderId, SignerCn,
+    PresentationEvidence, ProviderId, SignerCn,
 };

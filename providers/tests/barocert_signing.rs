@@ -385,6 +385,7 @@ async fn too_many_documents_are_refused_before_any_http() {
             started_at: 0,
             expires_at: 1,
             app_scheme: None,
+            qr: None,
         };
         for e in [
             s.start_sign(&who, &ask).await.unwrap_err(),
@@ -620,6 +621,8 @@ async fn control_api_sets_the_signing_scenarios() {
 
 /// The CMS evidence (every family's results are CMS today).
 fn cms(e: &munjigi_providers::Evidence) -> &munjigi_providers::CmsEvidence {
-    let munjigi_providers::Evidence::Cms(c) = e;
+    let munjigi_providers::Evidence::Cms(c) = e else {
+        panic!("a CMS evidence")
+    };
     c
 }

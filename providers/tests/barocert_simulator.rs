@@ -379,6 +379,7 @@ async fn refusals_at_request_time() {
         started_at: 0,
         expires_at: 0,
         app_scheme: None,
+        qr: None,
     };
     assert!(matches!(
         a.status(&bogus).await,
@@ -746,6 +747,8 @@ async fn pass_verify_ends_at_the_kst_day_boundary_and_repeats_the_person() {
 
 /// The CMS evidence (every family's results are CMS today).
 fn cms(e: &munjigi_providers::Evidence) -> &munjigi_providers::CmsEvidence {
-    let munjigi_providers::Evidence::Cms(c) = e;
+    let munjigi_providers::Evidence::Cms(c) = e else {
+        panic!("a CMS evidence")
+    };
     c
 }

@@ -54,6 +54,7 @@ fn pending() -> Pending {
         started_at: now() - 30,
         expires_at: now() + 120,
         app_scheme: None,
+        qr: None,
     }
 }
 
@@ -103,7 +104,9 @@ fn a_result_of_the_person_asked_binds_and_keeps_its_evidence() {
         .rules()
         .bind_one(signed, &person("홍길동", "01012345678"), &asked(), &p)
         .unwrap();
-    let Evidence::Cms(e) = &evidence;
+    let Evidence::Cms(e) = &evidence else {
+        panic!("a CMS evidence")
+    };
     assert_eq!(e.signer_cn, SignerCn::Exact, "the family's CN rule is kept");
     assert!(e.signer_issuer.contains("Bind"), "{}", e.signer_issuer);
     assert!((p.started_at..=p.expires_at).contains(&e.signing_time));

@@ -521,7 +521,9 @@ async fn the_signer_cn_is_matched_exactly_in_the_descriptions_format() {
 
 /// The CMS evidence (every family's results are CMS today).
 fn cms(e: &munjigi_providers::Evidence) -> &munjigi_providers::CmsEvidence {
-    let munjigi_providers::Evidence::Cms(c) = e;
+    let munjigi_providers::Evidence::Cms(c) = e else {
+        panic!("a CMS evidence")
+    };
     c
 }
 

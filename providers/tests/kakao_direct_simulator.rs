@@ -358,6 +358,8 @@ fn toml_like(json: &str) -> SimConfig {
 
 /// The CMS evidence (every family's results are CMS today).
 fn cms(e: &munjigi_providers::Evidence) -> &munjigi_providers::CmsEvidence {
-    let munjigi_providers::Evidence::Cms(c) = e;
+    let munjigi_providers::Evidence::Cms(c) = e else {
+        panic!("a CMS evidence")
+    };
     c
 }

@@ -472,6 +472,8 @@ fn sim_config_without_toss_direct_clients_still_loads() {
 
 /// The CMS evidence (every family's results are CMS today).
 fn cms(e: &munjigi_providers::Evidence) -> &munjigi_providers::CmsEvidence {
-    let munjigi_providers::Evidence::Cms(c) = e;
+    let munjigi_providers::Evidence::Cms(c) = e else {
+        panic!("a CMS evidence")
+    };
     c
 }

@@ -567,6 +567,7 @@ fn providers(
     demo: bool,
 ) -> Vec<ProviderConfig> {
     let mut providers = Vec::new();
+    let mut seen_mobile_id = false;
     for (id, p) in raw {
         let span = p.span();
         if !valid_id(&id) {
@@ -575,6 +576,18 @@ fn providers(
                 format!("provider id `{id}` must be lower-case letters, digits, `-` or `_`"),
             );
         }
+        let mobile_id = matches!(p.get_ref(), RawProvider::MobileId(_));
+        if mobile_id && seen_mobile_id {
+            // The wallet calls /mip/… on the gateway's origin: one SP there.
+            r.at(
+                span.clone(),
+                format!(
+                    "providers.{id}: only one `mobile_id` provider per gateway (the wallet calls /mip/… on its origin, which is one SP registration)"
+                ),
+            );
+            continue;
+        }
+        seen_mobile_id |= mobile_id;
         if let Some(p) = provider::build(r, base, &id, span, p.into_inner(), demo) {
             providers.push(p);
         }

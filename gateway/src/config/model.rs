@@ -308,6 +308,14 @@ pub enum ProviderFamily {
         tls_ca_pem: Option<Vec<u8>>,
         crl: Option<CrlSettings>,
     },
+    /// The mobile ID: the gateway is the SP, the wallet calls back.
+    MobileId {
+        settings: munjigi_providers::mobile_id::config::Settings<Secret>,
+        /// Always empty: a presentation chains to no X.509 root.
+        roots_pem: Vec<u8>,
+        tls_ca_pem: Option<Vec<u8>>,
+        crl: Option<CrlSettings>,
+    },
     /// A provider described in config (family D).
     Declarative {
         settings: munjigi_providers::declarative::config::Settings<Secret>,
@@ -340,6 +348,12 @@ impl ProviderFamily {
                 ..
             }
             | Self::Declarative {
+                roots_pem,
+                tls_ca_pem,
+                crl,
+                ..
+            }
+            | Self::MobileId {
                 roots_pem,
                 tls_ca_pem,
                 crl,

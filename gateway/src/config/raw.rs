@@ -277,6 +277,8 @@ pub enum RawProvider {
     KakaoDirect(munjigi_providers::kakao_direct::config::RawKakaoDirect<SecretRef>),
     #[serde(rename = "toss_direct")]
     TossDirect(munjigi_providers::toss_direct::config::RawTossDirect<SecretRef>),
+    #[serde(rename = "mobile_id")]
+    MobileId(munjigi_providers::mobile_id::config::RawMobileId<SecretRef>),
     #[serde(rename = "declarative")]
     Declarative(Box<munjigi_providers::declarative::config::RawDeclarative<SecretRef>>),
 }

@@ -419,7 +419,12 @@ async fn wait(app: &App, txn: LoginTxn, ctx: &Ctx) -> Result<Response, GatewayEr
                 p.map_or(("", ""), |p| (p.name_ko.as_str(), p.name_en.as_str()));
             let refresh = format!("{base}/wait");
             let (ko, en) = lang_hrefs(&refresh);
+            let qr = match &attempt.pending.qr {
+                Some(text) => crate::oidc::device_page::qr_inline(text)?,
+                None => String::new(),
+            };
             let body = render(pages::waiting(&WaitingView {
+                qr_svg: &qr,
                 lang: ctx.lang,
                 site_name: site_name(app, &txn, ctx),
                 provider_name_ko: name_ko,

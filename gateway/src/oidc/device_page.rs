@@ -233,6 +233,17 @@ pub fn qr(app: &App, req: &http::Request<Incoming>) -> Result<Response, GatewayE
     Ok(r)
 }
 
+/// `text` as an SVG QR code for inside a page: no XML declaration, no
+/// namespace (HTML gives inline `<svg>` its own).
+pub fn qr_inline(text: &str) -> Result<String, GatewayError> {
+    let svg = qr_svg(text)?;
+    let start = svg.find("<svg").unwrap_or(0);
+    Ok(svg
+        .get(start..)
+        .unwrap_or_default()
+        .replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1))
+}
+
 /// `text` as an SVG QR code (medium error correction, a quiet zone).
 pub fn qr_svg(text: &str) -> Result<String, GatewayError> {
     let code = qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M)

@@ -466,6 +466,34 @@ fn waiting_view(lang: Lang, site: &str) -> WaitingView<'_> {
         lang_ko_href: "/x?lang=ko",
         lang_en_href: "/x?lang=en",
         provider_down: false,
+        qr_svg: "",
+    }
+}
+
+#[test]
+fn waiting_shows_a_wallet_qr_code_only_when_there_is_one() {
+    for lang in langs() {
+        let plain = waiting(&waiting_view(lang, "정부24")).unwrap();
+        assert!(!plain.contains("mj-wallet-qr"), "{plain}");
+        let svg = crate::oidc::device_page::qr_inline("eyJ0eXBlIjoibWlwIn0").unwrap();
+        let with = WaitingView {
+            qr_svg: &svg,
+            ..waiting_view(lang, "정부24")
+        };
+        let html = waiting(&with).unwrap();
+        assert_common(&html, lang);
+        assert_csp_clean(&html);
+        let alt = match lang {
+            Lang::Ko => "모바일 신분증 앱으로 촬영할 QR 코드",
+            Lang::En => "QR code to scan with your mobile ID app",
+        };
+        assert!(
+            html.contains(&format!(
+                "id=\"mj-wallet-qr\" role=\"img\" aria-label=\"{alt}\"><svg"
+            )),
+            "{html}"
+        );
+        assert!(!html.contains("<?xml"), "inline, without a declaration");
     }
 }
 

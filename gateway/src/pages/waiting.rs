@@ -30,6 +30,9 @@ pub struct WaitingView<'a> {
     pub code: &'a str,
     pub lang_ko_href: &'a str,
     pub lang_en_href: &'a str,
+    /// The wallet's request as an inline SVG QR code (trusted markup we
+    /// rendered); empty where the provider offers none.
+    pub qr_svg: &'a str,
     /// The provider stopped answering since the request was pushed (its
     /// circuit opened, or an operator turned it off): offer another.
     pub provider_down: bool,

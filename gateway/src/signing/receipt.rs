@@ -33,8 +33,12 @@ pub fn seal(
         .map(|(meta, signed)| {
             // A receipt carries the CMS itself: a format without one would
             // need its own receipt document first.
-            let Evidence::Cms(evidence) = &signed.evidence;
-            ReceiptDocument {
+            let Evidence::Cms(evidence) = &signed.evidence else {
+                return Err(GatewayError::invariant(
+                    "a signed document without a CMS signature",
+                ));
+            };
+            Ok(ReceiptDocument {
                 title: meta.title.clone(),
                 media_type: meta.media_type.clone(),
                 digest_alg: "SHA-256".into(),
@@ -45,9 +49,9 @@ pub fn seal(
                 signer_cert_issuer: evidence.signer_issuer.clone(),
                 signer_cert_serial: evidence.signer_serial.clone(),
                 signer_cn: evidence.signer_cn,
-            }
+            })
         })
-        .collect();
+        .collect::<Result<Vec<_>, GatewayError>>()?;
     let receipt = Receipt {
         iss: app.config.issuer().to_owned(),
         aud: record.client_id.clone(),

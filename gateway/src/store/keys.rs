@@ -78,10 +78,13 @@ pub enum Family {
     /// digest of the phone>`): the site is silent for ten minutes; and a
     /// site's open request to a person (`…:open` → the request's key).
     CibaRefused,
+    /// What a provider family whose results arrive by callback keeps per
+    /// login (`inbox:mip:<trxcode>`), until shortly after the login expires.
+    Inbox,
 }
 
 impl Family {
-    pub const ALL: [Family; 25] = [
+    pub const ALL: [Family; 26] = [
         Family::Login,
         Family::Code,
         Family::UsedCode,
@@ -107,6 +110,7 @@ impl Family {
         Family::UsedCiba,
         Family::CibaHintJti,
         Family::CibaRefused,
+        Family::Inbox,
     ];
 
     /// The prefix every key of the family starts with.
@@ -137,6 +141,7 @@ impl Family {
             Family::UsedCiba => "ciba-used:",
             Family::CibaHintJti => "ciba-hint:",
             Family::CibaRefused => "ciba-no:",
+            Family::Inbox => "inbox:",
         }
     }
 

@@ -638,6 +638,7 @@ impl Provider for DeclarativeAdapter {
             started_at,
             expires_at: started_at + u64::from(ttl),
             app_scheme,
+            qr: None,
         })
     }
 

@@ -685,6 +685,16 @@ impl Simulator {
                     .unwrap_or_default();
                 reply(StatusCode::OK, serde_json::json!({ "requests": requests }))
             }
+            (&Method::POST, "wallet-scan") => {
+                if self.mobile_id_scan(body) {
+                    reply(StatusCode::OK, serde_json::json!({"status": "ok"}))
+                } else {
+                    reply(
+                        StatusCode::BAD_REQUEST,
+                        serde_json::json!({"error": "expected {\"phone\", \"name\", \"birthdate\", \"qr\"} of a known person"}),
+                    )
+                }
+            }
             (&Method::POST, "expire-tokens") => {
                 self.expire_session_tokens();
                 info!("simulator control: session tokens expired");

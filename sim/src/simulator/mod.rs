@@ -84,6 +84,7 @@
 mod bank;
 mod kakao_direct;
 mod misbehave;
+mod mobile_id;
 mod people;
 mod routes;
 mod sign;
@@ -107,6 +108,10 @@ use munjigi_providers::person::{BirthDate, Gender, Name, Phone};
 pub use bank::{BankDialect, SimBank, SimBankApiKey, SimBankAuth, SimBankBearer, SimBankHmac};
 pub use kakao_direct::SimApiKey;
 pub use misbehave::Outage;
+pub use mobile_id::{
+    CREDENTIAL as MOBILE_ID_CREDENTIAL, ISSUER_DID as MOBILE_ID_ISSUER, MSCODE as MOBILE_ID_MSCODE,
+    SP_DID as MOBILE_ID_SP_DID, SP_KEY_ID as MOBILE_ID_SP_KEY_ID,
+};
 pub use people::ci_of;
 pub use toss_direct::SimTossClient;
 
@@ -327,6 +332,15 @@ pub enum Scenario {
     /// request, as if copied from an earlier answer (banks that encrypt
     /// fields; otherwise `Approve`).
     ReplayedField,
+    /// Approves, but the wallet presents the name only, not the birth date
+    /// (the mobile ID; otherwise `Approve`).
+    WithheldClaim,
+    /// Approves, but the wallet presents a credential of another type than
+    /// the one asked for (the mobile ID; otherwise `Approve`).
+    WrongCredentialType,
+    /// Approves, but the wallet seals the presentation to another SP's key
+    /// (the mobile ID; otherwise `Approve`).
+    WrongAudience,
 }
 
 /// What to do with a person not listed in [`SimConfig::people`].
@@ -390,6 +404,8 @@ pub struct Simulator {
     pub(crate) toss_direct: toss_direct::TossDirectSim,
     /// Scenario overrides, CRL location, control token, slow delay.
     pub(crate) control: misbehave::Control,
+    /// The mobile ID's push server and wallet, and its test issuer.
+    pub(crate) mobile_id: mobile_id::MobileIdSim,
 }
 
 impl std::fmt::Debug for Simulator {
@@ -504,6 +520,7 @@ impl Simulator {
             cfg.token_ttl_secs,
         )?;
 
+        let mobile_id = mobile_id::MobileIdSim::new(&cfg.pki_dir)?;
         let control = misbehave::Control::new(cfg.pki_dir.clone(), cfg.slow_ms, cfg.control_token);
         let sim = Self {
             approve_after_ms: cfg.approve_after_ms,
@@ -520,6 +537,7 @@ impl Simulator {
             banks,
             toss_direct,
             control,
+            mobile_id,
         };
         // Each product's CRL next to its root, empty until something is revoked.
         sim.publish_crls().map_err(|source| SimError::Pki {

@@ -103,6 +103,9 @@ impl Simulator {
             Err(_) => return refuse(BrokerCode::BadBody),
         };
         let path = parts.uri.path().to_owned();
+        if path == super::mobile_id::PUSH_PATH && parts.method == Method::POST {
+            return json_reply(StatusCode::OK, &self.mobile_id_push(&body));
+        }
         // The control API (`misbehave.rs`), and the provider's own misbehaviour
         // on status and verify calls (maintenance, 5xx, slow, hung).
         if path.starts_with(super::misbehave::CRL_PREFIX) {

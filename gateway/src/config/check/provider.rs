@@ -13,7 +13,9 @@ use crate::config::model::{CrlSettings, ProviderConfig, ProviderFamily};
 use crate::config::raw::RawProvider;
 use crate::config::secret::{Secret, SecretRef};
 use munjigi_providers::config::{Check, Checked};
-use munjigi_providers::{barocert, declarative, kakao_direct, toss_direct, Level, ProviderId};
+use munjigi_providers::{
+    barocert, declarative, kakao_direct, mobile_id, toss_direct, Level, ProviderId,
+};
 use std::ops::Range;
 use std::path::Path;
 
@@ -76,6 +78,10 @@ impl Check for Section<'_, '_> {
     fn file(&mut self, field: &str, rel: &str) -> Option<Vec<u8>> {
         let what = format!("providers.{}.{field}", self.id);
         read_file(self.r, self.base, self.span.clone(), rel, &what)
+    }
+
+    fn path(&self, rel: &str) -> std::path::PathBuf {
+        self.base.join(rel)
     }
 
     fn roots(&mut self, rel: &str) -> Option<Vec<u8>> {
@@ -162,6 +168,16 @@ pub(super) fn build(
             id,
             toss_direct::config::check(s, &mut c)?,
             |settings, roots_pem, tls_ca_pem, crl| ProviderFamily::TossDirect {
+                settings,
+                roots_pem,
+                tls_ca_pem,
+                crl,
+            },
+        ),
+        RawProvider::MobileId(s) => config(
+            id,
+            mobile_id::config::check(s, &mut c)?,
+            |settings, roots_pem, tls_ca_pem, crl| ProviderFamily::MobileId {
                 settings,
                 roots_pem,
                 tls_ca_pem,

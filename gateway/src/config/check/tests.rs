@@ -433,7 +433,9 @@ fn crl_keys_on_every_family() {
             ProviderFamily::KakaoDirect { crl, .. }
             | ProviderFamily::TossDirect { crl, .. }
             | ProviderFamily::Declarative { crl, .. } => crl.clone(),
-            ProviderFamily::Barocert { .. } => panic!("barocert"),
+            ProviderFamily::Barocert { .. } | ProviderFamily::MobileId { .. } => {
+                panic!("not a family with a CRL here")
+            }
         }
     };
     for section in [&kakao, &toss, &bank] {

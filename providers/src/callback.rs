@@ -1,0 +1,65 @@
+//! Results that reach the gateway by a call from outside, instead of by
+//! polling the provider.
+//!
+//! Why a general mechanism: most families push a request and poll the
+//! provider until the citizen approved; a wallet (the mobile ID, and next
+//! OpenID4VP's `direct_post`) instead calls the gateway back with its
+//! result. Such a family implements [`Callbacks`] beside [`crate::Provider`]:
+//! the gateway routes every request under the family's [`Callbacks::prefix`]
+//! (on its own origin) to it, and the family keeps what a login needs between
+//! calls in the [`Inbox`] the gateway gives it at build time (the gateway's
+//! shared store), so any replica can answer any call and any replica's
+//! `status` sees it. The rest of the contract is unchanged: `status` reads
+//! the inbox instead of the provider, `verify` takes the result from it
+//! once.
+//!
+//! Not here: HTTP types (a call is a path and a body, the answer a status,
+//! a content type and a body), or which provider a call is for: a family
+//! finds its login from the call itself (the mobile ID's `trxcode`).
+
+use crate::ProviderError;
+use std::time::Duration;
+
+/// The gateway's shared store, as a family sees it: its own keys only (the
+/// gateway puts them in a family of their own), values it encodes itself.
+#[async_trait::async_trait]
+pub trait Inbox: Send + Sync {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, ProviderError>;
+    /// Writes only if nothing lives under `key`; true if written.
+    async fn put_new(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        ttl: Duration,
+    ) -> Result<bool, ProviderError>;
+    /// Replaces the value only if it still equals `expected`; true if replaced.
+    async fn swap(
+        &self,
+        key: &str,
+        expected: &[u8],
+        value: Vec<u8>,
+        ttl: Duration,
+    ) -> Result<bool, ProviderError>;
+}
+
+/// What the gateway answers a call with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+}
+
+/// A family whose results arrive by calls to the gateway.
+#[async_trait::async_trait]
+pub trait Callbacks: Send + Sync {
+    /// The first path segment the family's callers use on the gateway's
+    /// origin (`mip` for `/mip/profile`); one family per prefix.
+    fn prefix(&self) -> &'static str;
+    /// The largest body a call may have; the gateway refuses larger ones
+    /// (413) before the family sees them.
+    fn max_body(&self) -> usize;
+    /// Answers `POST /{prefix}/{path}` with `body`. Never fails: a refusal
+    /// is an answer the caller understands (and a log line naming why).
+    async fn call(&self, path: &str, body: &[u8]) -> Answer;
+}
