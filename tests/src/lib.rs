@@ -1244,6 +1244,44 @@ pub fn world(tag: &str) -> World {
     world_with(tag, "")
 }
 
+/// A `[providers.mobile-id]` section for the simulator's push server and
+/// its `pki/mobile-id/` material (QR only when `push` is false).
+pub fn mobile_id_toml(sim_url: &str, push: bool) -> String {
+    let push = if push {
+        format!(
+            "push_url = \"{sim_url}/mobile-id/api/sendVPAPI.do\"\nmscode = \"{}\"\n",
+            munjigi_sim::simulator::MOBILE_ID_MSCODE
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        r#"
+[providers.mobile-id]
+type = "mobile_id"
+name_ko = "모바일 신분증"
+name_en = "Mobile ID"
+level = "high"
+{push}sp_did = "{sp}"
+sp_key_id = "{key_id}"
+sp_key = {{ file = "pki/mobile-id/sp-key.pem" }}
+seal_key = {{ file = "pki/mobile-id/seal-key.pem" }}
+service_name = "구청 민원 로그인"
+sp_name = "구청"
+sp_code = "SIMSP01"
+svc_code = "LOGIN01"
+issuers = ["{issuer}"]
+credentials = [{{ code = "{cred}", name = "모바일 운전면허증" }}]
+trust_list = "pki/mobile-id/trust.json"
+ttl_secs = 120
+"#,
+        sp = munjigi_sim::simulator::MOBILE_ID_SP_DID,
+        key_id = munjigi_sim::simulator::MOBILE_ID_SP_KEY_ID,
+        issuer = munjigi_sim::simulator::MOBILE_ID_ISSUER,
+        cred = munjigi_sim::simulator::MOBILE_ID_CREDENTIAL,
+    )
+}
+
 /// A [`World`] whose gateway config has `extra` appended.
 pub fn world_with(tag: &str, extra: &str) -> World {
     let dir = TempDir::new(tag);

@@ -332,3 +332,48 @@ fn a_cross_site_post_logout_ends_the_gateway_session_in_a_real_browser() {
         "{logs}"
     );
 }
+
+/// A mobile ID login on the demo site on a 320 px phone screen in a real
+/// browser: the waiting page shows the wallet's QR code (in the screenshot,
+/// square, inside the screen, named for screen readers), and the wallet's
+/// presentation moves it on to the claims (`acr` high). Korean and English.
+#[test]
+fn a_citizen_logs_in_with_the_mobile_id_in_a_real_browser() {
+    let dir = TempDir::new("browser-mobile-id");
+    let (_sim, sim_url) = start_simulator(
+        dir.path(),
+        &SimOpts {
+            approve_after_ms: 1500,
+            ..SimOpts::default()
+        },
+    );
+    let gw = start_gateway(
+        dir.path(),
+        &sim_url,
+        &GatewayOpts {
+            demo: true,
+            site_redirect: "http://127.0.0.1:9/cb".into(),
+            extra: mobile_id_toml(&sim_url, true),
+            ..GatewayOpts::default()
+        },
+    );
+    let shots = repo_root().join("target/browser-shots");
+    std::fs::create_dir_all(&shots).unwrap();
+    for lang in ["ko", "en"] {
+        let out = Command::new("node")
+            .arg(repo_root().join("tests/browser/mobile_id.mjs"))
+            .arg(&gw.url)
+            .arg(&shots)
+            .arg(lang)
+            .output()
+            .expect("node");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && stdout.contains("OK:"),
+            "mobile ID browser login ({lang}) failed:\n{stdout}\n{stderr}\ngateway:\n{}",
+            gw.proc.drain().join("\n")
+        );
+        assert!(shots.join(format!("mobile-id-waiting-{lang}.png")).exists());
+    }
+}

@@ -19,42 +19,6 @@ use std::time::Duration;
 
 const LISTED: &[&str] = &["모바일 신분증"];
 
-fn provider_toml(sim_url: &str, push: bool) -> String {
-    let push = if push {
-        format!(
-            "push_url = \"{sim_url}/mobile-id/api/sendVPAPI.do\"\nmscode = \"{}\"\n",
-            munjigi_sim::simulator::MOBILE_ID_MSCODE
-        )
-    } else {
-        String::new()
-    };
-    format!(
-        r#"
-[providers.mobile-id]
-type = "mobile_id"
-name_ko = "모바일 신분증"
-name_en = "Mobile ID"
-level = "high"
-{push}sp_did = "{sp}"
-sp_key_id = "{key_id}"
-sp_key = {{ file = "pki/mobile-id/sp-key.pem" }}
-seal_key = {{ file = "pki/mobile-id/seal-key.pem" }}
-service_name = "구청 민원 로그인"
-sp_name = "구청"
-sp_code = "SIMSP01"
-svc_code = "LOGIN01"
-issuers = ["{issuer}"]
-credentials = [{{ code = "{cred}", name = "모바일 운전면허증" }}]
-trust_list = "pki/mobile-id/trust.json"
-ttl_secs = 120
-"#,
-        sp = munjigi_sim::simulator::MOBILE_ID_SP_DID,
-        key_id = munjigi_sim::simulator::MOBILE_ID_SP_KEY_ID,
-        issuer = munjigi_sim::simulator::MOBILE_ID_ISSUER,
-        cred = munjigi_sim::simulator::MOBILE_ID_CREDENTIAL,
-    )
-}
-
 /// A world whose gateway has a mobile ID provider (with the push server,
 /// or QR only).
 fn world(tag: &str, push: bool) -> World {
@@ -66,7 +30,7 @@ fn world(tag: &str, push: bool) -> World {
         &sim_url,
         &GatewayOpts {
             site_redirect: redirect.clone(),
-            extra: provider_toml(&sim_url, push),
+            extra: mobile_id_toml(&sim_url, push),
             ..GatewayOpts::default()
         },
     );

@@ -867,6 +867,8 @@ mod health;
 mod kakao_direct;
 mod limits;
 mod logout;
+#[cfg(test)]
+mod mobile_id;
 mod provider;
 mod routes;
 mod saml;

@@ -238,10 +238,11 @@ pub fn qr(app: &App, req: &http::Request<Incoming>) -> Result<Response, GatewayE
 pub fn qr_inline(text: &str) -> Result<String, GatewayError> {
     let svg = qr_svg(text)?;
     let start = svg.find("<svg").unwrap_or(0);
-    Ok(svg
-        .get(start..)
-        .unwrap_or_default()
-        .replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1))
+    Ok(svg.get(start..).unwrap_or_default().replacen(
+        " xmlns=\"http://www.w3.org/2000/svg\"",
+        "",
+        1,
+    ))
 }
 
 /// `text` as an SVG QR code (medium error correction, a quiet zone).

@@ -2,14 +2,14 @@
 //! ID readers (`munjigi_providers::mobile_id`): the call is read as each
 //! endpoint's message or refused with its code, the envelope is opened with
 //! the SP's key or refused, a presentation of any shape is checked or
-//! refused, signatures and base64 are parsed or refused, and nothing
-//! panics. The input is used three ways: as the hex envelope, as the
+//! refused, signatures and base64 are parsed or refused, a trust list is
+//! read or refused, and nothing panics. The input is used three ways: as the hex envelope, as the
 //! presentation JSON, and as signature and base64 text.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use munjigi_providers::mobile_id::sig::{self, Compact, Curve};
-use munjigi_providers::mobile_id::{b64, msg, seal, vp};
+use munjigi_providers::mobile_id::{b64, msg, seal, trust, vp};
 use openssl::ec::{EcGroup, EcKey};
 use openssl::nid::Nid;
 use openssl::pkey::{PKey, Private, Public};
@@ -48,6 +48,8 @@ fuzz_target!(|data: &[u8]| {
     let _ = msg::read::<msg::M310>(data, "310");
     let _ = msg::read::<msg::M400>(data, "400");
     let _ = msg::read::<msg::M900>(data, "900");
+    // As the operator's trust list (DID documents and statuses).
+    let _ = trust::List::parse(data);
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };

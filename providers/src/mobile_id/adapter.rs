@@ -645,8 +645,11 @@ impl Provider for MobileIdAdapter {
         }
         let presentation = b64::decode(&p.vp).unwrap_or_default();
         let mut amr = vec!["mobile_id".to_owned()];
+        // RFC 8176 names: a wallet's "bio" is its biometric unlock, most
+        // often a fingerprint.
         amr.push(match p.unlocked_by.as_str() {
-            "bio" | "face" => "fpt".to_owned(),
+            "face" => "face".to_owned(),
+            "bio" => "fpt".to_owned(),
             _ => "pin".to_owned(),
         });
         Ok(Verified {

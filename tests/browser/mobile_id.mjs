@@ -1,0 +1,52 @@
+// A mobile ID login on the demo site in a real browser, on a 320 px phone
+// screen: the chooser's 모바일 신분증, the form by keyboard, the waiting page
+// with its QR code (visible, square, inside the screen, named for screen
+// readers), then the wallet's presentation (the simulator's push) moving
+// the page on by itself to the demo site's claims. Screenshots in
+// SCREENSHOT_DIR. Usage: node mobile_id.mjs BASE_URL SCREENSHOT_DIR [lang]
+import { chromium } from "playwright-core";
+
+const [base, shots, lang = "ko"] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const fail = async (msg) => { console.error("FAIL: " + msg); await browser.close(); process.exit(1); };
+try {
+  const page = await browser.newPage({ locale: lang === "en" ? "en-US" : "ko-KR", viewport: { width: 320, height: 800 } });
+  await page.goto(`${base}/demo?lang=${lang}`);
+  await page.click("a[href='/demo/login']");
+  await page.waitForURL(/\/login\/[^/]+$/);
+  await page.click("a[data-provider='mobile-id']");
+  await page.waitForURL(/identify/);
+  await page.locator("#name").focus();
+  await page.keyboard.type("홍길동");
+  await page.locator("#birthdate").fill("1990-01-31");
+  await page.locator("#phone").fill("010-1234-5678");
+  await page.locator("input[name=consent]").focus();
+  await page.keyboard.press("Space");
+  await page.keyboard.press("Enter");
+  await page.waitForURL(/\/wait$/);
+  const qr = page.locator("#mj-wallet-qr");
+  const label = await qr.getAttribute("aria-label");
+  const want = lang === "en" ? "QR code to scan with your mobile ID app" : "모바일 신분증 앱으로 촬영할 QR 코드";
+  if (label !== want) await fail(`QR code's name: ${label}`);
+  const box = await page.locator("#mj-wallet-qr svg").boundingBox();
+  if (!box || box.width < 150 || Math.abs(box.width - box.height) > 1 || box.x < 0 || box.x + box.width > 320) {
+    await fail(`QR code not shown square inside a 320 px screen: ${JSON.stringify(box)}`);
+  }
+  const scroll = await page.evaluate(() => document.documentElement.scrollWidth);
+  if (scroll > 320) await fail(`the waiting page scrolls sideways at 320 px: ${scroll}`);
+  await page.screenshot({ path: `${shots}/mobile-id-waiting-${lang}.png`, fullPage: true });
+  await page.waitForURL(/\/demo$/, { timeout: 40000 });
+  const text = await page.textContent("body");
+  await page.screenshot({ path: `${shots}/mobile-id-result-${lang}.png`, fullPage: true });
+  for (const w of ["1990-01-31", "urn:munjigi:acr:high", "mobile-id"]) {
+    if (!text.includes(w)) await fail(`result page lacks ${w}`);
+  }
+  console.log("OK: logged in with the mobile ID in a real browser");
+} catch (e) {
+  await fail(String(e));
+}
+await browser.close();
