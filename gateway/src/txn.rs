@@ -556,6 +556,22 @@ mod size {
         assert_eq!(back.attempt.unwrap().citizen.phone.e164(), "+821012345678");
         eprintln!("pending login record: {} bytes", bytes.len());
 
+        // A mobile ID login without the push server carries its request for
+        // the QR code (an M200 naming a long public URL): still in budget.
+        let m200 = munjigi_providers::mobile_id::msg::M200::direct(
+            &"A".repeat(32),
+            "https://login.government24.example.go.kr",
+        );
+        let qr = munjigi_providers::mobile_id::b64::encode(&serde_json::to_vec(&m200).unwrap());
+        let mut wallet = txn.clone();
+        if let Some(a) = wallet.attempt.as_mut() {
+            a.pending.qr = Some(qr);
+            a.code = String::new();
+        }
+        let bytes = encode(&wallet).unwrap();
+        assert!(bytes.len() < 2048, "{} bytes", bytes.len());
+        eprintln!("pending mobile ID login record: {} bytes", bytes.len());
+
         // A device login is written in format 2 (format 1 has no place for
         // its front) and reads back as itself.
         let mut device = txn.clone();

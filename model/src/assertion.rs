@@ -100,6 +100,15 @@ impl Evidence {
         }
     }
 
+    /// Whether the person's phone number is proven by this result (a
+    /// certificate provider's always is: it pushed to that number).
+    pub fn phone_proven(&self) -> bool {
+        match self {
+            Self::Cms(_) => true,
+            Self::Presentation(p) => p.phone_proven,
+        }
+    }
+
     /// Whether two results were signed with the same certificate (issuer
     /// and serial).
     pub fn same_signer(&self, other: &Self) -> bool {
@@ -127,6 +136,11 @@ pub struct PresentationEvidence {
     pub holder: String,
     /// The credential type presented (`mdriverlic` …).
     pub credential: String,
+    /// Whether the phone number was proven (the request reached the wallet
+    /// through the push server, which delivers to that number's holder);
+    /// false when the wallet scanned a QR code.
+    #[serde(default)]
+    pub phone_proven: bool,
 }
 
 /// A CMS signed result and the signer certificate it was checked with.

@@ -93,7 +93,9 @@ pub fn release(
     }
     let person = &a.person;
     let profile = scopes.has_profile();
-    let phone = scopes.has_phone();
+    // A number the result does not prove is not released at all (a SAML
+    // attribute has no "verified" beside it).
+    let phone = scopes.has_phone() && a.evidence.phone_proven();
     let ci = scopes.has_ci() && site.ci_entitled;
     Ok(Claims {
         sub,
@@ -210,6 +212,28 @@ mod tests {
         assert_eq!(c.phone_number.as_deref(), Some("+821012345678"));
         assert_eq!(c.phone_number_verified, Some(true));
         assert_eq!((c.name, c.birthdate, c.gender), (None, None, None));
+    }
+
+    #[test]
+    fn a_phone_the_result_does_not_prove_is_not_released() {
+        let presented = |proven: bool| Assertion {
+            evidence: Evidence::Presentation(munjigi_model::PresentationEvidence {
+                presentation: b"{}".to_vec(),
+                presented_at: 1_700_000_000,
+                holder: "did:kr:mobileid:h".to_owned(),
+                credential: "mdl".to_owned(),
+                phone_proven: proven,
+            }),
+            ..assertion("mobile-id", Level::High, None)
+        };
+        let s = site(&[], Level::Low, false);
+        let all = scopes("openid profile phone");
+        let c = release(&s, &presented(false), Level::Low, &all, "s".into()).unwrap();
+        assert_eq!((c.phone_number, c.phone_number_verified), (None, None));
+        assert!(c.name.is_some() && c.birthdate.is_some());
+        let c = release(&s, &presented(true), Level::Low, &all, "s".into()).unwrap();
+        assert_eq!(c.phone_number.as_deref(), Some("+821012345678"));
+        assert_eq!(c.phone_number_verified, Some(true));
     }
 
     #[test]

@@ -1,10 +1,12 @@
-// A mobile ID login on the demo site in a real browser, on a 320 px phone
-// screen: the chooser's 모바일 신분증, the form by keyboard, the waiting page
-// with its QR code (visible, square, inside the screen, named for screen
-// readers), then the wallet's presentation (the simulator's push) moving
-// the page on by itself to the demo site's claims. Screenshots in
-// SCREENSHOT_DIR. Usage: node mobile_id.mjs BASE_URL SCREENSHOT_DIR [lang]
+// A mobile ID login (QR code, no push server) on the demo site in a real
+// browser, on a 320 px screen: the chooser's 모바일 신분증, the form by
+// keyboard, the waiting page with its QR code (visible, square, inside the
+// screen, named for screen readers), written out as SCREENSHOT_DIR/
+// mobile-id-qr-LANG.svg for the test to scan with the simulator's wallet;
+// the wallet's presentation then moves the page on by itself to the demo
+// site's claims. Usage: node mobile_id.mjs BASE_URL SCREENSHOT_DIR [lang]
 import { chromium } from "playwright-core";
+import { writeFileSync } from "node:fs";
 
 const [base, shots, lang = "ko"] = process.argv.slice(2);
 const browser = await chromium.launch({
@@ -39,6 +41,7 @@ try {
   const scroll = await page.evaluate(() => document.documentElement.scrollWidth);
   if (scroll > 320) await fail(`the waiting page scrolls sideways at 320 px: ${scroll}`);
   await page.screenshot({ path: `${shots}/mobile-id-waiting-${lang}.png`, fullPage: true });
+  writeFileSync(`${shots}/mobile-id-qr-${lang}.svg`, await page.locator("#mj-wallet-qr").innerHTML());
   await page.waitForURL(/\/demo$/, { timeout: 40000 });
   const text = await page.textContent("body");
   await page.screenshot({ path: `${shots}/mobile-id-result-${lang}.png`, fullPage: true });

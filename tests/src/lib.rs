@@ -1282,8 +1282,56 @@ ttl_secs = 120
     )
 }
 
+/// The dark modules of the `qrcode` crate's SVG (`M{x} {y}h{w}v{h}H{x}V{y}`
+/// per rectangle), as a grey image rqrr reads.
+pub fn read_qr_svg(svg: &str) -> String {
+    let size: usize = svg
+        .split("viewBox=\"0 0 ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|w| w.parse().ok())
+        .expect("a viewBox");
+    let d = svg
+        .split(" d=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let mut dark = vec![false; size * size];
+    for seg in d.split('M').filter(|s| !s.is_empty()) {
+        let nums: Vec<usize> = seg
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|s| !s.is_empty())
+            .map(|n| n.parse().unwrap())
+            .collect();
+        let (x, y, w, h) = (nums[0], nums[1], nums[2], nums[3]);
+        for yy in y..y + h {
+            for xx in x..x + w {
+                dark[yy * size + xx] = true;
+            }
+        }
+    }
+    let mut img = rqrr::PreparedImage::prepare_from_greyscale(size, size, |x, y| {
+        if dark[y * size + x] {
+            0
+        } else {
+            255
+        }
+    });
+    let grids = img.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code in the SVG");
+    grids[0].decode().expect("the QR code decodes").1
+}
+
 /// A [`World`] whose gateway config has `extra` appended.
 pub fn world_with(tag: &str, extra: &str) -> World {
+    world_with_sim(tag, |_| extra.to_owned())
+}
+
+/// A [`World`] whose gateway config has `extra(sim_url)` appended (sections
+/// that name the simulator).
+pub fn world_with_sim(tag: &str, extra: impl FnOnce(&str) -> String) -> World {
     let dir = TempDir::new(tag);
     let (sim, sim_url) = start_simulator(dir.path(), &SimOpts::default());
     let (port, redirect) = site_port_and_redirect();
@@ -1292,7 +1340,7 @@ pub fn world_with(tag: &str, extra: &str) -> World {
         &sim_url,
         &GatewayOpts {
             site_redirect: redirect.clone(),
-            extra: extra.to_owned(),
+            extra: extra(&sim_url),
             ..GatewayOpts::default()
         },
     );

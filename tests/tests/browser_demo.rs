@@ -333,10 +333,12 @@ fn a_cross_site_post_logout_ends_the_gateway_session_in_a_real_browser() {
     );
 }
 
-/// A mobile ID login on the demo site on a 320 px phone screen in a real
-/// browser: the waiting page shows the wallet's QR code (in the screenshot,
-/// square, inside the screen, named for screen readers), and the wallet's
-/// presentation moves it on to the claims (`acr` high). Korean and English.
+/// A mobile ID login on the demo site on a 320 px screen in a real browser,
+/// by the QR code (no push server): the waiting page shows the wallet's QR
+/// code (in the screenshot, square, inside the screen, named for screen
+/// readers); the test reads it from the page as a camera would and hands it
+/// to the simulator's wallet, whose presentation moves the page on to the
+/// claims (`acr` high). Korean and English.
 #[test]
 fn a_citizen_logs_in_with_the_mobile_id_in_a_real_browser() {
     let dir = TempDir::new("browser-mobile-id");
@@ -353,20 +355,43 @@ fn a_citizen_logs_in_with_the_mobile_id_in_a_real_browser() {
         &GatewayOpts {
             demo: true,
             site_redirect: "http://127.0.0.1:9/cb".into(),
-            extra: mobile_id_toml(&sim_url, true),
+            extra: mobile_id_toml(&sim_url, false),
             ..GatewayOpts::default()
         },
     );
     let shots = repo_root().join("target/browser-shots");
     std::fs::create_dir_all(&shots).unwrap();
     for lang in ["ko", "en"] {
-        let out = Command::new("node")
+        let svg = shots.join(format!("mobile-id-qr-{lang}.svg"));
+        let _ = std::fs::remove_file(&svg);
+        let child = Command::new("node")
             .arg(repo_root().join("tests/browser/mobile_id.mjs"))
             .arg(&gw.url)
             .arg(&shots)
             .arg(lang)
-            .output()
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
             .expect("node");
+        // The citizen's phone scans the page's QR code.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let text = loop {
+            if let Ok(s) = std::fs::read_to_string(&svg) {
+                if s.contains("</svg>") {
+                    break read_qr_svg(&s);
+                }
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no QR code from the page"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        };
+        let scan = serde_json::json!({
+            "phone": "010-1234-5678", "name": "홍길동", "birthdate": "1990-01-31", "qr": text,
+        });
+        assert_eq!(sim_control(&sim_url, "wallet-scan", &scan.to_string()), 200);
+        let out = child.wait_with_output().expect("node");
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(

@@ -22,69 +22,7 @@ const LISTED: &[&str] = &["모바일 신분증"];
 /// A world whose gateway has a mobile ID provider (with the push server,
 /// or QR only).
 fn world(tag: &str, push: bool) -> World {
-    let dir = TempDir::new(tag);
-    let (sim, sim_url) = start_simulator(dir.path(), &SimOpts::default());
-    let (port, redirect) = site_port_and_redirect();
-    let gw = start_gateway(
-        dir.path(),
-        &sim_url,
-        &GatewayOpts {
-            site_redirect: redirect.clone(),
-            extra: mobile_id_toml(&sim_url, push),
-            ..GatewayOpts::default()
-        },
-    );
-    let site = start_site(port, &gw.url, "client_secret_basic", None);
-    World {
-        dir,
-        sim,
-        sim_url,
-        gw,
-        site,
-        redirect,
-    }
-}
-
-/// The dark modules of the `qrcode` crate's SVG (`M{x} {y}h{w}v{h}H{x}V{y}`
-/// per rectangle), as a grey image rqrr reads.
-fn read_qr(svg: &str) -> String {
-    let size: usize = svg
-        .split("viewBox=\"0 0 ")
-        .nth(1)
-        .and_then(|r| r.split(' ').next())
-        .and_then(|w| w.parse().ok())
-        .expect("a viewBox");
-    let d = svg
-        .split(" d=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap();
-    let mut dark = vec![false; size * size];
-    for seg in d.split('M').filter(|s| !s.is_empty()) {
-        let nums: Vec<usize> = seg
-            .split(|c: char| !c.is_ascii_digit())
-            .filter(|s| !s.is_empty())
-            .map(|n| n.parse().unwrap())
-            .collect();
-        let (x, y, w, h) = (nums[0], nums[1], nums[2], nums[3]);
-        for yy in y..y + h {
-            for xx in x..x + w {
-                dark[yy * size + xx] = true;
-            }
-        }
-    }
-    let mut img = rqrr::PreparedImage::prepare_from_greyscale(size, size, |x, y| {
-        if dark[y * size + x] {
-            0
-        } else {
-            255
-        }
-    });
-    let grids = img.detect_grids();
-    assert_eq!(grids.len(), 1, "one QR code in the SVG");
-    grids[0].decode().expect("the QR code decodes").1
+    world_with_sim(tag, |sim_url| mobile_id_toml(sim_url, push))
 }
 
 /// Starts a login through the mobile ID and returns the browser, the
@@ -117,12 +55,9 @@ async fn finish(b: &mut Browser, base: &str, done: &serde_json::Value) -> serde_
 async fn a_citizen_logs_in_with_the_mobile_id_by_push_with_the_same_sub_as_through_kakao() {
     let w = world("mobile-id-push", true);
     let (mut b, base, waiting) = start(&w, &HONG).await;
-    // The waiting page offers the QR code beside the push.
-    assert!(
-        waiting.body.contains("id=\"mj-wallet-qr\""),
-        "{}",
-        waiting.body
-    );
+    // With the push server, only the wallet on the phone typed may present:
+    // no QR code for another wallet to scan.
+    assert!(!waiting.body.contains("mj-wallet-qr"), "{}", waiting.body);
     let done = wait_done(&mut b, &base).await;
     let site = finish(&mut b, &base, &done).await;
     let c = &site["id_token_claims"];
@@ -130,6 +65,9 @@ async fn a_citizen_logs_in_with_the_mobile_id_by_push_with_the_same_sub_as_throu
     assert_eq!(c["name"], "홍길동");
     assert_eq!(c["birthdate"], "1990-01-31");
     assert_eq!(c["acr"], "urn:munjigi:acr:high");
+    // The push server delivered to that number's holder: it is proven.
+    assert_eq!(c["phone_number"], "+821012345678");
+    assert_eq!(c["phone_number_verified"], true);
     let amr: Vec<&str> = c["amr"]
         .as_array()
         .unwrap()
@@ -165,7 +103,7 @@ async fn a_citizen_logs_in_by_scanning_the_waiting_pages_qr_code() {
     let (mut b, base, waiting) = start(&w, &who).await;
     let svg_start = waiting.body.find("<svg").expect("an inline SVG QR code");
     let svg_end = waiting.body[svg_start..].find("</svg>").unwrap() + svg_start + 6;
-    let text = read_qr(&waiting.body[svg_start..svg_end]);
+    let text = read_qr_svg(&waiting.body[svg_start..svg_end]);
     // What the wallet scans: the M200, pointing back at this gateway.
     let m200: serde_json::Value = serde_json::from_slice(
         &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &text).unwrap(),
@@ -176,7 +114,7 @@ async fn a_citizen_logs_in_by_scanning_the_waiting_pages_qr_code() {
     assert_eq!(m200["host"], w.gw.url.as_str());
     assert!(m200.get("profile").is_none(), "no profile in a QR code");
     // Nobody scanned: still waiting.
-    let s = b.get(&format!("{base}/status")).await.json();
+    let s = b.get(&format!("{base}/status?wait=0")).await.json();
     assert_eq!(s["state"], "pending", "{s}");
     let scan = serde_json::json!({
         "phone": who.phone, "name": who.name, "birthdate": who.birthdate, "qr": text,
@@ -187,8 +125,14 @@ async fn a_citizen_logs_in_by_scanning_the_waiting_pages_qr_code() {
     );
     let done = wait_done(&mut b, &base).await;
     let site = finish(&mut b, &base, &done).await;
-    assert_eq!(site["id_token_claims"]["provider"], "mobile-id");
-    assert_eq!(site["id_token_claims"]["name"], "홍길동");
+    let c = &site["id_token_claims"];
+    assert_eq!(c["provider"], "mobile-id");
+    assert_eq!(c["name"], "홍길동");
+    // Whoever scanned proved a name and a birth date, not the number typed:
+    // it is not released, verified or not.
+    assert!(c.get("phone_number").is_none(), "{c}");
+    assert!(c.get("phone_number_verified").is_none(), "{c}");
+    assert!(site["userinfo"].get("phone_number").is_none(), "{site}");
 }
 
 /// One misbehaviour: the scenario, what the status ends in, and the page
@@ -448,7 +392,7 @@ async fn the_wallet_endpoints_refuse_what_is_out_of_step() {
     let (mut b, base, waiting) = start(&w, &HONG).await;
     let s = waiting.body.find("<svg").unwrap();
     let e = waiting.body[s..].find("</svg>").unwrap() + s + 6;
-    let text = read_qr(&waiting.body[s..e]);
+    let text = read_qr_svg(&waiting.body[s..e]);
     let m200: serde_json::Value = serde_json::from_slice(
         &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &text).unwrap(),
     )
@@ -470,12 +414,47 @@ async fn the_wallet_endpoints_refuse_what_is_out_of_step() {
     let p2 = raw(gw, "POST", "/mip/profile", &envelope(ask));
     assert!(p1.1.contains("\"result\":true"), "{p1:?}");
     assert_eq!(p1.1, p2.1, "the profile is signed once and served again");
-    let s = b.get(&format!("{base}/status")).await.json();
-    assert_eq!(s["state"], "viewed", "{s}");
-    // A presentation the gateway cannot open ends the login (once).
+    // The waiting page learns the wallet opened it (at the next provider poll).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let s = b.get(&format!("{base}/status?wait=2")).await.json();
+        if s["state"] == "viewed" {
+            break;
+        }
+        assert_eq!(s["state"], "pending", "{s}");
+        assert!(std::time::Instant::now() < deadline, "never viewed: {s}");
+    }
+    let b64 = |t: &str| {
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, t).unwrap()
+    };
+    let answer: serde_json::Value = serde_json::from_str(&p1.1).unwrap();
+    let inner: serde_json::Value =
+        serde_json::from_slice(&b64(answer["data"].as_str().unwrap())).unwrap();
+    let profile: serde_json::Value =
+        serde_json::from_slice(&b64(inner["profile"].as_str().unwrap())).unwrap();
+    let nonce = profile["profile"]["nonce"].as_str().unwrap().to_owned();
+    assert_eq!(nonce.len(), 64);
+    assert_eq!(
+        profile["profile"]["filter"]["requiredPrivacyList"],
+        serde_json::json!(["name", "birth"])
+    );
+    // A wrong envelope (nonce, kinds) is refused without ending the login:
+    // whoever saw the QR code cannot end it that way.
     assert_eq!(
         mip(gw, "vp", &envelope(vp.clone())),
         (200, false, Some(10111))
+    );
+    let mut kinds = vp.clone();
+    kinds["vp"]["nonce"] = nonce.clone().into();
+    kinds["vp"]["keyType"] = 0.into();
+    assert_eq!(mip(gw, "vp", &envelope(kinds)), (200, false, Some(10108)));
+    let s = b.get(&format!("{base}/status?wait=0")).await.json();
+    assert_eq!(s["state"], "viewed", "{s}");
+    // A presentation the gateway cannot open ends the login (once).
+    vp["vp"]["nonce"] = nonce.into();
+    assert_eq!(
+        mip(gw, "vp", &envelope(vp.clone())),
+        (200, false, Some(10100))
     );
     let done = wait_done(&mut b, &base).await;
     assert_eq!(done["state"], "completed");

@@ -89,7 +89,8 @@ fn build(app: &App, route: &Route, l: &Loaded, now: u64) -> Result<Identity, Gat
             IdentityField::Subject => sub.clone(),
             IdentityField::Name => o.person.name.expose().to_owned(),
             IdentityField::Birthdate => o.person.birthdate.iso(),
-            IdentityField::Phone => o.person.phone.e164().to_owned(),
+            IdentityField::Phone if o.evidence.phone_proven() => o.person.phone.e164().to_owned(),
+            IdentityField::Phone => String::new(),
             IdentityField::Gender => o
                 .person
                 .gender

@@ -66,6 +66,11 @@ enum Step {
         since: u64,
         profile: String,
     },
+    /// A presentation is being opened and checked (by the call that moved
+    /// the record here: one per login).
+    Opening {
+        since: u64,
+    },
     /// A presentation passed every check.
     Presented(Box<Presentation>),
     /// A presentation was refused: the reason (a [`reason`] code).
@@ -150,11 +155,11 @@ pub struct MobileIdConfig {
 pub struct MobileIdAdapter {
     id: ProviderId,
     level: Level,
-    sp: Sp,
+    sp: Arc<Sp>,
     push: Option<push::PushServer>,
     host: String,
     ttl_secs: u32,
-    trust: TrustFile,
+    trust: Arc<TrustFile>,
     inbox: Arc<dyn Inbox>,
 }
 
@@ -239,11 +244,11 @@ impl MobileIdAdapter {
         Ok(MobileIdAdapter {
             id,
             level,
-            sp: c.sp,
+            sp: Arc::new(c.sp),
             push,
             host: c.host.trim_end_matches('/').to_owned(),
             ttl_secs: c.ttl_secs.unwrap_or(MAX_TTL_SECS).min(MAX_TTL_SECS),
-            trust,
+            trust: Arc::new(trust),
             inbox,
         })
     }
@@ -361,32 +366,57 @@ impl MobileIdAdapter {
         let Step::Profiled { since, .. } = rec.step else {
             return refuse(Some(t), Code::Sequence);
         };
-        let kind = ("declared_kind", Code::InvalidData);
         let declared = match (m.vp.present_type, m.vp.encrypt_type, m.vp.key_type) {
-            _ if m.vp.kind != "VERIFY" => Some(kind),
+            _ if m.vp.kind != "VERIFY" => Some(Code::InvalidData),
             (1, 2, 2) => None,
-            (1, 2, _) => Some((kind.0, Code::UnsupportedKeyType)),
-            (1, _, _) => Some((kind.0, Code::UnsupportedEncryptType)),
-            _ => Some((kind.0, Code::UnsupportedPresentType)),
+            (1, 2, _) => Some(Code::UnsupportedKeyType),
+            (1, _, _) => Some(Code::UnsupportedEncryptType),
+            _ => Some(Code::UnsupportedPresentType),
         };
         // A DID VP names the profile's nonce beside the sealed data (it is
         // checked again inside, under the holder's signature).
         let declared = declared.or(match m.vp.nonce.as_deref() {
             Some(n) if n == rec.nonce => None,
-            Some(_) => Some(("nonce", Code::Nonce)),
-            None => Some(("shape", Code::MissingItem)),
+            Some(_) => Some(Code::Nonce),
+            None => Some(Code::MissingItem),
         });
-        let outcome = match declared {
-            Some(refused) => Err(refused),
-            None => self.check(&m.vp.data, &rec.nonce, since).and_then(|p| {
+        // The envelope is wrong before anything is opened: refused, and the
+        // login waits on (whoever saw the QR code cannot end it this way).
+        if let Some(code) = declared {
+            info!(provider = %self.id, trx = short(t), errcode = code as u32, "mobile ID presentation envelope refused; the login waits on");
+            return refuse(Some(t), code);
+        }
+        // One opening per login: the call that moves the record on opens it.
+        let opening = Record {
+            step: Step::Opening { since },
+            ..rec.clone()
+        };
+        let Ok(opened_raw) = serde_json::to_vec(&opening) else {
+            return refuse(Some(t), Code::Unknown);
+        };
+        match self.save(t, &raw, &opening).await {
+            Ok(true) => {}
+            Ok(false) => return refuse(Some(t), Code::Sequence),
+            Err(_) => return refuse(Some(t), Code::Unknown),
+        }
+        let checker = Checker {
+            sp: self.sp.clone(),
+            trust: self.trust.clone(),
+        };
+        let data = m.vp.data.clone();
+        let nonce = rec.nonce.clone();
+        // Decryption and signatures off the async workers.
+        let outcome = tokio::task::spawn_blocking(move || checker.check(&data, &nonce, since))
+            .await
+            .unwrap_or(Err(("shape", Code::Unknown)))
+            .and_then(|p| {
                 // The holder the envelope names, when it names one, is the
                 // one who signed.
                 match m.vp.did.as_deref() {
                     Some(d) if d != p.holder => Err(("holder_key", Code::InvalidData)),
                     _ => Ok(p),
                 }
-            }),
-        };
+            });
         let step = match &outcome {
             Ok(p) => Step::Presented(Box::new(p.clone())),
             Err((r, _)) => Step::Refused {
@@ -394,7 +424,7 @@ impl MobileIdAdapter {
             },
         };
         let next = Record { step, ..rec };
-        match self.save(t, &raw, &next).await {
+        match self.save(t, &opened_raw, &next).await {
             Ok(true) => {}
             Ok(false) => return refuse(Some(t), Code::Sequence),
             Err(_) => return refuse(Some(t), Code::Unknown),
@@ -410,7 +440,15 @@ impl MobileIdAdapter {
             }
         }
     }
+}
 
+/// What checking a presentation needs, owned, for a blocking thread.
+struct Checker {
+    sp: Arc<Sp>,
+    trust: Arc<TrustFile>,
+}
+
+impl Checker {
     /// Opens and checks a presentation; the refusal's reason and code.
     fn check(
         &self,
@@ -423,12 +461,12 @@ impl MobileIdAdapter {
         crate::json::unique_keys(&bytes).map_err(|_| ("shape", Code::InvalidData))?;
         let v: serde_json::Value =
             serde_json::from_slice(&bytes).map_err(|_| ("shape", Code::InvalidData))?;
-        let issuers: Vec<String> = self.sp.issuers.clone();
+        let issuers = &self.sp.issuers;
         let codes: Vec<String> = self.sp.credentials.iter().map(|(c, _)| c.clone()).collect();
         let list = self.trust.current();
         let want = Expected {
             nonce,
-            issuers: &issuers,
+            issuers,
             codes: &codes,
             claims: &profile::CLAIMS,
             since,
@@ -468,7 +506,9 @@ impl MobileIdAdapter {
             vp: b64::encode(&bytes),
         })
     }
+}
 
+impl MobileIdAdapter {
     async fn on_error(&self, body: &[u8]) -> Answer {
         let m = match msg::read::<M900>(body, "900") {
             Ok(m) => m,
@@ -574,7 +614,10 @@ impl Provider for MobileIdAdapter {
             started_at,
             expires_at,
             app_scheme: None,
-            qr: Some(encoded),
+            // With the push server, only the phone it reached may present
+            // (which is what proves the number): no QR code for anyone else
+            // to scan. Without it, the QR code is the way.
+            qr: self.push.is_none().then_some(encoded),
         })
     }
 
@@ -588,9 +631,11 @@ impl Provider for MobileIdAdapter {
         };
         Ok(match rec.step {
             Step::Waiting if now() >= rec.expires_at => Status::Expired,
-            Step::Profiled { .. } if now() >= rec.expires_at => Status::Expired,
+            Step::Profiled { .. } | Step::Opening { .. } if now() >= rec.expires_at => {
+                Status::Expired
+            }
             Step::Waiting => Status::Pending { viewed: false },
-            Step::Profiled { .. } => Status::Pending { viewed: true },
+            Step::Profiled { .. } | Step::Opening { .. } => Status::Pending { viewed: true },
             Step::Presented(_) | Step::Refused { .. } | Step::Taken => Status::Completed,
             Step::Ended { end } => match end.as_str() {
                 "rejected" => Status::Rejected,
@@ -633,8 +678,10 @@ impl Provider for MobileIdAdapter {
         let person = Person {
             name: Name::parse(&p.name).map_err(bad)?,
             birthdate: BirthDate::parse(&p.birth).map_err(bad)?,
-            // The wallet proves name and birth date, not the number: the
-            // one the push went to (the push server matched all three).
+            // The wallet proves name and birth date, not the number: that
+            // is the one typed, proven only where the push server delivered
+            // the request to its holder (the evidence says which, and an
+            // unproven number is not released to sites).
             phone: who.phone.clone(),
             gender: None,
             ci: Ci::parse(&p.ci).map_err(bad)?,
@@ -659,6 +706,7 @@ impl Provider for MobileIdAdapter {
                 presented_at: p.at,
                 holder: p.holder,
                 credential: p.credential,
+                phone_proven: self.push.is_some(),
             }),
             amr,
         })

@@ -19,9 +19,9 @@
 //! A key is trusted only under the document whose `id` prefixes it; a
 //! credential not listed, or listed with anything but `ACTIVE`, is refused
 //! (the strict reading: unknown is not valid). The file is checked for a
-//! change at most every [`RECHECK`]; a file that no longer reads keeps the
-//! last good list (and says so in the log), as a CRL that fails to refresh
-//! does.
+//! change (its modification time or length) at most every [`RECHECK`]; a
+//! file that no longer reads keeps the last good list (and says so in the
+//! log), as a CRL that fails to refresh does.
 
 use super::sig::{self, Curve};
 use super::vp::Resolver;
@@ -30,7 +30,7 @@ use openssl::pkey::Public;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 /// How often the file's modification time is looked at.
@@ -117,75 +117,89 @@ impl Resolver for List {
 
 struct Held {
     list: Arc<List>,
-    modified: Option<SystemTime>,
+    /// The file as last read: modification time and length.
+    stamp: Option<(SystemTime, u64)>,
     checked: Instant,
 }
 
-/// The trust list file, re-read when its modification time changes.
+/// The trust list file, re-read when it changes.
 pub struct TrustFile {
     path: PathBuf,
     held: RwLock<Held>,
+    /// One re-read at a time; the others go on with the list they have.
+    reading: Mutex<()>,
 }
 
-fn read(path: &std::path::Path) -> Result<(List, Option<SystemTime>), String> {
+fn stamp(path: &std::path::Path) -> Option<(SystemTime, u64)> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.modified().ok()?, m.len()))
+}
+
+fn read(path: &std::path::Path) -> Result<(List, Option<(SystemTime, u64)>), String> {
     let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
     if meta.len() > MAX_BYTES {
         return Err(format!("larger than {MAX_BYTES} bytes"));
     }
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-    Ok((List::parse(&bytes)?, meta.modified().ok()))
+    let list = List::parse(&bytes)?;
+    Ok((list, meta.modified().ok().map(|t| (t, meta.len()))))
 }
 
 impl TrustFile {
     /// Reads the file now: a start with a list that does not read fails.
     pub fn open(path: PathBuf) -> Result<TrustFile, String> {
-        let (list, modified) = read(&path)?;
+        let (list, stamp) = read(&path)?;
         Ok(TrustFile {
             path,
             held: RwLock::new(Held {
                 list: Arc::new(list),
-                modified,
+                stamp,
                 checked: Instant::now(),
             }),
+            reading: Mutex::new(()),
         })
     }
 
-    /// The current list (re-read first if the file changed).
+    /// The current list, re-read first if the file changed (its time or
+    /// length). Blocking file I/O: call it off the async workers. The
+    /// reading and parsing happen outside the lock readers take.
     pub fn current(&self) -> Arc<List> {
-        let stale = self
-            .held
-            .read()
-            .map(|h| (h.checked.elapsed() >= RECHECK, h.list.clone()));
-        let (stale, list) = match stale {
-            Ok(x) => x,
-            Err(p) => (true, p.into_inner().list.clone()),
+        let (due, list, held_stamp) = match self.held.read() {
+            Ok(h) => (h.checked.elapsed() >= RECHECK, h.list.clone(), h.stamp),
+            Err(p) => {
+                let h = p.into_inner();
+                (true, h.list.clone(), h.stamp)
+            }
         };
-        if !stale {
+        if !due {
             return list;
         }
+        let Ok(_reading) = self.reading.try_lock() else {
+            return list;
+        };
+        let now_stamp = stamp(&self.path);
+        let next = if now_stamp.is_some() && now_stamp == held_stamp {
+            None
+        } else {
+            match read(&self.path) {
+                Ok((l, s)) => {
+                    tracing::info!(path = %self.path.display(), "mobile ID trust list re-read");
+                    Some((Arc::new(l), s))
+                }
+                Err(e) => {
+                    tracing::warn!(path = %self.path.display(), error = %e, "mobile ID trust list does not read; the last good one stays in use");
+                    None
+                }
+            }
+        };
         let mut held = match self.held.write() {
             Ok(h) => h,
             Err(p) => p.into_inner(),
         };
-        if held.checked.elapsed() < RECHECK {
-            return held.list.clone();
-        }
         held.checked = Instant::now();
-        let modified = std::fs::metadata(&self.path)
-            .and_then(|m| m.modified())
-            .ok();
-        if modified.is_some() && modified == held.modified {
-            return held.list.clone();
-        }
-        match read(&self.path) {
-            Ok((list, modified)) => {
-                tracing::info!(path = %self.path.display(), "mobile ID trust list re-read");
-                held.list = Arc::new(list);
-                held.modified = modified;
-            }
-            Err(e) => {
-                tracing::warn!(path = %self.path.display(), error = %e, "mobile ID trust list does not read; the last good one stays in use");
-            }
+        if let Some((l, s)) = next {
+            held.list = l;
+            held.stamp = s;
         }
         held.list.clone()
     }

@@ -15,7 +15,8 @@
 //! - every credential is of an allowed type (`assertion.code`) from an
 //!   allowed issuer, signed by a key of that issuer's DID document, about
 //!   this holder, unexpired, `ACTIVE` in the status source, and all share
-//!   one `parentId` (one credential, split per claim);
+//!   one `parentId`, one type and one issuer (one credential, split per
+//!   claim);
 //! - the claims are exactly the ones asked for, each once: a claim not asked
 //!   for (a resident registration number) is refused, not ignored.
 //!
@@ -228,13 +229,18 @@ pub fn check(
     let mut claims: Vec<(String, String)> = Vec::new();
     let mut parent: Option<&str> = None;
     let mut code: Option<&str> = None;
+    let mut issued_by: Option<&str> = None;
     for vc in vcs {
-        let (t, v, p, c) = credential(vc, holder, want, resolver)?;
-        if parent.is_some_and(|q| q != p) || code.is_some_and(|q| q != c) {
+        let (t, v, p, c, i) = credential(vc, holder, want, resolver)?;
+        if parent.is_some_and(|q| q != p)
+            || code.is_some_and(|q| q != c)
+            || issued_by.is_some_and(|q| q != i)
+        {
             return Err(VpError::Shape("credentials of more than one parent"));
         }
         parent = Some(p);
         code = Some(c);
+        issued_by = Some(i);
         if claims.iter().any(|(k, _)| *k == t) {
             return Err(VpError::Claims);
         }
@@ -259,13 +265,14 @@ pub fn check(
     })
 }
 
-/// One credential checked: its claim (type, value), parent id and type.
+/// One credential checked: its claim (type, value), parent id, type and
+/// issuer.
 fn credential<'a>(
     vc: &'a Value,
     holder: &str,
     want: &Expected<'_>,
     resolver: &dyn Resolver,
-) -> Result<(String, String, &'a str, &'a str), VpError> {
+) -> Result<(String, String, &'a str, &'a str, &'a str), VpError> {
     let vc = obj(vc, "credential")?;
     let proof = obj(
         vc.get("proof").ok_or(VpError::Shape("credential proof"))?,
@@ -328,7 +335,7 @@ fn credential<'a>(
     let t = text(privacy, "type", "privacy.type")?.to_owned();
     let v = text(privacy, "value", "privacy.value")?.to_owned();
     let parent = text(vc, "parentId", "parentId")?;
-    Ok((t, v, parent, code))
+    Ok((t, v, parent, code, issuer))
 }
 
 #[cfg(test)]
@@ -342,6 +349,7 @@ mod tests {
     const NONCE: &str = "ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12";
     const ISSUER: &str = "did:kr:mobileid:issuer1";
     const HOLDER: &str = "did:kr:mobileid:holder1";
+    const ISSUER_2: &str = "did:kr:mobileid:issuer2";
     // 2026-12-04T12:00:00 KST = 03:00:00 UTC.
     const NOW: u64 = 1_796_353_200;
 
@@ -366,7 +374,7 @@ mod tests {
     impl Resolver for Keys {
         fn key(&self, did: &str, key_id: &str) -> Option<(Curve, EcKey<Public>)> {
             let (k, id) = match did {
-                ISSUER => (&self.issuer, "iss.1"),
+                ISSUER | ISSUER_2 => (&self.issuer, "iss.1"),
                 HOLDER => (&self.holder, "PIN1"),
                 _ => return None,
             };
@@ -382,6 +390,16 @@ mod tests {
     }
 
     fn vc(keys: &Keys, claim: &str, value: &str, tweak: impl Fn(&mut Map<String, Value>)) -> Value {
+        vc_by(keys, ISSUER, claim, value, tweak)
+    }
+
+    fn vc_by(
+        keys: &Keys,
+        issuer: &str,
+        claim: &str,
+        value: &str,
+        tweak: impl Fn(&mut Map<String, Value>),
+    ) -> Value {
         let mut vc = json!({
             "@context": ["https://www.w3.org/2018/credentials/v1"],
             "assertion": {"code": "mdriverlic", "name": "모바일 운전면허증"},
@@ -389,7 +407,7 @@ mod tests {
             "expirationDate": "2030-07-31T23:59:59",
             "id": format!("vc-{claim}"),
             "issuanceDate": "2024-01-01T00:00:00",
-            "issuer": {"id": ISSUER, "name": "test"},
+            "issuer": {"id": issuer, "name": "test"},
             "parentId": "parent-1",
             "type": ["VerifiableCredential", "OmniOneCredential"],
         })
@@ -405,7 +423,7 @@ mod tests {
         .unwrap();
         vc.insert(
             "proof".into(),
-            json!({"created": "2024-01-01T00:00:00", "creator": format!("{ISSUER}#iss.1"),
+            json!({"created": "2024-01-01T00:00:00", "creator": format!("{issuer}#iss.1"),
                    "signatureValue": s.to_eosio(Curve::R1), "type": "Secp256r1VerificationKey2018"}),
         );
         Value::Object(vc)
@@ -439,7 +457,7 @@ mod tests {
     }
 
     fn run(v: &Value, keys: &Keys) -> Result<Presented, VpError> {
-        let issuers = vec![ISSUER.to_owned()];
+        let issuers = vec![ISSUER.to_owned(), ISSUER_2.to_owned()];
         let codes = vec!["mdriverlic".to_owned()];
         check(
             v,
@@ -481,6 +499,31 @@ mod tests {
                 ("birth".into(), "19900131".into())
             ]
         );
+    }
+
+    #[test]
+    fn claims_of_two_issuers_are_not_one_credential() {
+        let keys = keys();
+        let when = "2026-12-04T11:59:50";
+        // Each alone is good, from either allowed issuer.
+        for issuer in [ISSUER, ISSUER_2] {
+            let vcs = vec![
+                vc_by(&keys, issuer, "name", "홍길동", |_| {}),
+                vc_by(&keys, issuer, "birth", "19900131", |_| {}),
+            ];
+            assert!(
+                run(&vp(&keys, vcs, &nonce(), when), &keys).is_ok(),
+                "{issuer}"
+            );
+        }
+        let mixed = vec![
+            vc_by(&keys, ISSUER, "name", "홍길동", |_| {}),
+            vc_by(&keys, ISSUER_2, "birth", "19900131", |_| {}),
+        ];
+        assert!(matches!(
+            run(&vp(&keys, mixed, &nonce(), when), &keys),
+            Err(VpError::Shape(_))
+        ));
     }
 
     #[test]
