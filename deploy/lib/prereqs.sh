@@ -82,8 +82,8 @@ ensure_test_prereqs() {
         python3 -m venv "$venv"
     fi
     apt_ensure "${MUNJIGI_XMLSEC_PACKAGES[@]}"
-    if ! "$venv/bin/python" -c 'import authlib, requests, saml2' >/dev/null 2>&1; then
-        echo "installing python test peers (authlib, requests, pysaml2)" >&2
+    if ! "$venv/bin/python" -c 'import authlib, requests, saml2, sd_jwt' >/dev/null 2>&1; then
+        echo "installing python test peers (authlib, requests, pysaml2, sd-jwt)" >&2
         "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$MUNJIGI_ROOT/tests/site/requirements.txt"
     fi
     export MUNJIGI_PYTHON="$venv/bin/python"

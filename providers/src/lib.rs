@@ -33,6 +33,7 @@ pub mod http_client;
 pub mod json;
 pub mod kakao_direct;
 pub mod mobile_id;
+pub mod openid4vp;
 pub mod signing;
 pub mod toss_direct;
 pub mod trace;
