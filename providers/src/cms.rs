@@ -41,7 +41,7 @@
 //! production build only ever verifies. Errors say which check failed, never
 //! what the certificate or content held.
 
-mod profile;
+pub(crate) mod profile;
 mod revocation;
 
 pub use profile::{RuleError, SignerRules};

@@ -4,7 +4,9 @@
 //! jwcrypto, as issuer and wallet (`tests/wallet/sd_jwt_wallet.py`), under a
 //! test CA made here. A good presentation gives its disclosed claims and
 //! nothing else; each misbehaviour is refused for its own reason; a Token
-//! Status List made by the same library decides revocation.
+//! Status List (signed with jwcrypto; its bits packed by the script, so
+//! the draft's own test vectors in `status_list`'s unit tests are what hold
+//! the bit order) decides revocation.
 
 #![allow(
     clippy::unwrap_used,
@@ -51,7 +53,19 @@ struct Pki {
     leaf_key: PKey<Private>,
 }
 
+/// How the issuer's certificate names it, and whether it is (wrongly) a CA.
+#[derive(Clone, Copy)]
+enum Leaf {
+    Uri,
+    DnsOnly,
+    Ca,
+}
+
 fn pki(cn: &str, iss: &str) -> Pki {
+    pki_with(cn, iss, Leaf::Uri)
+}
+
+fn pki_with(cn: &str, iss: &str, leaf: Leaf) -> Pki {
     let ca_key = key();
     let mut b = X509::builder().unwrap();
     b.set_version(2).unwrap();
@@ -90,11 +104,21 @@ fn pki(cn: &str, iss: &str) -> Pki {
         .unwrap();
     b.set_not_after(&Asn1Time::days_from_now(30).unwrap())
         .unwrap();
-    let san = SubjectAlternativeName::new()
-        .uri(iss)
-        .build(&b.x509v3_context(Some(&ca), None))
-        .unwrap();
+    let host = iss.trim_start_matches("https://");
+    let san = match leaf {
+        Leaf::DnsOnly => SubjectAlternativeName::new()
+            .dns(host)
+            .build(&b.x509v3_context(Some(&ca), None)),
+        _ => SubjectAlternativeName::new()
+            .uri(iss)
+            .build(&b.x509v3_context(Some(&ca), None)),
+    }
+    .unwrap();
     b.append_extension(san).unwrap();
+    if matches!(leaf, Leaf::Ca) {
+        b.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
+            .unwrap();
+    }
     b.sign(&ca_key, MessageDigest::sha256()).unwrap();
     Pki {
         ca,
@@ -120,7 +144,10 @@ fn wallet(p: &Pki, misbehave: &str, extra: serde_json::Value) -> serde_json::Val
         "x5c": [b64(&p.leaf.to_der().unwrap()), b64(&p.ca.to_der().unwrap())],
         "iss": ISS,
         "vct": VCT,
-        "claims": {"name": "홍길동", "birthdate": "1990-01-31", "ihidnum": "900131-1234567"},
+        "claims": {
+            "name": "홍길동", "birthdate": "1990-01-31", "ihidnum": "900131-1234567",
+            "address": {"locality": "서울특별시"}, "nationalities": ["KR", "US"],
+        },
         "sd": ["name", "birthdate", "ihidnum"],
         "disclose": ["name", "birthdate"],
         "nonce": NONCE,
@@ -193,6 +220,13 @@ fn a_presentation_from_an_independent_wallet_gives_only_what_was_disclosed() {
         "a claim not disclosed stays hidden"
     );
     assert!(presented.claims.get("_sd").is_none() && presented.claims.get("_sd_alg").is_none());
+    // A structured claim and array elements, each disclosed on its own
+    // (among the library's decoy digests): the element not disclosed is gone.
+    assert_eq!(
+        presented.claims["address"],
+        serde_json::json!({"locality": "서울특별시"})
+    );
+    assert_eq!(presented.claims["nationalities"], serde_json::json!(["KR"]));
     assert_eq!(presented.holder.len(), 43, "a SHA-256 JWK thumbprint");
     assert_eq!(presented.status, None);
 }
@@ -204,11 +238,26 @@ type Expect = fn(&SdJwtError) -> bool;
 fn each_misbehaviour_is_refused_for_its_reason() {
     let p = pki("Test Issuer CA", ISS);
     let types = vec![(VCT.to_owned(), store(&p.ca))];
-    let cases: [(&str, Expect); 9] = [
-        ("wrong_nonce", |e| matches!(e, SdJwtError::Binding(_))),
-        ("wrong_aud", |e| matches!(e, SdJwtError::Binding(_))),
-        ("other_holder_key", |e| matches!(e, SdJwtError::Binding(_))),
-        ("no_key_binding", |e| matches!(e, SdJwtError::Binding(_))),
+    let cases: [(&str, Expect); 12] = [
+        ("wrong_nonce", |e| {
+            *e == SdJwtError::Binding("another request's nonce")
+        }),
+        ("wrong_aud", |e| {
+            *e == SdJwtError::Binding("made for another verifier")
+        }),
+        ("other_holder_key", |e| {
+            *e == SdJwtError::Binding("the holder's signature does not verify")
+        }),
+        ("no_key_binding", |e| *e == SdJwtError::Binding("no KB-JWT")),
+        ("dropped_disclosure", |e| {
+            *e == SdJwtError::Binding("sd_hash is not of this presentation")
+        }),
+        ("stale_kb", |e| {
+            *e == SdJwtError::Binding("made outside this request's time")
+        }),
+        ("kb_typ", |e| {
+            *e == SdJwtError::Binding("the KB-JWT's typ or alg")
+        }),
         ("expired", |e| matches!(e, SdJwtError::Time(_))),
         ("tampered_disclosure", |e| {
             matches!(e, SdJwtError::Disclosure(_))
@@ -271,6 +320,29 @@ fn each_misbehaviour_is_refused_for_its_reason() {
         verify(made["presentation"].as_str().unwrap(), &types, false),
         Err(SdJwtError::Issuer)
     );
+    // An issuer certificate that names only the host (any path, any
+    // tenant, a TLS certificate), or is a CA itself; the anchor signing
+    // directly.
+    for (what, leaf) in [("dns only", Leaf::DnsOnly), ("a CA", Leaf::Ca)] {
+        let odd = pki_with("Test Issuer CA", ISS, leaf);
+        let types = vec![(VCT.to_owned(), store(&odd.ca))];
+        let made = wallet(&odd, "none", serde_json::json!({}));
+        assert_eq!(
+            verify(made["presentation"].as_str().unwrap(), &types, false),
+            Err(SdJwtError::Issuer),
+            "{what}"
+        );
+    }
+    let anchor_signs = Pki {
+        leaf: p.ca.clone(),
+        ca: p.ca.clone(),
+        leaf_key: p.leaf_key.clone(),
+    };
+    let made = wallet(&anchor_signs, "none", serde_json::json!({}));
+    assert_eq!(
+        verify(made["presentation"].as_str().unwrap(), &types, false),
+        Err(SdJwtError::Issuer)
+    );
 }
 
 #[test]
@@ -305,7 +377,7 @@ fn a_status_list_from_the_issuer_decides_revocation() {
         assert_eq!(presented.status, Some((idx, uri.to_owned())));
         let token = made["status_token"].as_str().unwrap();
         assert_eq!(
-            status_list::check(token, uri, idx, &anchors, now()),
+            status_list::check(token, uri, idx, ISS, &anchors, now()),
             want,
             "index {idx}"
         );
@@ -314,19 +386,50 @@ fn a_status_list_from_the_issuer_decides_revocation() {
             token,
             "https://issuer.example.go.kr/status/2",
             idx,
+            ISS,
             &anchors,
             now()
         )
         .is_err());
         assert_eq!(
-            status_list::check(token, uri, 10_000, &anchors, now()),
+            status_list::check(token, uri, 10_000, ISS, &anchors, now()),
             Err(StatusError::Index)
         );
-        // A token from an untrusted signer decides nothing.
+        // A token from an untrusted signer, or from another issuer under the
+        // same anchors, decides nothing.
         let stranger = store(&pki("Unknown CA", ISS).ca);
         assert!(matches!(
-            status_list::check(token, uri, idx, &stranger, now()),
+            status_list::check(token, uri, idx, ISS, &stranger, now()),
             Err(StatusError::Token(_))
         ));
+        assert!(matches!(
+            status_list::check(
+                token,
+                uri,
+                idx,
+                "https://other.example.go.kr",
+                &anchors,
+                now()
+            ),
+            Err(StatusError::Token(_))
+        ));
+    }
+    // Without `exp`, a day-old list is too old to say anything.
+    let values: Vec<u8> = vec![0; 8];
+    for (age, fresh) in [(60u64, true), (90_000, false)] {
+        let made = wallet(
+            &p,
+            "none",
+            serde_json::json!({
+                "status": {"idx": 1, "uri": uri},
+                "status_list": {"bits": 1, "values": values, "uri": uri, "no_exp": true, "age": age},
+            }),
+        );
+        let token = made["status_token"].as_str().unwrap();
+        assert_eq!(
+            status_list::check(token, uri, 1, ISS, &anchors, now()).is_ok(),
+            fresh,
+            "a list {age} s old without exp"
+        );
     }
 }

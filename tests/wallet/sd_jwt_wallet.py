@@ -14,6 +14,7 @@ Answers {"presentation": "...", "status_token": "..." | null}.
 """
 
 import base64
+import hashlib
 import json
 import sys
 import time
@@ -50,8 +51,17 @@ def main():
     }
     if req.get("status"):
         claims["status"] = {"status_list": req["status"]}
+    disclose = {n: True for n in req["disclose"]}
     for name, value in req["claims"].items():
-        if name in req["sd"]:
+        if name == "address":
+            # A structured claim: each member disclosed on its own.
+            claims[SDObj(name)] = {SDObj(k): v for k, v in value.items()}
+            disclose[name] = {k: True for k in value}
+        elif name == "nationalities":
+            # Array elements disclosed one by one: the first is shown.
+            claims[name] = [SDObj(v) for v in value]
+            disclose[name] = [i == 0 for i in range(len(value))]
+        elif name in req["sd"]:
             claims[SDObj(name)] = value
         else:
             claims[name] = value
@@ -61,17 +71,28 @@ def main():
         issuer_key,
         holder_key,
         sign_alg="ES256",
+        add_decoy_claims=True,
         extra_header_parameters={"typ": typ, "x5c": req["x5c"]},
     ).sd_jwt_issuance
     holder = SDJWTHolder(issued)
     nonce = "another-nonce-0123456789" if bad == "wrong_nonce" else req["nonce"]
     aud = "x509_san_dns:evil.example" if bad == "wrong_aud" else req["aud"]
     key = JWK.generate(kty="EC", crv="P-256") if bad == "other_holder_key" else holder_key
-    holder.create_presentation({n: True for n in req["disclose"]}, nonce, aud, key, "ES256")
+    holder.create_presentation(disclose, nonce, aud, key, "ES256")
     presentation = holder.sd_jwt_presentation
     parts = presentation.split("~")
     if bad == "no_key_binding":
         presentation = "~".join(parts[:-1]) + "~"
+    elif bad == "dropped_disclosure":
+        # A stolen presentation with a disclosure taken out, its KB-JWT as
+        # it was: the sd_hash no longer covers what is sent.
+        presentation = "~".join(parts[:1] + parts[2:])
+    elif bad == "stale_kb":
+        signed = "~".join(parts[:-1]) + "~"
+        presentation = signed + resign_kb(parts[-1], signed, holder_key, iat=now - 3600)
+    elif bad == "kb_typ":
+        signed = "~".join(parts[:-1]) + "~"
+        presentation = signed + resign_kb(parts[-1], signed, holder_key, typ="jwt")
     elif bad == "tampered_disclosure":
         # A disclosure re-encoded with another value: its digest is not the
         # issuer's (the KB-JWT's sd_hash is made over the tampered form, as
@@ -105,23 +126,27 @@ def main():
         header = {"alg": "ES256", "typ": "statuslist+jwt", "x5c": req["x5c"]}
         payload = {
             "sub": sl["uri"],
-            "iat": now - 5,
-            "exp": now + 600,
+            "iat": now - sl.get("age", 5),
             "ttl": 300,
             "status_list": {"bits": bits, "lst": b64url(zlib.compress(bytes(raw), 9))},
         }
+        if not sl.get("no_exp"):
+            payload["exp"] = now + 600
         status_token = sign_jwt(issuer_key, header, payload)
     json.dump({"presentation": presentation, "status_token": status_token}, sys.stdout)
 
 
-def resign_kb(kb, signed, holder_key):
-    """The KB-JWT again, over `signed` (what a tampering holder would send)."""
+def resign_kb(kb, signed, holder_key, iat=None, typ=None):
+    """The KB-JWT again, over `signed` (what a tampering holder would send),
+    with another `iat` or `typ` if asked."""
     h, p, _ = kb.split(".")
     header = json.loads(base64.urlsafe_b64decode(h + "==="))
     payload = json.loads(base64.urlsafe_b64decode(p + "==="))
-    import hashlib
-
     payload["sd_hash"] = b64url(hashlib.sha256(signed.encode()).digest())
+    if iat is not None:
+        payload["iat"] = iat
+    if typ is not None:
+        header["typ"] = typ
     return sign_jwt(holder_key, header, payload)
 
 

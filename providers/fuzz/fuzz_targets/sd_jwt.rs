@@ -33,5 +33,5 @@ fuzz_target!(|data: &[u8]| {
     for bits in [1u8, 2, 4, 8] {
         let _ = status_list::status_at(text, bits, u64::from(data.len() as u32));
     }
-    let _ = status_list::check(text, "https://s.example/1", 0, &types[0].1, 1_800_000_000);
+    let _ = status_list::check(text, "https://s.example/1", 0, "https://i.example", &types[0].1, 1_800_000_000);
 });

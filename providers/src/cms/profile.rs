@@ -187,7 +187,7 @@ fn extension<T: for<'a> der::Decode<'a> + der::oid::AssociatedOid>(
 /// basicConstraints this reader cannot decode (OpenSSL reads some non-DER
 /// encodings, e.g. TRUE as 0x01, that `x509-cert` refuses) counts as one, so
 /// the two readers cannot disagree in the signer's favour.
-pub(super) fn is_ca(cert: &Certificate) -> bool {
+pub(crate) fn is_ca(cert: &Certificate) -> bool {
     cert.tbs_certificate
         .extensions
         .iter()

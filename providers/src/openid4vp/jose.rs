@@ -114,11 +114,45 @@ pub fn x5c(header: &Map<String, Value>) -> Option<Vec<X509>> {
         .collect()
 }
 
-/// Whether `chain` (leaf first) leads to one of `anchors`, valid now.
+/// Whether `leaf` is an end entity that may sign: not a CA (nor one this
+/// reader cannot tell is not), not self-issued (an anchor is no signer),
+/// and, where it has keyUsage, with digitalSignature.
+fn end_entity(leaf: &X509) -> bool {
+    use der::Decode as _;
+    use x509_cert::ext::pkix::{KeyUsage, KeyUsages};
+    let Ok(der) = leaf.to_der() else {
+        return false;
+    };
+    let Ok(cert) = x509_cert::Certificate::from_der(&der) else {
+        return false;
+    };
+    let tbs = &cert.tbs_certificate;
+    if crate::cms::profile::is_ca(&cert) || tbs.subject == tbs.issuer {
+        return false;
+    }
+    let mut usages = tbs
+        .extensions
+        .iter()
+        .flatten()
+        .filter(|e| e.extn_id == <KeyUsage as der::oid::AssociatedOid>::OID);
+    match (usages.next(), usages.next()) {
+        (None, _) => true,
+        (Some(e), None) => KeyUsage::from_der(e.extn_value.as_bytes())
+            .is_ok_and(|k| k.0.contains(KeyUsages::DigitalSignature)),
+        _ => false,
+    }
+}
+
+/// Whether `chain` (leaf first) leads to one of `anchors`, valid now, its
+/// leaf an end entity that may sign ([`end_entity`]). Revocation of the
+/// issuer's certificates is not checked (no CRL is configured for them).
 pub fn chains_to(chain: &[X509], anchors: &X509Store) -> bool {
     let Some((leaf, rest)) = chain.split_first() else {
         return false;
     };
+    if !end_entity(leaf) {
+        return false;
+    }
     let Ok(mut untrusted) = Stack::new() else {
         return false;
     };
@@ -140,16 +174,10 @@ pub fn leaf_key(leaf: &X509) -> Option<EcKey<Public>> {
     is_p256(&key).then_some(key)
 }
 
-/// Whether the leaf names `uri` as a URI SAN, or its host as a DNS SAN.
+/// Whether the leaf names `uri` exactly as a URI SAN (SD-JWT VC -09: a DNS
+/// SAN only for a `dns:` issuer, which is not accepted here; a host's name
+/// alone would cover every issuer path on it, and its TLS certificate).
 pub fn leaf_names(leaf: &X509, uri: &str) -> bool {
-    let host = url::Url::parse(uri)
-        .ok()
-        .filter(|u| u.scheme() == "https")
-        .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
-    leaf.subject_alt_names().is_some_and(|names| {
-        names.iter().any(|n| {
-            n.uri() == Some(uri)
-                || matches!((n.dnsname(), &host), (Some(d), Some(h)) if d.eq_ignore_ascii_case(h))
-        })
-    })
+    leaf.subject_alt_names()
+        .is_some_and(|names| names.iter().any(|n| n.uri() == Some(uri)))
 }

@@ -7,9 +7,10 @@
 //! [`Policy::legacy_typ`]). Strict readings where the texts leave room:
 //!
 //! - the issuer is known by `x5c` only: the chain must lead to the trust
-//!   anchors configured for the credential's `vct`, and the leaf must name
-//!   `iss` (a URI SAN equal to it, or a DNS SAN equal to its https host), as
-//!   -09 requires; no key is fetched from the issuer's metadata;
+//!   anchors configured for the credential's `vct`, the leaf must be an end
+//!   entity (not a CA, not an anchor itself, digitalSignature where it says)
+//!   and name `iss` as a URI SAN exactly (-09's rule; its `dns:` issuers are
+//!   not accepted); no key is fetched from the issuer's metadata;
 //! - ES256 only, for the issuer and the holder alike;
 //! - key binding is always required (a login must be bound to this request):
 //!   `cnf.jwk`, a KB-JWT of `typ` `kb+jwt` with this request's `nonce`, the

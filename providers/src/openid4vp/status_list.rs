@@ -2,8 +2,9 @@
 //! credential at index `idx` of the list at `uri` still valid?
 //!
 //! A Status List Token is a JWT of `typ` `statuslist+jwt` whose `sub` is the
-//! list's URI, signed (strict reading) by a key whose `x5c` chain leads to
-//! the same anchors as the credential's issuer, carrying `status_list`
+//! list's URI, signed (strict reading) by the credential's issuer itself: an
+//! `x5c` leaf naming its `iss`, under the same anchors; without `exp` it may
+//! be a day old at most. It carries `status_list`
 //! `{bits, lst}`: `lst` is base64url of the zlib-compressed bytes, each
 //! index `bits` wide, packed from the least significant bit of each byte.
 //! 0 is VALID; anything else (INVALID, SUSPENDED, application values) is
@@ -53,12 +54,17 @@ pub fn status_at(lst: &str, bits: u8, idx: u64) -> Result<u8, StatusError> {
     Ok((b >> shift) & mask)
 }
 
-/// Checks a Status List Token for `uri` and returns the status at `idx`,
-/// refusing anything but VALID.
+/// How old a status list token without `exp` may be.
+pub const MAX_AGE_SECS: u64 = 24 * 3600;
+
+/// Checks a Status List Token for `uri`, signed by the credential's own
+/// issuer `iss` (its leaf names it, under the same anchors), and returns the
+/// status at `idx`, refusing anything but VALID.
 pub fn check(
     token: &str,
     uri: &str,
     idx: u64,
+    iss: &str,
     anchors: &X509Store,
     now: u64,
 ) -> Result<(), StatusError> {
@@ -67,10 +73,15 @@ pub fn check(
     if text("typ") != Some("statuslist+jwt") || text("alg") != Some("ES256") {
         return Err(StatusError::Token("typ or alg"));
     }
+    if jws.header.contains_key("crit") {
+        return Err(StatusError::Token("a critical header we do not know"));
+    }
     let chain = jose::x5c(&jws.header).ok_or(StatusError::Token("no x5c"))?;
     let leaf = chain.first().ok_or(StatusError::Token("no x5c"))?;
     let key = jose::leaf_key(leaf).ok_or(StatusError::Token("the leaf's key"))?;
-    if !jose::chains_to(&chain, anchors) || !jose::es256_ok(jws.signing_input, &jws.signature, &key)
+    if !jose::chains_to(&chain, anchors)
+        || !jose::leaf_names(leaf, iss)
+        || !jose::es256_ok(jws.signing_input, &jws.signature, &key)
     {
         return Err(StatusError::Token("not signed by a trusted key"));
     }
@@ -85,11 +96,18 @@ pub fn check(
     if iat > now.saturating_add(super::sd_jwt::SKEW_SECS) {
         return Err(StatusError::Token("issued in the future"));
     }
-    if let Some(exp) = p.get("exp") {
-        let exp = exp.as_u64().ok_or(StatusError::Token("exp"))?;
-        if exp <= now {
-            return Err(StatusError::Token("expired"));
+    match p.get("exp") {
+        Some(exp) => {
+            let exp = exp.as_u64().ok_or(StatusError::Token("exp"))?;
+            if exp <= now {
+                return Err(StatusError::Token("expired"));
+            }
         }
+        // No end given: an old list says nothing about today.
+        None if iat.saturating_add(MAX_AGE_SECS) < now => {
+            return Err(StatusError::Token("too old"));
+        }
+        None => {}
     }
     let list = p
         .get("status_list")
