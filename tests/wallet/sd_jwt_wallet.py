@@ -81,12 +81,19 @@ def main():
     holder.create_presentation(disclose, nonce, aud, key, "ES256")
     presentation = holder.sd_jwt_presentation
     parts = presentation.split("~")
+    # The disclosure of the birth date (the order of disclosures is the
+    # library's, not fixed): the one the tampering cases touch.
+    birth = next(
+        i
+        for i, d in enumerate(parts[1:-1], start=1)
+        if json.loads(base64.urlsafe_b64decode(d + "==="))[1:2] == ["birthdate"]
+    )
     if bad == "no_key_binding":
         presentation = "~".join(parts[:-1]) + "~"
     elif bad == "dropped_disclosure":
         # A stolen presentation with a disclosure taken out, its KB-JWT as
         # it was: the sd_hash no longer covers what is sent.
-        presentation = "~".join(parts[:1] + parts[2:])
+        presentation = "~".join(parts[:birth] + parts[birth + 1 :])
     elif bad == "stale_kb":
         signed = "~".join(parts[:-1]) + "~"
         presentation = signed + resign_kb(parts[-1], signed, holder_key, iat=now - 3600)
@@ -97,9 +104,9 @@ def main():
         # A disclosure re-encoded with another value: its digest is not the
         # issuer's (the KB-JWT's sd_hash is made over the tampered form, as
         # a holder who tampered would make it).
-        d = json.loads(base64.urlsafe_b64decode(parts[1] + "==="))
-        d[-1] = "김철수"
-        parts[1] = b64url(json.dumps(d).encode())
+        d = json.loads(base64.urlsafe_b64decode(parts[birth] + "==="))
+        d[-1] = "1970-01-01"
+        parts[birth] = b64url(json.dumps(d).encode())
         signed = "~".join(parts[:-1]) + "~"
         presentation = signed + resign_kb(parts[-1], signed, holder_key)
     elif bad == "tampered_payload":
