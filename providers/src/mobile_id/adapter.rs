@@ -262,12 +262,22 @@ impl MobileIdAdapter {
         Ok(Some((raw, r)))
     }
 
-    /// Moves the record from `raw` to `next`; false when it changed meanwhile.
-    async fn save(&self, trxcode: &str, raw: &[u8], next: &Record) -> Result<bool, ProviderError> {
+    /// Moves the record from `raw` to `next`: the bytes now stored, or None
+    /// when it changed meanwhile.
+    async fn save(
+        &self,
+        trxcode: &str,
+        raw: &[u8],
+        next: &Record,
+    ) -> Result<Option<Vec<u8>>, ProviderError> {
         let bytes = serde_json::to_vec(next)
             .map_err(|_| ProviderError::Protocol("a mobile ID record does not write".into()))?;
         let ttl = Duration::from_secs(next.expires_at.saturating_sub(now()) + KEPT_AFTER_SECS);
-        self.inbox.swap(&key(trxcode), raw, bytes, ttl).await
+        let swapped = self
+            .inbox
+            .swap(&key(trxcode), raw, bytes.clone(), ttl)
+            .await?;
+        Ok(swapped.then_some(bytes))
     }
 
     async fn on_profile(&self, body: &[u8]) -> Answer {
@@ -308,12 +318,12 @@ impl MobileIdAdapter {
                     ..rec.clone()
                 };
                 match self.save(t, &raw, &next).await {
-                    Ok(true) => {
+                    Ok(Some(_)) => {
                         info!(provider = %self.id, trx = short(t), "mobile ID wallet fetched the profile");
                         p
                     }
                     // Another call served it first: serve that one.
-                    Ok(false) => match self.load(t).await {
+                    Ok(None) => match self.load(t).await {
                         Ok(Some((
                             _,
                             Record {
@@ -391,14 +401,11 @@ impl MobileIdAdapter {
             step: Step::Opening { since },
             ..rec.clone()
         };
-        let Ok(opened_raw) = serde_json::to_vec(&opening) else {
-            return refuse(Some(t), Code::Unknown);
-        };
-        match self.save(t, &raw, &opening).await {
-            Ok(true) => {}
-            Ok(false) => return refuse(Some(t), Code::Sequence),
+        let opened_raw = match self.save(t, &raw, &opening).await {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return refuse(Some(t), Code::Sequence),
             Err(_) => return refuse(Some(t), Code::Unknown),
-        }
+        };
         let checker = Checker {
             sp: self.sp.clone(),
             trust: self.trust.clone(),
@@ -425,8 +432,8 @@ impl MobileIdAdapter {
         };
         let next = Record { step, ..rec };
         match self.save(t, &opened_raw, &next).await {
-            Ok(true) => {}
-            Ok(false) => return refuse(Some(t), Code::Sequence),
+            Ok(Some(_)) => {}
+            Ok(None) => return refuse(Some(t), Code::Sequence),
             Err(_) => return refuse(Some(t), Code::Unknown),
         }
         match outcome {
@@ -534,11 +541,11 @@ impl MobileIdAdapter {
             ..rec
         };
         match self.save(t, &raw, &next).await {
-            Ok(true) => {
+            Ok(Some(_)) => {
                 info!(provider = %self.id, trx = short(t), errcode = m.errcode, end, "mobile ID wallet ended the request");
                 json_answer(msg::answer::<M900>(true, None))
             }
-            Ok(false) => refuse(Some(t), Code::Sequence),
+            Ok(None) => refuse(Some(t), Code::Sequence),
             Err(_) => refuse(Some(t), Code::Unknown),
         }
     }
@@ -664,7 +671,7 @@ impl Provider for MobileIdAdapter {
             Step::Taken => return Err(ProviderError::AlreadyUsed),
             _ => return Err(ProviderError::NotReady),
         }
-        if !self.save(t, &raw, &taken).await? {
+        if self.save(t, &raw, &taken).await?.is_none() {
             return Err(ProviderError::AlreadyUsed);
         }
         let p = match rec.step {
