@@ -470,7 +470,6 @@ impl Checker {
             serde_json::from_slice(&bytes).map_err(|_| ("shape", Code::InvalidData))?;
         let issuers = &self.sp.issuers;
         let codes: Vec<String> = self.sp.credentials.iter().map(|(c, _)| c.clone()).collect();
-        let list = self.trust.current();
         let want = Expected {
             nonce,
             issuers,
@@ -479,7 +478,18 @@ impl Checker {
             since,
             now: now(),
         };
-        let p = vp::check(&v, &want, list.as_ref()).map_err(|e| {
+        let list = self.trust.current();
+        let checked = match vp::check(&v, &want, list.as_ref()) {
+            // Unknown to the list held: to a newer one, perhaps.
+            Err(e @ (VpError::HolderKey | VpError::Issuer | VpError::Revoked)) => {
+                match self.trust.newer_than(&list) {
+                    Some(newer) => vp::check(&v, &want, newer.as_ref()),
+                    None => Err(e),
+                }
+            }
+            other => other,
+        };
+        let p = checked.map_err(|e| {
             let c = if e == VpError::Nonce {
                 Code::Nonce
             } else {

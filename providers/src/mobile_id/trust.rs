@@ -19,9 +19,11 @@
 //! A key is trusted only under the document whose `id` prefixes it; a
 //! credential not listed, or listed with anything but `ACTIVE`, is refused
 //! (the strict reading: unknown is not valid). The file is checked for a
-//! change (its modification time or length) at most every [`RECHECK`]; a
-//! file that no longer reads keeps the last good list (and says so in the
-//! log), as a CRL that fails to refresh does.
+//! change (its modification time or length) at most every [`RECHECK`], and
+//! at once when a presentation names a key or credential the list held
+//! does not know (a holder registered a moment ago must not fail); a file
+//! that no longer reads keeps the last good list (and says so in the log),
+//! as a CRL that fails to refresh does.
 
 use super::sig::{self, Curve};
 use super::vp::Resolver;
@@ -161,21 +163,45 @@ impl TrustFile {
     }
 
     /// The current list, re-read first if the file changed (its time or
-    /// length). Blocking file I/O: call it off the async workers. The
-    /// reading and parsing happen outside the lock readers take.
+    /// length) and it was last looked at [`RECHECK`] ago or more. Blocking
+    /// file I/O: call it off the async workers. The reading and parsing
+    /// happen outside the lock readers take.
     pub fn current(&self) -> Arc<List> {
-        let (due, list, held_stamp) = match self.held.read() {
-            Ok(h) => (h.checked.elapsed() >= RECHECK, h.list.clone(), h.stamp),
-            Err(p) => {
-                let h = p.into_inner();
-                (true, h.list.clone(), h.stamp)
-            }
+        let (due, list) = match self.held.read() {
+            Ok(h) => (h.checked.elapsed() >= RECHECK, h.list.clone()),
+            Err(p) => (true, p.into_inner().list.clone()),
         };
         if !due {
             return list;
         }
         let Ok(_reading) = self.reading.try_lock() else {
             return list;
+        };
+        self.reread_if_changed()
+    }
+
+    /// A newer list than `seen`, looking at the file now whatever
+    /// [`RECHECK`] says; `None` when the file has not changed since `seen`
+    /// was read. For a presentation that names a key or credential `seen`
+    /// does not know: the operator may have added it a moment ago, and a
+    /// refusal would end the citizen's login. One look per presentation
+    /// at most (a presentation is opened once per login), so this costs an
+    /// attacker a login each.
+    pub fn newer_than(&self, seen: &Arc<List>) -> Option<Arc<List>> {
+        let _reading = match self.reading.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let list = self.reread_if_changed();
+        (!Arc::ptr_eq(&list, seen)).then_some(list)
+    }
+
+    /// Re-reads the file if its stamp changed; the list now held. Called
+    /// with `reading` held.
+    fn reread_if_changed(&self) -> Arc<List> {
+        let held_stamp = match self.held.read() {
+            Ok(h) => h.stamp,
+            Err(p) => p.into_inner().stamp,
         };
         let now_stamp = stamp(&self.path);
         let next = if now_stamp.is_some() && now_stamp == held_stamp {
@@ -276,6 +302,32 @@ mod tests {
         f.held.write().unwrap().checked = Instant::now() - RECHECK;
         assert_eq!(f.current().active("a"), Some(false));
         assert!(TrustFile::open(dir.join("missing.json")).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_miss_looks_at_the_file_at_once_and_only_a_change_gives_a_newer_list() {
+        let dir = std::env::temp_dir().join(format!("mj-trust-miss-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("trust.json");
+        std::fs::write(&path, r#"{"documents":[],"status":{"a":"ACTIVE"}}"#).unwrap();
+        let f = TrustFile::open(path.clone()).unwrap();
+        let seen = f.current();
+        assert!(f.newer_than(&seen).is_none(), "the file did not change");
+        // Written within RECHECK of the last look: `current` keeps the list
+        // it has, a miss reads the new one.
+        std::fs::write(
+            &path,
+            r#"{"documents":[],"status":{"a":"ACTIVE","b":"ACTIVE"}}"#,
+        )
+        .unwrap();
+        assert_eq!(f.current().active("b"), None);
+        let newer = f.newer_than(&seen).unwrap();
+        assert_eq!(newer.active("b"), Some(true));
+        // What was just read is held: nothing newer than it, and `current`
+        // gives it.
+        assert!(f.newer_than(&newer).is_none());
+        assert_eq!(f.current().active("b"), Some(true));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -170,18 +170,19 @@ impl MobileIdSim {
     }
 
     /// Writes `trust.json` whole, by rename (a reader never sees half of it).
+    /// Writes the list as it is now. The lock is held to the rename, so
+    /// two registrations at once cannot land in the wrong order (the
+    /// earlier list renamed over the later one would drop a holder).
     fn write_trust(&self) -> Result<(), std::io::Error> {
-        let body = {
-            let g = self
-                .0
-                .documents
-                .lock()
-                .map_err(|_| std::io::Error::other("poisoned"))?;
-            let mut docs: Vec<&Value> = g.0.values().collect();
-            docs.sort_by_key(|d| at(d, "/id").as_str().unwrap_or_default().to_owned());
-            serde_json::to_vec_pretty(&json!({"documents": docs, "status": g.1}))
-                .map_err(std::io::Error::other)?
-        };
+        let g = self
+            .0
+            .documents
+            .lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?;
+        let mut docs: Vec<&Value> = g.0.values().collect();
+        docs.sort_by_key(|d| at(d, "/id").as_str().unwrap_or_default().to_owned());
+        let body = serde_json::to_vec_pretty(&json!({"documents": docs, "status": g.1}))
+            .map_err(std::io::Error::other)?;
         let tmp = self.0.dir.join("trust.json.tmp");
         std::fs::write(&tmp, body)?;
         std::fs::rename(tmp, self.0.dir.join("trust.json"))
