@@ -85,9 +85,9 @@ pub fn trust_from_config(cfg: &munjigi::config::Config, provider: &str) -> Resul
         | ProviderFamily::TossDirect { roots_pem, crl, .. }
         | ProviderFamily::Declarative { roots_pem, crl, .. } => (roots_pem, crl.as_ref()),
         // No signing, so no receipt: nothing a receipt could be checked with.
-        ProviderFamily::MobileId { .. } => {
+        ProviderFamily::MobileId { .. } | ProviderFamily::OpenId4Vp { .. } => {
             return Err(format!(
-            "provider `{provider}` is a mobile ID: it signs no documents, so it issues no receipts"
+            "provider `{provider}` is a wallet: it signs no documents, so it issues no receipts"
         ))
         }
     };

@@ -173,6 +173,21 @@ impl App {
                         allow_plain_http: config.demo.is_some(),
                     },
                 ),
+                ProviderFamily::OpenId4Vp {
+                    settings,
+                    tls_ca_pem,
+                    ..
+                } => munjigi_providers::openid4vp::config::build(
+                    settings,
+                    munjigi_providers::openid4vp::config::Wiring {
+                        id: p.id.clone(),
+                        level: p.level,
+                        public_url: config.public_url.clone(),
+                        inbox: Arc::new(crate::callbacks::StoreInbox(runtime.store.clone())),
+                        tls_ca_pem: tls_ca_pem.clone(),
+                        allow_plain_http: config.demo.is_some(),
+                    },
+                ),
             }
             .map_err(fail)?;
             providers.insert(p.id.to_string(), adapter);

@@ -16,7 +16,7 @@ use crate::web::Response;
 use bytes::Bytes;
 use http::{Method, StatusCode};
 use hyper::body::Incoming;
-use munjigi_providers::callback::{Callbacks, Inbox};
+use munjigi_providers::callback::{CallMethod, Callbacks, Inbox};
 use munjigi_providers::ProviderError;
 use std::sync::Arc;
 use std::time::Duration;
@@ -72,7 +72,7 @@ pub fn owner<'a>(app: &'a App, prefix: &str) -> Option<&'a dyn Callbacks> {
         .find(|c| c.prefix() == prefix)
 }
 
-/// `POST /{prefix}/{rest}` from a wallet. `None` when no family owns the
+/// `GET` or `POST /{prefix}/{rest}` from a wallet. `None` when no family owns the
 /// prefix (the caller goes on routing).
 pub async fn handle(
     app: &App,
@@ -81,9 +81,11 @@ pub async fn handle(
 ) -> Option<Result<Response, GatewayError>> {
     let (prefix, rest) = path.trim_start_matches('/').split_once('/')?;
     let family = owner(app, prefix)?;
-    if req.method() != Method::POST {
-        return Some(Err(GatewayError::MethodNotAllowed));
-    }
+    let method = match *req.method() {
+        Method::POST => CallMethod::Post,
+        Method::GET => CallMethod::Get,
+        _ => return Some(Err(GatewayError::MethodNotAllowed)),
+    };
     let body = match crate::web::read_body(req.into_body(), family.max_body()).await {
         Ok(b) => b,
         Err(crate::web::BodyError::TooLarge(n)) => {
@@ -99,7 +101,7 @@ pub async fn handle(
             )))
         }
     };
-    let answer = family.call(rest, &body).await;
+    let answer = family.call(method, rest, &body).await;
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
     let mut r = crate::web::respond::json_bytes(status, Bytes::from(answer.body));
     if let Ok(v) = http::HeaderValue::from_str(answer.content_type) {

@@ -158,8 +158,16 @@ fn is_gateway_path(path: &str, demo: bool) -> bool {
         || path.starts_with("/sign/")
         || path.starts_with("/api/v1/")
         || path.starts_with("/saml/")
-        || path.starts_with("/mip/")
+        || callback_prefix(path).is_some()
         || (demo && (path == "/" || path == "/demo" || path.starts_with("/demo/")))
+}
+
+/// The wallet family whose calls `path` is under (`/mip/…`, `/oid4vp/…`).
+fn callback_prefix(path: &str) -> Option<&'static str> {
+    let first = path.strip_prefix('/')?.split_once('/')?.0;
+    munjigi_providers::callback::PREFIXES
+        .into_iter()
+        .find(|p| *p == first)
 }
 
 /// Handles one request; never fails (errors become pages or protocol errors).
@@ -380,7 +388,7 @@ async fn route(
             let rest = p.trim_start_matches("/login/").to_owned();
             login::route(app, req, &rest, ctx).await
         }
-        (_, p) if p.starts_with("/mip/") => crate::callbacks::handle(app, req, p)
+        (_, p) if callback_prefix(p).is_some() => crate::callbacks::handle(app, req, p)
             .await
             .unwrap_or(Err(GatewayError::NotFound)),
         _ => Err(GatewayError::NotFound),

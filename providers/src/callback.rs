@@ -14,7 +14,7 @@
 //! once.
 //!
 //! Not here: HTTP types (a call is a path and a body, the answer a status,
-//! a content type and a body), or which provider a call is for: a family
+//! a content type and a body, the method GET or POST), or which provider a call is for: a family
 //! finds its login from the call itself (the mobile ID's `trxcode`).
 
 use crate::ProviderError;
@@ -50,6 +50,31 @@ pub struct Answer {
     pub body: Vec<u8>,
 }
 
+/// Every family's [`Callbacks::prefix`]: the gateway owns these paths on
+/// its origin whether or not such a provider is configured (a proxied site
+/// behind the gateway never sees them), so a reload that adds a wallet
+/// family never takes paths away from a site.
+pub const PREFIXES: [&str; 2] = ["mip", "oid4vp"];
+
+/// How a call came: wallets fetch some things (OpenID4VP's request object
+/// may be fetched with GET) and post the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallMethod {
+    Get,
+    Post,
+}
+
+impl Answer {
+    /// A plain-text answer (404, 405), for calls no family step takes.
+    pub fn text(status: u16, body: &str) -> Answer {
+        Answer {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            body: body.as_bytes().to_vec(),
+        }
+    }
+}
+
 /// A family whose results arrive by calls to the gateway.
 #[async_trait::async_trait]
 pub trait Callbacks: Send + Sync {
@@ -59,7 +84,8 @@ pub trait Callbacks: Send + Sync {
     /// The largest body a call may have; the gateway refuses larger ones
     /// (413) before the family sees them.
     fn max_body(&self) -> usize;
-    /// Answers `POST /{prefix}/{path}` with `body`. Never fails: a refusal
-    /// is an answer the caller understands (and a log line naming why).
-    async fn call(&self, path: &str, body: &[u8]) -> Answer;
+    /// Answers `GET` or `POST /{prefix}/{path}` (a GET has an empty body).
+    /// Never fails: a refusal is an answer the caller understands (and a
+    /// log line naming why). Other methods never reach the family (405).
+    async fn call(&self, method: CallMethod, path: &str, body: &[u8]) -> Answer;
 }

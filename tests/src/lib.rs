@@ -15,6 +15,7 @@ pub mod bench;
 pub mod nginx;
 pub mod saml;
 pub mod upstream;
+pub mod vc_pki;
 pub mod wire;
 
 use bytes::Bytes;

@@ -15,18 +15,11 @@
     clippy::indexing_slicing
 )]
 
+use munjigi_e2e::vc_pki::{b64, pki, pki_with, store, Leaf, Pki};
 use munjigi_e2e::*;
 use munjigi_providers::openid4vp::sd_jwt::{self, Policy, SdJwtError};
 use munjigi_providers::openid4vp::status_list::{self, StatusError};
-use openssl::asn1::Asn1Time;
-use openssl::bn::BigNum;
-use openssl::ec::{EcGroup, EcKey};
-use openssl::hash::MessageDigest;
-use openssl::nid::Nid;
-use openssl::pkey::{PKey, Private};
-use openssl::x509::extension::{BasicConstraints, KeyUsage, SubjectAlternativeName};
-use openssl::x509::store::{X509Store, X509StoreBuilder};
-use openssl::x509::{X509Name, X509};
+use openssl::x509::store::X509Store;
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 
@@ -34,108 +27,6 @@ const VCT: &str = "https://credentials.example.go.kr/identity";
 const ISS: &str = "https://issuer.example.go.kr";
 const AUD: &str = "x509_san_dns:login.example.go.kr";
 const NONCE: &str = "n-0S6_WzA2Mj-hM2Kr5T1a";
-
-fn key() -> PKey<Private> {
-    let g = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
-    PKey::from_ec_key(EcKey::generate(&g).unwrap()).unwrap()
-}
-
-fn name(cn: &str) -> X509Name {
-    let mut n = X509Name::builder().unwrap();
-    n.append_entry_by_text("CN", cn).unwrap();
-    n.build()
-}
-
-/// A test CA and an issuer certificate under it naming `iss`.
-struct Pki {
-    ca: X509,
-    leaf: X509,
-    leaf_key: PKey<Private>,
-}
-
-/// How the issuer's certificate names it, and whether it is (wrongly) a CA.
-#[derive(Clone, Copy)]
-enum Leaf {
-    Uri,
-    DnsOnly,
-    Ca,
-}
-
-fn pki(cn: &str, iss: &str) -> Pki {
-    pki_with(cn, iss, Leaf::Uri)
-}
-
-fn pki_with(cn: &str, iss: &str, leaf: Leaf) -> Pki {
-    let ca_key = key();
-    let mut b = X509::builder().unwrap();
-    b.set_version(2).unwrap();
-    b.set_serial_number(&BigNum::from_u32(1).unwrap().to_asn1_integer().unwrap())
-        .unwrap();
-    b.set_subject_name(&name(cn)).unwrap();
-    b.set_issuer_name(&name(cn)).unwrap();
-    b.set_pubkey(&ca_key).unwrap();
-    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    b.set_not_after(&Asn1Time::days_from_now(30).unwrap())
-        .unwrap();
-    b.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
-        .unwrap();
-    b.append_extension(
-        KeyUsage::new()
-            .critical()
-            .key_cert_sign()
-            .crl_sign()
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
-    b.sign(&ca_key, MessageDigest::sha256()).unwrap();
-    let ca = b.build();
-
-    let leaf_key = key();
-    let mut b = X509::builder().unwrap();
-    b.set_version(2).unwrap();
-    b.set_serial_number(&BigNum::from_u32(2).unwrap().to_asn1_integer().unwrap())
-        .unwrap();
-    b.set_subject_name(&name("issuer")).unwrap();
-    b.set_issuer_name(ca.subject_name()).unwrap();
-    b.set_pubkey(&leaf_key).unwrap();
-    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    b.set_not_after(&Asn1Time::days_from_now(30).unwrap())
-        .unwrap();
-    let host = iss.trim_start_matches("https://");
-    let san = match leaf {
-        Leaf::DnsOnly => SubjectAlternativeName::new()
-            .dns(host)
-            .build(&b.x509v3_context(Some(&ca), None)),
-        _ => SubjectAlternativeName::new()
-            .uri(iss)
-            .build(&b.x509v3_context(Some(&ca), None)),
-    }
-    .unwrap();
-    b.append_extension(san).unwrap();
-    if matches!(leaf, Leaf::Ca) {
-        b.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
-            .unwrap();
-    }
-    b.sign(&ca_key, MessageDigest::sha256()).unwrap();
-    Pki {
-        ca,
-        leaf: b.build(),
-        leaf_key,
-    }
-}
-
-fn store(ca: &X509) -> X509Store {
-    let mut s = X509StoreBuilder::new().unwrap();
-    s.add_cert(ca.clone()).unwrap();
-    s.build()
-}
-
-fn b64(der: &[u8]) -> String {
-    base64::Engine::encode(&base64::engine::general_purpose::STANDARD, der)
-}
 
 /// Asks the Python issuer and wallet for a presentation.
 fn wallet(p: &Pki, misbehave: &str, extra: serde_json::Value) -> serde_json::Value {

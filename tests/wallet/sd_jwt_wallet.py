@@ -37,12 +37,14 @@ def sign_jwt(key, header, payload):
     return token.serialize(compact=True)
 
 
-def main():
-    req = json.load(sys.stdin)
+def make(req, holder_key=None):
+    """Issues the credential and presents it; {"presentation",
+    "status_token"}. `holder_key` is the wallet's key (a fresh one if
+    none)."""
     bad = req.get("misbehave", "none")
     now = int(time.time())
     issuer_key = JWK.from_pem(req["issuer_key"].encode())
-    holder_key = JWK.generate(kty="EC", crv="P-256")
+    holder_key = holder_key or JWK.generate(kty="EC", crv="P-256")
     claims = {
         "iss": req["iss"],
         "iat": now - 10,
@@ -84,9 +86,12 @@ def main():
     # The disclosure of the birth date (the order of disclosures is the
     # library's, not fixed): the one the tampering cases touch.
     birth = next(
-        i
-        for i, d in enumerate(parts[1:-1], start=1)
-        if json.loads(base64.urlsafe_b64decode(d + "==="))[1:2] == ["birthdate"]
+        (
+            i
+            for i, d in enumerate(parts[1:-1], start=1)
+            if json.loads(base64.urlsafe_b64decode(d + "==="))[1:2] == ["birthdate"]
+        ),
+        None,
     )
     if bad == "no_key_binding":
         presentation = "~".join(parts[:-1]) + "~"
@@ -122,25 +127,33 @@ def main():
         extra = b64url(json.dumps(["c2FsdA", "ihidnum", "900131-1234567"]).encode())
         signed = "~".join(parts[:-1]) + "~" + extra + "~"
         presentation = signed + resign_kb(parts[-1], signed, holder_key)
-    status_token = None
     sl = req.get("status_list")
-    if sl:
-        bits = sl["bits"]
-        per = 8 // bits
-        raw = bytearray((len(sl["values"]) + per - 1) // per)
-        for i, v in enumerate(sl["values"]):
-            raw[(i * bits) // 8] |= v << ((i * bits) % 8)
-        header = {"alg": "ES256", "typ": "statuslist+jwt", "x5c": req["x5c"]}
-        payload = {
-            "sub": sl["uri"],
-            "iat": now - sl.get("age", 5),
-            "ttl": 300,
-            "status_list": {"bits": bits, "lst": b64url(zlib.compress(bytes(raw), 9))},
-        }
-        if not sl.get("no_exp"):
-            payload["exp"] = now + 600
-        status_token = sign_jwt(issuer_key, header, payload)
-    json.dump({"presentation": presentation, "status_token": status_token}, sys.stdout)
+    status_token = make_status_token(issuer_key, req["x5c"], sl, now) if sl else None
+    return {"presentation": presentation, "status_token": status_token}
+
+
+def main():
+    json.dump(make(json.load(sys.stdin)), sys.stdout)
+
+
+def make_status_token(issuer_key, x5c, sl, now):
+    """A Token Status List of `sl["values"]` (`bits` each) for `sl["uri"]`,
+    signed by the issuer."""
+    bits = sl["bits"]
+    per = 8 // bits
+    raw = bytearray((len(sl["values"]) + per - 1) // per)
+    for i, v in enumerate(sl["values"]):
+        raw[(i * bits) // 8] |= v << ((i * bits) % 8)
+    header = {"alg": "ES256", "typ": "statuslist+jwt", "x5c": x5c}
+    payload = {
+        "sub": sl["uri"],
+        "iat": now - sl.get("age", 5),
+        "ttl": 300,
+        "status_list": {"bits": bits, "lst": b64url(zlib.compress(bytes(raw), 9))},
+    }
+    if not sl.get("no_exp"):
+        payload["exp"] = now + 600
+    return sign_jwt(issuer_key, header, payload)
 
 
 def resign_kb(kb, signed, holder_key, iat=None, typ=None):

@@ -567,7 +567,7 @@ fn providers(
     demo: bool,
 ) -> Vec<ProviderConfig> {
     let mut providers = Vec::new();
-    let mut seen_mobile_id = false;
+    let mut seen_wallets: Vec<&'static str> = Vec::new();
     for (id, p) in raw {
         let span = p.span();
         if !valid_id(&id) {
@@ -576,18 +576,25 @@ fn providers(
                 format!("provider id `{id}` must be lower-case letters, digits, `-` or `_`"),
             );
         }
-        let mobile_id = matches!(p.get_ref(), RawProvider::MobileId(_));
-        if mobile_id && seen_mobile_id {
-            // The wallet calls /mip/… on the gateway's origin: one SP there.
-            r.at(
-                span.clone(),
-                format!(
-                    "providers.{id}: only one `mobile_id` provider per gateway (the wallet calls /mip/… on its origin, which is one SP registration)"
-                ),
-            );
-            continue;
+        // A wallet calls /mip/… or /oid4vp/… on the gateway's origin: one
+        // registration of each kind there.
+        let wallet = match p.get_ref() {
+            RawProvider::MobileId(_) => Some(("mobile_id", "/mip/…")),
+            RawProvider::OpenId4Vp(_) => Some(("openid4vp", "/oid4vp/…")),
+            _ => None,
+        };
+        if let Some((kind, paths)) = wallet {
+            if seen_wallets.contains(&kind) {
+                r.at(
+                    span.clone(),
+                    format!(
+                        "providers.{id}: only one `{kind}` provider per gateway (the wallet calls {paths} on its origin, which is one verifier registration)"
+                    ),
+                );
+                continue;
+            }
+            seen_wallets.push(kind);
         }
-        seen_mobile_id |= mobile_id;
         if let Some(p) = provider::build(r, base, &id, span, p.into_inner(), demo) {
             providers.push(p);
         }
@@ -869,6 +876,7 @@ mod limits;
 mod logout;
 #[cfg(test)]
 mod mobile_id;
+mod openid4vp;
 mod provider;
 mod routes;
 mod saml;

@@ -316,6 +316,14 @@ pub enum ProviderFamily {
         tls_ca_pem: Option<Vec<u8>>,
         crl: Option<CrlSettings>,
     },
+    /// OpenID4VP: the gateway is the verifier, the wallet posts back.
+    OpenId4Vp {
+        settings: munjigi_providers::openid4vp::config::Settings<Secret>,
+        /// Always empty: trust anchors are per credential type.
+        roots_pem: Vec<u8>,
+        tls_ca_pem: Option<Vec<u8>>,
+        crl: Option<CrlSettings>,
+    },
     /// A provider described in config (family D).
     Declarative {
         settings: munjigi_providers::declarative::config::Settings<Secret>,
@@ -354,6 +362,12 @@ impl ProviderFamily {
                 ..
             }
             | Self::MobileId {
+                roots_pem,
+                tls_ca_pem,
+                crl,
+                ..
+            }
+            | Self::OpenId4Vp {
                 roots_pem,
                 tls_ca_pem,
                 crl,

@@ -279,6 +279,8 @@ pub enum RawProvider {
     TossDirect(munjigi_providers::toss_direct::config::RawTossDirect<SecretRef>),
     #[serde(rename = "mobile_id")]
     MobileId(munjigi_providers::mobile_id::config::RawMobileId<SecretRef>),
+    #[serde(rename = "openid4vp")]
+    OpenId4Vp(munjigi_providers::openid4vp::config::RawOpenId4Vp<SecretRef>),
     #[serde(rename = "declarative")]
     Declarative(Box<munjigi_providers::declarative::config::RawDeclarative<SecretRef>>),
 }

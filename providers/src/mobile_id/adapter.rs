@@ -28,7 +28,7 @@ use super::trust::TrustFile;
 use super::vp::{self, Expected, VpError};
 use super::{b64, push, seal};
 use crate::adapter::{Challenge, Pending, Provider, Status, Verified};
-use crate::callback::{Answer, Callbacks, Inbox};
+use crate::callback::{Answer, CallMethod, Callbacks, Inbox};
 use crate::{
     BirthDate, Ci, Citizen, Evidence, Level, Name, Person, PresentationEvidence, ProviderError,
     ProviderId,
@@ -571,18 +571,17 @@ impl Callbacks for MobileIdAdapter {
         msg::MAX_BODY
     }
 
-    async fn call(&self, path: &str, body: &[u8]) -> Answer {
-        match path {
-            "profile" => self.on_profile(body).await,
-            "vp" => self.on_vp(body).await,
-            "error" => self.on_error(body).await,
+    async fn call(&self, method: CallMethod, path: &str, body: &[u8]) -> Answer {
+        match (method, path) {
+            (CallMethod::Post, "profile") => self.on_profile(body).await,
+            (CallMethod::Post, "vp") => self.on_vp(body).await,
+            (CallMethod::Post, "error") => self.on_error(body).await,
             // The request names no image: a wallet asking is out of step.
-            "image" => refuse(None, Code::Sequence),
-            _ => Answer {
-                status: 404,
-                content_type: "text/plain; charset=utf-8",
-                body: b"not found\n".to_vec(),
-            },
+            (CallMethod::Post, "image") => refuse(None, Code::Sequence),
+            (CallMethod::Get, "profile" | "vp" | "error" | "image") => {
+                Answer::text(405, "method not allowed\n")
+            }
+            _ => Answer::text(404, "not found\n"),
         }
     }
 }

@@ -7,11 +7,15 @@
 //! ([`request`]) with a DCQL query for exactly the claims a site may have
 //! ([`dcql`]). Over the few JOSE pieces they need ([`jose`], on openssl).
 //!
-//! Not yet here: decrypting `direct_post.jwt` responses, the provider
-//! family and its endpoints around these, and ISO mdoc.
+//! The provider family around them ([`adapter`], [`config`]) answers the
+//! wallet's calls and decrypts `direct_post.jwt` responses ([`jwe`]).
+//! Not yet here: ISO mdoc.
 
+pub mod adapter;
+pub mod config;
 pub mod dcql;
 pub mod jose;
+pub mod jwe;
 pub mod request;
 pub mod sd_jwt;
 pub mod status_list;

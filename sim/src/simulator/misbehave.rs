@@ -79,6 +79,8 @@ const WRONG_TYPES_JSON: &[u8] = br#"{"receiptID":12345678901234567890,"clientCod
 pub(crate) const CONTROL_PREFIX: &str = "/_control/";
 /// Where each provider's CRL is served: `GET /pki/{provider}/crl`.
 pub(crate) const CRL_PREFIX: &str = "/pki/";
+/// Where published status lists are served (`GET /status-lists/{name}`).
+pub(crate) const STATUS_LIST_PREFIX: &str = "/status-lists/";
 const ID_SIGNING_TIME: der::asn1::ObjectIdentifier =
     der::asn1::ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.5");
 
@@ -102,6 +104,9 @@ pub(crate) struct Control {
     /// The W3C trace headers of the latest requests (newest last), for tests
     /// that follow a login's trace into the provider.
     traces: Mutex<std::collections::VecDeque<serde_json::Value>>,
+    /// Token Status Lists an OpenID4VP issuer published (made by the tests'
+    /// independent issuer), by name, served at [`STATUS_LIST_PREFIX`].
+    status_lists: Mutex<HashMap<String, String>>,
 }
 
 /// A provider-wide outage: unlike a person's [`Scenario`], it acts on every
@@ -134,7 +139,13 @@ impl Control {
             crl_outage: Mutex::new(std::collections::HashSet::new()),
             outages: Mutex::new(HashMap::new()),
             traces: Mutex::new(std::collections::VecDeque::new()),
+            status_lists: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The status list token published as `name`.
+    pub(crate) fn status_list(&self, name: &str) -> Option<String> {
+        self.status_lists.lock().ok()?.get(name).cloned()
     }
 
     /// Sets (or, with [`Outage::None`], ends) a provider-wide outage.
@@ -694,6 +705,28 @@ impl Simulator {
                         serde_json::json!({"error": "expected {\"phone\", \"name\", \"birthdate\", \"qr\"} of a known person"}),
                     )
                 }
+            }
+            // An issuer publishes a status list: `{"name", "token"}`.
+            (&Method::POST, "status-list") => {
+                let set = serde_json::from_slice::<serde_json::Value>(body).ok();
+                let pair = set.as_ref().and_then(|v| {
+                    let name = v.get("name")?.as_str()?;
+                    let token = v.get("token")?.as_str()?;
+                    (!name.is_empty()
+                        && name.len() <= 64
+                        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+                    .then(|| (name.to_owned(), token.to_owned()))
+                });
+                let Some((name, token)) = pair else {
+                    return reply(
+                        StatusCode::BAD_REQUEST,
+                        serde_json::json!({"error": "expected {\"name\", \"token\"}"}),
+                    );
+                };
+                if let Ok(mut g) = self.control.status_lists.lock() {
+                    g.insert(name, token);
+                }
+                reply(StatusCode::OK, serde_json::json!({"status": "ok"}))
             }
             (&Method::POST, "expire-tokens") => {
                 self.expire_session_tokens();

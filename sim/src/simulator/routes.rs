@@ -108,6 +108,19 @@ impl Simulator {
         }
         // The control API (`misbehave.rs`), and the provider's own misbehaviour
         // on status and verify calls (maintenance, 5xx, slow, hung).
+        if let Some(name) = path.strip_prefix(super::misbehave::STATUS_LIST_PREFIX) {
+            return match self.control.status_list(name) {
+                Some(t) if parts.method == Method::GET => Response::builder()
+                    .status(StatusCode::OK)
+                    .header("content-type", "application/statuslist+jwt")
+                    .body(Full::new(Bytes::from(t)))
+                    .unwrap_or_default(),
+                _ => json_reply(
+                    StatusCode::NOT_FOUND,
+                    &serde_json::json!({"error": "not_found"}),
+                ),
+            };
+        }
         if path.starts_with(super::misbehave::CRL_PREFIX) {
             return self.serve_crl(&parts.method, &path);
         }

@@ -14,7 +14,7 @@ use crate::config::raw::RawProvider;
 use crate::config::secret::{Secret, SecretRef};
 use munjigi_providers::config::{Check, Checked};
 use munjigi_providers::{
-    barocert, declarative, kakao_direct, mobile_id, toss_direct, Level, ProviderId,
+    barocert, declarative, kakao_direct, mobile_id, openid4vp, toss_direct, Level, ProviderId,
 };
 use std::ops::Range;
 use std::path::Path;
@@ -178,6 +178,16 @@ pub(super) fn build(
             id,
             mobile_id::config::check(s, &mut c)?,
             |settings, roots_pem, tls_ca_pem, crl| ProviderFamily::MobileId {
+                settings,
+                roots_pem,
+                tls_ca_pem,
+                crl,
+            },
+        ),
+        RawProvider::OpenId4Vp(s) => config(
+            id,
+            openid4vp::config::check(s, &mut c)?,
+            |settings, roots_pem, tls_ca_pem, crl| ProviderFamily::OpenId4Vp {
                 settings,
                 roots_pem,
                 tls_ca_pem,

@@ -433,7 +433,9 @@ fn crl_keys_on_every_family() {
             ProviderFamily::KakaoDirect { crl, .. }
             | ProviderFamily::TossDirect { crl, .. }
             | ProviderFamily::Declarative { crl, .. } => crl.clone(),
-            ProviderFamily::Barocert { .. } | ProviderFamily::MobileId { .. } => {
+            ProviderFamily::Barocert { .. }
+            | ProviderFamily::MobileId { .. }
+            | ProviderFamily::OpenId4Vp { .. } => {
                 panic!("not a family with a CRL here")
             }
         }
