@@ -77,6 +77,24 @@ pub fn endpoint(
     ))
 }
 
+/// The system's CA certificates as one PEM bundle, for a client that talks
+/// to public servers the config names no CA for; `None` when the system
+/// has none.
+pub fn system_roots_pem() -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    let mut out = Vec::new();
+    for c in rustls_native_certs::load_native_certs().certs {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(c.as_ref());
+        out.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
+        for line in b64.as_bytes().chunks(64) {
+            out.extend_from_slice(line);
+            out.push(b'\n');
+        }
+        out.extend_from_slice(b"-----END CERTIFICATE-----\n");
+    }
+    (!out.is_empty()).then_some(out)
+}
+
 /// The loopback rule of [`crate::url_rule`] on a host already extracted by a
 /// URL parser (with or without IPv6 brackets), for a URL given at run time
 /// rather than in the config (a JWKS URL on the command line): `localhost`,

@@ -173,6 +173,12 @@ async fn start(w: &World, who: &Citizen<'_>) -> (Browser, String, String) {
     let svg_start = page.body.find("<svg").expect("an inline SVG QR code");
     let svg_end = page.body[svg_start..].find("</svg>").unwrap() + svg_start + 6;
     let link = read_qr_svg(&page.body[svg_start..svg_end]);
+    // A wallet on this phone opens the same request from a button.
+    let open = format!(
+        "id=\"mj-wallet-open\" href=\"{}\"",
+        link.replace('&', "&#38;")
+    );
+    assert!(page.body.contains(&open), "{open}\n{}", page.body);
     (b, base, link)
 }
 
@@ -366,8 +372,17 @@ async fn every_misbehaviour_of_the_wallet_ends_the_login_as_it_should() {
             status: None,
             ..case("none", "010-6000-0011", "status_missing")
         },
-        case("dropped_disclosure", "010-6000-0012", "key_binding"),
+        case("dropped_disclosure", "010-6000-0012", "sd_hash"),
         case("no_key_binding", "010-6000-0013", "key_binding"),
+        // The state inside the encryption is another login's.
+        case("wrong_state", "010-6000-0014", "state"),
+        Case {
+            post: 200,
+            state: "rejected",
+            page: "MJ-P01",
+            check: None,
+            ..case("refuse_encrypted", "010-6000-0015", "")
+        },
     ];
     let runs = cases.iter().map(|c| {
         let (w, k) = (&w, &k);
@@ -488,9 +503,10 @@ async fn the_wallet_endpoints_refuse_what_is_out_of_step() {
         "vp_token=%7B%7D&state=x",
     );
     assert_eq!(s, 400, "{body}");
-    // The request fetched twice: the second fetch is refused.
-    let out = run_wallet(&wallet_req(&k, &k.issuer, &link, &who, None, "fetch_twice"));
-    assert_eq!(out["status"], 400, "{out}");
+    // A wallet may fetch the request three times in all (a retry after a
+    // lost answer), then it is refused.
+    let out = run_wallet(&wallet_req(&k, &k.issuer, &link, &who, None, "fetch_again"));
+    assert_eq!(out["statuses"], serde_json::json!([200, 200, 400]), "{out}");
     assert_eq!(out["body"]["error"], "invalid_request_uri", "{out}");
     // Envelope errors (a plain vp_token where encryption was asked, a JWE
     // for another key, a wrong state on an error) are refused and the
@@ -508,6 +524,23 @@ async fn the_wallet_endpoints_refuse_what_is_out_of_step() {
         assert_eq!(s, 400, "{form}: {body}");
         assert!(body.contains(why), "{form}: {body}");
     }
+    // Whoever saw the QR code knows the login's id, not the key's `kid`
+    // (only the request carries it): a JWE naming the id is refused before
+    // anything is opened, and the login waits on.
+    let header = base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        format!(r#"{{"alg":"ECDH-ES","enc":"A128GCM","kid":"{id}"}}"#),
+    );
+    let (s, body) = client(
+        "POST",
+        &format!("/oid4vp/response/{id}"),
+        &format!("response={header}..AAAAAAAAAAAAAAAA.AA.AAAAAAAAAAAAAAAAAAAAAA"),
+    );
+    assert_eq!(s, 400, "{body}");
+    assert!(
+        body.contains("not encrypted to this request's key"),
+        "{body}"
+    );
     let st = b.get(&format!("{base}/status?wait=0")).await.json();
     assert_eq!(st["state"], "pending", "{st}");
     // An oversized body never reaches the family.

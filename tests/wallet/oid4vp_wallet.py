@@ -15,10 +15,11 @@ or, as the issuer, {"status_list": {"bits", "values", "uri"}, "issuer_key",
 "x5c"}, and writes {"status_token"}; and writes {"status": HTTP status of the response post, "body": its JSON,
 "presentation": what was presented, "request": the request's payload}.
 
-Wallet misbehaviours: refuse (error=access_denied), wrong_state,
-unencrypted (a plain vp_token where direct_post.jwt was asked), wrong_kid,
-withheld_claim (the birth date not disclosed), fetch_twice (the request
-fetched again after the first fetch: must fail).
+Wallet misbehaviours: refuse (error=access_denied), refuse_encrypted (the
+same inside the JWE), wrong_state, unencrypted (a plain vp_token where
+direct_post.jwt was asked), wrong_kid, withheld_claim (the birth date not
+disclosed), fetch_again (the request fetched three more times: the last is
+refused).
 """
 
 import base64
@@ -137,11 +138,16 @@ def main():
     bad = req.get("misbehave", "none")
     p = fetch_request(req["link"], req["verifier_ca"])
     out = {"request": p}
-    if bad == "fetch_twice":
+    if bad == "fetch_again":
+        # Three more fetches (a wallet retrying): the verifier allows three
+        # in all, then refuses.
         u = urllib.parse.urlparse(req["link"])
         q = dict(urllib.parse.parse_qsl(u.query))
-        status, _, body = post(q["request_uri"], {})
-        out.update({"status": status, "body": json.loads(body or b"{}")})
+        statuses = []
+        for _ in range(3):
+            status, _, body = post(q["request_uri"], {})
+            statuses.append(status)
+        out.update({"statuses": statuses, "body": json.loads(body or b"{}")})
         json.dump(out, sys.stdout)
         return
     query = p["dcql_query"]["credentials"][0]
@@ -176,6 +182,15 @@ def main():
     state = "0" * len(p["state"]) if bad == "wrong_state" else p["state"]
     if bad == "refuse":
         fields = {"error": "access_denied", "state": state}
+    elif bad == "refuse_encrypted":
+        # The error inside the encryption, as §8.3 also allows.
+        key = JWK(**p["client_metadata"]["jwks"]["keys"][0])
+        jwe = JWE(
+            json.dumps({"error": "access_denied", "state": state}).encode(),
+            protected=json.dumps({"alg": "ECDH-ES", "enc": "A256GCM", "kid": key["kid"]}),
+        )
+        jwe.add_recipient(key)
+        fields = {"response": jwe.serialize(compact=True)}
     elif p["response_mode"] == "direct_post.jwt" and bad != "unencrypted":
         jwks = p["client_metadata"]["jwks"]["keys"]
         key = JWK(**jwks[0])

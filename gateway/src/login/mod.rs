@@ -423,8 +423,17 @@ async fn wait(app: &App, txn: LoginTxn, ctx: &Ctx) -> Result<Response, GatewayEr
                 Some(text) => crate::oidc::device_page::qr_inline(text)?,
                 None => String::new(),
             };
+            // Only a link of the wallet protocol, never another scheme a
+            // provider might hand back (`javascript:` above all).
+            let wallet_link = attempt
+                .pending
+                .app_scheme
+                .as_deref()
+                .filter(|l| l.starts_with("openid4vp://?") && !l.chars().any(char::is_whitespace))
+                .unwrap_or_default();
             let body = render(pages::waiting(&WaitingView {
                 qr_svg: &qr,
+                wallet_link,
                 lang: ctx.lang,
                 site_name: site_name(app, &txn, ctx),
                 provider_name_ko: name_ko,

@@ -467,6 +467,7 @@ fn waiting_view(lang: Lang, site: &str) -> WaitingView<'_> {
         lang_en_href: "/x?lang=en",
         provider_down: false,
         qr_svg: "",
+        wallet_link: "",
     }
 }
 
@@ -478,11 +479,17 @@ fn waiting_shows_a_wallet_qr_code_only_when_there_is_one() {
         let svg = crate::oidc::device_page::qr_inline("eyJ0eXBlIjoibWlwIn0").unwrap();
         let with = WaitingView {
             qr_svg: &svg,
+            provider_name_ko: "모바일 신분증",
+            provider_name_en: "mobile ID",
             ..waiting_view(lang, "정부24")
         };
         let html = waiting(&with).unwrap();
         assert_common(&html, lang);
         assert_csp_clean(&html);
+        assert!(
+            !html.contains("mj-wallet-open"),
+            "no same-device link without one"
+        );
         let alt = match lang {
             Lang::Ko => "모바일 신분증 앱으로 촬영할 QR 코드",
             Lang::En => "QR code to scan with your mobile ID app",
@@ -494,6 +501,17 @@ fn waiting_shows_a_wallet_qr_code_only_when_there_is_one() {
             "{html}"
         );
         assert!(!html.contains("<?xml"), "inline, without a declaration");
+        // A wallet on this phone: the same request as a link, escaped.
+        let link = "openid4vp://?client_id=x509_san_dns%3Ah&request_uri=https%3A%2F%2Fh%2Fr&a=\"b";
+        let html = waiting(&WaitingView {
+            wallet_link: link,
+            ..with
+        })
+        .unwrap();
+        assert!(
+            html.contains("id=\"mj-wallet-open\" href=\"openid4vp://?client_id=x509_san_dns%3Ah&#38;request_uri=https%3A%2F%2Fh%2Fr&#38;a=&#34;b\""),
+            "{html}"
+        );
     }
 }
 

@@ -86,8 +86,10 @@ pub(super) struct Text {
     pub no_push_summary: &'static str,
     /// Above a wallet's QR code on the waiting page.
     pub wallet_qr_title: &'static str,
-    pub wallet_qr_hint: &'static str,
-    pub wallet_qr_alt: &'static str,
+    pub wallet_qr_hint: fn(&str) -> String,
+    pub wallet_qr_alt: fn(&str) -> String,
+    /// The button opening a wallet on this phone with the same request.
+    pub wallet_open_here: &'static str,
     pub no_push_body: &'static str,
     /// The waiting page, when the provider stopped answering meanwhile.
     pub down_title: fn(&str) -> String,
@@ -311,8 +313,9 @@ const KO: Text = Text {
     cancel_login: "인증 취소",
     no_push_summary: "알림이 오지 않나요?",
     wallet_qr_title: "휴대폰으로 QR 코드 촬영",
-    wallet_qr_hint: "알림이 오지 않으면 모바일 신분증 앱의 QR 촬영으로 이 코드를 찍으세요. 앱에서 제출하면 이 화면이 저절로 넘어갑니다.",
-    wallet_qr_alt: "모바일 신분증 앱으로 촬영할 QR 코드",
+    wallet_qr_hint: |provider| format!("{provider} 앱의 QR 촬영으로 이 코드를 찍으세요. 앱에서 제출하면 이 화면이 저절로 넘어갑니다."),
+    wallet_qr_alt: |provider| format!("{provider} 앱으로 촬영할 QR 코드"),
+    wallet_open_here: "이 휴대폰의 지갑 앱 열기",
     no_push_body: "인증서 앱을 직접 열어 인증 요청 목록을 확인하세요. \
                    입력한 휴대폰 번호가 맞는지, 앱 알림이 켜져 있는지도 확인해 주세요.",
     down_title: |p| format!("{p} 인증서 서비스가 지금 응답하지 않습니다"),
@@ -596,8 +599,9 @@ const EN: Text = Text {
     cancel_login: "Cancel login",
     no_push_summary: "No notification?",
     wallet_qr_title: "Scan the QR code with your phone",
-    wallet_qr_hint: "If no notification arrives, scan this code with the QR scanner of your mobile ID app. Once you present in the app, this page moves on by itself.",
-    wallet_qr_alt: "QR code to scan with your mobile ID app",
+    wallet_qr_hint: |provider| format!("Scan this code with the QR scanner of your {provider} app. Once you present in the app, this page moves on by itself."),
+    wallet_qr_alt: |provider| format!("QR code to scan with your {provider} app"),
+    wallet_open_here: "Open the wallet app on this phone",
     no_push_body: "Open the certificate app yourself and look at its list of requests. \
                    Check that the phone number is right and that the app's notifications are on.",
     down_title: |p| format!("{p} is not answering right now"),

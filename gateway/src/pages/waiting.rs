@@ -33,6 +33,9 @@ pub struct WaitingView<'a> {
     /// The wallet's request as an inline SVG QR code (trusted markup we
     /// rendered); empty where the provider offers none.
     pub qr_svg: &'a str,
+    /// A link that opens a wallet on this same phone with the request
+    /// (`openid4vp://…`); empty where there is none.
+    pub wallet_link: &'a str,
     /// The provider stopped answering since the request was pushed (its
     /// circuit opened, or an operator turned it off): offer another.
     pub provider_down: bool,
@@ -47,6 +50,8 @@ struct WaitingPage<'a> {
     step_open: String,
     countdown: String,
     down_title: String,
+    qr_hint: String,
+    qr_alt: String,
 }
 
 pub fn waiting(v: &WaitingView<'_>) -> Result<String, PageError> {
@@ -69,6 +74,8 @@ pub fn waiting(v: &WaitingView<'_>) -> Result<String, PageError> {
         step_open: (t.waiting_step_open)(provider),
         countdown: mm_ss(v.expires_in_secs),
         down_title: (t.down_title)(provider),
+        qr_hint: (t.wallet_qr_hint)(provider),
+        qr_alt: (t.wallet_qr_alt)(provider),
     };
     Ok(page.render()?)
 }

@@ -9,13 +9,17 @@
 //!   and its other lines as disclosures, signed here by a test issuer under
 //!   a trusted test CA and bound by the holder's KB-JWT: so the disclosure
 //!   walk, the digest rules and the key binding are what is fuzzed, past the
-//!   signatures that random input cannot make.
+//!   signatures that random input cannot make;
+//! - the input as a `direct_post.jwt` response (a compact JWE, refused: no
+//!   random input carries a GCM tag that verifies) and as a `vp_token`; and
+//!   as the plaintext of a JWE sealed here to a login's key, which must
+//!   open to exactly the input.
 #![no_main]
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use libfuzzer_sys::fuzz_target;
-use munjigi_providers::openid4vp::{jose, sd_jwt, status_list};
+use munjigi_providers::openid4vp::{dcql, jose, jwe, sd_jwt, status_list};
 use openssl::asn1::Asn1Time;
 use openssl::bn::BigNum;
 use openssl::ec::{EcGroup, EcKey};
@@ -117,7 +121,64 @@ fn jws(header: &Value, payload: &Value, key: &EcKey<Private>) -> String {
     format!("{input}.{}", URL_SAFE_NO_PAD.encode(raw))
 }
 
+/// The input sealed to `to` (a login's public JWK) as a wallet seals a
+/// response: ECDH-ES with a fresh ephemeral key, A128GCM.
+fn seal(to: &Value, plaintext: &[u8]) -> String {
+    let peer = jose::p256_jwk(to.as_object().unwrap()).unwrap();
+    let eph = key();
+    let mut epk = jwe::public_jwk(&eph, "x").unwrap();
+    for k in ["kid", "use", "alg"] {
+        epk.as_object_mut().unwrap().remove(k);
+    }
+    let header = json!({"alg": "ECDH-ES", "enc": "A128GCM", "kid": to["kid"], "epk": epk});
+    let h64 = URL_SAFE_NO_PAD.encode(header.to_string());
+    let (mine, theirs) = (PKey::from_ec_key(eph).unwrap(), PKey::from_ec_key(peer).unwrap());
+    let mut d = openssl::derive::Deriver::new(&mine).unwrap();
+    d.set_peer(&theirs).unwrap();
+    let z = d.derive_to_vec().unwrap();
+    // Concat KDF, one round, 128 bits, no apu/apv (RFC 7518 §4.6.2).
+    let mut h = openssl::sha::Sha256::new();
+    h.update(&1u32.to_be_bytes());
+    h.update(&z);
+    h.update(&7u32.to_be_bytes());
+    h.update(b"A128GCM");
+    h.update(&0u32.to_be_bytes());
+    h.update(&0u32.to_be_bytes());
+    h.update(&128u32.to_be_bytes());
+    let cek = h.finish();
+    let iv = [3u8; 12];
+    let mut tag = [0u8; 16];
+    let ct = openssl::symm::encrypt_aead(
+        openssl::symm::Cipher::aes_128_gcm(),
+        &cek[..16],
+        Some(&iv),
+        h64.as_bytes(),
+        plaintext,
+        &mut tag,
+    )
+    .unwrap();
+    format!(
+        "{h64}..{}.{}.{}",
+        URL_SAFE_NO_PAD.encode(iv),
+        URL_SAFE_NO_PAD.encode(ct),
+        URL_SAFE_NO_PAD.encode(tag)
+    )
+}
+
 fuzz_target!(|data: &[u8]| {
+    // As a sealed response: random input never opens; the input sealed to
+    // this login's key opens to itself.
+    static LOGIN: OnceLock<(EcKey<Private>, Value)> = OnceLock::new();
+    let (login_key, login_jwk) = LOGIN.get_or_init(|| {
+        let k = jwe::response_key(b"fuzz-secret", "fuzzlogin").unwrap();
+        let j = jwe::public_jwk(&k, "fuzzlogin").unwrap();
+        (k, j)
+    });
+    if data.len() <= jwe::MAX_LEN / 2 {
+        let sealed = seal(login_jwk, data);
+        assert_eq!(jwe::kid(&sealed).as_deref(), Some("fuzzlogin"));
+        assert_eq!(jwe::open(&sealed, login_key, "fuzzlogin").unwrap(), data);
+    }
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
@@ -132,6 +193,9 @@ fuzz_target!(|data: &[u8]| {
     let now = 1_800_000_000;
 
     // As it came.
+    assert!(jwe::open(text, login_key, "fuzzlogin").is_err(), "no random tag verifies");
+    let _ = jwe::kid(text);
+    let _ = dcql::presentation(text);
     assert!(sd_jwt::verify(text, &policy(now)).is_err(), "nothing random is trusted");
     if let Some(j) = jose::split(text) {
         let _ = jose::p256_jwk(&j.header);

@@ -59,7 +59,10 @@ const MAX_BODY: usize = jwe::MAX_LEN + 4096;
 /// How long a fetched status list is used before it is fetched again.
 const STATUS_CACHE: Duration = Duration::from_secs(60);
 /// Status lists kept at once (they come from a few trusted issuers).
-const STATUS_CACHE_ENTRIES: usize = 256;
+const STATUS_CACHE_ENTRIES: usize = 64;
+/// How often a wallet may fetch a login's request (a retry after a lost
+/// answer); each fetch is one signature.
+const MAX_FETCHES: u8 = 3;
 
 /// Where a login's claims are in the credential (DCQL claims paths).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,11 +112,21 @@ struct Held {
 #[serde(tag = "step", rename_all = "snake_case")]
 enum Step {
     Waiting,
-    Fetched { since: u64 },
-    Opening { since: u64 },
+    Fetched {
+        since: u64,
+        #[serde(default)]
+        fetches: u8,
+    },
+    Opening {
+        since: u64,
+    },
     Presented(Box<Held>),
-    Refused { reason: String },
-    Ended { end: String },
+    Refused {
+        reason: String,
+    },
+    Ended {
+        end: String,
+    },
     Taken,
 }
 
@@ -127,7 +140,7 @@ struct Record {
 
 /// The checks a presentation can fail, as log lines and the record name
 /// them (never the content).
-const REASONS: [&str; 17] = [
+const REASONS: [&str; 18] = [
     "unreadable",
     "shape",
     "state",
@@ -140,6 +153,7 @@ const REASONS: [&str; 17] = [
     "nonce",
     "audience",
     "key_binding",
+    "sd_hash",
     "claims",
     "claim_value",
     "revoked",
@@ -164,6 +178,7 @@ fn sd_jwt_reason(e: SdJwtError) -> &'static str {
         SdJwtError::Time(_) => "time",
         SdJwtError::Binding("another request's nonce") => "nonce",
         SdJwtError::Binding("made for another verifier") => "audience",
+        SdJwtError::Binding("sd_hash is not of this presentation") => "sd_hash",
         SdJwtError::Binding(_) => "key_binding",
     }
 }
@@ -212,6 +227,11 @@ fn oauth_error(status: u16, error: &str, description: &str) -> Answer {
         status,
         &serde_json::json!({"error": error, "error_description": description}),
     )
+}
+
+/// Two secrets' equality, in constant time.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && bool::from(subtle::ConstantTimeEq::ct_eq(a.as_bytes(), b.as_bytes()))
 }
 
 /// The form parameters of a body; `None` when a name repeats or the body
@@ -271,6 +291,19 @@ impl Oid4vpAdapter {
         inbox: Arc<dyn Inbox>,
         tls_ca_pem: Option<&[u8]>,
     ) -> Result<Self, ProviderError> {
+        // Status lists live on the issuers' public servers: the system's
+        // CAs unless the operator names one.
+        let system;
+        let tls_ca_pem = match tls_ca_pem {
+            Some(p) => Some(p),
+            None => {
+                system = crate::http_client::system_roots_pem();
+                if system.is_none() {
+                    warn!(provider = %id, "no system CA certificates: status lists over https will not be fetched; set tls_ca");
+                }
+                system.as_deref()
+            }
+        };
         let http = HttpClient::new(
             tls_ca_pem,
             Duration::from_millis(c.timeout_ms.unwrap_or(5_000)),
@@ -348,6 +381,17 @@ impl Oid4vpAdapter {
         }
     }
 
+    /// The `kid` of a login's response key: known only to whoever fetched
+    /// the request (not the QR code's id, or anyone who saw the code could
+    /// post a response that passes the envelope and fail the login).
+    fn kid(&self, id: &str) -> String {
+        let mac = crate::hmac::sha256(
+            &self.key_secret,
+            &[b"munjigi-oid4vp-kid-v1\0", id.as_bytes()],
+        );
+        hex::encode(mac.get(..16).unwrap_or(&mac))
+    }
+
     fn response_uri(&self, id: &str) -> String {
         format!("{}/{PREFIX}/response/{id}", self.public_url)
     }
@@ -377,17 +421,20 @@ impl Oid4vpAdapter {
             Ok(x) => x,
             Err(a) => return a,
         };
-        if !matches!(rec.step, Step::Waiting) {
-            info!(provider = %self.id, login = short(id), "OpenID4VP request fetched again; refused");
-            return oauth_error(
-                400,
-                "invalid_request_uri",
-                "the request was already fetched",
-            );
-        }
-        let since = now();
+        let (since, fetches) = match rec.step {
+            Step::Waiting => (now(), 1),
+            Step::Fetched { since, fetches } if fetches < MAX_FETCHES => (since, fetches + 1),
+            _ => {
+                info!(provider = %self.id, login = short(id), "OpenID4VP request fetched once too often, or after the response; refused");
+                return oauth_error(
+                    400,
+                    "invalid_request_uri",
+                    "the request was already fetched",
+                );
+            }
+        };
         let next = Record {
-            step: Step::Fetched { since },
+            step: Step::Fetched { since, fetches },
             ..rec.clone()
         };
         match self.save(id, &raw, &next).await {
@@ -402,7 +449,8 @@ impl Oid4vpAdapter {
             Err(_) => return oauth_error(503, "temporarily_unavailable", "try again"),
         }
         let jwk = if self.encrypted {
-            match jwe::response_key(&self.key_secret, id).and_then(|k| jwe::public_jwk(&k, id)) {
+            let kid = self.kid(id);
+            match jwe::response_key(&self.key_secret, id).and_then(|k| jwe::public_jwk(&k, &kid)) {
                 Some(j) => Some(j),
                 None => return oauth_error(500, "server_error", "no response key"),
             }
@@ -417,7 +465,7 @@ impl Oid4vpAdapter {
             response_uri: &response_uri,
             encryption_jwk: jwk.as_ref(),
             wallet_nonce: wallet_nonce.as_deref(),
-            now: since,
+            now: now(),
         };
         match request::request_object(&self.verifier, &ask) {
             Ok(jwt) => {
@@ -447,15 +495,7 @@ impl Oid4vpAdapter {
         let Step::Fetched { .. } = rec.step else {
             return oauth_error(400, "invalid_request", "not waiting for a response");
         };
-        let state_ok = |s: Option<&String>| {
-            s.is_some_and(|s| {
-                s.len() == rec.state.len()
-                    && bool::from(subtle::ConstantTimeEq::ct_eq(
-                        s.as_bytes(),
-                        rec.state.as_bytes(),
-                    ))
-            })
-        };
+        let state_ok = |s: Option<&String>| s.is_some_and(|s| same(s, &rec.state));
         // An error response (unencrypted is allowed, §8.3): it ends the
         // login if it names this login's state.
         if let Some(error) = f.get("error") {
@@ -488,7 +528,9 @@ impl Oid4vpAdapter {
         // The envelope, before anything is opened: wrong, it is refused and
         // the login waits on (whoever saw the QR code cannot end it so).
         let sealed = match (self.encrypted, f.get("response"), f.get("vp_token")) {
-            (true, Some(r), None) if jwe::kid(r).as_deref() == Some(id) => Some(r.clone()),
+            (true, Some(r), None) if jwe::kid(r).is_some_and(|k| same(&k, &self.kid(id))) => {
+                Some(r.clone())
+            }
             (true, Some(_), None) => {
                 return oauth_error(
                     400,
@@ -524,19 +566,29 @@ impl Oid4vpAdapter {
             } else {
                 None
             },
-            id: id.to_owned(),
+            kid: self.kid(id),
             nonce: rec.nonce.clone(),
             state: rec.state.clone(),
         };
-        let checked = tokio::task::spawn_blocking(move || job.check(sealed.as_deref(), vp_token))
+        let opened = tokio::task::spawn_blocking(move || job.check(sealed.as_deref(), vp_token))
             .await
             .unwrap_or(Err("shape"));
-        let outcome = match checked {
-            Ok(c) => self.status_of(&c).await.map(|()| c.held),
+        let outcome = match opened {
+            Ok(Opened::Presented(c)) => self.status_of(&c).await.map(|()| Ok(c.held)),
+            // The wallet's error, inside the encryption (§8.3 allows both).
+            Ok(Opened::WalletError(e)) => Ok(Err(e)),
             Err(r) => Err(r),
         };
         let step = match &outcome {
-            Ok(h) => Step::Presented(Box::new(h.clone())),
+            Ok(Ok(h)) => Step::Presented(Box::new(h.clone())),
+            Ok(Err(e)) => Step::Ended {
+                end: if e == "access_denied" {
+                    "rejected"
+                } else {
+                    "failed"
+                }
+                .into(),
+            },
             Err(r) => Step::Refused {
                 reason: (*r).to_owned(),
             },
@@ -548,8 +600,17 @@ impl Oid4vpAdapter {
             Err(_) => return oauth_error(503, "temporarily_unavailable", "try again"),
         }
         match outcome {
-            Ok(_) => {
+            Ok(Ok(_)) => {
                 info!(provider = %self.id, login = short(id), "OpenID4VP presentation accepted");
+                json(200, &serde_json::json!({}))
+            }
+            Ok(Err(error)) => {
+                let error: String = error
+                    .chars()
+                    .filter(char::is_ascii_graphic)
+                    .take(40)
+                    .collect();
+                info!(provider = %self.id, login = short(id), error, encrypted = true, "OpenID4VP wallet ended the request");
                 json(200, &serde_json::json!({}))
             }
             Err(r) => {
@@ -577,8 +638,23 @@ impl Oid4vpAdapter {
         else {
             return Err("credential_type");
         };
-        let token = self.status_token(uri).await.ok_or("status")?;
-        match status_list::check(&token, uri, *idx, &c.iss, anchors, now()) {
+        let (token, cached) = self.status_token(uri).await.ok_or("status")?;
+        let result = status_list::check(&token, uri, *idx, &c.iss, anchors, now());
+        // Only a token that checked out is kept (a bad answer is not
+        // served to every login for a minute).
+        let token_good = matches!(
+            result,
+            Ok(()) | Err(StatusError::NotValid(_) | StatusError::Index)
+        );
+        if token_good && !cached {
+            if let Ok(mut g) = self.statuses.lock() {
+                if g.len() >= STATUS_CACHE_ENTRIES {
+                    g.clear();
+                }
+                g.insert(uri.to_owned(), (token, Instant::now()));
+            }
+        }
+        match result {
             Ok(()) => Ok(()),
             Err(StatusError::NotValid(_)) => Err("revoked"),
             Err(e) => {
@@ -588,13 +664,13 @@ impl Oid4vpAdapter {
         }
     }
 
-    /// The status list token at `uri`, fetched at most once a
-    /// [`STATUS_CACHE`].
-    async fn status_token(&self, uri: &str) -> Option<String> {
+    /// The status list token at `uri` and whether it came from the cache
+    /// (fetched at most once a [`STATUS_CACHE`] while it checks out).
+    async fn status_token(&self, uri: &str) -> Option<(String, bool)> {
         if let Ok(g) = self.statuses.lock() {
             if let Some((t, at)) = g.get(uri) {
                 if at.elapsed() < STATUS_CACHE {
-                    return Some(t.clone());
+                    return Some((t.clone(), true));
                 }
             }
         }
@@ -627,13 +703,7 @@ impl Oid4vpAdapter {
             }
         };
         let token = String::from_utf8(r.body.to_vec()).ok()?.trim().to_owned();
-        if let Ok(mut g) = self.statuses.lock() {
-            if g.len() >= STATUS_CACHE_ENTRIES {
-                g.clear();
-            }
-            g.insert(uri.to_owned(), (token.clone(), Instant::now()));
-        }
-        Some(token)
+        Some((token, false))
     }
 }
 
@@ -645,9 +715,16 @@ struct Job {
     claims: ClaimPaths,
     query: Query,
     key: Option<openssl::ec::EcKey<openssl::pkey::Private>>,
-    id: String,
+    kid: String,
     nonce: String,
     state: String,
+}
+
+/// What an opened response holds.
+enum Opened {
+    Presented(Checked),
+    /// An error response that came encrypted, with this login's state.
+    WalletError(String),
 }
 
 impl Job {
@@ -655,14 +732,20 @@ impl Job {
         &self,
         sealed: Option<&str>,
         vp_token: Option<String>,
-    ) -> Result<Checked, &'static str> {
+    ) -> Result<Opened, &'static str> {
         let vp_token = match (sealed, &self.key) {
             (Some(jwe_text), Some(k)) => {
-                let plain = jwe::open(jwe_text, k, &self.id).map_err(|_| "unreadable")?;
+                let plain = jwe::open(jwe_text, k, &self.kid).map_err(|_| "unreadable")?;
                 crate::json::unique_keys(&plain).map_err(|_| "shape")?;
                 let p: Map<String, Value> = serde_json::from_slice(&plain).map_err(|_| "shape")?;
-                if p.get("state").and_then(Value::as_str) != Some(self.state.as_str()) {
+                let state = p.get("state").and_then(Value::as_str).unwrap_or_default();
+                if !same(state, &self.state) {
                     return Err("state");
+                }
+                if let Some(e) = p.get("error") {
+                    return Ok(Opened::WalletError(
+                        e.as_str().unwrap_or("server_error").to_owned(),
+                    ));
                 }
                 match p.get("vp_token") {
                     Some(Value::Object(o)) => Value::Object(o.clone()).to_string(),
@@ -702,7 +785,7 @@ impl Job {
         {
             return Err("claim_value");
         }
-        Ok(Checked {
+        Ok(Opened::Presented(Checked {
             held: Held {
                 at: now(),
                 holder: format!("urn:ietf:params:oauth:jwk-thumbprint:sha-256:{}", p.holder),
@@ -714,7 +797,7 @@ impl Job {
             },
             iss: p.iss,
             status: p.status,
-        })
+        }))
     }
 }
 

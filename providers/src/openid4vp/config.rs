@@ -3,9 +3,12 @@
 //! claims asked for, and the adapter it builds.
 //!
 //! The client identifier is `x509_san_dns:` and the gateway's public host:
-//! the certificate must name that host as a DNS SAN (checked here, so a
-//! wallet never meets a request it must refuse), and the request's
-//! `response_uri` is on the same host (OpenID4VP §5.9.3).
+//! the certificate must name that host as a DNS SAN (checked when the
+//! gateway builds the provider, at start and on reload, where the public
+//! URL is known: a wallet never meets a request it must refuse), and the
+//! request's `response_uri` is on the same host (OpenID4VP §5.9.3). The
+//! per-login response keys are derived from the verifier's key: a new key
+//! makes the responses to requests signed with the old one unreadable.
 
 use super::adapter::{ClaimPaths, Oid4vpAdapter, Oid4vpConfig, MAX_TTL_SECS};
 use super::request::Verifier;
@@ -195,6 +198,12 @@ pub fn check<C: Check>(
     }
     let mut credentials = Vec::new();
     for (i, k) in t.credentials.iter().enumerate() {
+        if t.credentials.iter().take(i).any(|o| o.vct == k.vct) {
+            bad(
+                c,
+                format!("credentials[{i}].vct `{}` is listed twice", k.vct),
+            );
+        }
         if k.vct.is_empty() || k.vct.len() > 256 || k.vct.chars().any(char::is_control) {
             bad(
                 c,

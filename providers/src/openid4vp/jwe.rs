@@ -85,9 +85,15 @@ pub fn public_jwk(key: &EcKey<Private>, kid: &str) -> Option<Value> {
 /// The `kid` of a compact JWE's header, read before anything is opened (to
 /// find the login it is for).
 pub fn kid(compact: &str) -> Option<String> {
-    let header = compact.split('.').next()?;
-    let h: Map<String, Value> = serde_json::from_slice(&b64url(header)?).ok()?;
+    let h = header(compact.split('.').next()?)?;
     h.get("kid")?.as_str().map(str::to_owned)
+}
+
+/// A protected header: a JSON object naming no member twice.
+fn header(b64: &str) -> Option<Map<String, Value>> {
+    let bytes = b64url(b64)?;
+    crate::json::unique_keys(&bytes).ok()?;
+    serde_json::from_slice(&bytes).ok()
 }
 
 /// Concat KDF (NIST SP 800-56A, RFC 7518 §4.6.2) for one SHA-256 round.
@@ -113,9 +119,7 @@ pub fn open(compact: &str, key: &EcKey<Private>, kid: &str) -> R<Vec<u8>> {
     let [header_b64, encrypted_key, iv, ciphertext, tag] = parts.as_slice() else {
         return Err(JweError::Shape("not five parts"));
     };
-    let header: Map<String, Value> = b64url(header_b64)
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or(JweError::Shape("header"))?;
+    let header = header(header_b64).ok_or(JweError::Shape("header"))?;
     let text = |k: &str| header.get(k).and_then(Value::as_str);
     if text("alg") != Some("ECDH-ES") {
         return Err(JweError::Shape("alg"));
@@ -249,6 +253,44 @@ mod tests {
         }
     }
 
+    /// RFC 7518 Appendix C: the published ECDH-ES key agreement (Alice's
+    /// ephemeral key, Bob's key, `apu` Alice, `apv` Bob, A128GCM).
+    #[test]
+    fn the_key_agreement_of_rfc_7518_appendix_c() {
+        let n = |s: &str| BigNum::from_slice(&URL_SAFE_NO_PAD.decode(s).unwrap()).unwrap();
+        let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+        let alice = EcKey::from_public_key_affine_coordinates(
+            &group,
+            &n("gI0GAILBdu7T53akrFmMyGcsF3n5dO7MmwNBHKW5SV0"),
+            &n("SLW_xSffzlPWrHEVI30DHM_4egVwt3NQqeUD7nMFpps"),
+        )
+        .unwrap();
+        let bob_d = n("VEmDZpDXXK8p8N0Cndsxs924q6nS1RXFASRl6BfUqdw");
+        let mut ctx = BigNumContext::new().unwrap();
+        let mut bob_pub = EcPoint::new(&group).unwrap();
+        bob_pub.mul_generator2(&group, &bob_d, &mut ctx).unwrap();
+        let bob = EcKey::from_private_components(&group, &bob_d, &bob_pub).unwrap();
+        let (mut x, mut y) = (BigNum::new().unwrap(), BigNum::new().unwrap());
+        bob_pub
+            .affine_coordinates(&group, &mut x, &mut y, &mut ctx)
+            .unwrap();
+        assert_eq!(
+            URL_SAFE_NO_PAD.encode(x.to_vec()),
+            "weNJy2HscCSM6AEDTDg04biOvhFhyyWvOHQfeF_PxMQ"
+        );
+        let (mine, theirs) = (
+            PKey::from_ec_key(bob).unwrap(),
+            PKey::from_ec_key(alice).unwrap(),
+        );
+        let mut d = Deriver::new(&mine).unwrap();
+        d.set_peer(&theirs).unwrap();
+        let z = d.derive_to_vec().unwrap();
+        assert_eq!(
+            URL_SAFE_NO_PAD.encode(concat_kdf(&z, "A128GCM", b"Alice", b"Bob", 128)),
+            "VqqN6vgjbSBcIijNcacQGg"
+        );
+    }
+
     #[test]
     fn every_bent_header_or_part_is_refused() {
         let k = response_key(b"secret", "l").unwrap();
@@ -286,6 +328,14 @@ mod tests {
             open("a.b.c", &k, "l"),
             Err(JweError::Shape("not five parts"))
         );
+        // A header naming a member twice.
+        let twice = format!(
+            "{}{}",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"ECDH-ES","kid":"x","kid":"l"}"#),
+            &good[good.find('.').unwrap()..]
+        );
+        assert_eq!(open(&twice, &k, "l"), Err(JweError::Shape("header")));
+        assert_eq!(kid(&twice), None);
         // An ephemeral key off the curve.
         let mut header: Value =
             serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
