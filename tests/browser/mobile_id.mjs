@@ -32,7 +32,7 @@ try {
   await page.waitForURL(/\/wait$/);
   const qr = page.locator("#mj-wallet-qr");
   const label = await qr.getAttribute("aria-label");
-  const want = lang === "en" ? "QR code to scan with your mobile ID app" : "모바일 신분증 앱으로 촬영할 QR 코드";
+  const want = lang === "en" ? "QR code to scan with your Mobile ID app" : "모바일 신분증 앱으로 촬영할 QR 코드";
   if (label !== want) await fail(`QR code's name: ${label}`);
   const box = await page.locator("#mj-wallet-qr svg").boundingBox();
   if (!box || box.width < 150 || Math.abs(box.width - box.height) > 1 || box.x < 0 || box.x + box.width > 320) {
