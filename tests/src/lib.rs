@@ -1283,6 +1283,26 @@ ttl_secs = 120
     )
 }
 
+/// A `type = "openid4vp"` provider `wallet` trusting the simulator's test
+/// issuer, signing requests with the simulator's verifier certificate (for
+/// 127.0.0.1 and localhost), as in `deploy/demo/gateway.toml`.
+pub fn openid4vp_toml() -> String {
+    format!(
+        r#"
+[providers.wallet]
+type = "openid4vp"
+name_ko = "디지털 지갑"
+name_en = "Digital wallet"
+level = "high"
+certificate = "pki/openid4vp/verifier.pem"
+key = {{ file = "pki/openid4vp/verifier-key.pem" }}
+credentials = [{{ vct = "{vct}", anchors = "pki/openid4vp/issuer-ca.pem" }}]
+ttl_secs = 120
+"#,
+        vct = munjigi_sim::simulator::OID4VP_VCT,
+    )
+}
+
 /// The dark modules of the `qrcode` crate's SVG (`M{x} {y}h{w}v{h}H{x}V{y}`
 /// per rectangle), as a grey image rqrr reads.
 pub fn read_qr_svg(svg: &str) -> String {

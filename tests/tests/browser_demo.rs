@@ -341,7 +341,28 @@ fn a_cross_site_post_logout_ends_the_gateway_session_in_a_real_browser() {
 /// claims (`acr` high). Korean and English.
 #[test]
 fn a_citizen_logs_in_with_the_mobile_id_in_a_real_browser() {
-    let dir = TempDir::new("browser-mobile-id");
+    wallet_login_in_a_browser(
+        "mobile-id",
+        ("모바일 신분증", "Mobile ID"),
+        &|sim_url| mobile_id_toml(sim_url, false),
+    );
+}
+
+#[test]
+fn a_citizen_logs_in_with_an_openid4vp_wallet_in_a_real_browser() {
+    wallet_login_in_a_browser("wallet", ("디지털 지갑", "Digital wallet"), &|_| {
+        openid4vp_toml()
+    });
+}
+
+/// A login with a wallet provider in chromium at 320 px, in Korean and
+/// English: the simulator's wallet scans the QR code the page shows.
+fn wallet_login_in_a_browser(
+    provider: &str,
+    (name_ko, name_en): (&str, &str),
+    extra: &dyn Fn(&str) -> String,
+) {
+    let dir = TempDir::new("browser-wallet");
     let (_sim, sim_url) = start_simulator(
         dir.path(),
         &SimOpts {
@@ -355,20 +376,23 @@ fn a_citizen_logs_in_with_the_mobile_id_in_a_real_browser() {
         &GatewayOpts {
             demo: true,
             site_redirect: "http://127.0.0.1:9/cb".into(),
-            extra: mobile_id_toml(&sim_url, false),
+            extra: extra(&sim_url),
             ..GatewayOpts::default()
         },
     );
     let shots = repo_root().join("target/browser-shots");
     std::fs::create_dir_all(&shots).unwrap();
     for lang in ["ko", "en"] {
-        let svg = shots.join(format!("mobile-id-qr-{lang}.svg"));
+        let svg = shots.join(format!("{provider}-qr-{lang}.svg"));
         let _ = std::fs::remove_file(&svg);
         let child = Command::new("node")
-            .arg(repo_root().join("tests/browser/mobile_id.mjs"))
+            .arg(repo_root().join("tests/browser/wallet.mjs"))
             .arg(&gw.url)
             .arg(&shots)
             .arg(lang)
+            .arg(provider)
+            .arg(name_ko)
+            .arg(name_en)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -396,9 +420,11 @@ fn a_citizen_logs_in_with_the_mobile_id_in_a_real_browser() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
             out.status.success() && stdout.contains("OK:"),
-            "mobile ID browser login ({lang}) failed:\n{stdout}\n{stderr}\ngateway:\n{}",
+            "{provider} browser login ({lang}) failed:\n{stdout}\n{stderr}\ngateway:\n{}",
             gw.proc.drain().join("\n")
         );
-        assert!(shots.join(format!("mobile-id-waiting-{lang}.png")).exists());
+        assert!(shots
+            .join(format!("{provider}-waiting-{lang}.png"))
+            .exists());
     }
 }

@@ -558,6 +558,60 @@ async fn the_wallet_endpoints_refuse_what_is_out_of_step() {
     assert_eq!(s, 400, "an empty state is no state");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulators_wallet_logs_in_as_in_the_demo_and_misbehaves_on_demand() {
+    // The demo's wallet: the simulator's, with its own issuer and verifier
+    // certificate (the independent wallet above is what checks the verifier;
+    // this checks the demo works).
+    let w = world_with_sim("oid4vp-sim", |_| openid4vp_toml());
+    let cases = [
+        ("none", "010-8000-0001", "completed", None),
+        ("reject", "010-8000-0002", "rejected", Some("MJ-P01")),
+        ("revoked", "010-8000-0003", "completed", Some("MJ-P16")),
+        ("wrong_person", "010-8000-0004", "completed", Some("MJ-P06")),
+        (
+            "tamper_content",
+            "010-8000-0005",
+            "completed",
+            Some("MJ-P16"),
+        ),
+    ];
+    for (scenario, phone, _, _) in cases.iter().skip(1) {
+        sim_set_scenario(&w.sim_url, phone, scenario);
+    }
+    for (scenario, phone, state, page) in cases {
+        let who = Citizen { phone, ..HONG };
+        let (mut b, base, link) = start(&w, &who).await;
+        let scan = serde_json::json!({
+            "phone": who.phone, "name": who.name, "birthdate": who.birthdate, "qr": link,
+        });
+        assert_eq!(
+            sim_control(&w.sim_url, "wallet-scan", &scan.to_string()),
+            200
+        );
+        let done = wait_done(&mut b, &base).await;
+        assert_eq!(done["state"], state, "{scenario}: {done}");
+        match page {
+            None => {
+                let site = finish(&mut b, &base, &done).await;
+                assert_eq!(site["id_token_claims"]["name"], "홍길동", "{site}");
+                assert_eq!(site["id_token_claims"]["provider"], "wallet");
+            }
+            Some(code) => {
+                let p = b.get(&format!("{base}/continue")).await;
+                assert!(p.body.contains(code), "{scenario}: {}", p.body);
+            }
+        }
+    }
+    let logs = w.gw.proc.drain().join("\n");
+    for check in ["revoked", "nonce"] {
+        assert!(
+            logs.contains(&format!("check=\"{check}\"")),
+            "check={check}\n{logs}"
+        );
+    }
+}
+
 /// A raw HTTP/1.1 client for the gateway (a wallet is no browser): call it
 /// with a method, a path and a form body; status and body.
 fn reqwest_like(gw: &str) -> impl Fn(&str, &str, &str) -> (u16, String) + '_ {

@@ -143,6 +143,13 @@ impl Control {
         }
     }
 
+    /// Publishes `token` as the status list `name`.
+    pub(crate) fn set_status_list(&self, name: &str, token: String) {
+        if let Ok(mut g) = self.status_lists.lock() {
+            g.insert(name.to_owned(), token);
+        }
+    }
+
     /// The status list token published as `name`.
     pub(crate) fn status_list(&self, name: &str) -> Option<String> {
         self.status_lists.lock().ok()?.get(name).cloned()
@@ -697,7 +704,14 @@ impl Simulator {
                 reply(StatusCode::OK, serde_json::json!({ "requests": requests }))
             }
             (&Method::POST, "wallet-scan") => {
-                if self.mobile_id_scan(body) {
+                // The simulator's own URL, as the caller reached it (where
+                // an OpenID4VP wallet's status list is served).
+                let base = headers
+                    .get(http::header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .map(|h| format!("http://{h}"))
+                    .unwrap_or_default();
+                if self.wallet_scan(body, &base) {
                     reply(StatusCode::OK, serde_json::json!({"status": "ok"}))
                 } else {
                     reply(
@@ -723,9 +737,7 @@ impl Simulator {
                         serde_json::json!({"error": "expected {\"name\", \"token\"}"}),
                     );
                 };
-                if let Ok(mut g) = self.control.status_lists.lock() {
-                    g.insert(name, token);
-                }
+                self.control.set_status_list(&name, token);
                 reply(StatusCode::OK, serde_json::json!({"status": "ok"}))
             }
             (&Method::POST, "expire-tokens") => {

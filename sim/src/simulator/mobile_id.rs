@@ -546,8 +546,9 @@ impl Simulator {
         tokio::spawn(wallet.wallet(m200, who, scenario, after));
     }
 
-    /// `POST /_control/wallet-scan`: the citizen scans the QR code.
-    pub(crate) fn mobile_id_scan(&self, body: &[u8]) -> bool {
+    /// `POST /_control/wallet-scan`: the citizen scans the QR code, with the
+    /// mobile ID app or, for an `openid4vp://` link, an OpenID4VP wallet.
+    pub(crate) fn wallet_scan(&self, body: &[u8], base: &str) -> bool {
         #[derive(serde::Deserialize)]
         struct Scan {
             phone: String,
@@ -569,7 +570,11 @@ impl Simulator {
             Ok((_, sc)) => sc,
             Err(_) => return false,
         };
-        self.start_wallet(s.qr, &phone, name.expose(), &birth, scenario);
+        if s.qr.starts_with("openid4vp://") {
+            self.oid4vp_scan(s.qr, &phone, &name, &birth, scenario, base);
+        } else {
+            self.start_wallet(s.qr, &phone, name.expose(), &birth, scenario);
+        }
         true
     }
 }

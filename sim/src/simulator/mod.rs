@@ -85,6 +85,7 @@ mod bank;
 mod kakao_direct;
 mod misbehave;
 mod mobile_id;
+mod oid4vp;
 mod people;
 mod routes;
 mod sign;
@@ -112,6 +113,7 @@ pub use mobile_id::{
     CREDENTIAL as MOBILE_ID_CREDENTIAL, ISSUER_DID as MOBILE_ID_ISSUER, MSCODE as MOBILE_ID_MSCODE,
     SP_DID as MOBILE_ID_SP_DID, SP_KEY_ID as MOBILE_ID_SP_KEY_ID,
 };
+pub use oid4vp::{ISS as OID4VP_ISSUER, VCT as OID4VP_VCT};
 pub use people::ci_of;
 pub use toss_direct::SimTossClient;
 
@@ -406,6 +408,8 @@ pub struct Simulator {
     pub(crate) control: misbehave::Control,
     /// The mobile ID's push server and wallet, and its test issuer.
     pub(crate) mobile_id: mobile_id::MobileIdSim,
+    /// An OpenID4VP wallet and its test issuer.
+    pub(crate) oid4vp: oid4vp::Oid4vpWallet,
 }
 
 impl std::fmt::Debug for Simulator {
@@ -521,6 +525,7 @@ impl Simulator {
         )?;
 
         let mobile_id = mobile_id::MobileIdSim::new(&cfg.pki_dir)?;
+        let oid4vp = oid4vp::Oid4vpWallet::new(&cfg.pki_dir)?;
         let control = misbehave::Control::new(cfg.pki_dir.clone(), cfg.slow_ms, cfg.control_token);
         let sim = Self {
             approve_after_ms: cfg.approve_after_ms,
@@ -538,6 +543,7 @@ impl Simulator {
             toss_direct,
             control,
             mobile_id,
+            oid4vp,
         };
         // Each product's CRL next to its root, empty until something is revoked.
         sim.publish_crls().map_err(|source| SimError::Pki {

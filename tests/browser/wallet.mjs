@@ -1,14 +1,17 @@
-// A mobile ID login (QR code, no push server) on the demo site in a real
-// browser, on a 320 px screen: the chooser's 모바일 신분증, the form by
-// keyboard, the waiting page with its QR code (visible, square, inside the
-// screen, named for screen readers), written out as SCREENSHOT_DIR/
-// mobile-id-qr-LANG.svg for the test to scan with the simulator's wallet;
-// the wallet's presentation then moves the page on by itself to the demo
-// site's claims. Usage: node mobile_id.mjs BASE_URL SCREENSHOT_DIR [lang]
+// A wallet login (the mobile ID by QR code, or an OpenID4VP wallet) on the
+// demo site in a real browser, on a 320 px screen: the chooser's entry, the
+// form by keyboard, the waiting page with its QR code (visible, square,
+// inside the screen, named for screen readers after the provider) and, for
+// an OpenID4VP wallet, the button opening a wallet on this phone; the code
+// is written out as SCREENSHOT_DIR/PROVIDER-qr-LANG.svg for the test to
+// scan with the simulator's wallet, whose presentation then moves the page
+// on by itself to the demo site's claims.
+// Usage: node wallet.mjs BASE_URL SCREENSHOT_DIR LANG PROVIDER NAME_KO NAME_EN
 import { chromium } from "playwright-core";
 import { writeFileSync } from "node:fs";
 
-const [base, shots, lang = "ko"] = process.argv.slice(2);
+const [base, shots, lang = "ko", provider = "mobile-id", nameKo = "모바일 신분증", nameEn = "Mobile ID"] =
+  process.argv.slice(2);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -20,7 +23,7 @@ try {
   await page.goto(`${base}/demo?lang=${lang}`);
   await page.click("a[href='/demo/login']");
   await page.waitForURL(/\/login\/[^/]+$/);
-  await page.click("a[data-provider='mobile-id']");
+  await page.click(`a[data-provider='${provider}']`);
   await page.waitForURL(/identify/);
   await page.locator("#name").focus();
   await page.keyboard.type("홍길동");
@@ -32,23 +35,33 @@ try {
   await page.waitForURL(/\/wait$/);
   const qr = page.locator("#mj-wallet-qr");
   const label = await qr.getAttribute("aria-label");
-  const want = lang === "en" ? "QR code to scan with your Mobile ID app" : "모바일 신분증 앱으로 촬영할 QR 코드";
+  const want = lang === "en" ? `QR code to scan with your ${nameEn} app` : `${nameKo} 앱으로 촬영할 QR 코드`;
   if (label !== want) await fail(`QR code's name: ${label}`);
   const box = await page.locator("#mj-wallet-qr svg").boundingBox();
   if (!box || box.width < 150 || Math.abs(box.width - box.height) > 1 || box.x < 0 || box.x + box.width > 320) {
     await fail(`QR code not shown square inside a 320 px screen: ${JSON.stringify(box)}`);
   }
+  const open = page.locator("#mj-wallet-open");
+  if (provider !== "mobile-id") {
+    // The same request for a wallet on this phone: a link, inside the screen.
+    const href = await open.getAttribute("href");
+    if (!href || !href.startsWith("openid4vp://?client_id=")) await fail(`no wallet link: ${href}`);
+    const b = await open.boundingBox();
+    if (!b || b.x < 0 || b.x + b.width > 320) await fail(`wallet button outside the screen: ${JSON.stringify(b)}`);
+  } else if (await open.count() !== 0) {
+    await fail("a mobile ID QR code has no OpenID4VP link");
+  }
   const scroll = await page.evaluate(() => document.documentElement.scrollWidth);
   if (scroll > 320) await fail(`the waiting page scrolls sideways at 320 px: ${scroll}`);
-  await page.screenshot({ path: `${shots}/mobile-id-waiting-${lang}.png`, fullPage: true });
-  writeFileSync(`${shots}/mobile-id-qr-${lang}.svg`, await page.locator("#mj-wallet-qr").innerHTML());
+  await page.screenshot({ path: `${shots}/${provider}-waiting-${lang}.png`, fullPage: true });
+  writeFileSync(`${shots}/${provider}-qr-${lang}.svg`, await page.locator("#mj-wallet-qr").innerHTML());
   await page.waitForURL(/\/demo$/, { timeout: 40000 });
   const text = await page.textContent("body");
-  await page.screenshot({ path: `${shots}/mobile-id-result-${lang}.png`, fullPage: true });
-  for (const w of ["1990-01-31", "urn:munjigi:acr:high", "mobile-id"]) {
+  await page.screenshot({ path: `${shots}/${provider}-result-${lang}.png`, fullPage: true });
+  for (const w of ["1990-01-31", "urn:munjigi:acr:high", provider]) {
     if (!text.includes(w)) await fail(`result page lacks ${w}`);
   }
-  console.log("OK: logged in with the mobile ID in a real browser");
+  console.log(`OK: logged in with ${provider} in a real browser`);
 } catch (e) {
   await fail(String(e));
 }
