@@ -17,6 +17,15 @@ pub trait Clock: Send + Sync + 'static {
     }
 }
 
+/// Today's date in Korea (UTC+9), where the citizens' birth dates are: the
+/// day a typed six-digit birth date is measured against.
+pub fn today_kst(clock: &dyn Clock) -> time::Date {
+    let secs = i64::try_from(clock.now()).unwrap_or(i64::MAX / 2);
+    time::OffsetDateTime::from_unix_timestamp(secs.saturating_add(9 * 3600))
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .date()
+}
+
 /// `clock`'s time as chrono's UTC (SAML instants).
 pub fn utc(clock: &dyn Clock) -> chrono::DateTime<chrono::Utc> {
     let ms = i64::try_from(clock.now_ms()).unwrap_or(i64::MAX);
@@ -60,6 +69,16 @@ impl Clock for ManualClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn today_is_the_date_in_korea() {
+        // 2026-12-04T14:59:59Z is 23:59:59 in Seoul; a second later it is
+        // the 5th there.
+        let m = ManualClock::at(1_796_396_399);
+        assert_eq!(today_kst(&m).to_string(), "2026-12-04");
+        m.advance(1);
+        assert_eq!(today_kst(&m).to_string(), "2026-12-05");
+    }
 
     #[test]
     fn the_system_clock_is_now_and_a_manual_clock_moves_only_when_told() {

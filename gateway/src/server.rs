@@ -153,6 +153,7 @@ fn is_gateway_path(path: &str, demo: bool) -> bool {
     EXACT.contains(&path)
         || path == pages::CSS_PATH
         || path == pages::JS_PATH
+        || path.starts_with(pages::LOGO_PREFIX)
         || path.starts_with("/login/")
         || path.starts_with("/proxy/")
         || path.starts_with("/sign/")
@@ -355,6 +356,13 @@ async fn route(
         (Method::GET, pages::CSS_PATH) => Ok(respond::asset("text/css; charset=utf-8", pages::CSS)),
         (Method::GET, pages::JS_PATH) => {
             Ok(respond::asset("text/javascript; charset=utf-8", pages::JS))
+        }
+        (Method::GET, p) if p.starts_with(pages::LOGO_PREFIX) => {
+            let id = p.trim_start_matches(pages::LOGO_PREFIX);
+            match app.config.provider(id).and_then(|p| p.logo.as_ref()) {
+                Some(l) => Ok(respond::logo(l.content_type, l.bytes.clone())),
+                None => Err(GatewayError::NotFound),
+            }
         }
         (Method::GET, "/") if app.config.demo.is_some() => Ok(respond::redirect("/demo")),
         (_, p) if p == "/demo" || p.starts_with("/demo/") => {

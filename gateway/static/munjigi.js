@@ -302,3 +302,31 @@
   }
   setTimeout(poll, 3000);
 }());
+
+/* The chooser's filter box (more than eight providers): shown only when this
+   script runs, it hides the providers whose names (Korean and English, in
+   data-names) do not contain what was typed, and says how many are left in a
+   polite live region. Without the script the whole list stays. */
+(function () {
+  'use strict';
+  var box = document.getElementById('mj-filter-box');
+  var input = document.getElementById('mj-filter');
+  var count = document.getElementById('mj-filter-count');
+  var list = document.getElementById('mj-provider-list');
+  if (!box || !input || !count || !list) { return; }
+  var items = list.querySelectorAll('li[data-names]');
+  var template = input.getAttribute('data-text-count') || '{n}';
+  box.hidden = false;
+  function apply() {
+    var q = input.value.trim().toLowerCase();
+    var shown = 0;
+    for (var i = 0; i < items.length; i++) {
+      var names = (items[i].getAttribute('data-names') || '').toLowerCase();
+      var match = q === '' || names.indexOf(q) !== -1;
+      items[i].hidden = !match;
+      if (match) { shown++; }
+    }
+    count.textContent = q === '' ? '' : template.replace('{n}', String(shown));
+  }
+  input.addEventListener('input', apply);
+}());

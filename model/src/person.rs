@@ -141,6 +141,54 @@ impl BirthDate {
             day: day as u8,
         })
     }
+    /// What a citizen types on the identity form, as of `today`: what
+    /// [`BirthDate::parse`] takes, with `/` or spaces between the parts too
+    /// (`1990/01/31`, `1990 01 31`), and six digits (`900131`, the form of
+    /// the resident registration number). The century rule for six digits:
+    /// the 2000s unless that date is after `today`, then the 1900s (`150101`
+    /// is 2015, `900131` is 1990). A person over 100 types eight digits.
+    pub fn parse_typed(raw: &str, today: time::Date) -> Result<Self, PersonFieldError> {
+        let t = raw.trim();
+        if !t
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '-' | '.' | '/' | ' '))
+        {
+            return Err(PersonFieldError::BirthDate);
+        }
+        let digits: String = t.chars().filter(char::is_ascii_digit).collect();
+        // Separators only between whole parts: `1990-01-31`, not `19-900131`.
+        let parts: Vec<&str> = t
+            .split(['-', '.', '/', ' '])
+            .filter(|p| !p.is_empty())
+            .collect();
+        let shaped = match parts.as_slice() {
+            [_] => true,
+            [y, m, d] => (y.len() == 4 || y.len() == 2) && m.len() == 2 && d.len() == 2,
+            _ => false,
+        };
+        if !shaped {
+            return Err(PersonFieldError::BirthDate);
+        }
+        match digits.len() {
+            8 => Self::parse(&digits),
+            6 => {
+                let in_2000s = Self::parse(&format!("20{digits}"));
+                match in_2000s {
+                    Ok(d) if d.date() <= Some(today) => Ok(d),
+                    _ => Self::parse(&format!("19{digits}")),
+                }
+            }
+            _ => Err(PersonFieldError::BirthDate),
+        }
+    }
+    fn date(&self) -> Option<time::Date> {
+        time::Date::from_calendar_date(
+            i32::from(self.year),
+            time::Month::try_from(self.month).ok()?,
+            self.day,
+        )
+        .ok()
+    }
     /// ISO 8601, `1990-01-31`: the form released to sites.
     pub fn iso(&self) -> String {
         format!("{:04}-{:02}-{:02}", self.year, self.month, self.day)
@@ -356,6 +404,50 @@ pub mod serde_exposed {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_typed_birth_date_takes_every_spelling_and_six_digits_by_the_century_rule() {
+        let today = time::Date::from_calendar_date(2026, time::Month::December, 4).unwrap();
+        for (typed, iso) in [
+            ("19900131", "1990-01-31"),
+            ("1990-01-31", "1990-01-31"),
+            ("1990.01.31", "1990-01-31"),
+            ("1990/01/31", "1990-01-31"),
+            ("1990 01 31", "1990-01-31"),
+            (" 1990. 01. 31. ", "1990-01-31"),
+            ("900131", "1990-01-31"),
+            ("90-01-31", "1990-01-31"),
+            ("90.01.31", "1990-01-31"),
+            ("150101", "2015-01-01"),
+            // Today is in the 2000s; tomorrow is not yet, so it is 1926.
+            ("261204", "2026-12-04"),
+            ("261205", "1926-12-05"),
+            ("000229", "2000-02-29"),
+            ("19000101", "1900-01-01"),
+        ] {
+            assert_eq!(
+                BirthDate::parse_typed(typed, today).map(|d| d.iso()),
+                Ok(iso.to_owned()),
+                "{typed}"
+            );
+        }
+        for bad in [
+            "",
+            "9001311",
+            "1990131",
+            "19-900131",
+            "1990-0131",
+            "900231",
+            "19900231",
+            "1990_01_31",
+            "１９９００１３１",
+            "20270101",
+            "1990-01-31x",
+            "18991231",
+        ] {
+            assert!(BirthDate::parse_typed(bad, today).is_err(), "{bad}");
+        }
+    }
     use super::*;
 
     #[test]

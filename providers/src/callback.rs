@@ -17,7 +17,10 @@
 //! a content type and a body, the method GET or POST), or which provider a call is for: a family
 //! finds its login from the call itself (the mobile ID's `trxcode`).
 
-use crate::ProviderError;
+use crate::person::{BirthDate, Ci, Name, Person};
+use crate::{Citizen, ProviderError};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use std::time::Duration;
 
 /// The gateway's shared store, as a family sees it: its own keys only (the
@@ -88,4 +91,59 @@ pub trait Callbacks: Send + Sync {
     /// Never fails: a refusal is an answer the caller understands (and a
     /// log line naming why). Other methods never reach the family (405).
     async fn call(&self, method: CallMethod, path: &str, body: &[u8]) -> Answer;
+}
+
+/// A login's record in an [`Inbox`] as JSON: what it is now, and the bytes
+/// a compare-and-swap must see. `what` names the family in errors.
+pub async fn load<T: DeserializeOwned>(
+    inbox: &dyn Inbox,
+    key: &str,
+    what: &str,
+) -> Result<Option<(Vec<u8>, T)>, ProviderError> {
+    let Some(raw) = inbox.get(key).await? else {
+        return Ok(None);
+    };
+    let r: T = serde_json::from_slice(&raw)
+        .map_err(|_| ProviderError::Protocol(format!("a {what} record does not read")))?;
+    Ok(Some((raw, r)))
+}
+
+/// Moves a record from `raw` to `next`, kept for `ttl`: the bytes now
+/// stored, or `None` when it changed meanwhile (another call won).
+pub async fn swap<T: Serialize>(
+    inbox: &dyn Inbox,
+    key: &str,
+    raw: &[u8],
+    next: &T,
+    ttl: Duration,
+    what: &str,
+) -> Result<Option<Vec<u8>>, ProviderError> {
+    let bytes = serde_json::to_vec(next)
+        .map_err(|_| ProviderError::Protocol(format!("a {what} record does not write")))?;
+    let swapped = inbox.swap(key, raw, bytes.clone(), ttl).await?;
+    Ok(swapped.then_some(bytes))
+}
+
+/// The person a wallet's presentation names, who must be the one who
+/// started the login. A wallet proves name, birth date and CI, not the
+/// phone number: that is the one typed (whether it counts as proven is the
+/// family's to say in its evidence).
+pub fn wallet_person(
+    name: &str,
+    birth: &str,
+    ci: &str,
+    who: &Citizen,
+) -> Result<Person, ProviderError> {
+    let bad = |_| ProviderError::BadPresentation("claim_value");
+    let person = Person {
+        name: Name::parse(name).map_err(bad)?,
+        birthdate: BirthDate::parse(birth).map_err(bad)?,
+        phone: who.phone.clone(),
+        gender: None,
+        ci: Ci::parse(ci).map_err(bad)?,
+    };
+    if !person.is(who) {
+        return Err(ProviderError::WrongSigner);
+    }
+    Ok(person)
 }

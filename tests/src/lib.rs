@@ -1283,6 +1283,34 @@ ttl_secs = 120
     )
 }
 
+/// Runs one of the Python issuers and wallets in `tests/wallet/` with `req`
+/// on stdin; its JSON answer (it must succeed).
+pub fn wallet_script(script: &str, req: &serde_json::Value) -> serde_json::Value {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new(python())
+        .arg(repo_root().join("tests/wallet").join(script))
+        .env("PYTHONPATH", repo_root().join("tests/wallet"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(req.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{script} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// A `type = "openid4vp"` provider `wallet` trusting the simulator's test
 /// issuer, signing requests with the simulator's verifier certificate (for
 /// 127.0.0.1 and localhost), as in `deploy/demo/gateway.toml`.

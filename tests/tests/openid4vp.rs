@@ -23,7 +23,6 @@
 use munjigi_e2e::vc_pki::{b64, pki, pki_with, Leaf, Pki};
 use munjigi_e2e::*;
 use std::io::Write as _;
-use std::process::{Command, Stdio};
 
 const VCT: &str = "https://credentials.example.go.kr/identity";
 const ISS: &str = "https://issuer.example.go.kr";
@@ -95,28 +94,7 @@ fn status_uri(w: &World, name: &str) -> String {
 
 /// Runs the Python wallet with `req`; its JSON answer.
 fn run_wallet(req: &serde_json::Value) -> serde_json::Value {
-    let mut child = Command::new(python())
-        .arg(repo_root().join("tests/wallet/oid4vp_wallet.py"))
-        .env("PYTHONPATH", repo_root().join("tests/wallet"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(req.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "the wallet failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    wallet_script("oid4vp_wallet.py", req)
 }
 
 /// Publishes the issuer's status list (`values` per index) as `name`.

@@ -20,8 +20,6 @@ use munjigi_e2e::*;
 use munjigi_providers::openid4vp::sd_jwt::{self, Policy, SdJwtError};
 use munjigi_providers::openid4vp::status_list::{self, StatusError};
 use openssl::x509::store::X509Store;
-use std::io::Write as _;
-use std::process::{Command, Stdio};
 
 const VCT: &str = "https://credentials.example.go.kr/identity";
 const ISS: &str = "https://issuer.example.go.kr";
@@ -50,26 +48,7 @@ fn wallet(p: &Pki, misbehave: &str, extra: serde_json::Value) -> serde_json::Val
             r.insert(k.clone(), v.clone());
         }
     }
-    let mut child = Command::new(python())
-        .arg(repo_root().join("tests/wallet/sd_jwt_wallet.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(req.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "the Python wallet failed ({misbehave}): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    wallet_script("sd_jwt_wallet.py", &req)
 }
 
 fn now() -> u64 {

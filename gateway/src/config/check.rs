@@ -300,6 +300,24 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
         &provider_ids,
         admin_listen.is_some() && admin_token.is_some(),
     );
+    let chooser_random = match raw
+        .chooser
+        .as_ref()
+        .and_then(|c| c.get_ref().order.as_ref())
+    {
+        None => false,
+        Some(o) => match o.get_ref().as_str() {
+            "config" => false,
+            "random" => true,
+            other => {
+                r.at(
+                    o.span(),
+                    format!("chooser.order `{other}` is not `config` or `random`"),
+                );
+                false
+            }
+        },
+    };
     Some(Config {
         source: r.file.to_path_buf(),
         public_url,
@@ -328,6 +346,7 @@ fn build(r: &mut Report<'_>, base: &Path, raw: RawConfig) -> Option<Config> {
         health,
         otlp_endpoint,
         signers,
+        chooser_random,
     })
 }
 

@@ -56,6 +56,8 @@ pub struct Config {
     pub otlp_endpoint: Option<String>,
     /// `[signers]`: a person's new signer certificate, logged or refused.
     pub signers: SignerSettings,
+    /// `[chooser] order = "random"`: a neutral order per login.
+    pub chooser_random: bool,
 }
 
 /// What a person signing with a new certificate at a provider means.
@@ -277,11 +279,20 @@ pub struct ProviderConfig {
     pub id: ProviderId,
     pub name_ko: String,
     pub name_en: String,
+    /// Its badge on the chooser (`logo`), checked to be a small PNG or SVG.
+    pub logo: Option<Logo>,
     pub level: Level,
     /// What its signer certificates must be besides chaining to its roots
     /// (`required_policies`, `required_eku`, `issuing_ca`, `issuing_ca_sha256`).
     pub signer: munjigi_providers::cms::SignerRules,
     pub family: ProviderFamily,
+}
+
+/// A provider's logo as the gateway serves it.
+#[derive(Debug, Clone)]
+pub struct Logo {
+    pub bytes: std::sync::Arc<[u8]>,
+    pub content_type: &'static str,
 }
 
 /// A provider's family and what it was configured with. The family's own

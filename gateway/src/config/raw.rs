@@ -57,6 +57,18 @@ pub struct RawConfig {
     /// What a person's new signer certificate means (log it by default).
     #[serde(default)]
     pub signers: Option<Spanned<RawSigners>>,
+    /// How the chooser orders the providers (config order without it).
+    #[serde(default)]
+    pub chooser: Option<Spanned<RawChooser>>,
+}
+
+/// `[chooser]`: the order of the providers on the chooser page.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawChooser {
+    /// `"config"` (default: the order of `[providers]`) or `"random"` (a
+    /// neutral order per login, no provider favoured by the platform).
+    pub order: Option<Spanned<String>>,
 }
 
 /// `[signers]`: what happens when a person signs with another certificate
@@ -283,6 +295,20 @@ pub enum RawProvider {
     OpenId4Vp(munjigi_providers::openid4vp::config::RawOpenId4Vp<SecretRef>),
     #[serde(rename = "declarative")]
     Declarative(Box<munjigi_providers::declarative::config::RawDeclarative<SecretRef>>),
+}
+
+impl RawProvider {
+    /// The section's `logo` file, whichever the family.
+    pub fn logo(&self) -> Option<&str> {
+        match self {
+            Self::Barocert(s) => s.logo.as_deref(),
+            Self::KakaoDirect(s) => s.logo.as_deref(),
+            Self::TossDirect(s) => s.logo.as_deref(),
+            Self::MobileId(s) => s.logo.as_deref(),
+            Self::OpenId4Vp(s) => s.logo.as_deref(),
+            Self::Declarative(s) => s.logo.as_deref(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

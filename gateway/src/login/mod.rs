@@ -15,6 +15,7 @@ pub mod begin;
 pub mod ends;
 pub mod flow;
 pub mod front;
+pub mod last_used;
 pub mod release;
 pub mod reuse;
 pub mod session;
@@ -62,7 +63,8 @@ pub async fn route(
         return Err(GatewayError::WrongBrowser);
     }
     match (req.method().clone(), step) {
-        (Method::GET, "") => chooser(app, &txn, ctx),
+        (Method::GET, "") => chooser(app, &txn, req.headers(), ctx),
+        (Method::POST, "forget-last") => forget_last(app, txn, req).await,
         (Method::GET, "identify") => {
             let q = Params::from_query(req.uri())?;
             let provider = q.required("provider")?.to_owned();
@@ -85,9 +87,11 @@ pub async fn route(
         (Method::GET, "continue") => continue_login(app, txn, req.headers(), ctx).await,
         (Method::POST, "cancel") => cancel(app, txn, req).await,
         (Method::GET, "abort") => abort(app, txn, ctx).await,
-        (_, "" | "identify" | "start" | "wait" | "status" | "continue" | "cancel" | "abort") => {
-            Err(GatewayError::MethodNotAllowed)
-        }
+        (
+            _,
+            "" | "identify" | "start" | "wait" | "status" | "continue" | "cancel" | "abort"
+            | "forget-last",
+        ) => Err(GatewayError::MethodNotAllowed),
         _ => Err(GatewayError::NotFound),
     }
 }
@@ -131,41 +135,86 @@ fn can_serve(app: &App, txn: &LoginTxn, id: &ProviderId) -> bool {
         })
 }
 
-fn chooser(app: &App, txn: &LoginTxn, ctx: &Ctx) -> Result<Response, GatewayError> {
+fn chooser(
+    app: &App,
+    txn: &LoginTxn,
+    headers: &http::HeaderMap,
+    ctx: &Ctx,
+) -> Result<Response, GatewayError> {
     let base = base(txn);
     let fitting: Vec<_> = app
         .config
         .providers
         .iter()
         .filter(|p| can_serve(app, txn, &p.id))
-        .map(|p| (p, format!("{base}/identify?provider={}", p.id)))
+        .map(|p| {
+            (
+                p,
+                format!("{base}/identify?provider={}", p.id),
+                p.logo
+                    .as_ref()
+                    .map(|_| format!("{}{}", pages::LOGO_PREFIX, p.id)),
+            )
+        })
         .collect();
-    // Healthy providers first-class, in config order; the others after
-    // them, greyed out with the reason, so a citizen picks another instead
-    // of waiting for a push that never comes.
     let mut choices: Vec<ProviderChoice<'_>> = fitting
         .iter()
-        .map(|(p, href)| ProviderChoice {
+        .map(|(p, href, logo)| ProviderChoice {
             id: p.id.as_str(),
             name_ko: &p.name_ko,
             name_en: &p.name_en,
             href,
             off: off_reason(app, p.id.as_str(), ctx.lang),
+            logo: logo.as_deref(),
         })
         .collect();
-    choices.sort_by_key(|c| c.off.is_some());
+    // The one this device used last first, if it is offered now; then the
+    // healthy ones in the configured (or this login's random) order; the
+    // others after them, greyed out with the reason, so a citizen picks
+    // another instead of waiting for a push that never comes.
+    let remembered = last_used::read(app, headers);
+    let last = remembered.filter(|id| choices.iter().any(|c| c.id == *id && c.off.is_none()));
+    let mut ids: Vec<&str> = choices.iter().map(|c| c.id).collect();
+    last_used::order(
+        &mut ids,
+        app.config.chooser_random.then_some(txn.id.as_str()),
+        last,
+    );
+    choices.sort_by_key(|c| {
+        (
+            c.off.is_some(),
+            ids.iter().position(|id| *id == c.id).unwrap_or(usize::MAX),
+        )
+    });
     let (ko, en) = lang_hrefs(&base);
     let cancel = format!("{base}/abort");
+    let forget = format!("{base}/forget-last");
     let body = render(pages::chooser(&ChooserView {
         signing: txn.signing().is_some(),
         lang: ctx.lang,
         site_name: site_name(app, txn, ctx),
         providers: &choices,
+        last: last.is_some(),
+        remembered: remembered.is_some(),
+        forget_action: &forget,
+        csrf: &txn.csrf,
         cancel_href: &cancel,
         lang_ko_href: &ko,
         lang_en_href: &en,
     }))?;
     Ok(respond::html(StatusCode::OK, body))
+}
+
+/// `POST /login/{id}/forget-last`: this device no longer remembers a
+/// provider; back to the chooser.
+async fn forget_last(
+    app: &App,
+    txn: LoginTxn,
+    req: http::Request<Incoming>,
+) -> Result<Response, GatewayError> {
+    let form = read_form(req).await?;
+    check_csrf(&txn, &form)?;
+    Ok(last_used::forget(app, respond::redirect(&base(&txn))))
 }
 
 /// Why `id` is not offered right now, in the page's language; `None` when it is.
@@ -311,7 +360,10 @@ async fn start(
         phone: form.get("phone").unwrap_or_default().to_owned(),
     };
     let name = Name::parse(&values.name);
-    let birthdate = BirthDate::parse(&values.birthdate);
+    let birthdate = BirthDate::parse_typed(
+        &values.birthdate,
+        crate::clock::today_kst(app.clock.as_ref()),
+    );
     let phone = Phone::parse(&values.phone);
     let mut errors = Vec::new();
     if name.is_err() {
@@ -537,7 +589,14 @@ async fn continue_login(
         State::Expired | State::Rejected | State::Failed => return Ok(failure_page(&txn, ctx)),
     };
     match txn.state {
-        State::Verified => ends::complete(app, txn, ctx).await,
+        State::Verified => {
+            let provider = txn.attempt.as_ref().map(|a| a.provider.as_str().to_owned());
+            let done = ends::complete(app, txn, ctx).await?;
+            Ok(match provider {
+                Some(p) => last_used::remember(app, done, &p),
+                None => done,
+            })
+        }
         State::Expired | State::Rejected | State::Failed => Ok(failure_page(&txn, ctx)),
         // The citizen started again while this attempt was being verified:
         // the login goes on with the new attempt, on its waiting page.

@@ -4,14 +4,18 @@
 //! big link to its identity form, and a way back to the site. A provider not
 //! offered right now (its circuit is open, or an operator forced it off) is
 //! listed after the others, greyed out and without a link, with the reason, so a
-//! citizen sees why their usual provider is missing and picks another. Not here:
-//! the filtering itself (policy crate), deciding provider health
-//! (`crate::circuit`), or remembering the last choice.
+//! citizen sees why their usual provider is missing and picks another. The
+//! one this device used last, when offered, stands first under its own
+//! heading as "continue with …", with a button to forget it. Not here: the
+//! filtering itself (policy crate), deciding provider health
+//! (`crate::circuit`), the order or the remembering
+//! (`crate::login::last_used`).
 
 use super::{Frame, Lang, PageError};
 use askama::Template;
 
 /// One provider button.
+#[derive(Clone)]
 pub struct ProviderChoice<'a> {
     pub id: &'a str,
     pub name_ko: &'a str,
@@ -20,6 +24,37 @@ pub struct ProviderChoice<'a> {
     pub href: &'a str,
     /// Why it is not offered right now (greyed out, no link); `None` when it is.
     pub off: Option<std::borrow::Cow<'a, str>>,
+    /// Where its logo is served; a text badge without one.
+    pub logo: Option<&'a str>,
+}
+
+impl ProviderChoice<'_> {
+    /// The name in the page's language.
+    fn name(&self, ko: bool) -> &str {
+        if ko {
+            self.name_ko
+        } else {
+            self.name_en
+        }
+    }
+
+    /// The logo's text alternative: "카카오 로고" / "Kakao logo".
+    fn logo_alt(&self, ko: bool) -> String {
+        if ko {
+            format!("{} 로고", self.name_ko)
+        } else {
+            format!("{} logo", self.name_en)
+        }
+    }
+
+    /// A text badge's letters: the name's first syllable or letter.
+    fn initial(&self, ko: bool) -> String {
+        self.name(ko)
+            .chars()
+            .take(1)
+            .collect::<String>()
+            .to_uppercase()
+    }
 }
 
 pub struct ChooserView<'a> {
@@ -27,7 +62,15 @@ pub struct ChooserView<'a> {
     pub site_name: &'a str,
     /// A signing request, not a login (the title says so).
     pub signing: bool,
+    /// In the order shown: the offered ones first.
     pub providers: &'a [ProviderChoice<'a>],
+    /// The first offered provider is the one this device used last.
+    pub last: bool,
+    /// This device remembers a provider (offered or not): the forget button.
+    pub remembered: bool,
+    /// Where the forget button posts, with `csrf`.
+    pub forget_action: &'a str,
+    pub csrf: &'a str,
     /// Back to the site (an OIDC error redirect, or its home page).
     pub cancel_href: &'a str,
     pub lang_ko_href: &'a str,
@@ -39,6 +82,8 @@ pub struct ChooserView<'a> {
 struct ChooserPage<'a> {
     frame: Frame<'a>,
     v: &'a ChooserView<'a>,
+    /// "continue with …" for the last used, in the page's language.
+    continue_with: String,
 }
 
 impl ChooserView<'_> {
@@ -46,8 +91,23 @@ impl ChooserView<'_> {
         self.providers.iter().filter(|p| p.off.is_none())
     }
 
+    /// The last used, shown on its own.
+    fn last_used(&self) -> Option<&ProviderChoice<'_>> {
+        self.offered().next().filter(|_| self.last)
+    }
+
+    /// The offered ones listed together (all but the last used).
+    fn listed(&self) -> impl Iterator<Item = &ProviderChoice<'_>> {
+        self.offered().skip(usize::from(self.last))
+    }
+
     fn not_offered(&self) -> impl Iterator<Item = &ProviderChoice<'_>> {
         self.providers.iter().filter(|p| p.off.is_some())
+    }
+
+    /// More than eight offered: a box to filter them by name.
+    fn filterable(&self) -> bool {
+        self.listed().count() > 8
     }
 }
 
@@ -58,6 +118,21 @@ pub fn chooser(v: &ChooserView<'_>) -> Result<String, PageError> {
     } else {
         (t.chooser_title)(v.site_name)
     };
-    let frame = Frame::new(v.lang, title, v.lang_ko_href, v.lang_en_href);
-    Ok(ChooserPage { frame, v }.render()?)
+    let mut frame = Frame::new(v.lang, title, v.lang_ko_href, v.lang_en_href);
+    frame.script = v.filterable();
+    let continue_with = v
+        .last_used()
+        .map(|p| {
+            (t.chooser_continue_with)(match v.lang {
+                Lang::Ko => p.name_ko,
+                Lang::En => p.name_en,
+            })
+        })
+        .unwrap_or_default();
+    Ok(ChooserPage {
+        frame,
+        v,
+        continue_with,
+    }
+    .render()?)
 }

@@ -111,7 +111,7 @@ pub fn identify(v: &IdentifyView<'_>) -> Result<String, PageError> {
             value: v.birthdate,
             autocomplete: "bday",
             inputmode: "numeric",
-            maxlength: 10,
+            maxlength: 14,
             width: "mj-input--10",
         },
         Input {

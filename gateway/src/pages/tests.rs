@@ -129,6 +129,7 @@ fn choices() -> [ProviderChoice<'static>; 3] {
             name_en: "Kakao",
             href: "/login/t1/kakao",
             off: None,
+            logo: None,
         },
         ProviderChoice {
             id: "naver",
@@ -136,6 +137,7 @@ fn choices() -> [ProviderChoice<'static>; 3] {
             name_en: "Naver",
             href: "/login/t1/naver",
             off: None,
+            logo: None,
         },
         ProviderChoice {
             id: "pass",
@@ -143,6 +145,7 @@ fn choices() -> [ProviderChoice<'static>; 3] {
             name_en: "PASS",
             href: "/login/t1/pass",
             off: None,
+            logo: None,
         },
     ]
 }
@@ -157,9 +160,54 @@ fn chooser_view<'a>(
         lang,
         site_name: site,
         providers,
+        last: false,
+        remembered: false,
+        forget_action: "/login/t1/forget-last",
+        csrf: "csrf-1",
         cancel_href: "https-not/cancel",
         lang_ko_href: "/x?lang=ko",
         lang_en_href: "/x?lang=en",
+    }
+}
+
+#[test]
+fn the_provider_used_last_stands_first_with_a_way_to_forget_it() {
+    let providers = choices();
+    for lang in langs() {
+        let plain = chooser(&chooser_view(lang, "정부24", &providers)).unwrap();
+        assert!(
+            !plain.contains("mj-last") && !plain.contains("mj-forget"),
+            "{plain}"
+        );
+        let html = chooser(&ChooserView {
+            last: true,
+            remembered: true,
+            ..chooser_view(lang, "정부24", &providers)
+        })
+        .unwrap();
+        assert_common(&html, lang);
+        assert_csp_clean(&html);
+        let first = &providers[0];
+        let want = match lang {
+            Lang::Ko => format!("{}로 계속하기", first.name_ko),
+            Lang::En => format!("Continue with {}", first.name_en),
+        };
+        let last = html
+            .find("id=\"mj-last\"")
+            .expect("the last used on its own");
+        assert!(html[last..].contains(&want), "{html}");
+        // Listed once: not again among the others.
+        assert_eq!(
+            html.matches(&format!("data-provider=\"{}\"", first.id))
+                .count(),
+            1,
+            "{html}"
+        );
+        assert!(
+            html.contains("action=\"/login/t1/forget-last\"")
+                && html.contains("name=\"csrf\" value=\"csrf-1\""),
+            "{html}"
+        );
     }
 }
 
@@ -204,6 +252,50 @@ fn chooser_in_both_languages() {
     assert!(en.contains("Kakao <span class=\"mj-provider__alt\" lang=\"ko\">카카오</span>"));
     assert!(en.contains("PASS</span>"));
     assert!(!en.contains("lang=\"ko\">PASS"));
+}
+
+#[test]
+fn each_provider_has_a_badge_and_more_than_eight_get_a_filter_box() {
+    let [kakao, naver, pass] = choices();
+    let with_logo = ProviderChoice {
+        logo: Some("/static/logos/kakao"),
+        ..kakao
+    };
+    let providers = [with_logo, naver, pass];
+    for lang in langs() {
+        let html = chooser(&chooser_view(lang, "정부24", &providers)).unwrap();
+        assert_common(&html, lang);
+        assert_csp_clean(&html);
+        let alt = match lang {
+            Lang::Ko => "카카오 로고",
+            Lang::En => "Kakao logo",
+        };
+        assert!(
+            html.contains(&format!(
+                "<img class=\"mj-badge\" src=\"/static/logos/kakao\" alt=\"{alt}\""
+            )),
+            "{html}"
+        );
+        let initial = match lang {
+            Lang::Ko => "네",
+            Lang::En => "N",
+        };
+        assert!(
+            html.contains(&format!(
+                "<span class=\"mj-badge mj-badge--text\" aria-hidden=\"true\">{initial}</span>"
+            )),
+            "{html}"
+        );
+        assert!(!html.contains("mj-filter"), "three need no filter");
+    }
+    let many: Vec<ProviderChoice<'_>> = (0..9).map(|_| choices()[1].clone()).collect();
+    let html = chooser(&chooser_view(Lang::Ko, "정부24", &many)).unwrap();
+    assert!(html.contains("id=\"mj-filter-box\" hidden"), "{html}");
+    assert!(
+        html.contains("<label class=\"mj-label\" for=\"mj-filter\">"),
+        "{html}"
+    );
+    assert!(html.contains("/static/munjigi.js"), "the filter's script");
 }
 
 #[test]

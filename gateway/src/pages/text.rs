@@ -36,6 +36,18 @@ pub(super) struct Text {
     pub cancel_to_site: &'static str,
     /// Above the providers not offered right now.
     pub chooser_off_heading: &'static str,
+    /// Above the provider this device used last.
+    pub chooser_last_heading: &'static str,
+    /// Its button: "continue with Kakao".
+    pub chooser_continue_with: fn(&str) -> String,
+    /// Above the others, when one is offered as the last used.
+    pub chooser_others_heading: &'static str,
+    /// The button that makes this device forget it.
+    pub chooser_forget: &'static str,
+    /// The filter box's label (more than eight providers).
+    pub chooser_filter_label: &'static str,
+    /// How many match, `{n}` replaced by the script.
+    pub chooser_filter_count: &'static str,
     /// Why a provider is greyed out: its circuit is open.
     pub provider_failing: &'static str,
     /// Why a provider is greyed out: an operator turned it off (no reason given).
@@ -265,6 +277,12 @@ const KO: Text = Text {
     chooser_none: "지금 이 사이트에서 쓸 수 있는 인증서가 없습니다. 잠시 후 다시 시도하거나 사이트로 돌아가세요.",
     chooser_help_summary: "간편인증이 무엇인가요?",
     chooser_off_heading: "지금 이용할 수 없는 인증서",
+    chooser_last_heading: "이 기기에서 최근에 쓴 인증서",
+    chooser_continue_with: |provider| format!("{provider}{} 계속하기", euro(provider)),
+    chooser_others_heading: "다른 인증서",
+    chooser_forget: "이 기기에서 기억 지우기",
+    chooser_filter_label: "인증서 이름으로 찾기",
+    chooser_filter_count: "인증서 {n}개",
     provider_failing: "일시적으로 응답하지 않습니다. 다른 인증서를 선택해 주세요.",
     provider_disabled: "점검 중입니다. 다른 인증서를 선택해 주세요.",
     chooser_help_body: "카카오, 네이버, PASS, 토스처럼 휴대폰 앱에 발급받은 민간 인증서로 본인임을 확인하는 방법입니다. \
@@ -281,7 +299,7 @@ const KO: Text = Text {
     name_label: "이름",
     name_hint: "인증서에 등록된 실명",
     birthdate_label: "생년월일",
-    birthdate_hint: "8자리 숫자. 예: 19900131",
+    birthdate_hint: "예: 19900131 또는 900131. 6자리는 2000년대로 보되, 그 날짜가 오늘보다 뒤이면 1900년대로 봅니다(150101은 2015년, 900131은 1990년).",
     phone_label: "휴대폰 번호",
     phone_hint: "예: 010-1234-5678",
     consent_label: |provider| {
@@ -292,7 +310,7 @@ const KO: Text = Text {
     other_provider: "다른 인증서 선택",
     error_summary_title: "입력한 내용을 확인해 주세요",
     error_name: "이름을 50자 이내로 입력해 주세요.",
-    error_birthdate: "생년월일을 8자리 숫자로 입력해 주세요. 예: 19900131",
+    error_birthdate: "생년월일을 8자리나 6자리 숫자로 입력해 주세요. 예: 19900131 또는 900131",
     error_phone: "휴대폰 번호를 010-1234-5678 형식으로 입력해 주세요.",
     error_consent: "정보 전달에 동의해야 인증을 진행할 수 있습니다.",
 
@@ -550,6 +568,12 @@ const EN: Text = Text {
     chooser_none: "No certificate provider is available for this site right now. Try again later or go back to the site.",
     chooser_help_summary: "What is certificate login (간편인증)?",
     chooser_off_heading: "Not available right now",
+    chooser_last_heading: "Used last on this device",
+    chooser_continue_with: |provider| format!("Continue with {provider}"),
+    chooser_others_heading: "Other providers",
+    chooser_forget: "Forget my choice on this device",
+    chooser_filter_label: "Find a provider by name",
+    chooser_filter_count: "{n} providers",
     provider_failing: "Not answering at the moment. Please choose another provider.",
     provider_disabled: "Under maintenance. Please choose another provider.",
     chooser_help_body: "You prove who you are with a private certificate kept in an app on your phone, \
@@ -567,7 +591,7 @@ const EN: Text = Text {
     name_label: "Full name",
     name_hint: "Your legal name as registered with the certificate",
     birthdate_label: "Date of birth",
-    birthdate_hint: "8 digits, year month day. For example, 19900131",
+    birthdate_hint: "Year, month, day: 19900131, or 900131. Six digits are read as the 2000s, unless that date is after today, then the 1900s (150101 is 2015, 900131 is 1990).",
     phone_label: "Mobile phone number",
     phone_hint: "For example, 010-1234-5678",
     consent_label: |provider| {
@@ -578,7 +602,7 @@ const EN: Text = Text {
     other_provider: "Choose another provider",
     error_summary_title: "There is a problem",
     error_name: "Enter your name, up to 50 characters.",
-    error_birthdate: "Enter your date of birth as 8 digits, for example 19900131.",
+    error_birthdate: "Enter your date of birth as 8 or 6 digits, for example 19900131 or 900131.",
     error_phone: "Enter a Korean mobile number, for example 010-1234-5678.",
     error_consent: "Tick the box to agree, so we can ask the provider to verify you.",
 
@@ -843,6 +867,44 @@ pub fn try_again_in(lang: super::Lang, wait: std::time::Duration) -> String {
         super::Lang::En => {
             let s = if n == 1 { "" } else { "s" };
             format!("You can try again in about {n} {en_unit}{s}.")
+        }
+    }
+}
+
+/// The particle after a name, `으로` or `로`: `로` after a vowel or ㄹ (카카오로,
+/// 네이버로, 서울로), `으로` after any other final consonant (디지털 지갑으로);
+/// `로` after a name not ending in Hangul (PASS로, as it is read).
+fn euro(name: &str) -> &'static str {
+    let Some(last) = name.trim_end().chars().last() else {
+        return "로";
+    };
+    let code = u32::from(last);
+    if !(0xAC00..=0xD7A3).contains(&code) {
+        return "로";
+    }
+    match (code - 0xAC00) % 28 {
+        0 | 8 => "로",
+        _ => "으로",
+    }
+}
+
+#[cfg(test)]
+mod particle_tests {
+    use super::euro;
+
+    #[test]
+    fn the_particle_follows_the_last_syllable() {
+        for (name, p) in [
+            ("카카오", "로"),
+            ("네이버", "로"),
+            ("KB국민인증서", "로"),
+            ("서울", "로"),
+            ("디지털 지갑", "으로"),
+            ("모바일 신분증", "으로"),
+            ("PASS", "로"),
+            ("", "로"),
+        ] {
+            assert_eq!(euro(name), p, "{name}");
         }
     }
 }

@@ -72,6 +72,17 @@ pub fn asset(content_type: &'static str, body: &'static str) -> Response {
     asset_bytes(content_type, Bytes::from_static(body.as_bytes()))
 }
 
+/// A provider's logo from the config (PNG or SVG): cacheable, and under a
+/// policy that runs nothing even when opened on its own.
+pub fn logo(content_type: &'static str, bytes: std::sync::Arc<[u8]>) -> Response {
+    let mut r = asset_bytes(content_type, Bytes::from_owner(bytes));
+    r.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; sandbox"),
+    );
+    r
+}
+
 /// A public, cacheable document built at start (metadata).
 pub fn asset_bytes(content_type: &'static str, body: Bytes) -> Response {
     let mut r = base(StatusCode::OK, content_type, body);

@@ -22,6 +22,9 @@ pub struct RawBarocert<S> {
     pub product: String,
     pub name_ko: String,
     pub name_en: String,
+    /// A PNG or SVG file shown beside the name on the chooser (read by
+    /// the gateway, which serves it; a text badge without it).
+    pub logo: Option<String>,
     /// `low`, `substantial` or `high`.
     pub level: String,
     pub endpoint: String,

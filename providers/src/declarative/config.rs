@@ -27,6 +27,9 @@ use std::sync::Arc;
 pub struct RawDeclarative<S> {
     pub name_ko: String,
     pub name_en: String,
+    /// A PNG or SVG file shown beside the name on the chooser (read by
+    /// the gateway, which serves it; a text badge without it).
+    pub logo: Option<String>,
     /// `low`, `substantial` or `high`.
     pub level: String,
     /// PEM file with this provider's own root(s) for its signed results.

@@ -28,10 +28,9 @@ use super::trust::TrustFile;
 use super::vp::{self, Expected, VpError};
 use super::{b64, push, seal};
 use crate::adapter::{Challenge, Pending, Provider, Status, Verified};
-use crate::callback::{Answer, CallMethod, Callbacks, Inbox};
+use crate::callback::{self, Answer, CallMethod, Callbacks, Inbox};
 use crate::{
-    BirthDate, Ci, Citizen, Evidence, Level, Name, Person, PresentationEvidence, ProviderError,
-    ProviderId,
+    BirthDate, Ci, Citizen, Evidence, Level, Name, PresentationEvidence, ProviderError, ProviderId,
 };
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -254,12 +253,7 @@ impl MobileIdAdapter {
     }
 
     async fn load(&self, trxcode: &str) -> Result<Option<(Vec<u8>, Record)>, ProviderError> {
-        let Some(raw) = self.inbox.get(&key(trxcode)).await? else {
-            return Ok(None);
-        };
-        let r: Record = serde_json::from_slice(&raw)
-            .map_err(|_| ProviderError::Protocol("a mobile ID record does not read".into()))?;
-        Ok(Some((raw, r)))
+        callback::load(self.inbox.as_ref(), &key(trxcode), "mobile ID").await
     }
 
     /// Moves the record from `raw` to `next`: the bytes now stored, or None
@@ -270,14 +264,16 @@ impl MobileIdAdapter {
         raw: &[u8],
         next: &Record,
     ) -> Result<Option<Vec<u8>>, ProviderError> {
-        let bytes = serde_json::to_vec(next)
-            .map_err(|_| ProviderError::Protocol("a mobile ID record does not write".into()))?;
         let ttl = Duration::from_secs(next.expires_at.saturating_sub(now()) + KEPT_AFTER_SECS);
-        let swapped = self
-            .inbox
-            .swap(&key(trxcode), raw, bytes.clone(), ttl)
-            .await?;
-        Ok(swapped.then_some(bytes))
+        callback::swap(
+            self.inbox.as_ref(),
+            &key(trxcode),
+            raw,
+            next,
+            ttl,
+            "mobile ID",
+        )
+        .await
     }
 
     async fn on_profile(&self, body: &[u8]) -> Answer {
@@ -690,22 +686,14 @@ impl Provider for MobileIdAdapter {
             }
             _ => return Err(ProviderError::NotReady),
         };
-        let bad = |_| ProviderError::BadPresentation("claim_value");
-        let person = Person {
-            name: Name::parse(&p.name).map_err(bad)?,
-            birthdate: BirthDate::parse(&p.birth).map_err(bad)?,
-            // The wallet proves name and birth date, not the number: that
-            // is the one typed, proven only where the push server delivered
-            // the request to its holder (the evidence says which, and an
-            // unproven number is not released to sites).
-            phone: who.phone.clone(),
-            gender: None,
-            ci: Ci::parse(&p.ci).map_err(bad)?,
-        };
-        if !person.is(who) {
-            warn!(provider = %self.id, trx = short(t), "mobile ID presentation is of another person than the one who started the login");
-            return Err(ProviderError::WrongSigner);
-        }
+        // The number typed is proven only where the push server delivered
+        // the request to its holder (the evidence says which, and an
+        // unproven number is not released to sites).
+        let person = callback::wallet_person(&p.name, &p.birth, &p.ci, who).inspect_err(|e| {
+            if matches!(e, ProviderError::WrongSigner) {
+                warn!(provider = %self.id, trx = short(t), "mobile ID presentation is of another person than the one who started the login");
+            }
+        })?;
         let presentation = b64::decode(&p.vp).unwrap_or_default();
         let mut amr = vec!["mobile_id".to_owned()];
         // RFC 8176 names: a wallet's "bio" is its biometric unlock, most

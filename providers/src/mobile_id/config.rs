@@ -36,6 +36,9 @@ pub struct RawCredential {
 pub struct RawMobileId<S> {
     pub name_ko: String,
     pub name_en: String,
+    /// A PNG or SVG file shown beside the name on the chooser (read by
+    /// the gateway, which serves it; a text badge without it).
+    pub logo: Option<String>,
     /// `high` for a driving licence or resident ID.
     pub level: String,
     /// The push server (`https://psh.mobileid.go.kr:8443/api/sendVPAPI.do`).

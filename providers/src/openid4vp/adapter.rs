@@ -35,9 +35,9 @@ use super::request::{self, Ask, Verifier};
 use super::sd_jwt::{self, Policy, SdJwtError};
 use super::status_list::{self, StatusError};
 use crate::adapter::{Challenge, Pending, Provider, Status, Verified};
-use crate::callback::{Answer, CallMethod, Callbacks, Inbox};
+use crate::callback::{self, Answer, CallMethod, Callbacks, Inbox};
 use crate::http_client::HttpClient;
-use crate::person::{BirthDate, Ci, Name, Person};
+use crate::person::{BirthDate, Ci, Name};
 use crate::{Citizen, Evidence, Level, ProviderError, ProviderId};
 use munjigi_model::assertion::PresentationEvidence;
 use openssl::x509::store::X509Store;
@@ -345,12 +345,7 @@ impl Oid4vpAdapter {
     }
 
     async fn load(&self, id: &str) -> Result<Option<(Vec<u8>, Record)>, ProviderError> {
-        let Some(raw) = self.inbox.get(&key(id)).await? else {
-            return Ok(None);
-        };
-        let r: Record = serde_json::from_slice(&raw)
-            .map_err(|_| ProviderError::Protocol("an OpenID4VP record does not read".into()))?;
-        Ok(Some((raw, r)))
+        callback::load(self.inbox.as_ref(), &key(id), "OpenID4VP").await
     }
 
     /// Moves the record from `raw` to `next`: the bytes now stored, or None
@@ -361,11 +356,8 @@ impl Oid4vpAdapter {
         raw: &[u8],
         next: &Record,
     ) -> Result<Option<Vec<u8>>, ProviderError> {
-        let bytes = serde_json::to_vec(next)
-            .map_err(|_| ProviderError::Protocol("an OpenID4VP record does not write".into()))?;
         let ttl = Duration::from_secs(next.expires_at.saturating_sub(now()) + KEPT_AFTER_SECS);
-        let swapped = self.inbox.swap(&key(id), raw, bytes.clone(), ttl).await?;
-        Ok(swapped.then_some(bytes))
+        callback::swap(self.inbox.as_ref(), &key(id), raw, next, ttl, "OpenID4VP").await
     }
 
     /// The record of a live login, or the answer refusing the call.
@@ -921,20 +913,12 @@ impl Provider for Oid4vpAdapter {
             }
             _ => return Err(ProviderError::NotReady),
         };
-        let bad = |_| ProviderError::BadPresentation("claim_value");
-        let person = Person {
-            name: Name::parse(&h.name).map_err(bad)?,
-            birthdate: BirthDate::parse(&h.birth).map_err(bad)?,
-            // A wallet proves name and birth date, not the number: the one
-            // typed stays unproven and is not released to sites.
-            phone: who.phone.clone(),
-            gender: None,
-            ci: Ci::parse(&h.ci).map_err(bad)?,
-        };
-        if !person.is(who) {
-            warn!(provider = %self.id, login = short(id), "OpenID4VP presentation is of another person than the one who started the login");
-            return Err(ProviderError::WrongSigner);
-        }
+        // The number typed stays unproven and is not released to sites.
+        let person = callback::wallet_person(&h.name, &h.birth, &h.ci, who).inspect_err(|e| {
+            if matches!(e, ProviderError::WrongSigner) {
+                warn!(provider = %self.id, login = short(id), "OpenID4VP presentation is of another person than the one who started the login");
+            }
+        })?;
         Ok(Verified {
             person,
             evidence: Evidence::Presentation(PresentationEvidence {

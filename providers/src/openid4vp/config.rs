@@ -47,6 +47,9 @@ pub struct RawClaims {
 pub struct RawOpenId4Vp<S> {
     pub name_ko: String,
     pub name_en: String,
+    /// A PNG or SVG file shown beside the name on the chooser (read by
+    /// the gateway, which serves it; a text badge without it).
+    pub logo: Option<String>,
     pub level: String,
     /// PEM file: the request-signing certificate, then its chain.
     pub certificate: String,

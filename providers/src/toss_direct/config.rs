@@ -26,6 +26,9 @@ use std::sync::Arc;
 pub struct RawTossDirect<S> {
     pub name_ko: String,
     pub name_en: String,
+    /// A PNG or SVG file shown beside the name on the chooser (read by
+    /// the gateway, which serves it; a text badge without it).
+    pub logo: Option<String>,
     /// `low`, `substantial` or `high`.
     pub level: String,
     /// Base URL of the API (`https://cert.toss.im`); may carry a path prefix.

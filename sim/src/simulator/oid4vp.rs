@@ -202,19 +202,36 @@ struct Inner {
 pub(crate) struct Oid4vpWallet(Arc<Inner>);
 
 impl Oid4vpWallet {
-    /// Loads the PKI under `pki_dir/openid4vp/`, making what is missing.
+    /// Loads the PKI under `pki_dir/openid4vp/`, making it the first time.
+    /// It is made in a directory of its own and renamed into place whole,
+    /// so simulators starting at once on one `pki_dir` (tests) never read
+    /// half of one or mix two.
     pub(crate) fn new(pki_dir: &Path) -> Result<Self, E> {
         let dir = pki_dir.join("openid4vp");
-        std::fs::create_dir_all(&dir)?;
-        let files = [
-            "verifier.pem",
-            "verifier-key.pem",
-            "verifier-ca.pem",
-            "issuer-ca.pem",
-            "issuer.pem",
-            "issuer-key.pem",
-        ];
-        if !files.iter().all(|f| dir.join(f).exists()) {
+        if !dir.exists() {
+            std::fs::create_dir_all(pki_dir)?;
+            let tmp = pki_dir.join(format!(
+                ".openid4vp-{}-{}",
+                std::process::id(),
+                random_b64(6)
+            ));
+            std::fs::create_dir_all(&tmp)?;
+            let made = Self::make(&tmp);
+            let placed = made.and_then(|()| std::fs::rename(&tmp, &dir));
+            if placed.is_err() {
+                // Another simulator placed its own first: that one is used.
+                let _ = std::fs::remove_dir_all(&tmp);
+                if !dir.exists() {
+                    placed?;
+                }
+            }
+        }
+        Self::load(&dir)
+    }
+
+    /// Writes a new verifier and issuer PKI into `dir`.
+    fn make(dir: &Path) -> Result<(), E> {
+        {
             let g = p256()?;
             let vca_key = EcKey::generate(&g).map_err(ossl)?;
             let vca = cert("Simulator verifier CA", &vca_key, None, &San::Ca)?;
@@ -243,6 +260,10 @@ impl Oid4vpWallet {
                 ikey.private_key_to_pem().map_err(ossl)?,
             )?;
         }
+        Ok(())
+    }
+
+    fn load(dir: &Path) -> Result<Self, E> {
         let read_cert = |f: &str| -> Result<X509, E> {
             X509::from_pem(&std::fs::read(dir.join(f))?).map_err(ossl)
         };

@@ -9,7 +9,7 @@
 //! Every problem of a section is reported at the section's start.
 
 use super::{check_url, crl, level, read_file, Report};
-use crate::config::model::{CrlSettings, ProviderConfig, ProviderFamily};
+use crate::config::model::{CrlSettings, Logo, ProviderConfig, ProviderFamily};
 use crate::config::raw::RawProvider;
 use crate::config::secret::{Secret, SecretRef};
 use munjigi_providers::config::{Check, Checked};
@@ -116,6 +116,7 @@ pub(super) fn build(
     raw: RawProvider,
     demo: bool,
 ) -> Option<ProviderConfig> {
+    let logo = raw.logo().map(str::to_owned);
     let mut c = Section {
         r,
         base,
@@ -123,7 +124,19 @@ pub(super) fn build(
         span,
         demo,
     };
-    /// The common part of a checked section, and the family's variant.
+    let logo = logo.and_then(|rel| {
+        let bytes = c.file("logo", &rel)?;
+        match logo_kind(&bytes) {
+            Ok(content_type) => Some(Logo {
+                bytes: bytes.into(),
+                content_type,
+            }),
+            Err(e) => {
+                c.problem(format!("providers.{id}.logo `{rel}` {e}"));
+                None
+            }
+        }
+    });
     fn config<F>(
         id: &str,
         checked: Checked<F, CrlSettings>,
@@ -133,6 +146,7 @@ pub(super) fn build(
             id: ProviderId::new(id.to_owned()),
             name_ko: checked.name_ko,
             name_en: checked.name_en,
+            logo: None,
             level: checked.level,
             signer: checked.signer,
             family: family(
@@ -143,7 +157,7 @@ pub(super) fn build(
             ),
         }
     }
-    Some(match raw {
+    let mut built = match raw {
         RawProvider::Barocert(s) => config(
             id,
             barocert::config::check(s, &mut c)?,
@@ -204,5 +218,83 @@ pub(super) fn build(
                 crl,
             },
         ),
-    })
+    };
+    built.logo = logo;
+    Some(built)
+}
+
+/// What a logo file is: a PNG or an SVG of 32 KiB at most (it is served
+/// from the gateway's origin, so nothing else).
+fn logo_kind(bytes: &[u8]) -> Result<&'static str, String> {
+    const MAX: usize = 32 * 1024;
+    if bytes.len() > MAX {
+        return Err(format!("is larger than {MAX} bytes"));
+    }
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        return Ok("image/png");
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| "is not a PNG or an SVG".to_owned())?;
+    let head = text.trim_start();
+    let svg = head.starts_with("<svg") || (head.starts_with("<?xml") && head.contains("<svg"));
+    if !svg {
+        return Err("is not a PNG or an SVG".into());
+    }
+    // Served as an image only, with a CSP that runs nothing; refused
+    // anyway, so a logo never carries what a browser would run elsewhere.
+    let lower = text.to_ascii_lowercase();
+    let handler = lower.match_indices(" on").any(|(i, _)| {
+        let rest = lower.get(i + 3..).unwrap_or_default();
+        let name_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+        name_len > 0
+            && rest
+                .get(name_len..)
+                .is_some_and(|r| r.trim_start().starts_with('='))
+    });
+    if handler
+        || [
+            "<script",
+            "javascript:",
+            "<foreignobject",
+            "<!entity",
+            "href=\"http",
+            "href='http",
+        ]
+        .iter()
+        .any(|bad| lower.contains(bad))
+    {
+        return Err(
+            "is an SVG with scripts, event handlers, entities or outside references".into(),
+        );
+    }
+    Ok("image/svg+xml")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::logo_kind;
+
+    #[test]
+    fn a_logo_is_a_small_png_or_an_svg_that_runs_nothing() {
+        let svg = br#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 40 40"><title>Logo on white</title><rect width="40" height="40"/></svg>"#;
+        assert_eq!(logo_kind(svg), Ok("image/svg+xml"));
+        let xml = b"<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"/>";
+        assert_eq!(logo_kind(xml), Ok("image/svg+xml"));
+        assert_eq!(logo_kind(b"\x89PNG\r\n\x1a\n rest"), Ok("image/png"));
+        for bad in [
+            &b"<svg><script>alert(1)</script></svg>"[..],
+            b"<svg onload=\"alert(1)\"/>",
+            b"<svg><rect ONCLICK = 'x'/></svg>",
+            b"<svg><a href=\"javascript:alert(1)\"><rect/></a></svg>",
+            b"<svg><foreignObject><div/></foreignObject></svg>",
+            b"<svg><image href=\"https://tracker.example/x.png\"/></svg>",
+            b"<!DOCTYPE svg [<!ENTITY x \"y\">]><svg/>",
+            b"<html><svg/></html>",
+            b"GIF89a",
+            b"\xff\xfe",
+        ] {
+            assert!(logo_kind(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+        let big = format!("<svg>{}</svg>", " ".repeat(40 * 1024));
+        assert!(logo_kind(big.as_bytes()).is_err());
+    }
 }
