@@ -106,8 +106,14 @@ pub struct BirthDate {
 redacted_debug!(BirthDate);
 
 impl BirthDate {
-    /// Accepts `YYYY-MM-DD`, `YYYYMMDD` and `YYYY.MM.DD`.
+    /// Accepts `YYYY-MM-DD`, `YYYYMMDD` and `YYYY.MM.DD`, not after today
+    /// (UTC).
     pub fn parse(raw: &str) -> Result<Self, PersonFieldError> {
+        Self::parse_on(raw, time::OffsetDateTime::now_utc().date())
+    }
+
+    /// [`BirthDate::parse`] as of `today`.
+    fn parse_on(raw: &str, today: time::Date) -> Result<Self, PersonFieldError> {
         let digits: String = raw
             .trim()
             .chars()
@@ -132,7 +138,7 @@ impl BirthDate {
             u8::try_from(day).map_err(|_| PersonFieldError::BirthDate)?,
         )
         .map_err(|_| PersonFieldError::BirthDate)?;
-        if year < 1900 || date > time::OffsetDateTime::now_utc().date() {
+        if year < 1900 || date > today {
             return Err(PersonFieldError::BirthDate);
         }
         Ok(Self {
@@ -170,24 +176,11 @@ impl BirthDate {
             return Err(PersonFieldError::BirthDate);
         }
         match digits.len() {
-            8 => Self::parse(&digits),
-            6 => {
-                let in_2000s = Self::parse(&format!("20{digits}"));
-                match in_2000s {
-                    Ok(d) if d.date() <= Some(today) => Ok(d),
-                    _ => Self::parse(&format!("19{digits}")),
-                }
-            }
+            8 => Self::parse_on(&digits, today),
+            6 => Self::parse_on(&format!("20{digits}"), today)
+                .or_else(|_| Self::parse_on(&format!("19{digits}"), today)),
             _ => Err(PersonFieldError::BirthDate),
         }
-    }
-    fn date(&self) -> Option<time::Date> {
-        time::Date::from_calendar_date(
-            i32::from(self.year),
-            time::Month::try_from(self.month).ok()?,
-            self.day,
-        )
-        .ok()
     }
     /// ISO 8601, `1990-01-31`: the form released to sites.
     pub fn iso(&self) -> String {

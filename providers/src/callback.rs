@@ -94,7 +94,8 @@ pub trait Callbacks: Send + Sync {
 }
 
 /// A login's record in an [`Inbox`] as JSON: what it is now, and the bytes
-/// a compare-and-swap must see. `what` names the family in errors.
+/// a compare-and-swap must see. `what` names the record in errors ("a
+/// mobile ID").
 pub async fn load<T: DeserializeOwned>(
     inbox: &dyn Inbox,
     key: &str,
@@ -104,7 +105,7 @@ pub async fn load<T: DeserializeOwned>(
         return Ok(None);
     };
     let r: T = serde_json::from_slice(&raw)
-        .map_err(|_| ProviderError::Protocol(format!("a {what} record does not read")))?;
+        .map_err(|_| ProviderError::Protocol(format!("{what} record does not read")))?;
     Ok(Some((raw, r)))
 }
 
@@ -119,7 +120,7 @@ pub async fn swap<T: Serialize>(
     what: &str,
 ) -> Result<Option<Vec<u8>>, ProviderError> {
     let bytes = serde_json::to_vec(next)
-        .map_err(|_| ProviderError::Protocol(format!("a {what} record does not write")))?;
+        .map_err(|_| ProviderError::Protocol(format!("{what} record does not write")))?;
     let swapped = inbox.swap(key, raw, bytes.clone(), ttl).await?;
     Ok(swapped.then_some(bytes))
 }

@@ -23,6 +23,19 @@ try {
   await page.goto(`${base}/demo?lang=${lang}`);
   await page.click("a[href='/demo/login']");
   await page.waitForURL(/\/login\/[^/]+$/);
+  // More than eight providers: the filter box narrows the list by name.
+  const filter = page.locator("#mj-filter");
+  if (await filter.count() !== 0) {
+    if (!(await filter.isVisible())) await fail("the filter box stays hidden with its script");
+    await filter.fill(lang === "en" ? nameEn.slice(0, 5) : nameKo.slice(0, 3));
+    const shown = await page.locator("#mj-provider-list li:not([hidden])").count();
+    const all = await page.locator("#mj-provider-list li").count();
+    if (shown < 1 || shown >= all) await fail(`the filter shows ${shown} of ${all}`);
+    const said = await page.textContent("#mj-filter-count");
+    if (!said.includes(String(shown))) await fail(`the count says ${said}, ${shown} shown`);
+    await page.screenshot({ path: `${shots}/chooser-filter-${lang}.png`, fullPage: true });
+    await filter.fill("");
+  }
   await page.click(`a[data-provider='${provider}']`);
   await page.waitForURL(/identify/);
   await page.locator("#name").focus();

@@ -134,7 +134,7 @@ async fn a_providers_logo_is_a_badge_served_as_an_image_that_runs_nothing() {
     );
     let mut b = Browser::new(None);
     let r = b
-        .get(&format!("{}/static/logos/kakao-direct", gw.url))
+        .get(&format!("{}/static/munjigi/logos/kakao-direct", gw.url))
         .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body, std::fs::read_to_string(&logo).unwrap());
@@ -154,7 +154,9 @@ async fn a_providers_logo_is_a_badge_served_as_an_image_that_runs_nothing() {
     assert_eq!(header("x-content-type-options"), "nosniff");
     // A provider without a logo, or none at all: nothing.
     for none in ["kakao", "nope", "../gateway.toml"] {
-        let r = b.get(&format!("{}/static/logos/{none}", gw.url)).await;
+        let r = b
+            .get(&format!("{}/static/munjigi/logos/{none}", gw.url))
+            .await;
         assert_eq!(r.status, 404, "{none}");
     }
 }

@@ -29,6 +29,11 @@ pub fn read<'a>(app: &'a App, headers: &http::HeaderMap) -> Option<&'a str> {
     app.config.provider(id).map(|p| p.id.as_str())
 }
 
+/// A remembered provider that is no longer configured (to forget).
+pub fn stale(app: &App, headers: &http::HeaderMap) -> bool {
+    app.cookies.get(headers, COOKIE).is_some() && read(app, headers).is_none()
+}
+
 /// `resp` remembering `provider` on this device.
 pub fn remember(app: &App, resp: Response, provider: &str) -> Response {
     respond::with_cookie(resp, &app.cookies.set(COOKIE, provider, Some(MAX_AGE_SECS)))

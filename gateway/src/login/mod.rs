@@ -195,14 +195,22 @@ fn chooser(
         site_name: site_name(app, txn, ctx),
         providers: &choices,
         last: last.is_some(),
-        remembered: remembered.is_some(),
+        remembered: remembered
+            .and_then(|id| app.config.provider(id))
+            .map(|p| (p.name_ko.as_str(), p.name_en.as_str())),
         forget_action: &forget,
         csrf: &txn.csrf,
         cancel_href: &cancel,
         lang_ko_href: &ko,
         lang_en_href: &en,
     }))?;
-    Ok(respond::html(StatusCode::OK, body))
+    let page = respond::html(StatusCode::OK, body);
+    // A provider no longer configured is forgotten.
+    Ok(if last_used::stale(app, headers) {
+        last_used::forget(app, page)
+    } else {
+        page
+    })
 }
 
 /// `POST /login/{id}/forget-last`: this device no longer remembers a

@@ -66,8 +66,9 @@ pub struct ChooserView<'a> {
     pub providers: &'a [ProviderChoice<'a>],
     /// The first offered provider is the one this device used last.
     pub last: bool,
-    /// This device remembers a provider (offered or not): the forget button.
-    pub remembered: bool,
+    /// The provider this device remembers (offered or not), Korean and
+    /// English names: the forget button names it.
+    pub remembered: Option<(&'a str, &'a str)>,
     /// Where the forget button posts, with `csrf`.
     pub forget_action: &'a str,
     pub csrf: &'a str,
@@ -84,6 +85,8 @@ struct ChooserPage<'a> {
     v: &'a ChooserView<'a>,
     /// "continue with …" for the last used, in the page's language.
     continue_with: String,
+    /// "forget … on this device", empty when nothing is remembered.
+    forget: String,
 }
 
 impl ChooserView<'_> {
@@ -129,10 +132,20 @@ pub fn chooser(v: &ChooserView<'_>) -> Result<String, PageError> {
             })
         })
         .unwrap_or_default();
+    let forget = v
+        .remembered
+        .map(|(ko, en)| {
+            (t.chooser_forget)(match v.lang {
+                Lang::Ko => ko,
+                Lang::En => en,
+            })
+        })
+        .unwrap_or_default();
     Ok(ChooserPage {
         frame,
         v,
         continue_with,
+        forget,
     }
     .render()?)
 }

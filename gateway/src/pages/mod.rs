@@ -65,8 +65,10 @@ pub const CSS_PATH: &str = "/static/munjigi.css";
 pub const JS: &str = include_str!("../../static/munjigi.js");
 pub const JS_PATH: &str = "/static/munjigi.js";
 
-/// Where a provider's logo is served: `/static/logos/{provider id}`.
-pub const LOGO_PREFIX: &str = "/static/logos/";
+/// Where a provider's logo is served: `/static/munjigi/logos/{provider
+/// id}` (under the gateway's own name: a site proxied at `/` keeps its own
+/// `/static/...`).
+pub const LOGO_PREFIX: &str = "/static/munjigi/logos/";
 
 /// A page could not be rendered. Holds askama's error for the operator's log; the
 /// citizen gets [`error_fallback`] instead.

@@ -161,7 +161,7 @@ fn chooser_view<'a>(
         site_name: site,
         providers,
         last: false,
-        remembered: false,
+        remembered: None,
         forget_action: "/login/t1/forget-last",
         csrf: "csrf-1",
         cancel_href: "https-not/cancel",
@@ -181,7 +181,7 @@ fn the_provider_used_last_stands_first_with_a_way_to_forget_it() {
         );
         let html = chooser(&ChooserView {
             last: true,
-            remembered: true,
+            remembered: Some(("카카오", "Kakao")),
             ..chooser_view(lang, "정부24", &providers)
         })
         .unwrap();
@@ -208,6 +208,13 @@ fn the_provider_used_last_stands_first_with_a_way_to_forget_it() {
                 && html.contains("name=\"csrf\" value=\"csrf-1\""),
             "{html}"
         );
+        // The forget button names the provider, inside its section.
+        let forget = match lang {
+            Lang::Ko => "이 기기에서 카카오 기억 지우기",
+            Lang::En => "Forget Kakao on this device",
+        };
+        let section = &html[last..html[last..].find("</section>").unwrap() + last];
+        assert!(section.contains(forget), "{html}");
     }
 }
 
@@ -258,7 +265,7 @@ fn chooser_in_both_languages() {
 fn each_provider_has_a_badge_and_more_than_eight_get_a_filter_box() {
     let [kakao, naver, pass] = choices();
     let with_logo = ProviderChoice {
-        logo: Some("/static/logos/kakao"),
+        logo: Some("/static/munjigi/logos/kakao"),
         ..kakao
     };
     let providers = [with_logo, naver, pass];
@@ -272,7 +279,7 @@ fn each_provider_has_a_badge_and_more_than_eight_get_a_filter_box() {
         };
         assert!(
             html.contains(&format!(
-                "<img class=\"mj-badge\" src=\"/static/logos/kakao\" alt=\"{alt}\""
+                "<img class=\"mj-badge\" src=\"/static/munjigi/logos/kakao\" alt=\"{alt}\""
             )),
             "{html}"
         );

@@ -43,7 +43,7 @@ pub(super) struct Text {
     /// Above the others, when one is offered as the last used.
     pub chooser_others_heading: &'static str,
     /// The button that makes this device forget it.
-    pub chooser_forget: &'static str,
+    pub chooser_forget: fn(&str) -> String,
     /// The filter box's label (more than eight providers).
     pub chooser_filter_label: &'static str,
     /// How many match, `{n}` replaced by the script.
@@ -280,9 +280,9 @@ const KO: Text = Text {
     chooser_last_heading: "이 기기에서 최근에 쓴 인증서",
     chooser_continue_with: |provider| format!("{provider}{} 계속하기", euro(provider)),
     chooser_others_heading: "다른 인증서",
-    chooser_forget: "이 기기에서 기억 지우기",
+    chooser_forget: |provider| format!("이 기기에서 {provider} 기억 지우기"),
     chooser_filter_label: "인증서 이름으로 찾기",
-    chooser_filter_count: "인증서 {n}개",
+    chooser_filter_count: "표시된 인증서: {n}개",
     provider_failing: "일시적으로 응답하지 않습니다. 다른 인증서를 선택해 주세요.",
     provider_disabled: "점검 중입니다. 다른 인증서를 선택해 주세요.",
     chooser_help_body: "카카오, 네이버, PASS, 토스처럼 휴대폰 앱에 발급받은 민간 인증서로 본인임을 확인하는 방법입니다. \
@@ -571,9 +571,9 @@ const EN: Text = Text {
     chooser_last_heading: "Used last on this device",
     chooser_continue_with: |provider| format!("Continue with {provider}"),
     chooser_others_heading: "Other providers",
-    chooser_forget: "Forget my choice on this device",
+    chooser_forget: |provider| format!("Forget {provider} on this device"),
     chooser_filter_label: "Find a provider by name",
-    chooser_filter_count: "{n} providers",
+    chooser_filter_count: "Providers shown: {n}",
     provider_failing: "Not answering at the moment. Please choose another provider.",
     provider_disabled: "Under maintenance. Please choose another provider.",
     chooser_help_body: "You prove who you are with a private certificate kept in an app on your phone, \

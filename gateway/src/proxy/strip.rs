@@ -54,7 +54,15 @@ const TARGET_OVERRIDES: [&str; 4] = [
 pub const NAMESPACE: &str = "x-munjigi-";
 
 /// The gateway's cookie names (each also with the `__Host-` prefix).
-pub const GATEWAY_COOKIES: [&str; 5] = ["mj_px", "mj_pxst", "mj_sid", "mj_b", "mj_lang"];
+pub const GATEWAY_COOKIES: [&str; 7] = [
+    "mj_px",
+    "mj_pxst",
+    "mj_sid",
+    "mj_b",
+    "mj_lang",
+    crate::login::last_used::COOKIE,
+    crate::logout::chain::COOKIE,
+];
 
 /// Lower case, `_` read as `-`: how a lenient server might see the name.
 pub fn normalize(name: &str) -> String {
@@ -193,6 +201,22 @@ fn set_cookie_is_gateways(v: &HeaderValue) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn every_cookie_the_gateway_sets_is_one_the_proxy_strips() {
+        for c in [
+            crate::proxy::session::COOKIE,
+            crate::proxy::entry::STATE_COOKIE,
+            crate::login::session::COOKIE,
+            crate::login::begin::BROWSER_COOKIE,
+            crate::server::LANG_COOKIE,
+            crate::login::last_used::COOKIE,
+            crate::logout::chain::COOKIE,
+        ] {
+            assert!(super::GATEWAY_COOKIES.contains(&c), "{c}");
+            assert!(super::is_gateway_cookie(&format!("__Host-{c}")), "{c}");
+        }
+    }
     use super::*;
     use proptest::prelude::*;
 

@@ -253,7 +253,7 @@ impl MobileIdAdapter {
     }
 
     async fn load(&self, trxcode: &str) -> Result<Option<(Vec<u8>, Record)>, ProviderError> {
-        callback::load(self.inbox.as_ref(), &key(trxcode), "mobile ID").await
+        callback::load(self.inbox.as_ref(), &key(trxcode), "a mobile ID").await
     }
 
     /// Moves the record from `raw` to `next`: the bytes now stored, or None

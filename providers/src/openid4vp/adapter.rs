@@ -345,7 +345,7 @@ impl Oid4vpAdapter {
     }
 
     async fn load(&self, id: &str) -> Result<Option<(Vec<u8>, Record)>, ProviderError> {
-        callback::load(self.inbox.as_ref(), &key(id), "OpenID4VP").await
+        callback::load(self.inbox.as_ref(), &key(id), "an OpenID4VP").await
     }
 
     /// Moves the record from `raw` to `next`: the bytes now stored, or None
@@ -357,7 +357,15 @@ impl Oid4vpAdapter {
         next: &Record,
     ) -> Result<Option<Vec<u8>>, ProviderError> {
         let ttl = Duration::from_secs(next.expires_at.saturating_sub(now()) + KEPT_AFTER_SECS);
-        callback::swap(self.inbox.as_ref(), &key(id), raw, next, ttl, "OpenID4VP").await
+        callback::swap(
+            self.inbox.as_ref(),
+            &key(id),
+            raw,
+            next,
+            ttl,
+            "an OpenID4VP",
+        )
+        .await
     }
 
     /// The record of a live login, or the answer refusing the call.
