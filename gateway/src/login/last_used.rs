@@ -15,6 +15,7 @@
 //! no provider (the rule of Italy's SPID button).
 
 use crate::app::App;
+use crate::config::model::ProviderConfig;
 use crate::web::respond;
 use crate::web::Response;
 
@@ -23,15 +24,12 @@ pub const COOKIE: &str = "mj_last";
 /// How long the choice is kept.
 const MAX_AGE_SECS: u64 = 365 * 86_400;
 
-/// The provider remembered on this device, if it is still configured.
-pub fn read<'a>(app: &'a App, headers: &http::HeaderMap) -> Option<&'a str> {
-    let id = app.cookies.get(headers, COOKIE)?;
-    app.config.provider(id).map(|p| p.id.as_str())
-}
-
-/// A remembered provider that is no longer configured (to forget).
-pub fn stale(app: &App, headers: &http::HeaderMap) -> bool {
-    app.cookies.get(headers, COOKIE).is_some() && read(app, headers).is_none()
+/// What this device remembers: `None` without the cookie; `Some(None)`
+/// when it names a provider no longer configured (to forget).
+pub fn read<'a>(app: &'a App, headers: &http::HeaderMap) -> Option<Option<&'a ProviderConfig>> {
+    app.cookies
+        .get(headers, COOKIE)
+        .map(|id| app.config.provider(id))
 }
 
 /// `resp` remembering `provider` on this device.

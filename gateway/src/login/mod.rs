@@ -172,8 +172,11 @@ fn chooser(
     // healthy ones in the configured (or this login's random) order; the
     // others after them, greyed out with the reason, so a citizen picks
     // another instead of waiting for a push that never comes.
-    let remembered = last_used::read(app, headers);
-    let last = remembered.filter(|id| choices.iter().any(|c| c.id == *id && c.off.is_none()));
+    let cookie = last_used::read(app, headers);
+    let remembered = cookie.flatten();
+    let last = remembered
+        .map(|p| p.id.as_str())
+        .filter(|id| choices.iter().any(|c| c.id == *id && c.off.is_none()));
     let mut ids: Vec<&str> = choices.iter().map(|c| c.id).collect();
     last_used::order(
         &mut ids,
@@ -195,9 +198,7 @@ fn chooser(
         site_name: site_name(app, txn, ctx),
         providers: &choices,
         last: last.is_some(),
-        remembered: remembered
-            .and_then(|id| app.config.provider(id))
-            .map(|p| (p.name_ko.as_str(), p.name_en.as_str())),
+        remembered: remembered.map(|p| (p.name_ko.as_str(), p.name_en.as_str())),
         forget_action: &forget,
         csrf: &txn.csrf,
         cancel_href: &cancel,
@@ -206,7 +207,7 @@ fn chooser(
     }))?;
     let page = respond::html(StatusCode::OK, body);
     // A provider no longer configured is forgotten.
-    Ok(if last_used::stale(app, headers) {
+    Ok(if matches!(cookie, Some(None)) {
         last_used::forget(app, page)
     } else {
         page

@@ -527,10 +527,9 @@ impl Oid4vpAdapter {
         }
         // The envelope, before anything is opened: wrong, it is refused and
         // the login waits on (whoever saw the QR code cannot end it so).
+        let kid = self.kid(id);
         let sealed = match (self.encrypted, f.get("response"), f.get("vp_token")) {
-            (true, Some(r), None) if jwe::kid(r).is_some_and(|k| same(&k, &self.kid(id))) => {
-                Some(r.clone())
-            }
+            (true, Some(r), None) if jwe::kid(r).is_some_and(|k| same(&k, &kid)) => Some(r.clone()),
             (true, Some(_), None) => {
                 return oauth_error(
                     400,
@@ -566,7 +565,7 @@ impl Oid4vpAdapter {
             } else {
                 None
             },
-            kid: self.kid(id),
+            kid,
             nonce: rec.nonce.clone(),
             state: rec.state.clone(),
         };

@@ -386,6 +386,7 @@ impl Oid4vpWallet {
         claims: &[(&str, String)],
         asked: &[String],
         request: &Map<String, Value>,
+        status_uri: &str,
         scenario: Scenario,
     ) -> Option<String> {
         if scenario == Scenario::ReplayedResult {
@@ -426,7 +427,6 @@ impl Oid4vpWallet {
             VCT
         };
         let idx = u64::from(scenario == Scenario::Revoked);
-        let status_uri = request.get("_status_uri").and_then(Value::as_str)?;
         let payload = json!({
             "iss": ISS, "iat": t - 60, "vct": vct,
             "exp": if scenario == Scenario::ExpiredCert { t - 3600 } else { t + 86_400 * 365 },
@@ -500,7 +500,7 @@ impl Oid4vpWallet {
         if scenario == Scenario::Never {
             return;
         }
-        let Some(mut req) = self.request(&link).await else {
+        let Some(req) = self.request(&link).await else {
             return;
         };
         tokio::time::sleep(approve_after).await;
@@ -565,8 +565,9 @@ impl Oid4vpWallet {
             ("ci", ci),
             ("nationality", "KR".to_owned()),
         ];
-        req.insert("_status_uri".into(), status_uri.into());
-        let Some(presentation) = self.presentation(&phone, &claims, &asked, &req, scenario) else {
+        let Some(presentation) =
+            self.presentation(&phone, &claims, &asked, &req, &status_uri, scenario)
+        else {
             return;
         };
         let vp_token = json!({ query_id: [presentation] });
