@@ -42,6 +42,7 @@
   var failures = 0;
   var timer = null;
   var inFlight = false;
+  var current = null;
   var finished = false;
   var shownKey = 'pending';    /* the server-rendered text */
   var warned = false;
@@ -149,6 +150,7 @@
     inFlight = true;
     var started = Date.now();
     var xhr = new XMLHttpRequest();
+    current = xhr;
     xhr.open('GET', statusUrl, true);
     xhr.setRequestHeader('Accept', 'application/json');
     xhr.timeout = REQUEST_TIMEOUT_MS;
@@ -177,14 +179,25 @@
 
   /* The citizen often switches to the certificate app on the same phone; when
      they come back, check at once instead of waiting out a backoff. */
-  document.addEventListener('visibilitychange', function () {
-    if (document.hidden) { return; }
+  function back() {
     tick();
     if (timer !== null) {
       clearTimeout(timer);
       timer = null;
-      poll();
     }
+    /* A long poll held while the page was hidden may have been frozen with
+       it (a phone suspends background tabs): ask afresh. */
+    if (inFlight && current) { current.abort(); }
+    inFlight = false;
+    poll();
+  }
+  document.addEventListener('visibilitychange', function () {
+    if (!document.hidden) { back(); }
+  });
+  /* Back from the app by the browser's back button: a page restored from the
+     back-forward cache runs on where it stopped. */
+  window.addEventListener('pageshow', function (e) {
+    if (e.persisted) { back(); }
   });
 
   tick();

@@ -21,6 +21,91 @@ pub struct Challenge {
     pub title: String,
     /// How long the citizen has, in seconds (the adapter clamps to the provider's max).
     pub ttl_secs: u32,
+    /// How the request reaches the citizen's app (a push, or app-to-app from
+    /// a browser on the same phone).
+    #[serde(default)]
+    pub reach: Reach,
+}
+
+/// How a request reaches the citizen's app.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum Reach {
+    /// The provider notifies the citizen's phone; the browser may be anywhere.
+    #[default]
+    Push,
+    /// The browser runs on the phone that holds the app: the provider hands
+    /// back a link that opens its app (app-to-app), and no push is sent.
+    App(AppToApp),
+}
+
+/// What an app-to-app request tells the provider about the phone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppToApp {
+    pub os: PhoneOs,
+    /// The citizen's mobile carrier, for providers that need it (PASS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carrier: Option<Carrier>,
+    /// The gateway's waiting page, for apps that return to a web page when
+    /// done. Families whose apps only return to an app scheme leave it out.
+    pub return_url: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhoneOs {
+    Android,
+    Ios,
+}
+
+impl PhoneOs {
+    /// The spelling barocert's `deviceOSType` takes.
+    pub fn wire(self) -> &'static str {
+        match self {
+            PhoneOs::Android => "ANDROID",
+            PhoneOs::Ios => "IOS",
+        }
+    }
+}
+
+/// The three network carriers; an MVNO subscriber picks the network their
+/// carrier uses (as PASS itself asks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Carrier {
+    Skt,
+    Kt,
+    Lgu,
+}
+
+impl Carrier {
+    /// The spelling barocert's `telcoType` takes (and the identity form posts).
+    pub fn wire(self) -> &'static str {
+        match self {
+            Carrier::Skt => "SKT",
+            Carrier::Kt => "KT",
+            Carrier::Lgu => "LGU",
+        }
+    }
+
+    pub fn from_wire(s: &str) -> Option<Self> {
+        match s {
+            "SKT" => Some(Carrier::Skt),
+            "KT" => Some(Carrier::Kt),
+            "LGU" => Some(Carrier::Lgu),
+            _ => None,
+        }
+    }
+}
+
+/// What a provider's app-to-app mode needs and does, for the pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppToAppSupport {
+    /// The form must ask for the carrier ([`AppToApp::carrier`]).
+    pub needs_carrier: bool,
+    /// The app comes back to the browser by itself when done; otherwise the
+    /// citizen switches back.
+    pub returns_to_browser: bool,
 }
 
 /// A started request: all an adapter needs to poll and verify later, on any replica.
@@ -35,6 +120,9 @@ pub struct Pending {
     /// An app-to-app URL scheme the provider returned, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_scheme: Option<String>,
+    /// Where to install the app when it is missing (barocert's `marketUrl`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub market_url: Option<String>,
     /// Text the waiting page shows as a QR code for the citizen's app to
     /// scan (a wallet's request), if the family offers one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -81,7 +169,14 @@ pub trait Provider: Send + Sync {
         false
     }
 
-    /// Ask the provider to push a request to the citizen's app.
+    /// Whether requests can open the provider's app from a browser on the
+    /// same phone ([`Reach::App`]); `None` where the family only pushes.
+    fn app_to_app(&self) -> Option<AppToAppSupport> {
+        None
+    }
+
+    /// Ask the provider to push a request to the citizen's app, or with
+    /// [`Reach::App`] to hand back the link that opens it.
     async fn start(&self, who: &Citizen, ask: &Challenge) -> Result<Pending, ProviderError>;
 
     /// Read the request's status. Cheap; the gateway coalesces calls per login.

@@ -39,7 +39,9 @@ pub mod toss_direct;
 pub mod trace;
 pub mod url_rule;
 
-pub use adapter::{Challenge, Pending, Provider, Status, Verified};
+pub use adapter::{
+    AppToApp, AppToAppSupport, Carrier, Challenge, Pending, PhoneOs, Provider, Reach, Status, Verified,
+};
 pub use error::ProviderError;
 // The shared values live in `munjigi-model` (so `policy` need not compile this
 // crate); re-exported under their old paths.

@@ -385,6 +385,7 @@ async fn too_many_documents_are_refused_before_any_http() {
             started_at: 0,
             expires_at: 1,
             app_scheme: None,
+            market_url: None,
             qr: None,
         };
         for e in [
@@ -463,6 +464,7 @@ async fn replayed_result_fails_for_login_and_for_sign() {
                 nonce: hex::encode(raw),
                 title: "문지기 로그인".into(),
                 ttl_secs: 30,
+                reach: Default::default(),
             };
             let p = a.start(&who, &ask).await.unwrap();
             let deadline = Instant::now() + Duration::from_secs(10);

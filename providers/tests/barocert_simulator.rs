@@ -154,6 +154,7 @@ fn challenge(ttl_secs: u32) -> Challenge {
         nonce: hex::encode(raw),
         title: "문지기 로그인".into(),
         ttl_secs,
+        reach: Default::default(),
     }
 }
 
@@ -379,6 +380,7 @@ async fn refusals_at_request_time() {
         started_at: 0,
         expires_at: 0,
         app_scheme: None,
+        market_url: None,
         qr: None,
     };
     assert!(matches!(

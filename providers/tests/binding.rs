@@ -54,6 +54,7 @@ fn pending() -> Pending {
         started_at: now() - 30,
         expires_at: now() + 120,
         app_scheme: None,
+        market_url: None,
         qr: None,
     }
 }

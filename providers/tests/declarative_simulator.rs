@@ -256,6 +256,7 @@ fn challenge() -> Challenge {
         nonce: hex::encode(raw),
         title: "문지기 로그인".into(),
         ttl_secs: 60,
+        reach: Default::default(),
     }
 }
 

@@ -125,6 +125,7 @@ fn challenge(ttl_secs: u32) -> Challenge {
         nonce: hex::encode(raw),
         title: "문지기 로그인".into(),
         ttl_secs,
+        reach: Default::default(),
     }
 }
 

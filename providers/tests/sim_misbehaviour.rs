@@ -142,6 +142,7 @@ fn challenge() -> Challenge {
         nonce: hex::encode(raw),
         title: "문지기 로그인".into(),
         ttl_secs: 30,
+        reach: Default::default(),
     }
 }
 

@@ -125,6 +125,7 @@ async fn a_whole_login_logged_at_trace_holds_no_body() {
         nonce: hex::encode(raw),
         title: "문지기 로그인".into(),
         ttl_secs: 60,
+        reach: Default::default(),
     };
     let p = a.start(&who, &ask).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -12,7 +12,7 @@ use crate::metrics::{Call, Ended};
 use crate::random;
 use crate::rescue::GatewayError;
 use crate::txn::{Attempt, Event, LoginTxn, Outcome, State, StoredCitizen, TxnError};
-use munjigi_providers::{Challenge, Citizen, ProviderError, ProviderId, Status};
+use munjigi_providers::{Challenge, Citizen, ProviderError, ProviderId, Reach, Status};
 use std::time::Duration;
 
 /// At most one upstream status poll per login per interval, however many ask.
@@ -81,6 +81,7 @@ pub async fn start(
     txn: &LoginTxn,
     provider_id: &ProviderId,
     citizen: Citizen,
+    reach: Reach,
 ) -> Result<LoginTxn, GatewayError> {
     if txn.attempts >= MAX_ATTEMPTS {
         return Err(GatewayError::TooManyAttempts);
@@ -137,6 +138,7 @@ pub async fn start(
                     push_title(site_name, &code)
                 },
                 ttl_secs,
+                reach,
             };
             let pending = adapter.start(&citizen, &challenge).await;
             (challenge, pending)
@@ -148,6 +150,7 @@ pub async fn start(
                 nonce: String::new(),
                 title: spec.title.clone(),
                 ttl_secs,
+                reach: Default::default(),
             };
             let pending = signer.start_sign(&citizen, &spec.ask(ttl_secs)).await;
             (challenge, pending)

@@ -16,6 +16,7 @@ pub mod ends;
 pub mod flow;
 pub mod front;
 pub mod last_used;
+mod phone;
 pub mod release;
 pub mod reuse;
 pub mod session;
@@ -27,13 +28,17 @@ pub use reuse::reusable;
 
 use crate::app::App;
 use crate::failure::Failure;
-use crate::pages::{self, ChooserView, Field, IdentifyView, ProviderChoice, WaitingView};
+use crate::pages::{
+    self, AppChoice, ChooserView, Field, IdentifyView, ProviderChoice, WaitingView,
+};
 use crate::rescue::{self, Ctx, GatewayError, Ways};
 use crate::txn::{LoginTxn, State};
 use crate::web::{self, respond, Params, Response};
 use http::{Method, StatusCode};
 use hyper::body::Incoming;
-use munjigi_providers::{BirthDate, Citizen, Name, Phone, ProviderError, ProviderId};
+use munjigi_providers::{
+    AppToApp, BirthDate, Carrier, Citizen, Name, Phone, ProviderError, ProviderId, Reach,
+};
 use subtle::ConstantTimeEq;
 
 /// Longest a status request is held open when nothing changes.
@@ -71,15 +76,11 @@ pub async fn route(
             if let Err(e) = refuse_off(app, &provider) {
                 return Ok(rescue::respond(&e, ctx, &other_ways(&txn)));
             }
-            identify_page(
-                app,
-                &txn,
-                ctx,
-                &provider,
-                &Form::prefill(&txn),
-                &[],
-                StatusCode::OK,
-            )
+            let form = Form {
+                on_phone: phone::detect(req.headers()).is_some(),
+                ..Form::prefill(&txn)
+            };
+            identify_page(app, &txn, ctx, &provider, &form, &[], StatusCode::OK)
         }
         (Method::POST, "start") => start(app, txn, req, ctx).await,
         (Method::GET, "wait") => wait(app, txn, ctx).await,
@@ -276,6 +277,21 @@ struct Form {
     name: String,
     birthdate: String,
     phone: String,
+    /// The browser says it runs on a phone: app-to-app is preselected.
+    on_phone: bool,
+    /// The citizen's answer to "where will you approve?" (`app`, `push`).
+    reach: Option<String>,
+    /// `SKT`, `KT`, `LGU` or empty.
+    carrier: String,
+}
+
+impl Form {
+    fn app_here(&self) -> bool {
+        match self.reach.as_deref() {
+            Some(r) => r == "app",
+            None => self.on_phone,
+        }
+    }
 }
 
 impl Form {
@@ -286,6 +302,7 @@ impl Form {
                 name: c.name.expose().to_owned(),
                 birthdate: c.birthdate.iso(),
                 phone: c.phone.national(),
+                ..Form::default()
             };
         }
         Form {
@@ -318,7 +335,13 @@ fn identify_page(
         .flat_map(|s| &s.documents)
         .map(|d| (d.title.clone(), hex::encode(d.sha256)))
         .collect();
+    let app_choice = app_to_app(app, txn, &p.id).map(|support| AppChoice {
+        here: form.app_here(),
+        needs_carrier: support.needs_carrier,
+        carrier: &form.carrier,
+    });
     let body = render(pages::identify(&IdentifyView {
+        app: app_choice,
         documents: &documents,
         lang: ctx.lang,
         site_name: site_name(app, txn, ctx),
@@ -336,6 +359,19 @@ fn identify_page(
         lang_en_href: &en,
     }))?;
     Ok(respond::html(status, body))
+}
+
+/// The provider's app-to-app mode, where this login can use it (logins,
+/// not document signing: signing requests are pushed).
+fn app_to_app(
+    app: &App,
+    txn: &LoginTxn,
+    id: &ProviderId,
+) -> Option<munjigi_providers::AppToAppSupport> {
+    if txn.signing().is_some() || txn.front.ciba().is_some() {
+        return None;
+    }
+    app.providers.get(id.as_str())?.app_to_app()
 }
 
 fn check_csrf(txn: &LoginTxn, form: &Params) -> Result<(), GatewayError> {
@@ -359,6 +395,7 @@ async fn start(
     req: http::Request<Incoming>,
     ctx: &Ctx,
 ) -> Result<Response, GatewayError> {
+    let headers = req.headers().clone();
     let form = read_form(req).await?;
     check_csrf(&txn, &form)?;
     crate::limits::submission(app, &txn.request.site_id, ctx.client).await?;
@@ -367,6 +404,9 @@ async fn start(
         name: form.get("name").unwrap_or_default().to_owned(),
         birthdate: form.get("birthdate").unwrap_or_default().to_owned(),
         phone: form.get("phone").unwrap_or_default().to_owned(),
+        on_phone: phone::detect(&headers).is_some(),
+        reach: form.get("reach").map(str::to_owned),
+        carrier: form.get("carrier").unwrap_or_default().to_owned(),
     };
     let name = Name::parse(&values.name);
     let birthdate = BirthDate::parse_typed(
@@ -384,6 +424,26 @@ async fn start(
     if phone.is_err() {
         errors.push(Field::Phone);
     }
+    let provider_id = ProviderId::new(provider.clone());
+    let support = app_to_app(app, &txn, &provider_id);
+    let carrier = Carrier::from_wire(&values.carrier);
+    let reach = match support {
+        Some(s) if values.app_here() => {
+            if s.needs_carrier && carrier.is_none() {
+                errors.push(Field::Carrier);
+            }
+            Reach::App(AppToApp {
+                os: phone::assume(&headers),
+                carrier: carrier.filter(|_| s.needs_carrier),
+                return_url: format!(
+                    "{}{}/wait",
+                    app.config.public_url.trim_end_matches('/'),
+                    base(&txn)
+                ),
+            })
+        }
+        _ => Reach::Push,
+    };
     if form.get("consent") != Some("yes") {
         errors.push(Field::Consent);
     }
@@ -399,7 +459,6 @@ async fn start(
             StatusCode::UNPROCESSABLE_ENTITY,
         );
     };
-    let provider_id = ProviderId::new(provider.clone());
     if !can_serve(app, &txn, &provider_id) {
         return Err(GatewayError::BadRequest(
             "provider not offered for this login".into(),
@@ -410,7 +469,7 @@ async fn start(
         birthdate,
         phone,
     };
-    match flow::start(app, &txn, &provider_id, citizen).await {
+    match flow::start(app, &txn, &provider_id, citizen, reach).await {
         Ok(t) => Ok(respond::redirect(&format!("{}/wait", base(&t)))),
         // The provider does not know these details: let the citizen correct them.
         Err(GatewayError::Provider(
@@ -492,7 +551,28 @@ async fn wait(app: &App, txn: LoginTxn, ctx: &Ctx) -> Result<Response, GatewayEr
                 .as_deref()
                 .filter(|l| l.starts_with("openid4vp://?") && !l.chars().any(char::is_whitespace))
                 .unwrap_or_default();
+            let app_mode = matches!(attempt.challenge.reach, Reach::App(_));
+            let app_link = attempt
+                .pending
+                .app_scheme
+                .as_deref()
+                .filter(|l| app_mode && safe_app_link(l))
+                .unwrap_or_default();
+            let market_link = attempt
+                .pending
+                .market_url
+                .as_deref()
+                .filter(|u| !app_link.is_empty() && u.starts_with("https://") && plain(u))
+                .unwrap_or_default();
+            let app_returns = app
+                .providers
+                .get(attempt.provider.as_str())
+                .and_then(|p| p.app_to_app())
+                .is_some_and(|s| s.returns_to_browser);
             let body = render(pages::waiting(&WaitingView {
+                app_link,
+                market_link,
+                app_returns,
                 qr_svg: &qr,
                 wallet_link,
                 lang: ctx.lang,
@@ -515,6 +595,33 @@ async fn wait(app: &App, txn: LoginTxn, ctx: &Ctx) -> Result<Response, GatewayEr
             Ok(respond::html(StatusCode::OK, body))
         }
     }
+}
+
+/// A link a provider handed back for its app that the waiting page may show:
+/// an app scheme or an https universal link, never a scheme that runs or
+/// reads something in the browser (`javascript:`, `data:` …).
+fn safe_app_link(link: &str) -> bool {
+    let Some((scheme, rest)) = link.split_once(':') else {
+        return false;
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    let well_formed = scheme.starts_with(|c: char| c.is_ascii_lowercase())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '+' | '-' | '.'));
+    let refused = [
+        "javascript", "data", "vbscript", "file", "blob", "about", "filesystem", "http",
+    ];
+    well_formed
+        && !refused.contains(&scheme.as_str())
+        && (scheme != "https" || rest.starts_with("//"))
+        && link.len() <= 2048
+        && plain(link)
+}
+
+/// No whitespace or control characters.
+fn plain(s: &str) -> bool {
+    !s.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// JSON status for the waiting page's script, held open until something changes.
@@ -635,4 +742,39 @@ async fn cancel(
 /// status, the route's page, a declined signature).
 async fn abort(app: &App, txn: LoginTxn, ctx: &Ctx) -> Result<Response, GatewayError> {
     ends::back_to_site(app, txn, ctx).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_app_link;
+
+    #[test]
+    fn only_app_schemes_and_https_links_open_an_app() {
+        for ok in [
+            "kakaotalk://kakaopay/cert/sign?tx_id=1",
+            "passcert://identity?receiptID=1",
+            "supertoss://cert?x=1",
+            "intent://cert#Intent;scheme=naversearchapp;package=com.nhn.android.search;end",
+            "https://cert.example/app?tx=1",
+        ] {
+            assert!(safe_app_link(ok), "{ok}");
+        }
+        for bad in [
+            "javascript:alert(1)",
+            "JavaScript:alert(1)",
+            "data:text/html,<script>",
+            "vbscript:x",
+            "file:///etc/passwd",
+            "blob:https://x/1",
+            "http://cert.example/app",
+            "https:evil",
+            "kakaotalk://x y",
+            "kakaotalk://x\n",
+            "1abc://x",
+            "no-scheme",
+            " kakaotalk://x",
+        ] {
+            assert!(!safe_app_link(bad), "{bad}");
+        }
+    }
 }

@@ -17,6 +17,7 @@ pub enum Field {
     BirthDate,
     Phone,
     Consent,
+    Carrier,
 }
 
 impl Field {
@@ -27,6 +28,7 @@ impl Field {
             Field::BirthDate => "birthdate",
             Field::Phone => "phone",
             Field::Consent => "consent",
+            Field::Carrier => "carrier",
         }
     }
 }
@@ -52,6 +54,19 @@ pub struct IdentifyView<'a> {
     pub back_href: &'a str,
     pub lang_ko_href: &'a str,
     pub lang_en_href: &'a str,
+    /// Where the provider can open its app from this browser: the choice
+    /// between that and a push.
+    pub app: Option<AppChoice<'a>>,
+}
+
+/// The identity form's "where will you approve?" question.
+pub struct AppChoice<'a> {
+    /// App-to-app is preselected (a phone browser, or the citizen chose it).
+    pub here: bool,
+    /// The provider needs the carrier (PASS).
+    pub needs_carrier: bool,
+    /// The carrier chosen so far (`SKT`, `KT`, `LGU`, or empty).
+    pub carrier: &'a str,
 }
 
 /// One text input, everything its markup needs.
@@ -80,6 +95,10 @@ struct IdentifyPage<'a> {
     consent_error: Option<&'static str>,
     /// (field id, message) in form order, for the error summary.
     summary: Vec<(&'static str, &'static str)>,
+    reach_here: String,
+    carrier_error: Option<&'static str>,
+    /// (value, label, selected) of the carrier options.
+    carriers: [(&'static str, &'static str, bool); 3],
 }
 
 pub fn identify(v: &IdentifyView<'_>) -> Result<String, PageError> {
@@ -128,11 +147,17 @@ pub fn identify(v: &IdentifyView<'_>) -> Result<String, PageError> {
         },
     ];
     let consent_error = error(Field::Consent, t.error_consent);
+    let carrier_error = error(Field::Carrier, t.error_carrier);
     let summary = inputs
         .iter()
         .filter_map(|i| i.error.map(|e| (i.id, e)))
+        .chain(carrier_error.map(|e| (Field::Carrier.id(), e)))
         .chain(consent_error.map(|e| (Field::Consent.id(), e)))
         .collect::<Vec<_>>();
+    let chosen = v.app.as_ref().map_or("", |a| a.carrier);
+    let carriers = [("SKT", "SKT"), ("KT", "KT"), ("LGU", "LG U+")].map(|(value, label)| {
+        (value, label, value == chosen)
+    });
     let signing = !v.documents.is_empty();
     let heading = if signing {
         (t.sign_title)(provider)
@@ -158,6 +183,9 @@ pub fn identify(v: &IdentifyView<'_>) -> Result<String, PageError> {
         consent_label: (t.consent_label)(provider),
         consent_error,
         summary,
+        reach_here: (t.reach_here)(provider),
+        carrier_error,
+        carriers,
     };
     Ok(page.render()?)
 }

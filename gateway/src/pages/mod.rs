@@ -36,7 +36,7 @@ pub use demo::{
     DemoSignError, DemoSignView, DemoSignedOutcome, DemoSignedView,
 };
 pub use device::{device, DeviceEnd, DeviceStep, DeviceView};
-pub use identify::{identify, Field, IdentifyView};
+pub use identify::{identify, AppChoice, Field, IdentifyView};
 pub use lang::Lang;
 pub use logged_out::{logged_out, LoggedOutNext, LoggedOutView};
 pub use logout_confirm::{logout_confirm, LogoutConfirmView};

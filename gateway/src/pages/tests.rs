@@ -393,6 +393,42 @@ fn identify_view<'a>(lang: Lang, site: &'a str, errors: &'a [Field]) -> Identify
         back_href: "/login/t1",
         lang_ko_href: "/x?lang=ko",
         lang_en_href: "/x?lang=en",
+        app: None,
+    }
+}
+
+#[test]
+fn identify_asks_where_to_approve_only_where_the_provider_can_open_its_app() {
+    for lang in langs() {
+        let plain = identify(&identify_view(lang, "s", &[])).unwrap();
+        assert!(!plain.contains("name=\"reach\""), "{plain}");
+        let errors = [Field::Carrier];
+        let v = IdentifyView {
+            app: Some(crate::pages::AppChoice {
+                here: true,
+                needs_carrier: true,
+                carrier: "KT",
+            }),
+            ..identify_view(lang, "s", &errors)
+        };
+        let html = identify(&v).unwrap();
+        assert!(html.contains("id=\"reach-app\" name=\"reach\" type=\"radio\" value=\"app\" checked"), "{html}");
+        assert!(!html.contains("value=\"push\" checked"), "{html}");
+        assert!(html.contains("<option value=\"KT\" selected>"), "{html}");
+        // The carrier error is summarised and tied to its field.
+        assert!(html.contains("href=\"#carrier\""), "{html}");
+        assert!(html.contains("aria-describedby=\"carrier-hint carrier-error\""), "{html}");
+        let push = IdentifyView {
+            app: Some(crate::pages::AppChoice {
+                here: false,
+                needs_carrier: false,
+                carrier: "",
+            }),
+            ..identify_view(lang, "s", &[])
+        };
+        let html = identify(&push).unwrap();
+        assert!(html.contains("value=\"push\" checked"), "{html}");
+        assert!(!html.contains("id=\"carrier\""), "{html}");
     }
 }
 
@@ -567,6 +603,37 @@ fn waiting_view(lang: Lang, site: &str) -> WaitingView<'_> {
         provider_down: false,
         qr_svg: "",
         wallet_link: "",
+        app_link: "",
+        market_link: "",
+        app_returns: false,
+    }
+}
+
+#[test]
+fn waiting_offers_the_app_and_says_how_the_citizen_comes_back() {
+    for lang in langs() {
+        let plain = waiting(&waiting_view(lang, "s")).unwrap();
+        assert!(!plain.contains("mj-app-open\""), "{plain}");
+        assert!(plain.contains("mj-details"), "{plain}");
+        let manual = WaitingView {
+            app_link: "passcert://identity?receiptID=1&x=2",
+            market_link: "https://play.google.com/store/apps/details?id=a",
+            ..waiting_view(lang, "s")
+        };
+        let html = waiting(&manual).unwrap();
+        assert!(html.contains("id=\"mj-app-open\" href=\"passcert://identity?receiptID=1&#38;x=2\""), "{html}");
+        assert!(html.contains("id=\"mj-app-market\""), "{html}");
+        let t = crate::pages::Frame::texts(lang);
+        assert!(html.contains(t.app_step_back_manual), "{html}");
+        assert!(!html.contains("mj-details"), "a push's advice on an app-to-app page: {html}");
+        let auto = WaitingView {
+            app_link: "kakaotalk://x",
+            app_returns: true,
+            ..waiting_view(lang, "s")
+        };
+        let html = waiting(&auto).unwrap();
+        assert!(html.contains(t.app_step_back_auto), "{html}");
+        assert!(!html.contains("mj-app-market"), "{html}");
     }
 }
 

@@ -36,6 +36,13 @@ pub struct WaitingView<'a> {
     /// A link that opens a wallet on this same phone with the request
     /// (`openid4vp://…`); empty where there is none.
     pub wallet_link: &'a str,
+    /// App-to-app: the link that opens the provider's app on this phone;
+    /// empty for a push.
+    pub app_link: &'a str,
+    /// App-to-app: where to install the app if it is missing; may be empty.
+    pub market_link: &'a str,
+    /// App-to-app: the app comes back to this page by itself when done.
+    pub app_returns: bool,
     /// The provider stopped answering since the request was pushed (its
     /// circuit opened, or an operator turned it off): offer another.
     pub provider_down: bool,
@@ -52,6 +59,7 @@ struct WaitingPage<'a> {
     down_title: String,
     qr_hint: String,
     qr_alt: String,
+    app_open: String,
 }
 
 pub fn waiting(v: &WaitingView<'_>) -> Result<String, PageError> {
@@ -71,7 +79,12 @@ pub fn waiting(v: &WaitingView<'_>) -> Result<String, PageError> {
         frame,
         v,
         caption: (t.logging_in_to)(v.site_name),
-        step_open: (t.waiting_step_open)(provider),
+        step_open: if v.app_link.is_empty() {
+            (t.waiting_step_open)(provider)
+        } else {
+            (t.app_step_open)(provider)
+        },
+        app_open: (t.app_open)(provider),
         countdown: mm_ss(v.expires_in_secs),
         down_title: (t.down_title)(provider),
         qr_hint: (t.wallet_qr_hint)(provider),

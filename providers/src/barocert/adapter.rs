@@ -582,6 +582,37 @@ impl BarocertAdapter {
     }
 }
 
+impl BarocertAdapter {
+    /// Turns a push request into the product's app-to-app request when the
+    /// citizen's browser is on their phone ([`Reach::App`]), by the product's
+    /// rules: the OS and carrier where required, the waiting page as the
+    /// return only where the app may open a web page.
+    fn app_to_app_request(
+        &self,
+        mut req: IdentityRequest,
+        reach: &crate::adapter::Reach,
+    ) -> Result<IdentityRequest, ProviderError> {
+        let crate::adapter::Reach::App(app) = reach else {
+            return Ok(req);
+        };
+        let rule = self.product.app_rule();
+        req.app_use_yn = true;
+        if rule.needs_os {
+            req.device_os_type = Some(app.os.wire().to_owned());
+        }
+        if rule.needs_carrier {
+            let carrier = app
+                .carrier
+                .ok_or_else(|| local_bad_request("app-to-app needs the carrier"))?;
+            req.telco_type = Some(carrier.wire().to_owned());
+        }
+        if rule.web_return {
+            req.return_url = Some(app.return_url.clone());
+        }
+        Ok(req)
+    }
+}
+
 #[async_trait::async_trait]
 impl Provider for BarocertAdapter {
     fn id(&self) -> &ProviderId {
@@ -594,6 +625,14 @@ impl Provider for BarocertAdapter {
 
     fn shows_title(&self) -> bool {
         self.product.takes_title()
+    }
+
+    fn app_to_app(&self) -> Option<crate::adapter::AppToAppSupport> {
+        let rule = self.product.app_rule();
+        Some(crate::adapter::AppToAppSupport {
+            needs_carrier: rule.needs_carrier,
+            returns_to_browser: rule.web_return,
+        })
     }
 
     fn signer(&self) -> Option<&dyn crate::signing::DocumentSigner> {
@@ -638,7 +677,10 @@ impl Provider for BarocertAdapter {
             receiver_info_yn: pass.then_some(true),
             return_url: None,
             app_use_yn: false,
+            device_os_type: None,
+            telco_type: None,
         };
+        let req = self.app_to_app_request(req, &ask.reach)?;
         let body = serde_json::to_vec(&req)
             .map_err(|e| ProviderError::Config(format!("identity request: {e}")))?;
         let path = format!(
@@ -651,17 +693,26 @@ impl Provider for BarocertAdapter {
         if !crypto::is_digits(&receipt.receipt_id, 32) {
             return Err(ProviderError::Protocol("receiptID is not 32 digits".into()));
         }
+        let app = req.app_use_yn;
+        let app_scheme = receipt.scheme.filter(|s| !s.trim().is_empty());
+        if app && app_scheme.is_none() {
+            return Err(ProviderError::Protocol(
+                "app-to-app request answered without a scheme".into(),
+            ));
+        }
         info!(
             provider = %self.id,
             receipt = %receipt.receipt_id,
             ttl_secs = ttl,
+            app_to_app = app,
             "barocert identity requested"
         );
         Ok(Pending {
             handle: receipt.receipt_id,
             started_at,
             expires_at: started_at + u64::from(ttl),
-            app_scheme: receipt.scheme.filter(|s| !s.trim().is_empty()),
+            app_scheme: app_scheme.filter(|_| app),
+            market_url: receipt.market_url.filter(|_| app),
             qr: None,
         })
     }

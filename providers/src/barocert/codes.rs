@@ -69,6 +69,9 @@ pub enum BrokerCode {
     MalformedClient,
     /// A multi-sign request with no documents or more than the product allows.
     BadTokenCount,
+    /// App-to-app fields missing, unknown or not taken by the product
+    /// (`deviceOSType`, `telcoType`, a web `returnURL` where only app schemes go).
+    BadAppToApp,
 
     // Person.
     UnknownPerson,
@@ -86,7 +89,7 @@ pub enum BrokerCode {
 }
 
 impl BrokerCode {
-    pub const ALL: [BrokerCode; 36] = [
+    pub const ALL: [BrokerCode; 37] = [
         Self::UnknownLinkId,
         Self::TokenSignature,
         Self::TokenClock,
@@ -113,6 +116,7 @@ impl BrokerCode {
         Self::MalformedReceipt,
         Self::MalformedClient,
         Self::BadTokenCount,
+        Self::BadAppToApp,
         Self::UnknownPerson,
         Self::PersonMismatch,
         Self::AccountDormant,
@@ -154,6 +158,7 @@ impl BrokerCode {
             Self::MalformedClient => -12_000_009,
             Self::BadCallCenter => -12_000_010,
             Self::BadTokenCount => -12_000_011,
+            Self::BadAppToApp => -12_000_012,
             Self::UnknownPerson => -13_000_001,
             Self::PersonMismatch => -13_000_002,
             Self::AccountDormant => -13_000_003,
@@ -218,6 +223,7 @@ impl BrokerCode {
             Self::MalformedReceipt => "접수아이디는 32자리 숫자입니다.",
             Self::MalformedClient => "이용기관코드는 12자리 숫자입니다.",
             Self::BadTokenCount => "전자서명 요청 건수가 허용 범위를 벗어났습니다.",
+            Self::BadAppToApp => "AppToApp 요청 정보가 올바르지 않습니다.",
             Self::UnknownPerson => "인증서 이용자를 찾을 수 없습니다.",
             Self::PersonMismatch => "이용자 정보가 일치하지 않습니다.",
             Self::AccountDormant => "휴면 또는 탈퇴한 이용자입니다.",
@@ -272,6 +278,7 @@ impl BrokerCode {
             | Self::MalformedReceipt
             | Self::MalformedClient
             | Self::BadTokenCount
+            | Self::BadAppToApp
             | Self::UnknownReceipt => ProviderError::BadRequest {
                 code,
                 message: self.message().to_owned(),

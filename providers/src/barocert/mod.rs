@@ -364,6 +364,32 @@ impl BarocertProduct {
         matches!(self, Self::Kakao | Self::Pass)
     }
 
+    /// What an app-to-app request (`appUseYN`) takes and gives, as the SDK
+    /// examples document it per product.
+    pub fn app_rule(self) -> AppRule {
+        match self {
+            // `returnURL` may be a web page: the app comes back to the browser.
+            Self::Kakao | Self::Toss => AppRule {
+                needs_os: false,
+                needs_carrier: false,
+                web_return: true,
+            },
+            // `returnURL` must be an app scheme ("http" and "https" refused),
+            // which a web gateway does not have: the citizen switches back.
+            Self::Naver => AppRule {
+                needs_os: true,
+                needs_carrier: false,
+                web_return: false,
+            },
+            // No `returnURL` at all; `telcoType` and `deviceOSType` required.
+            Self::Pass => AppRule {
+                needs_os: true,
+                needs_carrier: true,
+                web_return: false,
+            },
+        }
+    }
+
     /// Whether the identity request must carry the RP's `callCenterNum`.
     pub fn requires_call_center(self) -> bool {
         matches!(self, Self::Naver | Self::Pass)
@@ -431,6 +457,17 @@ impl BarocertProduct {
             Self::Kakao | Self::Naver | Self::Pass | Self::Toss => &["pin"],
         }
     }
+}
+
+/// A product's app-to-app rules ([`BarocertProduct::app_rule`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppRule {
+    /// `deviceOSType` is required.
+    pub needs_os: bool,
+    /// `telcoType` is required.
+    pub needs_carrier: bool,
+    /// `returnURL` may be an http(s) page the app opens when done.
+    pub web_return: bool,
 }
 
 /// Where a `MultiSign` token carries its document's title.

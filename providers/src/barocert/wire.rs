@@ -86,6 +86,16 @@ pub(crate) struct IdentityRequest {
     pub return_url: Option<String>,
     #[serde(rename = "appUseYN", default)]
     pub app_use_yn: bool,
+    /// App-to-app (Naver, PASS): `ANDROID` or `IOS`.
+    #[serde(
+        rename = "deviceOSType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub device_os_type: Option<String>,
+    /// App-to-app (PASS): `SKT`, `KT` or `LGU`.
+    #[serde(rename = "telcoType", default, skip_serializing_if = "Option::is_none")]
+    pub telco_type: Option<String>,
 }
 
 /// PASS's verify body (identity and sign): the receiver again, encrypted like
@@ -108,6 +118,9 @@ pub(crate) struct IdentityReceipt {
     pub receipt_id: String,
     #[serde(default)]
     pub scheme: Option<String>,
+    /// App-to-app: where to install the app (Naver, PASS).
+    #[serde(rename = "marketUrl", default, skip_serializing_if = "Option::is_none")]
+    pub market_url: Option<String>,
 }
 
 /// `GET /{PRODUCT}/{Identity|Sign|MultiSign}/{clientCode}/{receiptID}` answer

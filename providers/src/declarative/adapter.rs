@@ -43,7 +43,7 @@ use super::description::{
     Source,
 };
 use super::{json, DeclarativeSecrets};
-use crate::adapter::{Challenge, Pending, Provider, Status, Verified};
+use crate::adapter::{AppToAppSupport, Challenge, Pending, Provider, Reach, Status, Verified};
 use crate::assertion::{Level, ProviderId};
 use crate::barocert::crypto;
 use crate::binding::{Rules, SignedResult};
@@ -305,6 +305,15 @@ impl DeclarativeAdapter {
                 Source::TtlSecs => Value::from(ask.ok_or_else(missing)?.1),
                 Source::Title => Value::from(ask.ok_or_else(missing)?.0.title.as_str()),
                 Source::Handle => Value::from(handle.ok_or_else(missing)?),
+                Source::AppToApp => {
+                    Value::from(matches!(ask.ok_or_else(missing)?.0.reach, Reach::App(_)))
+                }
+                Source::DeviceOs | Source::ReturnUrl => match &ask.ok_or_else(missing)?.0.reach {
+                    Reach::App(a) if f.from == Source::DeviceOs => Value::from(a.os.wire()),
+                    Reach::App(a) => Value::from(a.return_url.as_str()),
+                    // A push request leaves the app-to-app fields out.
+                    Reach::Push => continue,
+                },
             };
             let v = match (f.encrypted, v) {
                 (true, Value::String(s)) => {
@@ -615,6 +624,16 @@ impl Provider for DeclarativeAdapter {
             .any(|f| matches!(f.from, crate::declarative::description::Source::Title))
     }
 
+    /// Where the description maps the link in the start's answer (and, if
+    /// the provider must be told, the `app_to_app` flag).
+    fn app_to_app(&self) -> Option<AppToAppSupport> {
+        let s = &self.d.start;
+        s.app_scheme.as_ref().map(|_| AppToAppSupport {
+            needs_carrier: false,
+            returns_to_browser: s.request.iter().any(|f| f.from == Source::ReturnUrl),
+        })
+    }
+
     async fn start(&self, who: &Citizen, ask: &Challenge) -> Result<Pending, ProviderError> {
         let started_at = crypto::now_secs();
         if ask.nonce.is_empty() || ask.nonce.chars().any(char::is_control) {
@@ -627,17 +646,24 @@ impl Provider for DeclarativeAdapter {
         let handle = json::get_text(&v, &s.handle)
             .filter(|h| valid_handle(h))
             .ok_or_else(|| ProviderError::Protocol("start answer has no usable handle".into()))?;
+        let app = matches!(ask.reach, Reach::App(_)) && self.app_to_app().is_some();
         let app_scheme = s
             .app_scheme
             .as_deref()
             .and_then(|p| json::get_text(&v, p))
             .filter(|u| !u.is_empty() && !u.chars().any(char::is_control));
-        info!(provider = %self.id, tx = %handle, ttl_secs = ttl, "declarative provider request started");
+        if app && app_scheme.is_none() {
+            return Err(ProviderError::Protocol(
+                "app-to-app request answered without a link".into(),
+            ));
+        }
+        info!(provider = %self.id, tx = %handle, ttl_secs = ttl, app_to_app = app, "declarative provider request started");
         Ok(Pending {
             handle,
             started_at,
             expires_at: started_at + u64::from(ttl),
             app_scheme,
+            market_url: None,
             qr: None,
         })
     }

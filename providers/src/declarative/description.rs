@@ -158,6 +158,22 @@ pub enum Source {
     Title,
     /// The provider's id of the request (status and result only).
     Handle,
+    /// Start only: `true` when the citizen's browser is on the phone with
+    /// the app (app-to-app), `false` for a push (a JSON boolean).
+    AppToApp,
+    /// Start only: `ANDROID` or `IOS` for app-to-app; the field is left out
+    /// of a push request.
+    DeviceOs,
+    /// Start only: the gateway's waiting page, for the app to open when done
+    /// (app-to-app); left out of a push request.
+    ReturnUrl,
+}
+
+impl Source {
+    /// Sources that exist only for an app-to-app start.
+    pub fn is_app_to_app(self) -> bool {
+        matches!(self, Source::AppToApp | Source::DeviceOs | Source::ReturnUrl)
+    }
 }
 
 /// One JSON field of a request body.
@@ -421,6 +437,18 @@ impl Check {
                     "needs an [encryption] section with a key",
                 );
             }
+            if f.from.is_app_to_app() && handle_allowed {
+                self.err(
+                    format!("{op}.request[{i}].from"),
+                    "app-to-app fields belong to the start request only",
+                );
+            }
+            if f.encrypted && f.from == Source::AppToApp {
+                self.err(
+                    format!("{op}.request[{i}].encrypted"),
+                    "app_to_app is a boolean and cannot be encrypted",
+                );
+            }
             if f.from == Source::Handle && !handle_allowed {
                 self.err(
                     format!("{op}.request[{i}].from"),
@@ -519,6 +547,15 @@ impl Description {
         c.path("start.handle", &self.start.handle);
         if let Some(p) = &self.start.app_scheme {
             c.path("start.app_scheme", p);
+        }
+        let asks_app = self.start.request.iter().any(|f| f.from == Source::AppToApp);
+        // Without `app_to_app` the provider is taken to answer a link with
+        // every request (and to push as well).
+        if asks_app && self.start.app_scheme.is_none() {
+            c.err(
+                "start.request",
+                "`app_to_app` needs `start.app_scheme`: where the answer carries the link",
+            );
         }
 
         // status

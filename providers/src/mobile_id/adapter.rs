@@ -626,6 +626,7 @@ impl Provider for MobileIdAdapter {
             started_at,
             expires_at,
             app_scheme: None,
+            market_url: None,
             // With the push server, only the phone it reached may present
             // (which is what proves the number): no QR code for anyone else
             // to scan. Without it, the QR code is the way.

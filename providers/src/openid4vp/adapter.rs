@@ -866,6 +866,7 @@ impl Provider for Oid4vpAdapter {
             expires_at,
             // The same link opens a wallet on this phone.
             app_scheme: Some(link.clone()),
+            market_url: None,
             qr: Some(link),
         })
     }

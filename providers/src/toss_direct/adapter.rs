@@ -426,6 +426,7 @@ impl Provider for TossDirectAdapter {
             started_at,
             expires_at: started_at + u64::from(ttl),
             app_scheme: None,
+            market_url: None,
             qr: None,
         })
     }

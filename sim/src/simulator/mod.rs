@@ -81,6 +81,7 @@
 //! Not here: persistence (state lives in memory), or anything production should
 //! trust: the PKI keys sit on disk in `pki_dir`.
 
+mod app;
 mod bank;
 mod kakao_direct;
 mod misbehave;

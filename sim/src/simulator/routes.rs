@@ -103,6 +103,10 @@ impl Simulator {
             Err(_) => return refuse(BrokerCode::BadBody),
         };
         let path = parts.uri.path().to_owned();
+        if path.starts_with(super::app::PREFIX) {
+            let query = parts.uri.query().unwrap_or_default();
+            return self.app_handle(&parts.method, &path, query, &body);
+        }
         if path == super::mobile_id::PUSH_PATH && parts.method == Method::POST {
             return json_reply(StatusCode::OK, &self.mobile_id_push(&body));
         }
@@ -398,6 +402,7 @@ impl Simulator {
         if product.requires_call_center() {
             require_call_center(req.call_center_num.as_deref())?;
         }
+        let market_url = check_app_to_app(product, &req)?;
         check_expire_in(product, req.expire_in)?;
         let token = match (product.nonce_rule(), &req.token) {
             (NonceRule::Required { max_chars }, Some(t)) => {
@@ -429,6 +434,7 @@ impl Simulator {
                 receiver_info: !pass || req.receiver_info_yn == Some(true),
                 return_url: req.return_url,
                 app_use: req.app_use_yn,
+                market_url,
             },
         )
     }
@@ -471,6 +477,7 @@ impl Simulator {
                 requested_at_ms: now_ms,
                 return_url: new.return_url,
                 app_use: new.app_use,
+                app_acted_at_ms: None,
                 scheme: scheme.clone(),
                 signed: None,
                 verified_at_ms: None,
@@ -488,7 +495,11 @@ impl Simulator {
         );
         Ok(json_reply(
             StatusCode::OK,
-            &IdentityReceipt { receipt_id, scheme },
+            &IdentityReceipt {
+                receipt_id,
+                scheme,
+                market_url: new.market_url,
+            },
         ))
     }
 
@@ -728,6 +739,54 @@ pub(crate) struct NewReceipt {
     pub receiver_info: bool,
     pub return_url: Option<String>,
     pub app_use: bool,
+    /// Answered with an app-to-app request where the product gives one.
+    pub market_url: Option<String>,
+}
+
+/// Checks an identity request's app-to-app fields by the product's rules
+/// ([`BarocertProduct::app_rule`]) and answers the app's store page where the
+/// product gives one (Naver, PASS). Push requests carry none of them.
+pub(crate) fn check_app_to_app(
+    product: BarocertProduct,
+    req: &IdentityRequest,
+) -> Result<Option<String>, BrokerCode> {
+    if !req.app_use_yn {
+        return if req.device_os_type.is_some() || req.telco_type.is_some() || req.return_url.is_some()
+        {
+            Err(BrokerCode::BadAppToApp)
+        } else {
+            Ok(None)
+        };
+    }
+    let rule = product.app_rule();
+    let os = match (req.device_os_type.as_deref(), rule.needs_os) {
+        (Some(os @ ("ANDROID" | "IOS")), true) => Some(os),
+        (None, false) => None,
+        _ => return Err(BrokerCode::BadAppToApp),
+    };
+    let telco = match (req.telco_type.as_deref(), rule.needs_carrier) {
+        (Some(t @ ("SKT" | "KT" | "LGU")), true) => Some(t),
+        (None, false) => None,
+        _ => return Err(BrokerCode::BadAppToApp),
+    };
+    if let Some(url) = &req.return_url {
+        let web = url.starts_with("https://") || url.starts_with("http://");
+        // Naver takes an app scheme only; PASS takes no return at all.
+        if (web && !rule.web_return) || product == BarocertProduct::Pass || url.len() > 500 {
+            return Err(BrokerCode::BadAppToApp);
+        }
+    }
+    let app = match (product, telco) {
+        (BarocertProduct::Naver, _) => "com.nhn.android.search",
+        (BarocertProduct::Pass, Some("KT")) => "com.kt.ktauth",
+        (BarocertProduct::Pass, Some("LGU")) => "com.lguplus.smartotp",
+        (BarocertProduct::Pass, _) => "com.sktelecom.tauth",
+        (BarocertProduct::Kakao | BarocertProduct::Toss, _) => return Ok(None),
+    };
+    Ok(Some(match os {
+        Some("IOS") => format!("https://apps.apple.com/kr/app/{app}"),
+        _ => format!("https://play.google.com/store/apps/details?id={app}"),
+    }))
 }
 
 pub(crate) fn check_expire_in(product: BarocertProduct, expire_in: u32) -> Result<(), BrokerCode> {
@@ -813,5 +872,55 @@ mod tests {
         assert!(crypto::is_digits(&a, 32), "{a}");
         assert!(a.starts_with("240131"));
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn app_to_app_requests_follow_each_products_rules() {
+        use BarocertProduct::{Kakao, Naver, Pass, Toss};
+        let req = |extra: serde_json::Value| {
+            let mut v = serde_json::json!({
+                "receiverHP": "x", "receiverName": "x", "receiverBirthday": "x", "expireIn": 60,
+            });
+            if let (Some(o), Some(e)) = (v.as_object_mut(), extra.as_object()) {
+                o.extend(e.clone());
+            }
+            serde_json::from_value::<IdentityRequest>(v).unwrap()
+        };
+        let check = |p, extra| check_app_to_app(p, &req(extra));
+        let bad = Err(BrokerCode::BadAppToApp);
+        // A push carries none of the app-to-app fields.
+        assert_eq!(check(Kakao, serde_json::json!({})), Ok(None));
+        assert_eq!(check(Pass, serde_json::json!({"telcoType": "SKT"})), bad);
+        assert_eq!(check(Kakao, serde_json::json!({"returnURL": "https://x"})), bad);
+        // Kakao and Toss: a web return, no OS.
+        for p in [Kakao, Toss] {
+            assert_eq!(check(p, serde_json::json!({"appUseYN": true, "returnURL": "https://gw/wait"})), Ok(None));
+            assert_eq!(check(p, serde_json::json!({"appUseYN": true, "deviceOSType": "IOS"})), bad);
+        }
+        // Naver: the OS, and an app scheme only as the return.
+        assert_eq!(check(Naver, serde_json::json!({"appUseYN": true})), bad);
+        assert_eq!(check(Naver, serde_json::json!({"appUseYN": true, "deviceOSType": "ios"})), bad);
+        assert_eq!(
+            check(Naver, serde_json::json!({"appUseYN": true, "deviceOSType": "ANDROID", "returnURL": "https://gw/wait"})),
+            bad
+        );
+        assert!(matches!(
+            check(Naver, serde_json::json!({"appUseYN": true, "deviceOSType": "IOS", "returnURL": "myapp://back"})),
+            Ok(Some(u)) if u.starts_with("https://apps.apple.com/")
+        ));
+        // PASS: the OS and the carrier, and no return at all.
+        assert_eq!(check(Pass, serde_json::json!({"appUseYN": true, "deviceOSType": "ANDROID"})), bad);
+        assert_eq!(
+            check(Pass, serde_json::json!({"appUseYN": true, "deviceOSType": "ANDROID", "telcoType": "SKM"})),
+            bad
+        );
+        assert_eq!(
+            check(Pass, serde_json::json!({"appUseYN": true, "deviceOSType": "ANDROID", "telcoType": "KT", "returnURL": "a://b"})),
+            bad
+        );
+        assert!(matches!(
+            check(Pass, serde_json::json!({"appUseYN": true, "deviceOSType": "ANDROID", "telcoType": "LGU"})),
+            Ok(Some(u)) if u.contains("play.google.com")
+        ));
     }
 }

@@ -104,6 +104,7 @@ impl Simulator {
                 receiver_info: !pass || req.receiver_info_yn == Some(true),
                 return_url: req.return_url,
                 app_use: req.app_use_yn,
+                market_url: None,
             },
         )
     }
@@ -188,6 +189,7 @@ impl Simulator {
                 receiver_info: true,
                 return_url: req.return_url,
                 app_use: req.app_use_yn,
+                market_url: None,
             },
         )
     }

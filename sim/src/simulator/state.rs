@@ -69,6 +69,9 @@ pub(crate) struct Receipt {
     pub requested_at_ms: u64,
     pub return_url: Option<String>,
     pub app_use: bool,
+    /// When the citizen approved in the app its scheme opened (app-to-app
+    /// receipts only: nothing is pushed, so nothing happens before).
+    pub app_acted_at_ms: Option<u64>,
     pub scheme: Option<String>,
     pub signed: Option<Signed>,
     pub verified_at_ms: Option<u64>,
@@ -138,6 +141,9 @@ impl Receipt {
     /// Moves the receipt `by_ms` into the past (the simulator's time hook).
     pub fn age(&mut self, by_ms: u64) {
         self.requested_at_ms = self.requested_at_ms.saturating_sub(by_ms);
+        if let Some(a) = self.app_acted_at_ms.as_mut() {
+            *a = a.saturating_sub(by_ms);
+        }
         if let Some(v) = self.verified_at_ms.as_mut() {
             *v = v.saturating_sub(by_ms);
         }
@@ -146,14 +152,23 @@ impl Receipt {
     /// The state at `now_ms`. Expiry is exactly at `expireIn`; the citizen acts
     /// `approve_after_ms` after the request (opening it halfway there), unless
     /// that is at or after expiry.
+    ///
+    /// An app-to-app receipt is pushed to nobody: it waits unseen until its
+    /// scheme opens the app, and the citizen acts when they approve there.
     pub fn phase(&self, now_ms: u64, approve_after_ms: u64) -> Phase {
-        phase_at(
-            self.scenario,
-            self.requested_at_ms,
-            self.expires_at_ms(),
-            now_ms,
-            approve_after_ms,
-        )
+        let expires = self.expires_at_ms();
+        let requested = match (self.app_use, self.app_acted_at_ms) {
+            (false, _) => self.requested_at_ms,
+            (true, Some(acted)) => acted.saturating_sub(approve_after_ms),
+            (true, None) if now_ms >= expires => {
+                return Phase::Expired {
+                    viewed_at_ms: None,
+                    at_ms: expires,
+                }
+            }
+            (true, None) => return Phase::Waiting { viewed_at_ms: None },
+        };
+        phase_at(self.scenario, requested, expires, now_ms, approve_after_ms)
     }
 }
 
@@ -265,6 +280,7 @@ mod tests {
             requested_at_ms: 1_000_000,
             return_url: None,
             app_use: false,
+            app_acted_at_ms: None,
             scheme: None,
             signed: None,
             verified_at_ms: None,

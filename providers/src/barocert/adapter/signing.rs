@@ -251,6 +251,7 @@ impl DocumentSigner for BarocertAdapter {
             started_at,
             expires_at: started_at + u64::from(ttl),
             app_scheme: receipt.scheme.filter(|s| !s.trim().is_empty()),
+            market_url: None,
             qr: None,
         })
     }
