@@ -337,6 +337,50 @@ fn a_cross_site_post_logout_ends_the_gateway_session_in_a_real_browser() {
 /// by the QR code (no push server): the waiting page shows the wallet's QR
 /// code (in the screenshot, square, inside the screen, named for screen
 /// readers); the test reads it from the page as a camera would and hands it
+/// App-to-app on a 360 px phone browser: chooser → form → "open the app" →
+/// the simulator's app (the exact link of the button) → back → done, for
+/// Kakao (the app returns to the waiting page) and Naver (the citizen
+/// switches back); the next visit offers Naver first. Korean and English.
+#[test]
+fn a_citizen_on_a_phone_opens_the_app_and_comes_back_logged_in_in_a_real_browser() {
+    let dir = TempDir::new("browser-a2a");
+    let (_sim, sim_url) = start_simulator(
+        dir.path(),
+        &SimOpts {
+            approve_after_ms: 1500,
+            ..SimOpts::default()
+        },
+    );
+    let gw = start_gateway(
+        dir.path(),
+        &sim_url,
+        &GatewayOpts {
+            demo: true,
+            site_redirect: "http://127.0.0.1:9/cb".into(),
+            ..GatewayOpts::default()
+        },
+    );
+    let shots = repo_root().join("target/browser-shots");
+    std::fs::create_dir_all(&shots).unwrap();
+    for lang in ["ko", "en"] {
+        let out = Command::new("node")
+            .arg(repo_root().join("tests/browser/app_to_app.mjs"))
+            .arg(&gw.url)
+            .arg(&sim_url)
+            .arg(&shots)
+            .arg(lang)
+            .output()
+            .expect("node");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && stdout.contains("OK:"),
+            "app-to-app in a browser ({lang}) failed:\n{stdout}\n{stderr}\ngateway:\n{}",
+            gw.proc.drain().join("\n")
+        );
+    }
+}
+
 /// to the simulator's wallet, whose presentation moves the page on to the
 /// claims (`acr` high). Korean and English.
 #[test]
