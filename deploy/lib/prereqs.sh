@@ -108,8 +108,9 @@ ensure_test_prereqs() {
     if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
         apt_ensure nodejs npm
     fi
-    if [ ! -d "$MUNJIGI_ROOT/tests/browser/node_modules/playwright-core" ]; then
-        echo "installing browser test driver (playwright-core)" >&2
+    if [ ! -d "$MUNJIGI_ROOT/tests/browser/node_modules/playwright-core" ] \
+        || [ ! -d "$MUNJIGI_ROOT/tests/browser/node_modules/axe-core" ]; then
+        echo "installing browser test driver (playwright-core) and axe-core" >&2
         (cd "$MUNJIGI_ROOT/tests/browser" && npm ci --silent --no-audit --no-fund)
     fi
     if [ ! -d "$MUNJIGI_ROOT/tests/device/node_modules/openid-client" ]; then

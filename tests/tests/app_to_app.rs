@@ -47,14 +47,18 @@ async fn form_for(b: &mut Browser, w: &World, provider: &str) -> (String, Page) 
     let (chooser, chooser_url) = b.follow(&format!("{}/login", w.site.url)).await;
     assert_eq!(chooser.status, 200, "{}", chooser.body);
     let base = chooser_url.split('?').next().unwrap().to_owned();
-    let form = b
-        .get(&format!("{base}/identify?provider={provider}"))
-        .await;
+    let form = b.get(&format!("{base}/identify?provider={provider}")).await;
     assert_eq!(form.status, 200, "{}", form.body);
     (base, form)
 }
 
-async fn submit(b: &mut Browser, base: &str, form: &Page, provider: &str, extra: &[(&str, &str)]) -> Page {
+async fn submit(
+    b: &mut Browser,
+    base: &str,
+    form: &Page,
+    provider: &str,
+    extra: &[(&str, &str)],
+) -> Page {
     let csrf = form.input_value("csrf").unwrap();
     let mut fields = vec![
         ("csrf", csrf.as_str()),
@@ -99,8 +103,20 @@ async fn every_broker_product_opens_its_app_on_a_phone_and_the_login_completes_o
     // product, phone, scheme prefix, store page, app returns by itself
     let cases = [
         ("kakao", ANDROID, "kakaotalk://", None, true),
-        ("naver", IPHONE, "naversearchapp://", Some("https://apps.apple.com/"), false),
-        ("pass", ANDROID, "passcert://", Some("https://play.google.com/"), false),
+        (
+            "naver",
+            IPHONE,
+            "naversearchapp://",
+            Some("https://apps.apple.com/"),
+            false,
+        ),
+        (
+            "pass",
+            ANDROID,
+            "passcert://",
+            Some("https://play.google.com/"),
+            false,
+        ),
         ("toss", IPHONE, "supertoss://", None, true),
     ];
     // The phone's side: the provider's app, as the simulator serves it.
@@ -138,7 +154,10 @@ async fn every_broker_product_opens_its_app_on_a_phone_and_the_login_completes_o
         assert!(link.starts_with(scheme), "{provider}: {link}");
         let store = attr_of(&wait.body, "mj-app-market", "href");
         match market {
-            Some(m) => assert!(store.as_deref().is_some_and(|s| s.starts_with(m)), "{provider}: {store:?}"),
+            Some(m) => assert!(
+                store.as_deref().is_some_and(|s| s.starts_with(m)),
+                "{provider}: {store:?}"
+            ),
             None => assert_eq!(store, None, "{provider}"),
         }
         // Nothing is pushed: well past the simulated citizen's 300 ms the
@@ -153,20 +172,35 @@ async fn every_broker_product_opens_its_app_on_a_phone_and_the_login_completes_o
         assert_eq!(screen.status, 200, "{provider}: {}", screen.body);
         // A link the simulator did not issue opens nothing.
         let forged = http
-            .get(&format!("{}/_app/open?link={}", w.sim_url, encode(&format!("{link}0"))))
+            .get(&format!(
+                "{}/_app/open?link={}",
+                w.sim_url,
+                encode(&format!("{link}0"))
+            ))
             .await;
         assert_eq!(forged.status, 404, "{provider}");
         let approved = http
-            .post(&format!("{}/_app/approve", w.sim_url), &[("link", link.as_str())])
+            .post(
+                &format!("{}/_app/approve", w.sim_url),
+                &[("link", link.as_str())],
+            )
             .await;
         if returns {
             // The app opens the waiting page it was given, on the gateway.
             assert_eq!(approved.status, 303, "{provider}: {}", approved.body);
-            assert_eq!(approved.location.as_deref(), Some(wait_url.as_str()), "{provider}");
+            assert_eq!(
+                approved.location.as_deref(),
+                Some(wait_url.as_str()),
+                "{provider}"
+            );
             assert!(wait.body.contains("mj-steps"));
         } else {
             assert_eq!(approved.status, 200, "{provider}");
-            assert!(approved.body.contains("id=\"done\""), "{provider}: {}", approved.body);
+            assert!(
+                approved.body.contains("id=\"done\""),
+                "{provider}: {}",
+                approved.body
+            );
         }
         // Back on the waiting page (by the app or by hand): it moves on.
         let claims = finish(&mut b, &base).await;
@@ -192,5 +226,9 @@ async fn a_citizen_on_a_phone_may_still_choose_the_push() {
     let r = submit(&mut d, &base, &form, "kakao", &[("reach", "app")]).await;
     assert_eq!(r.status, 303, "{}", r.body);
     let wait = d.get(&r.location.unwrap()).await;
-    assert!(attr_of(&wait.body, "mj-app-open", "href").is_some(), "{}", wait.body);
+    assert!(
+        attr_of(&wait.body, "mj-app-open", "href").is_some(),
+        "{}",
+        wait.body
+    );
 }

@@ -125,13 +125,7 @@ fn a_citizen_signs_a_document_on_the_demo_site_in_a_real_browser() {
         &GatewayOpts {
             port: Some(port),
             site_redirect: "http://127.0.0.1:9/cb".into(),
-            extra: format!(
-                "\n[sites.demo]\nname = \"데모 민원 사이트\"\nname_en = \"Demo public service\"\npolicy = \"standard\"\n\
-                 [sites.demo.oidc]\nclient_id = \"demo-site\"\nclient_secret = {{ value = \"demo-only-client-secret-0123\" }}\n\
-                 redirect_uris = [\"{url}/demo/callback\", \"{url}/demo/signed\"]\n\
-                 post_logout_redirect_uris = [\"{url}/demo\"]\n\
-                 \n[demo]\nsite = \"demo\"\n\n[signing]\naudit_log = \"audit.log\"\n"
-            ),
+            extra: signing_demo_site(&url),
             ..GatewayOpts::default()
         },
     );
@@ -161,6 +155,18 @@ fn a_citizen_signs_a_document_on_the_demo_site_in_a_real_browser() {
         .filter(|l| l.contains("\"event\":\"signature.completed\""))
         .count();
     assert_eq!(signed, 2, "{audit}");
+}
+
+/// A demo site of its own, registered with `/demo/signed`, and signing on
+/// (the demo's `town` site cannot sign).
+fn signing_demo_site(url: &str) -> String {
+    format!(
+        "\n[sites.demo]\nname = \"데모 민원 사이트\"\nname_en = \"Demo public service\"\npolicy = \"standard\"\n\
+         [sites.demo.oidc]\nclient_id = \"demo-site\"\nclient_secret = {{ value = \"demo-only-client-secret-0123\" }}\n\
+         redirect_uris = [\"{url}/demo/callback\", \"{url}/demo/signed\"]\n\
+         post_logout_redirect_uris = [\"{url}/demo\"]\n\
+         \n[demo]\nsite = \"demo\"\n\n[signing]\naudit_log = \"audit.log\"\n"
+    )
 }
 
 /// The chooser with one provider not answering (its circuit opened after a
@@ -337,6 +343,67 @@ fn a_cross_site_post_logout_ends_the_gateway_session_in_a_real_browser() {
 /// by the QR code (no push server): the waiting page shows the wallet's QR
 /// code (in the screenshot, square, inside the screen, named for screen
 /// readers); the test reads it from the page as a camera would and hands it
+/// Every citizen page (chooser, form, waiting for a push, an app and a
+/// wallet, done, the errors, the signing review, logout, the kiosk's code
+/// page) in Korean and English at 360 px and 1280 px: a screenshot each, and
+/// axe-core's WCAG 2.2 AA rules finding nothing on any of them. The
+/// screenshots go to target/screenshots, or to `MUNJIGI_SCREENSHOTS` (how
+/// `./deploy/screenshots` refreshes docs/screenshots).
+#[test]
+fn every_citizen_page_passes_axe_in_both_languages_at_phone_and_desktop_widths() {
+    let dir = TempDir::new("browser-pages");
+    let (_sim, sim_url) = start_simulator(
+        dir.path(),
+        &SimOpts {
+            approve_after_ms: 1500,
+            ..SimOpts::default()
+        },
+    );
+    let port = free_port();
+    let gw = start_gateway(
+        dir.path(),
+        &sim_url,
+        &GatewayOpts {
+            port: Some(port),
+            site_redirect: "http://127.0.0.1:9/cb".into(),
+            extra: format!(
+                "{}{}",
+                signing_demo_site(&format!("http://127.0.0.1:{port}")),
+                openid4vp_toml()
+            ),
+            ..GatewayOpts::default()
+        },
+    );
+    let out = std::env::var_os("MUNJIGI_SCREENSHOTS").map_or_else(
+        || repo_root().join("target/screenshots"),
+        std::path::PathBuf::from,
+    );
+    let run = Command::new("node")
+        .arg(repo_root().join("tests/browser/pages.mjs"))
+        .arg(&gw.url)
+        .arg(&out)
+        .output()
+        .expect("node");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        run.status.success() && stdout.contains("OK:"),
+        "the pages:\n{stdout}\n{stderr}\ngateway:\n{}",
+        gw.proc.drain().join("\n")
+    );
+    let pngs = std::fs::read_dir(&out)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "png")
+        })
+        .count();
+    assert!(pngs >= 60, "{pngs} screenshots in {}", out.display());
+}
+
 /// App-to-app on a 360 px phone browser: chooser → form → "open the app" →
 /// the simulator's app (the exact link of the button) → back → done, for
 /// Kakao (the app returns to the waiting page) and Naver (the citizen

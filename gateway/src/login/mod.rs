@@ -610,7 +610,14 @@ fn safe_app_link(link: &str) -> bool {
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '+' | '-' | '.'));
     let refused = [
-        "javascript", "data", "vbscript", "file", "blob", "about", "filesystem", "http",
+        "javascript",
+        "data",
+        "vbscript",
+        "file",
+        "blob",
+        "about",
+        "filesystem",
+        "http",
     ];
     well_formed
         && !refused.contains(&scheme.as_str())

@@ -53,7 +53,11 @@ mod tests {
 
     fn ua(s: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert("user-agent", s.parse().unwrap_or_else(|_| http::HeaderValue::from_static("")));
+        h.insert(
+            "user-agent",
+            s.parse()
+                .unwrap_or_else(|_| http::HeaderValue::from_static("")),
+        );
         h
     }
 
@@ -78,10 +82,16 @@ mod tests {
     fn client_hints_win_when_they_say_mobile() {
         let mut h = ua("Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36");
         h.insert("sec-ch-ua-mobile", http::HeaderValue::from_static("?1"));
-        h.insert("sec-ch-ua-platform", http::HeaderValue::from_static("\"Android\""));
+        h.insert(
+            "sec-ch-ua-platform",
+            http::HeaderValue::from_static("\"Android\""),
+        );
         assert_eq!(detect(&h), Some(PhoneOs::Android));
         h.insert("sec-ch-ua-mobile", http::HeaderValue::from_static("?0"));
-        h.insert("user-agent", http::HeaderValue::from_static("Mozilla/5.0 (X11; Linux x86_64)"));
+        h.insert(
+            "user-agent",
+            http::HeaderValue::from_static("Mozilla/5.0 (X11; Linux x86_64)"),
+        );
         assert_eq!(detect(&h), None);
     }
 }

@@ -604,7 +604,14 @@ async fn ask(
         tracing::error!(code = "MJ-A01", client = %client.client_id, req = request_id, "backchannel authentication refused: its audit record could not be written");
         return Err(token::unavailable());
     }
-    let started = flow::start(app, &txn, &provider_id, hinted.citizen, munjigi_providers::Reach::Push).await;
+    let started = flow::start(
+        app,
+        &txn,
+        &provider_id,
+        hinted.citizen,
+        munjigi_providers::Reach::Push,
+    )
+    .await;
     let started = match started {
         Ok(t) => t,
         Err(e) => {

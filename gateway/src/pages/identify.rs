@@ -155,9 +155,8 @@ pub fn identify(v: &IdentifyView<'_>) -> Result<String, PageError> {
         .chain(consent_error.map(|e| (Field::Consent.id(), e)))
         .collect::<Vec<_>>();
     let chosen = v.app.as_ref().map_or("", |a| a.carrier);
-    let carriers = [("SKT", "SKT"), ("KT", "KT"), ("LGU", "LG U+")].map(|(value, label)| {
-        (value, label, value == chosen)
-    });
+    let carriers = [("SKT", "SKT"), ("KT", "KT"), ("LGU", "LG U+")]
+        .map(|(value, label)| (value, label, value == chosen));
     let signing = !v.documents.is_empty();
     let heading = if signing {
         (t.sign_title)(provider)

@@ -412,12 +412,18 @@ fn identify_asks_where_to_approve_only_where_the_provider_can_open_its_app() {
             ..identify_view(lang, "s", &errors)
         };
         let html = identify(&v).unwrap();
-        assert!(html.contains("id=\"reach-app\" name=\"reach\" type=\"radio\" value=\"app\" checked"), "{html}");
+        assert!(
+            html.contains("id=\"reach-app\" name=\"reach\" type=\"radio\" value=\"app\" checked"),
+            "{html}"
+        );
         assert!(!html.contains("value=\"push\" checked"), "{html}");
         assert!(html.contains("<option value=\"KT\" selected>"), "{html}");
         // The carrier error is summarised and tied to its field.
         assert!(html.contains("href=\"#carrier\""), "{html}");
-        assert!(html.contains("aria-describedby=\"carrier-hint carrier-error\""), "{html}");
+        assert!(
+            html.contains("aria-describedby=\"carrier-hint carrier-error\""),
+            "{html}"
+        );
         let push = IdentifyView {
             app: Some(crate::pages::AppChoice {
                 here: false,
@@ -621,11 +627,17 @@ fn waiting_offers_the_app_and_says_how_the_citizen_comes_back() {
             ..waiting_view(lang, "s")
         };
         let html = waiting(&manual).unwrap();
-        assert!(html.contains("id=\"mj-app-open\" href=\"passcert://identity?receiptID=1&#38;x=2\""), "{html}");
+        assert!(
+            html.contains("id=\"mj-app-open\" href=\"passcert://identity?receiptID=1&#38;x=2\""),
+            "{html}"
+        );
         assert!(html.contains("id=\"mj-app-market\""), "{html}");
         let t = crate::pages::Frame::texts(lang);
         assert!(html.contains(t.app_step_back_manual), "{html}");
-        assert!(!html.contains("mj-details"), "a push's advice on an app-to-app page: {html}");
+        assert!(
+            !html.contains("mj-details"),
+            "a push's advice on an app-to-app page: {html}"
+        );
         let auto = WaitingView {
             app_link: "kakaotalk://x",
             app_returns: true,

@@ -172,7 +172,10 @@ pub enum Source {
 impl Source {
     /// Sources that exist only for an app-to-app start.
     pub fn is_app_to_app(self) -> bool {
-        matches!(self, Source::AppToApp | Source::DeviceOs | Source::ReturnUrl)
+        matches!(
+            self,
+            Source::AppToApp | Source::DeviceOs | Source::ReturnUrl
+        )
     }
 }
 
@@ -548,7 +551,11 @@ impl Description {
         if let Some(p) = &self.start.app_scheme {
             c.path("start.app_scheme", p);
         }
-        let asks_app = self.start.request.iter().any(|f| f.from == Source::AppToApp);
+        let asks_app = self
+            .start
+            .request
+            .iter()
+            .any(|f| f.from == Source::AppToApp);
         // Without `app_to_app` the provider is taken to answer a link with
         // every request (and to push as well).
         if asks_app && self.start.app_scheme.is_none() {

@@ -28,7 +28,13 @@ type Reply = Response<Full<Bytes>>;
 impl Simulator {
     /// `GET /_app/open?link=…` (the app's screen) and `POST /_app/approve`
     /// (its button, form field `link`).
-    pub(crate) fn app_handle(&self, method: &Method, path: &str, query: &str, body: &[u8]) -> Reply {
+    pub(crate) fn app_handle(
+        &self,
+        method: &Method,
+        path: &str,
+        query: &str,
+        body: &[u8],
+    ) -> Reply {
         let link = |raw: &[u8]| {
             url::form_urlencoded::parse(raw)
                 .find(|(k, _)| k == "link")
@@ -37,11 +43,19 @@ impl Simulator {
         match (method, path.strip_prefix(PREFIX)) {
             (&Method::GET, Some("open")) => match link(query.as_bytes()) {
                 Some(l) => self.app_screen(&l),
-                None => page(StatusCode::BAD_REQUEST, "No link", "<p>No <code>link</code>.</p>"),
+                None => page(
+                    StatusCode::BAD_REQUEST,
+                    "No link",
+                    "<p>No <code>link</code>.</p>",
+                ),
             },
             (&Method::POST, Some("approve")) => match link(body) {
                 Some(l) => self.app_approve(&l),
-                None => page(StatusCode::BAD_REQUEST, "No link", "<p>No <code>link</code>.</p>"),
+                None => page(
+                    StatusCode::BAD_REQUEST,
+                    "No link",
+                    "<p>No <code>link</code>.</p>",
+                ),
             },
             _ => page(StatusCode::NOT_FOUND, "Not found", "<p>Not found.</p>"),
         }
@@ -53,9 +67,8 @@ impl Simulator {
         let id = receipt_of(link)?;
         let st = self.state.lock().ok()?;
         let r = st.receipts.get(&id)?;
-        (r.app_use && r.scheme.as_deref() == Some(link)).then(|| {
-            (id.clone(), r.product.display_name(), r.title.clone())
-        })
+        (r.app_use && r.scheme.as_deref() == Some(link))
+            .then(|| (id.clone(), r.product.display_name(), r.title.clone()))
     }
 
     fn app_screen(&self, link: &str) -> Reply {
@@ -88,7 +101,11 @@ impl Simulator {
                 return unknown();
             };
             if now >= r.expires_at_ms() {
-                return page(StatusCode::GONE, product, "<p>이 요청은 만료되었습니다. / This request has expired.</p>");
+                return page(
+                    StatusCode::GONE,
+                    product,
+                    "<p>이 요청은 만료되었습니다. / This request has expired.</p>",
+                );
             }
             r.app_acted_at_ms.get_or_insert(now);
             r.return_url.clone()

@@ -751,7 +751,9 @@ pub(crate) fn check_app_to_app(
     req: &IdentityRequest,
 ) -> Result<Option<String>, BrokerCode> {
     if !req.app_use_yn {
-        return if req.device_os_type.is_some() || req.telco_type.is_some() || req.return_url.is_some()
+        return if req.device_os_type.is_some()
+            || req.telco_type.is_some()
+            || req.return_url.is_some()
         {
             Err(BrokerCode::BadAppToApp)
         } else {
@@ -891,17 +893,41 @@ mod tests {
         // A push carries none of the app-to-app fields.
         assert_eq!(check(Kakao, serde_json::json!({})), Ok(None));
         assert_eq!(check(Pass, serde_json::json!({"telcoType": "SKT"})), bad);
-        assert_eq!(check(Kakao, serde_json::json!({"returnURL": "https://x"})), bad);
+        assert_eq!(
+            check(Kakao, serde_json::json!({"returnURL": "https://x"})),
+            bad
+        );
         // Kakao and Toss: a web return, no OS.
         for p in [Kakao, Toss] {
-            assert_eq!(check(p, serde_json::json!({"appUseYN": true, "returnURL": "https://gw/wait"})), Ok(None));
-            assert_eq!(check(p, serde_json::json!({"appUseYN": true, "deviceOSType": "IOS"})), bad);
+            assert_eq!(
+                check(
+                    p,
+                    serde_json::json!({"appUseYN": true, "returnURL": "https://gw/wait"})
+                ),
+                Ok(None)
+            );
+            assert_eq!(
+                check(
+                    p,
+                    serde_json::json!({"appUseYN": true, "deviceOSType": "IOS"})
+                ),
+                bad
+            );
         }
         // Naver: the OS, and an app scheme only as the return.
         assert_eq!(check(Naver, serde_json::json!({"appUseYN": true})), bad);
-        assert_eq!(check(Naver, serde_json::json!({"appUseYN": true, "deviceOSType": "ios"})), bad);
         assert_eq!(
-            check(Naver, serde_json::json!({"appUseYN": true, "deviceOSType": "ANDROID", "returnURL": "https://gw/wait"})),
+            check(
+                Naver,
+                serde_json::json!({"appUseYN": true, "deviceOSType": "ios"})
+            ),
+            bad
+        );
+        assert_eq!(
+            check(
+                Naver,
+                serde_json::json!({"appUseYN": true, "deviceOSType": "ANDROID", "returnURL": "https://gw/wait"})
+            ),
             bad
         );
         assert!(matches!(
@@ -909,13 +935,25 @@ mod tests {
             Ok(Some(u)) if u.starts_with("https://apps.apple.com/")
         ));
         // PASS: the OS and the carrier, and no return at all.
-        assert_eq!(check(Pass, serde_json::json!({"appUseYN": true, "deviceOSType": "ANDROID"})), bad);
         assert_eq!(
-            check(Pass, serde_json::json!({"appUseYN": true, "deviceOSType": "ANDROID", "telcoType": "SKM"})),
+            check(
+                Pass,
+                serde_json::json!({"appUseYN": true, "deviceOSType": "ANDROID"})
+            ),
             bad
         );
         assert_eq!(
-            check(Pass, serde_json::json!({"appUseYN": true, "deviceOSType": "ANDROID", "telcoType": "KT", "returnURL": "a://b"})),
+            check(
+                Pass,
+                serde_json::json!({"appUseYN": true, "deviceOSType": "ANDROID", "telcoType": "SKM"})
+            ),
+            bad
+        );
+        assert_eq!(
+            check(
+                Pass,
+                serde_json::json!({"appUseYN": true, "deviceOSType": "ANDROID", "telcoType": "KT", "returnURL": "a://b"})
+            ),
             bad
         );
         assert!(matches!(
