@@ -39,6 +39,10 @@ pub enum GatewayError {
     LoginGone,
     #[error("login transaction belongs to another browser")]
     WrongBrowser,
+    /// The waiting page of an app-to-app login opened by another browser:
+    /// the provider's app returned to the browser it chose.
+    #[error("app-to-app login returned to another browser")]
+    ReturnedElsewhere,
     #[error("CSRF token missing or wrong")]
     Csrf,
     #[error("too many attempts in one login")]
@@ -262,6 +266,7 @@ pub fn rescue_of(e: &GatewayError) -> Rescue {
         G::InvalidRedirect => r(S::BAD_REQUEST, Problem::InvalidRedirect, Warn, "MJ-R06"),
         G::LoginGone => r(S::NOT_FOUND, Problem::SessionExpired, Info, "MJ-T01"),
         G::WrongBrowser => r(S::FORBIDDEN, Problem::SessionExpired, Warn, "MJ-T02"),
+        G::ReturnedElsewhere => r(S::OK, Problem::ReturnedElsewhere, Info, "MJ-T07"),
         G::Csrf => r(S::FORBIDDEN, Problem::SessionExpired, Warn, "MJ-T03"),
         G::TooManyAttempts => r(
             S::TOO_MANY_REQUESTS,
@@ -586,6 +591,7 @@ mod tests {
             GatewayError::InvalidRedirect,
             GatewayError::LoginGone,
             GatewayError::WrongBrowser,
+            GatewayError::ReturnedElsewhere,
             GatewayError::Csrf,
             GatewayError::TooManyAttempts,
             GatewayError::Store(StoreError::Unavailable("x".into())),
@@ -724,6 +730,7 @@ mod tests {
             | G::InvalidRedirect
             | G::LoginGone
             | G::WrongBrowser
+            | G::ReturnedElsewhere
             | G::Csrf
             | G::TooManyAttempts
             | G::Provider(_)

@@ -154,7 +154,10 @@
     xhr.open('GET', statusUrl, true);
     xhr.setRequestHeader('Accept', 'application/json');
     xhr.timeout = REQUEST_TIMEOUT_MS;
+    /* Only the latest request speaks: one aborted on the citizen's return
+       must not clear the flag of its successor or schedule a second poll. */
     xhr.onload = function () {
+      if (xhr !== current) { return; }
       inFlight = false;
       if (xhr.status === 200) {
         var body = null;
@@ -171,9 +174,9 @@
         failed();
       }
     };
-    xhr.onerror = function () { inFlight = false; failed(); };
-    xhr.ontimeout = function () { inFlight = false; failed(); };
-    xhr.onabort = function () { inFlight = false; };
+    xhr.onerror = function () { if (xhr === current) { inFlight = false; failed(); } };
+    xhr.ontimeout = function () { if (xhr === current) { inFlight = false; failed(); } };
+    xhr.onabort = function () { if (xhr === current) { inFlight = false; } };
     xhr.send();
   }
 
@@ -187,7 +190,11 @@
     }
     /* A long poll held while the page was hidden may have been frozen with
        it (a phone suspends background tabs): ask afresh. */
-    if (inFlight && current) { current.abort(); }
+    if (inFlight && current) {
+      var stale = current;
+      current = null;
+      stale.abort();
+    }
     inFlight = false;
     poll();
   }

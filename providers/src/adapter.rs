@@ -22,8 +22,9 @@ pub struct Challenge {
     /// How long the citizen has, in seconds (the adapter clamps to the provider's max).
     pub ttl_secs: u32,
     /// How the request reaches the citizen's app (a push, or app-to-app from
-    /// a browser on the same phone).
-    #[serde(default)]
+    /// a browser on the same phone). Left out of a stored push request, so
+    /// that a replica of the previous version reads and writes it unchanged.
+    #[serde(default, skip_serializing_if = "Reach::is_push")]
     pub reach: Reach,
 }
 
@@ -37,6 +38,73 @@ pub enum Reach {
     /// The browser runs on the phone that holds the app: the provider hands
     /// back a link that opens its app (app-to-app), and no push is sent.
     App(AppToApp),
+}
+
+impl Reach {
+    pub fn is_push(&self) -> bool {
+        matches!(self, Reach::Push)
+    }
+}
+
+/// Longest app or store link kept with a request.
+const MAX_LINK_LEN: usize = 2048;
+
+/// Whether a link a provider handed back may be shown to the citizen as
+/// "open the app": an app's own scheme, an Android `intent:` that names no
+/// fallback page or component, or an `https:` universal link; never a scheme
+/// that runs or reads something in the browser or the desktop (`javascript:`,
+/// `data:`, `file:`, `ms-msdt:` …), and nothing long or with whitespace.
+/// Checked by the adapters (a bad link fails the start) and again by the page.
+pub fn app_link_is_safe(link: &str) -> bool {
+    let Some((scheme, rest)) = link.split_once(':') else {
+        return false;
+    };
+    let well_formed = scheme.starts_with(|c: char| c.is_ascii_lowercase())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '+' | '-' | '.'));
+    // Browser and operating-system schemes, not an app's.
+    const REFUSED: [&str; 18] = [
+        "javascript",
+        "data",
+        "vbscript",
+        "file",
+        "blob",
+        "about",
+        "filesystem",
+        "http",
+        "ftp",
+        "ws",
+        "wss",
+        "sms",
+        "smsto",
+        "tel",
+        "mailto",
+        "chrome",
+        "view-source",
+        "jar",
+    ];
+    let os_handler = scheme.starts_with("ms-")
+        || ["search-ms", "search", "shell", "res", "mk", "its", "mhtml"].contains(&scheme);
+    let intent_ok = scheme != "intent"
+        || !["browser_fallback_url", "component=", "SEL;", "selector"]
+            .iter()
+            .any(|bad| rest.contains(bad));
+    well_formed
+        && !REFUSED.contains(&scheme)
+        && !os_handler
+        && intent_ok
+        && (scheme != "https" || rest.starts_with("//"))
+        && plain_link(link)
+}
+
+/// Whether a store link may be shown ("no app yet? install it"): https only.
+pub fn market_link_is_safe(link: &str) -> bool {
+    link.starts_with("https://") && plain_link(link)
+}
+
+fn plain_link(link: &str) -> bool {
+    link.len() <= MAX_LINK_LEN && !link.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// What an app-to-app request tells the provider about the phone.
@@ -201,5 +269,54 @@ pub trait Provider: Send + Sync {
     /// [`crate::callback`]).
     fn callbacks(&self) -> Option<&dyn crate::callback::Callbacks> {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{app_link_is_safe, market_link_is_safe};
+
+    #[test]
+    fn only_app_schemes_and_https_links_open_an_app() {
+        for ok in [
+            "kakaotalk://kakaopay/cert/sign?tx_id=1",
+            "passcert://identity?receiptID=1",
+            "supertoss://cert?x=1",
+            "intent://cert#Intent;scheme=naversearchapp;package=com.nhn.android.search;end",
+            "https://cert.example/app?tx=1",
+        ] {
+            assert!(app_link_is_safe(ok), "{ok}");
+        }
+        let long = format!("kakaotalk://{}", "a".repeat(2100));
+        for bad in [
+            "javascript:alert(1)",
+            "JavaScript:alert(1)",
+            "data:text/html,<script>",
+            "vbscript:x",
+            "file:///etc/passwd",
+            "blob:https://x/1",
+            "http://cert.example/app",
+            "https:evil",
+            "sms:+8210",
+            "tel:112",
+            "mailto:a@b",
+            "ms-msdt:/id",
+            "search-ms:query=x",
+            "intent://x#Intent;scheme=a;S.browser_fallback_url=https%3A%2F%2Fevil;end",
+            "intent://x#Intent;component=com.evil/.A;end",
+            "kakaotalk://x y",
+            "kakaotalk://x\n",
+            "1abc://x",
+            "no-scheme",
+            " kakaotalk://x",
+            long.as_str(),
+        ] {
+            assert!(!app_link_is_safe(bad), "{bad}");
+        }
+        assert!(market_link_is_safe(
+            "https://play.google.com/store/apps/details?id=a"
+        ));
+        assert!(!market_link_is_safe("http://play.google.com/x"));
+        assert!(!market_link_is_safe("javascript:x"));
     }
 }

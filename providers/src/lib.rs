@@ -40,8 +40,8 @@ pub mod trace;
 pub mod url_rule;
 
 pub use adapter::{
-    AppToApp, AppToAppSupport, Carrier, Challenge, Pending, PhoneOs, Provider, Reach, Status,
-    Verified,
+    app_link_is_safe, market_link_is_safe, AppToApp, AppToAppSupport, Carrier, Challenge, Pending,
+    PhoneOs, Provider, Reach, Status, Verified,
 };
 pub use error::ProviderError;
 // The shared values live in `munjigi-model` (so `policy` need not compile this

@@ -2,7 +2,7 @@
 //! provider's app opens the app from the waiting page instead of waiting for
 //! a push, and the login completes when they come back (by the app's return
 //! to the waiting page for Kakao and Toss, by switching back for Naver and
-//! PASS). Each broker product's rules are the simulator's to enforce (Naver
+//! PASS and Toss direct). Each broker product's rules are the simulator's to enforce (Naver
 //! and PASS need the OS, PASS the carrier, only Kakao and Toss take a web
 //! return); the simulator's app opens exactly the link it issued, and
 //! nothing happens to an app-to-app request before the app is opened.
@@ -96,8 +96,13 @@ async fn every_broker_product_opens_its_app_on_a_phone_and_the_login_completes_o
         );
         let r = submit(&mut b, &base, &form, "kakao", &[("reach", "push")]).await;
         assert_eq!(r.status, 303, "{}", r.body);
-        let wait = b.get(&r.location.unwrap()).await;
+        let wait_url = r.location.unwrap();
+        let wait = b.get(&wait_url).await;
         assert!(!wait.body.contains("mj-app-open"), "{}", wait.body);
+        // A pushed login's page in another browser stays refused.
+        let other = browser(DESKTOP).get(&wait_url).await;
+        assert_eq!(other.status, 403, "{}", other.body);
+        assert!(other.body.contains("MJ-T02"), "{}", other.body);
         finish(&mut b, &base).await["sub"].clone()
     };
     // product, phone, scheme prefix, store page, app returns by itself
@@ -118,6 +123,9 @@ async fn every_broker_product_opens_its_app_on_a_phone_and_the_login_completes_o
             false,
         ),
         ("toss", IPHONE, "supertoss://", None, true),
+        // Toss direct: the link for the phone's OS, no return address.
+        ("toss-direct", ANDROID, "intent://toss-cert/", None, false),
+        ("toss-direct", IPHONE, "supertoss://toss-cert/", None, false),
     ];
     // The phone's side: the provider's app, as the simulator serves it.
     let mut http = Browser::new(None);
@@ -160,6 +168,12 @@ async fn every_broker_product_opens_its_app_on_a_phone_and_the_login_completes_o
             ),
             None => assert_eq!(store, None, "{provider}"),
         }
+        // The app's return opened in another browser of the phone: it is
+        // sent back to the first one, and the login goes on there.
+        let mut elsewhere = browser(ua);
+        let other = elsewhere.get(&wait_url).await;
+        assert_eq!(other.status, 200, "{provider}: {}", other.body);
+        assert!(other.body.contains("MJ-T07"), "{provider}: {}", other.body);
         // Nothing is pushed: well past the simulated citizen's 300 ms the
         // request is still untouched, until the app is opened.
         let s = b.get(&format!("{base}/status?wait=2")).await.json();

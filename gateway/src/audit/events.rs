@@ -41,6 +41,10 @@ pub enum Event {
         front: &'static str,
         party: String,
         provider: String,
+        /// Started app-to-app (no push: a link opened the app on the
+        /// browser's phone); left out for a push.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        app_to_app: bool,
     },
     /// The login left for its site logged in.
     #[serde(rename = "login.completed")]
@@ -277,7 +281,7 @@ async fn login_record(app: &App, event: Event) -> Result<(), GatewayError> {
 }
 
 /// The provider pushed the login's request (queued, not waited for).
-pub fn login_started(app: &App, txn: &LoginTxn, provider: &ProviderId) {
+pub fn login_started(app: &App, txn: &LoginTxn, provider: &ProviderId, app_to_app: bool) {
     if off(app) {
         return;
     }
@@ -287,6 +291,7 @@ pub fn login_started(app: &App, txn: &LoginTxn, provider: &ProviderId) {
         front: txn.front.kind(),
         party: txn.front.party().to_owned(),
         provider: provider.to_string(),
+        app_to_app,
     });
 }
 

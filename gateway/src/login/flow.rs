@@ -174,8 +174,9 @@ pub async fn start(
     };
     metrics.started(provider_id);
     pending_track(app, &txn.id, txn.attempts + 1, Some(pending.expires_at));
-    crate::audit::login_started(app, txn, provider_id);
-    tracing::info!(txn = %txn.id, provider = %provider_id, elapsed_ms, "request pushed to the citizen's app");
+    let app_to_app = !challenge.reach.is_push();
+    crate::audit::login_started(app, txn, provider_id, app_to_app);
+    tracing::info!(txn = %txn.id, provider = %provider_id, elapsed_ms, app_to_app, "request sent to the citizen's app");
     let attempt = Attempt {
         provider: provider_id.clone(),
         citizen: StoredCitizen::from_citizen(&citizen),

@@ -65,7 +65,20 @@ pub async fn route(
     ctx.site = Some(txn.request.site_id.clone());
     ctx.front = Some(txn.front.kind());
     if !same_browser(app, req.headers(), &txn) {
-        return Err(GatewayError::WrongBrowser);
+        // The provider's app opened its return (this waiting page) in the
+        // phone's default browser, not the one holding the login: send the
+        // citizen back there, changing nothing.
+        let app_return = step == "wait"
+            && txn.state == State::Pending
+            && txn
+                .attempt
+                .as_ref()
+                .is_some_and(|a| !a.challenge.reach.is_push());
+        return Err(if app_return {
+            GatewayError::ReturnedElsewhere
+        } else {
+            GatewayError::WrongBrowser
+        });
     }
     match (req.method().clone(), step) {
         (Method::GET, "") => chooser(app, &txn, req.headers(), ctx),
@@ -556,13 +569,13 @@ async fn wait(app: &App, txn: LoginTxn, ctx: &Ctx) -> Result<Response, GatewayEr
                 .pending
                 .app_scheme
                 .as_deref()
-                .filter(|l| app_mode && safe_app_link(l))
+                .filter(|l| app_mode && munjigi_providers::app_link_is_safe(l))
                 .unwrap_or_default();
             let market_link = attempt
                 .pending
                 .market_url
                 .as_deref()
-                .filter(|u| !app_link.is_empty() && u.starts_with("https://") && plain(u))
+                .filter(|u| !app_link.is_empty() && munjigi_providers::market_link_is_safe(u))
                 .unwrap_or_default();
             let app_returns = app
                 .providers
@@ -595,40 +608,6 @@ async fn wait(app: &App, txn: LoginTxn, ctx: &Ctx) -> Result<Response, GatewayEr
             Ok(respond::html(StatusCode::OK, body))
         }
     }
-}
-
-/// A link a provider handed back for its app that the waiting page may show:
-/// an app scheme or an https universal link, never a scheme that runs or
-/// reads something in the browser (`javascript:`, `data:` …).
-fn safe_app_link(link: &str) -> bool {
-    let Some((scheme, rest)) = link.split_once(':') else {
-        return false;
-    };
-    let scheme = scheme.to_ascii_lowercase();
-    let well_formed = scheme.starts_with(|c: char| c.is_ascii_lowercase())
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '+' | '-' | '.'));
-    let refused = [
-        "javascript",
-        "data",
-        "vbscript",
-        "file",
-        "blob",
-        "about",
-        "filesystem",
-        "http",
-    ];
-    well_formed
-        && !refused.contains(&scheme.as_str())
-        && (scheme != "https" || rest.starts_with("//"))
-        && link.len() <= 2048
-        && plain(link)
-}
-
-/// No whitespace or control characters.
-fn plain(s: &str) -> bool {
-    !s.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// JSON status for the waiting page's script, held open until something changes.
@@ -749,39 +728,4 @@ async fn cancel(
 /// status, the route's page, a declined signature).
 async fn abort(app: &App, txn: LoginTxn, ctx: &Ctx) -> Result<Response, GatewayError> {
     ends::back_to_site(app, txn, ctx).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::safe_app_link;
-
-    #[test]
-    fn only_app_schemes_and_https_links_open_an_app() {
-        for ok in [
-            "kakaotalk://kakaopay/cert/sign?tx_id=1",
-            "passcert://identity?receiptID=1",
-            "supertoss://cert?x=1",
-            "intent://cert#Intent;scheme=naversearchapp;package=com.nhn.android.search;end",
-            "https://cert.example/app?tx=1",
-        ] {
-            assert!(safe_app_link(ok), "{ok}");
-        }
-        for bad in [
-            "javascript:alert(1)",
-            "JavaScript:alert(1)",
-            "data:text/html,<script>",
-            "vbscript:x",
-            "file:///etc/passwd",
-            "blob:https://x/1",
-            "http://cert.example/app",
-            "https:evil",
-            "kakaotalk://x y",
-            "kakaotalk://x\n",
-            "1abc://x",
-            "no-scheme",
-            " kakaotalk://x",
-        ] {
-            assert!(!safe_app_link(bad), "{bad}");
-        }
-    }
 }

@@ -47,6 +47,9 @@ pub enum Problem {
     /// Another tab or window of this browser moved the login on first (a
     /// double submit, two tabs): nothing is lost, the login goes on there.
     ChangedElsewhere,
+    /// An app-to-app login's app opened its return page in another browser
+    /// than the one holding the login.
+    ReturnedElsewhere,
     Internal,
 }
 
@@ -71,6 +74,7 @@ impl Problem {
             Problem::ProviderBusy => &t.provider_busy,
             Problem::TryLater => &t.try_later,
             Problem::ChangedElsewhere => &t.changed_elsewhere,
+            Problem::ReturnedElsewhere => &t.returned_elsewhere,
             Problem::Internal => &t.internal,
         }
     }

@@ -82,6 +82,7 @@ pub(super) struct Text {
     pub reach_legend: &'static str,
     pub reach_here: fn(&str) -> String,
     pub reach_push: &'static str,
+    pub reach_hint: &'static str,
     pub carrier_label: &'static str,
     pub carrier_hint: &'static str,
     pub carrier_none: &'static str,
@@ -151,6 +152,7 @@ pub(super) struct Text {
     pub provider_busy: ProblemText,
     pub try_later: ProblemText,
     pub changed_elsewhere: ProblemText,
+    pub returned_elsewhere: ProblemText,
     pub internal: ProblemText,
 
     // Logged out.
@@ -330,6 +332,7 @@ const KO: Text = Text {
     reach_legend: "어디에서 승인할까요?",
     reach_here: |provider| format!("이 휴대폰의 {provider} 앱에서 (앱이 바로 열립니다)"),
     reach_push: "알림으로 받기 (다른 기기의 앱도 됩니다)",
+    reach_hint: "앱은 인증서 앱이 설치된 이 휴대폰에서만 고르세요.",
     carrier_label: "통신사",
     carrier_hint: "이 휴대폰에서 앱을 열 때만 필요합니다. 알뜰폰은 빌려 쓰는 통신망의 통신사를 고르세요.",
     carrier_none: "선택하세요",
@@ -464,6 +467,11 @@ const KO: Text = Text {
         title: "다른 창에서 로그인이 진행되었습니다",
         what: "같은 로그인이 다른 탭이나 창에서 먼저 진행되어 이 요청은 처리하지 않았습니다. 입력하신 내용은 그대로 남아 있습니다.",
         next: "아래 ‘다시 시도’를 누르면 로그인의 현재 단계로 돌아갑니다.",
+    },
+    returned_elsewhere: ProblemText {
+        title: "로그인을 시작한 브라우저로 돌아가세요",
+        what: "인증서 앱이 로그인을 시작한 브라우저가 아닌 다른 브라우저를 열었습니다. 로그인은 처음 시작한 브라우저에서 이어집니다.",
+        next: "그 브라우저로 돌아가면 화면이 저절로 다음 단계로 넘어갑니다. 직접 시작하지 않은 로그인이라면 아무것도 하지 마세요.",
     },
     internal: ProblemText {
         title: "일시적인 오류가 발생했습니다",
@@ -634,6 +642,7 @@ const EN: Text = Text {
     reach_legend: "Where will you approve?",
     reach_here: |provider| format!("In the {provider} app on this phone (opens it directly)"),
     reach_push: "By notification (the app may be on another device)",
+    reach_hint: "Choose the app only on the phone that holds your certificate app.",
     carrier_label: "Mobile carrier",
     carrier_hint: "Needed only to open the app on this phone. On a budget (MVNO) plan, choose the network your plan uses.",
     carrier_none: "Choose",
@@ -768,6 +777,11 @@ const EN: Text = Text {
         title: "This login moved on in another window",
         what: "The same login was changed in another tab or window first, so this request was not applied. Nothing was lost.",
         next: "“Try again” below takes you to the login's current step.",
+    },
+    returned_elsewhere: ProblemText {
+        title: "Go back to the browser where you started",
+        what: "The certificate app opened another browser than the one where this login started. The login goes on in that first browser.",
+        next: "Switch back to it: the page there moves on by itself. If you did not start this login yourself, do nothing.",
     },
     internal: ProblemText {
         title: "Something went wrong",

@@ -695,9 +695,13 @@ impl Provider for BarocertAdapter {
         }
         let app = req.app_use_yn;
         let app_scheme = receipt.scheme.filter(|s| !s.trim().is_empty());
-        if app && app_scheme.is_none() {
+        if app
+            && !app_scheme
+                .as_deref()
+                .is_some_and(crate::adapter::app_link_is_safe)
+        {
             return Err(ProviderError::Protocol(
-                "app-to-app request answered without a scheme".into(),
+                "app-to-app request answered without a usable scheme".into(),
             ));
         }
         info!(
@@ -712,7 +716,9 @@ impl Provider for BarocertAdapter {
             started_at,
             expires_at: started_at + u64::from(ttl),
             app_scheme: app_scheme.filter(|_| app),
-            market_url: receipt.market_url.filter(|_| app),
+            market_url: receipt
+                .market_url
+                .filter(|u| app && crate::adapter::market_link_is_safe(u)),
             qr: None,
         })
     }

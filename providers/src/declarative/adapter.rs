@@ -652,9 +652,13 @@ impl Provider for DeclarativeAdapter {
             .as_deref()
             .and_then(|p| json::get_text(&v, p))
             .filter(|u| !u.is_empty() && !u.chars().any(char::is_control));
-        if app && app_scheme.is_none() {
+        if app
+            && !app_scheme
+                .as_deref()
+                .is_some_and(crate::adapter::app_link_is_safe)
+        {
             return Err(ProviderError::Protocol(
-                "app-to-app request answered without a link".into(),
+                "app-to-app request answered without a usable link".into(),
             ));
         }
         info!(provider = %self.id, tx = %handle, ttl_secs = ttl, app_to_app = app, "declarative provider request started");

@@ -551,17 +551,13 @@ impl Description {
         if let Some(p) = &self.start.app_scheme {
             c.path("start.app_scheme", p);
         }
-        let asks_app = self
-            .start
-            .request
-            .iter()
-            .any(|f| f.from == Source::AppToApp);
         // Without `app_to_app` the provider is taken to answer a link with
         // every request (and to push as well).
+        let asks_app = self.start.request.iter().any(|f| f.from.is_app_to_app());
         if asks_app && self.start.app_scheme.is_none() {
             c.err(
                 "start.request",
-                "`app_to_app` needs `start.app_scheme`: where the answer carries the link",
+                "`app_to_app`, `device_os` and `return_url` need `start.app_scheme`: where the answer carries the link",
             );
         }
 

@@ -31,7 +31,9 @@ use super::{
     form_encode, valid_tx_id, visible_ascii, TossDirectClientSecret, TossDirectConfig,
     MAX_SIGN_DATA_CHARS, MAX_TTL_SECS, TOKEN_SCOPE,
 };
-use crate::adapter::{Challenge, Pending, Provider, Status, Verified};
+use crate::adapter::{
+    AppToAppSupport, Challenge, Pending, PhoneOs, Provider, Reach, Status, Verified,
+};
 use crate::assertion::{Level, ProviderId};
 use crate::binding::{Rules, SignedResult};
 use crate::cms::{self, TrustAnchors};
@@ -386,6 +388,15 @@ impl Provider for TossDirectAdapter {
         self.level
     }
 
+    /// `triggerType = APP_SCHEME`: the answer carries the links; Toss takes
+    /// no return address, so the citizen switches back.
+    fn app_to_app(&self) -> Option<AppToAppSupport> {
+        Some(AppToAppSupport {
+            needs_carrier: false,
+            returns_to_browser: false,
+        })
+    }
+
     async fn start(&self, who: &Citizen, ask: &Challenge) -> Result<Pending, ProviderError> {
         let started_at = crate::barocert::crypto::now_secs();
         let n = ask.nonce.chars().count();
@@ -403,7 +414,11 @@ impl Provider for TossDirectAdapter {
         let body = to_json(
             &AuthRequest {
                 request_type: "USER_PERSONAL".into(),
-                trigger_type: "PUSH".into(),
+                trigger_type: match ask.reach {
+                    Reach::App(_) => "APP_SCHEME",
+                    Reach::Push => "PUSH",
+                }
+                .into(),
                 session_key: s.session_key().to_owned(),
                 user_name: enc(who.name.expose())?,
                 user_phone: enc(&who.phone.national())?,
@@ -420,12 +435,28 @@ impl Provider for TossDirectAdapter {
         if !valid_tx_id(&ok.tx_id) {
             return Err(ProviderError::Protocol("txId is malformed".into()));
         }
-        info!(provider = %self.id, tx = %ok.tx_id, ttl_secs = ttl, "toss_direct auth requested");
+        // The link for the phone's OS, else the generic scheme.
+        let app_scheme = match &ask.reach {
+            Reach::App(a) => {
+                let own = match a.os {
+                    PhoneOs::Android => ok.android_app_uri,
+                    PhoneOs::Ios => ok.ios_app_uri,
+                };
+                let link = own
+                    .or(ok.app_scheme)
+                    .filter(|l| crate::adapter::app_link_is_safe(l));
+                Some(link.ok_or_else(|| {
+                    ProviderError::Protocol("APP_SCHEME request answered without a link".into())
+                })?)
+            }
+            Reach::Push => None,
+        };
+        info!(provider = %self.id, tx = %ok.tx_id, ttl_secs = ttl, app_to_app = app_scheme.is_some(), "toss_direct auth requested");
         Ok(Pending {
             handle: ok.tx_id,
             started_at,
             expires_at: started_at + u64::from(ttl),
-            app_scheme: None,
+            app_scheme,
             market_url: None,
             qr: None,
         })

@@ -45,7 +45,11 @@
 //! field `expireSeconds` (capped at the broker's Toss limit, 1,800 s), the other
 //! `personalData` names, and the `errorCode` values.
 //!
-//! Not here: document signing, app-scheme triggering, AES-CBC sessions (only for
+//! App-to-app is `triggerType = APP_SCHEME`: the answer's `androidAppUri` or
+//! `iosAppUri` (by the phone's OS), else `appScheme`, opens the Toss app;
+//! there is no return address.
+//!
+//! Not here: document signing, AES-CBC sessions (only for
 //! JDK < 1.8 in the SDK), Toss's certificate-validate call (the gateway checks
 //! the chain itself), per-login state (all in [`Pending`]).
 //!

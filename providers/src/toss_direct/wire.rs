@@ -61,7 +61,8 @@ pub(crate) struct OAuthError {
 pub(crate) struct AuthRequest {
     /// `USER_PERSONAL`: the RP names the person (encrypted fields below).
     pub request_type: String,
-    /// `PUSH`: Toss pushes the request to the app.
+    /// `PUSH`: Toss pushes the request to the app; `APP_SCHEME`: the answer
+    /// carries links that open it from a browser on the same phone.
     pub trigger_type: String,
     pub session_key: String,
     pub user_name: String,
@@ -81,6 +82,13 @@ pub(crate) struct AuthRequestSuccess {
     pub tx_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_dt: Option<String>,
+    /// `APP_SCHEME` requests: the links that open the Toss app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_scheme: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub android_app_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ios_app_uri: Option<String>,
 }
 
 /// `POST …/status`.

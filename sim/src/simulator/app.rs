@@ -12,6 +12,9 @@
 //! back. Until then an app-to-app receipt stays unseen (`Receipt::phase`);
 //! the receipt's scenario still decides whether the citizen approves.
 //!
+//! Toss direct's `APP_SCHEME` requests open here too (`toss_direct::td_app_find`);
+//! Toss takes no return address, so its app always says to switch back.
+//!
 //! Not here: the request's checks (`routes::check_app_to_app`).
 
 use bytes::Bytes;
@@ -72,7 +75,13 @@ impl Simulator {
     }
 
     fn app_screen(&self, link: &str) -> Reply {
-        let Some((_, product, title)) = self.app_receipt(link) else {
+        let found = match self.td_app_find(link) {
+            Some(_) => Some(("Toss".to_owned(), String::new())),
+            None => self
+                .app_receipt(link)
+                .map(|(_, product, title)| (product.to_owned(), title)),
+        };
+        let Some((product, title)) = found else {
             return unknown();
         };
         let body = format!(
@@ -81,18 +90,28 @@ impl Simulator {
              <form method=\"post\" action=\"/_app/approve\">\
              <input type=\"hidden\" name=\"link\" value=\"{link}\">\
              <button type=\"submit\" id=\"approve\">인증하기 / Approve</button></form>",
-            product = esc(product),
+            product = esc(&product),
             title = esc(&title),
             link = esc(link),
         );
-        page(StatusCode::OK, product, &body)
+        page(StatusCode::OK, &product, &body)
     }
 
     fn app_approve(&self, link: &str) -> Reply {
+        let now = munjigi_providers::barocert::crypto::now_ms();
+        if let Some(tx) = self.td_app_find(link) {
+            return match self.td_app_act(&tx, now) {
+                Some(true) => {
+                    tracing::info!(tx = %tx, "simulated app approved an app-to-app request");
+                    switch_back("Toss")
+                }
+                Some(false) => expired("Toss"),
+                None => unknown(),
+            };
+        }
         let Some((id, product, _)) = self.app_receipt(link) else {
             return unknown();
         };
-        let now = munjigi_providers::barocert::crypto::now_ms();
         let return_url = {
             let Ok(mut st) = self.state.lock() else {
                 return page(StatusCode::INTERNAL_SERVER_ERROR, "Error", "<p>Error.</p>");
@@ -117,13 +136,25 @@ impl Simulator {
                 .header(http::header::LOCATION, u)
                 .body(Full::new(Bytes::new()))
                 .unwrap_or_default(),
-            None => page(
-                StatusCode::OK,
-                product,
-                "<p id=\"done\">인증을 마쳤습니다. 브라우저로 돌아가세요. / Done: switch back to your browser.</p>",
-            ),
+            None => switch_back(product),
         }
     }
+}
+
+fn switch_back(product: &str) -> Reply {
+    page(
+        StatusCode::OK,
+        product,
+        "<p id=\"done\">인증을 마쳤습니다. 브라우저로 돌아가세요. / Done: switch back to your browser.</p>",
+    )
+}
+
+fn expired(product: &str) -> Reply {
+    page(
+        StatusCode::GONE,
+        product,
+        "<p>이 요청은 만료되었습니다. / This request has expired.</p>",
+    )
 }
 
 /// The receipt id a simulated scheme carries (`receiptID=` or Kakao's `tx_id=`).

@@ -156,19 +156,15 @@ impl Receipt {
     /// An app-to-app receipt is pushed to nobody: it waits unseen until its
     /// scheme opens the app, and the citizen acts when they approve there.
     pub fn phase(&self, now_ms: u64, approve_after_ms: u64) -> Phase {
-        let expires = self.expires_at_ms();
-        let requested = match (self.app_use, self.app_acted_at_ms) {
-            (false, _) => self.requested_at_ms,
-            (true, Some(acted)) => acted.saturating_sub(approve_after_ms),
-            (true, None) if now_ms >= expires => {
-                return Phase::Expired {
-                    viewed_at_ms: None,
-                    at_ms: expires,
-                }
-            }
-            (true, None) => return Phase::Waiting { viewed_at_ms: None },
-        };
-        phase_at(self.scenario, requested, expires, now_ms, approve_after_ms)
+        let app = self.app_use.then_some(self.app_acted_at_ms);
+        app_phase_at(
+            self.scenario,
+            self.requested_at_ms,
+            app,
+            self.expires_at_ms(),
+            now_ms,
+            approve_after_ms,
+        )
     }
 }
 
@@ -241,6 +237,32 @@ pub(crate) fn phase_at(
             viewed_at_ms: viewed,
         }
     }
+}
+
+/// [`phase_at`] for a request that may be app-to-app: `app` is `None` for
+/// a push, else when the citizen approved in the app its link opened
+/// (`Some(None)`: not yet, and until then nobody has seen it).
+pub(crate) fn app_phase_at(
+    scenario: Scenario,
+    requested_at_ms: u64,
+    app: Option<Option<u64>>,
+    expire_at: u64,
+    now_ms: u64,
+    approve_after_ms: u64,
+) -> Phase {
+    let requested = match app {
+        None => requested_at_ms,
+        // The citizen acts in the app at once: as if asked that long before.
+        Some(Some(acted)) => acted.saturating_sub(approve_after_ms),
+        Some(None) if now_ms >= expire_at => {
+            return Phase::Expired {
+                viewed_at_ms: None,
+                at_ms: expire_at,
+            }
+        }
+        Some(None) => return Phase::Waiting { viewed_at_ms: None },
+    };
+    phase_at(scenario, requested, expire_at, now_ms, approve_after_ms)
 }
 
 impl State {

@@ -9,7 +9,7 @@
 //! `DECRYPTION_FAILED`); people resolved through the shared scenarios (unknown,
 //! mismatch, dormant) with the shared CI derivation, so one person has one CI
 //! whichever way the gateway asks; states `REQUESTED`, `IN_PROGRESS`,
-//! `COMPLETED`, `EXPIRED` from [`phase_at`]; a result readable at most twice,
+//! `COMPLETED`, `EXPIRED` from [`super::state::phase_at`]; a result readable at most twice,
 //! its personal data encrypted under the session sent with the result call.
 //! Results are DER CMS with content attached under this API's own test root.
 //! Every refusal is the `{resultType: FAIL, error{errorCode, reason}}` envelope.
@@ -44,7 +44,7 @@ use subtle::ConstantTimeEq as _;
 use tracing::{debug, info};
 
 use super::people::Subject;
-use super::state::{phase_at, Phase};
+use super::state::{app_phase_at, Phase};
 use super::{Scenario, SimError, Simulator};
 use crate::simulator::wire::toss_direct::{
     AuthRequest, AuthRequestSuccess, Envelope, ErrorBody, OAuthError, PersonalData, ResultRequest,
@@ -102,17 +102,59 @@ struct Tx {
     expires_at_ms: u64,
     signed: Option<Vec<u8>>,
     reads: u32,
+    /// `APP_SCHEME`: `Some(when the citizen approved in the app)`.
+    app: Option<Option<u64>>,
 }
 
 impl Tx {
     fn phase(&self, now_ms: u64, approve_after_ms: u64) -> Phase {
-        phase_at(
+        app_phase_at(
             self.scenario,
             self.requested_at_ms,
+            self.app,
             self.expires_at_ms,
             now_ms,
             approve_after_ms,
         )
+    }
+}
+
+/// The links an `APP_SCHEME` request is answered with: the generic scheme,
+/// Android's intent and iOS's scheme (the simulated app opens any of them).
+fn app_links(tx_id: &str) -> [String; 3] {
+    let path = format!("toss-cert/sign?txId={tx_id}");
+    [
+        format!("supertoss://{path}"),
+        format!("intent://{path}#Intent;scheme=supertoss;package=viva.republica.toss;end"),
+        format!("supertoss://{path}&os=ios"),
+    ]
+}
+
+impl Simulator {
+    /// The app-to-app request one of whose links this is (for the simulated
+    /// app, `app.rs`): its txId.
+    pub(crate) fn td_app_find(&self, link: &str) -> Option<String> {
+        let (_, query) = link.split_once('?')?;
+        let query = query.split('#').next().unwrap_or_default();
+        let id = url::form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == "txId")
+            .map(|(_, v)| v.into_owned())?;
+        let txs = self.toss_direct.txs.lock().ok()?;
+        let t = txs.get(&id)?;
+        (t.app.is_some() && app_links(&id).iter().any(|l| l == link)).then_some(id)
+    }
+
+    /// The citizen approves in the app: `false` once the request expired.
+    pub(crate) fn td_app_act(&self, tx_id: &str, now_ms: u64) -> Option<bool> {
+        let mut txs = self.toss_direct.txs.lock().ok()?;
+        let t = txs.get_mut(tx_id)?;
+        if now_ms >= t.expires_at_ms {
+            return Some(false);
+        }
+        if let Some(acted) = t.app.as_mut() {
+            acted.get_or_insert(now_ms);
+        }
+        Some(true)
     }
 }
 
@@ -488,9 +530,11 @@ impl Simulator {
     /// `POST …/request`: who (encrypted) and what to sign → txId.
     fn td_request(&self, client: usize, body: &[u8]) -> Result<Reply, TossCode> {
         let req: AuthRequest = parse(body)?;
-        if req.request_type != "USER_PERSONAL" || req.trigger_type != "PUSH" {
-            return Err(TossCode::InvalidParameter);
-        }
+        let app = match (req.request_type.as_str(), req.trigger_type.as_str()) {
+            ("USER_PERSONAL", "PUSH") => false,
+            ("USER_PERSONAL", "APP_SCHEME") => true,
+            _ => return Err(TossCode::InvalidParameter),
+        };
         let s = self.td_open(&req.session_key)?;
         let dec = |f: &str| s.decrypt(f).map_err(|_| TossCode::DecryptionFailed);
         let name = dec(&req.user_name)?;
@@ -533,13 +577,18 @@ impl Simulator {
                     .saturating_add(u64::from(req.expire_seconds).saturating_mul(1000)),
                 signed: None,
                 reads: 0,
+                app: app.then_some(None),
             },
         );
         drop(txs);
         info!(tx = %tx_id, scenario = ?scenario, expire_seconds = req.expire_seconds, "simulator (toss direct) accepted an auth request");
+        let [scheme, android, ios] = app_links(&tx_id);
         Ok(success(AuthRequestSuccess {
-            tx_id,
             requested_dt: Some(dt(now_ms)),
+            app_scheme: app.then_some(scheme),
+            android_app_uri: app.then_some(android),
+            ios_app_uri: app.then_some(ios),
+            tx_id,
         }))
     }
 
