@@ -668,6 +668,15 @@ fn waiting_shows_a_wallet_qr_code_only_when_there_is_one() {
             !html.contains("mj-wallet-open"),
             "no same-device link without one"
         );
+        // Nothing was pushed: the steps say to scan, with no advice about
+        // a missing notification.
+        let t = crate::pages::Frame::texts(lang);
+        assert!(
+            html.contains(&(t.wallet_step_open)("모바일 신분증"))
+                || html.contains(&(t.wallet_step_open)("mobile ID")),
+            "{html}"
+        );
+        assert!(!html.contains("mj-details"), "{html}");
         let alt = match lang {
             Lang::Ko => "모바일 신분증 앱으로 촬영할 QR 코드",
             Lang::En => "QR code to scan with your mobile ID app",

@@ -93,6 +93,8 @@ pub(super) struct Text {
     pub app_step_back_auto: &'static str,
     pub app_step_back_manual: &'static str,
     pub app_market: &'static str,
+    /// The waiting page of a wallet's QR code.
+    pub wallet_step_open: fn(&str) -> String,
 
     // Waiting page.
     pub waiting_title: fn(&str) -> String,
@@ -342,6 +344,7 @@ const KO: Text = Text {
     app_step_back_auto: "승인하면 앱이 이 화면으로 돌아오고, 다음 단계로 저절로 넘어갑니다.",
     app_step_back_manual: "승인한 뒤 이 브라우저로 돌아오면 다음 단계로 저절로 넘어갑니다.",
     app_market: "앱이 없나요? 설치하기",
+    wallet_step_open: |provider| format!("{provider} 앱으로 위의 QR 코드를 찍으세요."),
 
     waiting_title: |provider| format!("{provider} 앱에서 인증을 승인해 주세요"),
     waiting_step_open: |provider| format!("휴대폰에서 {provider} 알림을 누르거나 앱을 여세요."),
@@ -652,6 +655,7 @@ const EN: Text = Text {
     app_step_back_auto: "Once you approve, the app brings you back here and this page moves on by itself.",
     app_step_back_manual: "After approving, switch back to this browser: this page then moves on by itself.",
     app_market: "No app yet? Install it",
+    wallet_step_open: |provider| format!("Scan the QR code above with your {provider} app."),
 
     waiting_title: |provider| format!("Approve the request in the {provider} app"),
     waiting_step_open: |provider| format!("On your phone, tap the {provider} notification or open the app."),

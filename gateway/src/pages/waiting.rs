@@ -79,10 +79,12 @@ pub fn waiting(v: &WaitingView<'_>) -> Result<String, PageError> {
         frame,
         v,
         caption: (t.logging_in_to)(v.site_name),
-        step_open: if v.app_link.is_empty() {
-            (t.waiting_step_open)(provider)
-        } else {
+        step_open: if !v.app_link.is_empty() {
             (t.app_step_open)(provider)
+        } else if !v.qr_svg.is_empty() {
+            (t.wallet_step_open)(provider)
+        } else {
+            (t.waiting_step_open)(provider)
         },
         app_open: (t.app_open)(provider),
         countdown: mm_ss(v.expires_in_secs),
