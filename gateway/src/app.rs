@@ -199,10 +199,16 @@ impl App {
             .nth(1)
             .unwrap_or("munjigi")
             .to_owned();
+        let want_ec = config.sites.values().any(|s| {
+            s.saml
+                .as_ref()
+                .is_some_and(|x| x.signature_algorithm == crate::saml::dsig::SigAlg::EcdsaSha256)
+        });
         let saml_keys = crate::saml::keys::SamlKeys::load(
             &config.keys.dir,
             config.keys.generate_missing,
             &saml_host,
+            want_ec,
         )
         .map_err(StartError::Saml)?;
         // Signed once at start, so a key that cannot sign stops the start.

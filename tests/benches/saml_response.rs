@@ -30,6 +30,11 @@
 //! session was not used; wrk counts a 3xx as a success) fails the run, as does
 //! a count of "SAML response issued" log lines short of wrk's count.
 //!
+//! A third SP, `https://bench-sp-ecdsa.example/metadata`, takes ECDSA
+//! (`signature_algorithm = "ecdsa-sha256"`, both signatures with the P-256
+//! key): its cost is reported against the RSA signatures an RSA response
+//! carries, with no budget of its own.
+//!
 //! Measurement only: nothing here asserts on speed, only that every response
 //! is a signed SAML response. The figures also go to
 //! `target/bench/saml_response.json`.
@@ -68,17 +73,20 @@ struct Config {
     site: &'static str,
     entity_id: &'static str,
     sign_response: bool,
-    /// RSA signatures per response.
+    /// Signatures per response.
     signatures: u32,
+    /// `signature_algorithm` of the site.
+    alg: &'static str,
 }
 
-const CONFIGS: [Config; 2] = [
+const CONFIGS: [Config; 3] = [
     Config {
         name: "2 signatures",
         site: "bench",
         entity_id: "https://bench-sp.example/metadata",
         sign_response: true,
         signatures: 2,
+        alg: "rsa-sha256",
     },
     Config {
         name: "1 signature",
@@ -86,6 +94,15 @@ const CONFIGS: [Config; 2] = [
         entity_id: "https://bench-sp-1sig.example/metadata",
         sign_response: false,
         signatures: 1,
+        alg: "rsa-sha256",
+    },
+    Config {
+        name: "2 ECDSA sigs",
+        site: "benchec",
+        entity_id: "https://bench-sp-ecdsa.example/metadata",
+        sign_response: true,
+        signatures: 2,
+        alg: "ecdsa-sha256",
     },
 ];
 
@@ -156,9 +173,10 @@ fn sites_toml(dir: &Path) -> String {
         out.push_str(&format!(
             "\n[sites.{site}]\nname = \"벤치\"\npolicy = \"standard\"\n\n\
              [sites.{site}.saml]\nmetadata = \"{}\"\nidp_initiated = true\n\
-             sign_response = {}\nscope = \"profile phone\"\n",
+             sign_response = {}\nscope = \"profile phone\"\nsignature_algorithm = \"{}\"\n",
             file.display(),
             c.sign_response,
+            c.alg,
             site = c.site,
         ));
     }
@@ -192,6 +210,13 @@ fn check_page(c: &Config, page: &Page) -> (usize, usize) {
         signatures, c.signatures as usize,
         "{}: signatures in the response: {xml}",
         c.name
+    );
+    assert_eq!(
+        xml.matches(&format!("xmldsig-more#{}", c.alg)).count(),
+        c.signatures as usize,
+        "{}: signed with {}: {xml}",
+        c.name,
+        c.alg
     );
     (page.body.len(), xml.len())
 }
@@ -500,19 +525,30 @@ fn main() {
         let ms = r.ms_per_response();
         let ratio = ms / (rsa_ms * f64::from(c.signatures));
         let per_core = 1000.0 / ms;
-        println!(
-            "{:<13} CPU per response = {ms:.3} ms = {ratio:.2}× the {} RSA signature{} it \
-             carries (budget ≤ {BUDGET_RATIO}×): {}; {per_core:.0} responses/s per core",
-            format!("{}:", c.name),
-            c.signatures,
-            if c.signatures == 1 { "" } else { "s" },
-            met(ratio <= BUDGET_RATIO),
-        );
+        let rsa = c.alg == "rsa-sha256";
+        if rsa {
+            println!(
+                "{:<13} CPU per response = {ms:.3} ms = {ratio:.2}× the {} RSA signature{} it \
+                 carries (budget ≤ {BUDGET_RATIO}×): {}; {per_core:.0} responses/s per core",
+                format!("{}:", c.name),
+                c.signatures,
+                if c.signatures == 1 { "" } else { "s" },
+                met(ratio <= BUDGET_RATIO),
+            );
+        } else {
+            println!(
+                "{:<13} CPU per response = {ms:.3} ms = {ratio:.2}× the {} RSA signatures an \
+                 RSA response carries; {per_core:.0} responses/s per core",
+                format!("{}:", c.name),
+                c.signatures,
+            );
+        }
         configs_json.push(serde_json::json!({
             "name": c.name,
             "sp": c.entity_id,
             "sign_response": c.sign_response,
             "signatures": c.signatures,
+            "signature_algorithm": c.alg,
             "responses_per_s": r.wrk.rps,
             "p50_ms": r.wrk.p50_ms,
             "p99_ms": r.wrk.p99_ms,
@@ -524,7 +560,7 @@ fn main() {
             "sched_ms_per_response": r.sched_ms_per_response(),
             "responses_per_s_per_core": per_core,
             "ratio_to_rsa_signatures": ratio,
-            "budget_met": ratio <= BUDGET_RATIO,
+            "budget_met": !rsa || ratio <= BUDGET_RATIO,
             "core_busy_pct": r.busy,
             "socket_errors": r.wrk.socket_errors,
         }));

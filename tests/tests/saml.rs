@@ -184,6 +184,86 @@ async fn signed_requests_and_signed_responses_interoperate() {
     }
 }
 
+/// An SP configured for ECDSA gets responses and assertions signed with the
+/// P-256 key (published in the metadata beside the RSA one); pysaml2 takes
+/// them, and xmlsec1 verifies them with that certificate and not the RSA one.
+#[tokio::test]
+async fn ecdsa_signatures_for_an_sp_that_asks_interoperate() {
+    let w = saml_world(
+        "saml-ecdsa",
+        &SamlSpOpts {
+            want_response_signed: true,
+            ..SamlSpOpts::default()
+        },
+        "sign_response = true\nsignature_algorithm = \"ecdsa-sha256\"",
+    );
+    let metadata = reqwest_text(&format!("{}/saml/metadata", w.gw.url)).await;
+    assert_eq!(
+        metadata.matches("KeyDescriptor use=\"signing\"").count(),
+        2,
+        "{metadata}"
+    );
+    for binding in ["redirect", "post"] {
+        let mut b = Browser::new(None);
+        let j = saml_login(&mut b, &w, &format!("binding={binding}")).await;
+        assert_logged_in(&j);
+        assert_eq!(j["response_signed"], true, "{binding}: {j}");
+    }
+    let xml = reqwest_text(&format!("{}/last-response", w.sp.url)).await;
+    assert_eq!(
+        xml.matches("http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256")
+            .count(),
+        2,
+        "{xml}"
+    );
+    assert!(!xml.contains("#rsa-sha256"), "{xml}");
+    let resp_file = w.dir.path().join("response.xml");
+    std::fs::write(&resp_file, &xml).unwrap();
+    let keys = w.gw.config.parent().unwrap().join("keys");
+    for (cert, ok) in [("saml-ec.crt", true), ("saml.crt", false)] {
+        assert!(keys.join(cert).exists(), "{cert}");
+        for (id_attr, what) in [
+            ("urn:oasis:names:tc:SAML:2.0:protocol:Response", "Response"),
+            (
+                "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
+                "Assertion",
+            ),
+        ] {
+            let node_id = xml
+                .split(&format!("{what} "))
+                .nth(1)
+                .and_then(|rest| rest.split("ID=\"").nth(1))
+                .and_then(|rest| rest.split('"').next())
+                .unwrap()
+                .to_owned();
+            let out = std::process::Command::new("xmlsec1")
+                .arg("--verify")
+                .arg("--pubkey-cert-pem")
+                .arg(keys.join(cert))
+                .arg("--id-attr:ID")
+                .arg(id_attr)
+                .arg("--node-id")
+                .arg(&node_id)
+                .arg(&resp_file)
+                .output()
+                .expect("xmlsec1 runs");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(
+                out.status.success(),
+                ok,
+                "xmlsec1 --verify of the {what} with {cert}: {stderr}"
+            );
+            if !ok {
+                // Refused for the signature, not for a missing node or file.
+                assert!(
+                    stderr.contains("signature") || stderr.contains("verif"),
+                    "{stderr}"
+                );
+            }
+        }
+    }
+}
+
 async fn reqwest_text(url: &str) -> String {
     let mut b = Browser::new(None);
     let p = b.get(url).await;

@@ -149,6 +149,8 @@ pub struct SamlSite {
     pub allow_sha1_digest: bool,
     /// The names its attributes are sent under.
     pub attribute_profile: crate::saml::profile::AttributeProfile,
+    /// What the IdP signs this SP's responses and assertions with.
+    pub signature_algorithm: crate::saml::dsig::SigAlg,
 }
 
 /// Where an SP's metadata comes from.

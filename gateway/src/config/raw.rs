@@ -376,6 +376,9 @@ pub struct RawSiteSaml {
     /// The attribute names this SP expects: "munjigi" (default), "oid" or
     /// "basic" (the README's table).
     pub attribute_profile: Option<Spanned<String>>,
+    /// What the IdP signs with for this SP: "rsa-sha256" (default) or
+    /// "ecdsa-sha256" (the P-256 key `saml-ec.pem`).
+    pub signature_algorithm: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

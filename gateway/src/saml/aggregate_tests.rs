@@ -31,7 +31,7 @@ pub(crate) struct Federation {
 pub(crate) fn federation() -> Federation {
     let (key, cert) = key_and_cert();
     Federation {
-        signer: Signer::new(key, cert.der_data()),
+        signer: Signer::new(key, cert.der_data()).unwrap(),
         cert,
     }
 }

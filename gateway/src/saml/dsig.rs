@@ -17,6 +17,7 @@ use quick_xml::events::{BytesStart, Event};
 pub const NS_DSIG: &str = "http://www.w3.org/2000/09/xmldsig#";
 const EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
 const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
+const ECDSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256";
 const ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
 const SHA256: &str = "http://www.w3.org/2001/04/xmlenc#sha256";
 
@@ -28,6 +29,8 @@ pub enum DsigError {
     NoIssuer,
     #[error("signing: {0}")]
     Sign(#[from] openssl::error::ErrorStack),
+    #[error("SAML signing needs an RSA or a P-256 key")]
+    KeyType,
 }
 
 fn err(e: impl std::fmt::Display) -> DsigError {
@@ -237,22 +240,92 @@ fn escaped_attr(v: &str) -> String {
     s
 }
 
+/// The algorithm of the signatures the IdP writes for one SP: RSA-SHA256
+/// (every SAML library) or ECDSA-SHA256 over P-256 (XML Signature 1.1, far
+/// cheaper to make) for an SP that supports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SigAlg {
+    #[default]
+    RsaSha256,
+    EcdsaSha256,
+}
+
+impl SigAlg {
+    /// The config's spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "rsa-sha256" => Some(Self::RsaSha256),
+            "ecdsa-sha256" => Some(Self::EcdsaSha256),
+            _ => None,
+        }
+    }
+
+    pub fn uri(self) -> &'static str {
+        match self {
+            Self::RsaSha256 => RSA_SHA256,
+            Self::EcdsaSha256 => ECDSA_SHA256,
+        }
+    }
+}
+
+/// An ECDSA P-256 signature as XML Signature 1.1 writes it: r then s, each
+/// left-padded to 32 bytes.
+fn raw_rs(sig: &openssl::ecdsa::EcdsaSig) -> Result<Vec<u8>, openssl::error::ErrorStack> {
+    let mut raw = sig.r().to_vec_padded(32)?;
+    raw.extend(sig.s().to_vec_padded(32)?);
+    Ok(raw)
+}
+
 /// The IdP's signing key and certificate, loaded once.
 pub struct Signer {
     key: PKey<Private>,
     cert_b64: String,
+    alg: SigAlg,
 }
 
 impl Signer {
-    pub fn new(key: PKey<Private>, cert_der: &[u8]) -> Self {
-        Self {
+    /// A signer for an RSA key (RSA-SHA256) or a P-256 key (ECDSA-SHA256);
+    /// any other key is refused.
+    pub fn new(key: PKey<Private>, cert_der: &[u8]) -> Result<Self, DsigError> {
+        let p256 = |k: &PKey<Private>| {
+            k.ec_key()
+                .ok()
+                .and_then(|e| e.group().curve_name())
+                .is_some_and(|n| n == openssl::nid::Nid::X9_62_PRIME256V1)
+        };
+        let alg = match key.id() {
+            openssl::pkey::Id::RSA => SigAlg::RsaSha256,
+            openssl::pkey::Id::EC if p256(&key) => SigAlg::EcdsaSha256,
+            _ => return Err(DsigError::KeyType),
+        };
+        Ok(Self {
             key,
             cert_b64: base64::engine::general_purpose::STANDARD.encode(cert_der),
+            alg,
+        })
+    }
+
+    pub fn alg(&self) -> SigAlg {
+        self.alg
+    }
+
+    /// The SignatureValue's bytes: PKCS#1 v1.5 for RSA; for ECDSA the
+    /// integers r and s, 32 bytes each (XML Signature 1.1, not the DER that
+    /// OpenSSL writes).
+    pub(crate) fn sign_bytes(&self, data: &[u8]) -> Result<Vec<u8>, DsigError> {
+        let mut s = openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &self.key)?;
+        let der = s.sign_oneshot_to_vec(data)?;
+        match self.alg {
+            SigAlg::RsaSha256 => Ok(der),
+            SigAlg::EcdsaSha256 => {
+                let sig = openssl::ecdsa::EcdsaSig::from_der(&der)?;
+                Ok(raw_rs(&sig)?)
+            }
         }
     }
 
     /// Signs the root element of `xml` (whose `ID` is `id`) with an enveloped
-    /// RSA-SHA256 signature placed right after its `Issuer` child (`issuer_end`
+    /// signature of the key's algorithm placed right after its `Issuer` child (`issuer_end`
     /// is that element's end tag). Returns the canonical document, signed.
     pub fn sign(&self, xml: &str, id: &str, issuer_end: &str) -> Result<String, DsigError> {
         let (canonical, signature) = self.signature(xml, id)?;
@@ -280,20 +353,19 @@ impl Signer {
         let signed_info = format!(
             concat!(
                 r#"<ds:SignedInfo xmlns:ds="{ds}"><ds:CanonicalizationMethod Algorithm="{c14n}"></ds:CanonicalizationMethod>"#,
-                r##"<ds:SignatureMethod Algorithm="{rsa}"></ds:SignatureMethod><ds:Reference URI="#{id}"><ds:Transforms>"##,
+                r##"<ds:SignatureMethod Algorithm="{alg}"></ds:SignatureMethod><ds:Reference URI="#{id}"><ds:Transforms>"##,
                 r#"<ds:Transform Algorithm="{env}"></ds:Transform><ds:Transform Algorithm="{c14n}"></ds:Transform></ds:Transforms>"#,
                 r#"<ds:DigestMethod Algorithm="{sha}"></ds:DigestMethod><ds:DigestValue>{digest}</ds:DigestValue></ds:Reference></ds:SignedInfo>"#
             ),
             ds = NS_DSIG,
             c14n = EXC_C14N,
-            rsa = RSA_SHA256,
+            alg = self.alg.uri(),
             env = ENVELOPED,
             sha = SHA256,
             id = escaped_attr(id),
             digest = digest,
         );
-        let mut s = openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &self.key)?;
-        let value = s.sign_oneshot_to_vec(signed_info.as_bytes())?;
+        let value = self.sign_bytes(signed_info.as_bytes())?;
         let signature = format!(
             r#"<ds:Signature xmlns:ds="{NS_DSIG}">{signed_info}<ds:SignatureValue>{}</ds:SignatureValue><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>"#,
             base64::engine::general_purpose::STANDARD.encode(value),
@@ -318,37 +390,66 @@ mod tests {
     }
 
     #[test]
-    fn a_signed_document_verifies_with_xmlsec() {
-        let key = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
-        let mut b = openssl::x509::X509::builder().unwrap();
-        b.set_pubkey(&key).unwrap();
-        let (from, until) = (
-            openssl::asn1::Asn1Time::days_from_now(0).unwrap(),
-            openssl::asn1::Asn1Time::days_from_now(1).unwrap(),
-        );
-        b.set_not_before(&from).unwrap();
-        b.set_not_after(&until).unwrap();
-        b.sign(&key, openssl::hash::MessageDigest::sha256())
-            .unwrap();
-        let cert = b.build().to_der().unwrap();
-        let signer = Signer::new(key, &cert);
-        let xml = r#"<saml2:Assertion xmlns:saml2="urn:oasis:names:tc:SAML:2.0:assertion" ID="_a1" Version="2.0"><saml2:Issuer>https://idp</saml2:Issuer><saml2:Subject>홍 &amp; 길동</saml2:Subject></saml2:Assertion>"#;
-        let signed = signer.sign(xml, "_a1", "</saml2:Issuer>").unwrap();
-        let certs = [cert.clone().into()];
-        use samael::crypto::CryptoProvider as _;
-        let reduced = samael::crypto::Crypto::reduce_xml_to_signed(
-            &signed,
-            &certs,
-            samael::crypto::ReduceMode::PreDigest,
+    fn ecdsa_values_are_r_and_s_padded_to_32_bytes() {
+        use openssl::bn::BigNum;
+        let small = openssl::ecdsa::EcdsaSig::from_private_components(
+            BigNum::from_u32(1).unwrap(),
+            BigNum::from_u32(0x0203).unwrap(),
         )
         .unwrap();
-        assert!(reduced.contains("홍 &amp; 길동"), "{reduced}");
-        let tampered = signed.replace("길동", "길순");
-        assert!(samael::crypto::Crypto::reduce_xml_to_signed(
-            &tampered,
-            &certs,
-            samael::crypto::ReduceMode::PreDigest
-        )
-        .is_err());
+        let raw = raw_rs(&small).unwrap();
+        assert_eq!(raw.len(), 64);
+        assert_eq!(raw[..31], [0u8; 31]);
+        assert_eq!(raw[31], 1);
+        assert_eq!(raw[32..62], [0u8; 30]);
+        assert_eq!(raw[62..], [2, 3]);
+        // Other curves and key types are refused.
+        let p384 = openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::SECP384R1).unwrap();
+        let key = PKey::from_ec_key(openssl::ec::EcKey::generate(&p384).unwrap()).unwrap();
+        assert!(matches!(Signer::new(key, b"x"), Err(DsigError::KeyType)));
+        let ed = PKey::generate_ed25519().unwrap();
+        assert!(matches!(Signer::new(ed, b"x"), Err(DsigError::KeyType)));
+    }
+
+    #[test]
+    fn a_signed_document_verifies_with_xmlsec() {
+        let rsa = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+        let group =
+            openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1).unwrap();
+        let ec = PKey::from_ec_key(openssl::ec::EcKey::generate(&group).unwrap()).unwrap();
+        for (key, alg) in [(rsa, SigAlg::RsaSha256), (ec, SigAlg::EcdsaSha256)] {
+            let mut b = openssl::x509::X509::builder().unwrap();
+            b.set_pubkey(&key).unwrap();
+            let (from, until) = (
+                openssl::asn1::Asn1Time::days_from_now(0).unwrap(),
+                openssl::asn1::Asn1Time::days_from_now(1).unwrap(),
+            );
+            b.set_not_before(&from).unwrap();
+            b.set_not_after(&until).unwrap();
+            b.sign(&key, openssl::hash::MessageDigest::sha256())
+                .unwrap();
+            let cert = b.build().to_der().unwrap();
+            let signer = Signer::new(key, &cert).unwrap();
+            assert_eq!(signer.alg(), alg);
+            let xml = r#"<saml2:Assertion xmlns:saml2="urn:oasis:names:tc:SAML:2.0:assertion" ID="_a1" Version="2.0"><saml2:Issuer>https://idp</saml2:Issuer><saml2:Subject>홍 &amp; 길동</saml2:Subject></saml2:Assertion>"#;
+            let signed = signer.sign(xml, "_a1", "</saml2:Issuer>").unwrap();
+            assert!(signed.contains(alg.uri()), "{signed}");
+            let certs = [cert.clone().into()];
+            use samael::crypto::CryptoProvider as _;
+            let reduced = samael::crypto::Crypto::reduce_xml_to_signed(
+                &signed,
+                &certs,
+                samael::crypto::ReduceMode::PreDigest,
+            )
+            .unwrap_or_else(|e| panic!("{alg:?}: {e:?}"));
+            assert!(reduced.contains("홍 &amp; 길동"), "{reduced}");
+            let tampered = signed.replace("길동", "길순");
+            assert!(samael::crypto::Crypto::reduce_xml_to_signed(
+                &tampered,
+                &certs,
+                samael::crypto::ReduceMode::PreDigest
+            )
+            .is_err());
+        }
     }
 }

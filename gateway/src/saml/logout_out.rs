@@ -177,7 +177,9 @@ fn encode(
     relay_state: Option<&str>,
 ) -> Result<Outgoing, GatewayError> {
     if post {
-        let signed = sign(xml, id, app)?;
+        // Logout messages keep RSA-SHA256 for every SP (the metadata's
+        // first key); ECDSA is for the responses of the SPs that ask.
+        let signed = sign(xml, id, app, super::dsig::SigAlg::RsaSha256)?;
         return Ok(Outgoing::post(to, &signed, field, relay_state));
     }
     Ok(Outgoing::Redirect(redirect_url(

@@ -109,6 +109,10 @@ pub fn document(
     if let Some(next) = &keys.next_cert {
         key_descriptors.push(signing_key(next));
     }
+    // The P-256 key of the SPs that take ECDSA-SHA256 signatures.
+    if let Some(ec) = &keys.ec {
+        key_descriptors.push(signing_key(&ec.cert));
+    }
     let idp = IdpSsoDescriptor {
         id: None,
         valid_until: None,

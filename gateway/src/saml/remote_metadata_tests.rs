@@ -102,6 +102,7 @@ fn settings(
         encrypt_assertions: None,
         allow_sha1_digest: false,
         attribute_profile: Default::default(),
+        signature_algorithm: Default::default(),
     }
 }
 

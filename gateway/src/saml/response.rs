@@ -68,12 +68,27 @@ pub(super) fn nest_status(xml: &str, top: &str, second: &str) -> Result<String, 
 }
 
 /// Signs the root element `id` of `xml` (the IdP's own document, written by
-/// samael), the signature after its `Issuer`.
-pub(super) fn sign(xml: &str, id: &str, app: &App) -> Result<String, GatewayError> {
+/// samael), the signature after its `Issuer`, with the SP's algorithm.
+pub(super) fn sign(
+    xml: &str,
+    id: &str,
+    app: &App,
+    alg: super::dsig::SigAlg,
+) -> Result<String, GatewayError> {
     app.saml_keys
-        .signer
+        .signer_for(alg)
+        .ok_or_else(|| GatewayError::keys(format!("no SAML key signs {}", alg.uri())))?
         .sign(xml, id, "</saml2:Issuer>")
         .map_err(|e| GatewayError::keys(format!("SAML signing failed: {e}")))
+}
+
+/// The algorithm the IdP signs with for SP `entity_id` (RSA-SHA256 for an
+/// SP it no longer knows).
+fn alg_for(app: &App, entity_id: &str) -> super::dsig::SigAlg {
+    app.config
+        .saml_sp(entity_id)
+        .map(|(_, s)| s.signature_algorithm)
+        .unwrap_or_default()
 }
 
 pub(super) fn to_xml<T>(v: &T) -> Result<String, GatewayError>
@@ -256,7 +271,12 @@ pub fn success(
             ),
         }]),
     };
-    let mut signed_assertion = sign(&to_xml(&assertion)?, &assertion_id, app)?;
+    let mut signed_assertion = sign(
+        &to_xml(&assertion)?,
+        &assertion_id,
+        app,
+        site.signature_algorithm,
+    )?;
     if site
         .encrypt_assertions
         .unwrap_or(sp.encryption_key.is_some())
@@ -341,7 +361,7 @@ fn envelope(
         xml.insert_str(at, a);
     }
     if signed {
-        xml = sign(&xml, &id, app)?;
+        xml = sign(&xml, &id, app, alg_for(app, &ret.sp))?;
     }
     debug_assert!(xml.contains(NS_ASSERTION));
     Ok(xml)

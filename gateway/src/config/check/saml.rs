@@ -12,6 +12,7 @@
 use super::{check_url, read_file, Report};
 use crate::config::model::{MetadataUrl, SamlSettings, SamlSite, SpMetadata};
 use crate::config::raw::{RawSaml, RawSiteSaml};
+use crate::saml::dsig::SigAlg;
 use crate::saml::profile::AttributeProfile;
 use crate::saml::sp::ServiceProvider;
 use std::collections::HashMap;
@@ -92,6 +93,19 @@ pub(super) fn site(
             }
         },
     };
+    let signature_algorithm = match &raw.signature_algorithm {
+        None => SigAlg::default(),
+        Some(a) => SigAlg::parse(a.get_ref()).unwrap_or_else(|| {
+            r.at(
+                a.span(),
+                format!(
+                    "sites.{id}.saml.signature_algorithm: unknown algorithm `{}`; use \"rsa-sha256\" (the default) or \"ecdsa-sha256\"",
+                    a.get_ref().escape_debug()
+                ),
+            );
+            SigAlg::default()
+        }),
+    };
     let mut site = SamlSite {
         metadata: SpMetadata::Url(MetadataUrl {
             url: String::new(),
@@ -105,6 +119,7 @@ pub(super) fn site(
         encrypt_assertions: raw.encrypt_assertions,
         allow_sha1_digest: raw.allow_sha1_digest,
         attribute_profile,
+        signature_algorithm,
     };
     let (entity_id, at) = match (&raw.metadata, &raw.metadata_url) {
         (Some(file), None) => {

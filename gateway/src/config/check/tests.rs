@@ -1343,6 +1343,55 @@ fn allow_plain_http_is_only_for_the_demo() {
 }
 
 #[test]
+fn saml_signature_algorithm_is_rsa_by_default_or_ecdsa_and_nothing_else() {
+    let dir = std::env::temp_dir().join(format!("munjigi-sigalg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("sp.xml"),
+        r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://sp.example/sp">
+  <md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+    <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://sp.example/acs" index="0"/>
+  </md:SPSSODescriptor>
+</md:EntityDescriptor>"#,
+    )
+    .unwrap();
+    let load = |line: &str| {
+        let text = format!("{GOOD}[sites.town.saml]\nmetadata = \"sp.xml\"\n{line}\n");
+        parse(&dir.join("munjigi.toml"), &text)
+    };
+    use crate::saml::dsig::SigAlg;
+    let alg = |line: &str| {
+        load(line).unwrap().sites["town"]
+            .saml
+            .as_ref()
+            .unwrap()
+            .signature_algorithm
+    };
+    assert_eq!(alg(""), SigAlg::RsaSha256);
+    assert_eq!(
+        alg("signature_algorithm = \"rsa-sha256\""),
+        SigAlg::RsaSha256
+    );
+    assert_eq!(
+        alg("signature_algorithm = \"ecdsa-sha256\""),
+        SigAlg::EcdsaSha256
+    );
+    for bad in ["ECDSA-SHA256", "rsa-sha1", "ed25519", ""] {
+        let e: Vec<String> = match load(&format!("signature_algorithm = \"{bad}\"")) {
+            Ok(_) => panic!("{bad:?} accepted"),
+            Err(e) => e.0.iter().map(ToString::to_string).collect(),
+        };
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].contains("sites.town.saml.signature_algorithm: unknown algorithm")
+                && e[0].contains("ecdsa-sha256"),
+            "{e:?}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn saml_attribute_profile_is_one_of_three_and_an_unknown_one_names_the_site() {
     let dir = std::env::temp_dir().join(format!("munjigi-profile-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
