@@ -13,10 +13,19 @@
 use munjigi_e2e::*;
 use std::process::Command;
 
-#[test]
-fn a_citizen_logs_in_on_the_demo_site_in_a_real_browser() {
-    let dir = TempDir::new("browser");
-    let (_sim, sim_url) = start_simulator(
+/// A simulator whose citizens approve after 1.5 s, and a gateway.
+struct Demo {
+    dir: TempDir,
+    _sim: Proc,
+    sim_url: String,
+    gw: Gateway,
+}
+
+/// The demo site (as the `town` client), with `extra(sim_url)` in the
+/// gateway's config.
+fn demo(tag: &str, extra: impl FnOnce(&str) -> String) -> Demo {
+    let dir = TempDir::new(tag);
+    let (sim, sim_url) = start_simulator(
         dir.path(),
         &SimOpts {
             approve_after_ms: 1500,
@@ -29,9 +38,59 @@ fn a_citizen_logs_in_on_the_demo_site_in_a_real_browser() {
         &GatewayOpts {
             demo: true,
             site_redirect: "http://127.0.0.1:9/cb".into(),
+            extra: extra(&sim_url),
             ..GatewayOpts::default()
         },
     );
+    Demo {
+        dir,
+        _sim: sim,
+        sim_url,
+        gw,
+    }
+}
+
+/// The demo as a site of its own that may sign ([`signing_demo_site`]),
+/// with `extra` in the gateway's config.
+fn signing_demo(tag: &str, extra: String) -> Demo {
+    let dir = TempDir::new(tag);
+    let (sim, sim_url) = start_simulator(
+        dir.path(),
+        &SimOpts {
+            approve_after_ms: 1500,
+            ..SimOpts::default()
+        },
+    );
+    let port = free_port();
+    let gw = start_gateway(
+        dir.path(),
+        &sim_url,
+        &GatewayOpts {
+            port: Some(port),
+            site_redirect: "http://127.0.0.1:9/cb".into(),
+            extra: format!(
+                "{}{extra}",
+                signing_demo_site(&format!("http://127.0.0.1:{port}"))
+            ),
+            ..GatewayOpts::default()
+        },
+    );
+    Demo {
+        dir,
+        _sim: sim,
+        sim_url,
+        gw,
+    }
+}
+
+#[test]
+fn a_citizen_logs_in_on_the_demo_site_in_a_real_browser() {
+    let Demo {
+        dir: _dir,
+        _sim,
+        sim_url: _,
+        gw,
+    } = demo("browser", |_| String::new());
     let script = repo_root().join("tests/browser/demo_login.mjs");
     assert!(
         repo_root()
@@ -65,24 +124,14 @@ fn a_citizen_logs_in_on_the_demo_site_in_a_real_browser() {
 /// the kiosk's script showing the welcome. Korean and English.
 #[test]
 fn the_call_centre_and_the_kiosk_work_in_a_real_browser() {
-    let dir = TempDir::new("browser-away");
-    let (_sim, sim_url) = start_simulator(
-        dir.path(),
-        &SimOpts {
-            approve_after_ms: 1500,
-            ..SimOpts::default()
-        },
-    );
-    let gw = start_gateway(
-        dir.path(),
-        &sim_url,
-        &GatewayOpts {
-            demo: true,
-            site_redirect: "http://127.0.0.1:9/cb".into(),
-            extra: "device_grant = true\nciba = true\nciba_unsigned_hints = true\n".into(),
-            ..GatewayOpts::default()
-        },
-    );
+    let Demo {
+        dir: _dir,
+        _sim,
+        sim_url: _,
+        gw,
+    } = demo("browser-away", |_| {
+        "device_grant = true\nciba = true\nciba_unsigned_hints = true\n".to_owned()
+    });
     let script = repo_root().join("tests/browser/demo_away.mjs");
     let shots = repo_root().join("target/browser-shots");
     std::fs::create_dir_all(&shots).unwrap();
@@ -109,26 +158,12 @@ fn the_call_centre_and_the_kiosk_work_in_a_real_browser() {
 /// demo site here is its own site registered with `/demo/signed`, signing on.
 #[test]
 fn a_citizen_signs_a_document_on_the_demo_site_in_a_real_browser() {
-    let dir = TempDir::new("browser-sign");
-    let (_sim, sim_url) = start_simulator(
-        dir.path(),
-        &SimOpts {
-            approve_after_ms: 1500,
-            ..SimOpts::default()
-        },
-    );
-    let port = free_port();
-    let url = format!("http://127.0.0.1:{port}");
-    let gw = start_gateway(
-        dir.path(),
-        &sim_url,
-        &GatewayOpts {
-            port: Some(port),
-            site_redirect: "http://127.0.0.1:9/cb".into(),
-            extra: signing_demo_site(&url),
-            ..GatewayOpts::default()
-        },
-    );
+    let Demo {
+        dir,
+        _sim,
+        sim_url: _,
+        gw,
+    } = signing_demo("browser-sign", String::new());
     let script = repo_root().join("tests/browser/demo_sign.mjs");
     let shots = repo_root().join("target/browser-shots");
     std::fs::create_dir_all(&shots).unwrap();
@@ -351,29 +386,12 @@ fn a_cross_site_post_logout_ends_the_gateway_session_in_a_real_browser() {
 /// `./deploy/screenshots` refreshes docs/screenshots).
 #[test]
 fn every_citizen_page_passes_axe_in_both_languages_at_phone_and_desktop_widths() {
-    let dir = TempDir::new("browser-pages");
-    let (_sim, sim_url) = start_simulator(
-        dir.path(),
-        &SimOpts {
-            approve_after_ms: 1500,
-            ..SimOpts::default()
-        },
-    );
-    let port = free_port();
-    let gw = start_gateway(
-        dir.path(),
-        &sim_url,
-        &GatewayOpts {
-            port: Some(port),
-            site_redirect: "http://127.0.0.1:9/cb".into(),
-            extra: format!(
-                "{}{}",
-                signing_demo_site(&format!("http://127.0.0.1:{port}")),
-                openid4vp_toml()
-            ),
-            ..GatewayOpts::default()
-        },
-    );
+    let Demo {
+        dir: _dir,
+        _sim,
+        sim_url: _,
+        gw,
+    } = signing_demo("browser-pages", openid4vp_toml());
     let out = std::env::var_os("MUNJIGI_SCREENSHOTS").map_or_else(
         || repo_root().join("target/screenshots"),
         std::path::PathBuf::from,
@@ -410,23 +428,12 @@ fn every_citizen_page_passes_axe_in_both_languages_at_phone_and_desktop_widths()
 /// switches back); the next visit offers Naver first. Korean and English.
 #[test]
 fn a_citizen_on_a_phone_opens_the_app_and_comes_back_logged_in_in_a_real_browser() {
-    let dir = TempDir::new("browser-a2a");
-    let (_sim, sim_url) = start_simulator(
-        dir.path(),
-        &SimOpts {
-            approve_after_ms: 1500,
-            ..SimOpts::default()
-        },
-    );
-    let gw = start_gateway(
-        dir.path(),
-        &sim_url,
-        &GatewayOpts {
-            demo: true,
-            site_redirect: "http://127.0.0.1:9/cb".into(),
-            ..GatewayOpts::default()
-        },
-    );
+    let Demo {
+        dir: _dir,
+        _sim,
+        sim_url,
+        gw,
+    } = demo("browser-a2a", |_| String::new());
     let shots = repo_root().join("target/browser-shots");
     std::fs::create_dir_all(&shots).unwrap();
     for lang in ["ko", "en"] {
@@ -473,24 +480,12 @@ fn wallet_login_in_a_browser(
     (name_ko, name_en): (&str, &str),
     extra: &dyn Fn(&str) -> String,
 ) {
-    let dir = TempDir::new("browser-wallet");
-    let (_sim, sim_url) = start_simulator(
-        dir.path(),
-        &SimOpts {
-            approve_after_ms: 1500,
-            ..SimOpts::default()
-        },
-    );
-    let gw = start_gateway(
-        dir.path(),
-        &sim_url,
-        &GatewayOpts {
-            demo: true,
-            site_redirect: "http://127.0.0.1:9/cb".into(),
-            extra: extra(&sim_url),
-            ..GatewayOpts::default()
-        },
-    );
+    let Demo {
+        dir: _dir,
+        _sim,
+        sim_url,
+        gw,
+    } = demo("browser-wallet", extra);
     let shots = repo_root().join("target/browser-shots");
     std::fs::create_dir_all(&shots).unwrap();
     for lang in ["ko", "en"] {

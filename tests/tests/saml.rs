@@ -151,37 +151,46 @@ async fn signed_requests_and_signed_responses_interoperate() {
     let resp_file = w.dir.path().join("response.xml");
     std::fs::write(&resp_file, &xml).unwrap();
     let cert = w.gw.config.parent().unwrap().join("keys/saml.crt");
-    for (id_attr, what) in [
-        ("urn:oasis:names:tc:SAML:2.0:protocol:Response", "Response"),
-        (
-            "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
-            "Assertion",
-        ),
-    ] {
-        let node_id = xml
-            .split(&format!("{what} "))
-            .nth(1)
-            .and_then(|rest| rest.split("ID=\"").nth(1))
-            .and_then(|rest| rest.split('"').next())
-            .unwrap()
-            .to_owned();
-        let out = std::process::Command::new("xmlsec1")
-            .arg("--verify")
-            .arg("--pubkey-cert-pem")
-            .arg(&cert)
-            .arg("--id-attr:ID")
-            .arg(id_attr)
-            .arg("--node-id")
-            .arg(&node_id)
-            .arg(&resp_file)
-            .output()
-            .expect("xmlsec1 runs");
+    for what in ["Response", "Assertion"] {
+        let out = xmlsec1_verify(&xml, &resp_file, &cert, what);
         assert!(
             out.status.success(),
             "xmlsec1 --verify of the {what}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+/// `xmlsec1 --verify` of the Response's or its Assertion's signature in
+/// `xml` (written to `file`) with the certificate `cert`.
+fn xmlsec1_verify(
+    xml: &str,
+    file: &std::path::Path,
+    cert: &std::path::Path,
+    what: &str,
+) -> std::process::Output {
+    let id_attr = match what {
+        "Response" => "urn:oasis:names:tc:SAML:2.0:protocol:Response",
+        _ => "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
+    };
+    let node_id = xml
+        .split(&format!("{what} "))
+        .nth(1)
+        .and_then(|rest| rest.split("ID=\"").nth(1))
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    std::process::Command::new("xmlsec1")
+        .arg("--verify")
+        .arg("--pubkey-cert-pem")
+        .arg(cert)
+        .arg("--id-attr:ID")
+        .arg(id_attr)
+        .arg("--node-id")
+        .arg(&node_id)
+        .arg(file)
+        .output()
+        .expect("xmlsec1 runs")
 }
 
 /// An SP configured for ECDSA gets responses and assertions signed with the
@@ -222,31 +231,8 @@ async fn ecdsa_signatures_for_an_sp_that_asks_interoperate() {
     let keys = w.gw.config.parent().unwrap().join("keys");
     for (cert, ok) in [("saml-ec.crt", true), ("saml.crt", false)] {
         assert!(keys.join(cert).exists(), "{cert}");
-        for (id_attr, what) in [
-            ("urn:oasis:names:tc:SAML:2.0:protocol:Response", "Response"),
-            (
-                "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
-                "Assertion",
-            ),
-        ] {
-            let node_id = xml
-                .split(&format!("{what} "))
-                .nth(1)
-                .and_then(|rest| rest.split("ID=\"").nth(1))
-                .and_then(|rest| rest.split('"').next())
-                .unwrap()
-                .to_owned();
-            let out = std::process::Command::new("xmlsec1")
-                .arg("--verify")
-                .arg("--pubkey-cert-pem")
-                .arg(keys.join(cert))
-                .arg("--id-attr:ID")
-                .arg(id_attr)
-                .arg("--node-id")
-                .arg(&node_id)
-                .arg(&resp_file)
-                .output()
-                .expect("xmlsec1 runs");
+        for what in ["Response", "Assertion"] {
+            let out = xmlsec1_verify(&xml, &resp_file, &keys.join(cert), what);
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert_eq!(
                 out.status.success(),

@@ -1342,9 +1342,9 @@ fn allow_plain_http_is_only_for_the_demo() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[test]
-fn saml_signature_algorithm_is_rsa_by_default_or_ecdsa_and_nothing_else() {
-    let dir = std::env::temp_dir().join(format!("munjigi-sigalg-{}", std::process::id()));
+/// A fresh directory holding `sp.xml`, a minimal SP's metadata.
+fn dir_with_sp(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("munjigi-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
         dir.join("sp.xml"),
@@ -1355,6 +1355,12 @@ fn saml_signature_algorithm_is_rsa_by_default_or_ecdsa_and_nothing_else() {
 </md:EntityDescriptor>"#,
     )
     .unwrap();
+    dir
+}
+
+#[test]
+fn saml_signature_algorithm_is_rsa_by_default_or_ecdsa_and_nothing_else() {
+    let dir = dir_with_sp("sigalg");
     let load = |line: &str| {
         let text = format!("{GOOD}[sites.town.saml]\nmetadata = \"sp.xml\"\n{line}\n");
         parse(&dir.join("munjigi.toml"), &text)
@@ -1393,17 +1399,7 @@ fn saml_signature_algorithm_is_rsa_by_default_or_ecdsa_and_nothing_else() {
 
 #[test]
 fn saml_attribute_profile_is_one_of_three_and_an_unknown_one_names_the_site() {
-    let dir = std::env::temp_dir().join(format!("munjigi-profile-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("sp.xml"),
-        r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://sp.example/sp">
-  <md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
-    <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://sp.example/acs" index="0"/>
-  </md:SPSSODescriptor>
-</md:EntityDescriptor>"#,
-    )
-    .unwrap();
+    let dir = dir_with_sp("profile");
     let load = |line: &str| {
         let text = format!("{GOOD}[sites.town.saml]\nmetadata = \"sp.xml\"\n{line}\n");
         parse(&dir.join("munjigi.toml"), &text)
