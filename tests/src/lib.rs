@@ -973,22 +973,33 @@ pub async fn pick_provider_and_submit(
     let base = chooser_url.split('?').next().unwrap().to_owned();
     let form = b.get(&format!("{base}/identify?provider={provider}")).await;
     assert_eq!(form.status, 200, "identify page: {}", form.body);
-    let csrf = form.input_value("csrf").expect("csrf input");
-    let r = b
-        .post(
-            &format!("{base}/start"),
-            &[
-                ("csrf", &csrf),
-                ("provider", provider),
-                ("name", who.name),
-                ("birthdate", who.birthdate),
-                ("phone", who.phone),
-                ("consent", "yes"),
-            ],
-        )
-        .await;
+    let r = post_identity(b, &base, &form, provider, who, &[]).await;
     assert_eq!(r.status, 303, "start: {}", r.body);
     r.location.unwrap()
+}
+
+/// Posts the identity form `form` (the page of `{base}/identify`) for
+/// `provider` as `who`, consenting, with `extra` fields added; the
+/// gateway's answer.
+pub async fn post_identity(
+    b: &mut Browser,
+    base: &str,
+    form: &Page,
+    provider: &str,
+    who: &Citizen<'_>,
+    extra: &[(&str, &str)],
+) -> Page {
+    let csrf = form.input_value("csrf").expect("csrf input");
+    let mut fields = vec![
+        ("csrf", csrf.as_str()),
+        ("provider", provider),
+        ("name", who.name),
+        ("birthdate", who.birthdate),
+        ("phone", who.phone),
+        ("consent", "yes"),
+    ];
+    fields.extend_from_slice(extra);
+    b.post(&format!("{base}/start"), &fields).await
 }
 
 /// Polls the status endpoint until the login leaves pending; returns the JSON.

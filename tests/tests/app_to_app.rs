@@ -59,17 +59,7 @@ async fn submit(
     provider: &str,
     extra: &[(&str, &str)],
 ) -> Page {
-    let csrf = form.input_value("csrf").unwrap();
-    let mut fields = vec![
-        ("csrf", csrf.as_str()),
-        ("provider", provider),
-        ("name", HONG.name),
-        ("birthdate", HONG.birthdate),
-        ("phone", HONG.phone),
-        ("consent", "yes"),
-    ];
-    fields.extend_from_slice(extra);
-    b.post(&format!("{base}/start"), &fields).await
+    post_identity(b, base, form, provider, &HONG, extra).await
 }
 
 async fn finish(b: &mut Browser, base: &str) -> serde_json::Value {

@@ -11,7 +11,29 @@
 )]
 
 use munjigi_e2e::*;
+use std::ffi::{OsStr, OsString};
 use std::process::Command;
+
+/// Runs a browser script with node; it must exit 0 and print `OK:`. On
+/// failure, its output and the gateway's log (`logs`) are shown.
+fn node(script: impl AsRef<OsStr>, args: &[OsString], what: &str, logs: Option<&Proc>) {
+    let out = Command::new("node")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("OK:"),
+        "{what} failed:\n{stdout}\n{stderr}\ngateway:\n{}",
+        logs.map(|p| p.drain().join("\n")).unwrap_or_default()
+    );
+}
+
+fn os(s: impl AsRef<OsStr>) -> OsString {
+    s.as_ref().to_owned()
+}
 
 /// A simulator whose citizens approve after 1.5 s, and a gateway.
 struct Demo {
@@ -101,19 +123,11 @@ fn a_citizen_logs_in_on_the_demo_site_in_a_real_browser() {
     let shots = repo_root().join("target/browser-shots");
     std::fs::create_dir_all(&shots).unwrap();
     for lang in ["ko", "en"] {
-        let out = Command::new("node")
-            .arg(&script)
-            .arg(&gw.url)
-            .arg(&shots)
-            .arg(lang)
-            .output()
-            .expect("node");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            out.status.success() && stdout.contains("OK:"),
-            "browser login ({lang}) failed:\n{stdout}\n{stderr}\ngateway:\n{}",
-            gw.proc.drain().join("\n")
+        node(
+            &script,
+            &[os(&gw.url), os(&shots), os(lang)],
+            &format!("browser login ({lang})"),
+            Some(&gw.proc),
         );
     }
 }
@@ -136,19 +150,11 @@ fn the_call_centre_and_the_kiosk_work_in_a_real_browser() {
     let shots = repo_root().join("target/browser-shots");
     std::fs::create_dir_all(&shots).unwrap();
     for lang in ["ko", "en"] {
-        let out = Command::new("node")
-            .arg(&script)
-            .arg(&gw.url)
-            .arg(&shots)
-            .arg(lang)
-            .output()
-            .expect("node");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            out.status.success() && stdout.contains("OK:"),
-            "call centre and kiosk ({lang}) failed:\n{stdout}\n{stderr}\ngateway:\n{}",
-            gw.proc.drain().join("\n")
+        node(
+            &script,
+            &[os(&gw.url), os(&shots), os(lang)],
+            &format!("call centre and kiosk ({lang})"),
+            Some(&gw.proc),
         );
     }
 }
@@ -168,19 +174,11 @@ fn a_citizen_signs_a_document_on_the_demo_site_in_a_real_browser() {
     let shots = repo_root().join("target/browser-shots");
     std::fs::create_dir_all(&shots).unwrap();
     for lang in ["ko", "en"] {
-        let out = Command::new("node")
-            .arg(&script)
-            .arg(&gw.url)
-            .arg(&shots)
-            .arg(lang)
-            .output()
-            .expect("node");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            out.status.success() && stdout.contains("OK:"),
-            "browser signing ({lang}) failed:\n{stdout}\n{stderr}\ngateway:\n{}",
-            gw.proc.drain().join("\n")
+        node(
+            &script,
+            &[os(&gw.url), os(&shots), os(lang)],
+            &format!("browser signing ({lang})"),
+            Some(&gw.proc),
         );
     }
     // Both receipts were audited before they were released.
@@ -253,19 +251,16 @@ async fn the_chooser_greys_out_providers_that_are_not_offered_in_a_real_browser(
     let shots = repo_root().join("target/browser-shots");
     std::fs::create_dir_all(&shots).unwrap();
     for lang in ["ko", "en"] {
-        let out = Command::new("node")
-            .arg(&script)
-            .arg(format!("{}/login", site.url))
-            .arg(&shots)
-            .arg(lang)
-            .arg("naver,pass")
-            .output()
-            .expect("node");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            out.status.success() && stdout.contains("OK:"),
-            "degraded chooser ({lang}):\n{stdout}\n{stderr}"
+        node(
+            &script,
+            &[
+                os(format!("{}/login", site.url)),
+                os(&shots),
+                os(lang),
+                os("naver,pass"),
+            ],
+            &format!("degraded chooser ({lang})"),
+            None,
         );
     }
 }
@@ -295,21 +290,17 @@ fn a_waiting_page_offers_another_provider_in_place_in_a_real_browser() {
             },
         );
         let site = start_site(site_port, &gw.url, "client_secret_basic", None);
-        let out = Command::new("node")
-            .arg(&script)
-            .arg(format!("{}/login", site.url))
-            .arg(&shots)
-            .arg(lang)
-            .arg(&sim_url)
-            .arg(SIM_CONTROL_TOKEN)
-            .output()
-            .expect("node");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            out.status.success() && stdout.contains("OK:"),
-            "waiting page ({lang}):\n{stdout}\n{stderr}\ngateway:\n{}",
-            gw.proc.drain().join("\n")
+        node(
+            &script,
+            &[
+                os(format!("{}/login", site.url)),
+                os(&shots),
+                os(lang),
+                os(&sim_url),
+                os(SIM_CONTROL_TOKEN),
+            ],
+            &format!("waiting page ({lang})"),
+            Some(&gw.proc),
         );
     }
 }
@@ -354,18 +345,11 @@ fn a_cross_site_post_logout_ends_the_gateway_session_in_a_real_browser() {
     );
     let shots = repo_root().join("target/browser-shots");
     std::fs::create_dir_all(&shots).unwrap();
-    let out = Command::new("node")
-        .arg(repo_root().join("tests/browser/saml_logout_post.mjs"))
-        .arg(&sp.url)
-        .arg(&shots)
-        .output()
-        .expect("node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains("OK:"),
-        "browser SAML POST logout failed:\n{stdout}\n{stderr}\ngateway:\n{}",
-        gw.proc.drain().join("\n")
+    node(
+        repo_root().join("tests/browser/saml_logout_post.mjs"),
+        &[os(&sp.url), os(&shots)],
+        "browser SAML POST logout",
+        Some(&gw.proc),
     );
     let logs = gw.proc.drain().join("\n");
     assert!(
@@ -396,18 +380,11 @@ fn every_citizen_page_passes_axe_in_both_languages_at_phone_and_desktop_widths()
         || repo_root().join("target/screenshots"),
         std::path::PathBuf::from,
     );
-    let run = Command::new("node")
-        .arg(repo_root().join("tests/browser/pages.mjs"))
-        .arg(&gw.url)
-        .arg(&out)
-        .output()
-        .expect("node");
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(
-        run.status.success() && stdout.contains("OK:"),
-        "the pages:\n{stdout}\n{stderr}\ngateway:\n{}",
-        gw.proc.drain().join("\n")
+    node(
+        repo_root().join("tests/browser/pages.mjs"),
+        &[os(&gw.url), os(&out)],
+        "the pages",
+        Some(&gw.proc),
     );
     let pngs = std::fs::read_dir(&out)
         .unwrap()
@@ -437,20 +414,11 @@ fn a_citizen_on_a_phone_opens_the_app_and_comes_back_logged_in_in_a_real_browser
     let shots = repo_root().join("target/browser-shots");
     std::fs::create_dir_all(&shots).unwrap();
     for lang in ["ko", "en"] {
-        let out = Command::new("node")
-            .arg(repo_root().join("tests/browser/app_to_app.mjs"))
-            .arg(&gw.url)
-            .arg(&sim_url)
-            .arg(&shots)
-            .arg(lang)
-            .output()
-            .expect("node");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            out.status.success() && stdout.contains("OK:"),
-            "app-to-app in a browser ({lang}) failed:\n{stdout}\n{stderr}\ngateway:\n{}",
-            gw.proc.drain().join("\n")
+        node(
+            repo_root().join("tests/browser/app_to_app.mjs"),
+            &[os(&gw.url), os(&sim_url), os(&shots), os(lang)],
+            &format!("app-to-app in a browser ({lang})"),
+            Some(&gw.proc),
         );
     }
 }

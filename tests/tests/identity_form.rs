@@ -130,20 +130,7 @@ async fn a_spelling_that_is_not_a_date_or_a_number_gets_the_form_again() {
         let (_, chooser_url) = b.follow(&format!("{}/login", w.site.url)).await;
         let base = chooser_url.split('?').next().unwrap().to_owned();
         let form = b.get(&format!("{base}/identify?provider=kakao")).await;
-        let csrf = form.input_value("csrf").unwrap();
-        let r = b
-            .post(
-                &format!("{base}/start"),
-                &[
-                    ("csrf", &csrf),
-                    ("provider", "kakao"),
-                    ("name", who.name),
-                    ("birthdate", who.birthdate),
-                    ("phone", who.phone),
-                    ("consent", "yes"),
-                ],
-            )
-            .await;
+        let r = post_identity(&mut b, &base, &form, "kakao", &who, &[]).await;
         let typed = format!("{} {} {}", who.name, who.birthdate, who.phone);
         assert_eq!(r.status, 422, "{field} {typed}: {}", r.body);
         assert!(
