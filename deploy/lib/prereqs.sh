@@ -31,6 +31,10 @@ MUNJIGI_DEPLOY_PACKAGES=(openssl)
 # (stock, then with deploy/examples' entries). Each test runs its own shibd and
 # apache2 on loopback; the packages' system services are never started.
 MUNJIGI_SHIBBOLETH_PACKAGES=(apache2 libapache2-mod-shib)
+# The peers `./deploy/bench compare` measures the gateway against, beside
+# nginx (above): SimpleSAMLphp 1.19 as a SAML IdP under Apache's mod_php with
+# opcache (bench only: the tests never need them).
+MUNJIGI_BENCH_PACKAGES=(simplesamlphp libapache2-mod-php8.2 php8.2-opcache php8.2-xml php8.2-mbstring)
 
 _munjigi_sudo() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -120,5 +124,20 @@ ensure_test_prereqs() {
     if ! cargo nextest --version >/dev/null 2>&1; then
         echo "installing cargo-nextest" >&2
         cargo install --locked -q cargo-nextest
+    fi
+}
+
+# What `./deploy/bench compare` needs beyond the tests: SimpleSAMLphp and
+# mod_php (Debian), node oidc-provider (npm, tests/peers/oidc-provider). The
+# packages' system services stay off: the bench runs its own Apache.
+ensure_bench_peers() {
+    ensure_test_prereqs
+    apt_ensure "${MUNJIGI_BENCH_PACKAGES[@]}"
+    if command -v deb-systemd-helper >/dev/null 2>&1; then
+        _munjigi_sudo deb-systemd-helper disable apache2.service >/dev/null 2>&1 || true
+    fi
+    if [ ! -d "$MUNJIGI_ROOT/tests/peers/oidc-provider/node_modules/oidc-provider" ]; then
+        echo "installing the OIDC peer (oidc-provider)" >&2
+        (cd "$MUNJIGI_ROOT/tests/peers/oidc-provider" && npm ci --silent --no-audit --no-fund)
     fi
 }

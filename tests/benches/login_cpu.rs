@@ -25,7 +25,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
-use munjigi_e2e::bench::env_usize;
+use munjigi_e2e::bench::*;
+use munjigi_e2e::peers::start_oidc_provider;
 use munjigi_e2e::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -33,6 +34,8 @@ use std::time::{Duration, Instant};
 
 /// The budget: gateway CPU per completed login, in microseconds.
 const BUDGET_US: f64 = 180.0;
+/// The goal against the peer: at least this many times less CPU per login.
+const PEER_GOAL: f64 = 10.0;
 /// The registered redirect URI: never followed, the code is read from the Location.
 const REDIRECT: &str = "http://127.0.0.1:9/cb";
 
@@ -88,18 +91,11 @@ fn phone_for(i: usize, people: usize) -> String {
     format!("010{:08}", 20_000_000 + i % people.max(1))
 }
 
-/// One whole login, site and browser; returns how many `/status` calls it took.
-async fn login(gw: &str, site: &SiteClient, i: usize, people: usize) -> usize {
+/// One whole login, site and browser; returns how many `/status` calls it
+/// took and the requests sent (browser and site).
+async fn login(gw: &str, site: &SiteClient, i: usize, people: usize) -> (usize, usize) {
     // Site: state, nonce and a PKCE verifier (S256).
-    let state = random_b64url(16);
-    let nonce = random_b64url(16);
-    let verifier = random_b64url(32);
-    let challenge = b64url(&openssl::sha::sha256(verifier.as_bytes()));
-    let authorize = format!(
-        "{gw}/authorize?response_type=code&client_id=town&scope=openid&redirect_uri={}\
-         &state={state}&nonce={nonce}&code_challenge={challenge}&code_challenge_method=S256",
-        enc(REDIRECT)
-    );
+    let (authorize, state, nonce, verifier) = authorize_request(gw, "/authorize");
 
     // Browser: a fresh one per login, so no gateway session answers it.
     let mut b = Browser::new(None);
@@ -140,7 +136,22 @@ async fn login(gw: &str, site: &SiteClient, i: usize, people: usize) -> usize {
     assert_eq!(query_param(&loc, "state").as_deref(), Some(state.as_str()));
     let code = query_param(&loc, "code").unwrap_or_else(|| panic!("no code in {loc}"));
 
-    // Site: the token request (client_secret_basic) ...
+    site_token_and_userinfo(site, gw, "/userinfo", &code, &verifier, &nonce).await;
+    (polls, b.requests + 2)
+}
+
+/// The site's back channel after the redirect: the token request
+/// (`client_secret_basic`, the PKCE verifier), the ID token's nonce and
+/// audience, then userinfo with the access token. The same for the gateway
+/// and the peer, but for the userinfo path.
+async fn site_token_and_userinfo(
+    site: &SiteClient,
+    op: &str,
+    userinfo_path: &str,
+    code: &str,
+    verifier: &str,
+    nonce: &str,
+) {
     let basic = base64::engine::general_purpose::STANDARD.encode(format!(
         "{}:{}",
         enc("town"),
@@ -148,11 +159,11 @@ async fn login(gw: &str, site: &SiteClient, i: usize, people: usize) -> usize {
     ));
     let form = form_urlencoded::Serializer::new(String::new())
         .append_pair("grant_type", "authorization_code")
-        .append_pair("code", &code)
+        .append_pair("code", code)
         .append_pair("redirect_uri", REDIRECT)
-        .append_pair("code_verifier", &verifier)
+        .append_pair("code_verifier", verifier)
         .finish();
-    let req = http::Request::post(format!("{gw}/token"))
+    let req = http::Request::post(format!("{op}/token"))
         .header("authorization", format!("Basic {basic}"))
         .header("content-type", "application/x-www-form-urlencoded")
         .body(Full::new(Bytes::from(form)))
@@ -162,11 +173,10 @@ async fn login(gw: &str, site: &SiteClient, i: usize, people: usize) -> usize {
     let tokens: serde_json::Value = serde_json::from_str(&body).unwrap();
     let at = tokens["access_token"].as_str().expect("access_token");
     let claims = jwt_claims(tokens["id_token"].as_str().expect("id_token"));
-    assert_eq!(claims["nonce"], nonce.as_str());
+    assert_eq!(claims["nonce"], nonce);
     assert_eq!(claims["aud"], "town");
 
-    // ... and userinfo with the bearer token.
-    let req = http::Request::get(format!("{gw}/userinfo"))
+    let req = http::Request::get(format!("{op}{userinfo_path}"))
         .header("authorization", format!("Bearer {at}"))
         .body(Full::new(Bytes::new()))
         .unwrap();
@@ -174,43 +184,104 @@ async fn login(gw: &str, site: &SiteClient, i: usize, people: usize) -> usize {
     assert_eq!(status, 200, "userinfo: {body}");
     let info: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(info["sub"], claims["sub"]);
-    polls
 }
 
-/// Logins `from..to` on `concurrency` tasks; returns the total `/status` calls.
+/// The site's authorization request with fresh state, nonce and PKCE:
+/// (URL, state, nonce, verifier).
+fn authorize_request(op: &str, path: &str) -> (String, String, String, String) {
+    let state = random_b64url(16);
+    let nonce = random_b64url(16);
+    let verifier = random_b64url(32);
+    let challenge = b64url(&openssl::sha::sha256(verifier.as_bytes()));
+    let url = format!(
+        "{op}{path}?response_type=code&client_id=town&scope=openid&redirect_uri={}\
+         &state={state}&nonce={nonce}&code_challenge={challenge}&code_challenge_method=S256",
+        enc(REDIRECT)
+    );
+    (url, state, nonce, verifier)
+}
+
+/// One whole login at the peer, node oidc-provider: authorize, the interaction
+/// that logs in and consents at once, the resumed authorization (the code),
+/// then the same back channel as the gateway's site. Returns the requests sent.
+async fn peer_login(op: &str, site: &SiteClient) -> usize {
+    let (authorize, state, nonce, verifier) = authorize_request(op, "/auth");
+    let mut b = Browser::new(None);
+    let mut url = authorize;
+    for expect in ["/interaction/", "/auth/", REDIRECT] {
+        let p = b.get(&url).await;
+        assert_eq!(p.status, 303, "peer at {url}: {}", p.body);
+        url = p.location.expect("a redirect");
+        assert!(
+            url.contains(expect),
+            "peer: expected {expect}, went to {url}"
+        );
+    }
+    assert_eq!(query_param(&url, "state").as_deref(), Some(state.as_str()));
+    let code = query_param(&url, "code").unwrap_or_else(|| panic!("no code in {url}"));
+    site_token_and_userinfo(site, op, "/me", &code, &verifier, &nonce).await;
+    b.requests + 2
+}
+
+/// Who is logged in with: the gateway (with `people` citizens) or the peer.
+#[derive(Clone, Copy, PartialEq)]
+enum Side {
+    Gateway,
+    Peer,
+}
+
+/// What a batch of logins sent: `/status` calls and requests in all.
+#[derive(Default, Clone, Copy)]
+struct Sent {
+    polls: usize,
+    requests: usize,
+}
+
+/// Logins `from..to` on `concurrency` tasks, closed loop (each task starts
+/// its next login when the last one ends).
 async fn run(
-    gw: &str,
+    side: Side,
+    url: &str,
     site: &SiteClient,
     (from, to): (usize, usize),
     concurrency: usize,
     people: usize,
-) -> usize {
+) -> Sent {
     let next = Arc::new(AtomicUsize::new(from));
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..concurrency.max(1) {
         let next = next.clone();
-        let gw = gw.to_owned();
+        let url = url.to_owned();
         let site = site.clone();
         tasks.spawn(async move {
-            let mut polls = 0;
+            let mut sent = Sent::default();
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= to {
-                    return polls;
+                    return sent;
                 }
-                polls += login(&gw, &site, i, people).await;
+                match side {
+                    Side::Gateway => {
+                        let (polls, requests) = login(&url, &site, i, people).await;
+                        sent.polls += polls;
+                        sent.requests += requests;
+                    }
+                    Side::Peer => sent.requests += peer_login(&url, &site).await,
+                }
             }
         });
     }
-    let mut polls = 0;
+    let mut sent = Sent::default();
     while let Some(r) = tasks.join_next().await {
-        polls += r.unwrap_or_else(|e| panic!("a login task failed: {e}"));
+        let r = r.unwrap_or_else(|e| panic!("a login task failed: {e}"));
+        sent.polls += r.polls;
+        sent.requests += r.requests;
     }
-    polls
+    sent
 }
 
 /// (utime, stime) of a process, in clock ticks (`/proc/<pid>/stat` fields 14, 15).
-fn cpu_ticks(pid: u32) -> (u64, u64) {
+fn user_sys_ticks(pid: u32) -> (u64, u64) {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     // Fields after the command name (which may hold spaces) start at field 3.
     let rest = &s[s.rfind(')').unwrap() + 1..];
@@ -218,49 +289,161 @@ fn cpu_ticks(pid: u32) -> (u64, u64) {
     (f[11].parse().unwrap(), f[12].parse().unwrap())
 }
 
-/// A finer cross-check: the scheduler's run time of every live thread, in ns
-/// (`se.sum_exec_runtime` in `/proc/<pid>/task/*/sched`, when the kernel has it).
-fn sched_ns(pid: u32) -> Option<(u64, Vec<String>)> {
-    let mut total = 0u64;
-    let mut tids = Vec::new();
-    for t in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
-        let t = t.ok()?;
-        let Ok(s) = std::fs::read_to_string(t.path().join("sched")) else {
-            continue; // the thread ended meanwhile
-        };
-        let line = s.lines().find(|l| l.starts_with("se.sum_exec_runtime"))?;
-        let ms: f64 = line.split(':').nth(1)?.trim().parse().ok()?;
-        total += (ms * 1e6) as u64;
-        tids.push(t.file_name().to_string_lossy().into_owned());
-    }
-    tids.sort();
-    Some((total, tids))
+/// The sums of the gateway's counters and histogram counts named `name`
+/// (every label set) on its admin listener's `/metrics`.
+async fn metric_sum(site: &SiteClient, admin: &str, name: &str) -> f64 {
+    let req = http::Request::get(format!("{admin}/metrics"))
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let (status, body) = site_call(site, req).await;
+    assert_eq!(status, 200, "metrics: {body}");
+    body.lines()
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }
 
-fn clk_tck() -> u64 {
-    let out = std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok();
-    match out
-        .as_ref()
-        .and_then(|o| std::str::from_utf8(&o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-    {
-        Some(t) => t,
-        None => {
-            eprintln!("`getconf CLK_TCK` failed; assuming 100");
-            100
-        }
+/// One measured batch of logins on one side.
+#[derive(Clone)]
+struct Round {
+    logins: usize,
+    user_ms: f64,
+    sys_ms: f64,
+    sched_us: Option<f64>,
+    wall_s: f64,
+    sent: Sent,
+    log_lines: usize,
+    odd: Vec<String>,
+    /// Gateway only: store operations and provider calls (from its metrics).
+    store_ops: Option<f64>,
+    provider_calls: Option<f64>,
+}
+
+impl Round {
+    fn us_per_login(&self) -> f64 {
+        (self.user_ms + self.sys_ms) * 1000.0 / self.logins.max(1) as f64
     }
+}
+
+/// A server whose CPU per login is measured.
+struct Server<'a> {
+    side: Side,
+    url: String,
+    pid: u32,
+    proc: &'a Proc,
+    /// The gateway's admin listener (for its store and provider counters).
+    admin: Option<String>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn measure(
+    rt: &tokio::runtime::Runtime,
+    server: &Server<'_>,
+    site: &SiteClient,
+    range: (usize, usize),
+    concurrency: usize,
+    people: usize,
+    tck: u64,
+) -> Round {
+    server.proc.drain();
+    let counters = |rt: &tokio::runtime::Runtime| {
+        server.admin.as_ref().map(|admin| {
+            rt.block_on(async {
+                (
+                    metric_sum(
+                        site,
+                        admin,
+                        "munjigi_store_operation_duration_seconds_count",
+                    )
+                    .await,
+                    metric_sum(site, admin, "munjigi_provider_call_duration_seconds_count").await,
+                )
+            })
+        })
+    };
+    let k0 = counters(rt);
+    let t0 = user_sys_ticks(server.pid);
+    let n0 = sched_ns(server.pid);
+    let start = Instant::now();
+    let sent = rt.block_on(run(
+        server.side,
+        &server.url,
+        site,
+        range,
+        concurrency,
+        people,
+    ));
+    let wall_s = start.elapsed().as_secs_f64();
+    let t1 = user_sys_ticks(server.pid);
+    let n1 = sched_ns(server.pid);
+    let k1 = counters(rt);
+    let lines = server.proc.drain();
+    let ms_per_tick = 1000.0 / tck as f64;
+    let logins = range.1 - range.0;
+    Round {
+        logins,
+        user_ms: (t1.0 - t0.0) as f64 * ms_per_tick,
+        sys_ms: (t1.1 - t0.1) as f64 * ms_per_tick,
+        sched_us: match (n0, n1) {
+            (Some(a), Some(b)) => Some(b.saturating_sub(a) as f64 / 1000.0 / logins as f64),
+            _ => None,
+        },
+        wall_s,
+        sent,
+        log_lines: lines.len(),
+        odd: lines
+            .into_iter()
+            .filter(|l| l.contains("WARN") || l.contains("ERROR") || l.contains("server_error"))
+            .collect(),
+        store_ops: k0.zip(k1).map(|(a, b)| b.0 - a.0),
+        provider_calls: k0.zip(k1).map(|(a, b)| b.1 - a.1),
+    }
+}
+
+/// The round with the median CPU per login.
+fn median(rounds: &[Round]) -> &Round {
+    let mut sorted: Vec<&Round> = rounds.iter().collect();
+    sorted.sort_by(|a, b| a.us_per_login().total_cmp(&b.us_per_login()));
+    sorted[sorted.len() / 2]
+}
+
+fn print_round(label: &str, r: &Round, tck: u64) {
+    let n = r.logins.max(1) as f64;
+    println!(
+        "{label:<15} {:>7.1} µs/login (±{:.1}; user {:.0} ms, system {:.0} ms){}  \
+         {:.1} logins/s  {:.1} requests/login{}",
+        r.us_per_login(),
+        1e6 / tck as f64 / n,
+        r.user_ms,
+        r.sys_ms,
+        r.sched_us
+            .map_or(String::new(), |v| format!(", sched {v:.1} µs")),
+        n / r.wall_s,
+        r.sent.requests as f64 / n,
+        if r.sent.polls > 0 {
+            format!(" ({:.2} status calls)", r.sent.polls as f64 / n)
+        } else {
+            String::new()
+        },
+    );
 }
 
 fn main() {
     let logins = env_usize("LOGINS", 1000);
     let concurrency = env_usize("CONCURRENCY", 8);
     let warmup = env_usize("WARMUP", 20);
+    let compare = std::env::var_os("COMPARE").is_some();
+    let rounds = env_usize("ROUNDS", if compare { 3 } else { 1 }).max(1);
     let people = warmup.max(concurrency).max(1);
     let tck = clk_tck();
+    // The driver (and the simulator, which it starts) on one core, the
+    // servers measured on the other, as in the other benches.
+    require_tool("taskset");
+    require_two_cores("the OpenID Providers");
+    pin(std::process::id(), LOAD_CORE);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -272,25 +455,68 @@ fn main() {
         people: Vec::new(),
     };
     let (sim, sim_url) = start_simulator(dir.path(), &sim_opts);
-    let gw = start_gateway(
-        dir.path(),
-        &sim_url,
-        &GatewayOpts {
-            site_redirect: REDIRECT.to_owned(),
-            ..GatewayOpts::default()
-        },
-    );
+    let admin = format!("http://127.0.0.1:{}", free_port());
+    let gw = on_core(SUT_CORE, || {
+        start_gateway(
+            dir.path(),
+            &sim_url,
+            &GatewayOpts {
+                site_redirect: REDIRECT.to_owned(),
+                extra: format!(
+                    "\n[admin]\nlisten = \"{}\"\n",
+                    admin.trim_start_matches("http://")
+                ),
+                ..GatewayOpts::default()
+            },
+        )
+    });
+    let peer = compare.then(|| {
+        on_core(SUT_CORE, || {
+            start_oidc_provider("town", CLIENT_SECRET, REDIRECT)
+        })
+    });
     let gw_pid = gw.proc.pid();
     println!("binary:      {}", munjigi_bin().display());
-    println!("gateway:     {} (pid {gw_pid})", gw.url);
+    println!("gateway:     {} (pid {gw_pid}) on core {SUT_CORE}", gw.url);
+    if let Some((p, url)) = &peer {
+        println!(
+            "peer:        node oidc-provider 9.13 at {url} (pid {}) on core {SUT_CORE}",
+            p.pid()
+        );
+    }
     println!(
-        "logins:      {logins} measured after {warmup} warm-up, concurrency {concurrency}, \
-         {people} people"
+        "logins:      {logins} measured per round after {warmup} warm-up, {rounds} round(s), \
+         concurrency {concurrency}, {people} people; driver and simulator on core {LOAD_CORE}"
     );
 
     let site: SiteClient = Client::builder(TokioExecutor::new()).build_http();
+    let gateway = Server {
+        side: Side::Gateway,
+        url: gw.url.clone(),
+        pid: gw_pid,
+        proc: &gw.proc,
+        admin: Some(admin),
+    };
+    let peer_server = peer.as_ref().map(|(p, url)| Server {
+        side: Side::Peer,
+        url: url.clone(),
+        pid: p.pid(),
+        proc: p,
+        admin: None,
+    });
     rt.block_on(async {
-        run(&gw.url, &site, (0, warmup), concurrency, people).await;
+        run(
+            Side::Gateway,
+            &gw.url,
+            &site,
+            (0, warmup),
+            concurrency,
+            people,
+        )
+        .await;
+        if let Some(p) = &peer_server {
+            run(Side::Peer, &p.url, &site, (0, warmup), concurrency, people).await;
+        }
     });
     let warm_lines = gw.proc.drain().len();
 
@@ -299,111 +525,146 @@ fn main() {
     let i0 = sched_ns(gw_pid);
     std::thread::sleep(Duration::from_secs_f64(idle_secs));
     let i1 = sched_ns(gw_pid);
+    let s0 = user_sys_ticks(sim.pid());
 
-    let t0 = cpu_ticks(gw_pid);
-    let s0 = cpu_ticks(sim.pid());
-    let n0 = sched_ns(gw_pid);
-    let start = Instant::now();
-    let polls = rt.block_on(run(
-        &gw.url,
-        &site,
-        (warmup, warmup + logins),
-        concurrency,
-        people,
-    ));
-    let wall = start.elapsed();
-    let t1 = cpu_ticks(gw_pid);
-    let s1 = cpu_ticks(sim.pid());
-    let n1 = sched_ns(gw_pid);
+    // Rounds alternate the peer and the gateway, so a change in the machine's
+    // speed during the bench falls on both.
+    let mut gw_rounds = Vec::new();
+    let mut peer_rounds = Vec::new();
+    for round in 0..rounds {
+        let from = warmup + round * logins;
+        let range = (from, from + logins);
+        if let Some(p) = &peer_server {
+            let r = measure(&rt, p, &site, range, concurrency, people, tck);
+            print_round(&format!("round {} peer", round + 1), &r, tck);
+            peer_rounds.push(r);
+        }
+        let r = measure(&rt, &gateway, &site, range, concurrency, people, tck);
+        print_round(&format!("round {} gateway", round + 1), &r, tck);
+        gw_rounds.push(r);
+    }
+    let s1 = user_sys_ticks(sim.pid());
 
-    let lines = gw.proc.drain();
-    let odd: Vec<&String> = lines
-        .iter()
-        .filter(|l| l.contains("WARN") || l.contains("ERROR"))
-        .collect();
-
-    let ms_per_tick = 1000.0 / tck as f64;
-    let (user, sys) = (t1.0 - t0.0, t1.1 - t0.1);
-    let ticks = user + sys;
-    let gw_ms = ticks as f64 * ms_per_tick;
-    let sim_ms = ((s1.0 + s1.1) - (s0.0 + s0.1)) as f64 * ms_per_tick;
-    let n = logins.max(1) as f64;
-    let us_per_login = gw_ms * 1000.0 / n;
-    let wall_s = wall.as_secs_f64();
-
+    let g = median(&gw_rounds);
+    let n = g.logins.max(1) as f64;
+    let us_per_login = g.us_per_login();
     println!();
     println!("== login_cpu: completed OIDC logins, simulator approving at once");
-    println!("logins:                    {logins}");
-    println!("concurrency:               {concurrency}");
-    println!("wall time:                 {wall_s:.3} s");
-    println!("logins/s:                  {:.1}", n / wall_s);
     println!(
-        "status calls:              {polls} ({:.2} per login)",
-        polls as f64 / n
+        "gateway:                   {us_per_login:.1} µs CPU per login (the median of {rounds} \
+         round(s) of {logins}; resolution ±{:.1} µs)",
+        1e6 / tck as f64 / n
     );
-    println!(
-        "gateway CPU total:         {gw_ms:.1} ms ({ticks} ticks at {tck} Hz, ±{ms_per_tick:.0} ms; \
-         user {:.0} ms, system {:.0} ms)",
-        user as f64 * ms_per_tick,
-        sys as f64 * ms_per_tick
-    );
-    println!(
-        "gateway CPU per login:     {us_per_login:.1} µs (resolution ±{:.1} µs)",
-        ms_per_tick * 1000.0 / n
-    );
-    if let (Some((a, ta)), Some((b, tb))) = (&n0, &n1) {
-        let same = if ta == tb {
-            String::new()
-        } else {
-            format!(
-                " (threads changed: {} → {}, may miss ended threads)",
-                ta.len(),
-                tb.len()
-            )
-        };
-        println!(
-            "  cross-check (sched):     {:.1} µs per login{same}",
-            b.saturating_sub(*a) as f64 / 1000.0 / n
-        );
+    if let Some(v) = g.sched_us {
+        println!("  cross-check (sched):     {v:.1} µs per login");
     }
-    if let (Some((a, _)), Some((b, _))) = (&i0, &i1) {
-        let idle_us_per_s = b.saturating_sub(*a) as f64 / 1000.0 / idle_secs;
+    if let (Some(a), Some(b)) = (i0, i1) {
+        let idle_us_per_s = b.saturating_sub(a) as f64 / 1000.0 / idle_secs;
         println!(
             "  of which idle:           {:.1} µs per login ({idle_us_per_s:.0} µs/s at rest)",
-            idle_us_per_s * wall_s / n
+            idle_us_per_s * g.wall_s / n
         );
     }
     println!(
-        "budget:                    ≤ {BUDGET_US:.0} µs per login: {} ({:.2}× the budget)",
-        if us_per_login <= BUDGET_US {
-            "within"
-        } else {
-            "OVER"
-        },
+        "  implied capacity:        {:.0} logins/s per gateway core",
+        1e6 / us_per_login.max(f64::MIN_POSITIVE)
+    );
+    println!(
+        "  requests per login:      {:.2} (browser and site; {:.2} status calls)",
+        g.sent.requests as f64 / n,
+        g.sent.polls as f64 / n
+    );
+    if let (Some(ops), Some(calls)) = (g.store_ops, g.provider_calls) {
+        println!(
+            "  store operations:        {:.2} per login (memory store; each is one round trip \
+             on Redis)",
+            ops / n
+        );
+        println!("  provider calls:          {:.2} per login", calls / n);
+    }
+    println!(
+        "  log lines:               {:.1} per login ({warm_lines} in warm-up)",
+        g.log_lines as f64 / n
+    );
+    println!(
+        "  budget:                  ≤ {BUDGET_US:.0} µs per login: {} ({:.2}× the budget)",
+        met(us_per_login <= BUDGET_US),
         us_per_login / BUDGET_US
     );
     println!(
-        "  implied capacity:        {:.0} logins/s per gateway core",
-        if us_per_login > 0.0 {
-            1e6 / us_per_login
-        } else {
-            f64::INFINITY
-        }
-    );
-    println!(
         "simulator CPU per login:   {:.1} µs (not counted)",
-        sim_ms * 1000.0 / n
+        ((s1.0 + s1.1) - (s0.0 + s0.1)) as f64 * 1e6 / tck as f64 / (n * rounds as f64)
     );
-    println!(
-        "gateway log lines:         {:.1} per login ({warm_lines} in warm-up)",
-        lines.len() as f64 / n
-    );
+    let odd: Vec<&String> = gw_rounds
+        .iter()
+        .chain(&peer_rounds)
+        .flat_map(|r| &r.odd)
+        .collect();
     if !odd.is_empty() {
-        println!("gateway warnings/errors:   {}", odd.len());
+        println!("warnings/errors:           {}", odd.len());
         for l in odd.iter().take(5) {
             println!("  {l}");
         }
     }
+    let peer_json = (!peer_rounds.is_empty()).then(|| {
+        let p = median(&peer_rounds);
+        let ratio = p.us_per_login() / us_per_login;
+        let ratios: Vec<f64> = peer_rounds
+            .iter()
+            .zip(&gw_rounds)
+            .map(|(p, g)| p.us_per_login() / g.us_per_login())
+            .collect();
+        println!(
+            "peer (oidc-provider):      {:.1} µs CPU per login, {:.2} requests per login",
+            p.us_per_login(),
+            p.sent.requests as f64 / p.logins.max(1) as f64
+        );
+        println!(
+            "vs the peer:               the gateway uses {ratio:.2}× less CPU per login \
+             (rounds: {}; goal ≥ {PEER_GOAL:.0}×: {})",
+            ratios
+                .iter()
+                .map(|r| format!("{r:.2}×"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            met(ratio >= PEER_GOAL)
+        );
+        serde_json::json!({
+            "name": "oidc-provider",
+            "what": "node oidc-provider 9.13.3, in-memory adapter, ES256 ID tokens, one \
+                     interaction request that logs in and consents (authorize, interaction, \
+                     resume, token, userinfo)",
+            "cpu_us_per_login": p.us_per_login(),
+            "spread": spread_json(&peer_rounds.iter().map(Round::us_per_login).collect::<Vec<_>>()),
+            "requests_per_login": p.sent.requests as f64 / p.logins.max(1) as f64,
+            "logins_per_s": p.logins as f64 / p.wall_s,
+            "peer_over_gateway": ratio,
+            "peer_over_gateway_rounds": ratios,
+            "goal": PEER_GOAL,
+            "goal_met": ratio >= PEER_GOAL,
+        })
+    });
+    let report = serde_json::json!({
+        "bench": "login_cpu",
+        "logins_per_round": logins,
+        "rounds": rounds,
+        "concurrency": concurrency,
+        "clk_tck": tck,
+        "gateway": {
+            "cpu_us_per_login": us_per_login,
+            "spread": spread_json(&gw_rounds.iter().map(Round::us_per_login).collect::<Vec<_>>()),
+            "sched_us_per_login": g.sched_us,
+            "logins_per_s": n / g.wall_s,
+            "requests_per_login": g.sent.requests as f64 / n,
+            "status_calls_per_login": g.sent.polls as f64 / n,
+            "store_operations_per_login": g.store_ops.map(|v| v / n),
+            "provider_calls_per_login": g.provider_calls.map(|v| v / n),
+            "log_lines_per_login": g.log_lines as f64 / n,
+            "budget_us": BUDGET_US,
+        },
+        "peer": peer_json,
+    });
+    write_figures("login_cpu", &report);
     drop(gw);
     drop(sim);
 }

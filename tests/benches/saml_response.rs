@@ -51,6 +51,7 @@
 
 use base64::Engine as _;
 use munjigi_e2e::bench::*;
+use munjigi_e2e::peers::SimpleSamlPhp;
 use munjigi_e2e::saml::auto_post_form;
 use munjigi_e2e::*;
 use openssl::hash::MessageDigest;
@@ -61,6 +62,9 @@ use std::time::{Duration, Instant};
 
 /// Gateway CPU per response, as a multiple of the RSA signatures it carries.
 const BUDGET_RATIO: f64 = 1.3;
+/// The goal against the peer: CPU per ECDSA response at least this many times
+/// below SimpleSAMLphp's RSA one.
+const ECDSA_GOAL: f64 = 20.0;
 /// Where the (unreachable) SP's ACS is: the bench never posts there.
 const ACS: &str = "http://127.0.0.1:9/acs";
 /// How long the in-process RSA reference signs, at least.
@@ -78,6 +82,18 @@ struct Config {
     /// `signature_algorithm` of the site.
     alg: &'static str,
 }
+
+/// The peer (`COMPARE=1`): SimpleSAMLphp signing the Response and the
+/// Assertion with RSA-SHA256 and the gateway's own RSA-2048 key, for an SP of
+/// its own that takes IdP-initiated SSO.
+const PEER: Config = Config {
+    name: "SimpleSAMLphp",
+    site: "",
+    entity_id: "https://bench-ssp-sp.example/metadata",
+    sign_response: true,
+    signatures: 2,
+    alg: "rsa-sha256",
+};
 
 const CONFIGS: [Config; 3] = [
     Config {
@@ -264,6 +280,7 @@ fn reference_key(dir: &Path) -> (PKey<Private>, &'static str) {
 }
 
 /// One configuration measured.
+#[derive(Clone)]
 struct Run {
     wrk: Wrk,
     cpu_ms: f64,
@@ -283,82 +300,78 @@ impl Run {
 }
 
 /// Fails loudly unless every response of the run was a 200 with a SAMLResponse.
-fn check_all_ok(c: &Config, what: &str, w: &Wrk) {
-    assert!(
-        w.requests > 0,
-        "{} {what}: no responses:\n{}",
-        c.name,
-        w.output
-    );
+fn check_all_ok(name: &str, what: &str, w: &Wrk) {
+    assert!(w.requests > 0, "{name} {what}: no responses:\n{}", w.output);
     assert_eq!(
         w.non_2xx_3xx, 0,
-        "{} {what}: {} of {} responses were neither 2xx nor 3xx:\n{}",
-        c.name, w.non_2xx_3xx, w.requests, w.output
+        "{name} {what}: {} of {} responses were neither 2xx nor 3xx:\n{}",
+        w.non_2xx_3xx, w.requests, w.output
     );
     let (ok, other, saml) = script_counts(w);
     assert!(
         other == 0 && ok == w.requests && saml == w.requests,
-        "{} {what}: of {} responses {ok} were 200 and {saml} held a SAMLResponse \
+        "{name} {what}: of {} responses {ok} were 200 and {saml} held a SAMLResponse \
          ({other} other statuses: a 303 to the login means the session was not used):\n{}",
-        c.name,
         w.requests,
         w.output
     );
 }
 
-fn measure(
-    c: &Config,
-    gw: &Gateway,
-    header: &str,
-    script: &str,
-    secs: u64,
-    connections: usize,
-    tck: u64,
-) -> Run {
-    let url = format!("{}/saml/init?sp={}", gw.url, enc(c.entity_id));
+/// What is measured in one run: a gateway SP or the peer.
+struct Target<'a> {
+    name: &'a str,
+    url: String,
+    /// The `Cookie` header wrk sends.
+    header: String,
+    /// Every process whose CPU a response costs, read before and after.
+    pids: Box<dyn Fn() -> Vec<u32> + 'a>,
+    /// The server's own log lines (or entries) that say a response was issued,
+    /// counted since the last call: checked against wrk's count.
+    issued_since: Box<dyn FnMut() -> (usize, Vec<String>) + 'a>,
+}
+
+fn measure(t: &mut Target<'_>, script: &str, secs: u64, connections: usize, tck: u64) -> Run {
     println!(
-        "== {}: {WARMUP_SECS} s warm-up, then {secs} s measured ({url})",
-        c.name
+        "== {}: {WARMUP_SECS} s warm-up, then {secs} s measured ({})",
+        t.name, t.url
     );
     let args = ["-s", script];
-    let warm = wrk(&url, WARMUP_SECS, connections, header, &args);
-    check_all_ok(c, "warm-up", &warm);
+    let warm = wrk(&t.url, WARMUP_SECS, connections, &t.header, &args);
+    check_all_ok(t.name, "warm-up", &warm);
     std::thread::sleep(Duration::from_millis(300));
-    gw.proc.drain();
+    (t.issued_since)();
 
-    let pids = [gw.proc.pid()];
+    let pids = (t.pids)();
     let j0 = cpu_jiffies();
     let c0 = cpu_ticks_of(&pids);
     let s0 = sched_ns_of(&pids);
     let start = Instant::now();
-    let w = wrk(&url, secs, connections, header, &args);
+    let w = wrk(&t.url, secs, connections, &t.header, &args);
     let wall_s = start.elapsed().as_secs_f64();
+    let after = (t.pids)();
+    assert_eq!(
+        pids, after,
+        "{}: its processes changed during the run (CPU of ended ones is lost)",
+        t.name
+    );
     let c1 = cpu_ticks_of(&pids);
     let s1 = sched_ns_of(&pids);
     let j1 = cpu_jiffies();
-    check_all_ok(c, "measured run", &w);
+    check_all_ok(t.name, "measured run", &w);
     // Let the last log lines of the run arrive.
     std::thread::sleep(Duration::from_millis(300));
-    let lines = gw.proc.drain();
-    let issued = lines
-        .iter()
-        .filter(|l| l.contains("SAML response issued"))
-        .count();
+    let (issued, odd) = (t.issued_since)();
     // Responses still in flight when wrk stops are issued uncounted.
     let slack = 2 * connections + 2;
     assert!(
         issued as u64 >= w.requests && issued as u64 <= w.requests + slack as u64,
-        "{}: wrk counted {} responses but the gateway logged {issued} issued:\n{}",
-        c.name,
+        "{}: wrk counted {} responses but the server logged {issued} issued:\n{}",
+        t.name,
         w.requests,
         w.output
     );
-    let odd: Vec<&String> = lines
-        .iter()
-        .filter(|l| l.contains("WARN") || l.contains("ERROR"))
-        .collect();
     if !odd.is_empty() {
-        println!("gateway warnings/errors during the run: {}", odd.len());
+        println!("{} warnings/errors during the run: {}", t.name, odd.len());
         for l in odd.iter().take(5) {
             println!("  {l}");
         }
@@ -442,6 +455,40 @@ fn main() {
     });
     let login_lines = gw.proc.drain().len();
 
+    // The peer, on the same core as the gateway, with the same RSA key; its
+    // first answer logs in (the static source), and its cookies are replayed.
+    let compare = std::env::var_os("COMPARE").is_some();
+    let rounds = env_usize("ROUNDS", if compare { 3 } else { 1 }).max(1);
+    let peer = compare.then(|| {
+        let keys = dir.path().join("keys");
+        let ssp = on_core(SUT_CORE, || {
+            SimpleSamlPhp::start(
+                dir.path(),
+                &keys.join("saml.pem"),
+                &keys.join("saml.crt"),
+                PEER.entity_id,
+                ACS,
+                connections,
+            )
+        });
+        rt.block_on(async {
+            let mut b = Browser::new(None);
+            let opcache = b.get(&format!("{}/opcache.php", ssp.url)).await;
+            assert_eq!(opcache.body, "on", "opcache in Apache's PHP: {opcache:?}");
+            let page = b.get(&ssp.sso_url(PEER.entity_id)).await;
+            let (size, xml) = check_page(&PEER, &page);
+            let again = b.get(&ssp.sso_url(PEER.entity_id)).await;
+            check_page(&PEER, &again);
+            println!(
+                "peer:          SimpleSAMLphp (Debian, Apache prefork + mod_php, opcache on) at {}, \
+                 {connections} workers on core {SUT_CORE}: page {size} B, SAMLResponse XML {xml} B",
+                ssp.url
+            );
+            let header = format!("Cookie: {}", b.cookie_header_value());
+            (ssp, header)
+        })
+    });
+
     // The system under test on its core, every thread (it started there; this
     // also covers threads its runtime may have made since).
     pin(gw_pid, SUT_CORE);
@@ -467,10 +514,82 @@ fn main() {
     println!();
 
     let header = format!("Cookie: mj_sid={sid}");
-    let runs: Vec<Run> = CONFIGS
+    let mut targets: Vec<Target<'_>> = Vec::new();
+    if let Some((ssp, ssp_header)) = &peer {
+        let mut offset = ssp.log().len();
+        targets.push(Target {
+            name: PEER.name,
+            url: ssp.sso_url(PEER.entity_id),
+            header: ssp_header.clone(),
+            pids: Box::new(move || ssp.pids()),
+            issued_since: Box::new(move || {
+                let log = ssp.log();
+                let new = log.get(offset..).unwrap_or_default().to_owned();
+                offset = log.len();
+                let issued = new
+                    .lines()
+                    .filter(|l| l.contains(" STAT ") && l.contains(" saml20-idp-SSO "))
+                    .count();
+                let odd = new
+                    .lines()
+                    .filter(|l| l.contains(" ERROR ") || l.contains(" WARNING "))
+                    .map(str::to_owned)
+                    .collect();
+                (issued, odd)
+            }),
+        });
+    }
+    for c in &CONFIGS {
+        let gw = &gw;
+        targets.push(Target {
+            name: c.name,
+            url: init_url(c),
+            header: header.clone(),
+            pids: Box::new(move || vec![gw.proc.pid()]),
+            issued_since: Box::new(move || {
+                let lines = gw.proc.drain();
+                let issued = lines
+                    .iter()
+                    .filter(|l| l.contains("SAML response issued"))
+                    .count();
+                let odd = lines
+                    .into_iter()
+                    .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+                    .collect();
+                (issued, odd)
+            }),
+        });
+    }
+    // Rounds alternate the peer and the gateway's SPs, so a change in the
+    // machine's speed during the bench falls on all of them.
+    let mut by_target: Vec<Vec<Run>> = targets.iter().map(|_| Vec::new()).collect();
+    for round in 0..rounds {
+        if rounds > 1 {
+            println!("-- round {} of {rounds}", round + 1);
+        }
+        for (t, runs) in targets.iter_mut().zip(&mut by_target) {
+            runs.push(measure(t, &script, secs, connections, tck));
+        }
+    }
+    drop(targets);
+    // Each target's median round (by CPU per response) is reported in full;
+    // the rounds stay in their order for the round-by-round ratios.
+    let mut medians: Vec<Run> = by_target
         .iter()
-        .map(|c| measure(c, &gw, &header, &script, secs, connections, tck))
+        .map(|runs| {
+            let mut sorted: Vec<&Run> = runs.iter().collect();
+            sorted.sort_by(|a, b| a.ms_per_response().total_cmp(&b.ms_per_response()));
+            sorted[sorted.len() / 2].clone()
+        })
         .collect();
+    let spread = |runs: &[Run]| -> serde_json::Value {
+        let v: Vec<f64> = runs.iter().map(Run::ms_per_response).collect();
+        spread_json(&v)
+    };
+    let peer_run = peer
+        .as_ref()
+        .map(|_| (medians.remove(0), spread(&by_target.remove(0))));
+    let runs = medians;
 
     println!("== RSA reference on core {LOAD_CORE}: {RSA_SECS} s of signatures in-process");
     let (key, key_from) = reference_key(dir.path());
@@ -492,7 +611,11 @@ fn main() {
         "(sched ms)",
         "core0/core1 busy"
     );
-    for (c, r) in CONFIGS.iter().zip(&runs) {
+    let rows = peer_run
+        .iter()
+        .map(|(r, _)| (&PEER, r))
+        .chain(CONFIGS.iter().zip(&runs));
+    for (c, r) in rows {
         println!(
             "{:<13} {:>12.0} {:>7.3} ms {:>7.3} ms {:>10} {:>14.3} {:>11} {:>16}",
             c.name,
@@ -519,6 +642,9 @@ fn main() {
         "RSA-2048 PKCS#1 SHA-256 signature, openssl in-process, key loaded once \
          ({key_from}): {rsa_ms:.3} ms CPU ({rsa_wall_ms:.3} ms wall; {rsa_n} signatures)"
     );
+    if rounds > 1 {
+        println!("(each row: the median of {rounds} rounds by CPU per response)");
+    }
     println!();
     let mut configs_json = Vec::new();
     for (c, r) in CONFIGS.iter().zip(&runs) {
@@ -563,8 +689,57 @@ fn main() {
             "budget_met": !rsa || ratio <= BUDGET_RATIO,
             "core_busy_pct": r.busy,
             "socket_errors": r.wrk.socket_errors,
+            "spread": spread(&by_target[configs_json.len()]),
         }));
     }
+    // The peer against the gateway's RSA (same signatures) and ECDSA responses,
+    // round by round and on the medians.
+    let peer_json = peer_run.as_ref().map(|(p, p_spread)| {
+        let per_round = |i: usize| -> Vec<f64> {
+            let peer_rounds = p_spread["rounds"].as_array().unwrap().iter();
+            let gw_rounds = by_target[i].iter().map(Run::ms_per_response);
+            peer_rounds
+                .zip(gw_rounds)
+                .map(|(a, b)| a.as_f64().unwrap() / b)
+                .collect()
+        };
+        let ms = p.ms_per_response();
+        let vs_rsa = ms / runs[0].ms_per_response();
+        let vs_ecdsa = ms / runs[2].ms_per_response();
+        println!(
+            "SimpleSAMLphp: CPU per response = {ms:.3} ms = {:.2}× the 2 RSA signatures it carries; \
+             {:.0} responses/s per core",
+            ms / (2.0 * rsa_ms),
+            1000.0 / ms
+        );
+        println!(
+            "vs the peer:   gateway RSA (2 signatures) {vs_rsa:.1}× less CPU; gateway ECDSA \
+             {vs_ecdsa:.1}× less CPU (goal ≥ {ECDSA_GOAL:.0}×: {})",
+            met(vs_ecdsa >= ECDSA_GOAL)
+        );
+        serde_json::json!({
+            "name": PEER.name,
+            "what": "SimpleSAMLphp (Debian package), Apache prefork + mod_php 8.2 with opcache, \
+                     exampleauth:StaticSource, IdP-initiated SSO from its session, \
+                     Response and Assertion signed RSA-SHA256 with the gateway's RSA-2048 key",
+            "responses_per_s": p.wrk.rps,
+            "p50_ms": p.wrk.p50_ms,
+            "p99_ms": p.wrk.p99_ms,
+            "responses": p.wrk.requests,
+            "issued_logged": p.issued,
+            "cpu_ms_per_response": ms,
+            "sched_ms_per_response": p.sched_ms_per_response(),
+            "ratio_to_rsa_signatures": ms / (2.0 * rsa_ms),
+            "core_busy_pct": p.busy,
+            "spread": p_spread,
+            "peer_over_gateway_rsa": vs_rsa,
+            "peer_over_gateway_rsa_rounds": per_round(0),
+            "peer_over_gateway_ecdsa": vs_ecdsa,
+            "peer_over_gateway_ecdsa_rounds": per_round(2),
+            "ecdsa_goal": ECDSA_GOAL,
+            "ecdsa_goal_met": vs_ecdsa >= ECDSA_GOAL,
+        })
+    });
     for (c, r) in CONFIGS.iter().zip(&runs) {
         if !r.wrk.socket_errors.is_empty() {
             println!("{} socket errors: {}", c.name, r.wrk.socket_errors);
@@ -585,7 +760,9 @@ fn main() {
             "wall_ms_per_signature": rsa_wall_ms,
             "signatures": rsa_n,
         },
+        "rounds": rounds,
         "configs": configs_json,
+        "peer": peer_json,
         "budget_ratio_max": BUDGET_RATIO,
     });
     write_figures("saml_response", &report);

@@ -360,6 +360,18 @@ pub fn wrk(url: &str, secs: u64, connections: usize, header: &str, args: &[&str]
     parse_wrk(&text)
 }
 
+/// A measure's rounds, in order, with their median, minimum and maximum.
+pub fn spread_json(rounds: &[f64]) -> serde_json::Value {
+    let mut sorted = rounds.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    serde_json::json!({
+        "rounds": rounds,
+        "median": sorted.get(sorted.len() / 2),
+        "min": sorted.first(),
+        "max": sorted.last(),
+    })
+}
+
 pub fn met(ok: bool) -> &'static str {
     if ok {
         "met"

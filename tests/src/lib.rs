@@ -13,6 +13,7 @@
 
 pub mod bench;
 pub mod nginx;
+pub mod peers;
 pub mod saml;
 pub mod upstream;
 pub mod vc_pki;
@@ -99,6 +100,15 @@ pub fn free_port() -> u16 {
         }
     }
     panic!("no free port in {LOW}..{HIGH}");
+}
+
+/// Whether the tests run as root (then Apache's and nginx's workers run as
+/// www-data and must be able to read what the tests write for them).
+pub fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
 }
 
 /// A temporary folder removed on drop.
@@ -760,6 +770,8 @@ pub struct Browser {
     pub accept: Option<&'static str>,
     /// Headers sent with every request (none by default), e.g. a `traceparent`.
     pub always: Vec<(String, String)>,
+    /// Requests sent so far (the benches count requests per login).
+    pub requests: usize,
 }
 
 impl Browser {
@@ -795,6 +807,7 @@ impl Browser {
             accept_language: "ko-KR",
             accept: None,
             always: Vec::new(),
+            requests: 0,
         }
     }
 
@@ -878,6 +891,7 @@ impl Browser {
             }
             None => Bytes::new(),
         };
+        self.requests += 1;
         let resp = tokio::time::timeout(
             Duration::from_secs(40),
             self.client.request(b.body(Full::new(body)).unwrap()),

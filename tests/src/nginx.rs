@@ -75,18 +75,11 @@ impl Drop for Nginx {
     }
 }
 
-fn running_as_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
 /// The whole `nginx.conf`: everything nginx writes goes under `dir`, and
 /// `http_snippet` (server and upstream blocks) goes inside `http { }`.
 pub fn nginx_conf(dir: &Path, http_snippet: &str) -> String {
     let d = dir.display();
-    let user = if running_as_root() {
+    let user = if crate::running_as_root() {
         "user root;\n"
     } else {
         ""
