@@ -1,5 +1,6 @@
-//! Gateway CPU per completed OIDC login (the budget in ARCHITECTURE.md "Budgets":
-//! ≤ 0.18 ms per login, provider wait excluded).
+//! Gateway CPU per completed OIDC login, provider wait excluded; with
+//! `COMPARE=1`, against node oidc-provider doing the same protocol work in the
+//! same run (the goal, README "Performance": at least 10× less CPU per login).
 //!
 //! Starts the real simulator (approving at once) and the real gateway as
 //! processes, then plays whole logins over HTTP: the harness `Browser` is the
@@ -8,10 +9,26 @@
 //! the bearer token). The gateway's CPU time is read from `/proc/<pid>/stat`
 //! before and after the measured logins (after an uncounted warm-up).
 //!
+//! The gateway is started on core 0 and the driver and the simulator run on
+//! core 1. Besides CPU, the bench counts what a login costs in requests
+//! (browser and site), store operations and provider calls (the gateway's own
+//! counters, from its admin listener) and log lines.
+//!
+//! The peer (`COMPARE=1`): oidc-provider (`tests/peers/oidc-provider`) on core 0
+//! too, driven by the same closed-loop client with a fresh browser per login,
+//! the same site back channel (token with `client_secret_basic` and PKCE, ES256
+//! ID token checked for nonce and audience, userinfo) and the same counting.
+//! What differs is the front channel: the peer logs in and consents in one
+//! interaction request (5 requests per login), while the gateway's citizen
+//! picks a provider, fills the identity form and waits, and the gateway
+//! verifies the provider's CMS-signed result (8 requests, plus 3 calls to the
+//! provider). `ROUNDS` rounds (default 3 then, else 1) alternate the two.
+//!
 //! Measurement only: nothing here asserts on speed, only that every login works.
 //!
-//! Environment: `LOGINS` (default 1000), `CONCURRENCY` (default 8), `WARMUP`
-//! (default 20), `MUNJIGI_BIN` (the binary; the release build via `deploy/bench`).
+//! Environment: `LOGINS` (per round, default 1000), `CONCURRENCY` (default 8),
+//! `WARMUP` (default 20), `PEER_WARMUP` (default 2000: node's JIT), `COMPARE`,
+//! `ROUNDS`, `MUNJIGI_BIN` (the binary; the release build via `deploy/bench`).
 
 #![allow(
     clippy::unwrap_used,
@@ -32,8 +49,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The budget: gateway CPU per completed login, in microseconds.
-const BUDGET_US: f64 = 180.0;
 /// The goal against the peer: at least this many times less CPU per login.
 const PEER_GOAL: f64 = 10.0;
 /// The registered redirect URI: never followed, the code is read from the Location.
@@ -514,8 +529,11 @@ fn main() {
             people,
         )
         .await;
+        // Node compiles its hot code as it runs: the peer warms up longer, so
+        // its rounds measure the compiled code (its first rounds cost more).
         if let Some(p) = &peer_server {
-            run(Side::Peer, &p.url, &site, (0, warmup), concurrency, people).await;
+            let peer_warmup = env_usize("PEER_WARMUP", 2000);
+            run(Side::Peer, &p.url, &site, (0, peer_warmup), concurrency, people).await;
         }
     });
     let warm_lines = gw.proc.drain().len();
@@ -587,11 +605,6 @@ fn main() {
         g.log_lines as f64 / n
     );
     println!(
-        "  budget:                  ≤ {BUDGET_US:.0} µs per login: {} ({:.2}× the budget)",
-        met(us_per_login <= BUDGET_US),
-        us_per_login / BUDGET_US
-    );
-    println!(
         "simulator CPU per login:   {:.1} µs (not counted)",
         ((s1.0 + s1.1) - (s0.0 + s0.1)) as f64 * 1e6 / tck as f64 / (n * rounds as f64)
     );
@@ -660,7 +673,6 @@ fn main() {
             "store_operations_per_login": g.store_ops.map(|v| v / n),
             "provider_calls_per_login": g.provider_calls.map(|v| v / n),
             "log_lines_per_login": g.log_lines as f64 / n,
-            "budget_us": BUDGET_US,
         },
         "peer": peer_json,
     });

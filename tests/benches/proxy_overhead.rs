@@ -1,6 +1,6 @@
-//! The identity-aware proxy against nginx `proxy_pass` (issue 7, "Benchmark";
-//! the budget in ARCHITECTURE.md "Budgets": ≥ 0.8× nginx's throughput, < 1 ms
-//! added p99, ≤ 12.5 µs of gateway CPU per authenticated request).
+//! The identity-aware proxy against nginx `proxy_pass`, measured in the same
+//! run. The goals (README "Performance"): throughput at least nginx's, CPU
+//! per authenticated request at most 0.9× nginx's, and under 1 ms added p99.
 //!
 //! One run, one machine, two cores:
 //!
@@ -47,15 +47,12 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Gateway throughput at least this share of nginx's.
-const TARGET_RATIO: f64 = 0.8;
+const TARGET_RATIO: f64 = 1.0;
 /// Added p99 latency below this, in milliseconds.
 const TARGET_ADDED_P99_MS: f64 = 1.0;
-/// Gateway CPU per authenticated proxied request, in microseconds: 0.8×
-/// the efficiency of nginx `proxy_pass` at the 10 µs ARCHITECTURE.md measured.
-const BUDGET_US: f64 = 12.5;
-/// The same budget against the nginx proxy measured in this run (whose CPU
-/// here includes the kernel's loopback TCP work): at most 1 / 0.8 of its.
-const BUDGET_VS_NGINX: f64 = 1.0 / 0.8;
+/// Gateway CPU per authenticated proxied request against the nginx proxy
+/// measured in the same run (both include the kernel's loopback TCP work).
+const BUDGET_VS_NGINX: f64 = 0.9;
 /// Size of the static file the upstream serves.
 const FILE_BYTES: usize = 1024;
 
@@ -376,6 +373,22 @@ fn main() {
     }
     let gw_lines = gw.proc.drain();
     let round_ratios: Vec<f64> = pairs.iter().map(|(g, n)| g.wrk.rps / n.wrk.rps).collect();
+    let round_cpu_ratios: Vec<f64> = pairs
+        .iter()
+        .map(|(g, n)| g.us_per_request() / n.us_per_request())
+        .collect();
+    let gw_cpu = spread_json(
+        &pairs
+            .iter()
+            .map(|(g, _)| g.us_per_request())
+            .collect::<Vec<_>>(),
+    );
+    let ngx_cpu = spread_json(
+        &pairs
+            .iter()
+            .map(|(_, n)| n.us_per_request())
+            .collect::<Vec<_>>(),
+    );
     pairs.sort_by(|a, b| (a.0.wrk.rps / a.1.wrk.rps).total_cmp(&(b.0.wrk.rps / b.1.wrk.rps)));
     let (g, n) = &pairs[pairs.len() / 2];
     let ngx_errors: Vec<String> = proxy
@@ -439,10 +452,7 @@ fn main() {
         met(added_p99 < TARGET_ADDED_P99_MS)
     );
     let vs_nginx = gw_us / n.us_per_request();
-    println!(
-        "gateway CPU per request:            {gw_us:.2} µs   budget ≤ {BUDGET_US} µs: {}",
-        met(gw_us <= BUDGET_US),
-    );
+    println!("gateway CPU per request:            {gw_us:.2} µs");
     println!(
         "  against this run's nginx:         {vs_nginx:.2}× its {:.2} µs   budget ≤ {BUDGET_VS_NGINX}×: {}",
         n.us_per_request(),
@@ -504,6 +514,9 @@ fn main() {
         "nginx": side(n),
         "rounds": rounds,
         "round_ratios": round_ratios,
+        "round_cpu_ratios": round_cpu_ratios,
+        "gateway_cpu_us_per_request": gw_cpu,
+        "nginx_cpu_us_per_request": ngx_cpu,
         "ratio": ratio,
         "added_p99_ms": added_p99,
         "targets": {
@@ -511,8 +524,6 @@ fn main() {
             "ratio_met": ratio >= TARGET_RATIO,
             "added_p99_ms_max": TARGET_ADDED_P99_MS,
             "added_p99_met": added_p99 < TARGET_ADDED_P99_MS,
-            "cpu_us_per_request_max": BUDGET_US,
-            "cpu_met": gw_us <= BUDGET_US,
             "cpu_vs_nginx_max": BUDGET_VS_NGINX,
             "cpu_vs_nginx": vs_nginx,
             "cpu_vs_nginx_met": vs_nginx <= BUDGET_VS_NGINX,

@@ -1,9 +1,11 @@
 //! SAML responses per second per core: the gateway as a SAML 2.0 IdP answering
 //! IdP-initiated SSO from an existing gateway session, where all the work is
 //! the response itself (release the claims, build the XML, sign it with
-//! RSA-SHA256, base64 it, render the auto-POST page). The budget: gateway CPU
-//! per response at most 1.3× the RSA-2048 signatures it carries, as openssl
-//! makes them in-process with the key loaded once.
+//! RSA-SHA256, base64 it, render the auto-POST page). The goals (README
+//! "Performance"): gateway CPU per response at most 1.05× the RSA-2048
+//! signatures it carries, as openssl makes them in-process with the key loaded
+//! once; with ECDSA, at least 20× less CPU than SimpleSAMLphp's RSA response
+//! measured in the same run (`COMPARE=1`, below).
 //!
 //! One run, one machine, two cores:
 //!
@@ -35,11 +37,20 @@
 //! key): its cost is reported against the RSA signatures an RSA response
 //! carries, with no budget of its own.
 //!
+//! With `COMPARE=1` (`./deploy/bench compare`), SimpleSAMLphp ([`SimpleSamlPhp`])
+//! answers the same IdP-initiated SSO from its session on the same core, with
+//! the same RSA key, both signatures and the same attributes, driven by the
+//! same wrk and script; `ROUNDS` (default 3 then, else 1) rounds alternate
+//! the peer and the gateway's SPs, each target's median round is reported, and
+//! the ratios round by round. Apache's parent and its fixed prefork children
+//! are counted (a child that came or went during a run fails the bench).
+//!
 //! Measurement only: nothing here asserts on speed, only that every response
 //! is a signed SAML response. The figures also go to
 //! `target/bench/saml_response.json`.
 //!
 //! Environment: `DURATION` (seconds, default 10), `CONNECTIONS` (default 8),
+//! `COMPARE`, `ROUNDS`,
 //! `MUNJIGI_BIN` (the binary; the release build via `deploy/bench`).
 
 #![allow(
@@ -61,7 +72,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Gateway CPU per response, as a multiple of the RSA signatures it carries.
-const BUDGET_RATIO: f64 = 1.3;
+const BUDGET_RATIO: f64 = 1.05;
 /// The goal against the peer: CPU per ECDSA response at least this many times
 /// below SimpleSAMLphp's RSA one.
 const ECDSA_GOAL: f64 = 20.0;

@@ -339,15 +339,21 @@ pub fn parse_wrk(out: &str) -> Wrk {
 /// `header` (`Name: value`) with every request; `args` go before the URL
 /// (e.g. `-s script.lua`).
 pub fn wrk(url: &str, secs: u64, connections: usize, header: &str, args: &[&str]) -> Wrk {
+    let mut all = vec!["-H", header];
+    all.extend_from_slice(args);
+    all.push(url);
+    wrk_args(secs, connections, &all)
+}
+
+/// One `wrk -t1 --latency` run on [`LOAD_CORE`] with `args` as they are: the
+/// options, the URL, then what the script's `init` gets.
+pub fn wrk_args(secs: u64, connections: usize, args: &[&str]) -> Wrk {
     let out = Command::new("taskset")
         .args(["-c", &LOAD_CORE.to_string(), "wrk", "-t1"])
         .arg(format!("-c{connections}"))
         .arg(format!("-d{secs}s"))
         .arg("--latency")
-        .arg("-H")
-        .arg(header)
         .args(args)
-        .arg(url)
         .output()
         .unwrap_or_else(|e| panic!("cannot run wrk: {e}"));
     let text = String::from_utf8_lossy(&out.stdout).into_owned();

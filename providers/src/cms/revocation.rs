@@ -484,16 +484,26 @@ impl CrlMemory {
     }
 }
 
-/// An issuer as the memory knows it: its name and its key.
+/// An issuer as the memory knows it: its name and its key, both as its
+/// certificate's DER carries them. Read with `x509-cert`, not OpenSSL: OpenSSL 3
+/// decodes and re-encodes a public key through its provider machinery, which
+/// cost more than the rest of a login's revocation checks together.
 fn issuer_id(issuer: &X509) -> Result<[u8; 32], CmsError> {
+    use der::Encode as _;
+    let der = issuer.to_der().map_err(super::ossl)?;
+    let cert = Certificate::from_der(&der).map_err(|_| CmsError::Decode)?;
+    let tbs = &cert.tbs_certificate;
+    let name = tbs
+        .subject
+        .to_der()
+        .map_err(|_| CmsError::Internal("re-encoding an issuer's name"))?;
+    let key = tbs
+        .subject_public_key_info
+        .to_der()
+        .map_err(|_| CmsError::Internal("re-encoding an issuer's key"))?;
     let mut h = openssl::sha::Sha256::new();
-    h.update(&issuer.subject_name().to_der().map_err(super::ossl)?);
-    h.update(
-        &issuer
-            .public_key()
-            .and_then(|k| k.public_key_to_der())
-            .map_err(super::ossl)?,
-    );
+    h.update(&name);
+    h.update(&key);
     Ok(h.finish())
 }
 
