@@ -133,6 +133,11 @@ ensure_test_prereqs() {
 ensure_bench_peers() {
     ensure_test_prereqs
     apt_ensure "${MUNJIGI_BENCH_PACKAGES[@]}"
+    # oidc-provider 9 (jose 6, koa 3) needs Node.js 20 or later.
+    if ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'; then
+        echo "the OIDC peer (oidc-provider 9) needs Node.js 20 or later; this machine has $(node --version)" >&2
+        exit 1
+    fi
     if command -v deb-systemd-helper >/dev/null 2>&1; then
         _munjigi_sudo deb-systemd-helper disable apache2.service >/dev/null 2>&1 || true
     fi

@@ -49,11 +49,41 @@ pub struct TraceContext {
     pub tracestate: Option<HeaderValue>,
 }
 
+/// Bytes for ids, from the kernel's generator a block at a time: a request
+/// takes two or three ids, and one `getrandom` call per id was a twentieth
+/// of a proxied request's CPU. Ids are not secrets (the gateway's `random` module makes
+/// those, one call each).
+const ID_POOL: usize = 512;
+
+thread_local! {
+    static ID_BYTES: std::cell::RefCell<([u8; ID_POOL], usize)> =
+        const { std::cell::RefCell::new(([0u8; ID_POOL], ID_POOL)) };
+}
+
 fn random<const N: usize>() -> [u8; N] {
     let mut b = [0u8; N];
-    // Ids, not secrets: if the kernel's generator failed, a time-based id
-    // still separates requests (and an all-zero id is never produced).
-    if getrandom::fill(&mut b).is_err() {
+    let pooled = N <= ID_POOL
+        && ID_BYTES.with(|pool| {
+            let mut pool = pool.borrow_mut();
+            let (bytes, used) = &mut *pool;
+            if *used + N > ID_POOL {
+                if getrandom::fill(bytes).is_err() {
+                    return false;
+                }
+                *used = 0;
+            }
+            match bytes.get(*used..*used + N) {
+                Some(src) => {
+                    b.copy_from_slice(src);
+                    *used += N;
+                    true
+                }
+                None => false,
+            }
+        });
+    // If the kernel's generator failed, a time-based id still separates
+    // requests (and an all-zero id is never produced).
+    if !pooled {
         let t = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| d.as_nanos())
@@ -319,6 +349,26 @@ pub fn record(span: FinishedSpan) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Ids drawn across several refills of the pool never repeat and are
+    /// never all zeros, on this thread and on another.
+    #[test]
+    fn ids_from_the_pool_are_distinct_across_refills() {
+        let draw = || {
+            let mut seen = std::collections::HashSet::new();
+            for _ in 0..(3 * ID_POOL / 8) {
+                let span = new_span_id();
+                assert_ne!(span, [0u8; 8]);
+                assert!(seen.insert(span.to_vec()), "a span id repeated");
+                let trace: [u8; 16] = random();
+                assert!(seen.insert(trace.to_vec()), "a trace id repeated");
+            }
+            seen
+        };
+        let here = draw();
+        let there = std::thread::spawn(draw).join().unwrap();
+        assert!(here.is_disjoint(&there), "two threads drew the same ids");
+    }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();

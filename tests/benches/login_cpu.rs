@@ -533,7 +533,15 @@ fn main() {
         // its rounds measure the compiled code (its first rounds cost more).
         if let Some(p) = &peer_server {
             let peer_warmup = env_usize("PEER_WARMUP", 2000);
-            run(Side::Peer, &p.url, &site, (0, peer_warmup), concurrency, people).await;
+            run(
+                Side::Peer,
+                &p.url,
+                &site,
+                (0, peer_warmup),
+                concurrency,
+                people,
+            )
+            .await;
         }
     });
     let warm_lines = gw.proc.drain().len();

@@ -154,13 +154,10 @@ fn rss_kib(pid: u32) -> f64 {
 }
 
 /// The gateway's upstream status polls so far (its provider-call histogram).
-fn upstream_polls(admin: &str) -> f64 {
-    let body = std::process::Command::new("curl")
-        .args(["-s", &format!("{admin}/metrics")])
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default();
+fn upstream_polls(rt: &tokio::runtime::Runtime, admin: &str) -> f64 {
+    let page = rt.block_on(Browser::new(None).get(&format!("{admin}/metrics")));
+    assert_eq!(page.status, 200, "{admin}/metrics: {}", page.body);
+    let body = page.body;
     let sum: f64 = body
         .lines()
         .filter(|l| l.starts_with("munjigi_provider_call_duration_seconds_count{"))
@@ -185,7 +182,6 @@ fn main() {
     let pending = env_usize("PENDING", 100_000).max(1);
     let hot = env_usize("HOT", 1000).clamp(1, pending);
     let concurrency = env_usize("CONCURRENCY", 32).max(1);
-    require_tool("curl");
     pin(std::process::id(), LOAD_CORE);
 
     let redis = start_redis();
@@ -320,7 +316,7 @@ fn main() {
     std::thread::sleep(Duration::from_millis(300));
     gw.proc.drain();
 
-    let up0 = upstream_polls(&admin);
+    let up0 = upstream_polls(&rt, &admin);
     let c0 = cpu_ticks(gw_pid);
     let r0 = cpu_ticks(sim.pid());
     let s0 = sched_ns(gw_pid);
@@ -333,7 +329,7 @@ fn main() {
     let s1 = sched_ns(gw_pid);
     let j1 = cpu_jiffies();
     std::thread::sleep(Duration::from_millis(300));
-    let up1 = upstream_polls(&admin);
+    let up1 = upstream_polls(&rt, &admin);
     let (ok, other, still) = counts(&w);
     assert!(
         other == 0 && ok == w.requests && still == w.requests,

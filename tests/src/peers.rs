@@ -286,21 +286,44 @@ fn random_hex(n: usize) -> String {
 }
 
 /// Apache's children run as www-data when the bench is root: they read the
-/// configuration and key, and write SimpleSAMLphp's log, sessions and temp files.
+/// configuration and, group www-data, the key; they write SimpleSAMLphp's log,
+/// sessions and temp files (theirs). Otherwise Apache runs as this user and
+/// owns everything already.
 fn open_to_apache(dir: &Path) {
     use std::os::unix::fs::PermissionsExt as _;
     let mode = |p: &Path, m: u32| {
         std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
     };
+    if !crate::running_as_root() {
+        return;
+    }
+    let id = |flag: &str| -> u32 {
+        let out = Command::new("id")
+            .args([flag, "www-data"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("no www-data user for Apache's children"))
+    };
+    let (uid, gid) = (id("-u"), id("-g"));
     mode(dir.parent().unwrap(), 0o755);
     let mut todo = vec![dir.to_path_buf()];
     while let Some(d) = todo.pop() {
-        let writable = ["log", "tmp", "data"].iter().any(|w| d.ends_with(w));
-        mode(&d, if writable { 0o777 } else { 0o755 });
+        if ["log", "tmp", "data"].iter().any(|w| d.ends_with(w)) {
+            std::os::unix::fs::chown(&d, Some(uid), Some(gid)).unwrap();
+            mode(&d, 0o700);
+            continue;
+        }
+        mode(&d, 0o755);
         for e in std::fs::read_dir(&d).unwrap() {
             let p = e.unwrap().path();
             if p.is_dir() {
                 todo.push(p);
+            } else if p.ends_with("idp.pem") {
+                std::os::unix::fs::chown(&p, None, Some(gid)).unwrap();
+                mode(&p, 0o640);
             } else {
                 mode(&p, 0o644);
             }

@@ -487,20 +487,29 @@ impl CrlMemory {
 /// An issuer as the memory knows it: its name and its key, both as its
 /// certificate's DER carries them. Read with `x509-cert`, not OpenSSL: OpenSSL 3
 /// decodes and re-encodes a public key through its provider machinery, which
-/// cost more than the rest of a login's revocation checks together.
+/// cost more than the rest of a login's revocation checks together. A root
+/// that `x509-cert` cannot read (not strict DER) gets OpenSSL's encoding
+/// instead: each certificate still has one id, always the same.
 fn issuer_id(issuer: &X509) -> Result<[u8; 32], CmsError> {
     use der::Encode as _;
     let der = issuer.to_der().map_err(super::ossl)?;
-    let cert = Certificate::from_der(&der).map_err(|_| CmsError::Decode)?;
-    let tbs = &cert.tbs_certificate;
-    let name = tbs
-        .subject
-        .to_der()
-        .map_err(|_| CmsError::Internal("re-encoding an issuer's name"))?;
-    let key = tbs
-        .subject_public_key_info
-        .to_der()
-        .map_err(|_| CmsError::Internal("re-encoding an issuer's key"))?;
+    let parts = Certificate::from_der(&der).ok().and_then(|cert| {
+        let tbs = &cert.tbs_certificate;
+        Some((
+            tbs.subject.to_der().ok()?,
+            tbs.subject_public_key_info.to_der().ok()?,
+        ))
+    });
+    let (name, key) = match parts {
+        Some(parts) => parts,
+        None => (
+            issuer.subject_name().to_der().map_err(super::ossl)?,
+            issuer
+                .public_key()
+                .and_then(|k| k.public_key_to_der())
+                .map_err(super::ossl)?,
+        ),
+    };
     let mut h = openssl::sha::Sha256::new();
     h.update(&name);
     h.update(&key);
