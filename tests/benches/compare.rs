@@ -3,7 +3,8 @@
 //! `saml_response.json`, `proxy_overhead.json`, and `pending_logins.json` when
 //! present), prints the ratios to each peer as the headline, and writes
 //! `bench/results/latest.json` and `latest.md` with the machine, the date and
-//! the commit. Measures nothing itself, so it can never disagree with them;
+//! the commit, and the same table into the README's Performance section
+//! (between its `<!-- bench:latest -->` markers). Measures nothing itself, so it can never disagree with them;
 //! fails when a scenario's figures, or its peer's, are missing.
 
 #![allow(
@@ -274,17 +275,23 @@ fn main() {
     );
     if let Some(p) = &pending {
         md.push_str(&format!(
-            "\nPending logins at scale: {} logins pending at once in Redis, {:.0} bytes each \
-             (goal ≤ {:.0}); gateway RSS {:+.1} MB; {:.0} status polls/s per core (goal ≥ \
-             {:.0}); {} upstream polls for {} logins in one interval.\n",
+            "\nPending logins at scale (`./deploy/bench pending`): {} logins pending at once in \
+             Redis, {:.0} bytes each (goal ≤ {:.0}); gateway RSS {:+.1} MB in all; status polls \
+             cost {:.1} µs of gateway CPU each, {:.0} per second per core (goal ≥ {:.0}); \
+             {:.0} browser polls of {} of them in {:.1} s made {:.0} upstream polls (at most one \
+             per login per second: {:.0}).\n",
             p["logins"],
             num(p, &["redis_bytes_per_login"]),
             num(p, &["goal_bytes_per_login"]),
             num(p, &["rss_growth_mb"]),
+            num(p, &["cpu_us_per_poll"]),
             num(p, &["polls_per_s_per_core"]),
             num(p, &["goal_polls_per_s_per_core"]),
-            p["upstream_polls"],
+            num(p, &["polls"]),
             p["polled_logins"],
+            num(p, &["duration_s"]),
+            num(p, &["upstream_polls"]),
+            num(p, &["upstream_polls_max"]),
         ));
     }
     md.push_str(&format!(
@@ -320,6 +327,15 @@ fn main() {
     )
     .unwrap();
     std::fs::write(out.join("latest.md"), &md).unwrap();
+    let readme = repo_root().join("README.md");
+    let text = std::fs::read_to_string(&readme).unwrap();
+    let (open, close) = ("<!-- bench:latest -->\n", "<!-- /bench:latest -->");
+    let (Some(a), Some(b)) = (text.find(open), text.find(close)) else {
+        panic!("README.md has no {open:?} … {close:?} markers");
+    };
+    assert!(a < b, "README.md's bench markers are out of order");
+    let updated = format!("{}{open}{md}{}", &text[..a], &text[b..]);
+    std::fs::write(&readme, updated).unwrap();
 
     println!();
     println!("== compare: Munjigi against its peers, same machine, same run");
@@ -335,5 +351,8 @@ fn main() {
     }
     println!();
     print!("{md}");
-    println!("written:       {}/latest.json, latest.md", out.display());
+    println!(
+        "written:       {}/latest.json, latest.md, and README.md's Performance table",
+        out.display()
+    );
 }
