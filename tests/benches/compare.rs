@@ -242,7 +242,20 @@ fn main() {
 
     let date = sh("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
     let commit = sh("git", &["rev-parse", "--short", "HEAD"]);
-    let dirty = !sh("git", &["status", "--porcelain", "--untracked-files=no"]).is_empty();
+    // The report's own outputs do not count as changes.
+    let dirty = !sh(
+        "git",
+        &[
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+            "--",
+            ".",
+            ":!README.md",
+            ":!bench/results",
+        ],
+    )
+    .is_empty();
     let commit = if dirty {
         format!("{commit} (with uncommitted changes)")
     } else {
