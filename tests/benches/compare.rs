@@ -1,7 +1,7 @@
 //! The side-by-side report of `./deploy/bench compare`: reads what the
 //! scenario benches just wrote with `COMPARE=1` (`target/bench/login_cpu.json`,
 //! `saml_response.json`, `proxy_overhead.json`, and `pending_logins.json` when
-//! present), prints the ratios to each peer as the headline, and writes
+//! present; the login bench's latency phases when it ran them), prints the ratios to each peer as the headline, and writes
 //! `bench/results/latest.json` and `latest.md` with the machine, the date and
 //! the commit, and the same table into the README's Performance section
 //! (between its `<!-- bench:latest -->` markers). Measures nothing itself, so it can never disagree with them;
@@ -286,6 +286,48 @@ fn main() {
          Rounds: the peer's figure over Munjigi's, round by round (for the proxy: \
          Munjigi's over nginx's).\n",
     );
+    if let Some(phases) = login["latency"].as_array().filter(|a| !a.is_empty()) {
+        md.push_str(
+            "\nLatency of the gateway's login steps under load (open-loop arrivals, the provider \
+             answering at once; client-side time per request, p50 / p99 in ms):\n\n| Step |",
+        );
+        for ph in phases {
+            md.push_str(&format!(
+                " {:.0}% of capacity ({:.0} logins/s, core {:.0}% busy) |",
+                num(ph, &["share_of_capacity"]) * 100.0,
+                num(ph, &["logins_per_s"]),
+                num(ph, &["gateway_core_busy"]) * 100.0
+            ));
+        }
+        md.push_str("\n|---|");
+        md.push_str(&"---|".repeat(phases.len()));
+        md.push('\n');
+        let names: Vec<&str> = phases[0]["steps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|st| st["step"].as_str())
+            .collect();
+        for name in names {
+            md.push_str(&format!("| {name} |"));
+            for ph in phases {
+                let st = ph["steps"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|st| st["step"] == name);
+                match st {
+                    Some(st) => md.push_str(&format!(
+                        " {:.2} / {:.2} |",
+                        num(st, &["p50_ms"]),
+                        num(st, &["p99_ms"])
+                    )),
+                    None => md.push_str(" – |"),
+                }
+            }
+            md.push('\n');
+        }
+    }
     if let Some(p) = &pending {
         md.push_str(&format!(
             "\nPending logins at scale (`./deploy/bench pending`): {} logins pending at once in \

@@ -24,10 +24,17 @@
 //! verifies the provider's CMS-signed result (8 requests, plus 3 calls to the
 //! provider). `ROUNDS` rounds (default 3 then, else 1) alternate the two.
 //!
+//! Latency under load: then logins arrive open-loop (a new one every 1/rate
+//! seconds, however many are under way) at 50% and then 90% of the capacity
+//! the rounds measured (1 / CPU per login, one core), and each request's time
+//! as the client sees it is reported per step, p50 and p99. The provider
+//! answers at once, so the times are the gateway's own, plus loopback.
+//!
 //! Measurement only: nothing here asserts on speed, only that every login works.
 //!
 //! Environment: `LOGINS` (per round, default 1000), `CONCURRENCY` (default 8),
-//! `WARMUP` (default 20), `PEER_WARMUP` (default 2000: node's JIT), `COMPARE`,
+//! `WARMUP` (default 20), `PEER_WARMUP` (default 2000: node's JIT),
+//! `LATENCY_SECS` (default 10; 0 skips the latency phases), `COMPARE`,
 //! `ROUNDS`, `MUNJIGI_BIN` (the binary; the release build via `deploy/bench`).
 
 #![allow(
@@ -108,13 +115,25 @@ fn phone_for(i: usize, people: usize) -> String {
 
 /// One whole login, site and browser; returns how many `/status` calls it
 /// took and the requests sent (browser and site).
-async fn login(gw: &str, site: &SiteClient, i: usize, people: usize) -> (usize, usize) {
+async fn login(
+    gw: &str,
+    site: &SiteClient,
+    i: usize,
+    people: usize,
+    steps: &mut Steps,
+) -> (usize, usize) {
     // Site: state, nonce and a PKCE verifier (S256).
     let (authorize, state, nonce, verifier) = authorize_request(gw, "/authorize");
 
     // Browser: a fresh one per login, so no gateway session answers it.
     let mut b = Browser::new(None);
-    let (chooser, chooser_url) = b.follow(&authorize).await;
+    let t = Instant::now();
+    let first = b.get(&authorize).await;
+    steps.push(("authorize", t.elapsed()));
+    assert_eq!(first.status, 303, "authorize: {}", first.body);
+    let t = Instant::now();
+    let (chooser, chooser_url) = b.follow(first.location.as_deref().unwrap()).await;
+    steps.push(("chooser", t.elapsed()));
     assert_eq!(chooser.status, 200, "chooser: {}", chooser.body);
     assert!(chooser_url.contains("/login/"), "chooser at {chooser_url}");
     let phone = phone_for(i, people);
@@ -123,7 +142,18 @@ async fn login(gw: &str, site: &SiteClient, i: usize, people: usize) -> (usize, 
         birthdate: HONG.birthdate,
         phone: &phone,
     };
-    let wait_url = pick_and_submit(&mut b, &chooser_url, &who).await;
+    let login_base = chooser_url.split('?').next().unwrap().to_owned();
+    let t = Instant::now();
+    let form = b
+        .get(&format!("{login_base}/identify?provider=kakao"))
+        .await;
+    steps.push(("identify form", t.elapsed()));
+    assert_eq!(form.status, 200, "identify page: {}", form.body);
+    let t = Instant::now();
+    let started = post_identity(&mut b, &login_base, &form, "kakao", &who, &[]).await;
+    steps.push(("start (provider call)", t.elapsed()));
+    assert_eq!(started.status, 303, "start: {}", started.body);
+    let wait_url = started.location.unwrap();
     let base = wait_url.trim_end_matches("/wait").to_owned();
 
     // Status until completed: the first call normally does the one upstream poll
@@ -132,7 +162,9 @@ async fn login(gw: &str, site: &SiteClient, i: usize, people: usize) -> (usize, 
     let mut polls = 0;
     loop {
         polls += 1;
+        let t = Instant::now();
         let s = b.get(&format!("{base}/status?wait=5")).await;
+        steps.push(("status (provider poll)", t.elapsed()));
         assert_eq!(s.status, 200, "status: {}", s.body);
         let j = s.json();
         match j["state"].as_str() {
@@ -144,16 +176,21 @@ async fn login(gw: &str, site: &SiteClient, i: usize, people: usize) -> (usize, 
     }
 
     // Continue: verify the provider's result and get the code in the Location.
+    let t = Instant::now();
     let p = b.get(&format!("{base}/continue")).await;
+    steps.push(("continue (result, CMS)", t.elapsed()));
     assert_eq!(p.status, 303, "continue: {}", p.body);
     let loc = p.location.expect("continue redirects to the site");
     assert!(loc.starts_with(REDIRECT), "redirect to {loc}");
     assert_eq!(query_param(&loc, "state").as_deref(), Some(state.as_str()));
     let code = query_param(&loc, "code").unwrap_or_else(|| panic!("no code in {loc}"));
 
-    site_token_and_userinfo(site, gw, "/userinfo", &code, &verifier, &nonce).await;
+    site_token_and_userinfo(site, gw, "/userinfo", &code, &verifier, &nonce, steps).await;
     (polls, b.requests + 2)
 }
+
+/// Each request of a login and how long it took, as the client saw it.
+type Steps = Vec<(&'static str, Duration)>;
 
 /// The site's back channel after the redirect: the token request
 /// (`client_secret_basic`, the PKCE verifier), the ID token's nonce and
@@ -166,6 +203,7 @@ async fn site_token_and_userinfo(
     code: &str,
     verifier: &str,
     nonce: &str,
+    steps: &mut Steps,
 ) {
     let basic = base64::engine::general_purpose::STANDARD.encode(format!(
         "{}:{}",
@@ -183,7 +221,9 @@ async fn site_token_and_userinfo(
         .header("content-type", "application/x-www-form-urlencoded")
         .body(Full::new(Bytes::from(form)))
         .unwrap();
+    let t = Instant::now();
     let (status, body) = site_call(site, req).await;
+    steps.push(("token", t.elapsed()));
     assert_eq!(status, 200, "token: {body}");
     let tokens: serde_json::Value = serde_json::from_str(&body).unwrap();
     let at = tokens["access_token"].as_str().expect("access_token");
@@ -195,7 +235,9 @@ async fn site_token_and_userinfo(
         .header("authorization", format!("Bearer {at}"))
         .body(Full::new(Bytes::new()))
         .unwrap();
+    let t = Instant::now();
     let (status, body) = site_call(site, req).await;
+    steps.push(("userinfo", t.elapsed()));
     assert_eq!(status, 200, "userinfo: {body}");
     let info: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(info["sub"], claims["sub"]);
@@ -234,7 +276,7 @@ async fn peer_login(op: &str, site: &SiteClient) -> usize {
     }
     assert_eq!(query_param(&url, "state").as_deref(), Some(state.as_str()));
     let code = query_param(&url, "code").unwrap_or_else(|| panic!("no code in {url}"));
-    site_token_and_userinfo(site, op, "/me", &code, &verifier, &nonce).await;
+    site_token_and_userinfo(site, op, "/me", &code, &verifier, &nonce, &mut Vec::new()).await;
     b.requests + 2
 }
 
@@ -277,7 +319,8 @@ async fn run(
                 }
                 match side {
                     Side::Gateway => {
-                        let (polls, requests) = login(&url, &site, i, people).await;
+                        let (polls, requests) =
+                            login(&url, &site, i, people, &mut Vec::new()).await;
                         sent.polls += polls;
                         sent.requests += requests;
                     }
@@ -423,6 +466,79 @@ fn median(rounds: &[Round]) -> &Round {
     let mut sorted: Vec<&Round> = rounds.iter().collect();
     sorted.sort_by(|a, b| a.us_per_login().total_cmp(&b.us_per_login()));
     sorted[sorted.len() / 2]
+}
+
+/// One open-loop phase: logins started at `rate` per second for `secs`,
+/// whatever the earlier ones are doing (as citizens arrive), each step timed.
+struct Latency {
+    rate: f64,
+    logins: usize,
+    /// Gateway CPU over the phase's wall time: how busy its core was.
+    busy: f64,
+    /// (step, p50, p99, count), in the order the steps come.
+    steps: Vec<(&'static str, Duration, Duration, usize)>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn open_loop(
+    rt: &tokio::runtime::Runtime,
+    gw: &str,
+    gw_pid: u32,
+    site: &SiteClient,
+    rate: f64,
+    secs: f64,
+    first: usize,
+    people: usize,
+    tck: u64,
+) -> Latency {
+    let c0 = cpu_ticks(gw_pid);
+    let t0 = Instant::now();
+    let all: Steps = rt.block_on(async {
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate.max(0.1)));
+        let n = (rate * secs).round() as usize;
+        for i in 0..n {
+            tick.tick().await;
+            let (gw, site) = (gw.to_owned(), site.clone());
+            tasks.spawn(async move {
+                let mut steps = Vec::new();
+                login(&gw, &site, first + i, people, &mut steps).await;
+                steps
+            });
+        }
+        let mut all = Vec::new();
+        while let Some(r) = tasks.join_next().await {
+            all.extend(r.unwrap_or_else(|e| panic!("a login task failed: {e}")));
+        }
+        all
+    });
+    let wall = t0.elapsed().as_secs_f64();
+    let cpu_s = (cpu_ticks(gw_pid) - c0) as f64 / tck as f64;
+    let mut order: Vec<&'static str> = Vec::new();
+    for (name, _) in &all {
+        if !order.contains(name) {
+            order.push(name);
+        }
+    }
+    let steps = order
+        .into_iter()
+        .map(|name| {
+            let mut v: Vec<Duration> = all
+                .iter()
+                .filter(|(n, _)| *n == name)
+                .map(|(_, d)| *d)
+                .collect();
+            v.sort();
+            let at = |q: usize| v[(v.len() * q / 100).min(v.len() - 1)];
+            (name, at(50), at(99), v.len())
+        })
+        .collect();
+    Latency {
+        rate,
+        logins: (rate * secs).round() as usize,
+        busy: cpu_s / wall,
+        steps,
+    }
 }
 
 fn print_round(label: &str, r: &Round, tck: u64) {
@@ -616,6 +732,43 @@ fn main() {
         "simulator CPU per login:   {:.1} µs (not counted)",
         ((s1.0 + s1.1) - (s0.0 + s0.1)) as f64 * 1e6 / tck as f64 / (n * rounds as f64)
     );
+    // Latency under load: open-loop arrivals at 50% and 90% of the capacity
+    // just measured (one core's worth of CPU per login).
+    let latency_secs = env_usize("LATENCY_SECS", 10) as f64;
+    let capacity = 1e6 / us_per_login.max(f64::MIN_POSITIVE);
+    let mut latency = Vec::new();
+    if latency_secs > 0.0 {
+        let mut first = warmup + rounds * logins;
+        for share in [0.5, 0.9] {
+            let l = open_loop(
+                &rt,
+                &gw.url,
+                gw_pid,
+                &site,
+                capacity * share,
+                latency_secs,
+                first,
+                people,
+                tck,
+            );
+            first += l.logins;
+            println!(
+                "latency at {:.0}% of capacity: {:.0} logins/s for {latency_secs:.0} s, gateway core \
+                 {:.0}% busy",
+                share * 100.0,
+                l.rate,
+                l.busy * 100.0
+            );
+            for (name, p50, p99, n) in &l.steps {
+                println!(
+                    "  {name:<24} p50 {:>7.2} ms   p99 {:>7.2} ms   ({n})",
+                    p50.as_secs_f64() * 1000.0,
+                    p99.as_secs_f64() * 1000.0
+                );
+            }
+            latency.push((share, l));
+        }
+    }
     let odd: Vec<&String> = gw_rounds
         .iter()
         .chain(&peer_rounds)
@@ -683,6 +836,18 @@ fn main() {
             "log_lines_per_login": g.log_lines as f64 / n,
         },
         "peer": peer_json,
+        "latency": latency.iter().map(|(share, l)| serde_json::json!({
+            "share_of_capacity": share,
+            "logins_per_s": l.rate,
+            "logins": l.logins,
+            "gateway_core_busy": l.busy,
+            "steps": l.steps.iter().map(|(name, p50, p99, n)| serde_json::json!({
+                "step": name,
+                "p50_ms": p50.as_secs_f64() * 1000.0,
+                "p99_ms": p99.as_secs_f64() * 1000.0,
+                "count": n,
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
     });
     write_figures("login_cpu", &report);
     drop(gw);
