@@ -20,18 +20,25 @@
 //! the expected digest byte for byte. Such a CMS verifies as an ordinary detached
 //! signature over the original document too.
 //!
-//! OpenSSL owns the cryptography and the chain; the RustCrypto `cms` crate reads the
-//! fields OpenSSL's safe API does not expose (signed attributes, signer identifier,
+//! Two paths establish the signer and its chain. The fast path
+//! (`fast_path.rs`) takes the everyday result: `ring` verifies its signature
+//! and the signer certificate's, and the issuing CA's chain to the roots,
+//! checked by OpenSSL once, is remembered; OpenSSL 3 never decodes the
+//! citizen's certificate, which cost about 0.1 ms alone. Everything outside
+//! that path's narrow profile, and anything it cannot accept, goes to the
+//! reference path ([`verify_reference`]): OpenSSL verifies the signature
+//! and builds and checks the whole chain, as it always did. The checks after
+//! the chain are shared. The RustCrypto `cms` crate reads the fields
+//! OpenSSL's safe API does not expose (signed attributes, signer identifier,
 //! certificate set). DER input is read by `cms` as it came; BER (indefinite
-//! lengths) is first re-encoded to DER by OpenSSL. No ASN.1 is parsed by hand
-//! here, and no unsafe FFI is used.
+//! lengths) is first re-encoded to DER by OpenSSL. No ASN.1 is parsed by
+//! hand here, and no unsafe FFI is used.
 //!
-//! Certificate decoding is the dearest step under OpenSSL 3 (about 0.1 ms each,
-//! most of it decoding the public key), so each certificate is decoded once:
-//! OpenSSL is given the SignedData without its certificate set (it may use only
-//! the signer certificate handed to it anyway, `NOINTERN`), and the provider's
-//! intermediate CA certificates, the same in every result, are kept decoded by
-//! their SHA-256 ([`TrustAnchors`]). Only CA certificates are kept: a
+//! On the reference path each certificate is decoded once: OpenSSL is given
+//! the SignedData without its certificate set (it may use only the signer
+//! certificate handed to it anyway, `NOINTERN`), and the provider's
+//! intermediate CA certificates, the same in every result, are kept decoded
+//! by their SHA-256 ([`TrustAnchors`]). Only CA certificates are kept: a
 //! citizen's never is.
 //!
 //! Not here: OCSP, and matching the signer to the person who was asked;
@@ -41,6 +48,7 @@
 //! production build only ever verifies. Errors say which check failed, never
 //! what the certificate or content held.
 
+mod fast_path;
 pub(crate) mod profile;
 mod revocation;
 
@@ -53,6 +61,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use der::asn1::ObjectIdentifier;
 use der::oid::AssociatedOid as _;
 use der::{Decode as _, Encode as _};
+use openssl::asn1::Asn1Integer;
+use openssl::bn::BigNum;
 use openssl::cms::{CMSOptions, CmsContentInfo};
 use openssl::nid::Nid;
 use openssl::stack::Stack;
@@ -75,6 +85,16 @@ const ID_MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.84
 const ID_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
 /// SHA-256, SHA-384, SHA-512: the digests a signer may use.
 const ACCEPTED_DIGESTS: [ObjectIdentifier; 3] = [
+    ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1"),
+    ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2"),
+    ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.3"),
+];
+/// Digests a SignedData may list beside the signer's (OpenSSL sets each up):
+/// MD5, SHA-1, SHA-224 and the accepted ones.
+const KNOWN_DIGESTS: [ObjectIdentifier; 6] = [
+    ObjectIdentifier::new_unwrap("1.2.840.113549.2.5"),
+    ObjectIdentifier::new_unwrap("1.3.14.3.2.26"),
+    ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.4"),
     ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1"),
     ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2"),
     ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.3"),
@@ -228,6 +248,11 @@ pub struct TrustAnchors {
     signer: Arc<SignerRules>,
     /// Intermediate certificates seen in results, decoded, by SHA-256 of their DER.
     intermediates: Arc<Mutex<HashMap<[u8; 32], X509>>>,
+    /// The roots as `x509-cert` reads them, for the fast path's issuer
+    /// lookup; a root it cannot read back byte for byte is left out.
+    root_certs: Arc<Vec<Certificate>>,
+    /// CA chains the fast path had OpenSSL check (`fast_path.rs`).
+    chains: fast_path::KeptChains,
 }
 
 /// At most this many decoded intermediates are kept per provider (a provider
@@ -253,11 +278,17 @@ impl TrustAnchors {
         if roots.is_empty() {
             return Err(CmsError::NoTrustAnchors);
         }
+        let root_certs = roots
+            .iter()
+            .filter_map(|r| profile::read_back(&r.to_der().ok()?))
+            .collect();
         Ok(Self {
             roots,
             crl: None,
             signer: Arc::default(),
             intermediates: Arc::default(),
+            root_certs: Arc::new(root_certs),
+            chains: Arc::default(),
         })
     }
 
@@ -275,6 +306,8 @@ impl TrustAnchors {
     /// The same roots, with the signer certificate held to `rules`.
     pub fn with_signer_rules(mut self, rules: SignerRules) -> Self {
         self.signer = Arc::new(rules);
+        // Chains were built with the old rules' pinned CAs at hand.
+        self.chains = Arc::default();
         self
     }
 
@@ -341,7 +374,7 @@ pub struct Expect<'a> {
 }
 
 /// What a verified result says about its signer.
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct VerifiedCms {
     /// signingTime from the signed attributes, Unix seconds.
     pub signing_time: u64,
@@ -371,105 +404,234 @@ pub fn verify(
     expect: &Expect<'_>,
     anchors: &TrustAnchors,
 ) -> Result<VerifiedCms, CmsError> {
-    // `cms` reads canonical DER, and OpenSSL then verifies `cms`'s re-encoding
-    // of it, byte for byte the input. Anything else (BER, or DER with a SET
-    // out of order, which `cms` would silently sort and so change the signed
-    // attributes' bytes) is parsed by OpenSSL, which verifies its own parse of
-    // the input, and `cms` reads OpenSSL's DER re-encoding of it.
-    let canonical = ContentInfo::from_der(signed_data).ok().and_then(|info| {
-        if info.content_type != ID_SIGNED_DATA {
-            return Some(Err(CmsError::NotSignedData));
+    verify_traced(signed_data, expect, anchors).0
+}
+
+/// Which way [`verify_traced`] established the signer and its chain.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Path {
+    /// `ring` verified the signatures, the CA's chain was remembered or built
+    /// once (`fast_path.rs`).
+    Fast,
+    /// OpenSSL did it all, as [`verify_reference`] does.
+    Reference,
+}
+
+/// [`verify`], saying which path decided: for the differential tests and the
+/// bench, which must see the fast path taken.
+#[doc(hidden)]
+pub fn verify_traced(
+    signed_data: &[u8],
+    expect: &Expect<'_>,
+    anchors: &TrustAnchors,
+) -> (Result<VerifiedCms, CmsError>, Path) {
+    let read = match Read::of(signed_data, expect) {
+        Ok(read) => read,
+        Err(e) => return (Err(e), Path::Reference),
+    };
+    match fast_path::establish(&read, expect.content, anchors) {
+        Some(fast) => {
+            let signer = match read.signer() {
+                Ok(s) => s,
+                Err(e) => return (Err(e), Path::Fast),
+            };
+            let checked = finish(&read, signer, &fast.above, fast.content, expect, anchors);
+            let verified = checked.map(|()| VerifiedCms {
+                signing_time: read.signing_time,
+                signer_issuer: signer.tbs_certificate.issuer.to_string(),
+                signer_serial: hex::encode_upper(&fast.serial),
+                signer_common_name: fast.common_name,
+            });
+            (verified, Path::Fast)
         }
-        let sd: SignedData = info.content.decode_as().ok()?;
-        let same = info.to_der().ok()? == signed_data
-            && sd.to_der().ok()? == info.content.to_der().ok()?;
-        same.then_some(Ok(sd))
-    });
-    let (mut sd, openssl_parse) = match canonical {
-        Some(sd) => (sd?, None),
-        None => {
-            let parsed = CmsContentInfo::from_der(signed_data).map_err(|_| CmsError::Decode)?;
-            let der = parsed.to_der().map_err(|_| CmsError::Decode)?;
-            let info = ContentInfo::from_der(&der).map_err(|_| CmsError::Decode)?;
+        None => (reference(read, expect, anchors), Path::Reference),
+    }
+}
+
+/// [`verify`] with OpenSSL checking the signature and building the whole
+/// chain, as every result was checked before the fast path: the reference
+/// the fast path is tested against, and what decides whatever it does not
+/// take.
+#[doc(hidden)]
+pub fn verify_reference(
+    signed_data: &[u8],
+    expect: &Expect<'_>,
+    anchors: &TrustAnchors,
+) -> Result<VerifiedCms, CmsError> {
+    reference(Read::of(signed_data, expect)?, expect, anchors)
+}
+
+/// A SignedData read, its single signer's attributes checked and its signer
+/// certificate found; no signature checked yet.
+struct Read {
+    /// Without its certificate set.
+    sd: SignedData,
+    /// The certificate set's certificates.
+    certs: Vec<Certificate>,
+    /// Which of `certs` the SignerInfo names.
+    signer: usize,
+    /// OpenSSL's own parse, when the input was not canonical DER.
+    openssl_parse: Option<CmsContentInfo>,
+    /// signingTime, Unix seconds.
+    signing_time: u64,
+}
+
+impl Read {
+    fn of(signed_data: &[u8], expect: &Expect<'_>) -> Result<Self, CmsError> {
+        // `cms` reads canonical DER, and OpenSSL then verifies `cms`'s re-encoding
+        // of it, byte for byte the input. Anything else (BER, or DER with a SET
+        // out of order, which `cms` would silently sort and so change the signed
+        // attributes' bytes) is parsed by OpenSSL, which verifies its own parse of
+        // the input, and `cms` reads OpenSSL's DER re-encoding of it.
+        let canonical = ContentInfo::from_der(signed_data).ok().and_then(|info| {
             if info.content_type != ID_SIGNED_DATA {
-                return Err(CmsError::NotSignedData);
+                return Some(Err(CmsError::NotSignedData));
             }
-            let sd: SignedData = info.content.decode_as().map_err(|_| CmsError::Decode)?;
-            (sd, Some(parsed))
+            let sd: SignedData = info.content.decode_as().ok()?;
+            let same = info.to_der().ok()? == signed_data
+                && sd.to_der().ok()? == info.content.to_der().ok()?;
+            same.then_some(Ok(sd))
+        });
+        let (mut sd, openssl_parse) = match canonical {
+            Some(sd) => (sd?, None),
+            None => {
+                let parsed = CmsContentInfo::from_der(signed_data).map_err(|_| CmsError::Decode)?;
+                let der = parsed.to_der().map_err(|_| CmsError::Decode)?;
+                let info = ContentInfo::from_der(&der).map_err(|_| CmsError::Decode)?;
+                if info.content_type != ID_SIGNED_DATA {
+                    return Err(CmsError::NotSignedData);
+                }
+                let sd: SignedData = info.content.decode_as().map_err(|_| CmsError::Decode)?;
+                (sd, Some(parsed))
+            }
+        };
+        let cert_set = sd.certificates.take();
+
+        let si = match sd.signer_infos.0.as_slice() {
+            [si] => si,
+            more => return Err(CmsError::SignerCount(more.len())),
+        };
+        if !ACCEPTED_DIGESTS.contains(&si.digest_alg.oid) {
+            return Err(CmsError::UnsupportedAlgorithm);
         }
-    };
-    let cert_set = sd.certificates.take();
+        // OpenSSL 3.0's CMS_verify leaks its copy of supplied content when it
+        // cannot set up a digest the SignedData lists: refused here first.
+        if !sd
+            .digest_algorithms
+            .iter()
+            .all(|a| KNOWN_DIGESTS.contains(&a.oid))
+        {
+            return Err(CmsError::UnsupportedAlgorithm);
+        }
+        if sd.encap_content_info.econtent_type != ID_DATA {
+            return Err(CmsError::UnexpectedContentType);
+        }
+        let detached = sd.encap_content_info.econtent.is_none();
+        if detached != expect.content.detached() {
+            return Err(CmsError::Encapsulation { detached });
+        }
+        // Only a SHA-256 messageDigest can be compared with a document's SHA-256.
+        if matches!(expect.content, Content::DetachedSha256(_)) && si.digest_alg.oid != ID_SHA256 {
+            return Err(CmsError::UnsupportedAlgorithm);
+        }
 
-    let si = match sd.signer_infos.0.as_slice() {
-        [si] => si,
-        more => return Err(CmsError::SignerCount(more.len())),
-    };
-    if !ACCEPTED_DIGESTS.contains(&si.digest_alg.oid) {
-        return Err(CmsError::UnsupportedAlgorithm);
-    }
-    if sd.encap_content_info.econtent_type != ID_DATA {
-        return Err(CmsError::UnexpectedContentType);
-    }
-    let detached = sd.encap_content_info.econtent.is_none();
-    if detached != expect.content.detached() {
-        return Err(CmsError::Encapsulation { detached });
-    }
-    // Only a SHA-256 messageDigest can be compared with a document's SHA-256.
-    if matches!(expect.content, Content::DetachedSha256(_)) && si.digest_alg.oid != ID_SHA256 {
-        return Err(CmsError::UnsupportedAlgorithm);
-    }
+        let attrs = si
+            .signed_attrs
+            .as_ref()
+            .ok_or(CmsError::MissingSignedAttributes)?;
+        let content_type = single_attr(attrs, ID_CONTENT_TYPE)?
+            .ok_or(CmsError::BadSignedAttributes("no contentType"))?
+            .decode_as::<ObjectIdentifier>()
+            .map_err(|_| CmsError::BadSignedAttributes("contentType is not an OID"))?;
+        if content_type != sd.encap_content_info.econtent_type {
+            return Err(CmsError::BadSignedAttributes(
+                "contentType differs from the content",
+            ));
+        }
+        let signing_time = single_attr(attrs, ID_SIGNING_TIME)?
+            .ok_or(CmsError::MissingSigningTime)?
+            .to_der()
+            .ok()
+            .and_then(|t| x509_cert::time::Time::from_der(&t).ok())
+            .ok_or(CmsError::BadSignedAttributes("signingTime is not a Time"))?
+            .to_unix_duration()
+            .as_secs();
 
-    let attrs = si
-        .signed_attrs
-        .as_ref()
-        .ok_or(CmsError::MissingSignedAttributes)?;
-    let content_type = single_attr(attrs, ID_CONTENT_TYPE)?
-        .ok_or(CmsError::BadSignedAttributes("no contentType"))?
-        .decode_as::<ObjectIdentifier>()
-        .map_err(|_| CmsError::BadSignedAttributes("contentType is not an OID"))?;
-    if content_type != sd.encap_content_info.econtent_type {
-        return Err(CmsError::BadSignedAttributes(
-            "contentType differs from the content",
-        ));
-    }
-    let signing_time = single_attr(attrs, ID_SIGNING_TIME)?
-        .ok_or(CmsError::MissingSigningTime)?
-        .to_der()
-        .ok()
-        .and_then(|t| x509_cert::time::Time::from_der(&t).ok())
-        .ok_or(CmsError::BadSignedAttributes("signingTime is not a Time"))?
-        .to_unix_duration()
-        .as_secs();
-
-    // The signer certificate, found by the SignerInfo's sid, is the only one OpenSSL
-    // may use for the signature (NOINTERN), so the certificate chain-checked below
-    // is the one whose key verified the signature.
-    let certs: Vec<&Certificate> = cert_set
-        .iter()
-        .flat_map(|set| set.0.iter())
-        .filter_map(|c| match c {
-            CertificateChoices::Certificate(c) => Some(c),
-            CertificateChoices::Other(_) => None,
+        // The signer certificate, found by the SignerInfo's sid, is the only one
+        // either path lets verify the signature (OpenSSL: NOINTERN), so the
+        // certificate chain-checked is the one whose key verified it.
+        let certs: Vec<Certificate> = cert_set
+            .map(|set| set.0.into_vec())
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|c| match c {
+                CertificateChoices::Certificate(c) => Some(c),
+                CertificateChoices::Other(_) => None,
+            })
+            .collect();
+        let signer = {
+            let mut matching = certs
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| sid_matches(&si.sid, c));
+            match (matching.next(), matching.next()) {
+                (Some((i, _)), None) => i,
+                _ => return Err(CmsError::SignerCertificate),
+            }
+        };
+        Ok(Self {
+            sd,
+            certs,
+            signer,
+            openssl_parse,
+            signing_time,
         })
-        .collect();
-    let signer = {
-        let mut matching = certs.iter().copied().filter(|c| sid_matches(&si.sid, c));
-        match (matching.next(), matching.next()) {
-            (Some(c), None) => c,
-            _ => return Err(CmsError::SignerCertificate),
-        }
-    };
+    }
+
+    fn signer_info(&self) -> Result<&cms::signed_data::SignerInfo, CmsError> {
+        self.sd
+            .signer_infos
+            .0
+            .as_slice()
+            .first()
+            .ok_or(CmsError::SignerCount(0))
+    }
+
+    fn attrs(&self) -> Result<&Attributes, CmsError> {
+        self.signer_info()?
+            .signed_attrs
+            .as_ref()
+            .ok_or(CmsError::MissingSignedAttributes)
+    }
+
+    fn signer(&self) -> Result<&Certificate, CmsError> {
+        self.certs
+            .get(self.signer)
+            .ok_or(CmsError::SignerCertificate)
+    }
+}
+
+/// OpenSSL verifies the signature with the signer certificate and builds and
+/// checks its chain; then the checks both paths share.
+fn reference(
+    mut read: Read,
+    expect: &Expect<'_>,
+    anchors: &TrustAnchors,
+) -> Result<VerifiedCms, CmsError> {
+    let own_parse = read.openssl_parse.take();
+    let signer = read.signer()?;
     let signer_der = signer
         .to_der()
         .map_err(|_| CmsError::Internal("re-encoding the signer certificate"))?;
     let signer_x509 = X509::from_der(&signer_der).map_err(|_| CmsError::Decode)?;
-    let mut parsed = match openssl_parse {
+    let mut parsed = match own_parse {
         Some(parsed) => parsed,
         None => {
             // The same SignedData without its certificate set, for OpenSSL.
             let bare = ContentInfo {
                 content_type: ID_SIGNED_DATA,
-                content: der::Any::encode_from(&sd)
+                content: der::Any::encode_from(&read.sd)
                     .map_err(|_| CmsError::Internal("re-encoding the SignedData"))?,
             }
             .to_der()
@@ -508,10 +670,12 @@ pub fn verify(
         return Err(CmsError::CaSigner);
     }
 
-    let mut intermediates = certs
+    let mut intermediates = read
+        .certs
         .iter()
-        .filter(|c| !std::ptr::eq(**c, signer))
-        .map(|c| {
+        .enumerate()
+        .filter(|(i, _)| *i != read.signer)
+        .map(|(_, c)| {
             let der = c
                 .to_der()
                 .map_err(|_| CmsError::Internal("re-encoding a certificate"))?;
@@ -523,38 +687,15 @@ pub fn verify(
         })
         .collect::<Result<Vec<_>, _>>()?;
     intermediates.extend(anchors.signer.helpers().iter().cloned());
-    let chain = check_chain(anchors, &signer_x509, &intermediates, signing_time)?;
-    anchors.signer.check(signer, &chain)?;
-    if let Some(policy) = &anchors.crl {
-        // Every certificate below the root against its issuer's CRL: the
-        // signer against its CA's, each CA against the CA (or root) above it.
-        let now = unix_now();
-        let signed_at = i64::try_from(signing_time).unwrap_or(i64::MAX);
-        for (i, pair) in chain.windows(2).enumerate() {
-            if let [cert, issuer] = pair {
-                let level = if i == 0 {
-                    revocation::Level::Signer
-                } else {
-                    revocation::Level::Ca
-                };
-                policy.check(cert, issuer, level, now, signed_at)?;
-            }
-        }
-    }
-    check_key_usage(signer)?;
-
-    let (got, want): (&[u8], &[u8]) = match expect.content {
-        Content::Attached(want) | Content::Detached(want) => (&content, want),
-        Content::DetachedSha256(want) => (message_digest(attrs)?, want),
-    };
-    if got.len() != want.len() || !bool::from(got.ct_eq(want)) {
-        return Err(CmsError::ContentMismatch);
-    }
-    let lo = expect.not_before.saturating_sub(expect.skew_secs);
-    let hi = expect.not_after.saturating_add(expect.skew_secs);
-    if !(lo..=hi).contains(&signing_time) {
-        return Err(CmsError::SigningTimeOutsideWindow);
-    }
+    let chain = check_chain(anchors, &signer_x509, &intermediates, read.signing_time)?;
+    finish(
+        &read,
+        signer,
+        chain.get(1..).unwrap_or_default(),
+        &content,
+        expect,
+        anchors,
+    )?;
 
     let signer_common_name = {
         let mut cns = signer_x509.subject_name().entries_by_nid(Nid::COMMONNAME);
@@ -572,11 +713,95 @@ pub fn verify(
         .and_then(|bn| bn.to_hex_str().map(|s| s.to_ascii_uppercase()))
         .map_err(ossl)?;
     Ok(VerifiedCms {
-        signing_time,
+        signing_time: read.signing_time,
         signer_issuer: signer.tbs_certificate.issuer.to_string(),
         signer_serial,
         signer_common_name,
     })
+}
+
+/// The checks after the signature and the chain, the same on both paths:
+/// `above` is the signer's verified chain above it (its issuer first), and
+/// `content` what the signature covers.
+fn finish(
+    read: &Read,
+    signer: &Certificate,
+    above: &[X509],
+    content: &[u8],
+    expect: &Expect<'_>,
+    anchors: &TrustAnchors,
+) -> Result<(), CmsError> {
+    anchors.signer.check(signer, above.first())?;
+    if let Some(policy) = &anchors.crl {
+        // Every certificate below the root against its issuer's CRL: the
+        // signer against its CA's, each CA against the CA (or root) above it.
+        let now = unix_now();
+        let signed_at = i64::try_from(read.signing_time).unwrap_or(i64::MAX);
+        if let Some(issuer) = above.first() {
+            let serial = serial_of(signer)?;
+            policy.check(
+                signer,
+                &serial,
+                issuer,
+                revocation::Level::Signer,
+                now,
+                signed_at,
+            )?;
+        }
+        for pair in above.windows(2) {
+            if let [cert, issuer] = pair {
+                let der = cert.to_der().map_err(ossl)?;
+                let parsed = Certificate::from_der(&der).map_err(|_| CmsError::Decode)?;
+                policy.check(
+                    &parsed,
+                    cert.serial_number(),
+                    issuer,
+                    revocation::Level::Ca,
+                    now,
+                    signed_at,
+                )?;
+            }
+        }
+    }
+    check_key_usage(signer)?;
+
+    let (got, want): (&[u8], &[u8]) = match expect.content {
+        Content::Attached(want) | Content::Detached(want) => (content, want),
+        Content::DetachedSha256(want) => (message_digest(read.attrs()?)?, want),
+    };
+    if got.len() != want.len() || !bool::from(got.ct_eq(want)) {
+        return Err(CmsError::ContentMismatch);
+    }
+    let lo = expect.not_before.saturating_sub(expect.skew_secs);
+    let hi = expect.not_after.saturating_add(expect.skew_secs);
+    if !(lo..=hi).contains(&read.signing_time) {
+        return Err(CmsError::SigningTimeOutsideWindow);
+    }
+    Ok(())
+}
+
+/// `cert`'s serial as OpenSSL holds one, negative ones too (a non-conforming
+/// CA's), to look it up in a CRL.
+fn serial_of(cert: &Certificate) -> Result<Asn1Integer, CmsError> {
+    let der = cert
+        .tbs_certificate
+        .serial_number
+        .to_der()
+        .map_err(|_| CmsError::Internal("re-encoding a serial number"))?;
+    // The INTEGER's content octets as encoded: two's complement, sign kept.
+    let value = der::asn1::AnyRef::from_der(&der).map_err(|_| CmsError::Decode)?;
+    let bytes = value.value();
+    let mut n = BigNum::from_slice(bytes).map_err(ossl)?;
+    if bytes.first().is_some_and(|b| b & 0x80 != 0) {
+        // Two's complement: the value is the unsigned reading less 2^(8·len).
+        let mut offset = BigNum::new().map_err(ossl)?;
+        let bits = i32::try_from(bytes.len().saturating_mul(8)).map_err(|_| CmsError::Decode)?;
+        offset.set_bit(bits).map_err(ossl)?;
+        let mut negative = BigNum::new().map_err(ossl)?;
+        negative.checked_sub(&n, &offset).map_err(ossl)?;
+        n = negative;
+    }
+    n.to_asn1_integer().map_err(ossl)
 }
 
 /// The value of the single `messageDigest` signed attribute.

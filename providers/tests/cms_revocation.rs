@@ -6,9 +6,10 @@
 
 #![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 
+mod both_paths;
+use both_paths::verify;
 use munjigi_providers::cms::{
-    parse_crls, verify, CmsError, Content, CrlMemory, CrlPolicy, CrlRefresh, Encoding, Expect,
-    TrustAnchors,
+    parse_crls, CmsError, Content, CrlMemory, CrlPolicy, CrlRefresh, Encoding, Expect, TrustAnchors,
 };
 use munjigi_sim::cms::sign;
 use munjigi_sim::testpki::{CrlNumber, CrlSpec, Idp, ProviderPki, Subscriber};

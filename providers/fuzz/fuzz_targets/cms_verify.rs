@@ -3,10 +3,12 @@
 //! crash. Trusts the root in `$MUNJIGI_FUZZ_DIR/pki/root.pem` (written with the
 //! seeds by the `cms_seeds` example) so mutated seeds reach the deep checks.
 //!
-//! Oracle: the same root with the provider rules on top (its CRLs required,
-//! the seeds' policy, the CA pinned) only ever refuses more: whatever passes
-//! them passes the root alone, and whatever the root alone refuses they
-//! refuse too.
+//! Oracles: the fast path (`ring`, remembered CA chains) and the OpenSSL
+//! reference (`cms::verify_reference`) agree on every input, under each set
+//! of anchors: the same signer read the same way, or the same error. And the
+//! provider rules on top of the pinned CA (its CRLs required, the seeds'
+//! policy) only ever refuse more: whatever passes them passes the pinned CA
+//! alone, and whatever that refuses they refuse too.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -33,20 +35,30 @@ fn anchors() -> &'static TrustAnchors {
 /// The test PKI's subscriber policy (`munjigi_sim::testpki::TEST_POLICY_OID`).
 const POLICY: &str = "1.2.410.200005.1.1.5";
 
+/// The root with the seeds' CA pinned as the only issuer (a pinned CA also
+/// helps build chains, so this may accept what the root alone cannot chain).
+fn pinned() -> &'static TrustAnchors {
+    static A: OnceLock<TrustAnchors> = OnceLock::new();
+    A.get_or_init(|| anchors().clone().with_signer_rules(pin(SignerRules::default())))
+}
+
+/// [`pinned`] with the policy and the CRLs required on top.
 fn strict() -> &'static TrustAnchors {
     static A: OnceLock<TrustAnchors> = OnceLock::new();
     A.get_or_init(|| {
         let dir = std::env::var("MUNJIGI_FUZZ_DIR").unwrap_or_else(|_| "target/fuzz-cms".into());
-        let ca = std::fs::read(format!("{dir}/pki/ca.pem")).expect("run deploy/fuzz");
-        let rules = SignerRules::default()
-            .require_policies([POLICY])
-            .and_then(|r| r.pin_issuing_ca_pem(&ca))
-            .expect("rules");
+        let rules = SignerRules::default().require_policies([POLICY]).expect("rules");
         anchors()
             .clone()
-            .with_signer_rules(rules)
+            .with_signer_rules(pin(rules))
             .with_crl(CrlPolicy::from_file(format!("{dir}/pki/crl.pem"), true))
     })
+}
+
+fn pin(rules: SignerRules) -> SignerRules {
+    let dir = std::env::var("MUNJIGI_FUZZ_DIR").unwrap_or_else(|_| "target/fuzz-cms".into());
+    let ca = std::fs::read(format!("{dir}/pki/ca.pem")).expect("run deploy/fuzz");
+    rules.pin_issuing_ca_pem(&ca).expect("rules")
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -61,10 +73,19 @@ fuzz_target!(|data: &[u8]| {
             not_after: u64::MAX / 2,
             skew_secs: 60,
         };
-        let plain = cms::verify(data, &expect, anchors());
-        let strict = cms::verify(data, &expect, strict());
-        match (&plain, &strict) {
-            (Err(_), Ok(_)) => panic!("the stricter anchors accepted what the root refused"),
+        let root = cms::verify(data, &expect, anchors());
+        let plain = cms::verify(data, &expect, pinned());
+        let narrow = cms::verify(data, &expect, strict());
+        for (got, anchors) in [(&root, anchors()), (&plain, pinned()), (&narrow, strict())] {
+            let reference = cms::verify_reference(data, &expect, anchors);
+            match (got, &reference) {
+                (Ok(a), Ok(b)) => assert!(a == b, "the paths read the signer differently"),
+                (Err(a), Err(b)) => assert_eq!(a.code(), b.code(), "the paths refuse differently"),
+                _ => panic!("the fast path and the reference disagree: {got:?} / {reference:?}"),
+            }
+        }
+        match (&plain, &narrow) {
+            (Err(_), Ok(_)) => panic!("the stricter anchors accepted what the pinned CA refused"),
             (Ok(p), Ok(s)) => assert_eq!(p.signing_time, s.signing_time),
             _ => {}
         }

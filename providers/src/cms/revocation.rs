@@ -89,7 +89,7 @@ use std::time::{Duration, SystemTime};
 
 use der::asn1::ObjectIdentifier;
 use der::Decode as _;
-use openssl::asn1::Asn1Time;
+use openssl::asn1::{Asn1IntegerRef, Asn1Time};
 use openssl::x509::{CrlStatus, X509Crl, X509};
 use tracing::{debug, info, warn};
 use x509_cert::crl::CertificateList;
@@ -213,10 +213,12 @@ struct Covered {
 }
 
 impl Covered {
-    fn of(cert: &X509) -> Result<Self, CmsError> {
-        let der = cert.to_der().map_err(super::ossl)?;
-        let cert = Certificate::from_der(&der).map_err(|_| CmsError::Decode)?;
-        let exts = cert.tbs_certificate.extensions.unwrap_or_default();
+    fn of(cert: &Certificate) -> Self {
+        let exts = cert
+            .tbs_certificate
+            .extensions
+            .as_deref()
+            .unwrap_or_default();
         let ca = exts
             .iter()
             .filter(|e| e.extn_id == ID_CE_BASIC_CONSTRAINTS)
@@ -236,7 +238,7 @@ impl Covered {
             })
             .flatten()
             .collect();
-        Ok(Self { ca, points })
+        Self { ca, points }
     }
 }
 
@@ -678,13 +680,14 @@ impl CrlPolicy {
         }
     }
 
-    /// Refuses `cert` (issued by `issuer`, at `level` of the chain) if a CRL
-    /// from `issuer` that covers it lists it (as of `signed_at` when
-    /// long-term), and, when required, if no such CRL is current at `now`
-    /// (both Unix seconds).
+    /// Refuses `cert` (serial `serial`, issued by `issuer`, at `level` of
+    /// the chain) if a CRL from `issuer` that covers it lists it (as of
+    /// `signed_at` when long-term), and, when required, if no such CRL is
+    /// current at `now` (both Unix seconds).
     pub(super) fn check(
         &self,
-        cert: &X509,
+        cert: &Certificate,
+        serial: &Asn1IntegerRef,
         issuer: &X509,
         level: Level,
         now: i64,
@@ -718,7 +721,7 @@ impl CrlPolicy {
             }
             Err(w) => why = w,
         }
-        let covered = Covered::of(cert)?;
+        let covered = Covered::of(cert);
         let crls: Vec<Arc<Crl>> = self
             .memory
             .of(&id)
@@ -731,7 +734,7 @@ impl CrlPolicy {
         }
         let signed_at = Asn1Time::from_unix(signed_at).map_err(super::ossl)?;
         for crl in &crls {
-            if let CrlStatus::Revoked(entry) = crl.x509.get_by_serial(cert.serial_number()) {
+            if let CrlStatus::Revoked(entry) = crl.x509.get_by_serial(serial) {
                 if !self.long_term || *entry.revocation_date() <= signed_at {
                     return Err(match level {
                         Level::Signer => CmsError::Revoked,
