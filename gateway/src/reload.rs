@@ -49,9 +49,14 @@ fn store_kind(c: &config::Config) -> String {
     match &c.store {
         config::model::StoreSettings::Memory { .. } => "memory".into(),
         // The URL is a secret: compare its digest, never log it.
-        config::model::StoreSettings::Redis { url, cluster, .. } => {
+        config::model::StoreSettings::Redis {
+            url,
+            cluster,
+            compact_logins,
+            ..
+        } => {
             format!(
-                "redis:{cluster}:{}",
+                "redis:{cluster}:{compact_logins}:{}",
                 hex::encode(openssl::sha::sha256(url.expose()))
             )
         }

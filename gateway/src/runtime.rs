@@ -80,11 +80,21 @@ impl Runtime {
         Self::with_audit(store, clock, crate::audit::Audit::off())
     }
 
-    /// [`Runtime::new`] writing `audit`.
+    /// [`Runtime::new`] writing `audit`, for a store only this process
+    /// reads (login records compact).
     pub fn with_audit(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         audit: crate::audit::Audit,
+    ) -> Arc<Self> {
+        Self::build(store, clock, audit, true)
+    }
+
+    fn build(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        audit: crate::audit::Audit,
+        compact_logins: bool,
     ) -> Arc<Self> {
         let metrics = crate::metrics::Metrics::new();
         let store: Arc<dyn Store> = Arc::new(crate::store::measured::Measured::new(
@@ -92,7 +102,7 @@ impl Runtime {
             metrics.store(),
         ));
         Arc::new(Self {
-            txns: TxnRepo::new(store.clone(), clock.clone()),
+            txns: TxnRepo::new(store.clone(), clock.clone()).compact(compact_logins),
             store,
             clock,
             sessions: crate::login::session::l1_cache(),
@@ -123,6 +133,7 @@ impl Runtime {
                 url,
                 timeout,
                 cluster,
+                ..
             } => {
                 use crate::store::redis::RedisStore;
                 let url = std::str::from_utf8(url.expose())
@@ -140,7 +151,7 @@ impl Runtime {
             Some(a) => crate::audit::Audit::open(a, clock.clone())?,
             None => crate::audit::Audit::off(),
         };
-        Ok(Self::with_audit(store, clock, audit))
+        Ok(Self::build(store, clock, audit, settings.compact_logins()))
     }
 
     /// The pool for `route`'s upstream: the one already serving it when its

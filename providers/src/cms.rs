@@ -89,16 +89,6 @@ const ACCEPTED_DIGESTS: [ObjectIdentifier; 3] = [
     ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2"),
     ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.3"),
 ];
-/// Digests a SignedData may list beside the signer's (OpenSSL sets each up):
-/// MD5, SHA-1, SHA-224 and the accepted ones.
-const KNOWN_DIGESTS: [ObjectIdentifier; 6] = [
-    ObjectIdentifier::new_unwrap("1.2.840.113549.2.5"),
-    ObjectIdentifier::new_unwrap("1.3.14.3.2.26"),
-    ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.4"),
-    ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1"),
-    ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2"),
-    ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.3"),
-];
 /// `X509_V_ERR_CERT_NOT_YET_VALID` and `X509_V_ERR_CERT_HAS_EXPIRED` (x509_vfy.h).
 const X509_V_ERR_CERT_NOT_YET_VALID: i32 = 9;
 const X509_V_ERR_CERT_HAS_EXPIRED: i32 = 10;
@@ -248,9 +238,8 @@ pub struct TrustAnchors {
     signer: Arc<SignerRules>,
     /// Intermediate certificates seen in results, decoded, by SHA-256 of their DER.
     intermediates: Arc<Mutex<HashMap<[u8; 32], X509>>>,
-    /// The roots as `x509-cert` reads them, for the fast path's issuer
-    /// lookup; a root it cannot read back byte for byte is left out.
-    root_certs: Arc<Vec<Certificate>>,
+    /// The roots and the pinned CAs, as the fast path looks issuers up.
+    issuers: Arc<Vec<fast_path::Issuer>>,
     /// CA chains the fast path had OpenSSL check (`fast_path.rs`).
     chains: fast_path::KeptChains,
 }
@@ -278,16 +267,13 @@ impl TrustAnchors {
         if roots.is_empty() {
             return Err(CmsError::NoTrustAnchors);
         }
-        let root_certs = roots
-            .iter()
-            .filter_map(|r| profile::read_back(&r.to_der().ok()?))
-            .collect();
+        let issuers = Arc::new(fast_path::issuers(&roots, &[]));
         Ok(Self {
             roots,
             crl: None,
             signer: Arc::default(),
             intermediates: Arc::default(),
-            root_certs: Arc::new(root_certs),
+            issuers,
             chains: Arc::default(),
         })
     }
@@ -307,6 +293,7 @@ impl TrustAnchors {
     pub fn with_signer_rules(mut self, rules: SignerRules) -> Self {
         self.signer = Arc::new(rules);
         // Chains were built with the old rules' pinned CAs at hand.
+        self.issuers = Arc::new(fast_path::issuers(&self.roots, self.signer.helpers()));
         self.chains = Arc::default();
         self
     }
@@ -323,7 +310,11 @@ impl TrustAnchors {
 
     /// `der` decoded by OpenSSL, from the kept ones when seen before.
     fn intermediate(&self, der: &[u8]) -> Result<X509, CmsError> {
-        let key = openssl::sha::sha256(der);
+        self.intermediate_keyed(openssl::sha::sha256(der), der)
+    }
+
+    /// [`Self::intermediate`] for `der` whose SHA-256 is `key`.
+    fn intermediate_keyed(&self, key: [u8; 32], der: &[u8]) -> Result<X509, CmsError> {
         let lock = || {
             self.intermediates
                 .lock()
@@ -479,18 +470,20 @@ struct Read {
 
 impl Read {
     fn of(signed_data: &[u8], expect: &Expect<'_>) -> Result<Self, CmsError> {
-        // `cms` reads canonical DER, and OpenSSL then verifies `cms`'s re-encoding
-        // of it, byte for byte the input. Anything else (BER, or DER with a SET
-        // out of order, which `cms` would silently sort and so change the signed
-        // attributes' bytes) is parsed by OpenSSL, which verifies its own parse of
-        // the input, and `cms` reads OpenSSL's DER re-encoding of it.
+        // `cms` reads canonical DER, and OpenSSL then verifies `cms`'s
+        // re-encoding of it, byte for byte the input but for the order of the
+        // certificate set (no signature covers it, and OpenSSL is given the
+        // SignedData without it). Anything else (BER, or DER with a SET out
+        // of order, which `cms` would silently sort and so change the signed
+        // attributes' bytes) is parsed by OpenSSL, which verifies its own
+        // parse of the input, and `cms` reads OpenSSL's DER re-encoding of it.
         let canonical = ContentInfo::from_der(signed_data).ok().and_then(|info| {
             if info.content_type != ID_SIGNED_DATA {
                 return Some(Err(CmsError::NotSignedData));
             }
             let sd: SignedData = info.content.decode_as().ok()?;
             let same = info.to_der().ok()? == signed_data
-                && sd.to_der().ok()? == info.content.to_der().ok()?;
+                && same_but_certificate_order(&sd, &info.content.to_der().ok()?)?;
             same.then_some(Ok(sd))
         });
         let (mut sd, openssl_parse) = match canonical {
@@ -517,11 +510,7 @@ impl Read {
         }
         // OpenSSL 3.0's CMS_verify leaks its copy of supplied content when it
         // cannot set up a digest the SignedData lists: refused here first.
-        if !sd
-            .digest_algorithms
-            .iter()
-            .all(|a| KNOWN_DIGESTS.contains(&a.oid))
-        {
+        if !sd.digest_algorithms.iter().all(|a| openssl_digests(a.oid)) {
             return Err(CmsError::UnsupportedAlgorithm);
         }
         if sd.encap_content_info.econtent_type != ID_DATA {
@@ -802,6 +791,47 @@ fn serial_of(cert: &Certificate) -> Result<Asn1Integer, CmsError> {
         n = negative;
     }
     n.to_asn1_integer().map_err(ossl)
+}
+
+/// Whether `sd` re-encodes to `original` byte for byte, but for the order of
+/// its certificate set: `der` orders a SET OF certificates of equal length
+/// differently from OpenSSL, which wrote most results.
+fn same_but_certificate_order(sd: &SignedData, original: &[u8]) -> Option<bool> {
+    use der::EncodeValue as _;
+    let ours = sd.to_der().ok()?;
+    if ours == original {
+        return Some(true);
+    }
+    if ours.len() != original.len() {
+        return Some(false);
+    }
+    let certs = match &sd.certificates {
+        Some(set) => usize::try_from(set.encoded_len().ok()?).ok()?,
+        None => return Some(false),
+    };
+    let body = usize::try_from(
+        (sd.version.encoded_len().ok()?
+            + sd.digest_algorithms.encoded_len().ok()?
+            + sd.encap_content_info.encoded_len().ok()?)
+        .ok()?,
+    )
+    .ok()?;
+    let header = ours
+        .len()
+        .checked_sub(usize::try_from(sd.value_len().ok()?).ok()?)?;
+    let start = header.checked_add(body)?;
+    let end = start.checked_add(certs)?;
+    Some(ours.get(..start)? == original.get(..start)? && ours.get(end..)? == original.get(end..)?)
+}
+
+/// Whether OpenSSL can set up digest `oid` (the accepted ones, or one its
+/// default provider computes).
+fn openssl_digests(oid: ObjectIdentifier) -> bool {
+    ACCEPTED_DIGESTS.contains(&oid)
+        || openssl::asn1::Asn1Object::from_str(&oid.to_string())
+            .ok()
+            .and_then(|o| openssl::hash::MessageDigest::from_nid(o.nid()))
+            .is_some_and(|md| openssl::hash::Hasher::new(md).is_ok())
 }
 
 /// The value of the single `messageDigest` signed attribute.

@@ -596,6 +596,45 @@ fn an_unknown_listed_digest_is_refused() {
     }
 }
 
+/// What OpenSSL reads besides the signature (an unsigned attribute, a
+/// certificate that is not a CA) keeps a result off the fast path: the
+/// reference decides it, and both paths end the same (`verify` runs both).
+#[test]
+fn what_nobody_signed_is_left_to_the_reference() {
+    let f = fx();
+    let cms = signed(Encoding::DerAttached);
+    let e = expect(NONCE, false);
+    let unsigned = rewrite(&cms, |sd| {
+        let mut infos = sd.signer_infos.0.clone().into_vec();
+        let time = infos[0]
+            .signed_attrs
+            .as_ref()
+            .unwrap()
+            .iter()
+            .find(|a| a.oid == ID_SIGNING_TIME)
+            .unwrap()
+            .clone();
+        let mut attrs = x509_cert::attr::Attributes::new();
+        attrs.insert(time).unwrap();
+        infos[0].unsigned_attrs = Some(attrs);
+        sd.signer_infos = cms::signed_data::SignerInfos(infos.try_into().unwrap());
+    });
+    let _outcome = verify(&unsigned, &e, &f.anchors);
+    assert_eq!(both_paths::path(&unsigned, &e, &f.anchors), Path::Reference);
+
+    let other = Certificate::from_der(&f.expired.cert.to_der().unwrap()).unwrap();
+    let extra = rewrite(&cms, |sd| {
+        sd.certificates
+            .as_mut()
+            .unwrap()
+            .0
+            .insert(CertificateChoices::Certificate(other))
+            .unwrap();
+    });
+    verify(&extra, &e, &f.anchors).unwrap();
+    assert_eq!(both_paths::path(&extra, &e, &f.anchors), Path::Reference);
+}
+
 #[test]
 fn exactly_one_signer() {
     let f = fx();

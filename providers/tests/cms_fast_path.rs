@@ -183,17 +183,25 @@ fn expect() -> Expect<'static> {
     }
 }
 
-/// A result signed by `signer`, carrying `chain`, checked under `root`:
-/// both paths agree (`both_paths`), `want` is the outcome (`None`: accepted)
-/// and `via` the path that decided.
-fn case(what: &str, root: &Node, signer: &Node, chain: &[&Node], want: Option<&str>, via: Path) {
+fn signed(signer: &Node, chain: &[&Node]) -> Vec<u8> {
     let who = Subscriber {
         cert: signer.cert.clone(),
         key: signer.key.clone(),
     };
     let chain: Vec<X509> = chain.iter().map(|n| n.cert.clone()).collect();
-    let cms = munjigi_sim::cms::sign(NONCE, &who, &chain, Encoding::DerAttached).unwrap();
-    let anchors = TrustAnchors::from_pem(&root.cert.to_pem().unwrap()).unwrap();
+    munjigi_sim::cms::sign(NONCE, &who, &chain, Encoding::DerAttached).unwrap()
+}
+
+fn anchors_of(root: &Node) -> TrustAnchors {
+    TrustAnchors::from_pem(&root.cert.to_pem().unwrap()).unwrap()
+}
+
+/// A result signed by `signer`, carrying `chain`, checked under `root`:
+/// both paths agree (`both_paths`), `want` is the outcome (`None`: accepted)
+/// and `via` the path that decided.
+fn case(what: &str, root: &Node, signer: &Node, chain: &[&Node], want: Option<&str>, via: Path) {
+    let cms = signed(signer, chain);
+    let anchors = anchors_of(root);
     let got = verify(&cms, &expect(), &anchors);
     assert_eq!(got.as_ref().err().map(CmsError::code), want, "{what}");
     assert_eq!(path(&cms, &expect(), &anchors), via, "{what}");
@@ -412,15 +420,42 @@ fn what_openssl_refuses_the_fast_path_never_accepts() {
         Path::Reference,
     );
     // Both CAs offered, no key identifier to tell them apart: the fast path
-    // leaves an ambiguous name to OpenSSL, which takes the first and refuses.
-    case(
-        "two CAs of one name",
-        &root,
-        &by_twin,
-        &[&ca_node, &twin],
-        Some("chain"),
+    // leaves an ambiguous name to OpenSSL, whose outcome depends on which it
+    // tries first (both_paths holds the two paths to the same one).
+    let two = signed(&by_twin, &[&ca_node, &twin]);
+    let anchors = anchors_of(&root);
+    let _outcome = verify(&two, &expect(), &anchors);
+    assert_eq!(
+        path(&two, &expect(), &anchors),
         Path::Reference,
+        "two CAs of one name"
     );
+}
+
+#[test]
+fn path_lengths_count_every_ca_below() {
+    // Root, CA 1, CA 2, signer: the root allows one CA below it, not two.
+    for (pathlen, want, via) in [(1, Some("chain"), Path::Reference), (2, None, Path::Fast)] {
+        let root = issue(
+            "Deep Root",
+            None,
+            &Opts {
+                pathlen: Some(pathlen),
+                ..ca()
+            },
+        );
+        let ca1 = issue("Deep CA 1", Some(&root), &ca());
+        let ca2 = issue("Deep CA 2", Some(&ca1), &ca());
+        let signer = issue("홍길동", Some(&ca2), &leaf());
+        case(
+            &format!("root pathLen {pathlen}"),
+            &root,
+            &signer,
+            &[&ca2, &ca1],
+            want,
+            via,
+        );
+    }
 }
 
 #[test]
@@ -480,23 +515,31 @@ fn what_the_fast_path_cannot_read_the_reference_decides() {
         },
     );
     let by_constrained = issue("홍길동", Some(&constrained), &leaf());
-    let who = Subscriber {
-        cert: by_constrained.cert.clone(),
-        key: by_constrained.key.clone(),
-    };
-    let cms = munjigi_sim::cms::sign(
-        NONCE,
-        &who,
-        std::slice::from_ref(&constrained.cert),
-        Encoding::DerAttached,
-    )
-    .unwrap();
-    let anchors = TrustAnchors::from_pem(&root.cert.to_pem().unwrap()).unwrap();
+    let cms = signed(&by_constrained, &[&constrained]);
+    let anchors = anchors_of(&root);
     // Whatever OpenSSL makes of it (both_paths holds the two to the same).
     let _outcome = verify(&cms, &expect(), &anchors);
     assert_eq!(
         path(&cms, &expect(), &anchors),
         Path::Reference,
         "name constraints"
+    );
+
+    // An extension no provider's profile has, not critical: OpenSSL takes it.
+    let extended = issue(
+        "홍길동",
+        Some(&ca_node),
+        &Opts {
+            extra: vec![("1.3.6.1.4.1.55555.2", false, vec![0x05, 0x00])],
+            ..leaf()
+        },
+    );
+    case(
+        "unknown extension",
+        &root,
+        &extended,
+        &[&ca_node],
+        None,
+        Path::Reference,
     );
 }

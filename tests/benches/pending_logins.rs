@@ -3,7 +3,8 @@
 //! is answered (the year-end tax rush is hundreds of thousands of people
 //! looking at "approve in your app" at once).
 //!
-//! A real `redis-server` (nothing persisted) is the store, the gateway (release
+//! A real `redis-server` (nothing persisted) is the store, login records
+//! written compact (`compact_logins = true`), the gateway (release
 //! binary) runs on core 0, the simulator (which never approves within the
 //! bench), Redis and the driver on core 1. The bench:
 //!
@@ -202,7 +203,7 @@ fn main() {
                 login_ttl_secs: 3600,
                 provider_ttl_secs: Some(900),
                 extra: format!(
-                    "\n[store]\nkind = \"redis\"\nurl = {{ value = \"redis://127.0.0.1:{}\" }}\n\
+                    "\n[store]\nkind = \"redis\"\ncompact_logins = true\nurl = {{ value = \"redis://127.0.0.1:{}\" }}\n\
                      \n[admin]\nlisten = \"{}\"\n",
                     redis.port,
                     admin.trim_start_matches("http://")

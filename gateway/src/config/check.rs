@@ -522,6 +522,7 @@ fn store(r: &mut Report<'_>, base: &Path, raw: Option<Spanned<RawStore>>) -> Sto
                                 rs.timeout_ms.unwrap_or(2000).clamp(50, 30_000),
                             ),
                             cluster: rs.cluster,
+                            compact_logins: rs.compact_logins,
                         }
                     }
                     Ok(_) => {

@@ -267,7 +267,21 @@ pub enum StoreSettings {
         url: Secret,
         timeout: Duration,
         cluster: bool,
+        /// Login records written compact (every replica reads them).
+        compact_logins: bool,
     },
+}
+
+impl StoreSettings {
+    /// Whether login records are written compact: always in memory (one
+    /// process reads them), in Redis when the operator says every replica
+    /// can read them.
+    pub fn compact_logins(&self) -> bool {
+        match self {
+            Self::Memory { .. } => true,
+            Self::Redis { compact_logins, .. } => *compact_logins,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

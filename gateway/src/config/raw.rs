@@ -252,6 +252,10 @@ pub struct RawRedisStore {
     /// `url` is one node of a Redis Cluster (slots are discovered from it).
     #[serde(default)]
     pub cluster: bool,
+    /// Store login records compact (`txn/compact.rs`); only once every
+    /// replica reads them.
+    #[serde(default)]
+    pub compact_logins: bool,
 }
 
 #[derive(Debug, Deserialize)]

@@ -326,7 +326,7 @@ mod tests {
         ));
         for raw in &records {
             let txn = decode(raw.as_bytes()).unwrap();
-            let written = super::super::encode(&txn).unwrap();
+            let written = super::super::encode(&txn, false).unwrap();
             // The previous version's shape, field for field (its reader is
             // the strict one above): no `v`, no `front`, the same values.
             let as_value: serde_json::Value = serde_json::from_slice(&written).unwrap();

@@ -11,16 +11,25 @@
 //! so OpenSSL builds and checks it once and it is remembered for the signing
 //! times inside every certificate's validity.
 //!
-//! Only a narrow profile is taken, the one providers send: canonical DER
-//! (BER, Naver's document-hash form, stays with OpenSSL, which must parse it
-//! anyway), only the signed attributes contentType, signingTime,
-//! messageDigest (and smimeCapabilities), RSA keys of 2048 to 8192 bits,
-//! PKCS#1 v1.5 with SHA-256/384/512 for the result and the certificate, the
-//! signer issued by exactly one CA certificate at hand (the result's, the
-//! pinned ones or a root) whose name and key identifiers match, the signer's
-//! critical extensions all ones OpenSSL knows and every known one readable,
-//! its common name a UTF8String (or ASCII), and no name constraints, policy
-//! constraints, policy mappings or path length a CA above would break.
+//! Only a narrow profile is taken, the one providers send:
+//! - canonical DER (BER, Naver's document-hash form, stays with OpenSSL, which
+//!   must parse it anyway), no unsigned attributes, no CRLs inside, and only
+//!   the signed attributes contentType, signingTime and messageDigest;
+//! - RSA keys of 2048 to 8192 bits, PKCS#1 v1.5 with SHA-256/384/512 for the
+//!   result and the signer certificate;
+//! - a signer certificate valid at the signing time, not self-issued, with
+//!   names OpenSSL reads, a UTF8String (or ASCII) common name, a positive
+//!   serial, and only the extensions every provider's profile has (key usage
+//!   that signs, basic constraints, policies, extended key usage, key
+//!   identifiers, alternative names, CRL points, authority information),
+//!   each once and readable;
+//! - every other certificate offered a CA OpenSSL decodes, one of them (or a
+//!   pinned CA, or a root) the only one OpenSSL would take for the signer's
+//!   issuer by name, its key identifier agreeing, allowed to sign
+//!   certificates; and the offered ones exactly the chain's: no name
+//!   constraints, policy constraints or mappings, and no path length a CA
+//!   above would break.
+//!
 //! Any other signer or chain, and any this path cannot accept, returns
 //! `None`, and the OpenSSL path ([`super::verify_reference`]) decides, with
 //! its own error; the checks after the chain (the provider's rules, CRLs,
@@ -28,19 +37,22 @@
 //! can only accept what the reference accepts, which the differential tests
 //! and the `cms_verify` fuzz target check over the same inputs. A refused
 //! result costs both paths: a made-up one cannot make the gateway do more
-//! than twice what the reference alone did.
+//! than twice what the reference alone did. Chains are remembered by their
+//! CA, a certificate whose signature of a citizen's certificate verified, so
+//! made-up certificates cannot crowd them out.
 
+use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use der::asn1::ObjectIdentifier;
 use der::oid::AssociatedOid as _;
 use der::{Decode as _, Encode as _, Tag, Tagged as _};
-use openssl::x509::X509;
+use openssl::x509::{X509Name, X509};
 use ring::signature::{self, UnparsedPublicKey, VerificationAlgorithm};
 use x509_cert::ext::pkix::{
-    AuthorityKeyIdentifier, BasicConstraints, CertificatePolicies, ExtendedKeyUsage, KeyUsage,
-    SubjectKeyIdentifier,
+    AuthorityInfoAccessSyntax, AuthorityKeyIdentifier, BasicConstraints, CertificatePolicies,
+    CrlDistributionPoints, ExtendedKeyUsage, KeyUsage, SubjectAltName, SubjectKeyIdentifier,
 };
 use x509_cert::spki::AlgorithmIdentifierOwned;
 use x509_cert::Certificate;
@@ -56,8 +68,6 @@ const SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.
 const SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2");
 const SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.3");
 const COMMON_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
-const SUBJECT_ALT_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.17");
-const CRL_DISTRIBUTION_POINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.31");
 /// Extensions that change what a CA above allows below it (RFC 5280 §6.1):
 /// nameConstraints, policyMappings, policyConstraints, inhibitAnyPolicy, and
 /// proxyCertInfo. A chain naming any of them is the reference's to check.
@@ -69,19 +79,48 @@ const CONSTRAINING: [ObjectIdentifier; 5] = [
     ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.1.14"),
 ];
 
-/// contentType, signingTime, messageDigest, smimeCapabilities.
-const PLAIN_ATTRIBUTES: [ObjectIdentifier; 4] = [
+/// contentType, signingTime, messageDigest: read and checked by `Read`.
+const PLAIN_ATTRIBUTES: [ObjectIdentifier; 3] = [
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3"),
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.5"),
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4"),
-    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.15"),
 ];
 
 /// At most this many CA chains are remembered per provider.
 const MAX_KEPT_CHAINS: usize = 64;
 
+/// A certificate OpenSSL holds for the provider (a root or a pinned CA), as
+/// the fast path looks issuers up: decoded by OpenSSL, and by `x509-cert`
+/// when it reads it back byte for byte.
+pub(super) struct Issuer {
+    x509: X509,
+    cert: Option<Certificate>,
+    der: Vec<u8>,
+    hash: [u8; 32],
+}
+
+/// The provider's roots and pinned CAs as [`Issuer`]s.
+pub(super) fn issuers(roots: &[X509], pinned: &[X509]) -> Vec<Issuer> {
+    roots
+        .iter()
+        .chain(pinned)
+        .filter_map(|x| {
+            let der = x.to_der().ok()?;
+            let cert = Certificate::from_der(&der)
+                .ok()
+                .filter(|c| c.to_der().is_ok_and(|d| d == der));
+            Some(Issuer {
+                x509: x.clone(),
+                cert,
+                hash: openssl::sha::sha256(&der),
+                der,
+            })
+        })
+        .collect()
+}
+
 /// A CA's chain to a root, as OpenSSL built and checked it, and the signing
-/// times for which that verdict holds.
+/// times and offered certificates for which that verdict holds.
 pub(super) struct CaChain {
     /// The CA first, the root last.
     above: Vec<X509>,
@@ -89,10 +128,13 @@ pub(super) struct CaChain {
     from: u64,
     /// The earliest notAfter; OpenSSL counts a certificate expired at it.
     until: u64,
+    /// SHA-256 of every certificate of the chain.
+    members: Vec<[u8; 32]>,
+    /// Those the provider does not hold itself: a result must offer them.
+    needed: Vec<[u8; 32]>,
 }
 
-/// Remembered CA chains, by the SHA-256 of the CA and the other CA
-/// certificates the result offered.
+/// Remembered CA chains, by the SHA-256 of the CA; `None`: outside the profile.
 pub(super) type KeptChains = Arc<Mutex<HashMap<[u8; 32], Option<Arc<CaChain>>>>>;
 
 /// What this path established: the signer's chain above it (its CA first)
@@ -102,6 +144,15 @@ pub(super) struct Established<'a> {
     pub content: &'a [u8],
     pub serial: Vec<u8>,
     pub common_name: String,
+}
+
+/// A certificate the result offered besides the signer's: every one is a CA
+/// OpenSSL decodes (kept decoded), as the reference path would decode it.
+struct Offered<'a> {
+    cert: &'a Certificate,
+    x509: X509,
+    der: Vec<u8>,
+    hash: [u8; 32],
 }
 
 /// The signer verified and chained without OpenSSL touching its certificate,
@@ -114,14 +165,14 @@ pub(super) fn establish<'a>(
     // Only canonical DER: then the signed attributes `cms` re-encodes are the
     // bytes the signer signed. Anything OpenSSL had to parse (BER, a SET out
     // of order) may differ from that re-encoding, and OpenSSL's parse already
-    // decoded every certificate anyway.
-    if read.openssl_parse.is_some() {
+    // decoded every certificate anyway. No unsigned attributes and no CRLs
+    // inside: OpenSSL reads and checks those, this path would not.
+    let si = read.signer_info().ok()?;
+    if read.openssl_parse.is_some() || si.unsigned_attrs.is_some() || read.sd.crls.is_some() {
         return None;
     }
-    let si = read.signer_info().ok()?;
     let signer = read.signer().ok()?;
-    let digest = si.digest_alg.oid;
-    let hash = Hash::of(digest)?;
+    let hash = Hash::of(si.digest_alg.oid)?;
 
     // The SignedData's signature, over the DER of the signed attributes.
     let algorithm = &si.signature_algorithm;
@@ -164,38 +215,62 @@ pub(super) fn establish<'a>(
         }
     }
 
-    if super::profile::is_ca(signer) || !plain_leaf(signer, read.signing_time) {
+    let tbs = &signer.tbs_certificate;
+    // The names as OpenSSL reads and compares them (case, spaces and string
+    // types folded): it refuses a name it cannot read.
+    let subject = X509Name::from_der(&tbs.subject.to_der().ok()?).ok()?;
+    let issuer_name = X509Name::from_der(&tbs.issuer.to_der().ok()?).ok()?;
+    if super::profile::is_ca(signer)
+        || !plain_leaf(signer, read.signing_time)
+        || subject.try_cmp(&issuer_name).ok()? == Ordering::Equal
+    {
         return None;
     }
     let serial = positive_serial(signer)?;
     let common_name = common_name(signer)?;
 
-    // The issuer: exactly one certificate at hand named as the signer's
-    // issuer, whose key identifier agrees, which may sign certificates.
-    let tbs = &signer.tbs_certificate;
-    let mut candidates: Vec<(&Certificate, Vec<u8>)> = Vec::new();
-    let offered = read
-        .certs
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != read.signer)
-        .map(|(_, c)| c);
-    let kept = anchors
-        .signer
-        .helpers_parsed()
-        .iter()
-        .chain(anchors.root_certs.iter());
-    for c in offered.chain(kept) {
-        if c.tbs_certificate.subject != tbs.issuer {
+    let mut offered = Vec::with_capacity(read.certs.len());
+    for (i, cert) in read.certs.iter().enumerate() {
+        if i == read.signer {
             continue;
         }
-        let der = c.to_der().ok()?;
-        if !candidates.iter().any(|(_, d)| *d == der) {
-            candidates.push((c, der));
+        let der = cert.to_der().ok()?;
+        if !super::profile::is_ca(cert) || der.len() > super::MAX_KEPT_CERT_BYTES {
+            return None;
+        }
+        let hash = openssl::sha::sha256(&der);
+        let x509 = anchors.intermediate_keyed(hash, &der).ok()?;
+        offered.push(Offered {
+            cert,
+            x509,
+            der,
+            hash,
+        });
+    }
+
+    // The issuer: exactly one certificate at hand whose subject OpenSSL
+    // finds equal to the signer's issuer, whose key identifier agrees, and
+    // which may sign certificates.
+    let mut candidates: Vec<(Option<&Certificate>, &[u8], [u8; 32])> = Vec::new();
+    let at_hand = offered
+        .iter()
+        .map(|o| (&o.x509, Some(o.cert), o.der.as_slice(), o.hash))
+        .chain(
+            anchors
+                .issuers
+                .iter()
+                .map(|i| (&i.x509, i.cert.as_ref(), i.der.as_slice(), i.hash)),
+        );
+    for (x509, cert, der, hash) in at_hand {
+        if x509.subject_name().try_cmp(&issuer_name).ok()? != Ordering::Equal {
+            continue;
+        }
+        if !candidates.iter().any(|(_, _, h)| *h == hash) {
+            candidates.push((cert, der, hash));
         }
     }
-    let (ca, ca_der) = match candidates.as_slice() {
-        [(ca, der)] => (*ca, der.as_slice()),
+    let (ca, ca_der, ca_hash) = match candidates.as_slice() {
+        [(Some(ca), der, hash)] => (*ca, *der, *hash),
         _ => return None,
     };
     if !may_issue(ca, signer) {
@@ -208,8 +283,13 @@ pub(super) fn establish<'a>(
     let tbs_der = tbs.to_der().ok()?;
     rsa_verify(ca, sig_hash, &tbs_der, signer.signature.as_bytes()?)?;
 
-    let above = ca_chain(read, ca_der, anchors)?;
-    if !(above.from..above.until).contains(&read.signing_time) {
+    let above = ca_chain(ca_der, ca_hash, &offered, read.signing_time, anchors)?;
+    let offers_all = above
+        .needed
+        .iter()
+        .all(|n| offered.iter().any(|o| o.hash == *n));
+    let offers_only = offered.iter().all(|o| above.members.contains(&o.hash));
+    if !(above.from..above.until).contains(&read.signing_time) || !offers_all || !offers_only {
         return None;
     }
     Some(Established {
@@ -288,41 +368,34 @@ fn rsa_verify(
 }
 
 /// The signer certificate within the profile: valid at `at` as OpenSSL counts
-/// it, every extension once, the critical ones known to OpenSSL, the known
-/// ones readable, nothing that constrains others.
+/// it, each extension once and one of those every provider's profile has,
+/// each readable, its KeyUsage one that signs (OpenSSL refuses a certificate
+/// with an extension it cannot read; the reference decides those, and the
+/// others).
 fn plain_leaf(cert: &Certificate, at: u64) -> bool {
     let tbs = &cert.tbs_certificate;
     let secs = |t: x509_cert::time::Time| t.to_unix_duration().as_secs();
     if !(secs(tbs.validity.not_before) <= at && at < secs(tbs.validity.not_after)) {
         return false;
     }
-    if tbs.subject == tbs.issuer {
-        return false;
-    }
     let exts = tbs.extensions.as_deref().unwrap_or_default();
-    let critical_known = [
-        KeyUsage::OID,
-        BasicConstraints::OID,
-        CertificatePolicies::OID,
-        SUBJECT_ALT_NAME,
-        CRL_DISTRIBUTION_POINTS,
-        ExtendedKeyUsage::OID,
-    ];
     exts.iter().enumerate().all(|(i, e)| {
         let once = !exts.iter().skip(i + 1).any(|o| o.extn_id == e.extn_id);
         let value = e.extn_value.as_bytes();
-        let readable = match e.extn_id {
-            KeyUsage::OID => KeyUsage::from_der(value).is_ok(),
+        let known = match e.extn_id {
+            KeyUsage::OID => KeyUsage::from_der(value)
+                .is_ok_and(|k| k.digital_signature() || k.non_repudiation()),
             BasicConstraints::OID => BasicConstraints::from_der(value).is_ok(),
             CertificatePolicies::OID => CertificatePolicies::from_der(value).is_ok(),
             ExtendedKeyUsage::OID => ExtendedKeyUsage::from_der(value).is_ok(),
             SubjectKeyIdentifier::OID => SubjectKeyIdentifier::from_der(value).is_ok(),
             AuthorityKeyIdentifier::OID => AuthorityKeyIdentifier::from_der(value).is_ok(),
-            _ => true,
+            SubjectAltName::OID => SubjectAltName::from_der(value).is_ok(),
+            CrlDistributionPoints::OID => CrlDistributionPoints::from_der(value).is_ok(),
+            AuthorityInfoAccessSyntax::OID => AuthorityInfoAccessSyntax::from_der(value).is_ok(),
+            _ => false,
         };
-        once && readable
-            && (!e.critical || critical_known.contains(&e.extn_id))
-            && !CONSTRAINING.contains(&e.extn_id)
+        once && known
     })
 }
 
@@ -393,61 +466,68 @@ fn common_name(cert: &Certificate) -> Option<String> {
     }
 }
 
-/// The chain above `ca` to a root at the result's signing time: remembered,
-/// or built and checked by OpenSSL with the CA certificates the result
-/// offered (and the pinned ones) and remembered when within the profile.
-fn ca_chain(read: &Read, ca_der: &[u8], anchors: &TrustAnchors) -> Option<Arc<CaChain>> {
-    let others: Vec<Vec<u8>> = read
-        .certs
-        .iter()
-        .enumerate()
-        .filter(|(i, c)| *i != read.signer && super::profile::is_ca(c))
-        .filter_map(|(_, c)| c.to_der().ok())
-        .filter(|d| d != ca_der)
-        .collect();
-    let mut h = openssl::sha::Sha256::new();
-    h.update(ca_der);
-    for d in &others {
-        h.update(&u32::try_from(d.len()).unwrap_or(u32::MAX).to_be_bytes());
-        h.update(d);
-    }
-    let key = h.finish();
+/// The chain above the CA (`ca_der`, SHA-256 `ca_hash`) to a root:
+/// remembered, or built and checked by OpenSSL at `at` with the CAs the
+/// result offered and the pinned ones at hand, and remembered.
+fn ca_chain(
+    ca_der: &[u8],
+    ca_hash: [u8; 32],
+    offered: &[Offered<'_>],
+    at: u64,
+    anchors: &TrustAnchors,
+) -> Option<Arc<CaChain>> {
     let lock = || {
         anchors
             .chains
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     };
-    if let Some(kept) = lock().get(&key) {
+    if let Some(kept) = lock().get(&ca_hash) {
         return kept.clone();
     }
-
-    let ca = anchors.intermediate(ca_der).ok()?;
-    let mut helpers = Vec::with_capacity(others.len());
-    for d in &others {
-        helpers.push(anchors.intermediate(d).ok()?);
+    if ca_der.len() > super::MAX_KEPT_CERT_BYTES {
+        return None;
     }
+    let ca = anchors.intermediate_keyed(ca_hash, ca_der).ok()?;
+    let mut helpers: Vec<X509> = offered
+        .iter()
+        .filter(|o| o.hash != ca_hash)
+        .map(|o| o.x509.clone())
+        .collect();
     helpers.extend(anchors.signer.helpers().iter().cloned());
     // A chain OpenSSL refuses at this signing time may hold at another: not
     // remembered, the reference decides this one.
-    let above = super::check_chain(anchors, &ca, &helpers, read.signing_time).ok()?;
-    let chain = within_profile(above).map(Arc::new);
+    let above = super::check_chain(anchors, &ca, &helpers, at).ok()?;
+    let chain = within_profile(above, anchors).map(Arc::new);
     let mut kept = lock();
     if kept.len() >= MAX_KEPT_CHAINS {
-        kept.clear();
+        // Only CAs whose signatures verified get here: one makes room.
+        if let Some(old) = kept.keys().next().copied() {
+            kept.remove(&old);
+        }
     }
-    kept.insert(key, chain.clone());
+    kept.insert(ca_hash, chain.clone());
     chain
 }
 
 /// `above` (the CA first) as a remembered chain, if no certificate in it
 /// constrains the ones below and every path length holds with the CA counted
 /// (OpenSSL, given the CA as its target, did not count it).
-fn within_profile(above: Vec<X509>) -> Option<CaChain> {
-    let parsed: Vec<Certificate> = above
+fn within_profile(above: Vec<X509>, anchors: &TrustAnchors) -> Option<CaChain> {
+    let ders: Vec<Vec<u8>> = above
         .iter()
-        .map(|x| x.to_der().ok().and_then(|d| Certificate::from_der(&d).ok()))
+        .map(|x| x.to_der().ok())
         .collect::<Option<_>>()?;
+    let parsed: Vec<Certificate> = ders
+        .iter()
+        .map(|d| Certificate::from_der(d).ok())
+        .collect::<Option<_>>()?;
+    let members: Vec<[u8; 32]> = ders.iter().map(|d| openssl::sha::sha256(d)).collect();
+    let needed = members
+        .iter()
+        .filter(|m| !anchors.issuers.iter().any(|i| i.hash == **m))
+        .copied()
+        .collect();
     let secs = |t: x509_cert::time::Time| t.to_unix_duration().as_secs();
     let mut from = 0;
     let mut until = u64::MAX;
@@ -474,5 +554,11 @@ fn within_profile(above: Vec<X509>) -> Option<CaChain> {
         from = from.max(secs(tbs.validity.not_before));
         until = until.min(secs(tbs.validity.not_after));
     }
-    Some(CaChain { above, from, until })
+    Some(CaChain {
+        above,
+        from,
+        until,
+        members,
+        needed,
+    })
 }

@@ -60,9 +60,6 @@ pub struct SignerRules {
     issuing_ca: Vec<[u8; 32]>,
     /// The pinned CA certificates given as PEM, for chain building.
     issuing_ca_certs: Vec<X509>,
-    /// The same as `x509-cert` reads them (those it reads back byte for
-    /// byte), for the fast path's issuer lookup.
-    issuing_ca_parsed: Vec<Certificate>,
 }
 
 fn oids<'a>(given: impl IntoIterator<Item = &'a str>) -> Result<Vec<ObjectIdentifier>, RuleError> {
@@ -105,7 +102,6 @@ impl SignerRules {
                 return Err(RuleError::NotCa);
             }
             self.issuing_ca.push(openssl::sha::sha256(&der));
-            self.issuing_ca_parsed.extend(read_back(&der));
             self.issuing_ca_certs.push(c);
         }
         Ok(self)
@@ -136,11 +132,6 @@ impl SignerRules {
     /// Pinned CA certificates, offered to chain building.
     pub(super) fn helpers(&self) -> &[X509] {
         &self.issuing_ca_certs
-    }
-
-    /// [`Self::helpers`] as `x509-cert` reads them.
-    pub(super) fn helpers_parsed(&self) -> &[Certificate] {
-        &self.issuing_ca_parsed
     }
 
     /// Checks the signer certificate (`signer`, decoded) whose verified chain
@@ -193,14 +184,6 @@ pub(super) fn extension<T: for<'a> der::Decode<'a> + der::oid::AssociatedOid>(
         (Some(e), None) => T::from_der(e.extn_value.as_bytes()).ok(),
         _ => None,
     }
-}
-
-/// `der` read by `x509-cert`, if it encodes it back to the same bytes (a
-/// certificate that is not strict DER is left to OpenSSL).
-pub(super) fn read_back(der: &[u8]) -> Option<Certificate> {
-    use der::Encode as _;
-    let cert = Certificate::from_der(der).ok()?;
-    (cert.to_der().ok()? == der).then_some(cert)
 }
 
 /// Whether `cert` says it is a CA (basicConstraints cA), or might: a
