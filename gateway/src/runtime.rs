@@ -80,14 +80,14 @@ impl Runtime {
         Self::with_audit(store, clock, crate::audit::Audit::off())
     }
 
-    /// [`Runtime::new`] writing `audit`, for a store only this process
-    /// reads (login records compact).
+    /// [`Runtime::new`] writing `audit` (login records as plain JSON, which
+    /// every replica reads; [`Runtime::start`] follows the store settings).
     pub fn with_audit(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         audit: crate::audit::Audit,
     ) -> Arc<Self> {
-        Self::build(store, clock, audit, true)
+        Self::build(store, clock, audit, false)
     }
 
     fn build(

@@ -437,9 +437,11 @@ pub fn encode(txn: &LoginTxn, compact: bool) -> Result<Vec<u8>, TxnError> {
         _ => serde_json::to_vec(txn),
     };
     let json = bytes.map_err(|e| TxnError::Corrupt(e.to_string()))?;
-    if compact {
+    if compact && json.len() <= compact::MAX_RECORD {
         compact::seal(&json)
     } else {
+        // Every reader takes plain JSON: a record too large to seal (a
+        // signing login with many documents) is stored so.
         Ok(json)
     }
 }
@@ -599,6 +601,19 @@ mod size {
     /// measures them); compact, its record leaves room for the rest. As
     /// plain JSON (what replicas write until compact records are on) it
     /// stays under 2 KB.
+    /// A record too large to seal is stored as plain JSON, which every
+    /// reader takes, rather than refused after the citizen signed.
+    #[test]
+    fn a_record_too_large_to_seal_is_stored_as_json() {
+        let mut txn = pending_oidc();
+        if let Some(a) = txn.attempt.as_mut() {
+            a.challenge.title = noise("title", compact::MAX_RECORD + 1);
+        }
+        let bytes = encode(&txn, true).unwrap();
+        assert_eq!(bytes.first(), Some(&b'{'));
+        assert_eq!(decode(&bytes).unwrap().id, txn.id);
+    }
+
     #[test]
     fn a_pending_login_is_small() {
         let txn = pending_oidc();

@@ -508,6 +508,15 @@ impl Read {
         if !ACCEPTED_DIGESTS.contains(&si.digest_alg.oid) {
             return Err(CmsError::UnsupportedAlgorithm);
         }
+        // OpenSSL digests the content only with the algorithms the
+        // SignedData lists: the signer's must be one of them.
+        if !sd
+            .digest_algorithms
+            .iter()
+            .any(|a| a.oid == si.digest_alg.oid)
+        {
+            return Err(CmsError::UnsupportedAlgorithm);
+        }
         // OpenSSL 3.0's CMS_verify leaks its copy of supplied content when it
         // cannot set up a digest the SignedData lists: refused here first.
         if !sd.digest_algorithms.iter().all(|a| openssl_digests(a.oid)) {
@@ -794,10 +803,11 @@ fn serial_of(cert: &Certificate) -> Result<Asn1Integer, CmsError> {
 }
 
 /// Whether `sd` re-encodes to `original` byte for byte, but for the order of
-/// its certificate set: `der` orders a SET OF certificates of equal length
-/// differently from OpenSSL, which wrote most results.
+/// its certificate set (the same certificates, each byte for byte): `der`
+/// orders a SET OF certificates of equal length differently from OpenSSL,
+/// which wrote most results.
 fn same_but_certificate_order(sd: &SignedData, original: &[u8]) -> Option<bool> {
-    use der::EncodeValue as _;
+    use der::{EncodeValue as _, Tagged as _};
     let ours = sd.to_der().ok()?;
     if ours == original {
         return Some(true);
@@ -821,7 +831,31 @@ fn same_but_certificate_order(sd: &SignedData, original: &[u8]) -> Option<bool> 
         .checked_sub(usize::try_from(sd.value_len().ok()?).ok()?)?;
     let start = header.checked_add(body)?;
     let end = start.checked_add(certs)?;
-    Some(ours.get(..start)? == original.get(..start)? && ours.get(end..)? == original.get(end..)?)
+    // Re-encoding never lengthens a field, so with the same total length the
+    // certificate field starts and ends at the same offsets in both.
+    let theirs = der::asn1::AnyRef::from_der(original.get(start..end)?).ok()?;
+    let mine = der::asn1::AnyRef::from_der(ours.get(start..end)?).ok()?;
+    Some(
+        ours.get(..start)? == original.get(..start)?
+            && ours.get(end..)? == original.get(end..)?
+            && theirs.tag() == mine.tag()
+            && sorted_elements(theirs.value())? == sorted_elements(mine.value())?,
+    )
+}
+
+/// The encodings of the TLVs `bytes` holds one after another, sorted.
+fn sorted_elements(bytes: &[u8]) -> Option<Vec<&[u8]>> {
+    use der::Reader as _;
+    let mut reader = der::SliceReader::new(bytes).ok()?;
+    let mut out = Vec::new();
+    while !reader.is_finished() {
+        let at = usize::try_from(reader.position()).ok()?;
+        der::asn1::AnyRef::decode(&mut reader).ok()?;
+        let to = usize::try_from(reader.position()).ok()?;
+        out.push(bytes.get(at..to)?);
+    }
+    out.sort_unstable();
+    Some(out)
 }
 
 /// Whether OpenSSL can set up digest `oid` (the accepted ones, or one its

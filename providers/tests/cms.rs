@@ -594,6 +594,21 @@ fn an_unknown_listed_digest_is_refused() {
             CmsError::UnsupportedAlgorithm
         );
     }
+    // The signer's digest must be one the SignedData lists (OpenSSL digests
+    // the content only with those): another one alone, or none, is refused.
+    let sha384 = x509_cert::spki::AlgorithmIdentifierOwned {
+        oid: ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2"),
+        parameters: None,
+    };
+    for listed in [vec![sha384], vec![]] {
+        let odd = rewrite(&signed(Encoding::DerAttached), |sd| {
+            sd.digest_algorithms = listed.clone().try_into().unwrap();
+        });
+        assert_eq!(
+            verify(&odd, &expect(NONCE, false), &f.anchors).unwrap_err(),
+            CmsError::UnsupportedAlgorithm
+        );
+    }
 }
 
 /// What OpenSSL reads besides the signature (an unsigned attribute, a

@@ -26,9 +26,9 @@ pub const MAGIC: [u8; 4] = [0, b'M', b'J', 1];
 /// and the next will (format 2), with their ids blanked.
 pub(super) const DICTIONARY: &[u8] = include_bytes!("records.dict");
 
-/// A record larger than this is not read (a signing login's documents and
-/// evidence stay far below it).
-const MAX_RECORD: usize = 1 << 20;
+/// A record larger than this is not sealed (it is stored as plain JSON) and
+/// a sealed one claiming more is not read.
+pub const MAX_RECORD: usize = 1 << 20;
 
 /// `json` as a compact record: [`MAGIC`], its length (u32, little-endian),
 /// the LZ4 block.
