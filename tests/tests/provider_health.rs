@@ -146,9 +146,11 @@ const NOBODY_ANSWERS: Citizen<'static> = Citizen {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outage_greys_the_provider_out_offers_the_others_and_it_comes_back() {
+    // open_secs leaves the steps below, a whole login on another provider
+    // among them, time to see the circuit open on a loaded machine.
     let s = setup(
         "health-outage",
-        "[health]\nwindow_secs = 30\nmin_calls = 3\nfailure_ratio = 0.5\nopen_secs = 3\nprobes = 1\n",
+        "[health]\nwindow_secs = 30\nmin_calls = 3\nfailure_ratio = 0.5\nopen_secs = 10\nprobes = 1\n",
     );
     // A login waiting on Naver (nobody answers in the app).
     let mut b = Browser::new(None);
