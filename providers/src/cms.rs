@@ -83,12 +83,10 @@ const ID_CONTENT_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.
 const ID_SIGNING_TIME: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.5");
 const ID_MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
 const ID_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
+const ID_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2");
+const ID_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.3");
 /// SHA-256, SHA-384, SHA-512: the digests a signer may use.
-const ACCEPTED_DIGESTS: [ObjectIdentifier; 3] = [
-    ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1"),
-    ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2"),
-    ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.3"),
-];
+const ACCEPTED_DIGESTS: [ObjectIdentifier; 3] = [ID_SHA256, ID_SHA384, ID_SHA512];
 /// `X509_V_ERR_CERT_NOT_YET_VALID` and `X509_V_ERR_CERT_HAS_EXPIRED` (x509_vfy.h).
 const X509_V_ERR_CERT_NOT_YET_VALID: i32 = 9;
 const X509_V_ERR_CERT_HAS_EXPIRED: i32 = 10;

@@ -26,18 +26,16 @@ fn on(url: &str, host: &str) -> String {
     format!("{host}{}", &url[path_at..])
 }
 
+/// The `[store]` section of one Redis on `port`.
+fn single_redis(port: u16) -> String {
+    format!("\n[store]\nkind = \"redis\"\nurl = {{ value = \"redis://127.0.0.1:{port}\" }}\n")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_login_hops_across_three_replicas_sharing_redis() {
     let redis = start_redis();
     let redis_port = redis.port;
-    hop_across_replicas(
-        &format!(
-            "\n[store]\nkind = \"redis\"\nurl = {{ value = \"redis://127.0.0.1:{redis_port}\" }}\n"
-        ),
-        Some(redis_port),
-        false,
-    )
-    .await;
+    hop_across_replicas(&single_redis(redis_port), Some(redis_port), false).await;
 }
 
 /// Replica B writes login records compact (`compact_logins = true`), A and C
@@ -47,14 +45,7 @@ async fn one_login_hops_across_three_replicas_sharing_redis() {
 async fn one_login_hops_between_compact_and_plain_replicas() {
     let redis = start_redis();
     let redis_port = redis.port;
-    hop_across_replicas(
-        &format!(
-            "\n[store]\nkind = \"redis\"\nurl = {{ value = \"redis://127.0.0.1:{redis_port}\" }}\n"
-        ),
-        Some(redis_port),
-        true,
-    )
-    .await;
+    hop_across_replicas(&single_redis(redis_port), Some(redis_port), true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -261,9 +252,7 @@ async fn a_rolling_restart_during_200_pending_logins_loses_none_and_doubles_none
         },
     );
     let redirect = "http://127.0.0.1:9/cb".to_owned();
-    let store = format!(
-        "\n[store]\nkind = \"redis\"\nurl = {{ value = \"redis://127.0.0.1:{redis_port}\" }}\n"
-    );
+    let store = single_redis(redis_port);
     let a = start_gateway(
         dir.path(),
         &sim_url,
@@ -565,9 +554,7 @@ async fn a_logout_on_one_replica_is_effective_on_every_replica_within_a_second()
     let redis_port = redis.port;
     let (_sim, sim_url) = start_simulator(dir.path(), &SimOpts::default());
     let (site_port, redirect) = site_port_and_redirect();
-    let store = format!(
-        "\n[store]\nkind = \"redis\"\nurl = {{ value = \"redis://127.0.0.1:{redis_port}\" }}\n"
-    );
+    let store = single_redis(redis_port);
     let a = start_gateway(
         dir.path(),
         &sim_url,

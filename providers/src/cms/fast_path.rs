@@ -64,9 +64,6 @@ const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.1
 const SHA256_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
 const SHA384_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.12");
 const SHA512_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.13");
-const SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
-const SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2");
-const SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.3");
 const COMMON_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
 /// Extensions that change what a CA above allows below it (RFC 5280 §6.1):
 /// nameConstraints, policyMappings, policyConstraints, inhibitAnyPolicy, and
@@ -310,9 +307,9 @@ enum Hash {
 impl Hash {
     fn of(digest: ObjectIdentifier) -> Option<Self> {
         match digest {
-            SHA256 => Some(Self::Sha256),
-            SHA384 => Some(Self::Sha384),
-            SHA512 => Some(Self::Sha512),
+            super::ID_SHA256 => Some(Self::Sha256),
+            super::ID_SHA384 => Some(Self::Sha384),
+            super::ID_SHA512 => Some(Self::Sha512),
             _ => None,
         }
     }
